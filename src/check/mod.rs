@@ -1,0 +1,290 @@
+//! Checking: AST → diagnostics and a resolved model, ready for [`crate::ir::lower`].
+//!
+//! Input: the parsed root file, plus a [`Loader`] for local imports (the CLI reads files;
+//! this phase does no I/O). Output: every diagnostic of E02xx–E04xx and W0xxx, and, when the
+//! file has a pipeline, a [`Model`] of it with resolved, typed expressions (as IR
+//! expressions) and expanded templates.
+//!
+//! Method, in order: `resolve` loads imports and checks template definitions, collects the
+//! pipeline's declarations (duplicates, reserved names) and resolves each action's kind and
+//! attributes, expanding templates; `types` types every expression, resolving references and
+//! recording where exports and artifacts are used; `release` builds the stage graph (§6)
+//! and the per-stage `after` graphs and enforces the release-model rules: cycles,
+//! reachability, "certainly runs before" (via dominators), placement, ranges, warnings.
+//!
+//! Everything independent is reported in one pass: a broken declaration is still declared
+//! (so its uses are not reported again), and names from regions that failed to parse are
+//! never reported as unknown.
+
+mod release;
+mod resolve;
+mod types;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::ast;
+use crate::diagnostics::{Diagnostic, Sink};
+use crate::ir;
+use crate::source::{FileId, SourceMap, Span};
+
+pub use types::Ty;
+
+/// Reads a local import. Implemented by the CLI (this phase does no I/O).
+pub trait Loader {
+    /// Reads the file at `path` (already joined with the importing file's directory).
+    fn read(&mut self, path: &str) -> Result<String, String>;
+}
+
+/// A loader that finds nothing: for checking text with no local imports.
+pub struct NoLoader;
+
+impl Loader for NoLoader {
+    fn read(&mut self, path: &str) -> Result<String, String> {
+        Err(format!("cannot read `{path}` here"))
+    }
+}
+
+/// The outcome of checking one root file.
+pub struct Checked {
+    pub diagnostics: Vec<Diagnostic>,
+    /// The resolved pipeline, when the file has one.
+    pub model: Option<Model>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Where an expression stands, for the "certainly runs before" rules (§7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Site {
+    /// In an attribute of action `.1` of stage `.0`.
+    Action(usize, usize),
+    /// In the `entry` condition of a stage.
+    Entry(usize),
+    /// In the `on success` condition of a stage.
+    OnSuccess(usize),
+    /// In the guard of an edge out of a stage.
+    Guard(usize),
+    /// Pipeline level (param defaults, triggers): no stage has run.
+    Nowhere,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum UseKind {
+    Export { stage: usize, action: usize, name: String },
+    Artifact { name: String },
+}
+
+/// A use of an export or artifact, checked once the stage graph is known.
+#[derive(Clone, Debug)]
+pub(crate) struct Use {
+    pub kind: UseKind,
+    pub span: Span,
+    pub site: Site,
+}
+
+/// The resolved pipeline.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub name: ast::Ident,
+    pub span: Span,
+    pub mode: ir::Mode,
+    pub timeout: Option<(u64, Span)>,
+    pub params: Vec<ParamModel>,
+    pub secrets: Vec<SecretModel>,
+    pub triggers: Vec<ir::Trigger>,
+    pub stages: Vec<StageModel>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ParamModel {
+    pub name: ast::Ident,
+    pub doc: Option<String>,
+    pub ty: Option<ir::Type>,
+    pub default: Option<ir::Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct SecretModel {
+    pub name: ast::Ident,
+    pub source: Option<ir::SecretSource>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct EdgeModel {
+    pub from: usize,
+    pub guard: Option<ir::Expr>,
+    pub disabled: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct ConditionModel {
+    pub rules: Vec<ir::CondRule>,
+    pub otherwise: ir::ElseResult,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct StageModel {
+    pub name: ast::Ident,
+    pub span: Span,
+    pub inbound: Vec<EdgeModel>,
+    pub timeout: Option<(u64, Span)>,
+    pub entry: Option<ConditionModel>,
+    pub on_success: Option<ConditionModel>,
+    pub on_failure: ir::FailurePolicy,
+    pub actions: Vec<ActionModel>,
+    /// Explicit `after = [...]` entries (stage names), for the graph.
+    pub(crate) after: Option<Vec<ast::Ident>>,
+    /// Every `rollback` keyword of the stage (E0408).
+    pub(crate) rollbacks: Vec<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct OutputModel {
+    pub name: ast::Ident,
+    pub path: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ActionModel {
+    pub name: ast::Ident,
+    pub span: Span,
+    pub kind: ir::Kind,
+    pub template: Option<String>,
+    pub category: ir::Category,
+    pub params: BTreeMap<String, ir::Expr>,
+    pub after: Vec<ast::Ident>,
+    pub inputs: Vec<ast::Ident>,
+    pub outputs: Vec<OutputModel>,
+    /// Declared exports (from `exports`).
+    pub exports: Vec<ast::Ident>,
+    /// Exports the kind provides itself (`git`: commit, branch).
+    pub kind_exports: Vec<String>,
+    pub env: BTreeMap<String, ir::Expr>,
+    pub timeout: Option<(u64, Span)>,
+    pub retry: ir::Retry,
+    pub when: Option<ir::Expr>,
+}
+
+/// A template, checked once where it is defined.
+#[derive(Clone, Debug)]
+pub(crate) struct TemplateDef {
+    pub name: ast::Ident,
+    #[allow(dead_code)] // Reason: kept for hover in the language server (issue 5).
+    pub doc: Option<String>,
+    pub params: Vec<(ast::Ident, Option<ir::Type>, Option<ir::Expr>)>,
+    pub kind: Option<ir::Kind>,
+    pub body: resolve::Parts,
+}
+
+/// An imported module: its templates by name.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Module {
+    pub templates: BTreeMap<String, TemplateDef>,
+}
+
+/// Checks files. One `Checker` per root file.
+pub struct Checker<'a> {
+    map: &'a mut SourceMap,
+    loader: &'a mut dyn Loader,
+    sink: Sink,
+    /// Templates of the root file.
+    local: Module,
+    /// Imported modules by their name in scope.
+    modules: BTreeMap<String, Module>,
+    /// Parsed and checked imported files, by normalised path.
+    loaded: HashMap<String, Module>,
+    /// Names that failed to parse: never reported as unknown.
+    broken: HashSet<String>,
+    /// Regions that failed to parse: no "empty" diagnostics around them.
+    broken_spans: Vec<Span>,
+    // Pipeline scope, filled by `resolve`.
+    params: BTreeMap<String, (Option<ir::Type>, Span)>,
+    secrets: BTreeMap<String, Span>,
+    stage_index: BTreeMap<String, usize>,
+    /// (stage, action) → its declared exports, for typing `STAGE.ACTION.EXPORT`.
+    action_index: HashMap<(usize, String), usize>,
+    stages: Vec<StageModel>,
+    uses: Vec<Use>,
+    used_params: HashSet<String>,
+    used_secrets: HashSet<String>,
+    used_exports: HashSet<(usize, usize, String)>,
+}
+
+/// The result of [`Checker::check`].
+pub type CheckResult = Checked;
+
+impl<'a> Checker<'a> {
+    /// Checks the root file `root` of `map`.
+    pub fn check(map: &'a mut SourceMap, root: FileId, loader: &'a mut dyn Loader) -> CheckResult {
+        let text = map.get(root).text.clone();
+        let (file, parse_diags) = crate::syntax::Parser::parse(root, &text);
+        let mut checker = Checker {
+            map,
+            loader,
+            sink: Sink::new(),
+            local: Module::default(),
+            modules: BTreeMap::new(),
+            loaded: HashMap::new(),
+            broken: file.broken_names.iter().cloned().collect(),
+            broken_spans: file.broken_spans.clone(),
+            params: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            stage_index: BTreeMap::new(),
+            action_index: HashMap::new(),
+            stages: Vec::new(),
+            uses: Vec::new(),
+            used_params: HashSet::new(),
+            used_secrets: HashSet::new(),
+            used_exports: HashSet::new(),
+        };
+        checker.sink.extend(parse_diags);
+        let model = checker.check_file(root, &file);
+        Checked { diagnostics: checker.sink.into_sorted(), model }
+    }
+
+    fn report(&mut self, d: Diagnostic) {
+        self.sink.push(d);
+    }
+
+    /// An IR span (with line and column) for a source span.
+    pub(crate) fn ir_span(&self, span: Span) -> ir::Span {
+        ir::lower::span(self.map, span)
+    }
+
+    fn check_file(&mut self, root: FileId, file: &ast::File) -> Option<Model> {
+        let mut visiting = vec![self.map.get(root).name.clone()];
+        for item in &file.items {
+            if let ast::Item::Import(imp) = item {
+                self.import(root, imp, &mut visiting);
+            }
+        }
+        self.local = self.templates_of(file);
+        let pipelines: Vec<&ast::Pipeline> = file
+            .items
+            .iter()
+            .filter_map(|i| if let ast::Item::Pipeline(p) = i { Some(p) } else { None })
+            .collect();
+        for extra in pipelines.iter().skip(1) {
+            self.report(
+                Diagnostic::new(
+                    crate::diagnostics::Code::E0202,
+                    format!("second pipeline `{}` in one file", extra.name.name),
+                    extra.name.span,
+                    "second pipeline",
+                )
+                .label(pipelines[0].name.span, "first pipeline here")
+                .note("a file holds at most one `pipeline`; move the other one to its own file"),
+            );
+        }
+        let pipeline = pipelines.first()?;
+        Some(self.pipeline(pipeline))
+    }
+}

@@ -1,0 +1,536 @@
+//! Types of expressions; resolution of references; E0201/E0301–E0304 on expressions.
+//!
+//! Every expression is typed in a [`Ctx`]: its scope (the pipeline, a template body, or a
+//! literal-only default) and its [`Site`]. Typing resolves it into an [`ir::Expr`] and
+//! records uses of params, secrets, exports and artifacts for the later rules.
+
+use super::{Checker, Site, Use, UseKind};
+use crate::ast::{self, BinOp, ExprKind, StrPart};
+use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::ir;
+use crate::shell::{Quote, QuoteTracker};
+
+/// The type of an expression while checking: an IR type, or `Any` after an error (or for
+/// the elements of an empty list), which fits everything so one mistake is reported once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Any,
+    String,
+    Int,
+    Bool,
+    Duration,
+    List(Box<Ty>),
+    Map(Box<Ty>),
+    Secret,
+    Artifact,
+    Script,
+}
+
+impl Ty {
+    pub(crate) fn from_ir(t: &ir::Type) -> Ty {
+        match t {
+            ir::Type::String => Ty::String,
+            ir::Type::Int => Ty::Int,
+            ir::Type::Bool => Ty::Bool,
+            ir::Type::Duration => Ty::Duration,
+            ir::Type::List(t) => Ty::List(Box::new(Ty::from_ir(t))),
+            ir::Type::Map(t) => Ty::Map(Box::new(Ty::from_ir(t))),
+            ir::Type::Secret => Ty::Secret,
+            ir::Type::Artifact => Ty::Artifact,
+            ir::Type::Script => Ty::Script,
+        }
+    }
+
+    /// Whether a value of type `self` may stand where `expected` is required.
+    pub(crate) fn fits(&self, expected: &Ty) -> bool {
+        match (self, expected) {
+            (Ty::Any, _) | (_, Ty::Any) | (Ty::String, Ty::Script) => true,
+            (Ty::List(a), Ty::List(b)) | (Ty::Map(a), Ty::Map(b)) => a.fits(b),
+            (a, b) => a == b,
+        }
+    }
+}
+
+impl std::fmt::Display for Ty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ty::Any => f.write_str("any"),
+            Ty::String => f.write_str("string"),
+            Ty::Int => f.write_str("int"),
+            Ty::Bool => f.write_str("bool"),
+            Ty::Duration => f.write_str("duration"),
+            Ty::List(t) => write!(f, "list<{t}>"),
+            Ty::Map(t) => write!(f, "map<{t}>"),
+            Ty::Secret => f.write_str("secret"),
+            Ty::Artifact => f.write_str("artifact"),
+            Ty::Script => f.write_str("script"),
+        }
+    }
+}
+
+/// What names an expression can see.
+#[derive(Clone, Copy)]
+pub(crate) enum Scope<'t> {
+    Pipeline,
+    /// A template body: its parameters (and `run`).
+    Template(&'t [(ast::Ident, Option<ir::Type>, Option<ir::Expr>)]),
+    /// A `param` default or `secret` source: literals and `env(…)`/`file(…)`.
+    Default,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'t> {
+    pub scope: Scope<'t>,
+    pub site: Site,
+}
+
+const RUN_FIELDS: &[&str] = &["id", "branch", "tag", "commit", "trigger", "attempt"];
+const FUNCTIONS: &[&str] =
+    &["contains", "starts_with", "ends_with", "len", "join", "lower", "upper", "regex", "env", "file"];
+
+impl Checker<'_> {
+    /// Types `e` against `expected` and resolves it.
+    pub(crate) fn expect(&mut self, e: &ast::Expr, expected: &Ty, ctx: Ctx<'_>) -> ir::Expr {
+        if let (ExprKind::Str(s), Ty::Script) = (&e.kind, expected) {
+            return self.string(s, ctx, true);
+        }
+        let (ty, out) = self.expr(e, ctx);
+        self.require_type(&ty, expected, e.span);
+        out
+    }
+
+    /// Reports a mismatch of `found` against `expected` at `span`.
+    pub(crate) fn require_type(&mut self, found: &Ty, expected: &Ty, span: crate::source::Span) {
+        if *found == Ty::Secret && *expected != Ty::Secret && *expected != Ty::Any {
+            self.secret_misuse(span, "used as a value");
+        } else if !found.fits(expected) {
+            let d = Diagnostic::new(
+                Code::E0301,
+                format!("expected `{expected}`, found `{found}`"),
+                span,
+                format!("this is `{found}`"),
+            );
+            let d = match (found, expected) {
+                (Ty::String, Ty::Duration) => d.help("write the duration without quotes, like `15m`"),
+                (Ty::String, Ty::Int) => d.help("write the number without quotes"),
+                (Ty::List(_), Ty::String) => d.help("use `join(list, \" \")` to make one string"),
+                _ => d,
+            };
+            self.report(d);
+        }
+    }
+
+    pub(crate) fn secret_misuse(&mut self, span: crate::source::Span, how: &str) {
+        self.report(
+            Diagnostic::new(Code::E0303, format!("secret {how} outside `env`"), span, "a secret")
+                .help("pass it to the process through `env = { NAME = secrets.X }` and read `$NAME` in the script")
+                .note("a secret may only be a value in `env` (or a `secret` template parameter), so it is never printed or stored"),
+        );
+    }
+
+    /// Types and resolves an expression.
+    pub(crate) fn expr(&mut self, e: &ast::Expr, ctx: Ctx<'_>) -> (Ty, ir::Expr) {
+        match &e.kind {
+            ExprKind::Str(s) => (Ty::String, self.string(s, ctx, false)),
+            ExprKind::Int(n) => (Ty::Int, ir::Expr::Int { value: *n }),
+            ExprKind::Bool(b) => (Ty::Bool, ir::Expr::Bool { value: *b }),
+            ExprKind::Duration(s) => (Ty::Duration, ir::Expr::Duration { secs: *s }),
+            ExprKind::Error => (Ty::Any, ir::Expr::Str { value: String::new() }),
+            ExprKind::List(items) => self.list(items, ctx),
+            ExprKind::Map(entries) => self.map(entries, ctx),
+            ExprKind::Path(segs) => self.path(segs, e.span, ctx),
+            ExprKind::Call(name, args) => self.call(name, args, e.span, ctx),
+            ExprKind::Not(inner) => {
+                let (t, x) = self.expr(inner, ctx);
+                self.operand(&t, &Ty::Bool, inner.span);
+                (Ty::Bool, ir::Expr::Not { operand: Box::new(x) })
+            }
+            ExprKind::Binary(op, l, r) => self.binary(*op, l, r, ctx),
+        }
+    }
+
+    /// An operand must be of type `expected` (secrets are E0303).
+    fn operand(&mut self, t: &Ty, expected: &Ty, span: crate::source::Span) {
+        if *t == Ty::Secret {
+            self.secret_misuse(span, "compared or computed with");
+        } else {
+            self.require_type(t, expected, span);
+        }
+    }
+
+    fn list(&mut self, items: &[ast::Expr], ctx: Ctx<'_>) -> (Ty, ir::Expr) {
+        let mut elem = Ty::Any;
+        let mut out = Vec::new();
+        for item in items {
+            let (t, x) = self.expr(item, ctx);
+            if t == Ty::Secret {
+                self.secret_misuse(item.span, "put in a list");
+            } else if elem == Ty::Any {
+                elem = t;
+            } else if !t.fits(&elem) {
+                self.require_type(&t, &elem, item.span);
+            }
+            out.push(x);
+        }
+        (Ty::List(Box::new(elem)), ir::Expr::List { items: out })
+    }
+
+    fn map(&mut self, entries: &[(ast::Ident, ast::Expr)], ctx: Ctx<'_>) -> (Ty, ir::Expr) {
+        let mut elem = Ty::Any;
+        let mut out = std::collections::BTreeMap::new();
+        let mut seen: Vec<&ast::Ident> = Vec::new();
+        for (k, v) in entries {
+            if let Some(first) = seen.iter().find(|s| s.name == k.name) {
+                self.report(
+                    Diagnostic::new(Code::E0202, format!("duplicate key `{}`", k.name), k.span, "set again here")
+                        .label(first.span, "first set here"),
+                );
+            }
+            seen.push(k);
+            let (t, x) = self.expr(v, ctx);
+            if elem == Ty::Any {
+                elem = t;
+            } else if !t.fits(&elem) && !(t == Ty::Secret || elem == Ty::Secret) {
+                self.require_type(&t, &elem, v.span);
+            }
+            out.insert(k.name.clone(), x);
+        }
+        (Ty::Map(Box::new(elem)), ir::Expr::Map { entries: out })
+    }
+
+    /// A string literal; `script` strings are checked for `${…}` inside shell quotes.
+    pub(crate) fn string(&mut self, s: &ast::StrLit, ctx: Ctx<'_>, script: bool) -> ir::Expr {
+        if let Some(text) = s.as_plain() {
+            return if script {
+                ir::Expr::Interp { parts: vec![ir::Part::Text(text)], script: true }
+            } else {
+                ir::Expr::Str { value: text }
+            };
+        }
+        let mut quotes = QuoteTracker::default();
+        let mut parts = Vec::new();
+        for p in &s.parts {
+            match p {
+                StrPart::Text(t) => {
+                    quotes.feed(t);
+                    parts.push(ir::Part::Text(t.clone()));
+                }
+                StrPart::Interp(e) => {
+                    let (t, x) = self.expr(e, ctx);
+                    self.interpolated(&t, e.span, script);
+                    if script && quotes.quote() != Quote::None {
+                        self.report(
+                            Diagnostic::new(
+                                Code::W0004,
+                                "interpolation inside shell quotes",
+                                e.span,
+                                "inside quotes",
+                            )
+                            .help("remove the surrounding quotes: every `${…}` already becomes exactly one shell word")
+                            .note("pipec inserts the value as a separately quoted word, so these quotes do not apply to it"),
+                        );
+                    }
+                    parts.push(ir::Part::Expr(x));
+                }
+            }
+        }
+        ir::Expr::Interp { parts, script }
+    }
+
+    fn interpolated(&mut self, t: &Ty, span: crate::source::Span, script: bool) {
+        match t {
+            Ty::Secret => self.secret_misuse(span, "interpolated"),
+            Ty::Map(_) => self.report(Diagnostic::new(
+                Code::E0301,
+                "a map cannot be interpolated",
+                span,
+                format!("this is `{t}`"),
+            ).help("interpolate one entry, or pass the map through `env`")),
+            Ty::List(_) if !script => self.report(
+                Diagnostic::new(
+                    Code::E0301,
+                    format!("expected a string, number, bool or duration, found `{t}`"),
+                    span,
+                    "a list",
+                )
+                .help("use `join(list, \" \")` to make one string (in a `run` script a list becomes one word per element)"),
+            ),
+            _ => {}
+        }
+    }
+
+    fn path(&mut self, segs: &[ast::Ident], span: crate::source::Span, ctx: Ctx<'_>) -> (Ty, ir::Expr) {
+        let names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
+        let any = (Ty::Any, ir::Expr::Str { value: String::new() });
+        match (ctx.scope, names.as_slice()) {
+            (_, ["run", field]) => {
+                if RUN_FIELDS.contains(field) {
+                    let ty = if *field == "attempt" { Ty::Int } else { Ty::String };
+                    return (ty, ir::Expr::Ref(ir::Ref::Run { field: (*field).to_string() }));
+                }
+                self.unknown(&segs[1], "field of `run`", RUN_FIELDS.iter().copied());
+                any
+            }
+            (Scope::Template(params), [name]) => {
+                if let Some((_, ty, _)) = params.iter().find(|(p, _, _)| p.name == *name) {
+                    let ty = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
+                    return (ty, ir::Expr::Ref(ir::Ref::TemplateParam { name: (*name).to_string() }));
+                }
+                let names: Vec<&str> = params.iter().map(|(p, _, _)| p.name.as_str()).collect();
+                self.unknown(&segs[0], "template parameter", names.into_iter());
+                any
+            }
+            (Scope::Template(_) | Scope::Default, _) => {
+                self.report(
+                    Diagnostic::new(Code::E0201, format!("unknown name `{}`", names.join(".")), span, "not in scope")
+                        .note(if matches!(ctx.scope, Scope::Default) {
+                            "a default value is a literal, `env(\"VAR\")` or `file(\"PATH\")`"
+                        } else {
+                            "a template body sees only its own parameters and `run`"
+                        }),
+                );
+                any
+            }
+            (Scope::Pipeline, ["params", name]) => self.param_ref(&segs[1], name),
+            (Scope::Pipeline, ["secrets", name]) => {
+                if self.secrets.contains_key(*name) {
+                    self.used_secrets.insert((*name).to_string());
+                    return (Ty::Secret, ir::Expr::Ref(ir::Ref::Secret { name: (*name).to_string() }));
+                }
+                let known: Vec<String> = self.secrets.keys().cloned().collect();
+                self.unknown(&segs[1], "secret", known.iter().map(String::as_str));
+                any
+            }
+            (Scope::Pipeline, [stage, "status"]) => {
+                if self.stage_index.contains_key(*stage) {
+                    return (Ty::String, ir::Expr::Ref(ir::Ref::StageStatus { stage: (*stage).to_string() }));
+                }
+                self.unknown_stage(&segs[0]);
+                any
+            }
+            (Scope::Pipeline, [_, _, _]) => self.export_ref(segs, span, ctx.site),
+            (Scope::Pipeline, [name]) => {
+                if !self.broken.contains(*name) {
+                    let help = if self.params.contains_key(*name) {
+                        Some(format!("did you mean `params.{name}`?"))
+                    } else {
+                        suggest(name, self.params.keys().map(String::as_str)).map(|h| h.replace("`", "`params.").replacen("params.?", "?", 1))
+                    };
+                    self.report(
+                        Diagnostic::new(Code::E0201, format!("unknown name `{name}`"), span, "not defined")
+                            .help_opt(help)
+                            .note("values are `params.NAME`, `secrets.NAME`, `STAGE.ACTION.EXPORT`, `STAGE.status` or `run.FIELD`"),
+                    );
+                }
+                any
+            }
+            _ => {
+                if !segs.iter().any(|s| self.broken.contains(&s.name)) {
+                    let d = Diagnostic::new(Code::E0201, format!("unknown name `{}`", names.join(".")), span, "not a value")
+                        .note("values are `params.NAME`, `secrets.NAME`, `STAGE.ACTION.EXPORT`, `STAGE.status` or `run.FIELD`");
+                    self.report(d);
+                }
+                any
+            }
+        }
+    }
+
+    fn param_ref(&mut self, seg: &ast::Ident, name: &str) -> (Ty, ir::Expr) {
+        if let Some((ty, _)) = self.params.get(name) {
+            let ty = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
+            self.used_params.insert(name.to_string());
+            return (ty, ir::Expr::Ref(ir::Ref::Param { name: name.to_string() }));
+        }
+        let known: Vec<String> = self.params.keys().cloned().collect();
+        self.unknown(seg, "param", known.iter().map(String::as_str));
+        (Ty::Any, ir::Expr::Str { value: String::new() })
+    }
+
+    /// `STAGE.ACTION.EXPORT`
+    fn export_ref(&mut self, segs: &[ast::Ident], span: crate::source::Span, site: Site) -> (Ty, ir::Expr) {
+        let any = (Ty::Any, ir::Expr::Str { value: String::new() });
+        let Some(&stage) = self.stage_index.get(&segs[0].name) else {
+            self.unknown_stage(&segs[0]);
+            return any;
+        };
+        let Some(&action) = self.action_index.get(&(stage, segs[1].name.clone())) else {
+            if !self.broken.contains(&segs[1].name) {
+                let known: Vec<String> = self.stages[stage].actions.iter().map(|a| a.name.name.clone()).collect();
+                self.unknown(&segs[1], &format!("action in stage `{}`", segs[0].name), known.iter().map(String::as_str));
+            }
+            return any;
+        };
+        let a = &self.stages[stage].actions[action];
+        let export = &segs[2].name;
+        let declared = a.exports.iter().any(|e| e.name == *export) || a.kind_exports.contains(export);
+        if !declared {
+            let known: Vec<String> =
+                a.exports.iter().map(|e| e.name.clone()).chain(a.kind_exports.iter().cloned()).collect();
+            let help = suggest(export, known.iter().map(String::as_str))
+                .unwrap_or_else(|| format!("add `exports = [{export}]` to `{}.{}` and write `{export}=…` to `$PIPEC_OUTPUT`", segs[0].name, segs[1].name));
+            self.report(
+                Diagnostic::new(
+                    Code::E0402,
+                    format!("action `{}.{}` does not export `{export}`", segs[0].name, segs[1].name),
+                    segs[2].span,
+                    "not exported",
+                )
+                .label(a.name.span, "action defined here")
+                .help(help),
+            );
+            return any;
+        }
+        self.used_exports.insert((stage, action, export.clone()));
+        self.uses.push(Use { kind: UseKind::Export { stage, action, name: export.clone() }, span, site });
+        let r = ir::Ref::Export { stage: segs[0].name.clone(), action: segs[1].name.clone(), name: export.clone() };
+        (Ty::String, ir::Expr::Ref(r))
+    }
+
+    pub(crate) fn unknown_stage(&mut self, seg: &ast::Ident) {
+        if self.broken.contains(&seg.name) {
+            return;
+        }
+        let known: Vec<String> = self.stage_index.keys().cloned().collect();
+        self.unknown(seg, "stage", known.iter().map(String::as_str));
+    }
+
+    /// E0201 with "did you mean" (unless the name failed to parse).
+    pub(crate) fn unknown<'n>(&mut self, name: &ast::Ident, what: &str, candidates: impl Iterator<Item = &'n str>) {
+        if self.broken.contains(&name.name) {
+            return;
+        }
+        let help = suggest(&name.name, candidates);
+        self.report(
+            Diagnostic::new(Code::E0201, format!("unknown {what} `{}`", name.name), name.span, "not defined")
+                .help_opt(help),
+        );
+    }
+
+    fn call(&mut self, name: &ast::Ident, args: &[ast::Expr], span: crate::source::Span, ctx: Ctx<'_>) -> (Ty, ir::Expr) {
+        let typed: Vec<(Ty, ir::Expr)> = args.iter().map(|a| self.expr(a, ctx)).collect();
+        let out = ir::Expr::Call { func: name.name.clone(), args: typed.iter().map(|(_, x)| x.clone()).collect() };
+        let Some(sig) = signature(&name.name) else {
+            self.unknown(name, "function", FUNCTIONS.iter().copied());
+            return (Ty::Any, out);
+        };
+        if args.len() != sig.0.len() {
+            self.report(Diagnostic::new(
+                Code::E0301,
+                format!("`{}` takes {} argument{}, found {}", name.name, sig.0.len(), if sig.0.len() == 1 { "" } else { "s" }, args.len()),
+                span,
+                "wrong number of arguments",
+            ));
+            return (sig.1, out);
+        }
+        for ((t, _), (arg, expected)) in typed.iter().zip(args.iter().zip(sig.0.iter())) {
+            self.operand(t, expected, arg.span);
+        }
+        if matches!(name.name.as_str(), "env" | "file") && !matches!(ctx.scope, Scope::Default) {
+            self.report(
+                Diagnostic::new(Code::E0301, format!("`{}(…)` is only allowed in `secret` and `param` defaults", name.name), span, "not allowed here")
+                    .help("declare a `param` or `secret` with it and refer to that instead"),
+            );
+        }
+        if name.name == "regex" {
+            if let ExprKind::Str(s) = &args[1].kind {
+                if let Some(p) = s.as_plain() {
+                    if let Err(e) = regex::Regex::new(&p) {
+                        let msg = e.to_string();
+                        let last = msg.lines().last().unwrap_or("invalid").trim().to_string();
+                        self.report(Diagnostic::new(Code::E0304, "invalid regular expression", args[1].span, last));
+                    }
+                }
+            }
+        }
+        (sig.1, out)
+    }
+
+    fn binary(&mut self, op: BinOp, l: &ast::Expr, r: &ast::Expr, ctx: Ctx<'_>) -> (Ty, ir::Expr) {
+        let (lt, lx) = self.expr(l, ctx);
+        let (rt, rx) = self.expr(r, ctx);
+        let irop = match op {
+            BinOp::Or => ir::BinOp::Or,
+            BinOp::And => ir::BinOp::And,
+            BinOp::Eq => ir::BinOp::Eq,
+            BinOp::Ne => ir::BinOp::Ne,
+            BinOp::Lt => ir::BinOp::Lt,
+            BinOp::Le => ir::BinOp::Le,
+            BinOp::Gt => ir::BinOp::Gt,
+            BinOp::Ge => ir::BinOp::Ge,
+            BinOp::In => ir::BinOp::In,
+            BinOp::Matches => ir::BinOp::Matches,
+        };
+        match op {
+            BinOp::Or | BinOp::And => {
+                self.operand(&lt, &Ty::Bool, l.span);
+                self.operand(&rt, &Ty::Bool, r.span);
+            }
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                if lt == Ty::Secret || rt == Ty::Secret {
+                    let span = if lt == Ty::Secret { l.span } else { r.span };
+                    self.secret_misuse(span, "compared");
+                } else if !lt.fits(&rt) && !rt.fits(&lt) {
+                    self.report(Diagnostic::new(
+                        Code::E0301,
+                        format!("cannot compare `{lt}` with `{rt}`"),
+                        r.span,
+                        format!("this is `{rt}`"),
+                    ).label(l.span, format!("this is `{lt}`")));
+                } else if !matches!(op, BinOp::Eq | BinOp::Ne)
+                    && !matches!(lt, Ty::Int | Ty::Duration | Ty::String | Ty::Any)
+                {
+                    self.report(Diagnostic::new(
+                        Code::E0301,
+                        format!("`{}` needs numbers, durations or strings, found `{lt}`", op.text()),
+                        l.span,
+                        format!("this is `{lt}`"),
+                    ));
+                }
+            }
+            BinOp::In => {
+                if lt == Ty::Secret {
+                    self.secret_misuse(l.span, "compared");
+                } else if let Ty::List(elem) = &rt {
+                    if !lt.fits(elem) && !elem.fits(&lt) {
+                        self.require_type(&lt, elem, l.span);
+                    }
+                } else if rt != Ty::Any {
+                    self.require_type(&rt, &Ty::List(Box::new(lt.clone())), r.span);
+                }
+            }
+            BinOp::Matches => {
+                self.operand(&lt, &Ty::String, l.span);
+                self.operand(&rt, &Ty::String, r.span);
+                if let ExprKind::Str(s) = &r.kind {
+                    if let Some(p) = s.as_plain() {
+                        self.check_glob(&p, r.span);
+                    }
+                }
+            }
+        }
+        (Ty::Bool, ir::Expr::Binary { op: irop, lhs: Box::new(lx), rhs: Box::new(rx) })
+    }
+
+    pub(crate) fn check_glob(&mut self, pattern: &str, span: crate::source::Span) {
+        if let Err(e) = crate::patterns::glob(pattern) {
+            self.report(
+                Diagnostic::new(Code::E0304, format!("invalid glob `{pattern}`"), span, e)
+                    .help("globs use `*`, `**`, `?`, `[…]` and `{a,b}`; close every `[` and `{`"),
+            );
+        }
+    }
+}
+
+/// Parameter types and result type of a built-in function.
+fn signature(name: &str) -> Option<(Vec<Ty>, Ty)> {
+    let s = Ty::String;
+    Some(match name {
+        "contains" => (vec![Ty::Any, Ty::Any], Ty::Bool),
+        "starts_with" | "ends_with" => (vec![s.clone(), s], Ty::Bool),
+        "len" => (vec![Ty::Any], Ty::Int),
+        "join" => (vec![Ty::List(Box::new(Ty::Any)), s.clone()], s),
+        "lower" | "upper" | "env" | "file" => (vec![s.clone()], s),
+        "regex" => (vec![s.clone(), s], Ty::Bool),
+        _ => return None,
+    })
+}

@@ -1,0 +1,104 @@
+//! `pipec check`
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use crate::diagnostics::{Diagnostic, render};
+use crate::source::SourceMap;
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// Graphical reports with source snippets, labels and help (stderr).
+    Human,
+    /// One line per diagnostic: FILE:LINE:COL: error[CODE]: message (stdout).
+    Short,
+    /// One JSON document (stdout), for editors and tools.
+    Json,
+    /// SARIF 2.1.0 (stdout), for code-scanning dashboards.
+    Sarif,
+    /// GitHub Actions workflow commands (stdout): annotations on pull requests.
+    Github,
+}
+
+/// Check `.pipe` files for errors and warnings without running anything.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  pipec check                         every .pipe file under the current folder\n  pipec check ci/ --format short       one line per problem\n  pipec check app.pipe --deny-warnings fail on warnings too (for CI)\n  cat app.pipe | pipec check --stdin-filename app.pipe --format json\n\nExit status: 0 no errors, 1 errors found (or warnings with --deny-warnings), 2 unreadable input.")]
+pub(crate) struct Args {
+    /// Files, or folders searched for `*.pipe` files.
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Treat warnings as errors for the exit status.
+    #[arg(long)]
+    deny_warnings: bool,
+    /// Read the source from stdin and report it under this name (for editors).
+    #[arg(long, value_name = "NAME")]
+    stdin_filename: Option<String>,
+}
+
+pub(crate) fn run(args: &Args) -> u8 {
+    let mut map = SourceMap::new();
+    let mut roots = Vec::new();
+    if let Some(name) = &args.stdin_filename {
+        let mut text = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+            eprintln!("error: cannot read stdin: {e}");
+            return super::exit::USAGE;
+        }
+        roots.push(map.add(name.clone(), text));
+    } else {
+        let files = match super::files::collect(&args.paths) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return super::exit::USAGE;
+            }
+        };
+        for f in files {
+            match std::fs::read_to_string(&f) {
+                Ok(text) => roots.push(map.add(super::files::display_name(&f), text)),
+                Err(e) => {
+                    eprintln!("error: cannot read `{}`: {e}", f.display());
+                    return super::exit::USAGE;
+                }
+            }
+        }
+    }
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    for root in &roots {
+        let out = crate::compile(&mut map, *root, &mut super::files::FsLoader);
+        for d in out.diagnostics {
+            if !diags.contains(&d) {
+                diags.push(d);
+            }
+        }
+    }
+    print_report(&map, roots.len(), &diags, args.format);
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let failed = errors > 0 || (args.deny_warnings && !diags.is_empty());
+    if failed { super::exit::INVALID } else { super::exit::OK }
+}
+
+/// Prints diagnostics in a format (shared with `compile`).
+pub(crate) fn print_report(map: &SourceMap, files: usize, diags: &[Diagnostic], format: Format) {
+    match format {
+        Format::Human => {
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100);
+            for d in diags {
+                eprint!("{}", render::human(map, d, render::HumanOptions { color, width }));
+                eprintln!();
+            }
+            let errors = diags.iter().filter(|d| d.is_error()).count();
+            let warnings = diags.len() - errors;
+            let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+            eprintln!("checked {}: {}, {}", plural(files, "file"), plural(errors, "error"), plural(warnings, "warning"));
+        }
+        Format::Short => diags.iter().for_each(|d| println!("{}", render::short(map, d))),
+        Format::Github => diags.iter().for_each(|d| println!("{}", render::github(map, d))),
+        Format::Json => println!("{}", render::json_document(map, files, diags)),
+        Format::Sarif => println!("{}", render::sarif(map, diags)),
+    }
+}

@@ -1,0 +1,31 @@
+//! `pipec explain CODE`
+
+use crate::diagnostics::{Code, suggest};
+
+/// Print the long explanation of a diagnostic code, with a failing and a fixed example.
+#[derive(clap::Args)]
+#[command(after_help = "Example:\n  pipec explain E0201")]
+pub(crate) struct Args {
+    /// A diagnostic code, like E0201 or W0004.
+    code: String,
+}
+
+pub(crate) fn run(args: &Args) -> u8 {
+    match Code::parse(&args.code) {
+        Some(code) => {
+            print!("{}", code.explanation());
+            super::exit::OK
+        }
+        None => {
+            let help = suggest(&args.code.to_uppercase(), Code::ALL.iter().map(|c| c.as_str()))
+                .map(|h| format!("\nhelp: {h}"))
+                .unwrap_or_default();
+            eprintln!(
+                "error: unknown diagnostic code `{}`{help}\nnote: the codes are {}",
+                args.code,
+                Code::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            super::exit::USAGE
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The command line: argument parsing (clap), file reading, printing, exit codes.
+//!
+//! This is the only module that prints or reads files for the compiler phases. Each
+//! subcommand lives in its own file and returns an exit code; [`main`] installs the panic
+//! hook that turns a bug into exit 101 with a request to report it.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // Reason: the CLI is where output happens.
+
+mod check;
+mod compile;
+mod explain;
+mod files;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes (CLI.md).
+pub(crate) mod exit {
+    pub(crate) const OK: u8 = 0;
+    pub(crate) const INVALID: u8 = 1;
+    pub(crate) const USAGE: u8 = 2;
+    pub(crate) const INTERNAL: u8 = 101;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "pipec",
+    version,
+    about = "A typed release-pipeline language: check, compile and run `.pipe` files",
+    long_about = "pipec checks, compiles and runs `.pipe` release pipelines: stages, actions, \
+artifacts, variables, conditions, transitions, approvals, retries and rollback, with the \
+semantics of AWS CodePipeline's release model.",
+    after_help = "Examples:\n  pipec check                      check every .pipe file under the current folder\n  pipec check ci/app.pipe --format short\n  pipec compile ci/app.pipe -o app.ir.json\n  pipec explain E0201              what a diagnostic code means, with a fix"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Check(check::Args),
+    Compile(compile::Args),
+    Explain(explain::Args),
+}
+
+/// Runs the CLI and returns its exit code.
+pub fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error in pipec {}, please report it with the input that caused it\n  {payload}{location}",
+            env!("CARGO_PKG_VERSION")
+        );
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    let result = std::panic::catch_unwind(|| match cli.command {
+        Command::Check(a) => check::run(&a),
+        Command::Compile(a) => compile::run(&a),
+        Command::Explain(a) => explain::run(&a),
+    });
+    ExitCode::from(result.unwrap_or(exit::INTERNAL))
+}

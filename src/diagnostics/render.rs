@@ -1,0 +1,266 @@
+//! Output formats for diagnostics (CLI.md "Checking and compiling").
+//!
+//! Every function returns text; the CLI decides where it goes. The human format adapts a
+//! [`Diagnostic`] to miette's graphical handler; the source lookup uses our line index
+//! instead of miette's scan from the start of the file for every report.
+
+use std::fmt::Write as _;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteSpanContents, SourceSpan};
+use serde_json::{Value, json};
+
+use super::{Diagnostic, Severity};
+use crate::source::{SourceFile, SourceMap, Span};
+
+/// Options of the human renderer.
+#[derive(Clone, Copy, Debug)]
+pub struct HumanOptions {
+    pub color: bool,
+    pub width: usize,
+}
+
+/// miette's graphical report for one diagnostic.
+pub fn human(map: &SourceMap, d: &Diagnostic, opts: HumanOptions) -> String {
+    let theme = if opts.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(opts.width)
+        .with_links(false)
+        .with_context_lines(1);
+    let adapter = Adapter { d, file: map.get(d.primary.span.file), file_id: d.primary.span.file };
+    let mut out = String::new();
+    // Writing into a String cannot fail; a broken span would be a bug we still survive.
+    if handler.render_report(&mut out, &adapter).is_err() {
+        let _ = writeln!(out, "{}[{}]: {}", d.severity.as_str(), d.code, d.message);
+    }
+    out
+}
+
+struct Adapter<'a> {
+    d: &'a Diagnostic,
+    file: &'a SourceFile,
+    file_id: crate::source::FileId,
+}
+
+impl std::fmt::Debug for Adapter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+
+impl std::fmt::Display for Adapter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+
+impl std::error::Error for Adapter<'_> {}
+
+fn source_span(span: Span) -> SourceSpan {
+    SourceSpan::new((span.start as usize).into(), (span.end - span.start) as usize)
+}
+
+impl miette::Diagnostic for Adapter<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        Some(Box::new(self.d.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.d.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        match (&self.d.help, &self.d.note) {
+            (Some(h), Some(n)) => Some(Box::new(format!("{h}\nnote: {n}"))),
+            (Some(h), None) => Some(Box::new(h)),
+            (None, Some(n)) => Some(Box::new(format!("note: {n}"))),
+            (None, None) => None,
+        }
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(self.file)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let primary = LabeledSpan::new_primary_with_span(
+            Some(self.d.primary.message.clone()),
+            source_span(self.d.primary.span),
+        );
+        let others = self
+            .d
+            .secondary
+            .iter()
+            .filter(|l| l.span.file == self.file_id)
+            .map(|l| LabeledSpan::new_with_span(Some(l.message.clone()), source_span(l.span)));
+        Some(Box::new(std::iter::once(primary).chain(others)))
+    }
+}
+
+impl miette::SourceCode for SourceFile {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let text = &self.text;
+        let start = span.offset().min(text.len());
+        let end = (span.offset() + span.len()).min(text.len());
+        let first = (self.line_col(start).line as usize - 1).saturating_sub(before);
+        let last = self.line_col(end).line as usize - 1 + after;
+        let from = self.line_start(first).unwrap_or(0);
+        let to = self.line_start(last + 1).map_or(text.len(), |e| e.saturating_sub(1).max(from));
+        let data = &text.as_bytes()[from..to];
+        let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            data,
+            SourceSpan::new(from.into(), to - from),
+            first,
+            0,
+            lines,
+        )))
+    }
+}
+
+/// `FILE:LINE:COL: error[E0201]: message`
+pub fn short(map: &SourceMap, d: &Diagnostic) -> String {
+    let (start, _) = map.line_col(d.primary.span);
+    let file = &map.get(d.primary.span.file).name;
+    format!("{file}:{}:{}: {}[{}]: {}", start.line, start.column, d.severity.as_str(), d.code, d.message)
+}
+
+/// A GitHub Actions workflow command.
+pub fn github(map: &SourceMap, d: &Diagnostic) -> String {
+    let (start, end) = map.line_col(d.primary.span);
+    let file = &map.get(d.primary.span.file).name;
+    let level = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut message = d.message.clone();
+    if let Some(h) = &d.help {
+        message.push_str("\nhelp: ");
+        message.push_str(h);
+    }
+    format!(
+        "::{level} file={},line={},col={},endLine={},endColumn={},title={}::{}",
+        gh_property(file),
+        start.line,
+        start.column,
+        end.line,
+        end.column,
+        d.code,
+        gh_data(&message)
+    )
+}
+
+fn gh_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn gh_property(s: &str) -> String {
+    gh_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+fn range_json(map: &SourceMap, span: Span) -> Value {
+    let (s, e) = map.line_col(span);
+    json!({"start": {"line": s.line, "column": s.column}, "end": {"line": e.line, "column": e.column}})
+}
+
+/// One diagnostic as the JSON object of CLI.md.
+pub fn json_diagnostic(map: &SourceMap, d: &Diagnostic) -> Value {
+    let labels: Vec<Value> = d
+        .secondary
+        .iter()
+        .map(|l| {
+            let mut v = json!({"message": l.message, "range": range_json(map, l.span)});
+            if l.span.file != d.primary.span.file {
+                v["file"] = json!(map.get(l.span.file).name);
+            }
+            v
+        })
+        .collect();
+    let mut v = json!({
+        "file": map.get(d.primary.span.file).name,
+        "severity": d.severity.as_str(),
+        "code": d.code.as_str(),
+        "message": d.message,
+        "range": range_json(map, d.primary.span),
+        "labels": labels,
+    });
+    if let Some(h) = &d.help {
+        v["help"] = json!(h);
+    }
+    if let Some(n) = &d.note {
+        v["note"] = json!(n);
+    }
+    v
+}
+
+/// The whole `--format json` document.
+pub fn json_document(map: &SourceMap, files: usize, diags: &[Diagnostic]) -> Value {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    json!({
+        "version": 1,
+        "files": files,
+        "errors": errors,
+        "warnings": diags.len() - errors,
+        "diagnostics": diags.iter().map(|d| json_diagnostic(map, d)).collect::<Vec<_>>(),
+    })
+}
+
+fn sarif_region(map: &SourceMap, span: Span) -> Value {
+    let (s, e) = map.line_col(span);
+    json!({"startLine": s.line, "startColumn": s.column, "endLine": e.line, "endColumn": e.column})
+}
+
+fn sarif_location(map: &SourceMap, span: Span, message: Option<&str>) -> Value {
+    let mut v = json!({"physicalLocation": {
+        "artifactLocation": {"uri": map.get(span.file).name},
+        "region": sarif_region(map, span),
+    }});
+    if let Some(m) = message {
+        v["message"] = json!({"text": m});
+    }
+    v
+}
+
+/// A SARIF 2.1.0 log with one run.
+pub fn sarif(map: &SourceMap, diags: &[Diagnostic]) -> Value {
+    let rules: Vec<Value> = super::Code::ALL
+        .iter()
+        .map(|c| json!({"id": c.as_str(), "shortDescription": {"text": c.title()}}))
+        .collect();
+    let results: Vec<Value> = diags
+        .iter()
+        .map(|d| {
+            let mut text = d.message.clone();
+            if let Some(h) = &d.help {
+                let _ = write!(text, " (help: {h})");
+            }
+            json!({
+                "ruleId": d.code.as_str(),
+                "level": d.severity.as_str(),
+                "message": {"text": text},
+                "locations": [sarif_location(map, d.primary.span, None)],
+                "relatedLocations": d.secondary.iter().enumerate().map(|(i, l)| {
+                    let mut v = sarif_location(map, l.span, Some(&l.message));
+                    v["id"] = json!(i);
+                    v
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "pipec", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "results": results,
+        }],
+    })
+}

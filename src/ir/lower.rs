@@ -1,0 +1,119 @@
+//! Checked model → IR. Runs only on files that check clean.
+
+use super::{Action, Artifact, Condition, Edge, Ir, IR_VERSION, Param, Pipeline, Secret, Stage};
+use crate::check::{ActionModel, ConditionModel, Model};
+use crate::source::{SourceMap, Span};
+
+/// An IR span, with the 1-based line and column of its start.
+pub(crate) fn span(map: &SourceMap, s: Span) -> super::Span {
+    let (start, _) = map.line_col(s);
+    super::Span { file: s.file.0, start: s.start, end: s.end, line: start.line, column: start.column }
+}
+
+pub(crate) fn action(map: &SourceMap, a: &ActionModel) -> Action {
+    // Each input is restored at the path its producer captured it from; the producer is
+    // looked up by `lower` (a check action's inputs are filled the same way).
+    Action {
+        name: a.name.name.clone(),
+        span: span(map, a.span),
+        kind: a.kind,
+        template: a.template.clone(),
+        category: a.category,
+        params: a.params.clone(),
+        after: a.after.iter().map(|i| i.name.clone()).collect(),
+        inputs: a.inputs.iter().map(|i| Artifact { name: i.name.clone(), path: String::new() }).collect(),
+        outputs: a.outputs.iter().map(|o| Artifact { name: o.name.name.clone(), path: o.path.clone() }).collect(),
+        exports: a.exports.iter().map(|e| e.name.clone()).chain(a.kind_exports.iter().cloned()).collect(),
+        env: a.env.clone(),
+        timeout_secs: a.timeout.map(|(s, _)| s).or((a.kind == super::Kind::Approval).then_some(7 * 86_400)),
+        retry: a.retry,
+        when: a.when.clone(),
+    }
+}
+
+fn condition(map: &SourceMap, c: &ConditionModel) -> Condition {
+    Condition { rules: c.rules.clone(), otherwise: c.otherwise, span: span(map, c.span) }
+}
+
+/// Lowers a checked pipeline to the IR.
+pub struct Lowerer;
+
+impl Lowerer {
+    pub fn lower(map: &SourceMap, m: &Model) -> Ir {
+        let mut stages: Vec<Stage> = m
+            .stages
+            .iter()
+            .map(|s| Stage {
+                name: s.name.name.clone(),
+                span: span(map, s.span),
+                inbound: s
+                    .inbound
+                    .iter()
+                    .map(|e| Edge {
+                        from: m.stages[e.from].name.name.clone(),
+                        guard: e.guard.clone(),
+                        disabled: e.disabled.clone(),
+                        span: span(map, e.span),
+                    })
+                    .collect(),
+                timeout_secs: s.timeout.map(|(t, _)| t),
+                entry: s.entry.as_ref().map(|c| condition(map, c)),
+                on_success: s.on_success.as_ref().map(|c| condition(map, c)),
+                on_failure: s.on_failure,
+                actions: s.actions.iter().map(|a| action(map, a)).collect(),
+            })
+            .collect();
+        let paths: std::collections::HashMap<String, String> = stages
+            .iter()
+            .flat_map(|s| s.actions.iter().flat_map(|a| a.outputs.iter().map(|o| (o.name.clone(), o.path.clone()))))
+            .collect();
+        let fill = |inputs: &mut Vec<Artifact>| {
+            for i in inputs {
+                i.path = paths.get(&i.name).cloned().unwrap_or_else(|| ".".into());
+            }
+        };
+        for s in &mut stages {
+            for a in &mut s.actions {
+                fill(&mut a.inputs);
+            }
+            for c in s.entry.iter_mut().chain(s.on_success.iter_mut()) {
+                for r in &mut c.rules {
+                    if let super::CondRule::Check { action } = r {
+                        fill(&mut action.inputs);
+                    }
+                }
+            }
+        }
+        let mut files: Vec<String> = map.files().map(|(_, f)| f.name.clone()).collect();
+        files.shrink_to_fit();
+        Ir {
+            ir_version: IR_VERSION,
+            files,
+            pipeline: Pipeline {
+                name: m.name.name.clone(),
+                span: span(map, m.span),
+                mode: m.mode,
+                timeout_secs: m.timeout.map(|(t, _)| t),
+                params: m
+                    .params
+                    .iter()
+                    .map(|p| Param {
+                        name: p.name.name.clone(),
+                        ty: p.ty.clone().unwrap_or(super::Type::String),
+                        default: p.default.clone(),
+                        span: span(map, p.span),
+                    })
+                    .collect(),
+                secrets: m
+                    .secrets
+                    .iter()
+                    .filter_map(|s| {
+                        Some(Secret { name: s.name.name.clone(), source: s.source.clone()?, span: span(map, s.span) })
+                    })
+                    .collect(),
+                triggers: m.triggers.clone(),
+                stages,
+            },
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! The intermediate representation: a checked, resolved pipeline, serialisable as JSON.
+//!
+//! Produced by `check` + [`lower`] from a file that checks clean, consumed by the runtime
+//! (and written by `pipec compile`). Everything the runtime needs is here: templates are
+//! expanded, names resolved to [`Ref`]s, durations in seconds, each input artifact carries the
+//! path it is restored at, and spans (with line/column) point back at the source, so the
+//! runtime never re-reads or re-checks source. The root carries [`IR_VERSION`]; a reader
+//! rejects any other version with a clear error (see [`from_json`]).
+
+pub mod lower;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped on every incompatible change of these types.
+pub const IR_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ir {
+    pub ir_version: u32,
+    /// Source files, indexed by [`Span::file`]; relative paths in the pipeline are relative
+    /// to the directory of the file a span names.
+    pub files: Vec<String>,
+    pub pipeline: Pipeline,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Span {
+    pub file: u32,
+    pub start: u32,
+    pub end: u32,
+    pub line: u32,
+    pub column: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Superseded,
+    Queued,
+    Parallel,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    pub name: String,
+    pub span: Span,
+    pub mode: Mode,
+    pub timeout_secs: Option<u64>,
+    pub params: Vec<Param>,
+    pub secrets: Vec<Secret>,
+    pub triggers: Vec<Trigger>,
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "of")]
+pub enum Type {
+    String,
+    Int,
+    Bool,
+    Duration,
+    List(Box<Type>),
+    Map(Box<Type>),
+    Secret,
+    Artifact,
+    Script,
+}
+
+impl std::fmt::Display for Type {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Type::String => f.write_str("string"),
+            Type::Int => f.write_str("int"),
+            Type::Bool => f.write_str("bool"),
+            Type::Duration => f.write_str("duration"),
+            Type::List(t) => write!(f, "list<{t}>"),
+            Type::Map(t) => write!(f, "map<{t}>"),
+            Type::Secret => f.write_str("secret"),
+            Type::Artifact => f.write_str("artifact"),
+            Type::Script => f.write_str("script"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Param {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: Type,
+    /// `None`: required at run time (E0206).
+    pub default: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "from")]
+pub enum SecretSource {
+    Env { var: String },
+    /// Relative to the directory of the file of the secret's span.
+    File { path: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    pub name: String,
+    pub source: SecretSource,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    Push,
+    PullRequest,
+    Schedule,
+    Manual,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    pub kind: TriggerKind,
+    pub branches: Vec<String>,
+    pub tags: Vec<String>,
+    pub paths: Vec<String>,
+    pub events: Vec<String>,
+    pub cron: Option<String>,
+    pub tz: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub name: String,
+    pub span: Span,
+    /// Inbound edges (LANGUAGE.md §6); empty for the entry stage.
+    pub inbound: Vec<Edge>,
+    pub timeout_secs: Option<u64>,
+    pub entry: Option<Condition>,
+    pub on_success: Option<Condition>,
+    pub on_failure: FailurePolicy,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edge {
+    pub from: String,
+    pub guard: Option<Expr>,
+    /// The reason, when declared `disabled`.
+    pub disabled: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ElseResult {
+    Skip,
+    Fail,
+    Rollback,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub rules: Vec<CondRule>,
+    pub otherwise: ElseResult,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum CondRule {
+    Require { expr: Expr, span: Span },
+    Window { cron: String, tz: Option<String>, span: Span },
+    Check { action: Box<Action> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryScope {
+    Failed,
+    All,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "policy")]
+pub enum FailurePolicy {
+    Fail,
+    Rollback,
+    Retry { count: u32, scope: RetryScope },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Sh,
+    Dir,
+    Git,
+    Approval,
+    Wait,
+    Pipeline,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Source,
+    Build,
+    Test,
+    Deploy,
+    Approval,
+    Invoke,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    pub name: String,
+    /// Relative path inside the workspace (`.` for `dir`/`git` results).
+    pub path: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    pub count: u32,
+    pub backoff_secs: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    pub name: String,
+    pub span: Span,
+    pub kind: Kind,
+    /// `rust.build` when the action comes from a template.
+    pub template: Option<String>,
+    pub category: Category,
+    /// The kind's own parameters (defaults filled in).
+    pub params: BTreeMap<String, Expr>,
+    pub after: Vec<String>,
+    pub inputs: Vec<Artifact>,
+    pub outputs: Vec<Artifact>,
+    /// Names the action may write to `$PIPEC_OUTPUT` (for `git`: `commit`, `branch`).
+    pub exports: Vec<String>,
+    pub env: BTreeMap<String, Expr>,
+    pub timeout_secs: Option<u64>,
+    pub retry: Retry,
+    pub when: Option<Expr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinOp {
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    Matches,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "ref")]
+pub enum Ref {
+    Param { name: String },
+    Secret { name: String },
+    Export { stage: String, action: String, name: String },
+    /// `run.id`, `run.branch`, …
+    Run { field: String },
+    StageStatus { stage: String },
+    /// Only inside template bodies, replaced at expansion.
+    TemplateParam { name: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "part", content = "value")]
+pub enum Part {
+    Text(String),
+    Expr(Expr),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "expr")]
+pub enum Expr {
+    Str { value: String },
+    Int { value: i64 },
+    Bool { value: bool },
+    Duration { secs: u64 },
+    List { items: Vec<Expr> },
+    Map { entries: BTreeMap<String, Expr> },
+    /// A string with interpolations; in a `script`, each interpolated value becomes one
+    /// shell-quoted word (a list: one word per element).
+    Interp { parts: Vec<Part>, script: bool },
+    Ref(Ref),
+    Not { operand: Box<Expr> },
+    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Call { func: String, args: Vec<Expr> },
+}
+
+impl Expr {
+    /// Calls `f` on every reference in the expression.
+    pub fn refs<'a>(&'a self, f: &mut impl FnMut(&'a Ref)) {
+        match self {
+            Expr::Ref(r) => f(r),
+            Expr::List { items } | Expr::Call { args: items, .. } => items.iter().for_each(|e| e.refs(f)),
+            Expr::Map { entries } => entries.values().for_each(|e| e.refs(f)),
+            Expr::Interp { parts, .. } => parts.iter().for_each(|p| {
+                if let Part::Expr(e) = p {
+                    e.refs(f);
+                }
+            }),
+            Expr::Not { operand } => operand.refs(f),
+            Expr::Binary { lhs, rhs, .. } => {
+                lhs.refs(f);
+                rhs.refs(f);
+            }
+            Expr::Str { .. } | Expr::Int { .. } | Expr::Bool { .. } | Expr::Duration { .. } => {}
+        }
+    }
+
+    /// Replaces template parameter references.
+    #[must_use]
+    pub fn substitute(&self, args: &BTreeMap<String, Expr>) -> Expr {
+        let sub = |e: &Expr| e.substitute(args);
+        match self {
+            Expr::Ref(Ref::TemplateParam { name }) => args.get(name).cloned().unwrap_or_else(|| self.clone()),
+            Expr::List { items } => Expr::List { items: items.iter().map(sub).collect() },
+            Expr::Call { func, args: a } => Expr::Call { func: func.clone(), args: a.iter().map(sub).collect() },
+            Expr::Map { entries } => {
+                Expr::Map { entries: entries.iter().map(|(k, v)| (k.clone(), sub(v))).collect() }
+            }
+            Expr::Interp { parts, script } => Expr::Interp {
+                parts: parts
+                    .iter()
+                    .map(|p| match p {
+                        Part::Expr(e) => Part::Expr(sub(e)),
+                        Part::Text(t) => Part::Text(t.clone()),
+                    })
+                    .collect(),
+                script: *script,
+            },
+            Expr::Not { operand } => Expr::Not { operand: Box::new(sub(operand)) },
+            Expr::Binary { op, lhs, rhs } => {
+                Expr::Binary { op: *op, lhs: Box::new(sub(lhs)), rhs: Box::new(sub(rhs)) }
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+/// Why an IR document could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("this IR has version {found}, but this pipec reads version {IR_VERSION}; recompile it with `pipec compile`")]
+    Version { found: u64 },
+    #[error("not a pipec IR document: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Reads an IR document, checking its version before its shape.
+pub fn from_json(text: &str) -> Result<Ir, ReadError> {
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    let found = value.get("ir_version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+    if found != u64::from(IR_VERSION) {
+        return Err(ReadError::Version { found });
+    }
+    Ok(serde_json::from_value(value)?)
+}
+
+/// Writes an IR document as pretty JSON.
+pub fn to_json(ir: &Ir) -> String {
+    serde_json::to_string_pretty(ir).expect("IR types always serialise")
+}

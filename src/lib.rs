@@ -1,0 +1,44 @@
+//! pipec: a typed release-pipeline language — parser, checker, IR and (later) runtime.
+//!
+//! The phases, each in its own module: [`syntax`] (text → AST, E01xx) → [`check`] (names,
+//! types and release-model rules, E02xx–E04xx, W0xxx) → [`ir`] (the serialisable, resolved
+//! pipeline). [`diagnostics`] and [`source`] are shared leaves. Only the CLI prints and
+//! reads files; this library takes text and returns values.
+
+pub mod ast;
+pub mod check;
+pub mod cli;
+pub mod diagnostics;
+pub mod ir;
+pub mod params;
+pub mod patterns;
+pub mod shell;
+pub mod source;
+pub mod stdlib;
+pub mod syntax;
+
+use check::{Checker, Loader};
+use diagnostics::Diagnostic;
+use source::{FileId, SourceMap};
+
+/// The result of [`compile`]: diagnostics, and the IR when there are no errors and the file
+/// has a pipeline.
+pub struct Compiled {
+    pub diagnostics: Vec<Diagnostic>,
+    pub ir: Option<ir::Ir>,
+}
+
+/// Checks a file already added to `map` and lowers it to the IR when it checks clean.
+pub fn compile(map: &mut SourceMap, root: FileId, loader: &mut dyn Loader) -> Compiled {
+    let checked = Checker::check(map, root, loader);
+    let ir = if checked.has_errors() { None } else { checked.model.as_ref().map(|m| ir::lower::Lowerer::lower(map, m)) };
+    Compiled { diagnostics: checked.diagnostics, ir }
+}
+
+/// Checks one source text with no local imports (for tests and editors).
+pub fn check_source(name: &str, text: &str) -> (SourceMap, Vec<Diagnostic>) {
+    let mut map = SourceMap::new();
+    let id = map.add(name, text);
+    let out = compile(&mut map, id, &mut check::NoLoader);
+    (map, out.diagnostics)
+}

@@ -1,0 +1,48 @@
+//! Globs, cron expressions and time zones (LANGUAGE.md §4): validation for the checker and
+//! matching for the runtime. Pure functions; the time zone database is bundled (no I/O).
+
+use globset::{GlobBuilder, GlobMatcher};
+
+/// A compiled glob; `*` stays within one path segment, `**` crosses segments.
+pub fn glob(pattern: &str) -> Result<GlobMatcher, String> {
+    let pattern = pattern.strip_prefix('!').unwrap_or(pattern);
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| e.kind().to_string())
+}
+
+/// Whether `text` passes a filter list: it matches at least one include (or there are only
+/// excludes) and no `!` exclude.
+pub fn filter_matches(patterns: &[String], text: &str) -> bool {
+    let mut included = patterns.iter().all(|p| p.starts_with('!'));
+    for p in patterns {
+        let Ok(m) = glob(p) else { continue };
+        if m.is_match(text) {
+            if p.starts_with('!') {
+                return false;
+            }
+            included = true;
+        }
+    }
+    included
+}
+
+/// A 5-field POSIX cron expression.
+pub fn cron(expr: &str) -> Result<croner::Cron, String> {
+    let fields = expr.split_whitespace().count();
+    if fields != 5 {
+        return Err(format!("expected 5 fields (minute hour day-of-month month day-of-week), found {fields}"));
+    }
+    if expr.contains('@') {
+        return Err("`@` nicknames are not supported; write the 5 fields".into());
+    }
+    expr.parse::<croner::Cron>().map_err(|e| e.to_string())
+}
+
+/// An IANA time zone name.
+pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    jiff::tz::db().get(name).map_err(|_| format!("`{name}` is not a time zone of the IANA database"))
+}

@@ -1,0 +1,116 @@
+//! Source files and spans.
+//!
+//! Every file the compiler sees (a user's file, a local import, an embedded stdlib module)
+//! gets a [`FileId`] in one [`SourceMap`]. A [`Span`] is a file plus a byte range; line and
+//! column (1-based, columns in Unicode scalar values, as CLI.md requires) are computed on
+//! demand from a per-file line index, so rendering many diagnostics of a big file stays cheap.
+
+use serde::{Deserialize, Serialize};
+
+/// Index of a file in a [`SourceMap`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FileId(pub u32);
+
+/// A byte range in one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Span {
+    pub file: FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, start: usize, end: usize) -> Span {
+        Span { file, start: start as u32, end: end as u32 }
+    }
+
+    /// The smallest span covering both (same file assumed).
+    #[must_use]
+    pub fn to(self, other: Span) -> Span {
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+    }
+
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// A 1-based line and column (column in Unicode scalar values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineCol {
+    pub line: u32,
+    pub column: u32,
+}
+
+/// One source file with its line index.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// The name shown to users: a path relative to the current directory, or
+    /// `<stdlib/NAME.pipe>` for embedded modules.
+    pub name: String,
+    pub text: String,
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    pub fn new(name: String, text: String) -> SourceFile {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        SourceFile { name, text, line_starts }
+    }
+
+    /// Byte offset where the 0-based line `index` starts.
+    pub fn line_start(&self, index: usize) -> Option<usize> {
+        self.line_starts.get(index).copied()
+    }
+
+    /// Line and column of a byte offset (clamped to the text and to a char boundary).
+    pub fn line_col(&self, offset: usize) -> LineCol {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let column = self.text[self.line_starts[line]..offset].chars().count();
+        LineCol { line: line as u32 + 1, column: column as u32 + 1 }
+    }
+}
+
+/// All files of one compilation.
+#[derive(Debug, Default)]
+pub struct SourceMap {
+    files: Vec<SourceFile>,
+}
+
+impl SourceMap {
+    pub fn new() -> SourceMap {
+        SourceMap::default()
+    }
+
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
+        self.files.push(SourceFile::new(name.into(), text.into()));
+        FileId(self.files.len() as u32 - 1)
+    }
+
+    pub fn get(&self, id: FileId) -> &SourceFile {
+        &self.files[id.0 as usize]
+    }
+
+    pub fn find(&self, name: &str) -> Option<FileId> {
+        self.files.iter().position(|f| f.name == name).map(|i| FileId(i as u32))
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
+        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+    }
+
+    pub fn line_col(&self, span: Span) -> (LineCol, LineCol) {
+        let f = self.get(span.file);
+        (f.line_col(span.start as usize), f.line_col(span.end as usize))
+    }
+}
+
+/// Display name of an embedded stdlib module.
+pub fn stdlib_name(module: &str) -> String {
+    format!("<stdlib/{module}.pipe>")
+}

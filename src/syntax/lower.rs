@@ -1,0 +1,671 @@
+//! pest pairs → the spanned AST, with lexical validation (E0103).
+
+use pest::iterators::{Pair, Pairs};
+
+use super::Rule;
+use crate::ast::{
+    Action, Attr, AttrValue, BinOp, CondRule, Condition, DurationLit, ElseResult, Expr, ExprKind,
+    FailurePolicy, File, Ident, Import, Item, KindRef, Mode, Param, Pipeline, PipelineItem,
+    RetryScope, SecretDecl, Stage, StageItem, StrLit, StrPart, Template, TemplateParam, Transition,
+    Trigger, TypeExpr,
+};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+
+/// Longest identifier (LANGUAGE.md §2).
+const MAX_IDENT: usize = 100;
+
+pub(crate) struct Lowerer<'s> {
+    file: FileId,
+    /// The original source (not the patched one): doc comments and block-string lines.
+    src: &'s str,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+impl<'s> Lowerer<'s> {
+    pub(crate) fn new(file: FileId, src: &'s str) -> Self {
+        Lowerer { file, src, diagnostics: Vec::new() }
+    }
+
+    fn span(&self, p: &Pair<'_, Rule>) -> Span {
+        let s = p.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn err(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    pub(crate) fn lower_file(&mut self, file: Pair<'_, Rule>) -> File {
+        let mut items = Vec::new();
+        for p in file.into_inner() {
+            match p.as_rule() {
+                Rule::import => items.push(Item::Import(self.import(p))),
+                Rule::pipeline => items.push(Item::Pipeline(self.pipeline(p))),
+                Rule::template => items.push(Item::Template(self.template(p))),
+                _ => {}
+            }
+        }
+        File { items, broken_names: Vec::new(), broken_spans: Vec::new() }
+    }
+
+    fn ident(&mut self, p: &Pair<'_, Rule>) -> Ident {
+        let name = p.as_str().to_string();
+        let span = self.span(p);
+        if name.len() > MAX_IDENT {
+            self.err(
+                Diagnostic::new(
+                    Code::E0103,
+                    format!("identifier is {} characters long", name.chars().count()),
+                    span,
+                    "too long",
+                )
+                .note("identifiers are at most 100 characters"),
+            );
+        }
+        Ident { name, span }
+    }
+
+    fn import(&mut self, p: Pair<'_, Rule>) -> Import {
+        let span = self.span(&p);
+        let mut inner = p.into_inner().filter(|p| p.as_rule() != Rule::k_import && p.as_rule() != Rule::k_as);
+        let path = inner.next().map(|s| self.string(s));
+        let alias = inner.next().map(|a| self.ident(&a));
+        Import { path: path.unwrap_or_else(|| empty_str(span)), alias, span }
+    }
+
+    /// The `///` lines right above `start`, joined.
+    fn doc_above(&self, start: usize) -> Option<String> {
+        let before = &self.src[..start];
+        let mut lines: Vec<&str> = Vec::new();
+        for line in before.lines().rev() {
+            let t = line.trim();
+            if t.is_empty() && lines.is_empty() {
+                // The template keyword's own line prefix (indentation).
+                continue;
+            }
+            match t.strip_prefix("///") {
+                Some(doc) => lines.push(doc.strip_prefix(' ').unwrap_or(doc)),
+                None => break,
+            }
+        }
+        if lines.is_empty() {
+            return None;
+        }
+        lines.reverse();
+        Some(lines.join("\n"))
+    }
+
+    fn template(&mut self, p: Pair<'_, Rule>) -> Template {
+        let span = self.span(&p);
+        let doc = self.doc_above(span.start as usize);
+        let mut name = None;
+        let mut params = Vec::new();
+        let mut kind = None;
+        let mut attrs = Vec::new();
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::ident => name = Some(self.ident(&c)),
+                Rule::tparam => params.push(self.tparam(c)),
+                Rule::kind_ref => kind = Some(self.kind_ref(c)),
+                Rule::attr_block => attrs = self.attr_block(c),
+                _ => {}
+            }
+        }
+        Template {
+            name: name.unwrap_or_else(|| missing_ident(span)),
+            doc,
+            params,
+            kind: kind.unwrap_or_else(|| KindRef { segments: vec![], span }),
+            attrs,
+            span,
+        }
+    }
+
+    fn tparam(&mut self, p: Pair<'_, Rule>) -> TemplateParam {
+        let span = self.span(&p);
+        let mut inner = p.into_inner();
+        let name = self.ident(&inner.next().expect("grammar: tparam has a name"));
+        let ty = self.type_expr(inner.next().expect("grammar: tparam has a type"));
+        let default = inner.next().map(|e| self.expr(e));
+        TemplateParam { name, ty, default, span }
+    }
+
+    fn type_expr(&mut self, p: Pair<'_, Rule>) -> TypeExpr {
+        let span = self.span(&p);
+        let mut inner = p.into_inner();
+        let name = self.ident(&inner.next().expect("grammar: type has a name"));
+        let arg = inner.next().map(|a| Box::new(self.type_expr(a)));
+        TypeExpr { name, arg, span }
+    }
+
+    fn kind_ref(&mut self, p: Pair<'_, Rule>) -> KindRef {
+        let span = self.span(&p);
+        let segments = p.into_inner().map(|i| self.ident(&i)).collect();
+        KindRef { segments, span }
+    }
+
+    fn attr_block(&mut self, p: Pair<'_, Rule>) -> Vec<Attr> {
+        p.into_inner().map(|a| self.attr(a)).collect()
+    }
+
+    fn attr(&mut self, p: Pair<'_, Rule>) -> Attr {
+        let span = self.span(&p);
+        let mut inner = p.into_inner();
+        let name = self.ident(&inner.next().expect("grammar: attr has a name"));
+        let v = inner.next().expect("grammar: attr has a value");
+        let value = if v.as_rule() == Rule::output_from {
+            let mut parts = v.into_inner().filter(|p| p.as_rule() != Rule::k_from);
+            let n = self.ident(&parts.next().expect("grammar: output name"));
+            let path = self.string(parts.next().expect("grammar: output path"));
+            AttrValue::OutputFrom { name: n, path }
+        } else {
+            AttrValue::Expr(self.expr(v))
+        };
+        Attr { name, value, span }
+    }
+
+    fn pipeline(&mut self, p: Pair<'_, Rule>) -> Pipeline {
+        let span = self.span(&p);
+        let mut inner = p.into_inner().filter(|p| p.as_rule() != Rule::k_pipeline);
+        let name = self.ident(&inner.next().expect("grammar: pipeline has a name"));
+        let items = inner.filter_map(|i| self.pipeline_item(i)).collect();
+        Pipeline { name, items, span }
+    }
+
+    fn pipeline_item(&mut self, p: Pair<'_, Rule>) -> Option<PipelineItem> {
+        let span = self.span(&p);
+        Some(match p.as_rule() {
+            Rule::mode_item => {
+                let v = p.into_inner().nth(1).expect("grammar: mode value");
+                let vspan = self.span(&v);
+                let mode = match v.as_str() {
+                    "queued" => Mode::Queued,
+                    "parallel" => Mode::Parallel,
+                    _ => Mode::Superseded,
+                };
+                PipelineItem::Mode(mode, span, vspan)
+            }
+            Rule::timeout_item => PipelineItem::Timeout(self.timeout_value(p), span),
+            Rule::param_item => {
+                let doc = self.doc_above(span.start as usize);
+                let mut inner = p.into_inner().skip(1);
+                let name = self.ident(&inner.next().expect("grammar: param name"));
+                let ty = self.type_expr(inner.next().expect("grammar: param type"));
+                let default = inner.next().map(|e| self.expr(e));
+                PipelineItem::Param(Param { doc, name, ty, default, span })
+            }
+            Rule::secret_item => {
+                let mut inner = p.into_inner().skip(1);
+                let name = self.ident(&inner.next().expect("grammar: secret name"));
+                let source = self.expr(inner.next().expect("grammar: secret source"));
+                PipelineItem::Secret(SecretDecl { name, source, span })
+            }
+            Rule::trigger_item => {
+                let mut inner = p.into_inner().skip(1);
+                let kind = self.ident(&inner.next().expect("grammar: trigger kind"));
+                let attrs = self.attr_block(inner.next().expect("grammar: trigger block"));
+                PipelineItem::Trigger(Trigger { kind, attrs, span })
+            }
+            Rule::stage => PipelineItem::Stage(self.stage(p)),
+            Rule::transition => PipelineItem::Transition(self.transition(p)),
+            _ => return None,
+        })
+    }
+
+    fn timeout_value(&mut self, p: Pair<'_, Rule>) -> DurationLit {
+        let d = p.into_inner().nth(1).expect("grammar: timeout value");
+        let span = self.span(&d);
+        let secs = self.duration(&d);
+        DurationLit { secs, span }
+    }
+
+    fn transition(&mut self, p: Pair<'_, Rule>) -> Transition {
+        let span = self.span(&p);
+        let mut inner = p.into_inner().skip(1);
+        let from = self.ident(&inner.next().expect("grammar: transition source"));
+        let to = self.ident(&inner.next().expect("grammar: transition target"));
+        let mut guard = None;
+        let mut disabled = None;
+        for c in inner {
+            match c.as_rule() {
+                Rule::guard => guard = c.into_inner().nth(1).map(|e| self.expr(e)),
+                Rule::disabled => disabled = c.into_inner().nth(1).map(|s| self.string(s)),
+                _ => {}
+            }
+        }
+        Transition { from, to, guard, disabled, span }
+    }
+
+    fn stage(&mut self, p: Pair<'_, Rule>) -> Stage {
+        let span = self.span(&p);
+        let mut inner = p.into_inner().skip(1);
+        let name = self.ident(&inner.next().expect("grammar: stage name"));
+        let items = inner.filter_map(|i| self.stage_item(i)).collect();
+        Stage { name, items, span }
+    }
+
+    fn stage_item(&mut self, p: Pair<'_, Rule>) -> Option<StageItem> {
+        let span = self.span(&p);
+        Some(match p.as_rule() {
+            Rule::stage_after => {
+                let e = p.into_inner().nth(1).expect("grammar: after value");
+                StageItem::After(self.expr(e), span)
+            }
+            Rule::timeout_item => StageItem::Timeout(self.timeout_value(p), span),
+            Rule::entry => StageItem::Entry(self.condition(p, span)),
+            Rule::on_success => StageItem::OnSuccess(self.condition(p, span)),
+            Rule::on_failure => {
+                let policy = p.into_inner().nth(2).expect("grammar: failure policy");
+                StageItem::OnFailure(self.failure_policy(policy), span)
+            }
+            Rule::action => StageItem::Action(self.action(p)),
+            _ => return None,
+        })
+    }
+
+    fn failure_policy(&mut self, p: Pair<'_, Rule>) -> FailurePolicy {
+        match p.as_rule() {
+            Rule::k_rollback => FailurePolicy::Rollback(self.span(&p)),
+            Rule::failure_retry => {
+                let mut count = None;
+                let mut scope = RetryScope::Failed;
+                for c in p.into_inner() {
+                    match c.as_rule() {
+                        Rule::integer => {
+                            let span = self.span(&c);
+                            count = self.integer(&c).map(|n| (n, span));
+                        }
+                        Rule::k_all => scope = RetryScope::All,
+                        _ => {}
+                    }
+                }
+                FailurePolicy::Retry(count, scope)
+            }
+            _ => FailurePolicy::Fail,
+        }
+    }
+
+    fn condition(&mut self, p: Pair<'_, Rule>, span: Span) -> Condition {
+        let mut rules = Vec::new();
+        let mut otherwise = None;
+        for c in p.into_inner() {
+            let cspan = self.span(&c);
+            match c.as_rule() {
+                Rule::require_rule => {
+                    let e = c.into_inner().nth(1).expect("grammar: require expr");
+                    rules.push(CondRule::Require(self.expr(e), cspan));
+                }
+                Rule::window_rule => {
+                    let mut strings = c.into_inner().filter(|p| p.as_rule() == Rule::string);
+                    let cron = self.string(strings.next().expect("grammar: window cron"));
+                    let tz = strings.next().map(|s| self.string(s));
+                    rules.push(CondRule::Window { cron, tz, span: cspan });
+                }
+                Rule::check_rule => {
+                    let mut inner = c.into_inner().skip(1);
+                    let kind = self.kind_ref(inner.next().expect("grammar: check kind"));
+                    let attrs = self.attr_block(inner.next().expect("grammar: check block"));
+                    rules.push(CondRule::Check { kind, attrs, span: cspan });
+                }
+                Rule::entry_else | Rule::success_else => {
+                    let v = c.into_inner().nth(1).expect("grammar: else value");
+                    let result = match v.as_rule() {
+                        Rule::k_skip => ElseResult::Skip,
+                        Rule::k_rollback => ElseResult::Rollback,
+                        _ => ElseResult::Fail,
+                    };
+                    otherwise = Some((result, self.span(&v)));
+                }
+                _ => {}
+            }
+        }
+        Condition { rules, otherwise, span }
+    }
+
+    fn action(&mut self, p: Pair<'_, Rule>) -> Action {
+        let span = self.span(&p);
+        let mut inner = p.into_inner().skip(1);
+        let name = self.ident(&inner.next().expect("grammar: action name"));
+        let kind = self.kind_ref(inner.next().expect("grammar: action kind"));
+        let attrs = self.attr_block(inner.next().expect("grammar: action block"));
+        Action { name, kind, attrs, span }
+    }
+
+    // ------------------------------------------------------------------ expressions
+
+    pub(crate) fn expr(&mut self, p: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&p);
+        match p.as_rule() {
+            Rule::expr => self.expr(p.into_inner().next().expect("grammar: expr body")),
+            Rule::or_expr | Rule::and_expr | Rule::cmp_expr => self.binary(p.into_inner()),
+            Rule::unary => {
+                let mut inner: Vec<Pair<'_, Rule>> = p.into_inner().collect();
+                let operand = inner.pop().expect("grammar: unary operand");
+                let mut e = self.expr(operand);
+                for _ in inner {
+                    e = Expr { kind: ExprKind::Not(Box::new(e)), span };
+                }
+                e
+            }
+            Rule::duration => {
+                let kind = self.duration(&p).map_or(ExprKind::Error, ExprKind::Duration);
+                Expr { kind, span }
+            }
+            Rule::integer => Expr { kind: self.integer(&p).map_or(ExprKind::Error, ExprKind::Int), span },
+            Rule::k_true => Expr { kind: ExprKind::Bool(true), span },
+            Rule::k_false => Expr { kind: ExprKind::Bool(false), span },
+            Rule::string | Rule::block_string => Expr { kind: ExprKind::Str(self.string(p)), span },
+            Rule::list => Expr { kind: ExprKind::List(p.into_inner().map(|e| self.expr(e)).collect()), span },
+            Rule::map => {
+                let entries = p
+                    .into_inner()
+                    .map(|entry| {
+                        let mut inner = entry.into_inner();
+                        let k = inner.next().expect("grammar: map key");
+                        let key = if k.as_rule() == Rule::ident {
+                            self.ident(&k)
+                        } else {
+                            let s = self.string(k);
+                            Ident { name: s.as_plain().unwrap_or_default(), span: s.span }
+                        };
+                        (key, self.expr(inner.next().expect("grammar: map value")))
+                    })
+                    .collect();
+                Expr { kind: ExprKind::Map(entries), span }
+            }
+            Rule::call => {
+                let mut inner = p.into_inner();
+                let name = self.ident(&inner.next().expect("grammar: call name"));
+                let args = inner.map(|a| self.expr(a)).collect();
+                Expr { kind: ExprKind::Call(name, args), span }
+            }
+            Rule::path => {
+                Expr { kind: ExprKind::Path(p.into_inner().map(|i| self.ident(&i)).collect()), span }
+            }
+            _ => unreachable!("grammar: unexpected expression rule {:?}", p.as_rule()),
+        }
+    }
+
+    /// Left-associative chain `a op b op c`.
+    fn binary(&mut self, mut pairs: Pairs<'_, Rule>) -> Expr {
+        let mut lhs = self.expr(pairs.next().expect("grammar: binary lhs"));
+        while let Some(op) = pairs.next() {
+            let op = match op.as_str() {
+                "||" => BinOp::Or,
+                "&&" => BinOp::And,
+                "==" => BinOp::Eq,
+                "!=" => BinOp::Ne,
+                "<" => BinOp::Lt,
+                "<=" => BinOp::Le,
+                ">" => BinOp::Gt,
+                ">=" => BinOp::Ge,
+                "in" => BinOp::In,
+                _ => BinOp::Matches,
+            };
+            let rhs = self.expr(pairs.next().expect("grammar: binary rhs"));
+            let span = lhs.span.to(rhs.span);
+            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
+        }
+        lhs
+    }
+
+    fn integer(&mut self, p: &Pair<'_, Rule>) -> Option<i64> {
+        match p.as_str().parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.err(
+                    Diagnostic::new(
+                        Code::E0103,
+                        format!("integer `{}` is out of range", p.as_str()),
+                        self.span(p),
+                        "does not fit in 64 bits",
+                    )
+                    .note("integers are 64-bit signed: -9223372036854775808 to 9223372036854775807"),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, p: &Pair<'_, Rule>) -> Option<u64> {
+        match parse_duration(p.as_str()) {
+            Ok(secs) => Some(secs),
+            Err(why) => {
+                self.err(
+                    Diagnostic::new(
+                        Code::E0103,
+                        format!("malformed duration `{}`", p.as_str()),
+                        self.span(p),
+                        why,
+                    )
+                    .help("write a whole number followed by `d`, `h`, `m` or `s`, largest unit first: `90s`, `15m`, `1h30m`, `7d`"),
+                );
+                None
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ strings
+
+    pub(crate) fn string(&mut self, p: Pair<'_, Rule>) -> StrLit {
+        let span = self.span(&p);
+        let block = p.as_rule() == Rule::block_string;
+        let dropped = if block { block_drops(self.src, span) } else { Drops::none() };
+        let mut parts: Vec<StrPart> = Vec::new();
+        for c in p.into_inner() {
+            let cspan = self.span(&c);
+            match c.as_rule() {
+                Rule::interp => {
+                    let e = c.into_inner().next().expect("grammar: interpolation body");
+                    parts.push(StrPart::Interp(self.expr(e)));
+                }
+                Rule::escape | Rule::bescape => {
+                    if let Some(text) = self.escape(&c) {
+                        push_text(&mut parts, &text);
+                    }
+                }
+                _ => {
+                    let text: String = c
+                        .as_str()
+                        .char_indices()
+                        .filter(|(i, _)| dropped.keeps(cspan.start as usize + i))
+                        .map(|(_, ch)| ch)
+                        .collect();
+                    push_text(&mut parts, &text);
+                }
+            }
+        }
+        StrLit { parts, block, span }
+    }
+
+    fn escape(&mut self, p: &Pair<'_, Rule>) -> Option<String> {
+        let s = p.as_str();
+        let body = &s[1..];
+        let out = match body {
+            "\"" => "\"".to_string(),
+            "\"\"\"" => "\"\"\"".to_string(),
+            "\\" => "\\".to_string(),
+            "n" => "\n".to_string(),
+            "t" => "\t".to_string(),
+            "$" => "$".to_string(),
+            _ => {
+                if let Some(hex) = body.strip_prefix("u{").and_then(|b| b.strip_suffix('}')) {
+                    if let Some(c) =
+                        u32::from_str_radix(hex, 16).ok().filter(|_| (1..=6).contains(&hex.len())).and_then(char::from_u32)
+                    {
+                        return Some(c.to_string());
+                    }
+                    self.err(Diagnostic::new(
+                        Code::E0103,
+                        format!("invalid unicode escape `{s}`"),
+                        self.span(p),
+                        "not a Unicode scalar value",
+                    ).help("write 1 to 6 hex digits of a Unicode scalar value, like `\\u{1F680}`"));
+                    return None;
+                }
+                self.err(
+                    Diagnostic::new(Code::E0103, format!("unknown escape `{s}`"), self.span(p), "unknown escape")
+                        .help("the escapes are `\\\"` `\\\\` `\\n` `\\t` `\\$` and `\\u{…}`; write `\\\\` for a backslash"),
+                );
+                return None;
+            }
+        };
+        Some(out)
+    }
+}
+
+fn push_text(parts: &mut Vec<StrPart>, text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    if let Some(StrPart::Text(t)) = parts.last_mut() {
+        t.push_str(text);
+    } else {
+        parts.push(StrPart::Text(text.to_string()));
+    }
+}
+
+fn empty_str(span: Span) -> StrLit {
+    StrLit { parts: vec![], block: false, span }
+}
+
+fn missing_ident(span: Span) -> Ident {
+    Ident { name: String::new(), span }
+}
+
+/// Parses `90s`, `15m`, `1h30m`, `7d` into seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<u64, &'static str> {
+    if s.starts_with('-') {
+        return Err("a duration cannot be negative");
+    }
+    let mut total: u64 = 0;
+    let mut last_rank = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err("expected a number before each unit");
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| "number too large")?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let (mult, rank) = match &rest[..unit_len] {
+            "d" => (86_400, 1),
+            "h" => (3_600, 2),
+            "m" => (60, 3),
+            "s" => (1, 4),
+            "" => return Err("a number needs a unit"),
+            _ => return Err("unknown unit"),
+        };
+        if rank <= last_rank {
+            return Err("units must go from largest to smallest, each once");
+        }
+        last_rank = rank;
+        total = n.checked_mul(mult).and_then(|v| total.checked_add(v)).ok_or("too long")?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+/// Renders seconds back as `1h30m`.
+pub fn format_duration(mut secs: u64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
+/// Which bytes of a block string's raw content are dropped by its layout rules
+/// (LANGUAGE.md §2): the first newline, a whitespace-only last line, and the common
+/// indentation of the non-blank lines, computed on the raw source lines.
+struct Drops {
+    keep: std::ops::Range<usize>,
+    /// Sorted, disjoint byte ranges to drop (indentation).
+    indents: Vec<std::ops::Range<usize>>,
+}
+
+impl Drops {
+    fn none() -> Drops {
+        Drops { keep: 0..usize::MAX, indents: Vec::new() }
+    }
+
+    fn keeps(&self, at: usize) -> bool {
+        if !self.keep.contains(&at) {
+            return false;
+        }
+        let i = self.indents.partition_point(|r| r.end <= at);
+        !self.indents.get(i).is_some_and(|r| r.contains(&at))
+    }
+}
+
+fn block_drops(src: &str, span: Span) -> Drops {
+    let (open, close) = (span.start as usize + 3, (span.end as usize).saturating_sub(3));
+    if close < open {
+        return Drops::none();
+    }
+    let content = &src[open..close];
+    let mut start = open;
+    if content.starts_with("\r\n") {
+        start += 2;
+    } else if content.starts_with('\n') {
+        start += 1;
+    }
+    let mut end = close;
+    if let Some(nl) = src[start.min(close)..close].rfind('\n') {
+        let last = &src[start + nl + 1..close];
+        if last.chars().all(|c| c == ' ' || c == '\t') {
+            end = start + nl;
+            if src[..end].ends_with('\r') {
+                end -= 1;
+            }
+        }
+    }
+    if end < start {
+        return Drops { keep: start..start, indents: Vec::new() };
+    }
+    let body = &src[start..end];
+    let mut line_starts = vec![start];
+    line_starts.extend(body.match_indices('\n').map(|(i, _)| start + i + 1));
+    let indent_of = |ls: usize| -> (usize, bool) {
+        let line = &src[ls..end];
+        let line = line.split('\n').next().unwrap_or("");
+        let n = line.len() - line.trim_start_matches([' ', '\t']).len();
+        (n, line.trim().is_empty())
+    };
+    let common = line_starts.iter().filter_map(|&ls| {
+        let (n, blank) = indent_of(ls);
+        (!blank).then_some(n)
+    }).min().unwrap_or(0);
+    let indents = line_starts
+        .iter()
+        .map(|&ls| ls..ls + indent_of(ls).0.min(common))
+        .filter(|r| !r.is_empty())
+        .collect();
+    Drops { keep: start..end, indents }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{format_duration, parse_duration};
+
+    #[test]
+    fn durations_parse_and_render() {
+        for (text, secs) in [("90s", 90), ("15m", 900), ("2h", 7200), ("7d", 604_800), ("1h30m", 5400)] {
+            assert_eq!(parse_duration(text), Ok(secs), "{text}");
+        }
+        assert_eq!(format_duration(5400), "1h30m");
+        assert_eq!(format_duration(90), "1m30s");
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("30m1h").is_err());
+        assert!(parse_duration("-5m").is_err());
+        assert!(parse_duration("1h30").is_err());
+    }
+}

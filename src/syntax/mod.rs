@@ -1,0 +1,259 @@
+//! Syntax: source text → [`ast::File`](crate::ast::File), with E01xx diagnostics.
+//!
+//! Input: one file's text. Output: the spanned AST and its syntax diagnostics.
+//!
+//! Method: `scan` first finds unterminated strings and comments (E0102) and patches them.
+//! Then the pest grammar (`grammar/pipe.pest`) parses the whole file. pest stops at the first
+//! error, so on failure we report it (E0101, with the expected tokens by their human names),
+//! blank out the smallest enclosing item that we can delimit — the action, trigger, condition
+//! block or template around the error, else the stage, else the line(s) of a pipeline item —
+//! and parse again, up to [`MAX_RECOVERIES`] times. Names declared in blanked regions are
+//! recorded in `File::broken_names` so the checker does not report them as unknown.
+//! Finally `lower` turns pairs into AST nodes and validates literals (E0103).
+//!
+//! Limits: recovery is lexical; an error that unbalances braces ends recovery at that point.
+//! pest types never leave this module.
+
+mod lower;
+mod names;
+mod scan;
+
+use pest::Parser as _;
+
+use crate::ast::File;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+
+pub use lower::format_duration;
+
+/// Parses a duration like `1h30m` into seconds.
+pub fn parse_duration_text(s: &str) -> Result<u64, &'static str> {
+    lower::parse_duration(s)
+}
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/pipe.pest"]
+struct PipeGrammar;
+
+/// At most this many syntax errors are reported (and recovered from) per file.
+const MAX_RECOVERIES: usize = 25;
+
+/// The result of parsing one file.
+pub type ParseResult = (File, Vec<Diagnostic>);
+
+/// Parses `.pipe` source.
+pub struct Parser;
+
+impl Parser {
+    /// Parses one file. Never fails: problems are diagnostics.
+    pub fn parse(file: FileId, src: &str) -> ParseResult {
+        let scanned = scan::scan(file, src);
+        let mut diagnostics = scanned.diagnostics;
+        let mut text = scanned.text;
+        let mut broken_names = Vec::new();
+        let mut broken_spans: Vec<Span> = scanned.shadowed.iter().map(|r| Span::new(file, r.start, r.end.min(src.len()))).collect();
+        let mut last_blank: Option<std::ops::Range<usize>> = None;
+        for _ in 0..=MAX_RECOVERIES {
+            match PipeGrammar::parse(Rule::file, &text) {
+                Ok(mut pairs) => {
+                    let mut lowerer = lower::Lowerer::new(file, src);
+                    let root = pairs.next().expect("grammar: file rule always yields one pair");
+                    let mut ast = lowerer.lower_file(root);
+                    ast.broken_names = broken_names;
+                    ast.broken_spans = broken_spans;
+                    diagnostics.extend(lowerer.diagnostics);
+                    return (ast, diagnostics);
+                }
+                Err(err) => {
+                    let pos = error_pos(&err);
+                    if !scanned.shadowed.iter().any(|r| r.contains(&pos)) {
+                        diagnostics.push(syntax_error(file, &text, &err));
+                    }
+                    let Some(range) = recovery_range(&text, &scanned.braces, pos) else { break };
+                    if last_blank.as_ref().is_some_and(|r| *r == range) || range.is_empty() {
+                        break;
+                    }
+                    broken_names.extend(idents_in(&text[range.clone()]));
+                    broken_spans.push(Span::new(file, range.start, range.end));
+                    blank(&mut text, range.clone());
+                    last_blank = Some(range);
+                }
+            }
+        }
+        (File { items: Vec::new(), broken_names, broken_spans }, diagnostics)
+    }
+}
+
+fn error_pos(err: &pest::error::Error<Rule>) -> usize {
+    match err.location {
+        pest::error::InputLocation::Pos(p) | pest::error::InputLocation::Span((p, _)) => p,
+    }
+}
+
+/// The E0101 for a pest error: what was found, what was expected, and a hint for likely
+/// slips.
+fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> Diagnostic {
+    let pos = error_pos(err).min(text.len());
+    let found_len = token_len(&text[pos..]);
+    let found = if pos >= text.len() { "end of file".to_string() } else { format!("`{}`", &text[pos..pos + found_len]) };
+    let expected = expected_names(text, err);
+    let message = if expected.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", join_or(&expected))
+    };
+    let span = Span::new(file, pos, pos + found_len);
+    let d = Diagnostic::new(Code::E0101, message, span, "unexpected here");
+    match &text[pos..pos + found_len] {
+        ":" => d.help("`.pipe` is not YAML: attributes are written `NAME = value` and blocks `NAME { … }`"),
+        "=" if expected.iter().any(|e| e == "`{`") => d.help("open the block with `{`"),
+        "}" => d.help("an item is incomplete before this `}`"),
+        _ if pos >= text.len() => d.help("a block is not closed: add the missing `}`"),
+        _ => d,
+    }
+}
+
+/// Length of the token at the start of `rest`: an identifier/number run, or one character.
+fn token_len(rest: &str) -> usize {
+    let word = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    if word > 0 {
+        return word;
+    }
+    rest.chars().next().map_or(0, char::len_utf8)
+}
+
+fn expected_names(text: &str, err: &pest::error::Error<Rule>) -> Vec<String> {
+    // Literal tokens (`{`, `=`) are only reported with error detail on; it slows parsing, so
+    // it is switched on just to re-parse a file that already failed.
+    pest::set_error_detail(true);
+    let detailed = PipeGrammar::parse(Rule::file, text).err();
+    pest::set_error_detail(false);
+    let mut names: Vec<String> = Vec::new();
+    let mut add = |n: String| {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    };
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &err.variant {
+        for r in positives {
+            if let Some(n) = names::rule_name(*r) {
+                add(n.to_string());
+            }
+        }
+    }
+    if let Some(attempts) = detailed.and_then(|e| e.parse_attempts()) {
+        for t in attempts.expected_tokens() {
+            // `ParsingToken` is not exported by pest; its Display is the literal token.
+            let token = t.to_string();
+            let is_literal = !token.trim().is_empty()
+                && !token.contains("..")
+                && token != "BUILTIN_RULE"
+                && !token.chars().all(char::is_alphabetic);
+            if is_literal {
+                add(format!("`{token}`"));
+            }
+        }
+    }
+    names.sort_by_key(|n| (!n.starts_with('`'), n.clone()));
+    names
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Replaces a byte range with spaces, keeping line breaks (so offsets stay valid).
+fn blank(text: &mut String, range: std::ops::Range<usize>) {
+    let replaced: String = text[range.clone()].chars().map(|c| if c == '\n' { '\n' } else { ' ' }.to_string().repeat(c.len_utf8())).collect();
+    text.replace_range(range, &replaced);
+}
+
+fn idents_in(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| w.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The region to blank out after a syntax error at `pos`.
+fn recovery_range(text: &str, braces: &[(usize, bool)], pos: usize) -> Option<std::ops::Range<usize>> {
+    // The braces enclosing `pos`, outermost first, each with its match (if any).
+    let mut stack: Vec<usize> = Vec::new();
+    for &(at, open) in braces {
+        if at >= pos {
+            break;
+        }
+        if open {
+            stack.push(at);
+        } else {
+            stack.pop();
+        }
+    }
+    // Skip braces already blanked.
+    stack.retain(|&b| text.as_bytes().get(b) == Some(&b'{'));
+    let close_of = |open: usize| -> Option<usize> {
+        let mut depth = 0usize;
+        for &(at, is_open) in braces.iter().filter(|(at, _)| *at >= open) {
+            if text.as_bytes().get(at).is_none_or(|b| *b != b'{' && *b != b'}') {
+                continue;
+            }
+            if is_open {
+                depth += 1;
+            } else {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(at);
+                }
+            }
+        }
+        None
+    };
+    // Innermost block with a recognisable head.
+    for &open in stack.iter().rev() {
+        let (head_start, word) = head_of(text, open);
+        let Some(close) = close_of(open) else { continue };
+        match word {
+            "action" | "trigger" | "template" | "entry" | "on" | "check" | "stage" => {
+                return Some(head_start..close + 1);
+            }
+            _ => {}
+        }
+    }
+    // At the level of pipeline items (or top level): the lines from the last token before
+    // the error to the error, extended over any block they open.
+    let before = text[..pos].trim_end();
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let mut end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
+    if let Some(&(open, _)) = braces.iter().find(|&&(at, open)| open && at >= start && at < end) {
+        if let Some(close) = close_of(open) {
+            end = end.max(close + 1);
+        }
+    }
+    // Never blank a closing brace of an enclosing block.
+    if let Some(&inner) = stack.last() {
+        if let Some(close) = close_of(inner) {
+            end = end.min(close);
+        }
+    }
+    (start < end).then_some(start..end)
+}
+
+/// The start offset and first word of the item whose block opens at `open`.
+fn head_of(text: &str, open: usize) -> (usize, &str) {
+    let before = &text[..open];
+    // The item starts after the previous brace, `;`, `,` or the start of its line.
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let boundary = before.rfind(['{', '}', ';', ',']).map_or(0, |i| i + 1).max(line_start);
+    let head = &text[boundary..open];
+    let trimmed = head.trim_start();
+    let start = boundary + (head.len() - trimmed.len());
+    let word_len = trimmed.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(trimmed.len());
+    (start, &trimmed[..word_len])
+}
+
+#[cfg(test)]
+mod tests;

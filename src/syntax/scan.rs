@@ -1,0 +1,186 @@
+//! A lexical pre-pass over the raw text, before the grammar runs.
+//!
+//! It finds unterminated strings and block comments (E0102, reported at the opening
+//! delimiter, which pest cannot do: it only knows where it gave up), patches them so the
+//! grammar can still parse the rest of the file, and records the positions of block braces
+//! outside strings and comments, which `recover` uses to find the item around a syntax error.
+
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+
+pub(crate) struct Scan {
+    /// The text with unterminated constructs blanked (same length, same line breaks).
+    pub(crate) text: String,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Byte ranges whose syntax errors follow from an E0102 and are not reported again.
+    pub(crate) shadowed: Vec<std::ops::Range<usize>>,
+    /// `(offset, is_open)` of every `{` / `}` outside strings and comments.
+    pub(crate) braces: Vec<(usize, bool)>,
+}
+
+enum Ctx {
+    /// Code; the brace depth inside an interpolation `${…}` (None at top level).
+    Code(Option<u32>),
+    Str { start: usize, block: bool },
+}
+
+pub(crate) fn scan(file: FileId, src: &str) -> Scan {
+    let bytes = src.as_bytes();
+    let mut out = bytes.to_vec();
+    let mut diagnostics = Vec::new();
+    let mut shadowed = Vec::new();
+    let mut braces = Vec::new();
+    let mut stack = vec![Ctx::Code(None)];
+    let mut i = 0;
+    let blank = |out: &mut Vec<u8>, range: std::ops::Range<usize>| {
+        for b in &mut out[range] {
+            if *b != b'\n' {
+                *b = b' ';
+            }
+        }
+    };
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        match stack.last_mut() {
+            Some(Ctx::Code(depth)) => {
+                if rest.starts_with(b"//") {
+                    i += rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+                    continue;
+                }
+                if rest.starts_with(b"/*") {
+                    if let Some(end) = find(rest, b"*/") {
+                        i += end + 2;
+                    } else {
+                        diagnostics.push(
+                            Diagnostic::new(
+                                Code::E0102,
+                                "unterminated block comment",
+                                Span::new(file, i, i + 2),
+                                "this comment is never closed",
+                            )
+                            .help("close it with `*/`"),
+                        );
+                        blank(&mut out, i..bytes.len());
+                        shadowed.push(i..usize::MAX);
+                        i = bytes.len();
+                    }
+                    continue;
+                }
+                match rest[0] {
+                    b'"' => {
+                        let block = rest.starts_with(b"\"\"\"");
+                        stack.push(Ctx::Str { start: i, block });
+                        i += if block { 3 } else { 1 };
+                        continue;
+                    }
+                    b'{' => {
+                        if let Some(d) = depth {
+                            *d += 1;
+                        } else {
+                            braces.push((i, true));
+                        }
+                    }
+                    b'}' => match depth {
+                        Some(0) => {
+                            stack.pop();
+                        }
+                        Some(d) => *d -= 1,
+                        None => braces.push((i, false)),
+                    },
+                    _ => {}
+                }
+                i += 1;
+            }
+            Some(&mut Ctx::Str { start, block }) => {
+                if rest.starts_with(b"\\") {
+                    // An escape; a backslash before a newline in a one-line string is still
+                    // a raw newline, handled below.
+                    i += if rest.get(1) == Some(&b'\n') { 1 } else { 2 };
+                    continue;
+                }
+                if rest.starts_with(b"${") {
+                    stack.push(Ctx::Code(Some(0)));
+                    i += 2;
+                    continue;
+                }
+                if block && rest.starts_with(b"\"\"\"") {
+                    stack.pop();
+                    i += 3;
+                    continue;
+                }
+                if !block && rest[0] == b'"' {
+                    stack.pop();
+                    i += 1;
+                    continue;
+                }
+                if !block && rest[0] == b'\n' {
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::E0102,
+                            "unterminated string",
+                            Span::new(file, start, start + 1),
+                            "this string is not closed on its line",
+                        )
+                        .help("close the string with `\"` on the same line, or use a block string `\"\"\"…\"\"\"` for several lines"),
+                    );
+                    // Close the string at the end of its line so the rest still parses.
+                    blank(&mut out, start..i);
+                    out[start] = b'"';
+                    if i - start >= 2 {
+                        out[i - 1] = b'"';
+                    }
+                    shadowed.push(line_range(src, start));
+                    // Drop every context opened since the string started.
+                    while let Some(ctx) = stack.pop() {
+                        if matches!(ctx, Ctx::Str { start: s, .. } if s == start) {
+                            break;
+                        }
+                    }
+                    if stack.is_empty() {
+                        stack.push(Ctx::Code(None));
+                    }
+                    i += 1;
+                    continue;
+                }
+                i += 1;
+            }
+            None => break,
+        }
+    }
+    // Anything still open at the end of the file: an unterminated block string (or a
+    // string/interpolation that ran into the end).
+    if let Some(start) = stack.iter().find_map(|c| match c {
+        Ctx::Str { start, .. } => Some(*start),
+        Ctx::Code(_) => None,
+    }) {
+        let block = src[start..].starts_with("\"\"\"");
+        let len = if block { 3 } else { 1 };
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0102,
+                if block { "unterminated block string" } else { "unterminated string" },
+                Span::new(file, start, start + len),
+                "this string is never closed",
+            )
+            .help(if block { "close it with `\"\"\"`" } else { "close it with `\"`" }),
+        );
+        blank(&mut out, start..bytes.len());
+        shadowed.push(start..usize::MAX);
+        braces.retain(|&(p, _)| p < start);
+    }
+    // Blanking only replaced whole UTF-8 sequences' bytes with ASCII or kept them; but a
+    // multi-byte character may have been cut by a range boundary at a quote, which is ASCII,
+    // so the text stays valid UTF-8. Fall back to a lossy conversion rather than panic.
+    let text = String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Scan { text, diagnostics, shadowed, braces }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn line_range(src: &str, at: usize) -> std::ops::Range<usize> {
+    let start = src[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = src[at..].find('\n').map_or(src.len(), |i| at + i);
+    start..end
+}
