@@ -144,6 +144,8 @@ pub struct StageModel {
     pub(crate) after: Option<Vec<ast::Ident>>,
     /// Every `rollback` keyword of the stage (E0408).
     pub(crate) rollbacks: Vec<Span>,
+    /// An inbound edge names an unknown stage (reported): reachability is not judged.
+    pub(crate) dangling: bool,
 }
 
 #[derive(Clone, Debug)]

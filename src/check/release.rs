@@ -35,7 +35,7 @@ impl Checker<'_> {
         self.empty(model);
         let graphs: Vec<ActionGraph> = (0..self.stages.len()).map(|s| self.action_graph(s)).collect();
         let has_cycle = self.stage_graph_rules();
-        let doms = if has_cycle { None } else { Some(self.dominators()) };
+        let doms = if has_cycle || self.stages.is_empty() { None } else { Some(self.dominators()) };
         let producers = self.artifact_producers();
         self.check_uses(doms.as_ref(), &graphs, &producers);
         self.placement(model.mode);
@@ -118,7 +118,7 @@ impl Checker<'_> {
         if n == 0 {
             return false;
         }
-        for e in self.stages[0].inbound.clone() {
+        for e in std::mem::take(&mut self.stages[0].inbound) {
             self.report(
                 Diagnostic::new(Code::E0409, format!("edge into the entry stage `{}`", self.stages[0].name.name), e.span, "edge into the entry stage")
                     .note("the first stage in the file is the entry; nothing may run before it")
@@ -145,7 +145,7 @@ impl Checker<'_> {
         }
         let reach = self.reachable();
         for i in 1..n {
-            if !reach[i] && !on_cycle[i] {
+            if !reach[i] && !on_cycle[i] && !self.stages[i].dangling {
                 let d = Diagnostic::new(Code::E0405, format!("stage `{}` is unreachable from the entry stage `{}`", self.stages[i].name.name, self.stages[0].name.name), self.stages[i].name.span, "never reached")
                     .help("give it an inbound edge from a reachable stage (`after = [...]` or a `transition`)");
                 self.report(d);
@@ -167,6 +167,9 @@ impl Checker<'_> {
     fn reachable(&self) -> Vec<bool> {
         let succ = self.successors();
         let mut seen = vec![false; self.stages.len()];
+        if seen.is_empty() {
+            return seen;
+        }
         let mut stack = vec![0];
         seen[0] = true;
         while let Some(u) = stack.pop() {

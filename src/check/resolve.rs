@@ -154,7 +154,7 @@ impl Checker<'_> {
         if visiting.contains(&key) {
             let chain = visiting.join(" → ");
             self.report(
-                Diagnostic::new(Code::E0205, format!("import cycle: `{key}` imports itself"), imp.path.span, "cycle closes here")
+                Diagnostic::new(Code::E0205, format!("import cycle through `{key}`"), imp.path.span, "cycle closes here")
                     .note(format!("import chain: {chain} → {key}")),
             );
             return;
@@ -972,6 +972,7 @@ impl Checker<'_> {
             actions: vec![],
             after: None,
             rollbacks: vec![],
+            dangling: false,
         };
         for item in &st.items {
             let ast::StageItem::Action(a) = item else { continue };
@@ -1350,6 +1351,7 @@ impl Checker<'_> {
                         explicit[i].push(EdgeModel { from, guard: None, disabled: None, span: id.span });
                     } else {
                         self.unknown_stage(id);
+                        self.stages[i].dangling = true;
                     }
                 }
             }
@@ -1363,7 +1365,12 @@ impl Checker<'_> {
             if to.is_none() {
                 self.unknown_stage(&t.to);
             }
-            let (Some(from), Some(to)) = (from, to) else { continue };
+            let (Some(from), Some(to)) = (from, to) else {
+                if let Some(to) = to {
+                    self.stages[to].dangling = true;
+                }
+                continue;
+            };
             targeted[to] = true;
             let guard = t.guard.as_ref().map(|g| self.condition_expr(g, Ctx { scope: Scope::Pipeline, site: Site::Guard(from) }, "a transition guard"));
             let disabled = t.disabled.as_ref().map(|d| d.as_plain().unwrap_or_default());

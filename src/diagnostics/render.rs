@@ -22,10 +22,13 @@ pub struct HumanOptions {
 /// miette's graphical report for one diagnostic.
 pub fn human(map: &SourceMap, d: &Diagnostic, opts: HumanOptions) -> String {
     let theme = if opts.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme)
+    let mut handler = GraphicalReportHandler::new_themed(theme)
         .with_width(opts.width)
         .with_links(false)
         .with_context_lines(1);
+    if let Some(note) = &d.note {
+        handler = handler.with_footer(format!("note: {note}"));
+    }
     let adapter = Adapter { d, file: map.get(d.primary.span.file), file_id: d.primary.span.file };
     let mut out = String::new();
     // Writing into a String cannot fail; a broken span would be a bug we still survive.
@@ -72,12 +75,7 @@ impl miette::Diagnostic for Adapter<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        match (&self.d.help, &self.d.note) {
-            (Some(h), Some(n)) => Some(Box::new(format!("{h}\nnote: {n}"))),
-            (Some(h), None) => Some(Box::new(h)),
-            (None, Some(n)) => Some(Box::new(format!("note: {n}"))),
-            (None, None) => None,
-        }
+        self.d.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {

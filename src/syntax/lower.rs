@@ -27,9 +27,12 @@ impl<'s> Lowerer<'s> {
         Lowerer { file, src, diagnostics: Vec::new() }
     }
 
+    /// The pair's span without the implicit whitespace pest may leave at its end.
     fn span(&self, p: &Pair<'_, Rule>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, s.start(), s.end())
+        let text = s.as_str();
+        let trimmed = text.trim_end_matches([' ', '\t', '\r', '\n', '\u{FEFF}']);
+        Span::new(self.file, s.start(), s.start() + trimmed.len())
     }
 
     fn err(&mut self, d: Diagnostic) {

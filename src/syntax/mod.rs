@@ -53,6 +53,7 @@ impl Parser {
         let mut broken_names = Vec::new();
         let mut broken_spans: Vec<Span> = scanned.shadowed.iter().map(|r| Span::new(file, r.start, r.end.min(src.len()))).collect();
         let mut last_blank: Option<std::ops::Range<usize>> = None;
+        let mut last_pos: Option<usize> = None;
         for _ in 0..=MAX_RECOVERIES {
             match PipeGrammar::parse(Rule::file, &text) {
                 Ok(mut pairs) => {
@@ -65,9 +66,13 @@ impl Parser {
                     return (ast, diagnostics);
                 }
                 Err(err) => {
-                    let pos = error_pos(&err);
+                    let (diag, pos) = syntax_error(file, &text, &err);
+                    if last_pos == Some(pos) {
+                        break;
+                    }
+                    last_pos = Some(pos);
                     if !scanned.shadowed.iter().any(|r| r.contains(&pos)) {
-                        diagnostics.push(syntax_error(file, &text, &err));
+                        diagnostics.push(diag);
                     }
                     let Some(range) = recovery_range(&text, &scanned.braces, pos) else { break };
                     if last_blank.as_ref().is_some_and(|r| *r == range) || range.is_empty() {
@@ -90,13 +95,13 @@ fn error_pos(err: &pest::error::Error<Rule>) -> usize {
     }
 }
 
-/// The E0101 for a pest error: what was found, what was expected, and a hint for likely
-/// slips.
-fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> Diagnostic {
-    let pos = error_pos(err).min(text.len());
+/// The E0101 for a pest error: where, what was found, what was expected, and a hint for
+/// likely slips.
+fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> (Diagnostic, usize) {
+    let (pos, expected) = expected_at(text, err);
+    let pos = pos.min(text.len());
     let found_len = token_len(&text[pos..]);
     let found = if pos >= text.len() { "end of file".to_string() } else { format!("`{}`", &text[pos..pos + found_len]) };
-    let expected = expected_names(text, err);
     let message = if expected.is_empty() {
         format!("unexpected {found}")
     } else {
@@ -104,13 +109,18 @@ fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> Dia
     };
     let span = Span::new(file, pos, pos + found_len);
     let d = Diagnostic::new(Code::E0101, message, span, "unexpected here");
-    match &text[pos..pos + found_len] {
+    let d = match &text[pos..pos + found_len] {
         ":" => d.help("`.pipe` is not YAML: attributes are written `NAME = value` and blocks `NAME { … }`"),
-        "=" if expected.iter().any(|e| e == "`{`") => d.help("open the block with `{`"),
         "}" => d.help("an item is incomplete before this `}`"),
         _ if pos >= text.len() => d.help("a block is not closed: add the missing `}`"),
         _ => d,
-    }
+    };
+    (d, pos)
+}
+
+/// Token-like names pest reports that users never type on purpose.
+fn is_noise(token: &str) -> bool {
+    matches!(token, "/*" | "//" | "," | ";") || token.starts_with('\u{feff}') || token.trim().is_empty()
 }
 
 /// Length of the token at the start of `rest`: an identifier/number run, or one character.
@@ -122,40 +132,57 @@ fn token_len(rest: &str) -> usize {
     rest.chars().next().map_or(0, char::len_utf8)
 }
 
-fn expected_names(text: &str, err: &pest::error::Error<Rule>) -> Vec<String> {
-    // Literal tokens (`{`, `=`) are only reported with error detail on; it slows parsing, so
-    // it is switched on just to re-parse a file that already failed.
-    pest::set_error_detail(true);
-    let detailed = PipeGrammar::parse(Rule::file, text).err();
-    pest::set_error_detail(false);
+/// The error position and the human names of what could stand there. pest only records
+/// named rules in its error; literal tokens (`{`, `=`) need its detailed mode, which slows
+/// parsing, so it is switched on just to re-parse a file that already failed.
+fn expected_at(text: &str, err: &pest::error::Error<Rule>) -> (usize, Vec<String>) {
     let mut names: Vec<String> = Vec::new();
     let mut add = |n: String| {
         if !names.contains(&n) {
             names.push(n);
         }
     };
-    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &err.variant {
+    let mut pos = error_pos(err);
+    pest::set_error_detail(true);
+    let detailed = PipeGrammar::parse(Rule::file, text).err();
+    pest::set_error_detail(false);
+    let attempts = detailed.and_then(|e| e.parse_attempts());
+    let use_attempts = attempts.as_ref().is_some_and(|a| a.max_position >= pos);
+    if let (Some(a), true) = (&attempts, use_attempts) {
+        pos = a.max_position;
+        for t in a.expected_tokens() {
+            // `ParsingToken` is not exported by pest; its Display is the literal token.
+            let token = t.to_string();
+            match token.as_str() {
+                // The first character of an identifier.
+                "_" => add("a name".into()),
+                "\"" => add("a string".into()),
+                "-" => add("a number".into()),
+                t if t.contains("..") || t == "BUILTIN_RULE" || is_noise(t) => {}
+                t => add(format!("`{t}`")),
+            }
+        }
+    } else if let pest::error::ErrorVariant::ParsingError { positives, .. } = &err.variant {
         for r in positives {
             if let Some(n) = names::rule_name(*r) {
                 add(n.to_string());
             }
         }
     }
-    if let Some(attempts) = detailed.and_then(|e| e.parse_attempts()) {
-        for t in attempts.expected_tokens() {
-            // `ParsingToken` is not exported by pest; its Display is the literal token.
-            let token = t.to_string();
-            let is_literal = !token.trim().is_empty()
-                && !token.contains("..")
-                && token != "BUILTIN_RULE"
-                && !token.chars().all(char::is_alphabetic);
-            if is_literal {
-                add(format!("`{token}`"));
-            }
-        }
+    // Right after an identifier pest also tries to extend it; that is never the fix.
+    let after_ident = text[..pos.min(text.len())].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let at_ident = text[pos.min(text.len())..].chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_');
+    if after_ident && !at_ident && names.len() > 1 {
+        names.retain(|n| n != "a name");
+    }
+    // Everything that can start an expression: say so once.
+    if names.iter().any(|n| n == "`(`") && names.iter().any(|n| n == "`[`") {
+        const STARTS: &[&str] = &["`!`", "`\"\"\"`", "`(`", "`[`", "`false`", "`true`", "`{`", "a name", "a number", "a string"];
+        names.retain(|n| !STARTS.contains(&n.as_str()));
+        names.push("a value".into());
     }
     names.sort_by_key(|n| (!n.starts_with('`'), n.clone()));
-    names
+    (pos, names)
 }
 
 fn join_or(items: &[String]) -> String {
@@ -196,6 +223,9 @@ fn recovery_range(text: &str, braces: &[(usize, bool)], pos: usize) -> Option<st
     // Skip braces already blanked.
     stack.retain(|&b| text.as_bytes().get(b) == Some(&b'{'));
     let close_of = |open: usize| -> Option<usize> {
+        if text.as_bytes().get(open) != Some(&b'{') {
+            return None;
+        }
         let mut depth = 0usize;
         for &(at, is_open) in braces.iter().filter(|(at, _)| *at >= open) {
             if text.as_bytes().get(at).is_none_or(|b| *b != b'{' && *b != b'}') {
@@ -204,7 +234,7 @@ fn recovery_range(text: &str, braces: &[(usize, bool)], pos: usize) -> Option<st
             if is_open {
                 depth += 1;
             } else {
-                depth -= 1;
+                depth = depth.checked_sub(1)?;
                 if depth == 0 {
                     return Some(at);
                 }
@@ -226,7 +256,8 @@ fn recovery_range(text: &str, braces: &[(usize, bool)], pos: usize) -> Option<st
     // At the level of pipeline items (or top level): the lines from the last token before
     // the error to the error, extended over any block they open.
     let before = text[..pos].trim_end();
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let inner_open = stack.last().map_or(0, |&b| b + 1);
+    let start = before.rfind('\n').map_or(0, |i| i + 1).max(inner_open);
     let mut end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
     if let Some(&(open, _)) = braces.iter().find(|&&(at, open)| open && at >= start && at < end) {
         if let Some(close) = close_of(open) {

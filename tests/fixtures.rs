@@ -1,0 +1,57 @@
+//! Fixture tests: every `tests/fixtures/{syntax,check}/**/*.pipe` states its expected
+//! diagnostics in leading `// expect:` comments (exact code and line:column range, or
+//! `ok`); the runner requires exactly those, and snapshots the rendered human report.
+
+use std::path::Path;
+
+use crate::support::{check_file, render_human, summarize};
+
+fn expectations(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = text
+        .lines()
+        .map_while(|l| l.strip_prefix("// expect:"))
+        .map(|l| l.trim().to_string())
+        .filter(|l| l != "ok")
+        .collect();
+    out.sort();
+    out
+}
+
+fn run_fixture(path: &Path) {
+    let rel = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(path);
+    let text = std::fs::read_to_string(path).expect("fixture is readable");
+    assert!(text.starts_with("// expect:"), "{}: a fixture starts with `// expect:` lines", rel.display());
+    let (map, diags, _) = check_file(rel);
+    let mut actual = summarize(&map, &diags, &rel.to_string_lossy());
+    actual.sort();
+    assert_eq!(actual, expectations(&text), "diagnostics of {}", rel.display());
+    let rendered = render_human(&map, &diags);
+    insta::assert_snapshot!(format!("{text}\n---- rendered ----\n{rendered}"));
+}
+
+#[test]
+fn syntax_fixtures() {
+    insta::glob!("fixtures/syntax/**/*.pipe", |path| run_fixture(path));
+}
+
+#[test]
+fn check_fixtures() {
+    insta::glob!("fixtures/check/**/*.pipe", |path| run_fixture(path));
+}
+
+/// Every diagnostic code has at least one fixture (the file name starts with the code).
+#[test]
+fn every_code_has_a_fixture() {
+    let mut names = Vec::new();
+    for dir in ["tests/fixtures/syntax", "tests/fixtures/check"] {
+        for e in std::fs::read_dir(dir).expect("fixture dir") {
+            names.push(e.expect("entry").file_name().to_string_lossy().into_owned());
+        }
+    }
+    for code in pipec::diagnostics::Code::ALL {
+        if *code == pipec::diagnostics::Code::E0206 {
+            continue; // Reported by `run` (param binding): see tests/explain.rs and cli.rs.
+        }
+        assert!(names.iter().any(|n| n.starts_with(code.as_str())), "no fixture for {code}");
+    }
+}

@@ -1,0 +1,105 @@
+//! Property tests: arbitrary bytes and mutated valid programs never panic and never hang;
+//! they yield diagnostics. Case counts: `PROPTEST_CASES` (default below).
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+/// Checks `text` on a worker thread; a panic or a run over the deadline fails the case.
+fn check_quickly(text: String) -> Result<usize, TestCaseError> {
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let (_, diags) = pipec::check_source("fuzz.pipe", &text);
+        let _ = tx.send(diags.len());
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(n) => {
+            let _ = worker.join();
+            Ok(n)
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(TestCaseError::fail("checking took over 10 s (hang)")),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(TestCaseError::fail("the checker panicked")),
+    }
+}
+
+fn seeds() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in ["examples", "tests/fixtures/check", "tests/fixtures/syntax"] {
+        for e in std::fs::read_dir(dir).expect("folder") {
+            let p = e.expect("entry").path();
+            if p.extension().is_some_and(|x| x == "pipe") {
+                out.push(std::fs::read_to_string(p).expect("readable"));
+            }
+        }
+    }
+    out
+}
+
+/// Source-like fragments that mutations splice in.
+const FRAGMENTS: &[&str] = &[
+    "{", "}", "\"", "\"\"\"", "${", "/*", "*/", "//", "\n", "=", ":", ",", ";", "[", "]", "(", ")", "->",
+    "stage x { }", "action a: sh { run = \"x\" }", "after = [a]", "when", "else skip", "rollback",
+    "params.", "secrets.", "run.", "5m", "-1", "99999999999999999999", "\\u{", "é", "\t", "template",
+];
+
+#[derive(Debug, Clone)]
+enum Edit {
+    Insert(usize, usize),
+    Delete(usize, usize),
+    Replace(usize, usize),
+}
+
+fn apply(text: &str, edits: &[Edit]) -> String {
+    let mut t: Vec<char> = text.chars().collect();
+    for e in edits {
+        let len = t.len().max(1);
+        match *e {
+            Edit::Insert(at, f) => {
+                let at = at % (len + 1);
+                let frag: Vec<char> = FRAGMENTS[f % FRAGMENTS.len()].chars().collect();
+                t.splice(at.min(t.len())..at.min(t.len()), frag);
+            }
+            Edit::Delete(at, n) => {
+                let at = at % len;
+                let end = (at + n % 20).min(t.len());
+                if at < end {
+                    t.drain(at..end);
+                }
+            }
+            Edit::Replace(at, f) => {
+                let at = at % len;
+                if at < t.len() {
+                    let frag: Vec<char> = FRAGMENTS[f % FRAGMENTS.len()].chars().collect();
+                    t.splice(at..at + 1, frag);
+                }
+            }
+        }
+    }
+    t.into_iter().collect()
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Insert(a, b)),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Delete(a, b)),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Replace(a, b)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        check_quickly(text)?;
+    }
+
+    #[test]
+    fn mutated_programs_never_panic(seed in any::<usize>(), edits in proptest::collection::vec(edit(), 1..6)) {
+        let seeds = seeds();
+        let text = apply(&seeds[seed % seeds.len()], &edits);
+        check_quickly(text)?;
+    }
+}

@@ -1,0 +1,126 @@
+//! Shared helpers: checking a file from disk like the CLI does, and a CLI runner.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use pipec::check::Loader;
+use pipec::diagnostics::{Diagnostic, render};
+use pipec::source::SourceMap;
+
+/// Reads local imports from disk (paths relative to the crate root, where tests run).
+pub(crate) struct FsLoader;
+
+impl Loader for FsLoader {
+    fn read(&mut self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
+/// Checks one file given by its path relative to the crate root.
+pub(crate) fn check_file(path: &Path) -> (SourceMap, Vec<Diagnostic>, Option<pipec::ir::Ir>) {
+    let text = std::fs::read_to_string(path).expect("fixture is readable");
+    let mut map = SourceMap::new();
+    let name = path.to_string_lossy().replace('\\', "/");
+    let id = map.add(name, text);
+    let out = pipec::compile(&mut map, id, &mut FsLoader);
+    (map, out.diagnostics, out.ir)
+}
+
+/// Checks source text with no imports from disk.
+pub(crate) fn check_text(name: &str, text: &str) -> (SourceMap, Vec<Diagnostic>) {
+    pipec::check_source(name, text)
+}
+
+/// The deterministic human rendering used in snapshots: no colour, width 80.
+pub(crate) fn render_human(map: &SourceMap, diags: &[Diagnostic]) -> String {
+    diags
+        .iter()
+        .map(|d| render::human(map, d, render::HumanOptions { color: false, width: 80 }))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `error[E0201] 4:9-4:15` for each diagnostic (with `@FILE ` when it is in another file).
+pub(crate) fn summarize(map: &SourceMap, diags: &[Diagnostic], home: &str) -> Vec<String> {
+    let dir = Path::new(home).parent().unwrap_or(Path::new(""));
+    diags
+        .iter()
+        .map(|d| {
+            let (s, e) = map.line_col(d.primary.span);
+            let file = &map.get(d.primary.span.file).name;
+            let at = if file == home {
+                String::new()
+            } else {
+                let rel = Path::new(file).strip_prefix(dir).map_or(file.clone(), |p| p.to_string_lossy().into_owned());
+                format!("@{rel} ")
+            };
+            format!("{}[{}] {at}{}:{}-{}:{}", d.severity.as_str(), d.code, s.line, s.column, e.line, e.column)
+        })
+        .collect()
+}
+
+/// The result of running the `pipec` binary.
+pub(crate) struct Output {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// A builder for one `pipec` invocation in a temporary folder.
+pub(crate) struct Test {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    stdin: Option<String>,
+}
+
+impl Test {
+    pub(crate) fn new() -> Test {
+        Test { dir: tempfile::tempdir().expect("temp dir"), args: Vec::new(), stdin: None }
+    }
+
+    /// Writes a file (relative to the temp folder).
+    pub(crate) fn file(self, name: &str, text: &str) -> Test {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, text).expect("write file");
+        self
+    }
+
+    pub(crate) fn args(mut self, args: &[&str]) -> Test {
+        self.args.extend(args.iter().map(|a| (*a).to_string()));
+        self
+    }
+
+    pub(crate) fn stdin(mut self, text: &str) -> Test {
+        self.stdin = Some(text.to_string());
+        self
+    }
+
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub(crate) fn run(&self) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pipec"));
+        cmd.args(&self.args)
+            .current_dir(self.dir.path())
+            .env_remove("NO_COLOR")
+            .env("COLUMNS", "80")
+            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn pipec");
+        if let Some(text) = &self.stdin {
+            use std::io::Write;
+            child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+        }
+        let out = child.wait_with_output().expect("wait for pipec");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
