@@ -173,8 +173,16 @@ pub struct Condition {
 #[derive(Clone, Debug)]
 pub enum CondRule {
     Require(Expr, Span),
-    Window { cron: StrLit, tz: Option<StrLit>, span: Span },
-    Check { kind: KindRef, attrs: Vec<Attr>, span: Span },
+    Window {
+        cron: StrLit,
+        tz: Option<StrLit>,
+        span: Span,
+    },
+    Check {
+        kind: KindRef,
+        attrs: Vec<Attr>,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,7 +217,11 @@ pub struct KindRef {
 
 impl KindRef {
     pub fn text(&self) -> String {
-        self.segments.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(".")
+        self.segments
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".")
     }
 }
 
@@ -224,7 +236,10 @@ pub struct Attr {
 pub enum AttrValue {
     Expr(Expr),
     /// `NAME from "PATH"`
-    OutputFrom { name: Ident, path: StrLit },
+    OutputFrom {
+        name: Ident,
+        path: StrLit,
+    },
 }
 
 impl AttrValue {

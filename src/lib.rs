@@ -31,8 +31,18 @@ pub struct Compiled {
 /// Checks a file already added to `map` and lowers it to the IR when it checks clean.
 pub fn compile(map: &mut SourceMap, root: FileId, loader: &mut dyn Loader) -> Compiled {
     let checked = Checker::check(map, root, loader);
-    let ir = if checked.has_errors() { None } else { checked.model.as_ref().map(|m| ir::lower::Lowerer::lower(map, m)) };
-    Compiled { diagnostics: checked.diagnostics, ir }
+    let ir = if checked.has_errors() {
+        None
+    } else {
+        checked
+            .model
+            .as_ref()
+            .map(|m| ir::lower::Lowerer::lower(map, m))
+    };
+    Compiled {
+        diagnostics: checked.diagnostics,
+        ir,
+    }
 }
 
 /// Checks one source text with no local imports (for tests and editors).

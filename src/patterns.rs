@@ -34,7 +34,9 @@ pub fn filter_matches(patterns: &[String], text: &str) -> bool {
 pub fn cron(expr: &str) -> Result<croner::Cron, String> {
     let fields = expr.split_whitespace().count();
     if fields != 5 {
-        return Err(format!("expected 5 fields (minute hour day-of-month month day-of-week), found {fields}"));
+        return Err(format!(
+            "expected 5 fields (minute hour day-of-month month day-of-week), found {fields}"
+        ));
     }
     if expr.contains('@') {
         return Err("`@` nicknames are not supported; write the 5 fields".into());
@@ -44,5 +46,7 @@ pub fn cron(expr: &str) -> Result<croner::Cron, String> {
 
 /// An IANA time zone name.
 pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
-    jiff::tz::db().get(name).map_err(|_| format!("`{name}` is not a time zone of the IANA database"))
+    jiff::tz::db()
+        .get(name)
+        .map_err(|_| format!("`{name}` is not a time zone of the IANA database"))
 }

@@ -44,7 +44,11 @@ impl QuoteTracker {
 
 /// Quotes one word for a POSIX shell: the result is always exactly one word.
 pub fn quote_word(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c)) {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+    {
         return word.to_string();
     }
     format!("'{}'", word.replace('\'', "'\\''"))

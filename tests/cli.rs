@@ -2,20 +2,33 @@
 
 use crate::support::Test;
 
-const CLEAN: &str = "pipeline p {\n  stage build {\n    action compile: sh { run = \"make\" }\n  }\n}\n";
+const CLEAN: &str =
+    "pipeline p {\n  stage build {\n    action compile: sh { run = \"make\" }\n  }\n}\n";
 const BROKEN: &str = "pipeline p {\n  stage build {\n    action compile: sh { run = \"make\" }\n  }\n  stage deploy {\n    after = [biuld]\n    action ship: sh { run = \"deploy\" }\n  }\n}\n";
 const WARNS: &str = "pipeline p {\n  param unused: string = \"x\"\n  stage build {\n    action compile: sh { run = \"make\" }\n  }\n}\n";
 
 #[test]
 fn check_clean_file_exits_0() {
-    let out = Test::new().file("app.pipe", CLEAN).args(&["check", "app.pipe"]).run();
+    let out = Test::new()
+        .file("app.pipe", CLEAN)
+        .args(&["check", "app.pipe"])
+        .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("checked 1 file: 0 errors, 0 warnings"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("checked 1 file: 0 errors, 0 warnings"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn check_defaults_to_the_current_folder_recursively() {
-    let out = Test::new().file("ci/a.pipe", CLEAN).file("ci/deep/b.pipe", BROKEN).file("notes.txt", "x").args(&["check"]).run();
+    let out = Test::new()
+        .file("ci/a.pipe", CLEAN)
+        .file("ci/deep/b.pipe", BROKEN)
+        .file("notes.txt", "x")
+        .args(&["check"])
+        .run();
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("checked 2 files"), "{}", out.stderr);
     assert!(out.stderr.contains("ci/deep/b.pipe"), "{}", out.stderr);
@@ -23,24 +36,44 @@ fn check_defaults_to_the_current_folder_recursively() {
 
 #[test]
 fn check_errors_exit_1_with_human_report() {
-    let out = Test::new().file("app.pipe", BROKEN).args(&["check", "app.pipe"]).run();
+    let out = Test::new()
+        .file("app.pipe", BROKEN)
+        .args(&["check", "app.pipe"])
+        .run();
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("unknown stage `biuld`"), "{}", out.stderr);
-    assert!(out.stderr.contains("did you mean `build`?"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown stage `biuld`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `build`?"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("app.pipe:6:"), "{}", out.stderr);
     assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn check_short_format() {
-    let out = Test::new().file("app.pipe", BROKEN).args(&["check", "app.pipe", "--format", "short"]).run();
+    let out = Test::new()
+        .file("app.pipe", BROKEN)
+        .args(&["check", "app.pipe", "--format", "short"])
+        .run();
     assert_eq!(out.code, 1);
-    assert_eq!(out.stdout.trim(), "app.pipe:6:14: error[E0201]: unknown stage `biuld`");
+    assert_eq!(
+        out.stdout.trim(),
+        "app.pipe:6:14: error[E0201]: unknown stage `biuld`"
+    );
 }
 
 #[test]
 fn check_json_format_matches_the_cli_spec() {
-    let out = Test::new().file("app.pipe", BROKEN).args(&["check", "app.pipe", "--format", "json"]).run();
+    let out = Test::new()
+        .file("app.pipe", BROKEN)
+        .args(&["check", "app.pipe", "--format", "json"])
+        .run();
     assert_eq!(out.code, 1);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
     assert_eq!(v["version"], 1);
@@ -63,7 +96,10 @@ fn check_json_format_matches_the_cli_spec() {
 #[test]
 fn check_json_columns_count_unicode_scalars() {
     let src = "pipeline p {\n  stage build {\n    action compile: sh { run = \"é→ ${params.nope}\" }\n  }\n}\n";
-    let out = Test::new().file("app.pipe", src).args(&["check", "app.pipe", "--format", "json"]).run();
+    let out = Test::new()
+        .file("app.pipe", src)
+        .args(&["check", "app.pipe", "--format", "json"])
+        .run();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     // `    action compile: sh { run = "é→ ${params.` is 44 characters (47 bytes).
     assert_eq!(v["diagnostics"][0]["range"]["start"]["column"], 45);
@@ -71,21 +107,37 @@ fn check_json_columns_count_unicode_scalars() {
 
 #[test]
 fn check_sarif_format() {
-    let out = Test::new().file("app.pipe", BROKEN).args(&["check", "app.pipe", "--format", "sarif"]).run();
+    let out = Test::new()
+        .file("app.pipe", BROKEN)
+        .args(&["check", "app.pipe", "--format", "sarif"])
+        .run();
     assert_eq!(out.code, 1);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("sarif json");
     assert_eq!(v["version"], "2.1.0");
     let r = &v["runs"][0]["results"][0];
     assert_eq!(r["ruleId"], "E0201");
     assert_eq!(r["level"], "error");
-    assert_eq!(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "app.pipe");
-    assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 6);
-    assert!(v["runs"][0]["tool"]["driver"]["rules"].as_array().is_some_and(|r| r.len() == pipec::diagnostics::Code::ALL.len()));
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "app.pipe"
+    );
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        6
+    );
+    assert!(
+        v["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .is_some_and(|r| r.len() == pipec::diagnostics::Code::ALL.len())
+    );
 }
 
 #[test]
 fn check_github_format() {
-    let out = Test::new().file("app.pipe", BROKEN).args(&["check", "app.pipe", "--format", "github"]).run();
+    let out = Test::new()
+        .file("app.pipe", BROKEN)
+        .args(&["check", "app.pipe", "--format", "github"])
+        .run();
     assert_eq!(out.code, 1);
     assert!(
         out.stdout.starts_with("::error file=app.pipe,line=6,col=14,endLine=6,endColumn=19,title=E0201::unknown stage `biuld`%0Ahelp: did you mean `build`?"),
@@ -100,22 +152,42 @@ fn warnings_exit_0_unless_denied() {
     let out = t.args(&["check", "app.pipe"]).run();
     assert_eq!(out.code, 0);
     assert!(out.stderr.contains("W0001"), "{}", out.stderr);
-    let out = Test::new().file("app.pipe", WARNS).args(&["check", "app.pipe", "--deny-warnings"]).run();
+    let out = Test::new()
+        .file("app.pipe", WARNS)
+        .args(&["check", "app.pipe", "--deny-warnings"])
+        .run();
     assert_eq!(out.code, 1);
 }
 
 #[test]
 fn check_reads_stdin_with_a_name() {
-    let out = Test::new().stdin(BROKEN).args(&["check", "--stdin-filename", "ci/app.pipe", "--format", "short"]).run();
+    let out = Test::new()
+        .stdin(BROKEN)
+        .args(&[
+            "check",
+            "--stdin-filename",
+            "ci/app.pipe",
+            "--format",
+            "short",
+        ])
+        .run();
     assert_eq!(out.code, 1);
-    assert!(out.stdout.starts_with("ci/app.pipe:6:14: error[E0201]"), "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with("ci/app.pipe:6:14: error[E0201]"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn check_missing_file_exits_2() {
     let out = Test::new().args(&["check", "nope.pipe"]).run();
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("cannot read `nope.pipe`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot read `nope.pipe`"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -128,14 +200,22 @@ fn bad_flag_exits_2() {
 fn help_teaches_with_examples() {
     let out = Test::new().args(&["check", "--help"]).run();
     assert_eq!(out.code, 0);
-    assert!(out.stdout.contains("Examples:") && out.stdout.contains("--deny-warnings"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Examples:") && out.stdout.contains("--deny-warnings"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn explain_prints_the_page() {
     let out = Test::new().args(&["explain", "e0201"]).run();
     assert_eq!(out.code, 0);
-    assert!(out.stdout.starts_with("# E0201: unknown name"), "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with("# E0201: unknown name"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("## Fix"));
 }
 
@@ -143,13 +223,19 @@ fn explain_prints_the_page() {
 fn explain_unknown_code_exits_2_with_suggestion() {
     let out = Test::new().args(&["explain", "E0210"]).run();
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("unknown diagnostic code `E0210`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown diagnostic code `E0210`"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("did you mean"), "{}", out.stderr);
 }
 
 #[test]
 fn compile_writes_ir_that_reads_back() {
-    let t = Test::new().file("app.pipe", CLEAN).args(&["compile", "app.pipe", "-o", "app.ir.json"]);
+    let t = Test::new()
+        .file("app.pipe", CLEAN)
+        .args(&["compile", "app.pipe", "-o", "app.ir.json"]);
     let out = t.run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let text = std::fs::read_to_string(t.path("app.ir.json")).expect("IR written");
@@ -161,14 +247,19 @@ fn compile_writes_ir_that_reads_back() {
 
 #[test]
 fn compile_to_stdout() {
-    let out = Test::new().file("app.pipe", CLEAN).args(&["compile", "app.pipe"]).run();
+    let out = Test::new()
+        .file("app.pipe", CLEAN)
+        .args(&["compile", "app.pipe"])
+        .run();
     assert_eq!(out.code, 0);
     assert!(out.stdout.contains("\"ir_version\": 1"), "{}", out.stdout);
 }
 
 #[test]
 fn compile_errors_exit_1_and_write_nothing() {
-    let t = Test::new().file("app.pipe", BROKEN).args(&["compile", "app.pipe", "-o", "out.json"]);
+    let t = Test::new()
+        .file("app.pipe", BROKEN)
+        .args(&["compile", "app.pipe", "-o", "out.json"]);
     let out = t.run();
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("E0201"));
@@ -178,20 +269,35 @@ fn compile_errors_exit_1_and_write_nothing() {
 #[test]
 fn compile_allows_params_without_default_and_bakes_given_values() {
     let src = "pipeline p {\n  param env: string\n  param n: int = 1\n  stage build {\n    action compile: sh { run = \"make ${params.env} ${params.n}\" }\n  }\n}\n";
-    let out = Test::new().file("app.pipe", src).args(&["compile", "app.pipe"]).run();
+    let out = Test::new()
+        .file("app.pipe", src)
+        .args(&["compile", "app.pipe"])
+        .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let out = Test::new().file("app.pipe", src).args(&["compile", "app.pipe", "--param", "n=7"]).run();
+    let out = Test::new()
+        .file("app.pipe", src)
+        .args(&["compile", "app.pipe", "--param", "n=7"])
+        .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let ir = pipec::ir::from_json(&out.stdout).expect("ir");
-    assert_eq!(ir.pipeline.params[1].default, Some(pipec::ir::Expr::Int { value: 7 }));
-    let out = Test::new().file("app.pipe", src).args(&["compile", "app.pipe", "--param", "n=seven"]).run();
+    assert_eq!(
+        ir.pipeline.params[1].default,
+        Some(pipec::ir::Expr::Int { value: 7 })
+    );
+    let out = Test::new()
+        .file("app.pipe", src)
+        .args(&["compile", "app.pipe", "--param", "n=seven"])
+        .run();
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("not an integer"), "{}", out.stderr);
 }
 
 #[test]
 fn compile_other_targets_are_a_clear_usage_error() {
-    let out = Test::new().file("app.pipe", CLEAN).args(&["compile", "app.pipe", "--target", "github"]).run();
+    let out = Test::new()
+        .file("app.pipe", CLEAN)
+        .args(&["compile", "app.pipe", "--target", "github"])
+        .run();
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("only `--target ir`"), "{}", out.stderr);
 }
@@ -200,11 +306,22 @@ fn compile_other_targets_are_a_clear_usage_error() {
 fn compile_local_import() {
     let lib = "/// Says hello.\ntemplate hello(who: string = \"you\"): sh {\n  run = \"echo ${who}\"\n}\n";
     let app = "import \"./lib/common.pipe\" as common\npipeline p {\n  stage build {\n    action hi: common.hello { who = \"me\" }\n  }\n}\n";
-    let out = Test::new().file("ci/lib/common.pipe", lib).file("ci/app.pipe", app).args(&["compile", "ci/app.pipe"]).run();
+    let out = Test::new()
+        .file("ci/lib/common.pipe", lib)
+        .file("ci/app.pipe", app)
+        .args(&["compile", "ci/app.pipe"])
+        .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let ir = pipec::ir::from_json(&out.stdout).expect("ir");
-    assert_eq!(ir.pipeline.stages[0].actions[0].template.as_deref(), Some("common.hello"));
-    assert!(ir.files.contains(&"ci/lib/common.pipe".to_string()), "{:?}", ir.files);
+    assert_eq!(
+        ir.pipeline.stages[0].actions[0].template.as_deref(),
+        Some("common.hello")
+    );
+    assert!(
+        ir.files.contains(&"ci/lib/common.pipe".to_string()),
+        "{:?}",
+        ir.files
+    );
 }
 
 #[test]
@@ -212,7 +329,9 @@ fn e0206_missing_param_value_is_reported_when_binding() {
     let src = "pipeline p {\n  param env: string\n  stage build {\n    action compile: sh { run = \"make ${params.env}\" }\n  }\n}\n";
     let mut map = pipec::source::SourceMap::new();
     let id = map.add("app.pipe", src);
-    let ir = pipec::compile(&mut map, id, &mut pipec::check::NoLoader).ir.expect("compiles");
+    let ir = pipec::compile(&mut map, id, &mut pipec::check::NoLoader)
+        .ir
+        .expect("compiles");
     let diags = pipec::params::bind(&ir, &[]).expect_err("missing value");
     assert_eq!(diags[0].code, pipec::diagnostics::Code::E0206);
     let (start, _) = map.line_col(diags[0].primary.span);

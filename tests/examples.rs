@@ -23,18 +23,28 @@ fn pipe_files(dir: &str) -> Vec<PathBuf> {
 
 #[test]
 fn examples_and_stdlib_check_clean() {
-    let files: Vec<PathBuf> = pipe_files("examples").into_iter().chain(pipe_files("stdlib")).collect();
+    let files: Vec<PathBuf> = pipe_files("examples")
+        .into_iter()
+        .chain(pipe_files("stdlib"))
+        .collect();
     assert!(files.len() >= 12, "examples and stdlib are present");
     for f in files {
         let (map, diags, _) = check_file(&f);
-        assert!(diags.is_empty(), "{} is not clean:\n{}", f.display(), render_human(&map, &diags));
+        assert!(
+            diags.is_empty(),
+            "{} is not clean:\n{}",
+            f.display(),
+            render_human(&map, &diags)
+        );
     }
 }
 
 #[test]
 fn at_least_six_example_pipelines_compile() {
-    let with_pipeline: Vec<PathBuf> =
-        pipe_files("examples").into_iter().filter(|f| check_file(f).2.is_some()).collect();
+    let with_pipeline: Vec<PathBuf> = pipe_files("examples")
+        .into_iter()
+        .filter(|f| check_file(f).2.is_some())
+        .collect();
     assert!(with_pipeline.len() >= 6, "{with_pipeline:?}");
 }
 
@@ -58,7 +68,8 @@ fn ir_of_the_spec_example() {
 
 #[test]
 fn ir_version_mismatch_is_an_error_not_a_panic() {
-    let err = pipec::ir::from_json(r#"{"ir_version": 999, "files": [], "pipeline": {}}"#).expect_err("rejected");
+    let err = pipec::ir::from_json(r#"{"ir_version": 999, "files": [], "pipeline": {}}"#)
+        .expect_err("rejected");
     assert!(err.to_string().contains("version 999"), "{err}");
     let err = pipec::ir::from_json("not json").expect_err("rejected");
     assert!(err.to_string().contains("not a pipec IR"), "{err}");

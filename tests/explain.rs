@@ -7,7 +7,7 @@ use pipec::diagnostics::Code;
 
 use crate::support::check_text;
 
-/// The ```pipe blocks of a Markdown page.
+/// The fenced `pipe` code blocks of a Markdown page.
 fn pipe_blocks(md: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
@@ -46,9 +46,19 @@ fn run_codes(text: &str) -> BTreeSet<Code> {
 fn every_explanation_has_a_title_and_two_examples() {
     for code in Code::ALL {
         let md = code.explanation();
-        assert!(md.starts_with(&format!("# {code}: ")), "{code}: the page starts with `# {code}: title`");
-        assert!(md.contains("## Example") && md.contains("## Why") && md.contains("## Fix"), "{code}: sections");
-        assert_eq!(pipe_blocks(md).len(), 2, "{code}: a failing and a fixed example");
+        assert!(
+            md.starts_with(&format!("# {code}: ")),
+            "{code}: the page starts with `# {code}: title`"
+        );
+        assert!(
+            md.contains("## Example") && md.contains("## Why") && md.contains("## Fix"),
+            "{code}: sections"
+        );
+        assert_eq!(
+            pipe_blocks(md).len(),
+            2,
+            "{code}: a failing and a fixed example"
+        );
     }
 }
 
@@ -56,7 +66,11 @@ fn every_explanation_has_a_title_and_two_examples() {
 fn failing_examples_yield_exactly_their_code() {
     for code in Code::ALL {
         let blocks = pipe_blocks(code.explanation());
-        let got = if *code == Code::E0206 { run_codes(&blocks[0]) } else { codes_of(&blocks[0]) };
+        let got = if *code == Code::E0206 {
+            run_codes(&blocks[0])
+        } else {
+            codes_of(&blocks[0])
+        };
         assert_eq!(got, BTreeSet::from([*code]), "{code}: failing example");
     }
 }
@@ -65,9 +79,17 @@ fn failing_examples_yield_exactly_their_code() {
 fn fixed_examples_are_clean() {
     for code in Code::ALL {
         let blocks = pipe_blocks(code.explanation());
-        assert_eq!(codes_of(&blocks[1]), BTreeSet::new(), "{code}: fixed example");
+        assert_eq!(
+            codes_of(&blocks[1]),
+            BTreeSet::new(),
+            "{code}: fixed example"
+        );
         if *code == Code::E0206 {
-            assert_eq!(run_codes(&blocks[1]), BTreeSet::new(), "{code}: fixed example binds");
+            assert_eq!(
+                run_codes(&blocks[1]),
+                BTreeSet::new(),
+                "{code}: fixed example binds"
+            );
         }
     }
 }

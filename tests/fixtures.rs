@@ -18,25 +18,36 @@ fn expectations(text: &str) -> Vec<String> {
 }
 
 fn run_fixture(path: &Path) {
-    let rel = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(path);
+    let rel = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path);
     let text = std::fs::read_to_string(path).expect("fixture is readable");
-    assert!(text.starts_with("// expect:"), "{}: a fixture starts with `// expect:` lines", rel.display());
+    assert!(
+        text.starts_with("// expect:"),
+        "{}: a fixture starts with `// expect:` lines",
+        rel.display()
+    );
     let (map, diags, _) = check_file(rel);
     let mut actual = summarize(&map, &diags, &rel.to_string_lossy());
     actual.sort();
-    assert_eq!(actual, expectations(&text), "diagnostics of {}", rel.display());
+    assert_eq!(
+        actual,
+        expectations(&text),
+        "diagnostics of {}",
+        rel.display()
+    );
     let rendered = render_human(&map, &diags);
     insta::assert_snapshot!(format!("{text}\n---- rendered ----\n{rendered}"));
 }
 
 #[test]
 fn syntax_fixtures() {
-    insta::glob!("fixtures/syntax/**/*.pipe", |path| run_fixture(path));
+    insta::glob!("fixtures/syntax/**/*.pipe", run_fixture);
 }
 
 #[test]
 fn check_fixtures() {
-    insta::glob!("fixtures/check/**/*.pipe", |path| run_fixture(path));
+    insta::glob!("fixtures/check/**/*.pipe", run_fixture);
 }
 
 /// Every diagnostic code has at least one fixture (the file name starts with the code).
@@ -52,6 +63,9 @@ fn every_code_has_a_fixture() {
         if *code == pipec::diagnostics::Code::E0206 {
             continue; // Reported by `run` (param binding): see tests/explain.rs and cli.rs.
         }
-        assert!(names.iter().any(|n| n.starts_with(code.as_str())), "no fixture for {code}");
+        assert!(
+            names.iter().any(|n| n.starts_with(code.as_str())),
+            "no fixture for {code}"
+        );
     }
 }

@@ -18,8 +18,12 @@ fn check_quickly(text: String) -> Result<usize, TestCaseError> {
             let _ = worker.join();
             Ok(n)
         }
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(TestCaseError::fail("checking took over 10 s (hang)")),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(TestCaseError::fail("the checker panicked")),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            Err(TestCaseError::fail("checking took over 10 s (hang)"))
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(TestCaseError::fail("the checker panicked"))
+        }
     }
 }
 
@@ -38,9 +42,40 @@ fn seeds() -> Vec<String> {
 
 /// Source-like fragments that mutations splice in.
 const FRAGMENTS: &[&str] = &[
-    "{", "}", "\"", "\"\"\"", "${", "/*", "*/", "//", "\n", "=", ":", ",", ";", "[", "]", "(", ")", "->",
-    "stage x { }", "action a: sh { run = \"x\" }", "after = [a]", "when", "else skip", "rollback",
-    "params.", "secrets.", "run.", "5m", "-1", "99999999999999999999", "\\u{", "é", "\t", "template",
+    "{",
+    "}",
+    "\"",
+    "\"\"\"",
+    "${",
+    "/*",
+    "*/",
+    "//",
+    "\n",
+    "=",
+    ":",
+    ",",
+    ";",
+    "[",
+    "]",
+    "(",
+    ")",
+    "->",
+    "stage x { }",
+    "action a: sh { run = \"x\" }",
+    "after = [a]",
+    "when",
+    "else skip",
+    "rollback",
+    "params.",
+    "secrets.",
+    "run.",
+    "5m",
+    "-1",
+    "99999999999999999999",
+    "\\u{",
+    "é",
+    "\t",
+    "template",
 ];
 
 #[derive(Debug, Clone)]
@@ -71,7 +106,7 @@ fn apply(text: &str, edits: &[Edit]) -> String {
                 let at = at % len;
                 if at < t.len() {
                     let frag: Vec<char> = FRAGMENTS[f % FRAGMENTS.len()].chars().collect();
-                    t.splice(at..at + 1, frag);
+                    t.splice(at..=at, frag);
                 }
             }
         }

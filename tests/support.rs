@@ -35,7 +35,16 @@ pub(crate) fn check_text(name: &str, text: &str) -> (SourceMap, Vec<Diagnostic>)
 pub(crate) fn render_human(map: &SourceMap, diags: &[Diagnostic]) -> String {
     diags
         .iter()
-        .map(|d| render::human(map, d, render::HumanOptions { color: false, width: 80 }))
+        .map(|d| {
+            render::human(
+                map,
+                d,
+                render::HumanOptions {
+                    color: false,
+                    width: 80,
+                },
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -51,10 +60,20 @@ pub(crate) fn summarize(map: &SourceMap, diags: &[Diagnostic], home: &str) -> Ve
             let at = if file == home {
                 String::new()
             } else {
-                let rel = Path::new(file).strip_prefix(dir).map_or(file.clone(), |p| p.to_string_lossy().into_owned());
+                let rel = Path::new(file)
+                    .strip_prefix(dir)
+                    .map_or(file.clone(), |p| p.to_string_lossy().into_owned());
                 format!("@{rel} ")
             };
-            format!("{}[{}] {at}{}:{}-{}:{}", d.severity.as_str(), d.code, s.line, s.column, e.line, e.column)
+            format!(
+                "{}[{}] {at}{}:{}-{}:{}",
+                d.severity.as_str(),
+                d.code,
+                s.line,
+                s.column,
+                e.line,
+                e.column
+            )
         })
         .collect()
 }
@@ -75,7 +94,11 @@ pub(crate) struct Test {
 
 impl Test {
     pub(crate) fn new() -> Test {
-        Test { dir: tempfile::tempdir().expect("temp dir"), args: Vec::new(), stdin: None }
+        Test {
+            dir: tempfile::tempdir().expect("temp dir"),
+            args: Vec::new(),
+            stdin: None,
+        }
     }
 
     /// Writes a file (relative to the temp folder).
@@ -108,13 +131,22 @@ impl Test {
             .current_dir(self.dir.path())
             .env_remove("NO_COLOR")
             .env("COLUMNS", "80")
-            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn pipec");
         if let Some(text) = &self.stdin {
             use std::io::Write;
-            child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())
+                .expect("write stdin");
         }
         let out = child.wait_with_output().expect("wait for pipec");
         Output {

@@ -74,8 +74,14 @@ pub(crate) enum Site {
 
 #[derive(Clone, Debug)]
 pub(crate) enum UseKind {
-    Export { stage: usize, action: usize, name: String },
-    Artifact { name: String },
+    Export {
+        stage: usize,
+        action: usize,
+        name: String,
+    },
+    Artifact {
+        name: String,
+    },
 }
 
 /// A use of an export or artifact, checked once the stage graph is known.
@@ -249,7 +255,10 @@ impl<'a> Checker<'a> {
         };
         checker.sink.extend(parse_diags);
         let model = checker.check_file(root, &file);
-        Checked { diagnostics: checker.sink.into_sorted(), model }
+        Checked {
+            diagnostics: checker.sink.into_sorted(),
+            model,
+        }
     }
 
     fn report(&mut self, d: Diagnostic) {
@@ -272,7 +281,13 @@ impl<'a> Checker<'a> {
         let pipelines: Vec<&ast::Pipeline> = file
             .items
             .iter()
-            .filter_map(|i| if let ast::Item::Pipeline(p) = i { Some(p) } else { None })
+            .filter_map(|i| {
+                if let ast::Item::Pipeline(p) = i {
+                    Some(p)
+                } else {
+                    None
+                }
+            })
             .collect();
         for extra in pipelines.iter().skip(1) {
             self.report(

@@ -26,16 +26,25 @@ struct Dominators {
 
 impl Dominators {
     fn dominates(&self, a: usize, b: usize) -> bool {
-        self.reachable[a] && self.reachable[b] && self.tin[a] <= self.tin[b] && self.tout[b] <= self.tout[a]
+        self.reachable[a]
+            && self.reachable[b]
+            && self.tin[a] <= self.tin[b]
+            && self.tout[b] <= self.tout[a]
     }
 }
 
 impl Checker<'_> {
     pub(super) fn release_rules(&mut self, model: &mut Model) {
         self.empty(model);
-        let graphs: Vec<ActionGraph> = (0..self.stages.len()).map(|s| self.action_graph(s)).collect();
+        let graphs: Vec<ActionGraph> = (0..self.stages.len())
+            .map(|s| self.action_graph(s))
+            .collect();
         let has_cycle = self.stage_graph_rules();
-        let doms = if has_cycle || self.stages.is_empty() { None } else { Some(self.dominators()) };
+        let doms = if has_cycle || self.stages.is_empty() {
+            None
+        } else {
+            Some(self.dominators())
+        };
         let producers = self.artifact_producers();
         self.check_uses(doms.as_ref(), &graphs, &producers);
         self.placement(model.mode);
@@ -47,18 +56,32 @@ impl Checker<'_> {
 
     /// E0407: a pipeline without stages, a stage without actions.
     fn empty(&mut self, model: &Model) {
-        let broken_in = |this: &Self, span: Span| this.broken_spans.iter().any(|b| b.file == span.file && b.start >= span.start && b.end <= span.end);
+        let broken_in = |this: &Self, span: Span| {
+            this.broken_spans
+                .iter()
+                .any(|b| b.file == span.file && b.start >= span.start && b.end <= span.end)
+        };
         if self.stages.is_empty() && !broken_in(self, model.span) {
             self.report(
-                Diagnostic::new(Code::E0407, format!("pipeline `{}` has no stages", model.name.name), model.name.span, "empty pipeline")
-                    .help("add a stage: `stage build { action compile: sh { run = \"make\" } }`"),
+                Diagnostic::new(
+                    Code::E0407,
+                    format!("pipeline `{}` has no stages", model.name.name),
+                    model.name.span,
+                    "empty pipeline",
+                )
+                .help("add a stage: `stage build { action compile: sh { run = \"make\" } }`"),
             );
         }
         for i in 0..self.stages.len() {
             let st = &self.stages[i];
             if st.actions.is_empty() && !broken_in(self, st.span) {
-                let d = Diagnostic::new(Code::E0407, format!("stage `{}` has no actions", st.name.name), st.name.span, "empty stage")
-                    .help("add an action, or remove the stage");
+                let d = Diagnostic::new(
+                    Code::E0407,
+                    format!("stage `{}` has no actions", st.name.name),
+                    st.name.span,
+                    "empty stage",
+                )
+                .help("add an action, or remove the stage");
                 self.report(d);
             }
         }
@@ -69,41 +92,80 @@ impl Checker<'_> {
         let n = self.stages[s].actions.len();
         let mut preds: ActionGraph = vec![Vec::new(); n];
         let mut spans: HashMap<(usize, usize), Span> = HashMap::new();
-        for a in 0..n {
+        for (a, pred) in preds.iter_mut().enumerate() {
             for id in self.stages[s].actions[a].after.clone() {
                 if let Some(&p) = self.action_index.get(&(s, id.name.clone())) {
-                    preds[a].push(p);
+                    pred.push(p);
                     spans.insert((p, a), id.span);
                     continue;
                 }
-                let elsewhere = self.stages.iter().enumerate().find(|(i, st)| *i != s && st.actions.iter().any(|x| x.name.name == id.name));
+                let elsewhere =
+                    self.stages.iter().enumerate().find(|(i, st)| {
+                        *i != s && st.actions.iter().any(|x| x.name.name == id.name)
+                    });
                 if let Some((_, other)) = elsewhere {
                     self.report(
-                        Diagnostic::new(Code::E0409, format!("`after` names action `{}` of stage `{}`", id.name, other.name.name), id.span, "in another stage")
-                            .help(format!("order stages with the stage's own `after = [{}]` or a `transition`", other.name.name))
-                            .note("an action's `after` orders actions of the same stage only"),
+                        Diagnostic::new(
+                            Code::E0409,
+                            format!(
+                                "`after` names action `{}` of stage `{}`",
+                                id.name, other.name.name
+                            ),
+                            id.span,
+                            "in another stage",
+                        )
+                        .help(format!(
+                            "order stages with the stage's own `after = [{}]` or a `transition`",
+                            other.name.name
+                        ))
+                        .note("an action's `after` orders actions of the same stage only"),
                     );
                 } else {
-                    let names: Vec<String> = self.stages[s].actions.iter().map(|x| x.name.name.clone()).collect();
-                    self.unknown(&id, &format!("action in stage `{}`", self.stages[s].name.name), names.iter().map(String::as_str));
+                    let names: Vec<String> = self.stages[s]
+                        .actions
+                        .iter()
+                        .map(|x| x.name.name.clone())
+                        .collect();
+                    self.unknown(
+                        &id,
+                        &format!("action in stage `{}`", self.stages[s].name.name),
+                        names.iter().map(String::as_str),
+                    );
                 }
             }
         }
         for (u, v) in back_edges(&preds) {
             // `v` is after `u` and closes a cycle: report at that `after` entry.
-            let span = spans.get(&(u, v)).copied().unwrap_or(self.stages[s].actions[v].name.span);
+            let span = spans
+                .get(&(u, v))
+                .copied()
+                .unwrap_or(self.stages[s].actions[v].name.span);
             let path = cycle_path(&preds, u, v);
-            let names: Vec<&str> = path.iter().map(|&i| self.stages[s].actions[i].name.name.as_str()).collect();
+            let names: Vec<&str> = path
+                .iter()
+                .map(|&i| self.stages[s].actions[i].name.name.as_str())
+                .collect();
             let mut d = Diagnostic::new(
                 Code::E0403,
-                format!("cycle in `after` in stage `{}`: {}", self.stages[s].name.name, names.join(" -> ")),
+                format!(
+                    "cycle in `after` in stage `{}`: {}",
+                    self.stages[s].name.name,
+                    names.join(" -> ")
+                ),
                 span,
                 "this `after` closes the cycle",
             );
             for w in path.windows(2) {
                 if let Some(sp) = spans.get(&(w[0], w[1])) {
                     if *sp != span {
-                        d = d.label(*sp, format!("`{}` runs after `{}`", self.stages[s].actions[w[1]].name.name, self.stages[s].actions[w[0]].name.name));
+                        d = d.label(
+                            *sp,
+                            format!(
+                                "`{}` runs after `{}`",
+                                self.stages[s].actions[w[1]].name.name,
+                                self.stages[s].actions[w[0]].name.name
+                            ),
+                        );
                     }
                 }
             }
@@ -120,12 +182,21 @@ impl Checker<'_> {
         }
         for e in std::mem::take(&mut self.stages[0].inbound) {
             self.report(
-                Diagnostic::new(Code::E0409, format!("edge into the entry stage `{}`", self.stages[0].name.name), e.span, "edge into the entry stage")
-                    .note("the first stage in the file is the entry; nothing may run before it")
-                    .help("move the stage that should run first to the top of the pipeline"),
+                Diagnostic::new(
+                    Code::E0409,
+                    format!("edge into the entry stage `{}`", self.stages[0].name.name),
+                    e.span,
+                    "edge into the entry stage",
+                )
+                .note("the first stage in the file is the entry; nothing may run before it")
+                .help("move the stage that should run first to the top of the pipeline"),
             );
         }
-        let preds: Vec<Vec<usize>> = self.stages.iter().map(|s| s.inbound.iter().map(|e| e.from).collect()).collect();
+        let preds: Vec<Vec<usize>> = self
+            .stages
+            .iter()
+            .map(|s| s.inbound.iter().map(|e| e.from).collect())
+            .collect();
         let back = back_edges(&preds);
         let mut on_cycle = vec![false; n];
         for &(u, v) in &back {
@@ -133,12 +204,32 @@ impl Checker<'_> {
             for &i in &path {
                 on_cycle[i] = true;
             }
-            let edge_span = |this: &Self, from: usize, to: usize| this.stages[to].inbound.iter().find(|e| e.from == from).map_or(this.stages[to].name.span, |e| e.span);
-            let names: Vec<&str> = path.iter().map(|&i| self.stages[i].name.name.as_str()).collect();
-            let mut d = Diagnostic::new(Code::E0404, format!("cycle in the stage graph: {}", names.join(" -> ")), edge_span(self, u, v), "this edge closes the cycle");
+            let edge_span = |this: &Self, from: usize, to: usize| {
+                this.stages[to]
+                    .inbound
+                    .iter()
+                    .find(|e| e.from == from)
+                    .map_or(this.stages[to].name.span, |e| e.span)
+            };
+            let names: Vec<&str> = path
+                .iter()
+                .map(|&i| self.stages[i].name.name.as_str())
+                .collect();
+            let mut d = Diagnostic::new(
+                Code::E0404,
+                format!("cycle in the stage graph: {}", names.join(" -> ")),
+                edge_span(self, u, v),
+                "this edge closes the cycle",
+            );
             for w in path.windows(2) {
                 if (w[0], w[1]) != (u, v) {
-                    d = d.label(edge_span(self, w[0], w[1]), format!("`{}` follows `{}`", self.stages[w[1]].name.name, self.stages[w[0]].name.name));
+                    d = d.label(
+                        edge_span(self, w[0], w[1]),
+                        format!(
+                            "`{}` follows `{}`",
+                            self.stages[w[1]].name.name, self.stages[w[0]].name.name
+                        ),
+                    );
                 }
             }
             self.report(d.help("remove one of these edges; stages run in file order unless `after` or `transition` says otherwise"));
@@ -254,7 +345,11 @@ impl Checker<'_> {
                 stack.push((c, false));
             }
         }
-        Dominators { tin, tout, reachable }
+        Dominators {
+            tin,
+            tout,
+            reachable,
+        }
     }
 
     /// Producers of each artifact name; E0202 for a name produced twice.
@@ -264,9 +359,14 @@ impl Checker<'_> {
             for a in 0..self.stages[s].actions.len() {
                 for o in self.stages[s].actions[a].outputs.clone() {
                     if let Some((_, _, first)) = producers.get(&o.name.name) {
-                        let d = Diagnostic::new(Code::E0202, format!("artifact `{}` is produced twice", o.name.name), o.name.span, "produced again here")
-                            .label(*first, "first produced here")
-                            .help("give each output its own name");
+                        let d = Diagnostic::new(
+                            Code::E0202,
+                            format!("artifact `{}` is produced twice", o.name.name),
+                            o.name.span,
+                            "produced again here",
+                        )
+                        .label(*first, "first produced here")
+                        .help("give each output its own name");
                         self.report(d);
                         continue;
                     }
@@ -279,11 +379,21 @@ impl Checker<'_> {
 
     fn may_skip_stage(&self, s: usize) -> bool {
         let st = &self.stages[s];
-        st.entry.as_ref().is_some_and(|c| c.otherwise == ir::ElseResult::Skip) || st.inbound.iter().any(|e| e.guard.is_some())
+        st.entry
+            .as_ref()
+            .is_some_and(|c| c.otherwise == ir::ElseResult::Skip)
+            || st.inbound.iter().any(|e| e.guard.is_some())
     }
 
     /// Whether action (ps, pa) has certainly run (successfully) before `site`.
-    fn certainly_before(&self, ps: usize, pa: usize, site: Site, doms: Option<&Dominators>, graphs: &[ActionGraph]) -> bool {
+    fn certainly_before(
+        &self,
+        ps: usize,
+        pa: usize,
+        site: Site,
+        doms: Option<&Dominators>,
+        graphs: &[ActionGraph],
+    ) -> bool {
         if self.stages[ps].actions[pa].when.is_some() {
             return false;
         }
@@ -291,7 +401,10 @@ impl Checker<'_> {
             Site::Action(s, a) if s == ps => return reaches(&graphs[s], pa, a),
             Site::OnSuccess(s) if s == ps => return true,
             Site::Guard(s) if s == ps => {
-                return !self.stages[s].entry.as_ref().is_some_and(|c| c.otherwise == ir::ElseResult::Skip);
+                return !self.stages[s]
+                    .entry
+                    .as_ref()
+                    .is_some_and(|c| c.otherwise == ir::ElseResult::Skip);
             }
             Site::Entry(s) if s == ps => return false,
             Site::Nowhere => return false,
@@ -302,9 +415,15 @@ impl Checker<'_> {
 
     fn site_text(&self, site: Site) -> String {
         match site {
-            Site::Action(s, a) => format!("action `{}.{}`", self.stages[s].name.name, self.stages[s].actions[a].name.name),
+            Site::Action(s, a) => format!(
+                "action `{}.{}`",
+                self.stages[s].name.name, self.stages[s].actions[a].name.name
+            ),
             Site::Entry(s) => format!("the entry condition of `{}`", self.stages[s].name.name),
-            Site::OnSuccess(s) => format!("the `on success` condition of `{}`", self.stages[s].name.name),
+            Site::OnSuccess(s) => format!(
+                "the `on success` condition of `{}`",
+                self.stages[s].name.name
+            ),
             Site::Guard(s) => format!("a guard of an edge out of `{}`", self.stages[s].name.name),
             Site::Nowhere => "this place".into(),
         }
@@ -314,33 +433,63 @@ impl Checker<'_> {
         let st = &self.stages[ps];
         let a = &st.actions[pa];
         if a.when.is_some() {
-            return format!("`{}.{}` has a `when` and may be skipped", st.name.name, a.name.name);
+            return format!(
+                "`{}.{}` has a `when` and may be skipped",
+                st.name.name, a.name.name
+            );
         }
         let same = matches!(site, Site::Action(s, _) | Site::Entry(s) if s == ps);
         if same {
             return format!("`{}` is not before it in an `after` chain", a.name.name);
         }
-        if st.entry.as_ref().is_some_and(|c| c.otherwise == ir::ElseResult::Skip) {
-            return format!("stage `{}` may be skipped by its entry condition", st.name.name);
+        if st
+            .entry
+            .as_ref()
+            .is_some_and(|c| c.otherwise == ir::ElseResult::Skip)
+        {
+            return format!(
+                "stage `{}` may be skipped by its entry condition",
+                st.name.name
+            );
         }
         if st.inbound.iter().any(|e| e.guard.is_some()) {
-            return format!("stage `{}` is reached through a guarded transition and may not run", st.name.name);
+            return format!(
+                "stage `{}` is reached through a guarded transition and may not run",
+                st.name.name
+            );
         }
         format!("stage `{}` is not on every path to this use", st.name.name)
     }
 
     /// E0401 / E0402 (and E0201 for unknown artifacts) for every recorded use.
-    fn check_uses(&mut self, doms: Option<&Dominators>, graphs: &[ActionGraph], producers: &BTreeMap<String, (usize, usize, Span)>) {
+    fn check_uses(
+        &mut self,
+        doms: Option<&Dominators>,
+        graphs: &[ActionGraph],
+        producers: &BTreeMap<String, (usize, usize, Span)>,
+    ) {
         for u in std::mem::take(&mut self.uses) {
             let (ps, pa, code, what) = match &u.kind {
-                UseKind::Export { stage, action, name } => (*stage, *action, Code::E0402, format!("export `{name}`")),
+                UseKind::Export {
+                    stage,
+                    action,
+                    name,
+                } => (*stage, *action, Code::E0402, format!("export `{name}`")),
                 UseKind::Artifact { name } => {
                     let Some(&(s, a, _)) = producers.get(name) else {
-                        let id = crate::ast::Ident { name: name.clone(), span: u.span };
+                        let id = crate::ast::Ident {
+                            name: name.clone(),
+                            span: u.span,
+                        };
                         if !self.broken.contains(name) {
                             self.report(
-                                Diagnostic::new(Code::E0201, format!("unknown artifact `{name}`"), u.span, "no action outputs it")
-                                    .help_opt(suggest(&id.name, producers.keys().map(String::as_str))),
+                                Diagnostic::new(
+                                    Code::E0201,
+                                    format!("unknown artifact `{name}`"),
+                                    u.span,
+                                    "no action outputs it",
+                                )
+                                .help_opt(suggest(&id.name, producers.keys().map(String::as_str))),
                             );
                         }
                         continue;
@@ -348,7 +497,9 @@ impl Checker<'_> {
                     (s, a, Code::E0401, format!("artifact `{name}`"))
                 }
             };
-            if doms.is_none() && !matches!(u.site, Site::Action(s, _) | Site::OnSuccess(s) | Site::Guard(s) if s == ps) {
+            if doms.is_none()
+                && !matches!(u.site, Site::Action(s, _) | Site::OnSuccess(s) | Site::Guard(s) if s == ps)
+            {
                 continue; // The stage graph has a cycle (reported): no order to check against.
             }
             if !self.certainly_before(ps, pa, u.site, doms, graphs) {
@@ -394,9 +545,17 @@ impl Checker<'_> {
                     );
                 } else if s == 0 {
                     self.report(
-                        Diagnostic::new(Code::E0408, format!("`rollback` in the entry stage `{}`", self.stages[0].name.name), span, "rollback")
-                            .note("the entry stage has no earlier state to roll back to")
-                            .help("use `on failure fail` or `retry` here"),
+                        Diagnostic::new(
+                            Code::E0408,
+                            format!(
+                                "`rollback` in the entry stage `{}`",
+                                self.stages[0].name.name
+                            ),
+                            span,
+                            "rollback",
+                        )
+                        .note("the entry stage has no earlier state to roll back to")
+                        .help("use `on failure fail` or `retry` here"),
                     );
                 }
             }
@@ -407,34 +566,99 @@ impl Checker<'_> {
     fn unused(&mut self, model: &Model, producers: &BTreeMap<String, (usize, usize, Span)>) {
         for p in &model.params {
             if !self.used_params.contains(&p.name.name) {
-                self.report(Diagnostic::new(Code::W0001, format!("unused param `{}`", p.name.name), p.name.span, "never used").help(format!("use it as `params.{}`, or remove it", p.name.name)));
+                self.report(
+                    Diagnostic::new(
+                        Code::W0001,
+                        format!("unused param `{}`", p.name.name),
+                        p.name.span,
+                        "never used",
+                    )
+                    .help(format!("use it as `params.{}`, or remove it", p.name.name)),
+                );
             }
         }
         for s in &model.secrets {
             if !self.used_secrets.contains(&s.name.name) {
-                self.report(Diagnostic::new(Code::W0001, format!("unused secret `{}`", s.name.name), s.name.span, "never used").help(format!("pass it to an action with `env = {{ NAME = secrets.{} }}`, or remove it", s.name.name)));
+                self.report(
+                    Diagnostic::new(
+                        Code::W0001,
+                        format!("unused secret `{}`", s.name.name),
+                        s.name.span,
+                        "never used",
+                    )
+                    .help(format!(
+                        "pass it to an action with `env = {{ NAME = secrets.{} }}`, or remove it",
+                        s.name.name
+                    )),
+                );
             }
         }
-        let used_artifacts: HashSet<String> = self.stages.iter().flat_map(|s| s.actions.iter().flat_map(|a| a.inputs.iter().map(|i| i.name.clone()))).collect();
-        let check_inputs: HashSet<String> = self.stages.iter().flat_map(|s| {
-            s.entry.iter().chain(s.on_success.iter()).flat_map(|c| c.rules.iter()).filter_map(|r| match r {
-                ir::CondRule::Check { action } => Some(action.inputs.iter().map(|i| i.name.clone()).collect::<Vec<_>>()),
-                _ => None,
-            }).flatten()
-        }).collect();
+        let used_artifacts: HashSet<String> = self
+            .stages
+            .iter()
+            .flat_map(|s| {
+                s.actions
+                    .iter()
+                    .flat_map(|a| a.inputs.iter().map(|i| i.name.clone()))
+            })
+            .collect();
+        let check_inputs: HashSet<String> = self
+            .stages
+            .iter()
+            .flat_map(|s| {
+                s.entry
+                    .iter()
+                    .chain(s.on_success.iter())
+                    .flat_map(|c| c.rules.iter())
+                    .filter_map(|r| match r {
+                        ir::CondRule::Check { action } => Some(
+                            action
+                                .inputs
+                                .iter()
+                                .map(|i| i.name.clone())
+                                .collect::<Vec<_>>(),
+                        ),
+                        _ => None,
+                    })
+                    .flatten()
+            })
+            .collect();
         for (name, (_, _, span)) in producers {
             if !used_artifacts.contains(name) && !check_inputs.contains(name) {
-                self.report(Diagnostic::new(Code::W0001, format!("unused artifact `{name}`"), *span, "never used as an input").help("use it as an `input` of a later action, or remove the output"));
+                self.report(
+                    Diagnostic::new(
+                        Code::W0001,
+                        format!("unused artifact `{name}`"),
+                        *span,
+                        "never used as an input",
+                    )
+                    .help("use it as an `input` of a later action, or remove the output"),
+                );
             }
         }
         for (s, st) in self.stages.clone().iter().enumerate() {
             for (a, act) in st.actions.iter().enumerate() {
                 for e in &act.exports {
                     if !self.used_exports.contains(&(s, a, e.name.clone())) {
-                        let span = if e.span.file == act.span.file { e.span } else { act.name.span };
+                        let span = if e.span.file == act.span.file {
+                            e.span
+                        } else {
+                            act.name.span
+                        };
                         self.report(
-                            Diagnostic::new(Code::W0001, format!("unused export `{}` of `{}.{}`", e.name, st.name.name, act.name.name), span, "never used")
-                                .help(format!("use it as `{}.{}.{}`, or remove it from `exports`", st.name.name, act.name.name, e.name)),
+                            Diagnostic::new(
+                                Code::W0001,
+                                format!(
+                                    "unused export `{}` of `{}.{}`",
+                                    e.name, st.name.name, act.name.name
+                                ),
+                                span,
+                                "never used",
+                            )
+                            .help(format!(
+                                "use it as `{}.{}.{}`, or remove it from `exports`",
+                                st.name.name, act.name.name, e.name
+                            )),
                         );
                     }
                 }

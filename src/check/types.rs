@@ -85,8 +85,18 @@ pub(crate) struct Ctx<'t> {
 }
 
 const RUN_FIELDS: &[&str] = &["id", "branch", "tag", "commit", "trigger", "attempt"];
-const FUNCTIONS: &[&str] =
-    &["contains", "starts_with", "ends_with", "len", "join", "lower", "upper", "regex", "env", "file"];
+const FUNCTIONS: &[&str] = &[
+    "contains",
+    "starts_with",
+    "ends_with",
+    "len",
+    "join",
+    "lower",
+    "upper",
+    "regex",
+    "env",
+    "file",
+];
 
 impl Checker<'_> {
     /// Types `e` against `expected` and resolves it.
@@ -111,7 +121,9 @@ impl Checker<'_> {
                 format!("this is `{found}`"),
             );
             let d = match (found, expected) {
-                (Ty::String, Ty::Duration) => d.help("write the duration without quotes, like `15m`"),
+                (Ty::String, Ty::Duration) => {
+                    d.help("write the duration without quotes, like `15m`")
+                }
                 (Ty::String, Ty::Int) => d.help("write the number without quotes"),
                 (Ty::List(_), Ty::String) => d.help("use `join(list, \" \")` to make one string"),
                 _ => d,
@@ -135,7 +147,12 @@ impl Checker<'_> {
             ExprKind::Int(n) => (Ty::Int, ir::Expr::Int { value: *n }),
             ExprKind::Bool(b) => (Ty::Bool, ir::Expr::Bool { value: *b }),
             ExprKind::Duration(s) => (Ty::Duration, ir::Expr::Duration { secs: *s }),
-            ExprKind::Error => (Ty::Any, ir::Expr::Str { value: String::new() }),
+            ExprKind::Error => (
+                Ty::Any,
+                ir::Expr::Str {
+                    value: String::new(),
+                },
+            ),
             ExprKind::List(items) => self.list(items, ctx),
             ExprKind::Map(entries) => self.map(entries, ctx),
             ExprKind::Path(segs) => self.path(segs, e.span, ctx),
@@ -143,7 +160,12 @@ impl Checker<'_> {
             ExprKind::Not(inner) => {
                 let (t, x) = self.expr(inner, ctx);
                 self.operand(&t, &Ty::Bool, inner.span);
-                (Ty::Bool, ir::Expr::Not { operand: Box::new(x) })
+                (
+                    Ty::Bool,
+                    ir::Expr::Not {
+                        operand: Box::new(x),
+                    },
+                )
             }
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r, ctx),
         }
@@ -182,15 +204,20 @@ impl Checker<'_> {
         for (k, v) in entries {
             if let Some(first) = seen.iter().find(|s| s.name == k.name) {
                 self.report(
-                    Diagnostic::new(Code::E0202, format!("duplicate key `{}`", k.name), k.span, "set again here")
-                        .label(first.span, "first set here"),
+                    Diagnostic::new(
+                        Code::E0202,
+                        format!("duplicate key `{}`", k.name),
+                        k.span,
+                        "set again here",
+                    )
+                    .label(first.span, "first set here"),
                 );
             }
             seen.push(k);
             let (t, x) = self.expr(v, ctx);
             if elem == Ty::Any {
                 elem = t;
-            } else if !t.fits(&elem) && !(t == Ty::Secret || elem == Ty::Secret) {
+            } else if !(t.fits(&elem) || t == Ty::Secret || elem == Ty::Secret) {
                 self.require_type(&t, &elem, v.span);
             }
             out.insert(k.name.clone(), x);
@@ -202,7 +229,10 @@ impl Checker<'_> {
     pub(crate) fn string(&mut self, s: &ast::StrLit, ctx: Ctx<'_>, script: bool) -> ir::Expr {
         if let Some(text) = s.as_plain() {
             return if script {
-                ir::Expr::Interp { parts: vec![ir::Part::Text(text)], script: true }
+                ir::Expr::Interp {
+                    parts: vec![ir::Part::Text(text)],
+                    script: true,
+                }
             } else {
                 ir::Expr::Str { value: text }
             };
@@ -259,14 +289,34 @@ impl Checker<'_> {
         }
     }
 
-    fn path(&mut self, segs: &[ast::Ident], span: crate::source::Span, ctx: Ctx<'_>) -> (Ty, ir::Expr) {
+    #[allow(clippy::too_many_lines)] // Reason: one arm per reference shape (§7), kept side by side.
+    fn path(
+        &mut self,
+        segs: &[ast::Ident],
+        span: crate::source::Span,
+        ctx: Ctx<'_>,
+    ) -> (Ty, ir::Expr) {
         let names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
-        let any = (Ty::Any, ir::Expr::Str { value: String::new() });
+        let any = (
+            Ty::Any,
+            ir::Expr::Str {
+                value: String::new(),
+            },
+        );
         match (ctx.scope, names.as_slice()) {
             (_, ["run", field]) => {
                 if RUN_FIELDS.contains(field) {
-                    let ty = if *field == "attempt" { Ty::Int } else { Ty::String };
-                    return (ty, ir::Expr::Ref(ir::Ref::Run { field: (*field).to_string() }));
+                    let ty = if *field == "attempt" {
+                        Ty::Int
+                    } else {
+                        Ty::String
+                    };
+                    return (
+                        ty,
+                        ir::Expr::Ref(ir::Ref::Run {
+                            field: (*field).to_string(),
+                        }),
+                    );
                 }
                 self.unknown(&segs[1], "field of `run`", RUN_FIELDS.iter().copied());
                 any
@@ -274,7 +324,12 @@ impl Checker<'_> {
             (Scope::Template(params), [name]) => {
                 if let Some((_, ty, _)) = params.iter().find(|(p, _, _)| p.name == *name) {
                     let ty = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
-                    return (ty, ir::Expr::Ref(ir::Ref::TemplateParam { name: (*name).to_string() }));
+                    return (
+                        ty,
+                        ir::Expr::Ref(ir::Ref::TemplateParam {
+                            name: (*name).to_string(),
+                        }),
+                    );
                 }
                 let names: Vec<&str> = params.iter().map(|(p, _, _)| p.name.as_str()).collect();
                 self.unknown(&segs[0], "template parameter", names.into_iter());
@@ -282,12 +337,17 @@ impl Checker<'_> {
             }
             (Scope::Template(_) | Scope::Default, _) => {
                 self.report(
-                    Diagnostic::new(Code::E0201, format!("unknown name `{}`", names.join(".")), span, "not in scope")
-                        .note(if matches!(ctx.scope, Scope::Default) {
-                            "a default value is a literal, `env(\"VAR\")` or `file(\"PATH\")`"
-                        } else {
-                            "a template body sees only its own parameters and `run`"
-                        }),
+                    Diagnostic::new(
+                        Code::E0201,
+                        format!("unknown name `{}`", names.join(".")),
+                        span,
+                        "not in scope",
+                    )
+                    .note(if matches!(ctx.scope, Scope::Default) {
+                        "a default value is a literal, `env(\"VAR\")` or `file(\"PATH\")`"
+                    } else {
+                        "a template body sees only its own parameters and `run`"
+                    }),
                 );
                 any
             }
@@ -295,7 +355,12 @@ impl Checker<'_> {
             (Scope::Pipeline, ["secrets", name]) => {
                 if self.secrets.contains_key(*name) {
                     self.used_secrets.insert((*name).to_string());
-                    return (Ty::Secret, ir::Expr::Ref(ir::Ref::Secret { name: (*name).to_string() }));
+                    return (
+                        Ty::Secret,
+                        ir::Expr::Ref(ir::Ref::Secret {
+                            name: (*name).to_string(),
+                        }),
+                    );
                 }
                 let known: Vec<String> = self.secrets.keys().cloned().collect();
                 self.unknown(&segs[1], "secret", known.iter().map(String::as_str));
@@ -303,7 +368,12 @@ impl Checker<'_> {
             }
             (Scope::Pipeline, [stage, "status"]) => {
                 if self.stage_index.contains_key(*stage) {
-                    return (Ty::String, ir::Expr::Ref(ir::Ref::StageStatus { stage: (*stage).to_string() }));
+                    return (
+                        Ty::String,
+                        ir::Expr::Ref(ir::Ref::StageStatus {
+                            stage: (*stage).to_string(),
+                        }),
+                    );
                 }
                 self.unknown_stage(&segs[0]);
                 any
@@ -314,7 +384,8 @@ impl Checker<'_> {
                     let help = if self.params.contains_key(*name) {
                         Some(format!("did you mean `params.{name}`?"))
                     } else {
-                        suggest(name, self.params.keys().map(String::as_str)).map(|h| h.replace("`", "`params.").replacen("params.?", "?", 1))
+                        suggest(name, self.params.keys().map(String::as_str))
+                            .map(|h| h.replace('`', "`params.").replacen("params.?", "?", 1))
                     };
                     self.report(
                         Diagnostic::new(Code::E0201, format!("unknown name `{name}`"), span, "not defined")
@@ -339,39 +410,75 @@ impl Checker<'_> {
         if let Some((ty, _)) = self.params.get(name) {
             let ty = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
             self.used_params.insert(name.to_string());
-            return (ty, ir::Expr::Ref(ir::Ref::Param { name: name.to_string() }));
+            return (
+                ty,
+                ir::Expr::Ref(ir::Ref::Param {
+                    name: name.to_string(),
+                }),
+            );
         }
         let known: Vec<String> = self.params.keys().cloned().collect();
         self.unknown(seg, "param", known.iter().map(String::as_str));
-        (Ty::Any, ir::Expr::Str { value: String::new() })
+        (
+            Ty::Any,
+            ir::Expr::Str {
+                value: String::new(),
+            },
+        )
     }
 
     /// `STAGE.ACTION.EXPORT`
-    fn export_ref(&mut self, segs: &[ast::Ident], span: crate::source::Span, site: Site) -> (Ty, ir::Expr) {
-        let any = (Ty::Any, ir::Expr::Str { value: String::new() });
+    fn export_ref(
+        &mut self,
+        segs: &[ast::Ident],
+        span: crate::source::Span,
+        site: Site,
+    ) -> (Ty, ir::Expr) {
+        let any = (
+            Ty::Any,
+            ir::Expr::Str {
+                value: String::new(),
+            },
+        );
         let Some(&stage) = self.stage_index.get(&segs[0].name) else {
             self.unknown_stage(&segs[0]);
             return any;
         };
         let Some(&action) = self.action_index.get(&(stage, segs[1].name.clone())) else {
             if !self.broken.contains(&segs[1].name) {
-                let known: Vec<String> = self.stages[stage].actions.iter().map(|a| a.name.name.clone()).collect();
-                self.unknown(&segs[1], &format!("action in stage `{}`", segs[0].name), known.iter().map(String::as_str));
+                let known: Vec<String> = self.stages[stage]
+                    .actions
+                    .iter()
+                    .map(|a| a.name.name.clone())
+                    .collect();
+                self.unknown(
+                    &segs[1],
+                    &format!("action in stage `{}`", segs[0].name),
+                    known.iter().map(String::as_str),
+                );
             }
             return any;
         };
         let a = &self.stages[stage].actions[action];
         let export = &segs[2].name;
-        let declared = a.exports.iter().any(|e| e.name == *export) || a.kind_exports.contains(export);
+        let declared =
+            a.exports.iter().any(|e| e.name == *export) || a.kind_exports.contains(export);
         if !declared {
-            let known: Vec<String> =
-                a.exports.iter().map(|e| e.name.clone()).chain(a.kind_exports.iter().cloned()).collect();
+            let known: Vec<String> = a
+                .exports
+                .iter()
+                .map(|e| e.name.clone())
+                .chain(a.kind_exports.iter().cloned())
+                .collect();
             let help = suggest(export, known.iter().map(String::as_str))
                 .unwrap_or_else(|| format!("add `exports = [{export}]` to `{}.{}` and write `{export}=…` to `$PIPEC_OUTPUT`", segs[0].name, segs[1].name));
             self.report(
                 Diagnostic::new(
                     Code::E0402,
-                    format!("action `{}.{}` does not export `{export}`", segs[0].name, segs[1].name),
+                    format!(
+                        "action `{}.{}` does not export `{export}`",
+                        segs[0].name, segs[1].name
+                    ),
                     segs[2].span,
                     "not exported",
                 )
@@ -381,8 +488,20 @@ impl Checker<'_> {
             return any;
         }
         self.used_exports.insert((stage, action, export.clone()));
-        self.uses.push(Use { kind: UseKind::Export { stage, action, name: export.clone() }, span, site });
-        let r = ir::Ref::Export { stage: segs[0].name.clone(), action: segs[1].name.clone(), name: export.clone() };
+        self.uses.push(Use {
+            kind: UseKind::Export {
+                stage,
+                action,
+                name: export.clone(),
+            },
+            span,
+            site,
+        });
+        let r = ir::Ref::Export {
+            stage: segs[0].name.clone(),
+            action: segs[1].name.clone(),
+            name: export.clone(),
+        };
         (Ty::String, ir::Expr::Ref(r))
     }
 
@@ -395,20 +514,39 @@ impl Checker<'_> {
     }
 
     /// E0201 with "did you mean" (unless the name failed to parse).
-    pub(crate) fn unknown<'n>(&mut self, name: &ast::Ident, what: &str, candidates: impl Iterator<Item = &'n str>) {
+    pub(crate) fn unknown<'n>(
+        &mut self,
+        name: &ast::Ident,
+        what: &str,
+        candidates: impl Iterator<Item = &'n str>,
+    ) {
         if self.broken.contains(&name.name) {
             return;
         }
         let help = suggest(&name.name, candidates);
         self.report(
-            Diagnostic::new(Code::E0201, format!("unknown {what} `{}`", name.name), name.span, "not defined")
-                .help_opt(help),
+            Diagnostic::new(
+                Code::E0201,
+                format!("unknown {what} `{}`", name.name),
+                name.span,
+                "not defined",
+            )
+            .help_opt(help),
         );
     }
 
-    fn call(&mut self, name: &ast::Ident, args: &[ast::Expr], span: crate::source::Span, ctx: Ctx<'_>) -> (Ty, ir::Expr) {
+    fn call(
+        &mut self,
+        name: &ast::Ident,
+        args: &[ast::Expr],
+        span: crate::source::Span,
+        ctx: Ctx<'_>,
+    ) -> (Ty, ir::Expr) {
         let typed: Vec<(Ty, ir::Expr)> = args.iter().map(|a| self.expr(a, ctx)).collect();
-        let out = ir::Expr::Call { func: name.name.clone(), args: typed.iter().map(|(_, x)| x.clone()).collect() };
+        let out = ir::Expr::Call {
+            func: name.name.clone(),
+            args: typed.iter().map(|(_, x)| x.clone()).collect(),
+        };
         let Some(sig) = signature(&name.name) else {
             self.unknown(name, "function", FUNCTIONS.iter().copied());
             return (Ty::Any, out);
@@ -416,7 +554,13 @@ impl Checker<'_> {
         if args.len() != sig.0.len() {
             self.report(Diagnostic::new(
                 Code::E0301,
-                format!("`{}` takes {} argument{}, found {}", name.name, sig.0.len(), if sig.0.len() == 1 { "" } else { "s" }, args.len()),
+                format!(
+                    "`{}` takes {} argument{}, found {}",
+                    name.name,
+                    sig.0.len(),
+                    if sig.0.len() == 1 { "" } else { "s" },
+                    args.len()
+                ),
                 span,
                 "wrong number of arguments",
             ));
@@ -427,8 +571,16 @@ impl Checker<'_> {
         }
         if matches!(name.name.as_str(), "env" | "file") && !matches!(ctx.scope, Scope::Default) {
             self.report(
-                Diagnostic::new(Code::E0301, format!("`{}(…)` is only allowed in `secret` and `param` defaults", name.name), span, "not allowed here")
-                    .help("declare a `param` or `secret` with it and refer to that instead"),
+                Diagnostic::new(
+                    Code::E0301,
+                    format!(
+                        "`{}(…)` is only allowed in `secret` and `param` defaults",
+                        name.name
+                    ),
+                    span,
+                    "not allowed here",
+                )
+                .help("declare a `param` or `secret` with it and refer to that instead"),
             );
         }
         if name.name == "regex" {
@@ -437,7 +589,12 @@ impl Checker<'_> {
                     if let Err(e) = regex::Regex::new(&p) {
                         let msg = e.to_string();
                         let last = msg.lines().last().unwrap_or("invalid").trim().to_string();
-                        self.report(Diagnostic::new(Code::E0304, "invalid regular expression", args[1].span, last));
+                        self.report(Diagnostic::new(
+                            Code::E0304,
+                            "invalid regular expression",
+                            args[1].span,
+                            last,
+                        ));
                     }
                 }
             }
@@ -470,18 +627,24 @@ impl Checker<'_> {
                     let span = if lt == Ty::Secret { l.span } else { r.span };
                     self.secret_misuse(span, "compared");
                 } else if !lt.fits(&rt) && !rt.fits(&lt) {
-                    self.report(Diagnostic::new(
-                        Code::E0301,
-                        format!("cannot compare `{lt}` with `{rt}`"),
-                        r.span,
-                        format!("this is `{rt}`"),
-                    ).label(l.span, format!("this is `{lt}`")));
+                    self.report(
+                        Diagnostic::new(
+                            Code::E0301,
+                            format!("cannot compare `{lt}` with `{rt}`"),
+                            r.span,
+                            format!("this is `{rt}`"),
+                        )
+                        .label(l.span, format!("this is `{lt}`")),
+                    );
                 } else if !matches!(op, BinOp::Eq | BinOp::Ne)
                     && !matches!(lt, Ty::Int | Ty::Duration | Ty::String | Ty::Any)
                 {
                     self.report(Diagnostic::new(
                         Code::E0301,
-                        format!("`{}` needs numbers, durations or strings, found `{lt}`", op.text()),
+                        format!(
+                            "`{}` needs numbers, durations or strings, found `{lt}`",
+                            op.text()
+                        ),
                         l.span,
                         format!("this is `{lt}`"),
                     ));
@@ -508,7 +671,14 @@ impl Checker<'_> {
                 }
             }
         }
-        (Ty::Bool, ir::Expr::Binary { op: irop, lhs: Box::new(lx), rhs: Box::new(rx) })
+        (
+            Ty::Bool,
+            ir::Expr::Binary {
+                op: irop,
+                lhs: Box::new(lx),
+                rhs: Box::new(rx),
+            },
+        )
     }
 
     pub(crate) fn check_glob(&mut self, pattern: &str, span: crate::source::Span) {
@@ -525,12 +695,17 @@ impl Checker<'_> {
 fn signature(name: &str) -> Option<(Vec<Ty>, Ty)> {
     let s = Ty::String;
     Some(match name {
-        "contains" => (vec![Ty::Any, Ty::Any], Ty::Bool),
-        "starts_with" | "ends_with" => (vec![s.clone(), s], Ty::Bool),
-        "len" => (vec![Ty::Any], Ty::Int),
+        // `contains(list_or_string, item)` and `len(list_or_string_or_map)` are generic.
+        "contains" | "len" => {
+            let arity = if name == "len" { 1 } else { 2 };
+            (
+                vec![Ty::Any; arity],
+                if name == "len" { Ty::Int } else { Ty::Bool },
+            )
+        }
+        "starts_with" | "ends_with" | "regex" => (vec![s.clone(), s], Ty::Bool),
         "join" => (vec![Ty::List(Box::new(Ty::Any)), s.clone()], s),
         "lower" | "upper" | "env" | "file" => (vec![s.clone()], s),
-        "regex" => (vec![s.clone(), s], Ty::Bool),
         _ => return None,
     })
 }

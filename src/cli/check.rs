@@ -10,7 +10,7 @@ use crate::source::SourceMap;
 pub(crate) enum Format {
     /// Graphical reports with source snippets, labels and help (stderr).
     Human,
-    /// One line per diagnostic: FILE:LINE:COL: error[CODE]: message (stdout).
+    /// One line per diagnostic: `FILE:LINE:COL: error[CODE]: message` (stdout).
     Short,
     /// One JSON document (stdout), for editors and tools.
     Json,
@@ -22,7 +22,9 @@ pub(crate) enum Format {
 
 /// Check `.pipe` files for errors and warnings without running anything.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  pipec check                         every .pipe file under the current folder\n  pipec check ci/ --format short       one line per problem\n  pipec check app.pipe --deny-warnings fail on warnings too (for CI)\n  cat app.pipe | pipec check --stdin-filename app.pipe --format json\n\nExit status: 0 no errors, 1 errors found (or warnings with --deny-warnings), 2 unreadable input.")]
+#[command(
+    after_help = "Examples:\n  pipec check                         every .pipe file under the current folder\n  pipec check ci/ --format short       one line per problem\n  pipec check app.pipe --deny-warnings fail on warnings too (for CI)\n  cat app.pipe | pipec check --stdin-filename app.pipe --format json\n\nExit status: 0 no errors, 1 errors found (or warnings with --deny-warnings), 2 unreadable input."
+)]
 pub(crate) struct Args {
     /// Files, or folders searched for `*.pipe` files.
     #[arg(default_value = ".")]
@@ -78,7 +80,11 @@ pub(crate) fn run(args: &Args) -> u8 {
     print_report(&map, roots.len(), &diags, args.format);
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let failed = errors > 0 || (args.deny_warnings && !diags.is_empty());
-    if failed { super::exit::INVALID } else { super::exit::OK }
+    if failed {
+        super::exit::INVALID
+    } else {
+        super::exit::OK
+    }
 }
 
 /// Prints diagnostics in a format (shared with `compile`).
@@ -86,18 +92,33 @@ pub(crate) fn print_report(map: &SourceMap, files: usize, diags: &[Diagnostic], 
     match format {
         Format::Human => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100);
+            let width = std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(100);
             for d in diags {
-                eprint!("{}", render::human(map, d, render::HumanOptions { color, width }));
+                eprint!(
+                    "{}",
+                    render::human(map, d, render::HumanOptions { color, width })
+                );
                 eprintln!();
             }
             let errors = diags.iter().filter(|d| d.is_error()).count();
             let warnings = diags.len() - errors;
             let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-            eprintln!("checked {}: {}, {}", plural(files, "file"), plural(errors, "error"), plural(warnings, "warning"));
+            eprintln!(
+                "checked {}: {}, {}",
+                plural(files, "file"),
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            );
         }
-        Format::Short => diags.iter().for_each(|d| println!("{}", render::short(map, d))),
-        Format::Github => diags.iter().for_each(|d| println!("{}", render::github(map, d))),
+        Format::Short => diags
+            .iter()
+            .for_each(|d| println!("{}", render::short(map, d))),
+        Format::Github => diags
+            .iter()
+            .for_each(|d| println!("{}", render::github(map, d))),
         Format::Json => println!("{}", render::json_document(map, files, diags)),
         Format::Sarif => println!("{}", render::sarif(map, diags)),
     }

@@ -9,7 +9,7 @@ use crate::source::SourceMap;
 pub(crate) enum Target {
     /// The checked, resolved IR as JSON (what `pipec run` executes).
     Ir,
-    /// AWS CodePipeline (not available yet).
+    /// AWS `CodePipeline` (not available yet).
     Codepipeline,
     /// GitHub Actions (not available yet).
     Github,
@@ -21,7 +21,9 @@ pub(crate) enum Target {
 
 /// Check a `.pipe` file and write its IR (JSON) for `pipec run` or other tools.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  pipec compile app.pipe                    IR to stdout\n  pipec compile app.pipe -o app.ir.json\n  pipec compile app.pipe --param env=prod   bake a param value in as its default\n\nExit status: 0 written, 1 the file has errors, 2 unreadable input or unwritable output.")]
+#[command(
+    after_help = "Examples:\n  pipec compile app.pipe                    IR to stdout\n  pipec compile app.pipe -o app.ir.json\n  pipec compile app.pipe --param env=prod   bake a param value in as its default\n\nExit status: 0 written, 1 the file has errors, 2 unreadable input or unwritable output."
+)]
 pub(crate) struct Args {
     /// The `.pipe` file.
     file: PathBuf,
@@ -57,7 +59,10 @@ pub(crate) fn run(args: &Args) -> u8 {
     let Some(mut ir) = out.ir else {
         if out.diagnostics.iter().all(|d| !d.is_error()) {
             print_report(&map, 1, &out.diagnostics, args.format);
-            eprintln!("error: `{}` has no pipeline to compile (only templates)", map.get(root).name);
+            eprintln!(
+                "error: `{}` has no pipeline to compile (only templates)",
+                map.get(root).name
+            );
             return super::exit::INVALID;
         }
         print_report(&map, 1, &out.diagnostics, args.format);
@@ -77,7 +82,10 @@ pub(crate) fn run(args: &Args) -> u8 {
             }
             Err(diags) => {
                 // Missing values are fine here (E0206 is for `run`); report the rest.
-                let diags: Vec<_> = diags.into_iter().filter(|d| d.code != crate::diagnostics::Code::E0206).collect();
+                let diags: Vec<_> = diags
+                    .into_iter()
+                    .filter(|d| d.code != crate::diagnostics::Code::E0206)
+                    .collect();
                 if !diags.is_empty() {
                     print_report(&map, 1, &diags, args.format);
                     return super::exit::INVALID;

@@ -11,21 +11,24 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> u8 {
-    match Code::parse(&args.code) {
-        Some(code) => {
-            print!("{}", code.explanation());
-            super::exit::OK
-        }
-        None => {
-            let help = suggest(&args.code.to_uppercase(), Code::ALL.iter().map(|c| c.as_str()))
-                .map(|h| format!("\nhelp: {h}"))
-                .unwrap_or_default();
-            eprintln!(
-                "error: unknown diagnostic code `{}`{help}\nnote: the codes are {}",
-                args.code,
-                Code::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
-            );
-            super::exit::USAGE
-        }
+    if let Some(code) = Code::parse(&args.code) {
+        print!("{}", code.explanation());
+        return super::exit::OK;
     }
+    let help = suggest(
+        &args.code.to_uppercase(),
+        Code::ALL.iter().map(|c| c.as_str()),
+    )
+    .map(|h| format!("\nhelp: {h}"))
+    .unwrap_or_default();
+    eprintln!(
+        "error: unknown diagnostic code `{}`{help}\nnote: the codes are {}",
+        args.code,
+        Code::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    super::exit::USAGE
 }

@@ -18,7 +18,8 @@ impl Loader for FsLoader {
 pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
+        let meta =
+            std::fs::metadata(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
         if meta.is_dir() {
             walk(p, &mut out).map_err(|e| format!("cannot read folder `{}`: {e}", p.display()))?;
         } else {
@@ -38,7 +39,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             if !name.starts_with('.') && name != "target" && name != "node_modules" {
                 walk(&path, out)?;
             }
-        } else if name.ends_with(".pipe") {
+        } else if path
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("pipe"))
+        {
             out.push(path);
         }
     }
@@ -48,7 +52,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// The name shown to users: relative to the current directory where possible.
 pub(crate) fn display_name(path: &Path) -> String {
     let cwd = std::env::current_dir().ok();
-    let rel = cwd.as_ref().and_then(|c| path.strip_prefix(c).ok()).unwrap_or(path);
+    let rel = cwd
+        .as_ref()
+        .and_then(|c| path.strip_prefix(c).ok())
+        .unwrap_or(path);
     let s = rel.to_string_lossy().replace('\\', "/");
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
 }

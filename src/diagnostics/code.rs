@@ -73,7 +73,10 @@ codes! {
 impl Code {
     /// Parses `E0201` (case-insensitive).
     pub fn parse(s: &str) -> Option<Code> {
-        Code::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
     pub fn is_warning(self) -> bool {

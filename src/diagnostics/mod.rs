@@ -50,13 +50,25 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic of `code`; its severity follows from the code (`W…` are warnings).
-    pub fn new(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
-        let severity = if code.is_warning() { Severity::Warning } else { Severity::Error };
+    pub fn new(
+        code: Code,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
+        let severity = if code.is_warning() {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
         Diagnostic {
             code,
             severity,
             message: message.into(),
-            primary: Label { span, message: label.into() },
+            primary: Label {
+                span,
+                message: label.into(),
+            },
             secondary: Vec::new(),
             help: None,
             note: None,
@@ -65,7 +77,10 @@ impl Diagnostic {
 
     #[must_use]
     pub fn label(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.secondary.push(Label { span, message: message.into() });
+        self.secondary.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -118,10 +133,14 @@ impl Sink {
     /// The diagnostics sorted by position, duplicates removed.
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {
         self.diags.sort_by(|a, b| {
-            (a.primary.span.file, a.primary.span.start, a.code)
-                .cmp(&(b.primary.span.file, b.primary.span.start, b.code))
+            (a.primary.span.file, a.primary.span.start, a.code).cmp(&(
+                b.primary.span.file,
+                b.primary.span.start,
+                b.code,
+            ))
         });
-        self.diags.dedup_by(|a, b| a.code == b.code && a.primary == b.primary && a.message == b.message);
+        self.diags
+            .dedup_by(|a, b| a.code == b.code && a.primary == b.primary && a.message == b.message);
         self.diags
     }
 

@@ -21,7 +21,11 @@ pub struct HumanOptions {
 
 /// miette's graphical report for one diagnostic.
 pub fn human(map: &SourceMap, d: &Diagnostic, opts: HumanOptions) -> String {
-    let theme = if opts.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if opts.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     let mut handler = GraphicalReportHandler::new_themed(theme)
         .with_width(opts.width)
         .with_links(false)
@@ -29,7 +33,11 @@ pub fn human(map: &SourceMap, d: &Diagnostic, opts: HumanOptions) -> String {
     if let Some(note) = &d.note {
         handler = handler.with_footer(format!("note: {note}"));
     }
-    let adapter = Adapter { d, file: map.get(d.primary.span.file), file_id: d.primary.span.file };
+    let adapter = Adapter {
+        d,
+        file: map.get(d.primary.span.file),
+        file_id: d.primary.span.file,
+    };
     let mut out = String::new();
     // Writing into a String cannot fail; a broken span would be a bug we still survive.
     if handler.render_report(&mut out, &adapter).is_err() {
@@ -59,7 +67,10 @@ impl std::fmt::Display for Adapter<'_> {
 impl std::error::Error for Adapter<'_> {}
 
 fn source_span(span: Span) -> SourceSpan {
-    SourceSpan::new((span.start as usize).into(), (span.end - span.start) as usize)
+    SourceSpan::new(
+        (span.start as usize).into(),
+        (span.end - span.start) as usize,
+    )
 }
 
 impl miette::Diagnostic for Adapter<'_> {
@@ -75,7 +86,10 @@ impl miette::Diagnostic for Adapter<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.d.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.d
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -110,9 +124,11 @@ impl miette::SourceCode for SourceFile {
         let first = (self.line_col(start).line as usize - 1).saturating_sub(before);
         let last = self.line_col(end).line as usize - 1 + after;
         let from = self.line_start(first).unwrap_or(0);
-        let to = self.line_start(last + 1).map_or(text.len(), |e| e.saturating_sub(1).max(from));
+        let to = self
+            .line_start(last + 1)
+            .map_or(text.len(), |e| e.saturating_sub(1).max(from));
         let data = &text.as_bytes()[from..to];
-        let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
+        let lines = text[from..to].lines().count().max(1);
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
             data,
@@ -128,7 +144,14 @@ impl miette::SourceCode for SourceFile {
 pub fn short(map: &SourceMap, d: &Diagnostic) -> String {
     let (start, _) = map.line_col(d.primary.span);
     let file = &map.get(d.primary.span.file).name;
-    format!("{file}:{}:{}: {}[{}]: {}", start.line, start.column, d.severity.as_str(), d.code, d.message)
+    format!(
+        "{file}:{}:{}: {}[{}]: {}",
+        start.line,
+        start.column,
+        d.severity.as_str(),
+        d.code,
+        d.message
+    )
 }
 
 /// A GitHub Actions workflow command.
@@ -157,7 +180,9 @@ pub fn github(map: &SourceMap, d: &Diagnostic) -> String {
 }
 
 fn gh_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn gh_property(s: &str) -> String {

@@ -1,13 +1,19 @@
 //! Checked model → IR. Runs only on files that check clean.
 
-use super::{Action, Artifact, Condition, Edge, Ir, IR_VERSION, Param, Pipeline, Secret, Stage};
+use super::{Action, Artifact, Condition, Edge, IR_VERSION, Ir, Param, Pipeline, Secret, Stage};
 use crate::check::{ActionModel, ConditionModel, Model};
 use crate::source::{SourceMap, Span};
 
 /// An IR span, with the 1-based line and column of its start.
 pub(crate) fn span(map: &SourceMap, s: Span) -> super::Span {
     let (start, _) = map.line_col(s);
-    super::Span { file: s.file.0, start: s.start, end: s.end, line: start.line, column: start.column }
+    super::Span {
+        file: s.file.0,
+        start: s.start,
+        end: s.end,
+        line: start.line,
+        column: start.column,
+    }
 }
 
 pub(crate) fn action(map: &SourceMap, a: &ActionModel) -> Action {
@@ -21,18 +27,44 @@ pub(crate) fn action(map: &SourceMap, a: &ActionModel) -> Action {
         category: a.category,
         params: a.params.clone(),
         after: a.after.iter().map(|i| i.name.clone()).collect(),
-        inputs: a.inputs.iter().map(|i| Artifact { name: i.name.clone(), path: String::new() }).collect(),
-        outputs: a.outputs.iter().map(|o| Artifact { name: o.name.name.clone(), path: o.path.clone() }).collect(),
-        exports: a.exports.iter().map(|e| e.name.clone()).chain(a.kind_exports.iter().cloned()).collect(),
+        inputs: a
+            .inputs
+            .iter()
+            .map(|i| Artifact {
+                name: i.name.clone(),
+                path: String::new(),
+            })
+            .collect(),
+        outputs: a
+            .outputs
+            .iter()
+            .map(|o| Artifact {
+                name: o.name.name.clone(),
+                path: o.path.clone(),
+            })
+            .collect(),
+        exports: a
+            .exports
+            .iter()
+            .map(|e| e.name.clone())
+            .chain(a.kind_exports.iter().cloned())
+            .collect(),
         env: a.env.clone(),
-        timeout_secs: a.timeout.map(|(s, _)| s).or((a.kind == super::Kind::Approval).then_some(7 * 86_400)),
+        timeout_secs: a
+            .timeout
+            .map(|(s, _)| s)
+            .or((a.kind == super::Kind::Approval).then_some(7 * 86_400)),
         retry: a.retry,
         when: a.when.clone(),
     }
 }
 
 fn condition(map: &SourceMap, c: &ConditionModel) -> Condition {
-    Condition { rules: c.rules.clone(), otherwise: c.otherwise, span: span(map, c.span) }
+    Condition {
+        rules: c.rules.clone(),
+        otherwise: c.otherwise,
+        span: span(map, c.span),
+    }
 }
 
 /// Lowers a checked pipeline to the IR.
@@ -65,7 +97,11 @@ impl Lowerer {
             .collect();
         let paths: std::collections::HashMap<String, String> = stages
             .iter()
-            .flat_map(|s| s.actions.iter().flat_map(|a| a.outputs.iter().map(|o| (o.name.clone(), o.path.clone()))))
+            .flat_map(|s| {
+                s.actions
+                    .iter()
+                    .flat_map(|a| a.outputs.iter().map(|o| (o.name.clone(), o.path.clone())))
+            })
             .collect();
         let fill = |inputs: &mut Vec<Artifact>| {
             for i in inputs {
@@ -108,7 +144,11 @@ impl Lowerer {
                     .secrets
                     .iter()
                     .filter_map(|s| {
-                        Some(Secret { name: s.name.name.clone(), source: s.source.clone()?, span: span(map, s.span) })
+                        Some(Secret {
+                            name: s.name.name.clone(),
+                            source: s.source.clone()?,
+                            span: span(map, s.span),
+                        })
                     })
                     .collect(),
                 triggers: m.triggers.clone(),

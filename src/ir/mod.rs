@@ -101,9 +101,13 @@ pub struct Param {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "from")]
 pub enum SecretSource {
-    Env { var: String },
+    Env {
+        var: String,
+    },
     /// Relative to the directory of the file of the secret's span.
-    File { path: String },
+    File {
+        path: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,9 +183,18 @@ pub struct Condition {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "rule")]
 pub enum CondRule {
-    Require { expr: Expr, span: Span },
-    Window { cron: String, tz: Option<String>, span: Span },
-    Check { action: Box<Action> },
+    Require {
+        expr: Expr,
+        span: Span,
+    },
+    Window {
+        cron: String,
+        tz: Option<String>,
+        span: Span,
+    },
+    Check {
+        action: Box<Action>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -276,14 +289,28 @@ pub enum BinOp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "ref")]
 pub enum Ref {
-    Param { name: String },
-    Secret { name: String },
-    Export { stage: String, action: String, name: String },
+    Param {
+        name: String,
+    },
+    Secret {
+        name: String,
+    },
+    Export {
+        stage: String,
+        action: String,
+        name: String,
+    },
     /// `run.id`, `run.branch`, …
-    Run { field: String },
-    StageStatus { stage: String },
+    Run {
+        field: String,
+    },
+    StageStatus {
+        stage: String,
+    },
     /// Only inside template bodies, replaced at expansion.
-    TemplateParam { name: String },
+    TemplateParam {
+        name: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -296,19 +323,43 @@ pub enum Part {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "expr")]
 pub enum Expr {
-    Str { value: String },
-    Int { value: i64 },
-    Bool { value: bool },
-    Duration { secs: u64 },
-    List { items: Vec<Expr> },
-    Map { entries: BTreeMap<String, Expr> },
+    Str {
+        value: String,
+    },
+    Int {
+        value: i64,
+    },
+    Bool {
+        value: bool,
+    },
+    Duration {
+        secs: u64,
+    },
+    List {
+        items: Vec<Expr>,
+    },
+    Map {
+        entries: BTreeMap<String, Expr>,
+    },
     /// A string with interpolations; in a `script`, each interpolated value becomes one
     /// shell-quoted word (a list: one word per element).
-    Interp { parts: Vec<Part>, script: bool },
+    Interp {
+        parts: Vec<Part>,
+        script: bool,
+    },
     Ref(Ref),
-    Not { operand: Box<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
-    Call { func: String, args: Vec<Expr> },
+    Not {
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Call {
+        func: String,
+        args: Vec<Expr>,
+    },
 }
 
 impl Expr {
@@ -316,7 +367,11 @@ impl Expr {
     pub fn refs<'a>(&'a self, f: &mut impl FnMut(&'a Ref)) {
         match self {
             Expr::Ref(r) => f(r),
-            Expr::List { items } | Expr::Call { args: items, .. } => items.iter().for_each(|e| e.refs(f)),
+            Expr::List { items } | Expr::Call { args: items, .. } => {
+                for e in items {
+                    e.refs(f);
+                }
+            }
             Expr::Map { entries } => entries.values().for_each(|e| e.refs(f)),
             Expr::Interp { parts, .. } => parts.iter().for_each(|p| {
                 if let Part::Expr(e) = p {
@@ -337,12 +392,19 @@ impl Expr {
     pub fn substitute(&self, args: &BTreeMap<String, Expr>) -> Expr {
         let sub = |e: &Expr| e.substitute(args);
         match self {
-            Expr::Ref(Ref::TemplateParam { name }) => args.get(name).cloned().unwrap_or_else(|| self.clone()),
-            Expr::List { items } => Expr::List { items: items.iter().map(sub).collect() },
-            Expr::Call { func, args: a } => Expr::Call { func: func.clone(), args: a.iter().map(sub).collect() },
-            Expr::Map { entries } => {
-                Expr::Map { entries: entries.iter().map(|(k, v)| (k.clone(), sub(v))).collect() }
+            Expr::Ref(Ref::TemplateParam { name }) => {
+                args.get(name).cloned().unwrap_or_else(|| self.clone())
             }
+            Expr::List { items } => Expr::List {
+                items: items.iter().map(sub).collect(),
+            },
+            Expr::Call { func, args: a } => Expr::Call {
+                func: func.clone(),
+                args: a.iter().map(sub).collect(),
+            },
+            Expr::Map { entries } => Expr::Map {
+                entries: entries.iter().map(|(k, v)| (k.clone(), sub(v))).collect(),
+            },
             Expr::Interp { parts, script } => Expr::Interp {
                 parts: parts
                     .iter()
@@ -353,10 +415,14 @@ impl Expr {
                     .collect(),
                 script: *script,
             },
-            Expr::Not { operand } => Expr::Not { operand: Box::new(sub(operand)) },
-            Expr::Binary { op, lhs, rhs } => {
-                Expr::Binary { op: *op, lhs: Box::new(sub(lhs)), rhs: Box::new(sub(rhs)) }
-            }
+            Expr::Not { operand } => Expr::Not {
+                operand: Box::new(sub(operand)),
+            },
+            Expr::Binary { op, lhs, rhs } => Expr::Binary {
+                op: *op,
+                lhs: Box::new(sub(lhs)),
+                rhs: Box::new(sub(rhs)),
+            },
             other => other.clone(),
         }
     }
@@ -365,7 +431,9 @@ impl Expr {
 /// Why an IR document could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("this IR has version {found}, but this pipec reads version {IR_VERSION}; recompile it with `pipec compile`")]
+    #[error(
+        "this IR has version {found}, but this pipec reads version {IR_VERSION}; recompile it with `pipec compile`"
+    )]
     Version { found: u64 },
     #[error("not a pipec IR document: {0}")]
     Json(#[from] serde_json::Error),
@@ -374,7 +442,10 @@ pub enum ReadError {
 /// Reads an IR document, checking its version before its shape.
 pub fn from_json(text: &str) -> Result<Ir, ReadError> {
     let value: serde_json::Value = serde_json::from_str(text)?;
-    let found = value.get("ir_version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let found = value
+        .get("ir_version")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
     if found != u64::from(IR_VERSION) {
         return Err(ReadError::Version { found });
     }

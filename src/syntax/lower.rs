@@ -1,5 +1,7 @@
 //! pest pairs → the spanned AST, with lexical validation (E0103).
 
+use std::fmt::Write as _;
+
 use pest::iterators::{Pair, Pairs};
 
 use super::Rule;
@@ -24,7 +26,11 @@ pub(crate) struct Lowerer<'s> {
 
 impl<'s> Lowerer<'s> {
     pub(crate) fn new(file: FileId, src: &'s str) -> Self {
-        Lowerer { file, src, diagnostics: Vec::new() }
+        Lowerer {
+            file,
+            src,
+            diagnostics: Vec::new(),
+        }
     }
 
     /// The pair's span without the implicit whitespace pest may leave at its end.
@@ -49,7 +55,11 @@ impl<'s> Lowerer<'s> {
                 _ => {}
             }
         }
-        File { items, broken_names: Vec::new(), broken_spans: Vec::new() }
+        File {
+            items,
+            broken_names: Vec::new(),
+            broken_spans: Vec::new(),
+        }
     }
 
     fn ident(&mut self, p: &Pair<'_, Rule>) -> Ident {
@@ -71,10 +81,16 @@ impl<'s> Lowerer<'s> {
 
     fn import(&mut self, p: Pair<'_, Rule>) -> Import {
         let span = self.span(&p);
-        let mut inner = p.into_inner().filter(|p| p.as_rule() != Rule::k_import && p.as_rule() != Rule::k_as);
+        let mut inner = p
+            .into_inner()
+            .filter(|p| p.as_rule() != Rule::k_import && p.as_rule() != Rule::k_as);
         let path = inner.next().map(|s| self.string(s));
         let alias = inner.next().map(|a| self.ident(&a));
-        Import { path: path.unwrap_or_else(|| empty_str(span)), alias, span }
+        Import {
+            path: path.unwrap_or_else(|| empty_str(span)),
+            alias,
+            span,
+        }
     }
 
     /// The `///` lines right above `start`, joined.
@@ -119,7 +135,10 @@ impl<'s> Lowerer<'s> {
             name: name.unwrap_or_else(|| missing_ident(span)),
             doc,
             params,
-            kind: kind.unwrap_or_else(|| KindRef { segments: vec![], span }),
+            kind: kind.unwrap_or_else(|| KindRef {
+                segments: vec![],
+                span,
+            }),
             attrs,
             span,
         }
@@ -131,7 +150,12 @@ impl<'s> Lowerer<'s> {
         let name = self.ident(&inner.next().expect("grammar: tparam has a name"));
         let ty = self.type_expr(inner.next().expect("grammar: tparam has a type"));
         let default = inner.next().map(|e| self.expr(e));
-        TemplateParam { name, ty, default, span }
+        TemplateParam {
+            name,
+            ty,
+            default,
+            span,
+        }
     }
 
     fn type_expr(&mut self, p: Pair<'_, Rule>) -> TypeExpr {
@@ -196,7 +220,13 @@ impl<'s> Lowerer<'s> {
                 let name = self.ident(&inner.next().expect("grammar: param name"));
                 let ty = self.type_expr(inner.next().expect("grammar: param type"));
                 let default = inner.next().map(|e| self.expr(e));
-                PipelineItem::Param(Param { doc, name, ty, default, span })
+                PipelineItem::Param(Param {
+                    doc,
+                    name,
+                    ty,
+                    default,
+                    span,
+                })
             }
             Rule::secret_item => {
                 let mut inner = p.into_inner().skip(1);
@@ -237,7 +267,13 @@ impl<'s> Lowerer<'s> {
                 _ => {}
             }
         }
-        Transition { from, to, guard, disabled, span }
+        Transition {
+            from,
+            to,
+            guard,
+            disabled,
+            span,
+        }
     }
 
     fn stage(&mut self, p: Pair<'_, Rule>) -> Stage {
@@ -303,13 +339,21 @@ impl<'s> Lowerer<'s> {
                     let mut strings = c.into_inner().filter(|p| p.as_rule() == Rule::string);
                     let cron = self.string(strings.next().expect("grammar: window cron"));
                     let tz = strings.next().map(|s| self.string(s));
-                    rules.push(CondRule::Window { cron, tz, span: cspan });
+                    rules.push(CondRule::Window {
+                        cron,
+                        tz,
+                        span: cspan,
+                    });
                 }
                 Rule::check_rule => {
                     let mut inner = c.into_inner().skip(1);
                     let kind = self.kind_ref(inner.next().expect("grammar: check kind"));
                     let attrs = self.attr_block(inner.next().expect("grammar: check block"));
-                    rules.push(CondRule::Check { kind, attrs, span: cspan });
+                    rules.push(CondRule::Check {
+                        kind,
+                        attrs,
+                        span: cspan,
+                    });
                 }
                 Rule::entry_else | Rule::success_else => {
                     let v = c.into_inner().nth(1).expect("grammar: else value");
@@ -323,7 +367,11 @@ impl<'s> Lowerer<'s> {
                 _ => {}
             }
         }
-        Condition { rules, otherwise, span }
+        Condition {
+            rules,
+            otherwise,
+            span,
+        }
     }
 
     fn action(&mut self, p: Pair<'_, Rule>) -> Action {
@@ -332,7 +380,12 @@ impl<'s> Lowerer<'s> {
         let name = self.ident(&inner.next().expect("grammar: action name"));
         let kind = self.kind_ref(inner.next().expect("grammar: action kind"));
         let attrs = self.attr_block(inner.next().expect("grammar: action block"));
-        Action { name, kind, attrs, span }
+        Action {
+            name,
+            kind,
+            attrs,
+            span,
+        }
     }
 
     // ------------------------------------------------------------------ expressions
@@ -347,19 +400,39 @@ impl<'s> Lowerer<'s> {
                 let operand = inner.pop().expect("grammar: unary operand");
                 let mut e = self.expr(operand);
                 for _ in inner {
-                    e = Expr { kind: ExprKind::Not(Box::new(e)), span };
+                    e = Expr {
+                        kind: ExprKind::Not(Box::new(e)),
+                        span,
+                    };
                 }
                 e
             }
             Rule::duration => {
-                let kind = self.duration(&p).map_or(ExprKind::Error, ExprKind::Duration);
+                let kind = self
+                    .duration(&p)
+                    .map_or(ExprKind::Error, ExprKind::Duration);
                 Expr { kind, span }
             }
-            Rule::integer => Expr { kind: self.integer(&p).map_or(ExprKind::Error, ExprKind::Int), span },
-            Rule::k_true => Expr { kind: ExprKind::Bool(true), span },
-            Rule::k_false => Expr { kind: ExprKind::Bool(false), span },
-            Rule::string | Rule::block_string => Expr { kind: ExprKind::Str(self.string(p)), span },
-            Rule::list => Expr { kind: ExprKind::List(p.into_inner().map(|e| self.expr(e)).collect()), span },
+            Rule::integer => Expr {
+                kind: self.integer(&p).map_or(ExprKind::Error, ExprKind::Int),
+                span,
+            },
+            Rule::k_true => Expr {
+                kind: ExprKind::Bool(true),
+                span,
+            },
+            Rule::k_false => Expr {
+                kind: ExprKind::Bool(false),
+                span,
+            },
+            Rule::string | Rule::block_string => Expr {
+                kind: ExprKind::Str(self.string(p)),
+                span,
+            },
+            Rule::list => Expr {
+                kind: ExprKind::List(p.into_inner().map(|e| self.expr(e)).collect()),
+                span,
+            },
             Rule::map => {
                 let entries = p
                     .into_inner()
@@ -370,22 +443,32 @@ impl<'s> Lowerer<'s> {
                             self.ident(&k)
                         } else {
                             let s = self.string(k);
-                            Ident { name: s.as_plain().unwrap_or_default(), span: s.span }
+                            Ident {
+                                name: s.as_plain().unwrap_or_default(),
+                                span: s.span,
+                            }
                         };
                         (key, self.expr(inner.next().expect("grammar: map value")))
                     })
                     .collect();
-                Expr { kind: ExprKind::Map(entries), span }
+                Expr {
+                    kind: ExprKind::Map(entries),
+                    span,
+                }
             }
             Rule::call => {
                 let mut inner = p.into_inner();
                 let name = self.ident(&inner.next().expect("grammar: call name"));
                 let args = inner.map(|a| self.expr(a)).collect();
-                Expr { kind: ExprKind::Call(name, args), span }
+                Expr {
+                    kind: ExprKind::Call(name, args),
+                    span,
+                }
             }
-            Rule::path => {
-                Expr { kind: ExprKind::Path(p.into_inner().map(|i| self.ident(&i)).collect()), span }
-            }
+            Rule::path => Expr {
+                kind: ExprKind::Path(p.into_inner().map(|i| self.ident(&i)).collect()),
+                span,
+            },
             _ => unreachable!("grammar: unexpected expression rule {:?}", p.as_rule()),
         }
     }
@@ -408,27 +491,28 @@ impl<'s> Lowerer<'s> {
             };
             let rhs = self.expr(pairs.next().expect("grammar: binary rhs"));
             let span = lhs.span.to(rhs.span);
-            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
+            lhs = Expr {
+                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+                span,
+            };
         }
         lhs
     }
 
     fn integer(&mut self, p: &Pair<'_, Rule>) -> Option<i64> {
-        match p.as_str().parse::<i64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                self.err(
-                    Diagnostic::new(
-                        Code::E0103,
-                        format!("integer `{}` is out of range", p.as_str()),
-                        self.span(p),
-                        "does not fit in 64 bits",
-                    )
-                    .note("integers are 64-bit signed: -9223372036854775808 to 9223372036854775807"),
-                );
-                None
-            }
+        if let Ok(n) = p.as_str().parse::<i64>() {
+            return Some(n);
         }
+        self.err(
+            Diagnostic::new(
+                Code::E0103,
+                format!("integer `{}` is out of range", p.as_str()),
+                self.span(p),
+                "does not fit in 64 bits",
+            )
+            .note("integers are 64-bit signed: -9223372036854775808 to 9223372036854775807"),
+        );
+        None
     }
 
     fn duration(&mut self, p: &Pair<'_, Rule>) -> Option<u64> {
@@ -454,7 +538,11 @@ impl<'s> Lowerer<'s> {
     pub(crate) fn string(&mut self, p: Pair<'_, Rule>) -> StrLit {
         let span = self.span(&p);
         let block = p.as_rule() == Rule::block_string;
-        let dropped = if block { block_drops(self.src, span) } else { Drops::none() };
+        let dropped = if block {
+            block_drops(self.src, span)
+        } else {
+            Drops::none()
+        };
         let mut parts: Vec<StrPart> = Vec::new();
         for c in p.into_inner() {
             let cspan = self.span(&c);
@@ -494,17 +582,24 @@ impl<'s> Lowerer<'s> {
             "$" => "$".to_string(),
             _ => {
                 if let Some(hex) = body.strip_prefix("u{").and_then(|b| b.strip_suffix('}')) {
-                    if let Some(c) =
-                        u32::from_str_radix(hex, 16).ok().filter(|_| (1..=6).contains(&hex.len())).and_then(char::from_u32)
+                    if let Some(c) = u32::from_str_radix(hex, 16)
+                        .ok()
+                        .filter(|_| (1..=6).contains(&hex.len()))
+                        .and_then(char::from_u32)
                     {
                         return Some(c.to_string());
                     }
-                    self.err(Diagnostic::new(
-                        Code::E0103,
-                        format!("invalid unicode escape `{s}`"),
-                        self.span(p),
-                        "not a Unicode scalar value",
-                    ).help("write 1 to 6 hex digits of a Unicode scalar value, like `\\u{1F680}`"));
+                    self.err(
+                        Diagnostic::new(
+                            Code::E0103,
+                            format!("invalid unicode escape `{s}`"),
+                            self.span(p),
+                            "not a Unicode scalar value",
+                        )
+                        .help(
+                            "write 1 to 6 hex digits of a Unicode scalar value, like `\\u{1F680}`",
+                        ),
+                    );
                     return None;
                 }
                 self.err(
@@ -530,11 +625,18 @@ fn push_text(parts: &mut Vec<StrPart>, text: &str) {
 }
 
 fn empty_str(span: Span) -> StrLit {
-    StrLit { parts: vec![], block: false, span }
+    StrLit {
+        parts: vec![],
+        block: false,
+        span,
+    }
 }
 
 fn missing_ident(span: Span) -> Ident {
-    Ident { name: String::new(), span }
+    Ident {
+        name: String::new(),
+        span,
+    }
 }
 
 /// Parses `90s`, `15m`, `1h30m`, `7d` into seconds.
@@ -546,13 +648,17 @@ pub(crate) fn parse_duration(s: &str) -> Result<u64, &'static str> {
     let mut last_rank = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err("expected a number before each unit");
         }
         let n: u64 = rest[..digits].parse().map_err(|_| "number too large")?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let (mult, rank) = match &rest[..unit_len] {
             "d" => (86_400, 1),
             "h" => (3_600, 2),
@@ -565,7 +671,10 @@ pub(crate) fn parse_duration(s: &str) -> Result<u64, &'static str> {
             return Err("units must go from largest to smallest, each once");
         }
         last_rank = rank;
-        total = n.checked_mul(mult).and_then(|v| total.checked_add(v)).ok_or("too long")?;
+        total = n
+            .checked_mul(mult)
+            .and_then(|v| total.checked_add(v))
+            .ok_or("too long")?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -579,7 +688,7 @@ pub fn format_duration(mut secs: u64) -> String {
     let mut out = String::new();
     for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
         if secs >= size {
-            out.push_str(&format!("{}{unit}", secs / size));
+            let _ = write!(out, "{}{unit}", secs / size);
             secs %= size;
         }
     }
@@ -597,7 +706,10 @@ struct Drops {
 
 impl Drops {
     fn none() -> Drops {
-        Drops { keep: 0..usize::MAX, indents: Vec::new() }
+        Drops {
+            keep: 0..usize::MAX,
+            indents: Vec::new(),
+        }
     }
 
     fn keeps(&self, at: usize) -> bool {
@@ -610,7 +722,10 @@ impl Drops {
 }
 
 fn block_drops(src: &str, span: Span) -> Drops {
-    let (open, close) = (span.start as usize + 3, (span.end as usize).saturating_sub(3));
+    let (open, close) = (
+        span.start as usize + 3,
+        (span.end as usize).saturating_sub(3),
+    );
     if close < open {
         return Drops::none();
     }
@@ -632,7 +747,10 @@ fn block_drops(src: &str, span: Span) -> Drops {
         }
     }
     if end < start {
-        return Drops { keep: start..start, indents: Vec::new() };
+        return Drops {
+            keep: start..start,
+            indents: Vec::new(),
+        };
     }
     let body = &src[start..end];
     let mut line_starts = vec![start];
@@ -643,16 +761,23 @@ fn block_drops(src: &str, span: Span) -> Drops {
         let n = line.len() - line.trim_start_matches([' ', '\t']).len();
         (n, line.trim().is_empty())
     };
-    let common = line_starts.iter().filter_map(|&ls| {
-        let (n, blank) = indent_of(ls);
-        (!blank).then_some(n)
-    }).min().unwrap_or(0);
+    let common = line_starts
+        .iter()
+        .filter_map(|&ls| {
+            let (n, blank) = indent_of(ls);
+            (!blank).then_some(n)
+        })
+        .min()
+        .unwrap_or(0);
     let indents = line_starts
         .iter()
         .map(|&ls| ls..ls + indent_of(ls).0.min(common))
         .filter(|r| !r.is_empty())
         .collect();
-    Drops { keep: start..end, indents }
+    Drops {
+        keep: start..end,
+        indents,
+    }
 }
 
 #[cfg(test)]
@@ -661,7 +786,13 @@ mod tests {
 
     #[test]
     fn durations_parse_and_render() {
-        for (text, secs) in [("90s", 90), ("15m", 900), ("2h", 7200), ("7d", 604_800), ("1h30m", 5400)] {
+        for (text, secs) in [
+            ("90s", 90),
+            ("15m", 900),
+            ("2h", 7200),
+            ("7d", 604_800),
+            ("1h30m", 5400),
+        ] {
             assert_eq!(parse_duration(text), Ok(secs), "{text}");
         }
         assert_eq!(format_duration(5400), "1h30m");

@@ -51,14 +51,20 @@ impl Parser {
         let mut diagnostics = scanned.diagnostics;
         let mut text = scanned.text;
         let mut broken_names = Vec::new();
-        let mut broken_spans: Vec<Span> = scanned.shadowed.iter().map(|r| Span::new(file, r.start, r.end.min(src.len()))).collect();
+        let mut broken_spans: Vec<Span> = scanned
+            .shadowed
+            .iter()
+            .map(|r| Span::new(file, r.start, r.end.min(src.len())))
+            .collect();
         let mut last_blank: Option<std::ops::Range<usize>> = None;
         let mut last_pos: Option<usize> = None;
         for _ in 0..=MAX_RECOVERIES {
             match PipeGrammar::parse(Rule::file, &text) {
                 Ok(mut pairs) => {
                     let mut lowerer = lower::Lowerer::new(file, src);
-                    let root = pairs.next().expect("grammar: file rule always yields one pair");
+                    let root = pairs
+                        .next()
+                        .expect("grammar: file rule always yields one pair");
                     let mut ast = lowerer.lower_file(root);
                     ast.broken_names = broken_names;
                     ast.broken_spans = broken_spans;
@@ -74,7 +80,9 @@ impl Parser {
                     if !scanned.shadowed.iter().any(|r| r.contains(&pos)) {
                         diagnostics.push(diag);
                     }
-                    let Some(range) = recovery_range(&text, &scanned.braces, pos) else { break };
+                    let Some(range) = recovery_range(&text, &scanned.braces, pos) else {
+                        break;
+                    };
                     if last_blank.as_ref().is_some_and(|r| *r == range) || range.is_empty() {
                         break;
                     }
@@ -85,7 +93,14 @@ impl Parser {
                 }
             }
         }
-        (File { items: Vec::new(), broken_names, broken_spans }, diagnostics)
+        (
+            File {
+                items: Vec::new(),
+                broken_names,
+                broken_spans,
+            },
+            diagnostics,
+        )
     }
 }
 
@@ -101,7 +116,11 @@ fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> (Di
     let (pos, expected) = expected_at(text, err);
     let pos = pos.min(text.len());
     let found_len = token_len(&text[pos..]);
-    let found = if pos >= text.len() { "end of file".to_string() } else { format!("`{}`", &text[pos..pos + found_len]) };
+    let found = if pos >= text.len() {
+        "end of file".to_string()
+    } else {
+        format!("`{}`", &text[pos..pos + found_len])
+    };
     let message = if expected.is_empty() {
         format!("unexpected {found}")
     } else {
@@ -110,7 +129,9 @@ fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> (Di
     let span = Span::new(file, pos, pos + found_len);
     let d = Diagnostic::new(Code::E0101, message, span, "unexpected here");
     let d = match &text[pos..pos + found_len] {
-        ":" => d.help("`.pipe` is not YAML: attributes are written `NAME = value` and blocks `NAME { … }`"),
+        ":" => d.help(
+            "`.pipe` is not YAML: attributes are written `NAME = value` and blocks `NAME { … }`",
+        ),
         "}" => d.help("an item is incomplete before this `}`"),
         _ if pos >= text.len() => d.help("a block is not closed: add the missing `}`"),
         _ => d,
@@ -120,12 +141,16 @@ fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> (Di
 
 /// Token-like names pest reports that users never type on purpose.
 fn is_noise(token: &str) -> bool {
-    matches!(token, "/*" | "//" | "," | ";") || token.starts_with('\u{feff}') || token.trim().is_empty()
+    matches!(token, "/*" | "//" | "," | ";")
+        || token.starts_with('\u{feff}')
+        || token.trim().is_empty()
 }
 
 /// Length of the token at the start of `rest`: an identifier/number run, or one character.
 fn token_len(rest: &str) -> usize {
-    let word = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    let word = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
     if word > 0 {
         return word;
     }
@@ -170,14 +195,23 @@ fn expected_at(text: &str, err: &pest::error::Error<Rule>) -> (usize, Vec<String
         }
     }
     // Right after an identifier pest also tries to extend it; that is never the fix.
-    let after_ident = text[..pos.min(text.len())].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
-    let at_ident = text[pos.min(text.len())..].chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let after_ident = text[..pos.min(text.len())]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let at_ident = text[pos.min(text.len())..]
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_');
     if after_ident && !at_ident && names.len() > 1 {
         names.retain(|n| n != "a name");
     }
     // Everything that can start an expression: say so once.
     if names.iter().any(|n| n == "`(`") && names.iter().any(|n| n == "`[`") {
-        const STARTS: &[&str] = &["`!`", "`\"\"\"`", "`(`", "`[`", "`false`", "`true`", "`{`", "a name", "a number", "a string"];
+        const STARTS: &[&str] = &[
+            "`!`", "`\"\"\"`", "`(`", "`[`", "`false`", "`true`", "`{`", "a name", "a number",
+            "a string",
+        ];
         names.retain(|n| !STARTS.contains(&n.as_str()));
         names.push("a value".into());
     }
@@ -195,19 +229,34 @@ fn join_or(items: &[String]) -> String {
 
 /// Replaces a byte range with spaces, keeping line breaks (so offsets stay valid).
 fn blank(text: &mut String, range: std::ops::Range<usize>) {
-    let replaced: String = text[range.clone()].chars().map(|c| if c == '\n' { '\n' } else { ' ' }.to_string().repeat(c.len_utf8())).collect();
+    let replaced: String = text[range.clone()]
+        .chars()
+        .map(|c| {
+            if c == '\n' { '\n' } else { ' ' }
+                .to_string()
+                .repeat(c.len_utf8())
+        })
+        .collect();
     text.replace_range(range, &replaced);
 }
 
 fn idents_in(text: &str) -> Vec<String> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| w.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_'))
+        .filter(|w| {
+            w.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+        })
         .map(str::to_string)
         .collect()
 }
 
 /// The region to blank out after a syntax error at `pos`.
-fn recovery_range(text: &str, braces: &[(usize, bool)], pos: usize) -> Option<std::ops::Range<usize>> {
+fn recovery_range(
+    text: &str,
+    braces: &[(usize, bool)],
+    pos: usize,
+) -> Option<std::ops::Range<usize>> {
     // The braces enclosing `pos`, outermost first, each with its match (if any).
     let mut stack: Vec<usize> = Vec::new();
     for &(at, open) in braces {
@@ -228,7 +277,11 @@ fn recovery_range(text: &str, braces: &[(usize, bool)], pos: usize) -> Option<st
         }
         let mut depth = 0usize;
         for &(at, is_open) in braces.iter().filter(|(at, _)| *at >= open) {
-            if text.as_bytes().get(at).is_none_or(|b| *b != b'{' && *b != b'}') {
+            if text
+                .as_bytes()
+                .get(at)
+                .is_none_or(|b| *b != b'{' && *b != b'}')
+            {
                 continue;
             }
             if is_open {
@@ -245,7 +298,9 @@ fn recovery_range(text: &str, braces: &[(usize, bool)], pos: usize) -> Option<st
     // Innermost block with a recognisable head.
     for &open in stack.iter().rev() {
         let (head_start, word) = head_of(text, open);
-        let Some(close) = close_of(open) else { continue };
+        let Some(close) = close_of(open) else {
+            continue;
+        };
         match word {
             "action" | "trigger" | "template" | "entry" | "on" | "check" | "stage" => {
                 return Some(head_start..close + 1);
@@ -259,7 +314,10 @@ fn recovery_range(text: &str, braces: &[(usize, bool)], pos: usize) -> Option<st
     let inner_open = stack.last().map_or(0, |&b| b + 1);
     let start = before.rfind('\n').map_or(0, |i| i + 1).max(inner_open);
     let mut end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
-    if let Some(&(open, _)) = braces.iter().find(|&&(at, open)| open && at >= start && at < end) {
+    if let Some(&(open, _)) = braces
+        .iter()
+        .find(|&&(at, open)| open && at >= start && at < end)
+    {
         if let Some(close) = close_of(open) {
             end = end.max(close + 1);
         }
@@ -278,11 +336,16 @@ fn head_of(text: &str, open: usize) -> (usize, &str) {
     let before = &text[..open];
     // The item starts after the previous brace, `;`, `,` or the start of its line.
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let boundary = before.rfind(['{', '}', ';', ',']).map_or(0, |i| i + 1).max(line_start);
+    let boundary = before
+        .rfind(['{', '}', ';', ','])
+        .map_or(0, |i| i + 1)
+        .max(line_start);
     let head = &text[boundary..open];
     let trimmed = head.trim_start();
     let start = boundary + (head.len() - trimmed.len());
-    let word_len = trimmed.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(trimmed.len());
+    let word_len = trimmed
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(trimmed.len());
     (start, &trimmed[..word_len])
 }
 

@@ -21,9 +21,13 @@ pub(crate) struct Scan {
 enum Ctx {
     /// Code; the brace depth inside an interpolation `${…}` (None at top level).
     Code(Option<u32>),
-    Str { start: usize, block: bool },
+    Str {
+        start: usize,
+        block: bool,
+    },
 }
 
+#[allow(clippy::too_many_lines)] // Reason: one state machine; its arms share the cursor and stack.
 pub(crate) fn scan(file: FileId, src: &str) -> Scan {
     let bytes = src.as_bytes();
     let mut out = bytes.to_vec();
@@ -158,11 +162,19 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
         diagnostics.push(
             Diagnostic::new(
                 Code::E0102,
-                if block { "unterminated block string" } else { "unterminated string" },
+                if block {
+                    "unterminated block string"
+                } else {
+                    "unterminated string"
+                },
                 Span::new(file, start, start + len),
                 "this string is never closed",
             )
-            .help(if block { "close it with `\"\"\"`" } else { "close it with `\"`" }),
+            .help(if block {
+                "close it with `\"\"\"`"
+            } else {
+                "close it with `\"`"
+            }),
         );
         blank(&mut out, start..bytes.len());
         shadowed.push(start..usize::MAX);
@@ -171,8 +183,14 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
     // Blanking only replaced whole UTF-8 sequences' bytes with ASCII or kept them; but a
     // multi-byte character may have been cut by a range boundary at a quote, which is ASCII,
     // so the text stays valid UTF-8. Fall back to a lossy conversion rather than panic.
-    let text = String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    Scan { text, diagnostics, shadowed, braces }
+    let text = String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Scan {
+        text,
+        diagnostics,
+        shadowed,
+        braces,
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
