@@ -16,6 +16,9 @@
 //! (so its uses are not reported again), and names from regions that failed to parse are
 //! never reported as unknown.
 
+mod attrs;
+mod kinds;
+mod pipeline;
 mod release;
 mod resolve;
 mod types;
@@ -189,7 +192,7 @@ pub(crate) struct TemplateDef {
     pub doc: Option<String>,
     pub params: Vec<(ast::Ident, Option<ir::Type>, Option<ir::Expr>)>,
     pub kind: Option<ir::Kind>,
-    pub body: resolve::Parts,
+    pub body: attrs::Parts,
 }
 
 /// An imported module: its templates by name.

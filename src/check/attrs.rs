@@ -1,0 +1,858 @@
+//! Attributes of actions, `check` rules and template bodies; template expansion; the
+//! resolution of an action's kind.
+
+use std::collections::BTreeMap;
+
+use super::kinds::{
+    CATEGORIES, COMMON, KINDS, MAX_TIMEOUT, default_category, kind_by_name, kind_name, kind_params,
+};
+use super::types::{Ctx, Scope, Ty};
+use super::{ActionModel, Checker, OutputModel, Site, TemplateDef, Use, UseKind};
+use crate::ast::{self, AttrValue, ExprKind};
+use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::ir::{self, Kind};
+use crate::source::Span;
+
+/// An artifact name, or (in a template body) a parameter of type `artifact`.
+#[derive(Clone, Debug)]
+pub(crate) enum NameRef {
+    Name(ast::Ident),
+    Param(String, Span),
+}
+
+/// The processed attributes of an action, a `check` rule or a template body.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Parts {
+    pub kind_params: BTreeMap<String, ir::Expr>,
+    pub after: Vec<ast::Ident>,
+    pub inputs: Vec<NameRef>,
+    pub outputs: Vec<(NameRef, String)>,
+    pub exports: Vec<ast::Ident>,
+    pub env: BTreeMap<String, ir::Expr>,
+    pub timeout: Option<(ir::Expr, Span)>,
+    pub retry: Option<ir::Retry>,
+    pub when: Option<ir::Expr>,
+    pub category: Option<ir::Category>,
+    /// Common attributes that were set (for call-site override).
+    pub set: Vec<String>,
+}
+
+/// What the attributes belong to.
+#[derive(Clone, Copy)]
+pub(crate) enum Target<'t> {
+    Kind(Kind),
+    /// A template call: its parameters, the kind under it and its display name.
+    Call(&'t TemplateDef, &'t str),
+    /// The kind could not be resolved (already reported): accept anything quietly.
+    Unknown,
+}
+
+impl Checker<'_> {
+    // ------------------------------------------------------------------ attributes
+
+    /// Processes an attribute block for `target`. Returns the parts and, for a template
+    /// call, the template arguments.
+    pub(crate) fn attrs(
+        &mut self,
+        attrs: &[ast::Attr],
+        target: Target<'_>,
+        ctx: Ctx<'_>,
+        owner: Span,
+    ) -> (Parts, BTreeMap<String, ir::Expr>) {
+        let mut parts = Parts::default();
+        let mut args = BTreeMap::new();
+        let mut seen: Vec<&ast::Attr> = Vec::new();
+        for a in attrs {
+            let name = a.name.name.as_str();
+            if let Some(first) = seen.iter().find(|s| s.name.name == name) {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0202,
+                        format!("attribute `{name}` is set twice"),
+                        a.name.span,
+                        "set again here",
+                    )
+                    .label(first.name.span, "first set here"),
+                );
+                continue;
+            }
+            seen.push(a);
+            if COMMON.contains(&name) {
+                self.common_attr(a, &mut parts, ctx, target);
+                parts.set.push(name.to_string());
+                continue;
+            }
+            match target {
+                Target::Unknown => {}
+                Target::Kind(kind) => {
+                    let params = kind_params(kind);
+                    if let Some(p) = params.iter().find(|p| p.name == name) {
+                        let v = self.attr_expr(a, &p.ty, ctx);
+                        parts.kind_params.insert(name.to_string(), v);
+                    } else {
+                        let names: Vec<&str> = params
+                            .iter()
+                            .map(|p| p.name)
+                            .chain(COMMON.iter().copied())
+                            .collect();
+                        self.report(
+                            Diagnostic::new(
+                                Code::E0203,
+                                format!(
+                                    "unknown attribute `{name}` for kind `{}`",
+                                    kind_name(kind)
+                                ),
+                                a.name.span,
+                                "unknown attribute",
+                            )
+                            .help_opt(suggest(name, names.iter().copied()))
+                            .note(format!(
+                                "`{}` takes {}",
+                                kind_name(kind),
+                                params
+                                    .iter()
+                                    .map(|p| format!("`{}`", p.name))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )),
+                        );
+                    }
+                }
+                Target::Call(def, display) => {
+                    if let Some((_, ty, _)) = def.params.iter().find(|(n, _, _)| n.name == name) {
+                        let v = self.template_arg(a, ty.as_ref(), ctx);
+                        args.insert(name.to_string(), v);
+                        continue;
+                    }
+                    let is_kind_param = def
+                        .kind
+                        .is_some_and(|k| kind_params(k).iter().any(|p| p.name == name));
+                    let names: Vec<&str> = def
+                        .params
+                        .iter()
+                        .map(|(n, _, _)| n.name.as_str())
+                        .chain(COMMON.iter().copied())
+                        .collect();
+                    let d = if is_kind_param {
+                        Diagnostic::new(Code::E0203, format!("template `{display}` does not take `{name}`"), a.name.span, "set by the template itself")
+                            .note(format!("a template call sets the template's parameters and common attributes only; `{name}` belongs to the underlying kind"))
+                    } else {
+                        Diagnostic::new(
+                            Code::E0203,
+                            format!("unknown parameter `{name}` for template `{display}`"),
+                            a.name.span,
+                            "unknown parameter",
+                        )
+                        .help_opt(suggest(name, names.iter().copied()))
+                    };
+                    self.report(d.label(owner, format!("template `{display}`")));
+                }
+            }
+        }
+        (parts, args)
+    }
+
+    fn attr_expr(&mut self, a: &ast::Attr, ty: &Ty, ctx: Ctx<'_>) -> ir::Expr {
+        match &a.value {
+            AttrValue::Expr(e) => self.expect(e, ty, ctx),
+            AttrValue::OutputFrom { name, .. } => {
+                self.report(Diagnostic::new(
+                    Code::E0301,
+                    format!("`{} from \"…\"` is only for `output`", name.name),
+                    a.value.span(),
+                    "not a value",
+                ));
+                ir::Expr::Str {
+                    value: String::new(),
+                }
+            }
+        }
+    }
+
+    fn template_arg(&mut self, a: &ast::Attr, ty: Option<&ir::Type>, ctx: Ctx<'_>) -> ir::Expr {
+        let expected = ty.map_or(Ty::Any, Ty::from_ir);
+        if expected == Ty::Artifact {
+            if let AttrValue::Expr(ast::Expr {
+                kind: ExprKind::Path(p),
+                ..
+            }) = &a.value
+            {
+                if let [one] = p.as_slice() {
+                    return ir::Expr::Str {
+                        value: one.name.clone(),
+                    };
+                }
+            }
+            self.report(Diagnostic::new(
+                Code::E0301,
+                "expected an artifact name",
+                a.value.span(),
+                "not an artifact name",
+            ));
+            return ir::Expr::Str {
+                value: String::new(),
+            };
+        }
+        if expected == Ty::Secret {
+            if let AttrValue::Expr(e) = &a.value {
+                let (t, x) = self.expr(e, ctx);
+                if t != Ty::Secret && t != Ty::Any {
+                    self.require_type(&t, &Ty::Secret, e.span);
+                }
+                return x;
+            }
+        }
+        self.attr_expr(a, &expected, ctx)
+    }
+
+    /// A bare name, or a list of them (`after`, `inputs`, `exports`).
+    pub(crate) fn names(&mut self, v: &AttrValue, list: bool, what: &str) -> Vec<ast::Ident> {
+        let bad = |this: &mut Self, span: Span| {
+            let shape = if list {
+                format!("a list of {what} names, like `[a, b]`")
+            } else {
+                format!("a {what} name")
+            };
+            this.report(
+                Diagnostic::new(
+                    Code::E0301,
+                    format!("expected {shape}"),
+                    span,
+                    "not a bare name",
+                )
+                .note(format!(
+                    "this attribute takes bare {what} names, not expressions or strings"
+                )),
+            );
+        };
+        let AttrValue::Expr(e) = v else {
+            bad(self, v.span());
+            return vec![];
+        };
+        let one = |this: &mut Self, e: &ast::Expr| -> Option<ast::Ident> {
+            match &e.kind {
+                ExprKind::Path(p) if p.len() == 1 => Some(p[0].clone()),
+                ExprKind::Error => None,
+                _ => {
+                    bad(this, e.span);
+                    None
+                }
+            }
+        };
+        match (&e.kind, list) {
+            (ExprKind::List(items), true) => items.iter().filter_map(|i| one(self, i)).collect(),
+            (_, false) => one(self, e).into_iter().collect(),
+            _ => {
+                bad(self, e.span);
+                vec![]
+            }
+        }
+    }
+
+    fn name_ref(id: ast::Ident, ctx: Ctx<'_>) -> NameRef {
+        if let Scope::Template(params) = ctx.scope {
+            if params
+                .iter()
+                .any(|(n, t, _)| n.name == id.name && *t == Some(ir::Type::Artifact))
+            {
+                return NameRef::Param(id.name, id.span);
+            }
+        }
+        NameRef::Name(id)
+    }
+
+    #[allow(clippy::too_many_lines)] // Reason: one arm per common attribute reads best as one match.
+    fn common_attr(&mut self, a: &ast::Attr, parts: &mut Parts, ctx: Ctx<'_>, target: Target<'_>) {
+        match a.name.name.as_str() {
+            "after" => parts.after = self.names(&a.value, true, "action"),
+            "input" | "inputs" => {
+                let list = a.name.name == "inputs";
+                for id in self.names(&a.value, list, "artifact") {
+                    parts.inputs.push(Self::name_ref(id, ctx));
+                }
+            }
+            "output" => self.output(a, parts, ctx, target),
+            "outputs" => {
+                let AttrValue::Expr(ast::Expr {
+                    kind: ExprKind::Map(entries),
+                    ..
+                }) = &a.value
+                else {
+                    self.report(Diagnostic::new(Code::E0301, "expected a map of artifact names to paths, like `{ bin = \"target/release/app\" }`", a.value.span(), "not a map"));
+                    return;
+                };
+                for (k, v) in entries {
+                    let path = self.output_path(v);
+                    let r = Self::name_ref(k.clone(), ctx);
+                    parts.outputs.push((r, path));
+                }
+            }
+            "exports" => parts.exports = self.names(&a.value, true, "export"),
+            "env" => {
+                let AttrValue::Expr(ast::Expr {
+                    kind: ExprKind::Map(entries),
+                    ..
+                }) = &a.value
+                else {
+                    self.report(Diagnostic::new(
+                        Code::E0301,
+                        "expected a map, like `env = { NAME = \"value\" }`",
+                        a.value.span(),
+                        "not a map",
+                    ));
+                    return;
+                };
+                let mut seen: Vec<&ast::Ident> = Vec::new();
+                for (k, v) in entries {
+                    if let Some(first) = seen.iter().find(|s| s.name == k.name) {
+                        self.report(
+                            Diagnostic::new(
+                                Code::E0202,
+                                format!("duplicate key `{}`", k.name),
+                                k.span,
+                                "set again here",
+                            )
+                            .label(first.span, "first set here"),
+                        );
+                        continue;
+                    }
+                    seen.push(k);
+                    let (t, x) = self.expr(v, ctx);
+                    if !matches!(t, Ty::String | Ty::Secret | Ty::Any) {
+                        self.report(
+                            Diagnostic::new(
+                                Code::E0301,
+                                format!("expected `string` or `secret`, found `{t}`"),
+                                v.span,
+                                format!("this is `{t}`"),
+                            )
+                            .help("interpolate it: `\"${…}\"`"),
+                        );
+                    }
+                    parts.env.insert(k.name.clone(), x);
+                }
+            }
+            "timeout" => {
+                let x = self.attr_expr(a, &Ty::Duration, ctx);
+                parts.timeout = Some((x, a.value.span()));
+            }
+            "retry" => parts.retry = self.retry(a, ctx),
+            "when" => {
+                if let AttrValue::Expr(e) = &a.value {
+                    parts.when = Some(self.condition_expr(e, ctx, "`when`"));
+                }
+            }
+            "category" => {
+                for id in self.names(&a.value, false, "category") {
+                    match CATEGORIES.iter().position(|c| *c == id.name) {
+                        Some(i) => {
+                            parts.category = Some(
+                                [
+                                    ir::Category::Source,
+                                    ir::Category::Build,
+                                    ir::Category::Test,
+                                    ir::Category::Deploy,
+                                    ir::Category::Approval,
+                                    ir::Category::Invoke,
+                                ][i],
+                            );
+                        }
+                        None => self.unknown(&id, "category", CATEGORIES.iter().copied()),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A bool condition: `when`, `require`, a guard (E0302 otherwise).
+    pub(crate) fn condition_expr(&mut self, e: &ast::Expr, ctx: Ctx<'_>, what: &str) -> ir::Expr {
+        let (t, x) = self.expr(e, ctx);
+        if t == Ty::Secret {
+            self.secret_misuse(e.span, "used in a condition");
+        } else if !t.fits(&Ty::Bool) {
+            self.report(
+                Diagnostic::new(
+                    Code::E0302,
+                    format!("{what} must be `bool`, found `{t}`"),
+                    e.span,
+                    format!("this is `{t}`"),
+                )
+                .help("compare it, e.g. `params.env == \"prod\"`"),
+            );
+        } else if !matches!(ctx.scope, Scope::Template(_)) && super::resolve::is_constant(&x) {
+            self.report(
+                Diagnostic::new(
+                    Code::W0002,
+                    format!("{what} is constant"),
+                    e.span,
+                    "always the same value",
+                )
+                .help(
+                    "refer to a param, `run`, an export or a stage status, or remove the condition",
+                ),
+            );
+        }
+        x
+    }
+
+    fn output(&mut self, a: &ast::Attr, parts: &mut Parts, ctx: Ctx<'_>, target: Target<'_>) {
+        match &a.value {
+            AttrValue::OutputFrom { name, path } => {
+                let p = self.output_path(&ast::Expr {
+                    kind: ExprKind::Str(path.clone()),
+                    span: path.span,
+                });
+                let r = Self::name_ref(name.clone(), ctx);
+                parts.outputs.push((r, p));
+            }
+            AttrValue::Expr(_) => {
+                let kind = match target {
+                    Target::Kind(k) => Some(k),
+                    Target::Call(def, _) => def.kind,
+                    Target::Unknown => None,
+                };
+                for id in self.names(&a.value, false, "artifact") {
+                    if kind.is_some_and(|k| !matches!(k, Kind::Dir | Kind::Git)) {
+                        self.report(
+                            Diagnostic::new(Code::E0204, format!("`output = {}` needs a path", id.name), a.span, "missing `from \"PATH\"`")
+                                .help(format!("write `output = {} from \"PATH\"`", id.name))
+                                .note("only `dir` and `git` have a result of their own; other kinds name the file or folder to capture"),
+                        );
+                    }
+                    let r = Self::name_ref(id, ctx);
+                    parts.outputs.push((r, ".".into()));
+                }
+            }
+        }
+    }
+
+    fn output_path(&mut self, v: &ast::Expr) -> String {
+        let ExprKind::Str(s) = &v.kind else {
+            self.report(Diagnostic::new(
+                Code::E0301,
+                "expected a path string",
+                v.span,
+                "not a string",
+            ));
+            return ".".into();
+        };
+        let Some(p) = s.as_plain() else {
+            self.report(Diagnostic::new(
+                Code::E0301,
+                "an output path cannot be interpolated",
+                v.span,
+                "interpolated",
+            ));
+            return ".".into();
+        };
+        let outside = p.starts_with('/') || p.split('/').any(|seg| seg == "..") || p.is_empty();
+        if outside {
+            self.report(
+                Diagnostic::new(
+                    Code::E0301,
+                    format!("output path `{p}` is not inside the workspace"),
+                    v.span,
+                    "outside the workspace",
+                )
+                .help("use a relative path without `..`, like `target/release/app`"),
+            );
+        }
+        p
+    }
+
+    fn retry(&mut self, a: &ast::Attr, ctx: Ctx<'_>) -> Option<ir::Retry> {
+        let AttrValue::Expr(e) = &a.value else {
+            return None;
+        };
+        let mut out = ir::Retry {
+            count: 0,
+            backoff_secs: 0,
+        };
+        let count_expr = match &e.kind {
+            ExprKind::Map(entries) => {
+                let mut count = None;
+                for (k, v) in entries {
+                    match k.name.as_str() {
+                        "count" => count = Some(v),
+                        "backoff" => {
+                            if let ir::Expr::Duration { secs } = self.expect(v, &Ty::Duration, ctx)
+                            {
+                                out.backoff_secs = secs;
+                            }
+                        }
+                        other => self.report(
+                            Diagnostic::new(
+                                Code::E0203,
+                                format!("unknown field `{other}` of `retry`"),
+                                k.span,
+                                "unknown field",
+                            )
+                            .help_opt(suggest(other, ["count", "backoff"])),
+                        ),
+                    }
+                }
+                if count.is_none() {
+                    self.report(
+                        Diagnostic::new(
+                            Code::E0204,
+                            "`retry` needs a `count`",
+                            e.span,
+                            "missing `count`",
+                        )
+                        .help("write `retry = { count = 2, backoff = 30s }`"),
+                    );
+                }
+                count
+            }
+            _ => Some(e),
+        }?;
+        match self.expect(count_expr, &Ty::Int, ctx) {
+            ir::Expr::Int { value } => {
+                if (0..=10).contains(&value) {
+                    out.count = u32::try_from(value).unwrap_or(0);
+                } else {
+                    self.report(
+                        Diagnostic::new(
+                            Code::E0410,
+                            format!("`retry` of {value} is out of range"),
+                            count_expr.span,
+                            "must be 0 to 10",
+                        )
+                        .note("`retry = N` re-runs a failed attempt N times, 0 to 10"),
+                    );
+                }
+            }
+            ir::Expr::Ref(_) if matches!(ctx.scope, Scope::Template(_)) => {}
+            _ => {}
+        }
+        Some(out)
+    }
+
+    pub(crate) fn require_kind_params(
+        &mut self,
+        kind: Kind,
+        given: &BTreeMap<String, ir::Expr>,
+        span: Span,
+        owner: &str,
+    ) {
+        for p in kind_params(kind) {
+            if p.default.is_none() && !given.contains_key(p.name) {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0204,
+                        format!("{owner} is missing `{}`", p.name),
+                        span,
+                        format!("needs `{}`", p.name),
+                    )
+                    .help(format!("add `{} = …` ({})", p.name, p.ty))
+                    .note(format!(
+                        "`{}` requires `{}`",
+                        kind_name(kind),
+                        p.name
+                    )),
+                );
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ actions
+
+    /// Resolves an action's kind (built-in or template) and attributes.
+    #[allow(clippy::too_many_lines)] // Reason: the steps share many locals; split they read worse.
+    pub(crate) fn action(&mut self, a: &ast::Action, site: Site) -> ActionModel {
+        let ctx = Ctx {
+            scope: Scope::Pipeline,
+            site,
+        };
+        let def = self.resolve_kind(&a.kind);
+        let display = a.kind.text();
+        let (kind, parts, template) = match &def {
+            Resolved::Kind(k) => {
+                let (parts, _) = self.attrs(&a.attrs, Target::Kind(*k), ctx, a.kind.span);
+                self.require_kind_params(
+                    *k,
+                    &parts.kind_params,
+                    a.name.span,
+                    &format!("action `{}`", a.name.name),
+                );
+                (Some(*k), parts, None)
+            }
+            Resolved::Template(t) => {
+                let (call, args) =
+                    self.attrs(&a.attrs, Target::Call(t, &display), ctx, a.kind.span);
+                let parts = self.expand(t, &call, args, a, &display);
+                (t.kind, parts, Some(display.clone()))
+            }
+            Resolved::Unknown => {
+                let (parts, _) = self.attrs(&a.attrs, Target::Unknown, ctx, a.kind.span);
+                (None, parts, None)
+            }
+        };
+        let kind_v = kind.unwrap_or(Kind::Sh);
+        let mut params = parts.kind_params.clone();
+        if let Some(k) = kind {
+            for p in kind_params(k) {
+                if let (Some(d), false) = (p.default, params.contains_key(p.name)) {
+                    params.insert(p.name.to_string(), d());
+                }
+            }
+        }
+        let inputs: Vec<ast::Ident> = parts
+            .inputs
+            .iter()
+            .filter_map(|n| match n {
+                NameRef::Name(id) => Some(id.clone()),
+                NameRef::Param(..) => None,
+            })
+            .collect();
+        for id in &inputs {
+            self.uses.push(Use {
+                kind: UseKind::Artifact {
+                    name: id.name.clone(),
+                },
+                span: id.span,
+                site,
+            });
+        }
+        let outputs = parts
+            .outputs
+            .iter()
+            .filter_map(|(n, path)| match n {
+                NameRef::Name(id) => Some(OutputModel {
+                    name: id.clone(),
+                    path: path.clone(),
+                }),
+                NameRef::Param(..) => None,
+            })
+            .collect();
+        let timeout = parts.timeout.as_ref().and_then(|(e, span)| match e {
+            ir::Expr::Duration { secs } => Some((*secs, *span)),
+            _ => None,
+        });
+        if let Some((secs, span)) = timeout {
+            if kind_v == Kind::Approval {
+                if !(60..=MAX_TIMEOUT).contains(&secs) {
+                    self.report(
+                        Diagnostic::new(
+                            Code::E0410,
+                            "approval timeout out of range",
+                            span,
+                            "must be 1m to 30d",
+                        )
+                        .note(
+                            "an approval waits at least a minute and at most 30 days (default 7d)",
+                        ),
+                    );
+                }
+            } else {
+                self.timeout_range(secs, span, "action");
+            }
+        }
+        ActionModel {
+            name: a.name.clone(),
+            span: a.span,
+            kind: kind_v,
+            template,
+            category: parts.category.unwrap_or_else(|| default_category(kind_v)),
+            params,
+            after: parts.after.clone(),
+            inputs,
+            outputs,
+            exports: parts.exports.clone(),
+            kind_exports: if kind == Some(Kind::Git) {
+                vec!["commit".into(), "branch".into()]
+            } else {
+                vec![]
+            },
+            env: parts.env.clone(),
+            timeout,
+            retry: parts.retry.unwrap_or(ir::Retry {
+                count: 0,
+                backoff_secs: 0,
+            }),
+            when: parts.when.clone(),
+        }
+    }
+
+    fn resolve_kind(&mut self, k: &ast::KindRef) -> Resolved {
+        match k.segments.as_slice() {
+            [one] => {
+                if let Some(kind) = kind_by_name(&one.name) {
+                    return Resolved::Kind(kind);
+                }
+                if let Some(t) = self.local.templates.get(&one.name) {
+                    return Resolved::Template(Box::new(t.clone()));
+                }
+                if !self.broken.contains(&one.name) {
+                    let local: Vec<String> = self.local.templates.keys().cloned().collect();
+                    let names: Vec<&str> = KINDS
+                        .iter()
+                        .copied()
+                        .chain(local.iter().map(String::as_str))
+                        .collect();
+                    self.report(
+                        Diagnostic::new(Code::E0201, format!("unknown kind `{}`", one.name), one.span, "not a kind or template")
+                            .help_opt(suggest(&one.name, names.iter().copied()))
+                            .note(format!("the built-in kinds are {}; templates come from this file or an `import`", KINDS.join(", "))),
+                    );
+                }
+                Resolved::Unknown
+            }
+            [m, t] => {
+                let Some(module) = self.modules.get(&m.name) else {
+                    let help = if crate::stdlib::MODULES.contains(&m.name.as_str()) {
+                        Some(format!(
+                            "add `import \"std/{}\"` at the top of the file",
+                            m.name
+                        ))
+                    } else {
+                        suggest(&m.name, self.modules.keys().map(String::as_str))
+                    };
+                    self.report(
+                        Diagnostic::new(
+                            Code::E0201,
+                            format!("unknown import `{}`", m.name),
+                            m.span,
+                            "not imported",
+                        )
+                        .help_opt(help),
+                    );
+                    return Resolved::Unknown;
+                };
+                if let Some(def) = module.templates.get(&t.name) {
+                    return Resolved::Template(Box::new(def.clone()));
+                }
+                let names: Vec<String> = module.templates.keys().cloned().collect();
+                self.report(
+                    Diagnostic::new(
+                        Code::E0201,
+                        format!("unknown member `{}` of `{}`", t.name, m.name),
+                        t.span,
+                        "no such template",
+                    )
+                    .help_opt(suggest(&t.name, names.iter().map(String::as_str)))
+                    .note(format!(
+                        "`{}` has {}",
+                        m.name,
+                        names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                );
+                Resolved::Unknown
+            }
+            _ => {
+                self.report(Diagnostic::new(
+                    Code::E0201,
+                    format!("unknown kind `{}`", k.text()),
+                    k.span,
+                    "not a kind or template",
+                ));
+                Resolved::Unknown
+            }
+        }
+    }
+
+    /// A template call: body attributes with the arguments substituted, call-site common
+    /// attributes replacing the body's (`env` merges by key).
+    fn expand(
+        &mut self,
+        t: &TemplateDef,
+        call: &Parts,
+        mut args: BTreeMap<String, ir::Expr>,
+        a: &ast::Action,
+        display: &str,
+    ) -> Parts {
+        for (name, _, default) in &t.params {
+            if args.contains_key(&name.name) {
+                continue;
+            }
+            match default {
+                Some(d) => {
+                    args.insert(name.name.clone(), d.clone());
+                }
+                None => self.report(
+                    Diagnostic::new(
+                        Code::E0204,
+                        format!("missing parameter `{}` of template `{display}`", name.name),
+                        a.name.span,
+                        format!("needs `{}`", name.name),
+                    )
+                    .label(name.span, "declared here without a default")
+                    .help(format!("add `{} = …` to the action", name.name)),
+                ),
+            }
+        }
+        let sub = |e: &ir::Expr| e.substitute(&args);
+        let name_of = |n: &NameRef| -> NameRef {
+            match n {
+                NameRef::Param(p, span) => match args.get(p) {
+                    Some(ir::Expr::Str { value }) => NameRef::Name(ast::Ident {
+                        name: value.clone(),
+                        span: a.span,
+                    }),
+                    _ => NameRef::Param(p.clone(), *span),
+                },
+                NameRef::Name(_) => n.clone(),
+            }
+        };
+        let body = &t.body;
+        let set = |k: &str| call.set.iter().any(|s| s == k);
+        let mut env: BTreeMap<String, ir::Expr> =
+            body.env.iter().map(|(k, v)| (k.clone(), sub(v))).collect();
+        env.extend(call.env.clone());
+        Parts {
+            kind_params: body
+                .kind_params
+                .iter()
+                .map(|(k, v)| (k.clone(), sub(v)))
+                .collect(),
+            after: if set("after") {
+                call.after.clone()
+            } else {
+                body.after.clone()
+            },
+            inputs: if set("input") || set("inputs") {
+                call.inputs.clone()
+            } else {
+                body.inputs.iter().map(name_of).collect()
+            },
+            outputs: if set("output") || set("outputs") {
+                call.outputs.clone()
+            } else {
+                body.outputs
+                    .iter()
+                    .map(|(n, p)| (name_of(n), p.clone()))
+                    .collect()
+            },
+            exports: if set("exports") {
+                call.exports.clone()
+            } else {
+                body.exports.clone()
+            },
+            env,
+            timeout: if set("timeout") {
+                call.timeout.clone()
+            } else {
+                body.timeout.as_ref().map(|(e, _)| (sub(e), a.span))
+            },
+            retry: if set("retry") { call.retry } else { body.retry },
+            when: if set("when") {
+                call.when.clone()
+            } else {
+                body.when.as_ref().map(sub)
+            },
+            category: call.category.or(body.category),
+            set: call.set.clone(),
+        }
+    }
+}
+
+pub(crate) enum Resolved {
+    Kind(Kind),
+    Template(Box<TemplateDef>),
+    Unknown,
+}

@@ -1,0 +1,869 @@
+//! The pipeline's items: mode, timeout, params, secrets, triggers, stages and their items,
+//! and the inbound edges of every stage (§6).
+
+use std::collections::BTreeMap;
+
+use super::kinds::{MAX_TIMEOUT, RESERVED_STAGES, kind_by_name};
+use super::types::{Ctx, Scope, Ty};
+use super::{
+    ActionModel, Checker, ConditionModel, EdgeModel, Model, ParamModel, SecretModel, Site,
+    StageModel, TemplateDef,
+};
+use crate::ast::{self, AttrValue, ExprKind};
+use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::ir::{self, Kind};
+use crate::source::Span;
+
+impl Checker<'_> {
+    // ------------------------------------------------------------------ pipeline
+
+    pub(super) fn pipeline(&mut self, p: &ast::Pipeline) -> Model {
+        let mut model = Model {
+            name: p.name.clone(),
+            span: p.span,
+            mode: ir::Mode::Superseded,
+            timeout: None,
+            params: vec![],
+            secrets: vec![],
+            triggers: vec![],
+            stages: vec![],
+        };
+        let mut first_of: BTreeMap<&str, Span> = BTreeMap::new();
+        let mut once = |this: &mut Self, what: &'static str, span: Span| {
+            if let Some(first) = first_of.get(what) {
+                this.report(
+                    Diagnostic::new(
+                        Code::E0202,
+                        format!("`{what}` is set twice"),
+                        span,
+                        "set again here",
+                    )
+                    .label(*first, "first set here"),
+                );
+                false
+            } else {
+                first_of.insert(what, span);
+                true
+            }
+        };
+        // Declarations first, so that every expression can refer to any of them.
+        for item in &p.items {
+            match item {
+                ast::PipelineItem::Mode(m, span, _) => {
+                    if once(self, "mode", *span) {
+                        model.mode = match m {
+                            ast::Mode::Superseded => ir::Mode::Superseded,
+                            ast::Mode::Queued => ir::Mode::Queued,
+                            ast::Mode::Parallel => ir::Mode::Parallel,
+                        };
+                    }
+                }
+                ast::PipelineItem::Timeout(d, span) => {
+                    if once(self, "timeout", *span) {
+                        model.timeout = d.secs.map(|s| (s, d.span));
+                        if let Some(secs) = d.secs {
+                            self.timeout_range(secs, d.span, "pipeline");
+                        }
+                    }
+                }
+                ast::PipelineItem::Param(param) => self.declare_param(param),
+                ast::PipelineItem::Secret(sec) => self.declare_secret(sec),
+                ast::PipelineItem::Stage(st) => self.declare_stage(st),
+                ast::PipelineItem::Trigger(_) | ast::PipelineItem::Transition(_) => {}
+            }
+        }
+        for item in &p.items {
+            match item {
+                ast::PipelineItem::Param(param) => model.params.push(self.param(param)),
+                ast::PipelineItem::Secret(sec) => model.secrets.push(self.secret(sec)),
+                ast::PipelineItem::Trigger(t) => {
+                    if let Some(t) = self.trigger(t) {
+                        model.triggers.push(t);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let stages: Vec<&ast::Stage> = p
+            .items
+            .iter()
+            .filter_map(|i| {
+                if let ast::PipelineItem::Stage(s) = i {
+                    Some(s)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut index = 0;
+        for st in &stages {
+            if self.stage_index.get(&st.name.name) == Some(&index)
+                && self.stages[index].span == st.span
+            {
+                self.stage(index, st);
+                index += 1;
+            }
+        }
+        let transitions: Vec<&ast::Transition> = p
+            .items
+            .iter()
+            .filter_map(|i| {
+                if let ast::PipelineItem::Transition(t) = i {
+                    Some(t)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        self.edges(&transitions);
+        self.release_rules(&mut model);
+        model.stages = std::mem::take(&mut self.stages);
+        model
+    }
+
+    pub(crate) fn timeout_range(&mut self, secs: u64, span: Span, what: &str) {
+        if secs == 0 || secs > MAX_TIMEOUT {
+            self.report(
+                Diagnostic::new(
+                    Code::E0410,
+                    format!(
+                        "{what} timeout is {}",
+                        if secs == 0 {
+                            "zero"
+                        } else {
+                            "longer than 30 days"
+                        }
+                    ),
+                    span,
+                    "out of range",
+                )
+                .note("a timeout must be more than zero and at most 30d"),
+            );
+        }
+    }
+
+    fn declare_param(&mut self, p: &ast::Param) {
+        if let Some((_, first)) = self.params.get(&p.name.name) {
+            let d = Diagnostic::new(
+                Code::E0202,
+                format!("param `{}` is declared twice", p.name.name),
+                p.name.span,
+                "declared again here",
+            )
+            .label(*first, "first declared here");
+            self.report(d);
+            return;
+        }
+        let ty = self.type_expr(&p.ty);
+        self.params.insert(p.name.name.clone(), (ty, p.name.span));
+    }
+
+    fn param(&mut self, p: &ast::Param) -> ParamModel {
+        let ty = self.params.get(&p.name.name).and_then(|(t, _)| t.clone());
+        if ty == Some(ir::Type::Secret) {
+            self.report(
+                Diagnostic::new(
+                    Code::E0301,
+                    format!("param `{}` cannot have type `secret`", p.name.name),
+                    p.ty.span,
+                    "not a param type",
+                )
+                .help(format!(
+                    "declare `secret {} = env(\"VAR\")` instead",
+                    p.name.name
+                )),
+            );
+        }
+        let default = p.default.as_ref().map(|d| {
+            let expected = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
+            self.expect(
+                d,
+                &expected,
+                Ctx {
+                    scope: Scope::Default,
+                    site: Site::Nowhere,
+                },
+            )
+        });
+        ParamModel {
+            name: p.name.clone(),
+            doc: p.doc.clone(),
+            ty,
+            default,
+            span: p.span,
+        }
+    }
+
+    fn declare_secret(&mut self, s: &ast::SecretDecl) {
+        if let Some(first) = self.secrets.get(&s.name.name) {
+            let d = Diagnostic::new(
+                Code::E0202,
+                format!("secret `{}` is declared twice", s.name.name),
+                s.name.span,
+                "declared again here",
+            )
+            .label(*first, "first declared here");
+            self.report(d);
+            return;
+        }
+        self.secrets.insert(s.name.name.clone(), s.name.span);
+    }
+
+    fn secret(&mut self, s: &ast::SecretDecl) -> SecretModel {
+        let source = match &s.source.kind {
+            ExprKind::Call(f, args)
+                if matches!(f.name.as_str(), "env" | "file") && args.len() == 1 =>
+            {
+                match &args[0].kind {
+                    ExprKind::Str(lit) if lit.as_plain().is_some() => {
+                        let v = lit.as_plain().unwrap_or_default();
+                        Some(if f.name == "env" {
+                            ir::SecretSource::Env { var: v }
+                        } else {
+                            ir::SecretSource::File { path: v }
+                        })
+                    }
+                    _ => {
+                        self.report(Diagnostic::new(
+                            Code::E0301,
+                            format!("`{}(…)` takes a plain string here", f.name),
+                            args[0].span,
+                            "not a plain string",
+                        ));
+                        None
+                    }
+                }
+            }
+            ExprKind::Call(f, _) if !matches!(f.name.as_str(), "env" | "file") => {
+                self.unknown(f, "secret source", ["env", "file"].into_iter());
+                None
+            }
+            _ => {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0301,
+                        "a secret comes from `env(\"VAR\")` or `file(\"PATH\")`",
+                        s.source.span,
+                        "not a secret source",
+                    )
+                    .help(format!("write `secret {} = env(\"VAR\")`", s.name.name)),
+                );
+                None
+            }
+        };
+        SecretModel {
+            name: s.name.clone(),
+            source,
+            span: s.span,
+        }
+    }
+
+    #[allow(clippy::too_many_lines)] // Reason: one arm per trigger attribute reads best together.
+    fn trigger(&mut self, t: &ast::Trigger) -> Option<ir::Trigger> {
+        let (kind, allowed): (ir::TriggerKind, &[&str]) = match t.kind.name.as_str() {
+            "push" => (ir::TriggerKind::Push, &["branches", "tags", "paths"]),
+            "pull_request" => (
+                ir::TriggerKind::PullRequest,
+                &["branches", "paths", "events"],
+            ),
+            "schedule" => (ir::TriggerKind::Schedule, &["cron", "tz", "branches"]),
+            "manual" => (ir::TriggerKind::Manual, &[]),
+            _ => {
+                self.unknown(
+                    &t.kind,
+                    "trigger",
+                    ["push", "pull_request", "schedule", "manual"].into_iter(),
+                );
+                return None;
+            }
+        };
+        let mut out = ir::Trigger {
+            kind,
+            branches: vec![],
+            tags: vec![],
+            paths: vec![],
+            events: vec![],
+            cron: None,
+            tz: None,
+            span: self.ir_span(t.span),
+        };
+        let ctx = Ctx {
+            scope: Scope::Pipeline,
+            site: Site::Nowhere,
+        };
+        let mut seen: Vec<&ast::Ident> = Vec::new();
+        for a in &t.attrs {
+            let name = a.name.name.as_str();
+            if let Some(first) = seen.iter().find(|s| s.name == name) {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0202,
+                        format!("attribute `{name}` is set twice"),
+                        a.name.span,
+                        "set again here",
+                    )
+                    .label(first.span, "first set here"),
+                );
+                continue;
+            }
+            seen.push(&a.name);
+            if !allowed.contains(&name) {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0203,
+                        format!("unknown attribute `{name}` for trigger `{}`", t.kind.name),
+                        a.name.span,
+                        "unknown attribute",
+                    )
+                    .help_opt(suggest(name, allowed.iter().copied()))
+                    .note(if allowed.is_empty() {
+                        "a `manual` trigger takes no attributes".to_string()
+                    } else {
+                        format!("`{}` takes {}", t.kind.name, allowed.join(", "))
+                    }),
+                );
+                continue;
+            }
+            match name {
+                "events" => out.events = self.events(a),
+                "cron" | "tz" => {
+                    let Some(v) = self.plain_string(a, ctx) else {
+                        continue;
+                    };
+                    let check = if name == "cron" {
+                        crate::patterns::cron(&v).map(|_| ())
+                    } else {
+                        crate::patterns::time_zone(&v).map(|_| ())
+                    };
+                    if let Err(e) = check {
+                        self.report(Diagnostic::new(
+                            Code::E0304,
+                            format!(
+                                "invalid {} `{v}`",
+                                if name == "cron" {
+                                    "cron expression"
+                                } else {
+                                    "time zone"
+                                }
+                            ),
+                            a.value.span(),
+                            e,
+                        ));
+                    }
+                    if name == "cron" {
+                        out.cron = Some(v);
+                    } else {
+                        out.tz = Some(v);
+                    }
+                }
+                _ => {
+                    let globs = self.glob_list(a, ctx);
+                    match name {
+                        "branches" => out.branches = globs,
+                        "tags" => out.tags = globs,
+                        _ => out.paths = globs,
+                    }
+                }
+            }
+        }
+        if kind == ir::TriggerKind::Schedule && out.cron.is_none() {
+            self.report(
+                Diagnostic::new(
+                    Code::E0204,
+                    "`schedule` trigger is missing `cron`",
+                    t.kind.span,
+                    "needs `cron`",
+                )
+                .help("add `cron = \"0 3 * * *\"` (minute hour day month weekday)"),
+            );
+        }
+        Some(out)
+    }
+
+    fn plain_string(&mut self, a: &ast::Attr, ctx: Ctx<'_>) -> Option<String> {
+        let AttrValue::Expr(e) = &a.value else {
+            return None;
+        };
+        match &e.kind {
+            ExprKind::Str(s) if s.as_plain().is_some() => s.as_plain(),
+            _ => {
+                self.expect(e, &Ty::String, ctx);
+                None
+            }
+        }
+    }
+
+    /// A list of glob strings, each validated (E0304).
+    pub(crate) fn glob_list(&mut self, a: &ast::Attr, ctx: Ctx<'_>) -> Vec<String> {
+        let AttrValue::Expr(e) = &a.value else {
+            return vec![];
+        };
+        let ExprKind::List(items) = &e.kind else {
+            self.expect(e, &Ty::List(Box::new(Ty::String)), ctx);
+            return vec![];
+        };
+        let mut out = Vec::new();
+        for i in items {
+            match &i.kind {
+                ExprKind::Str(s) if s.as_plain().is_some() => {
+                    let p = s.as_plain().unwrap_or_default();
+                    self.check_glob(&p, i.span);
+                    out.push(p);
+                }
+                _ => {
+                    self.expect(i, &Ty::String, ctx);
+                }
+            }
+        }
+        out
+    }
+
+    fn events(&mut self, a: &ast::Attr) -> Vec<String> {
+        const EVENTS: &[&str] = &["opened", "updated", "closed"];
+        let AttrValue::Expr(ast::Expr {
+            kind: ExprKind::List(items),
+            span,
+        }) = &a.value
+        else {
+            self.report(Diagnostic::new(
+                Code::E0301,
+                "expected a list of events, like `[opened, updated]`",
+                a.value.span(),
+                "not a list",
+            ));
+            return vec![];
+        };
+        let _ = span;
+        let mut out = Vec::new();
+        for i in items {
+            let id = match &i.kind {
+                ExprKind::Path(p) if p.len() == 1 => p[0].clone(),
+                ExprKind::Str(s) if s.as_plain().is_some() => ast::Ident {
+                    name: s.as_plain().unwrap_or_default(),
+                    span: i.span,
+                },
+                _ => {
+                    self.report(Diagnostic::new(
+                        Code::E0301,
+                        "expected an event name",
+                        i.span,
+                        "not an event",
+                    ));
+                    continue;
+                }
+            };
+            if EVENTS.contains(&id.name.as_str()) {
+                out.push(id.name);
+            } else {
+                self.unknown(&id, "pull request event", EVENTS.iter().copied());
+            }
+        }
+        out
+    }
+
+    // ------------------------------------------------------------------ stages
+
+    fn declare_stage(&mut self, st: &ast::Stage) {
+        let name = &st.name.name;
+        if let Some(&first) = self.stage_index.get(name) {
+            let d = Diagnostic::new(
+                Code::E0202,
+                format!("stage `{name}` is defined twice"),
+                st.name.span,
+                "defined again here",
+            )
+            .label(self.stages[first].name.span, "first defined here");
+            self.report(d);
+            return;
+        }
+        if RESERVED_STAGES.contains(&name.as_str()) {
+            self.report(
+                Diagnostic::new(Code::E0202, format!("`{name}` is a reserved name"), st.name.span, "reserved")
+                    .help(format!("rename the stage, e.g. `{name}_stage`"))
+                    .note("stages may not be named `run`, `params` or `secrets`: those names start references"),
+            );
+        }
+        let index = self.stages.len();
+        self.stage_index.insert(name.clone(), index);
+        let mut stage = StageModel {
+            name: st.name.clone(),
+            span: st.span,
+            inbound: vec![],
+            timeout: None,
+            entry: None,
+            on_success: None,
+            on_failure: ir::FailurePolicy::Fail,
+            actions: vec![],
+            after: None,
+            rollbacks: vec![],
+            dangling: false,
+        };
+        for item in &st.items {
+            let ast::StageItem::Action(a) = item else {
+                continue;
+            };
+            if let Some(first) = stage.actions.iter().find(|x| x.name.name == a.name.name) {
+                let d = Diagnostic::new(
+                    Code::E0202,
+                    format!(
+                        "action `{}` is defined twice in stage `{name}`",
+                        a.name.name
+                    ),
+                    a.name.span,
+                    "defined again here",
+                )
+                .label(first.name.span, "first defined here");
+                self.report(d);
+                continue;
+            }
+            let exports = self.declared_exports(a);
+            let kind = self.peek_kind(&a.kind);
+            self.action_index
+                .insert((index, a.name.name.clone()), stage.actions.len());
+            stage.actions.push(ActionModel {
+                name: a.name.clone(),
+                span: a.span,
+                kind: kind.unwrap_or(Kind::Sh),
+                template: None,
+                category: ir::Category::Build,
+                params: BTreeMap::new(),
+                after: vec![],
+                inputs: vec![],
+                outputs: vec![],
+                exports,
+                kind_exports: if kind == Some(Kind::Git) {
+                    vec!["commit".into(), "branch".into()]
+                } else {
+                    vec![]
+                },
+                env: BTreeMap::new(),
+                timeout: None,
+                retry: ir::Retry {
+                    count: 0,
+                    backoff_secs: 0,
+                },
+                when: None,
+            });
+        }
+        self.stages.push(stage);
+    }
+
+    /// The kind under a kind reference, without reporting anything.
+    fn peek_kind(&self, k: &ast::KindRef) -> Option<Kind> {
+        self.template_for(k).map_or_else(
+            || k.segments.first().and_then(|s| kind_by_name(&s.name)),
+            |t| t.kind,
+        )
+    }
+
+    fn template_for(&self, k: &ast::KindRef) -> Option<&TemplateDef> {
+        match k.segments.as_slice() {
+            [one] => self.local.templates.get(&one.name),
+            [m, t] => self
+                .modules
+                .get(&m.name)
+                .and_then(|m| m.templates.get(&t.name)),
+            _ => None,
+        }
+    }
+
+    /// Exports named at the call site, else by the template body.
+    fn declared_exports(&self, a: &ast::Action) -> Vec<ast::Ident> {
+        if let Some(attr) = a.attrs.iter().find(|x| x.name.name == "exports") {
+            if let AttrValue::Expr(ast::Expr {
+                kind: ExprKind::List(items),
+                ..
+            }) = &attr.value
+            {
+                return items
+                    .iter()
+                    .filter_map(|i| match &i.kind {
+                        ExprKind::Path(p) if p.len() == 1 => Some(p[0].clone()),
+                        _ => None,
+                    })
+                    .collect();
+            }
+            return vec![];
+        }
+        self.template_for(&a.kind)
+            .map(|t| t.body.exports.clone())
+            .unwrap_or_default()
+    }
+
+    fn stage(&mut self, index: usize, st: &ast::Stage) {
+        let mut first_of: BTreeMap<&str, Span> = BTreeMap::new();
+        let mut action_index = 0;
+        for item in &st.items {
+            let key = match item {
+                ast::StageItem::After(..) => "after",
+                ast::StageItem::Timeout(..) => "timeout",
+                ast::StageItem::Entry(_) => "entry",
+                ast::StageItem::OnSuccess(_) => "on success",
+                ast::StageItem::OnFailure(..) => "on failure",
+                ast::StageItem::Action(_) => "",
+            };
+            if !key.is_empty() {
+                if let Some(first) = first_of.get(key) {
+                    self.report(
+                        Diagnostic::new(
+                            Code::E0202,
+                            format!("`{key}` is set twice in stage `{}`", st.name.name),
+                            item.span(),
+                            "set again here",
+                        )
+                        .label(*first, "first set here"),
+                    );
+                    continue;
+                }
+                first_of.insert(key, item.span());
+            }
+            match item {
+                ast::StageItem::After(e, _) => {
+                    let names = self.names(&AttrValue::Expr(e.clone()), true, "stage");
+                    self.stages[index].after = Some(names);
+                }
+                ast::StageItem::Timeout(d, _) => {
+                    if let Some(secs) = d.secs {
+                        self.timeout_range(secs, d.span, "stage");
+                        self.stages[index].timeout = Some((secs, d.span));
+                    }
+                }
+                ast::StageItem::Entry(c) => {
+                    let c = self.stage_condition(c, Site::Entry(index));
+                    self.stages[index].entry = Some(c);
+                }
+                ast::StageItem::OnSuccess(c) => {
+                    if let Some((ast::ElseResult::Rollback, span)) = c.otherwise {
+                        self.stages[index].rollbacks.push(span);
+                    }
+                    let c = self.stage_condition(c, Site::OnSuccess(index));
+                    self.stages[index].on_success = Some(c);
+                }
+                ast::StageItem::OnFailure(policy, _) => {
+                    if let ast::FailurePolicy::Rollback(span) = policy {
+                        self.stages[index].rollbacks.push(*span);
+                    }
+                    self.stages[index].on_failure = self.failure_policy(policy);
+                }
+                ast::StageItem::Action(a) => {
+                    // Skip duplicates (declared once, reported by `declare_stage`).
+                    let slot = self
+                        .action_index
+                        .get(&(index, a.name.name.clone()))
+                        .copied();
+                    if slot == Some(action_index)
+                        && self.stages[index].actions[action_index].span == a.span
+                    {
+                        let model = self.action(a, Site::Action(index, action_index));
+                        let exports =
+                            std::mem::take(&mut self.stages[index].actions[action_index].exports);
+                        self.stages[index].actions[action_index] = ActionModel { exports, ..model };
+                        action_index += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn failure_policy(&mut self, p: &ast::FailurePolicy) -> ir::FailurePolicy {
+        match p {
+            ast::FailurePolicy::Fail => ir::FailurePolicy::Fail,
+            ast::FailurePolicy::Rollback(_) => ir::FailurePolicy::Rollback,
+            ast::FailurePolicy::Retry(count, scope) => {
+                let n = match count {
+                    Some((n, span)) if !(1..=10).contains(n) => {
+                        self.report(
+                            Diagnostic::new(Code::E0410, format!("`on failure retry {n}` is out of range"), *span, "must be 1 to 10")
+                                .note("`on failure retry N` re-runs the stage's failed actions up to N times, 1 to 10"),
+                        );
+                        1
+                    }
+                    Some((n, _)) => u32::try_from(*n).unwrap_or(1),
+                    None => 1,
+                };
+                let scope = match scope {
+                    ast::RetryScope::Failed => ir::RetryScope::Failed,
+                    ast::RetryScope::All => ir::RetryScope::All,
+                };
+                ir::FailurePolicy::Retry { count: n, scope }
+            }
+        }
+    }
+
+    fn stage_condition(&mut self, c: &ast::Condition, site: Site) -> ConditionModel {
+        let ctx = Ctx {
+            scope: Scope::Pipeline,
+            site,
+        };
+        let mut rules = Vec::new();
+        for r in &c.rules {
+            match r {
+                ast::CondRule::Require(e, span) => {
+                    let expr = self.condition_expr(e, ctx, "a `require` rule");
+                    rules.push(ir::CondRule::Require {
+                        expr,
+                        span: self.ir_span(*span),
+                    });
+                }
+                ast::CondRule::Window { cron, tz, span } => {
+                    let c = self.pattern_string(cron, crate::patterns::cron, "cron expression");
+                    let z = tz
+                        .as_ref()
+                        .map(|t| self.pattern_string(t, crate::patterns::time_zone, "time zone"));
+                    rules.push(ir::CondRule::Window {
+                        cron: c,
+                        tz: z,
+                        span: self.ir_span(*span),
+                    });
+                }
+                ast::CondRule::Check { kind, attrs, span } => {
+                    let a = ast::Action {
+                        name: ast::Ident {
+                            name: "check".into(),
+                            span: kind.span,
+                        },
+                        kind: kind.clone(),
+                        attrs: attrs.clone(),
+                        span: *span,
+                    };
+                    let m = self.action(&a, site);
+                    rules.push(ir::CondRule::Check {
+                        action: Box::new(crate::ir::lower::action(self.map, &m)),
+                    });
+                }
+            }
+        }
+        let otherwise = match c.otherwise {
+            Some((ast::ElseResult::Skip, _)) => ir::ElseResult::Skip,
+            Some((ast::ElseResult::Rollback, _)) => ir::ElseResult::Rollback,
+            _ => ir::ElseResult::Fail,
+        };
+        ConditionModel {
+            rules,
+            otherwise,
+            span: c.span,
+        }
+    }
+
+    fn pattern_string<T>(
+        &mut self,
+        s: &ast::StrLit,
+        check: fn(&str) -> Result<T, String>,
+        what: &str,
+    ) -> String {
+        let Some(v) = s.as_plain() else {
+            self.report(Diagnostic::new(
+                Code::E0301,
+                format!("a {what} cannot be interpolated"),
+                s.span,
+                "interpolated",
+            ));
+            return String::new();
+        };
+        if let Err(e) = check(&v) {
+            self.report(Diagnostic::new(
+                Code::E0304,
+                format!("invalid {what} `{v}`"),
+                s.span,
+                e,
+            ));
+        }
+        v
+    }
+
+    // ------------------------------------------------------------------ edges
+
+    fn edges(&mut self, transitions: &[&ast::Transition]) {
+        let mut targeted = vec![false; self.stages.len()];
+        let mut explicit: Vec<Vec<EdgeModel>> = vec![Vec::new(); self.stages.len()];
+        for (i, st) in self.stages.clone().iter().enumerate() {
+            if let Some(after) = &st.after {
+                targeted[i] = true;
+                for id in after {
+                    if let Some(&from) = self.stage_index.get(&id.name) {
+                        explicit[i].push(EdgeModel {
+                            from,
+                            guard: None,
+                            disabled: None,
+                            span: id.span,
+                        });
+                    } else {
+                        self.unknown_stage(id);
+                        self.stages[i].dangling = true;
+                    }
+                }
+            }
+        }
+        for t in transitions {
+            let from = self.stage_index.get(&t.from.name).copied();
+            let to = self.stage_index.get(&t.to.name).copied();
+            if from.is_none() {
+                self.unknown_stage(&t.from);
+            }
+            if to.is_none() {
+                self.unknown_stage(&t.to);
+            }
+            let (Some(from), Some(to)) = (from, to) else {
+                if let Some(to) = to {
+                    self.stages[to].dangling = true;
+                }
+                continue;
+            };
+            targeted[to] = true;
+            let guard = t.guard.as_ref().map(|g| {
+                self.condition_expr(
+                    g,
+                    Ctx {
+                        scope: Scope::Pipeline,
+                        site: Site::Guard(from),
+                    },
+                    "a transition guard",
+                )
+            });
+            let disabled = t
+                .disabled
+                .as_ref()
+                .map(|d| d.as_plain().unwrap_or_default());
+            explicit[to].push(EdgeModel {
+                from,
+                guard,
+                disabled,
+                span: t.span,
+            });
+        }
+        for (i, edges) in explicit.into_iter().enumerate() {
+            let inbound = if targeted[i] {
+                edges
+            } else if i > 0 {
+                vec![EdgeModel {
+                    from: i - 1,
+                    guard: None,
+                    disabled: None,
+                    span: self.stages[i].name.span,
+                }]
+            } else {
+                vec![]
+            };
+            let mut kept: Vec<EdgeModel> = Vec::new();
+            for e in inbound {
+                if let Some(first) = kept.iter().find(|k| k.from == e.from) {
+                    self.report(
+                        Diagnostic::new(
+                            Code::E0202,
+                            format!(
+                                "edge `{}` -> `{}` is declared twice",
+                                self.stages[e.from].name.name, self.stages[i].name.name
+                            ),
+                            e.span,
+                            "declared again here",
+                        )
+                        .label(first.span, "first declared here"),
+                    );
+                    continue;
+                }
+                kept.push(e);
+            }
+            self.stages[i].inbound = kept;
+        }
+    }
+}
