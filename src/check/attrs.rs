@@ -567,7 +567,7 @@ impl Checker<'_> {
         };
         let def = self.resolve_kind(&a.kind);
         let display = a.kind.text();
-        let (kind, parts, template) = match &def {
+        let (kind, mut parts, template) = match &def {
             Resolved::Kind(k) => {
                 let (parts, _) = self.attrs(&a.attrs, Target::Kind(*k), ctx, a.kind.span);
                 self.require_kind_params(
@@ -590,7 +590,7 @@ impl Checker<'_> {
             }
         };
         let kind_v = kind.unwrap_or(Kind::Sh);
-        let mut params = parts.kind_params.clone();
+        let mut params = std::mem::take(&mut parts.kind_params);
         if let Some(k) = kind {
             for p in kind_params(k) {
                 if let (Some(d), false) = (p.default, params.contains_key(p.name)) {
@@ -656,22 +656,22 @@ impl Checker<'_> {
             template,
             category: parts.category.unwrap_or_else(|| default_category(kind_v)),
             params,
-            after: parts.after.clone(),
+            after: std::mem::take(&mut parts.after),
             inputs,
             outputs,
-            exports: parts.exports.clone(),
+            exports: std::mem::take(&mut parts.exports),
             kind_exports: if kind == Some(Kind::Git) {
                 vec!["commit".into(), "branch".into()]
             } else {
                 vec![]
             },
-            env: parts.env.clone(),
+            env: std::mem::take(&mut parts.env),
             timeout,
             retry: parts.retry.unwrap_or(ir::Retry {
                 count: 0,
                 backoff_secs: 0,
             }),
-            when: parts.when.clone(),
+            when: std::mem::take(&mut parts.when),
         }
     }
 

@@ -776,8 +776,9 @@ impl Checker<'_> {
     fn edges(&mut self, transitions: &[&ast::Transition]) {
         let mut targeted = vec![false; self.stages.len()];
         let mut explicit: Vec<Vec<EdgeModel>> = vec![Vec::new(); self.stages.len()];
-        for (i, st) in self.stages.clone().iter().enumerate() {
-            if let Some(after) = &st.after {
+        let afters: Vec<Option<Vec<ast::Ident>>> = self.stages.iter_mut().map(|s| s.after.take()).collect();
+        for (i, after) in afters.iter().enumerate() {
+            if let Some(after) = after {
                 targeted[i] = true;
                 for id in after {
                     if let Some(&from) = self.stage_index.get(&id.name) {

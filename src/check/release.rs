@@ -357,7 +357,7 @@ impl Checker<'_> {
         let mut producers: BTreeMap<String, (usize, usize, Span)> = BTreeMap::new();
         for s in 0..self.stages.len() {
             for a in 0..self.stages[s].actions.len() {
-                for o in self.stages[s].actions[a].outputs.clone() {
+                for o in &self.stages[s].actions[a].outputs {
                     if let Some((_, _, first)) = producers.get(&o.name.name) {
                         let d = Diagnostic::new(
                             Code::E0202,
@@ -367,7 +367,7 @@ impl Checker<'_> {
                         )
                         .label(*first, "first produced here")
                         .help("give each output its own name");
-                        self.report(d);
+                        self.sink.push(d);
                         continue;
                     }
                     producers.insert(o.name.name.clone(), (s, a, o.name.span));
@@ -526,9 +526,9 @@ impl Checker<'_> {
     fn placement(&mut self, mode: ir::Mode) {
         for s in 0..self.stages.len() {
             if s > 0 {
-                for a in self.stages[s].actions.clone() {
+                for a in &self.stages[s].actions {
                     if a.category == ir::Category::Source {
-                        self.report(
+                        self.sink.push(
                             Diagnostic::new(Code::E0406, format!("source action `{}` is outside the entry stage", a.name.name), a.name.span, "source action")
                                 .help(format!("move it to the first stage, `{}`", self.stages[0].name.name))
                                 .note("source actions (`dir`, `git`, category `source`) belong to the entry stage, as in CodePipeline"),
@@ -636,7 +636,7 @@ impl Checker<'_> {
                 );
             }
         }
-        for (s, st) in self.stages.clone().iter().enumerate() {
+        for (s, st) in self.stages.iter().enumerate() {
             for (a, act) in st.actions.iter().enumerate() {
                 for e in &act.exports {
                     if !self.used_exports.contains(&(s, a, e.name.clone())) {
@@ -645,7 +645,7 @@ impl Checker<'_> {
                         } else {
                             act.name.span
                         };
-                        self.report(
+                        self.sink.push(
                             Diagnostic::new(
                                 Code::W0001,
                                 format!(
@@ -668,11 +668,11 @@ impl Checker<'_> {
 
     /// W0003: an action's timeout beyond the pipeline's.
     fn longer_than_pipeline(&mut self, limit: u64) {
-        for st in self.stages.clone() {
+        for st in &self.stages {
             for a in &st.actions {
                 if let Some((secs, span)) = a.timeout {
                     if secs > limit && a.kind != ir::Kind::Approval {
-                        self.report(
+                        self.sink.push(
                             Diagnostic::new(Code::W0003, format!("action `{}` may run for {}, longer than the pipeline's timeout of {}", a.name.name, crate::syntax::format_duration(secs), crate::syntax::format_duration(limit)), span, "longer than the pipeline")
                                 .help("shorten the action's timeout, or raise the pipeline's"),
                         );

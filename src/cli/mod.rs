@@ -4,6 +4,7 @@
 //! subcommand lives in its own file and returns an exit code; [`main`] installs the panic
 //! hook that turns a bug into exit 101 with a request to report it.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // Reason: the CLI is where output happens.
+#![allow(clippy::disallowed_methods)] // Reason: the CLI reads files and the environment.
 
 mod check;
 mod compile;

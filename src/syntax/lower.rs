@@ -21,6 +21,8 @@ pub(crate) struct Lowerer<'s> {
     file: FileId,
     /// The original source (not the patched one): doc comments and block-string lines.
     src: &'s str,
+    /// Offset of the parsed text in `src` (non-zero when parsing one stage on its own).
+    pub(crate) base: usize,
     pub(crate) diagnostics: Vec<Diagnostic>,
 }
 
@@ -29,6 +31,7 @@ impl<'s> Lowerer<'s> {
         Lowerer {
             file,
             src,
+            base: 0,
             diagnostics: Vec::new(),
         }
     }
@@ -38,7 +41,8 @@ impl<'s> Lowerer<'s> {
         let s = p.as_span();
         let text = s.as_str();
         let trimmed = text.trim_end_matches([' ', '\t', '\r', '\n', '\u{FEFF}']);
-        Span::new(self.file, s.start(), s.start() + trimmed.len())
+        let start = self.base + s.start();
+        Span::new(self.file, start, start + trimmed.len())
     }
 
     fn err(&mut self, d: Diagnostic) {
@@ -276,6 +280,12 @@ impl<'s> Lowerer<'s> {
         }
     }
 
+    /// The stage of a `stage_chunk` parse.
+    pub(crate) fn stage_chunk(&mut self, p: Pair<'_, Rule>) -> Option<Stage> {
+        let stage = p.into_inner().find(|p| p.as_rule() == Rule::stage)?;
+        Some(self.stage(stage))
+    }
+
     fn stage(&mut self, p: Pair<'_, Rule>) -> Stage {
         let span = self.span(&p);
         let mut inner = p.into_inner().skip(1);
@@ -393,19 +403,9 @@ impl<'s> Lowerer<'s> {
     pub(crate) fn expr(&mut self, p: Pair<'_, Rule>) -> Expr {
         let span = self.span(&p);
         match p.as_rule() {
-            Rule::expr => self.expr(p.into_inner().next().expect("grammar: expr body")),
-            Rule::or_expr | Rule::and_expr | Rule::cmp_expr => self.binary(p.into_inner()),
-            Rule::unary => {
-                let mut inner: Vec<Pair<'_, Rule>> = p.into_inner().collect();
-                let operand = inner.pop().expect("grammar: unary operand");
-                let mut e = self.expr(operand);
-                for _ in inner {
-                    e = Expr {
-                        kind: ExprKind::Not(Box::new(e)),
-                        span,
-                    };
-                }
-                e
+            Rule::expr => {
+                let mut items = p.into_inner().peekable();
+                self.climb(&mut items, 1)
             }
             Rule::duration => {
                 let kind = self
@@ -473,30 +473,60 @@ impl<'s> Lowerer<'s> {
         }
     }
 
-    /// Left-associative chain `a op b op c`.
-    fn binary(&mut self, mut pairs: Pairs<'_, Rule>) -> Expr {
-        let mut lhs = self.expr(pairs.next().expect("grammar: binary lhs"));
-        while let Some(op) = pairs.next() {
-            let op = match op.as_str() {
-                "||" => BinOp::Or,
-                "&&" => BinOp::And,
-                "==" => BinOp::Eq,
-                "!=" => BinOp::Ne,
-                "<" => BinOp::Lt,
-                "<=" => BinOp::Le,
-                ">" => BinOp::Gt,
-                ">=" => BinOp::Ge,
-                "in" => BinOp::In,
-                _ => BinOp::Matches,
+    /// Precedence climbing over the flat `expr` sequence: `||` (1) < `&&` (2) <
+    /// comparisons (3, which do not chain); prefix `!` applies to one operand.
+    fn climb(&mut self, items: &mut std::iter::Peekable<Pairs<'_, Rule>>, min: u8) -> Expr {
+        let mut lhs = self.operand(items);
+        let mut compared = false;
+        while let Some(op) = items.peek() {
+            let (op, prec) = match op.as_str() {
+                "||" => (BinOp::Or, 1),
+                "&&" => (BinOp::And, 2),
+                "==" => (BinOp::Eq, 3),
+                "!=" => (BinOp::Ne, 3),
+                "<" => (BinOp::Lt, 3),
+                "<=" => (BinOp::Le, 3),
+                ">" => (BinOp::Gt, 3),
+                ">=" => (BinOp::Ge, 3),
+                "in" => (BinOp::In, 3),
+                _ => (BinOp::Matches, 3),
             };
-            let rhs = self.expr(pairs.next().expect("grammar: binary rhs"));
+            if prec < min {
+                break;
+            }
+            let op_pair = items.next().expect("peeked");
+            if prec == 3 && compared {
+                self.err(
+                    Diagnostic::new(
+                        Code::E0101,
+                        format!("comparisons cannot be chained: found a second `{}`", op.text()),
+                        self.span(&op_pair),
+                        "second comparison",
+                    )
+                    .help("combine comparisons with `&&` or `||`, or group them with `(…)`"),
+                );
+            }
+            compared |= prec == 3;
+            let rhs = self.climb(items, prec + 1);
             let span = lhs.span.to(rhs.span);
-            lhs = Expr {
-                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-                span,
-            };
+            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
         }
         lhs
+    }
+
+    /// `!`* primary
+    fn operand(&mut self, items: &mut std::iter::Peekable<Pairs<'_, Rule>>) -> Expr {
+        let mut nots = Vec::new();
+        while items.peek().is_some_and(|p| p.as_rule() == Rule::not_op) {
+            nots.push(self.span(&items.next().expect("peeked")));
+        }
+        let primary = items.next().expect("grammar: an operand follows its prefixes");
+        let mut e = self.expr(primary);
+        for not in nots.into_iter().rev() {
+            let span = not.to(e.span);
+            e = Expr { kind: ExprKind::Not(Box::new(e)), span };
+        }
+        e
     }
 
     fn integer(&mut self, p: &Pair<'_, Rule>) -> Option<i64> {

@@ -11,7 +11,7 @@ pub(crate) fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::block_string => "a block string",
         Rule::integer => "an integer",
         Rule::duration => "a duration (like `90s`, `15m`, `2h`)",
-        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::cmp_expr | Rule::unary | Rule::call => {
+        Rule::expr | Rule::call => {
             "an expression"
         }
         Rule::list => "a list `[…]`",
