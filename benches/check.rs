@@ -24,12 +24,12 @@ fn generate(stages: usize) -> String {
             s,
             "  stage s{k} {{\n    after = [s{prev}]\n    entry {{ require params.env != \"\" && s{prev}.a1.v != \"x\" else fail }}\n    timeout 2h\n"
         );
-        let _ = writeln!(s, "    action a0: sh {{ input = art{prev} run = \"make -C ${{params.env}}\" }}");
+        let _ = writeln!(s, "    action a0: sh {{ input = art{prev} run = \"make -C ${{params.env}} all install\" }}");
         let out = if k + 1 < stages { format!(" output = art{k} from \"out/s{k}\"") } else { String::new() };
         let _ = writeln!(s, "    action a1: sh {{ after = [a0] run = \"echo v=${{s{prev}.a1.v}} >> $PIPEC_OUTPUT\" exports = [v]{out} }}");
         let _ = writeln!(s, "    action a2: sh {{ after = [a1] run = \"test ${{s{k}.a1.v}}\" timeout = 10m retry = 1 }}");
-        let _ = writeln!(s, "    action a3: sh {{ after = [a1] run = \"echo three\" env = {{ V = s{k}.a1.v }} }}");
-        let _ = writeln!(s, "    action a4: sh {{ after = [a2, a3] run = \"echo done\" category = test }}\n  }}");
+        let _ = writeln!(s, "    action a3: sh {{ after = [a1] run = \"echo three > report-s{k}.txt\" env = {{ V = s{k}.a1.v }} }}");
+        let _ = writeln!(s, "    action a4: sh {{ after = [a2, a3] run = \"echo done with stage s{k}\" category = test }}\n  }}");
     }
     s.push_str("}\n");
     s

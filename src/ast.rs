@@ -88,6 +88,19 @@ pub enum PipelineItem {
     Transition(Transition),
 }
 
+impl PipelineItem {
+    pub fn span(&self) -> Span {
+        match self {
+            PipelineItem::Mode(_, s, _) | PipelineItem::Timeout(_, s) => *s,
+            PipelineItem::Param(p) => p.span,
+            PipelineItem::Secret(s) => s.span,
+            PipelineItem::Trigger(t) => t.span,
+            PipelineItem::Stage(s) => s.span,
+            PipelineItem::Transition(t) => t.span,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct DurationLit {
     /// `None` when malformed (already reported).

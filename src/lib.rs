@@ -45,6 +45,11 @@ pub fn compile(map: &mut SourceMap, root: FileId, loader: &mut dyn Loader) -> Co
     }
 }
 
+/// Checks a file already added to `map` (diagnostics only; no IR is built).
+pub fn check(map: &mut SourceMap, root: FileId, loader: &mut dyn Loader) -> Vec<Diagnostic> {
+    Checker::check(map, root, loader).diagnostics
+}
+
 /// Checks one source text with no local imports (for tests and editors).
 pub fn check_source(name: &str, text: &str) -> (SourceMap, Vec<Diagnostic>) {
     let mut map = SourceMap::new();

@@ -655,7 +655,7 @@ impl Checker<'_> {
             kind: kind_v,
             template,
             category: parts.category.unwrap_or_else(|| default_category(kind_v)),
-            params,
+            params: params.into_iter().collect(),
             after: std::mem::take(&mut parts.after),
             inputs,
             outputs,
@@ -665,7 +665,7 @@ impl Checker<'_> {
             } else {
                 vec![]
             },
-            env: std::mem::take(&mut parts.env),
+            env: std::mem::take(&mut parts.env).into_iter().collect(),
             timeout,
             retry: parts.retry.unwrap_or(ir::Retry {
                 count: 0,

@@ -170,7 +170,8 @@ pub struct ActionModel {
     pub kind: ir::Kind,
     pub template: Option<String>,
     pub category: ir::Category,
-    pub params: BTreeMap<String, ir::Expr>,
+    /// The kind's parameters, sorted by name (defaults filled in).
+    pub params: Vec<(String, ir::Expr)>,
     pub after: Vec<ast::Ident>,
     pub inputs: Vec<ast::Ident>,
     pub outputs: Vec<OutputModel>,
@@ -178,7 +179,8 @@ pub struct ActionModel {
     pub exports: Vec<ast::Ident>,
     /// Exports the kind provides itself (`git`: commit, branch).
     pub kind_exports: Vec<String>,
-    pub env: BTreeMap<String, ir::Expr>,
+    /// Sorted by name.
+    pub env: Vec<(String, ir::Expr)>,
     pub timeout: Option<(u64, Span)>,
     pub retry: ir::Retry,
     pub when: Option<ir::Expr>,
@@ -257,7 +259,7 @@ impl<'a> Checker<'a> {
             used_exports: HashSet::new(),
         };
         checker.sink.extend(parse_diags);
-        let model = checker.check_file(root, &file);
+        let model = checker.check_file(root, file);
         Checked {
             diagnostics: checker.sink.into_sorted(),
             model,
@@ -273,17 +275,17 @@ impl<'a> Checker<'a> {
         ir::lower::span(self.map, span)
     }
 
-    fn check_file(&mut self, root: FileId, file: &ast::File) -> Option<Model> {
+    fn check_file(&mut self, root: FileId, file: ast::File) -> Option<Model> {
         let mut visiting = vec![self.map.get(root).name.clone()];
         for item in &file.items {
             if let ast::Item::Import(imp) = item {
                 self.import(root, imp, &mut visiting);
             }
         }
-        self.local = self.templates_of(file);
-        let pipelines: Vec<&ast::Pipeline> = file
+        self.local = self.templates_of(&file);
+        let pipelines: Vec<ast::Pipeline> = file
             .items
-            .iter()
+            .into_iter()
             .filter_map(|i| {
                 if let ast::Item::Pipeline(p) = i {
                     Some(p)
@@ -304,7 +306,7 @@ impl<'a> Checker<'a> {
                 .note("a file holds at most one `pipeline`; move the other one to its own file"),
             );
         }
-        let pipeline = pipelines.first()?;
+        let pipeline = pipelines.into_iter().next()?;
         Some(self.pipeline(pipeline))
     }
 }

@@ -17,7 +17,9 @@ use crate::source::Span;
 impl Checker<'_> {
     // ------------------------------------------------------------------ pipeline
 
-    pub(super) fn pipeline(&mut self, p: &ast::Pipeline) -> Model {
+    /// Checks the pipeline. It takes the AST by value and drops each stage's syntax once the
+    /// stage is checked, so that a big file never holds its whole AST and model at once.
+    pub(super) fn pipeline(&mut self, p: ast::Pipeline) -> Model {
         let mut model = Model {
             name: p.name.clone(),
             span: p.span,
@@ -84,37 +86,24 @@ impl Checker<'_> {
                 _ => {}
             }
         }
-        let stages: Vec<&ast::Stage> = p
-            .items
-            .iter()
-            .filter_map(|i| {
-                if let ast::PipelineItem::Stage(s) = i {
-                    Some(s)
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let mut transitions: Vec<ast::Transition> = Vec::new();
         let mut index = 0;
-        for st in &stages {
-            if self.stage_index.get(&st.name.name) == Some(&index)
-                && self.stages[index].span == st.span
-            {
-                self.stage(index, st);
-                index += 1;
+        for item in p.items {
+            match item {
+                ast::PipelineItem::Stage(st) => {
+                    // Duplicates were declared once and reported by `declare_stage`.
+                    if self.stage_index.get(&st.name.name) == Some(&index)
+                        && self.stages[index].span == st.span
+                    {
+                        self.stage(index, &st);
+                        index += 1;
+                    }
+                }
+                ast::PipelineItem::Transition(t) => transitions.push(t),
+                _ => {}
             }
         }
-        let transitions: Vec<&ast::Transition> = p
-            .items
-            .iter()
-            .filter_map(|i| {
-                if let ast::PipelineItem::Transition(t) = i {
-                    Some(t)
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let transitions: Vec<&ast::Transition> = transitions.iter().collect();
         self.edges(&transitions);
         self.release_rules(&mut model);
         model.stages = std::mem::take(&mut self.stages);
@@ -526,7 +515,7 @@ impl Checker<'_> {
                 kind: kind.unwrap_or(Kind::Sh),
                 template: None,
                 category: ir::Category::Build,
-                params: BTreeMap::new(),
+                params: Vec::new(),
                 after: vec![],
                 inputs: vec![],
                 outputs: vec![],
@@ -536,7 +525,7 @@ impl Checker<'_> {
                 } else {
                     vec![]
                 },
-                env: BTreeMap::new(),
+                env: Vec::new(),
                 timeout: None,
                 retry: ir::Retry {
                     count: 0,

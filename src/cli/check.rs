@@ -70,8 +70,7 @@ pub(crate) fn run(args: &Args) -> u8 {
     }
     let mut diags: Vec<Diagnostic> = Vec::new();
     for root in &roots {
-        let out = crate::compile(&mut map, *root, &mut super::files::FsLoader);
-        for d in out.diagnostics {
+        for d in crate::check(&mut map, *root, &mut super::files::FsLoader) {
             if !diags.contains(&d) {
                 diags.push(d);
             }

@@ -25,7 +25,7 @@ pub(crate) fn action(map: &SourceMap, a: &ActionModel) -> Action {
         kind: a.kind,
         template: a.template.clone(),
         category: a.category,
-        params: a.params.clone(),
+        params: a.params.iter().cloned().collect(),
         after: a.after.iter().map(|i| i.name.clone()).collect(),
         inputs: a
             .inputs
@@ -49,7 +49,7 @@ pub(crate) fn action(map: &SourceMap, a: &ActionModel) -> Action {
             .map(|e| e.name.clone())
             .chain(a.kind_exports.iter().cloned())
             .collect(),
-        env: a.env.clone(),
+        env: a.env.iter().cloned().collect(),
         timeout_secs: a
             .timeout
             .map(|(s, _)| s)

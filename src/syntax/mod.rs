@@ -48,6 +48,9 @@ impl Parser {
     /// Parses one file. Never fails: problems are diagnostics.
     pub fn parse(file: FileId, src: &str) -> ParseResult {
         let scanned = scan::scan(file, src);
+        if let Some(done) = parse_in_chunks(file, src, &scanned) {
+            return done;
+        }
         let mut diagnostics = scanned.diagnostics;
         let mut text = scanned.text;
         let mut broken_names = Vec::new();
@@ -102,6 +105,105 @@ impl Parser {
             diagnostics,
         )
     }
+}
+
+/// Files at least this large parse their stages separately (in parallel when possible).
+const CHUNKED_FROM: usize = 64 * 1024;
+
+/// The fast path for big, valid files: the pipeline's stages are cut out of the text, the
+/// rest (the skeleton) is parsed as a file, and each stage is parsed on its own, on up to
+/// two threads. pest's token queue then stays as small as one stage, which bounds memory,
+/// and the two cores share the work. Any syntax error, or a shape this does not expect,
+/// returns `None` and the caller parses the whole file with error recovery instead, so the
+/// result and the diagnostics never depend on this path.
+fn parse_in_chunks(file: FileId, src: &str, scanned: &scan::Scan) -> Option<ParseResult> {
+    if src.len() < CHUNKED_FROM || !scanned.diagnostics.is_empty() {
+        return None;
+    }
+    let text = &scanned.text;
+    let ranges = stage_ranges(text, &scanned.braces);
+    if ranges.len() < 2 {
+        return None;
+    }
+    let mut skeleton = text.clone();
+    for r in &ranges {
+        blank(&mut skeleton, r.clone());
+    }
+    let mut pairs = PipeGrammar::parse(Rule::file, &skeleton).ok()?;
+    let mut lowerer = lower::Lowerer::new(file, src);
+    let mut ast = lowerer.lower_file(pairs.next()?);
+    drop(pairs);
+    let mut diagnostics = lowerer.diagnostics;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(2);
+    let per_thread = ranges.len().div_ceil(threads);
+    let parsed: Vec<Option<(Vec<crate::ast::Stage>, Vec<Diagnostic>)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = ranges
+            .chunks(per_thread)
+            .map(|chunk| scope.spawn(move || parse_stages(file, src, text, chunk)))
+            .collect();
+        workers.into_iter().map(|w| w.join().ok().flatten()).collect()
+    });
+    let mut stages = Vec::with_capacity(ranges.len());
+    for part in parsed {
+        let (s, d) = part?;
+        stages.extend(s);
+        diagnostics.extend(d);
+    }
+    let mut pipelines = ast.items.iter_mut().filter_map(|i| match i {
+        crate::ast::Item::Pipeline(p) => Some(p),
+        _ => None,
+    });
+    let pipeline = pipelines.next()?;
+    if pipelines.next().is_some() {
+        return None;
+    }
+    pipeline.items.extend(stages.into_iter().map(crate::ast::PipelineItem::Stage));
+    pipeline.items.sort_by_key(|i| i.span().start);
+    Some((ast, diagnostics))
+}
+
+fn parse_stages(
+    file: FileId,
+    src: &str,
+    text: &str,
+    ranges: &[std::ops::Range<usize>],
+) -> Option<(Vec<crate::ast::Stage>, Vec<Diagnostic>)> {
+    let mut lowerer = lower::Lowerer::new(file, src);
+    let mut stages = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        let mut pairs = PipeGrammar::parse(Rule::stage_chunk, &text[r.clone()]).ok()?;
+        lowerer.base = r.start;
+        stages.push(lowerer.stage_chunk(pairs.next()?)?);
+    }
+    Some((stages, lowerer.diagnostics))
+}
+
+/// Byte ranges of the `stage NAME { … }` items directly inside a top-level `pipeline`.
+fn stage_ranges(text: &str, braces: &[(usize, bool)]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut in_pipeline = false;
+    let mut open_stage: Option<usize> = None;
+    for &(at, open) in braces {
+        if open {
+            if depth == 0 {
+                in_pipeline = head_of(text, at).1 == "pipeline";
+            } else if depth == 1 && in_pipeline {
+                let (start, word) = head_of(text, at);
+                open_stage = (word == "stage").then_some(start);
+            }
+            depth += 1;
+        } else {
+            let Some(d) = depth.checked_sub(1) else { return Vec::new() };
+            depth = d;
+            if depth == 1 {
+                if let Some(start) = open_stage.take() {
+                    out.push(start..at + 1);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn error_pos(err: &pest::error::Error<Rule>) -> usize {
