@@ -3,9 +3,26 @@
 
 use globset::{GlobBuilder, GlobMatcher};
 
+/// The deepest `{a,{b,c}}` nesting accepted in a glob.
+const MAX_ALTERNATION_DEPTH: usize = 8;
+
 /// A compiled glob; `*` stays within one path segment, `**` crosses segments.
 pub fn glob(pattern: &str) -> Result<GlobMatcher, String> {
     let pattern = pattern.strip_prefix('!').unwrap_or(pattern);
+    // globset builds one regex; very deep `{…}` nesting makes that fail inside the crate.
+    let mut depth = 0usize;
+    for c in pattern.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_ALTERNATION_DEPTH {
+            return Err(format!(
+                "`{{…}}` alternatives nest deeper than {MAX_ALTERNATION_DEPTH} levels"
+            ));
+        }
+    }
     GlobBuilder::new(pattern)
         .literal_separator(true)
         .backslash_escape(true)
@@ -40,6 +57,21 @@ pub fn cron(expr: &str) -> Result<croner::Cron, String> {
     }
     if expr.contains('@') {
         return Err("`@` nicknames are not supported; write the 5 fields".into());
+    }
+    // POSIX cron only: no Quartz extensions (`?`, `L`, `W`, `#`).
+    for field in expr.split_whitespace() {
+        let plain = field
+            .chars()
+            .all(|c| c.is_ascii_digit() || "*,-/".contains(c));
+        let named = field
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || ",-".contains(c))
+            && field.len() >= 3;
+        if !(plain || named) {
+            return Err(format!(
+                "`{field}` is not a POSIX cron field (digits, `*`, `,`, `-`, `/`, or names like `MON`)"
+            ));
+        }
     }
     expr.parse::<croner::Cron>().map_err(|e| e.to_string())
 }

@@ -15,13 +15,36 @@ pub enum Quote {
 pub struct QuoteTracker {
     quote: Quote,
     escaped: bool,
+    /// Inside a `# comment` (to the end of the line).
+    comment: bool,
+    /// The previous character ends a word (start of text, blank, `;`, `|`, `&`, `(`).
+    word_start: bool,
 }
 
 impl QuoteTracker {
+    pub fn new() -> QuoteTracker {
+        QuoteTracker {
+            word_start: true,
+            ..QuoteTracker::default()
+        }
+    }
+
     pub fn feed(&mut self, text: &str) {
         for c in text.chars() {
+            let at_word_start = std::mem::replace(
+                &mut self.word_start,
+                c.is_whitespace() || ";|&()".contains(c),
+            );
+            if self.comment {
+                self.comment = c != '\n';
+                continue;
+            }
             if self.escaped {
                 self.escaped = false;
+                continue;
+            }
+            if c == '#' && self.quote == Quote::None && at_word_start {
+                self.comment = true;
                 continue;
             }
             self.quote = match (self.quote, c) {
@@ -39,6 +62,11 @@ impl QuoteTracker {
 
     pub fn quote(&self) -> Quote {
         self.quote
+    }
+
+    /// Inside a shell comment, where an interpolated word would be inert.
+    pub fn in_comment(&self) -> bool {
+        self.comment
     }
 }
 
@@ -59,7 +87,7 @@ mod tests {
     use super::{Quote, QuoteTracker, quote_word};
 
     fn at_end(s: &str) -> Quote {
-        let mut t = QuoteTracker::default();
+        let mut t = QuoteTracker::new();
         t.feed(s);
         t.quote()
     }
@@ -71,6 +99,13 @@ mod tests {
         assert_eq!(at_end("echo \\\" "), Quote::None);
         assert_eq!(at_end("echo \"it's\" "), Quote::None);
         assert_eq!(at_end("echo 'a\\'"), Quote::None);
+    }
+
+    #[test]
+    fn comments_do_not_open_quotes() {
+        assert_eq!(at_end("# don't quote\necho "), Quote::None);
+        assert_eq!(at_end("echo x # it's\necho "), Quote::None);
+        assert_eq!(at_end("echo a#'b"), Quote::Single);
     }
 
     #[test]

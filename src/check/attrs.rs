@@ -31,6 +31,8 @@ pub(crate) struct Parts {
     pub env: BTreeMap<String, ir::Expr>,
     pub timeout: Option<(ir::Expr, Span)>,
     pub retry: Option<ir::Retry>,
+    /// In a template body: the parameter that gives the retry count.
+    pub retry_param: Option<String>,
     pub when: Option<ir::Expr>,
     pub category: Option<ir::Category>,
     /// Common attributes that were set (for call-site override).
@@ -58,9 +60,9 @@ impl Checker<'_> {
         target: Target<'_>,
         ctx: Ctx<'_>,
         owner: Span,
-    ) -> (Parts, BTreeMap<String, ir::Expr>) {
+    ) -> (Parts, Args) {
         let mut parts = Parts::default();
-        let mut args = BTreeMap::new();
+        let mut args = Args::default();
         let mut seen: Vec<&ast::Attr> = Vec::new();
         for a in attrs {
             let name = a.name.name.as_str();
@@ -88,6 +90,9 @@ impl Checker<'_> {
                     let params = kind_params(kind);
                     if let Some(p) = params.iter().find(|p| p.name == name) {
                         let v = self.attr_expr(a, &p.ty, ctx);
+                        if kind == Kind::Dir && name == "exclude" {
+                            self.literal_globs(&a.value);
+                        }
                         parts.kind_params.insert(name.to_string(), v);
                     } else {
                         let names: Vec<&str> = params
@@ -121,7 +126,8 @@ impl Checker<'_> {
                 Target::Call(def, display) => {
                     if let Some((_, ty, _)) = def.params.iter().find(|(n, _, _)| n.name == name) {
                         let v = self.template_arg(a, ty.as_ref(), ctx);
-                        args.insert(name.to_string(), v);
+                        args.values.insert(name.to_string(), v);
+                        args.spans.insert(name.to_string(), a.value.span());
                         continue;
                     }
                     let is_kind_param = def
@@ -287,7 +293,11 @@ impl Checker<'_> {
                     parts.outputs.push((r, path));
                 }
             }
-            "exports" => parts.exports = self.names(&a.value, true, "export"),
+            "exports" => {
+                let names = self.names(&a.value, true, "export");
+                self.no_repeats(&names, "export");
+                parts.exports = names;
+            }
             "env" => {
                 let AttrValue::Expr(ast::Expr {
                     kind: ExprKind::Map(entries),
@@ -333,10 +343,35 @@ impl Checker<'_> {
                 }
             }
             "timeout" => {
+                let errors = self.sink.error_count();
                 let x = self.attr_expr(a, &Ty::Duration, ctx);
+                let malformed = matches!(
+                    &a.value,
+                    AttrValue::Expr(ast::Expr {
+                        kind: ExprKind::Error,
+                        ..
+                    })
+                );
+                let fine = malformed
+                    || matches!(
+                        x,
+                        ir::Expr::Duration { .. } | ir::Expr::Ref(ir::Ref::TemplateParam { .. })
+                    );
+                if !fine && self.sink.error_count() == errors {
+                    self.report(
+                        Diagnostic::new(
+                            Code::E0301,
+                            "`timeout` must be a duration literal",
+                            a.value.span(),
+                            "not a literal",
+                        )
+                        .help("write the duration itself, like `timeout = 15m`")
+                        .note("timeouts are fixed when the pipeline is compiled"),
+                    );
+                }
                 parts.timeout = Some((x, a.value.span()));
             }
-            "retry" => parts.retry = self.retry(a, ctx),
+            "retry" => parts.retry = self.retry(a, ctx, &mut parts.retry_param),
             "when" => {
                 if let AttrValue::Expr(e) = &a.value {
                     parts.when = Some(self.condition_expr(e, ctx, "`when`"));
@@ -367,7 +402,9 @@ impl Checker<'_> {
 
     /// A bool condition: `when`, `require`, a guard (E0302 otherwise).
     pub(crate) fn condition_expr(&mut self, e: &ast::Expr, ctx: Ctx<'_>, what: &str) -> ir::Expr {
+        let errors_before = self.sink.error_count();
         let (t, x) = self.expr(e, ctx);
+        let clean = self.sink.error_count() == errors_before;
         if t == Ty::Secret {
             self.secret_misuse(e.span, "used in a condition");
         } else if !t.fits(&Ty::Bool) {
@@ -380,7 +417,11 @@ impl Checker<'_> {
                 )
                 .help("compare it, e.g. `params.env == \"prod\"`"),
             );
-        } else if !matches!(ctx.scope, Scope::Template(_)) && super::resolve::is_constant(&x) {
+        } else if clean
+            && !has_error(e)
+            && !matches!(ctx.scope, Scope::Template(_))
+            && super::resolve::is_constant(&x)
+        {
             self.report(
                 Diagnostic::new(
                     Code::W0002,
@@ -461,7 +502,12 @@ impl Checker<'_> {
         p
     }
 
-    fn retry(&mut self, a: &ast::Attr, ctx: Ctx<'_>) -> Option<ir::Retry> {
+    fn retry(
+        &mut self,
+        a: &ast::Attr,
+        ctx: Ctx<'_>,
+        param: &mut Option<String>,
+    ) -> Option<ir::Retry> {
         let AttrValue::Expr(e) = &a.value else {
             return None;
         };
@@ -523,8 +569,17 @@ impl Checker<'_> {
                     );
                 }
             }
-            ir::Expr::Ref(_) if matches!(ctx.scope, Scope::Template(_)) => {}
-            _ => {}
+            ir::Expr::Ref(ir::Ref::TemplateParam { name }) => *param = Some(name),
+            ir::Expr::Str { value } if value.is_empty() => {} // An error, already reported.
+            _ => self.report(
+                Diagnostic::new(
+                    Code::E0301,
+                    "`retry` must be a whole number literal",
+                    count_expr.span,
+                    "not a literal",
+                )
+                .help("write the count itself, like `retry = 2`"),
+            ),
         }
         Some(out)
     }
@@ -606,6 +661,7 @@ impl Checker<'_> {
                 NameRef::Param(..) => None,
             })
             .collect();
+        self.no_repeats(&inputs, "input artifact");
         for id in &inputs {
             self.uses.push(Use {
                 kind: UseKind::Artifact {
@@ -762,10 +818,15 @@ impl Checker<'_> {
         &mut self,
         t: &TemplateDef,
         call: &Parts,
-        mut args: BTreeMap<String, ir::Expr>,
+        given: Args,
         a: &ast::Action,
         display: &str,
     ) -> Parts {
+        let Args {
+            values: mut args,
+            spans,
+        } = given;
+        let arg_span = |name: &str| spans.get(name).copied().unwrap_or(a.name.span);
         for (name, _, default) in &t.params {
             if args.contains_key(&name.name) {
                 continue;
@@ -792,7 +853,7 @@ impl Checker<'_> {
                 NameRef::Param(p, span) => match args.get(p) {
                     Some(ir::Expr::Str { value }) => NameRef::Name(ast::Ident {
                         name: value.clone(),
-                        span: a.span,
+                        span: arg_span(p),
                     }),
                     _ => NameRef::Param(p.clone(), *span),
                 },
@@ -837,9 +898,16 @@ impl Checker<'_> {
             timeout: if set("timeout") {
                 call.timeout.clone()
             } else {
-                body.timeout.as_ref().map(|(e, _)| (sub(e), a.span))
+                body.timeout
+                    .as_ref()
+                    .map(|(e, _)| self.fixed_duration(e, &args, &arg_span))
             },
-            retry: if set("retry") { call.retry } else { body.retry },
+            retry: if set("retry") {
+                call.retry
+            } else {
+                self.fixed_retry(body, &args, &arg_span)
+            },
+            retry_param: None,
             when: if set("when") {
                 call.when.clone()
             } else {
@@ -847,6 +915,123 @@ impl Checker<'_> {
             },
             category: call.category.or(body.category),
             set: call.set.clone(),
+        }
+    }
+}
+
+/// Whether an expression holds a malformed part (already reported by the parser).
+fn has_error(e: &ast::Expr) -> bool {
+    match &e.kind {
+        ExprKind::Error => true,
+        ExprKind::Not(x) => has_error(x),
+        ExprKind::Binary(_, l, r) => has_error(l) || has_error(r),
+        ExprKind::List(items) | ExprKind::Call(_, items) => items.iter().any(has_error),
+        _ => false,
+    }
+}
+
+/// Arguments of a template call, with the span of each value.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub values: BTreeMap<String, ir::Expr>,
+    pub spans: BTreeMap<String, Span>,
+}
+
+impl Checker<'_> {
+    /// A template body's `timeout` after substitution: it must be a literal.
+    fn fixed_duration(
+        &mut self,
+        e: &ir::Expr,
+        args: &BTreeMap<String, ir::Expr>,
+        span_of: &dyn Fn(&str) -> Span,
+    ) -> (ir::Expr, Span) {
+        let out = e.substitute(args);
+        let span = match e {
+            ir::Expr::Ref(ir::Ref::TemplateParam { name }) => span_of(name),
+            _ => span_of(""),
+        };
+        if !matches!(out, ir::Expr::Duration { .. }) {
+            self.report(
+                Diagnostic::new(
+                    Code::E0301,
+                    "this argument sets the template's `timeout`, which must be a duration literal",
+                    span,
+                    "not a literal",
+                )
+                .help("write the duration itself, like `15m`"),
+            );
+        }
+        (out, span)
+    }
+
+    /// A template body's `retry` whose count is a parameter: the argument must be a literal.
+    fn fixed_retry(
+        &mut self,
+        body: &Parts,
+        args: &BTreeMap<String, ir::Expr>,
+        span_of: &dyn Fn(&str) -> Span,
+    ) -> Option<ir::Retry> {
+        let Some(param) = &body.retry_param else {
+            return body.retry;
+        };
+        let mut retry = body.retry.unwrap_or(ir::Retry {
+            count: 0,
+            backoff_secs: 0,
+        });
+        match args.get(param) {
+            Some(ir::Expr::Int { value }) if (0..=10).contains(value) => {
+                retry.count = u32::try_from(*value).unwrap_or(0);
+            }
+            Some(ir::Expr::Int { value }) => self.report(
+                Diagnostic::new(
+                    Code::E0410,
+                    format!("`retry` of {value} is out of range"),
+                    span_of(param),
+                    "must be 0 to 10",
+                )
+                .note("`retry = N` re-runs a failed attempt N times, 0 to 10"),
+            ),
+            _ => self.report(Diagnostic::new(
+                Code::E0301,
+                "this argument sets the template's `retry`, which must be a whole number literal",
+                span_of(param),
+                "not a literal",
+            )),
+        }
+        Some(retry)
+    }
+
+    /// Validates the literal globs of a list attribute (`exclude`).
+    fn literal_globs(&mut self, v: &AttrValue) {
+        if let AttrValue::Expr(ast::Expr {
+            kind: ExprKind::List(items),
+            ..
+        }) = v
+        {
+            for i in items {
+                if let ExprKind::Str(s) = &i.kind {
+                    if let Some(p) = s.as_plain() {
+                        self.check_glob(&p, i.span);
+                    }
+                }
+            }
+        }
+    }
+
+    /// E0202 for a name listed twice.
+    pub(crate) fn no_repeats(&mut self, names: &[ast::Ident], what: &str) {
+        for (i, n) in names.iter().enumerate() {
+            if let Some(first) = names[..i].iter().find(|f| f.name == n.name) {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0202,
+                        format!("{what} `{}` is listed twice", n.name),
+                        n.span,
+                        "listed again here",
+                    )
+                    .label(first.span, "first listed here"),
+                );
+            }
         }
     }
 }

@@ -90,14 +90,13 @@ impl Checker<'_> {
         let mut index = 0;
         for item in p.items {
             match item {
-                ast::PipelineItem::Stage(st) => {
-                    // Duplicates were declared once and reported by `declare_stage`.
+                // Duplicates were declared once and reported by `declare_stage`.
+                ast::PipelineItem::Stage(st)
                     if self.stage_index.get(&st.name.name) == Some(&index)
-                        && self.stages[index].span == st.span
-                    {
-                        self.stage(index, &st);
-                        index += 1;
-                    }
+                        && self.stages[index].span == st.span =>
+                {
+                    self.stage(index, &st);
+                    index += 1;
                 }
                 ast::PipelineItem::Transition(t) => transitions.push(t),
                 _ => {}
@@ -161,6 +160,11 @@ impl Checker<'_> {
                     "declare `secret {} = env(\"VAR\")` instead",
                     p.name.name
                 )),
+            );
+        } else if let Some(t @ (ir::Type::Artifact | ir::Type::Script)) = &ty {
+            self.report(
+                Diagnostic::new(Code::E0301, format!("param `{}` cannot have type `{t}`", p.name.name), p.ty.span, "not a param type")
+                    .note("params are `string`, `int`, `bool`, `duration`, `list<T>` or `map<T>`; `artifact` and `script` are for template parameters"),
             );
         }
         let default = p.default.as_ref().map(|d| {
@@ -376,9 +380,30 @@ impl Checker<'_> {
         match &e.kind {
             ExprKind::Str(s) if s.as_plain().is_some() => s.as_plain(),
             _ => {
-                self.expect(e, &Ty::String, ctx);
+                self.not_interpolated(e, ctx);
                 None
             }
+        }
+    }
+
+    /// Where a plain string is required (trigger filters, cron, time zones, reasons):
+    /// E0301 for an interpolated string, a type error for anything else.
+    fn not_interpolated(&mut self, e: &ast::Expr, ctx: Ctx<'_>) {
+        if let ExprKind::Str(_) = e.kind {
+            self.expect(e, &Ty::String, ctx);
+            self.report(
+                Diagnostic::new(
+                    Code::E0301,
+                    "expected a plain string, without `${…}`",
+                    e.span,
+                    "interpolated",
+                )
+                .note(
+                    "this value is fixed before any run starts, so it cannot refer to run values",
+                ),
+            );
+        } else {
+            self.expect(e, &Ty::String, ctx);
         }
     }
 
@@ -399,9 +424,7 @@ impl Checker<'_> {
                     self.check_glob(&p, i.span);
                     out.push(p);
                 }
-                _ => {
-                    self.expect(i, &Ty::String, ctx);
-                }
+                _ => self.not_interpolated(i, ctx),
             }
         }
         out
@@ -765,7 +788,8 @@ impl Checker<'_> {
     fn edges(&mut self, transitions: &[&ast::Transition]) {
         let mut targeted = vec![false; self.stages.len()];
         let mut explicit: Vec<Vec<EdgeModel>> = vec![Vec::new(); self.stages.len()];
-        let afters: Vec<Option<Vec<ast::Ident>>> = self.stages.iter_mut().map(|s| s.after.take()).collect();
+        let afters: Vec<Option<Vec<ast::Ident>>> =
+            self.stages.iter_mut().map(|s| s.after.take()).collect();
         for (i, after) in afters.iter().enumerate() {
             if let Some(after) = after {
                 targeted[i] = true;
@@ -810,10 +834,23 @@ impl Checker<'_> {
                     "a transition guard",
                 )
             });
-            let disabled = t
-                .disabled
-                .as_ref()
-                .map(|d| d.as_plain().unwrap_or_default());
+            let disabled = t.disabled.as_ref().map(|d| {
+                let text = d.as_plain();
+                if text.is_none() {
+                    let e = ast::Expr {
+                        kind: ExprKind::Str(d.clone()),
+                        span: d.span,
+                    };
+                    self.not_interpolated(
+                        &e,
+                        Ctx {
+                            scope: Scope::Pipeline,
+                            site: Site::Nowhere,
+                        },
+                    );
+                }
+                text.unwrap_or_default()
+            });
             explicit[to].push(EdgeModel {
                 from,
                 guard,
@@ -834,26 +871,34 @@ impl Checker<'_> {
             } else {
                 vec![]
             };
-            let mut kept: Vec<EdgeModel> = Vec::new();
-            for e in inbound {
-                if let Some(first) = kept.iter().find(|k| k.from == e.from) {
-                    self.report(
-                        Diagnostic::new(
-                            Code::E0202,
-                            format!(
-                                "edge `{}` -> `{}` is declared twice",
-                                self.stages[e.from].name.name, self.stages[i].name.name
-                            ),
-                            e.span,
-                            "declared again here",
-                        )
-                        .label(first.span, "first declared here"),
-                    );
-                    continue;
-                }
-                kept.push(e);
-            }
-            self.stages[i].inbound = kept;
+            self.stages[i].inbound = self.without_repeated_edges(i, inbound);
         }
+    }
+
+    /// E0202 for an edge declared twice; keeps the first of each.
+    fn without_repeated_edges(&mut self, i: usize, inbound: Vec<EdgeModel>) -> Vec<EdgeModel> {
+        let mut inbound = inbound;
+        // The later declaration is the duplicate (§8), whichever form it has.
+        inbound.sort_by_key(|e| e.span.start);
+        let mut kept: Vec<EdgeModel> = Vec::new();
+        for e in inbound {
+            if let Some(first) = kept.iter().find(|k| k.from == e.from) {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0202,
+                        format!(
+                            "edge `{}` -> `{}` is declared twice",
+                            self.stages[e.from].name.name, self.stages[i].name.name
+                        ),
+                        e.span,
+                        "declared again here",
+                    )
+                    .label(first.span, "first declared here"),
+                );
+                continue;
+            }
+            kept.push(e);
+        }
+        kept
     }
 }

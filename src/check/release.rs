@@ -128,7 +128,7 @@ impl Checker<'_> {
                         .collect();
                     self.unknown(
                         &id,
-                        &format!("action in stage `{}`", self.stages[s].name.name),
+                        &format!("action {{}} in stage `{}`", self.stages[s].name.name),
                         names.iter().map(String::as_str),
                     );
                 }
@@ -564,6 +564,9 @@ impl Checker<'_> {
 
     /// W0001 for params, secrets, artifacts and exports nobody uses.
     fn unused(&mut self, model: &Model, producers: &BTreeMap<String, (usize, usize, Span)>) {
+        if !self.broken_spans.is_empty() {
+            return; // Uses may sit in the part that failed to parse.
+        }
         for p in &model.params {
             if !self.used_params.contains(&p.name.name) {
                 self.report(
@@ -593,6 +596,11 @@ impl Checker<'_> {
                 );
             }
         }
+        self.unused_outputs(producers);
+    }
+
+    /// W0001 for artifacts nobody takes as input and exports nobody reads.
+    fn unused_outputs(&mut self, producers: &BTreeMap<String, (usize, usize, Span)>) {
         let used_artifacts: HashSet<String> = self
             .stages
             .iter()

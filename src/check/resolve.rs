@@ -134,6 +134,9 @@ impl Checker<'_> {
             .unwrap_or_else(|| self.map.add(key, text.clone()));
         let (file, diags) = crate::syntax::Parser::parse(id, &text);
         self.sink.extend(diags);
+        // The imported file's own imports are its business: they are loaded (for their
+        // errors and cycles) into a scope of their own, not the importer's.
+        let outer = std::mem::take(&mut self.modules);
         visiting.push(key.to_string());
         for item in &file.items {
             if let ast::Item::Import(imp) = item {
@@ -141,6 +144,7 @@ impl Checker<'_> {
             }
         }
         visiting.pop();
+        self.modules = outer;
         let m = self.templates_of(&file);
         self.loaded.insert(key.to_string(), m.clone());
         Some(m)
@@ -295,6 +299,7 @@ impl Checker<'_> {
                 used.push(p.clone());
             }
         }
+        used.extend(body.retry_param.iter().cloned());
         for (name, _, _) in params {
             if !used.contains(&name.name) {
                 self.report(

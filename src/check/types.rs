@@ -215,9 +215,11 @@ impl Checker<'_> {
             }
             seen.push(k);
             let (t, x) = self.expr(v, ctx);
-            if elem == Ty::Any {
+            if t == Ty::Secret {
+                self.secret_misuse(v.span, "put in a map");
+            } else if elem == Ty::Any {
                 elem = t;
-            } else if !(t.fits(&elem) || t == Ty::Secret || elem == Ty::Secret) {
+            } else if !t.fits(&elem) {
                 self.require_type(&t, &elem, v.span);
             }
             out.insert(k.name.clone(), x);
@@ -237,7 +239,7 @@ impl Checker<'_> {
                 ir::Expr::Str { value: text }
             };
         }
-        let mut quotes = QuoteTracker::default();
+        let mut quotes = QuoteTracker::new();
         let mut parts = Vec::new();
         for p in &s.parts {
             match p {
@@ -304,7 +306,25 @@ impl Checker<'_> {
             },
         );
         match (ctx.scope, names.as_slice()) {
-            (_, ["run", field]) => {
+            (Scope::Pipeline, [root @ ("params" | "secrets" | "run"), name, _, ..]) => {
+                // Still a use of the param (or secret), so no "unused" on top.
+                match *root {
+                    "params" => self.used_params.insert((*name).to_string()),
+                    "secrets" => self.used_secrets.insert((*name).to_string()),
+                    _ => false,
+                };
+                self.report(
+                    Diagnostic::new(
+                        Code::E0201,
+                        format!("unknown name `{}`", names.join(".")),
+                        span,
+                        "no such field",
+                    )
+                    .note(format!("`{root}.NAME` is a whole value; it has no fields")),
+                );
+                any
+            }
+            (Scope::Pipeline | Scope::Template(_), ["run", field]) => {
                 if RUN_FIELDS.contains(field) {
                     let ty = if *field == "attempt" {
                         Ty::Int
@@ -318,7 +338,7 @@ impl Checker<'_> {
                         }),
                     );
                 }
-                self.unknown(&segs[1], "field of `run`", RUN_FIELDS.iter().copied());
+                self.unknown(&segs[1], "`run` field", RUN_FIELDS.iter().copied());
                 any
             }
             (Scope::Template(params), [name]) => {
@@ -453,7 +473,7 @@ impl Checker<'_> {
                     .collect();
                 self.unknown(
                     &segs[1],
-                    &format!("action in stage `{}`", segs[0].name),
+                    &format!("action {{}} in stage `{}`", segs[0].name),
                     known.iter().map(String::as_str),
                 );
             }
@@ -524,15 +544,16 @@ impl Checker<'_> {
             return;
         }
         let help = suggest(&name.name, candidates);
-        self.report(
-            Diagnostic::new(
-                Code::E0201,
-                format!("unknown {what} `{}`", name.name),
-                name.span,
-                "not defined",
+        // `what` may place the name itself: "action `{}` in stage `build`".
+        let message = if what.contains("{}") {
+            format!(
+                "unknown {}",
+                what.replace("{}", &format!("`{}`", name.name))
             )
-            .help_opt(help),
-        );
+        } else {
+            format!("unknown {what} `{}`", name.name)
+        };
+        self.report(Diagnostic::new(Code::E0201, message, name.span, "not defined").help_opt(help));
     }
 
     fn call(
@@ -569,6 +590,7 @@ impl Checker<'_> {
         for ((t, _), (arg, expected)) in typed.iter().zip(args.iter().zip(sig.0.iter())) {
             self.operand(t, expected, arg.span);
         }
+        self.generic_args(&name.name, &typed, args);
         if matches!(name.name.as_str(), "env" | "file") && !matches!(ctx.scope, Scope::Default) {
             self.report(
                 Diagnostic::new(
@@ -600,6 +622,53 @@ impl Checker<'_> {
             }
         }
         (sig.1, out)
+    }
+
+    /// The generic functions: `len(list|string|map)`, `contains(list<T>, T)` or
+    /// `contains(string, string)`, `join(list<scalar>, string)`.
+    fn generic_args(&mut self, func: &str, typed: &[(Ty, ir::Expr)], args: &[ast::Expr]) {
+        let scalar = |t: &Ty| matches!(t, Ty::Any | Ty::String | Ty::Int | Ty::Bool | Ty::Duration);
+        let bad = |this: &mut Self, i: usize, wanted: &str| {
+            let t = &typed[i].0;
+            this.report(Diagnostic::new(
+                Code::E0301,
+                format!("`{func}` expects {wanted}, found `{t}`"),
+                args[i].span,
+                format!("this is `{t}`"),
+            ));
+        };
+        match func {
+            "len"
+                if !matches!(
+                    typed[0].0,
+                    Ty::Any | Ty::String | Ty::List(_) | Ty::Map(_) | Ty::Secret
+                ) =>
+            {
+                bad(self, 0, "a list, string or map");
+            }
+            "contains" => match &typed[0].0 {
+                Ty::List(elem) => {
+                    if !(typed[1].0.fits(elem) || elem.fits(&typed[1].0)) {
+                        bad(self, 1, &format!("`{elem}` (the list's element type)"));
+                    }
+                }
+                Ty::String => {
+                    if !typed[1].0.fits(&Ty::String) && typed[1].0 != Ty::Secret {
+                        bad(self, 1, "a `string`");
+                    }
+                }
+                Ty::Any | Ty::Secret => {}
+                _ => bad(self, 0, "a list or string"),
+            },
+            "join" => {
+                if let Ty::List(elem) = &typed[0].0 {
+                    if !scalar(elem) {
+                        bad(self, 0, "a list of strings, numbers, bools or durations");
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     fn binary(&mut self, op: BinOp, l: &ast::Expr, r: &ast::Expr, ctx: Ctx<'_>) -> (Ty, ir::Expr) {

@@ -74,10 +74,25 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    let result = std::panic::catch_unwind(|| match cli.command {
-        Command::Check(a) => check::run(&a),
-        Command::Compile(a) => compile::run(&a),
-        Command::Explain(a) => explain::run(&a),
-    });
-    ExitCode::from(result.unwrap_or(exit::INTERNAL))
+    // A generous stack: checking recurses over expressions (bounded by the parser's limits),
+    // and a crash must never be a raw stack overflow. A panic ends the thread; the hook above
+    // has already asked the user to report it.
+    let worker = std::thread::Builder::new()
+        .stack_size(STACK_SIZE)
+        .spawn(move || match cli.command {
+            Command::Check(a) => check::run(&a),
+            Command::Compile(a) => compile::run(&a),
+            Command::Explain(a) => explain::run(&a),
+        });
+    let code = match worker {
+        Ok(handle) => handle.join().unwrap_or(exit::INTERNAL),
+        Err(e) => {
+            eprintln!("error: cannot start pipec's worker thread: {e}");
+            exit::INTERNAL
+        }
+    };
+    ExitCode::from(code)
 }
+
+/// Stack of the thread that runs a command.
+const STACK_SIZE: usize = 256 * 1024 * 1024;

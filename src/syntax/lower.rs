@@ -17,6 +17,10 @@ use crate::source::{FileId, Span};
 /// Longest identifier (LANGUAGE.md §2).
 const MAX_IDENT: usize = 100;
 
+/// Most operands, operators and `!` in one expression: bounds the depth of the tree, so
+/// that nothing downstream recurses without limit.
+const MAX_EXPR_ITEMS: usize = 1024;
+
 pub(crate) struct Lowerer<'s> {
     file: FileId,
     /// The original source (not the patched one): doc comments and block-string lines.
@@ -404,6 +408,22 @@ impl<'s> Lowerer<'s> {
         let span = self.span(&p);
         match p.as_rule() {
             Rule::expr => {
+                let count = p.clone().into_inner().count();
+                if count > MAX_EXPR_ITEMS {
+                    self.err(
+                        Diagnostic::new(
+                            Code::E0101,
+                            format!("expression has {count} operands and operators, more than {MAX_EXPR_ITEMS}"),
+                            span,
+                            "too long",
+                        )
+                        .help("split the condition over several params or stages"),
+                    );
+                    return Expr {
+                        kind: ExprKind::Error,
+                        span,
+                    };
+                }
                 let mut items = p.into_inner().peekable();
                 self.climb(&mut items, 1)
             }
@@ -499,7 +519,10 @@ impl<'s> Lowerer<'s> {
                 self.err(
                     Diagnostic::new(
                         Code::E0101,
-                        format!("comparisons cannot be chained: found a second `{}`", op.text()),
+                        format!(
+                            "comparisons cannot be chained: found a second `{}`",
+                            op.text()
+                        ),
                         self.span(&op_pair),
                         "second comparison",
                     )
@@ -509,7 +532,10 @@ impl<'s> Lowerer<'s> {
             compared |= prec == 3;
             let rhs = self.climb(items, prec + 1);
             let span = lhs.span.to(rhs.span);
-            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
+            lhs = Expr {
+                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+                span,
+            };
         }
         lhs
     }
@@ -520,11 +546,16 @@ impl<'s> Lowerer<'s> {
         while items.peek().is_some_and(|p| p.as_rule() == Rule::not_op) {
             nots.push(self.span(&items.next().expect("peeked")));
         }
-        let primary = items.next().expect("grammar: an operand follows its prefixes");
+        let primary = items
+            .next()
+            .expect("grammar: an operand follows its prefixes");
         let mut e = self.expr(primary);
         for not in nots.into_iter().rev() {
             let span = not.to(e.span);
-            e = Expr { kind: ExprKind::Not(Box::new(e)), span };
+            e = Expr {
+                kind: ExprKind::Not(Box::new(e)),
+                span,
+            };
         }
         e
     }
@@ -594,6 +625,16 @@ impl<'s> Lowerer<'s> {
                         .map(|(_, ch)| ch)
                         .collect();
                     push_text(&mut parts, &text);
+                }
+            }
+        }
+        if block {
+            // CRLF sources: a block string's lines end in `\n` only.
+            for p in &mut parts {
+                if let StrPart::Text(t) = p {
+                    if t.contains('\r') {
+                        *t = t.replace("\r\n", "\n");
+                    }
                 }
             }
         }
@@ -673,6 +714,9 @@ fn missing_ident(span: Span) -> Ident {
 pub(crate) fn parse_duration(s: &str) -> Result<u64, &'static str> {
     if s.starts_with('-') {
         return Err("a duration cannot be negative");
+    }
+    if s.contains('.') {
+        return Err("fractions are not supported; combine units instead, like `1h30m`");
     }
     let mut total: u64 = 0;
     let mut last_rank = 0;

@@ -48,9 +48,19 @@ impl Parser {
     /// Parses one file. Never fails: problems are diagnostics.
     pub fn parse(file: FileId, src: &str) -> ParseResult {
         let scanned = scan::scan(file, src);
+        if scanned.too_deep {
+            let whole = vec![Span::new(file, 0, src.len())];
+            let ast = File {
+                items: Vec::new(),
+                broken_names: Vec::new(),
+                broken_spans: whole,
+            };
+            return (ast, scanned.diagnostics);
+        }
         if let Some(done) = parse_in_chunks(file, src, &scanned) {
             return done;
         }
+        let shadowed = cascade_regions(&scanned, src.len());
         let mut diagnostics = scanned.diagnostics;
         let mut text = scanned.text;
         let mut broken_names = Vec::new();
@@ -80,7 +90,7 @@ impl Parser {
                         break;
                     }
                     last_pos = Some(pos);
-                    if !scanned.shadowed.iter().any(|r| r.contains(&pos)) {
+                    if !shadowed.iter().any(|r| r.contains(&pos)) {
                         diagnostics.push(diag);
                     }
                     let Some(range) = recovery_range(&text, &scanned.braces, pos) else {
@@ -105,6 +115,51 @@ impl Parser {
             diagnostics,
         )
     }
+}
+
+/// Where syntax errors are consequences of an unterminated string or comment and are not
+/// reported: the construct's own region, the rest of the stage around it (its closing
+/// braces may have been swallowed), and the end of the file.
+fn cascade_regions(scanned: &scan::Scan, len: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = scanned.shadowed.clone();
+    for d in &scanned.diagnostics {
+        let r = d.primary.span.range();
+        let mut depth = 0usize;
+        let mut stage_open = None;
+        for &(at, open) in scanned.braces.iter().filter(|(at, _)| *at < r.start) {
+            if open {
+                depth += 1;
+                if depth == 2 {
+                    stage_open = Some(at);
+                }
+            } else {
+                depth = depth.saturating_sub(1);
+                if depth < 2 {
+                    stage_open = None;
+                }
+            }
+        }
+        if stage_open.is_some() {
+            let mut d = depth;
+            let close = scanned
+                .braces
+                .iter()
+                .filter(|(at, _)| *at >= r.end)
+                .find_map(|&(at, open)| {
+                    if open {
+                        d += 1;
+                    } else {
+                        d = d.saturating_sub(1);
+                    }
+                    (d < 2).then_some(at)
+                });
+            out.push(r.start..close.map_or(len, |c| c + 1));
+        }
+    }
+    if !scanned.shadowed.is_empty() {
+        out.push(len..len + 1);
+    }
+    out
 }
 
 /// Files at least this large parse their stages separately (in parallel when possible).
@@ -134,15 +189,21 @@ fn parse_in_chunks(file: FileId, src: &str, scanned: &scan::Scan) -> Option<Pars
     let mut ast = lowerer.lower_file(pairs.next()?);
     drop(pairs);
     let mut diagnostics = lowerer.diagnostics;
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(2);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(2);
     let per_thread = ranges.len().div_ceil(threads);
-    let parsed: Vec<Option<(Vec<crate::ast::Stage>, Vec<Diagnostic>)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = ranges
-            .chunks(per_thread)
-            .map(|chunk| scope.spawn(move || parse_stages(file, src, text, chunk)))
-            .collect();
-        workers.into_iter().map(|w| w.join().ok().flatten()).collect()
-    });
+    let parsed: Vec<Option<(Vec<crate::ast::Stage>, Vec<Diagnostic>)>> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = ranges
+                .chunks(per_thread)
+                .map(|chunk| scope.spawn(move || parse_stages(file, src, text, chunk)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().ok().flatten())
+                .collect()
+        });
     let mut stages = Vec::with_capacity(ranges.len());
     for part in parsed {
         let (s, d) = part?;
@@ -157,7 +218,9 @@ fn parse_in_chunks(file: FileId, src: &str, scanned: &scan::Scan) -> Option<Pars
     if pipelines.next().is_some() {
         return None;
     }
-    pipeline.items.extend(stages.into_iter().map(crate::ast::PipelineItem::Stage));
+    pipeline
+        .items
+        .extend(stages.into_iter().map(crate::ast::PipelineItem::Stage));
     pipeline.items.sort_by_key(|i| i.span().start);
     Some((ast, diagnostics))
 }
@@ -194,7 +257,9 @@ fn stage_ranges(text: &str, braces: &[(usize, bool)]) -> Vec<std::ops::Range<usi
             }
             depth += 1;
         } else {
-            let Some(d) = depth.checked_sub(1) else { return Vec::new() };
+            let Some(d) = depth.checked_sub(1) else {
+                return Vec::new();
+            };
             depth = d;
             if depth == 1 {
                 if let Some(start) = open_stage.take() {

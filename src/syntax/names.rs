@@ -11,9 +11,7 @@ pub(crate) fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::block_string => "a block string",
         Rule::integer => "an integer",
         Rule::duration => "a duration (like `90s`, `15m`, `2h`)",
-        Rule::expr | Rule::call => {
-            "an expression"
-        }
+        Rule::expr | Rule::call => "an expression",
         Rule::list => "a list `[…]`",
         Rule::map | Rule::map_entry => "a map `{ KEY = value }`",
         Rule::type_expr => "a type (like `string` or `list<string>`)",

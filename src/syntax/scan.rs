@@ -16,7 +16,13 @@ pub(crate) struct Scan {
     pub(crate) shadowed: Vec<std::ops::Range<usize>>,
     /// `(offset, is_open)` of every `{` / `}` outside strings and comments.
     pub(crate) braces: Vec<(usize, bool)>,
+    /// Brackets, braces, parentheses and interpolations nest deeper than [`MAX_NESTING`]:
+    /// the file is not parsed (reported as E0101), so nothing recurses that deep.
+    pub(crate) too_deep: bool,
 }
+
+/// The deepest nesting of `(`, `[`, `{`, strings and `${…}` the parser accepts.
+pub(crate) const MAX_NESTING: usize = 128;
 
 enum Ctx {
     /// Code; the brace depth inside an interpolation `${…}` (None at top level).
@@ -35,6 +41,8 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
     let mut shadowed = Vec::new();
     let mut braces = Vec::new();
     let mut stack = vec![Ctx::Code(None)];
+    let mut nesting = 0usize;
+    let mut too_deep = false;
     let mut i = 0;
     let blank = |out: &mut Vec<u8>, range: std::ops::Range<usize>| {
         for b in &mut out[range] {
@@ -45,6 +53,19 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
     };
     while i < bytes.len() {
         let rest = &bytes[i..];
+        if nesting + stack.len() > MAX_NESTING && !too_deep {
+            too_deep = true;
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E0101,
+                    format!("nesting is deeper than {MAX_NESTING} levels"),
+                    Span::new(file, i, i + 1),
+                    "too deep",
+                )
+                .help("flatten the expression, e.g. with intermediate params or fewer parentheses"),
+            );
+            break;
+        }
         match stack.last_mut() {
             Some(Ctx::Code(depth)) => {
                 if rest.starts_with(b"//") {
@@ -71,6 +92,8 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                     continue;
                 }
                 match rest[0] {
+                    b'(' | b'[' => nesting += 1,
+                    b')' | b']' => nesting = nesting.saturating_sub(1),
                     b'"' => {
                         let block = rest.starts_with(b"\"\"\"");
                         stack.push(Ctx::Str { start: i, block });
@@ -78,6 +101,7 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                         continue;
                     }
                     b'{' => {
+                        nesting += 1;
                         if let Some(d) = depth {
                             *d += 1;
                         } else {
@@ -88,8 +112,14 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                         Some(0) => {
                             stack.pop();
                         }
-                        Some(d) => *d -= 1,
-                        None => braces.push((i, false)),
+                        Some(d) => {
+                            nesting = nesting.saturating_sub(1);
+                            *d -= 1;
+                        }
+                        None => {
+                            nesting = nesting.saturating_sub(1);
+                            braces.push((i, false));
+                        }
                     },
                     _ => {}
                 }
@@ -127,6 +157,16 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                         )
                         .help("close the string with `\"` on the same line, or use a block string `\"\"\"…\"\"\"` for several lines"),
                     );
+                    // The next line closes it (an odd number of quotes there): the author
+                    // wrote a multi-line string. Keep it as one string so the rest parses.
+                    let next =
+                        &src[i + 1..src[i + 1..].find('\n').map_or(src.len(), |n| i + 1 + n)];
+                    if unescaped_quotes(next) % 2 == 1 {
+                        out[i] = b' ';
+                        shadowed.push(line_range(src, start).start..i + 1 + next.len());
+                        i += 1;
+                        continue;
+                    }
                     // Close the string at the end of its line so the rest still parses.
                     blank(&mut out, start..i);
                     out[start] = b'"';
@@ -190,7 +230,22 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
         diagnostics,
         shadowed,
         braces,
+        too_deep,
     }
+}
+
+fn unescaped_quotes(line: &str) -> usize {
+    let mut n = 0;
+    let mut escaped = false;
+    for c in line.chars() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '"') => n += 1,
+            _ => {}
+        }
+    }
+    n
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
