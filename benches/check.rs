@@ -25,11 +25,11 @@ fn generate(stages: usize) -> String {
         let prev = k - 1;
         let _ = write!(
             s,
-            "  stage s{k} {{\n    after = [s{prev}]\n    entry {{ require params.env != \"\" && s{prev}.a1.v != \"x\" else fail }}\n    timeout 2h\n"
+            "  stage s{k} {{\n    after = [s{prev}]\n    entry {{ require params.env != \"\" && params.env != \"none\" && s{prev}.a1.v != \"x\" else fail }}\n    timeout 2h\n"
         );
         let _ = writeln!(
             s,
-            "    action a0: sh {{ input = art{prev} run = \"make -C ${{params.env}} all install\" }}"
+            "    action a0: sh {{ input = art{prev} run = \"make -C ${{params.env}} all install check\" }}"
         );
         let out = if k + 1 < stages {
             format!(" output = art{k} from \"out/s{k}\"")
@@ -50,7 +50,7 @@ fn generate(stages: usize) -> String {
         );
         let _ = writeln!(
             s,
-            "    action a4: sh {{ after = [a2, a3] run = \"echo done with stage s{k}\" category = test }}\n  }}"
+            "    action a4: sh {{ after = [a2, a3] run = \"echo done with stage s{k} of the pipeline\" category = test }}\n  }}"
         );
     }
     s.push_str("}\n");
