@@ -75,7 +75,11 @@ fn every_code_has_a_fixture() {
 fn no_unreferenced_snapshots() {
     const NAMED: &[&str] = &["integration__examples__ir_of_the_spec_example.snap"];
     let mut fixtures = Vec::new();
-    for dir in ["tests/fixtures/syntax", "tests/fixtures/check", "tests/fixtures/check/lib"] {
+    for dir in [
+        "tests/fixtures/syntax",
+        "tests/fixtures/check",
+        "tests/fixtures/check/lib",
+    ] {
         for e in std::fs::read_dir(dir).expect("fixture dir") {
             fixtures.push(e.expect("entry").file_name().to_string_lossy().into_owned());
         }
@@ -87,6 +91,9 @@ fn no_unreferenced_snapshots() {
                 .strip_prefix("integration__fixtures__run_fixture@")
                 .and_then(|n| n.strip_suffix(".snap"))
                 .is_some_and(|f| fixtures.iter().any(|x| x == f));
-        assert!(known, "unreferenced snapshot tests/snapshots/{name}: delete it");
+        assert!(
+            known,
+            "unreferenced snapshot tests/snapshots/{name}: delete it"
+        );
     }
 }
