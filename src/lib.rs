@@ -11,6 +11,7 @@ pub mod cli;
 pub mod diagnostics;
 pub mod ir;
 pub mod params;
+pub mod paths;
 pub mod patterns;
 pub mod shell;
 pub mod source;

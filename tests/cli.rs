@@ -338,3 +338,121 @@ fn e0206_missing_param_value_is_reported_when_binding() {
     assert_eq!((start.line, start.column), (2, 3));
     assert!(pipec::params::bind(&ir, &[("env".into(), "prod".into())]).is_ok());
 }
+
+#[test]
+fn stdin_filename_with_paths_is_a_usage_error() {
+    let out = Test::new()
+        .file("one.pipe", BROKEN)
+        .stdin(CLEAN)
+        .args(&["check", "--stdin-filename", "x.pipe", "one.pipe"])
+        .run();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("standard input only"), "{}", out.stderr);
+}
+
+#[test]
+fn compile_keeps_stdout_for_the_ir_when_diagnostics_are_machine_readable() {
+    let out = Test::new()
+        .file("app.pipe", WARNS)
+        .args(&["compile", "app.pipe", "--format", "json"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    pipec::ir::from_json(&out.stdout).expect("stdout is exactly the IR");
+    let diags: serde_json::Value =
+        serde_json::from_str(out.stderr.trim()).expect("stderr is the JSON report");
+    assert_eq!(diags["warnings"], 1);
+}
+
+#[test]
+fn short_format_is_one_line_per_diagnostic() {
+    let src = "pipeline p {\n  trigger push { branches = [\"a\\nb{\"] }\n  stage a { action x: sh { run = \"x\" } }\n}\n";
+    let out = Test::new()
+        .file("app.pipe", src)
+        .args(&["check", "app.pipe", "--format", "short"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert!(out.stdout.contains("a\\nb{"), "{}", out.stdout);
+}
+
+#[test]
+fn sarif_uris_are_encoded_and_columns_are_code_points() {
+    let out = Test::new()
+        .file("we ird#1.pipe", BROKEN)
+        .args(&["check", "we ird#1.pipe", "--format", "sarif"])
+        .run();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("sarif json");
+    assert_eq!(v["runs"][0]["columnKind"], "unicodeCodePoints");
+    assert_eq!(
+        v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "we%20ird%231.pipe"
+    );
+}
+
+#[test]
+fn paths_are_shown_relative_to_the_current_folder() {
+    let t = Test::new()
+        .file("ci/app.pipe", BROKEN)
+        .file("ci/sub/keep", "");
+    let out = t
+        .args(&["check", "ci/sub/../app.pipe", "--format", "short"])
+        .run();
+    assert!(
+        out.stdout.starts_with("ci/app.pipe:6:14:"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_file_named_twice_is_checked_once() {
+    let out = Test::new()
+        .file("app.pipe", BROKEN)
+        .args(&["check", "app.pipe", "./app.pipe", "--format", "short"])
+        .run();
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+}
+
+#[test]
+fn a_script_passed_to_a_template_stays_a_script() {
+    // `run = cmd` with `cmd = "echo ${params.x}"`: the param must still be quoted at run time.
+    let src = "template t(cmd: string): sh { run = cmd }\npipeline p {\n  param x: string = \"a; rm -rf /\"\n  stage s { action a: t { cmd = \"echo ${params.x}\" } }\n}\n";
+    let out = Test::new()
+        .file("app.pipe", src)
+        .args(&["compile", "app.pipe"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let ir = pipec::ir::from_json(&out.stdout).expect("ir");
+    let run = &ir.pipeline.stages[0].actions[0].params["run"];
+    assert!(
+        matches!(run, pipec::ir::Expr::Interp { script: true, .. }),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn relative_paths_in_imported_templates_are_rebased_to_the_pipeline() {
+    let lib = "template assets(): dir {\n  path = \"./assets\"\n  output = assets\n}\ntemplate child(f: string = \"./child.pipe\"): pipeline { file = f }\n";
+    let app = "import \"./lib/f.pipe\"\npipeline p {\n  stage s { action d: f.assets {} }\n  stage b { action a: sh { input = assets run = \"ls\" } action c: f.child {} }\n}\n";
+    let out = Test::new()
+        .file("ci/lib/f.pipe", lib)
+        .file("ci/app.pipe", app)
+        .args(&["compile", "ci/app.pipe"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let ir = pipec::ir::from_json(&out.stdout).expect("ir");
+    let path = &ir.pipeline.stages[0].actions[0].params["path"];
+    assert_eq!(
+        path,
+        &pipec::ir::Expr::Str {
+            value: "lib/assets".into()
+        }
+    );
+    let file = &ir.pipeline.stages[1].actions[1].params["file"];
+    assert_eq!(
+        file,
+        &pipec::ir::Expr::Str {
+            value: "lib/child.pipe".into()
+        }
+    );
+}

@@ -327,6 +327,7 @@ impl Checker<'_> {
                         continue;
                     }
                     seen.push(k);
+                    self.env_name(k);
                     let (t, x) = self.expr(v, ctx);
                     if !matches!(t, Ty::String | Ty::Secret | Ty::Any) {
                         self.report(
@@ -345,6 +346,14 @@ impl Checker<'_> {
             "timeout" => {
                 let errors = self.sink.error_count();
                 let x = self.attr_expr(a, &Ty::Duration, ctx);
+                if let ir::Expr::Duration { secs } = x {
+                    let kind = match target {
+                        Target::Kind(k) => Some(k),
+                        Target::Call(def, _) => def.kind,
+                        Target::Unknown => None,
+                    };
+                    self.timeout_in_range(kind, secs, a.value.span());
+                }
                 let malformed = matches!(
                     &a.value,
                     AttrValue::Expr(ast::Expr {
@@ -686,25 +695,6 @@ impl Checker<'_> {
             ir::Expr::Duration { secs } => Some((*secs, *span)),
             _ => None,
         });
-        if let Some((secs, span)) = timeout {
-            if kind_v == Kind::Approval {
-                if !(60..=MAX_TIMEOUT).contains(&secs) {
-                    self.report(
-                        Diagnostic::new(
-                            Code::E0410,
-                            "approval timeout out of range",
-                            span,
-                            "must be 1m to 30d",
-                        )
-                        .note(
-                            "an approval waits at least a minute and at most 30 days (default 7d)",
-                        ),
-                    );
-                }
-            } else {
-                self.timeout_range(secs, span, "action");
-            }
-        }
         ActionModel {
             name: a.name.clone(),
             span: a.span,
@@ -814,6 +804,7 @@ impl Checker<'_> {
 
     /// A template call: body attributes with the arguments substituted, call-site common
     /// attributes replacing the body's (`env` merges by key).
+    #[allow(clippy::too_many_lines)] // Reason: one field per attribute, each with its own rule.
     fn expand(
         &mut self,
         t: &TemplateDef,
@@ -865,12 +856,27 @@ impl Checker<'_> {
         let mut env: BTreeMap<String, ir::Expr> =
             body.env.iter().map(|(k, v)| (k.clone(), sub(v))).collect();
         env.extend(call.env.clone());
+        let mut kind_params: BTreeMap<String, ir::Expr> = body
+            .kind_params
+            .iter()
+            .map(|(k, v)| (k.clone(), sub(v)))
+            .collect();
+        // A script that is a parameter (`run = cmd`) stays a script: the interpolations of
+        // the argument are shell-quoted like any others, never pasted in as code.
+        if let Some(run) = kind_params.get_mut("run") {
+            match run {
+                ir::Expr::Interp { script, .. } => *script = true,
+                ir::Expr::Str { value } => {
+                    *run = ir::Expr::Interp {
+                        parts: vec![ir::Part::Text(std::mem::take(value))],
+                        script: true,
+                    };
+                }
+                _ => {}
+            }
+        }
         Parts {
-            kind_params: body
-                .kind_params
-                .iter()
-                .map(|(k, v)| (k.clone(), sub(v)))
-                .collect(),
+            kind_params,
             after: if set("after") {
                 call.after.clone()
             } else {
@@ -900,7 +906,7 @@ impl Checker<'_> {
             } else {
                 body.timeout
                     .as_ref()
-                    .map(|(e, _)| self.fixed_duration(e, &args, &arg_span))
+                    .map(|(e, _)| self.fixed_duration(t.kind, e, &args, &arg_span))
             },
             retry: if set("retry") {
                 call.retry
@@ -941,16 +947,20 @@ impl Checker<'_> {
     /// A template body's `timeout` after substitution: it must be a literal.
     fn fixed_duration(
         &mut self,
+        kind: Option<Kind>,
         e: &ir::Expr,
         args: &BTreeMap<String, ir::Expr>,
         span_of: &dyn Fn(&str) -> Span,
     ) -> (ir::Expr, Span) {
         let out = e.substitute(args);
-        let span = match e {
-            ir::Expr::Ref(ir::Ref::TemplateParam { name }) => span_of(name),
-            _ => span_of(""),
+        let ir::Expr::Ref(ir::Ref::TemplateParam { name }) = e else {
+            // A literal in the body, checked where it is written.
+            return (out, span_of(""));
         };
-        if !matches!(out, ir::Expr::Duration { .. }) {
+        let span = span_of(name);
+        if let ir::Expr::Duration { secs } = out {
+            self.timeout_in_range(kind, secs, span);
+        } else {
             self.report(
                 Diagnostic::new(
                     Code::E0301,
@@ -962,6 +972,53 @@ impl Checker<'_> {
             );
         }
         (out, span)
+    }
+
+    /// An `env` key must be a usable variable name, and not one the runtime sets (§9).
+    fn env_name(&mut self, k: &ast::Ident) {
+        let valid = k
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && k.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            self.report(
+                Diagnostic::new(
+                    Code::E0301,
+                    format!("`{}` is not an environment variable name", k.name),
+                    k.span,
+                    "not a variable name",
+                )
+                .help("use letters, digits and `_`, not starting with a digit"),
+            );
+        } else if k.name.starts_with("PIPEC_") {
+            self.report(
+                Diagnostic::new(Code::E0202, format!("`{}` is reserved", k.name), k.span, "set by pipec")
+                    .note("pipec sets the `PIPEC_*` variables of every action (run id, stage, action, attempt, output, inputs)"),
+            );
+        }
+    }
+
+    /// E0410 for an action timeout out of range (approvals: 1m to 30d).
+    fn timeout_in_range(&mut self, kind: Option<Kind>, secs: u64, span: Span) {
+        if kind == Some(Kind::Approval) {
+            if !(60..=MAX_TIMEOUT).contains(&secs) {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0410,
+                        "approval timeout out of range",
+                        span,
+                        "must be 1m to 30d",
+                    )
+                    .note("an approval waits at least a minute and at most 30 days (default 7d)"),
+                );
+            }
+        } else {
+            self.timeout_range(secs, span, "action");
+        }
     }
 
     /// A template body's `retry` whose count is a parameter: the argument must be a literal.

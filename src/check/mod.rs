@@ -201,11 +201,15 @@ pub(crate) struct TemplateDef {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Module {
     pub templates: BTreeMap<String, TemplateDef>,
+    /// The import that brought it into scope.
+    pub import_span: Option<Span>,
 }
 
 /// Checks files. One `Checker` per root file.
 pub struct Checker<'a> {
     map: &'a mut SourceMap,
+    /// Display name of the root file (relative paths in the IR are relative to its folder).
+    root_name: String,
     loader: &'a mut dyn Loader,
     sink: Sink,
     /// Templates of the root file.
@@ -239,7 +243,9 @@ impl<'a> Checker<'a> {
     pub fn check(map: &'a mut SourceMap, root: FileId, loader: &'a mut dyn Loader) -> CheckResult {
         let text = map.get(root).text.clone();
         let (file, parse_diags) = crate::syntax::Parser::parse(root, &text);
+        let root_name = map.get(root).name.clone();
         let mut checker = Checker {
+            root_name,
             map,
             loader,
             sink: Sink::new(),

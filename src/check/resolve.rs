@@ -24,43 +24,14 @@ impl Checker<'_> {
             return;
         };
         if let Some(module) = path.strip_prefix("std/") {
-            let Some(text) = crate::stdlib::source(module) else {
-                self.report(
-                    Diagnostic::new(
-                        Code::E0205,
-                        format!("no stdlib module `{path}`"),
-                        imp.path.span,
-                        "not found",
-                    )
-                    .help_opt(
-                        suggest(module, crate::stdlib::MODULES.iter().copied())
-                            .map(|h| h.replace('`', "`std/").replacen("std/?", "?", 1)),
-                    )
-                    .note(format!(
-                        "the stdlib has {}",
-                        crate::stdlib::MODULES
-                            .iter()
-                            .map(|m| format!("`std/{m}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                );
-                return;
-            };
-            let name = imp
-                .alias
-                .as_ref()
-                .map_or(module.to_string(), |a| a.name.clone());
-            let key = crate::source::stdlib_name(module);
-            let m = self.load_module(&key, || Ok(text.to_string()), visiting);
-            self.add_module(name, imp, m);
+            self.import_std(module, &path, imp, visiting);
             return;
         }
         let base = std::path::Path::new(&self.map.get(from).name)
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
-        let key = normalize(&base.join(&path));
+        let key = crate::paths::normalize(&base.join(&path));
         if visiting.contains(&key) {
             let chain = visiting.join(" → ");
             self.report(
@@ -80,6 +51,27 @@ impl Checker<'_> {
                 .and_then(|s| s.to_str())
                 .map(str::to_string)
         });
+        let is_ident = |s: &str| {
+            s.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if let Some(stem) = alias
+            .as_deref()
+            .filter(|a| imp.alias.is_none() && !is_ident(a))
+        {
+            self.report(
+                Diagnostic::new(
+                    Code::E0205,
+                    format!("cannot name this import `{stem}`"),
+                    imp.path.span,
+                    "not a name",
+                )
+                .help("name it with `as`, like `import \"./my-lib.pipe\" as mylib`"),
+            );
+            return;
+        }
         let mut loader_err = None;
         let text = self.loader.read(&key);
         let m = match text {
@@ -104,17 +96,63 @@ impl Checker<'_> {
         self.add_module(alias.unwrap_or_default(), imp, m);
     }
 
+    fn import_std(
+        &mut self,
+        module: &str,
+        path: &str,
+        imp: &ast::Import,
+        visiting: &mut Vec<String>,
+    ) {
+        let Some(text) = crate::stdlib::source(module) else {
+            self.report(
+                Diagnostic::new(
+                    Code::E0205,
+                    format!("no stdlib module `{path}`"),
+                    imp.path.span,
+                    "not found",
+                )
+                .help_opt(
+                    suggest(module, crate::stdlib::MODULES.iter().copied())
+                        .map(|h| h.replace('`', "`std/").replacen("std/?", "?", 1)),
+                )
+                .note(format!(
+                    "the stdlib has {}",
+                    crate::stdlib::MODULES
+                        .iter()
+                        .map(|m| format!("`std/{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+            return;
+        };
+        let name = imp
+            .alias
+            .as_ref()
+            .map_or(module.to_string(), |a| a.name.clone());
+        let key = crate::source::stdlib_name(module);
+        let m = self.load_module(&key, || Ok(text.to_string()), visiting);
+        self.add_module(name, imp, m);
+    }
+
     fn add_module(&mut self, name: String, imp: &ast::Import, m: Option<Module>) {
-        if self.modules.contains_key(&name) {
-            self.report(Diagnostic::new(
+        if let Some(first) = self.modules.get(&name) {
+            let mut d = Diagnostic::new(
                 Code::E0202,
                 format!("`{name}` is imported twice"),
                 imp.span,
                 "imported again here",
-            ));
+            )
+            .help("give one of them another name with `as NAME`");
+            if let Some(span) = first.import_span {
+                d = d.label(span, "first imported here");
+            }
+            self.report(d);
             return;
         }
-        self.modules.insert(name, m.unwrap_or_default());
+        let mut m = m.unwrap_or_default();
+        m.import_span = Some(imp.span);
+        self.modules.insert(name, m);
     }
 
     /// Parses and checks an imported file once; its diagnostics go with the rest.
@@ -237,12 +275,63 @@ impl Checker<'_> {
             );
         }
         self.unused_template_params(&params, &body);
+        let mut body = body;
+        self.rebase_template_paths(t, kind, &mut params, &mut body);
         TemplateDef {
             name: t.name.clone(),
             doc: t.doc.clone(),
             params,
             kind,
             body,
+        }
+    }
+
+    /// Relative paths written in a template (a `dir` path, a `pipeline` file, `file(…)` in a
+    /// default) are relative to the template's own file (§3); the IR resolves every path
+    /// against the pipeline's file, so rewrite them for it.
+    fn rebase_template_paths(
+        &self,
+        t: &ast::Template,
+        kind: Option<Kind>,
+        params: &mut [(ast::Ident, Option<ir::Type>, Option<ir::Expr>)],
+        body: &mut super::attrs::Parts,
+    ) {
+        let dir_of = |name: &str| {
+            std::path::Path::new(name)
+                .parent()
+                .map_or(String::new(), |p| p.to_string_lossy().into_owned())
+        };
+        let from = dir_of(&self.map.get(t.name.span.file).name);
+        let to = dir_of(&self.root_name);
+        if from == to || from.starts_with('<') {
+            return;
+        }
+        let fix = |e: &mut ir::Expr| {
+            if let ir::Expr::Str { value } = e {
+                *value = crate::paths::rebase(value, &from, &to);
+            }
+        };
+        let path_param = match kind {
+            Some(Kind::Dir) => Some("path"),
+            Some(Kind::Pipeline) => Some("file"),
+            _ => None,
+        };
+        if let Some(p) = path_param.and_then(|p| body.kind_params.get_mut(p)) {
+            if let ir::Expr::Ref(ir::Ref::TemplateParam { name }) = p {
+                let name = name.clone();
+                if let Some((_, _, Some(d))) = params.iter_mut().find(|(n, _, _)| n.name == name) {
+                    fix(d);
+                }
+            } else {
+                fix(p);
+            }
+        }
+        for (_, _, default) in params.iter_mut() {
+            if let Some(ir::Expr::Call { func, args }) = default {
+                if func == "file" {
+                    args.iter_mut().for_each(fix);
+                }
+            }
         }
     }
 
@@ -369,27 +458,4 @@ pub(crate) fn is_constant(e: &ir::Expr) -> bool {
     let mut refs = 0;
     e.refs(&mut |_| refs += 1);
     refs == 0
-}
-
-/// Lexically normalises `a/./b/../c` to `a/c`.
-fn normalize(p: &std::path::Path) -> String {
-    let mut out: Vec<String> = Vec::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                if out.last().is_some_and(|l| l != "..") {
-                    out.pop();
-                } else {
-                    out.push("..".into());
-                }
-            }
-            other => out.push(other.as_os_str().to_string_lossy().into_owned()),
-        }
-    }
-    if out.is_empty() {
-        ".".into()
-    } else {
-        out.join("/")
-    }
 }

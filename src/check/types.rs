@@ -272,6 +272,10 @@ impl Checker<'_> {
     fn interpolated(&mut self, t: &Ty, span: crate::source::Span, script: bool) {
         match t {
             Ty::Secret => self.secret_misuse(span, "interpolated"),
+            Ty::Artifact => self.report(
+                Diagnostic::new(Code::E0301, "an `artifact` parameter cannot be interpolated", span, "an artifact name")
+                    .help("use it in `input`, `inputs`, `output` or `outputs`; in a script, read `$PIPEC_INPUT_<NAME>`"),
+            ),
             Ty::Map(_) => self.report(Diagnostic::new(
                 Code::E0301,
                 "a map cannot be interpolated",
@@ -428,7 +432,11 @@ impl Checker<'_> {
 
     fn param_ref(&mut self, seg: &ast::Ident, name: &str) -> (Ty, ir::Expr) {
         if let Some((ty, _)) = self.params.get(name) {
-            let ty = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
+            // A param of a type params cannot have was reported at its declaration.
+            let ty = match ty.as_ref().map_or(Ty::Any, Ty::from_ir) {
+                Ty::Artifact | Ty::Script | Ty::Secret => Ty::Any,
+                t => t,
+            };
             self.used_params.insert(name.to_string());
             return (
                 ty,

@@ -26,7 +26,8 @@ pub(crate) enum Format {
     after_help = "Examples:\n  pipec check                         every .pipe file under the current folder\n  pipec check ci/ --format short       one line per problem\n  pipec check app.pipe --deny-warnings fail on warnings too (for CI)\n  cat app.pipe | pipec check --stdin-filename app.pipe --format json\n\nExit status: 0 no errors, 1 errors found (or warnings with --deny-warnings), 2 unreadable input."
 )]
 pub(crate) struct Args {
-    /// Files, or folders searched for `*.pipe` files.
+    /// Files, or folders searched recursively for `*.pipe` files (hidden folders, `target`
+    /// and `node_modules` are skipped).
     #[arg(default_value = ".")]
     paths: Vec<PathBuf>,
     /// Output format.
@@ -35,7 +36,8 @@ pub(crate) struct Args {
     /// Treat warnings as errors for the exit status.
     #[arg(long)]
     deny_warnings: bool,
-    /// Read the source from stdin and report it under this name (for editors).
+    /// Read the source from stdin and report it under this name (for editors); local
+    /// imports are resolved from the folder of NAME.
     #[arg(long, value_name = "NAME")]
     stdin_filename: Option<String>,
 }
@@ -43,6 +45,10 @@ pub(crate) struct Args {
 pub(crate) fn run(args: &Args) -> u8 {
     let mut map = SourceMap::new();
     let mut roots = Vec::new();
+    if args.stdin_filename.is_some() && args.paths.iter().any(|p| p.as_os_str() != ".") {
+        eprintln!("error: `--stdin-filename` checks standard input only; do not also name files");
+        return super::exit::USAGE;
+    }
     if let Some(name) = &args.stdin_filename {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {
@@ -88,6 +94,24 @@ pub(crate) fn run(args: &Args) -> u8 {
 
 /// Prints diagnostics in a format (shared with `compile`).
 pub(crate) fn print_report(map: &SourceMap, files: usize, diags: &[Diagnostic], format: Format) {
+    print_report_to(map, files, diags, format, false);
+}
+
+/// Prints diagnostics; machine formats go to stderr when stdout carries other output.
+pub(crate) fn print_report_to(
+    map: &SourceMap,
+    files: usize,
+    diags: &[Diagnostic],
+    format: Format,
+    stdout_taken: bool,
+) {
+    let emit = |line: String| {
+        if stdout_taken {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     match format {
         Format::Human => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -112,13 +136,9 @@ pub(crate) fn print_report(map: &SourceMap, files: usize, diags: &[Diagnostic], 
                 plural(warnings, "warning")
             );
         }
-        Format::Short => diags
-            .iter()
-            .for_each(|d| println!("{}", render::short(map, d))),
-        Format::Github => diags
-            .iter()
-            .for_each(|d| println!("{}", render::github(map, d))),
-        Format::Json => println!("{}", render::json_document(map, files, diags)),
-        Format::Sarif => println!("{}", render::sarif(map, diags)),
+        Format::Short => diags.iter().for_each(|d| emit(render::short(map, d))),
+        Format::Github => diags.iter().for_each(|d| emit(render::github(map, d))),
+        Format::Json => emit(render::json_document(map, files, diags).to_string()),
+        Format::Sarif => emit(render::sarif(map, diags).to_string()),
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::check::{Format, print_report};
+use super::check::{Format, print_report_to};
 use crate::source::SourceMap;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -53,23 +53,25 @@ pub(crate) fn run(args: &Args) -> u8 {
             return super::exit::USAGE;
         }
     };
+    // Diagnostics in a machine format must not mix with the IR on stdout.
+    let to_stdout = args.output.is_none();
     let mut map = SourceMap::new();
     let root = map.add(super::files::display_name(&args.file), text);
     let out = crate::compile(&mut map, root, &mut super::files::FsLoader);
     let Some(mut ir) = out.ir else {
         if out.diagnostics.iter().all(|d| !d.is_error()) {
-            print_report(&map, 1, &out.diagnostics, args.format);
+            print_report_to(&map, 1, &out.diagnostics, args.format, to_stdout);
             eprintln!(
                 "error: `{}` has no pipeline to compile (only templates)",
                 map.get(root).name
             );
             return super::exit::INVALID;
         }
-        print_report(&map, 1, &out.diagnostics, args.format);
+        print_report_to(&map, 1, &out.diagnostics, args.format, to_stdout);
         return super::exit::INVALID;
     };
     if !out.diagnostics.is_empty() {
-        print_report(&map, 1, &out.diagnostics, args.format);
+        print_report_to(&map, 1, &out.diagnostics, args.format, to_stdout);
     }
     if !args.params.is_empty() {
         match crate::params::bind(&ir, &args.params) {
@@ -87,7 +89,7 @@ pub(crate) fn run(args: &Args) -> u8 {
                     .filter(|d| d.code != crate::diagnostics::Code::E0206)
                     .collect();
                 if !diags.is_empty() {
-                    print_report(&map, 1, &diags, args.format);
+                    print_report_to(&map, 1, &diags, args.format, to_stdout);
                     return super::exit::INVALID;
                 }
                 let given: Vec<(String, String)> = args.params.clone();

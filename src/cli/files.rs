@@ -21,21 +21,33 @@ pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         let meta =
             std::fs::metadata(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
         if meta.is_dir() {
-            walk(p, &mut out).map_err(|e| format!("cannot read folder `{}`: {e}", p.display()))?;
+            walk(p, &mut out)?;
         } else {
             out.push(p.clone());
         }
     }
+    // The same file named twice (or through two paths) is checked once.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| {
+        seen.insert(
+            std::path::absolute(p)
+                .map_or_else(|_| display_name(p), |a| crate::paths::normalize(&a)),
+        )
+    });
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("cannot read folder `{}`: {e}", display_name(dir));
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(fail)?
+        .collect::<Result<_, _>>()
+        .map_err(fail)?;
     entries.sort_by_key(std::fs::DirEntry::file_name);
     for e in entries {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        if e.file_type()?.is_dir() {
+        if e.file_type().map_err(fail)?.is_dir() {
             if !name.starts_with('.') && name != "target" && name != "node_modules" {
                 walk(&path, out)?;
             }
@@ -49,13 +61,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The name shown to users: relative to the current directory where possible.
+/// The name shown to users: relative to the current directory (CLI.md), `..` included.
 pub(crate) fn display_name(path: &Path) -> String {
-    let cwd = std::env::current_dir().ok();
-    let rel = cwd
-        .as_ref()
-        .and_then(|c| path.strip_prefix(c).ok())
-        .unwrap_or(path);
-    let s = rel.to_string_lossy().replace('\\', "/");
-    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+    let (Ok(cwd), Ok(abs)) = (std::env::current_dir(), std::path::absolute(path)) else {
+        return path.to_string_lossy().replace('\\', "/");
+    };
+    let cwd = crate::paths::normalize(&cwd);
+    let abs = crate::paths::normalize(&abs);
+    crate::paths::rebase(abs.trim_start_matches('/'), "", cwd.trim_start_matches('/'))
 }

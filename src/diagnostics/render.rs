@@ -144,13 +144,14 @@ impl miette::SourceCode for SourceFile {
 pub fn short(map: &SourceMap, d: &Diagnostic) -> String {
     let (start, _) = map.line_col(d.primary.span);
     let file = &map.get(d.primary.span.file).name;
+    // One line per diagnostic, whatever the message holds.
+    let message = d.message.replace('\r', "\\r").replace('\n', "\\n");
     format!(
-        "{file}:{}:{}: {}[{}]: {}",
+        "{file}:{}:{}: {}[{}]: {message}",
         start.line,
         start.column,
         d.severity.as_str(),
         d.code,
-        d.message
     )
 }
 
@@ -241,9 +242,27 @@ fn sarif_region(map: &SourceMap, span: Span) -> Value {
     json!({"startLine": s.line, "startColumn": s.column, "endLine": e.line, "endColumn": e.column})
 }
 
+/// A SARIF artifact URI: a relative reference (or a `file://` URI for absolute paths), with
+/// everything but unreserved characters and `/` percent-encoded.
+fn sarif_uri(name: &str) -> String {
+    let mut out = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    if name.starts_with('/') {
+        format!("file://{out}")
+    } else {
+        out
+    }
+}
+
 fn sarif_location(map: &SourceMap, span: Span, message: Option<&str>) -> Value {
     let mut v = json!({"physicalLocation": {
-        "artifactLocation": {"uri": map.get(span.file).name},
+        "artifactLocation": {"uri": sarif_uri(&map.get(span.file).name)},
         "region": sarif_region(map, span),
     }});
     if let Some(m) = message {
@@ -283,6 +302,7 @@ pub fn sarif(map: &SourceMap, diags: &[Diagnostic]) -> Value {
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": "pipec", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "columnKind": "unicodeCodePoints",
             "results": results,
         }],
     })

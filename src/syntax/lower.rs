@@ -564,6 +564,18 @@ impl<'s> Lowerer<'s> {
         if let Ok(n) = p.as_str().parse::<i64>() {
             return Some(n);
         }
+        if p.as_str().contains('.') {
+            self.err(
+                Diagnostic::new(
+                    Code::E0103,
+                    format!("`{}` is not an integer", p.as_str()),
+                    self.span(p),
+                    "has a fraction",
+                )
+                .note("numbers are whole 64-bit integers; there are no decimals"),
+            );
+            return None;
+        }
         self.err(
             Diagnostic::new(
                 Code::E0103,

@@ -283,10 +283,22 @@ fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> (Di
     let (pos, expected) = expected_at(text, err);
     let pos = pos.min(text.len());
     let found_len = token_len(&text[pos..]);
-    let found = if pos >= text.len() {
-        "end of file".to_string()
-    } else {
-        format!("`{}`", &text[pos..pos + found_len])
+    let found = match &text[pos.min(text.len())..pos + found_len] {
+        _ if pos >= text.len() => "end of file".to_string(),
+        "\n" | "\r" => "end of line".to_string(),
+        t => {
+            let shown: String = t
+                .chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
+            format!("`{shown}`")
+        }
     };
     let message = if expected.is_empty() {
         format!("unexpected {found}")
