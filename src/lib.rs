@@ -31,7 +31,7 @@ pub struct Compiled {
 
 /// Checks a file already added to `map` and lowers it to the IR when it checks clean.
 pub fn compile(map: &mut SourceMap, root: FileId, loader: &mut dyn Loader) -> Compiled {
-    let checked = Checker::check(map, root, loader);
+    let checked = Checker::check(map, root, loader, true);
     let ir = if checked.has_errors() {
         None
     } else {
@@ -48,7 +48,7 @@ pub fn compile(map: &mut SourceMap, root: FileId, loader: &mut dyn Loader) -> Co
 
 /// Checks a file already added to `map` (diagnostics only; no IR is built).
 pub fn check(map: &mut SourceMap, root: FileId, loader: &mut dyn Loader) -> Vec<Diagnostic> {
-    Checker::check(map, root, loader).diagnostics
+    Checker::check(map, root, loader, false).diagnostics
 }
 
 /// Checks one source text with no local imports (for tests and editors).

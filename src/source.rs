@@ -56,7 +56,8 @@ pub struct SourceFile {
     /// The name shown to users: a path relative to the current directory, or
     /// `<stdlib/NAME.pipe>` for embedded modules.
     pub name: String,
-    pub text: String,
+    /// Shared, so that parser threads can read it without a copy.
+    pub text: std::sync::Arc<str>,
     line_starts: Vec<usize>,
 }
 
@@ -66,7 +67,7 @@ impl SourceFile {
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         SourceFile {
             name,
-            text,
+            text: text.into(),
             line_starts,
         }
     }

@@ -29,6 +29,7 @@ use crate::ast;
 use crate::diagnostics::{Diagnostic, Sink};
 use crate::ir;
 use crate::source::{FileId, SourceMap, Span};
+use crate::syntax::{Parsed, Restart, StageStream};
 
 pub use types::Ty;
 
@@ -85,6 +86,13 @@ pub(crate) enum UseKind {
     Artifact {
         name: String,
     },
+}
+
+/// A reference to a stage not declared yet where it is used.
+#[derive(Clone, Debug)]
+pub(crate) enum Pending {
+    Status(ast::Ident),
+    Export(Vec<ast::Ident>, Span, Site),
 }
 
 /// A use of an export or artifact, checked once the stage graph is known.
@@ -233,16 +241,55 @@ pub struct Checker<'a> {
     used_params: HashSet<String>,
     used_secrets: HashSet<String>,
     used_exports: HashSet<(usize, usize, String)>,
+    /// References to stages declared later, resolved after the last stage.
+    pending: Vec<Pending>,
+    /// Every stage is declared: unknown names are reported at once.
+    all_declared: bool,
+    /// Keep the expressions of actions (for the IR); `check` alone drops them early.
+    keep_model: bool,
 }
 
 /// The result of [`Checker::check`].
 pub type CheckResult = Checked;
 
 impl<'a> Checker<'a> {
-    /// Checks the root file `root` of `map`.
-    pub fn check(map: &'a mut SourceMap, root: FileId, loader: &'a mut dyn Loader) -> CheckResult {
+    /// Checks the root file `root` of `map`. With `keep_model`, the result carries the
+    /// resolved pipeline for [`crate::ir::lower`]; without, expressions are dropped as soon
+    /// as they are checked, which keeps `pipec check` lean on big files.
+    pub fn check(
+        map: &mut SourceMap,
+        root: FileId,
+        loader: &mut dyn Loader,
+        keep_model: bool,
+    ) -> CheckResult {
         let text = map.get(root).text.clone();
-        let (file, parse_diags) = crate::syntax::Parser::parse(root, &text);
+        let (file, diagnostics, stages) = match crate::syntax::Parser::parse_streamed(root, &text) {
+            Parsed::Streamed(skeleton, diagnostics, stages) => {
+                (skeleton, diagnostics, Some(stages))
+            }
+            Parsed::Whole((file, diagnostics)) => (file, diagnostics, None),
+        };
+        let streamed = stages.is_some();
+        match Checker::run(map, root, loader, keep_model, file, diagnostics, stages) {
+            Ok(done) => done,
+            Err(Restart) => {
+                debug_assert!(streamed, "only a stream restarts");
+                let (file, diagnostics) = crate::syntax::Parser::parse(root, &text);
+                Checker::run(map, root, loader, keep_model, file, diagnostics, None)
+                    .unwrap_or_else(|_| unreachable!("a whole file never restarts"))
+            }
+        }
+    }
+
+    fn run(
+        map: &'a mut SourceMap,
+        root: FileId,
+        loader: &'a mut dyn Loader,
+        keep_model: bool,
+        file: ast::File,
+        diagnostics: Vec<Diagnostic>,
+        stages: Option<StageStream>,
+    ) -> Result<CheckResult, Restart> {
         let root_name = map.get(root).name.clone();
         let mut checker = Checker {
             root_name,
@@ -263,13 +310,16 @@ impl<'a> Checker<'a> {
             used_params: HashSet::new(),
             used_secrets: HashSet::new(),
             used_exports: HashSet::new(),
+            pending: Vec::new(),
+            all_declared: false,
+            keep_model,
         };
-        checker.sink.extend(parse_diags);
-        let model = checker.check_file(root, file);
-        Checked {
+        checker.sink.extend(diagnostics);
+        let model = checker.check_file(root, file, stages)?;
+        Ok(Checked {
             diagnostics: checker.sink.into_sorted(),
             model,
-        }
+        })
     }
 
     fn report(&mut self, d: Diagnostic) {
@@ -281,7 +331,12 @@ impl<'a> Checker<'a> {
         ir::lower::span(self.map, span)
     }
 
-    fn check_file(&mut self, root: FileId, file: ast::File) -> Option<Model> {
+    fn check_file(
+        &mut self,
+        root: FileId,
+        file: ast::File,
+        stages: Option<StageStream>,
+    ) -> Result<Option<Model>, Restart> {
         let mut visiting = vec![self.map.get(root).name.clone()];
         for item in &file.items {
             if let ast::Item::Import(imp) = item {
@@ -312,7 +367,9 @@ impl<'a> Checker<'a> {
                 .note("a file holds at most one `pipeline`; move the other one to its own file"),
             );
         }
-        let pipeline = pipelines.into_iter().next()?;
-        Some(self.pipeline(pipeline))
+        let Some(pipeline) = pipelines.into_iter().next() else {
+            return Ok(None);
+        };
+        self.pipeline(pipeline, stages).map(Some)
     }
 }

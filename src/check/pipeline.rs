@@ -13,13 +13,18 @@ use crate::ast::{self, AttrValue, ExprKind};
 use crate::diagnostics::{Code, Diagnostic, suggest};
 use crate::ir::{self, Kind};
 use crate::source::Span;
+use crate::syntax::{Restart, StageStream};
 
 impl Checker<'_> {
     // ------------------------------------------------------------------ pipeline
 
     /// Checks the pipeline. It takes the AST by value and drops each stage's syntax once the
     /// stage is checked, so that a big file never holds its whole AST and model at once.
-    pub(super) fn pipeline(&mut self, p: ast::Pipeline) -> Model {
+    pub(super) fn pipeline(
+        &mut self,
+        p: ast::Pipeline,
+        mut streamed: Option<StageStream>,
+    ) -> Result<Model, Restart> {
         let mut model = Model {
             name: p.name.clone(),
             span: p.span,
@@ -70,8 +75,9 @@ impl Checker<'_> {
                 }
                 ast::PipelineItem::Param(param) => self.declare_param(param),
                 ast::PipelineItem::Secret(sec) => self.declare_secret(sec),
-                ast::PipelineItem::Stage(st) => self.declare_stage(st),
-                ast::PipelineItem::Trigger(_) | ast::PipelineItem::Transition(_) => {}
+                ast::PipelineItem::Stage(_)
+                | ast::PipelineItem::Trigger(_)
+                | ast::PipelineItem::Transition(_) => {}
             }
         }
         for item in &p.items {
@@ -86,27 +92,43 @@ impl Checker<'_> {
                 _ => {}
             }
         }
+        // Stages in file order, each declared, checked and dropped before the next; uses
+        // of later stages are resolved once all are declared.
         let mut transitions: Vec<ast::Transition> = Vec::new();
-        let mut index = 0;
         for item in p.items {
             match item {
-                // Duplicates were declared once and reported by `declare_stage`.
-                ast::PipelineItem::Stage(st)
-                    if self.stage_index.get(&st.name.name) == Some(&index)
-                        && self.stages[index].span == st.span =>
-                {
-                    self.stage(index, &st);
-                    index += 1;
-                }
+                ast::PipelineItem::Stage(st) => self.stage_in_order(&st),
                 ast::PipelineItem::Transition(t) => transitions.push(t),
                 _ => {}
             }
         }
+        if let Some(stream) = &mut streamed {
+            while let Some((st, literal_errors)) = stream.next_stage()? {
+                self.sink.extend(literal_errors);
+                self.stage_in_order(&st);
+            }
+        }
+        self.resolve_pending();
         let transitions: Vec<&ast::Transition> = transitions.iter().collect();
         self.edges(&transitions);
         self.release_rules(&mut model);
         model.stages = std::mem::take(&mut self.stages);
-        model
+        Ok(model)
+    }
+
+    /// Without a model to keep, a checked condition keeps only what the release rules read:
+    /// its `else` result and the inputs of its `check` actions.
+    fn lean_condition(&self, mut c: ConditionModel) -> ConditionModel {
+        if !self.keep_model {
+            c.rules.retain(|r| matches!(r, ir::CondRule::Check { .. }));
+        }
+        c
+    }
+
+    fn stage_in_order(&mut self, st: &ast::Stage) {
+        if let Some(index) = self.declare_stage(st) {
+            self.stage(index, st);
+        }
     }
 
     pub(crate) fn timeout_range(&mut self, secs: u64, span: Span, what: &str) {
@@ -475,7 +497,8 @@ impl Checker<'_> {
 
     // ------------------------------------------------------------------ stages
 
-    fn declare_stage(&mut self, st: &ast::Stage) {
+    /// Declares a stage and its actions; `None` for a duplicate (reported).
+    fn declare_stage(&mut self, st: &ast::Stage) -> Option<usize> {
         let name = &st.name.name;
         if let Some(&first) = self.stage_index.get(name) {
             let d = Diagnostic::new(
@@ -486,7 +509,7 @@ impl Checker<'_> {
             )
             .label(self.stages[first].name.span, "first defined here");
             self.report(d);
-            return;
+            return None;
         }
         if RESERVED_STAGES.contains(&name.as_str()) {
             self.report(
@@ -558,6 +581,7 @@ impl Checker<'_> {
             });
         }
         self.stages.push(stage);
+        Some(index)
     }
 
     /// The kind under a kind reference, without reporting anything.
@@ -642,14 +666,14 @@ impl Checker<'_> {
                 }
                 ast::StageItem::Entry(c) => {
                     let c = self.stage_condition(c, Site::Entry(index));
-                    self.stages[index].entry = Some(c);
+                    self.stages[index].entry = Some(self.lean_condition(c));
                 }
                 ast::StageItem::OnSuccess(c) => {
                     if let Some((ast::ElseResult::Rollback, span)) = c.otherwise {
                         self.stages[index].rollbacks.push(span);
                     }
                     let c = self.stage_condition(c, Site::OnSuccess(index));
-                    self.stages[index].on_success = Some(c);
+                    self.stages[index].on_success = Some(self.lean_condition(c));
                 }
                 ast::StageItem::OnFailure(policy, _) => {
                     if let ast::FailurePolicy::Rollback(span) = policy {
@@ -666,7 +690,15 @@ impl Checker<'_> {
                     if slot == Some(action_index)
                         && self.stages[index].actions[action_index].span == a.span
                     {
-                        let model = self.action(a, Site::Action(index, action_index));
+                        let mut model = self.action(a, Site::Action(index, action_index));
+                        if !self.keep_model {
+                            // Checked; only the IR would need them.
+                            model.params = Vec::new();
+                            model.env = Vec::new();
+                            if model.when.is_some() {
+                                model.when = Some(ir::Expr::Bool { value: true });
+                            }
+                        }
                         let exports =
                             std::mem::take(&mut self.stages[index].actions[action_index].exports);
                         self.stages[index].actions[action_index] = ActionModel { exports, ..model };

@@ -391,7 +391,11 @@ impl Checker<'_> {
                 any
             }
             (Scope::Pipeline, [stage, "status"]) => {
-                if self.stage_index.contains_key(*stage) {
+                if !self.all_declared && !self.stage_index.contains_key(*stage) {
+                    // A later stage: resolved once every stage is declared.
+                    self.pending.push(super::Pending::Status(segs[0].clone()));
+                }
+                if !self.all_declared || self.stage_index.contains_key(*stage) {
                     return (
                         Ty::String,
                         ir::Expr::Ref(ir::Ref::StageStatus {
@@ -468,7 +472,18 @@ impl Checker<'_> {
                 value: String::new(),
             },
         );
+        let reference = ir::Expr::Ref(ir::Ref::Export {
+            stage: segs[0].name.clone(),
+            action: segs[1].name.clone(),
+            name: segs[2].name.clone(),
+        });
         let Some(&stage) = self.stage_index.get(&segs[0].name) else {
+            if !self.all_declared {
+                // A later stage: resolved once every stage is declared.
+                self.pending
+                    .push(super::Pending::Export(segs.to_vec(), span, site));
+                return (Ty::String, reference);
+            }
             self.unknown_stage(&segs[0]);
             return any;
         };
@@ -531,6 +546,23 @@ impl Checker<'_> {
             name: export.clone(),
         };
         (Ty::String, ir::Expr::Ref(r))
+    }
+
+    /// Resolves references to stages declared after their use.
+    pub(crate) fn resolve_pending(&mut self) {
+        self.all_declared = true;
+        for p in std::mem::take(&mut self.pending) {
+            match p {
+                super::Pending::Status(seg) => {
+                    if !self.stage_index.contains_key(&seg.name) {
+                        self.unknown_stage(&seg);
+                    }
+                }
+                super::Pending::Export(segs, span, site) => {
+                    self.export_ref(&segs, span, site);
+                }
+            }
+        }
     }
 
     pub(crate) fn unknown_stage(&mut self, seg: &ast::Ident) {

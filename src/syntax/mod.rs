@@ -17,6 +17,9 @@
 mod lower;
 mod names;
 mod scan;
+mod stream;
+
+pub use stream::{Parsed, Restart, StageStream};
 
 use pest::Parser as _;
 
@@ -56,9 +59,6 @@ impl Parser {
                 broken_spans: whole,
             };
             return (ast, scanned.diagnostics);
-        }
-        if let Some(done) = parse_in_chunks(file, src, &scanned) {
-            return done;
         }
         let shadowed = cascade_regions(&scanned, src.len());
         let mut diagnostics = scanned.diagnostics;
@@ -162,87 +162,8 @@ fn cascade_regions(scanned: &scan::Scan, len: usize) -> Vec<std::ops::Range<usiz
     out
 }
 
-/// Files at least this large parse their stages separately (in parallel when possible).
-const CHUNKED_FROM: usize = 64 * 1024;
-
-/// The fast path for big, valid files: the pipeline's stages are cut out of the text, the
-/// rest (the skeleton) is parsed as a file, and each stage is parsed on its own, on up to
-/// two threads. pest's token queue then stays as small as one stage, which bounds memory,
-/// and the two cores share the work. Any syntax error, or a shape this does not expect,
-/// returns `None` and the caller parses the whole file with error recovery instead, so the
-/// result and the diagnostics never depend on this path.
-fn parse_in_chunks(file: FileId, src: &str, scanned: &scan::Scan) -> Option<ParseResult> {
-    if src.len() < CHUNKED_FROM || !scanned.diagnostics.is_empty() {
-        return None;
-    }
-    let text = &scanned.text;
-    let ranges = stage_ranges(text, &scanned.braces);
-    if ranges.len() < 2 {
-        return None;
-    }
-    let mut skeleton = text.clone();
-    for r in &ranges {
-        blank(&mut skeleton, r.clone());
-    }
-    let mut pairs = PipeGrammar::parse(Rule::file, &skeleton).ok()?;
-    let mut lowerer = lower::Lowerer::new(file, src);
-    let mut ast = lowerer.lower_file(pairs.next()?);
-    drop(pairs);
-    let mut diagnostics = lowerer.diagnostics;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(2);
-    let per_thread = ranges.len().div_ceil(threads);
-    let parsed: Vec<Option<(Vec<crate::ast::Stage>, Vec<Diagnostic>)>> =
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = ranges
-                .chunks(per_thread)
-                .map(|chunk| scope.spawn(move || parse_stages(file, src, text, chunk)))
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().ok().flatten())
-                .collect()
-        });
-    let mut stages = Vec::with_capacity(ranges.len());
-    for part in parsed {
-        let (s, d) = part?;
-        stages.extend(s);
-        diagnostics.extend(d);
-    }
-    let mut pipelines = ast.items.iter_mut().filter_map(|i| match i {
-        crate::ast::Item::Pipeline(p) => Some(p),
-        _ => None,
-    });
-    let pipeline = pipelines.next()?;
-    if pipelines.next().is_some() {
-        return None;
-    }
-    pipeline
-        .items
-        .extend(stages.into_iter().map(crate::ast::PipelineItem::Stage));
-    pipeline.items.sort_by_key(|i| i.span().start);
-    Some((ast, diagnostics))
-}
-
-fn parse_stages(
-    file: FileId,
-    src: &str,
-    text: &str,
-    ranges: &[std::ops::Range<usize>],
-) -> Option<(Vec<crate::ast::Stage>, Vec<Diagnostic>)> {
-    let mut lowerer = lower::Lowerer::new(file, src);
-    let mut stages = Vec::with_capacity(ranges.len());
-    for r in ranges {
-        let mut pairs = PipeGrammar::parse(Rule::stage_chunk, &text[r.clone()]).ok()?;
-        lowerer.base = r.start;
-        stages.push(lowerer.stage_chunk(pairs.next()?)?);
-    }
-    Some((stages, lowerer.diagnostics))
-}
-
 /// Byte ranges of the `stage NAME { … }` items directly inside a top-level `pipeline`.
-fn stage_ranges(text: &str, braces: &[(usize, bool)]) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn stage_ranges(text: &str, braces: &[(usize, bool)]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut in_pipeline = false;
@@ -407,7 +328,7 @@ fn join_or(items: &[String]) -> String {
 }
 
 /// Replaces a byte range with spaces, keeping line breaks (so offsets stay valid).
-fn blank(text: &mut String, range: std::ops::Range<usize>) {
+pub(crate) fn blank(text: &mut String, range: std::ops::Range<usize>) {
     let replaced: String = text[range.clone()]
         .chars()
         .map(|c| {

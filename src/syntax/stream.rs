@@ -1,0 +1,149 @@
+//! Big files: the pipeline's stages are cut out of the text and parsed on worker threads,
+//! then handed to the checker one at a time, in file order.
+//!
+//! The rest of the file (the skeleton: imports, templates, pipeline items other than stages)
+//! is parsed first. Each stage is then parsed on its own with the same grammar (entry rule
+//! `stage_chunk`) by one of up to two workers, which send them over small bounded channels.
+//! The checker checks each stage and drops its syntax tree before taking the next, so
+//! neither pest's token queue nor the AST of the whole file is ever held at once, and the
+//! two cores share the parsing. A stage that fails to parse makes the stream return
+//! [`Restart`]: the caller then parses the whole file with error recovery, so diagnostics
+//! never depend on this path.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use pest::Parser as _;
+
+use super::{ParseResult, Parser, PipeGrammar, Rule, lower, scan};
+use crate::ast::{File, Item, Stage};
+use crate::diagnostics::Diagnostic;
+use crate::source::FileId;
+
+/// Files at least this large are streamed.
+const STREAMED_FROM: usize = 64 * 1024;
+/// Stages parsed ahead of the checker, per worker.
+const AHEAD: usize = 8;
+
+/// The outcome of [`Parser::parse_streamed`].
+pub enum Parsed {
+    /// The whole file, parsed at once.
+    Whole(ParseResult),
+    /// The skeleton (every item but the pipeline's stages) and the stages to come.
+    Streamed(File, Vec<Diagnostic>, StageStream),
+}
+
+/// A stage failed to parse on its own: parse the whole file instead.
+#[derive(Debug)]
+pub struct Restart;
+
+type Message = Option<(Stage, Vec<Diagnostic>)>;
+
+/// The pipeline's stages, in file order, as the workers parse them.
+pub struct StageStream {
+    receivers: Vec<Receiver<Message>>,
+    total: usize,
+    next: usize,
+}
+
+impl StageStream {
+    /// The next stage and its literal diagnostics (E0103), or `None` after the last.
+    pub fn next_stage(&mut self) -> Result<Option<(Stage, Vec<Diagnostic>)>, Restart> {
+        if self.next == self.total {
+            return Ok(None);
+        }
+        let rx = &self.receivers[self.next % self.receivers.len()];
+        match rx.recv() {
+            Ok(Some(stage)) => {
+                self.next += 1;
+                Ok(Some(stage))
+            }
+            _ => Err(Restart),
+        }
+    }
+}
+
+impl Parser {
+    /// Parses `src`, streaming the stages of a big, well-formed file (see the module docs).
+    pub fn parse_streamed(file: FileId, src: &Arc<str>) -> Parsed {
+        match stream(file, src) {
+            Some((skeleton, diagnostics, stages)) => {
+                Parsed::Streamed(skeleton, diagnostics, stages)
+            }
+            None => Parsed::Whole(Parser::parse(file, src)),
+        }
+    }
+}
+
+fn stream(file: FileId, src: &Arc<str>) -> Option<(File, Vec<Diagnostic>, StageStream)> {
+    if src.len() < STREAMED_FROM {
+        return None;
+    }
+    let scanned = scan::scan(file, src);
+    if !scanned.diagnostics.is_empty() || scanned.too_deep {
+        return None;
+    }
+    let ranges = super::stage_ranges(&scanned.text, &scanned.braces);
+    if ranges.len() < 2 {
+        return None;
+    }
+    let mut skeleton_text = scanned.text.clone();
+    for r in &ranges {
+        super::blank(&mut skeleton_text, r.clone());
+    }
+    let mut lowerer = lower::Lowerer::new(file, src);
+    let skeleton = {
+        let mut pairs = PipeGrammar::parse(Rule::file, &skeleton_text).ok()?;
+        lowerer.lower_file(pairs.next()?)
+    };
+    drop(skeleton_text);
+    let pipelines = skeleton
+        .items
+        .iter()
+        .filter(|i| matches!(i, Item::Pipeline(_)))
+        .count();
+    if pipelines != 1 {
+        return None;
+    }
+    let text = Arc::new(scanned.text);
+    let ranges = Arc::new(ranges);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(2);
+    let mut receivers = Vec::with_capacity(workers);
+    for w in 0..workers {
+        let (tx, rx) = sync_channel::<Message>(AHEAD);
+        let (text, ranges, src) = (Arc::clone(&text), Arc::clone(&ranges), Arc::clone(src));
+        let spawned = std::thread::Builder::new()
+            .name(format!("pipec-parse-{w}"))
+            .spawn(move || {
+                let mut lowerer = lower::Lowerer::new(file, &src);
+                for r in ranges.iter().skip(w).step_by(workers) {
+                    let parsed = PipeGrammar::parse(Rule::stage_chunk, &text[r.clone()])
+                        .ok()
+                        .and_then(|mut p| {
+                            lowerer.base = r.start;
+                            lowerer.stage_chunk(p.next()?)
+                        });
+                    let message =
+                        parsed.map(|stage| (stage, std::mem::take(&mut lowerer.diagnostics)));
+                    let failed = message.is_none();
+                    if tx.send(message).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        spawned.ok()?;
+        receivers.push(rx);
+    }
+    let total = ranges.len();
+    Some((
+        skeleton,
+        lowerer.diagnostics,
+        StageStream {
+            receivers,
+            total,
+            next: 0,
+        },
+    ))
+}
