@@ -74,3 +74,48 @@ fn ir_version_mismatch_is_an_error_not_a_panic() {
     let err = pipec::ir::from_json("not json").expect_err("rejected");
     assert!(err.to_string().contains("not a pipec IR"), "{err}");
 }
+
+/// Big files stream their stages through the checker; the result must be exactly what the
+/// whole-file path gives, for clean files and for files with errors (which restart).
+#[test]
+fn streamed_and_whole_file_checking_agree() {
+    let mut cases: Vec<(String, String)> = pipe_files("examples")
+        .into_iter()
+        .chain(pipe_files("tests/fixtures/check"))
+        .chain(pipe_files("tests/fixtures/syntax"))
+        .map(|f| {
+            (
+                f.to_string_lossy().into_owned(),
+                std::fs::read_to_string(&f).expect("readable"),
+            )
+        })
+        .collect();
+    // Forward references, a later stage's status, unknown names and a syntax error.
+    cases.push(("forward.pipe".into(), "pipeline p {\n  stage a { action x: sh { run = \"${b.y.v} ${c.status} ${b.z.v}\" } }\n  stage b { action y: sh { run = \"x\" exports = [v] } }\n}\n".into()));
+    cases.push(("broken.pipe".into(), "pipeline p {\n  stage a { action x: sh { run = \"x\" } }\n  stage b { action y: sh { run = } }\n  stage c { action z: sh { run = \"${params.q}\" } }\n}\n".into()));
+    for (name, text) in cases {
+        let run = |threshold: usize| {
+            let mut map = pipec::source::SourceMap::new();
+            let id = map.add(name.clone(), text.clone());
+            let out = pipec::check::Checker::check_streaming_from(
+                &mut map,
+                id,
+                &mut crate::support::FsLoader,
+                true,
+                threshold,
+            );
+            let ir = out
+                .model
+                .as_ref()
+                .filter(|_| !out.has_errors())
+                .map(|m| pipec::ir::to_json(&pipec::ir::lower::Lowerer::lower(&map, m)));
+            let diags: Vec<String> = crate::support::summarize(&map, &out.diagnostics, &name)
+                .into_iter()
+                .zip(&out.diagnostics)
+                .map(|(s, d)| format!("{s} {}", d.message))
+                .collect();
+            (diags, ir)
+        };
+        assert_eq!(run(0), run(usize::MAX), "{name}");
+    }
+}

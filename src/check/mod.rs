@@ -262,23 +262,32 @@ impl<'a> Checker<'a> {
         loader: &mut dyn Loader,
         keep_model: bool,
     ) -> CheckResult {
+        Checker::check_streaming_from(map, root, loader, keep_model, crate::syntax::STREAMED_FROM)
+    }
+
+    /// [`Checker::check`], streaming files from `threshold` bytes (tests compare 0 and max).
+    pub fn check_streaming_from(
+        map: &mut SourceMap,
+        root: FileId,
+        loader: &mut dyn Loader,
+        keep_model: bool,
+        threshold: usize,
+    ) -> CheckResult {
         let text = map.get(root).text.clone();
-        let (file, diagnostics, stages) = match crate::syntax::Parser::parse_streamed(root, &text) {
+        let parsed = crate::syntax::Parser::parse_streamed_from(root, &text, threshold);
+        let (file, diagnostics, stages) = match parsed {
             Parsed::Streamed(skeleton, diagnostics, stages) => {
                 (skeleton, diagnostics, Some(stages))
             }
             Parsed::Whole((file, diagnostics)) => (file, diagnostics, None),
         };
-        let streamed = stages.is_some();
-        match Checker::run(map, root, loader, keep_model, file, diagnostics, stages) {
-            Ok(done) => done,
-            Err(Restart) => {
-                debug_assert!(streamed, "only a stream restarts");
-                let (file, diagnostics) = crate::syntax::Parser::parse(root, &text);
-                Checker::run(map, root, loader, keep_model, file, diagnostics, None)
-                    .unwrap_or_else(|_| unreachable!("a whole file never restarts"))
-            }
+        if let Ok(done) = Checker::run(map, root, loader, keep_model, file, diagnostics, stages) {
+            return done;
         }
+        // A streamed stage did not parse on its own: check the whole file, with recovery.
+        let (file, diagnostics) = crate::syntax::Parser::parse(root, &text);
+        Checker::run(map, root, loader, keep_model, file, diagnostics, None)
+            .unwrap_or_else(|_| unreachable!("a whole file never restarts"))
     }
 
     fn run(

@@ -19,7 +19,7 @@ mod names;
 mod scan;
 mod stream;
 
-pub use stream::{Parsed, Restart, StageStream};
+pub use stream::{Parsed, Restart, STREAMED_FROM, StageStream};
 
 use pest::Parser as _;
 

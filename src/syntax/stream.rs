@@ -21,7 +21,7 @@ use crate::diagnostics::Diagnostic;
 use crate::source::FileId;
 
 /// Files at least this large are streamed.
-const STREAMED_FROM: usize = 64 * 1024;
+pub const STREAMED_FROM: usize = 64 * 1024;
 /// Stages parsed ahead of the checker, per worker.
 const AHEAD: usize = 8;
 
@@ -66,7 +66,12 @@ impl StageStream {
 impl Parser {
     /// Parses `src`, streaming the stages of a big, well-formed file (see the module docs).
     pub fn parse_streamed(file: FileId, src: &Arc<str>) -> Parsed {
-        match stream(file, src) {
+        Parser::parse_streamed_from(file, src, STREAMED_FROM)
+    }
+
+    /// [`Parser::parse_streamed`] with another size threshold (tests use 0).
+    pub fn parse_streamed_from(file: FileId, src: &Arc<str>, threshold: usize) -> Parsed {
+        match stream(file, src, threshold) {
             Some((skeleton, diagnostics, stages)) => {
                 Parsed::Streamed(skeleton, diagnostics, stages)
             }
@@ -75,8 +80,12 @@ impl Parser {
     }
 }
 
-fn stream(file: FileId, src: &Arc<str>) -> Option<(File, Vec<Diagnostic>, StageStream)> {
-    if src.len() < STREAMED_FROM {
+fn stream(
+    file: FileId,
+    src: &Arc<str>,
+    threshold: usize,
+) -> Option<(File, Vec<Diagnostic>, StageStream)> {
+    if src.len() < threshold {
         return None;
     }
     let scanned = scan::scan(file, src);
