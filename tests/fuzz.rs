@@ -11,7 +11,17 @@ fn check_quickly(text: String) -> Result<usize, TestCaseError> {
     let (tx, rx) = mpsc::channel();
     let worker = std::thread::spawn(move || {
         let (_, diags) = pipec::check_source("fuzz.pipe", &text);
-        let _ = tx.send(diags.len());
+        // The streaming path too (every file streams from 0 bytes).
+        let mut map = pipec::source::SourceMap::new();
+        let id = map.add("fuzz.pipe", text);
+        let streamed = pipec::check::Checker::check_streaming_from(
+            &mut map,
+            id,
+            &mut pipec::check::NoLoader,
+            false,
+            0,
+        );
+        let _ = tx.send(diags.len() + streamed.diagnostics.len());
     });
     match rx.recv_timeout(Duration::from_secs(10)) {
         Ok(n) => {
