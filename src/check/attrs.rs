@@ -314,19 +314,9 @@ impl Checker<'_> {
                 };
                 let mut seen: Vec<&ast::Ident> = Vec::new();
                 for (k, v) in entries {
-                    if let Some(first) = seen.iter().find(|s| s.name == k.name) {
-                        self.report(
-                            Diagnostic::new(
-                                Code::E0202,
-                                format!("duplicate key `{}`", k.name),
-                                k.span,
-                                "set again here",
-                            )
-                            .label(first.span, "first set here"),
-                        );
+                    if self.repeated_key(&mut seen, k) {
                         continue;
                     }
-                    seen.push(k);
                     self.env_name(k);
                     let (t, x) = self.expr(v, ctx);
                     if !matches!(t, Ty::String | Ty::Secret | Ty::Any) {

@@ -189,17 +189,10 @@ impl Checker<'_> {
                     .note("params are `string`, `int`, `bool`, `duration`, `list<T>` or `map<T>`; `artifact` and `script` are for template parameters"),
             );
         }
-        let default = p.default.as_ref().map(|d| {
-            let expected = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
-            self.expect(
-                d,
-                &expected,
-                Ctx {
-                    scope: Scope::Default,
-                    site: Site::Nowhere,
-                },
-            )
-        });
+        let default = p
+            .default
+            .as_ref()
+            .map(|d| self.default_value(d, ty.as_ref()));
         ParamModel {
             name: p.name.clone(),
             doc: p.doc.clone(),

@@ -3,7 +3,7 @@
 
 use super::attrs::{NameRef, Parts, Target};
 use super::kinds::{COMMON, KINDS, TYPES, kind_by_name};
-use super::types::{Ctx, Scope, Ty};
+use super::types::{Ctx, Scope};
 use super::{Checker, Module, Site, TemplateDef};
 use crate::ast::{self};
 use crate::diagnostics::{Code, Diagnostic, suggest};
@@ -246,17 +246,10 @@ impl Checker<'_> {
                 );
             }
             let ty = self.type_expr(&p.ty);
-            let default = p.default.as_ref().map(|d| {
-                let expected = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
-                self.expect(
-                    d,
-                    &expected,
-                    Ctx {
-                        scope: Scope::Default,
-                        site: Site::Nowhere,
-                    },
-                )
-            });
+            let default = p
+                .default
+                .as_ref()
+                .map(|d| self.default_value(d, ty.as_ref()));
             params.push((p.name.clone(), ty, default));
         }
         let kind = self.template_kind(&t.kind);

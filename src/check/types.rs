@@ -202,18 +202,7 @@ impl Checker<'_> {
         let mut out = std::collections::BTreeMap::new();
         let mut seen: Vec<&ast::Ident> = Vec::new();
         for (k, v) in entries {
-            if let Some(first) = seen.iter().find(|s| s.name == k.name) {
-                self.report(
-                    Diagnostic::new(
-                        Code::E0202,
-                        format!("duplicate key `{}`", k.name),
-                        k.span,
-                        "set again here",
-                    )
-                    .label(first.span, "first set here"),
-                );
-            }
-            seen.push(k);
+            self.repeated_key(&mut seen, k);
             let (t, x) = self.expr(v, ctx);
             if t == Ty::Secret {
                 self.secret_misuse(v.span, "put in a map");
@@ -225,6 +214,41 @@ impl Checker<'_> {
             out.insert(k.name.clone(), x);
         }
         (Ty::Map(Box::new(elem)), ir::Expr::Map { entries: out })
+    }
+
+    /// E0202 when a map key was already `seen` (then `true`); otherwise remembers it.
+    pub(crate) fn repeated_key<'k>(
+        &mut self,
+        seen: &mut Vec<&'k ast::Ident>,
+        k: &'k ast::Ident,
+    ) -> bool {
+        if let Some(first) = seen.iter().find(|s| s.name == k.name) {
+            self.report(
+                Diagnostic::new(
+                    Code::E0202,
+                    format!("duplicate key `{}`", k.name),
+                    k.span,
+                    "set again here",
+                )
+                .label(first.span, "first set here"),
+            );
+            return true;
+        }
+        seen.push(k);
+        false
+    }
+
+    /// A `param` or template parameter default: a literal (or `env(…)`/`file(…)`) of `ty`.
+    pub(crate) fn default_value(&mut self, d: &ast::Expr, ty: Option<&ir::Type>) -> ir::Expr {
+        let expected = ty.map_or(Ty::Any, Ty::from_ir);
+        self.expect(
+            d,
+            &expected,
+            Ctx {
+                scope: Scope::Default,
+                site: Site::Nowhere,
+            },
+        )
     }
 
     /// A string literal; `script` strings are checked for `${…}` inside shell quotes.
