@@ -129,12 +129,15 @@ impl miette::SourceCode for SourceFile {
             .map_or(text.len(), |e| e.saturating_sub(1).max(from));
         let data = &text.as_bytes()[from..to];
         let lines = text[from..to].lines().count().max(1);
+        // miette reads the column for the report's `[file:line:col]` header (from a span read
+        // with no context lines): the span's own column, in characters as everywhere else.
+        let column = self.line_col(start).column as usize - 1;
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
             data,
             SourceSpan::new(from.into(), to - from),
             first,
-            0,
+            column,
             lines,
         )))
     }
