@@ -13,6 +13,7 @@ pub mod ir;
 pub mod params;
 pub mod paths;
 pub mod patterns;
+pub mod runtime;
 pub mod shell;
 pub mod source;
 pub mod stdlib;

@@ -1,0 +1,280 @@
+//! Evaluating IR expressions at run time, and rendering scripts safely.
+//!
+//! Pure: everything the evaluation needs from the outside (params, run facts, exports, stage
+//! statuses, secrets, the environment and files for defaults) comes through [`Scope`].
+//!
+//! Scripts (`run` of `sh`) are rendered so that interpolated data is never executed as code
+//! (LANGUAGE.md §7): each value becomes exactly one shell-quoted word, a list one word per
+//! element, and where `${…}` stands inside the script's own `'…'` or `"…"` the quote is
+//! closed, the word inserted and the quote reopened.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::ir::{BinOp, Expr, Part, Ref};
+use crate::shell::{Quote, QuoteTracker, quote_word};
+
+/// A run-time value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    Duration(u64),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+}
+
+impl Value {
+    /// The text a value interpolates as: ints, bools and durations as written.
+    pub fn text(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::Int(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Duration(s) => crate::syntax::format_duration(*s),
+            Value::List(items) => items.iter().map(Value::text).collect::<Vec<_>>().join(" "),
+            Value::Map(m) => m
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.text()))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+/// Why an expression could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    #[error("`{0}` has no value yet")]
+    Unknown(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where values come from.
+pub trait Scope {
+    fn param(&self, name: &str) -> Option<Value>;
+    fn secret(&self, name: &str) -> Option<String>;
+    fn export(&self, stage: &str, action: &str, name: &str) -> Option<String>;
+    fn run_field(&self, field: &str) -> Option<Value>;
+    fn stage_status(&self, stage: &str) -> Option<String>;
+    /// `env(NAME)` in a default; `None` when unset.
+    fn env_var(&self, name: &str) -> Option<String>;
+    /// `file(PATH)` in a default.
+    fn read_file(&self, path: &str) -> Result<String, String>;
+}
+
+/// Evaluates an expression.
+pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, EvalError> {
+    Ok(match e {
+        Expr::Str { value } => Value::Str(value.clone()),
+        Expr::Int { value } => Value::Int(*value),
+        Expr::Bool { value } => Value::Bool(*value),
+        Expr::Duration { secs } => Value::Duration(*secs),
+        Expr::List { items } => Value::List(
+            items
+                .iter()
+                .map(|i| eval(i, scope))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Map { entries } => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), eval(v, scope)?)))
+                .collect::<Result<_, EvalError>>()?,
+        ),
+        Expr::Interp { parts, script } => Value::Str(if *script {
+            render_script(parts, scope)?
+        } else {
+            render_text(parts, scope)?
+        }),
+        Expr::Ref(r) => reference(r, scope)?,
+        Expr::Not { operand } => Value::Bool(!truth(&eval(operand, scope)?)?),
+        Expr::Binary { op, lhs, rhs } => binary(*op, lhs, rhs, scope)?,
+        Expr::Call { func, args } => call(func, args, scope)?,
+    })
+}
+
+fn reference(r: &Ref, scope: &dyn Scope) -> Result<Value, EvalError> {
+    let missing = |what: String| EvalError::Unknown(what);
+    match r {
+        Ref::Param { name } => scope
+            .param(name)
+            .ok_or_else(|| missing(format!("params.{name}"))),
+        Ref::Secret { name } => scope
+            .secret(name)
+            .map(Value::Str)
+            .ok_or_else(|| missing(format!("secrets.{name}"))),
+        Ref::Export {
+            stage,
+            action,
+            name,
+        } => scope
+            .export(stage, action, name)
+            .map(Value::Str)
+            .ok_or_else(|| missing(format!("{stage}.{action}.{name}"))),
+        Ref::Run { field } => scope
+            .run_field(field)
+            .ok_or_else(|| missing(format!("run.{field}"))),
+        Ref::StageStatus { stage } => scope
+            .stage_status(stage)
+            .map(Value::Str)
+            .ok_or_else(|| missing(format!("{stage}.status"))),
+        Ref::TemplateParam { name } => Err(EvalError::Invalid(format!(
+            "unexpanded template parameter `{name}`"
+        ))),
+    }
+}
+
+fn truth(v: &Value) -> Result<bool, EvalError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        other => Err(EvalError::Invalid(format!(
+            "expected a bool, found `{}`",
+            other.text()
+        ))),
+    }
+}
+
+fn binary(op: BinOp, lhs: &Expr, rhs: &Expr, scope: &dyn Scope) -> Result<Value, EvalError> {
+    // `&&` and `||` short-circuit: the right side may refer to what does not exist yet.
+    match op {
+        BinOp::And => {
+            return Ok(Value::Bool(
+                truth(&eval(lhs, scope)?)? && truth(&eval(rhs, scope)?)?,
+            ));
+        }
+        BinOp::Or => {
+            return Ok(Value::Bool(
+                truth(&eval(lhs, scope)?)? || truth(&eval(rhs, scope)?)?,
+            ));
+        }
+        _ => {}
+    }
+    let (l, r) = (eval(lhs, scope)?, eval(rhs, scope)?);
+    let order = || -> Result<std::cmp::Ordering, EvalError> {
+        match (&l, &r) {
+            (Value::Int(a), Value::Int(b)) => Ok(a.cmp(b)),
+            (Value::Duration(a), Value::Duration(b)) => Ok(a.cmp(b)),
+            (Value::Str(a), Value::Str(b)) => Ok(a.cmp(b)),
+            _ => Err(EvalError::Invalid(format!(
+                "cannot order `{}` and `{}`",
+                l.text(),
+                r.text()
+            ))),
+        }
+    };
+    Ok(Value::Bool(match op {
+        BinOp::Eq => l == r,
+        BinOp::Ne => l != r,
+        BinOp::Lt => order()?.is_lt(),
+        BinOp::Le => order()?.is_le(),
+        BinOp::Gt => order()?.is_gt(),
+        BinOp::Ge => order()?.is_ge(),
+        BinOp::In => match &r {
+            Value::List(items) => items.contains(&l),
+            other => {
+                return Err(EvalError::Invalid(format!(
+                    "`in` needs a list, found `{}`",
+                    other.text()
+                )));
+            }
+        },
+        BinOp::Matches => {
+            let pattern = r.text();
+            let m = crate::patterns::glob(&pattern).map_err(EvalError::Invalid)?;
+            m.is_match(l.text())
+        }
+        BinOp::And | BinOp::Or => unreachable!("handled above"),
+    }))
+}
+
+fn call(func: &str, args: &[Expr], scope: &dyn Scope) -> Result<Value, EvalError> {
+    let v: Vec<Value> = args
+        .iter()
+        .map(|a| eval(a, scope))
+        .collect::<Result<_, _>>()?;
+    let s = |i: usize| v.get(i).map(Value::text).unwrap_or_default();
+    Ok(match (func, v.as_slice()) {
+        ("contains", [Value::List(items), x]) => Value::Bool(items.contains(x)),
+        ("contains", [a, b]) => Value::Bool(a.text().contains(&b.text())),
+        ("starts_with", _) => Value::Bool(s(0).starts_with(&s(1))),
+        ("ends_with", _) => Value::Bool(s(0).ends_with(&s(1))),
+        ("len", [Value::List(items)]) => length(items.len()),
+        ("len", [Value::Map(m)]) => length(m.len()),
+        ("len", [x]) => length(x.text().chars().count()),
+        ("join", [Value::List(items), sep]) => Value::Str(
+            items
+                .iter()
+                .map(Value::text)
+                .collect::<Vec<_>>()
+                .join(&sep.text()),
+        ),
+        ("lower", _) => Value::Str(s(0).to_lowercase()),
+        ("upper", _) => Value::Str(s(0).to_uppercase()),
+        ("regex", _) => {
+            let re = regex::Regex::new(&s(1)).map_err(|e| EvalError::Invalid(e.to_string()))?;
+            Value::Bool(re.is_match(&s(0)))
+        }
+        ("env", _) => Value::Str(
+            scope
+                .env_var(&s(0))
+                .ok_or_else(|| EvalError::Unknown(format!("env(\"{}\")", s(0))))?,
+        ),
+        ("file", _) => Value::Str(scope.read_file(&s(0)).map_err(EvalError::Invalid)?),
+        _ => {
+            return Err(EvalError::Invalid(format!(
+                "cannot call `{func}` with these arguments"
+            )));
+        }
+    })
+}
+
+fn length(n: usize) -> Value {
+    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// A plain string with interpolations: each value's text inserted as is.
+fn render_text(parts: &[Part], scope: &dyn Scope) -> Result<String, EvalError> {
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            Part::Text(t) => out.push_str(t),
+            Part::Expr(e) => out.push_str(&eval(e, scope)?.text()),
+        }
+    }
+    Ok(out)
+}
+
+/// A script: each interpolated value becomes one shell-quoted word (a list: one per element),
+/// also inside the script's own quotes, which are closed around the words and reopened.
+pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<String, EvalError> {
+    let mut out = String::new();
+    let mut quotes = QuoteTracker::new();
+    for p in parts {
+        match p {
+            Part::Text(t) => {
+                quotes.feed(t);
+                out.push_str(t);
+            }
+            Part::Expr(e) => {
+                let value = eval(e, scope)?;
+                let words: Vec<String> = match &value {
+                    Value::List(items) => items.iter().map(|i| quote_word(&i.text())).collect(),
+                    other => vec![quote_word(&other.text())],
+                };
+                let words = words.join(" ");
+                let _ = match quotes.quote() {
+                    Quote::None => write!(out, "{words}"),
+                    Quote::Single => write!(out, "'{words}'"),
+                    Quote::Double => write!(out, "\"{words}\""),
+                };
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+use std::collections::BTreeMap;
+
+use super::{EvalError, Scope, Value, eval, render_script};
+use crate::ir::{Expr, Part, Ref};
+
+struct Fixed(BTreeMap<String, Value>);
+
+impl Scope for Fixed {
+    fn param(&self, name: &str) -> Option<Value> {
+        self.0.get(name).cloned()
+    }
+    fn secret(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn export(&self, stage: &str, action: &str, name: &str) -> Option<String> {
+        (stage == "build" && action == "pkg" && name == "version").then(|| "1.2.3".into())
+    }
+    fn run_field(&self, field: &str) -> Option<Value> {
+        (field == "branch").then(|| Value::Str("main".into()))
+    }
+    fn stage_status(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn env_var(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn read_file(&self, path: &str) -> Result<String, String> {
+        Err(format!("no {path}"))
+    }
+}
+
+fn scope(params: &[(&str, Value)]) -> Fixed {
+    Fixed(
+        params
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect(),
+    )
+}
+
+fn param(name: &str) -> Expr {
+    Expr::Ref(Ref::Param { name: name.into() })
+}
+
+fn text(t: &str) -> Part {
+    Part::Text(t.into())
+}
+
+/// Runs a rendered script with bash and returns its stdout: the proof that data stays data.
+fn bash(script: &str) -> String {
+    #[allow(clippy::disallowed_methods)] // Reason: the test executes the rendered script.
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("bash runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn hostile_values_stay_one_word_everywhere() {
+    let hostile = "$(echo pwned) `echo pwned` ; echo pwned ' \" \n done";
+    let s = scope(&[("x", Value::Str(hostile.into()))]);
+    for (before, after) in [
+        ("printf '%s|' ", ""),
+        ("printf '%s|' 'in single ", "'"),
+        ("printf '%s|' \"in double ", "\""),
+    ] {
+        let parts = vec![text(before), Part::Expr(param("x")), text(after)];
+        let script = render_script(&parts, &s).expect("renders");
+        let out = bash(&script);
+        assert_eq!(out.matches('|').count(), 1, "one word: {script} => {out}");
+        assert!(out.contains(hostile), "{script} => {out}");
+    }
+}
+
+#[test]
+fn lists_become_one_word_per_element() {
+    let s = scope(&[(
+        "xs",
+        Value::List(vec![Value::Str("a b".into()), Value::Str("$(c)".into())]),
+    )]);
+    let script =
+        render_script(&[text("printf '%s|' "), Part::Expr(param("xs"))], &s).expect("renders");
+    assert_eq!(bash(&script), "a b|$(c)|");
+}
+
+#[test]
+fn strings_interpolate_text_and_conditions_short_circuit() {
+    let s = scope(&[("n", Value::Int(3)), ("d", Value::Duration(5400))]);
+    let e = Expr::Interp {
+        parts: vec![
+            text("n="),
+            Part::Expr(param("n")),
+            text(" d="),
+            Part::Expr(param("d")),
+        ],
+        script: false,
+    };
+    assert_eq!(eval(&e, &s), Ok(Value::Str("n=3 d=1h30m".into())));
+    // `false && <unknown>` is false without evaluating the unknown side.
+    let unknown = Expr::Ref(Ref::Export {
+        stage: "deploy".into(),
+        action: "x".into(),
+        name: "y".into(),
+    });
+    let and = Expr::Binary {
+        op: crate::ir::BinOp::And,
+        lhs: Box::new(Expr::Bool { value: false }),
+        rhs: Box::new(unknown.clone()),
+    };
+    assert_eq!(eval(&and, &s), Ok(Value::Bool(false)));
+    assert_eq!(
+        eval(&unknown, &s),
+        Err(EvalError::Unknown("deploy.x.y".into()))
+    );
+}
+
+#[test]
+fn references_and_functions() {
+    let s = scope(&[("env", Value::Str("Prod".into()))]);
+    let call = |f: &str, args: Vec<Expr>| Expr::Call {
+        func: f.into(),
+        args,
+    };
+    assert_eq!(
+        eval(&call("lower", vec![param("env")]), &s),
+        Ok(Value::Str("prod".into()))
+    );
+    let export = Expr::Ref(Ref::Export {
+        stage: "build".into(),
+        action: "pkg".into(),
+        name: "version".into(),
+    });
+    assert_eq!(
+        eval(
+            &call(
+                "starts_with",
+                vec![export, Expr::Str { value: "1.".into() }]
+            ),
+            &s
+        ),
+        Ok(Value::Bool(true))
+    );
+    let branch = Expr::Ref(Ref::Run {
+        field: "branch".into(),
+    });
+    let matches = Expr::Binary {
+        op: crate::ir::BinOp::Matches,
+        lhs: Box::new(branch),
+        rhs: Box::new(Expr::Str {
+            value: "ma*".into(),
+        }),
+    };
+    assert_eq!(eval(&matches, &s), Ok(Value::Bool(true)));
+}

@@ -1,0 +1,6 @@
+//! The runtime: executing a pipeline's IR on this machine (issue 3).
+//!
+//! So far only the pure core exists: [`eval`] evaluates IR expressions and renders scripts
+//! with safe quoting. The scheduler, processes, artifacts and run history come next.
+
+pub mod eval;
