@@ -332,7 +332,7 @@ impl StrLit {
         for p in &self.parts {
             match p {
                 StrPart::Text(t) => out.push_str(t),
-                StrPart::Interp(_) => return None,
+                StrPart::Interp(..) => return None,
             }
         }
         Some(out)
@@ -343,5 +343,6 @@ impl StrLit {
 pub enum StrPart {
     /// Decoded text (escapes applied, block indentation removed).
     Text(String),
-    Interp(Expr),
+    /// `${expr}`: the expression and the span of the whole `${…}`.
+    Interp(Expr, Span),
 }

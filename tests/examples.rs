@@ -93,6 +93,8 @@ fn streamed_and_whole_file_checking_agree() {
     // Forward references, a later stage's status, unknown names and a syntax error.
     cases.push(("forward.pipe".into(), "pipeline p {\n  stage a { action x: sh { run = \"${b.y.v} ${c.status} ${b.z.v}\" } }\n  stage b { action y: sh { run = \"x\" exports = [v] } }\n}\n".into()));
     cases.push(("broken.pipe".into(), "pipeline p {\n  stage a { action x: sh { run = \"x\" } }\n  stage b { action y: sh { run = } }\n  stage c { action z: sh { run = \"${params.q}\" } }\n}\n".into()));
+    // A stage header over two lines: the stage must not be checked out of file order.
+    cases.push(("split-header.pipe".into(), "pipeline p {\n  stage source { action checkout: dir { path = \".\"  output = src } }\n  stage build { action make: sh { input = src  run = \"make\" } }\n  stage deploy\n  {\n    action ship: sh { run = \"./ship\" }\n  }\n  /* a */ stage late { action z: sh { run = \"x\" } }\n}\n".into()));
     for (name, text) in cases {
         let run = |threshold: usize| {
             let mut map = pipec::source::SourceMap::new();

@@ -82,8 +82,23 @@ impl Checker<'_> {
         }
         for item in &p.items {
             match item {
-                ast::PipelineItem::Param(param) => model.params.push(self.param(param)),
-                ast::PipelineItem::Secret(sec) => model.secrets.push(self.secret(sec)),
+                // A repeated declaration was reported (E0202) and is not checked again.
+                ast::PipelineItem::Param(param)
+                    if self
+                        .params
+                        .get(&param.name.name)
+                        .is_some_and(|(_, s)| *s == param.name.span) =>
+                {
+                    model.params.push(self.param(param));
+                }
+                ast::PipelineItem::Secret(sec)
+                    if self
+                        .secrets
+                        .get(&sec.name.name)
+                        .is_some_and(|s| *s == sec.name.span) =>
+                {
+                    model.secrets.push(self.secret(sec));
+                }
                 ast::PipelineItem::Trigger(t) => {
                     if let Some(t) = self.trigger(t) {
                         model.triggers.push(t);

@@ -271,7 +271,7 @@ impl Checker<'_> {
                     quotes.feed(t);
                     parts.push(ir::Part::Text(t.clone()));
                 }
-                StrPart::Interp(e) => {
+                StrPart::Interp(e, whole) => {
                     let (t, x) = self.expr(e, ctx);
                     self.interpolated(&t, e.span, script);
                     if script && quotes.quote() != Quote::None {
@@ -279,7 +279,7 @@ impl Checker<'_> {
                             Diagnostic::new(
                                 Code::W0004,
                                 "interpolation inside shell quotes",
-                                e.span,
+                                *whole,
                                 "inside quotes",
                             )
                             .help("remove the surrounding quotes: every `${…}` already becomes exactly one shell word")

@@ -622,7 +622,7 @@ impl<'s> Lowerer<'s> {
             match c.as_rule() {
                 Rule::interp => {
                     let e = c.into_inner().next().expect("grammar: interpolation body");
-                    parts.push(StrPart::Interp(self.expr(e)));
+                    parts.push(StrPart::Interp(self.expr(e), cspan));
                 }
                 Rule::escape | Rule::bescape => {
                     if let Some(text) = self.escape(&c) {

@@ -412,7 +412,16 @@ fn recovery_range(
     // the error to the error, extended over any block they open.
     let before = text[..pos].trim_end();
     let inner_open = stack.last().map_or(0, |&b| b + 1);
-    let start = before.rfind('\n').map_or(0, |i| i + 1).max(inner_open);
+    let pos_line = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    // The error starts its line (a stray item): blank from there, not the line before,
+    // which may hold the closing brace of something valid.
+    let starts_line = text[pos_line..pos].trim().is_empty();
+    let start = if starts_line {
+        pos_line
+    } else {
+        before.rfind('\n').map_or(0, |i| i + 1)
+    }
+    .max(inner_open);
     let mut end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
     if let Some(&(open, _)) = braces
         .iter()

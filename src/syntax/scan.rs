@@ -192,8 +192,8 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
         }
     }
     // Anything still open at the end of the file: an unterminated block string (or a
-    // string/interpolation that ran into the end).
-    if let Some(start) = stack.iter().find_map(|c| match c {
+    // string/interpolation that ran into the end). Not when the scan stopped early.
+    if let Some(start) = stack.iter().filter(|_| !too_deep).find_map(|c| match c {
         Ctx::Str { start, .. } => Some(*start),
         Ctx::Code(_) => None,
     }) {

@@ -106,12 +106,19 @@ fn stream(
         lowerer.lower_file(pairs.next()?)
     };
     drop(skeleton_text);
-    let pipelines = skeleton
-        .items
-        .iter()
-        .filter(|i| matches!(i, Item::Pipeline(_)))
-        .count();
-    if pipelines != 1 {
+    // Exactly one pipeline, and every one of its stages cut out: a stage the lexical cut
+    // missed (its header written unusually) would be checked out of file order.
+    let mut pipelines = skeleton.items.iter().filter_map(|i| match i {
+        Item::Pipeline(p) => Some(p),
+        _ => None,
+    });
+    let pipeline = pipelines.next()?;
+    if pipelines.next().is_some()
+        || pipeline
+            .items
+            .iter()
+            .any(|i| matches!(i, crate::ast::PipelineItem::Stage(_)))
+    {
         return None;
     }
     let text = Arc::new(scanned.text);
