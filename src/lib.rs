@@ -5,6 +5,9 @@
 //! pipeline). [`diagnostics`] and [`source`] are shared leaves. Only the CLI prints and
 //! reads files; this library takes text and returns values.
 
+// pest_derive (without its `std` feature, see ARCHITECTURE.md) names `alloc` from the crate root.
+extern crate alloc;
+
 pub mod ast;
 pub mod check;
 pub mod cli;

@@ -148,3 +148,25 @@ proptest! {
         check_quickly(text)?;
     }
 }
+
+/// The deepest nesting the parser accepts must not overflow a test thread's 2 MiB stack,
+/// even in a debug build (pest's own stack guard is off: the scanner bounds nesting).
+#[test]
+fn deepest_accepted_nesting_fits_a_small_stack() {
+    for (open, close) in [("(", ")"), ("[", "]"), ("{ A = ", " }")] {
+        let depth = 120;
+        let src = format!(
+            "pipeline p {{\n  param v: string = \"x\"\n  stage a {{ action x: sh {{ run = \"x\" when = {}true{} }} }}\n}}\n",
+            open.repeat(depth),
+            close.repeat(depth)
+        );
+        let worker = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || pipec::check_source("deep.pipe", &src).1.len())
+            .expect("thread");
+        assert!(
+            worker.join().is_ok(),
+            "overflow at depth {depth} with {open}"
+        );
+    }
+}

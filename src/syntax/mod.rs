@@ -268,9 +268,19 @@ fn expected_at(text: &str, err: &pest::error::Error<Rule>) -> (usize, Vec<String
         }
     };
     let mut pos = error_pos(err);
-    pest::set_error_detail(true);
-    let detailed = PipeGrammar::parse(Rule::file, text).err();
-    pest::set_error_detail(false);
+    let detailed = {
+        // pest's switch is process-wide: one detailed parse at a time, so that no other
+        // thread turns it off in the middle of this one (parses running meanwhile only
+        // track a little more, with the same result).
+        static DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = DETAIL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pest::set_error_detail(true);
+        let detailed = PipeGrammar::parse(Rule::file, text).err();
+        pest::set_error_detail(false);
+        detailed
+    };
     let attempts = detailed.and_then(|e| e.parse_attempts());
     let use_attempts = attempts.as_ref().is_some_and(|a| a.max_position >= pos);
     if let (Some(a), true) = (&attempts, use_attempts) {
@@ -329,13 +339,10 @@ fn join_or(items: &[String]) -> String {
 
 /// Replaces a byte range with spaces, keeping line breaks (so offsets stay valid).
 pub(crate) fn blank(text: &mut String, range: std::ops::Range<usize>) {
+    // Every byte of a character becomes a space: same length, still valid UTF-8.
     let replaced: String = text[range.clone()]
-        .chars()
-        .map(|c| {
-            if c == '\n' { '\n' } else { ' ' }
-                .to_string()
-                .repeat(c.len_utf8())
-        })
+        .bytes()
+        .map(|b| if b == b'\n' { '\n' } else { ' ' })
         .collect();
     text.replace_range(range, &replaced);
 }

@@ -132,6 +132,7 @@ fn stream(
         let (text, ranges, src) = (Arc::clone(&text), Arc::clone(&ranges), Arc::clone(src));
         let spawned = std::thread::Builder::new()
             .name(format!("pipec-parse-{w}"))
+            .stack_size(16 << 20)
             .spawn(move || {
                 let mut lowerer = lower::Lowerer::new(file, &src);
                 for r in ranges.iter().skip(w).step_by(workers) {
