@@ -456,3 +456,118 @@ fn relative_paths_in_imported_templates_are_rebased_to_the_pipeline() {
         }
     );
 }
+
+const RUNNABLE: &str = "pipeline p {\n  param env: string = \"staging\"\n  trigger push { branches = [\"main\"] }\n  stage build {\n    action make: sh { run = \"touch made.txt\" }\n    action pack: sh { after = [make] run = \"true\" }\n  }\n  stage deploy {\n    entry { require params.env == \"prod\" else skip }\n    action ship: sh { run = \"touch shipped.txt\" }\n  }\n}\n";
+
+#[test]
+fn dry_run_prints_the_plan_and_runs_nothing() {
+    let t = Test::new()
+        .file("app.pipe", RUNNABLE)
+        .args(&["run", "app.pipe", "--dry-run"]);
+    let out = t.run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("1. stage `build`: runs"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("`pack` (after make): runs"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("2. stage `deploy`: skipped: entry: `params.env == \"prod\"` is false"),
+        "{}",
+        out.stdout
+    );
+    assert!(!t.path("made.txt").exists(), "a dry run executes nothing");
+}
+
+#[test]
+fn dry_run_uses_params() {
+    let out = Test::new()
+        .file("app.pipe", RUNNABLE)
+        .args(&["run", "app.pipe", "--dry-run", "--param", "env=prod"])
+        .run();
+    assert!(
+        out.stdout.contains("2. stage `deploy`: runs"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn run_reports_a_missing_param_value_as_e0206() {
+    let src = RUNNABLE.replace("param env: string = \"staging\"", "param env: string");
+    let out = Test::new()
+        .file("app.pipe", &src)
+        .args(&["run", "app.pipe", "--dry-run"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("E0206") && out.stderr.contains("missing value for param `env`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_event_no_trigger_matches_runs_nothing_and_says_why() {
+    let out = Test::new()
+        .file("app.pipe", RUNNABLE)
+        .args(&[
+            "run",
+            "app.pipe",
+            "--dry-run",
+            "--event",
+            "push",
+            "--branch",
+            "dev",
+        ])
+        .run();
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("branch `dev` does not match"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn dry_run_reads_compiled_ir() {
+    let mut map = pipec::source::SourceMap::new();
+    let id = map.add("app.pipe", RUNNABLE);
+    let ir = pipec::compile(&mut map, id, &mut pipec::check::NoLoader)
+        .ir
+        .expect("compiles");
+    let json = pipec::ir::to_json(&ir);
+    let out = Test::new()
+        .file("app.ir.json", &json)
+        .args(&["run", "app.ir.json", "--dry-run"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("1. stage `build`: runs"),
+        "{}",
+        out.stdout
+    );
+    let bad = Test::new()
+        .file("bad.json", "{\"ir_version\": 7}")
+        .args(&["run", "bad.json", "--dry-run"])
+        .run();
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("version 7"), "{}", bad.stderr);
+}
+
+#[test]
+fn executing_runs_is_not_available_yet() {
+    let out = Test::new()
+        .file("app.pipe", RUNNABLE)
+        .args(&["run", "app.pipe"])
+        .run();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--dry-run"), "{}", out.stderr);
+}

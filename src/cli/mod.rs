@@ -10,6 +10,7 @@ mod check;
 mod compile;
 mod explain;
 mod files;
+mod run;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,7 @@ enum Command {
     Check(check::Args),
     Compile(compile::Args),
     Explain(explain::Args),
+    Run(run::Args),
 }
 
 /// Runs the CLI and returns its exit code.
@@ -83,6 +85,7 @@ pub fn main() -> ExitCode {
             Command::Check(a) => check::run(&a),
             Command::Compile(a) => compile::run(&a),
             Command::Explain(a) => explain::run(&a),
+            Command::Run(a) => run::run(&a),
         });
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or(exit::INTERNAL),

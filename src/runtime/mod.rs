@@ -4,3 +4,5 @@
 //! with safe quoting. The scheduler, processes, artifacts and run history come next.
 
 pub mod eval;
+pub mod plan;
+pub mod trigger;

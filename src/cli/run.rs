@@ -1,0 +1,313 @@
+//! `pipec run` — for now the plan (`--dry-run`); executing runs is issue 3's next step.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::check::{Format, print_report};
+use crate::ir::{Ir, TriggerKind};
+use crate::runtime::eval::{EvalError, Scope, Value, eval};
+use crate::runtime::plan::{Plan, RunFacts, Verdict, plan};
+use crate::runtime::trigger::{Decision, Event, decide};
+use crate::source::SourceMap;
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EventKind {
+    Push,
+    PullRequest,
+    Schedule,
+    Manual,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PrEvent {
+    Opened,
+    Updated,
+    Closed,
+}
+
+/// Run a pipeline (a `.pipe` file or the IR JSON of `pipec compile`).
+///
+/// This version prints the plan only (`--dry-run`): which stages and actions would run, in
+/// what order, and why others would not. Executing runs comes next.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pipec run ci/app.pipe --dry-run\n  pipec run ci/app.pipe --dry-run --param env=prod\n  pipec run ci/app.pipe --dry-run --event push --branch main --changed src/lib.rs\n\nExit status: 0 planned (or no trigger matched the event), 1 invalid pipeline or params, 2 usage error."
+)]
+pub(crate) struct Args {
+    /// The pipeline: a `.pipe` file, or IR JSON written by `pipec compile`.
+    file: PathBuf,
+    /// Set a param: NAME=VALUE (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = crate::params::parse_assignment)]
+    params: Vec<(String, String)>,
+    /// Print the plan and run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The event that starts the run: its triggers decide whether it starts.
+    #[arg(long, value_enum)]
+    event: Option<EventKind>,
+    /// The branch (also `run.branch`; default: from the git repository around the file).
+    #[arg(long)]
+    branch: Option<String>,
+    /// The tag (also `run.tag`).
+    #[arg(long)]
+    tag: Option<String>,
+    /// The commit (also `run.commit`; default: from the git repository around the file).
+    #[arg(long)]
+    commit: Option<String>,
+    /// The pull request event.
+    #[arg(long, value_enum)]
+    pr_event: Option<PrEvent>,
+    /// Changed paths, for `paths` filters (repeatable).
+    #[arg(long, num_args = 1..)]
+    changed: Vec<String>,
+    /// State directory (used once runs execute).
+    #[arg(long, env = "PIPEC_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Actions run at once (used once runs execute; default: the number of CPUs).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+pub(crate) fn run(args: &Args) -> u8 {
+    if !args.dry_run {
+        eprintln!(
+            "error: this version of pipec plans runs but does not execute them yet\nhelp: add `--dry-run` to see what a run would do"
+        );
+        return super::exit::USAGE;
+    }
+    let ir = match load(args) {
+        Ok(ir) => ir,
+        Err(code) => return code,
+    };
+    let facts = facts(args);
+    let event = Event {
+        kind: args.event.map(|e| match e {
+            EventKind::Push => TriggerKind::Push,
+            EventKind::PullRequest => TriggerKind::PullRequest,
+            EventKind::Schedule => TriggerKind::Schedule,
+            EventKind::Manual => TriggerKind::Manual,
+        }),
+        branch: facts.branch.clone(),
+        tag: facts.tag.clone(),
+        changed: (!args.changed.is_empty()).then(|| args.changed.clone()),
+        pr_event: args.pr_event.map(|e| match e {
+            PrEvent::Opened => "opened".into(),
+            PrEvent::Updated => "updated".into(),
+            PrEvent::Closed => "closed".into(),
+        }),
+    };
+    let notes = match decide(&ir.pipeline.triggers, &event) {
+        Decision::Start { notes } => notes,
+        Decision::Ignore { reasons } => {
+            eprintln!(
+                "no trigger of pipeline `{}` matches this event; nothing runs:",
+                ir.pipeline.name
+            );
+            for r in reasons {
+                eprintln!("  - {r}");
+            }
+            return super::exit::OK;
+        }
+    };
+    let Some(values) = param_values(&ir, args) else {
+        return super::exit::INVALID;
+    };
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    print!("{}", render(&ir, &plan(&ir, &values, &facts)));
+    super::exit::OK
+}
+
+fn load(args: &Args) -> Result<Ir, u8> {
+    let text = std::fs::read_to_string(&args.file).map_err(|e| {
+        eprintln!("error: cannot read `{}`: {e}", args.file.display());
+        super::exit::USAGE
+    })?;
+    if args
+        .file
+        .extension()
+        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
+    {
+        return crate::ir::from_json(&text).map_err(|e| {
+            eprintln!("error: `{}`: {e}", args.file.display());
+            super::exit::USAGE
+        });
+    }
+    let mut map = SourceMap::new();
+    let root = map.add(super::files::display_name(&args.file), text);
+    let out = crate::compile(&mut map, root, &mut super::files::FsLoader);
+    if !out.diagnostics.is_empty() {
+        print_report(&map, 1, &out.diagnostics, Format::Human);
+    }
+    let Some(ir) = out.ir else {
+        if !out
+            .diagnostics
+            .iter()
+            .any(crate::diagnostics::Diagnostic::is_error)
+        {
+            eprintln!(
+                "error: `{}` has no pipeline to run (only templates)",
+                map.get(root).name
+            );
+        }
+        return Err(super::exit::INVALID);
+    };
+    if let Err(diags) = crate::params::bind(&ir, &args.params) {
+        print_report(&map, 1, &diags, Format::Human);
+        return Err(super::exit::INVALID);
+    }
+    Ok(ir)
+}
+
+/// Param values: given ones, else defaults (with `env(…)` and `file(…)` read now).
+fn param_values(ir: &Ir, args: &Args) -> Option<BTreeMap<String, Value>> {
+    let bound = match crate::params::bind(ir, &args.params) {
+        Ok(b) => b,
+        Err(diags) => {
+            for d in diags {
+                eprintln!(
+                    "error[{}]: {}{}",
+                    d.code,
+                    d.message,
+                    d.help.map(|h| format!("\nhelp: {h}")).unwrap_or_default()
+                );
+            }
+            return None;
+        }
+    };
+    let base = args
+        .file
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let scope = DefaultsScope { base };
+    let mut out = BTreeMap::new();
+    for (name, expr) in bound {
+        match eval(&expr, &scope) {
+            Ok(v) => {
+                out.insert(name, v);
+            }
+            Err(EvalError::Unknown(what) | EvalError::Invalid(what)) => {
+                eprintln!(
+                    "error: param `{name}` has no value: {what}\nhelp: pass `--param {name}=VALUE`"
+                );
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Evaluates param defaults: literals, `env(…)` and `file(…)`.
+struct DefaultsScope {
+    base: PathBuf,
+}
+
+impl Scope for DefaultsScope {
+    fn param(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn secret(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn export(&self, _: &str, _: &str, _: &str) -> Option<String> {
+        None
+    }
+    fn run_field(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn stage_status(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn read_file(&self, path: &str) -> Result<String, String> {
+        let p = self.base.join(path);
+        std::fs::read_to_string(&p)
+            .map(|t| t.trim_end_matches('\n').to_string())
+            .map_err(|e| format!("cannot read `{}`: {e}", p.display()))
+    }
+}
+
+/// `run.branch` and `run.commit`: the flags, else the git repository around the file.
+fn facts(args: &Args) -> RunFacts {
+    let dir = args
+        .file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+    let git = |what: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&dir)
+            .args(what)
+            .output()
+            .ok()?;
+        let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+        (out.status.success() && !s.is_empty() && s != "HEAD").then_some(s)
+    };
+    RunFacts {
+        branch: args
+            .branch
+            .clone()
+            .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
+        tag: args.tag.clone(),
+        commit: args.commit.clone().or_else(|| git(&["rev-parse", "HEAD"])),
+        trigger: match args.event {
+            Some(EventKind::Push) => "push",
+            Some(EventKind::PullRequest) => "pull_request",
+            Some(EventKind::Schedule) => "schedule",
+            Some(EventKind::Manual) | None => "manual",
+        }
+        .into(),
+    }
+}
+
+fn verdict_text(v: &Verdict) -> String {
+    match v {
+        Verdict::Runs => "runs".into(),
+        Verdict::Skipped(why) => format!("skipped: {why}"),
+        Verdict::NotReached(why) => format!("not reached: {why}"),
+        Verdict::Held(why) => format!("held: {why}"),
+        Verdict::Fails(why) => format!("fails the run: {why}"),
+        Verdict::Depends(why) => format!("decided while running: {why}"),
+    }
+}
+
+fn render(ir: &Ir, plan: &Plan) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "plan of pipeline `{}` (dry run: nothing is executed)\n",
+        ir.pipeline.name
+    );
+    for (i, s) in plan.stages.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{}. stage `{}`: {}",
+            i + 1,
+            s.name,
+            verdict_text(&s.verdict)
+        );
+        let mut step = 0;
+        for a in &s.actions {
+            if a.step != step {
+                step = a.step;
+                let _ = writeln!(out, "     step {step}:");
+            }
+            let after = if a.after.is_empty() {
+                String::new()
+            } else {
+                format!(" (after {})", a.after.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "       - `{}`{after}: {}",
+                a.name,
+                verdict_text(&a.verdict)
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,351 @@
+//! `pipec run --dry-run`: which stages and actions would run, in what order, and why others
+//! would not — decided from params, the event and run facts, without running anything.
+//!
+//! Values only known while running (exports, stage outcomes beyond "would succeed", time
+//! windows, `check` rules) make a decision "depends on …" instead of guessing.
+
+use std::collections::BTreeMap;
+
+use super::eval::{EvalError, Scope, Value, eval};
+use crate::ir::{BinOp, CondRule, ElseResult, Expr, Ir, Part, Ref, Stage};
+
+/// Facts about the run known before it starts.
+#[derive(Clone, Debug, Default)]
+pub struct RunFacts {
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub commit: Option<String>,
+    pub trigger: String,
+}
+
+/// What would happen to a stage or an action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Runs,
+    /// Skipped by its own condition (`entry … else skip`, `when`).
+    Skipped(String),
+    /// No inbound edge would be taken.
+    NotReached(String),
+    /// Held at a disabled transition.
+    Held(String),
+    /// The entry condition would fail the run.
+    Fails(String),
+    /// Decided only while running.
+    Depends(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct ActionPlan {
+    pub name: String,
+    /// 1-based step within the stage: actions of one step run in parallel.
+    pub step: usize,
+    pub after: Vec<String>,
+    pub verdict: Verdict,
+}
+
+#[derive(Clone, Debug)]
+pub struct StagePlan {
+    pub name: String,
+    pub verdict: Verdict,
+    pub actions: Vec<ActionPlan>,
+}
+
+/// The plan of a run, stages in the order they would start.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub stages: Vec<StagePlan>,
+}
+
+struct DryScope<'a> {
+    params: &'a BTreeMap<String, Value>,
+    facts: &'a RunFacts,
+    statuses: BTreeMap<String, &'static str>,
+}
+
+impl Scope for DryScope<'_> {
+    fn param(&self, name: &str) -> Option<Value> {
+        self.params.get(name).cloned()
+    }
+    fn secret(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn export(&self, _: &str, _: &str, _: &str) -> Option<String> {
+        None
+    }
+    fn run_field(&self, field: &str) -> Option<Value> {
+        let s = |v: &Option<String>| Some(Value::Str(v.clone().unwrap_or_default()));
+        match field {
+            "id" => Some(Value::Str("dry-run".into())),
+            "branch" => s(&self.facts.branch),
+            "tag" => s(&self.facts.tag),
+            "commit" => s(&self.facts.commit),
+            "trigger" => Some(Value::Str(self.facts.trigger.clone())),
+            "attempt" => Some(Value::Int(1)),
+            _ => None,
+        }
+    }
+    fn stage_status(&self, stage: &str) -> Option<String> {
+        self.statuses.get(stage).map(|s| (*s).to_string())
+    }
+    fn env_var(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn read_file(&self, path: &str) -> Result<String, String> {
+        Err(format!("`{path}` is not read in a plan"))
+    }
+}
+
+/// A condition's value: known, or what it waits for.
+enum Known {
+    Yes,
+    No(String),
+    Depends(String),
+}
+
+fn decide(e: &Expr, scope: &DryScope<'_>) -> Known {
+    match eval(e, scope) {
+        Ok(Value::Bool(true)) => Known::Yes,
+        Ok(_) => Known::No(format!("`{}` is false", describe(e))),
+        Err(EvalError::Unknown(what)) => {
+            Known::Depends(format!("`{}` (needs {what})", describe(e)))
+        }
+        Err(EvalError::Invalid(why)) => Known::Depends(format!("`{}`: {why}", describe(e))),
+    }
+}
+
+/// Plans a run of `ir` with bound param values.
+pub fn plan(ir: &Ir, params: &BTreeMap<String, Value>, facts: &RunFacts) -> Plan {
+    let mut scope = DryScope {
+        params,
+        facts,
+        statuses: BTreeMap::new(),
+    };
+    let mut verdicts: BTreeMap<&str, Verdict> = BTreeMap::new();
+    let mut stages = Vec::new();
+    for s in topological(&ir.pipeline.stages) {
+        let verdict = stage_verdict(s, &verdicts, &scope);
+        let status = match &verdict {
+            Verdict::Runs => Some("succeeded"),
+            Verdict::Skipped(_) | Verdict::NotReached(_) => Some("skipped"),
+            _ => None,
+        };
+        if let Some(status) = status {
+            scope.statuses.insert(s.name.clone(), status);
+        }
+        let actions = if verdict == Verdict::Runs || matches!(verdict, Verdict::Depends(_)) {
+            action_plans(s, &scope)
+        } else {
+            Vec::new()
+        };
+        verdicts.insert(&s.name, verdict.clone());
+        stages.push(StagePlan {
+            name: s.name.clone(),
+            verdict,
+            actions,
+        });
+    }
+    Plan { stages }
+}
+
+/// Stages ordered so that every edge's source comes first (file order among equals).
+fn topological(stages: &[Stage]) -> Vec<&Stage> {
+    let mut done: Vec<bool> = vec![false; stages.len()];
+    let index: BTreeMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let mut out = Vec::with_capacity(stages.len());
+    while out.len() < stages.len() {
+        let before = out.len();
+        for (i, s) in stages.iter().enumerate() {
+            let ready = s
+                .inbound
+                .iter()
+                .all(|e| index.get(e.from.as_str()).is_none_or(|&j| done[j]));
+            if !done[i] && ready {
+                done[i] = true;
+                out.push(s);
+            }
+        }
+        if out.len() == before {
+            break; // A cycle: the checker rejects these; keep what is ordered.
+        }
+    }
+    out
+}
+
+fn stage_verdict(s: &Stage, verdicts: &BTreeMap<&str, Verdict>, scope: &DryScope<'_>) -> Verdict {
+    if !s.inbound.is_empty() {
+        let mut taken = false;
+        let mut waiting = Vec::new();
+        let mut why_not = Vec::new();
+        for e in &s.inbound {
+            let source = verdicts.get(e.from.as_str());
+            match source {
+                Some(Verdict::Runs | Verdict::Skipped(_)) => {}
+                Some(Verdict::NotReached(_) | Verdict::Fails(_)) | None => {
+                    why_not.push(format!("`{}` is not reached", e.from));
+                    continue;
+                }
+                Some(Verdict::Held(h)) => return Verdict::Held(h.clone()),
+                Some(Verdict::Depends(d)) => {
+                    waiting.push(format!("`{}`: {d}", e.from));
+                    continue;
+                }
+            }
+            match e.guard.as_ref().map_or(Known::Yes, |g| decide(g, scope)) {
+                Known::Yes => {
+                    if let Some(reason) = &e.disabled {
+                        return Verdict::Held(format!(
+                            "transition {} -> {} is disabled: {reason}",
+                            e.from, s.name
+                        ));
+                    }
+                    taken = true;
+                }
+                Known::No(why) => why_not.push(format!("{} -> {}: {why}", e.from, s.name)),
+                Known::Depends(d) => waiting.push(format!("{} -> {}: {d}", e.from, s.name)),
+            }
+        }
+        if !taken {
+            return if waiting.is_empty() {
+                Verdict::NotReached(why_not.join("; "))
+            } else {
+                Verdict::Depends(waiting.join("; "))
+            };
+        }
+    }
+    let Some(entry) = &s.entry else {
+        return Verdict::Runs;
+    };
+    let mut depends = Vec::new();
+    for rule in &entry.rules {
+        let known = match rule {
+            CondRule::Require { expr, .. } => decide(expr, scope),
+            CondRule::Window { cron, tz, .. } => Known::Depends(format!(
+                "the deployment window `{cron}`{}",
+                tz.as_ref().map(|z| format!(" ({z})")).unwrap_or_default()
+            )),
+            CondRule::Check { action } => {
+                Known::Depends(format!("the entry check `{}`", action.name))
+            }
+        };
+        match known {
+            Known::Yes => {}
+            Known::No(why) => {
+                return match entry.otherwise {
+                    ElseResult::Skip => Verdict::Skipped(format!("entry: {why}")),
+                    ElseResult::Fail | ElseResult::Rollback => {
+                        Verdict::Fails(format!("entry: {why}"))
+                    }
+                };
+            }
+            Known::Depends(d) => depends.push(d),
+        }
+    }
+    if depends.is_empty() {
+        Verdict::Runs
+    } else {
+        Verdict::Depends(format!("entry: {}", depends.join("; ")))
+    }
+}
+
+fn action_plans(s: &Stage, scope: &DryScope<'_>) -> Vec<ActionPlan> {
+    // Step = 1 + the longest `after` chain before the action.
+    let mut steps: BTreeMap<&str, usize> = BTreeMap::new();
+    for _ in 0..s.actions.len() {
+        for a in &s.actions {
+            let step = 1 + a
+                .after
+                .iter()
+                .filter_map(|p| steps.get(p.as_str()))
+                .max()
+                .copied()
+                .unwrap_or(0);
+            steps.insert(&a.name, step);
+        }
+    }
+    let mut out: Vec<ActionPlan> = s
+        .actions
+        .iter()
+        .map(|a| ActionPlan {
+            name: a.name.clone(),
+            step: steps.get(a.name.as_str()).copied().unwrap_or(1),
+            after: a.after.clone(),
+            verdict: match a.when.as_ref().map_or(Known::Yes, |w| decide(w, scope)) {
+                Known::Yes => Verdict::Runs,
+                Known::No(why) => Verdict::Skipped(format!("when: {why}")),
+                Known::Depends(d) => Verdict::Depends(format!("when: {d}")),
+            },
+        })
+        .collect();
+    out.sort_by_key(|a| a.step);
+    out
+}
+
+/// An expression written back in `.pipe` syntax, for reasons.
+pub fn describe(e: &Expr) -> String {
+    match e {
+        Expr::Str { value } => format!("{value:?}"),
+        Expr::Int { value } => value.to_string(),
+        Expr::Bool { value } => value.to_string(),
+        Expr::Duration { secs } => crate::syntax::format_duration(*secs),
+        Expr::List { items } => format!(
+            "[{}]",
+            items.iter().map(describe).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Map { entries } => {
+            format!(
+                "{{ {} }}",
+                entries
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {}", describe(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+        Expr::Interp { parts, .. } => {
+            let inner: String = parts
+                .iter()
+                .map(|p| match p {
+                    Part::Text(t) => t.clone(),
+                    Part::Expr(x) => format!("${{{}}}", describe(x)),
+                })
+                .collect();
+            format!("{inner:?}")
+        }
+        Expr::Ref(r) => match r {
+            Ref::Param { name } => format!("params.{name}"),
+            Ref::Secret { name } => format!("secrets.{name}"),
+            Ref::Export {
+                stage,
+                action,
+                name,
+            } => format!("{stage}.{action}.{name}"),
+            Ref::Run { field } => format!("run.{field}"),
+            Ref::StageStatus { stage } => format!("{stage}.status"),
+            Ref::TemplateParam { name } => name.clone(),
+        },
+        Expr::Not { operand } => format!("!{}", describe(operand)),
+        Expr::Binary { op, lhs, rhs } => {
+            let op = match op {
+                BinOp::Or => "||",
+                BinOp::And => "&&",
+                BinOp::Eq => "==",
+                BinOp::Ne => "!=",
+                BinOp::Lt => "<",
+                BinOp::Le => "<=",
+                BinOp::Gt => ">",
+                BinOp::Ge => ">=",
+                BinOp::In => "in",
+                BinOp::Matches => "matches",
+            };
+            format!("{} {op} {}", describe(lhs), describe(rhs))
+        }
+        Expr::Call { func, args } => format!(
+            "{func}({})",
+            args.iter().map(describe).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
