@@ -4,5 +4,6 @@
 //! with safe quoting. The scheduler, processes, artifacts and run history come next.
 
 pub mod eval;
+pub mod exec;
 pub mod plan;
 pub mod trigger;

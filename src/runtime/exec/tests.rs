@@ -1,0 +1,134 @@
+use std::time::{Duration, Instant};
+
+use super::{Attempt, Outcome, mask, parse_outputs, run};
+
+fn attempt(dir: &std::path::Path, script: &str) -> Attempt {
+    Attempt {
+        shell: "bash".into(),
+        script: script.into(),
+        workdir: dir.to_path_buf(),
+        env: vec![("GREETING".into(), "hello".into())],
+        env_remove: vec![],
+        timeout: None,
+        grace: Duration::from_millis(500),
+        log: dir.join("log.txt"),
+        secrets: vec![],
+    }
+}
+
+/// Whether a process is still alive (signal 0).
+fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+fn read_pid(path: &std::path::Path) -> i32 {
+    std::fs::read_to_string(path)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid")
+}
+
+#[tokio::test]
+async fn exit_codes_env_and_workdir() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = attempt(dir.path(), "echo \"$GREETING from $(pwd)\"; exit 3");
+    assert_eq!(run(&a).await.expect("runs"), Outcome::Exited(3));
+    let log = std::fs::read_to_string(dir.path().join("log.txt")).expect("log");
+    assert!(log.contains("hello from"), "{log}");
+}
+
+#[tokio::test]
+async fn a_timeout_stops_the_whole_group_grandchildren_included() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut a = attempt(dir.path(), "sleep 30 & echo $! > grandchild.pid; sleep 30");
+    a.timeout = Some(Duration::from_millis(500));
+    let started = Instant::now();
+    assert_eq!(run(&a).await.expect("runs"), Outcome::TimedOut);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let pid = read_pid(&dir.path().join("grandchild.pid"));
+    // Reaped by init, or a zombie for an instant: give it a moment, then it must be gone.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !alive(pid) || is_zombie(pid),
+        "grandchild {pid} survived the timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_term_ignoring_process_is_killed_after_the_grace_period() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut a = attempt(dir.path(), "trap '' TERM; echo $$ > shell.pid; sleep 30");
+    a.timeout = Some(Duration::from_millis(300));
+    assert_eq!(run(&a).await.expect("runs"), Outcome::TimedOut);
+    let pid = read_pid(&dir.path().join("shell.pid"));
+    assert!(
+        !alive(pid) || is_zombie(pid),
+        "shell {pid} ignored SIGTERM and survived"
+    );
+}
+
+#[tokio::test]
+async fn background_children_do_not_outlive_a_finished_attempt() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = attempt(dir.path(), "sleep 30 & echo $! > bg.pid; exit 0");
+    let started = Instant::now();
+    assert_eq!(run(&a).await.expect("runs"), Outcome::Exited(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the attempt waited for its background child"
+    );
+    let pid = read_pid(&dir.path().join("bg.pid"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !alive(pid) || is_zombie(pid),
+        "background child {pid} survived"
+    );
+}
+
+#[tokio::test]
+async fn secrets_are_masked_in_the_log_line_by_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut a = attempt(
+        dir.path(),
+        "echo \"token=$TOKEN\"; printf '%s\\n' \"$TOKEN\" >&2",
+    );
+    a.env
+        .push(("TOKEN".into(), "s3cr3t-line-one\ns3cr3t-line-two".into()));
+    a.secrets = vec!["s3cr3t-line-one\ns3cr3t-line-two".into()];
+    assert_eq!(run(&a).await.expect("runs"), Outcome::Exited(0));
+    let log = std::fs::read_to_string(dir.path().join("log.txt")).expect("log");
+    assert!(!log.contains("s3cr3t"), "{log}");
+    assert!(log.contains("token=***"), "{log}");
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"))
+}
+
+#[test]
+fn outputs_parse_lines_and_blocks() {
+    let declared = vec!["version".to_string(), "notes".to_string()];
+    let text = "version=1.0\nversion=1.1\nnotes<<EOF\nline one\nline two\nEOF\nextra=x\n";
+    let (values, warnings) = parse_outputs(text, &declared).expect("parses");
+    assert_eq!(values["version"], "1.1");
+    assert_eq!(values["notes"], "line one\nline two");
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        parse_outputs("version=1\n", &declared).is_err(),
+        "a declared export never written fails"
+    );
+    assert!(
+        parse_outputs("notes<<END\nx\n", &declared).is_err(),
+        "an unclosed block fails"
+    );
+}
+
+#[test]
+fn masking_replaces_every_occurrence() {
+    assert_eq!(
+        mask("a hunter2 b hunter2", &["hunter2".into()]),
+        "a *** b ***"
+    );
+}
