@@ -561,13 +561,3 @@ fn dry_run_reads_compiled_ir() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("version 7"), "{}", bad.stderr);
 }
-
-#[test]
-fn executing_runs_is_not_available_yet() {
-    let out = Test::new()
-        .file("app.pipe", RUNNABLE)
-        .args(&["run", "app.pipe"])
-        .run();
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("--dry-run"), "{}", out.stderr);
-}

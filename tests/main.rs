@@ -6,4 +6,5 @@ mod examples;
 mod explain;
 mod fixtures;
 mod fuzz;
+mod run;
 mod support;

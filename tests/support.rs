@@ -90,6 +90,7 @@ pub(crate) struct Test {
     dir: tempfile::TempDir,
     args: Vec<String>,
     stdin: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Test {
@@ -98,6 +99,7 @@ impl Test {
             dir: tempfile::tempdir().expect("temp dir"),
             args: Vec::new(),
             stdin: None,
+            env: Vec::new(),
         }
     }
 
@@ -116,6 +118,26 @@ impl Test {
         self
     }
 
+    /// Sets an environment variable for the run.
+    pub(crate) fn env(mut self, key: &str, value: &str) -> Test {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Runs with these arguments in the same folder, keeping the builder.
+    pub(crate) fn args_once(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pipec"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        let out = cmd.output().expect("run pipec");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     pub(crate) fn stdin(mut self, text: &str) -> Test {
         self.stdin = Some(text.to_string());
         self
@@ -130,6 +152,7 @@ impl Test {
         cmd.args(&self.args)
             .current_dir(self.dir.path())
             .env_remove("NO_COLOR")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("COLUMNS", "80")
             .stdin(if self.stdin.is_some() {
                 Stdio::piped()

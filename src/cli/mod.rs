@@ -8,8 +8,10 @@
 
 mod check;
 mod compile;
+mod execute;
 mod explain;
 mod files;
+mod history;
 mod run;
 
 use std::process::ExitCode;
@@ -45,6 +47,9 @@ enum Command {
     Compile(compile::Args),
     Explain(explain::Args),
     Run(run::Args),
+    Runs(history::RunsArgs),
+    Show(history::ShowArgs),
+    Logs(history::LogsArgs),
 }
 
 /// Runs the CLI and returns its exit code.
@@ -86,6 +91,9 @@ pub fn main() -> ExitCode {
             Command::Compile(a) => compile::run(&a),
             Command::Explain(a) => explain::run(&a),
             Command::Run(a) => run::run(&a),
+            Command::Runs(a) => history::runs(&a),
+            Command::Show(a) => history::show(&a),
+            Command::Logs(a) => history::logs(&a),
         });
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or(exit::INTERNAL),

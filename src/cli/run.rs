@@ -1,4 +1,4 @@
-//! `pipec run` — for now the plan (`--dry-run`); executing runs is issue 3's next step.
+//! `pipec run`: the plan (`--dry-run`), or the run itself with its history.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,20 +25,21 @@ pub(crate) enum PrEvent {
     Closed,
 }
 
-/// Run a pipeline (a `.pipe` file or the IR JSON of `pipec compile`).
+/// Run a pipeline (a `.pipe` file or the IR JSON of `pipec compile`) on this machine.
 ///
-/// This version prints the plan only (`--dry-run`): which stages and actions would run, in
-/// what order, and why others would not. Executing runs comes next.
+/// Stages follow the stage graph; actions of a stage run as their `after` order allows, each
+/// attempt in a fresh workspace under the state directory, with logs and a durable history
+/// (`pipec runs`, `pipec show`, `pipec logs`). `--dry-run` prints the plan instead.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  pipec run ci/app.pipe --dry-run\n  pipec run ci/app.pipe --dry-run --param env=prod\n  pipec run ci/app.pipe --dry-run --event push --branch main --changed src/lib.rs\n\nExit status: 0 planned (or no trigger matched the event), 1 invalid pipeline or params, 2 usage error."
+    after_help = "Examples:\n  pipec run ci/app.pipe --dry-run\n  pipec run ci/app.pipe --dry-run --param env=prod\n  pipec run ci/app.pipe --dry-run --event push --branch main --changed src/lib.rs\n\nExit status: 0 succeeded (or planned, or no trigger matched the event), 1 invalid pipeline or params, or the run failed, 2 usage error or unusable state directory, 3 the run is held."
 )]
 pub(crate) struct Args {
     /// The pipeline: a `.pipe` file, or IR JSON written by `pipec compile`.
-    file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Set a param: NAME=VALUE (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = crate::params::parse_assignment)]
-    params: Vec<(String, String)>,
+    pub(crate) params: Vec<(String, String)>,
     /// Print the plan and run nothing.
     #[arg(long)]
     dry_run: bool,
@@ -60,21 +61,15 @@ pub(crate) struct Args {
     /// Changed paths, for `paths` filters (repeatable).
     #[arg(long, num_args = 1..)]
     changed: Vec<String>,
-    /// State directory (used once runs execute).
+    /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`, else `./.pipec/`).
     #[arg(long, env = "PIPEC_STATE_DIR")]
-    state_dir: Option<PathBuf>,
-    /// Actions run at once (used once runs execute; default: the number of CPUs).
+    pub(crate) state_dir: Option<PathBuf>,
+    /// Actions run at once within a stage (default: the number of CPUs).
     #[arg(long)]
-    jobs: Option<usize>,
+    pub(crate) jobs: Option<usize>,
 }
 
 pub(crate) fn run(args: &Args) -> u8 {
-    if !args.dry_run {
-        eprintln!(
-            "error: this version of pipec plans runs but does not execute them yet\nhelp: add `--dry-run` to see what a run would do"
-        );
-        return super::exit::USAGE;
-    }
     let ir = match load(args) {
         Ok(ir) => ir,
         Err(code) => return code,
@@ -115,8 +110,11 @@ pub(crate) fn run(args: &Args) -> u8 {
     for n in notes {
         eprintln!("note: {n}");
     }
-    print!("{}", render(&ir, &plan(&ir, &values, &facts)));
-    super::exit::OK
+    if args.dry_run {
+        print!("{}", render(&ir, &plan(&ir, &values, &facts)));
+        return super::exit::OK;
+    }
+    super::execute::run(args, &ir, &values, &facts)
 }
 
 fn load(args: &Args) -> Result<Ir, u8> {

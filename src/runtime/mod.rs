@@ -6,4 +6,6 @@
 pub mod eval;
 pub mod exec;
 pub mod plan;
+pub mod run;
+pub mod state;
 pub mod trigger;

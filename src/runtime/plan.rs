@@ -96,13 +96,13 @@ impl Scope for DryScope<'_> {
 }
 
 /// A condition's value: known, or what it waits for.
-enum Known {
+pub(crate) enum Known {
     Yes,
     No(String),
     Depends(String),
 }
 
-fn decide(e: &Expr, scope: &DryScope<'_>) -> Known {
+pub(crate) fn decide(e: &Expr, scope: &dyn Scope) -> Known {
     match eval(e, scope) {
         Ok(Value::Bool(true)) => Known::Yes,
         Ok(_) => Known::No(format!("`{}` is false", describe(e))),
@@ -148,7 +148,7 @@ pub fn plan(ir: &Ir, params: &BTreeMap<String, Value>, facts: &RunFacts) -> Plan
 }
 
 /// Stages ordered so that every edge's source comes first (file order among equals).
-fn topological(stages: &[Stage]) -> Vec<&Stage> {
+pub(crate) fn topological(stages: &[Stage]) -> Vec<&Stage> {
     let mut done: Vec<bool> = vec![false; stages.len()];
     let index: BTreeMap<&str, usize> = stages
         .iter()
@@ -175,7 +175,13 @@ fn topological(stages: &[Stage]) -> Vec<&Stage> {
     out
 }
 
-fn stage_verdict(s: &Stage, verdicts: &BTreeMap<&str, Verdict>, scope: &DryScope<'_>) -> Verdict {
+/// What happens to stage `s`, given the verdicts of the stages before it (shared by the dry
+/// run and the real one, so the two cannot disagree).
+pub(crate) fn stage_verdict(
+    s: &Stage,
+    verdicts: &BTreeMap<&str, Verdict>,
+    scope: &dyn Scope,
+) -> Verdict {
     if !s.inbound.is_empty() {
         let mut taken = false;
         let mut waiting = Vec::new();
@@ -251,7 +257,7 @@ fn stage_verdict(s: &Stage, verdicts: &BTreeMap<&str, Verdict>, scope: &DryScope
     }
 }
 
-fn action_plans(s: &Stage, scope: &DryScope<'_>) -> Vec<ActionPlan> {
+fn action_plans(s: &Stage, scope: &dyn Scope) -> Vec<ActionPlan> {
     // Step = 1 + the longest `after` chain before the action.
     let mut steps: BTreeMap<&str, usize> = BTreeMap::new();
     for _ in 0..s.actions.len() {

@@ -1,0 +1,189 @@
+//! `pipec runs`, `pipec show`, `pipec logs`: reading the run history.
+
+use std::path::PathBuf;
+
+use crate::runtime::state::History;
+
+/// List runs, newest first.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  pipec runs\n  pipec runs --pipeline webapp --json")]
+pub(crate) struct RunsArgs {
+    /// Only runs of this pipeline.
+    #[arg(long)]
+    pipeline: Option<String>,
+    /// Print a JSON array of {id, pipeline, status, started, finished}.
+    #[arg(long)]
+    json: bool,
+    /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`).
+    #[arg(long, env = "PIPEC_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+/// Show one run: its stages, actions, attempts, exit codes and exports.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  pipec show last\n  pipec show 20261126-101500-3 --json")]
+pub(crate) struct ShowArgs {
+    /// A run id, or `last`.
+    run: String,
+    /// Print the run as JSON.
+    #[arg(long)]
+    json: bool,
+    /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`).
+    #[arg(long, env = "PIPEC_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+/// Print the (masked) log of a run's actions.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  pipec logs last\n  pipec logs last build.compile")]
+pub(crate) struct LogsArgs {
+    /// A run id, or `last`.
+    run: String,
+    /// Only this action.
+    #[arg(value_name = "STAGE.ACTION")]
+    action: Option<String>,
+    /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`).
+    #[arg(long, env = "PIPEC_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+fn open(dir: Option<&std::path::Path>) -> Result<History, u8> {
+    let dir = crate::runtime::state::resolve_dir(dir);
+    if !dir.join("history.db").exists() {
+        eprintln!(
+            "error: no run history in `{}`\nhelp: run a pipeline first, or pass `--state-dir DIR`",
+            dir.display()
+        );
+        return Err(super::exit::USAGE);
+    }
+    History::open(&dir).map_err(|e| {
+        eprintln!("error: {e}");
+        super::exit::USAGE
+    })
+}
+
+fn find(h: &History, run: &str) -> Result<String, u8> {
+    match h.resolve(run) {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => {
+            eprintln!(
+                "error: no run `{run}` in this state directory\nhelp: `pipec runs` lists them"
+            );
+            Err(super::exit::USAGE)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(super::exit::USAGE)
+        }
+    }
+}
+
+pub(crate) fn runs(args: &RunsArgs) -> u8 {
+    let h = match open(args.state_dir.as_deref()) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    match h.runs(args.pipeline.as_deref()) {
+        Ok(rows) if args.json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rows).unwrap_or_default()
+            );
+            super::exit::OK
+        }
+        Ok(rows) => {
+            for r in rows {
+                println!(
+                    "{:<22} {:<20} {:<10} {}",
+                    r.id, r.pipeline, r.status, r.started
+                );
+            }
+            super::exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            super::exit::USAGE
+        }
+    }
+}
+
+pub(crate) fn show(args: &ShowArgs) -> u8 {
+    let h = match open(args.state_dir.as_deref()) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let id = match find(&h, &args.run) {
+        Ok(id) => id,
+        Err(code) => return code,
+    };
+    let Ok(Some(run)) = h.show(&id) else {
+        eprintln!("error: cannot read run `{id}`");
+        return super::exit::USAGE;
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&run).unwrap_or_default());
+        return super::exit::OK;
+    }
+    println!(
+        "run {} of `{}`: {} (started {})",
+        run.id, run.pipeline, run.status, run.started
+    );
+    for s in &run.stages {
+        println!("  stage {}: {}", s.name, s.status);
+        for a in &s.actions {
+            let exports: Vec<String> = a
+                .exports
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect();
+            let exports = if exports.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", exports.join(", "))
+            };
+            println!(
+                "    {}: {} (attempts {}){exports}",
+                a.name, a.status, a.attempts
+            );
+        }
+    }
+    super::exit::OK
+}
+
+pub(crate) fn logs(args: &LogsArgs) -> u8 {
+    let h = match open(args.state_dir.as_deref()) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let id = match find(&h, &args.run) {
+        Ok(id) => id,
+        Err(code) => return code,
+    };
+    let Ok(Some(run)) = h.show(&id) else {
+        return super::exit::USAGE;
+    };
+    let mut printed = false;
+    for s in &run.stages {
+        for a in &s.actions {
+            let name = format!("{}.{}", s.name, a.name);
+            if args.action.as_ref().is_some_and(|want| *want != name) {
+                continue;
+            }
+            if let Some(text) = a.log.as_ref().and_then(|l| std::fs::read_to_string(l).ok()) {
+                println!("==> {name} <==");
+                print!("{text}");
+                printed = true;
+            }
+        }
+    }
+    if !printed {
+        eprintln!(
+            "note: no logs{}",
+            args.action
+                .as_ref()
+                .map(|a| format!(" for `{a}`"))
+                .unwrap_or_default()
+        );
+    }
+    super::exit::OK
+}

@@ -1,0 +1,367 @@
+//! The state directory and the durable run history (`SQLite`, WAL).
+//!
+//! Layout: `history.db`, `work/RUN/STAGE/ACTION/ATTEMPT/` (workspaces), `logs/RUN/…`,
+//! `artifacts/` (captured outputs). Every state change is committed before the run moves
+//! on; `synchronous=NORMAL` under WAL keeps commits cheap and the database consistent after
+//! a crash.
+#![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// The state directory: `--state-dir`, else `PIPEC_STATE_DIR` (both given as `flag` by the
+/// CLI), else the nearest `.pipec/` in the current folder or its parents, else `./.pipec/`.
+pub fn resolve_dir(flag: Option<&Path>) -> PathBuf {
+    // Absolute: actions run in their workspaces, where `$PIPEC_OUTPUT` must still resolve.
+    if let Some(dir) = flag {
+        return std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    cwd.ancestors()
+        .map(|d| d.join(".pipec"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| cwd.join(".pipec"))
+}
+
+/// The run history of one state directory.
+pub struct History {
+    conn: Connection,
+    pub dir: PathBuf,
+}
+
+/// One row of `pipec runs --json`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RunRow {
+    pub id: String,
+    pub pipeline: String,
+    pub status: String,
+    pub started: String,
+    pub finished: Option<String>,
+}
+
+/// `pipec show --json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunDetail {
+    pub id: String,
+    pub pipeline: String,
+    pub status: String,
+    pub params: serde_json::Value,
+    pub started: String,
+    pub finished: Option<String>,
+    pub stages: Vec<StageRow>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StageRow {
+    pub name: String,
+    pub status: String,
+    pub actions: Vec<ActionRow>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ActionRow {
+    pub name: String,
+    pub status: String,
+    pub attempts: u32,
+    pub exit_code: Option<i32>,
+    pub exports: serde_json::Map<String, serde_json::Value>,
+    pub started: Option<String>,
+    pub finished: Option<String>,
+    #[serde(skip)]
+    pub log: Option<String>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL,
+  params TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stages (
+  run TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+  started TEXT, finished TEXT, PRIMARY KEY (run, name)
+);
+CREATE TABLE IF NOT EXISTS actions (
+  run TEXT NOT NULL, stage TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, exit_code INTEGER,
+  log TEXT, started TEXT, finished TEXT, PRIMARY KEY (run, stage, name)
+);
+CREATE TABLE IF NOT EXISTS exports (
+  run TEXT NOT NULL, stage TEXT NOT NULL, action TEXT NOT NULL, key TEXT NOT NULL,
+  value TEXT NOT NULL, PRIMARY KEY (run, stage, action, key)
+);
+";
+
+/// Now, RFC 3339.
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Millisecond)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
+}
+
+#[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(sql)`.
+fn sql(e: rusqlite::Error) -> String {
+    format!("run history: {e}")
+}
+
+impl History {
+    /// Opens (creating) the history of a state directory.
+    pub fn open(dir: &Path) -> Result<History, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the state directory `{}`: {e}", dir.display()))?;
+        let conn = Connection::open(dir.join("history.db"))
+            .map_err(|e| format!("cannot open the run history in `{}`: {e}", dir.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(History {
+            conn,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Records a new run and its stages and actions (all `pending`); returns its id.
+    pub fn start_run(
+        &self,
+        ir: &crate::ir::Ir,
+        params: &serde_json::Value,
+    ) -> Result<String, String> {
+        let seq: i64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs", [], |r| {
+                r.get(0)
+            })
+            .map_err(sql)?;
+        let id = format!("{}-{seq}", jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S"));
+        let tx = self.conn.unchecked_transaction().map_err(sql)?;
+        tx.execute(
+            "INSERT INTO runs (id, pipeline, status, params, started, seq) VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
+            params![id, ir.pipeline.name, params.to_string(), now(), seq],
+        )
+        .map_err(sql)?;
+        for (i, s) in ir.pipeline.stages.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO stages (run, idx, name, status) VALUES (?1, ?2, ?3, 'pending')",
+                params![id, i64::try_from(i).unwrap_or(i64::MAX), s.name],
+            )
+            .map_err(sql)?;
+            for (j, a) in s.actions.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO actions (run, stage, idx, name, status) VALUES (?1, ?2, ?3, ?4, 'pending')",
+                    params![id, s.name, i64::try_from(j).unwrap_or(i64::MAX), a.name],
+                )
+                .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)?;
+        Ok(id)
+    }
+
+    pub fn finish_run(&self, run: &str, status: &str) -> Result<(), String> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, finished = ?3 WHERE id = ?1",
+                params![run, status, now()],
+            )
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    pub fn stage(&self, run: &str, stage: &str, status: &str) -> Result<(), String> {
+        let column = if status == "running" {
+            "started"
+        } else {
+            "finished"
+        };
+        let q =
+            format!("UPDATE stages SET status = ?3, {column} = ?4 WHERE run = ?1 AND name = ?2");
+        self.conn
+            .execute(&q, params![run, stage, status, now()])
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    pub fn action(
+        &self,
+        run: &str,
+        stage: &str,
+        action: &str,
+        update: &ActionUpdate<'_>,
+    ) -> Result<(), String> {
+        let column = if update.status == "running" {
+            "started"
+        } else {
+            "finished"
+        };
+        let q = format!(
+            "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), {column} = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3"
+        );
+        self.conn
+            .execute(
+                &q,
+                params![
+                    run,
+                    stage,
+                    action,
+                    update.status,
+                    update.attempt,
+                    update.exit_code,
+                    update.log,
+                    now()
+                ],
+            )
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    pub fn export(
+        &self,
+        run: &str,
+        stage: &str,
+        action: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), String> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO exports (run, stage, action, key, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run, stage, action, key, value],
+            )
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    /// Runs, newest first.
+    pub fn runs(&self, pipeline: Option<&str>) -> Result<Vec<RunRow>, String> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, pipeline, status, started, finished FROM runs WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY seq DESC")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map(params![pipeline], |r| {
+                Ok(RunRow {
+                    id: r.get(0)?,
+                    pipeline: r.get(1)?,
+                    status: r.get(2)?,
+                    started: r.get(3)?,
+                    finished: r.get(4)?,
+                })
+            })
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)
+    }
+
+    /// A run id, or `last` for the newest.
+    pub fn resolve(&self, run: &str) -> Result<Option<String>, String> {
+        let q = if run == "last" {
+            "SELECT id FROM runs ORDER BY seq DESC LIMIT 1"
+        } else {
+            "SELECT id FROM runs WHERE id = ?1"
+        };
+        let mut stmt = self.conn.prepare(q).map_err(sql)?;
+        let found = if run == "last" {
+            stmt.query_row([], |r| r.get(0))
+        } else {
+            stmt.query_row(params![run], |r| r.get(0))
+        };
+        found.optional().map_err(sql)
+    }
+
+    /// Everything about one run.
+    pub fn show(&self, run: &str) -> Result<Option<RunDetail>, String> {
+        let head = self
+            .conn
+            .query_row(
+                "SELECT id, pipeline, status, params, started, finished FROM runs WHERE id = ?1",
+                params![run],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(sql)?;
+        let Some((id, pipeline, status, params_json, started, finished)) = head else {
+            return Ok(None);
+        };
+        let mut stages = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, status FROM stages WHERE run = ?1 ORDER BY idx")
+            .map_err(sql)?;
+        let names: Vec<(String, String)> = stmt
+            .query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        for (name, status) in names {
+            let mut a = self
+                .conn
+                .prepare("SELECT name, status, attempts, exit_code, started, finished, log FROM actions WHERE run = ?1 AND stage = ?2 ORDER BY idx")
+                .map_err(sql)?;
+            let actions: Vec<ActionRow> = a
+                .query_map(params![run, name], |r| {
+                    Ok(ActionRow {
+                        name: r.get(0)?,
+                        status: r.get(1)?,
+                        attempts: r.get(2)?,
+                        exit_code: r.get(3)?,
+                        exports: serde_json::Map::new(),
+                        started: r.get(4)?,
+                        finished: r.get(5)?,
+                        log: r.get(6)?,
+                    })
+                })
+                .map_err(sql)?
+                .collect::<Result<_, _>>()
+                .map_err(sql)?;
+            let mut actions = actions;
+            for act in &mut actions {
+                let mut e = self.conn.prepare("SELECT key, value FROM exports WHERE run = ?1 AND stage = ?2 AND action = ?3 ORDER BY key").map_err(sql)?;
+                let kv: Vec<(String, String)> = e
+                    .query_map(params![run, name, act.name], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(sql)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql)?;
+                act.exports = kv
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect();
+            }
+            stages.push(StageRow {
+                name,
+                status,
+                actions,
+            });
+        }
+        let params = serde_json::from_str(&params_json).unwrap_or(serde_json::Value::Null);
+        Ok(Some(RunDetail {
+            id,
+            pipeline,
+            status,
+            params,
+            started,
+            finished,
+            stages,
+        }))
+    }
+}
+
+/// A change of an action's record.
+pub struct ActionUpdate<'a> {
+    pub status: &'a str,
+    pub attempt: u32,
+    pub exit_code: Option<i32>,
+    pub log: Option<&'a str>,
+}

@@ -1,0 +1,244 @@
+//! `pipec run` executing pipelines, and the history commands, in temporary state folders.
+
+use crate::support::Test;
+
+const FLOW: &str = r#"pipeline flow {
+  param who: string = "world"
+  secret token = env("FLOW_TOKEN")
+  stage build {
+    action make: sh {
+      run = """
+        mkdir -p out
+        echo hello ${params.who} > out/greeting.txt
+        echo "version=1.2.3" >> "$PIPEC_OUTPUT"
+        echo "token is $TOKEN"
+        """
+      env = { TOKEN = secrets.token }
+      output = site from "out"
+      exports = [version]
+    }
+    action skipped: sh { run = "touch never" when = params.who == "nobody" }
+  }
+  stage check {
+    action read: sh {
+      input = site
+      env = { V = build.make.version }
+      run = "cat out/greeting.txt; test \"$V\" = 1.2.3"
+    }
+  }
+}
+"#;
+
+fn with_token(t: Test) -> Test {
+    t.env("FLOW_TOKEN", "tok-SECRET-42")
+}
+
+#[test]
+fn a_run_passes_artifacts_and_exports_and_records_them() {
+    let t = with_token(Test::new().file("flow.pipe", FLOW)).args(&[
+        "run",
+        "flow.pipe",
+        "--state-dir",
+        "state",
+        "--param",
+        "who=$(id)",
+    ]);
+    let out = t.run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("run ") && out.stderr.contains(" succeeded"),
+        "{}",
+        out.stderr
+    );
+    let show = Test::new()
+        .args(&[
+            "show",
+            "last",
+            "--json",
+            "--state-dir",
+            t.path("state").to_str().expect("utf-8"),
+        ])
+        .run();
+    let v: serde_json::Value = serde_json::from_str(&show.stdout).expect("show --json");
+    assert_eq!(v["pipeline"], "flow");
+    assert_eq!(v["status"], "succeeded");
+    assert_eq!(v["params"]["who"], "$(id)");
+    assert_eq!(v["stages"][0]["name"], "build");
+    assert_eq!(v["stages"][0]["actions"][0]["exports"]["version"], "1.2.3");
+    assert_eq!(v["stages"][0]["actions"][0]["exit_code"], 0);
+    assert_eq!(v["stages"][0]["actions"][1]["status"], "skipped");
+    assert_eq!(v["stages"][1]["actions"][0]["status"], "succeeded");
+    let logs = Test::new()
+        .args(&[
+            "logs",
+            "last",
+            "check.read",
+            "--state-dir",
+            t.path("state").to_str().expect("utf-8"),
+        ])
+        .run();
+    assert!(
+        logs.stdout.contains("hello $(id)"),
+        "the param is data, not a command: {}",
+        logs.stdout
+    );
+}
+
+#[test]
+fn secrets_never_reach_logs_or_the_state_directory() {
+    let t = with_token(Test::new().file("flow.pipe", FLOW)).args(&[
+        "run",
+        "flow.pipe",
+        "--state-dir",
+        "state",
+    ]);
+    let out = t.run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("tok-SECRET-42"));
+    let mut stack = vec![t.path("state")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("readable") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).expect("readable");
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains("tok-SECRET-42"),
+                    "secret found in {}",
+                    p.display()
+                );
+            }
+        }
+    }
+    let logs = Test::new()
+        .args(&[
+            "logs",
+            "last",
+            "build.make",
+            "--state-dir",
+            t.path("state").to_str().expect("utf-8"),
+        ])
+        .run();
+    assert!(logs.stdout.contains("token is ***"), "{}", logs.stdout);
+}
+
+#[test]
+fn a_missing_secret_is_a_clear_error() {
+    let out = Test::new()
+        .file("flow.pipe", FLOW)
+        .args(&["run", "flow.pipe", "--state-dir", "state"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("secret `token` has no value: environment variable `FLOW_TOKEN` is not set"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_failed_action_stops_its_dependants_and_fails_the_run() {
+    let src = "pipeline p {\n  stage a {\n    action bad: sh { run = \"echo about to fail; exit 7\" }\n    action later: sh { after = [bad] run = \"touch ../../../../../later\" }\n  }\n  stage b { action never: sh { run = \"true\" } }\n}\n";
+    let t = Test::new()
+        .file("p.pipe", src)
+        .args(&["run", "p.pipe", "--state-dir", "state"]);
+    let out = t.run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("a.bad: failed"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("about to fail") && out.stderr.contains("exited with status 7"),
+        "the log tail is shown: {}",
+        out.stderr
+    );
+    let show = Test::new()
+        .args(&[
+            "show",
+            "last",
+            "--json",
+            "--state-dir",
+            t.path("state").to_str().expect("utf-8"),
+        ])
+        .run();
+    let v: serde_json::Value = serde_json::from_str(&show.stdout).expect("json");
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["stages"][0]["actions"][1]["status"], "pending");
+    assert_eq!(v["stages"][1]["status"], "pending");
+}
+
+#[test]
+fn retries_rerun_a_failed_attempt() {
+    let src = "pipeline p {\n  param counter: string\n  stage a {\n    action flaky: sh {\n      retry = 2\n      run = \"n=$(cat ${params.counter} 2>/dev/null || echo 0); echo $((n+1)) > ${params.counter}; test $n -ge 1\"\n    }\n  }\n}\n";
+    let t = Test::new().file("p.pipe", src);
+    let counter = t.path("counter.txt");
+    let t = t.args(&[
+        "run",
+        "p.pipe",
+        "--state-dir",
+        "state",
+        "--param",
+        &format!("counter={}", counter.display()),
+    ]);
+    let out = t.run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("(attempt 2)"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(counter).expect("counter").trim(),
+        "2"
+    );
+}
+
+#[test]
+fn runs_lists_newest_first_as_json() {
+    let t = Test::new().file(
+        "p.pipe",
+        "pipeline p { stage a { action x: sh { run = \"true\" } } }\n",
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            t.args_once(&["run", "p.pipe", "--state-dir", "state"]).code,
+            0
+        );
+    }
+    let out = Test::new()
+        .args(&[
+            "runs",
+            "--json",
+            "--state-dir",
+            t.path("state").to_str().expect("utf-8"),
+        ])
+        .run();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let rows = v.as_array().expect("array");
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0]["started"].as_str() >= rows[1]["started"].as_str(),
+        "newest first: {rows:?}"
+    );
+    for key in ["id", "pipeline", "status", "started", "finished"] {
+        assert!(rows[0].get(key).is_some(), "{key}");
+    }
+}
+
+#[test]
+fn the_hello_example_runs_end_to_end() {
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello/hello.pipe");
+    let out = Test::new()
+        .args(&[
+            "run",
+            example.to_str().expect("utf-8"),
+            "--state-dir",
+            "state",
+            "--param",
+            "name=it's me",
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("deploy.publish: succeeded"),
+        "{}",
+        out.stderr
+    );
+}
