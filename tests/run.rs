@@ -242,3 +242,49 @@ fn the_hello_example_runs_end_to_end() {
         out.stderr
     );
 }
+
+#[test]
+fn ctrl_c_stops_the_run_and_its_processes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pid_file = dir.path().join("child.pid");
+    let src = format!(
+        "pipeline p {{\n  stage a {{\n    action slow: sh {{ run = \"sleep 30 & echo $! > {}; sleep 30\" }}\n  }}\n}}\n",
+        pid_file.display()
+    );
+    std::fs::write(dir.path().join("p.pipe"), src).expect("write");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args(["run", "p.pipe", "--state-dir", "state"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = std::time::Instant::now();
+    while !pid_file.exists() && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("signal");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    let grandchild: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(grandchild), None).is_ok()
+        && !std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+            .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"));
+    assert!(!alive, "the action's child survived Ctrl-C");
+    let show = Test::new()
+        .args(&[
+            "show",
+            "last",
+            "--json",
+            "--state-dir",
+            dir.path().join("state").to_str().expect("utf-8"),
+        ])
+        .run();
+    let v: serde_json::Value = serde_json::from_str(&show.stdout).expect("json");
+    assert_eq!(v["status"], "stopped");
+}

@@ -78,15 +78,21 @@ pub(crate) fn run(
     };
     let masks: Vec<String> = secrets.values().cloned().collect();
     let report = |p: Progress| show(&p, &masks);
-    let result = runtime.block_on(execute(
-        ir, &history, &run_id, values, &secrets, facts, &options, &report,
-    ));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(0u8);
+    let result = runtime.block_on(async {
+        tokio::spawn(watch_signals(stop_tx));
+        execute(
+            &stop_rx, ir, &history, &run_id, values, &secrets, facts, &options, &report,
+        )
+        .await
+    });
     match result {
         Ok(status) => {
             eprintln!("{} run {run_id} {}", stamp(), status.as_str());
             match status {
                 RunStatus::Succeeded => super::exit::OK,
                 RunStatus::Failed => super::exit::INVALID,
+                RunStatus::Stopped => 130,
                 RunStatus::Waiting => {
                     eprintln!(
                         "note: the run is held; holds are released by `pipec resume`, which is not available yet"
@@ -100,6 +106,33 @@ pub(crate) fn run(
             let _ = history.finish_run(&run_id, "failed");
             super::exit::INVALID
         }
+    }
+}
+
+/// Ctrl-C or SIGTERM stops the run (running actions get a grace period); a second one
+/// abandons it (SIGKILL at once).
+async fn watch_signals(stop_tx: tokio::sync::watch::Sender<u8>) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    for level in [crate::runtime::exec::STOP, crate::runtime::exec::ABANDON] {
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminated => {}
+        }
+        let what = if level == crate::runtime::exec::STOP {
+            "stopping: running actions get SIGTERM (again to abandon)"
+        } else {
+            "abandoning: SIGKILL"
+        };
+        eprintln!("{} {what}", stamp());
+        let _ = stop_tx.send(level);
     }
 }
 

@@ -41,10 +41,38 @@ pub enum Outcome {
     Exited(i32),
     Signalled(i32),
     TimedOut,
+    /// Stopped on request (Ctrl-C, SIGTERM, `pipec stop`).
+    Stopped,
+}
+
+/// Stop levels sent to running attempts: stop with a grace period, or abandon at once.
+pub const STOP: u8 = 1;
+pub const ABANDON: u8 = 2;
+
+enum Ended {
+    Status(std::io::Result<std::process::ExitStatus>),
+    TimedOut,
+    Stopped(u8),
+}
+
+/// Resolves with the stop level once one is requested (never, if the sender goes away).
+async fn stop_requested(stop: &mut tokio::sync::watch::Receiver<u8>) -> u8 {
+    loop {
+        let level = *stop.borrow_and_update();
+        if level > 0 {
+            return level;
+        }
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Runs one attempt to its end.
-pub async fn run(attempt: &Attempt) -> std::io::Result<Outcome> {
+pub async fn run(
+    attempt: &Attempt,
+    stop: &tokio::sync::watch::Receiver<u8>,
+) -> std::io::Result<Outcome> {
     let mut cmd = tokio::process::Command::new(&attempt.shell);
     cmd.arg("-c")
         .arg(&attempt.script)
@@ -78,24 +106,40 @@ pub async fn run(attempt: &Attempt) -> std::io::Result<Outcome> {
             masks.clone(),
         )));
     }
-    let waited = match attempt.timeout {
-        Some(limit) => tokio::time::timeout(limit, child.wait()).await.ok(),
-        None => Some(child.wait().await),
+    // The attempt ends by itself, by its timeout, or by a stop request (Ctrl-C, SIGTERM).
+    let limit = attempt.timeout.unwrap_or(Duration::from_secs(u64::MAX / 4));
+    let mut stop = stop.clone();
+    let ended = tokio::select! {
+        status = child.wait() => Ended::Status(status),
+        () = tokio::time::sleep(limit) => Ended::TimedOut,
+        level = stop_requested(&mut stop) => Ended::Stopped(level),
     };
-    let outcome = if let Some(status) = waited {
-        let status = status?;
-        match (
-            status.code(),
-            std::os::unix::process::ExitStatusExt::signal(&status),
-        ) {
-            (Some(code), _) => Outcome::Exited(code),
-            (None, Some(sig)) => Outcome::Signalled(sig),
-            (None, None) => Outcome::Exited(-1),
+    let outcome = match ended {
+        Ended::Status(status) => {
+            let status = status?;
+            match (
+                status.code(),
+                std::os::unix::process::ExitStatusExt::signal(&status),
+            ) {
+                (Some(code), _) => Outcome::Exited(code),
+                (None, Some(sig)) => Outcome::Signalled(sig),
+                (None, None) => Outcome::Exited(-1),
+            }
         }
-    } else {
-        stop_group(pgid, attempt.grace).await;
-        let _ = child.wait().await;
-        Outcome::TimedOut
+        Ended::TimedOut => {
+            stop_group(pgid, attempt.grace, &mut child).await;
+            Outcome::TimedOut
+        }
+        Ended::Stopped(level) => {
+            // A second request abandons: no grace period.
+            let grace = if level >= ABANDON {
+                Duration::ZERO
+            } else {
+                attempt.grace
+            };
+            stop_group(pgid, grace, &mut child).await;
+            Outcome::Stopped
+        }
     };
     // Nothing of the attempt may outlive it: background children that stayed in the group.
     kill_group(pgid, nix::sys::signal::Signal::SIGKILL);
@@ -114,22 +158,32 @@ fn kill_group(pgid: Option<u32>, signal: nix::sys::signal::Signal) -> bool {
 }
 
 /// SIGTERM to the group, then SIGKILL once the grace period is over.
-async fn stop_group(pgid: Option<u32>, grace: Duration) {
+async fn stop_group(
+    pgid: Option<u32>,
+    grace: Duration,
+    child: &mut Box<dyn process_wrap::tokio::ChildWrapper>,
+) {
     if !kill_group(pgid, nix::sys::signal::Signal::SIGTERM) {
+        let _ = child.wait().await;
         return;
     }
-    let step = Duration::from_millis(50);
-    let mut waited = Duration::ZERO;
-    while waited < grace {
-        // Signal 0 probes whether any member of the group is left.
-        let alive = pgid
-            .and_then(|p| i32::try_from(p).ok())
-            .is_some_and(|p| nix::sys::signal::killpg(nix::unistd::Pid::from_raw(p), None).is_ok());
-        if !alive {
-            return;
-        }
-        tokio::time::sleep(step).await;
-        waited += step;
+    let deadline = tokio::time::Instant::now() + grace;
+    // The leader first (it stays a zombie, and the group "alive", until it is reaped).
+    if tokio::time::timeout_at(deadline, child.wait())
+        .await
+        .is_err()
+    {
+        kill_group(pgid, nix::sys::signal::Signal::SIGKILL);
+        let _ = child.wait().await;
+        return;
+    }
+    // Then whatever else is left in the group, until the grace period is over.
+    let probe = |p: u32| {
+        i32::try_from(p)
+            .is_ok_and(|p| nix::sys::signal::killpg(nix::unistd::Pid::from_raw(p), None).is_ok())
+    };
+    while pgid.is_some_and(probe) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     kill_group(pgid, nix::sys::signal::Signal::SIGKILL);
 }

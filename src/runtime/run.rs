@@ -40,6 +40,7 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Waiting,
+    Stopped,
 }
 
 impl RunStatus {
@@ -48,6 +49,7 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Waiting => "waiting",
+            RunStatus::Stopped => "stopped",
         }
     }
 }
@@ -108,6 +110,7 @@ impl Scope for RunScope<'_> {
 /// Runs `ir` to its end.
 #[allow(clippy::too_many_arguments)] // Reason: the run's inputs, each distinct; a struct would only rename them.
 pub async fn execute(
+    stop: &tokio::sync::watch::Receiver<u8>,
     ir: &Ir,
     history: &History,
     run_id: &str,
@@ -128,7 +131,7 @@ pub async fn execute(
     let mut verdicts: BTreeMap<&str, Verdict> = BTreeMap::new();
     let mut status = RunStatus::Succeeded;
     for stage in topological(&ir.pipeline.stages) {
-        if status != RunStatus::Succeeded {
+        if status != RunStatus::Succeeded || *stop.borrow() > 0 {
             break;
         }
         let verdict = stage_verdict(stage, &verdicts, &scope);
@@ -152,7 +155,10 @@ pub async fn execute(
             "waiting" => status = RunStatus::Waiting,
             "failed" => status = RunStatus::Failed,
             _ => {
-                let ok = run_stage(ir, stage, history, run_id, &mut scope, options, report).await?;
+                let ok = run_stage(
+                    stop, ir, stage, history, run_id, &mut scope, options, report,
+                )
+                .await?;
                 let result = if ok { "succeeded" } else { "failed" };
                 history.stage(run_id, &stage.name, result)?;
                 report(Progress::Stage {
@@ -175,6 +181,9 @@ pub async fn execute(
             },
         );
     }
+    if *stop.borrow() > 0 {
+        status = RunStatus::Stopped;
+    }
     history.finish_run(run_id, status.as_str())?;
     Ok(status)
 }
@@ -189,7 +198,9 @@ enum State {
 }
 
 /// One stage: `after` order, `jobs` at a time, retries, then `on failure`.
+#[allow(clippy::too_many_arguments)] // Reason: the run's context, passed down explicitly.
 async fn run_stage(
+    stop: &tokio::sync::watch::Receiver<u8>,
     ir: &Ir,
     stage: &Stage,
     history: &History,
@@ -205,6 +216,7 @@ async fn run_stage(
     };
     loop {
         run_actions(
+            stop,
             ir,
             stage,
             &mut states,
@@ -238,6 +250,7 @@ async fn run_stage(
 
 #[allow(clippy::too_many_arguments, clippy::too_many_lines)] // Reason: one scheduling loop over the stage's context.
 async fn run_actions(
+    stop: &tokio::sync::watch::Receiver<u8>,
     ir: &Ir,
     stage: &Stage,
     states: &mut [State],
@@ -259,7 +272,11 @@ async fn run_actions(
     loop {
         // Start what is ready, up to `jobs`, unless something failed for good.
         for i in 0..stage.actions.len() {
-            if failed || running.len() >= options.jobs || states[i] != State::Pending {
+            if failed
+                || *stop.borrow() > 0
+                || running.len() >= options.jobs
+                || states[i] != State::Pending
+            {
                 continue;
             }
             let a = &stage.actions[i];
@@ -323,9 +340,10 @@ async fn run_actions(
                 log: None,
             });
             let started = Instant::now();
+            let stop_rx = stop.clone();
             running.spawn(async move {
                 let result = match prepared {
-                    Ok(p) => p.go().await,
+                    Ok(p) => p.go(stop_rx).await,
                     Err(e) => Err(e),
                 };
                 (i, started.elapsed(), result)
@@ -352,7 +370,7 @@ async fn run_actions(
                 ("failed", None)
             }
         };
-        if ended == "failed" && attempts[i] <= a.retry.count {
+        if ended == "failed" && attempts[i] <= a.retry.count && *stop.borrow() == 0 {
             states[i] = State::Pending;
             tokio::time::sleep(Duration::from_secs(a.retry.backoff_secs)).await;
             continue;
@@ -407,10 +425,10 @@ enum Prepared {
 }
 
 impl Prepared {
-    async fn go(self) -> Result<Done, String> {
+    async fn go(self, stop: tokio::sync::watch::Receiver<u8>) -> Result<Done, String> {
         match self {
             Prepared::Shell(attempt, workspace, outputs_file) => {
-                let outcome = exec::run(&attempt)
+                let outcome = exec::run(&attempt, &stop)
                     .await
                     .map_err(|e| format!("cannot start `{}`: {e}", attempt.shell))?;
                 Ok(Done {
@@ -582,6 +600,7 @@ fn finish(
         Outcome::Exited(code) => return Err(format!("exited with status {code}")),
         Outcome::Signalled(sig) => return Err(format!("killed by signal {sig}")),
         Outcome::TimedOut => return Err("timed out; its process group was stopped".into()),
+        Outcome::Stopped => return Err("stopped".into()),
     }
     if a.kind == Kind::Sh {
         let text = std::fs::read_to_string(&done.outputs_file).unwrap_or_default();

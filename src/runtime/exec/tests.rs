@@ -2,6 +2,12 @@ use std::time::{Duration, Instant};
 
 use super::{Attempt, Outcome, mask, parse_outputs, run};
 
+fn no_stop() -> tokio::sync::watch::Receiver<u8> {
+    let (tx, rx) = tokio::sync::watch::channel(0);
+    std::mem::forget(tx);
+    rx
+}
+
 fn attempt(dir: &std::path::Path, script: &str) -> Attempt {
     Attempt {
         shell: "bash".into(),
@@ -33,7 +39,7 @@ fn read_pid(path: &std::path::Path) -> i32 {
 async fn exit_codes_env_and_workdir() {
     let dir = tempfile::tempdir().expect("tmp");
     let a = attempt(dir.path(), "echo \"$GREETING from $(pwd)\"; exit 3");
-    assert_eq!(run(&a).await.expect("runs"), Outcome::Exited(3));
+    assert_eq!(run(&a, &no_stop()).await.expect("runs"), Outcome::Exited(3));
     let log = std::fs::read_to_string(dir.path().join("log.txt")).expect("log");
     assert!(log.contains("hello from"), "{log}");
 }
@@ -44,7 +50,7 @@ async fn a_timeout_stops_the_whole_group_grandchildren_included() {
     let mut a = attempt(dir.path(), "sleep 30 & echo $! > grandchild.pid; sleep 30");
     a.timeout = Some(Duration::from_millis(500));
     let started = Instant::now();
-    assert_eq!(run(&a).await.expect("runs"), Outcome::TimedOut);
+    assert_eq!(run(&a, &no_stop()).await.expect("runs"), Outcome::TimedOut);
     assert!(started.elapsed() < Duration::from_secs(10));
     let pid = read_pid(&dir.path().join("grandchild.pid"));
     // Reaped by init, or a zombie for an instant: give it a moment, then it must be gone.
@@ -60,7 +66,7 @@ async fn a_term_ignoring_process_is_killed_after_the_grace_period() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut a = attempt(dir.path(), "trap '' TERM; echo $$ > shell.pid; sleep 30");
     a.timeout = Some(Duration::from_millis(300));
-    assert_eq!(run(&a).await.expect("runs"), Outcome::TimedOut);
+    assert_eq!(run(&a, &no_stop()).await.expect("runs"), Outcome::TimedOut);
     let pid = read_pid(&dir.path().join("shell.pid"));
     assert!(
         !alive(pid) || is_zombie(pid),
@@ -73,7 +79,7 @@ async fn background_children_do_not_outlive_a_finished_attempt() {
     let dir = tempfile::tempdir().expect("tmp");
     let a = attempt(dir.path(), "sleep 30 & echo $! > bg.pid; exit 0");
     let started = Instant::now();
-    assert_eq!(run(&a).await.expect("runs"), Outcome::Exited(0));
+    assert_eq!(run(&a, &no_stop()).await.expect("runs"), Outcome::Exited(0));
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "the attempt waited for its background child"
@@ -96,7 +102,7 @@ async fn secrets_are_masked_in_the_log_line_by_line() {
     a.env
         .push(("TOKEN".into(), "s3cr3t-line-one\ns3cr3t-line-two".into()));
     a.secrets = vec!["s3cr3t-line-one\ns3cr3t-line-two".into()];
-    assert_eq!(run(&a).await.expect("runs"), Outcome::Exited(0));
+    assert_eq!(run(&a, &no_stop()).await.expect("runs"), Outcome::Exited(0));
     let log = std::fs::read_to_string(dir.path().join("log.txt")).expect("log");
     assert!(!log.contains("s3cr3t"), "{log}");
     assert!(log.contains("token=***"), "{log}");
@@ -130,5 +136,27 @@ fn masking_replaces_every_occurrence() {
     assert_eq!(
         mask("a hunter2 b hunter2", &["hunter2".into()]),
         "a *** b ***"
+    );
+}
+
+#[tokio::test]
+async fn a_stop_request_ends_the_group() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = attempt(dir.path(), "sleep 30 & echo $! > child.pid; sleep 30");
+    let (tx, rx) = tokio::sync::watch::channel(0u8);
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = tx.send(super::STOP);
+        tx
+    });
+    let started = Instant::now();
+    assert_eq!(run(&a, &rx).await.expect("runs"), Outcome::Stopped);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let _tx = stopper.await.expect("stopper");
+    let pid = read_pid(&dir.path().join("child.pid"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !alive(pid) || is_zombie(pid),
+        "child {pid} survived the stop"
     );
 }
