@@ -18,6 +18,22 @@ pub struct RunFacts {
     pub trigger: String,
 }
 
+impl RunFacts {
+    /// `run.FIELD` for a run with this id.
+    pub fn field(&self, field: &str, run_id: &str) -> Option<Value> {
+        let s = |v: &Option<String>| Some(Value::Str(v.clone().unwrap_or_default()));
+        match field {
+            "id" => Some(Value::Str(run_id.to_string())),
+            "branch" => s(&self.branch),
+            "tag" => s(&self.tag),
+            "commit" => s(&self.commit),
+            "trigger" => Some(Value::Str(self.trigger.clone())),
+            "attempt" => Some(Value::Int(1)),
+            _ => None,
+        }
+    }
+}
+
 /// What would happen to a stage or an action.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -73,16 +89,7 @@ impl Scope for DryScope<'_> {
         None
     }
     fn run_field(&self, field: &str) -> Option<Value> {
-        let s = |v: &Option<String>| Some(Value::Str(v.clone().unwrap_or_default()));
-        match field {
-            "id" => Some(Value::Str("dry-run".into())),
-            "branch" => s(&self.facts.branch),
-            "tag" => s(&self.facts.tag),
-            "commit" => s(&self.facts.commit),
-            "trigger" => Some(Value::Str(self.facts.trigger.clone())),
-            "attempt" => Some(Value::Int(1)),
-            _ => None,
-        }
+        self.facts.field(field, "dry-run")
     }
     fn stage_status(&self, stage: &str) -> Option<String> {
         self.statuses.get(stage).map(|s| (*s).to_string())

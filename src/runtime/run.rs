@@ -85,16 +85,7 @@ impl Scope for RunScope<'_> {
             .cloned()
     }
     fn run_field(&self, field: &str) -> Option<Value> {
-        let s = |v: &Option<String>| Some(Value::Str(v.clone().unwrap_or_default()));
-        match field {
-            "id" => Some(Value::Str(self.run_id.to_string())),
-            "branch" => s(&self.facts.branch),
-            "tag" => s(&self.facts.tag),
-            "commit" => s(&self.facts.commit),
-            "trigger" => Some(Value::Str(self.facts.trigger.clone())),
-            "attempt" => Some(Value::Int(1)),
-            _ => None,
-        }
+        self.facts.field(field, self.run_id)
     }
     fn stage_status(&self, stage: &str) -> Option<String> {
         self.statuses.get(stage).cloned()
