@@ -84,11 +84,14 @@ pub fn bind(
     for (name, text) in given {
         let Some(p) = params.iter().find(|p| p.name == *name) else {
             let help = suggest(name, params.iter().map(|p| p.name.as_str()));
+            // Point at the `pipeline` keyword, not the whole pipeline.
+            let mut at = src_span(ir.pipeline.span);
+            at.end = at.start + 8;
             errors.push(
                 Diagnostic::new(
                     Code::E0201,
                     format!("unknown param `{name}`"),
-                    src_span(ir.pipeline.span),
+                    at,
                     "this pipeline has no such param",
                 )
                 .help_opt(help),

@@ -561,3 +561,80 @@ fn dry_run_reads_compiled_ir() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("version 7"), "{}", bad.stderr);
 }
+
+#[test]
+fn a_diagnostic_past_a_very_long_line_is_reported_without_a_snippet() {
+    let src = format!(
+        "pipeline p {{ stage a {{ action x: sh {{ run = \"y\" }} }} }}{}x\n",
+        " ".repeat(70_000)
+    );
+    let out = Test::new()
+        .file("wide.pipe", &src)
+        .args(&["check", "wide.pipe"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error[E0101]") && out.stderr.contains("wide.pipe:1:70"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn events_are_spelled_as_in_the_spec_and_decided_before_params() {
+    let src = "pipeline p {\n  param env: string\n  trigger pull_request { branches = [\"main\"] events = [opened] }\n  stage a { action x: sh { run = \"echo ${params.env}\" } }\n}\n";
+    let t = Test::new().file("p.pipe", src);
+    let out = t.args_once(&[
+        "run",
+        "p.pipe",
+        "--dry-run",
+        "--event",
+        "pull_request",
+        "--branch",
+        "dev",
+        "--pr-event",
+        "opened",
+    ]);
+    assert_eq!(
+        out.code, 0,
+        "no trigger matches, so the missing param does not matter: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("branch `dev` does not match"),
+        "{}",
+        out.stderr
+    );
+    let out = t.args_once(&[
+        "run",
+        "p.pipe",
+        "--dry-run",
+        "--event",
+        "pull_request",
+        "--branch",
+        "main",
+        "--pr-event",
+        "opened",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("E0206"), "{}", out.stderr);
+}
+
+#[test]
+fn an_unknown_param_is_reported_briefly() {
+    let out = Test::new()
+        .file("app.pipe", CLEAN)
+        .args(&["run", "app.pipe", "--dry-run", "--param", "nope=1"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("unknown param `nope`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.lines().count() < 15,
+        "the report does not print the whole pipeline: {}",
+        out.stderr
+    );
+}

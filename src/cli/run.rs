@@ -13,6 +13,7 @@ use crate::source::SourceMap;
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum EventKind {
     Push,
+    #[value(name = "pull_request")]
     PullRequest,
     Schedule,
     Manual,
@@ -75,22 +76,7 @@ pub(crate) fn run(args: &Args) -> u8 {
         Err(code) => return code,
     };
     let facts = facts(args);
-    let event = Event {
-        kind: args.event.map(|e| match e {
-            EventKind::Push => TriggerKind::Push,
-            EventKind::PullRequest => TriggerKind::PullRequest,
-            EventKind::Schedule => TriggerKind::Schedule,
-            EventKind::Manual => TriggerKind::Manual,
-        }),
-        branch: facts.branch.clone(),
-        tag: facts.tag.clone(),
-        changed: (!args.changed.is_empty()).then(|| args.changed.clone()),
-        pr_event: args.pr_event.map(|e| match e {
-            PrEvent::Opened => "opened".into(),
-            PrEvent::Updated => "updated".into(),
-            PrEvent::Closed => "closed".into(),
-        }),
-    };
+    let event = event_of(args, &facts);
     let notes = match decide(&ir.pipeline.triggers, &event) {
         Decision::Start { notes } => notes,
         Decision::Ignore { reasons } => {
@@ -115,6 +101,39 @@ pub(crate) fn run(args: &Args) -> u8 {
         return super::exit::OK;
     }
     super::execute::run(args, &ir, &values, &facts)
+}
+
+/// Whether the run's event starts the pipeline (no `--event`: yes).
+fn triggered(ir: &Ir, args: &Args) -> bool {
+    let event = event_of(args, &facts(args));
+    matches!(
+        decide(&ir.pipeline.triggers, &event),
+        Decision::Start { .. }
+    )
+}
+
+fn event_of(args: &Args, facts: &RunFacts) -> Event {
+    Event {
+        kind: args.event.map(|e| match e {
+            EventKind::Push => TriggerKind::Push,
+            EventKind::PullRequest => TriggerKind::PullRequest,
+            EventKind::Schedule => TriggerKind::Schedule,
+            EventKind::Manual => TriggerKind::Manual,
+        }),
+        branch: facts.branch.clone(),
+        tag: facts.tag.clone(),
+        changed: (!args.changed.is_empty()).then(|| {
+            args.changed
+                .iter()
+                .map(|c| crate::paths::normalize(std::path::Path::new(c)))
+                .collect()
+        }),
+        pr_event: args.pr_event.map(|e| match e {
+            PrEvent::Opened => "opened".into(),
+            PrEvent::Updated => "updated".into(),
+            PrEvent::Closed => "closed".into(),
+        }),
+    }
 }
 
 fn load(args: &Args) -> Result<Ir, u8> {
@@ -151,9 +170,13 @@ fn load(args: &Args) -> Result<Ir, u8> {
         }
         return Err(super::exit::INVALID);
     };
+    // Param values are bound after the trigger decision (an event no trigger matches runs
+    // nothing, whatever the params); here only to show E0206 with the source.
     if let Err(diags) = crate::params::bind(&ir, &args.params) {
-        print_report(&map, 1, &diags, Format::Human);
-        return Err(super::exit::INVALID);
+        if triggered(&ir, args) {
+            print_report(&map, 1, &diags, Format::Human);
+            return Err(super::exit::INVALID);
+        }
     }
     Ok(ir)
 }

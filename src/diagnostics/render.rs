@@ -19,8 +19,60 @@ pub struct HumanOptions {
     pub width: usize,
 }
 
+/// Past this column miette's snippet drawing fails (it formats columns as `u16`), and a
+/// snippet that wide is useless anyway: such reports are drawn without the snippet.
+const MAX_SNIPPET_COLUMN: u32 = 2000;
+
+/// The report without a source snippet.
+fn plain(map: &SourceMap, d: &Diagnostic) -> String {
+    let mut out = format!("{}[{}]: {}\n", d.severity.as_str(), d.code, d.message);
+    let (start, _) = map.line_col(d.primary.span);
+    let _ = writeln!(
+        out,
+        "  --> {}:{}:{}: {}",
+        map.get(d.primary.span.file).name,
+        start.line,
+        start.column,
+        d.primary.message
+    );
+    for l in &d.secondary {
+        let (s, _) = map.line_col(l.span);
+        let _ = writeln!(
+            out,
+            "  --> {}:{}:{}: {}",
+            map.get(l.span.file).name,
+            s.line,
+            s.column,
+            l.message
+        );
+    }
+    if let Some(h) = &d.help {
+        let _ = writeln!(out, "  help: {h}");
+    }
+    if let Some(n) = &d.note {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    out
+}
+
 /// miette's graphical report for one diagnostic.
 pub fn human(map: &SourceMap, d: &Diagnostic, opts: HumanOptions) -> String {
+    let too_wide = std::iter::once(&d.primary).chain(&d.secondary).any(|l| {
+        let file = map.get(l.span.file);
+        // The whole lines miette would draw, not just the label.
+        let (s, e) = map.line_col(l.span);
+        let line_len = |line: u32| {
+            let start = file.line_start(line as usize - 1).unwrap_or(0);
+            let end = file.line_start(line as usize).unwrap_or(file.text.len());
+            file.text[start..end].chars().count()
+        };
+        e.column > MAX_SNIPPET_COLUMN
+            || line_len(s.line) > MAX_SNIPPET_COLUMN as usize
+            || line_len(e.line) > MAX_SNIPPET_COLUMN as usize
+    });
+    if too_wide {
+        return plain(map, d);
+    }
     let theme = if opts.color {
         GraphicalTheme::unicode()
     } else {

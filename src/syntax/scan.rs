@@ -53,7 +53,8 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
     };
     while i < bytes.len() {
         let rest = &bytes[i..];
-        if nesting + stack.len() > MAX_NESTING && !too_deep {
+        // `stack` always holds the top-level context, which is no nesting.
+        if nesting + stack.len() - 1 > MAX_NESTING && !too_deep {
             too_deep = true;
             diagnostics.push(
                 Diagnostic::new(
