@@ -638,3 +638,51 @@ fn an_unknown_param_is_reported_briefly() {
         out.stderr
     );
 }
+
+#[test]
+fn dry_run_sees_through_stages_that_may_be_skipped() {
+    let src = "pipeline g {\n  param p: bool = false\n  stage a { action x: sh { run = \"a\"  exports = [v] } }\n  stage b { entry { require a.x.v == \"y\" else skip } action x: sh { run = \"b\" } }\n  stage c { entry { require params.p else skip } action x: sh { run = \"c\" } }\n  stage d { action x: sh { run = \"d\" } }\n  transition c -> d disabled \"freeze\"\n}\n";
+    let out = Test::new()
+        .file("g.pipe", src)
+        .args(&["run", "g.pipe", "--dry-run"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("2. stage `b`: runs, or is skipped by its entry"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("3. stage `c`: skipped: entry: `params.p` is false"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("4. stage `d`: held: transition c -> d is disabled: freeze"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn dry_run_says_which_stages_never_start_after_a_failure() {
+    let src = "pipeline g {\n  param e: string = \"dev\"\n  stage a { action x: sh { run = \"a\" } }\n  stage b { entry { require params.e == \"prod\" else fail } action x: sh { run = \"b\" } }\n  stage c { action x: sh { run = \"c\" } }\n}\n";
+    let out = Test::new()
+        .file("g.pipe", src)
+        .args(&["run", "g.pipe", "--dry-run"])
+        .run();
+    assert!(
+        out.stdout.contains("2. stage `b`: fails the run"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("3. stage `c`: not started: the run fails before"),
+        "{}",
+        out.stdout
+    );
+}

@@ -294,6 +294,10 @@ fn verdict_text(v: &Verdict) -> String {
         Verdict::Held(why) => format!("held: {why}"),
         Verdict::Fails(why) => format!("fails the run: {why}"),
         Verdict::Depends(why) => format!("decided while running: {why}"),
+        Verdict::RunsOrSkipped(why) => {
+            format!("runs, or is skipped by its entry (decided while running: {why})")
+        }
+        Verdict::AfterFailure(why) => format!("not started: {why}"),
     }
 }
 

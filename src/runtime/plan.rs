@@ -48,6 +48,11 @@ pub enum Verdict {
     Fails(String),
     /// Decided only while running.
     Depends(String),
+    /// Runs or is skipped by its own entry condition, decided while running: either way it
+    /// completes, so the edges out of it are decided as for a stage that ran.
+    RunsOrSkipped(String),
+    /// Never starts: the run fails before (at the named stage).
+    AfterFailure(String),
 }
 
 #[derive(Clone, Debug)]
@@ -139,7 +144,10 @@ pub fn plan(ir: &Ir, params: &BTreeMap<String, Value>, facts: &RunFacts) -> Plan
         if let Some(status) = status {
             scope.statuses.insert(s.name.clone(), status);
         }
-        let actions = if verdict == Verdict::Runs || matches!(verdict, Verdict::Depends(_)) {
+        let actions = if matches!(
+            verdict,
+            Verdict::Runs | Verdict::Depends(_) | Verdict::RunsOrSkipped(_)
+        ) {
             action_plans(s, &scope)
         } else {
             Vec::new()
@@ -196,14 +204,22 @@ pub(crate) fn stage_verdict(
         for e in &s.inbound {
             let source = verdicts.get(e.from.as_str());
             match source {
-                Some(Verdict::Runs | Verdict::Skipped(_)) => {}
-                Some(Verdict::NotReached(_) | Verdict::Fails(_)) | None => {
+                Some(Verdict::Runs | Verdict::Skipped(_) | Verdict::RunsOrSkipped(_)) => {}
+                Some(Verdict::NotReached(_)) | None => {
                     why_not.push(format!("`{}` is not reached", e.from));
                     continue;
                 }
+                Some(Verdict::Fails(_) | Verdict::AfterFailure(_)) => {
+                    return Verdict::AfterFailure(format!(
+                        "the run fails before: `{}` does not complete",
+                        e.from
+                    ));
+                }
                 Some(Verdict::Held(h)) => return Verdict::Held(h.clone()),
-                Some(Verdict::Depends(d)) => {
-                    waiting.push(format!("`{}`: {d}", e.from));
+                Some(Verdict::Depends(_)) => {
+                    // Name the stage, not its reasons: those are shown at the stage itself
+                    // (and copying them would grow with every level of the graph).
+                    waiting.push(format!("whether `{}` completes", e.from));
                     continue;
                 }
             }
@@ -259,26 +275,58 @@ pub(crate) fn stage_verdict(
     }
     if depends.is_empty() {
         Verdict::Runs
+    } else if entry.otherwise == ElseResult::Skip {
+        Verdict::RunsOrSkipped(format!("entry: {}", depends.join("; ")))
     } else {
         Verdict::Depends(format!("entry: {}", depends.join("; ")))
     }
 }
 
 fn action_plans(s: &Stage, scope: &dyn Scope) -> Vec<ActionPlan> {
-    // Step = 1 + the longest `after` chain before the action.
-    let mut steps: BTreeMap<&str, usize> = BTreeMap::new();
-    for _ in 0..s.actions.len() {
-        for a in &s.actions {
-            let step = 1 + a
-                .after
+    // Step = 1 + the longest `after` chain before the action, in one pass over a
+    // topological order (the checker guarantees there is no cycle).
+    let index: BTreeMap<&str, usize> = s
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.name.as_str(), i))
+        .collect();
+    let mut step = vec![0usize; s.actions.len()];
+    let mut indegree: Vec<usize> = s
+        .actions
+        .iter()
+        .map(|a| {
+            a.after
                 .iter()
-                .filter_map(|p| steps.get(p.as_str()))
-                .max()
-                .copied()
-                .unwrap_or(0);
-            steps.insert(&a.name, step);
+                .filter(|p| index.contains_key(p.as_str()))
+                .count()
+        })
+        .collect();
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); s.actions.len()];
+    for (i, a) in s.actions.iter().enumerate() {
+        for p in &a.after {
+            if let Some(&j) = index.get(p.as_str()) {
+                next[j].push(i);
+            }
         }
     }
+    let mut ready: Vec<usize> = (0..s.actions.len()).filter(|&i| indegree[i] == 0).collect();
+    while let Some(i) = ready.pop() {
+        step[i] = step[i].max(1);
+        for &k in &next[i] {
+            step[k] = step[k].max(step[i] + 1);
+            indegree[k] -= 1;
+            if indegree[k] == 0 {
+                ready.push(k);
+            }
+        }
+    }
+    let steps: BTreeMap<&str, usize> = s
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.name.as_str(), step[i].max(1)))
+        .collect();
     let mut out: Vec<ActionPlan> = s
         .actions
         .iter()

@@ -131,7 +131,11 @@ pub async fn execute(
             Verdict::Skipped(why) | Verdict::NotReached(why) => ("skipped", why.clone()),
             Verdict::Held(why) => ("waiting", why.clone()),
             Verdict::Fails(why) => ("failed", why.clone()),
-            Verdict::Depends(why) => ("failed", format!("cannot decide the entry yet: {why}")),
+            Verdict::Depends(why) | Verdict::RunsOrSkipped(why) => (
+                "failed",
+                format!("this runtime cannot decide the entry yet: {why}"),
+            ),
+            Verdict::AfterFailure(why) => ("pending", why.clone()),
         };
         history.stage(run_id, &stage.name, record)?;
         report(Progress::Stage {
@@ -144,6 +148,7 @@ pub async fn execute(
                 scope.statuses.insert(stage.name.clone(), "skipped".into());
             }
             "waiting" => status = RunStatus::Waiting,
+            "pending" => {}
             "failed" => status = RunStatus::Failed,
             _ => {
                 let ok = run_stage(
