@@ -686,3 +686,26 @@ fn dry_run_says_which_stages_never_start_after_a_failure() {
         out.stdout
     );
 }
+
+#[test]
+fn hand_edited_ir_is_validated_before_running() {
+    let mut map = pipec::source::SourceMap::new();
+    let id = map.add("app.pipe", RUNNABLE);
+    let mut ir = pipec::compile(&mut map, id, &mut pipec::check::NoLoader)
+        .ir
+        .expect("compiles");
+    let edge = ir.pipeline.stages[1].inbound[0].clone();
+    let mut back = edge.clone();
+    back.from = "deploy".into();
+    ir.pipeline.stages[0].inbound.push(back);
+    let out = Test::new()
+        .file("bad.json", &pipec::ir::to_json(&ir))
+        .args(&["run", "bad.json", "--dry-run"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the stage graph has a cycle"),
+        "{}",
+        out.stderr
+    );
+}

@@ -56,6 +56,7 @@ fn ir_round_trips_through_json() {
         let json = pipec::ir::to_json(&ir);
         let back = pipec::ir::from_json(&json).expect("IR reads back");
         assert_eq!(back, ir, "{}", f.display());
+        assert_eq!(pipec::ir::validate(&back), Ok(()), "{}", f.display());
     }
 }
 

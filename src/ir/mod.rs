@@ -456,3 +456,107 @@ pub fn from_json(text: &str) -> Result<Ir, ReadError> {
 pub fn to_json(ir: &Ir) -> String {
     serde_json::to_string_pretty(ir).expect("IR types always serialise")
 }
+
+/// Checks the structure a runtime relies on, for IR read from a file (which may have been
+/// edited by hand): unique names, edges and `after` entries that name what exists, no
+/// cycles, inputs that some action outputs. The IR `pipec compile` writes always passes.
+pub fn validate(ir: &Ir) -> Result<(), String> {
+    let stages = &ir.pipeline.stages;
+    if stages.is_empty() {
+        return Err("the pipeline has no stages".into());
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for s in stages {
+        if !names.insert(s.name.as_str()) {
+            return Err(format!("stage `{}` appears twice", s.name));
+        }
+    }
+    let outputs: std::collections::BTreeSet<&str> = stages
+        .iter()
+        .flat_map(|s| {
+            s.actions
+                .iter()
+                .flat_map(|a| a.outputs.iter().map(|o| o.name.as_str()))
+        })
+        .collect();
+    for s in stages {
+        if s.actions.is_empty() {
+            return Err(format!("stage `{}` has no actions", s.name));
+        }
+        if let Some(e) = s.inbound.iter().find(|e| !names.contains(e.from.as_str())) {
+            return Err(format!(
+                "stage `{}` has an edge from unknown stage `{}`",
+                s.name, e.from
+            ));
+        }
+        let actions: std::collections::BTreeSet<&str> =
+            s.actions.iter().map(|a| a.name.as_str()).collect();
+        if actions.len() != s.actions.len() {
+            return Err(format!("stage `{}` has two actions of one name", s.name));
+        }
+        for a in &s.actions {
+            if let Some(p) = a.after.iter().find(|p| !actions.contains(p.as_str())) {
+                return Err(format!(
+                    "action `{}.{}` is after unknown action `{p}`",
+                    s.name, a.name
+                ));
+            }
+            if let Some(i) = a.inputs.iter().find(|i| !outputs.contains(i.name.as_str())) {
+                return Err(format!(
+                    "action `{}.{}` takes artifact `{}`, which no action outputs",
+                    s.name, a.name, i.name
+                ));
+            }
+        }
+        let edges: Vec<(&str, &str)> = s
+            .actions
+            .iter()
+            .flat_map(|a| a.after.iter().map(move |p| (p.as_str(), a.name.as_str())))
+            .collect();
+        if has_cycle(&actions.iter().copied().collect::<Vec<_>>(), &edges) {
+            return Err(format!(
+                "the actions of stage `{}` are ordered in a cycle",
+                s.name
+            ));
+        }
+    }
+    let edges: Vec<(&str, &str)> = stages
+        .iter()
+        .flat_map(|s| {
+            s.inbound
+                .iter()
+                .map(move |e| (e.from.as_str(), s.name.as_str()))
+        })
+        .collect();
+    if has_cycle(&names.iter().copied().collect::<Vec<_>>(), &edges) {
+        return Err("the stage graph has a cycle".into());
+    }
+    Ok(())
+}
+
+/// Kahn's algorithm: whether the graph has a cycle.
+fn has_cycle(nodes: &[&str], edges: &[(&str, &str)]) -> bool {
+    let mut indegree: BTreeMap<&str, usize> = nodes.iter().map(|n| (*n, 0)).collect();
+    for (_, to) in edges {
+        *indegree.entry(to).or_default() += 1;
+    }
+    let mut ready: Vec<&str> = indegree
+        .iter()
+        .filter(|(_, d)| **d == 0)
+        .map(|(n, _)| *n)
+        .collect();
+    let mut seen = 0;
+    while let Some(n) = ready.pop() {
+        seen += 1;
+        for (from, to) in edges {
+            if *from == n {
+                let d = indegree.entry(to).or_default();
+                *d -= 1;
+                if *d == 0 {
+                    ready.push(to);
+                }
+            }
+        }
+    }
+    seen < indegree.len()
+}
