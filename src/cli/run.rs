@@ -146,10 +146,18 @@ fn load(args: &Args) -> Result<Ir, u8> {
         .extension()
         .is_some_and(|x| x.eq_ignore_ascii_case("json"))
     {
-        return crate::ir::from_json(&text).map_err(|e| {
+        let ir = crate::ir::from_json(&text).map_err(|e| {
             eprintln!("error: `{}`: {e}", args.file.display());
             super::exit::USAGE
-        });
+        })?;
+        if let Err(why) = crate::ir::validate(&ir) {
+            eprintln!(
+                "error: `{}` is not a valid pipeline: {why}\nhelp: compile it again with `pipec compile`",
+                args.file.display()
+            );
+            return Err(super::exit::INVALID);
+        }
+        return Ok(ir);
     }
     let mut map = SourceMap::new();
     let root = map.add(super::files::display_name(&args.file), text);
