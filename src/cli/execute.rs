@@ -80,7 +80,11 @@ pub(crate) fn run(
     let report = |p: Progress| show(&p, &masks);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(0u8);
     let result = runtime.block_on(async {
-        tokio::spawn(watch_signals(stop_tx));
+        // Handlers are installed before anything runs, so no signal is missed.
+        let kind = tokio::signal::unix::SignalKind::interrupt();
+        let int = tokio::signal::unix::signal(kind).ok();
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::spawn(watch_signals(stop_tx, int, term));
         execute(
             &stop_rx, ir, &history, &run_id, values, &secrets, facts, &options, &report,
         )
@@ -111,20 +115,23 @@ pub(crate) fn run(
 
 /// Ctrl-C or SIGTERM stops the run (running actions get a grace period); a second one
 /// abandons it (SIGKILL at once).
-async fn watch_signals(stop_tx: tokio::sync::watch::Sender<u8>) {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    for level in [crate::runtime::exec::STOP, crate::runtime::exec::ABANDON] {
-        let terminated = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
+async fn watch_signals(
+    stop_tx: tokio::sync::watch::Sender<u8>,
+    mut int: Option<tokio::signal::unix::Signal>,
+    mut term: Option<tokio::signal::unix::Signal>,
+) {
+    async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+        match s.as_mut() {
+            Some(s) => {
+                s.recv().await;
             }
-        };
+            None => std::future::pending::<()>().await,
+        }
+    }
+    for level in [crate::runtime::exec::STOP, crate::runtime::exec::ABANDON] {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = terminated => {}
+            () = next(&mut int) => {}
+            () = next(&mut term) => {}
         }
         let what = if level == crate::runtime::exec::STOP {
             "stopping: running actions get SIGTERM (again to abandon)"
