@@ -3,6 +3,7 @@
 //! So far only the pure core exists: [`eval`] evaluates IR expressions and renders scripts
 //! with safe quoting. The scheduler, processes, artifacts and run history come next.
 
+pub mod artifacts;
 pub mod eval;
 pub mod exec;
 pub mod plan;

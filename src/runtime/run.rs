@@ -481,7 +481,7 @@ fn prepare(
     std::fs::create_dir_all(&workspace)
         .map_err(|e| format!("cannot create the workspace `{}`: {e}", workspace.display()))?;
     std::fs::create_dir_all(history.dir.join("logs").join(run_id)).map_err(|e| e.to_string())?;
-    restore_inputs(a, &workspace, &history.dir.join("artifacts").join(run_id))?;
+    restore_inputs(a, &workspace, &history.dir, run_id)?;
     let param_text = |name: &str| a.params.get(name).map(|e| eval(e, scope).map(|v| v.text()));
     match a.kind {
         Kind::Sh => {
@@ -609,44 +609,17 @@ fn finish(
                 .insert((stage.name.clone(), a.name.clone(), k), v);
         }
     }
-    let store = history.dir.join("artifacts").join(run_id);
     for o in &a.outputs {
-        let from = clean(&done.workspace.join(&o.path));
-        if !from.exists() {
-            return Err(format!(
-                "declared output `{}` (`{}`) was not produced",
-                o.name, o.path
-            ));
-        }
-        let to = clean(&store.join(&o.name).join(&o.path));
-        copy_any(&from, &to).map_err(|e| format!("cannot store artifact `{}`: {e}", o.name))?;
+        super::artifacts::capture(&history.dir, run_id, &o.name, &done.workspace, &o.path)?;
     }
     Ok(Some(0))
 }
 
-fn restore_inputs(a: &Action, workspace: &Path, store: &Path) -> Result<(), String> {
+fn restore_inputs(a: &Action, workspace: &Path, state: &Path, run_id: &str) -> Result<(), String> {
     for i in &a.inputs {
-        let from = clean(&store.join(&i.name).join(&i.path));
-        let to = clean(&workspace.join(&i.path));
-        copy_any(&from, &to).map_err(|e| format!("cannot restore artifact `{}`: {e}", i.name))?;
+        super::artifacts::restore(state, run_id, &i.name, workspace)?;
     }
     Ok(())
-}
-
-/// `a/./b` → `a/b` (paths of `.` artifacts).
-fn clean(p: &Path) -> PathBuf {
-    PathBuf::from(crate::paths::normalize(p))
-}
-
-fn copy_any(from: &Path, to: &Path) -> std::io::Result<()> {
-    if from.is_dir() {
-        copy_tree(from, to, &[])
-    } else {
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::copy(from, to).map(|_| ())
-    }
 }
 
 /// Copies a folder, leaving out paths (relative to `from`) that match `exclude` globs.

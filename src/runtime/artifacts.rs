@@ -1,0 +1,207 @@
+//! The content-addressed artifact store (LANGUAGE.md §9).
+//!
+//! Capturing an output hashes every file (SHA-256) into `STATE/store/sha256/HH/HASH`, written
+//! once and read-only, and writes a manifest (`STATE/artifacts/RUN/NAME.json`: the captured
+//! path and its files with their hashes). Restoring copies each file out of the store into
+//! the workspace, so no action can change a stored artifact through its copy.
+#![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
+
+use std::io::Read as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+/// What one artifact holds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    /// The path it was captured from, relative to the workspace (`.` for a whole folder).
+    pub path: String,
+    /// Whether `path` was a single file.
+    pub single_file: bool,
+    pub files: Vec<Entry>,
+    /// Folders, so that empty ones come back too.
+    pub dirs: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Entry {
+    /// Relative to the captured path (empty for a single file).
+    pub rel: String,
+    pub sha256: String,
+    pub executable: bool,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// The store's path of a hash.
+fn blob(state: &Path, sha: &str) -> PathBuf {
+    state.join("store").join("sha256").join(&sha[..2]).join(sha)
+}
+
+fn store_file(state: &Path, file: &Path) -> std::io::Result<(String, bool)> {
+    let mut hasher = sha2::Sha256::new();
+    let mut f = std::fs::File::open(file)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let sha = hex(&hasher.finalize());
+    let executable = std::fs::metadata(file)?.permissions().mode() & 0o111 != 0;
+    let target = blob(state, &sha);
+    if !target.exists() {
+        std::fs::create_dir_all(target.parent().unwrap_or(state))?;
+        // Write under a temporary name and rename: readers never see a partial blob.
+        let tmp = target.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::copy(file, &tmp)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444))?;
+        std::fs::rename(&tmp, &target)?;
+    }
+    Ok((sha, executable))
+}
+
+/// Captures `workspace/path` as artifact `name` of `run`.
+pub fn capture(
+    state: &Path,
+    run: &str,
+    name: &str,
+    workspace: &Path,
+    path: &str,
+) -> Result<Manifest, String> {
+    let root = PathBuf::from(crate::paths::normalize(&workspace.join(path)));
+    let meta = std::fs::metadata(&root)
+        .map_err(|_| format!("declared output `{name}` (`{path}`) was not produced"))?;
+    let mut manifest = Manifest {
+        path: path.to_string(),
+        single_file: !meta.is_dir(),
+        files: Vec::new(),
+        dirs: Vec::new(),
+    };
+    let fail = |e: std::io::Error| format!("cannot store artifact `{name}`: {e}");
+    if meta.is_dir() {
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let mut entries: Vec<_> = std::fs::read_dir(&dir)
+                .map_err(fail)?
+                .collect::<Result<_, _>>()
+                .map_err(fail)?;
+            entries.sort_by_key(std::fs::DirEntry::file_name);
+            for e in entries {
+                let p = e.path();
+                let rel = p
+                    .strip_prefix(&root)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
+                if e.file_type().map_err(fail)?.is_dir() {
+                    manifest.dirs.push(rel);
+                    stack.push(p);
+                } else {
+                    let (sha256, executable) = store_file(state, &p).map_err(fail)?;
+                    manifest.files.push(Entry {
+                        rel,
+                        sha256,
+                        executable,
+                    });
+                }
+            }
+        }
+    } else {
+        let (sha256, executable) = store_file(state, &root).map_err(fail)?;
+        manifest.files.push(Entry {
+            rel: String::new(),
+            sha256,
+            executable,
+        });
+    }
+    let file = manifest_path(state, run, name);
+    std::fs::create_dir_all(file.parent().unwrap_or(state)).map_err(fail)?;
+    let json = serde_json::to_string(&manifest).map_err(|e| e.to_string())?;
+    std::fs::write(&file, json).map_err(fail)?;
+    Ok(manifest)
+}
+
+fn manifest_path(state: &Path, run: &str, name: &str) -> PathBuf {
+    state
+        .join("artifacts")
+        .join(run)
+        .join(format!("{name}.json"))
+}
+
+/// Restores artifact `name` of `run` into `workspace`, at the path it was captured from.
+pub fn restore(state: &Path, run: &str, name: &str, workspace: &Path) -> Result<PathBuf, String> {
+    let fail = |e: std::io::Error| format!("cannot restore artifact `{name}`: {e}");
+    let text = std::fs::read_to_string(manifest_path(state, run, name)).map_err(fail)?;
+    let m: Manifest = serde_json::from_str(&text)
+        .map_err(|e| format!("artifact `{name}` has a broken manifest: {e}"))?;
+    let root = PathBuf::from(crate::paths::normalize(&workspace.join(&m.path)));
+    for d in &m.dirs {
+        std::fs::create_dir_all(root.join(d)).map_err(fail)?;
+    }
+    for f in &m.files {
+        let target = if m.single_file {
+            root.clone()
+        } else {
+            root.join(&f.rel)
+        };
+        if target.exists() && !target.is_dir() {
+            return Err(format!(
+                "artifact `{name}` overlaps another input at `{}`",
+                target.display()
+            ));
+        }
+        std::fs::create_dir_all(target.parent().unwrap_or(workspace)).map_err(fail)?;
+        // A copy, never a link: the action may write to its file, not to the store.
+        std::fs::copy(blob(state, &f.sha256), &target).map_err(fail)?;
+        let mode = if f.executable { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).map_err(fail)?;
+    }
+    Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{capture, restore};
+
+    #[test]
+    fn captured_artifacts_come_back_and_the_store_cannot_be_changed_through_them() {
+        let state = tempfile::tempdir().expect("tmp");
+        let ws = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(ws.path().join("out/sub")).expect("mkdir");
+        std::fs::create_dir_all(ws.path().join("out/empty")).expect("mkdir");
+        std::fs::write(ws.path().join("out/a.txt"), "alpha").expect("write");
+        std::fs::write(ws.path().join("out/sub/b.txt"), "beta").expect("write");
+        let m = capture(state.path(), "r1", "site", ws.path(), "out").expect("captures");
+        assert_eq!(m.files.len(), 2);
+        let again = tempfile::tempdir().expect("tmp");
+        let root = restore(state.path(), "r1", "site", again.path()).expect("restores");
+        assert_eq!(
+            std::fs::read_to_string(root.join("sub/b.txt")).expect("file"),
+            "beta"
+        );
+        assert!(root.join("empty").is_dir());
+        // Writing to the restored copy leaves the store as it was.
+        std::fs::write(root.join("a.txt"), "changed").expect("writable copy");
+        let third = tempfile::tempdir().expect("tmp");
+        let root3 = restore(state.path(), "r1", "site", third.path()).expect("restores");
+        assert_eq!(
+            std::fs::read_to_string(root3.join("a.txt")).expect("file"),
+            "alpha"
+        );
+        // Overlapping inputs are refused.
+        assert!(restore(state.path(), "r1", "site", third.path()).is_err());
+    }
+}
