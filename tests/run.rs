@@ -29,6 +29,14 @@ const FLOW: &str = r#"pipeline flow {
 }
 "#;
 
+/// `pipec show last --json` in a state folder.
+fn show_last(state: &str) -> serde_json::Value {
+    let out = Test::new()
+        .args(&["show", "last", "--json", "--state-dir", state])
+        .run();
+    serde_json::from_str(&out.stdout).expect("show --json prints JSON")
+}
+
 fn with_token(t: Test) -> Test {
     t.env("FLOW_TOKEN", "tok-SECRET-42")
 }
@@ -50,16 +58,7 @@ fn a_run_passes_artifacts_and_exports_and_records_them() {
         "{}",
         out.stderr
     );
-    let show = Test::new()
-        .args(&[
-            "show",
-            "last",
-            "--json",
-            "--state-dir",
-            t.path("state").to_str().expect("utf-8"),
-        ])
-        .run();
-    let v: serde_json::Value = serde_json::from_str(&show.stdout).expect("show --json");
+    let v = show_last(t.path("state").to_str().expect("utf-8"));
     assert_eq!(v["pipeline"], "flow");
     assert_eq!(v["status"], "succeeded");
     assert_eq!(v["params"]["who"], "$(id)");
@@ -152,16 +151,7 @@ fn a_failed_action_stops_its_dependants_and_fails_the_run() {
         "the log tail is shown: {}",
         out.stderr
     );
-    let show = Test::new()
-        .args(&[
-            "show",
-            "last",
-            "--json",
-            "--state-dir",
-            t.path("state").to_str().expect("utf-8"),
-        ])
-        .run();
-    let v: serde_json::Value = serde_json::from_str(&show.stdout).expect("json");
+    let v = show_last(t.path("state").to_str().expect("utf-8"));
     assert_eq!(v["status"], "failed");
     assert_eq!(v["stages"][0]["actions"][1]["status"], "pending");
     assert_eq!(v["stages"][1]["status"], "pending");
@@ -276,15 +266,71 @@ fn ctrl_c_stops_the_run_and_its_processes() {
         && !std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
             .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"));
     assert!(!alive, "the action's child survived Ctrl-C");
-    let show = Test::new()
-        .args(&[
-            "show",
-            "last",
-            "--json",
-            "--state-dir",
-            dir.path().join("state").to_str().expect("utf-8"),
-        ])
-        .run();
-    let v: serde_json::Value = serde_json::from_str(&show.stdout).expect("json");
+    let v = show_last(dir.path().join("state").to_str().expect("utf-8"));
     assert_eq!(v["status"], "stopped");
+}
+
+#[test]
+fn the_state_directory_comes_from_the_environment_and_runs_filter_by_pipeline() {
+    let t = Test::new()
+        .file(
+            "a.pipe",
+            "pipeline a { stage s { action x: sh { run = \"true\" } } }\n",
+        )
+        .file(
+            "b.pipe",
+            "pipeline b { stage s { action x: sh { run = \"true\" } } }\n",
+        );
+    let state = t.path("shared-state");
+    let state = state.to_str().expect("utf-8");
+    for file in ["a.pipe", "b.pipe"] {
+        let out = t.args_once_env(&["run", file, "--jobs", "1"], ("PIPEC_STATE_DIR", state));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let out = Test::new()
+        .args(&["runs", "--json", "--pipeline", "b", "--state-dir", state])
+        .run();
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(rows[0]["pipeline"], "b");
+}
+
+#[test]
+fn changed_paths_are_matched_after_normalising() {
+    let src = "pipeline p {\n  trigger push { paths = [\"src/**\"] }\n  stage s { action x: sh { run = \"true\" } }\n}\n";
+    let t = Test::new().file("p.pipe", src);
+    let out = t.args_once(&[
+        "run",
+        "p.pipe",
+        "--dry-run",
+        "--event",
+        "push",
+        "--branch",
+        "main",
+        "--changed",
+        "./src/a.rs",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("1. stage `s`: runs"),
+        "the trigger matched: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    let out = t.args_once(&[
+        "run",
+        "p.pipe",
+        "--dry-run",
+        "--event",
+        "push",
+        "--branch",
+        "main",
+        "--changed",
+        "docs/x.md",
+    ]);
+    assert!(
+        out.stdout.is_empty() && out.stderr.contains("no changed path matches"),
+        "{}",
+        out.stderr
+    );
 }

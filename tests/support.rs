@@ -126,10 +126,16 @@ impl Test {
 
     /// Runs with these arguments in the same folder, keeping the builder.
     pub(crate) fn args_once(&self, args: &[&str]) -> Output {
+        self.args_once_env(args, ("PIPEC_TEST", "1"))
+    }
+
+    /// [`Test::args_once`] with one more environment variable.
+    pub(crate) fn args_once_env(&self, args: &[&str], (key, value): (&str, &str)) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pipec"));
         cmd.args(args)
             .current_dir(self.dir.path())
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            .env(key, value);
         let out = cmd.output().expect("run pipec");
         Output {
             code: out.status.code().unwrap_or(-1),

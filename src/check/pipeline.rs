@@ -464,7 +464,7 @@ impl Checker<'_> {
         const EVENTS: &[&str] = &["opened", "updated", "closed"];
         let AttrValue::Expr(ast::Expr {
             kind: ExprKind::List(items),
-            span,
+            ..
         }) = &a.value
         else {
             self.report(Diagnostic::new(
@@ -475,7 +475,6 @@ impl Checker<'_> {
             ));
             return vec![];
         };
-        let _ = span;
         let mut out = Vec::new();
         for i in items {
             let id = match &i.kind {

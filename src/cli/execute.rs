@@ -1,7 +1,6 @@
 //! `pipec run` without `--dry-run`: reads secrets, opens the history, runs, reports.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 
 use crate::ir::{Ir, SecretSource};
 use crate::runtime::eval::Value;
@@ -173,7 +172,6 @@ fn stamp() -> String {
 }
 
 fn show(p: &Progress, masks: &[String]) {
-    let _ = std::io::stderr().is_terminal();
     match p {
         Progress::Stage {
             stage,

@@ -78,6 +78,20 @@ fn find(h: &History, run: &str) -> Result<String, u8> {
     }
 }
 
+/// A run of the history, by id or `last`.
+fn load_run(
+    dir: Option<&std::path::Path>,
+    run: &str,
+) -> Result<crate::runtime::state::RunDetail, u8> {
+    let h = open(dir)?;
+    let id = find(&h, run)?;
+    if let Ok(Some(detail)) = h.show(&id) {
+        return Ok(detail);
+    }
+    eprintln!("error: cannot read run `{id}`");
+    Err(super::exit::USAGE)
+}
+
 pub(crate) fn runs(args: &RunsArgs) -> u8 {
     let h = match open(args.state_dir.as_deref()) {
         Ok(h) => h,
@@ -108,17 +122,9 @@ pub(crate) fn runs(args: &RunsArgs) -> u8 {
 }
 
 pub(crate) fn show(args: &ShowArgs) -> u8 {
-    let h = match open(args.state_dir.as_deref()) {
-        Ok(h) => h,
+    let run = match load_run(args.state_dir.as_deref(), &args.run) {
+        Ok(run) => run,
         Err(code) => return code,
-    };
-    let id = match find(&h, &args.run) {
-        Ok(id) => id,
-        Err(code) => return code,
-    };
-    let Ok(Some(run)) = h.show(&id) else {
-        eprintln!("error: cannot read run `{id}`");
-        return super::exit::USAGE;
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run).unwrap_or_default());
@@ -151,16 +157,9 @@ pub(crate) fn show(args: &ShowArgs) -> u8 {
 }
 
 pub(crate) fn logs(args: &LogsArgs) -> u8 {
-    let h = match open(args.state_dir.as_deref()) {
-        Ok(h) => h,
+    let run = match load_run(args.state_dir.as_deref(), &args.run) {
+        Ok(run) => run,
         Err(code) => return code,
-    };
-    let id = match find(&h, &args.run) {
-        Ok(id) => id,
-        Err(code) => return code,
-    };
-    let Ok(Some(run)) = h.show(&id) else {
-        return super::exit::USAGE;
     };
     let mut printed = false;
     for s in &run.stages {

@@ -291,7 +291,9 @@ async fn run_actions(
             if let Some(w) = &a.when {
                 if !matches!(eval(w, scope), Ok(Value::Bool(true))) {
                     states[i] = State::Skipped;
-                    history.action(
+                    record(
+                        history,
+                        report,
                         run_id,
                         &stage.name,
                         &a.name,
@@ -301,40 +303,31 @@ async fn run_actions(
                             exit_code: None,
                             log: None,
                         },
+                        0.0,
+                        None,
                     )?;
-                    report(Progress::Action {
-                        stage: stage.name.clone(),
-                        action: a.name.clone(),
-                        status: "skipped".into(),
-                        attempt: 0,
-                        secs: 0.0,
-                        log: None,
-                    });
                     continue;
                 }
             }
             attempts[i] += 1;
             let prepared = prepare(ir, stage, a, attempts[i], history, run_id, scope, options);
             states[i] = State::Running;
-            history.action(
+            let update = ActionUpdate {
+                status: "running",
+                attempt: attempts[i],
+                exit_code: None,
+                log: None,
+            };
+            record(
+                history,
+                report,
                 run_id,
                 &stage.name,
                 &a.name,
-                &ActionUpdate {
-                    status: "running",
-                    attempt: attempts[i],
-                    exit_code: None,
-                    log: None,
-                },
+                &update,
+                0.0,
+                None,
             )?;
-            report(Progress::Action {
-                stage: stage.name.clone(),
-                action: a.name.clone(),
-                status: "running".into(),
-                attempt: attempts[i],
-                secs: 0.0,
-                log: None,
-            });
             let started = Instant::now();
             let stop_rx = stop.clone();
             running.spawn(async move {
@@ -378,26 +371,47 @@ async fn run_actions(
         };
         failed |= ended == "failed";
         let log_text = log.to_string_lossy().into_owned();
-        history.action(
+        let update = ActionUpdate {
+            status: ended,
+            attempt: attempts[i],
+            exit_code,
+            log: Some(&log_text),
+        };
+        record(
+            history,
+            report,
             run_id,
             &stage.name,
             &a.name,
-            &ActionUpdate {
-                status: ended,
-                attempt: attempts[i],
-                exit_code,
-                log: Some(&log_text),
-            },
+            &update,
+            took.as_secs_f64(),
+            Some(log),
         )?;
-        report(Progress::Action {
-            stage: stage.name.clone(),
-            action: a.name.clone(),
-            status: ended.into(),
-            attempt: attempts[i],
-            secs: took.as_secs_f64(),
-            log: Some(log),
-        });
     }
+    Ok(())
+}
+
+/// Records an action's change in the history, then shows it.
+#[allow(clippy::too_many_arguments)] // Reason: the change and where it goes, each distinct.
+fn record(
+    history: &History,
+    report: &dyn Fn(Progress),
+    run_id: &str,
+    stage: &str,
+    action: &str,
+    update: &ActionUpdate<'_>,
+    secs: f64,
+    log: Option<PathBuf>,
+) -> Result<(), String> {
+    history.action(run_id, stage, action, update)?;
+    report(Progress::Action {
+        stage: stage.to_string(),
+        action: action.to_string(),
+        status: update.status.to_string(),
+        attempt: update.attempt,
+        secs,
+        log,
+    });
     Ok(())
 }
 
