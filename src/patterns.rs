@@ -76,6 +76,23 @@ pub fn cron(expr: &str) -> Result<croner::Cron, String> {
     expr.parse::<croner::Cron>().map_err(|e| e.to_string())
 }
 
+/// Whether the minute of `now` (in `tz`, else UTC) matches the cron expression: a
+/// deployment window is open during the minutes its cron names.
+pub fn in_window(expr: &str, tz: Option<&str>, now: jiff::Timestamp) -> Result<bool, String> {
+    let cron = cron(expr)?;
+    let zone = match tz {
+        Some(name) => time_zone(name)?,
+        None => jiff::tz::TimeZone::UTC,
+    };
+    let offset = zone.to_offset(now).seconds();
+    let fixed = chrono::FixedOffset::east_opt(offset).ok_or("time zone offset out of range")?;
+    let minute = now.as_second() - now.as_second().rem_euclid(60);
+    let at = chrono::DateTime::from_timestamp(minute, 0)
+        .ok_or("time out of range")?
+        .with_timezone(&fixed);
+    cron.is_time_matching(&at).map_err(|e| e.to_string())
+}
+
 /// An IANA time zone name.
 pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
     jiff::tz::db()

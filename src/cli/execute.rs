@@ -1,11 +1,18 @@
 //! `pipec run` without `--dry-run`: reads secrets, opens the history, runs, reports.
+//!
+//! On a terminal the run is a live view (a spinner per running action, finished stages and
+//! actions above it); otherwise plain timestamped lines. Both end with a summary.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::ir::{Ir, SecretSource};
 use crate::runtime::eval::Value;
 use crate::runtime::plan::RunFacts;
-use crate::runtime::run::{Options, Progress, RunStatus, execute};
+use crate::runtime::run::{Child, Options, Progress, Run, RunStatus, execute};
 use crate::runtime::state::History;
 
 pub(crate) fn run(
@@ -19,8 +26,12 @@ pub(crate) fn run(
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let Some(secrets) = read_secrets(ir, &base) else {
-        return super::exit::INVALID;
+    let secrets = match read_secrets(ir, &base) {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return super::exit::INVALID;
+        }
     };
     let dir = crate::runtime::state::resolve_dir(args.state_dir.as_deref());
     let history = match History::open(&dir) {
@@ -45,26 +56,21 @@ pub(crate) fn run(
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
         .max(1);
-    let secret_sources = ir
-        .pipeline
-        .secrets
-        .iter()
-        .filter_map(|s| match &s.source {
-            SecretSource::Env { var } => Some(var.clone()),
-            SecretSource::File { .. } => None,
-        })
-        .collect();
     let options = Options {
         jobs,
-        base,
-        secret_sources,
+        file: args.file.clone(),
+        secret_sources: secret_sources(ir),
+        verbose: args.verbose,
+        loader: &load_child,
+        parents: Vec::new(),
     };
-    eprintln!(
-        "{} run {run_id} of pipeline `{}` (state: {})",
-        stamp(),
+    let masks: Vec<String> = secrets.values().cloned().collect();
+    let view = View::new(masks);
+    view.line(&format!(
+        "run {run_id} of pipeline `{}` (state: {})",
         ir.pipeline.name,
         dir.display()
-    );
+    ));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -75,8 +81,7 @@ pub(crate) fn run(
             return super::exit::INTERNAL;
         }
     };
-    let masks: Vec<String> = secrets.values().cloned().collect();
-    let report = |p: Progress| show(&p, &masks);
+    let report = |p: Progress| view.show(&p);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(0u8);
     let result = runtime.block_on(async {
         // Handlers are installed before anything runs, so no signal is missed.
@@ -84,25 +89,24 @@ pub(crate) fn run(
         let int = tokio::signal::unix::signal(kind).ok();
         let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::spawn(watch_signals(stop_tx, int, term));
-        execute(
-            &stop_rx, ir, &history, &run_id, values, &secrets, facts, &options, &report,
-        )
-        .await
+        let run = Run {
+            ir,
+            history: &history,
+            run_id: &run_id,
+            values,
+            secrets: &secrets,
+            facts,
+            options: &options,
+            report: &report,
+            stop: &stop_rx,
+        };
+        execute(&run).await
     });
+    view.finish();
     match result {
         Ok(status) => {
-            eprintln!("{} run {run_id} {}", stamp(), status.as_str());
-            match status {
-                RunStatus::Succeeded => super::exit::OK,
-                RunStatus::Failed => super::exit::INVALID,
-                RunStatus::Stopped => 130,
-                RunStatus::Waiting => {
-                    eprintln!(
-                        "note: the run is held; holds are released by `pipec resume`, which is not available yet"
-                    );
-                    3
-                }
-            }
+            view.summary(&run_id, status.as_str());
+            exit_code(status)
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -110,6 +114,77 @@ pub(crate) fn run(
             super::exit::INVALID
         }
     }
+}
+
+fn exit_code(status: RunStatus) -> u8 {
+    match status {
+        RunStatus::Succeeded => super::exit::OK,
+        RunStatus::Failed => super::exit::INVALID,
+        RunStatus::Stopped => 130,
+        RunStatus::Waiting => {
+            eprintln!(
+                "note: the run is held; holds are released by `pipec resume`, which is not available yet"
+            );
+            3
+        }
+    }
+}
+
+/// Environment variables that are sources of secrets: actions do not inherit them.
+fn secret_sources(ir: &Ir) -> Vec<String> {
+    ir.pipeline
+        .secrets
+        .iter()
+        .filter_map(|s| match &s.source {
+            SecretSource::Env { var } => Some(var.clone()),
+            SecretSource::File { .. } => None,
+        })
+        .collect()
+}
+
+/// The front end for `pipeline` actions: reads, checks and binds the child pipeline.
+/// Diagnostics come back as text (they end up in the action's log and failure message).
+fn load_child(file: &Path, params: &BTreeMap<String, String>) -> Result<Child, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    let ir = if file
+        .extension()
+        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
+    {
+        let ir = crate::ir::from_json(&text).map_err(|e| format!("`{}`: {e}", file.display()))?;
+        crate::ir::validate(&ir)
+            .map_err(|why| format!("`{}` is not a valid pipeline: {why}", file.display()))?;
+        ir
+    } else {
+        let mut map = crate::source::SourceMap::new();
+        let root = map.add(super::files::display_name(file), text);
+        let out = crate::compile(&mut map, root, &mut super::files::FsLoader);
+        let errors: Vec<String> = out
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| crate::diagnostics::render::short(&map, d))
+            .collect();
+        if !errors.is_empty() {
+            return Err(format!(
+                "`{}` has errors:\n{}",
+                file.display(),
+                errors.join("\n")
+            ));
+        }
+        out.ir
+            .ok_or_else(|| format!("`{}` has no pipeline to run", file.display()))?
+    };
+    let given: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let values = super::run::param_values_of(&ir, &given, &base)?;
+    let secrets = read_secrets(&ir, &base)?;
+    Ok(Child {
+        secret_sources: secret_sources(&ir),
+        ir,
+        values,
+        secrets,
+    })
 }
 
 /// Ctrl-C or SIGTERM stops the run (running actions get a grace period); a second one
@@ -143,7 +218,7 @@ async fn watch_signals(
 }
 
 /// Secrets are read when the run starts and never stored.
-fn read_secrets(ir: &Ir, base: &std::path::Path) -> Option<BTreeMap<String, String>> {
+fn read_secrets(ir: &Ir, base: &std::path::Path) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for s in &ir.pipeline.secrets {
         let value = match &s.source {
@@ -154,68 +229,186 @@ fn read_secrets(ir: &Ir, base: &std::path::Path) -> Option<BTreeMap<String, Stri
                 .map(|t| t.trim_end_matches('\n').to_string())
                 .map_err(|e| format!("cannot read `{}`: {e}", base.join(path).display())),
         };
-        match value {
-            Ok(v) => {
-                out.insert(s.name.clone(), v);
-            }
-            Err(why) => {
-                eprintln!("error: secret `{}` has no value: {why}", s.name);
-                return None;
-            }
-        }
+        let value = value.map_err(|why| format!("secret `{}` has no value: {why}", s.name))?;
+        out.insert(s.name.clone(), value);
     }
-    Some(out)
+    Ok(out)
 }
 
 fn stamp() -> String {
     jiff::Zoned::now().strftime("%H:%M:%S").to_string()
 }
 
-fn show(p: &Progress, masks: &[String]) {
-    match p {
-        Progress::Stage {
-            stage,
-            status,
-            detail,
-        } => {
-            let detail = if detail.is_empty() {
-                String::new()
-            } else {
-                format!(" ({detail})")
-            };
-            eprintln!("{} stage {stage}: {status}{detail}", stamp());
+/// How a run is shown: a live view on a terminal, plain lines otherwise.
+struct View {
+    live: Option<indicatif::MultiProgress>,
+    spinners: RefCell<BTreeMap<String, indicatif::ProgressBar>>,
+    masks: Vec<String>,
+    started: Instant,
+    stages: RefCell<BTreeMap<String, String>>,
+    actions: RefCell<BTreeMap<String, String>>,
+}
+
+impl View {
+    fn new(masks: Vec<String>) -> View {
+        let live = (std::io::stderr().is_terminal() && std::env::var_os("PIPEC_PLAIN").is_none())
+            .then(|| {
+                indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+            });
+        View {
+            live,
+            spinners: RefCell::new(BTreeMap::new()),
+            masks,
+            started: Instant::now(),
+            stages: RefCell::new(BTreeMap::new()),
+            actions: RefCell::new(BTreeMap::new()),
         }
-        Progress::Action {
-            stage,
-            action,
-            status,
-            attempt,
-            secs,
-            log,
-        } => {
-            if status == "running" {
-                let again = if *attempt > 1 {
-                    format!(" (attempt {attempt})")
+    }
+
+    /// A line above the live view, or a timestamped plain line.
+    fn line(&self, text: &str) {
+        let text = crate::runtime::exec::mask(text, &self.masks);
+        match &self.live {
+            Some(m) => {
+                let _ = m.println(text);
+            }
+            None => eprintln!("{} {text}", stamp()),
+        }
+    }
+
+    fn show(&self, p: &Progress) {
+        match p {
+            Progress::Stage {
+                stage,
+                status,
+                detail,
+            } => {
+                self.stages
+                    .borrow_mut()
+                    .insert(stage.clone(), status.clone());
+                let detail = if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                };
+                self.line(&format!("stage {stage}: {status}{detail}"));
+            }
+            Progress::Action {
+                stage,
+                action,
+                status,
+                attempt,
+                secs,
+                detail,
+                log,
+            } => {
+                let key = format!("{stage}.{action}");
+                self.actions
+                    .borrow_mut()
+                    .insert(key.clone(), status.clone());
+                if status == "running" {
+                    let again = if *attempt > 1 {
+                        format!(" (attempt {attempt})")
+                    } else {
+                        String::new()
+                    };
+                    match &self.live {
+                        Some(m) => {
+                            let bar = m.add(indicatif::ProgressBar::new_spinner());
+                            bar.set_style(
+                                indicatif::ProgressStyle::with_template(
+                                    "  {spinner} {msg} {elapsed}",
+                                )
+                                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                            );
+                            bar.set_message(format!("{key}{again}"));
+                            bar.enable_steady_tick(Duration::from_millis(100));
+                            self.spinners.borrow_mut().insert(key, bar);
+                        }
+                        None => eprintln!("{}   {key}: running{again}", stamp()),
+                    }
+                    return;
+                }
+                if let Some(bar) = self.spinners.borrow_mut().remove(&key) {
+                    bar.finish_and_clear();
+                    if let Some(m) = &self.live {
+                        m.remove(&bar);
+                    }
+                }
+                let took = if *secs > 0.0 {
+                    format!(" ({secs:.1}s)")
                 } else {
                     String::new()
                 };
-                eprintln!("{}   {stage}.{action}: running{again}", stamp());
-                return;
-            }
-            eprintln!("{}   {stage}.{action}: {status} ({secs:.1}s)", stamp());
-            if status == "failed" {
-                if let Some(text) = log.as_ref().and_then(|l| std::fs::read_to_string(l).ok()) {
-                    let lines: Vec<&str> = text.lines().collect();
-                    eprintln!(
-                        "      --- last lines of {} ---",
-                        log.as_ref()
-                            .map_or(String::new(), |l| l.display().to_string())
-                    );
-                    for l in &lines[lines.len().saturating_sub(20)..] {
-                        eprintln!("      {}", crate::runtime::exec::mask(l, masks));
-                    }
+                let detail = if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {detail}")
+                };
+                self.line(&format!("  {key}: {status}{took}{detail}"));
+                if status == "failed" {
+                    self.tail(log.as_deref());
                 }
             }
+            Progress::Output { label, line } => self.line(&format!("  {label} | {line}")),
+        }
+    }
+
+    /// The last lines of a failed action's log.
+    fn tail(&self, log: Option<&Path>) {
+        let Some(log) = log else { return };
+        let Ok(text) = std::fs::read_to_string(log) else {
+            return;
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let mut out = format!("    --- last lines of {} ---", log.display());
+        for l in &lines[lines.len().saturating_sub(20)..] {
+            out.push_str("\n    ");
+            out.push_str(l);
+        }
+        self.line(&out);
+    }
+
+    fn finish(&self) {
+        for (_, bar) in std::mem::take(&mut *self.spinners.borrow_mut()) {
+            bar.finish_and_clear();
+        }
+        if let Some(m) = &self.live {
+            let _ = m.clear();
+        }
+    }
+
+    /// The closing summary: counts by status, time taken, the final status.
+    fn summary(&self, run_id: &str, status: &str) {
+        let count = |m: &BTreeMap<String, String>| {
+            let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+            for s in m.values() {
+                *by.entry(s.as_str()).or_default() += 1;
+            }
+            by.iter()
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let stages = count(&self.stages.borrow());
+        let actions = count(&self.actions.borrow());
+        eprintln!(
+            "{} run {run_id} {status} in {:.1}s; stages: {}; actions: {}",
+            stamp(),
+            self.started.elapsed().as_secs_f64(),
+            if stages.is_empty() {
+                "none".into()
+            } else {
+                stages
+            },
+            if actions.is_empty() {
+                "none".into()
+            } else {
+                actions
+            },
+        );
+        if status != "succeeded" {
+            eprintln!("  details: pipec show {run_id}   logs: pipec logs {run_id}");
         }
     }
 }

@@ -65,9 +65,13 @@ pub(crate) struct Args {
     /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`, else `./.pipec/`).
     #[arg(long, env = "PIPEC_STATE_DIR")]
     pub(crate) state_dir: Option<PathBuf>,
-    /// Actions run at once within a stage (default: the number of CPUs).
-    #[arg(long)]
+    /// Actions running at once, across the whole run (default: the number of CPUs).
+    #[arg(long, short = 'j')]
     pub(crate) jobs: Option<usize>,
+    /// Stream every action's output live, each line prefixed with `stage.action |` (it is
+    /// always in the action's log: `pipec logs RUN`).
+    #[arg(long, short = 'v')]
+    pub(crate) verbose: bool,
 }
 
 pub(crate) fn run(args: &Args) -> u8 {
@@ -191,26 +195,44 @@ fn load(args: &Args) -> Result<Ir, u8> {
 
 /// Param values: given ones, else defaults (with `env(…)` and `file(…)` read now).
 fn param_values(ir: &Ir, args: &Args) -> Option<BTreeMap<String, Value>> {
-    let bound = match crate::params::bind(ir, &args.params) {
-        Ok(b) => b,
-        Err(diags) => {
-            for d in diags {
-                eprintln!(
-                    "error[{}]: {}{}",
-                    d.code,
-                    d.message,
-                    d.help.map(|h| format!("\nhelp: {h}")).unwrap_or_default()
-                );
-            }
-            return None;
-        }
-    };
     let base = args
         .file
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let scope = DefaultsScope { base };
+    match param_values_of(ir, &args.params, &base) {
+        Ok(v) => Some(v),
+        Err(why) => {
+            eprintln!("{why}");
+            None
+        }
+    }
+}
+
+/// Binds `given` to the params of `ir` and evaluates defaults (relative `file(…)` paths
+/// against `base`); the error is the text to show.
+pub(crate) fn param_values_of(
+    ir: &Ir,
+    given: &[(String, String)],
+    base: &std::path::Path,
+) -> Result<BTreeMap<String, Value>, String> {
+    let bound = crate::params::bind(ir, given).map_err(|diags| {
+        diags
+            .into_iter()
+            .map(|d| {
+                format!(
+                    "error[{}]: {}{}",
+                    d.code,
+                    d.message,
+                    d.help.map(|h| format!("\nhelp: {h}")).unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let scope = DefaultsScope {
+        base: base.to_path_buf(),
+    };
     let mut out = BTreeMap::new();
     for (name, expr) in bound {
         match eval(&expr, &scope) {
@@ -218,14 +240,13 @@ fn param_values(ir: &Ir, args: &Args) -> Option<BTreeMap<String, Value>> {
                 out.insert(name, v);
             }
             Err(EvalError::Unknown(what) | EvalError::Invalid(what)) => {
-                eprintln!(
+                return Err(format!(
                     "error: param `{name}` has no value: {what}\nhelp: pass `--param {name}=VALUE`"
-                );
-                return None;
+                ));
             }
         }
     }
-    Some(out)
+    Ok(out)
 }
 
 /// Evaluates param defaults: literals, `env(…)` and `file(…)`.

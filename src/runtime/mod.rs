@@ -4,6 +4,7 @@
 //! with safe quoting. The scheduler, processes, artifacts and run history come next.
 
 pub mod artifacts;
+mod attempt;
 pub mod eval;
 pub mod exec;
 pub mod plan;

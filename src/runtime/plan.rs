@@ -135,7 +135,7 @@ pub fn plan(ir: &Ir, params: &BTreeMap<String, Value>, facts: &RunFacts) -> Plan
     let mut verdicts: BTreeMap<&str, Verdict> = BTreeMap::new();
     let mut stages = Vec::new();
     for s in topological(&ir.pipeline.stages) {
-        let verdict = stage_verdict(s, &verdicts, &scope);
+        let verdict = stage_verdict(s, &verdicts, &scope, &undecided_rule);
         let status = match &verdict {
             Verdict::Runs => Some("succeeded"),
             Verdict::Skipped(_) | Verdict::NotReached(_) => Some("skipped"),
@@ -192,10 +192,14 @@ pub(crate) fn topological(stages: &[Stage]) -> Vec<&Stage> {
 
 /// What happens to stage `s`, given the verdicts of the stages before it (shared by the dry
 /// run and the real one, so the two cannot disagree).
+///
+/// `rule` decides the rules that are not plain expressions (`window`, `check`): the dry run
+/// answers "depends", the real run looks at the clock and at the checks it ran.
 pub(crate) fn stage_verdict(
     s: &Stage,
     verdicts: &BTreeMap<&str, Verdict>,
     scope: &dyn Scope,
+    rule: &dyn Fn(usize, &CondRule) -> Known,
 ) -> Verdict {
     if !s.inbound.is_empty() {
         let mut taken = false;
@@ -249,16 +253,10 @@ pub(crate) fn stage_verdict(
         return Verdict::Runs;
     };
     let mut depends = Vec::new();
-    for rule in &entry.rules {
-        let known = match rule {
+    for (i, r) in entry.rules.iter().enumerate() {
+        let known = match r {
             CondRule::Require { expr, .. } => decide(expr, scope),
-            CondRule::Window { cron, tz, .. } => Known::Depends(format!(
-                "the deployment window `{cron}`{}",
-                tz.as_ref().map(|z| format!(" ({z})")).unwrap_or_default()
-            )),
-            CondRule::Check { action } => {
-                Known::Depends(format!("the entry check `{}`", action.name))
-            }
+            other => rule(i, other),
         };
         match known {
             Known::Yes => {}
@@ -279,6 +277,18 @@ pub(crate) fn stage_verdict(
         Verdict::RunsOrSkipped(format!("entry: {}", depends.join("; ")))
     } else {
         Verdict::Depends(format!("entry: {}", depends.join("; ")))
+    }
+}
+
+/// The dry run's answer for `window` and `check` rules: known only while running.
+pub(crate) fn undecided_rule(_: usize, rule: &CondRule) -> Known {
+    match rule {
+        CondRule::Require { .. } => Known::Depends("a condition".into()),
+        CondRule::Window { cron, tz, .. } => Known::Depends(format!(
+            "the deployment window `{cron}`{}",
+            tz.as_ref().map(|z| format!(" ({z})")).unwrap_or_default()
+        )),
+        CondRule::Check { action } => Known::Depends(format!("the entry check `{}`", action.name)),
     }
 }
 

@@ -1,20 +1,31 @@
-//! Executing a run: stages in graph order, actions of a stage as their `after` graph allows
-//! (at most `jobs` at once), attempts in fresh workspaces, artifacts and exports between
-//! them, every state change recorded in the history before the run moves on.
+//! Executing a run: one scheduler over the whole stage graph (LANGUAGE.md §6, §9).
 //!
-//! Supported kinds: `sh`, `dir`, `wait`. `git`, `approval` and `pipeline` actions, `window` and
-//! `check` rules, and `rollback` fail with a message saying so (issue 3 is in progress).
+//! A stage is decided once every inbound edge's source has ended (so independent branches
+//! run side by side, and a join waits only for the branches that ran); within a stage,
+//! actions start when their `after` predecessors succeeded or were skipped. At most `jobs`
+//! actions of the whole run are running at once. Everything runs on one current-thread
+//! tokio runtime: attempts are futures polled side by side, and every state change is
+//! recorded in the history before anything that depends on it starts.
+//!
+//! Not yet here (they need durable runs, issue 4): approvals (an `approval` action fails,
+//! saying so), `rollback` (a stage whose policy is rollback fails, saying so).
 #![allow(clippy::disallowed_methods)] // Reason: the runtime creates workspaces and copies files.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use super::eval::{EvalError, Scope, Value, eval};
-use super::exec::{self, Attempt, Outcome};
-use super::plan::{RunFacts, Verdict, stage_verdict, topological};
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
+
+use super::attempt::{Failure, Finished, Workspaces, append, blocking, prepare};
+use super::eval::{Scope, Value, eval};
+use super::exec::{self, Echo};
+use super::plan::{Known, RunFacts, Verdict, stage_verdict, topological};
 use super::state::{ActionUpdate, History};
-use crate::ir::{Action, Expr, FailurePolicy, Ir, Kind, RetryScope, Stage};
+use crate::ir::{Action, CondRule, Condition, ElseResult, FailurePolicy, Ir, RetryScope};
 
 /// What the CLI shows while a run goes on.
 #[derive(Clone, Debug)]
@@ -30,8 +41,12 @@ pub enum Progress {
         status: String,
         attempt: u32,
         secs: f64,
+        /// Why it failed or was skipped, where its workspace was kept, …
+        detail: String,
         log: Option<PathBuf>,
     },
+    /// A line of an action's output (`--verbose`), already masked.
+    Output { label: String, line: String },
 }
 
 /// How a run ended.
@@ -41,6 +56,44 @@ pub enum RunStatus {
     Failed,
     Waiting,
     Stopped,
+}
+
+impl Progress {
+    /// The progress of a nested run (a `pipeline` action), shown under the action's label.
+    pub(super) fn nested_under(self, label: &str) -> Progress {
+        match self {
+            Progress::Stage {
+                stage,
+                status,
+                detail,
+            } => Progress::Stage {
+                stage: format!("{label} > {stage}"),
+                status,
+                detail,
+            },
+            Progress::Action {
+                stage,
+                action,
+                status,
+                attempt,
+                secs,
+                detail,
+                log,
+            } => Progress::Action {
+                stage: format!("{label} > {stage}"),
+                action,
+                status,
+                attempt,
+                secs,
+                detail,
+                log,
+            },
+            Progress::Output { label: l, line } => Progress::Output {
+                label: format!("{label} > {l}"),
+                line,
+            },
+        }
+    }
 }
 
 impl RunStatus {
@@ -54,18 +107,57 @@ impl RunStatus {
     }
 }
 
-/// Settings of one run.
-pub struct Options {
-    pub jobs: usize,
-    /// Folder of the pipeline file: relative paths (`dir.path`) resolve against it.
-    pub base: PathBuf,
-    /// Environment variables that are sources of secrets: removed from actions.
+/// A pipeline run by a `pipeline` action, loaded and checked by the caller's front end.
+pub struct Child {
+    pub ir: Ir,
+    pub values: BTreeMap<String, Value>,
+    pub secrets: BTreeMap<String, String>,
+    /// Environment variables that are sources of the child's secrets.
     pub secret_sources: Vec<String>,
 }
 
-struct RunScope<'a> {
+/// Loads the pipeline file of a `pipeline` action with its params (as text).
+pub type Loader<'a> = dyn Fn(&Path, &BTreeMap<String, String>) -> Result<Child, String> + 'a;
+
+/// Settings of one run.
+pub struct Options<'a> {
+    pub jobs: usize,
+    /// The pipeline file (relative paths such as `dir.path` resolve against its folder).
+    pub file: PathBuf,
+    /// Environment variables that are sources of secrets: removed from actions.
+    pub secret_sources: Vec<String>,
+    /// Stream every action's output (masked) as `Progress::Output`.
+    pub verbose: bool,
+    pub loader: &'a Loader<'a>,
+    /// The pipeline files of the runs this one is nested in (outermost first).
+    pub parents: Vec<PathBuf>,
+}
+
+impl Options<'_> {
+    pub(super) fn base(&self) -> PathBuf {
+        self.file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+}
+
+/// Everything a run reads.
+pub struct Run<'a> {
+    pub ir: &'a Ir,
+    pub history: &'a History,
+    pub run_id: &'a str,
+    pub values: &'a BTreeMap<String, Value>,
+    pub secrets: &'a BTreeMap<String, String>,
+    pub facts: &'a RunFacts,
+    pub options: &'a Options<'a>,
+    pub report: &'a dyn Fn(Progress),
+    pub stop: &'a tokio::sync::watch::Receiver<u8>,
+}
+
+pub(super) struct RunScope<'a> {
     params: &'a BTreeMap<String, Value>,
-    secrets: &'a BTreeMap<String, String>,
+    pub(super) secrets: &'a BTreeMap<String, String>,
     facts: &'a RunFacts,
     run_id: &'a str,
     exports: BTreeMap<(String, String, String), String>,
@@ -98,581 +190,1064 @@ impl Scope for RunScope<'_> {
     }
 }
 
-/// Runs `ir` to its end.
-#[allow(clippy::too_many_arguments)] // Reason: the run's inputs, each distinct; a struct would only rename them.
-pub async fn execute(
-    stop: &tokio::sync::watch::Receiver<u8>,
-    ir: &Ir,
-    history: &History,
-    run_id: &str,
-    values: &BTreeMap<String, Value>,
-    secrets: &BTreeMap<String, String>,
-    facts: &RunFacts,
-    options: &Options,
-    report: &dyn Fn(Progress),
-) -> Result<RunStatus, String> {
-    let mut scope = RunScope {
-        params: values,
-        secrets,
-        facts,
-        run_id,
-        exports: BTreeMap::new(),
-        statuses: BTreeMap::new(),
-    };
-    let mut verdicts: BTreeMap<&str, Verdict> = BTreeMap::new();
-    let mut status = RunStatus::Succeeded;
-    for stage in topological(&ir.pipeline.stages) {
-        if status != RunStatus::Succeeded || *stop.borrow() > 0 {
-            break;
-        }
-        let verdict = stage_verdict(stage, &verdicts, &scope);
-        let (record, detail) = match &verdict {
-            Verdict::Runs => ("running", String::new()),
-            Verdict::Skipped(why) | Verdict::NotReached(why) => ("skipped", why.clone()),
-            Verdict::Held(why) => ("waiting", why.clone()),
-            Verdict::Fails(why) => ("failed", why.clone()),
-            Verdict::Depends(why) | Verdict::RunsOrSkipped(why) => (
-                "failed",
-                format!("this runtime cannot decide the entry yet: {why}"),
-            ),
-            Verdict::AfterFailure(why) => ("pending", why.clone()),
-        };
-        history.stage(run_id, &stage.name, record)?;
-        report(Progress::Stage {
-            stage: stage.name.clone(),
-            status: record.into(),
-            detail,
-        });
-        match record {
-            "skipped" => {
-                scope.statuses.insert(stage.name.clone(), "skipped".into());
-            }
-            "waiting" => status = RunStatus::Waiting,
-            "pending" => {}
-            "failed" => status = RunStatus::Failed,
-            _ => {
-                let ok = run_stage(
-                    stop, ir, stage, history, run_id, &mut scope, options, report,
-                )
-                .await?;
-                let result = if ok { "succeeded" } else { "failed" };
-                history.stage(run_id, &stage.name, result)?;
-                report(Progress::Stage {
-                    stage: stage.name.clone(),
-                    status: result.into(),
-                    detail: String::new(),
-                });
-                scope.statuses.insert(stage.name.clone(), result.into());
-                if !ok {
-                    status = RunStatus::Failed;
-                }
-            }
-        }
-        verdicts.insert(
-            &stage.name,
-            if record == "running" {
-                Verdict::Runs
-            } else {
-                verdict
-            },
-        );
-    }
-    if *stop.borrow() > 0 {
-        status = RunStatus::Stopped;
-    }
-    history.finish_run(run_id, status.as_str())?;
-    Ok(status)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Not decided yet.
+    Waiting,
+    /// Entry checks are running.
+    Entry,
+    Actions,
+    /// `on success` checks are running.
+    Exit,
+    Done,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum State {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ActState {
     Pending,
+    /// Waiting out a retry's backoff.
+    Backoff,
     Running,
     Succeeded,
     Skipped,
     Failed,
+    /// Stopped by a stop request.
+    Abandoned,
 }
 
-/// One stage: `after` order, `jobs` at a time, retries, then `on failure`.
-#[allow(clippy::too_many_arguments)] // Reason: the run's context, passed down explicitly.
-async fn run_stage(
-    stop: &tokio::sync::watch::Receiver<u8>,
-    ir: &Ir,
-    stage: &Stage,
-    history: &History,
-    run_id: &str,
-    scope: &mut RunScope<'_>,
-    options: &Options,
-    report: &dyn Fn(Progress),
-) -> Result<bool, String> {
-    let mut states = vec![State::Pending; stage.actions.len()];
-    let mut rounds = match stage.on_failure {
-        FailurePolicy::Retry { count, .. } => count + 1,
-        _ => 1,
-    };
-    loop {
-        run_actions(
-            stop,
-            ir,
-            stage,
-            &mut states,
-            history,
-            run_id,
-            scope,
-            options,
-            report,
-        )
-        .await?;
-        if !states.contains(&State::Failed) {
-            return Ok(true);
-        }
-        rounds -= 1;
-        match stage.on_failure {
-            FailurePolicy::Retry { scope: which, .. } if rounds > 0 => {
-                for s in &mut states {
-                    let again = match which {
-                        RetryScope::All => true,
-                        RetryScope::Failed => matches!(*s, State::Failed | State::Pending),
-                    };
-                    if again {
-                        *s = State::Pending;
-                    }
-                }
-            }
-            _ => return Ok(false),
-        }
-    }
+struct StageRun {
+    /// Indices of the stages its inbound edges come from.
+    sources: Vec<usize>,
+    /// For each action, the indices of its `after` predecessors.
+    preds: Vec<Vec<usize>>,
+    /// For each action, whether another action waits for it.
+    awaited: Vec<bool>,
+    phase: Phase,
+    acts: Vec<(ActState, u32)>,
+    rounds_left: u32,
+    /// Results of the current condition's `check` rules, by rule index.
+    checks: BTreeMap<usize, Result<(), String>>,
+    checks_running: usize,
+    deadline: Option<Instant>,
+    started: Instant,
 }
 
-#[allow(clippy::too_many_arguments, clippy::too_many_lines)] // Reason: one scheduling loop over the stage's context.
-async fn run_actions(
-    stop: &tokio::sync::watch::Receiver<u8>,
-    ir: &Ir,
-    stage: &Stage,
-    states: &mut [State],
-    history: &History,
-    run_id: &str,
-    scope: &mut RunScope<'_>,
-    options: &Options,
-    report: &dyn Fn(Progress),
-) -> Result<(), String> {
-    let index: BTreeMap<&str, usize> = stage
-        .actions
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.name.as_str(), i))
-        .collect();
-    let mut running = tokio::task::JoinSet::new();
-    let mut attempts = vec![0u32; stage.actions.len()];
-    let mut failed = false;
-    loop {
-        // Start what is ready, up to `jobs`, unless something failed for good.
-        for i in 0..stage.actions.len() {
-            if failed
-                || *stop.borrow() > 0
-                || running.len() >= options.jobs
-                || states[i] != State::Pending
-            {
-                continue;
-            }
-            let a = &stage.actions[i];
-            let preds: Vec<State> = a
-                .after
-                .iter()
-                .filter_map(|p| index.get(p.as_str()))
-                .map(|&j| states[j])
-                .collect();
-            if preds
-                .iter()
-                .any(|s| matches!(s, State::Pending | State::Running | State::Failed))
-            {
-                continue;
-            }
-            if let Some(w) = &a.when {
-                if !matches!(eval(w, scope), Ok(Value::Bool(true))) {
-                    states[i] = State::Skipped;
-                    record(
-                        history,
-                        report,
-                        run_id,
-                        &stage.name,
-                        &a.name,
-                        &ActionUpdate {
-                            status: "skipped",
-                            attempt: 0,
-                            exit_code: None,
-                            log: None,
-                        },
-                        0.0,
-                        None,
-                    )?;
-                    continue;
-                }
-            }
-            attempts[i] += 1;
-            let prepared = prepare(ir, stage, a, attempts[i], history, run_id, scope, options);
-            states[i] = State::Running;
-            let update = ActionUpdate {
-                status: "running",
-                attempt: attempts[i],
-                exit_code: None,
-                log: None,
-            };
-            record(
-                history,
-                report,
-                run_id,
-                &stage.name,
-                &a.name,
-                &update,
-                0.0,
-                None,
-            )?;
-            let started = Instant::now();
-            let stop_rx = stop.clone();
-            running.spawn(async move {
-                let result = match prepared {
-                    Ok(p) => p.go(stop_rx).await,
-                    Err(e) => Err(e),
-                };
-                (i, started.elapsed(), result)
-            });
-        }
-        let Some(joined) = running.join_next().await else {
-            break;
-        };
-        let (i, took, result) = joined.map_err(|e| format!("an action task failed: {e}"))?;
-        let a = &stage.actions[i];
-        let log = history
-            .dir
-            .join("logs")
-            .join(run_id)
-            .join(format!("{}.{}.{}.log", stage.name, a.name, attempts[i]));
-        let outcome = match result {
-            Ok(done) => finish(stage, a, &done, scope, history, run_id),
-            Err(e) => Err(e),
-        };
-        let (ended, exit_code) = match &outcome {
-            Ok(c) => ("succeeded", *c),
-            Err(why) => {
-                let _ = append(&log, &format!("\npipec: {why}\n"));
-                ("failed", None)
-            }
-        };
-        if ended == "failed" && attempts[i] <= a.retry.count && *stop.borrow() == 0 {
-            states[i] = State::Pending;
-            tokio::time::sleep(Duration::from_secs(a.retry.backoff_secs)).await;
-            continue;
-        }
-        states[i] = if ended == "succeeded" {
-            State::Succeeded
-        } else {
-            State::Failed
-        };
-        failed |= ended == "failed";
-        let log_text = log.to_string_lossy().into_owned();
-        let update = ActionUpdate {
-            status: ended,
-            attempt: attempts[i],
-            exit_code,
-            log: Some(&log_text),
-        };
-        record(
-            history,
-            report,
-            run_id,
-            &stage.name,
-            &a.name,
-            &update,
-            took.as_secs_f64(),
-            Some(log),
-        )?;
-    }
-    Ok(())
-}
-
-/// Records an action's change in the history, then shows it.
-#[allow(clippy::too_many_arguments)] // Reason: the change and where it goes, each distinct.
-fn record(
-    history: &History,
-    report: &dyn Fn(Progress),
-    run_id: &str,
-    stage: &str,
-    action: &str,
-    update: &ActionUpdate<'_>,
-    secs: f64,
-    log: Option<PathBuf>,
-) -> Result<(), String> {
-    history.action(run_id, stage, action, update)?;
-    report(Progress::Action {
-        stage: stage.to_string(),
-        action: action.to_string(),
-        status: update.status.to_string(),
-        attempt: update.attempt,
-        secs,
-        log,
-    });
-    Ok(())
-}
-
-/// What a finished attempt left behind.
-struct Done {
-    outcome: Outcome,
-    workspace: PathBuf,
-    outputs_file: PathBuf,
-}
-
-/// An attempt ready to go.
-enum Prepared {
-    Shell(Box<Attempt>, PathBuf, PathBuf),
-    Wait(Duration, PathBuf),
-    /// A `dir` snapshot is taken when the attempt "runs".
-    Dir {
-        from: PathBuf,
-        exclude: Vec<String>,
+/// What a future of the run reports back.
+enum Event {
+    Attempt {
+        stage: usize,
+        action: usize,
+        took: Duration,
         workspace: PathBuf,
+        result: Result<Finished, Failure>,
+    },
+    BackoffOver {
+        stage: usize,
+        action: usize,
+    },
+    Check {
+        stage: usize,
+        rule: usize,
+        workspace: PathBuf,
+        result: Result<(), String>,
     },
 }
 
-impl Prepared {
-    async fn go(self, stop: tokio::sync::watch::Receiver<u8>) -> Result<Done, String> {
-        match self {
-            Prepared::Shell(attempt, workspace, outputs_file) => {
-                let outcome = exec::run(&attempt, &stop)
-                    .await
-                    .map_err(|e| format!("cannot start `{}`: {e}", attempt.shell))?;
-                Ok(Done {
-                    outcome,
-                    workspace,
-                    outputs_file,
-                })
-            }
-            Prepared::Wait(d, workspace) => {
-                tokio::time::sleep(d).await;
-                Ok(Done {
-                    outcome: Outcome::Exited(0),
-                    outputs_file: workspace.join(".none"),
-                    workspace,
-                })
-            }
-            Prepared::Dir {
-                from,
-                exclude,
-                workspace,
-            } => {
-                copy_tree(&from, &workspace, &exclude)
-                    .map_err(|e| format!("cannot snapshot `{}`: {e}", from.display()))?;
-                Ok(Done {
-                    outcome: Outcome::Exited(0),
-                    outputs_file: workspace.join(".none"),
-                    workspace,
-                })
-            }
+type EchoChannel = (
+    tokio::sync::mpsc::UnboundedSender<(String, String)>,
+    tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+);
+
+type Pending<'r> = Pin<Box<dyn Future<Output = Event> + 'r>>;
+
+/// Runs `run.ir` to its end.
+pub fn execute<'r>(
+    run: &'r Run<'_>,
+) -> Pin<Box<dyn Future<Output = Result<RunStatus, String>> + 'r>> {
+    Box::pin(async move {
+        let mut sched = Sched::new(run)?;
+        let status = sched.go().await;
+        for c in std::mem::take(&mut sched.workspaces.cleanups) {
+            let _ = c.await;
         }
-    }
+        let status = status?;
+        run.history.finish_run(run.run_id, status.as_str())?;
+        Ok(status)
+    })
 }
 
-#[allow(clippy::too_many_arguments)] // Reason: the run's context, passed down explicitly.
-fn prepare(
-    ir: &Ir,
-    stage: &Stage,
-    a: &Action,
-    attempt: u32,
-    history: &History,
-    run_id: &str,
-    scope: &RunScope<'_>,
-    options: &Options,
-) -> Result<Prepared, String> {
-    let root = history
-        .dir
-        .join("work")
-        .join(run_id)
-        .join(&stage.name)
-        .join(&a.name)
-        .join(attempt.to_string());
-    let workspace = root.join("ws");
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&workspace)
-        .map_err(|e| format!("cannot create the workspace `{}`: {e}", workspace.display()))?;
-    std::fs::create_dir_all(history.dir.join("logs").join(run_id)).map_err(|e| e.to_string())?;
-    restore_inputs(a, &workspace, &history.dir, run_id)?;
-    let param_text = |name: &str| a.params.get(name).map(|e| eval(e, scope).map(|v| v.text()));
-    match a.kind {
-        Kind::Sh => {
-            let script = match a.params.get("run") {
-                Some(Expr::Interp { parts, .. }) => super::eval::render_script(parts, scope),
-                Some(other) => eval(other, scope).map(|v| v.text()),
-                None => Ok(String::new()),
-            }
-            .map_err(describe)?;
-            let shell = param_text("shell")
-                .transpose()
-                .map_err(describe)?
-                .unwrap_or_else(|| "bash".into());
-            let workdir = param_text("workdir")
-                .transpose()
-                .map_err(describe)?
-                .unwrap_or_else(|| ".".into());
-            let outputs_file = root.join("outputs.env");
-            std::fs::write(&outputs_file, "").map_err(|e| e.to_string())?;
-            let mut env: Vec<(String, String)> = Vec::new();
-            for (k, v) in &a.env {
-                env.push((k.clone(), eval(v, scope).map_err(describe)?.text()));
-            }
-            env.extend([
-                ("PIPEC_RUN_ID".into(), run_id.to_string()),
-                ("PIPEC_STAGE".into(), stage.name.clone()),
-                ("PIPEC_ACTION".into(), a.name.clone()),
-                ("PIPEC_ATTEMPT".into(), attempt.to_string()),
-                (
-                    "PIPEC_OUTPUT".into(),
-                    outputs_file.to_string_lossy().into_owned(),
-                ),
-            ]);
-            for i in &a.inputs {
-                env.push((
-                    format!("PIPEC_INPUT_{}", i.name),
-                    workspace.join(&i.path).to_string_lossy().into_owned(),
-                ));
-            }
-            let log = history
-                .dir
-                .join("logs")
-                .join(run_id)
-                .join(format!("{}.{}.{attempt}.log", stage.name, a.name));
-            let attempt = Attempt {
-                shell,
-                script,
-                workdir: workspace.join(workdir),
-                env,
-                env_remove: options.secret_sources.clone(),
-                timeout: a
-                    .timeout_secs
-                    .or(ir.pipeline.timeout_secs)
-                    .map(Duration::from_secs),
-                grace: Duration::from_secs(5),
-                log,
-                secrets: scope.secrets.values().cloned().collect(),
-            };
-            Ok(Prepared::Shell(Box::new(attempt), workspace, outputs_file))
-        }
-        Kind::Wait => match a.params.get("duration").map(|e| eval(e, scope)) {
-            Some(Ok(Value::Duration(secs))) => {
-                Ok(Prepared::Wait(Duration::from_secs(secs), workspace))
-            }
-            _ => Err("`wait` needs a duration".into()),
-        },
-        Kind::Dir => {
-            let path = param_text("path")
-                .transpose()
-                .map_err(describe)?
-                .unwrap_or_else(|| ".".into());
-            let exclude = match a.params.get("exclude").map(|e| eval(e, scope)) {
-                Some(Ok(Value::List(items))) => items.iter().map(Value::text).collect(),
-                _ => Vec::new(),
-            };
-            let mut exclude: Vec<String> = exclude;
-            // Never snapshot the state directory itself.
-            exclude.push(".pipec/**".into());
-            Ok(Prepared::Dir {
-                from: options.base.join(path),
-                exclude,
-                workspace,
+struct Sched<'r, 'a> {
+    run: &'r Run<'a>,
+    scope: RunScope<'a>,
+    order: Vec<usize>,
+    stages: Vec<StageRun>,
+    verdicts: BTreeMap<&'a str, Verdict>,
+    /// Attempts in flight (the `jobs` limit).
+    running: usize,
+    /// The stage whose failure fails the run: nothing new starts.
+    failed: Option<String>,
+    held: bool,
+    workspaces: Workspaces,
+    outputs: u64,
+    deadline: Option<Instant>,
+    /// `--verbose`: where attempts send their output lines (label, line).
+    echo: Option<EchoChannel>,
+}
+
+impl<'r, 'a> Sched<'r, 'a> {
+    fn new(run: &'r Run<'a>) -> Result<Sched<'r, 'a>, String> {
+        let ir = run.ir;
+        let index: BTreeMap<&str, usize> = ir
+            .pipeline
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
+        let order = topological(&ir.pipeline.stages)
+            .into_iter()
+            .filter_map(|s| index.get(s.name.as_str()).copied())
+            .collect();
+        let now = Instant::now();
+        let stages = ir
+            .pipeline
+            .stages
+            .iter()
+            .map(|s| {
+                let actions: BTreeMap<&str, usize> = s
+                    .actions
+                    .iter()
+                    .enumerate()
+                    .map(|(j, a)| (a.name.as_str(), j))
+                    .collect();
+                let preds: Vec<Vec<usize>> = s
+                    .actions
+                    .iter()
+                    .map(|a| {
+                        a.after
+                            .iter()
+                            .filter_map(|p| actions.get(p.as_str()).copied())
+                            .collect()
+                    })
+                    .collect();
+                let mut awaited = vec![false; s.actions.len()];
+                for &p in preds.iter().flatten() {
+                    awaited[p] = true;
+                }
+                (s, preds, awaited)
             })
+            .map(|(s, preds, awaited)| StageRun {
+                sources: s
+                    .inbound
+                    .iter()
+                    .filter_map(|e| index.get(e.from.as_str()).copied())
+                    .collect(),
+                preds,
+                awaited,
+                phase: Phase::Waiting,
+                acts: vec![(ActState::Pending, 0); s.actions.len()],
+                rounds_left: match s.on_failure {
+                    FailurePolicy::Retry { count, .. } => count,
+                    _ => 0,
+                },
+                checks: BTreeMap::new(),
+                checks_running: 0,
+                deadline: None,
+                started: now,
+            })
+            .collect();
+        let dir = &run.history.dir;
+        let work = dir.join("work").join(run.run_id);
+        for d in [&work, &dir.join("logs").join(run.run_id)] {
+            std::fs::create_dir_all(d)
+                .map_err(|e| format!("cannot create `{}`: {e}", d.display()))?;
         }
-        Kind::Git | Kind::Approval | Kind::Pipeline => Err(format!(
-            "`{}` actions are not supported by this version of the runtime yet",
-            match a.kind {
-                Kind::Git => "git",
-                Kind::Approval => "approval",
-                _ => "pipeline",
+        Ok(Sched {
+            run,
+            scope: RunScope {
+                params: run.values,
+                secrets: run.secrets,
+                facts: run.facts,
+                run_id: run.run_id,
+                exports: BTreeMap::new(),
+                statuses: BTreeMap::new(),
+            },
+            order,
+            stages,
+            verdicts: BTreeMap::new(),
+            running: 0,
+            failed: None,
+            held: false,
+            workspaces: Workspaces {
+                root: work,
+                free: Vec::new(),
+                next: 0,
+                cleanups: Vec::new(),
+            },
+            outputs: 0,
+            deadline: ir
+                .pipeline
+                .timeout_secs
+                .map(|s| now + Duration::from_secs(s)),
+            echo: run
+                .options
+                .verbose
+                .then(tokio::sync::mpsc::unbounded_channel),
+        })
+    }
+
+    fn stopping(&self) -> bool {
+        *self.run.stop.borrow() > 0
+    }
+
+    async fn go(&mut self) -> Result<RunStatus, String> {
+        let mut inflight: FuturesUnordered<Pending<'r>> = FuturesUnordered::new();
+        loop {
+            self.advance(&mut inflight)?;
+            if inflight.is_empty() {
+                break;
             }
-        )),
+            // Queued history changes are committed within `MAX_QUEUED`, even when nothing
+            // else happens meanwhile (someone may be watching with `pipec show`).
+            let flush_in = self
+                .run
+                .history
+                .queued_for()
+                .map(|t| super::state::MAX_QUEUED.saturating_sub(t));
+            let flush_due = async {
+                match flush_in {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let echo = async {
+                match &mut self.echo {
+                    Some((_, rx)) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let event = tokio::select! {
+                ev = inflight.next() => ev,
+                Some((label, line)) = echo => {
+                    (self.run.report)(Progress::Output { label, line });
+                    continue;
+                }
+                () = flush_due => {
+                    self.run.history.flush()?;
+                    continue;
+                }
+            };
+            if let Some(event) = event {
+                self.handle(event, &mut inflight)?;
+            }
+        }
+        if let Some((_, rx)) = &mut self.echo {
+            while let Ok((label, line)) = rx.try_recv() {
+                (self.run.report)(Progress::Output { label, line });
+            }
+        }
+        Ok(if self.stopping() {
+            RunStatus::Stopped
+        } else if self.failed.is_some() {
+            RunStatus::Failed
+        } else if self.held {
+            RunStatus::Waiting
+        } else {
+            RunStatus::Succeeded
+        })
     }
-}
 
-#[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(describe)`.
-fn describe(e: EvalError) -> String {
-    e.to_string()
-}
-
-/// After an attempt: exit status, declared exports, declared outputs.
-fn finish(
-    stage: &Stage,
-    a: &Action,
-    done: &Done,
-    scope: &mut RunScope<'_>,
-    history: &History,
-    run_id: &str,
-) -> Result<Option<i32>, String> {
-    match done.outcome {
-        Outcome::Exited(0) => {}
-        Outcome::Exited(code) => return Err(format!("exited with status {code}")),
-        Outcome::Signalled(sig) => return Err(format!("killed by signal {sig}")),
-        Outcome::TimedOut => return Err("timed out; its process group was stopped".into()),
-        Outcome::Stopped => return Err("stopped".into()),
-    }
-    if a.kind == Kind::Sh {
-        let text = std::fs::read_to_string(&done.outputs_file).unwrap_or_default();
-        let declared: Vec<String> = a.exports.clone();
-        let (values, _warnings) = exec::parse_outputs(&text, &declared)?;
-        for (k, v) in values {
-            history.export(run_id, &stage.name, &a.name, &k, &v)?;
-            scope
-                .exports
-                .insert((stage.name.clone(), a.name.clone(), k), v);
+    /// Decides what can be decided and starts what can start, until nothing changes.
+    fn advance(&mut self, inflight: &mut FuturesUnordered<Pending<'r>>) -> Result<(), String> {
+        loop {
+            let mut changed = false;
+            if self.failed.is_none() && !self.stopping() {
+                for k in 0..self.order.len() {
+                    let i = self.order[k];
+                    if self.stages[i].phase == Phase::Waiting && self.sources_done(i) {
+                        self.decide(i, inflight)?;
+                        changed = true;
+                    }
+                }
+            }
+            for i in 0..self.stages.len() {
+                if self.stages[i].phase == Phase::Actions {
+                    changed |= self.start_actions(i, inflight)?;
+                    if self.actions_settled(i) {
+                        self.actions_done(i, inflight)?;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                return Ok(());
+            }
         }
     }
-    for o in &a.outputs {
-        super::artifacts::capture(&history.dir, run_id, &o.name, &done.workspace, &o.path)?;
-    }
-    Ok(Some(0))
-}
 
-fn restore_inputs(a: &Action, workspace: &Path, state: &Path, run_id: &str) -> Result<(), String> {
-    for i in &a.inputs {
-        super::artifacts::restore(state, run_id, &i.name, workspace)?;
+    fn sources_done(&self, i: usize) -> bool {
+        self.stages[i]
+            .sources
+            .iter()
+            .all(|&j| self.stages[j].phase == Phase::Done)
     }
-    Ok(())
-}
 
-/// Copies a folder, leaving out paths (relative to `from`) that match `exclude` globs.
-fn copy_tree(from: &Path, to: &Path, exclude: &[String]) -> std::io::Result<()> {
-    let matchers: Vec<_> = exclude
-        .iter()
-        .filter_map(|p| crate::patterns::glob(p).ok())
-        .collect();
-    let mut stack = vec![from.to_path_buf()];
-    std::fs::create_dir_all(to)?;
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            let rel = path.strip_prefix(from).unwrap_or(&path);
-            let rel_text = rel.to_string_lossy();
-            if matchers
-                .iter()
-                .any(|m| m.is_match(rel_text.as_ref()) || m.is_match(format!("{rel_text}/x")))
-            {
+    /// Decides stage `i` (its sources have ended): runs, is skipped, holds, fails, or first
+    /// runs its entry checks.
+    fn decide(
+        &mut self,
+        i: usize,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) -> Result<(), String> {
+        let run = self.run;
+        let stage = &run.ir.pipeline.stages[i];
+        let verdict = {
+            let checks = &self.stages[i].checks;
+            let rule = |ri: usize, r: &CondRule| rule_known(ri, r, checks);
+            stage_verdict(stage, &self.verdicts, &self.scope, &rule)
+        };
+        let unrun: Vec<usize> = match (&verdict, &stage.entry) {
+            (Verdict::Depends(_) | Verdict::RunsOrSkipped(_), Some(entry)) => {
+                unrun_checks(entry, &self.stages[i].checks)
+            }
+            _ => Vec::new(),
+        };
+        if !unrun.is_empty() {
+            self.stages[i].phase = Phase::Entry;
+            self.stage_status(i, "running", "entry checks")?;
+            let entry = stage.entry.as_ref().map_or(&[][..], |c| &c.rules[..]);
+            self.start_checks(i, entry, &unrun, "entry", inflight)?;
+            return Ok(());
+        }
+        match verdict {
+            Verdict::Runs => {
+                let s = &mut self.stages[i];
+                s.phase = Phase::Actions;
+                s.started = Instant::now();
+                s.deadline = stage
+                    .timeout_secs
+                    .map(|t| s.started + Duration::from_secs(t));
+                self.stage_status(i, "running", "")?;
+            }
+            Verdict::Skipped(why) | Verdict::NotReached(why) => {
+                self.end_stage(i, "skipped", &why, Verdict::Skipped(why.clone()))?;
+            }
+            Verdict::Held(why) => {
+                self.held = true;
+                self.end_stage(i, "waiting", &why, Verdict::Held(why.clone()))?;
+            }
+            Verdict::Fails(why) => self.fail_stage(i, &why)?,
+            Verdict::Depends(why) | Verdict::RunsOrSkipped(why) | Verdict::AfterFailure(why) => {
+                self.fail_stage(i, &format!("cannot decide the entry: {why}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn stage_status(&self, i: usize, status: &str, detail: &str) -> Result<(), String> {
+        let name = &self.run.ir.pipeline.stages[i].name;
+        self.run.history.stage(self.run.run_id, name, status)?;
+        (self.run.report)(Progress::Stage {
+            stage: name.clone(),
+            status: status.into(),
+            detail: detail.into(),
+        });
+        Ok(())
+    }
+
+    fn end_stage(
+        &mut self,
+        i: usize,
+        status: &str,
+        detail: &str,
+        verdict: Verdict,
+    ) -> Result<(), String> {
+        let name: &'a str = &self.run.ir.pipeline.stages[i].name;
+        self.stages[i].phase = Phase::Done;
+        self.scope
+            .statuses
+            .insert(name.to_string(), status.to_string());
+        self.verdicts.insert(name, verdict);
+        self.stage_status(i, status, detail)
+    }
+
+    fn fail_stage(&mut self, i: usize, why: &str) -> Result<(), String> {
+        let name = &self.run.ir.pipeline.stages[i].name;
+        self.failed.get_or_insert_with(|| name.clone());
+        self.end_stage(i, "failed", why, Verdict::Fails(why.to_string()))
+    }
+
+    /// Starts the stage's ready actions, within the `jobs` limit. Returns whether anything
+    /// changed.
+    fn start_actions(
+        &mut self,
+        i: usize,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) -> Result<bool, String> {
+        let run = self.run;
+        let stage = &run.ir.pipeline.stages[i];
+        let mut changed = false;
+        let stage_failed = self.stages[i]
+            .acts
+            .iter()
+            .any(|(s, _)| matches!(s, ActState::Failed | ActState::Abandoned));
+        if stage_failed || self.failed.is_some() || self.stopping() {
+            return Ok(false);
+        }
+        for (j, a) in stage.actions.iter().enumerate() {
+            if self.running >= run.options.jobs.max(1) {
+                break;
+            }
+            if self.stages[i].acts[j].0 != ActState::Pending {
                 continue;
             }
-            let target = to.join(rel);
-            if entry.file_type()?.is_dir() {
-                std::fs::create_dir_all(&target)?;
-                stack.push(path);
-            } else {
-                std::fs::copy(&path, &target)?;
+            let blocked = self.stages[i].preds[j].iter().any(|&k| {
+                !matches!(
+                    self.stages[i].acts[k].0,
+                    ActState::Succeeded | ActState::Skipped
+                )
+            });
+            if blocked {
+                continue;
+            }
+            changed = true;
+            if let Some(w) = &a.when {
+                let skip = match eval(w, &self.scope) {
+                    Ok(Value::Bool(true)) => None,
+                    Ok(_) => Some(format!("`{}` is false", super::plan::describe(w))),
+                    Err(e) => Some(format!("`{}`: {e}", super::plan::describe(w))),
+                };
+                if let Some(why) = skip {
+                    self.stages[i].acts[j].0 = ActState::Skipped;
+                    self.record(i, j, "skipped", 0, None, None, 0.0, &format!("when: {why}"))?;
+                    continue;
+                }
+            }
+            let attempt = self.stages[i].acts[j].1 + 1;
+            self.stages[i].acts[j] = (ActState::Running, attempt);
+            self.running += 1;
+            self.record(i, j, "running", attempt, None, None, 0.0, "")?;
+            let label = format!("{}.{}", stage.name, a.name);
+            let log_name = format!("{label}.{attempt}");
+            let started = Instant::now();
+            let timeout = self.time_left(i, a.timeout_secs);
+            let future = match self.workspaces.acquire() {
+                Ok(ws) => self
+                    .attempt(a, &label, &log_name, attempt, ws.clone(), timeout)
+                    .map(move |result| Event::Attempt {
+                        stage: i,
+                        action: j,
+                        took: started.elapsed(),
+                        workspace: ws,
+                        result,
+                    }),
+                Err(e) => {
+                    let result = Err(Failure::new(e));
+                    Box::pin(async move {
+                        Event::Attempt {
+                            stage: i,
+                            action: j,
+                            took: started.elapsed(),
+                            workspace: PathBuf::new(),
+                            result,
+                        }
+                    }) as Pending<'r>
+                }
+            };
+            inflight.push(future);
+        }
+        Ok(changed)
+    }
+
+    /// The time an attempt may take: its own timeout, within what is left of the stage's
+    /// and the run's.
+    fn time_left(&self, i: usize, own: Option<u64>) -> Option<Duration> {
+        let now = Instant::now();
+        [
+            own.map(Duration::from_secs),
+            self.stages[i]
+                .deadline
+                .map(|d| d.saturating_duration_since(now)),
+            self.deadline.map(|d| d.saturating_duration_since(now)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Whether stage `i`'s actions are over for this round: nothing running or backing off,
+    /// and either all ended or nothing more will start.
+    fn actions_settled(&self, i: usize) -> bool {
+        let acts = &self.stages[i].acts;
+        if acts
+            .iter()
+            .any(|(s, _)| matches!(s, ActState::Running | ActState::Backoff))
+        {
+            return false;
+        }
+        let blocked = self.failed.is_some()
+            || self.stopping()
+            || acts
+                .iter()
+                .any(|(s, _)| matches!(s, ActState::Failed | ActState::Abandoned));
+        blocked
+            || acts
+                .iter()
+                .all(|(s, _)| matches!(s, ActState::Succeeded | ActState::Skipped))
+    }
+
+    /// Stage `i`'s actions are over: succeed (after `on success`), retry, or fail.
+    fn actions_done(
+        &mut self,
+        i: usize,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) -> Result<(), String> {
+        let run = self.run;
+        let stage = &run.ir.pipeline.stages[i];
+        let acts = &self.stages[i].acts;
+        let failed = acts.iter().filter(|(s, _)| *s == ActState::Failed).count();
+        let abandoned = acts.iter().any(|(s, _)| *s == ActState::Abandoned);
+        let all_ended = acts
+            .iter()
+            .all(|(s, _)| matches!(s, ActState::Succeeded | ActState::Skipped));
+        if abandoned || (self.stopping() && !all_ended) {
+            return self.end_stage(
+                i,
+                "abandoned",
+                "the run was stopped",
+                Verdict::Fails("stopped".into()),
+            );
+        }
+        if failed == 0 && !all_ended {
+            // Another stage failed the run before this one could finish.
+            let why = format!(
+                "not finished: the run failed at `{}`",
+                self.failed.clone().unwrap_or_default()
+            );
+            return self.end_stage(i, "abandoned", &why, Verdict::Fails(why.clone()));
+        }
+        if failed > 0 {
+            match stage.on_failure {
+                FailurePolicy::Retry { scope, .. }
+                    if self.stages[i].rounds_left > 0 && self.failed.is_none() =>
+                {
+                    let s = &mut self.stages[i];
+                    s.rounds_left -= 1;
+                    for (state, _) in &mut s.acts {
+                        let again = match scope {
+                            RetryScope::All => true,
+                            RetryScope::Failed => {
+                                matches!(*state, ActState::Failed | ActState::Pending)
+                            }
+                        };
+                        if again {
+                            *state = ActState::Pending;
+                        }
+                    }
+                    let detail = format!("on failure: retrying ({scope:?} actions)").to_lowercase();
+                    return self.stage_status(i, "running", &detail);
+                }
+                FailurePolicy::Rollback => {
+                    return self.fail_stage(
+                        i,
+                        "on failure rollback: rollback needs durable runs (`pipec rollback`), which this version does not have yet; the run fails",
+                    );
+                }
+                _ => {
+                    let why = if failed == 1 {
+                        "an action failed".to_string()
+                    } else {
+                        format!("{failed} actions failed")
+                    };
+                    return self.fail_stage(i, &why);
+                }
+            }
+        }
+        // All succeeded or were skipped: `on success` decides.
+        if let Some(cond) = &stage.on_success {
+            let unrun = unrun_checks(cond, &self.stages[i].checks);
+            if !unrun.is_empty() {
+                self.stages[i].phase = Phase::Exit;
+                return self.start_checks(i, &cond.rules, &unrun, "on-success", inflight);
+            }
+            if let Some(why) = self.condition_fails(i, cond) {
+                return match cond.otherwise {
+                    ElseResult::Rollback => self.fail_stage(
+                        i,
+                        &format!("on success: {why}; rollback needs durable runs, which this version does not have yet"),
+                    ),
+                    _ => self.fail_stage(i, &format!("on success: {why}")),
+                };
+            }
+        }
+        self.end_stage(i, "succeeded", "", Verdict::Runs)
+    }
+
+    /// Why `cond` does not hold (all its rules decided), or `None` when it holds.
+    fn condition_fails(&self, i: usize, cond: &Condition) -> Option<String> {
+        for (ri, r) in cond.rules.iter().enumerate() {
+            let known = match r {
+                CondRule::Require { expr, .. } => super::plan::decide(expr, &self.scope),
+                other => rule_known(ri, other, &self.stages[i].checks),
+            };
+            match known {
+                Known::Yes => {}
+                Known::No(why) | Known::Depends(why) => return Some(why),
+            }
+        }
+        None
+    }
+
+    fn start_checks(
+        &mut self,
+        i: usize,
+        rules: &'a [CondRule],
+        which: &[usize],
+        phase: &str,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) -> Result<(), String> {
+        let stage = &self.run.ir.pipeline.stages[i];
+        for &ri in which {
+            let CondRule::Check { action } = &rules[ri] else {
+                continue;
+            };
+            let label = format!("{}.{phase}.{}", stage.name, action.name);
+            let ws = self.workspaces.acquire()?;
+            let timeout = self.time_left(i, action.timeout_secs);
+            self.stages[i].checks_running += 1;
+            let future = self
+                .attempt(
+                    action,
+                    &label,
+                    &format!("{label}.1"),
+                    1,
+                    ws.clone(),
+                    timeout,
+                )
+                .map(move |result| Event::Check {
+                    stage: i,
+                    rule: ri,
+                    workspace: ws,
+                    result: result.map(|_| ()).map_err(|f| f.why),
+                });
+            inflight.push(future);
+        }
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        event: Event,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) -> Result<(), String> {
+        match event {
+            Event::Attempt {
+                stage: i,
+                action: j,
+                took,
+                workspace,
+                result,
+            } => {
+                self.running -= 1;
+                self.attempt_ended(i, j, took, workspace, result, inflight)
+            }
+            Event::BackoffOver { stage, action } => {
+                if self.stages[stage].acts[action].0 == ActState::Backoff {
+                    self.stages[stage].acts[action].0 = ActState::Pending;
+                }
+                Ok(())
+            }
+            Event::Check {
+                stage: i,
+                rule,
+                workspace,
+                result,
+            } => {
+                let s = &mut self.stages[i];
+                s.checks_running -= 1;
+                if result.is_ok() {
+                    self.workspaces.release(workspace);
+                } else {
+                    let name = format!("{}.check{rule}", self.run.ir.pipeline.stages[i].name);
+                    self.workspaces.keep(&workspace, &name);
+                }
+                let stopping = self.stopping();
+                let s = &mut self.stages[i];
+                s.checks.insert(rule, result);
+                if s.checks_running > 0 {
+                    return Ok(());
+                }
+                if stopping {
+                    return self.end_stage(
+                        i,
+                        "abandoned",
+                        "the run was stopped",
+                        Verdict::Fails("stopped".into()),
+                    );
+                }
+                let s = &mut self.stages[i];
+                match s.phase {
+                    Phase::Entry => {
+                        s.phase = Phase::Waiting;
+                        self.decide(i, inflight)
+                    }
+                    Phase::Exit => {
+                        s.phase = Phase::Actions;
+                        self.actions_done(i, inflight)
+                    }
+                    _ => Ok(()),
+                }
             }
         }
     }
-    Ok(())
+
+    #[allow(clippy::too_many_arguments)] // Reason: one attempt's outcome, each part distinct.
+    fn attempt_ended(
+        &mut self,
+        i: usize,
+        j: usize,
+        took: Duration,
+        workspace: PathBuf,
+        result: Result<Finished, Failure>,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) -> Result<(), String> {
+        let run = self.run;
+        let stage = &run.ir.pipeline.stages[i];
+        let a = &stage.actions[j];
+        let attempt = self.stages[i].acts[j].1;
+        let log = self.log_path(&format!("{}.{}.{attempt}", stage.name, a.name));
+        let log_text = log.to_string_lossy().into_owned();
+        match result {
+            Ok(done) => {
+                for w in &done.warnings {
+                    let _ = append(&log, &format!("pipec: warning: {w}\n"));
+                }
+                for (k, v) in done.exports {
+                    run.history
+                        .export(run.run_id, &stage.name, &a.name, &k, &v)?;
+                    self.scope
+                        .exports
+                        .insert((stage.name.clone(), a.name.clone(), k), v);
+                }
+                self.workspaces.release(workspace);
+                self.stages[i].acts[j].0 = ActState::Succeeded;
+                let log = log.exists().then_some(log);
+                let log_field = log.as_ref().map(|_| log_text.as_str());
+                self.record(
+                    i,
+                    j,
+                    "succeeded",
+                    attempt,
+                    done.exit_code,
+                    log_field,
+                    took.as_secs_f64(),
+                    "",
+                )?;
+                let _ = log;
+            }
+            Err(failure) => {
+                let _ = append(&log, &format!("\npipec: {}\n", failure.why));
+                let kept = if workspace.as_os_str().is_empty() {
+                    None
+                } else {
+                    Some(
+                        self.workspaces
+                            .keep(&workspace, &format!("{}.{}.{attempt}", stage.name, a.name)),
+                    )
+                };
+                let retry = attempt <= a.retry.count
+                    && !failure.stopped
+                    && !self.stopping()
+                    && self.failed.is_none();
+                let detail = match &kept {
+                    Some(ws) => format!("{}; workspace kept at {}", failure.why, ws.display()),
+                    None => failure.why.clone(),
+                };
+                if retry {
+                    let detail = format!(
+                        "{detail}; next attempt in {}",
+                        crate::syntax::format_duration(a.retry.backoff_secs)
+                    );
+                    self.retry_later(i, j, took, detail, log, inflight);
+                    return Ok(());
+                }
+                let status = if failure.stopped {
+                    "abandoned"
+                } else {
+                    "failed"
+                };
+                self.stages[i].acts[j].0 = if failure.stopped {
+                    ActState::Abandoned
+                } else {
+                    ActState::Failed
+                };
+                self.record(
+                    i,
+                    j,
+                    status,
+                    attempt,
+                    failure.exit_code,
+                    Some(&log_text),
+                    took.as_secs_f64(),
+                    &detail,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A failed attempt that has retries left: back off, then pending again.
+    fn retry_later(
+        &mut self,
+        i: usize,
+        j: usize,
+        took: Duration,
+        detail: String,
+        log: PathBuf,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) {
+        let stage = &self.run.ir.pipeline.stages[i];
+        let a = &stage.actions[j];
+        let attempt = self.stages[i].acts[j].1;
+        self.stages[i].acts[j].0 = ActState::Backoff;
+        (self.run.report)(Progress::Action {
+            stage: stage.name.clone(),
+            action: a.name.clone(),
+            status: "retrying".into(),
+            attempt,
+            secs: took.as_secs_f64(),
+            detail,
+            log: Some(log),
+        });
+        let backoff = Duration::from_secs(a.retry.backoff_secs);
+        let mut stop = self.run.stop.clone();
+        inflight.push(Box::pin(async move {
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = stop.wait_for(|level| *level > 0) => {}
+            }
+            Event::BackoffOver {
+                stage: i,
+                action: j,
+            }
+        }));
+    }
+
+    fn log_path(&self, name: &str) -> PathBuf {
+        self.run
+            .history
+            .dir
+            .join("logs")
+            .join(self.run.run_id)
+            .join(format!("{name}.log"))
+    }
+
+    /// Records an action's change in the history, then shows it.
+    #[allow(clippy::too_many_arguments)] // Reason: the change and where it goes, each distinct.
+    fn record(
+        &self,
+        i: usize,
+        j: usize,
+        status: &str,
+        attempt: u32,
+        exit_code: Option<i32>,
+        log: Option<&str>,
+        secs: f64,
+        detail: &str,
+    ) -> Result<(), String> {
+        let stage = &self.run.ir.pipeline.stages[i];
+        let a = &stage.actions[j];
+        // Only an action's end that another action waits for must be committed before the
+        // scheduler goes on; a stage's end commits everything queued before it.
+        let urgent = status != "running"
+            && (status != "succeeded" && status != "skipped" || self.stages[i].awaited[j]);
+        self.run.history.action(
+            self.run.run_id,
+            &stage.name,
+            &a.name,
+            &ActionUpdate {
+                status,
+                urgent,
+                attempt,
+                exit_code,
+                log,
+            },
+        )?;
+        (self.run.report)(Progress::Action {
+            stage: stage.name.clone(),
+            action: a.name.clone(),
+            status: status.to_string(),
+            attempt,
+            secs,
+            detail: detail.to_string(),
+            log: log.map(PathBuf::from),
+        });
+        Ok(())
+    }
+
+    /// One attempt of `a` in workspace `ws`, as a future that owns what it needs.
+    fn attempt(
+        &mut self,
+        a: &'a Action,
+        label: &str,
+        log_name: &str,
+        attempt: u32,
+        ws: PathBuf,
+        timeout: Option<Duration>,
+    ) -> AttemptFuture<'r> {
+        let run = self.run;
+        self.outputs += 1;
+        let outputs_file = self
+            .workspaces
+            .root
+            .join(format!("out{}.env", self.outputs));
+        let log = self.log_path(log_name);
+        let echo = self.echo.as_ref().map(|(tx, _)| Echo {
+            tx: tx.clone(),
+            label: label.to_string(),
+        });
+        let prepared = prepare(
+            run,
+            &self.scope,
+            a,
+            attempt,
+            &ws,
+            &outputs_file,
+            log,
+            timeout,
+            echo.as_ref(),
+            label,
+            self.running > 1,
+        );
+        let state = run.history.dir.clone();
+        let run_id = run.run_id.to_string();
+        let inputs: Vec<String> = a.inputs.iter().map(|i| i.name.clone()).collect();
+        let outputs = a.outputs.clone();
+        let exports = a.exports.clone();
+        let stop = run.stop.clone();
+        AttemptFuture(Box::pin(async move {
+            let prepared = prepared.map_err(Failure::new)?;
+            // Inputs first: restoring and capturing may copy a lot, so off the scheduler.
+            if !inputs.is_empty() {
+                let (state, run_id, ws) = (state.clone(), run_id.clone(), ws.clone());
+                blocking(move || {
+                    for name in &inputs {
+                        super::artifacts::restore(&state, &run_id, name, &ws)?;
+                    }
+                    Ok(())
+                })
+                .await
+                .map_err(Failure::new)?;
+            }
+            let exit_code = prepared.go(run, &stop).await?;
+            let text = match std::fs::read_to_string(&outputs_file) {
+                Ok(t) => {
+                    let _ = std::fs::remove_file(&outputs_file);
+                    t
+                }
+                Err(_) => String::new(),
+            };
+            let (exports, warnings) = exec::parse_outputs(&text, &exports).map_err(Failure::new)?;
+            if !outputs.is_empty() {
+                blocking(move || {
+                    for o in &outputs {
+                        super::artifacts::capture(&state, &run_id, &o.name, &ws, &o.path)?;
+                    }
+                    Ok(())
+                })
+                .await
+                .map_err(Failure::new)?;
+            }
+            Ok(Finished {
+                exports,
+                warnings,
+                exit_code,
+            })
+        }))
+    }
 }
 
-fn append(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    f.write_all(text.as_bytes())
+/// An attempt in flight; `map` tags its result with the event it becomes.
+struct AttemptFuture<'r>(Pin<Box<dyn Future<Output = Result<Finished, Failure>> + 'r>>);
+
+impl<'r> AttemptFuture<'r> {
+    fn map(self, f: impl FnOnce(Result<Finished, Failure>) -> Event + 'r) -> Pending<'r> {
+        Box::pin(async move { f(self.0.await) })
+    }
+}
+
+/// A `window` or `check` rule, from the clock or from the checks that ran.
+fn rule_known(
+    index: usize,
+    rule: &CondRule,
+    checks: &BTreeMap<usize, Result<(), String>>,
+) -> Known {
+    rule_known_at(index, rule, checks, jiff::Timestamp::now())
+}
+
+fn rule_known_at(
+    index: usize,
+    rule: &CondRule,
+    checks: &BTreeMap<usize, Result<(), String>>,
+    now: jiff::Timestamp,
+) -> Known {
+    match rule {
+        CondRule::Require { .. } => Known::Depends("a condition".into()),
+        CondRule::Window { cron, tz, .. } => {
+            match crate::patterns::in_window(cron, tz.as_deref(), now) {
+                Ok(true) => Known::Yes,
+                Ok(false) => Known::No(format!(
+                    "outside the deployment window `{cron}`{}",
+                    tz.as_ref().map(|z| format!(" ({z})")).unwrap_or_default()
+                )),
+                Err(e) => Known::No(format!("the deployment window `{cron}`: {e}")),
+            }
+        }
+        CondRule::Check { action } => match checks.get(&index) {
+            Some(Ok(())) => Known::Yes,
+            Some(Err(why)) => Known::No(format!("check `{}` failed: {why}", action.name)),
+            None => Known::Depends(format!("the check `{}` has not run", action.name)),
+        },
+    }
+}
+
+/// The `check` rules of `cond` with no result yet, by index.
+fn unrun_checks(cond: &Condition, done: &BTreeMap<usize, Result<(), String>>) -> Vec<usize> {
+    cond.rules
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| matches!(r, CondRule::Check { .. }) && !done.contains_key(i))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rule_known_at;
+    use crate::ir::CondRule;
+    use crate::runtime::plan::Known;
+
+    #[test]
+    fn windows_hold_only_in_their_minutes() {
+        let rule = |cron: &str, tz: Option<&str>| CondRule::Window {
+            cron: cron.into(),
+            tz: tz.map(str::to_string),
+            span: crate::ir::Span::default(),
+        };
+        let at: jiff::Timestamp = "2026-11-26T10:30:00Z".parse().expect("time");
+        let none = std::collections::BTreeMap::new();
+        assert!(matches!(
+            rule_known_at(0, &rule("* 10 * * *", None), &none, at),
+            Known::Yes
+        ));
+        assert!(matches!(
+            rule_known_at(0, &rule("* 9 * * *", None), &none, at),
+            Known::No(_)
+        ));
+        // 10:30 UTC is 11:30 in Berlin (CET).
+        assert!(matches!(
+            rule_known_at(0, &rule("30 11 * * THU", Some("Europe/Berlin")), &none, at),
+            Known::Yes
+        ));
+    }
 }

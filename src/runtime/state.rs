@@ -1,9 +1,14 @@
 //! The state directory and the durable run history (`SQLite`, WAL).
 //!
-//! Layout: `history.db`, `work/RUN/STAGE/ACTION/ATTEMPT/` (workspaces), `logs/RUN/…`,
-//! `artifacts/` (captured outputs). Every state change is committed before the run moves
-//! on; `synchronous=NORMAL` under WAL keeps commits cheap and the database consistent after
-//! a crash.
+//! Layout: `history.db`, `work/RUN/` (workspaces; a failed attempt's is kept as
+//! `STAGE.ACTION.ATTEMPT`), `logs/RUN/STAGE.ACTION.ATTEMPT.log`, `artifacts/RUN/` (manifests)
+//! and `store/` (content-addressed files).
+//!
+//! Writes: a change something may depend on (an action or stage ending, a run ending, an
+//! export) commits before the call returns, in one transaction with the changes queued
+//! before it; a change nothing depends on ("running") is queued. A crash can lose only
+//! queued "running" marks, which resuming treats as "not finished" anyway. WAL with
+//! `synchronous=NORMAL` keeps commits cheap and the database consistent after a crash.
 #![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
 
 use std::path::{Path, PathBuf};
@@ -29,6 +34,43 @@ pub fn resolve_dir(flag: Option<&Path>) -> PathBuf {
 pub struct History {
     conn: Connection,
     pub dir: PathBuf,
+    /// Changes waiting for the next commit, and since when the oldest waits.
+    queued: std::cell::RefCell<Vec<Change>>,
+    since: std::cell::Cell<Option<std::time::Instant>>,
+}
+
+/// A change of the history, applied in order.
+enum Change {
+    Stage {
+        run: String,
+        stage: String,
+        status: String,
+        at: String,
+    },
+    Action {
+        run: String,
+        stage: String,
+        action: String,
+        status: String,
+        attempt: u32,
+        exit_code: Option<i32>,
+        log: Option<String>,
+        at: String,
+        /// A queued "running" change folded into this one: when it started.
+        started: Option<String>,
+    },
+    Export {
+        run: String,
+        stage: String,
+        action: String,
+        key: String,
+        value: String,
+    },
+    Run {
+        run: String,
+        status: String,
+        at: String,
+    },
 }
 
 /// One row of `pipec runs --json`.
@@ -122,6 +164,8 @@ impl History {
         Ok(History {
             conn,
             dir: dir.to_path_buf(),
+            queued: std::cell::RefCell::new(Vec::new()),
+            since: std::cell::Cell::new(None),
         })
     }
 
@@ -144,18 +188,29 @@ impl History {
             params![id, ir.pipeline.name, params.to_string(), now(), seq],
         )
         .map_err(sql)?;
-        for (i, s) in ir.pipeline.stages.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO stages (run, idx, name, status) VALUES (?1, ?2, ?3, 'pending')",
-                params![id, i64::try_from(i).unwrap_or(i64::MAX), s.name],
-            )
-            .map_err(sql)?;
-            for (j, a) in s.actions.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO actions (run, stage, idx, name, status) VALUES (?1, ?2, ?3, ?4, 'pending')",
-                    params![id, s.name, i64::try_from(j).unwrap_or(i64::MAX), a.name],
+        {
+            let mut stage = tx
+                .prepare_cached(
+                    "INSERT INTO stages (run, idx, name, status) VALUES (?1, ?2, ?3, 'pending')",
                 )
                 .map_err(sql)?;
+            let mut action = tx
+                .prepare_cached("INSERT INTO actions (run, stage, idx, name, status) VALUES (?1, ?2, ?3, ?4, 'pending')")
+                .map_err(sql)?;
+            for (i, s) in ir.pipeline.stages.iter().enumerate() {
+                stage
+                    .execute(params![id, i64::try_from(i).unwrap_or(i64::MAX), s.name])
+                    .map_err(sql)?;
+                for (j, a) in s.actions.iter().enumerate() {
+                    action
+                        .execute(params![
+                            id,
+                            s.name,
+                            i64::try_from(j).unwrap_or(i64::MAX),
+                            a.name
+                        ])
+                        .map_err(sql)?;
+                }
             }
         }
         tx.commit().map_err(sql)?;
@@ -163,29 +218,30 @@ impl History {
     }
 
     pub fn finish_run(&self, run: &str, status: &str) -> Result<(), String> {
-        self.conn
-            .execute(
-                "UPDATE runs SET status = ?2, finished = ?3 WHERE id = ?1",
-                params![run, status, now()],
-            )
-            .map_err(sql)?;
-        Ok(())
+        self.change(
+            Change::Run {
+                run: run.into(),
+                status: status.into(),
+                at: now(),
+            },
+            true,
+        )
     }
 
+    /// A stage's status; "running" is queued, anything else commits (with what is queued).
     pub fn stage(&self, run: &str, stage: &str, status: &str) -> Result<(), String> {
-        let column = if status == "running" {
-            "started"
-        } else {
-            "finished"
-        };
-        let q =
-            format!("UPDATE stages SET status = ?3, {column} = ?4 WHERE run = ?1 AND name = ?2");
-        self.conn
-            .execute(&q, params![run, stage, status, now()])
-            .map_err(sql)?;
-        Ok(())
+        self.change(
+            Change::Stage {
+                run: run.into(),
+                stage: stage.into(),
+                status: status.into(),
+                at: now(),
+            },
+            status != "running",
+        )
     }
 
+    /// An action's change: committed at once when `urgent`, else queued.
     pub fn action(
         &self,
         run: &str,
@@ -193,32 +249,23 @@ impl History {
         action: &str,
         update: &ActionUpdate<'_>,
     ) -> Result<(), String> {
-        let column = if update.status == "running" {
-            "started"
-        } else {
-            "finished"
-        };
-        let q = format!(
-            "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), {column} = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3"
-        );
-        self.conn
-            .execute(
-                &q,
-                params![
-                    run,
-                    stage,
-                    action,
-                    update.status,
-                    update.attempt,
-                    update.exit_code,
-                    update.log,
-                    now()
-                ],
-            )
-            .map_err(sql)?;
-        Ok(())
+        self.change(
+            Change::Action {
+                run: run.into(),
+                stage: stage.into(),
+                action: action.into(),
+                status: update.status.into(),
+                attempt: update.attempt,
+                exit_code: update.exit_code,
+                log: update.log.map(str::to_string),
+                at: now(),
+                started: None,
+            },
+            update.urgent,
+        )
     }
 
+    /// An export; queued, and committed with the action's end (which comes right after).
     pub fn export(
         &self,
         run: &str,
@@ -227,13 +274,48 @@ impl History {
         key: &str,
         value: &str,
     ) -> Result<(), String> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO exports (run, stage, action, key, value) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![run, stage, action, key, value],
-            )
-            .map_err(sql)?;
-        Ok(())
+        self.change(
+            Change::Export {
+                run: run.into(),
+                stage: stage.into(),
+                action: action.into(),
+                key: key.into(),
+                value: value.into(),
+            },
+            false,
+        )
+    }
+
+    /// How long the oldest queued change has waited (`None`: nothing queued).
+    pub fn queued_for(&self) -> Option<std::time::Duration> {
+        self.since.get().map(|t| t.elapsed())
+    }
+
+    /// Commits whatever is queued.
+    pub fn flush(&self) -> Result<(), String> {
+        if self.queued.borrow().is_empty() {
+            return Ok(());
+        }
+        self.since.set(None);
+        let changes = fold(std::mem::take(&mut *self.queued.borrow_mut()));
+        let tx = self.conn.unchecked_transaction().map_err(sql)?;
+        for c in &changes {
+            apply(&tx, c)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    fn change(&self, change: Change, commit: bool) -> Result<(), String> {
+        self.queued.borrow_mut().push(change);
+        if self.since.get().is_none() {
+            self.since.set(Some(std::time::Instant::now()));
+        }
+        // Nothing waits longer than this, whoever looks at the history meanwhile.
+        if commit || self.queued_for() >= Some(MAX_QUEUED) {
+            self.flush()
+        } else {
+            Ok(())
+        }
     }
 
     /// Runs, newest first.
@@ -358,9 +440,125 @@ impl History {
     }
 }
 
+/// Folds an action's queued "running" change into its end when both wait for the same
+/// commit (one row update instead of two).
+fn fold(changes: Vec<Change>) -> Vec<Change> {
+    let mut out: Vec<Option<Change>> = Vec::with_capacity(changes.len());
+    let mut running: std::collections::HashMap<(String, String, String), usize> =
+        std::collections::HashMap::new();
+    for c in changes {
+        if let Change::Action {
+            run,
+            stage,
+            action,
+            status,
+            ..
+        } = &c
+        {
+            let key = (run.clone(), stage.clone(), action.clone());
+            if status == "running" {
+                running.insert(key, out.len());
+            } else if let Some(k) = running.remove(&key) {
+                if let Some(Change::Action {
+                    at, attempt: a0, ..
+                }) = out[k].take()
+                {
+                    let mut c = c;
+                    if let Change::Action {
+                        started, attempt, ..
+                    } = &mut c
+                    {
+                        *started = Some(at);
+                        *attempt = (*attempt).max(a0);
+                    }
+                    out.push(Some(c));
+                    continue;
+                }
+            }
+        }
+        out.push(Some(c));
+    }
+    out.into_iter().flatten().collect()
+}
+
+fn apply(conn: &Connection, change: &Change) -> Result<(), String> {
+    match change {
+        Change::Run { run, status, at } => conn
+            .prepare_cached("UPDATE runs SET status = ?2, finished = ?3 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![run, status, at])),
+        Change::Stage {
+            run,
+            stage,
+            status,
+            at,
+        } => {
+            let q = if status == "running" {
+                "UPDATE stages SET status = ?3, started = ?4 WHERE run = ?1 AND name = ?2"
+            } else {
+                "UPDATE stages SET status = ?3, finished = ?4 WHERE run = ?1 AND name = ?2"
+            };
+            conn.prepare_cached(q)
+                .and_then(|mut st| st.execute(params![run, stage, status, at]))
+        }
+        Change::Action {
+            run,
+            stage,
+            action,
+            status,
+            attempt,
+            exit_code,
+            log,
+            at,
+            started: Some(started),
+        } => conn
+            .prepare_cached("UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = ?9, finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3")
+            .and_then(|mut st| {
+                st.execute(params![run, stage, action, status, attempt, exit_code, log, at, started])
+            }),
+        Change::Action {
+            run,
+            stage,
+            action,
+            status,
+            attempt,
+            exit_code,
+            log,
+            at,
+            started: None,
+        } => {
+            let q = if status == "running" {
+                "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3"
+            } else {
+                "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3"
+            };
+            conn.prepare_cached(q).and_then(|mut st| {
+                st.execute(params![run, stage, action, status, attempt, exit_code, log, at])
+            })
+        }
+        Change::Export {
+            run,
+            stage,
+            action,
+            key,
+            value,
+        } => conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO exports (run, stage, action, key, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut st| st.execute(params![run, stage, action, key, value])),
+    }
+    .map(|_| ())
+    .map_err(sql)
+}
+
+/// The longest a queued change waits for its commit.
+pub const MAX_QUEUED: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A change of an action's record.
 pub struct ActionUpdate<'a> {
     pub status: &'a str,
+    /// Something is about to depend on this change: commit it now (else it is queued).
+    pub urgent: bool,
     pub attempt: u32,
     pub exit_code: Option<i32>,
     pub log: Option<&'a str>,

@@ -19,6 +19,8 @@ fn attempt(dir: &std::path::Path, script: &str) -> Attempt {
         grace: Duration::from_millis(500),
         log: dir.join("log.txt"),
         secrets: vec![],
+        echo: None,
+        spawn_aside: false,
     }
 }
 

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Scheduling overhead of `pipec run` against `make -r -j2` (and ninja, when installed) on
+# the same work: 1000 no-op actions (`true`), as 10 stages x 100 parallel actions ("wide")
+# and as a 1000-step chain ("chain"), with durable history on (a fresh state directory per
+# run). Goal (issue 3): pipec's wall time <= 1.2x make's on both shapes.
+#
+#   bash bench/schedule.sh            # 5 runs of each, medians
+#   RUNS=11 bash bench/schedule.sh
+#
+# Uses hyperfine when it is installed (apt-get install hyperfine), else a bash timing loop.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+JOBS=2
+cargo build --release --locked --quiet
+PIPEC=$PWD/target/release/pipec
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# --- the workloads -------------------------------------------------------------------------
+{
+  echo "pipeline wide {"
+  for s in $(seq 1 10); do
+    echo "  stage s$s {"
+    for a in $(seq 1 100); do echo "    action a$a: sh { run = \"true\" }"; done
+    echo "  }"
+  done
+  echo "}"
+} > "$work/wide.pipe"
+{
+  echo "pipeline chain {"
+  for s in $(seq 1 10); do
+    echo "  stage s$s {"
+    echo "    action a1: sh { run = \"true\" }"
+    for a in $(seq 2 100); do echo "    action a$a: sh { run = \"true\" after = [a$((a - 1))] }"; done
+    echo "  }"
+  done
+  echo "}"
+} > "$work/chain.pipe"
+{
+  echo ".PHONY: all"
+  echo "all: s10"
+  prev=""
+  for s in $(seq 1 10); do
+    targets=""
+    for a in $(seq 1 100); do
+      echo "s${s}a$a: $prev"; printf '\ttrue\n'
+      targets="$targets s${s}a$a"
+    done
+    echo "s$s:$targets"
+    echo ".PHONY: s$s$targets"
+    prev="s$s"
+  done
+} > "$work/wide.mk"
+{
+  echo ".PHONY: all"
+  echo "all: c1000"
+  echo "c1:"; printf '\ttrue\n'
+  for i in $(seq 2 1000); do echo "c$i: c$((i - 1))"; printf '\ttrue\n'; done
+  echo ".PHONY: $(seq -f 'c%g' -s ' ' 1 1000)"
+} > "$work/chain.mk"
+if command -v ninja >/dev/null; then
+  {
+    echo "rule t"
+    echo "  command = true"
+    prev=""
+    for s in $(seq 1 10); do
+      outs=""
+      for a in $(seq 1 100); do
+        echo "build s${s}a$a: t${prev:+ || $prev}"
+        outs="$outs s${s}a$a"
+      done
+      echo "build s$s: phony$outs"
+      prev="s$s"
+    done
+    echo "default s10"
+  } > "$work/wide.ninja"
+  {
+    echo "rule t"
+    echo "  command = true"
+    echo "build c1: t"
+    for i in $(seq 2 1000); do echo "build c$i: t || c$((i - 1))"; done
+    echo "default c1000"
+  } > "$work/chain.ninja"
+fi
+"$PIPEC" check "$work/wide.pipe" "$work/chain.pipe" >/dev/null
+
+# --- timing --------------------------------------------------------------------------------
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+time_cmd() { # NAME SETUP CMD: median wall seconds of RUNS runs
+  local name=$1 setup=$2 cmd=$3 t0 t1 times=()
+  for _ in $(seq 1 "$RUNS"); do
+    eval "$setup"
+    t0=$(date +%s.%N); eval "$cmd" >/dev/null 2>&1 || { echo "$name failed" >&2; exit 1; }; t1=$(date +%s.%N)
+    times+=("$(echo "$t1 - $t0" | bc -l)")
+  done
+  printf '%s\n' "${times[@]}" | median
+}
+printf '%-6s %10s %10s %10s %8s\n' shape make ninja pipec ratio
+for shape in wide chain; do
+  m=$(time_cmd "make $shape" ":" "make -r -s -j$JOBS -f $work/$shape.mk")
+  n="-"
+  if [ -f "$work/$shape.ninja" ]; then
+    n=$(time_cmd "ninja $shape" "rm -f $work/.ninja_log $work/.ninja_deps" "ninja -C $work -j$JOBS -f $shape.ninja")
+  fi
+  p=$(time_cmd "pipec $shape" "rm -rf $work/state" "$PIPEC run $work/$shape.pipe --state-dir $work/state --jobs $JOBS")
+  printf '%-6s %9.3fs %10s %9.3fs %7.2fx\n' "$shape" "$m" "${n:+$n}" "$p" "$(echo "$p / $m" | bc -l)"
+done

@@ -1,0 +1,478 @@
+//! One attempt of an action: preparing it (evaluating its parameters, its environment and
+//! script), running it by kind (`sh`, `git`, `dir`, `wait`, `pipeline`, `approval`), and the
+//! workspaces attempts run in.
+#![allow(clippy::disallowed_methods)] // Reason: the runtime creates workspaces and copies files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::eval::{EvalError, Value, eval};
+use super::exec::{self, Attempt, Echo, Outcome};
+use super::run::{Options, Progress, Run, RunScope, RunStatus, execute};
+use crate::ir::{Action, Expr, Kind};
+
+/// How deep `pipeline` actions may nest.
+const MAX_NESTING: usize = 8;
+
+/// A successful attempt.
+pub(super) struct Finished {
+    pub(super) exports: BTreeMap<String, String>,
+    /// Export keys written but not declared: noted in the log.
+    pub(super) warnings: Vec<String>,
+    pub(super) exit_code: Option<i32>,
+}
+
+/// A failed attempt.
+pub(super) struct Failure {
+    pub(super) why: String,
+    pub(super) exit_code: Option<i32>,
+    pub(super) stopped: bool,
+}
+
+impl Failure {
+    pub(super) fn new(why: impl Into<String>) -> Failure {
+        Failure {
+            why: why.into(),
+            exit_code: None,
+            stopped: false,
+        }
+    }
+}
+
+/// Fresh, empty workspaces: a folder is reused only when the attempt that had it succeeded
+/// and left it empty, as it was made (so a no-op action costs no new folder).
+pub(super) struct Workspaces {
+    pub(super) root: PathBuf,
+    pub(super) free: Vec<PathBuf>,
+    pub(super) next: u64,
+    pub(super) cleanups: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workspaces {
+    pub(super) fn acquire(&mut self) -> Result<PathBuf, String> {
+        if let Some(ws) = self.free.pop() {
+            return Ok(ws);
+        }
+        self.next += 1;
+        let ws = self.root.join(format!("ws{}", self.next));
+        let _ = std::fs::remove_dir_all(&ws);
+        std::fs::create_dir_all(&ws)
+            .map_err(|e| format!("cannot create the workspace `{}`: {e}", ws.display()))?;
+        Ok(ws)
+    }
+
+    /// After a success: reuse the folder if the attempt left it empty, else delete it.
+    pub(super) fn release(&mut self, ws: PathBuf) {
+        let pristine = std::fs::symlink_metadata(&ws).is_ok_and(|m| {
+            use std::os::unix::fs::PermissionsExt as _;
+            m.is_dir() && m.permissions().mode() & 0o700 == 0o700
+        }) && std::fs::read_dir(&ws).is_ok_and(|mut d| d.next().is_none());
+        if pristine {
+            self.free.push(ws);
+        } else {
+            self.cleanups.push(tokio::task::spawn_blocking(move || {
+                let _ = std::fs::remove_dir_all(&ws);
+            }));
+        }
+    }
+
+    /// After a failure: the folder is kept, under a name that says whose it was.
+    pub(super) fn keep(&self, ws: &Path, name: &str) -> PathBuf {
+        let target = self.root.join(name);
+        let _ = std::fs::remove_dir_all(&target);
+        match std::fs::rename(ws, &target) {
+            Ok(()) => target,
+            Err(_) => ws.to_path_buf(),
+        }
+    }
+}
+
+pub(super) async fn blocking(
+    f: impl FnOnce() -> Result<(), String> + Send + 'static,
+) -> Result<(), String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("a worker thread failed: {e}"))?
+}
+
+/// An attempt ready to go.
+pub(super) enum Prepared {
+    Shell(Box<Attempt>),
+    Wait(Duration),
+    /// A `dir` snapshot is taken when the attempt "runs".
+    Dir {
+        from: PathBuf,
+        exclude: Vec<String>,
+        workspace: PathBuf,
+    },
+    Pipeline {
+        file: PathBuf,
+        params: BTreeMap<String, String>,
+        label: String,
+        log: PathBuf,
+    },
+    Approval,
+}
+
+pub(super) fn outcome_result(outcome: Outcome) -> Result<Option<i32>, Failure> {
+    let fail = |why: String, code| Failure {
+        why,
+        exit_code: code,
+        stopped: false,
+    };
+    match outcome {
+        Outcome::Exited(0) => Ok(Some(0)),
+        Outcome::Exited(code) => Err(fail(format!("exited with status {code}"), Some(code))),
+        Outcome::Signalled(sig) => Err(fail(format!("killed by signal {sig}"), None)),
+        Outcome::TimedOut => Err(fail(
+            "timed out; its process group was stopped".into(),
+            None,
+        )),
+        Outcome::Stopped => Err(Failure {
+            why: "stopped".into(),
+            exit_code: None,
+            stopped: true,
+        }),
+    }
+}
+
+impl Prepared {
+    pub(super) async fn go(
+        self,
+        run: &Run<'_>,
+        stop: &tokio::sync::watch::Receiver<u8>,
+    ) -> Result<Option<i32>, Failure> {
+        match self {
+            Prepared::Shell(attempt) => {
+                let outcome = exec::run(&attempt, stop)
+                    .await
+                    .map_err(|e| Failure::new(format!("cannot start `{}`: {e}", attempt.shell)))?;
+                outcome_result(outcome)
+            }
+            Prepared::Wait(d) => {
+                let mut stop = stop.clone();
+                tokio::select! {
+                    () = tokio::time::sleep(d) => Ok(None),
+                    _ = stop.wait_for(|level| *level > 0) => outcome_result(Outcome::Stopped),
+                }
+            }
+            Prepared::Dir {
+                from,
+                exclude,
+                workspace,
+            } => {
+                let shown = from.display().to_string();
+                blocking(move || {
+                    copy_tree(&from, &workspace, &exclude)
+                        .map_err(|e| format!("cannot snapshot `{}`: {e}", from.display()))
+                })
+                .await
+                .map_err(|e| {
+                    Failure::new(if e.contains(&shown) {
+                        e
+                    } else {
+                        format!("`{shown}`: {e}")
+                    })
+                })?;
+                Ok(None)
+            }
+            Prepared::Approval => Err(Failure::new(
+                "approval actions need `pipec resume` and `pipec approve`, which come with durable runs and are not in this version yet",
+            )),
+            Prepared::Pipeline {
+                file,
+                params,
+                label,
+                log,
+            } => nested(run, &file, &params, &label, &log).await,
+        }
+    }
+}
+
+/// A `pipeline` action: the child pipeline runs as a run of its own (in the same history),
+/// and the action succeeds when that run does.
+pub(super) async fn nested(
+    run: &Run<'_>,
+    file: &Path,
+    params: &BTreeMap<String, String>,
+    label: &str,
+    log: &Path,
+) -> Result<Option<i32>, Failure> {
+    let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let mut parents = run.options.parents.clone();
+    parents.push(
+        std::fs::canonicalize(&run.options.file).unwrap_or_else(|_| run.options.file.clone()),
+    );
+    if parents.contains(&canonical) {
+        return Err(Failure::new(format!(
+            "`{}` would run itself (through {})",
+            file.display(),
+            parents
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        )));
+    }
+    if parents.len() >= MAX_NESTING {
+        return Err(Failure::new(format!(
+            "pipelines nest more than {MAX_NESTING} levels deep"
+        )));
+    }
+    let child = (run.options.loader)(file, params).map_err(Failure::new)?;
+    let params_json: serde_json::Map<String, serde_json::Value> = child
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.text())))
+        .collect();
+    let child_id = run
+        .history
+        .start_run(&child.ir, &serde_json::Value::Object(params_json))
+        .map_err(Failure::new)?;
+    let _ = append(
+        log,
+        &format!(
+            "pipec: running pipeline `{}` ({}) as run {child_id}\n",
+            child.ir.pipeline.name,
+            file.display()
+        ),
+    );
+    let mut facts = run.facts.clone();
+    facts.trigger = "pipeline".into();
+    let options = Options {
+        jobs: run.options.jobs,
+        file: file.to_path_buf(),
+        secret_sources: child.secret_sources.clone(),
+        verbose: run.options.verbose,
+        loader: run.options.loader,
+        parents,
+    };
+    let report = |p: Progress| (run.report)(p.nested_under(label));
+    let child_run = Run {
+        ir: &child.ir,
+        history: run.history,
+        run_id: &child_id,
+        values: &child.values,
+        secrets: &child.secrets,
+        facts: &facts,
+        options: &options,
+        report: &report,
+        stop: run.stop,
+    };
+    let status = execute(&child_run).await.map_err(Failure::new)?;
+    let _ = append(log, &format!("pipec: run {child_id} {}\n", status.as_str()));
+    match status {
+        RunStatus::Succeeded => Ok(Some(0)),
+        RunStatus::Stopped => outcome_result(Outcome::Stopped),
+        RunStatus::Failed | RunStatus::Waiting => Err(Failure::new(format!(
+            "pipeline `{}` (run {child_id}) {}",
+            child.ir.pipeline.name,
+            status.as_str()
+        ))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // Reason: the attempt's context, passed down explicitly.
+pub(super) fn prepare(
+    run: &Run<'_>,
+    scope: &RunScope<'_>,
+    a: &Action,
+    attempt: u32,
+    workspace: &Path,
+    outputs_file: &Path,
+    log: PathBuf,
+    timeout: Option<Duration>,
+    echo: Option<&Echo>,
+    label: &str,
+    spawn_aside: bool,
+) -> Result<Prepared, String> {
+    let base = run.options.base();
+    let param_text = |name: &str| a.params.get(name).map(|e| eval(e, scope).map(|v| v.text()));
+    let text = |name: &str, default: &str| -> Result<String, String> {
+        Ok(param_text(name)
+            .transpose()
+            .map_err(describe)?
+            .unwrap_or_else(|| default.to_string()))
+    };
+    let shell_attempt =
+        |shell: String, script: String, workdir: &str| -> Result<Prepared, String> {
+            let mut env: Vec<(String, String)> = Vec::new();
+            for (k, v) in &a.env {
+                env.push((k.clone(), eval(v, scope).map_err(describe)?.text()));
+            }
+            env.extend([
+                ("PIPEC_RUN_ID".into(), run.run_id.to_string()),
+                (
+                    "PIPEC_STAGE".into(),
+                    label.split('.').next().unwrap_or_default().to_string(),
+                ),
+                ("PIPEC_ACTION".into(), a.name.clone()),
+                ("PIPEC_ATTEMPT".into(), attempt.to_string()),
+                (
+                    "PIPEC_OUTPUT".into(),
+                    outputs_file.to_string_lossy().into_owned(),
+                ),
+            ]);
+            for i in &a.inputs {
+                env.push((
+                    format!("PIPEC_INPUT_{}", i.name),
+                    crate::paths::normalize(&workspace.join(&i.path)),
+                ));
+            }
+            Ok(Prepared::Shell(Box::new(Attempt {
+                shell,
+                script,
+                workdir: workspace.join(workdir),
+                env,
+                env_remove: run.options.secret_sources.clone(),
+                timeout,
+                grace: Duration::from_secs(5),
+                log: log.clone(),
+                secrets: scope.secrets.values().cloned().collect(),
+                echo: echo.cloned(),
+                spawn_aside,
+            })))
+        };
+    match a.kind {
+        Kind::Sh => {
+            let script = match a.params.get("run") {
+                Some(Expr::Interp { parts, .. }) => super::eval::render_script(parts, scope),
+                Some(other) => eval(other, scope).map(|v| v.text()),
+                None => Ok(String::new()),
+            }
+            .map_err(describe)?;
+            shell_attempt(text("shell", "bash")?, script, &text("workdir", ".")?)
+        }
+        Kind::Git => {
+            let repo = text("repo", "")?;
+            let reference = text("ref", "HEAD")?;
+            // A local repository is named relative to the pipeline file.
+            let local = base.join(&repo);
+            let repo = if !repo.contains("://") && !repo.contains('@') && local.exists() {
+                crate::paths::normalize(&std::path::absolute(&local).unwrap_or(local))
+            } else {
+                repo
+            };
+            shell_attempt("sh".into(), git_script(&repo, &reference), ".")
+        }
+        Kind::Wait => match a.params.get("duration").map(|e| eval(e, scope)) {
+            Some(Ok(Value::Duration(secs))) => Ok(Prepared::Wait(Duration::from_secs(secs))),
+            _ => Err("`wait` needs a duration".into()),
+        },
+        Kind::Dir => {
+            let path = text("path", ".")?;
+            let mut exclude: Vec<String> = match a.params.get("exclude").map(|e| eval(e, scope)) {
+                Some(Ok(Value::List(items))) => items.iter().map(Value::text).collect(),
+                _ => Vec::new(),
+            };
+            // Never snapshot the state directory itself.
+            exclude.push(".pipec/**".into());
+            Ok(Prepared::Dir {
+                from: base.join(path),
+                exclude,
+                workspace: workspace.to_path_buf(),
+            })
+        }
+        Kind::Pipeline => {
+            let file = base.join(text("file", "")?);
+            let params = match a.params.get("params").map(|e| eval(e, scope)) {
+                Some(Ok(Value::Map(m))) => m.into_iter().map(|(k, v)| (k, v.text())).collect(),
+                Some(Err(e)) => return Err(describe(e)),
+                _ => BTreeMap::new(),
+            };
+            Ok(Prepared::Pipeline {
+                file,
+                params,
+                label: label.to_string(),
+                log,
+            })
+        }
+        Kind::Approval => Ok(Prepared::Approval),
+    }
+}
+
+/// The script of a `git` action: clone, check out `reference`, export `commit` and
+/// `branch`, and leave only the files (no `.git`: the checkout is the artifact). Every
+/// value is one quoted word.
+pub(super) fn git_script(repo: &str, reference: &str) -> String {
+    let q = crate::shell::quote_word;
+    let checkout = if reference == "HEAD" {
+        String::new()
+    } else {
+        format!(
+            "git -c advice.detachedHead=false checkout --quiet --detach {r} 2>/dev/null || git -c advice.detachedHead=false checkout --quiet --detach origin/{r}\n",
+            r = q(reference)
+        )
+    };
+    let branch = if reference == "HEAD" {
+        "branch=$(git symbolic-ref --quiet --short HEAD || true)".to_string()
+    } else {
+        format!(
+            "if git show-ref --verify --quiet refs/remotes/origin/{r}; then branch={r}; else branch=; fi",
+            r = q(reference)
+        )
+    };
+    format!(
+        "set -eu\ngit clone --quiet --no-hardlinks -- {repo} .\n{checkout}{branch}\nprintf 'commit=%s\\nbranch=%s\\n' \"$(git rev-parse HEAD)\" \"$branch\" >> \"$PIPEC_OUTPUT\"\nrm -rf .git\n",
+        repo = q(repo)
+    )
+}
+
+#[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(describe)`.
+pub(super) fn describe(e: EvalError) -> String {
+    e.to_string()
+}
+
+/// Copies a folder, leaving out paths (relative to `from`) that match `exclude` globs.
+pub(super) fn copy_tree(from: &Path, to: &Path, exclude: &[String]) -> std::io::Result<()> {
+    let matchers: Vec<_> = exclude
+        .iter()
+        .filter_map(|p| crate::patterns::glob(p).ok())
+        .collect();
+    let mut stack = vec![from.to_path_buf()];
+    std::fs::create_dir_all(to)?;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let rel = path.strip_prefix(from).unwrap_or(&path);
+            let rel_text = rel.to_string_lossy();
+            if matchers
+                .iter()
+                .any(|m| m.is_match(rel_text.as_ref()) || m.is_match(format!("{rel_text}/x")))
+            {
+                continue;
+            }
+            let target = to.join(rel);
+            if entry.file_type()?.is_dir() {
+                std::fs::create_dir_all(&target)?;
+                stack.push(path);
+            } else {
+                std::fs::copy(&path, &target)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::git_script;
+
+    #[test]
+    fn the_git_script_quotes_every_value() {
+        let s = git_script("/tmp/x'; rm -rf ~; '", "$(reboot)");
+        assert!(s.contains("-- '/tmp/x'\\''; rm -rf ~; '\\'''"), "{s}");
+        assert!(s.contains("--detach '$(reboot)'"), "{s}");
+    }
+}
