@@ -7,4 +7,5 @@ mod explain;
 mod fixtures;
 mod fuzz;
 mod run;
+mod runtime;
 mod support;

@@ -42,6 +42,9 @@ pub(crate) struct LogsArgs {
     /// Only this action.
     #[arg(value_name = "STAGE.ACTION")]
     action: Option<String>,
+    /// Keep printing new output until the run ends.
+    #[arg(long, short = 'f')]
+    follow: bool,
     /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`).
     #[arg(long, env = "PIPEC_STATE_DIR")]
     state_dir: Option<PathBuf>,
@@ -161,6 +164,37 @@ pub(crate) fn logs(args: &LogsArgs) -> u8 {
         Ok(run) => run,
         Err(code) => return code,
     };
+    if let Some(want) = &args.action {
+        let names: Vec<String> = run
+            .stages
+            .iter()
+            .flat_map(|s| {
+                s.actions
+                    .iter()
+                    .map(move |a| format!("{}.{}", s.name, a.name))
+            })
+            .collect();
+        if !names.contains(want) {
+            let close = names
+                .iter()
+                .filter(|n| strsim::jaro_winkler(n, want) > 0.8)
+                .max_by(|a, b| {
+                    strsim::jaro_winkler(a, want).total_cmp(&strsim::jaro_winkler(b, want))
+                });
+            eprintln!(
+                "error: run {} has no action `{want}`{}",
+                run.id,
+                close.map_or_else(
+                    || "\nhelp: name it STAGE.ACTION, as `pipec show RUN` lists them".into(),
+                    |c| format!("\nhelp: did you mean `{c}`?")
+                )
+            );
+            return super::exit::USAGE;
+        }
+    }
+    if args.follow {
+        return follow(args, run);
+    }
     let mut printed = false;
     for s in &run.stages {
         for a in &s.actions {
@@ -185,4 +219,88 @@ pub(crate) fn logs(args: &LogsArgs) -> u8 {
         );
     }
     super::exit::OK
+}
+
+/// `logs --follow`: prints what the logs gain, polling, until the run is over.
+fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> u8 {
+    use std::io::{Read as _, Seek as _, Write as _};
+    let Ok(history) = open(args.state_dir.as_deref()) else {
+        return super::exit::USAGE;
+    };
+    // Where each log has been printed up to, and whose output was printed last.
+    let mut offsets: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut last = String::new();
+    loop {
+        let over = !matches!(run.status.as_str(), "running" | "waiting");
+        let latest = latest_logs(&history, &run.id);
+        for s in &run.stages {
+            for a in &s.actions {
+                let name = format!("{}.{}", s.name, a.name);
+                if args.action.as_ref().is_some_and(|want| *want != name) {
+                    continue;
+                }
+                // Each attempt writes its own log: follow the newest.
+                let Some(path) = latest
+                    .get(&name)
+                    .map(|(_, p)| p.clone())
+                    .or_else(|| a.log.clone())
+                else {
+                    continue;
+                };
+                let Ok(mut f) = std::fs::File::open(&path) else {
+                    continue;
+                };
+                let at = offsets.entry(path.clone()).or_insert(0);
+                let mut text = String::new();
+                if f.seek(std::io::SeekFrom::Start(*at)).is_ok()
+                    && f.read_to_string(&mut text).is_ok()
+                    && !text.is_empty()
+                {
+                    *at += text.len() as u64;
+                    if last != path {
+                        println!("==> {name} <==");
+                        last.clone_from(&path);
+                    }
+                    print!("{text}");
+                    let _ = std::io::stdout().flush();
+                }
+            }
+        }
+        if over {
+            return super::exit::OK;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        match history.show(&run.id) {
+            Ok(Some(r)) => run = r,
+            Ok(None) => return super::exit::OK,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return super::exit::USAGE;
+            }
+        }
+    }
+}
+
+/// The newest log file of each action of a run (`STAGE.ACTION` -> attempt, path): the
+/// history records a log when its attempt ends, the file exists from its first line.
+fn latest_logs(history: &History, run: &str) -> std::collections::BTreeMap<String, (u32, String)> {
+    let mut out: std::collections::BTreeMap<String, (u32, String)> =
+        std::collections::BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(history.dir.join("logs").join(run)) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some((action, n)) = file
+            .strip_suffix(".log")
+            .and_then(|f| f.rsplit_once('.'))
+            .and_then(|(a, n)| Some((a.to_string(), n.parse::<u32>().ok()?)))
+        else {
+            continue;
+        };
+        if out.get(&action).is_none_or(|(m, _)| n > *m) {
+            out.insert(action, (n, e.path().to_string_lossy().into_owned()));
+        }
+    }
+    out
 }

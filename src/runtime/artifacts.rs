@@ -3,7 +3,8 @@
 //! Capturing an output hashes every file (SHA-256) into `STATE/store/sha256/HH/HASH`, written
 //! once and read-only, and writes a manifest (`STATE/artifacts/RUN/NAME.json`: the captured
 //! path and its files with their hashes). Restoring copies each file out of the store into
-//! the workspace, so no action can change a stored artifact through its copy.
+//! the workspace (a reflink where the file system supports it, else a copy), so no action can
+//! change a stored artifact through its copy.
 #![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
 
 use std::io::Read as _;
@@ -164,8 +165,10 @@ pub fn restore(state: &Path, run: &str, name: &str, workspace: &Path) -> Result<
             ));
         }
         std::fs::create_dir_all(target.parent().unwrap_or(workspace)).map_err(fail)?;
-        // A copy, never a link: the action may write to its file, not to the store.
-        std::fs::copy(blob(state, &f.sha256), &target).map_err(fail)?;
+        // A reflink where the file system has them (a copy-on-write clone: instant, and
+        // writing to it leaves the store alone), else a copy. Never a hard link: the action
+        // may write to its file, never to the store.
+        reflink_copy::reflink_or_copy(blob(state, &f.sha256), &target).map_err(fail)?;
         let mode = if f.executable { 0o755 } else { 0o644 };
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).map_err(fail)?;
     }

@@ -529,8 +529,10 @@ impl<'r, 'a> Sched<'r, 'a> {
                     .map(|t| s.started + Duration::from_secs(t));
                 self.stage_status(i, "running", "")?;
             }
-            Verdict::Skipped(why) | Verdict::NotReached(why) => {
-                self.end_stage(i, "skipped", &why, Verdict::Skipped(why.clone()))?;
+            Verdict::Skipped(ref why) | Verdict::NotReached(ref why) => {
+                // Not reached: no edge out of it is taken either (the verdict says which).
+                let why = why.clone();
+                self.end_stage(i, "skipped", &why, verdict)?;
             }
             Verdict::Held(why) => {
                 self.held = true;
@@ -562,7 +564,23 @@ impl<'r, 'a> Sched<'r, 'a> {
         detail: &str,
         verdict: Verdict,
     ) -> Result<(), String> {
-        let name: &'a str = &self.run.ir.pipeline.stages[i].name;
+        let stage = &self.run.ir.pipeline.stages[i];
+        let name: &'a str = &stage.name;
+        if status == "skipped" {
+            // A skipped stage's actions are skipped too (committed with the stage's end).
+            for a in &stage.actions {
+                let update = ActionUpdate {
+                    status: "skipped",
+                    urgent: false,
+                    attempt: 0,
+                    exit_code: None,
+                    log: None,
+                };
+                self.run
+                    .history
+                    .action(self.run.run_id, name, &a.name, &update)?;
+            }
+        }
         self.stages[i].phase = Phase::Done;
         self.scope
             .statuses

@@ -1,0 +1,483 @@
+//! The scheduler and the kinds of `pipec run`: the stage graph, the `jobs` limit, entry and
+//! `on success` rules, timeouts, `git`, `pipeline` and `approval` actions, `--verbose`.
+//! Each test runs pipec in a temporary folder with its own state directory.
+
+use crate::support::{Output, Test};
+
+/// Runs `pipeline.pipe` (written from `src`) with `args`.
+fn run(src: &str, args: &[&str]) -> (Test, Output) {
+    let t = Test::new().file("pipeline.pipe", src);
+    let mut all = vec!["run", "pipeline.pipe", "--state-dir", "state"];
+    all.extend_from_slice(args);
+    let out = t.args_once(&all);
+    (t, out)
+}
+
+/// `pipec show last --json`.
+fn show(t: &Test) -> serde_json::Value {
+    let out = t.args_once(&["show", "last", "--json", "--state-dir", "state"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("show --json prints JSON")
+}
+
+fn stage<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no stage {name} in {v}"))
+}
+
+/// Two branches whose actions each wait (up to 5 s) for the other's marker: they pass only
+/// when both run at once. The join waits for both; a branch whose guard is false is not
+/// reached, and neither is the stage behind it.
+const BRANCHES: &str = r#"pipeline branches {
+  param dir: string
+  stage start { action go: sh { run = "true" } }
+  stage left {
+    after = [start]
+    action meet: sh { run = "touch ${params.dir}/left; for i in $(seq 50); do test -f ${params.dir}/right && exit 0; sleep 0.1; done; exit 1" }
+  }
+  stage right {
+    after = [start]
+    action meet: sh { run = "touch ${params.dir}/right; for i in $(seq 50); do test -f ${params.dir}/left && exit 0; sleep 0.1; done; exit 1" }
+  }
+  stage never {
+    action no: sh { run = "touch ${params.dir}/never" }
+  }
+  stage behind_never { action no: sh { run = "touch ${params.dir}/never" } }
+  stage join {
+    after = [left, right, behind_never]
+    action done: sh { run = "touch ${params.dir}/joined" }
+  }
+  transition start -> never when params.dir == "nowhere"
+}
+"#;
+
+#[test]
+fn branches_run_side_by_side_and_a_join_waits_for_the_branches_that_ran() {
+    let marks = tempfile::tempdir().expect("tmp");
+    let dir = format!("dir={}", marks.path().display());
+    let (t, out) = run(BRANCHES, &["--param", &dir, "--jobs", "2"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(marks.path().join("joined").exists());
+    assert!(!marks.path().join("never").exists());
+    let v = show(&t);
+    assert_eq!(stage(&v, "never")["status"], "skipped");
+    assert_eq!(stage(&v, "never")["actions"][0]["status"], "skipped");
+    assert_eq!(stage(&v, "behind_never")["status"], "skipped");
+    assert_eq!(stage(&v, "join")["status"], "succeeded");
+}
+
+#[test]
+fn the_jobs_limit_holds_across_stages() {
+    // With one job, the two branches cannot meet: each gives up after 5 s.
+    let marks = tempfile::tempdir().expect("tmp");
+    let dir = format!("dir={}", marks.path().display());
+    let (t, out) = run(BRANCHES, &["--param", &dir, "--jobs", "1"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = show(&t);
+    assert_eq!(v["status"], "failed");
+    assert!(!marks.path().join("joined").exists());
+}
+
+#[test]
+fn entry_windows_and_checks_decide_at_run_time() {
+    let src = r#"pipeline gates {
+  stage always {
+    entry { window "* * * * *" }
+    action a: sh { run = "true" }
+  }
+  stage never {
+    entry { window "0 0 31 2 *" else skip }
+    action a: sh { run = "touch never" }
+  }
+  stage checked {
+    entry { check sh { run = "exit 3" } else skip }
+    action a: sh { run = "touch never" }
+  }
+  stage passed {
+    entry { check sh { run = "test -n \"$PIPEC_RUN_ID\"" } }
+    action a: sh { run = "true" }
+  }
+}
+"#;
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = show(&t);
+    assert_eq!(stage(&v, "always")["status"], "succeeded");
+    assert_eq!(stage(&v, "never")["status"], "skipped");
+    assert_eq!(stage(&v, "checked")["status"], "skipped");
+    assert_eq!(stage(&v, "passed")["status"], "succeeded");
+    assert!(
+        out.stderr
+            .contains("outside the deployment window `0 0 31 2 *`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("exited with status 3"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_window_with_else_fail_fails_the_run_at_once() {
+    let src = r#"pipeline gates {
+  stage deploy {
+    entry { window "0 0 31 2 *" else fail }
+    action a: sh { run = "touch ran" }
+  }
+}
+"#;
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!t.path("ran").exists());
+    assert_eq!(stage(&show(&t), "deploy")["status"], "failed");
+}
+
+#[test]
+fn on_success_rules_and_rollback_policies_fail_the_stage_clearly() {
+    let src = r#"pipeline after {
+  param ok: bool = false
+  stage verify {
+    on success { require params.ok }
+    action a: sh { run = "true" }
+  }
+}
+"#;
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("on success: `params.ok` is false"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(stage(&show(&t), "verify")["status"], "failed");
+    let (_, out) = run(src, &["--param", "ok=true"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let rollback = r#"pipeline back {
+  stage build { action a: sh { run = "true" } }
+  stage deploy {
+    on failure rollback
+    action a: sh { run = "exit 1" }
+  }
+}
+"#;
+    let (_, out) = run(rollback, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("rollback needs durable runs"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn on_failure_retry_reruns_the_failed_actions_of_the_stage() {
+    let src = r#"pipeline again {
+  param dir: string
+  stage flaky {
+    on failure retry 1 failed
+    action steady: sh { run = "echo x >> ${params.dir}/steady" }
+    action flaky: sh { run = "test -f ${params.dir}/seen || { touch ${params.dir}/seen; exit 1; }" }
+  }
+}
+"#;
+    let marks = tempfile::tempdir().expect("tmp");
+    let dir = format!("dir={}", marks.path().display());
+    let (t, out) = run(src, &["--param", &dir]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Only the failed action ran again.
+    let steady = std::fs::read_to_string(marks.path().join("steady")).expect("ran");
+    assert_eq!(steady.lines().count(), 1);
+    let v = show(&t);
+    assert_eq!(stage(&v, "flaky")["actions"][1]["attempts"], 2);
+}
+
+#[test]
+fn stage_and_pipeline_timeouts_stop_their_actions() {
+    let src = r#"pipeline slow {
+  stage s {
+    timeout 1s
+    action a: sh { run = "sleep 30" }
+  }
+}
+"#;
+    let started = std::time::Instant::now();
+    let (_, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+
+    // The pipeline's timeout covers the whole run: the second stage gets what is left.
+    let src = r#"pipeline slow {
+  timeout 2s
+  stage one { action a: sh { run = "sleep 1.5" } }
+  stage two { action b: sh { run = "sleep 30" } }
+}
+"#;
+    let started = std::time::Instant::now();
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let v = show(&t);
+    assert_eq!(stage(&v, "one")["status"], "succeeded");
+    assert_eq!(stage(&v, "two")["status"], "failed");
+}
+
+#[test]
+fn plain_commands_behave_as_in_the_shell() {
+    let src = r#"pipeline plain {
+  stage s {
+    action echo: sh { run = "printf %s-%s one two" }
+    action missing: sh { run = "no-such-command-pipec --flag" after = [echo] }
+  }
+}
+"#;
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("exited with status 127"),
+        "{}",
+        out.stderr
+    );
+    let logs = t.args_once(&["logs", "last", "s.echo", "--state-dir", "state"]);
+    assert!(logs.stdout.contains("\none-two"), "{}", logs.stdout);
+    let logs = t.args_once(&["logs", "last", "s.missing", "--state-dir", "state"]);
+    assert!(
+        logs.stdout
+            .contains("no-such-command-pipec: command not found"),
+        "{}",
+        logs.stdout
+    );
+}
+
+#[test]
+fn verbose_streams_output_with_a_prefix() {
+    let src = r#"pipeline loud {
+  secret token = env("LOUD_TOKEN")
+  stage s {
+    action talk: sh {
+      env = { T = secrets.token }
+      run = "echo hello from talk; echo token $T >&2"
+    }
+  }
+}
+"#;
+    let t = Test::new()
+        .file("pipeline.pipe", src)
+        .env("LOUD_TOKEN", "s3cr3t-value");
+    let out = t
+        .args(&["run", "pipeline.pipe", "--state-dir", "state", "--verbose"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("s.talk | hello from talk"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("s.talk | token ***"), "{}", out.stderr);
+    assert!(!out.stderr.contains("s3cr3t-value"), "{}", out.stderr);
+}
+
+#[test]
+fn approvals_fail_clearly_until_runs_can_be_resumed() {
+    let src = r#"pipeline gate {
+  stage ask { action ok: approval { summary = "ship it?" } }
+  stage after { action a: sh { run = "touch ran" } }
+}
+"#;
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("pipec resume"), "{}", out.stderr);
+    assert!(!t.path("ran").exists());
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn git_actions_check_out_a_revision_and_export_it() {
+    let src = r#"pipeline fromgit {
+  param rev: string = "HEAD"
+  stage source {
+    action fetch: git { repo = "repo" ref = params.rev output = src }
+  }
+  stage build {
+    action read: sh {
+      input = src
+      env = { COMMIT = source.fetch.commit, BRANCH = source.fetch.branch }
+      run = "cat app.txt; echo commit=$COMMIT branch=$BRANCH; test ! -e .git"
+    }
+  }
+}
+"#;
+    let t = Test::new()
+        .file("pipeline.pipe", src)
+        .file("repo/app.txt", "first\n");
+    let repo = t.path("repo");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "one"]);
+    let first = git(&repo, &["rev-parse", "HEAD"]);
+    std::fs::write(repo.join("app.txt"), "second\n").expect("write");
+    git(&repo, &["commit", "-q", "-am", "two"]);
+    let second = git(&repo, &["rev-parse", "HEAD"]);
+
+    let out = t.args_once(&["run", "pipeline.pipe", "--state-dir", "state"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = show(&t);
+    let exports = &stage(&v, "source")["actions"][0]["exports"];
+    assert_eq!(exports["commit"], second.as_str());
+    assert_eq!(exports["branch"], "main");
+    let logs = t.args_once(&["logs", "last", "build.read", "--state-dir", "state"]);
+    assert!(logs.stdout.contains("\nsecond\n"), "{}", logs.stdout);
+
+    let rev = format!("rev={first}");
+    let out = t.args_once(&[
+        "run",
+        "pipeline.pipe",
+        "--state-dir",
+        "state",
+        "--param",
+        &rev,
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let logs = t.args_once(&["logs", "last", "build.read", "--state-dir", "state"]);
+    assert!(logs.stdout.contains("\nfirst\n"), "{}", logs.stdout);
+}
+
+#[test]
+fn pipeline_actions_run_another_pipeline_as_a_run_of_its_own() {
+    let parent = r#"pipeline parent {
+  param fail: string = "no"
+  stage deploy {
+    action child: pipeline { file = "child.pipe" params = { who = "parent's $(id)", fail = params.fail } }
+  }
+}
+"#;
+    let child = r#"pipeline child {
+  param who: string
+  param fail: string = "no"
+  stage s { action greet: sh { run = "echo hi ${params.who}; test ${params.fail} = no" } }
+}
+"#;
+    let t = Test::new()
+        .file("parent.pipe", parent)
+        .file("child.pipe", child);
+    let out = t.args_once(&["run", "parent.pipe", "--state-dir", "state"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("deploy.child > s"),
+        "child progress is shown under the action: {}",
+        out.stderr
+    );
+    let runs = t.args_once(&["runs", "--json", "--state-dir", "state"]);
+    let rows: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
+    let pipelines: Vec<&str> = rows
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["pipeline"].as_str())
+        .collect();
+    assert_eq!(pipelines, ["child", "parent"], "newest first");
+
+    let out = t.args_once(&[
+        "run",
+        "parent.pipe",
+        "--state-dir",
+        "state",
+        "--param",
+        "fail=yes",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("pipeline `child`"), "{}", out.stderr);
+}
+
+#[test]
+fn a_pipeline_that_runs_itself_fails_instead_of_recursing() {
+    let src = r#"pipeline selfish {
+  stage s { action again: pipeline { file = "pipeline.pipe" } }
+}
+"#;
+    let (_, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("would run itself"), "{}", out.stderr);
+}
+
+#[test]
+fn logs_names_unknown_actions_and_follows_a_running_one() {
+    let src = r#"pipeline talk {
+  stage s {
+    action slow: sh { run = "echo one; sleep 1; echo two" }
+  }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    let mut running = std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args(["run", "pipeline.pipe", "--state-dir", "state"])
+        .current_dir(t.path(""))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("pipec runs");
+    // Follow from the first line on: the rest arrives while `logs` waits.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !t.path("state/logs").is_dir() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = t.args_once(&["logs", "last", "s.slow", "--follow", "--state-dir", "state"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("one\ntwo\n"), "{}", out.stdout);
+    assert!(running.wait().expect("run ends").success());
+
+    let out = t.args_once(&["logs", "last", "s.slwo", "--state-dir", "state"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `s.slow`?"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_wordcount_example_builds_tests_and_packages() {
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wordcount/wordcount.pipe");
+    let dest = tempfile::tempdir().expect("tmp");
+    let dest_param = format!("dest={}", dest.path().display());
+    let out = Test::new()
+        .args(&[
+            "run",
+            example.to_str().expect("utf-8"),
+            "--state-dir",
+            "state",
+            "--param",
+            "deploy=true",
+            "--param",
+            &dest_param,
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let version = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wordcount/VERSION"),
+    )
+    .expect("VERSION");
+    let tarball = dest
+        .path()
+        .join(format!("wordcount-{}.tar.gz", version.trim()));
+    assert!(tarball.is_file(), "{}", out.stderr);
+}
