@@ -1,7 +1,10 @@
-//! The runtime: executing a pipeline's IR on this machine (issue 3).
+//! The runtime: executing a pipeline's IR on this machine (`docs/runtime.md`).
 //!
-//! So far only the pure core exists: [`eval`] evaluates IR expressions and renders scripts
-//! with safe quoting. The scheduler, processes, artifacts and run history come next.
+//! [`run`] schedules a run over the stage graph; `attempt` prepares one attempt of an action
+//! by kind and owns the workspaces; [`exec`] runs one process attempt; [`artifacts`] is the
+//! content-addressed store; [`state`] the state directory and the run history; [`eval`]
+//! evaluates expressions and renders scripts with safe quoting; [`plan`] is the dry run (and
+//! the stage decisions the real run shares); [`trigger`] matches events against triggers.
 
 pub mod artifacts;
 mod attempt;
