@@ -285,7 +285,6 @@ pub(super) fn prepare(
     timeout: Option<Duration>,
     echo: Option<&Echo>,
     label: &str,
-    spawn_aside: bool,
 ) -> Result<Prepared, String> {
     let base = run.options.base();
     let param_text = |name: &str| a.params.get(name).map(|e| eval(e, scope).map(|v| v.text()));
@@ -331,7 +330,6 @@ pub(super) fn prepare(
                 log: log.clone(),
                 secrets: scope.secrets.values().cloned().collect(),
                 echo: echo.cloned(),
-                spawn_aside,
             })))
         };
     match a.kind {

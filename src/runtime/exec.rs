@@ -41,8 +41,6 @@ pub struct Attempt {
     pub secrets: Vec<String>,
     /// `--verbose`: every masked line is also sent here.
     pub echo: Option<Echo>,
-    /// Spawn on a worker thread (other attempts are running: the scheduler has work).
-    pub spawn_aside: bool,
 }
 
 /// Where `--verbose` output lines go, with the label they are shown under.
@@ -192,20 +190,62 @@ pub fn direct_argv(shell: &str, script: &str) -> Option<Vec<String>> {
     Some(words)
 }
 
+/// Where `program` is found on `path` (as the shell would find it: the first executable
+/// file), remembered per program and PATH; the name itself when it has a `/` or is not found
+/// (spawning then fails as the shell would).
+fn find_program(program: &str, path: Option<&std::ffi::OsStr>) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    type Cache = std::collections::HashMap<(String, std::ffi::OsString), PathBuf>;
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<Cache>> = std::sync::OnceLock::new();
+    let Some(path) = path.filter(|_| !program.contains('/')) else {
+        return PathBuf::from(program);
+    };
+    let key = (program.to_string(), path.to_os_string());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(found) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return found;
+    }
+    let found = std::env::split_paths(path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(program))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    match found {
+        Some(p) => {
+            if let Ok(mut c) = cache.lock() {
+                c.insert(key, p.clone());
+            }
+            p
+        }
+        None => PathBuf::from(program),
+    }
+}
+
 /// Runs one attempt to its end.
 pub async fn run(
     attempt: &Attempt,
     stop: &tokio::sync::watch::Receiver<u8>,
 ) -> std::io::Result<Outcome> {
     let direct = direct_argv(&attempt.shell, &attempt.script);
+    // The program's path is looked up here, once per run and program (posix_spawnp would
+    // try every folder of PATH in the child, while the parent waits).
+    let path_var = attempt
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| std::ffi::OsString::from(v))
+        .or_else(|| std::env::var_os("PATH"));
     let mut cmd = if let Some(argv) = &direct {
-        let mut cmd = tokio::process::Command::new(&argv[0]);
+        let mut cmd = tokio::process::Command::new(find_program(&argv[0], path_var.as_deref()));
         cmd.args(&argv[1..]);
         // The shell would have set it.
         cmd.env("PWD", &attempt.workdir);
         cmd
     } else {
-        let mut cmd = tokio::process::Command::new(&attempt.shell);
+        let mut cmd =
+            tokio::process::Command::new(find_program(&attempt.shell, path_var.as_deref()));
         cmd.arg("-c").arg(&attempt.script);
         cmd
     };
@@ -220,23 +260,9 @@ pub async fn run(
     cmd.envs(attempt.env.iter().map(|(k, v)| (k, v)));
     let mut wrapped = CommandWrap::from(cmd);
     wrapped.wrap(ProcessGroup::leader());
-    // posix_spawn suspends the calling thread until the child has exec'd. With other
-    // attempts running, that happens on a worker thread so the scheduler goes on meanwhile;
-    // alone, the hand-over would only add latency. The parent's copies of the pipe's write
-    // end go with `wrapped`, or the drain would never see the end of the output.
-    let spawned = if attempt.spawn_aside {
-        tokio::task::spawn_blocking(move || {
-            let child = wrapped.spawn();
-            drop(wrapped);
-            child
-        })
-        .await
-        .map_err(std::io::Error::other)?
-    } else {
-        let child = wrapped.spawn();
-        drop(wrapped);
-        child
-    };
+    let spawned = wrapped.spawn();
+    // The parent's copies of the pipe's write end go now, or the drain never sees its end.
+    drop(wrapped);
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) if direct.is_some() => {

@@ -1135,7 +1135,6 @@ impl<'r, 'a> Sched<'r, 'a> {
             timeout,
             echo.as_ref(),
             label,
-            self.running > 1,
         );
         let state = run.history.dir.clone();
         let run_id = run.run_id.to_string();

@@ -20,7 +20,6 @@ fn attempt(dir: &std::path::Path, script: &str) -> Attempt {
         log: dir.join("log.txt"),
         secrets: vec![],
         echo: None,
-        spawn_aside: false,
     }
 }
 
