@@ -1,5 +1,12 @@
 //! Tracks POSIX shell quoting through script text (pure; used by the checker for W0004 and
-//! by the runtime to insert interpolated words safely inside quotes).
+//! by the runtime to place interpolated words inside the script's own quoting).
+//!
+//! The tracker follows `'…'`, `"…"`, `$'…'`, backslash escapes, `# comments`, command
+//! substitutions (`$(…)` and backticks, which start a fresh unquoted context even inside
+//! double quotes) and here-documents (`<<WORD`, `<<-WORD`, with a quoted WORD meaning no
+//! expansion in the body). The runtime never puts interpolated data into the script text
+//! (it passes values in environment variables and the script refers to them), so a context
+//! this tracker gets wrong can change how a value is split, never execute it.
 
 /// The quoting context at a point of a script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -8,60 +15,316 @@ pub enum Quote {
     None,
     Single,
     Double,
+    /// `$'…'`.
+    AnsiC,
+    /// The body of a here-document; `expand` when its delimiter was not quoted.
+    Heredoc {
+        expand: bool,
+    },
+}
+
+/// A nesting level of the script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ctx {
+    /// Unquoted: the script itself, or inside `$(…)` (with its open parentheses) or backticks.
+    Plain {
+        parens: u32,
+        backtick: bool,
+    },
+    Single,
+    Double,
+    AnsiC,
+}
+
+/// A here-document announced on the current line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Heredoc {
+    delim: String,
+    quoted: bool,
+    strip_tabs: bool,
+}
+
+/// Where the tracker is in a `<<` operator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Redirect {
+    None,
+    /// After one `<`.
+    Less,
+    /// After `<<` (and maybe `-`): the delimiter word comes.
+    Word {
+        heredoc: Heredoc,
+        started: bool,
+        quote: Option<char>,
+        escaped: bool,
+    },
 }
 
 /// Feeds script text and remembers the quoting context at its end.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct QuoteTracker {
-    quote: Quote,
+    stack: Vec<Ctx>,
     escaped: bool,
     /// Inside a `# comment` (to the end of the line).
     comment: bool,
     /// The previous character ends a word (start of text, blank, `;`, `|`, `&`, `(`).
     word_start: bool,
+    /// The previous character was an unescaped, unquoted `$`.
+    dollar: bool,
+    redirect: Redirect,
+    /// Here-documents whose bodies start after the current line.
+    pending: Vec<Heredoc>,
+    /// The here-document whose body is being read, and the body's current line.
+    body: Option<(Heredoc, String)>,
+}
+
+impl Default for QuoteTracker {
+    fn default() -> QuoteTracker {
+        QuoteTracker::new()
+    }
 }
 
 impl QuoteTracker {
     pub fn new() -> QuoteTracker {
         QuoteTracker {
+            stack: vec![Ctx::Plain {
+                parens: 0,
+                backtick: false,
+            }],
+            escaped: false,
+            comment: false,
             word_start: true,
-            ..QuoteTracker::default()
+            dollar: false,
+            redirect: Redirect::None,
+            pending: Vec::new(),
+            body: None,
         }
+    }
+
+    fn top(&self) -> Ctx {
+        self.stack.last().copied().unwrap_or(Ctx::Plain {
+            parens: 0,
+            backtick: false,
+        })
     }
 
     pub fn feed(&mut self, text: &str) {
         for c in text.chars() {
-            let at_word_start = std::mem::replace(
-                &mut self.word_start,
-                c.is_whitespace() || ";|&()".contains(c),
-            );
-            if self.comment {
-                self.comment = c != '\n';
-                continue;
-            }
-            if self.escaped {
-                self.escaped = false;
-                continue;
-            }
-            if c == '#' && self.quote == Quote::None && at_word_start {
-                self.comment = true;
-                continue;
-            }
-            self.quote = match (self.quote, c) {
-                (Quote::None | Quote::Double, '\\') => {
-                    self.escaped = true;
-                    self.quote
+            self.step(c);
+        }
+    }
+
+    fn step(&mut self, c: char) {
+        if let Some((doc, line)) = &mut self.body {
+            if c == '\n' {
+                let text = if doc.strip_tabs {
+                    line.trim_start_matches('\t')
+                } else {
+                    line.as_str()
+                };
+                if text == doc.delim {
+                    self.body = None;
+                    self.next_body();
+                } else {
+                    line.clear();
                 }
-                (Quote::None, '\'') => Quote::Single,
-                (Quote::None, '"') => Quote::Double,
-                (Quote::Single, '\'') | (Quote::Double, '"') => Quote::None,
-                (q, _) => q,
-            };
+            } else {
+                line.push(c);
+            }
+            return;
+        }
+        if self.delimiter(c) {
+            return;
+        }
+        let at_word_start = std::mem::replace(
+            &mut self.word_start,
+            c.is_whitespace() || ";|&()".contains(c),
+        );
+        let dollar = std::mem::take(&mut self.dollar);
+        if self.comment {
+            self.comment = c != '\n';
+            if c == '\n' {
+                self.next_body();
+            }
+            return;
+        }
+        if self.escaped {
+            self.escaped = false;
+            return;
+        }
+        match self.top() {
+            Ctx::Single => {
+                if c == '\'' {
+                    self.stack.pop();
+                }
+            }
+            Ctx::AnsiC => match c {
+                '\\' => self.escaped = true,
+                '\'' => {
+                    self.stack.pop();
+                }
+                _ => {}
+            },
+            Ctx::Double => match c {
+                '\\' => self.escaped = true,
+                '"' => {
+                    self.stack.pop();
+                }
+                '`' => self.stack.push(Ctx::Plain {
+                    parens: 0,
+                    backtick: true,
+                }),
+                '(' if dollar => self.stack.push(Ctx::Plain {
+                    parens: 0,
+                    backtick: false,
+                }),
+                '$' => self.dollar = true,
+                _ => {}
+            },
+            Ctx::Plain { parens, backtick } => {
+                let nested = self.stack.len() > 1;
+                match c {
+                    '\\' => self.escaped = true,
+                    '\'' if dollar => self.stack.push(Ctx::AnsiC),
+                    '\'' => self.stack.push(Ctx::Single),
+                    '"' => self.stack.push(Ctx::Double),
+                    '`' if backtick => {
+                        self.stack.pop();
+                    }
+                    '`' => self.stack.push(Ctx::Plain {
+                        parens: 0,
+                        backtick: true,
+                    }),
+                    '(' if dollar => self.stack.push(Ctx::Plain {
+                        parens: 0,
+                        backtick: false,
+                    }),
+                    '(' if nested && !backtick => self.set_parens(parens + 1),
+                    ')' if nested && !backtick => {
+                        if parens == 0 {
+                            self.stack.pop();
+                        } else {
+                            self.set_parens(parens - 1);
+                        }
+                    }
+                    '#' if at_word_start => self.comment = true,
+                    '$' => self.dollar = true,
+                    '<' => {
+                        self.redirect = if self.redirect == Redirect::Less {
+                            Redirect::Word {
+                                heredoc: Heredoc {
+                                    delim: String::new(),
+                                    quoted: false,
+                                    strip_tabs: false,
+                                },
+                                started: false,
+                                quote: None,
+                                escaped: false,
+                            }
+                        } else {
+                            Redirect::Less
+                        };
+                    }
+                    '\n' if !nested => self.next_body(),
+                    _ => {}
+                }
+                if c != '<' && self.redirect == Redirect::Less {
+                    self.redirect = Redirect::None;
+                }
+            }
+        }
+    }
+
+    fn set_parens(&mut self, n: u32) {
+        if let Some(Ctx::Plain { parens, .. }) = self.stack.last_mut() {
+            *parens = n;
+        }
+    }
+
+    /// Reads the delimiter word after `<<`; true when `c` was part of it.
+    fn delimiter(&mut self, c: char) -> bool {
+        let Redirect::Word {
+            heredoc,
+            started,
+            quote,
+            escaped,
+        } = &mut self.redirect
+        else {
+            return false;
+        };
+        if *escaped {
+            *escaped = false;
+            heredoc.delim.push(c);
+            return true;
+        }
+        if let Some(q) = *quote {
+            if c == q {
+                *quote = None;
+            } else {
+                heredoc.delim.push(c);
+            }
+            return true;
+        }
+        match c {
+            // `<<<` is a here-string, not a here-document.
+            '<' if !*started && heredoc.delim.is_empty() && !heredoc.strip_tabs => {
+                self.redirect = Redirect::None;
+                return true;
+            }
+            '-' if !*started && !heredoc.strip_tabs && heredoc.delim.is_empty() => {
+                heredoc.strip_tabs = true;
+                return true;
+            }
+            ' ' | '\t' if !*started => return true,
+            '\'' | '"' => {
+                *started = true;
+                heredoc.quoted = true;
+                *quote = Some(c);
+                return true;
+            }
+            '\\' => {
+                *started = true;
+                heredoc.quoted = true;
+                *escaped = true;
+                return true;
+            }
+            c if c.is_whitespace() || ";|&<>()".contains(c) => {}
+            c => {
+                *started = true;
+                heredoc.delim.push(c);
+                return true;
+            }
+        }
+        // The word ended at `c`, which the normal rules handle.
+        let Redirect::Word { heredoc, .. } = std::mem::replace(&mut self.redirect, Redirect::None)
+        else {
+            return false;
+        };
+        if !heredoc.delim.is_empty() {
+            self.pending.push(heredoc);
+        }
+        false
+    }
+
+    /// At the end of a command line: the first announced here-document's body starts.
+    fn next_body(&mut self) {
+        if !self.pending.is_empty() {
+            let doc = self.pending.remove(0);
+            self.body = Some((doc, String::new()));
         }
     }
 
     pub fn quote(&self) -> Quote {
-        self.quote
+        if let Some((doc, _)) = &self.body {
+            return Quote::Heredoc {
+                expand: !doc.quoted,
+            };
+        }
+        match self.top() {
+            Ctx::Plain { .. } => Quote::None,
+            Ctx::Single => Quote::Single,
+            Ctx::Double => Quote::Double,
+            Ctx::AnsiC => Quote::AnsiC,
+        }
     }
 
     /// Inside a shell comment, where an interpolated word would be inert.
@@ -106,6 +369,43 @@ mod tests {
         assert_eq!(at_end("# don't quote\necho "), Quote::None);
         assert_eq!(at_end("echo x # it's\necho "), Quote::None);
         assert_eq!(at_end("echo a#'b"), Quote::Single);
+    }
+
+    #[test]
+    fn command_substitutions_start_a_fresh_context() {
+        assert_eq!(at_end("echo \"$(echo "), Quote::None);
+        assert_eq!(at_end("echo \"$(echo \""), Quote::Double);
+        assert_eq!(at_end("echo \"$(echo \"x\") "), Quote::Double);
+        assert_eq!(at_end("echo \"$( (echo a) ) "), Quote::Double);
+        assert_eq!(at_end("echo \"`echo "), Quote::None);
+        assert_eq!(at_end("echo \"`echo x` "), Quote::Double);
+        assert_eq!(at_end("echo `echo '"), Quote::Single);
+    }
+
+    #[test]
+    fn ansi_c_quotes_have_escapes() {
+        assert_eq!(at_end("echo $'it\\'s "), Quote::AnsiC);
+        assert_eq!(at_end("echo $'it\\'s' "), Quote::None);
+        assert_eq!(at_end("echo \\$'x"), Quote::Single);
+    }
+
+    #[test]
+    fn here_documents_have_bodies() {
+        assert_eq!(at_end("cat <<EOF\nit's "), Quote::Heredoc { expand: true });
+        assert_eq!(
+            at_end("cat <<'EOF' > f\nx "),
+            Quote::Heredoc { expand: false }
+        );
+        assert_eq!(at_end("cat <<\\EOF\nx "), Quote::Heredoc { expand: false });
+        assert_eq!(at_end("cat <<-\"E\"\n\tx\n\tE\necho '"), Quote::Single);
+        assert_eq!(at_end("cat <<EOF\nx\nEOF\necho "), Quote::None);
+        assert_eq!(at_end("cat <<EOF\nEOFX\n"), Quote::Heredoc { expand: true });
+        assert_eq!(at_end("cat <<<'x' "), Quote::None);
+        assert_eq!(
+            at_end("a <<A; b <<'B'\n1\nA\n2 "),
+            Quote::Heredoc { expand: false }
+        );
+        assert_eq!(at_end("echo 1<<2 "), Quote::None);
     }
 
     #[test]

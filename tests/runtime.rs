@@ -481,3 +481,51 @@ fn the_wordcount_example_builds_tests_and_packages() {
         .join(format!("wordcount-{}.tar.gz", version.trim()));
     assert!(tarball.is_file(), "{}", out.stderr);
 }
+
+#[test]
+fn interpolated_values_are_data_in_every_shell_context() {
+    let src = r#"pipeline hostile {
+  param x: string
+  stage s {
+    action contexts: sh {
+      run = """
+        set -eu
+        printf '%s|\n' ${params.x}
+        printf '%s|\n' "double ${params.x}"
+        printf '%s|\n' 'single ${params.x}'
+        printf '%s|\n' "$(printf '%s' "${params.x}")"
+        printf '%s|\n' "`printf '%s' "${params.x}"`"
+        printf '%s|\n' $'ansi ${params.x}'
+        cat <<EOT
+        heredoc ${params.x}
+        EOT
+        """
+    }
+    action python: sh { shell = "python3" run = "print('${params.x}')" after = [contexts] }
+  }
+}
+"#;
+    let marker = tempfile::tempdir().expect("tmp");
+    let m = marker.path().join("pwned");
+    let value = format!(
+        "x=$(touch {m}) `touch {m}` '; touch {m}; ' \"\nEOT\ntouch {m}\n",
+        m = m.display()
+    );
+    let (t, out) = run(src, &["--param", &value]);
+    assert!(
+        !m.exists(),
+        "an interpolated value was executed: {}",
+        out.stderr
+    );
+    // The shell contexts ran; the python one is refused: its shell is not a POSIX shell.
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("needs a POSIX shell"), "{}", out.stderr);
+    let logs = t.args_once(&["logs", "last", "s.contexts", "--state-dir", "state"]);
+    // Seven contexts, each printing the whole value (four `touch`es) as data.
+    assert_eq!(
+        logs.stdout.matches("touch").count(),
+        7 * 4,
+        "{}",
+        logs.stdout
+    );
+}

@@ -274,7 +274,9 @@ impl Checker<'_> {
                 StrPart::Interp(e, whole) => {
                     let (t, x) = self.expr(e, ctx);
                     self.interpolated(&t, e.span, script);
-                    if script && quotes.quote() != Quote::None {
+                    if script
+                        && matches!(quotes.quote(), Quote::Single | Quote::Double | Quote::AnsiC)
+                    {
                         self.report(
                             Diagnostic::new(
                                 Code::W0004,

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::eval::{EvalError, Value, eval};
+use super::eval::{
+    EvalError, Script, Value, eval, is_posix_shell, refuse_interpolation, render_script,
+};
 use super::exec::{self, Attempt, Echo, Outcome};
 use super::run::{Options, Progress, Run, RunScope, RunStatus, execute};
 use crate::ir::{Action, Expr, Kind};
@@ -295,8 +297,8 @@ pub(super) fn prepare(
             .unwrap_or_else(|| default.to_string()))
     };
     let shell_attempt =
-        |shell: String, script: String, workdir: &str| -> Result<Prepared, String> {
-            let mut env: Vec<(String, String)> = Vec::new();
+        |shell: String, script: Script, workdir: &str| -> Result<Prepared, String> {
+            let mut env: Vec<(String, String)> = script.args;
             for (k, v) in &a.env {
                 env.push((k.clone(), eval(v, scope).map_err(describe)?.text()));
             }
@@ -321,7 +323,7 @@ pub(super) fn prepare(
             }
             Ok(Prepared::Shell(Box::new(Attempt {
                 shell,
-                script,
+                script: script.text,
                 workdir: workspace.join(workdir),
                 env,
                 env_remove: run.options.secret_sources.clone(),
@@ -334,13 +336,21 @@ pub(super) fn prepare(
         };
     match a.kind {
         Kind::Sh => {
+            let shell = text("shell", "bash")?;
+            let plain = |text: String| Script {
+                text,
+                args: Vec::new(),
+            };
             let script = match a.params.get("run") {
-                Some(Expr::Interp { parts, .. }) => super::eval::render_script(parts, scope),
-                Some(other) => eval(other, scope).map(|v| v.text()),
-                None => Ok(String::new()),
+                Some(Expr::Interp { parts, .. }) if is_posix_shell(&shell) => {
+                    render_script(parts, scope)
+                }
+                Some(Expr::Interp { parts, .. }) => refuse_interpolation(parts, &shell).map(plain),
+                Some(other) => eval(other, scope).map(|v| plain(v.text())),
+                None => Ok(plain(String::new())),
             }
             .map_err(describe)?;
-            shell_attempt(text("shell", "bash")?, script, &text("workdir", ".")?)
+            shell_attempt(shell, script, &text("workdir", ".")?)
         }
         Kind::Git => {
             let repo = text("repo", "")?;
@@ -352,7 +362,11 @@ pub(super) fn prepare(
             } else {
                 repo
             };
-            shell_attempt("sh".into(), git_script(&repo, &reference), ".")
+            let script = Script {
+                text: git_script(&repo, &reference),
+                args: Vec::new(),
+            };
+            shell_attempt("sh".into(), script, ".")
         }
         Kind::Wait => match a.params.get("duration").map(|e| eval(e, scope)) {
             Some(Ok(Value::Duration(secs))) => Ok(Prepared::Wait(Duration::from_secs(secs))),

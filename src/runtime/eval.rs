@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::ir::{BinOp, Expr, Part, Ref};
-use crate::shell::{Quote, QuoteTracker, quote_word};
+use crate::shell::{Quote, QuoteTracker};
 
 /// A run-time value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,11 +84,9 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, EvalError> {
                 .map(|(k, v)| Ok((k.clone(), eval(v, scope)?)))
                 .collect::<Result<_, EvalError>>()?,
         ),
-        Expr::Interp { parts, script } => Value::Str(if *script {
-            render_script(parts, scope)?
-        } else {
-            render_text(parts, scope)?
-        }),
+        // A script's text is only shown when evaluated as a value; `sh` renders it with
+        // `render_script` to run it.
+        Expr::Interp { parts, .. } => Value::Str(render_text(parts, scope)?),
         Expr::Ref(r) => reference(r, scope)?,
         Expr::Not { operand } => Value::Bool(!truth(&eval(operand, scope)?)?),
         Expr::Binary { op, lhs, rhs } => binary(*op, lhs, rhs, scope)?,
@@ -247,33 +245,101 @@ fn render_text(parts: &[Part], scope: &dyn Scope) -> Result<String, EvalError> {
     Ok(out)
 }
 
-/// A script: each interpolated value becomes one shell-quoted word (a list: one per element),
-/// also inside the script's own quotes, which are closed around the words and reopened.
-pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<String, EvalError> {
-    let mut out = String::new();
+/// A rendered script: its text, and the environment variables its interpolations refer to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Script {
+    pub text: String,
+    pub args: Vec<(String, String)>,
+}
+
+/// A script for a POSIX shell. Interpolated data never enters the script's text: each value
+/// goes into an environment variable (`PIPEC_ARG_N`; a list's elements into
+/// `PIPEC_ARG_N_K`), and the text refers to it as one quoted word per value — closing and
+/// reopening the script's own quotes around it, or without quotes where the shell does not
+/// split (inside `"…"`, in a here-document). The shell expands a variable once and never
+/// parses its value, so whatever the value holds is data, in every context.
+pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<Script, EvalError> {
+    let mut text = String::new();
+    let mut args = Vec::new();
     let mut quotes = QuoteTracker::new();
+    let mut n = 0;
     for p in parts {
         match p {
             Part::Text(t) => {
                 quotes.feed(t);
-                out.push_str(t);
+                text.push_str(t);
             }
             Part::Expr(e) => {
-                let value = eval(e, scope)?;
-                let words: Vec<String> = match &value {
-                    Value::List(items) => items.iter().map(|i| quote_word(&i.text())).collect(),
-                    other => vec![quote_word(&other.text())],
+                n += 1;
+                let names: Vec<String> = match eval(e, scope)? {
+                    Value::List(items) => items
+                        .iter()
+                        .enumerate()
+                        .map(|(k, item)| {
+                            let name = format!("PIPEC_ARG_{n}_{k}");
+                            args.push((name.clone(), item.text()));
+                            name
+                        })
+                        .collect(),
+                    other => {
+                        let name = format!("PIPEC_ARG_{n}");
+                        args.push((name.clone(), other.text()));
+                        vec![name]
+                    }
                 };
-                let words = words.join(" ");
+                let words = names
+                    .iter()
+                    .map(|v| format!("\"${{{v}}}\""))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let bare = names
+                    .iter()
+                    .map(|v| format!("${{{v}}}"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 let _ = match quotes.quote() {
-                    Quote::None => write!(out, "{words}"),
-                    Quote::Single => write!(out, "'{words}'"),
-                    Quote::Double => write!(out, "\"{words}\""),
+                    Quote::None => write!(text, "{words}"),
+                    Quote::Single => write!(text, "'{words}'"),
+                    Quote::AnsiC => write!(text, "'{words}$'"),
+                    Quote::Double if names.len() == 1 => write!(text, "{bare}"),
+                    Quote::Double => write!(text, "\"{words}\""),
+                    Quote::Heredoc { expand: true } => write!(text, "{bare}"),
+                    Quote::Heredoc { expand: false } => {
+                        return Err(EvalError::Invalid(
+                            "`${…}` stands in a here-document with a quoted delimiter (`<<'EOF'`), where nothing expands; quote the delimiter's word no more (`<<EOF`) or pass the value in `env`".into(),
+                        ));
+                    }
                 };
             }
         }
     }
+    Ok(Script { text, args })
+}
+
+/// The same script for a shell that is not a POSIX shell: interpolation would have to put
+/// data into code, so it is refused.
+pub fn refuse_interpolation(parts: &[Part], shell: &str) -> Result<String, EvalError> {
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            Part::Text(t) => out.push_str(t),
+            Part::Expr(_) => {
+                return Err(EvalError::Invalid(format!(
+                    "`${{…}}` in `run` needs a POSIX shell (sh, bash, dash, zsh, ksh), not `{shell}`: pass the value in `env` and read it from the environment"
+                )));
+            }
+        }
+    }
     Ok(out)
+}
+
+/// Whether `shell` (a name or path) is a POSIX shell.
+pub fn is_posix_shell(shell: &str) -> bool {
+    let name = shell.rsplit('/').next().unwrap_or(shell);
+    matches!(
+        name,
+        "sh" | "bash" | "dash" | "zsh" | "ksh" | "mksh" | "ash" | "busybox"
+    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use super::{EvalError, Scope, Value, eval, render_script};
+use super::{EvalError, Scope, Script, Value, eval, render_script};
 use crate::ir::{Expr, Part, Ref};
 
 struct Fixed(BTreeMap<String, Value>);
@@ -46,32 +46,78 @@ fn text(t: &str) -> Part {
     Part::Text(t.into())
 }
 
-/// Runs a rendered script with bash and returns its stdout: the proof that data stays data.
-fn bash(script: &str) -> String {
+/// Runs a rendered script with bash (its args in the environment) and returns its stdout:
+/// the proof that data stays data.
+fn bash(script: &Script) -> String {
     #[allow(clippy::disallowed_methods)] // Reason: the test executes the rendered script.
     let out = std::process::Command::new("bash")
         .arg("-c")
-        .arg(script)
+        .arg(&script.text)
+        .envs(script.args.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("bash runs");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
-fn hostile_values_stay_one_word_everywhere() {
-    let hostile = "$(echo pwned) `echo pwned` ; echo pwned ' \" \n done";
-    let s = scope(&[("x", Value::Str(hostile.into()))]);
-    for (before, after) in [
-        ("printf '%s|' ", ""),
-        ("printf '%s|' 'in single ", "'"),
-        ("printf '%s|' \"in double ", "\""),
-    ] {
+fn hostile_values_are_never_executed_in_any_shell_context() {
+    let marker = tempfile::tempdir().expect("tmp");
+    let m = marker.path().join("pwned");
+    let m = m.display();
+    let hostile =
+        format!("$(touch {m}) `touch {m}` ; touch {m} ' \" \\ \n EOT \n touch {m} \n done");
+    let s = scope(&[("x", Value::Str(hostile.clone()))]);
+    // (before, after, whether the value must come out as exactly one `%s|` word)
+    let contexts = [
+        ("printf '%s|' ", "", true),
+        ("printf '%s|' 'in single ", "'", true),
+        ("printf '%s|' \"in double ", "\"", true),
+        ("printf '%s|' \"$(printf '%s' \"", "\")\"", true),
+        ("printf '%s|' \"`printf '%s' \"", "\"`\"", true),
+        ("printf '%s|' $'ansi \\' ", " quote'", true),
+        ("cat <<EOT\n", "\nEOT\n", false),
+        ("cat <<-EOT; printf '%s|' ", "\n\tbody\n\tEOT\n", true),
+        ("echo 1 # a comment with it's ", "\nprintf '%s|' ok", false),
+    ];
+    for (before, after, one_word) in contexts {
         let parts = vec![text(before), Part::Expr(param("x")), text(after)];
         let script = render_script(&parts, &s).expect("renders");
+        assert!(
+            !script.text.contains("touch"),
+            "the value is not in the text: {}",
+            script.text
+        );
         let out = bash(&script);
-        assert_eq!(out.matches('|').count(), 1, "one word: {script} => {out}");
-        assert!(out.contains(hostile), "{script} => {out}");
+        assert!(
+            !marker.path().join("pwned").exists(),
+            "executed: {} => {out}",
+            script.text
+        );
+        if one_word {
+            assert_eq!(
+                out.matches('|').count(),
+                1,
+                "one word: {} => {out}",
+                script.text
+            );
+            assert!(out.contains(&hostile), "{} => {out}", script.text);
+        }
     }
+    // In a here-document nothing is split: the value comes out whole.
+    let parts = vec![
+        text("cat <<EOT\n["),
+        Part::Expr(param("x")),
+        text("]\nEOT\n"),
+    ];
+    let script = render_script(&parts, &s).expect("renders");
+    assert_eq!(bash(&script), format!("[{hostile}]\n"));
+    // Where nothing expands (a quoted delimiter), interpolation is refused.
+    let parts = vec![
+        text("cat <<'EOT'\n"),
+        Part::Expr(param("x")),
+        text("\nEOT\n"),
+    ];
+    assert!(render_script(&parts, &s).is_err());
 }
 
 #[test]
@@ -83,6 +129,16 @@ fn lists_become_one_word_per_element() {
     let script =
         render_script(&[text("printf '%s|' "), Part::Expr(param("xs"))], &s).expect("renders");
     assert_eq!(bash(&script), "a b|$(c)|");
+    let script = render_script(
+        &[
+            text("printf '%s|' \"<"),
+            Part::Expr(param("xs")),
+            text(">\""),
+        ],
+        &s,
+    )
+    .expect("renders");
+    assert_eq!(bash(&script), "<a b|$(c)>|");
 }
 
 #[test]
