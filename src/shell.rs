@@ -61,6 +61,7 @@ enum Redirect {
 
 /// Feeds script text and remembers the quoting context at its end.
 #[derive(Clone, Debug)]
+#[allow(clippy::struct_excessive_bools)] // Reason: independent lexer flags, each one character of state.
 pub struct QuoteTracker {
     stack: Vec<Ctx>,
     escaped: bool,
@@ -181,56 +182,61 @@ impl QuoteTracker {
                 _ => {}
             },
             Ctx::Plain { parens, backtick } => {
-                let nested = self.stack.len() > 1;
-                match c {
-                    '\\' => self.escaped = true,
-                    '\'' if dollar => self.stack.push(Ctx::AnsiC),
-                    '\'' => self.stack.push(Ctx::Single),
-                    '"' => self.stack.push(Ctx::Double),
-                    '`' if backtick => {
-                        self.stack.pop();
-                    }
-                    '`' => self.stack.push(Ctx::Plain {
-                        parens: 0,
-                        backtick: true,
-                    }),
-                    '(' if dollar => self.stack.push(Ctx::Plain {
-                        parens: 0,
-                        backtick: false,
-                    }),
-                    '(' if nested && !backtick => self.set_parens(parens + 1),
-                    ')' if nested && !backtick => {
-                        if parens == 0 {
-                            self.stack.pop();
-                        } else {
-                            self.set_parens(parens - 1);
-                        }
-                    }
-                    '#' if at_word_start => self.comment = true,
-                    '$' => self.dollar = true,
-                    '<' => {
-                        self.redirect = if self.redirect == Redirect::Less {
-                            Redirect::Word {
-                                heredoc: Heredoc {
-                                    delim: String::new(),
-                                    quoted: false,
-                                    strip_tabs: false,
-                                },
-                                started: false,
-                                quote: None,
-                                escaped: false,
-                            }
-                        } else {
-                            Redirect::Less
-                        };
-                    }
-                    '\n' if !nested => self.next_body(),
-                    _ => {}
-                }
-                if c != '<' && self.redirect == Redirect::Less {
-                    self.redirect = Redirect::None;
+                self.plain(c, parens, backtick, dollar, at_word_start);
+            }
+        }
+    }
+
+    /// A character in unquoted text (the script, `$(…)` or backticks).
+    fn plain(&mut self, c: char, parens: u32, backtick: bool, dollar: bool, at_word_start: bool) {
+        let nested = self.stack.len() > 1;
+        match c {
+            '\\' => self.escaped = true,
+            '\'' if dollar => self.stack.push(Ctx::AnsiC),
+            '\'' => self.stack.push(Ctx::Single),
+            '"' => self.stack.push(Ctx::Double),
+            '`' if backtick => {
+                self.stack.pop();
+            }
+            '`' => self.stack.push(Ctx::Plain {
+                parens: 0,
+                backtick: true,
+            }),
+            '(' if dollar => self.stack.push(Ctx::Plain {
+                parens: 0,
+                backtick: false,
+            }),
+            '(' if nested && !backtick => self.set_parens(parens + 1),
+            ')' if nested && !backtick => {
+                if parens == 0 {
+                    self.stack.pop();
+                } else {
+                    self.set_parens(parens - 1);
                 }
             }
+            '#' if at_word_start => self.comment = true,
+            '$' => self.dollar = true,
+            '<' => {
+                self.redirect = if self.redirect == Redirect::Less {
+                    Redirect::Word {
+                        heredoc: Heredoc {
+                            delim: String::new(),
+                            quoted: false,
+                            strip_tabs: false,
+                        },
+                        started: false,
+                        quote: None,
+                        escaped: false,
+                    }
+                } else {
+                    Redirect::Less
+                };
+            }
+            '\n' if !nested => self.next_body(),
+            _ => {}
+        }
+        if c != '<' && self.redirect == Redirect::Less {
+            self.redirect = Redirect::None;
         }
     }
 
