@@ -529,3 +529,133 @@ fn interpolated_values_are_data_in_every_shell_context() {
         logs.stdout
     );
 }
+
+#[test]
+fn a_secret_written_as_an_export_is_stored_masked() {
+    let src = r#"pipeline leaky {
+  secret token = env("LEAK_TOKEN")
+  stage s {
+    action a: sh {
+      env = { T = secrets.token }
+      exports = [leak]
+      run = "echo leak=prefix-$T >> $PIPEC_OUTPUT"
+    }
+    action b: sh { after = [a] env = { L = s.a.leak } run = "echo got $L; exit 1" }
+  }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    let out = t.args_once_env(
+        &["run", "pipeline.pipe", "--state-dir", "state"],
+        ("LEAK_TOKEN", "tok-SUPERSECRET-12345"),
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = show(&t);
+    assert_eq!(
+        stage(&v, "s")["actions"][0]["exports"]["leak"],
+        "prefix-***"
+    );
+    // Nowhere under the state directory, the database and kept workspaces included.
+    for entry in walk(&t.path("state")) {
+        let bytes = std::fs::read(&entry).expect("read");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("SUPERSECRET"),
+            "the secret is in {}",
+            entry.display()
+        );
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        // A folder may come and go while a run is going on.
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_attempt_starts_or_retries_once_the_stage_time_is_up() {
+    let src = r#"pipeline late {
+  stage s {
+    timeout 2s
+    on failure retry 10 all
+    action a: sh { retry = { count = 10, backoff = 1s } run = "sleep 0.3; exit 1" }
+  }
+}
+"#;
+    let started = std::time::Instant::now();
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}: {}",
+        started.elapsed(),
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("the stage's timeout (2s) is over"),
+        "{}",
+        out.stderr
+    );
+    let attempts = stage(&show(&t), "s")["actions"][0]["attempts"]
+        .as_u64()
+        .expect("attempts");
+    assert!(attempts <= 3, "{attempts} attempts in 2 s");
+
+    let src = r#"pipeline named {
+  stage s { timeout 1s  action a: sh { run = "sleep 30" } }
+}
+"#;
+    let (_, out) = run(src, &[]);
+    assert!(
+        out.stderr
+            .contains("timed out: the stage's timeout (1s) was reached"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn stopping_during_a_retry_backoff_abandons_the_action() {
+    let src = r#"pipeline patient {
+  stage s { action a: sh { retry = { count = 3, backoff = 1m } run = "touch tried; exit 1" } }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args(["run", "pipeline.pipe", "--state-dir", "state"])
+        .current_dir(t.path(""))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // The first attempt writes `tried` in its (kept) workspace; wait for its failure.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline
+        && !walk(&t.path("state")).iter().any(|p| p.ends_with("tried"))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("signal");
+    assert_eq!(child.wait().expect("wait").code(), Some(130));
+    let v = show(&t);
+    assert_eq!(v["status"], "stopped");
+    assert_eq!(stage(&v, "s")["actions"][0]["status"], "abandoned");
+    assert_eq!(stage(&v, "s")["status"], "abandoned");
+}

@@ -30,6 +30,7 @@ pub(super) struct Failure {
     pub(super) why: String,
     pub(super) exit_code: Option<i32>,
     pub(super) stopped: bool,
+    pub(super) timed_out: bool,
 }
 
 impl Failure {
@@ -38,6 +39,7 @@ impl Failure {
             why: why.into(),
             exit_code: None,
             stopped: false,
+            timed_out: false,
         }
     }
 }
@@ -122,19 +124,19 @@ pub(super) fn outcome_result(outcome: Outcome) -> Result<Option<i32>, Failure> {
         why,
         exit_code: code,
         stopped: false,
+        timed_out: false,
     };
     match outcome {
         Outcome::Exited(0) => Ok(Some(0)),
         Outcome::Exited(code) => Err(fail(format!("exited with status {code}"), Some(code))),
         Outcome::Signalled(sig) => Err(fail(format!("killed by signal {sig}"), None)),
-        Outcome::TimedOut => Err(fail(
-            "timed out; its process group was stopped".into(),
-            None,
-        )),
+        Outcome::TimedOut => Err(Failure {
+            timed_out: true,
+            ..fail("timed out; its process group was stopped".into(), None)
+        }),
         Outcome::Stopped => Err(Failure {
-            why: "stopped".into(),
-            exit_code: None,
             stopped: true,
+            ..fail("stopped".into(), None)
         }),
     }
 }

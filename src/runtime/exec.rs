@@ -14,7 +14,7 @@
 #![allow(clippy::disallowed_methods)] // Reason: the runtime runs processes and writes logs.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -222,14 +222,10 @@ fn find_program(program: &str, path: Option<&std::ffi::OsStr>) -> PathBuf {
     }
 }
 
-/// Runs one attempt to its end.
-pub async fn run(
-    attempt: &Attempt,
-    stop: &tokio::sync::watch::Receiver<u8>,
-) -> std::io::Result<Outcome> {
-    let direct = direct_argv(&attempt.shell, &attempt.script);
-    // The program's path is looked up here, once per run and program (posix_spawnp would
-    // try every folder of PATH in the child, while the parent waits).
+/// The command of an attempt: the program run directly, or the shell with the script; its
+/// folder and environment. The program's path is looked up here, once per run and program
+/// (`posix_spawnp` would try every folder of PATH in the child, while the parent waits).
+fn command(attempt: &Attempt, direct: Option<&[String]>) -> tokio::process::Command {
     let path_var = attempt
         .env
         .iter()
@@ -237,7 +233,7 @@ pub async fn run(
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| std::ffi::OsString::from(v))
         .or_else(|| std::env::var_os("PATH"));
-    let mut cmd = if let Some(argv) = &direct {
+    let mut cmd = if let Some(argv) = direct {
         let mut cmd = tokio::process::Command::new(find_program(&argv[0], path_var.as_deref()));
         cmd.args(&argv[1..]);
         // The shell would have set it.
@@ -249,15 +245,34 @@ pub async fn run(
         cmd.arg("-c").arg(&attempt.script);
         cmd
     };
-    let (reader, writer) = std::io::pipe()?;
-    cmd.current_dir(&attempt.workdir)
-        .stdin(Stdio::null())
-        .stdout(writer.try_clone()?)
-        .stderr(writer);
+    cmd.current_dir(&attempt.workdir);
     for k in &attempt.env_remove {
         cmd.env_remove(k);
     }
     cmd.envs(attempt.env.iter().map(|(k, v)| (k, v)));
+    cmd
+}
+
+/// Runs one attempt to its end.
+pub async fn run(
+    attempt: &Attempt,
+    stop: &tokio::sync::watch::Receiver<u8>,
+) -> std::io::Result<Outcome> {
+    if !attempt.workdir.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "its working folder `{}` does not exist",
+                attempt.workdir.display()
+            ),
+        ));
+    }
+    let direct = direct_argv(&attempt.shell, &attempt.script);
+    let (reader, writer) = std::io::pipe()?;
+    let mut cmd = command(attempt, direct.as_deref());
+    cmd.stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer);
     let mut wrapped = CommandWrap::from(cmd);
     wrapped.wrap(ProcessGroup::leader());
     let spawned = wrapped.spawn();
@@ -267,14 +282,20 @@ pub async fn run(
         Ok(child) => child,
         Err(e) if direct.is_some() => {
             // What the shell would have said and done.
-            let (code, why) = match e.kind() {
-                std::io::ErrorKind::NotFound => (127, "command not found".to_string()),
-                std::io::ErrorKind::PermissionDenied => (126, "permission denied".to_string()),
-                _ => (126, e.to_string()),
-            };
             let program = direct.as_ref().map_or("", |argv| argv[0].as_str());
+            let (code, why) = match e.kind() {
+                std::io::ErrorKind::NotFound if program.contains('/') => {
+                    (127, "No such file or directory")
+                }
+                std::io::ErrorKind::NotFound => (127, "command not found"),
+                std::io::ErrorKind::PermissionDenied if Path::new(program).is_dir() => {
+                    (126, "Is a directory")
+                }
+                _ => (126, "Permission denied"),
+            };
+            let shell = attempt.shell.rsplit('/').next().unwrap_or(&attempt.shell);
             let mut sink = LogSink::new(attempt);
-            sink.line(format!("{}: {program}: {why}\n", attempt.shell).as_bytes());
+            sink.line(format!("{shell}: line 1: {program}: {why}\n").as_bytes());
             return Ok(Outcome::Exited(code));
         }
         Err(e) => return Err(e),
@@ -308,7 +329,15 @@ pub async fn run(
             }
         }
         Ended::TimedOut => {
-            stop_group(pgid, attempt.grace, &mut child, &mut drain, &mut drained).await;
+            stop_group(
+                pgid,
+                attempt.grace,
+                &mut child,
+                &mut drain,
+                &mut drained,
+                &mut stop,
+            )
+            .await;
             Outcome::TimedOut
         }
         Ended::Stopped(level) => {
@@ -318,7 +347,7 @@ pub async fn run(
             } else {
                 attempt.grace
             };
-            stop_group(pgid, grace, &mut child, &mut drain, &mut drained).await;
+            stop_group(pgid, grace, &mut child, &mut drain, &mut drained, &mut stop).await;
             Outcome::Stopped
         }
     };
@@ -345,41 +374,51 @@ async fn stop_group<F: std::future::Future<Output = ()> + Unpin>(
     child: &mut Box<dyn process_wrap::tokio::ChildWrapper>,
     drain: &mut F,
     drained: &mut bool,
+    stop: &mut tokio::sync::watch::Receiver<u8>,
 ) {
-    // Output written while stopping still reaches the log.
-    let mut wait_leader = async || loop {
-        tokio::select! {
-            status = child.wait() => return status,
-            () = &mut *drain, if !*drained => *drained = true,
-        }
-    };
-    if !kill_group(pgid, nix::sys::signal::Signal::SIGTERM) {
-        let _ = wait_leader().await;
-        return;
-    }
+    use nix::sys::signal::Signal::{SIGKILL, SIGTERM};
+    let abandoning = |stop: &tokio::sync::watch::Receiver<u8>| *stop.borrow() >= ABANDON;
     let deadline = tokio::time::Instant::now() + grace;
-    // The leader first (it stays a zombie, and the group "alive", until it is reaped).
-    if tokio::time::timeout_at(deadline, wait_leader())
-        .await
-        .is_err()
-    {
-        kill_group(pgid, nix::sys::signal::Signal::SIGKILL);
-        let _ = child.wait().await;
-        return;
+    let mut signal = if grace.is_zero() || abandoning(stop) {
+        SIGKILL
+    } else {
+        SIGTERM
+    };
+    kill_group(pgid, signal);
+    // The leader first (it stays a zombie, and the group "alive", until it is reaped); its
+    // output still reaches the log. SIGKILL when the grace period is over, or at once when
+    // the stop turns into abandoning (a second Ctrl-C).
+    loop {
+        tokio::select! {
+            _ = child.wait() => break,
+            () = &mut *drain, if !*drained => *drained = true,
+            () = tokio::time::sleep_until(deadline), if signal == SIGTERM => {
+                signal = SIGKILL;
+                kill_group(pgid, SIGKILL);
+            }
+            _ = stop.wait_for(|level| *level >= ABANDON), if signal == SIGTERM => {
+                signal = SIGKILL;
+                kill_group(pgid, SIGKILL);
+            }
+        }
     }
     // Then whatever else is left in the group, until the grace period is over.
     let probe = |p: u32| {
         i32::try_from(p)
             .is_ok_and(|p| nix::sys::signal::killpg(nix::unistd::Pid::from_raw(p), None).is_ok())
     };
-    while pgid.is_some_and(probe) && tokio::time::Instant::now() < deadline {
+    while signal == SIGTERM
+        && pgid.is_some_and(probe)
+        && tokio::time::Instant::now() < deadline
+        && !abandoning(stop)
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    kill_group(pgid, nix::sys::signal::Signal::SIGKILL);
+    kill_group(pgid, SIGKILL);
 }
 
 /// Every value to hide: each secret, and each non-empty line of a multi-line one.
-fn mask_list(secrets: &[String]) -> Vec<String> {
+pub fn masks(secrets: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in secrets.iter().filter(|s| !s.is_empty()) {
         out.push(s.clone());
@@ -423,7 +462,7 @@ impl LogSink {
             path: attempt.log.clone(),
             file: None,
             failed: false,
-            masks: mask_list(&attempt.secrets),
+            masks: masks(&attempt.secrets),
             echo: attempt.echo.clone(),
         }
     }

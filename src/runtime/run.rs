@@ -222,6 +222,8 @@ struct StageRun {
     preds: Vec<Vec<usize>>,
     /// For each action, whether another action waits for it.
     awaited: Vec<bool>,
+    /// For each action, the limit its running attempt has (to name it when it times out).
+    limits: Vec<Option<String>>,
     phase: Phase,
     acts: Vec<(ActState, u32)>,
     rounds_left: u32,
@@ -342,6 +344,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                     .iter()
                     .filter_map(|e| index.get(e.from.as_str()).copied())
                     .collect(),
+                limits: vec![None; preds.len()],
                 preds,
                 awaited,
                 phase: Phase::Waiting,
@@ -641,8 +644,16 @@ impl<'r, 'a> Sched<'r, 'a> {
                     continue;
                 }
             }
+            if let Some(why) = self.expired(i) {
+                let attempt = self.stages[i].acts[j].1;
+                self.stages[i].acts[j].0 = ActState::Failed;
+                let why = format!("not started: {why}");
+                self.record(i, j, "failed", attempt, None, None, 0.0, &why)?;
+                continue;
+            }
             let attempt = self.stages[i].acts[j].1 + 1;
             self.stages[i].acts[j] = (ActState::Running, attempt);
+            self.stages[i].limits[j] = self.limit(i, a.timeout_secs).map(|(_, which)| which);
             self.running += 1;
             self.record(i, j, "running", attempt, None, None, 0.0, "")?;
             let label = format!("{}.{}", stage.name, a.name);
@@ -680,17 +691,40 @@ impl<'r, 'a> Sched<'r, 'a> {
     /// The time an attempt may take: its own timeout, within what is left of the stage's
     /// and the run's.
     fn time_left(&self, i: usize, own: Option<u64>) -> Option<Duration> {
+        self.limit(i, own).map(|(d, _)| d)
+    }
+
+    /// The limit that ends an attempt starting now: what is left of it, and which it is.
+    fn limit(&self, i: usize, own: Option<u64>) -> Option<(Duration, String)> {
         let now = Instant::now();
+        let pipeline = self.run.ir.pipeline.timeout_secs;
+        let stage = self.run.ir.pipeline.stages[i].timeout_secs;
+        let fmt = crate::syntax::format_duration;
         [
-            own.map(Duration::from_secs),
-            self.stages[i]
-                .deadline
-                .map(|d| d.saturating_duration_since(now)),
-            self.deadline.map(|d| d.saturating_duration_since(now)),
+            own.map(|s| (Duration::from_secs(s), format!("its timeout ({})", fmt(s)))),
+            self.stages[i].deadline.map(|d| {
+                (
+                    d.saturating_duration_since(now),
+                    format!("the stage's timeout ({})", fmt(stage.unwrap_or(0))),
+                )
+            }),
+            self.deadline.map(|d| {
+                (
+                    d.saturating_duration_since(now),
+                    format!("the pipeline's timeout ({})", fmt(pipeline.unwrap_or(0))),
+                )
+            }),
         ]
         .into_iter()
         .flatten()
-        .min()
+        .min_by_key(|(d, _)| *d)
+    }
+
+    /// The stage's or the run's time is up: nothing of the stage may start or retry.
+    fn expired(&self, i: usize) -> Option<String> {
+        self.limit(i, None)
+            .filter(|(d, _)| d.is_zero())
+            .map(|(_, which)| format!("{which} is over"))
     }
 
     /// Whether stage `i`'s actions are over for this round: nothing running or backing off,
@@ -747,7 +781,9 @@ impl<'r, 'a> Sched<'r, 'a> {
         if failed > 0 {
             match stage.on_failure {
                 FailurePolicy::Retry { scope, .. }
-                    if self.stages[i].rounds_left > 0 && self.failed.is_none() =>
+                    if self.stages[i].rounds_left > 0
+                        && self.failed.is_none()
+                        && self.expired(i).is_none() =>
                 {
                     let s = &mut self.stages[i];
                     s.rounds_left -= 1;
@@ -870,10 +906,25 @@ impl<'r, 'a> Sched<'r, 'a> {
                 self.attempt_ended(i, j, took, workspace, result, inflight)
             }
             Event::BackoffOver { stage, action } => {
-                if self.stages[stage].acts[action].0 == ActState::Backoff {
-                    self.stages[stage].acts[action].0 = ActState::Pending;
+                if self.stages[stage].acts[action].0 != ActState::Backoff {
+                    return Ok(());
                 }
-                Ok(())
+                let attempt = self.stages[stage].acts[action].1;
+                // Not retried after all: the run is stopping, failed, or out of time.
+                let (state, status, why) = if self.stopping() {
+                    let why = "not retried: the run was stopped".to_string();
+                    (ActState::Abandoned, "abandoned", why)
+                } else if let Some(at) = &self.failed {
+                    let why = format!("not retried: the run failed at `{at}`");
+                    (ActState::Failed, "failed", why)
+                } else if let Some(why) = self.expired(stage) {
+                    (ActState::Failed, "failed", format!("not retried: {why}"))
+                } else {
+                    self.stages[stage].acts[action].0 = ActState::Pending;
+                    return Ok(());
+                };
+                self.stages[stage].acts[action].0 = state;
+                self.record(stage, action, status, attempt, None, None, 0.0, &why)
             }
             Event::Check {
                 stage: i,
@@ -940,7 +991,17 @@ impl<'r, 'a> Sched<'r, 'a> {
                 for w in &done.warnings {
                     let _ = append(&log, &format!("pipec: warning: {w}\n"));
                 }
+                let masks = exec::masks(&run.secrets.values().cloned().collect::<Vec<_>>());
                 for (k, v) in done.exports {
+                    // A secret never reaches the history, nor later actions through an export.
+                    let masked = exec::mask(&v, &masks);
+                    if masked != v {
+                        let warning = format!(
+                            "pipec: warning: export `{k}` holds a secret's value; it is kept masked\n"
+                        );
+                        let _ = append(&log, &warning);
+                    }
+                    let v = masked;
                     run.history
                         .export(run.run_id, &stage.name, &a.name, &k, &v)?;
                     self.scope
@@ -963,7 +1024,14 @@ impl<'r, 'a> Sched<'r, 'a> {
                 )?;
                 let _ = log;
             }
-            Err(failure) => {
+            Err(mut failure) => {
+                if failure.timed_out {
+                    if let Some(which) = &self.stages[i].limits[j] {
+                        failure.why = format!(
+                            "timed out: {which} was reached; its process group was stopped"
+                        );
+                    }
+                }
                 let _ = append(&log, &format!("\npipec: {}\n", failure.why));
                 let kept = if workspace.as_os_str().is_empty() {
                     None
@@ -976,7 +1044,8 @@ impl<'r, 'a> Sched<'r, 'a> {
                 let retry = attempt <= a.retry.count
                     && !failure.stopped
                     && !self.stopping()
-                    && self.failed.is_none();
+                    && self.failed.is_none()
+                    && self.expired(i).is_none();
                 let detail = match &kept {
                     Some(ws) => format!("{}; workspace kept at {}", failure.why, ws.display()),
                     None => failure.why.clone(),
@@ -1156,7 +1225,8 @@ impl<'r, 'a> Sched<'r, 'a> {
                 .await
                 .map_err(Failure::new)?;
             }
-            let exit_code = prepared.go(run, &stop).await?;
+            let ended = prepared.go(run, &stop).await;
+            // Read and removed whatever happened: it may hold anything the action wrote.
             let text = match std::fs::read_to_string(&outputs_file) {
                 Ok(t) => {
                     let _ = std::fs::remove_file(&outputs_file);
@@ -1164,6 +1234,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 }
                 Err(_) => String::new(),
             };
+            let exit_code = ended?;
             let (exports, warnings) = exec::parse_outputs(&text, &exports).map_err(Failure::new)?;
             if !outputs.is_empty() {
                 blocking(move || {

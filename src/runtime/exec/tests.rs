@@ -161,3 +161,27 @@ async fn a_stop_request_ends_the_group() {
         "child {pid} survived the stop"
     );
 }
+
+#[tokio::test]
+async fn a_second_stop_request_abandons_during_the_grace_period() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut a = attempt(dir.path(), "trap '' TERM; sleep 30 & sleep 30");
+    a.grace = Duration::from_secs(20);
+    let (tx, rx) = tokio::sync::watch::channel(0u8);
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = tx.send(super::STOP);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = tx.send(super::ABANDON);
+        tx
+    });
+    let started = Instant::now();
+    assert_eq!(run(&a, &rx).await.expect("runs"), Outcome::Stopped);
+    // Well before the 20 s grace period is over.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let _tx = stopper.await.expect("stopper");
+}
