@@ -659,3 +659,72 @@ fn stopping_during_a_retry_backoff_abandons_the_action() {
     assert_eq!(stage(&v, "s")["actions"][0]["status"], "abandoned");
     assert_eq!(stage(&v, "s")["status"], "abandoned");
 }
+
+#[test]
+fn check_logs_and_every_attempt_are_in_pipec_logs() {
+    let src = r#"pipeline checked {
+  stage gate {
+    entry { check sh { run = "echo checking the gate; exit 4" } else skip }
+    action a: sh { run = "true" }
+  }
+  stage flaky {
+    action twice: sh { retry = 1 run = "echo attempt $PIPEC_ATTEMPT; test $PIPEC_ATTEMPT = 2" }
+  }
+}
+"#;
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("gate.entry.check: check failed: exited with status 4"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("checking the gate"),
+        "the tail: {}",
+        out.stderr
+    );
+    let logs = t.args_once(&["logs", "last", "--state-dir", "state"]);
+    assert!(
+        logs.stdout
+            .contains("==> gate.entry.check <==\nchecking the gate\n"),
+        "{}",
+        logs.stdout
+    );
+    assert!(
+        logs.stdout
+            .contains("==> flaky.twice (attempt 1) <==\nattempt 1\n")
+            && logs
+                .stdout
+                .contains("==> flaky.twice (attempt 2) <==\nattempt 2\n"),
+        "{}",
+        logs.stdout
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_pipec_quietly() {
+    let src = r#"pipeline big { stage s { action a: sh { run = "seq 1 300000" } } }
+"#;
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args(["logs", "last", "--state-dir", "state"])
+        .current_dir(t.path(""))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("some output");
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(141));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

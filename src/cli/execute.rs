@@ -52,10 +52,10 @@ pub(crate) fn run(
             return super::exit::USAGE;
         }
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
-        .max(1);
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        usize::from,
+    );
     let options = Options {
         jobs,
         file: args.file.clone(),
@@ -351,6 +351,19 @@ impl View {
                 }
             }
             Progress::Output { label, line } => self.line(&format!("  {label} | {line}")),
+            Progress::Check {
+                label,
+                passed,
+                detail,
+                log,
+            } => {
+                if *passed {
+                    self.line(&format!("  {label}: check passed"));
+                } else {
+                    self.line(&format!("  {label}: check failed: {detail}"));
+                    self.tail(log.as_deref());
+                }
+            }
         }
     }
 

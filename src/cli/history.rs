@@ -164,18 +164,28 @@ pub(crate) fn logs(args: &LogsArgs) -> u8 {
         Ok(run) => run,
         Err(code) => return code,
     };
+    let Ok(history) = open(args.state_dir.as_deref()) else {
+        return super::exit::USAGE;
+    };
+    let files = log_files(&history, &run.id);
+    // What has a log, in the order of the run: a stage's entry checks, its actions, its
+    // `on success` checks.
+    let mut labels: Vec<String> = Vec::new();
+    for s in &run.stages {
+        let checks = |phase: &str| {
+            files
+                .keys()
+                .filter(|l| l.starts_with(&format!("{}.{phase}.", s.name)))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        labels.extend(checks("entry"));
+        labels.extend(s.actions.iter().map(|a| format!("{}.{}", s.name, a.name)));
+        labels.extend(checks("on-success"));
+    }
     if let Some(want) = &args.action {
-        let names: Vec<String> = run
-            .stages
-            .iter()
-            .flat_map(|s| {
-                s.actions
-                    .iter()
-                    .map(move |a| format!("{}.{}", s.name, a.name))
-            })
-            .collect();
-        if !names.contains(want) {
-            let close = names
+        if !labels.contains(want) {
+            let close = labels
                 .iter()
                 .filter(|n| strsim::jaro_winkler(n, want) > 0.8)
                 .max_by(|a, b| {
@@ -196,29 +206,64 @@ pub(crate) fn logs(args: &LogsArgs) -> u8 {
         return follow(args, run);
     }
     let mut printed = false;
-    for s in &run.stages {
-        for a in &s.actions {
-            let name = format!("{}.{}", s.name, a.name);
-            if args.action.as_ref().is_some_and(|want| *want != name) {
+    for label in &labels {
+        if args.action.as_ref().is_some_and(|want| want != label) {
+            continue;
+        }
+        let attempts = files.get(label).map_or(&[][..], Vec::as_slice);
+        for (n, path) in attempts {
+            let Ok(text) = std::fs::read_to_string(path) else {
                 continue;
+            };
+            if attempts.len() > 1 {
+                println!("==> {label} (attempt {n}) <==");
+            } else {
+                println!("==> {label} <==");
             }
-            if let Some(text) = a.log.as_ref().and_then(|l| std::fs::read_to_string(l).ok()) {
-                println!("==> {name} <==");
-                print!("{text}");
-                printed = true;
-            }
+            print!("{text}");
+            printed = true;
         }
     }
     if !printed {
         eprintln!(
-            "note: no logs{}",
+            "note: no output{}",
             args.action
                 .as_ref()
-                .map(|a| format!(" for `{a}`"))
+                .map(|a| format!(" from `{a}`"))
                 .unwrap_or_default()
         );
     }
     super::exit::OK
+}
+
+/// The log files of a run: label (`STAGE.ACTION`, `STAGE.entry.CHECK`, …) -> (attempt,
+/// path), attempts in order. A log exists from an attempt's first line of output.
+fn log_files(
+    history: &History,
+    run: &str,
+) -> std::collections::BTreeMap<String, Vec<(u32, String)>> {
+    let mut out: std::collections::BTreeMap<String, Vec<(u32, String)>> =
+        std::collections::BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(history.dir.join("logs").join(run)) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some((label, n)) = file
+            .strip_suffix(".log")
+            .and_then(|f| f.rsplit_once('.'))
+            .and_then(|(a, n)| Some((a.to_string(), n.parse::<u32>().ok()?)))
+        else {
+            continue;
+        };
+        out.entry(label)
+            .or_default()
+            .push((n, e.path().to_string_lossy().into_owned()));
+    }
+    for attempts in out.values_mut() {
+        attempts.sort();
+    }
+    out
 }
 
 /// `logs --follow`: prints what the logs gain, polling, until the run is over.
@@ -232,7 +277,7 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> u8 {
     let mut last = String::new();
     loop {
         let over = !matches!(run.status.as_str(), "running" | "waiting");
-        let latest = latest_logs(&history, &run.id);
+        let latest = log_files(&history, &run.id);
         for s in &run.stages {
             for a in &s.actions {
                 let name = format!("{}.{}", s.name, a.name);
@@ -242,6 +287,7 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> u8 {
                 // Each attempt writes its own log: follow the newest.
                 let Some(path) = latest
                     .get(&name)
+                    .and_then(|attempts| attempts.last())
                     .map(|(_, p)| p.clone())
                     .or_else(|| a.log.clone())
                 else {
@@ -279,28 +325,4 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> u8 {
             }
         }
     }
-}
-
-/// The newest log file of each action of a run (`STAGE.ACTION` -> attempt, path): the
-/// history records a log when its attempt ends, the file exists from its first line.
-fn latest_logs(history: &History, run: &str) -> std::collections::BTreeMap<String, (u32, String)> {
-    let mut out: std::collections::BTreeMap<String, (u32, String)> =
-        std::collections::BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(history.dir.join("logs").join(run)) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let file = e.file_name().to_string_lossy().into_owned();
-        let Some((action, n)) = file
-            .strip_suffix(".log")
-            .and_then(|f| f.rsplit_once('.'))
-            .and_then(|(a, n)| Some((a.to_string(), n.parse::<u32>().ok()?)))
-        else {
-            continue;
-        };
-        if out.get(&action).is_none_or(|(m, _)| n > *m) {
-            out.insert(action, (n, e.path().to_string_lossy().into_owned()));
-        }
-    }
-    out
 }

@@ -65,6 +65,11 @@ pub fn main() -> ExitCode {
             .map(|s| (*s).to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
+        // The reader of our output went away (`pipec show --json | head -1`): not a bug.
+        // End quietly, as a program killed by SIGPIPE would (128 + 13).
+        if payload.contains("failed printing to stdout") && payload.contains("Broken pipe") {
+            std::process::exit(141);
+        }
         eprintln!(
             "error: internal error in pipec {}, please report it with the input that caused it\n  {payload}{location}",
             env!("CARGO_PKG_VERSION")

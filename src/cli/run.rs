@@ -66,8 +66,8 @@ pub(crate) struct Args {
     #[arg(long, env = "PIPEC_STATE_DIR")]
     pub(crate) state_dir: Option<PathBuf>,
     /// Actions running at once, across the whole run (default: the number of CPUs).
-    #[arg(long, short = 'j')]
-    pub(crate) jobs: Option<usize>,
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) jobs: Option<u16>,
     /// Stream every action's output live, each line prefixed with `stage.action |` (it is
     /// always in the action's log: `pipec logs RUN`).
     #[arg(long, short = 'v')]

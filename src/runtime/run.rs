@@ -47,6 +47,14 @@ pub enum Progress {
     },
     /// A line of an action's output (`--verbose`), already masked.
     Output { label: String, line: String },
+    /// An entry or `on success` check ended.
+    Check {
+        /// `STAGE.entry.NAME` or `STAGE.on-success.NAME`.
+        label: String,
+        passed: bool,
+        detail: String,
+        log: Option<PathBuf>,
+    },
 }
 
 /// How a run ended.
@@ -91,6 +99,17 @@ impl Progress {
             Progress::Output { label: l, line } => Progress::Output {
                 label: format!("{label} > {l}"),
                 line,
+            },
+            Progress::Check {
+                label: l,
+                passed,
+                detail,
+                log,
+            } => Progress::Check {
+                label: format!("{label} > {l}"),
+                passed,
+                detail,
+                log,
             },
         }
     }
@@ -250,6 +269,8 @@ enum Event {
     Check {
         stage: usize,
         rule: usize,
+        /// `STAGE.entry.NAME` or `STAGE.on-success.NAME` (its log is `LABEL.1.log`).
+        label: String,
         workspace: PathBuf,
         result: Result<(), String>,
     },
@@ -865,7 +886,21 @@ impl<'r, 'a> Sched<'r, 'a> {
             let CondRule::Check { action } = &rules[ri] else {
                 continue;
             };
-            let label = format!("{}.{phase}.{}", stage.name, action.name);
+            // Checks are named after their kind (`check`); with several, numbered in order.
+            let nth = rules[..=ri]
+                .iter()
+                .filter(|r| matches!(r, CondRule::Check { .. }))
+                .count();
+            let several = rules
+                .iter()
+                .filter(|r| matches!(r, CondRule::Check { .. }))
+                .count()
+                > 1;
+            let label = if several {
+                format!("{}.{phase}.{}{nth}", stage.name, action.name)
+            } else {
+                format!("{}.{phase}.{}", stage.name, action.name)
+            };
             let ws = self.workspaces.acquire()?;
             let timeout = self.time_left(i, action.timeout_secs);
             self.stages[i].checks_running += 1;
@@ -881,6 +916,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 .map(move |result| Event::Check {
                     stage: i,
                     rule: ri,
+                    label,
                     workspace: ws,
                     result: result.map(|_| ()).map_err(|f| f.why),
                 });
@@ -929,17 +965,30 @@ impl<'r, 'a> Sched<'r, 'a> {
             Event::Check {
                 stage: i,
                 rule,
+                label,
                 workspace,
                 result,
             } => {
                 let s = &mut self.stages[i];
                 s.checks_running -= 1;
-                if result.is_ok() {
-                    self.workspaces.release(workspace);
-                } else {
-                    let name = format!("{}.check{rule}", self.run.ir.pipeline.stages[i].name);
-                    self.workspaces.keep(&workspace, &name);
-                }
+                let log = self.log_path(&format!("{label}.1"));
+                let detail = match &result {
+                    Ok(()) => {
+                        self.workspaces.release(workspace);
+                        String::new()
+                    }
+                    Err(why) => {
+                        let kept = self.workspaces.keep(&workspace, &label);
+                        let _ = append(&log, &format!("\npipec: {why}\n"));
+                        format!("{why}; workspace kept at {}", kept.display())
+                    }
+                };
+                (self.run.report)(Progress::Check {
+                    label,
+                    passed: result.is_ok(),
+                    detail,
+                    log: log.exists().then_some(log),
+                });
                 let stopping = self.stopping();
                 let s = &mut self.stages[i];
                 s.checks.insert(rule, result);
