@@ -358,6 +358,22 @@ fn git_actions_check_out_a_revision_and_export_it() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let logs = t.args_once(&["logs", "last", "build.read", "--state-dir", "state"]);
     assert!(logs.stdout.contains("\nfirst\n"), "{}", logs.stdout);
+
+    let out = t.args_once(&[
+        "run",
+        "pipeline.pipe",
+        "--state-dir",
+        "state",
+        "--param",
+        "rev=v9",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`v9` is not a branch, tag or commit of"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

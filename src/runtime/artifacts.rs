@@ -30,8 +30,13 @@ pub struct Manifest {
 pub struct Entry {
     /// Relative to the captured path (empty for a single file).
     pub rel: String,
+    /// The content's hash (empty for a symbolic link).
     pub sha256: String,
     pub executable: bool,
+    /// A symbolic link inside the captured folder: kept as a link to this target, never
+    /// followed (a link may point anywhere on the machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -91,7 +96,7 @@ pub fn capture(
         files: Vec::new(),
         dirs: Vec::new(),
     };
-    let fail = |e: std::io::Error| format!("cannot store artifact `{name}`: {e}");
+    let fail = |e: std::io::Error| format!("cannot store artifact `{name}` (`{path}`): {e}");
     if meta.is_dir() {
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
@@ -107,7 +112,16 @@ pub fn capture(
                     .unwrap_or(&p)
                     .to_string_lossy()
                     .into_owned();
-                if e.file_type().map_err(fail)?.is_dir() {
+                let kind = e.file_type().map_err(fail)?;
+                if kind.is_symlink() {
+                    let target = std::fs::read_link(&p).map_err(fail)?;
+                    manifest.files.push(Entry {
+                        rel,
+                        sha256: String::new(),
+                        executable: false,
+                        link: Some(target.to_string_lossy().into_owned()),
+                    });
+                } else if kind.is_dir() {
                     manifest.dirs.push(rel);
                     stack.push(p);
                 } else {
@@ -116,6 +130,7 @@ pub fn capture(
                         rel,
                         sha256,
                         executable,
+                        link: None,
                     });
                 }
             }
@@ -126,6 +141,7 @@ pub fn capture(
             rel: String::new(),
             sha256,
             executable,
+            link: None,
         });
     }
     let file = manifest_path(state, run, name);
@@ -149,8 +165,26 @@ pub fn restore(state: &Path, run: &str, name: &str, workspace: &Path) -> Result<
     let m: Manifest = serde_json::from_str(&text)
         .map_err(|e| format!("artifact `{name}` has a broken manifest: {e}"))?;
     let root = PathBuf::from(crate::paths::normalize(&workspace.join(&m.path)));
+    // Another input already there, where this one needs a folder or a file.
+    let overlap = |at: &Path| {
+        format!(
+            "artifact `{name}` overlaps another input at `{}`",
+            at.strip_prefix(workspace).unwrap_or(at).display()
+        )
+    };
+    let make_dir = |dir: &Path| {
+        for d in dir
+            .ancestors()
+            .take_while(|d| d.starts_with(workspace) && *d != workspace)
+        {
+            if std::fs::symlink_metadata(d).is_ok_and(|m| !m.is_dir()) {
+                return Err(overlap(d));
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(fail)
+    };
     for d in &m.dirs {
-        std::fs::create_dir_all(root.join(d)).map_err(fail)?;
+        make_dir(&root.join(d))?;
     }
     for f in &m.files {
         let target = if m.single_file {
@@ -158,13 +192,14 @@ pub fn restore(state: &Path, run: &str, name: &str, workspace: &Path) -> Result<
         } else {
             root.join(&f.rel)
         };
-        if target.exists() && !target.is_dir() {
-            return Err(format!(
-                "artifact `{name}` overlaps another input at `{}`",
-                target.display()
-            ));
+        if std::fs::symlink_metadata(&target).is_ok() {
+            return Err(overlap(&target));
         }
-        std::fs::create_dir_all(target.parent().unwrap_or(workspace)).map_err(fail)?;
+        make_dir(target.parent().unwrap_or(workspace))?;
+        if let Some(link) = &f.link {
+            std::os::unix::fs::symlink(link, &target).map_err(fail)?;
+            continue;
+        }
         // A reflink where the file system has them (a copy-on-write clone: instant, and
         // writing to it leaves the store alone), else a copy. Never a hard link: the action
         // may write to its file, never to the store.
@@ -206,5 +241,39 @@ mod tests {
         );
         // Overlapping inputs are refused.
         assert!(restore(state.path(), "r1", "site", third.path()).is_err());
+    }
+
+    #[test]
+    fn links_stay_links_and_a_file_against_a_folder_is_an_overlap() {
+        let state = tempfile::tempdir().expect("tmp");
+        let ws = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(ws.path().join("out/real")).expect("mkdir");
+        std::fs::write(ws.path().join("out/real/f.txt"), "f").expect("write");
+        std::os::unix::fs::symlink("real", ws.path().join("out/to-dir")).expect("link");
+        std::os::unix::fs::symlink("/etc/hostname", ws.path().join("out/host")).expect("link");
+        std::os::unix::fs::symlink("nowhere", ws.path().join("out/dangling")).expect("link");
+        capture(state.path(), "r1", "o", ws.path(), "out").expect("captures links");
+        let again = tempfile::tempdir().expect("tmp");
+        let root = restore(state.path(), "r1", "o", again.path()).expect("restores");
+        for (link, target) in [
+            ("to-dir", "real"),
+            ("host", "/etc/hostname"),
+            ("dangling", "nowhere"),
+        ] {
+            let read = std::fs::read_link(root.join(link)).expect("a link");
+            assert_eq!(read, std::path::Path::new(target));
+        }
+        // `out` as a file against `out/…` from another artifact, both ways round.
+        let ws2 = tempfile::tempdir().expect("tmp");
+        std::fs::write(ws2.path().join("out"), "a file").expect("write");
+        capture(state.path(), "r1", "file", ws2.path(), "out").expect("captures");
+        let both = tempfile::tempdir().expect("tmp");
+        restore(state.path(), "r1", "file", both.path()).expect("restores");
+        let e = restore(state.path(), "r1", "o", both.path()).expect_err("overlaps");
+        assert!(e.contains("overlaps another input at `out`"), "{e}");
+        let both = tempfile::tempdir().expect("tmp");
+        restore(state.path(), "r1", "o", both.path()).expect("restores");
+        let e = restore(state.path(), "r1", "file", both.path()).expect_err("overlaps");
+        assert!(e.contains("overlaps another input at `out`"), "{e}");
     }
 }

@@ -364,11 +364,7 @@ pub(super) fn prepare(
             } else {
                 repo
             };
-            let script = Script {
-                text: git_script(&repo, &reference),
-                args: Vec::new(),
-            };
-            shell_attempt("sh".into(), script, ".")
+            shell_attempt("sh".into(), git_script(&repo, &reference), ".")
         }
         Kind::Wait => match a.params.get("duration").map(|e| eval(e, scope)) {
             Some(Ok(Value::Duration(secs))) => Ok(Prepared::Wait(Duration::from_secs(secs))),
@@ -409,28 +405,34 @@ pub(super) fn prepare(
 /// The script of a `git` action: clone, check out `reference`, export `commit` and
 /// `branch`, and leave only the files (no `.git`: the checkout is the artifact). Every
 /// value is one quoted word.
-pub(super) fn git_script(repo: &str, reference: &str) -> String {
-    let q = crate::shell::quote_word;
-    let checkout = if reference == "HEAD" {
-        String::new()
-    } else {
-        format!(
-            "git -c advice.detachedHead=false checkout --quiet --detach {r} 2>/dev/null || git -c advice.detachedHead=false checkout --quiet --detach origin/{r}\n",
-            r = q(reference)
-        )
-    };
-    let branch = if reference == "HEAD" {
-        "branch=$(git symbolic-ref --quiet --short HEAD || true)".to_string()
-    } else {
-        format!(
-            "if git show-ref --verify --quiet refs/remotes/origin/{r}; then branch={r}; else branch=; fi",
-            r = q(reference)
-        )
-    };
-    format!(
-        "set -eu\ngit clone --quiet --no-hardlinks -- {repo} .\n{checkout}{branch}\nprintf 'commit=%s\\nbranch=%s\\n' \"$(git rev-parse HEAD)\" \"$branch\" >> \"$PIPEC_OUTPUT\"\nrm -rf .git\n",
-        repo = q(repo)
-    )
+pub(super) fn git_script(repo: &str, reference: &str) -> Script {
+    const TEXT: &str = r#"set -eu
+git clone --quiet --no-hardlinks -- "$PIPEC_GIT_REPO" .
+branch=
+if [ "$PIPEC_GIT_REF" = HEAD ]; then
+  branch=$(git symbolic-ref --quiet --short HEAD || true)
+else
+  commit=$(git rev-parse --verify --quiet "$PIPEC_GIT_REF^{commit}" \
+    || git rev-parse --verify --quiet "origin/$PIPEC_GIT_REF^{commit}" || true)
+  if [ -z "$commit" ]; then
+    echo "pipec: \`$PIPEC_GIT_REF\` is not a branch, tag or commit of $PIPEC_GIT_REPO" >&2
+    exit 1
+  fi
+  git -c advice.detachedHead=false checkout --quiet --detach "$commit"
+  if git show-ref --verify --quiet "refs/remotes/origin/$PIPEC_GIT_REF"; then
+    branch=$PIPEC_GIT_REF
+  fi
+fi
+printf 'commit=%s\nbranch=%s\n' "$(git rev-parse HEAD)" "$branch" >> "$PIPEC_OUTPUT"
+rm -rf .git
+"#;
+    Script {
+        text: TEXT.to_string(),
+        args: vec![
+            ("PIPEC_GIT_REPO".into(), repo.to_string()),
+            ("PIPEC_GIT_REF".into(), reference.to_string()),
+        ],
+    }
 }
 
 #[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(describe)`.
@@ -484,9 +486,13 @@ mod tests {
     use super::git_script;
 
     #[test]
-    fn the_git_script_quotes_every_value() {
+    fn the_git_script_takes_its_values_from_the_environment() {
         let s = git_script("/tmp/x'; rm -rf ~; '", "$(reboot)");
-        assert!(s.contains("-- '/tmp/x'\\''; rm -rf ~; '\\'''"), "{s}");
-        assert!(s.contains("--detach '$(reboot)'"), "{s}");
+        assert!(
+            !s.text.contains("reboot") && !s.text.contains("rm -rf ~"),
+            "{}",
+            s.text
+        );
+        assert_eq!(s.args[1], ("PIPEC_GIT_REF".into(), "$(reboot)".into()));
     }
 }
