@@ -85,24 +85,30 @@ if command -v ninja >/dev/null; then
 fi
 "$PIPEC" check "$work/wide.pipe" "$work/chain.pipe" >/dev/null
 
-# --- timing --------------------------------------------------------------------------------
+# --- timing -------------------------------------------------------------------------------
+# The tools take turns (make, ninja, pipec, make, …) so that a noisy neighbour slows all of
+# them alike; the medians are compared.
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_cmd() { # NAME SETUP CMD: median wall seconds of RUNS runs
-  local name=$1 setup=$2 cmd=$3 t0 t1 times=()
-  for _ in $(seq 1 "$RUNS"); do
-    eval "$setup"
-    t0=$(date +%s.%N); eval "$cmd" >/dev/null 2>&1 || { echo "$name failed" >&2; exit 1; }; t1=$(date +%s.%N)
-    times+=("$(echo "$t1 - $t0" | bc -l)")
-  done
-  printf '%s\n' "${times[@]}" | median
+once() { # CMD: wall seconds of one run
+  local t0 t1
+  t0=$(date +%s%N); eval "$1" >/dev/null 2>&1 || { echo "failed: $1" >&2; exit 1; }; t1=$(date +%s%N)
+  echo "scale=4; ($t1 - $t0) / 1000000000" | bc -l
 }
-printf '%-6s %10s %10s %10s %8s\n' shape make ninja pipec ratio
+printf '%-6s %9s %9s %9s %8s\n' shape make ninja pipec ratio
 for shape in wide chain; do
-  m=$(time_cmd "make $shape" ":" "make -r -s -j$JOBS -f $work/$shape.mk")
-  n="-"
-  if [ -f "$work/$shape.ninja" ]; then
-    n=$(time_cmd "ninja $shape" "rm -f $work/.ninja_log $work/.ninja_deps" "ninja -C $work -j$JOBS -f $shape.ninja")
-  fi
-  p=$(time_cmd "pipec $shape" "rm -rf $work/state" "$PIPEC run $work/$shape.pipe --state-dir $work/state --jobs $JOBS")
-  printf '%-6s %9.3fs %10s %9.3fs %7.2fx\n' "$shape" "$m" "${n:+$n}" "$p" "$(echo "$p / $m" | bc -l)"
+  m=(); n=(); p=()
+  for _ in $(seq 1 "$RUNS"); do
+    m+=("$(once "make -r -s -j$JOBS -f $work/$shape.mk")")
+    if [ -f "$work/$shape.ninja" ]; then
+      rm -f "$work/.ninja_log" "$work/.ninja_deps"
+      n+=("$(once "ninja -C $work -j$JOBS -f $shape.ninja")")
+    fi
+    rm -rf "$work/state"
+    p+=("$(once "$PIPEC run $work/$shape.pipe --state-dir $work/state --jobs $JOBS")")
+  done
+  mm=$(printf '%s\n' "${m[@]}" | median)
+  pm=$(printf '%s\n' "${p[@]}" | median)
+  nm="-"
+  if [ "${#n[@]}" -gt 0 ]; then nm=$(printf '%.3fs' "$(printf '%s\n' "${n[@]}" | median)"); fi
+  printf '%-6s %8.3fs %9s %8.3fs %7.2fx\n' "$shape" "$mm" "$nm" "$pm" "$(echo "$pm / $mm" | bc -l)"
 done

@@ -410,6 +410,8 @@ fn pipeline_actions_run_another_pipeline_as_a_run_of_its_own() {
         .filter_map(|r| r["pipeline"].as_str())
         .collect();
     assert_eq!(pipelines, ["child", "parent"], "newest first");
+    // `last` is the run started by `pipec run`, not the nested one.
+    assert_eq!(show(&t)["pipeline"], "parent");
 
     let out = t.args_once(&[
         "run",

@@ -45,7 +45,7 @@ pub(crate) fn run(
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.text())))
         .collect();
-    let run_id = match history.start_run(ir, &serde_json::Value::Object(params_json)) {
+    let run_id = match history.start_run(ir, &serde_json::Value::Object(params_json), None) {
         Ok(id) => id,
         Err(e) => {
             eprintln!("error: {e}");

@@ -23,7 +23,8 @@ pub(crate) struct RunsArgs {
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  pipec show last\n  pipec show 20261126-101500-3 --json")]
 pub(crate) struct ShowArgs {
-    /// A run id, or `last`.
+    /// A run id, or `last`: the newest run started by `pipec run` (the runs of `pipeline`
+    /// actions have ids of their own, listed by `pipec runs`).
     run: String,
     /// Print the run as JSON.
     #[arg(long)]
@@ -37,7 +38,8 @@ pub(crate) struct ShowArgs {
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  pipec logs last\n  pipec logs last build.compile")]
 pub(crate) struct LogsArgs {
-    /// A run id, or `last`.
+    /// A run id, or `last`: the newest run started by `pipec run` (the runs of `pipeline`
+    /// actions have ids of their own, listed by `pipec runs`).
     run: String,
     /// Only this action.
     #[arg(value_name = "STAGE.ACTION")]

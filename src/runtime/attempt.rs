@@ -232,7 +232,11 @@ pub(super) async fn nested(
         .collect();
     let child_id = run
         .history
-        .start_run(&child.ir, &serde_json::Value::Object(params_json))
+        .start_run(
+            &child.ir,
+            &serde_json::Value::Object(params_json),
+            Some(run.run_id),
+        )
         .map_err(Failure::new)?;
     let _ = append(
         log,

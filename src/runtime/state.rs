@@ -118,7 +118,8 @@ pub struct ActionRow {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL,
-  params TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, seq INTEGER NOT NULL
+  params TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, seq INTEGER NOT NULL,
+  parent TEXT
 );
 CREATE TABLE IF NOT EXISTS stages (
   run TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
@@ -161,6 +162,15 @@ impl History {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        // Histories written before runs had parents.
+        let has_parent = conn
+            .prepare("SELECT 1 FROM pragma_table_info('runs') WHERE name = 'parent'")
+            .and_then(|mut st| st.exists([]))
+            .map_err(sql)?;
+        if !has_parent {
+            conn.execute_batch("ALTER TABLE runs ADD COLUMN parent TEXT")
+                .map_err(sql)?;
+        }
         Ok(History {
             conn,
             dir: dir.to_path_buf(),
@@ -169,23 +179,30 @@ impl History {
         })
     }
 
-    /// Records a new run and its stages and actions (all `pending`); returns its id.
+    /// Records a new run and its stages and actions (all `pending`); returns its id. A run
+    /// started by a `pipeline` action names its `parent` run.
     pub fn start_run(
         &self,
         ir: &crate::ir::Ir,
         params: &serde_json::Value,
+        parent: Option<&str>,
     ) -> Result<String, String> {
-        let seq: i64 = self
-            .conn
+        // Immediate: another pipec process starting a run waits, so sequence numbers (and
+        // ids) stay unique.
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(sql)?;
+        let seq: i64 = tx
             .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs", [], |r| {
                 r.get(0)
             })
             .map_err(sql)?;
         let id = format!("{}-{seq}", jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S"));
-        let tx = self.conn.unchecked_transaction().map_err(sql)?;
         tx.execute(
-            "INSERT INTO runs (id, pipeline, status, params, started, seq) VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
-            params![id, ir.pipeline.name, params.to_string(), now(), seq],
+            "INSERT INTO runs (id, pipeline, status, params, started, seq, parent) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)",
+            params![id, ir.pipeline.name, params.to_string(), now(), seq, parent],
         )
         .map_err(sql)?;
         {
@@ -341,7 +358,7 @@ impl History {
     /// A run id, or `last` for the newest.
     pub fn resolve(&self, run: &str) -> Result<Option<String>, String> {
         let q = if run == "last" {
-            "SELECT id FROM runs ORDER BY seq DESC LIMIT 1"
+            "SELECT id FROM runs WHERE parent IS NULL ORDER BY seq DESC LIMIT 1"
         } else {
             "SELECT id FROM runs WHERE id = ?1"
         };
