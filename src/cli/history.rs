@@ -36,7 +36,9 @@ pub(crate) struct ShowArgs {
 
 /// Print the (masked) log of a run's actions.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  pipec logs last\n  pipec logs last build.compile")]
+#[command(
+    after_help = "Examples:\n  pipec logs last\n  pipec logs last build.compile\n  pipec logs last build.compile --follow   while the run goes on\n  pipec logs last deploy.entry.check       an entry check's output"
+)]
 pub(crate) struct LogsArgs {
     /// A run id, or `last`: the newest run started by `pipec run` (the runs of `pipeline`
     /// actions have ids of their own, listed by `pipec runs`).

@@ -28,12 +28,16 @@ pub(crate) enum PrEvent {
 
 /// Run a pipeline (a `.pipe` file or the IR JSON of `pipec compile`) on this machine.
 ///
-/// Stages follow the stage graph; actions of a stage run as their `after` order allows, each
-/// attempt in a fresh workspace under the state directory, with logs and a durable history
-/// (`pipec runs`, `pipec show`, `pipec logs`). `--dry-run` prints the plan instead.
+/// Stages follow the stage graph (independent branches side by side); actions of a stage run
+/// as their `after` order allows, at most `--jobs` at once, each attempt in a fresh workspace
+/// under the state directory. Artifacts and exports pass between actions; secrets are read
+/// from the environment or files when the run starts and masked in everything shown or
+/// stored. Every change is recorded in the run history (`pipec runs`, `pipec show`,
+/// `pipec logs`). On a terminal you see a live view; otherwise timestamped lines. Ctrl-C stops
+/// the run (a second one kills at once). `--dry-run` prints the plan instead.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  pipec run ci/app.pipe --dry-run\n  pipec run ci/app.pipe --dry-run --param env=prod\n  pipec run ci/app.pipe --dry-run --event push --branch main --changed src/lib.rs\n\nExit status: 0 succeeded (or planned, or no trigger matched the event), 1 invalid pipeline or params, or the run failed, 2 usage error or unusable state directory, 3 the run is held."
+    after_help = "Examples:\n  pipec run ci/app.pipe                        run it, history in the nearest .pipec/\n  pipec run ci/app.pipe --param env=prod -v    set a param, stream every action's output\n  pipec run ci/app.pipe --dry-run              what would run, in what order, and why\n  pipec run ci/app.pipe --event push --branch main --changed src/lib.rs\n  pipec logs last build.compile                then: one action's output\n\nExit status: 0 succeeded (or planned, or no trigger matched the event), 1 invalid pipeline or params, or the run failed, 2 usage error or unusable state directory, 3 the run is held, 130 stopped (Ctrl-C, SIGTERM)."
 )]
 pub(crate) struct Args {
     /// The pipeline: a `.pipe` file, or IR JSON written by `pipec compile`.
