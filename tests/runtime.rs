@@ -746,3 +746,40 @@ fn a_closed_pipe_ends_pipec_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn compiled_ir_runs_like_its_source() {
+    let src = r#"pipeline compiled {
+  param who: string = "world"
+  stage build {
+    action make: sh {
+      run = "mkdir -p out; echo hello ${params.who} > out/greeting.txt; echo version=2.0 >> $PIPEC_OUTPUT"
+      output = site from "out"
+      exports = [version]
+    }
+  }
+  stage check {
+    action read: sh { input = site  env = { V = build.make.version }  run = "grep -q 'hello it' out/greeting.txt; test $V = 2.0" }
+  }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    let out = t.args_once(&["compile", "pipeline.pipe", "-o", "pipeline.ir.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = t.args_once(&[
+        "run",
+        "pipeline.ir.json",
+        "--state-dir",
+        "state",
+        "--param",
+        "who=it's me",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = show(&t);
+    assert_eq!(v["pipeline"], "compiled");
+    assert_eq!(
+        stage(&v, "build")["actions"][0]["exports"]["version"],
+        "2.0"
+    );
+    assert_eq!(stage(&v, "check")["status"], "succeeded");
+}

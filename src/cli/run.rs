@@ -69,7 +69,8 @@ pub(crate) struct Args {
     /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`, else `./.pipec/`).
     #[arg(long, env = "PIPEC_STATE_DIR")]
     pub(crate) state_dir: Option<PathBuf>,
-    /// Actions running at once, across the whole run (default: the number of CPUs).
+    /// Actions running at once, across the whole run (default: the number of CPUs; a nested
+    /// `pipeline` action's run has a limit of its own).
     #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) jobs: Option<u16>,
     /// Stream every action's output live, each line prefixed with `stage.action |` (it is
