@@ -21,19 +21,63 @@ pub enum Quote {
     Heredoc {
         expand: bool,
     },
+    /// An arithmetic expression (`$((…))`, `((…))`, `$[…]`): bash evaluates the text of
+    /// what is expanded there as an expression.
+    Arith,
+    /// Inside `[[ … ]]`.
+    Test,
+}
+
+/// What an unquoted level is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PlainKind {
+    Script,
+    /// `$(…)`.
+    Subst,
+    Backtick,
+    /// `[[ … ]]`.
+    Test,
 }
 
 /// A nesting level of the script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ctx {
-    /// Unquoted: the script itself, or inside `$(…)` (with its open parentheses) or backticks.
+    /// Unquoted text. In a `$(…)`: its open parentheses, and its open `case … esac` (whose
+    /// `)` end patterns, not the substitution).
     Plain {
+        kind: PlainKind,
         parens: u32,
-        backtick: bool,
+        cases: u32,
     },
     Single,
     Double,
     AnsiC,
+    /// `$((…))` or `((…))` with its open parentheses, or `$[…]` with its open brackets.
+    Arith {
+        depth: u32,
+        bracket: bool,
+    },
+}
+
+impl Ctx {
+    fn plain(kind: PlainKind) -> Ctx {
+        Ctx::Plain {
+            kind,
+            parens: 0,
+            cases: 0,
+        }
+    }
+}
+
+/// What the previous character opened, when the next one may make it something else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opened {
+    /// `$(`: with another `(`, arithmetic.
+    Subst,
+    /// `(` at the start of a command: with another `(`, arithmetic.
+    Paren,
+    /// `[` at the start of a word: with another `[`, a `[[` test.
+    Bracket,
 }
 
 /// A here-document announced on the current line.
@@ -71,6 +115,10 @@ pub struct QuoteTracker {
     word_start: bool,
     /// The previous character was an unescaped, unquoted `$`.
     dollar: bool,
+    opened: Option<Opened>,
+    prev: char,
+    /// The unquoted word being read (for `case` and `esac`).
+    word: String,
     redirect: Redirect,
     /// Here-documents whose bodies start after the current line.
     pending: Vec<Heredoc>,
@@ -87,14 +135,14 @@ impl Default for QuoteTracker {
 impl QuoteTracker {
     pub fn new() -> QuoteTracker {
         QuoteTracker {
-            stack: vec![Ctx::Plain {
-                parens: 0,
-                backtick: false,
-            }],
+            stack: vec![Ctx::plain(PlainKind::Script)],
             escaped: false,
             comment: false,
             word_start: true,
             dollar: false,
+            opened: None,
+            prev: '\n',
+            word: String::new(),
             redirect: Redirect::None,
             pending: Vec::new(),
             body: None,
@@ -102,15 +150,22 @@ impl QuoteTracker {
     }
 
     fn top(&self) -> Ctx {
-        self.stack.last().copied().unwrap_or(Ctx::Plain {
-            parens: 0,
-            backtick: false,
-        })
+        self.stack
+            .last()
+            .copied()
+            .unwrap_or(Ctx::plain(PlainKind::Script))
+    }
+
+    fn set_top(&mut self, ctx: Ctx) {
+        if let Some(top) = self.stack.last_mut() {
+            *top = ctx;
+        }
     }
 
     pub fn feed(&mut self, text: &str) {
         for c in text.chars() {
             self.step(c);
+            self.prev = c;
         }
     }
 
@@ -141,6 +196,7 @@ impl QuoteTracker {
             c.is_whitespace() || ";|&()".contains(c),
         );
         let dollar = std::mem::take(&mut self.dollar);
+        let opened = self.opened.take();
         if self.comment {
             self.comment = c != '\n';
             if c == '\n' {
@@ -170,69 +226,166 @@ impl QuoteTracker {
                 '"' => {
                     self.stack.pop();
                 }
-                '`' => self.stack.push(Ctx::Plain {
-                    parens: 0,
-                    backtick: true,
-                }),
-                '(' if dollar => self.stack.push(Ctx::Plain {
-                    parens: 0,
-                    backtick: false,
+                '`' => self.stack.push(Ctx::plain(PlainKind::Backtick)),
+                '(' if opened == Some(Opened::Subst) => {
+                    self.set_top(Ctx::Arith {
+                        depth: 2,
+                        bracket: false,
+                    });
+                }
+                '(' if dollar => {
+                    self.stack.push(Ctx::plain(PlainKind::Subst));
+                    self.opened = Some(Opened::Subst);
+                }
+                '[' if dollar => self.stack.push(Ctx::Arith {
+                    depth: 1,
+                    bracket: true,
                 }),
                 '$' => self.dollar = true,
                 _ => {}
             },
-            Ctx::Plain { parens, backtick } => {
-                self.plain(c, parens, backtick, dollar, at_word_start);
+            Ctx::Arith { depth, bracket } => self.arith(c, depth, bracket, dollar, opened),
+            Ctx::Plain {
+                kind,
+                parens,
+                cases,
+            } => {
+                self.plain(c, (kind, parens, cases), dollar, at_word_start, opened);
             }
         }
     }
 
-    /// A character in unquoted text (the script, `$(…)` or backticks).
-    fn plain(&mut self, c: char, parens: u32, backtick: bool, dollar: bool, at_word_start: bool) {
-        let nested = self.stack.len() > 1;
+    /// A character of an arithmetic expression.
+    fn arith(&mut self, c: char, depth: u32, bracket: bool, dollar: bool, opened: Option<Opened>) {
+        let (open, close) = if bracket { ('[', ']') } else { ('(', ')') };
+        match c {
+            '(' if opened == Some(Opened::Subst) => self.set_top(Ctx::Arith {
+                depth: 2,
+                bracket: false,
+            }),
+            '(' if dollar => {
+                self.stack.push(Ctx::plain(PlainKind::Subst));
+                self.opened = Some(Opened::Subst);
+            }
+            '"' => self.stack.push(Ctx::Double),
+            '$' => self.dollar = true,
+            c if c == open => self.set_top(Ctx::Arith {
+                depth: depth + 1,
+                bracket,
+            }),
+            c if c == close => {
+                if depth <= 1 {
+                    self.stack.pop();
+                } else {
+                    self.set_top(Ctx::Arith {
+                        depth: depth - 1,
+                        bracket,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A character in unquoted text (the script, `$(…)`, backticks or `[[ … ]]`).
+    fn plain(
+        &mut self,
+        c: char,
+        (kind, mut parens, mut cases): (PlainKind, u32, u32),
+        dollar: bool,
+        at_word_start: bool,
+        opened: Option<Opened>,
+    ) {
+        // Words, for `case … esac` in a substitution (a quote or `$` is never part of those).
+        if c.is_whitespace() || ";|&()<>\"'`$".contains(c) {
+            let word = std::mem::take(&mut self.word);
+            if kind == PlainKind::Subst {
+                match word.as_str() {
+                    "case" => cases += 1,
+                    "esac" => cases = cases.saturating_sub(1),
+                    _ => {}
+                }
+            }
+        } else {
+            self.word.push(c);
+        }
+        self.set_top(Ctx::Plain {
+            kind,
+            parens,
+            cases,
+        });
         match c {
             '\\' => self.escaped = true,
             '\'' if dollar => self.stack.push(Ctx::AnsiC),
             '\'' => self.stack.push(Ctx::Single),
             '"' => self.stack.push(Ctx::Double),
-            '`' if backtick => {
+            '`' if kind == PlainKind::Backtick => {
                 self.stack.pop();
             }
-            '`' => self.stack.push(Ctx::Plain {
-                parens: 0,
-                backtick: true,
+            '`' => self.stack.push(Ctx::plain(PlainKind::Backtick)),
+            // `$((`: the substitution just opened is arithmetic.
+            '(' if opened == Some(Opened::Subst) => self.set_top(Ctx::Arith {
+                depth: 2,
+                bracket: false,
             }),
-            '(' if dollar => self.stack.push(Ctx::Plain {
-                parens: 0,
-                backtick: false,
-            }),
-            '(' if nested && !backtick => self.set_parens(parens + 1),
-            ')' if nested && !backtick => {
-                if parens == 0 {
-                    self.stack.pop();
-                } else {
-                    self.set_parens(parens - 1);
+            // `((` at the start of a command.
+            '(' if opened == Some(Opened::Paren) => {
+                if kind == PlainKind::Subst && parens > 0 {
+                    parens -= 1;
+                    self.set_top(Ctx::Plain {
+                        kind,
+                        parens,
+                        cases,
+                    });
                 }
+                self.stack.push(Ctx::Arith {
+                    depth: 2,
+                    bracket: false,
+                });
+            }
+            '(' if dollar => {
+                self.stack.push(Ctx::plain(PlainKind::Subst));
+                self.opened = Some(Opened::Subst);
+            }
+            '(' => {
+                if kind == PlainKind::Subst {
+                    self.set_top(Ctx::Plain {
+                        kind,
+                        parens: parens + 1,
+                        cases,
+                    });
+                }
+                if at_word_start {
+                    self.opened = Some(Opened::Paren);
+                }
+            }
+            ')' if kind == PlainKind::Subst => {
+                if parens > 0 {
+                    self.set_top(Ctx::Plain {
+                        kind,
+                        parens: parens - 1,
+                        cases,
+                    });
+                } else if cases == 0 {
+                    self.stack.pop();
+                }
+                // (else: the end of a `case` pattern)
+            }
+            '[' if dollar => self.stack.push(Ctx::Arith {
+                depth: 1,
+                bracket: true,
+            }),
+            '[' if opened == Some(Opened::Bracket) => {
+                self.stack.push(Ctx::plain(PlainKind::Test));
+            }
+            '[' if at_word_start => self.opened = Some(Opened::Bracket),
+            ']' if kind == PlainKind::Test && self.prev == ']' => {
+                self.stack.pop();
             }
             '#' if at_word_start => self.comment = true,
             '$' => self.dollar = true,
-            '<' => {
-                self.redirect = if self.redirect == Redirect::Less {
-                    Redirect::Word {
-                        heredoc: Heredoc {
-                            delim: String::new(),
-                            quoted: false,
-                            strip_tabs: false,
-                        },
-                        started: false,
-                        quote: None,
-                        escaped: false,
-                    }
-                } else {
-                    Redirect::Less
-                };
-            }
-            '\n' if !nested => self.next_body(),
+            '<' if kind != PlainKind::Test => self.less(),
+            '\n' => self.next_body(),
             _ => {}
         }
         if c != '<' && self.redirect == Redirect::Less {
@@ -240,10 +393,22 @@ impl QuoteTracker {
         }
     }
 
-    fn set_parens(&mut self, n: u32) {
-        if let Some(Ctx::Plain { parens, .. }) = self.stack.last_mut() {
-            *parens = n;
-        }
+    /// A `<`: the second of `<<` announces a here-document.
+    fn less(&mut self) {
+        self.redirect = if self.redirect == Redirect::Less {
+            Redirect::Word {
+                heredoc: Heredoc {
+                    delim: String::new(),
+                    quoted: false,
+                    strip_tabs: false,
+                },
+                started: false,
+                quote: None,
+                escaped: false,
+            }
+        } else {
+            Redirect::Less
+        };
     }
 
     /// Reads the delimiter word after `<<`; true when `c` was part of it.
@@ -326,10 +491,15 @@ impl QuoteTracker {
             };
         }
         match self.top() {
+            Ctx::Plain {
+                kind: PlainKind::Test,
+                ..
+            } => Quote::Test,
             Ctx::Plain { .. } => Quote::None,
             Ctx::Single => Quote::Single,
             Ctx::Double => Quote::Double,
             Ctx::AnsiC => Quote::AnsiC,
+            Ctx::Arith { .. } => Quote::Arith,
         }
     }
 
@@ -412,6 +582,38 @@ mod tests {
             Quote::Heredoc { expand: false }
         );
         assert_eq!(at_end("echo 1<<2 "), Quote::None);
+    }
+
+    #[test]
+    fn arithmetic_and_tests_are_contexts_of_their_own() {
+        assert_eq!(at_end("echo $(( 1 + "), Quote::Arith);
+        assert_eq!(at_end("echo \"$(( 1 + "), Quote::Arith);
+        assert_eq!(at_end("(( i < "), Quote::Arith);
+        assert_eq!(at_end("x=$(( (1 + 2) * "), Quote::Arith);
+        assert_eq!(at_end("echo $(( (1 + 2) )) "), Quote::None);
+        assert_eq!(at_end("echo $[ 1 + "), Quote::Arith);
+        assert_eq!(at_end("echo $(( 1 << 2 ))\necho "), Quote::None);
+        assert_eq!(at_end("(( x <<= 1 ))\necho "), Quote::None);
+        assert_eq!(at_end("[[ $a == "), Quote::Test);
+        assert_eq!(at_end("[[ $a == b ]] && echo "), Quote::None);
+        assert_eq!(at_end("[ a = b ] && echo "), Quote::None);
+        assert_eq!(at_end("( (echo a) ); echo "), Quote::None);
+    }
+
+    #[test]
+    fn case_patterns_and_here_documents_inside_substitutions() {
+        assert_eq!(
+            at_end("echo \"$(case a in a) printf x "),
+            Quote::None,
+            "still in the substitution"
+        );
+        assert_eq!(at_end("echo \"$(case a in a) x;; esac)"), Quote::Double);
+        assert_eq!(at_end("echo \"$(case a in (a) x;; esac) "), Quote::Double);
+        assert_eq!(
+            at_end("v=$(cat <<EOF\nit's "),
+            Quote::Heredoc { expand: true }
+        );
+        assert_eq!(at_end("v=$(cat <<EOF\nit's\nEOF\n) '"), Quote::Single);
     }
 
     #[test]

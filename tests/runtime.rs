@@ -783,3 +783,136 @@ fn compiled_ir_runs_like_its_source() {
     );
     assert_eq!(stage(&v, "check")["status"], "succeeded");
 }
+
+#[test]
+fn entry_and_on_success_checks_are_decided_apart() {
+    let src = r#"pipeline both {
+  stage a {
+    entry { check sh { run = "echo pre" } }
+    on success { check sh { run = "echo post; exit 1" } }
+    action x: sh { run = "echo x" }
+  }
+}
+"#;
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("a.on-success.check: check failed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(stage(&show(&t), "a")["status"], "failed");
+}
+
+#[test]
+fn wait_and_pipeline_actions_keep_to_their_time_limits() {
+    let src = "pipeline slow {
+  stage a { action w: wait { duration = 30s  timeout = 1s } }
+}
+";
+    let started = std::time::Instant::now();
+    let (_, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+
+    let parent = r#"pipeline parent {
+  stage a { action child: pipeline { file = "child.pipe"  timeout = 1s } }
+}
+"#;
+    let child = r#"pipeline child {
+  stage s { action sleepy: sh { run = "sleep 30" } }
+}
+"#;
+    let t = Test::new()
+        .file("parent.pipe", parent)
+        .file("child.pipe", child);
+    let started = std::time::Instant::now();
+    let out = t.args_once(&["run", "parent.pipe", "--state-dir", "state"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}
+
+#[test]
+fn a_retry_backoff_ends_with_the_pipelines_time() {
+    let src = r#"pipeline late {
+  timeout 2s
+  stage s { action a: sh { retry = { count = 3, backoff = 30s } run = "exit 1" } }
+}
+"#;
+    let started = std::time::Instant::now();
+    let (_, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(out.stderr.contains("not retried"), "{}", out.stderr);
+}
+
+#[test]
+fn outputs_and_workdirs_stay_inside_the_workspace() {
+    let src = r#"pipeline escape {
+  stage a {
+    action link: sh { run = "ln -s /etc e" output = o from "e" }
+  }
+}
+"#;
+    let (_, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("leads outside the workspace"),
+        "{}",
+        out.stderr
+    );
+    let src = r#"pipeline escape {
+  param w: string = "../.."
+  stage a { action up: sh { workdir = params.w run = "touch escaped" } }
+}
+"#;
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("outside its workspace"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !walk(&t.path("state"))
+            .iter()
+            .any(|p| p.ends_with("escaped"))
+    );
+}
+
+#[test]
+fn a_when_that_cannot_be_evaluated_fails_and_later_stages_stay_pending() {
+    let src = r#"pipeline broken {
+  param pat: string = "("
+  stage a { action x: sh { run = "true" when = regex("abc", params.pat) } }
+  stage b { action y: sh { run = "true" } }
+}
+"#;
+    let (t, out) = run(src, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = show(&t);
+    assert_eq!(stage(&v, "a")["actions"][0]["status"], "failed");
+    assert_eq!(stage(&v, "b")["status"], "pending");
+}
+
+#[test]
+fn an_empty_secret_masks_nothing() {
+    let src = r#"pipeline empty {
+  secret e = env("EMPTY_SECRET")
+  stage s { action a: sh { env = { E = secrets.e } run = "echo plain text" } }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    let out = t.args_once_env(
+        &["run", "pipeline.pipe", "--state-dir", "state", "-v"],
+        ("EMPTY_SECRET", ""),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("s.a | plain text"), "{}", out.stderr);
+}

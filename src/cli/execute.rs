@@ -64,7 +64,7 @@ pub(crate) fn run(
         loader: &load_child,
         parents: Vec::new(),
     };
-    let masks: Vec<String> = secrets.values().cloned().collect();
+    let masks = crate::runtime::exec::masks(&secrets.values().cloned().collect::<Vec<_>>());
     let view = View::new(masks);
     view.line(&format!(
         "run {run_id} of pipeline `{}` (state: {})",
@@ -272,7 +272,8 @@ impl View {
             Some(m) => {
                 let _ = m.println(text);
             }
-            None => eprintln!("{} {text}", stamp()),
+            // A multi-line text stays under its timestamp.
+            None => eprintln!("{} {}", stamp(), text.replace('\n', "\n         ")),
         }
     }
 
@@ -283,9 +284,12 @@ impl View {
                 status,
                 detail,
             } => {
-                self.stages
-                    .borrow_mut()
-                    .insert(stage.clone(), status.clone());
+                // The summary counts this run's stages, not those of nested runs.
+                if !stage.contains(" > ") {
+                    self.stages
+                        .borrow_mut()
+                        .insert(stage.clone(), status.clone());
+                }
                 let detail = if detail.is_empty() {
                     String::new()
                 } else {
@@ -303,9 +307,11 @@ impl View {
                 log,
             } => {
                 let key = format!("{stage}.{action}");
-                self.actions
-                    .borrow_mut()
-                    .insert(key.clone(), status.clone());
+                if !stage.contains(" > ") {
+                    self.actions
+                        .borrow_mut()
+                        .insert(key.clone(), status.clone());
+                }
                 if status == "running" {
                     let again = if *attempt > 1 {
                         format!(" (attempt {attempt})")

@@ -100,6 +100,16 @@ fn load_run(
 }
 
 pub(crate) fn runs(args: &RunsArgs) -> u8 {
+    // No history yet is an empty list, not an error.
+    let dir = crate::runtime::state::resolve_dir(args.state_dir.as_deref());
+    if !dir.join("history.db").exists() {
+        if args.json {
+            println!("[]");
+        } else {
+            eprintln!("no runs yet in `{}`", dir.display());
+        }
+        return super::exit::OK;
+    }
     let h = match open(args.state_dir.as_deref()) {
         Ok(h) => h,
         Err(code) => return code,
@@ -225,6 +235,9 @@ pub(crate) fn logs(args: &LogsArgs) -> u8 {
                 println!("==> {label} <==");
             }
             print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
             printed = true;
         }
     }

@@ -90,6 +90,19 @@ pub fn capture(
     let root = PathBuf::from(crate::paths::normalize(&workspace.join(path)));
     let meta = std::fs::metadata(&root)
         .map_err(|_| format!("declared output `{name}` (`{path}`) was not produced"))?;
+    // Through a symbolic link, PATH could lead anywhere on the machine.
+    let inside = match (
+        std::fs::canonicalize(&root),
+        std::fs::canonicalize(workspace),
+    ) {
+        (Ok(r), Ok(w)) => r.starts_with(w),
+        _ => false,
+    };
+    if !inside {
+        return Err(format!(
+            "declared output `{name}` (`{path}`) leads outside the workspace through a symbolic link; outputs are captured from inside it"
+        ));
+    }
     let mut manifest = Manifest {
         path: path.to_string(),
         single_file: !meta.is_dir(),

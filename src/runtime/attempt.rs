@@ -103,7 +103,8 @@ pub(super) async fn blocking(
 /// An attempt ready to go.
 pub(super) enum Prepared {
     Shell(Box<Attempt>),
-    Wait(Duration),
+    /// How long, and the attempt's time limit.
+    Wait(Duration, Option<Duration>),
     /// A `dir` snapshot is taken when the attempt "runs".
     Dir {
         from: PathBuf,
@@ -111,6 +112,7 @@ pub(super) enum Prepared {
         workspace: PathBuf,
     },
     Pipeline {
+        timeout: Option<Duration>,
         file: PathBuf,
         params: BTreeMap<String, String>,
         label: String,
@@ -149,15 +151,25 @@ impl Prepared {
     ) -> Result<Option<i32>, Failure> {
         match self {
             Prepared::Shell(attempt) => {
-                let outcome = exec::run(&attempt, stop)
-                    .await
-                    .map_err(|e| Failure::new(format!("cannot start `{}`: {e}", attempt.shell)))?;
+                let outcome = exec::run(&attempt, stop).await.map_err(|e| {
+                    // E2BIG: Linux takes at most 128 KiB per environment value or argument.
+                    let why = if e.raw_os_error() == Some(7) {
+                        "its environment or script is too big (at most 128 KiB per value or \
+                         interpolated value): pass big data in a file, as an artifact"
+                            .to_string()
+                    } else {
+                        e.to_string()
+                    };
+                    Failure::new(format!("cannot start `{}`: {why}", attempt.shell))
+                })?;
                 outcome_result(outcome)
             }
-            Prepared::Wait(d) => {
+            Prepared::Wait(d, limit) => {
                 let mut stop = stop.clone();
+                let limit = limit.unwrap_or(Duration::MAX);
                 tokio::select! {
-                    () = tokio::time::sleep(d) => Ok(None),
+                    () = tokio::time::sleep(d), if d <= limit => Ok(None),
+                    () = tokio::time::sleep(limit), if limit < d => outcome_result(Outcome::TimedOut),
                     _ = stop.wait_for(|level| *level > 0) => outcome_result(Outcome::Stopped),
                 }
             }
@@ -185,11 +197,50 @@ impl Prepared {
                 "approval actions need `pipec resume` and `pipec approve`, which come with durable runs and are not in this version yet",
             )),
             Prepared::Pipeline {
+                timeout,
                 file,
                 params,
                 label,
                 log,
-            } => nested(run, &file, &params, &label, &log).await,
+            } => {
+                // The nested run stops as a whole when the action's time is up, or when this
+                // run is stopped: it has a stop signal of its own, fed from both.
+                let (tx, rx) = tokio::sync::watch::channel(0u8);
+                let child = nested(run, &file, &params, &label, &log, &rx);
+                tokio::pin!(child);
+                let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+                let mut timed_out = false;
+                let mut outer = stop.clone();
+                loop {
+                    tokio::select! {
+                        result = &mut child => {
+                            return if timed_out {
+                                Err(Failure {
+                                    timed_out: true,
+                                    ..Failure::new("timed out; the nested run was stopped")
+                                })
+                            } else {
+                                result
+                            };
+                        }
+                        () = async {
+                            match deadline {
+                                Some(d) => tokio::time::sleep_until(d).await,
+                                None => std::future::pending().await,
+                            }
+                        }, if !timed_out => {
+                            timed_out = true;
+                            // (The borrow ends before the send, which needs the lock.)
+                            let level = (*tx.borrow()).max(exec::STOP);
+                            let _ = tx.send(level);
+                        }
+                        Ok(()) = outer.changed() => {
+                            let level = (*outer.borrow()).max(*tx.borrow());
+                            let _ = tx.send(level);
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -202,6 +253,7 @@ pub(super) async fn nested(
     params: &BTreeMap<String, String>,
     label: &str,
     log: &Path,
+    stop: &tokio::sync::watch::Receiver<u8>,
 ) -> Result<Option<i32>, Failure> {
     let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let mut parents = run.options.parents.clone();
@@ -266,7 +318,7 @@ pub(super) async fn nested(
         facts: &facts,
         options: &options,
         report: &report,
-        stop: run.stop,
+        stop,
     };
     let status = execute(&child_run).await.map_err(Failure::new)?;
     let _ = append(log, &format!("pipec: run {child_id} {}\n", status.as_str()));
@@ -338,6 +390,7 @@ pub(super) fn prepare(
                 log: log.clone(),
                 secrets: scope.secrets.values().cloned().collect(),
                 echo: echo.cloned(),
+                workspace: workspace.to_path_buf(),
             })))
         };
     match a.kind {
@@ -371,7 +424,9 @@ pub(super) fn prepare(
             shell_attempt("sh".into(), git_script(&repo, &reference), ".")
         }
         Kind::Wait => match a.params.get("duration").map(|e| eval(e, scope)) {
-            Some(Ok(Value::Duration(secs))) => Ok(Prepared::Wait(Duration::from_secs(secs))),
+            Some(Ok(Value::Duration(secs))) => {
+                Ok(Prepared::Wait(Duration::from_secs(secs), timeout))
+            }
             _ => Err("`wait` needs a duration".into()),
         },
         Kind::Dir => {
@@ -396,6 +451,7 @@ pub(super) fn prepare(
                 _ => BTreeMap::new(),
             };
             Ok(Prepared::Pipeline {
+                timeout,
                 file,
                 params,
                 label: label.to_string(),

@@ -263,7 +263,7 @@ pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<Script, EvalEr
     let mut args = Vec::new();
     let mut quotes = QuoteTracker::new();
     let mut n = 0;
-    for p in parts {
+    for (at, p) in parts.iter().enumerate() {
         match p {
             Part::Text(t) => {
                 quotes.feed(t);
@@ -271,7 +271,34 @@ pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<Script, EvalEr
             }
             Part::Expr(e) => {
                 n += 1;
-                let names: Vec<String> = match eval(e, scope)? {
+                let value = eval(e, scope)?;
+                // Where bash evaluates text as an arithmetic expression, a string could run
+                // commands (`a[$(…)]`): only numbers go there.
+                let numeric = match &value {
+                    Value::Int(_) => true,
+                    Value::List(items) => items.iter().all(|i| matches!(i, Value::Int(_))),
+                    _ => false,
+                };
+                let arithmetic = match quotes.quote() {
+                    Quote::Arith => true,
+                    Quote::Test => {
+                        let next = match parts.get(at + 1) {
+                            Some(Part::Text(t)) => t.split_whitespace().next(),
+                            _ => None,
+                        };
+                        [text.split_whitespace().next_back(), next]
+                            .into_iter()
+                            .flatten()
+                            .any(|w| ARITHMETIC_TESTS.contains(&w))
+                    }
+                    _ => false,
+                };
+                if arithmetic && !numeric {
+                    return Err(EvalError::Invalid(
+                        "`${…}` of a non-`int` value stands where bash evaluates arithmetic (`$((…))`, `((…))`, `[[ … -eq … ]]`), which can run commands hidden in the value: use an `int` param, or pass the value in `env` and check it is a number first".into(),
+                    ));
+                }
+                let names: Vec<String> = match value {
                     Value::List(items) => items
                         .iter()
                         .enumerate()
@@ -298,12 +325,14 @@ pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<Script, EvalEr
                     .collect::<Vec<_>>()
                     .join(" ");
                 let _ = match quotes.quote() {
-                    Quote::None => write!(text, "{words}"),
+                    Quote::None | Quote::Test => write!(text, "{words}"),
                     Quote::Single => write!(text, "'{words}'"),
                     Quote::AnsiC => write!(text, "'{words}$'"),
-                    Quote::Double if names.len() == 1 => write!(text, "{bare}"),
-                    Quote::Double => write!(text, "\"{words}\""),
-                    Quote::Heredoc { expand: true } => write!(text, "{bare}"),
+                    Quote::Double if names.len() > 1 => write!(text, "\"{words}\""),
+                    // Where the shell does not split.
+                    Quote::Double | Quote::Arith | Quote::Heredoc { expand: true } => {
+                        write!(text, "{bare}")
+                    }
                     Quote::Heredoc { expand: false } => {
                         return Err(EvalError::Invalid(
                             "`${…}` stands in a here-document with a quoted delimiter (`<<'EOF'`), where nothing expands; quote the delimiter's word no more (`<<EOF`) or pass the value in `env`".into(),
@@ -315,6 +344,9 @@ pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<Script, EvalEr
     }
     Ok(Script { text, args })
 }
+
+/// The operators of `[[ … ]]` that evaluate their operands as arithmetic.
+const ARITHMETIC_TESTS: &[&str] = &["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
 
 /// The same script for a shell that is not a POSIX shell: interpolation would have to put
 /// data into code, so it is refused.

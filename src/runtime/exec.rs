@@ -41,6 +41,8 @@ pub struct Attempt {
     pub secrets: Vec<String>,
     /// `--verbose`: every masked line is also sent here.
     pub echo: Option<Echo>,
+    /// The workspace: `workdir` must be inside it (also through symbolic links).
+    pub workspace: PathBuf,
 }
 
 /// Where `--verbose` output lines go, with the label they are shown under.
@@ -253,11 +255,8 @@ fn command(attempt: &Attempt, direct: Option<&[String]>) -> tokio::process::Comm
     cmd
 }
 
-/// Runs one attempt to its end.
-pub async fn run(
-    attempt: &Attempt,
-    stop: &tokio::sync::watch::Receiver<u8>,
-) -> std::io::Result<Outcome> {
+/// The working folder exists and is inside the workspace, also through symbolic links.
+fn check_workdir(attempt: &Attempt) -> std::io::Result<()> {
     if !attempt.workdir.is_dir() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
@@ -267,6 +266,31 @@ pub async fn run(
             ),
         ));
     }
+    let inside = match (
+        std::fs::canonicalize(&attempt.workdir),
+        std::fs::canonicalize(&attempt.workspace),
+    ) {
+        (Ok(w), Ok(root)) => w.starts_with(root),
+        _ => false,
+    };
+    if !inside {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "its working folder `{}` is outside its workspace",
+                attempt.workdir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs one attempt to its end.
+pub async fn run(
+    attempt: &Attempt,
+    stop: &tokio::sync::watch::Receiver<u8>,
+) -> std::io::Result<Outcome> {
+    check_workdir(attempt)?;
     let direct = direct_argv(&attempt.shell, &attempt.script);
     let (reader, writer) = std::io::pipe()?;
     let mut cmd = command(attempt, direct.as_deref());

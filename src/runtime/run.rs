@@ -248,6 +248,8 @@ struct StageRun {
     rounds_left: u32,
     /// Results of the current condition's `check` rules, by rule index.
     checks: BTreeMap<usize, Result<(), String>>,
+    /// Results of the `on success` condition's `check` rules, by rule index.
+    exit_checks: BTreeMap<usize, Result<(), String>>,
     checks_running: usize,
     deadline: Option<Instant>,
     started: Instant,
@@ -265,6 +267,8 @@ enum Event {
     BackoffOver {
         stage: usize,
         action: usize,
+        /// When the backoff would have ended.
+        due: Instant,
     },
     Check {
         stage: usize,
@@ -309,6 +313,9 @@ struct Sched<'r, 'a> {
     running: usize,
     /// The stage whose failure fails the run: nothing new starts.
     failed: Option<String>,
+    /// Changes whenever an action fails for good or the run fails: retry backoffs wake up
+    /// to see whether they should still retry.
+    halt: tokio::sync::watch::Sender<u64>,
     held: bool,
     workspaces: Workspaces,
     outputs: u64,
@@ -332,54 +339,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             .filter_map(|s| index.get(s.name.as_str()).copied())
             .collect();
         let now = Instant::now();
-        let stages = ir
-            .pipeline
-            .stages
-            .iter()
-            .map(|s| {
-                let actions: BTreeMap<&str, usize> = s
-                    .actions
-                    .iter()
-                    .enumerate()
-                    .map(|(j, a)| (a.name.as_str(), j))
-                    .collect();
-                let preds: Vec<Vec<usize>> = s
-                    .actions
-                    .iter()
-                    .map(|a| {
-                        a.after
-                            .iter()
-                            .filter_map(|p| actions.get(p.as_str()).copied())
-                            .collect()
-                    })
-                    .collect();
-                let mut awaited = vec![false; s.actions.len()];
-                for &p in preds.iter().flatten() {
-                    awaited[p] = true;
-                }
-                (s, preds, awaited)
-            })
-            .map(|(s, preds, awaited)| StageRun {
-                sources: s
-                    .inbound
-                    .iter()
-                    .filter_map(|e| index.get(e.from.as_str()).copied())
-                    .collect(),
-                limits: vec![None; preds.len()],
-                preds,
-                awaited,
-                phase: Phase::Waiting,
-                acts: vec![(ActState::Pending, 0); s.actions.len()],
-                rounds_left: match s.on_failure {
-                    FailurePolicy::Retry { count, .. } => count,
-                    _ => 0,
-                },
-                checks: BTreeMap::new(),
-                checks_running: 0,
-                deadline: None,
-                started: now,
-            })
-            .collect();
+        let stages = stage_runs(ir, &index, now);
         let dir = &run.history.dir;
         let work = dir.join("work").join(run.run_id);
         for d in [&work, &dir.join("logs").join(run.run_id)] {
@@ -401,6 +361,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             verdicts: BTreeMap::new(),
             running: 0,
             failed: None,
+            halt: tokio::sync::watch::Sender::new(0),
             held: false,
             workspaces: Workspaces {
                 root: work,
@@ -488,6 +449,10 @@ impl<'r, 'a> Sched<'r, 'a> {
             if self.failed.is_none() && !self.stopping() {
                 for k in 0..self.order.len() {
                     let i = self.order[k];
+                    // A stage decided in this pass may have failed the run.
+                    if self.failed.is_some() {
+                        break;
+                    }
                     if self.stages[i].phase == Phase::Waiting && self.sources_done(i) {
                         self.decide(i, inflight)?;
                         changed = true;
@@ -616,6 +581,7 @@ impl<'r, 'a> Sched<'r, 'a> {
     fn fail_stage(&mut self, i: usize, why: &str) -> Result<(), String> {
         let name = &self.run.ir.pipeline.stages[i].name;
         self.failed.get_or_insert_with(|| name.clone());
+        self.halt.send_modify(|n| *n += 1);
         self.end_stage(i, "failed", why, Verdict::Fails(why.to_string()))
     }
 
@@ -654,15 +620,21 @@ impl<'r, 'a> Sched<'r, 'a> {
             }
             changed = true;
             if let Some(w) = &a.when {
-                let skip = match eval(w, &self.scope) {
-                    Ok(Value::Bool(true)) => None,
-                    Ok(_) => Some(format!("`{}` is false", super::plan::describe(w))),
-                    Err(e) => Some(format!("`{}`: {e}", super::plan::describe(w))),
-                };
-                if let Some(why) = skip {
-                    self.stages[i].acts[j].0 = ActState::Skipped;
-                    self.record(i, j, "skipped", 0, None, None, 0.0, &format!("when: {why}"))?;
-                    continue;
+                match eval(w, &self.scope) {
+                    Ok(Value::Bool(true)) => {}
+                    Ok(_) => {
+                        let why = format!("when: `{}` is false", super::plan::describe(w));
+                        self.stages[i].acts[j].0 = ActState::Skipped;
+                        self.record(i, j, "skipped", 0, None, None, 0.0, &why)?;
+                        continue;
+                    }
+                    // A condition that cannot be evaluated is a failure, not a "no".
+                    Err(e) => {
+                        let why = format!("when: `{}`: {e}", super::plan::describe(w));
+                        self.stages[i].acts[j].0 = ActState::Failed;
+                        self.record(i, j, "failed", 0, None, None, 0.0, &why)?;
+                        continue;
+                    }
                 }
             }
             if let Some(why) = self.expired(i) {
@@ -840,7 +812,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         }
         // All succeeded or were skipped: `on success` decides.
         if let Some(cond) = &stage.on_success {
-            let unrun = unrun_checks(cond, &self.stages[i].checks);
+            let unrun = unrun_checks(cond, &self.stages[i].exit_checks);
             if !unrun.is_empty() {
                 self.stages[i].phase = Phase::Exit;
                 return self.start_checks(i, &cond.rules, &unrun, "on-success", inflight);
@@ -863,7 +835,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         for (ri, r) in cond.rules.iter().enumerate() {
             let known = match r {
                 CondRule::Require { expr, .. } => super::plan::decide(expr, &self.scope),
-                other => rule_known(ri, other, &self.stages[i].checks),
+                other => rule_known(ri, other, &self.stages[i].exit_checks),
             };
             match known {
                 Known::Yes => {}
@@ -941,10 +913,14 @@ impl<'r, 'a> Sched<'r, 'a> {
                 self.running -= 1;
                 self.attempt_ended(i, j, took, workspace, result, inflight)
             }
-            Event::BackoffOver { stage, action } => {
+            Event::BackoffOver { stage, action, due } => {
                 if self.stages[stage].acts[action].0 != ActState::Backoff {
                     return Ok(());
                 }
+                let failed_here = self.stages[stage]
+                    .acts
+                    .iter()
+                    .position(|(s, _)| *s == ActState::Failed);
                 let attempt = self.stages[stage].acts[action].1;
                 // Not retried after all: the run is stopping, failed, or out of time.
                 let (state, status, why) = if self.stopping() {
@@ -955,6 +931,14 @@ impl<'r, 'a> Sched<'r, 'a> {
                     (ActState::Failed, "failed", why)
                 } else if let Some(why) = self.expired(stage) {
                     (ActState::Failed, "failed", format!("not retried: {why}"))
+                } else if let Some(k) = failed_here {
+                    let other = &self.run.ir.pipeline.stages[stage].actions[k].name;
+                    let why = format!("not retried: `{other}` of its stage failed");
+                    (ActState::Failed, "failed", why)
+                } else if Instant::now() < due {
+                    // Woken by something that does not concern it: back to sleep.
+                    self.backoff(stage, action, due, inflight);
+                    return Ok(());
                 } else {
                     self.stages[stage].acts[action].0 = ActState::Pending;
                     return Ok(());
@@ -963,59 +947,74 @@ impl<'r, 'a> Sched<'r, 'a> {
                 self.record(stage, action, status, attempt, None, None, 0.0, &why)
             }
             Event::Check {
-                stage: i,
+                stage,
                 rule,
                 label,
                 workspace,
                 result,
-            } => {
-                let s = &mut self.stages[i];
-                s.checks_running -= 1;
-                let log = self.log_path(&format!("{label}.1"));
-                let detail = match &result {
-                    Ok(()) => {
-                        self.workspaces.release(workspace);
-                        String::new()
-                    }
-                    Err(why) => {
-                        let kept = self.workspaces.keep(&workspace, &label);
-                        let _ = append(&log, &format!("\npipec: {why}\n"));
-                        format!("{why}; workspace kept at {}", kept.display())
-                    }
-                };
-                (self.run.report)(Progress::Check {
-                    label,
-                    passed: result.is_ok(),
-                    detail,
-                    log: log.exists().then_some(log),
-                });
-                let stopping = self.stopping();
-                let s = &mut self.stages[i];
-                s.checks.insert(rule, result);
-                if s.checks_running > 0 {
-                    return Ok(());
-                }
-                if stopping {
-                    return self.end_stage(
-                        i,
-                        "abandoned",
-                        "the run was stopped",
-                        Verdict::Fails("stopped".into()),
-                    );
-                }
-                let s = &mut self.stages[i];
-                match s.phase {
-                    Phase::Entry => {
-                        s.phase = Phase::Waiting;
-                        self.decide(i, inflight)
-                    }
-                    Phase::Exit => {
-                        s.phase = Phase::Actions;
-                        self.actions_done(i, inflight)
-                    }
-                    _ => Ok(()),
-                }
+            } => self.check_ended(stage, rule, label, workspace, result, inflight),
+        }
+    }
+
+    /// An entry or `on success` check ended: when it was the last, decide the stage.
+    fn check_ended(
+        &mut self,
+        i: usize,
+        rule: usize,
+        label: String,
+        workspace: PathBuf,
+        result: Result<(), String>,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) -> Result<(), String> {
+        let s = &mut self.stages[i];
+        s.checks_running -= 1;
+        let log = self.log_path(&format!("{label}.1"));
+        let detail = match &result {
+            Ok(()) => {
+                self.workspaces.release(workspace);
+                String::new()
             }
+            Err(why) => {
+                let kept = self.workspaces.keep(&workspace, &label);
+                let _ = append(&log, &format!("\npipec: {why}\n"));
+                format!("{why}; workspace kept at {}", kept.display())
+            }
+        };
+        (self.run.report)(Progress::Check {
+            label,
+            passed: result.is_ok(),
+            detail,
+            log: log.exists().then_some(log),
+        });
+        let stopping = self.stopping();
+        let s = &mut self.stages[i];
+        if s.phase == Phase::Exit {
+            s.exit_checks.insert(rule, result);
+        } else {
+            s.checks.insert(rule, result);
+        }
+        if s.checks_running > 0 {
+            return Ok(());
+        }
+        if stopping {
+            return self.end_stage(
+                i,
+                "abandoned",
+                "the run was stopped",
+                Verdict::Fails("stopped".into()),
+            );
+        }
+        let s = &mut self.stages[i];
+        match s.phase {
+            Phase::Entry => {
+                s.phase = Phase::Waiting;
+                self.decide(i, inflight)
+            }
+            Phase::Exit => {
+                s.phase = Phase::Actions;
+                self.actions_done(i, inflight)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -1155,16 +1154,34 @@ impl<'r, 'a> Sched<'r, 'a> {
             detail,
             log: Some(log),
         });
-        let backoff = Duration::from_secs(a.retry.backoff_secs);
+        let due = Instant::now() + Duration::from_secs(a.retry.backoff_secs);
+        self.backoff(i, j, due, inflight);
+    }
+
+    /// Waits until `due` — or less: until the stage's or run's time is up, something fails
+    /// for good, or the run is stopped; then the action's retry is decided again.
+    fn backoff(
+        &self,
+        i: usize,
+        j: usize,
+        due: Instant,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) {
+        let wake = self
+            .limit(i, None)
+            .map_or(due, |(left, _)| due.min(Instant::now() + left));
         let mut stop = self.run.stop.clone();
+        let mut halt = self.halt.subscribe();
         inflight.push(Box::pin(async move {
             tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
+                () = tokio::time::sleep_until(wake.into()) => {}
                 _ = stop.wait_for(|level| *level > 0) => {}
+                _ = halt.changed() => {}
             }
             Event::BackoffOver {
                 stage: i,
                 action: j,
+                due,
             }
         }));
     }
@@ -1197,6 +1214,10 @@ impl<'r, 'a> Sched<'r, 'a> {
         // scheduler goes on; a stage's end commits everything queued before it.
         let urgent = status != "running"
             && (status != "succeeded" && status != "skipped" || self.stages[i].awaited[j]);
+        if status == "failed" {
+            // Actions waiting out a retry backoff reconsider.
+            self.halt.send_modify(|n| *n += 1);
+        }
         self.run.history.action(
             self.run.run_id,
             &stage.name,
@@ -1302,6 +1323,58 @@ impl<'r, 'a> Sched<'r, 'a> {
             })
         }))
     }
+}
+
+/// The run state of every stage, with its graph pre-indexed.
+fn stage_runs(ir: &Ir, index: &BTreeMap<&str, usize>, now: Instant) -> Vec<StageRun> {
+    ir.pipeline
+        .stages
+        .iter()
+        .map(|s| {
+            let actions: BTreeMap<&str, usize> = s
+                .actions
+                .iter()
+                .enumerate()
+                .map(|(j, a)| (a.name.as_str(), j))
+                .collect();
+            let preds: Vec<Vec<usize>> = s
+                .actions
+                .iter()
+                .map(|a| {
+                    a.after
+                        .iter()
+                        .filter_map(|p| actions.get(p.as_str()).copied())
+                        .collect()
+                })
+                .collect();
+            let mut awaited = vec![false; s.actions.len()];
+            for &p in preds.iter().flatten() {
+                awaited[p] = true;
+            }
+            (s, preds, awaited)
+        })
+        .map(|(s, preds, awaited)| StageRun {
+            sources: s
+                .inbound
+                .iter()
+                .filter_map(|e| index.get(e.from.as_str()).copied())
+                .collect(),
+            limits: vec![None; preds.len()],
+            preds,
+            awaited,
+            phase: Phase::Waiting,
+            acts: vec![(ActState::Pending, 0); s.actions.len()],
+            rounds_left: match s.on_failure {
+                FailurePolicy::Retry { count, .. } => count,
+                _ => 0,
+            },
+            checks: BTreeMap::new(),
+            exit_checks: BTreeMap::new(),
+            checks_running: 0,
+            deadline: None,
+            started: now,
+        })
+        .collect()
 }
 
 /// An attempt in flight; `map` tags its result with the event it becomes.

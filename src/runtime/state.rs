@@ -510,7 +510,7 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), String> {
             at,
         } => {
             let q = if status == "running" {
-                "UPDATE stages SET status = ?3, started = ?4 WHERE run = ?1 AND name = ?2"
+                "UPDATE stages SET status = ?3, started = COALESCE(started, ?4) WHERE run = ?1 AND name = ?2"
             } else {
                 "UPDATE stages SET status = ?3, finished = ?4 WHERE run = ?1 AND name = ?2"
             };
@@ -528,7 +528,7 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), String> {
             at,
             started: Some(started),
         } => conn
-            .prepare_cached("UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = ?9, finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3")
+            .prepare_cached("UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = COALESCE(started, ?9), finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3")
             .and_then(|mut st| {
                 st.execute(params![run, stage, action, status, attempt, exit_code, log, at, started])
             }),
@@ -544,7 +544,7 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), String> {
             started: None,
         } => {
             let q = if status == "running" {
-                "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3"
+                "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = COALESCE(started, ?8) WHERE run = ?1 AND stage = ?2 AND name = ?3"
             } else {
                 "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3"
             };

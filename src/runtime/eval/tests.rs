@@ -78,6 +78,14 @@ fn hostile_values_are_never_executed_in_any_shell_context() {
         ("cat <<EOT\n", "\nEOT\n", false),
         ("cat <<-EOT; printf '%s|' ", "\n\tbody\n\tEOT\n", true),
         ("echo 1 # a comment with it's ", "\nprintf '%s|' ok", false),
+        ("echo $((1<<2)) >/dev/null\nprintf '%s|' ", "", true),
+        ("echo \"$(case a in a) printf '%s|' ", ";; esac)\"", true),
+        (
+            "v=$(cat <<EOF\nit's ",
+            "\nEOF\n)\nprintf '%s|' \"$v\"",
+            true,
+        ),
+        ("[[ ", " == x ]] || printf '%s|' ok", false),
     ];
     for (before, after, one_word) in contexts {
         let parts = vec![text(before), Part::Expr(param("x")), text(after)];
@@ -118,6 +126,44 @@ fn hostile_values_are_never_executed_in_any_shell_context() {
         text("\nEOT\n"),
     ];
     assert!(render_script(&parts, &s).is_err());
+}
+
+#[test]
+fn only_numbers_go_where_bash_evaluates_arithmetic() {
+    let s = scope(&[
+        ("x", Value::Str("a[$(touch pwned)]".into())),
+        ("n", Value::Int(41)),
+    ]);
+    for (before, after) in [
+        ("echo $(( ", " + 1 ))"),
+        ("(( ", " > 0 )) && echo"),
+        ("echo $[ ", " ]"),
+        ("[[ ", " -eq 0 ]]"),
+        ("[[ 0 -lt ", " ]]"),
+    ] {
+        let with = |name: &str| vec![text(before), Part::Expr(param(name)), text(after)];
+        let e = render_script(&with("x"), &s).expect_err("refused");
+        assert!(e.to_string().contains("arithmetic"), "{e}");
+        let script = render_script(&with("n"), &s).expect("an int is fine");
+        assert!(!script.text.contains("41"), "{}", script.text);
+    }
+    let script = render_script(
+        &[text("echo $(( "), Part::Expr(param("n")), text(" + 1 ))")],
+        &s,
+    )
+    .expect("renders");
+    assert_eq!(bash(&script), "42\n");
+    // A string comparison in `[[ … ]]` is not arithmetic.
+    let script = render_script(
+        &[
+            text("[[ "),
+            Part::Expr(param("x")),
+            text(" == a* ]] && echo yes"),
+        ],
+        &s,
+    )
+    .expect("renders");
+    assert_eq!(bash(&script), "yes\n");
 }
 
 #[test]

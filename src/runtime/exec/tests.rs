@@ -20,6 +20,7 @@ fn attempt(dir: &std::path::Path, script: &str) -> Attempt {
         log: dir.join("log.txt"),
         secrets: vec![],
         echo: None,
+        workspace: dir.to_path_buf(),
     }
 }
 
