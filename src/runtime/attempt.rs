@@ -532,12 +532,25 @@ pub(super) fn copy_tree(from: &Path, to: &Path, exclude: &[String]) -> std::io::
     Ok(())
 }
 
+/// Appends to a log; a text starting with a line break gets it only when the log's last line
+/// is unfinished.
 pub(super) fn append(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
+    use std::io::{Read as _, Seek as _, Write as _};
     let mut f = std::fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(path)?;
+    let mut text = text;
+    if let Some(rest) = text.strip_prefix('\n') {
+        let mut last = [0u8; 1];
+        let unfinished = f.seek(std::io::SeekFrom::End(-1)).is_ok()
+            && f.read_exact(&mut last).is_ok()
+            && last[0] != b'\n';
+        if !unfinished {
+            text = rest;
+        }
+    }
     f.write_all(text.as_bytes())
 }
 

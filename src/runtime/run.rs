@@ -422,15 +422,13 @@ impl<'r, 'a> Sched<'r, 'a> {
                     continue;
                 }
             };
+            // Output already written comes before what the event reports.
+            self.echo_pending();
             if let Some(event) = event {
                 self.handle(event, &mut inflight)?;
             }
         }
-        if let Some((_, rx)) = &mut self.echo {
-            while let Ok((label, line)) = rx.try_recv() {
-                (self.run.report)(Progress::Output { label, line });
-            }
-        }
+        self.echo_pending();
         Ok(if self.stopping() {
             RunStatus::Stopped
         } else if self.failed.is_some() {
@@ -440,6 +438,15 @@ impl<'r, 'a> Sched<'r, 'a> {
         } else {
             RunStatus::Succeeded
         })
+    }
+
+    /// `--verbose`: shows the output lines that have arrived.
+    fn echo_pending(&mut self) {
+        if let Some((_, rx)) = &mut self.echo {
+            while let Ok((label, line)) = rx.try_recv() {
+                (self.run.report)(Progress::Output { label, line });
+            }
+        }
     }
 
     /// Decides what can be decided and starts what can start, until nothing changes.
