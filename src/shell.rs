@@ -123,7 +123,12 @@ pub struct QuoteTracker {
     /// Here-documents whose bodies start after the current line.
     pending: Vec<Heredoc>,
     /// The here-document whose body is being read, and the body's current line.
-    body: Option<(Heredoc, String)>,
+    /// With the stack depth at its start: deeper means inside an expansion in the body.
+    body: Option<(Heredoc, String, usize)>,
+    /// The first word of the current command, once read (for `let` and `declare -i`).
+    command: Option<String>,
+    /// The current command is `declare`/`local`/`typeset` with an `-i` option.
+    int_decl: bool,
 }
 
 impl Default for QuoteTracker {
@@ -146,6 +151,8 @@ impl QuoteTracker {
             redirect: Redirect::None,
             pending: Vec::new(),
             body: None,
+            command: None,
+            int_decl: false,
         }
     }
 
@@ -170,7 +177,30 @@ impl QuoteTracker {
     }
 
     fn step(&mut self, c: char) {
-        if let Some((doc, line)) = &mut self.body {
+        let depth = self.stack.len();
+        if let Some((doc, line, base)) = &mut self.body
+            && depth <= *base
+        {
+            // Expansions of an unquoted body: `$(…)`, `$((…))`, `$[…]`, backticks.
+            if !doc.quoted {
+                let dollar = std::mem::take(&mut self.dollar);
+                let escaped = std::mem::take(&mut self.escaped);
+                match c {
+                    _ if escaped => {}
+                    '\\' => self.escaped = true,
+                    '$' => self.dollar = true,
+                    '(' if dollar => {
+                        self.stack.push(Ctx::plain(PlainKind::Subst));
+                        self.opened = Some(Opened::Subst);
+                    }
+                    '[' if dollar => self.stack.push(Ctx::Arith {
+                        depth: 1,
+                        bracket: true,
+                    }),
+                    '`' => self.stack.push(Ctx::plain(PlainKind::Backtick)),
+                    _ => {}
+                }
+            }
             if c == '\n' {
                 let text = if doc.strip_tabs {
                     line.trim_start_matches('\t')
@@ -188,12 +218,13 @@ impl QuoteTracker {
             }
             return;
         }
+        self.command_words(c);
         if self.delimiter(c) {
             return;
         }
         let at_word_start = std::mem::replace(
             &mut self.word_start,
-            c.is_whitespace() || ";|&()".contains(c),
+            c.is_whitespace() || ";|&()`".contains(c),
         );
         let dollar = std::mem::take(&mut self.dollar);
         let opened = self.opened.take();
@@ -221,29 +252,7 @@ impl QuoteTracker {
                 }
                 _ => {}
             },
-            Ctx::Double => match c {
-                '\\' => self.escaped = true,
-                '"' => {
-                    self.stack.pop();
-                }
-                '`' => self.stack.push(Ctx::plain(PlainKind::Backtick)),
-                '(' if opened == Some(Opened::Subst) => {
-                    self.set_top(Ctx::Arith {
-                        depth: 2,
-                        bracket: false,
-                    });
-                }
-                '(' if dollar => {
-                    self.stack.push(Ctx::plain(PlainKind::Subst));
-                    self.opened = Some(Opened::Subst);
-                }
-                '[' if dollar => self.stack.push(Ctx::Arith {
-                    depth: 1,
-                    bracket: true,
-                }),
-                '$' => self.dollar = true,
-                _ => {}
-            },
+            Ctx::Double => self.double(c, dollar, opened),
             Ctx::Arith { depth, bracket } => self.arith(c, depth, bracket, dollar, opened),
             Ctx::Plain {
                 kind,
@@ -253,6 +262,64 @@ impl QuoteTracker {
                 self.plain(c, (kind, parens, cases), dollar, at_word_start, opened);
             }
         }
+    }
+
+    /// A character inside `"…"`.
+    fn double(&mut self, c: char, dollar: bool, opened: Option<Opened>) {
+        // Words, for `${NAME[…]}` and `${NAME:…}`.
+        if c.is_whitespace() || ";|&()<>\"'`$".contains(c) {
+            self.word.clear();
+        } else {
+            self.word.push(c);
+        }
+        let subscript = c == '['
+            && self
+                .word
+                .strip_suffix('[')
+                .and_then(|w| w.strip_prefix('{'))
+                .map(|w| w.trim_start_matches(['#', '!']))
+                .is_some_and(is_name);
+        match c {
+            '\\' => self.escaped = true,
+            '"' => {
+                self.stack.pop();
+            }
+            '`' => self.stack.push(Ctx::plain(PlainKind::Backtick)),
+            '(' if opened == Some(Opened::Subst) => {
+                self.set_top(Ctx::Arith {
+                    depth: 2,
+                    bracket: false,
+                });
+            }
+            '(' if dollar => {
+                self.stack.push(Ctx::plain(PlainKind::Subst));
+                self.opened = Some(Opened::Subst);
+            }
+            '[' if dollar || subscript => self.stack.push(Ctx::Arith {
+                depth: 1,
+                bracket: true,
+            }),
+            '$' => self.dollar = true,
+            _ => {}
+        }
+    }
+
+    /// Follows unquoted words; returns the word `c` ends (if any). In a substitution,
+    /// counts the open `case … esac` (a quote or `$` is never part of those words).
+    fn plain_word(&mut self, c: char, kind: PlainKind, cases: &mut u32) -> String {
+        if !(c.is_whitespace() || ";|&()<>\"'`$".contains(c)) {
+            self.word.push(c);
+            return String::new();
+        }
+        let finished = std::mem::take(&mut self.word);
+        if kind == PlainKind::Subst {
+            match finished.as_str() {
+                "case" => *cases += 1,
+                "esac" => *cases = cases.saturating_sub(1),
+                _ => {}
+            }
+        }
+        finished
     }
 
     /// A character of an arithmetic expression.
@@ -296,19 +363,23 @@ impl QuoteTracker {
         at_word_start: bool,
         opened: Option<Opened>,
     ) {
-        // Words, for `case … esac` in a substitution (a quote or `$` is never part of those).
-        if c.is_whitespace() || ";|&()<>\"'`$".contains(c) {
-            let word = std::mem::take(&mut self.word);
-            if kind == PlainKind::Subst {
-                match word.as_str() {
-                    "case" => cases += 1,
-                    "esac" => cases = cases.saturating_sub(1),
-                    _ => {}
-                }
-            }
-        } else {
-            self.word.push(c);
-        }
+        let finished = self.plain_word(c, kind, &mut cases);
+        // `((` also right after these keywords (`while((`, `for((`).
+        let command_start = at_word_start
+            || matches!(
+                finished.as_str(),
+                "for" | "while" | "until" | "if" | "elif" | "do" | "then" | "else" | "!"
+            );
+        // `${NAME[`, or `NAME[` starting a command (an assignment): a subscript, evaluated
+        // as arithmetic. (Elsewhere `NAME[…]` is a glob.)
+        let subscript = c == '['
+            && self
+                .word
+                .strip_suffix('[')
+                .is_some_and(|w| match w.strip_prefix('{') {
+                    Some(w) => is_name(w.trim_start_matches(['#', '!'])),
+                    None => self.command.is_none() && is_name(w),
+                });
         self.set_top(Ctx::Plain {
             kind,
             parens,
@@ -355,7 +426,7 @@ impl QuoteTracker {
                         cases,
                     });
                 }
-                if at_word_start {
+                if command_start {
                     self.opened = Some(Opened::Paren);
                 }
             }
@@ -371,7 +442,7 @@ impl QuoteTracker {
                 }
                 // (else: the end of a `case` pattern)
             }
-            '[' if dollar => self.stack.push(Ctx::Arith {
+            '[' if dollar || subscript => self.stack.push(Ctx::Arith {
                 depth: 1,
                 bracket: true,
             }),
@@ -480,12 +551,14 @@ impl QuoteTracker {
     fn next_body(&mut self) {
         if !self.pending.is_empty() {
             let doc = self.pending.remove(0);
-            self.body = Some((doc, String::new()));
+            self.body = Some((doc, String::new(), self.stack.len()));
         }
     }
 
     pub fn quote(&self) -> Quote {
-        if let Some((doc, _)) = &self.body {
+        if let Some((doc, _, base)) = &self.body
+            && self.stack.len() <= *base
+        {
             return Quote::Heredoc {
                 expand: !doc.quoted,
             };
@@ -507,6 +580,76 @@ impl QuoteTracker {
     pub fn in_comment(&self) -> bool {
         self.comment
     }
+
+    /// Whether bash evaluates what is expanded here as an arithmetic expression: inside
+    /// `$((…))`, `((…))`, `$[…]`, a subscript `NAME[…]` (also within quotes there), a
+    /// substring offset `${NAME:…}`, or the arguments of `let` and `declare -i`.
+    pub fn arithmetic(&self) -> bool {
+        let in_expansion = self.stack.iter().any(|c| matches!(c, Ctx::Arith { .. }));
+        let offset = self
+            .word
+            .strip_prefix('{')
+            .and_then(|w| w.split_once(':'))
+            .is_some_and(|(name, rest)| is_name(name) && !rest.starts_with(['-', '=', '+', '?']));
+        let command = matches!(self.top(), Ctx::Plain { .. })
+            && (self.command.as_deref() == Some("let") || self.int_decl);
+        in_expansion || offset || command
+    }
+
+    /// Inside `[[ … ]]` (also within quotes there).
+    pub fn in_test(&self) -> bool {
+        self.stack.iter().any(|c| {
+            matches!(
+                c,
+                Ctx::Plain {
+                    kind: PlainKind::Test,
+                    ..
+                }
+            )
+        })
+    }
+
+    /// Marks an interpolated value at this point: it is part of a word (so a `#` right after
+    /// it does not start a comment).
+    pub fn value(&mut self) {
+        self.word_start = false;
+        self.word.push('\u{1}');
+    }
+
+    /// Follows the command's words, for `let` and `declare -i`.
+    fn command_words(&mut self, c: char) {
+        if !matches!(self.top(), Ctx::Plain { .. }) || self.comment || self.escaped {
+            return;
+        }
+        if c == '\n' || ";|&(){}`".contains(c) {
+            self.command = None;
+            self.int_decl = false;
+            return;
+        }
+        if c.is_whitespace() && !self.word.is_empty() {
+            let word = self.word.as_str();
+            match &self.command {
+                None => self.command = Some(word.to_string()),
+                Some(cmd)
+                    if matches!(cmd.as_str(), "declare" | "local" | "typeset")
+                        && word.starts_with('-')
+                        && word.contains('i') =>
+                {
+                    self.int_decl = true;
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// A shell variable name.
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Quotes one word for a POSIX shell: the result is always exactly one word.

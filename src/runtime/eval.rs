@@ -279,23 +279,17 @@ pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<Script, EvalEr
                     Value::List(items) => items.iter().all(|i| matches!(i, Value::Int(_))),
                     _ => false,
                 };
-                let arithmetic = match quotes.quote() {
-                    Quote::Arith => true,
-                    Quote::Test => {
-                        let next = match parts.get(at + 1) {
-                            Some(Part::Text(t)) => t.split_whitespace().next(),
-                            _ => None,
-                        };
-                        [text.split_whitespace().next_back(), next]
-                            .into_iter()
+                let arithmetic = quotes.arithmetic()
+                    || (quotes.in_test() && {
+                        let (before, after) = neighbours(parts, at);
+                        [before, after]
+                            .iter()
                             .flatten()
-                            .any(|w| ARITHMETIC_TESTS.contains(&w))
-                    }
-                    _ => false,
-                };
+                            .any(|w| ARITHMETIC_TESTS.contains(&w.as_str()))
+                    });
                 if arithmetic && !numeric {
                     return Err(EvalError::Invalid(
-                        "`${…}` of a non-`int` value stands where bash evaluates arithmetic (`$((…))`, `((…))`, `[[ … -eq … ]]`), which can run commands hidden in the value: use an `int` param, or pass the value in `env` and check it is a number first".into(),
+                        "`${…}` of a value that is not an `int` stands where bash evaluates arithmetic (`$((…))`, `((…))`, a subscript, `[[ … -eq … ]]`, `let`, `declare -i`), which can run commands hidden in the value: use an `int` param, or pass the value in `env` and check it is a number first".into(),
                     ));
                 }
                 let names: Vec<String> = match value {
@@ -339,10 +333,33 @@ pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<Script, EvalEr
                         ));
                     }
                 };
+                quotes.value();
             }
         }
     }
     Ok(Script { text, args })
+}
+
+/// The shell words before and after the word that interpolation `at` is part of (other
+/// interpolations count as word characters).
+fn neighbours(parts: &[Part], at: usize) -> (Option<String>, Option<String>) {
+    let flat = |ps: &[Part]| {
+        ps.iter()
+            .map(|p| match p {
+                Part::Text(t) => t.clone(),
+                Part::Expr(_) => "\u{1}".to_string(),
+            })
+            .collect::<String>()
+    };
+    let before = flat(&parts[..at]);
+    let after = flat(&parts[at + 1..]);
+    let word_chars = |c: char| !c.is_whitespace();
+    let before = before.trim_end_matches(word_chars);
+    let after = after.trim_start_matches(word_chars);
+    (
+        before.split_whitespace().next_back().map(str::to_string),
+        after.split_whitespace().next().map(str::to_string),
+    )
 }
 
 /// The operators of `[[ … ]]` that evaluate their operands as arithmetic.

@@ -167,6 +167,85 @@ fn only_numbers_go_where_bash_evaluates_arithmetic() {
 }
 
 #[test]
+fn strings_are_refused_wherever_bash_evaluates_arithmetic() {
+    let s = scope(&[
+        ("x", Value::Str("a[$(touch pwned)]".into())),
+        ("n", Value::Int(3)),
+    ]);
+    for (before, after) in [
+        ("[[ \"", "\" -eq 1 ]]"),
+        ("echo $(( \"", "\" + 1 ))"),
+        ("echo \"${a[", "]}\""),
+        ("while((", " > 5)); do :; done"),
+        ("for((i=0;i<", ";i++)); do :; done"),
+        ("echo `((", "))`"),
+        ("cat <<EOF\n$(( ", " ))\nEOF\n"),
+        ("cat <<EOF\n$[ ", " ]\nEOF\n"),
+        ("[[ ", "\"\" -eq 1 ]]"),
+        ("[[ 1 -eq \"\"", " ]]"),
+        ("[[ 1 -eq -", " ]]"),
+        ("echo ${a[", "]}"),
+        ("a[", "]=1"),
+        ("echo ${#a[", "]}"),
+        ("echo ${s:", "}"),
+        ("let ", ""),
+        ("declare -i v=", ""),
+        ("local -ai v=", ""),
+    ] {
+        let parts = |name: &str| vec![text(before), Part::Expr(param(name)), text(after)];
+        let e = render_script(&parts("x"), &s).expect_err(before);
+        assert!(e.to_string().contains("arithmetic"), "{before}: {e}");
+        render_script(&parts("n"), &s).unwrap_or_else(|e| panic!("{before}: an int is fine: {e}"));
+    }
+    // Not arithmetic: defaults, string tests, ordinary words.
+    for (before, after) in [
+        ("echo ${v:-", "}"),
+        ("[[ ", " == a* ]]"),
+        ("echo x[", "]"),
+        ("declare -r v=", ""),
+        ("echo let ", ""),
+    ] {
+        let parts = vec![text(before), Part::Expr(param("x")), text(after)];
+        render_script(&parts, &s).unwrap_or_else(|e| panic!("{before}: {e}"));
+    }
+}
+
+#[test]
+fn values_stay_whole_words_in_substitutions_of_here_documents() {
+    let s = scope(&[
+        (
+            "l",
+            Value::List(vec![Value::Str("p q".into()), Value::Str("r".into())]),
+        ),
+        ("x", Value::Str("a b".into())),
+    ]);
+    let script = render_script(
+        &[
+            text("cat <<EOF\n$(printf '<%s>' "),
+            Part::Expr(param("l")),
+            text(")\nEOF\n"),
+        ],
+        &s,
+    )
+    .expect("renders");
+    assert_eq!(bash(&script), "<p q><r>\n");
+    // A `#` right after a value is part of its word, not a comment.
+    let script = render_script(
+        &[
+            text("printf '<%s>' "),
+            Part::Expr(param("x")),
+            text("#\"\n "),
+            Part::Expr(param("l")),
+            text(" \""),
+        ],
+        &s,
+    )
+    .expect("renders");
+    // (The list's elements are words of their own, joined to the text around them.)
+    assert_eq!(bash(&script), "<a b#\n p q><r >");
+}
+
+#[test]
 fn lists_become_one_word_per_element() {
     let s = scope(&[(
         "xs",
