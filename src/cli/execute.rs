@@ -235,6 +235,13 @@ fn read_secrets(ir: &Ir, base: &std::path::Path) -> Result<BTreeMap<String, Stri
     Ok(out)
 }
 
+/// One line on stderr in one write (`eprintln!` writes each piece of its format apart, and
+/// a run prints two lines per action).
+fn plain_line(line: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 fn stamp() -> String {
     jiff::Zoned::now().strftime("%H:%M:%S").to_string()
 }
@@ -273,7 +280,11 @@ impl View {
                 let _ = m.println(text);
             }
             // A multi-line text stays under its timestamp.
-            None => eprintln!("{} {}", stamp(), text.replace('\n', "\n         ")),
+            None => plain_line(&format!(
+                "{} {}\n",
+                stamp(),
+                text.replace('\n', "\n         ")
+            )),
         }
     }
 
@@ -331,7 +342,7 @@ impl View {
                             bar.enable_steady_tick(Duration::from_millis(100));
                             self.spinners.borrow_mut().insert(key, bar);
                         }
-                        None => eprintln!("{}   {key}: running{again}", stamp()),
+                        None => plain_line(&format!("{}   {key}: running{again}\n", stamp())),
                     }
                     return;
                 }

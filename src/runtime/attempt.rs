@@ -382,7 +382,11 @@ pub(super) fn prepare(
             Ok(Prepared::Shell(Box::new(Attempt {
                 shell,
                 script: script.text,
-                workdir: workspace.join(workdir),
+                workdir: if workdir == "." {
+                    workspace.to_path_buf()
+                } else {
+                    workspace.join(workdir)
+                },
                 env,
                 env_remove: run.options.secret_sources.clone(),
                 timeout,

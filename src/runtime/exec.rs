@@ -257,6 +257,10 @@ fn command(attempt: &Attempt, direct: Option<&[String]>) -> tokio::process::Comm
 
 /// The working folder exists and is inside the workspace, also through symbolic links.
 fn check_workdir(attempt: &Attempt) -> std::io::Result<()> {
+    // The workspace itself (the usual case): the runtime made it.
+    if attempt.workdir == attempt.workspace {
+        return Ok(());
+    }
     if !attempt.workdir.is_dir() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
