@@ -916,3 +916,37 @@ fn an_empty_secret_masks_nothing() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("s.a | plain text"), "{}", out.stderr);
 }
+
+#[test]
+fn descendants_that_leave_the_process_group_end_with_their_attempt() {
+    let marks = tempfile::tempdir().expect("tmp");
+    let pid_file = marks.path().join("pid");
+    let src = format!(
+        "pipeline orphans {{\n  stage s {{\n    action daemon: sh {{ run = \"setsid bash -c 'echo $$ > {}; exec sleep 300' & sleep 0.5\" }}\n  }}\n}}\n",
+        pid_file.display()
+    );
+    let (_, out) = run(&src, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("the daemon started")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let alive = || {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"))
+    };
+    while alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let survived = alive();
+    if survived {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(!survived, "the setsid'd process {pid} outlived its attempt");
+}

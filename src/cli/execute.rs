@@ -71,6 +71,8 @@ pub(crate) fn run(
         ir.pipeline.name,
         dir.display()
     ));
+    // Descendants that leave their attempt's process group come back to us to be ended.
+    crate::runtime::exec::adopt_orphans();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -329,6 +329,10 @@ pub async fn run(
         Err(e) => return Err(e),
     };
     let pgid = child.id();
+    let leader = pgid.and_then(|p| i32::try_from(p).ok());
+    if let (Some(p), Ok(mut l)) = (leader, LEADERS.lock()) {
+        l.push(p);
+    }
     let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())?;
     let mut drain = Box::pin(drain(BufReader::new(reader), LogSink::new(attempt)));
     // The attempt ends by itself, by its timeout, or by a stop request (Ctrl-C, SIGTERM);
@@ -379,8 +383,16 @@ pub async fn run(
             Outcome::Stopped
         }
     };
-    // Nothing of the attempt may outlive it: background children that stayed in the group.
+    // Nothing of the attempt may outlive it: background children that stayed in the group,
+    // and those that left it (adopted by this process, found by their environment).
     kill_group(pgid, nix::sys::signal::Signal::SIGKILL);
+    if let (Some(p), Ok(mut l)) = (leader, LEADERS.lock()) {
+        l.retain(|x| *x != p);
+    }
+    let marks = attempt_marks(attempt);
+    if !marks.is_empty() {
+        sweep(&marks);
+    }
     if !drained {
         // A process that left the group may still hold the pipe: do not wait for it forever.
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut drain).await;
@@ -443,6 +455,73 @@ async fn stop_group<F: std::future::Future<Output = ()> + Unpin>(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     kill_group(pgid, SIGKILL);
+}
+
+/// The leaders of running attempts (this process's own children): never swept.
+static LEADERS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes this process the "child subreaper" of everything it starts (Linux): a descendant
+/// that leaves its attempt's process group (`setsid`, a daemon) and loses its parent becomes
+/// our child instead of init's, so [`sweep`] can find and end it.
+pub fn adopt_orphans() {
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+}
+
+/// Ends the adopted descendants whose environment says they belong to what `marks` names
+/// (`PIPEC_RUN_ID=…`, and for one attempt also its stage, action and attempt), and reaps
+/// every adopted descendant that has already ended. Attempt leaders are left to their waiters.
+pub fn sweep(marks: &[String]) {
+    let leaders = LEADERS.lock().map(|l| l.clone()).unwrap_or_default();
+    for pid in adopted() {
+        if leaders.contains(&pid) {
+            continue;
+        }
+        let ours = std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+            marks
+                .iter()
+                .all(|m| env.split(|b| *b == 0).any(|var| var == m.as_bytes()))
+        });
+        let p = nix::unistd::Pid::from_raw(pid);
+        if ours {
+            let _ = nix::sys::signal::killpg(p, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+        }
+        // Reap it if it has ended (ours just now, or anyone's before).
+        let _ = nix::sys::wait::waitpid(p, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+    }
+}
+
+/// This process's children (from every thread).
+fn adopted() -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+/// The environment entries that mark an attempt's processes.
+fn attempt_marks(attempt: &Attempt) -> Vec<String> {
+    attempt
+        .env
+        .iter()
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "PIPEC_RUN_ID" | "PIPEC_STAGE" | "PIPEC_ACTION" | "PIPEC_ATTEMPT"
+            )
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
 }
 
 /// Every value to hide: each secret, and each non-empty line of a multi-line one.

@@ -294,6 +294,9 @@ pub fn execute<'r>(
     Box::pin(async move {
         let mut sched = Sched::new(run)?;
         let status = sched.go().await;
+        // Whatever of this run's processes is still around now (adopted by this process
+        // after leaving its group) ends with it.
+        exec::sweep(&[format!("PIPEC_RUN_ID={}", run.run_id)]);
         for c in std::mem::take(&mut sched.workspaces.cleanups) {
             let _ = c.await;
         }
