@@ -492,21 +492,18 @@ pub fn sweep(marks: &[String]) {
     }
 }
 
-/// This process's children (from every thread).
+/// The children of this process's main thread: Linux hands orphans to a subreaper's first
+/// live thread, the main one (attempts are spawned by the worker thread, whose children are
+/// listed apart).
 fn adopted() -> Vec<i32> {
-    let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for t in tasks.flatten() {
-        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
-            out.extend(
-                text.split_whitespace()
-                    .filter_map(|p| p.parse::<i32>().ok()),
-            );
-        }
-    }
-    out
+    let pid = std::process::id();
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|text| {
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The environment entries that mark an attempt's processes.
