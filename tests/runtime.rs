@@ -950,3 +950,51 @@ fn descendants_that_leave_the_process_group_end_with_their_attempt() {
     }
     assert!(!survived, "the setsid'd process {pid} outlived its attempt");
 }
+
+#[test]
+fn pipec_stop_stops_a_run_from_another_terminal() {
+    let src = r#"pipeline long {
+  stage s { action sleepy: sh { run = "echo started; sleep 60" } }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
+            .args(["run", "pipeline.pipe", "--state-dir", "state"])
+            .current_dir(t.path(""))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    let wait_started = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline && walk(&t.path("state/logs")).len() < n {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let mut running = start();
+    wait_started(1);
+    let out = t.args_once(&["stop", "last", "--state-dir", "state"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(running.wait().expect("ends").code(), Some(130));
+    assert_eq!(show(&t)["status"], "stopped");
+    let out = t.args_once(&["stop", "last", "--state-dir", "state"]);
+    assert!(
+        out.stderr.contains("has already ended: stopped"),
+        "{}",
+        out.stderr
+    );
+
+    // A run whose process died (kill -9) is recorded as stopped. (Its action, left behind by
+    // the crash, ends by itself soon.)
+    std::fs::write(t.path("pipeline.pipe"), src.replace("sleep 60", "sleep 3")).expect("write");
+    let mut crashed = start();
+    wait_started(2);
+    crashed.kill().expect("kill -9");
+    let _ = crashed.wait();
+    let out = t.args_once(&["stop", "last", "--state-dir", "state"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("its process is gone"), "{}", out.stderr);
+    assert_eq!(show(&t)["status"], "stopped");
+}

@@ -343,3 +343,87 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> u8 {
         }
     }
 }
+
+/// Stop a run from another terminal, as Ctrl-C would in its own.
+///
+/// Running actions get SIGTERM to their process group, a grace period of 5 s, then SIGKILL;
+/// the run ends `stopped`. With `--abandon` they are killed at once. A run whose process is
+/// gone (it crashed, or it was held) is recorded as stopped.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  pipec stop last\n  pipec stop 20261126-101500-3 --abandon")]
+pub(crate) struct StopArgs {
+    /// A run id, or `last`.
+    run: String,
+    /// Kill running actions at once (no grace period).
+    #[arg(long)]
+    abandon: bool,
+    /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`).
+    #[arg(long, env = "PIPEC_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+pub(crate) fn stop(args: &StopArgs) -> u8 {
+    let h = match open(args.state_dir.as_deref()) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let id = match find(&h, &args.run) {
+        Ok(id) => id,
+        Err(code) => return code,
+    };
+    let (owner, status) = match h.owner(&id) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::exit::USAGE;
+        }
+    };
+    if !matches!(status.as_str(), "running" | "waiting") {
+        eprintln!("run {id} has already ended: {status}");
+        return super::exit::OK;
+    }
+    let Some(owner) = owner.filter(crate::runtime::state::Owner::alive) else {
+        // Nothing runs it any more: say so in the history.
+        if let Err(e) = h.finish_run(&id, "stopped") {
+            eprintln!("error: {e}");
+            return super::exit::USAGE;
+        }
+        eprintln!("run {id}: its process is gone; recorded as stopped");
+        return super::exit::OK;
+    };
+    // The run's own handler: the first SIGTERM stops, a second abandons.
+    let pid = nix::unistd::Pid::from_raw(owner.pid);
+    let signals = if args.abandon { 2 } else { 1 };
+    for n in 0..signals {
+        if n > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        if let Err(e) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM) {
+            eprintln!(
+                "error: cannot signal the process of run {id} ({}): {e}",
+                owner.pid
+            );
+            return super::exit::USAGE;
+        }
+    }
+    eprintln!("stopping run {id} (process {})…", owner.pid);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        match h.owner(&id) {
+            Ok((_, s)) if s != "running" => {
+                eprintln!("run {id} {s}");
+                return super::exit::OK;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("error: {e}");
+                return super::exit::USAGE;
+            }
+        }
+    }
+    eprintln!(
+        "error: run {id} has not ended 30 s after the stop request; try `pipec stop {id} --abandon`"
+    );
+    super::exit::INVALID
+}

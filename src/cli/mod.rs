@@ -34,7 +34,7 @@ pub(crate) mod exit {
     long_about = "pipec checks, compiles and runs `.pipe` release pipelines: stages, actions, \
 artifacts, variables, conditions, transitions, approvals, retries and rollback, with the \
 semantics of AWS CodePipeline's release model.",
-    after_help = "Examples:\n  pipec check                      check every .pipe file under the current folder\n  pipec check ci/app.pipe --format short\n  pipec compile ci/app.pipe -o app.ir.json\n  pipec explain E0201              what a diagnostic code means, with a fix"
+    after_help = "Examples:\n  pipec check                      check every .pipe file under the current folder\n  pipec check ci/app.pipe --format short\n  pipec compile ci/app.pipe -o app.ir.json\n  pipec explain E0201              what a diagnostic code means, with a fix\n  pipec run ci/app.pipe            run it here (history in the nearest .pipec/)\n  pipec show last                  what the newest run did; `pipec logs last` its output"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,6 +50,7 @@ enum Command {
     Runs(history::RunsArgs),
     Show(history::ShowArgs),
     Logs(history::LogsArgs),
+    Stop(history::StopArgs),
 }
 
 /// Runs the CLI and returns its exit code.
@@ -99,6 +100,7 @@ pub fn main() -> ExitCode {
             Command::Runs(a) => history::runs(&a),
             Command::Show(a) => history::show(&a),
             Command::Logs(a) => history::logs(&a),
+            Command::Stop(a) => history::stop(&a),
         });
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or(exit::INTERNAL),

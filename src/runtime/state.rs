@@ -119,7 +119,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL,
   params TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, seq INTEGER NOT NULL,
-  parent TEXT
+  parent TEXT, owner TEXT
 );
 CREATE TABLE IF NOT EXISTS stages (
   run TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
@@ -163,13 +163,16 @@ impl History {
             .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
         // Histories written before runs had parents.
-        let has_parent = conn
-            .prepare("SELECT 1 FROM pragma_table_info('runs') WHERE name = 'parent'")
-            .and_then(|mut st| st.exists([]))
-            .map_err(sql)?;
-        if !has_parent {
-            conn.execute_batch("ALTER TABLE runs ADD COLUMN parent TEXT")
+        // Histories written before runs had these columns.
+        for column in ["parent", "owner"] {
+            let exists = conn
+                .prepare("SELECT 1 FROM pragma_table_info('runs') WHERE name = ?1")
+                .and_then(|mut st| st.exists([column]))
                 .map_err(sql)?;
+            if !exists {
+                conn.execute_batch(&format!("ALTER TABLE runs ADD COLUMN {column} TEXT"))
+                    .map_err(sql)?;
+            }
         }
         Ok(History {
             conn,
@@ -201,8 +204,8 @@ impl History {
             .map_err(sql)?;
         let id = format!("{}-{seq}", jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S"));
         tx.execute(
-            "INSERT INTO runs (id, pipeline, status, params, started, seq, parent) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)",
-            params![id, ir.pipeline.name, params.to_string(), now(), seq, parent],
+            "INSERT INTO runs (id, pipeline, status, params, started, seq, parent, owner) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7)",
+            params![id, ir.pipeline.name, params.to_string(), now(), seq, parent, Owner::me().map(|o| o.to_string())],
         )
         .map_err(sql)?;
         {
@@ -353,6 +356,18 @@ impl History {
             })
             .map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
+    }
+
+    /// The process running `run` (recorded when it started) and its status.
+    pub fn owner(&self, run: &str) -> Result<(Option<Owner>, String), String> {
+        self.conn
+            .query_row(
+                "SELECT owner, status FROM runs WHERE id = ?1",
+                params![run],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?)),
+            )
+            .map(|(o, s)| (o.and_then(|o| o.parse().ok()), s))
+            .map_err(sql)
     }
 
     /// A run id, or `last` for the newest.
@@ -570,6 +585,59 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), String> {
 
 /// The longest a queued change waits for its commit.
 pub const MAX_QUEUED: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The process that runs a run: its pid and its start time (so that a reused pid is not
+/// taken for it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub pid: i32,
+    pub start: u64,
+}
+
+impl Owner {
+    /// This process.
+    pub fn me() -> Option<Owner> {
+        let pid = i32::try_from(std::process::id()).ok()?;
+        Some(Owner {
+            pid,
+            start: start_time(pid)?,
+        })
+    }
+
+    /// Whether the process is still the one that started the run.
+    pub fn alive(&self) -> bool {
+        start_time(self.pid) == Some(self.start)
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.pid, self.start)
+    }
+}
+
+impl std::str::FromStr for Owner {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Owner, ()> {
+        let (pid, start) = s.split_once(':').ok_or(())?;
+        Ok(Owner {
+            pid: pid.parse().map_err(|_| ())?,
+            start: start.parse().map_err(|_| ())?,
+        })
+    }
+}
+
+/// A process's start time (clock ticks after boot; field 22 of `/proc/PID/stat`).
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from the closing parenthesis.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
 
 /// A change of an action's record.
 pub struct ActionUpdate<'a> {
