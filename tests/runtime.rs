@@ -998,3 +998,39 @@ fn pipec_stop_stops_a_run_from_another_terminal() {
     assert!(out.stderr.contains("its process is gone"), "{}", out.stderr);
     assert_eq!(show(&t)["status"], "stopped");
 }
+
+#[test]
+fn on_a_terminal_the_run_is_a_live_view() {
+    // `script` (util-linux) gives pipec a pseudo-terminal.
+    let src = r#"pipeline live {
+  stage s {
+    action a: sh { run = "sleep 0.3" }
+    action b: sh { run = "sleep 0.3" }
+  }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} run pipeline.pipe --state-dir state",
+                env!("CARGO_BIN_EXE_pipec")
+            ),
+            "/dev/null",
+        ])
+        .current_dir(t.path(""))
+        .env("TERM", "xterm")
+        .env_remove("PIPEC_PLAIN")
+        .output()
+        .expect("script(1) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // Spinners redraw with escape sequences; finished lines and the summary stay.
+    assert!(text.contains('\u{1b}'), "no terminal drawing: {text}");
+    assert!(
+        text.contains("s.a: succeeded") && text.contains("s.b: succeeded"),
+        "{text}"
+    );
+    assert!(text.contains("succeeded in"), "{text}");
+}
