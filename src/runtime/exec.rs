@@ -329,6 +329,9 @@ pub async fn run(
         Err(e) => return Err(e),
     };
     let pgid = child.id();
+    // If this future is dropped before the end (the run fails on an error of its own), the
+    // group goes with it.
+    let guard = GroupGuard(pgid);
     let leader = pgid.and_then(|p| i32::try_from(p).ok());
     if let (Some(p), Ok(mut l)) = (leader, LEADERS.lock()) {
         l.push(p);
@@ -393,11 +396,21 @@ pub async fn run(
     if !marks.is_empty() {
         sweep(&marks);
     }
+    std::mem::forget(guard);
     if !drained {
         // A process that left the group may still hold the pipe: do not wait for it forever.
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut drain).await;
     }
     Ok(outcome)
+}
+
+/// Kills a process group when dropped (forgotten once the attempt has ended normally).
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0, nix::sys::signal::Signal::SIGKILL);
+    }
 }
 
 fn kill_group(pgid: Option<u32>, signal: nix::sys::signal::Signal) -> bool {

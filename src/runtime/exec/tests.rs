@@ -186,3 +186,22 @@ async fn a_second_stop_request_abandons_during_the_grace_period() {
     );
     let _tx = stopper.await.expect("stopper");
 }
+
+#[tokio::test]
+async fn dropping_an_attempt_ends_its_process_group() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = attempt(dir.path(), "sleep 30 & echo $! > bg.pid; sleep 30");
+    let rx = no_stop();
+    // The run gives up on the attempt (its future is dropped) half a second in.
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), run(&a, &rx)).await;
+    assert!(
+        gave_up.is_err(),
+        "the attempt should still have been running"
+    );
+    let pid = read_pid(&dir.path().join("bg.pid"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !alive(pid) || is_zombie(pid),
+        "background child {pid} outlived its dropped attempt"
+    );
+}
