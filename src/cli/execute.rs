@@ -244,6 +244,20 @@ fn plain_line(line: &str) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// A duration as people read it: `35 ms`, `2.4s`, `3m 05s`.
+fn took(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.0} ms", secs * 1000.0)
+    } else if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        // Reason: a run's duration in whole seconds fits easily.
+        #[allow(clippy::cast_sign_loss)]
+        let whole = secs as u64;
+        format!("{}m {:02}s", whole / 60, whole % 60)
+    }
+}
+
 fn stamp() -> String {
     jiff::Zoned::now().strftime("%H:%M:%S").to_string()
 }
@@ -355,7 +369,7 @@ impl View {
                     }
                 }
                 let took = if *secs > 0.0 {
-                    format!(" ({secs:.1}s)")
+                    format!(" ({})", took(*secs))
                 } else {
                     String::new()
                 };
@@ -425,9 +439,9 @@ impl View {
         let stages = count(&self.stages.borrow());
         let actions = count(&self.actions.borrow());
         eprintln!(
-            "{} run {run_id} {status} in {:.1}s; stages: {}; actions: {}",
+            "{} run {run_id} {status} in {}; stages: {}; actions: {}",
             stamp(),
-            self.started.elapsed().as_secs_f64(),
+            took(self.started.elapsed().as_secs_f64()),
             if stages.is_empty() {
                 "none".into()
             } else {
