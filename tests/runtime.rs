@@ -108,17 +108,8 @@ fn entry_windows_and_checks_decide_at_run_time() {
     assert_eq!(stage(&v, "never")["status"], "skipped");
     assert_eq!(stage(&v, "checked")["status"], "skipped");
     assert_eq!(stage(&v, "passed")["status"], "succeeded");
-    assert!(
-        out.stderr
-            .contains("outside the deployment window `0 0 31 2 *`"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("exited with status 3"),
-        "{}",
-        out.stderr
-    );
+    says(&out.stderr, "outside the deployment window `0 0 31 2 *`");
+    says(&out.stderr, "exited with status 3");
 }
 
 #[test]
@@ -148,11 +139,7 @@ fn on_success_rules_and_rollback_policies_fail_the_stage_clearly() {
 "#;
     let (t, out) = run(src, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("on success: `params.ok` is false"),
-        "{}",
-        out.stderr
-    );
+    says(&out.stderr, "on success: `params.ok` is false");
     assert_eq!(stage(&show(&t), "verify")["status"], "failed");
     let (_, out) = run(src, &["--param", "ok=true"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -167,11 +154,7 @@ fn on_success_rules_and_rollback_policies_fail_the_stage_clearly() {
 "#;
     let (_, out) = run(rollback, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("rollback needs durable runs"),
-        "{}",
-        out.stderr
-    );
+    says(&out.stderr, "rollback needs durable runs");
 }
 
 #[test]
@@ -208,7 +191,7 @@ fn stage_and_pipeline_timeouts_stop_their_actions() {
     let started = std::time::Instant::now();
     let (_, out) = run(src, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    says(&out.stderr, "timed out");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 
     // The pipeline's timeout covers the whole run: the second stage gets what is left.
@@ -238,20 +221,11 @@ fn plain_commands_behave_as_in_the_shell() {
 "#;
     let (t, out) = run(src, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("exited with status 127"),
-        "{}",
-        out.stderr
-    );
+    says(&out.stderr, "exited with status 127");
     let logs = t.args_once(&["logs", "last", "s.echo", "--state-dir", "state"]);
-    assert!(logs.stdout.contains("\none-two"), "{}", logs.stdout);
+    says(&logs.stdout, "\none-two");
     let logs = t.args_once(&["logs", "last", "s.missing", "--state-dir", "state"]);
-    assert!(
-        logs.stdout
-            .contains("no-such-command-pipec: command not found"),
-        "{}",
-        logs.stdout
-    );
+    says(&logs.stdout, "no-such-command-pipec: command not found");
 }
 
 #[test]
@@ -273,12 +247,8 @@ fn verbose_streams_output_with_a_prefix() {
         .args(&["run", "pipeline.pipe", "--state-dir", "state", "--verbose"])
         .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("s.talk | hello from talk"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("s.talk | token ***"), "{}", out.stderr);
+    says(&out.stderr, "s.talk | hello from talk");
+    says(&out.stderr, "s.talk | token ***");
     assert!(!out.stderr.contains("s3cr3t-value"), "{}", out.stderr);
 }
 
@@ -291,7 +261,7 @@ fn approvals_fail_clearly_until_runs_can_be_resumed() {
 "#;
     let (t, out) = run(src, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("pipec resume"), "{}", out.stderr);
+    says(&out.stderr, "pipec resume");
     assert!(!t.path("ran").exists());
 }
 
@@ -344,7 +314,7 @@ fn git_actions_check_out_a_revision_and_export_it() {
     assert_eq!(exports["commit"], second.as_str());
     assert_eq!(exports["branch"], "main");
     let logs = t.args_once(&["logs", "last", "build.read", "--state-dir", "state"]);
-    assert!(logs.stdout.contains("\nsecond\n"), "{}", logs.stdout);
+    says(&logs.stdout, "\nsecond\n");
 
     let rev = format!("rev={first}");
     let out = t.args_once(&[
@@ -357,7 +327,7 @@ fn git_actions_check_out_a_revision_and_export_it() {
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let logs = t.args_once(&["logs", "last", "build.read", "--state-dir", "state"]);
-    assert!(logs.stdout.contains("\nfirst\n"), "{}", logs.stdout);
+    says(&logs.stdout, "\nfirst\n");
 
     let out = t.args_once(&[
         "run",
@@ -368,12 +338,7 @@ fn git_actions_check_out_a_revision_and_export_it() {
         "rev=v9",
     ]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("`v9` is not a branch, tag or commit of"),
-        "{}",
-        out.stderr
-    );
+    says(&out.stderr, "`v9` is not a branch, tag or commit of");
 }
 
 #[test]
@@ -422,7 +387,7 @@ fn pipeline_actions_run_another_pipeline_as_a_run_of_its_own() {
         "fail=yes",
     ]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("pipeline `child`"), "{}", out.stderr);
+    says(&out.stderr, "pipeline `child`");
 }
 
 #[test]
@@ -433,7 +398,7 @@ fn a_pipeline_that_runs_itself_fails_instead_of_recursing() {
 "#;
     let (_, out) = run(src, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("would run itself"), "{}", out.stderr);
+    says(&out.stderr, "would run itself");
 }
 
 #[test]
@@ -459,16 +424,12 @@ fn logs_names_unknown_actions_and_follows_a_running_one() {
     }
     let out = t.args_once(&["logs", "last", "s.slow", "--follow", "--state-dir", "state"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("one\ntwo\n"), "{}", out.stdout);
+    says(&out.stdout, "one\ntwo\n");
     assert!(running.wait().expect("run ends").success());
 
     let out = t.args_once(&["logs", "last", "s.slwo", "--state-dir", "state"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("did you mean `s.slow`?"),
-        "{}",
-        out.stderr
-    );
+    says(&out.stderr, "did you mean `s.slow`?");
 }
 
 #[test]
@@ -537,7 +498,7 @@ fn interpolated_values_are_data_in_every_shell_context() {
     );
     // The shell contexts ran; the python one is refused: its shell is not a POSIX shell.
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("needs a POSIX shell"), "{}", out.stderr);
+    says(&out.stderr, "needs a POSIX shell");
     let logs = t.args_once(&["logs", "last", "s.contexts", "--state-dir", "state"]);
     // Seven contexts, each printing the whole value (four `touch`es) as data.
     assert_eq!(
@@ -625,11 +586,7 @@ fn no_attempt_starts_or_retries_once_the_stage_time_is_up() {
         started.elapsed(),
         out.stderr
     );
-    assert!(
-        out.stderr.contains("the stage's timeout (2s) is over"),
-        "{}",
-        out.stderr
-    );
+    says(&out.stderr, "the stage's timeout (2s) is over");
     let attempts = stage(&show(&t), "s")["actions"][0]["attempts"]
         .as_u64()
         .expect("attempts");
@@ -640,11 +597,9 @@ fn no_attempt_starts_or_retries_once_the_stage_time_is_up() {
 }
 "#;
     let (_, out) = run(src, &[]);
-    assert!(
-        out.stderr
-            .contains("timed out: the stage's timeout (1s) was reached"),
-        "{}",
-        out.stderr
+    says(
+        &out.stderr,
+        "timed out: the stage's timeout (1s) was reached",
     );
 }
 
@@ -692,11 +647,9 @@ fn check_logs_and_every_attempt_are_in_pipec_logs() {
 "#;
     let (t, out) = run(src, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("gate.entry.check: check failed: exited with status 4"),
-        "{}",
-        out.stderr
+    says(
+        &out.stderr,
+        "gate.entry.check: check failed: exited with status 4",
     );
     assert!(
         out.stderr.contains("checking the gate"),
@@ -704,11 +657,9 @@ fn check_logs_and_every_attempt_are_in_pipec_logs() {
         out.stderr
     );
     let logs = t.args_once(&["logs", "last", "--state-dir", "state"]);
-    assert!(
-        logs.stdout
-            .contains("==> gate.entry.check <==\nchecking the gate\n"),
-        "{}",
-        logs.stdout
+    says(
+        &logs.stdout,
+        "==> gate.entry.check <==\nchecking the gate\n",
     );
     assert!(
         logs.stdout
@@ -796,11 +747,7 @@ fn entry_and_on_success_checks_are_decided_apart() {
 "#;
     let (t, out) = run(src, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("a.on-success.check: check failed"),
-        "{}",
-        out.stderr
-    );
+    says(&out.stderr, "a.on-success.check: check failed");
     assert_eq!(stage(&show(&t), "a")["status"], "failed");
 }
 
@@ -813,7 +760,7 @@ fn wait_and_pipeline_actions_keep_to_their_time_limits() {
     let started = std::time::Instant::now();
     let (_, out) = run(src, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    says(&out.stderr, "timed out");
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
 
     let parent = r#"pipeline parent {
@@ -830,7 +777,7 @@ fn wait_and_pipeline_actions_keep_to_their_time_limits() {
     let started = std::time::Instant::now();
     let out = t.args_once(&["run", "parent.pipe", "--state-dir", "state"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    says(&out.stderr, "timed out");
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
 }
 
@@ -849,7 +796,7 @@ fn a_retry_backoff_ends_with_the_pipelines_time() {
         "{:?}",
         started.elapsed()
     );
-    assert!(out.stderr.contains("not retried"), "{}", out.stderr);
+    says(&out.stderr, "not retried");
 }
 
 #[test]
@@ -862,11 +809,7 @@ fn outputs_and_workdirs_stay_inside_the_workspace() {
 "#;
     let (_, out) = run(src, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("leads outside the workspace"),
-        "{}",
-        out.stderr
-    );
+    says(&out.stderr, "leads outside the workspace");
     let src = r#"pipeline escape {
   param w: string = "../.."
   stage a { action up: sh { workdir = params.w run = "touch escaped" } }
@@ -874,11 +817,7 @@ fn outputs_and_workdirs_stay_inside_the_workspace() {
 "#;
     let (t, out) = run(src, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("outside its workspace"),
-        "{}",
-        out.stderr
-    );
+    says(&out.stderr, "outside its workspace");
     assert!(
         !walk(&t.path("state"))
             .iter()
@@ -914,7 +853,7 @@ fn an_empty_secret_masks_nothing() {
         ("EMPTY_SECRET", ""),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("s.a | plain text"), "{}", out.stderr);
+    says(&out.stderr, "s.a | plain text");
 }
 
 #[test]
@@ -980,11 +919,7 @@ fn pipec_stop_stops_a_run_from_another_terminal() {
     assert_eq!(running.wait().expect("ends").code(), Some(130));
     assert_eq!(show(&t)["status"], "stopped");
     let out = t.args_once(&["stop", "last", "--state-dir", "state"]);
-    assert!(
-        out.stderr.contains("has already ended: stopped"),
-        "{}",
-        out.stderr
-    );
+    says(&out.stderr, "has already ended: stopped");
 
     // A run whose process died (kill -9) is recorded as stopped. (Its action, left behind by
     // the crash, ends by itself soon.)
@@ -995,7 +930,7 @@ fn pipec_stop_stops_a_run_from_another_terminal() {
     let _ = crashed.wait();
     let out = t.args_once(&["stop", "last", "--state-dir", "state"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("its process is gone"), "{}", out.stderr);
+    says(&out.stderr, "its process is gone");
     assert_eq!(show(&t)["status"], "stopped");
 }
 
@@ -1010,6 +945,20 @@ fn on_a_terminal_the_run_is_a_live_view() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
+    let (text, code) = on_terminal(&t, ("PIPEC_TEST", "1"));
+    assert_eq!(code, Some(0), "{text}");
+    // Spinners redraw with escape sequences; finished lines and the summary stay.
+    assert!(text.contains('\u{1b}'), "no terminal drawing: {text}");
+    assert!(
+        text.contains("s.a: succeeded") && text.contains("s.b: succeeded"),
+        "{text}"
+    );
+    assert!(text.contains("succeeded in"), "{text}");
+}
+
+/// `pipec run pipeline.pipe` under script(1), with one more environment variable; the
+/// terminal's text and the exit code.
+fn on_terminal(t: &Test, env: (&str, &str)) -> (String, Option<i32>) {
     let out = std::process::Command::new("script")
         .args([
             "-qec",
@@ -1022,15 +971,74 @@ fn on_a_terminal_the_run_is_a_live_view() {
         .current_dir(t.path(""))
         .env("TERM", "xterm")
         .env_remove("PIPEC_PLAIN")
+        .env(env.0, env.1)
         .output()
         .expect("script(1) runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    // Spinners redraw with escape sequences; finished lines and the summary stay.
-    assert!(text.contains('\u{1b}'), "no terminal drawing: {text}");
-    assert!(
-        text.contains("s.a: succeeded") && text.contains("s.b: succeeded"),
-        "{text}"
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn pipec_plain_keeps_plain_lines_on_a_terminal() {
+    let t = Test::new().file(
+        "pipeline.pipe",
+        "pipeline p { stage s { action a: sh { run = \"sleep 0.2\" } } }\n",
     );
-    assert!(text.contains("succeeded in"), "{text}");
+    let (text, code) = on_terminal(&t, ("PIPEC_PLAIN", "1"));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "terminal drawing despite PIPEC_PLAIN: {text}"
+    );
+    assert!(text.contains("s.a: succeeded"), "{text}");
+}
+
+#[test]
+fn jobs_must_be_at_least_one_and_runs_of_an_empty_history_are_none() {
+    let (_, out) = run(
+        "pipeline p { stage s { action a: sh { run = \"true\" } } }\n",
+        &["--jobs", "0"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let t = Test::new();
+    let out = t.args_once(&["runs", "--json", "--state-dir", "empty"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "[]");
+}
+
+#[test]
+fn pipec_stop_abandon_kills_at_once() {
+    // The action ignores SIGTERM: a plain stop would wait out the 5 s grace period.
+    let src = r#"pipeline stubborn {
+  stage s { action a: sh { run = "trap '' TERM; echo started; sleep 60" } }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    let mut running = std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args(["run", "pipeline.pipe", "--state-dir", "state"])
+        .current_dir(t.path(""))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline && walk(&t.path("state/logs")).is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let started = std::time::Instant::now();
+    let out = t.args_once(&["stop", "last", "--abandon", "--state-dir", "state"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(running.wait().expect("ends").code(), Some(130));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// `text` contains `needed` (the whole text is shown when not).
+fn says(text: &str, needed: &str) {
+    assert!(text.contains(needed), "no `{needed}` in:\n{text}");
 }

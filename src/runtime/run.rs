@@ -68,50 +68,16 @@ pub enum RunStatus {
 
 impl Progress {
     /// The progress of a nested run (a `pipeline` action), shown under the action's label.
-    pub(super) fn nested_under(self, label: &str) -> Progress {
-        match self {
-            Progress::Stage {
-                stage,
-                status,
-                detail,
-            } => Progress::Stage {
-                stage: format!("{label} > {stage}"),
-                status,
-                detail,
-            },
-            Progress::Action {
-                stage,
-                action,
-                status,
-                attempt,
-                secs,
-                detail,
-                log,
-            } => Progress::Action {
-                stage: format!("{label} > {stage}"),
-                action,
-                status,
-                attempt,
-                secs,
-                detail,
-                log,
-            },
-            Progress::Output { label: l, line } => Progress::Output {
-                label: format!("{label} > {l}"),
-                line,
-            },
-            Progress::Check {
-                label: l,
-                passed,
-                detail,
-                log,
-            } => Progress::Check {
-                label: format!("{label} > {l}"),
-                passed,
-                detail,
-                log,
-            },
+    pub(super) fn nested_under(mut self, label: &str) -> Progress {
+        match &mut self {
+            Progress::Stage { stage, .. } | Progress::Action { stage, .. } => {
+                *stage = format!("{label} > {stage}");
+            }
+            Progress::Output { label: l, .. } | Progress::Check { label: l, .. } => {
+                *l = format!("{label} > {l}");
+            }
         }
+        self
     }
 }
 
@@ -242,7 +208,7 @@ struct StageRun {
     /// For each action, whether another action waits for it.
     awaited: Vec<bool>,
     /// For each action, the limit its running attempt has (to name it when it times out).
-    limits: Vec<Option<String>>,
+    limits: Vec<Option<Limit>>,
     phase: Phase,
     acts: Vec<(ActState, u32)>,
     rounds_left: u32,
@@ -253,6 +219,25 @@ struct StageRun {
     checks_running: usize,
     deadline: Option<Instant>,
     started: Instant,
+}
+
+/// Which time limit an attempt has (with its length in seconds).
+#[derive(Clone, Copy, Debug)]
+enum Limit {
+    Own(u64),
+    Stage(u64),
+    Pipeline(u64),
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fmt = crate::syntax::format_duration;
+        match *self {
+            Limit::Own(s) => write!(f, "its timeout ({})", fmt(s)),
+            Limit::Stage(s) => write!(f, "the stage's timeout ({})", fmt(s)),
+            Limit::Pipeline(s) => write!(f, "the pipeline's timeout ({})", fmt(s)),
+        }
+    }
 }
 
 /// What a future of the run reports back.
@@ -698,25 +683,17 @@ impl<'r, 'a> Sched<'r, 'a> {
     }
 
     /// The limit that ends an attempt starting now: what is left of it, and which it is.
-    fn limit(&self, i: usize, own: Option<u64>) -> Option<(Duration, String)> {
+    fn limit(&self, i: usize, own: Option<u64>) -> Option<(Duration, Limit)> {
         let now = Instant::now();
-        let pipeline = self.run.ir.pipeline.timeout_secs;
-        let stage = self.run.ir.pipeline.stages[i].timeout_secs;
-        let fmt = crate::syntax::format_duration;
+        let pipeline = self.run.ir.pipeline.timeout_secs.unwrap_or(0);
+        let stage = self.run.ir.pipeline.stages[i].timeout_secs.unwrap_or(0);
         [
-            own.map(|s| (Duration::from_secs(s), format!("its timeout ({})", fmt(s)))),
-            self.stages[i].deadline.map(|d| {
-                (
-                    d.saturating_duration_since(now),
-                    format!("the stage's timeout ({})", fmt(stage.unwrap_or(0))),
-                )
-            }),
-            self.deadline.map(|d| {
-                (
-                    d.saturating_duration_since(now),
-                    format!("the pipeline's timeout ({})", fmt(pipeline.unwrap_or(0))),
-                )
-            }),
+            own.map(|s| (Duration::from_secs(s), Limit::Own(s))),
+            self.stages[i]
+                .deadline
+                .map(|d| (d.saturating_duration_since(now), Limit::Stage(stage))),
+            self.deadline
+                .map(|d| (d.saturating_duration_since(now), Limit::Pipeline(pipeline))),
         ]
         .into_iter()
         .flatten()
