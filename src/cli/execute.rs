@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use crate::ir::{Ir, SecretSource};
 use crate::runtime::eval::Value;
 use crate::runtime::plan::RunFacts;
-use crate::runtime::run::{Child, Options, Progress, Run, RunStatus, execute};
-use crate::runtime::state::History;
+use crate::runtime::run::{Child, Options, Progress, Run, RunStatus, Start, execute};
+use crate::runtime::state::{History, Snapshot};
 
 pub(crate) fn run(
     args: &super::run::Args,
@@ -34,43 +34,90 @@ pub(crate) fn run(
         }
     };
     let dir = crate::runtime::state::resolve_dir(args.state_dir.as_deref());
-    let history = match History::open(&dir) {
+    let history = match open_history(&dir) {
         Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: {e}\nhelp: pass a writable folder with `--state-dir DIR`");
-            return super::exit::USAGE;
-        }
+        Err(code) => return code,
     };
     let params_json: serde_json::Map<String, serde_json::Value> = values
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.text())))
         .collect();
-    let run_id = match history.start_run(ir, &serde_json::Value::Object(params_json), None) {
+    // Absolute: a run resumed from another folder still finds the files it names.
+    let file = std::path::absolute(&args.file).unwrap_or_else(|_| args.file.clone());
+    let snapshot = Snapshot {
+        parent: None,
+        facts: &serde_json::to_value(facts).unwrap_or_default(),
+        file: Some(&file),
+        source: None,
+    };
+    let run_id = match history.start_run(ir, &serde_json::Value::Object(params_json), &snapshot) {
         Ok(id) => id,
         Err(e) => {
             eprintln!("error: {e}");
             return super::exit::USAGE;
         }
     };
-    let jobs = args.jobs.map_or_else(
+    drive(&Drive {
+        ir,
+        values,
+        facts,
+        file: args.file.clone(),
+        jobs: args.jobs,
+        verbose: args.verbose,
+        start: &Start::Fresh,
+        history: &history,
+        run_id: &run_id,
+        secrets: &secrets,
+        headline: format!(
+            "run {run_id} of pipeline `{}` (state: {})",
+            ir.pipeline.name,
+            dir.display()
+        ),
+    })
+}
+
+/// Opens the history of a state directory, or says why it cannot be used (exit 2).
+pub(crate) fn open_history(dir: &Path) -> Result<History, u8> {
+    History::open(dir).map_err(|e| {
+        eprintln!("error: {e}\nhelp: pass a writable folder with `--state-dir DIR`");
+        super::exit::USAGE
+    })
+}
+
+/// A run to drive to its end (or hold): new, resumed, retried or a rollback.
+pub(crate) struct Drive<'a> {
+    pub(crate) ir: &'a Ir,
+    pub(crate) values: &'a BTreeMap<String, Value>,
+    pub(crate) facts: &'a RunFacts,
+    pub(crate) file: std::path::PathBuf,
+    pub(crate) jobs: Option<u16>,
+    pub(crate) verbose: bool,
+    pub(crate) start: &'a Start,
+    pub(crate) history: &'a History,
+    pub(crate) run_id: &'a str,
+    pub(crate) secrets: &'a BTreeMap<String, String>,
+    /// The first line shown.
+    pub(crate) headline: String,
+}
+
+/// Runs a recorded run in this process, showing its progress; returns the exit code.
+pub(crate) fn drive(d: &Drive<'_>) -> u8 {
+    let (ir, history, run_id, secrets) = (d.ir, d.history, d.run_id, d.secrets);
+    let jobs = d.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         usize::from,
     );
     let options = Options {
         jobs,
-        file: args.file.clone(),
+        file: d.file.clone(),
         secret_sources: secret_sources(ir),
-        verbose: args.verbose,
+        verbose: d.verbose,
         loader: &load_child,
         parents: Vec::new(),
     };
     let masks = crate::runtime::exec::masks(&secrets.values().cloned().collect::<Vec<_>>());
     let view = View::new(masks);
-    view.line(&format!(
-        "run {run_id} of pipeline `{}` (state: {})",
-        ir.pipeline.name,
-        dir.display()
-    ));
+    view.line(&d.headline);
     // Descendants that leave their attempt's process group come back to us to be ended.
     crate::runtime::exec::adopt_orphans();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -93,42 +140,44 @@ pub(crate) fn run(
         tokio::spawn(watch_signals(stop_tx, int, term));
         let run = Run {
             ir,
-            history: &history,
-            run_id: &run_id,
-            values,
-            secrets: &secrets,
-            facts,
+            history,
+            run_id,
+            values: d.values,
+            secrets,
+            facts: d.facts,
             options: &options,
             report: &report,
             stop: &stop_rx,
+            start: d.start,
         };
         execute(&run).await
     });
     view.finish();
     match result {
         Ok(status) => {
-            view.summary(&run_id, status.as_str());
+            view.summary(run_id, status.as_str());
+            if status == RunStatus::Waiting {
+                eprintln!(
+                    "note: the run is held (the stages marked `waiting` say by what); after the decision, `pipec resume {run_id}` goes on"
+                );
+            }
             exit_code(status)
         }
         Err(e) => {
             eprintln!("error: {e}");
-            let _ = history.finish_run(&run_id, "failed");
+            let _ = history.finish_run(run_id, "failed");
             super::exit::INVALID
         }
     }
 }
 
-fn exit_code(status: RunStatus) -> u8 {
+/// The exit code of a run that ended (or is held) with `status` (CLI.md).
+pub(crate) fn exit_code(status: RunStatus) -> u8 {
     match status {
         RunStatus::Succeeded => super::exit::OK,
-        RunStatus::Failed => super::exit::INVALID,
-        RunStatus::Stopped => 130,
-        RunStatus::Waiting => {
-            eprintln!(
-                "note: the run is held; holds are released by `pipec resume`, which is not available yet"
-            );
-            3
-        }
+        RunStatus::Failed | RunStatus::Superseded => super::exit::INVALID,
+        RunStatus::Stopped => super::exit::STOPPED,
+        RunStatus::Waiting => super::exit::HELD,
     }
 }
 
@@ -220,7 +269,7 @@ async fn watch_signals(
 }
 
 /// Secrets are read when the run starts and never stored.
-fn read_secrets(ir: &Ir, base: &std::path::Path) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn read_secrets(ir: &Ir, base: &std::path::Path) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for s in &ir.pipeline.secrets {
         let value = match &s.source {

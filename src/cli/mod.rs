@@ -8,6 +8,7 @@
 
 mod check;
 mod compile;
+mod durable;
 mod execute;
 mod explain;
 mod files;
@@ -23,6 +24,8 @@ pub(crate) mod exit {
     pub(crate) const OK: u8 = 0;
     pub(crate) const INVALID: u8 = 1;
     pub(crate) const USAGE: u8 = 2;
+    pub(crate) const HELD: u8 = 3;
+    pub(crate) const STOPPED: u8 = 130;
     pub(crate) const INTERNAL: u8 = 101;
 }
 
@@ -51,6 +54,12 @@ enum Command {
     Show(history::ShowArgs),
     Logs(history::LogsArgs),
     Stop(history::StopArgs),
+    Resume(durable::ResumeArgs),
+    Retry(durable::RetryArgs),
+    Approve(durable::DecideArgs),
+    Reject(durable::DecideArgs),
+    Transition(durable::TransitionArgs),
+    Rollback(durable::RollbackArgs),
 }
 
 /// Runs the CLI and returns its exit code.
@@ -101,6 +110,12 @@ pub fn main() -> ExitCode {
             Command::Show(a) => history::show(&a),
             Command::Logs(a) => history::logs(&a),
             Command::Stop(a) => history::stop(&a),
+            Command::Resume(a) => durable::resume(&a),
+            Command::Retry(a) => durable::retry(&a),
+            Command::Approve(a) => durable::approve(&a),
+            Command::Reject(a) => durable::reject(&a),
+            Command::Transition(a) => durable::transition(&a),
+            Command::Rollback(a) => durable::rollback(&a),
         });
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or(exit::INTERNAL),

@@ -171,6 +171,11 @@ fn manifest_path(state: &Path, run: &str, name: &str) -> PathBuf {
         .join(format!("{name}.json"))
 }
 
+/// Whether `run` captured artifact `name`.
+pub fn exists(state: &Path, run: &str, name: &str) -> bool {
+    manifest_path(state, run, name).is_file()
+}
+
 /// Restores artifact `name` of `run` into `workspace`, at the path it was captured from.
 pub fn restore(state: &Path, run: &str, name: &str, workspace: &Path) -> Result<PathBuf, String> {
     let fail = |e: std::io::Error| format!("cannot restore artifact `{name}`: {e}");

@@ -282,12 +282,19 @@ pub(super) async fn nested(
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.text())))
         .collect();
+    let mut facts = run.facts.clone();
+    facts.trigger = "pipeline".into();
     let child_id = run
         .history
         .start_run(
             &child.ir,
             &serde_json::Value::Object(params_json),
-            Some(run.run_id),
+            &super::state::Snapshot {
+                parent: Some(run.run_id),
+                facts: &serde_json::to_value(&facts).unwrap_or_default(),
+                file: Some(file),
+                source: None,
+            },
         )
         .map_err(Failure::new)?;
     let _ = append(
@@ -298,8 +305,6 @@ pub(super) async fn nested(
             file.display()
         ),
     );
-    let mut facts = run.facts.clone();
-    facts.trigger = "pipeline".into();
     let options = Options {
         jobs: run.options.jobs,
         file: file.to_path_buf(),
@@ -319,13 +324,14 @@ pub(super) async fn nested(
         options: &options,
         report: &report,
         stop,
+        start: &super::resume::Start::Fresh,
     };
     let status = execute(&child_run).await.map_err(Failure::new)?;
     let _ = append(log, &format!("pipec: run {child_id} {}\n", status.as_str()));
     match status {
         RunStatus::Succeeded => Ok(Some(0)),
         RunStatus::Stopped => outcome_result(Outcome::Stopped),
-        RunStatus::Failed | RunStatus::Waiting => Err(Failure::new(format!(
+        RunStatus::Failed | RunStatus::Waiting | RunStatus::Superseded => Err(Failure::new(format!(
             "pipeline `{}` (run {child_id}) {}",
             child.ir.pipeline.name,
             status.as_str()

@@ -505,6 +505,62 @@ pub fn sweep(marks: &[String]) {
     }
 }
 
+/// Ends the processes an earlier process of a run left behind (it was killed with
+/// `kill -9`, or crashed): found anywhere on the machine by their `$PIPEC_OUTPUT`, which
+/// lies in the run's work folder (`work_dirs`, absolute). Returns how many were ended.
+pub fn end_strays(work_dirs: &[PathBuf]) -> usize {
+    use std::os::unix::ffi::OsStrExt as _;
+    let prefixes: Vec<Vec<u8>> = work_dirs
+        .iter()
+        .map(|d| {
+            let mut p = b"PIPEC_OUTPUT=".to_vec();
+            p.extend_from_slice(d.as_os_str().as_bytes());
+            p.push(b'/');
+            p
+        })
+        .collect();
+    let me = nix::unistd::getpid();
+    let my_group = nix::unistd::getpgrp();
+    let mut ended = 0;
+    // Again until none is found: one may have forked while we looked.
+    for _ in 0..20 {
+        let mut found = 0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let p = nix::unistd::Pid::from_raw(pid);
+            if p == me {
+                continue;
+            }
+            let ours = std::fs::read(entry.path().join("environ")).is_ok_and(|env| {
+                env.split(|b| *b == 0)
+                    .any(|var| prefixes.iter().any(|pre| var.starts_with(pre)))
+            });
+            if !ours {
+                continue;
+            }
+            found += 1;
+            if let Ok(group) = nix::unistd::getpgid(Some(p)) {
+                if group != my_group {
+                    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+                }
+            }
+            let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+        }
+        if found == 0 {
+            break;
+        }
+        ended += found;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    ended
+}
+
 /// The children of this process's main thread: Linux hands orphans to a subreaper's first
 /// live thread, the main one (attempts are spawned by the worker thread, whose children are
 /// listed apart).

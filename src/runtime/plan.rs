@@ -10,7 +10,7 @@ use super::eval::{EvalError, Scope, Value, eval};
 use crate::ir::{BinOp, CondRule, ElseResult, Expr, Ir, Part, Ref, Stage};
 
 /// Facts about the run known before it starts.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunFacts {
     pub branch: Option<String>,
     pub tag: Option<String>,

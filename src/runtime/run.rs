@@ -7,8 +7,11 @@
 //! tokio runtime: attempts are futures polled side by side, and every state change is
 //! recorded in the history before anything that depends on it starts.
 //!
-//! Not yet here (they need durable runs, issue 4): approvals (an `approval` action fails,
-//! saying so), `rollback` (a stage whose policy is rollback fails, saying so).
+//! Durable runs (`docs/runtime.md`): a run may start from a recorded state ([`Start`]);
+//! approvals and disabled transitions hold it (it ends `waiting` when nothing else can go
+//! on); in `superseded` and `queued` modes a stage is entered only with its lock
+//! ([`super::locks`]); `on failure rollback` runs the stage again as a run of its own with
+//! the inputs of the last run in which it succeeded.
 #![allow(clippy::disallowed_methods)] // Reason: the runtime creates workspaces and copies files.
 
 use std::collections::BTreeMap;
@@ -23,9 +26,20 @@ use futures_util::stream::FuturesUnordered;
 use super::attempt::{Failure, Finished, Workspaces, append, blocking, prepare};
 use super::eval::{Scope, Value, eval};
 use super::exec::{self, Echo};
+use super::holds::Decision;
+use super::locks::Lock;
 use super::plan::{Known, RunFacts, Verdict, stage_verdict, topological};
-use super::state::{ActionUpdate, History};
-use crate::ir::{Action, CondRule, Condition, ElseResult, FailurePolicy, Ir, RetryScope};
+pub use super::resume::Start;
+use super::state::{ActionUpdate, History, Recorded, StageUpdate};
+use crate::ir::{
+    Action, CondRule, Condition, ElseResult, FailurePolicy, Ir, Kind, Mode, RetryScope, Stage,
+};
+
+/// An approval's timeout when its action sets none (LANGUAGE.md §5).
+const APPROVAL_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
+
+/// How often a run waiting for a stage lock or an approval looks again.
+const POLL: Duration = Duration::from_millis(200);
 
 /// What the CLI shows while a run goes on.
 #[derive(Clone, Debug)]
@@ -64,6 +78,7 @@ pub enum RunStatus {
     Failed,
     Waiting,
     Stopped,
+    Superseded,
 }
 
 impl Progress {
@@ -88,6 +103,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Waiting => "waiting",
             RunStatus::Stopped => "stopped",
+            RunStatus::Superseded => "superseded",
         }
     }
 }
@@ -138,6 +154,7 @@ pub struct Run<'a> {
     pub options: &'a Options<'a>,
     pub report: &'a dyn Fn(Progress),
     pub stop: &'a tokio::sync::watch::Receiver<u8>,
+    pub start: &'a Start,
 }
 
 pub(super) struct RunScope<'a> {
@@ -179,6 +196,8 @@ impl Scope for RunScope<'_> {
 enum Phase {
     /// Not decided yet.
     Waiting,
+    /// It runs, once it has its stage lock (`superseded` and `queued` modes).
+    Locking,
     /// Entry checks are running.
     Entry,
     Actions,
@@ -205,8 +224,6 @@ struct StageRun {
     sources: Vec<usize>,
     /// For each action, the indices of its `after` predecessors.
     preds: Vec<Vec<usize>>,
-    /// For each action, whether another action waits for it.
-    awaited: Vec<bool>,
     /// For each action, the limit its running attempt has (to name it when it times out).
     limits: Vec<Option<Limit>>,
     phase: Phase,
@@ -219,6 +236,10 @@ struct StageRun {
     checks_running: usize,
     deadline: Option<Instant>,
     started: Instant,
+    /// A look at the stage lock is scheduled.
+    polling: bool,
+    /// It holds the stage lock (it entered the stage).
+    entered: bool,
 }
 
 /// Which time limit an attempt has (with its length in seconds).
@@ -263,6 +284,31 @@ enum Event {
         workspace: PathBuf,
         result: Result<(), String>,
     },
+    Approval {
+        stage: usize,
+        action: usize,
+        outcome: Result<Approval, String>,
+    },
+    /// Time to look at a stage lock again.
+    LockPoll { stage: usize },
+    /// `on failure rollback` ran: the rollback run's id and how it ended.
+    Rollback {
+        stage: usize,
+        /// Why the stage failed.
+        why: String,
+        /// The run whose inputs it used.
+        source: String,
+        result: Result<(String, RunStatus), String>,
+    },
+}
+
+/// What ended an approval's wait.
+enum Approval {
+    Decided(Decision),
+    TimedOut(u64),
+    Stopped,
+    /// Something failed meanwhile: see whether it should still wait.
+    Recheck,
 }
 
 type EchoChannel = (
@@ -277,6 +323,7 @@ pub fn execute<'r>(
     run: &'r Run<'_>,
 ) -> Pin<Box<dyn Future<Output = Result<RunStatus, String>> + 'r>> {
     Box::pin(async move {
+        let began = Instant::now();
         let mut sched = Sched::new(run)?;
         let status = sched.go().await;
         // Whatever of this run's processes is still around now (adopted by this process
@@ -286,6 +333,8 @@ pub fn execute<'r>(
             let _ = c.await;
         }
         let status = status?;
+        run.history
+            .add_spent(run.run_id, began.elapsed().as_secs_f64())?;
         run.history.finish_run(run.run_id, status.as_str())?;
         Ok(status)
     })
@@ -301,6 +350,15 @@ struct Sched<'r, 'a> {
     running: usize,
     /// The stage whose failure fails the run: nothing new starts.
     failed: Option<String>,
+    /// The newer run that superseded this one (it ends `superseded`).
+    superseded: Option<String>,
+    /// Approvals waiting for a decision (their futures are in flight): when nothing else
+    /// is, the run is held.
+    approvals: std::collections::BTreeSet<(usize, usize)>,
+    /// When each approval began waiting (kept across a hold).
+    approval_since: BTreeMap<(usize, usize), jiff::Timestamp>,
+    /// Artifacts this run has not captured come from this run (a rollback's source).
+    source: Option<String>,
     /// Changes whenever an action fails for good or the run fails: retry backoffs wake up
     /// to see whether they should still retry.
     halt: tokio::sync::watch::Sender<u64>,
@@ -334,7 +392,25 @@ impl<'r, 'a> Sched<'r, 'a> {
             std::fs::create_dir_all(d)
                 .map_err(|e| format!("cannot create `{}`: {e}", d.display()))?;
         }
-        Ok(Sched {
+        if !matches!(run.start, Start::Fresh) {
+            // What a process that ended before left of its attempts (their processes are
+            // gone: the caller swept them): stale workspaces and `$PIPEC_OUTPUT` files.
+            // Kept workspaces of failed attempts stay.
+            for entry in std::fs::read_dir(&work).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let stale = |prefix: &str, suffix: &str| {
+                    name.strip_prefix(prefix)
+                        .and_then(|n| n.strip_suffix(suffix))
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                };
+                if stale("ws", "") {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                } else if stale("out", ".env") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        let mut sched = Sched {
             run,
             scope: RunScope {
                 params: run.values,
@@ -349,6 +425,10 @@ impl<'r, 'a> Sched<'r, 'a> {
             verdicts: BTreeMap::new(),
             running: 0,
             failed: None,
+            superseded: None,
+            approvals: std::collections::BTreeSet::new(),
+            approval_since: BTreeMap::new(),
+            source: run.start.source().map(str::to_string),
             halt: tokio::sync::watch::Sender::new(0),
             held: false,
             workspaces: Workspaces {
@@ -358,15 +438,131 @@ impl<'r, 'a> Sched<'r, 'a> {
                 cleanups: Vec::new(),
             },
             outputs: 0,
-            deadline: ir
-                .pipeline
-                .timeout_secs
-                .map(|s| now + Duration::from_secs(s)),
+            // Time the run was active before counts; time it was held does not.
+            deadline: ir.pipeline.timeout_secs.map(|s| {
+                now + Duration::from_secs(s)
+                    .saturating_sub(Duration::from_secs_f64(run.start.spent().max(0.0)))
+            }),
             echo: run
                 .options
                 .verbose
                 .then(tokio::sync::mpsc::unbounded_channel),
-        })
+        };
+        match run.start {
+            Start::Fresh => {}
+            Start::Resume(rec) => sched.restore(rec, None),
+            Start::Retry { rec, all } => sched.restore(rec, Some(*all)),
+            Start::Rollback { stage, source } => sched.restore_rollback(stage, source)?,
+        }
+        Ok(sched)
+    }
+
+    /// Takes up a recorded run: what ended stays ended (and is not recorded again); a
+    /// stage that was running goes on with the actions that had not finished. `retry`
+    /// (`Some(all)`) also runs the failed or abandoned stages again.
+    fn restore(&mut self, rec: &Recorded, retry: Option<bool>) {
+        let run = self.run;
+        self.scope.exports.clone_from(&rec.exports);
+        for rs in &rec.stages {
+            let Some(i) = run.ir.pipeline.stages.iter().position(|s| s.name == rs.name) else {
+                continue;
+            };
+            let stage = &run.ir.pipeline.stages[i];
+            let again = retry.is_some() && matches!(rs.status.as_str(), "failed" | "abandoned");
+            let all = again && retry == Some(true);
+            let s = &mut self.stages[i];
+            if !again {
+                s.rounds_left = s.rounds_left.saturating_sub(rs.rounds);
+            }
+            let mut started_any = false;
+            for ra in &rs.actions {
+                let Some(j) = stage.actions.iter().position(|a| a.name == ra.name) else {
+                    continue;
+                };
+                let state = match ra.status.as_str() {
+                    "succeeded" if !all => ActState::Succeeded,
+                    "skipped" if !all => ActState::Skipped,
+                    "failed" if !again => ActState::Failed,
+                    _ => ActState::Pending,
+                };
+                started_any |= ra.status != "pending";
+                if ra.status == "waiting" {
+                    if let Some(t) = ra.started.as_deref().and_then(|t| t.parse().ok()) {
+                        self.approval_since.insert((i, j), t);
+                    }
+                }
+                s.acts[j] = (state, ra.attempts);
+            }
+            let name: &'a str = &stage.name;
+            let done = |status: &str| -> Option<Verdict> {
+                let reason = rs.reason.clone().unwrap_or_default();
+                match (status, rs.verdict.as_deref()) {
+                    ("succeeded", _) => Some(Verdict::Runs),
+                    ("skipped", Some("not-reached")) => Some(Verdict::NotReached(reason)),
+                    ("skipped", _) => Some(Verdict::Skipped(reason)),
+                    ("failed", _) if !again => Some(Verdict::Fails(reason)),
+                    _ => None,
+                }
+            };
+            if let Some(verdict) = done(&rs.status) {
+                s.phase = Phase::Done;
+                if matches!(verdict, Verdict::Fails(_)) {
+                    self.failed.get_or_insert_with(|| name.to_string());
+                }
+                self.scope.statuses.insert(name.to_string(), rs.status.clone());
+                self.verdicts.insert(name, verdict);
+                continue;
+            }
+            // Running (or waiting for an approval, or to run again): into the stage again,
+            // past its entry. Not decided yet, or held at a transition: decided again.
+            let entered = rs.verdict.as_deref() == Some("runs") || started_any;
+            s.phase = if entered {
+                Phase::Locking
+            } else {
+                Phase::Waiting
+            };
+            if again {
+                s.checks.clear();
+                s.exit_checks.clear();
+            }
+        }
+    }
+
+    /// A rollback run: only `stage` runs (at once, with no entry condition); every other
+    /// stage is as it was in `source`, whose exports and artifacts the stage's actions see.
+    fn restore_rollback(&mut self, stage: &str, source: &Recorded) -> Result<(), String> {
+        let run = self.run;
+        let Some(target) = run.ir.pipeline.stages.iter().position(|s| s.name == stage) else {
+            return Err(format!(
+                "pipeline `{}` has no stage `{stage}`",
+                run.ir.pipeline.name
+            ));
+        };
+        self.scope.exports = source
+            .exports
+            .iter()
+            .filter(|((s, _, _), _)| s != stage)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (i, s) in run.ir.pipeline.stages.iter().enumerate() {
+            let name: &'a str = &s.name;
+            if i == target {
+                self.stages[i].phase = Phase::Locking;
+                continue;
+            }
+            let status = source
+                .stages
+                .iter()
+                .find(|r| r.name == s.name)
+                .map_or("skipped", |r| r.status.as_str());
+            let why = format!("not part of the rollback of `{stage}`");
+            self.end_stage(i, "skipped", &why, Verdict::Runs)?;
+            // Expressions see the stages as they were in the source run.
+            self.scope
+                .statuses
+                .insert(name.to_string(), status.to_string());
+        }
+        Ok(())
     }
 
     fn stopping(&self) -> bool {
@@ -378,6 +574,11 @@ impl<'r, 'a> Sched<'r, 'a> {
         loop {
             self.advance(&mut inflight)?;
             if inflight.is_empty() {
+                break;
+            }
+            // Only approvals wait: nothing can go on until someone decides.
+            if self.approvals.len() == inflight.len() {
+                self.hold_approvals()?;
                 break;
             }
             // Queued history changes are committed within `MAX_QUEUED`, even when nothing
@@ -419,6 +620,8 @@ impl<'r, 'a> Sched<'r, 'a> {
         self.echo_pending();
         Ok(if self.stopping() {
             RunStatus::Stopped
+        } else if self.superseded.is_some() {
+            RunStatus::Superseded
         } else if self.failed.is_some() {
             RunStatus::Failed
         } else if self.held {
@@ -455,6 +658,15 @@ impl<'r, 'a> Sched<'r, 'a> {
                 }
             }
             for i in 0..self.stages.len() {
+                let s = &self.stages[i];
+                if s.phase == Phase::Locking
+                    && !s.polling
+                    && self.failed.is_none()
+                    && !self.stopping()
+                {
+                    self.enter(i, inflight)?;
+                    changed |= self.stages[i].phase != Phase::Locking;
+                }
                 if self.stages[i].phase == Phase::Actions {
                     changed |= self.start_actions(i, inflight)?;
                     if self.actions_settled(i) {
@@ -485,10 +697,16 @@ impl<'r, 'a> Sched<'r, 'a> {
     ) -> Result<(), String> {
         let run = self.run;
         let stage = &run.ir.pipeline.stages[i];
+        let patched = self.transitions_now(stage)?;
         let verdict = {
             let checks = &self.stages[i].checks;
             let rule = |ri: usize, r: &CondRule| rule_known(ri, r, checks);
-            stage_verdict(stage, &self.verdicts, &self.scope, &rule)
+            stage_verdict(
+                patched.as_ref().unwrap_or(stage),
+                &self.verdicts,
+                &self.scope,
+                &rule,
+            )
         };
         let unrun: Vec<usize> = match (&verdict, &stage.entry) {
             (Verdict::Depends(_) | Verdict::RunsOrSkipped(_), Some(entry)) => {
@@ -505,13 +723,8 @@ impl<'r, 'a> Sched<'r, 'a> {
         }
         match verdict {
             Verdict::Runs => {
-                let s = &mut self.stages[i];
-                s.phase = Phase::Actions;
-                s.started = Instant::now();
-                s.deadline = stage
-                    .timeout_secs
-                    .map(|t| s.started + Duration::from_secs(t));
-                self.stage_status(i, "running", "")?;
+                self.stages[i].phase = Phase::Locking;
+                self.enter(i, inflight)?;
             }
             Verdict::Skipped(ref why) | Verdict::NotReached(ref why) => {
                 // Not reached: no edge out of it is taken either (the verdict says which).
@@ -520,7 +733,8 @@ impl<'r, 'a> Sched<'r, 'a> {
             }
             Verdict::Held(why) => {
                 self.held = true;
-                self.end_stage(i, "waiting", &why, Verdict::Held(why.clone()))?;
+                let help = format!("{why}; `pipec resume {}` once it is enabled", run.run_id);
+                self.end_stage(i, "waiting", &help, Verdict::Held(why.clone()))?;
             }
             Verdict::Fails(why) => self.fail_stage(i, &why)?,
             Verdict::Depends(why) | Verdict::RunsOrSkipped(why) | Verdict::AfterFailure(why) => {
@@ -530,9 +744,137 @@ impl<'r, 'a> Sched<'r, 'a> {
         Ok(())
     }
 
+    /// The stage's inbound edges with their state now, when an override changes one (the
+    /// overrides are read each time: `pipec transition disable` applies to runs in flight).
+    fn transitions_now(&self, stage: &Stage) -> Result<Option<Stage>, String> {
+        if stage.inbound.is_empty() {
+            return Ok(None);
+        }
+        let overrides = self.run.history.overrides(&self.run.ir.pipeline.name)?;
+        if overrides.is_empty() {
+            return Ok(None);
+        }
+        let mut patched = stage.clone();
+        for e in &mut patched.inbound {
+            e.disabled = super::holds::effective(
+                e.disabled.as_deref(),
+                &e.from,
+                &stage.name,
+                &overrides,
+            );
+        }
+        Ok(Some(patched))
+    }
+
+    /// Stage `i` runs once it has its lock (`superseded` and `queued` modes; at once in
+    /// `parallel`): enters it, waits (looking again every `POLL`), or ends the run
+    /// `superseded`.
+    fn enter(
+        &mut self,
+        i: usize,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) -> Result<(), String> {
+        let run = self.run;
+        let stage = &run.ir.pipeline.stages[i];
+        let mode = run.ir.pipeline.mode;
+        let first = !self.stages[i].polling;
+        match run
+            .history
+            .lock(&run.ir.pipeline.name, &stage.name, run.run_id, mode)?
+        {
+            Lock::Taken => {
+                let s = &mut self.stages[i];
+                s.phase = Phase::Actions;
+                s.entered = mode != Mode::Parallel;
+                s.started = Instant::now();
+                s.deadline = stage
+                    .timeout_secs
+                    .map(|t| s.started + Duration::from_secs(t));
+                self.stage_record(i, "running", "", Some("runs"), None)
+            }
+            Lock::Waiting { holder } => {
+                if first {
+                    let mode = format!("{mode:?}").to_lowercase();
+                    (run.report)(Progress::Stage {
+                        stage: stage.name.clone(),
+                        status: "pending".into(),
+                        detail: format!("waiting for run {holder} to leave it ({mode} mode)"),
+                    });
+                }
+                self.stages[i].polling = true;
+                let mut stop = run.stop.clone();
+                let mut halt = self.halt.subscribe();
+                inflight.push(Box::pin(async move {
+                    tokio::select! {
+                        () = tokio::time::sleep(POLL) => {}
+                        _ = stop.wait_for(|level| *level > 0) => {}
+                        _ = halt.changed() => {}
+                    }
+                    Event::LockPoll { stage: i }
+                }));
+                Ok(())
+            }
+            Lock::Superseded { by } => {
+                self.superseded = Some(by.clone());
+                self.failed.get_or_insert_with(|| stage.name.clone());
+                self.halt.send_modify(|n| *n += 1);
+                (run.report)(Progress::Stage {
+                    stage: stage.name.clone(),
+                    status: "superseded".into(),
+                    detail: format!("run {by} is newer and waits for this stage"),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Every approval in flight waits for a decision and nothing else can go on: the run is
+    /// held (its stages say what they wait for).
+    fn hold_approvals(&mut self) -> Result<(), String> {
+        self.held = true;
+        let run = self.run;
+        let stages: std::collections::BTreeSet<usize> =
+            self.approvals.iter().map(|&(i, _)| i).collect();
+        for i in stages {
+            let stage = &run.ir.pipeline.stages[i];
+            let names: Vec<String> = self
+                .approvals
+                .iter()
+                .filter(|&&(k, _)| k == i)
+                .map(|&(_, j)| format!("{}.{}", stage.name, stage.actions[j].name))
+                .collect();
+            let detail = format!(
+                "waiting for approval: `pipec approve {} {}`, then `pipec resume {}`",
+                run.run_id,
+                names.join(" | "),
+                run.run_id
+            );
+            self.stage_record(i, "waiting", &detail, None, None)?;
+        }
+        Ok(())
+    }
+
     fn stage_status(&self, i: usize, status: &str, detail: &str) -> Result<(), String> {
+        self.stage_record(i, status, detail, None, None)
+    }
+
+    /// Records a stage's change (with how it was decided and why), then shows it.
+    fn stage_record(
+        &self,
+        i: usize,
+        status: &str,
+        detail: &str,
+        verdict: Option<&str>,
+        rounds: Option<u32>,
+    ) -> Result<(), String> {
         let name = &self.run.ir.pipeline.stages[i].name;
-        self.run.history.stage(self.run.run_id, name, status)?;
+        let update = StageUpdate {
+            status,
+            verdict,
+            reason: (!detail.is_empty()).then_some(detail),
+            rounds,
+        };
+        self.run.history.stage(self.run.run_id, name, &update)?;
         (self.run.report)(Progress::Stage {
             stage: name.clone(),
             status: status.into(),
@@ -569,8 +911,22 @@ impl<'r, 'a> Sched<'r, 'a> {
         self.scope
             .statuses
             .insert(name.to_string(), status.to_string());
+        let code = match &verdict {
+            Verdict::Runs | Verdict::RunsOrSkipped(_) => "runs",
+            Verdict::Skipped(_) => "skipped",
+            Verdict::NotReached(_) => "not-reached",
+            Verdict::Held(_) => "held",
+            Verdict::Fails(_) | Verdict::Depends(_) | Verdict::AfterFailure(_) => "fails",
+        };
         self.verdicts.insert(name, verdict);
-        self.stage_status(i, status, detail)
+        self.stage_record(i, status, detail, Some(code), None)?;
+        // The stage's end is in the history: the next run may enter.
+        if std::mem::take(&mut self.stages[i].entered) {
+            self.run
+                .history
+                .unlock(&self.run.ir.pipeline.name, name, self.run.run_id)?;
+        }
+        Ok(())
     }
 
     fn fail_stage(&mut self, i: usize, why: &str) -> Result<(), String> {
@@ -639,6 +995,10 @@ impl<'r, 'a> Sched<'r, 'a> {
                 self.record(i, j, "failed", attempt, None, None, 0.0, &why)?;
                 continue;
             }
+            if a.kind == Kind::Approval {
+                self.start_approval(i, j, inflight)?;
+                continue;
+            }
             let attempt = self.stages[i].acts[j].1 + 1;
             self.stages[i].acts[j] = (ActState::Running, attempt);
             self.stages[i].limits[j] = self.limit(i, a.timeout_secs).map(|(_, which)| which);
@@ -674,6 +1034,57 @@ impl<'r, 'a> Sched<'r, 'a> {
             inflight.push(future);
         }
         Ok(changed)
+    }
+
+    /// An approval action starts (or, resumed, starts again) waiting for its decision.
+    fn start_approval(
+        &mut self,
+        i: usize,
+        j: usize,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) -> Result<(), String> {
+        let run = self.run;
+        let stage = &run.ir.pipeline.stages[i];
+        let a = &stage.actions[j];
+        // One attempt, however many times the run is held and resumed.
+        let attempt = self.stages[i].acts[j].1.max(1);
+        self.stages[i].acts[j] = (ActState::Running, attempt);
+        let text = |name: &str| {
+            a.params
+                .get(name)
+                .and_then(|e| eval(e, &self.scope).ok())
+                .map(|v| v.text())
+                .filter(|t| !t.is_empty())
+        };
+        let mut about = Vec::new();
+        if let Some(s) = text("summary") {
+            about.push(s);
+        }
+        if let Some(u) = text("url") {
+            about.push(u);
+        }
+        if let Some(Value::List(l)) = a.params.get("approvers").and_then(|e| eval(e, &self.scope).ok()) {
+            if !l.is_empty() {
+                let names: Vec<String> = l.iter().map(Value::text).collect();
+                about.push(format!("approvers: {}", names.join(", ")));
+            }
+        }
+        let label = format!("{}.{}", stage.name, a.name);
+        let detail = format!(
+            "waiting for approval{}: `pipec approve {} {label}` or `pipec reject …`",
+            if about.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", about.join("; "))
+            },
+            run.run_id
+        );
+        let log = self.log_path(&format!("{label}.{attempt}"));
+        let _ = append(&log, &format!("pipec: {detail}\n"));
+        let log_text = log.to_string_lossy().into_owned();
+        self.record(i, j, "waiting", attempt, None, Some(&log_text), 0.0, &detail)?;
+        self.wait_approval(i, j, inflight);
+        Ok(())
     }
 
     /// The time an attempt may take: its own timeout, within what is left of the stage's
@@ -767,6 +1178,10 @@ impl<'r, 'a> Sched<'r, 'a> {
                 {
                     let s = &mut self.stages[i];
                     s.rounds_left -= 1;
+                    let used = match stage.on_failure {
+                        FailurePolicy::Retry { count, .. } => count - s.rounds_left,
+                        _ => 0,
+                    };
                     for (state, _) in &mut s.acts {
                         let again = match scope {
                             RetryScope::All => true,
@@ -779,13 +1194,15 @@ impl<'r, 'a> Sched<'r, 'a> {
                         }
                     }
                     let detail = format!("on failure: retrying ({scope:?} actions)").to_lowercase();
-                    return self.stage_status(i, "running", &detail);
+                    return self.stage_record(i, "running", &detail, None, Some(used));
                 }
-                FailurePolicy::Rollback => {
-                    return self.fail_stage(
-                        i,
-                        "on failure rollback: rollback needs durable runs (`pipec rollback`), which this version does not have yet; the run fails",
-                    );
+                FailurePolicy::Rollback if !self.stopping() => {
+                    let why = if failed == 1 {
+                        "an action failed".to_string()
+                    } else {
+                        format!("{failed} actions failed")
+                    };
+                    return self.roll_back(i, why, inflight);
                 }
                 _ => {
                     let why = if failed == 1 {
@@ -806,15 +1223,60 @@ impl<'r, 'a> Sched<'r, 'a> {
             }
             if let Some(why) = self.condition_fails(i, cond) {
                 return match cond.otherwise {
-                    ElseResult::Rollback => self.fail_stage(
-                        i,
-                        &format!("on success: {why}; rollback needs durable runs, which this version does not have yet"),
-                    ),
+                    ElseResult::Rollback if !self.stopping() => {
+                        self.roll_back(i, format!("on success: {why}"), inflight)
+                    }
                     _ => self.fail_stage(i, &format!("on success: {why}")),
                 };
             }
         }
         self.end_stage(i, "succeeded", "", Verdict::Runs)
+    }
+
+    /// The stage failed and rolls back: nothing new starts; the stage runs again, as a run
+    /// of its own (nested in this one), with the inputs of the last run in which it
+    /// succeeded; then the run fails (LANGUAGE.md §9).
+    fn roll_back(
+        &mut self,
+        i: usize,
+        why: String,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) -> Result<(), String> {
+        let run = self.run;
+        let stage = &run.ir.pipeline.stages[i];
+        let pipeline = &run.ir.pipeline.name;
+        let Some(source) = run
+            .history
+            .last_success(pipeline, &stage.name, Some(run.run_id))?
+        else {
+            return self.fail_stage(
+                i,
+                &format!(
+                    "{why}; rollback: no earlier run of `{pipeline}` in which `{}` succeeded, so nothing to roll back to",
+                    stage.name
+                ),
+            );
+        };
+        self.failed.get_or_insert_with(|| stage.name.clone());
+        self.halt.send_modify(|n| *n += 1);
+        self.stages[i].phase = Phase::Exit;
+        (run.report)(Progress::Stage {
+            stage: stage.name.clone(),
+            status: "rolling back".into(),
+            detail: format!("{why}; running it again with the inputs of run {source}"),
+        });
+        let name = stage.name.clone();
+        let label = format!("{} (rollback)", stage.name);
+        inflight.push(Box::pin(async move {
+            let result = rollback_run(run, &name, &source, &label).await;
+            Event::Rollback {
+                stage: i,
+                why,
+                source,
+                result,
+            }
+        }));
+        Ok(())
     }
 
     /// Why `cond` does not hold (all its rules decided), or `None` when it holds.
@@ -940,7 +1402,154 @@ impl<'r, 'a> Sched<'r, 'a> {
                 workspace,
                 result,
             } => self.check_ended(stage, rule, label, workspace, result, inflight),
+            Event::Approval {
+                stage,
+                action,
+                outcome,
+            } => self.approval_ended(stage, action, outcome?, inflight),
+            Event::LockPoll { stage } => {
+                self.stages[stage].polling = false;
+                Ok(())
+            }
+            Event::Rollback {
+                stage,
+                why,
+                source,
+                result,
+            } => {
+                let how = match result {
+                    Ok((id, status)) => {
+                        format!("rolled back by run {id} (inputs of run {source}): {}", status.as_str())
+                    }
+                    Err(e) => format!("the rollback to the inputs of run {source} could not run: {e}"),
+                };
+                self.stages[stage].phase = Phase::Actions;
+                self.end_stage(
+                    stage,
+                    "failed",
+                    &format!("{why}; {how}"),
+                    Verdict::Fails(why.clone()),
+                )
+            }
         }
+    }
+
+    /// Starts waiting for a decision on approval action `j` of stage `i` (the stage is
+    /// running: the action counts as running until it is decided or the run is held).
+    fn wait_approval(&mut self, i: usize, j: usize, inflight: &mut FuturesUnordered<Pending<'r>>) {
+        let run = self.run;
+        let stage = &run.ir.pipeline.stages[i];
+        let a = &stage.actions[j];
+        let since = *self
+            .approval_since
+            .entry((i, j))
+            .or_insert_with(jiff::Timestamp::now);
+        let secs = a.timeout_secs.unwrap_or(APPROVAL_TIMEOUT_SECS);
+        let waited = jiff::Timestamp::now()
+            .duration_since(since)
+            .as_secs()
+            .max(0)
+            .unsigned_abs();
+        let deadline = Instant::now() + Duration::from_secs(secs.saturating_sub(waited));
+        self.approvals.insert((i, j));
+        let mut stop = run.stop.clone();
+        let mut halt = self.halt.subscribe();
+        let (history, run_id) = (run.history, run.run_id);
+        let (sname, aname): (&'a str, &'a str) = (&stage.name, &a.name);
+        inflight.push(Box::pin(async move {
+            let outcome = loop {
+                match history.decision(run_id, sname, aname) {
+                    Ok(Some(d)) => break Ok(Approval::Decided(d)),
+                    Ok(None) => {}
+                    Err(e) => break Err(e),
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    break Ok(Approval::TimedOut(secs));
+                }
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline.min(now + POLL * 5).into()) => {}
+                    _ = stop.wait_for(|level| *level > 0) => break Ok(Approval::Stopped),
+                    _ = halt.changed() => break Ok(Approval::Recheck),
+                }
+            };
+            Event::Approval {
+                stage: i,
+                action: j,
+                outcome,
+            }
+        }));
+    }
+
+    fn approval_ended(
+        &mut self,
+        i: usize,
+        j: usize,
+        outcome: Approval,
+        inflight: &mut FuturesUnordered<Pending<'r>>,
+    ) -> Result<(), String> {
+        self.approvals.remove(&(i, j));
+        let run = self.run;
+        let stage = &run.ir.pipeline.stages[i];
+        let a = &stage.actions[j];
+        let attempt = self.stages[i].acts[j].1;
+        let log = self.log_path(&format!("{}.{}.{attempt}", stage.name, a.name));
+        let log_text = log.to_string_lossy().into_owned();
+        let (state, status, detail) = match outcome {
+            Approval::Recheck => {
+                let failed_here = self.stages[i]
+                    .acts
+                    .iter()
+                    .position(|(s, _)| *s == ActState::Failed);
+                let why = match (&self.failed, failed_here) {
+                    (Some(at), _) => format!("not decided: the run failed at `{at}`"),
+                    (None, Some(k)) => format!(
+                        "not decided: `{}` of its stage failed",
+                        stage.actions[k].name
+                    ),
+                    (None, None) => {
+                        self.wait_approval(i, j, inflight);
+                        return Ok(());
+                    }
+                };
+                (ActState::Abandoned, "abandoned", why)
+            }
+            Approval::Stopped => (
+                ActState::Abandoned,
+                "abandoned",
+                "not decided: the run was stopped".to_string(),
+            ),
+            Approval::TimedOut(secs) => (
+                ActState::Failed,
+                "failed",
+                format!(
+                    "no decision within its timeout ({}); the approval failed",
+                    crate::syntax::format_duration(secs)
+                ),
+            ),
+            Approval::Decided(d) => {
+                let comment = d
+                    .comment
+                    .as_deref()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
+                if d.approved {
+                    let why = format!("approved by {}{comment}", d.by);
+                    (ActState::Succeeded, "succeeded", why)
+                } else {
+                    let why = format!("rejected by {}{comment}", d.by);
+                    (ActState::Failed, "failed", why)
+                }
+            }
+        };
+        let _ = append(&log, &format!("pipec: {detail}\n"));
+        self.stages[i].acts[j].0 = state;
+        let log_field = log.exists().then_some(log_text.as_str());
+        let secs = self
+            .approval_since
+            .get(&(i, j))
+            .map_or(0.0, |t| jiff::Timestamp::now().duration_since(*t).as_secs_f64());
+        self.record(i, j, status, attempt, None, log_field, secs, &detail)
     }
 
     /// An entry or `on success` check ended: when it was the last, decide the stage.
@@ -1197,10 +1806,8 @@ impl<'r, 'a> Sched<'r, 'a> {
     ) -> Result<(), String> {
         let stage = &self.run.ir.pipeline.stages[i];
         let a = &stage.actions[j];
-        // Only an action's end that another action waits for must be committed before the
-        // scheduler goes on; a stage's end commits everything queued before it.
-        let urgent = status != "running"
-            && (status != "succeeded" && status != "skipped" || self.stages[i].awaited[j]);
+        // Every end commits at once: after a crash, nothing that finished runs again.
+        let urgent = status != "running";
         if status == "failed" {
             // Actions waiting out a retry backoff reconsider.
             self.halt.send_modify(|n| *n += 1);
@@ -1264,6 +1871,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         );
         let state = run.history.dir.clone();
         let run_id = run.run_id.to_string();
+        let source = self.source.clone();
         let inputs: Vec<String> = a.inputs.iter().map(|i| i.name.clone()).collect();
         let outputs = a.outputs.clone();
         let exports = a.exports.clone();
@@ -1275,7 +1883,12 @@ impl<'r, 'a> Sched<'r, 'a> {
                 let (state, run_id, ws) = (state.clone(), run_id.clone(), ws.clone());
                 blocking(move || {
                     for name in &inputs {
-                        super::artifacts::restore(&state, &run_id, name, &ws)?;
+                        // A rollback's inputs come from its source run.
+                        let from = match &source {
+                            Some(s) if !super::artifacts::exists(&state, &run_id, name) => s,
+                            _ => &run_id,
+                        };
+                        super::artifacts::restore(&state, from, name, &ws)?;
                     }
                     Ok(())
                 })
@@ -1334,13 +1947,9 @@ fn stage_runs(ir: &Ir, index: &BTreeMap<&str, usize>, now: Instant) -> Vec<Stage
                         .collect()
                 })
                 .collect();
-            let mut awaited = vec![false; s.actions.len()];
-            for &p in preds.iter().flatten() {
-                awaited[p] = true;
-            }
-            (s, preds, awaited)
+            (s, preds)
         })
-        .map(|(s, preds, awaited)| StageRun {
+        .map(|(s, preds)| StageRun {
             sources: s
                 .inbound
                 .iter()
@@ -1348,7 +1957,6 @@ fn stage_runs(ir: &Ir, index: &BTreeMap<&str, usize>, now: Instant) -> Vec<Stage
                 .collect(),
             limits: vec![None; preds.len()],
             preds,
-            awaited,
             phase: Phase::Waiting,
             acts: vec![(ActState::Pending, 0); s.actions.len()],
             rounds_left: match s.on_failure {
@@ -1360,8 +1968,67 @@ fn stage_runs(ir: &Ir, index: &BTreeMap<&str, usize>, now: Instant) -> Vec<Stage
             checks_running: 0,
             deadline: None,
             started: now,
+            polling: false,
+            entered: false,
         })
         .collect()
+}
+
+/// `on failure rollback`: runs `stage` again as a run nested in `run`, with the recorded
+/// pipeline, params, exports and artifacts of run `source`.
+async fn rollback_run(
+    run: &Run<'_>,
+    stage: &str,
+    source: &str,
+    label: &str,
+) -> Result<(String, RunStatus), String> {
+    let rec = run
+        .history
+        .recorded(source)?
+        .ok_or_else(|| format!("run {source} is not in the history"))?;
+    let ir = super::resume::ir_of(&rec)?;
+    let values = super::resume::params_of(&ir, &rec)?;
+    let facts = super::resume::facts_of(&rec);
+    let facts_json = serde_json::to_value(&facts).unwrap_or_default();
+    let params_json = serde_json::to_value(&rec.params).unwrap_or_default();
+    let file = rec.file.clone().unwrap_or_else(|| run.options.file.clone());
+    let id = run.history.start_run(
+        &ir,
+        &params_json,
+        &super::state::Snapshot {
+            parent: Some(run.run_id),
+            facts: &facts_json,
+            file: Some(&file),
+            source: Some(source),
+        },
+    )?;
+    let options = Options {
+        jobs: run.options.jobs,
+        file,
+        secret_sources: run.options.secret_sources.clone(),
+        verbose: run.options.verbose,
+        loader: run.options.loader,
+        parents: run.options.parents.clone(),
+    };
+    let report = |p: Progress| (run.report)(p.nested_under(label));
+    let start = Start::Rollback {
+        stage: stage.to_string(),
+        source: rec,
+    };
+    let child = Run {
+        ir: &ir,
+        history: run.history,
+        run_id: &id,
+        values: &values,
+        secrets: run.secrets,
+        facts: &facts,
+        options: &options,
+        report: &report,
+        stop: run.stop,
+        start: &start,
+    };
+    let status = execute(&child).await?;
+    Ok((id, status))
 }
 
 /// An attempt in flight; `map` tags its result with the event it becomes.

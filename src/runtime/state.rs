@@ -11,6 +11,7 @@
 //! `synchronous=NORMAL` keeps commits cheap and the database consistent after a crash.
 #![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -32,7 +33,7 @@ pub fn resolve_dir(flag: Option<&Path>) -> PathBuf {
 
 /// The run history of one state directory.
 pub struct History {
-    conn: Connection,
+    pub(super) conn: Connection,
     pub dir: PathBuf,
     /// Changes waiting for the next commit, and since when the oldest waits.
     queued: std::cell::RefCell<Vec<Change>>,
@@ -45,6 +46,9 @@ enum Change {
         run: String,
         stage: String,
         status: String,
+        verdict: Option<String>,
+        reason: Option<String>,
+        rounds: Option<u32>,
         at: String,
     },
     Action {
@@ -118,8 +122,7 @@ pub struct ActionRow {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL,
-  params TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, seq INTEGER NOT NULL,
-  parent TEXT, owner TEXT
+  params TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, seq INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS stages (
   run TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
@@ -134,7 +137,42 @@ CREATE TABLE IF NOT EXISTS exports (
   run TEXT NOT NULL, stage TEXT NOT NULL, action TEXT NOT NULL, key TEXT NOT NULL,
   value TEXT NOT NULL, PRIMARY KEY (run, stage, action, key)
 );
+CREATE TABLE IF NOT EXISTS approvals (
+  run TEXT NOT NULL, stage TEXT NOT NULL, action TEXT NOT NULL, approved INTEGER NOT NULL,
+  by TEXT NOT NULL, comment TEXT, at TEXT NOT NULL, PRIMARY KEY (run, stage, action)
+);
+CREATE TABLE IF NOT EXISTS transitions (
+  pipeline TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL, enabled INTEGER NOT NULL,
+  reason TEXT, declared TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL,
+  PRIMARY KEY (pipeline, source, target)
+);
+CREATE TABLE IF NOT EXISTS locks (
+  pipeline TEXT NOT NULL, stage TEXT NOT NULL, run TEXT NOT NULL, since TEXT NOT NULL,
+  PRIMARY KEY (pipeline, stage)
+);
+CREATE TABLE IF NOT EXISTS waits (
+  pipeline TEXT NOT NULL, stage TEXT NOT NULL, run TEXT NOT NULL, seq INTEGER NOT NULL,
+  since TEXT NOT NULL, PRIMARY KEY (pipeline, stage, run)
+);
 ";
+
+/// Columns added after the first version of each table (checked, and added when missing,
+/// each time a history is opened).
+const COLUMNS: &[(&str, &str, &str)] = &[
+    ("runs", "parent", "TEXT"),
+    ("runs", "owner", "TEXT"),
+    // The run's snapshot: what resuming, retrying and rolling back need.
+    ("runs", "ir", "TEXT"),
+    ("runs", "facts", "TEXT"),
+    ("runs", "file", "TEXT"),
+    // Seconds the run was active before its current process (held time does not count).
+    ("runs", "spent", "REAL"),
+    // A rollback run: the run whose inputs it re-uses.
+    ("runs", "source", "TEXT"),
+    ("stages", "verdict", "TEXT"),
+    ("stages", "reason", "TEXT"),
+    ("stages", "rounds", "INTEGER"),
+];
 
 /// Now, RFC 3339.
 pub fn now() -> String {
@@ -161,19 +199,22 @@ impl History {
             .map_err(sql)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
-        // Histories written before runs had parents.
-        // Histories written before runs had these columns.
-        for column in ["parent", "owner"] {
-            let exists = conn
-                .prepare("SELECT 1 FROM pragma_table_info('runs') WHERE name = ?1")
+        // One process at a time creates and upgrades the schema.
+        let tx = immediate(&conn)?;
+        tx.execute_batch(SCHEMA).map_err(sql)?;
+        for (table, column, ty) in COLUMNS {
+            let exists = tx
+                .prepare(&format!(
+                    "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+                ))
                 .and_then(|mut st| st.exists([column]))
                 .map_err(sql)?;
             if !exists {
-                conn.execute_batch(&format!("ALTER TABLE runs ADD COLUMN {column} TEXT"))
+                tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))
                     .map_err(sql)?;
             }
         }
+        tx.commit().map_err(sql)?;
         Ok(History {
             conn,
             dir: dir.to_path_buf(),
@@ -188,15 +229,11 @@ impl History {
         &self,
         ir: &crate::ir::Ir,
         params: &serde_json::Value,
-        parent: Option<&str>,
+        snapshot: &Snapshot<'_>,
     ) -> Result<String, String> {
         // Immediate: another pipec process starting a run waits, so sequence numbers (and
         // ids) stay unique.
-        let tx = rusqlite::Transaction::new_unchecked(
-            &self.conn,
-            rusqlite::TransactionBehavior::Immediate,
-        )
-        .map_err(sql)?;
+        let tx = immediate(&self.conn)?;
         let seq: i64 = tx
             .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs", [], |r| {
                 r.get(0)
@@ -204,8 +241,20 @@ impl History {
             .map_err(sql)?;
         let id = format!("{}-{seq}", jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S"));
         tx.execute(
-            "INSERT INTO runs (id, pipeline, status, params, started, seq, parent, owner) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7)",
-            params![id, ir.pipeline.name, params.to_string(), now(), seq, parent, Owner::me().map(|o| o.to_string())],
+            "INSERT INTO runs (id, pipeline, status, params, started, seq, parent, owner, ir, facts, file, spent, source) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11)",
+            params![
+                id,
+                ir.pipeline.name,
+                params.to_string(),
+                now(),
+                seq,
+                snapshot.parent,
+                Owner::me().map(|o| o.to_string()),
+                crate::ir::to_json(ir),
+                snapshot.facts.to_string(),
+                snapshot.file.map(|f| f.to_string_lossy().into_owned()),
+                snapshot.source,
+            ],
         )
         .map_err(sql)?;
         {
@@ -237,6 +286,8 @@ impl History {
         Ok(id)
     }
 
+    /// A run's end (or hold, `waiting`): committed at once. An ended run leaves the stages
+    /// it occupied (a held one keeps them) and stops waiting for any.
     pub fn finish_run(&self, run: &str, status: &str) -> Result<(), String> {
         self.change(
             Change::Run {
@@ -249,15 +300,18 @@ impl History {
     }
 
     /// A stage's status; "running" is queued, anything else commits (with what is queued).
-    pub fn stage(&self, run: &str, stage: &str, status: &str) -> Result<(), String> {
+    pub fn stage(&self, run: &str, stage: &str, update: &StageUpdate<'_>) -> Result<(), String> {
         self.change(
             Change::Stage {
                 run: run.into(),
                 stage: stage.into(),
-                status: status.into(),
+                status: update.status.into(),
+                verdict: update.verdict.map(str::to_string),
+                reason: update.reason.map(str::to_string),
+                rounds: update.rounds,
                 at: now(),
             },
-            status != "running",
+            update.status != "running" || update.rounds.is_some(),
         )
     }
 
@@ -318,7 +372,7 @@ impl History {
         }
         self.since.set(None);
         let changes = fold(std::mem::take(&mut *self.queued.borrow_mut()));
-        let tx = self.conn.unchecked_transaction().map_err(sql)?;
+        let tx = immediate(&self.conn)?;
         for c in &changes {
             apply(&tx, c)?;
         }
@@ -472,6 +526,222 @@ impl History {
     }
 }
 
+/// A run as recorded: its snapshot and how far it got.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub id: String,
+    pub pipeline: String,
+    pub status: String,
+    /// Param values as text, by name.
+    pub params: BTreeMap<String, String>,
+    /// The IR it ran (`None` for runs recorded before runs kept one).
+    pub ir: Option<String>,
+    pub facts: Option<String>,
+    pub file: Option<PathBuf>,
+    pub spent: f64,
+    pub seq: i64,
+    pub parent: Option<String>,
+    pub source: Option<String>,
+    pub stages: Vec<RecordedStage>,
+    /// (stage, action, key) → value.
+    pub exports: BTreeMap<(String, String, String), String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecordedStage {
+    pub name: String,
+    pub status: String,
+    pub verdict: Option<String>,
+    pub reason: Option<String>,
+    pub rounds: u32,
+    pub actions: Vec<RecordedAction>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecordedAction {
+    pub name: String,
+    pub status: String,
+    pub attempts: u32,
+    pub started: Option<String>,
+}
+
+/// Whether this process may go on with a run.
+#[derive(Clone, Copy, Debug)]
+pub enum Claim {
+    /// It is ours now (its previous process, if any, is gone).
+    Taken,
+    /// Another live process runs it.
+    Busy(Owner),
+}
+
+impl History {
+    /// Everything needed to continue a run.
+    pub fn recorded(&self, run: &str) -> Result<Option<Recorded>, String> {
+        let head = self
+            .conn
+            .query_row(
+                "SELECT id, pipeline, status, params, ir, facts, file, COALESCE(spent, 0), seq, parent, source FROM runs WHERE id = ?1",
+                params![run],
+                |r| {
+                    Ok(Recorded {
+                        id: r.get(0)?,
+                        pipeline: r.get(1)?,
+                        status: r.get(2)?,
+                        params: serde_json::from_str::<BTreeMap<String, String>>(
+                            &r.get::<_, String>(3)?,
+                        )
+                        .unwrap_or_default(),
+                        ir: r.get(4)?,
+                        facts: r.get(5)?,
+                        file: r.get::<_, Option<String>>(6)?.map(PathBuf::from),
+                        spent: r.get(7)?,
+                        seq: r.get(8)?,
+                        parent: r.get(9)?,
+                        source: r.get(10)?,
+                        stages: Vec::new(),
+                        exports: BTreeMap::new(),
+                    })
+                },
+            )
+            .optional()
+            .map_err(sql)?;
+        let Some(mut rec) = head else {
+            return Ok(None);
+        };
+        let mut st = self
+            .conn
+            .prepare("SELECT name, status, verdict, reason, COALESCE(rounds, 0) FROM stages WHERE run = ?1 ORDER BY idx")
+            .map_err(sql)?;
+        rec.stages = st
+            .query_map(params![run], |r| {
+                Ok(RecordedStage {
+                    name: r.get(0)?,
+                    status: r.get(1)?,
+                    verdict: r.get(2)?,
+                    reason: r.get(3)?,
+                    rounds: r.get(4)?,
+                    actions: Vec::new(),
+                })
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        let mut act = self
+            .conn
+            .prepare("SELECT name, status, attempts, started FROM actions WHERE run = ?1 AND stage = ?2 ORDER BY idx")
+            .map_err(sql)?;
+        for s in &mut rec.stages {
+            s.actions = act
+                .query_map(params![run, s.name], |r| {
+                    Ok(RecordedAction {
+                        name: r.get(0)?,
+                        status: r.get(1)?,
+                        attempts: r.get(2)?,
+                        started: r.get(3)?,
+                    })
+                })
+                .map_err(sql)?
+                .collect::<Result<_, _>>()
+                .map_err(sql)?;
+        }
+        let mut ex = self
+            .conn
+            .prepare("SELECT stage, action, key, value FROM exports WHERE run = ?1")
+            .map_err(sql)?;
+        rec.exports = ex
+            .query_map(params![run], |r| {
+                Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?))
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        Ok(Some(rec))
+    }
+
+    /// Makes this process the run's owner, unless another live process is: two resumers of
+    /// one run cannot both go on. The run is `running` again; nested runs its dead owner
+    /// left unfinished are recorded `stopped` (resuming starts their actions afresh).
+    pub fn claim(&self, run: &str) -> Result<Claim, String> {
+        let tx = immediate(&self.conn)?;
+        let owner: Option<String> = tx
+            .query_row("SELECT owner FROM runs WHERE id = ?1", params![run], |r| {
+                r.get(0)
+            })
+            .map_err(sql)?;
+        let me = Owner::me();
+        if let Some(o) = owner.and_then(|o| o.parse::<Owner>().ok()) {
+            if Some(o) != me && o.alive() {
+                return Ok(Claim::Busy(o));
+            }
+        }
+        tx.execute(
+            "UPDATE runs SET owner = ?2, status = 'running', finished = NULL WHERE id = ?1",
+            params![run, me.map(|o| o.to_string())],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "WITH RECURSIVE nested(id) AS (SELECT id FROM runs WHERE parent = ?1 UNION SELECT r.id FROM runs r JOIN nested n ON r.parent = n.id) UPDATE runs SET status = 'stopped', finished = ?2 WHERE id IN nested AND status IN ('running', 'waiting')",
+            params![run, now()],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(Claim::Taken)
+    }
+
+    /// The runs nested in `run` (by `pipeline` actions and rollbacks), at any depth.
+    pub fn nested(&self, run: &str) -> Result<Vec<String>, String> {
+        let mut st = self
+            .conn
+            .prepare("WITH RECURSIVE nested(id) AS (SELECT id FROM runs WHERE parent = ?1 UNION SELECT r.id FROM runs r JOIN nested n ON r.parent = n.id) SELECT id FROM nested")
+            .map_err(sql)?;
+        st.query_map(params![run], |r| r.get(0))
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)
+    }
+
+    /// Adds the time this process spent on the run (commits at once).
+    pub fn add_spent(&self, run: &str, secs: f64) -> Result<(), String> {
+        self.flush()?;
+        self.conn
+            .execute(
+                "UPDATE runs SET spent = COALESCE(spent, 0) + ?2 WHERE id = ?1",
+                params![run, secs],
+            )
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    /// The newest run of `pipeline`, other than `except`, in which `stage` succeeded.
+    pub fn last_success(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        except: Option<&str>,
+    ) -> Result<Option<String>, String> {
+        self.conn
+            .query_row(
+                "SELECT r.id FROM runs r JOIN stages s ON s.run = r.id WHERE r.pipeline = ?1 AND s.name = ?2 AND s.status = 'succeeded' AND r.ir IS NOT NULL AND (?3 IS NULL OR r.id <> ?3) ORDER BY r.seq DESC LIMIT 1",
+                params![pipeline, stage, except],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)
+    }
+
+    /// The newest run of `pipeline` that kept its IR: (run id, IR as JSON).
+    pub fn latest_ir(&self, pipeline: &str) -> Result<Option<(String, String)>, String> {
+        self.conn
+            .query_row(
+                "SELECT id, ir FROM runs WHERE pipeline = ?1 AND ir IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                params![pipeline],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql)
+    }
+}
+
 /// Folds an action's queued "running" change into its end when both wait for the same
 /// commit (one row update instead of two).
 fn fold(changes: Vec<Change>) -> Vec<Change> {
@@ -515,22 +785,39 @@ fn fold(changes: Vec<Change>) -> Vec<Change> {
 
 fn apply(conn: &Connection, change: &Change) -> Result<(), String> {
     match change {
-        Change::Run { run, status, at } => conn
-            .prepare_cached("UPDATE runs SET status = ?2, finished = ?3 WHERE id = ?1")
-            .and_then(|mut st| st.execute(params![run, status, at])),
+        Change::Run { run, status, at } => {
+            let finished = (status != "running").then_some(at);
+            conn.prepare_cached("UPDATE runs SET status = ?2, finished = ?3 WHERE id = ?1")
+                .and_then(|mut st| st.execute(params![run, status, finished]))
+                .and_then(|_| {
+                    conn.prepare_cached("DELETE FROM waits WHERE run = ?1")
+                        .and_then(|mut st| st.execute(params![run]))
+                })
+                .and_then(|n| {
+                    if status == "waiting" || status == "running" {
+                        return Ok(n);
+                    }
+                    conn.prepare_cached("DELETE FROM locks WHERE run = ?1")
+                        .and_then(|mut st| st.execute(params![run]))
+                })
+        }
         Change::Stage {
             run,
             stage,
             status,
+            verdict,
+            reason,
+            rounds,
             at,
         } => {
             let q = if status == "running" {
-                "UPDATE stages SET status = ?3, started = COALESCE(started, ?4) WHERE run = ?1 AND name = ?2"
+                "UPDATE stages SET status = ?3, started = COALESCE(started, ?4), verdict = COALESCE(?5, verdict), reason = ?6, rounds = COALESCE(?7, rounds), finished = NULL WHERE run = ?1 AND name = ?2"
             } else {
-                "UPDATE stages SET status = ?3, finished = ?4 WHERE run = ?1 AND name = ?2"
+                "UPDATE stages SET status = ?3, finished = ?4, verdict = COALESCE(?5, verdict), reason = ?6, rounds = COALESCE(?7, rounds) WHERE run = ?1 AND name = ?2"
             };
-            conn.prepare_cached(q)
-                .and_then(|mut st| st.execute(params![run, stage, status, at]))
+            conn.prepare_cached(q).and_then(|mut st| {
+                st.execute(params![run, stage, status, at, verdict, reason, rounds])
+            })
         }
         Change::Action {
             run,
@@ -637,6 +924,37 @@ fn start_time(pid: i32) -> Option<u64> {
         .nth(19)?
         .parse()
         .ok()
+}
+
+/// A write transaction that takes the database's write lock at once, so that it waits for
+/// other processes (the busy timeout) instead of failing with "database is locked" when a
+/// read would later turn into a write.
+pub(super) fn immediate(conn: &Connection) -> Result<rusqlite::Transaction<'_>, String> {
+    rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
+        .map_err(sql)
+}
+
+/// What a new run records besides its IR and params.
+pub struct Snapshot<'a> {
+    /// The run a `pipeline` action's run is nested in.
+    pub parent: Option<&'a str>,
+    /// Trigger facts (`run.branch`, …), as JSON.
+    pub facts: &'a serde_json::Value,
+    /// The pipeline file (relative paths in it resolve against its folder).
+    pub file: Option<&'a Path>,
+    /// A rollback run: the run whose inputs it re-uses.
+    pub source: Option<&'a str>,
+}
+
+/// A change of a stage's record.
+pub struct StageUpdate<'a> {
+    pub status: &'a str,
+    /// How it was decided: `runs`, `skipped`, `not-reached`, `held`, `fails`.
+    pub verdict: Option<&'a str>,
+    /// Why (shown by `pipec show`).
+    pub reason: Option<&'a str>,
+    /// `on failure retry` rounds used so far.
+    pub rounds: Option<u32>,
 }
 
 /// A change of an action's record.

@@ -1,0 +1,614 @@
+//! Durable runs from the command line: `resume`, `retry`, `rollback` (they drive a recorded
+//! run on), `approve`, `reject` and `transition` (they only record a decision).
+
+use std::path::PathBuf;
+
+use super::execute::{Drive, drive, exit_code, open_history, read_secrets};
+use crate::runtime::holds::{Decision, Override, declared};
+use crate::runtime::resume::{Start, facts_of, ir_of, params_of};
+use crate::runtime::run::RunStatus;
+use crate::runtime::state::{Claim, History, Recorded, Snapshot, now, resolve_dir};
+
+/// How a run that goes on in this process is shown and scheduled.
+#[derive(clap::Args)]
+pub(crate) struct Common {
+    /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`).
+    #[arg(long, env = "PIPEC_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Actions running at once (default: the number of CPUs).
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// Stream every action's output live.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+}
+
+/// Continue a held or interrupted run.
+#[derive(clap::Args)]
+#[command(
+    long_about = "Continue a run that is held (an approval was decided, a transition enabled) or \
+whose process ended without ending it (killed, crashed). What finished stays finished: only \
+actions that had not finished run again, with the artifacts and exports of those that did. \
+Processes the earlier pipec left behind are ended first. On a run that has ended, prints its \
+outcome and exits with its code (0, 1 or 130).",
+    after_help = "Examples:\n  pipec resume last\n  pipec approve last deploy.approve && pipec resume last"
+)]
+pub(crate) struct ResumeArgs {
+    /// A run id, or `last`.
+    run: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Re-run the failed stage of a failed (or stopped) run, and go on from there.
+#[derive(clap::Args)]
+#[command(
+    long_about = "Re-run the stage at which a run failed (or was stopped) in the same run: its \
+failed and unfinished actions (with `--all`, all its actions), then go on. Succeeded stages \
+stay as they were.",
+    after_help = "Examples:\n  pipec retry last\n  pipec retry 20261126-101500-3 --all"
+)]
+pub(crate) struct RetryArgs {
+    /// A run id, or `last`.
+    run: String,
+    /// Re-run every action of the stage, not only those that failed or did not finish.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Re-run a stage with the inputs of the last run in which it succeeded.
+#[derive(clap::Args)]
+#[command(
+    long_about = "Re-run STAGE of PIPELINE as a new run, with the recorded pipeline, params, \
+exports and artifacts of the newest run in which STAGE succeeded (other stages do not run).",
+    after_help = "Examples:\n  pipec rollback webapp deploy"
+)]
+pub(crate) struct RollbackArgs {
+    /// The pipeline's name (as in `pipeline NAME`).
+    pipeline: String,
+    stage: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Approve or reject an approval action of a held run.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  pipec approve last deploy.approve --comment \"checked the canary\"\n  pipec reject last deploy.approve --as release-manager\n\nThe decision is recorded; a run whose process is still there goes on at once, a held one with `pipec resume`."
+)]
+pub(crate) struct DecideArgs {
+    /// A run id, or `last`.
+    run: String,
+    /// The approval action.
+    #[arg(value_name = "STAGE.ACTION")]
+    action: String,
+    /// Why (recorded, and shown in the action's log and in `pipec show`).
+    #[arg(long)]
+    comment: Option<String>,
+    /// Who decides (default: the user running pipec); checked against the action's
+    /// `approvers` when it has any.
+    #[arg(long = "as", value_name = "NAME")]
+    by: Option<String>,
+    /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`).
+    #[arg(long, env = "PIPEC_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Switch {
+    Enable,
+    Disable,
+}
+
+/// Enable or disable a transition of a pipeline.
+#[derive(clap::Args)]
+#[command(
+    long_about = "Enable or disable the transition FROM -> TO of PIPELINE for the runs in this \
+state directory. A run that reaches a disabled transition is held there (`waiting`) until it \
+is enabled and the run resumed. The setting lasts until the pipeline declares that transition \
+differently.",
+    after_help = "Examples:\n  pipec transition disable webapp staging prod --reason \"release freeze\"\n  pipec transition enable webapp staging prod && pipec resume last"
+)]
+pub(crate) struct TransitionArgs {
+    #[arg(value_enum)]
+    switch: Switch,
+    /// The pipeline's name (as in `pipeline NAME`).
+    pipeline: String,
+    from: String,
+    to: String,
+    /// Why (shown where runs are held).
+    #[arg(long)]
+    reason: Option<String>,
+    /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`).
+    #[arg(long, env = "PIPEC_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+fn usage(message: &str) -> u8 {
+    eprintln!("error: {message}");
+    super::exit::USAGE
+}
+
+/// The history and the recorded run `run` names.
+fn recorded(state_dir: Option<&std::path::Path>, run: &str) -> Result<(History, Recorded), u8> {
+    let dir = resolve_dir(state_dir);
+    if !dir.join("history.db").exists() {
+        return Err(usage(&format!(
+            "no run history in `{}`\nhelp: pass `--state-dir DIR`",
+            dir.display()
+        )));
+    }
+    let h = open_history(&dir)?;
+    let id = match h.resolve(run) {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return Err(usage(&format!(
+                "no run `{run}` in this state directory\nhelp: `pipec runs` lists them"
+            )));
+        }
+        Err(e) => return Err(usage(&e)),
+    };
+    match h.recorded(&id) {
+        Ok(Some(rec)) => Ok((h, rec)),
+        Ok(None) => Err(usage(&format!("run `{id}` is gone from the history"))),
+        Err(e) => Err(usage(&e)),
+    }
+}
+
+fn status_of(s: &str) -> Option<RunStatus> {
+    Some(match s {
+        "succeeded" => RunStatus::Succeeded,
+        "failed" => RunStatus::Failed,
+        "stopped" => RunStatus::Stopped,
+        "superseded" => RunStatus::Superseded,
+        _ => return None,
+    })
+}
+
+pub(crate) fn resume(args: &ResumeArgs) -> u8 {
+    let (history, rec) = match recorded(args.common.state_dir.as_deref(), &args.run) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if let Some(status) = status_of(&rec.status) {
+        eprintln!(
+            "run {} has ended: {}\n  details: pipec show {}",
+            rec.id, rec.status, rec.id
+        );
+        return exit_code(status);
+    }
+    go_on(&history, rec, &args.common, false, None)
+}
+
+pub(crate) fn retry(args: &RetryArgs) -> u8 {
+    let (history, rec) = match recorded(args.common.state_dir.as_deref(), &args.run) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if !matches!(rec.status.as_str(), "failed" | "stopped") {
+        return usage(&format!(
+            "run {} is {}; `pipec retry` re-runs the failed stage of a failed or stopped run{}",
+            rec.id,
+            rec.status,
+            if matches!(rec.status.as_str(), "waiting" | "running") {
+                format!(" (to continue this one: `pipec resume {}`)", rec.id)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    go_on(&history, rec, &args.common, true, Some(args.all))
+}
+
+/// Resumes (or retries) a recorded run in this process.
+fn go_on(
+    history: &History,
+    rec: Recorded,
+    common: &Common,
+    retry: bool,
+    all: Option<bool>,
+) -> u8 {
+    if let Some(parent) = &rec.parent {
+        return usage(&format!(
+            "run {} runs inside run {parent} (a `pipeline` action or a rollback); resume or retry {parent} instead",
+            rec.id
+        ));
+    }
+    let prepared = ir_of(&rec).and_then(|ir| {
+        let values = params_of(&ir, &rec)?;
+        let base = rec
+            .file
+            .as_ref()
+            .and_then(|f| f.parent())
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let secrets = read_secrets(&ir, &base)?;
+        Ok((ir, values, secrets))
+    });
+    let (ir, values, secrets) = match prepared {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::exit::INVALID;
+        }
+    };
+    match history.claim(&rec.id) {
+        Ok(Claim::Taken) => {}
+        Ok(Claim::Busy(owner)) => {
+            return usage(&format!(
+                "run {} is being run by another pipec (process {}); wait for it, or stop it with `pipec stop {}`",
+                rec.id, owner.pid, rec.id
+            ));
+        }
+        Err(e) => return usage(&e),
+    }
+    // Whatever the earlier process of this run (and of the runs nested in it) left running.
+    let work = history.dir.join("work");
+    let mut dirs = vec![work.join(&rec.id)];
+    dirs.extend(
+        history
+            .nested(&rec.id)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| work.join(r)),
+    );
+    let strays = crate::runtime::exec::end_strays(&dirs);
+    if strays > 0 {
+        eprintln!("note: ended {strays} process(es) left by the earlier pipec of run {}", rec.id);
+    }
+    let facts = facts_of(&rec);
+    let file = rec.file.clone().unwrap_or_default();
+    let id = rec.id.clone();
+    let (verb, start) = if retry {
+        (
+            "retrying",
+            Start::Retry {
+                rec,
+                all: all.unwrap_or(false),
+            },
+        )
+    } else {
+        ("resuming", Start::Resume(rec))
+    };
+    drive(&Drive {
+        ir: &ir,
+        values: &values,
+        facts: &facts,
+        file,
+        jobs: common.jobs,
+        verbose: common.verbose,
+        start: &start,
+        history,
+        run_id: &id,
+        secrets: &secrets,
+        headline: format!(
+            "{verb} run {id} of pipeline `{}` (state: {})",
+            ir.pipeline.name,
+            history.dir.display()
+        ),
+    })
+}
+
+pub(crate) fn rollback(args: &RollbackArgs) -> u8 {
+    let dir = resolve_dir(args.common.state_dir.as_deref());
+    if !dir.join("history.db").exists() {
+        return usage(&format!(
+            "no run history in `{}`: nothing to roll back to\nhelp: pass `--state-dir DIR`",
+            dir.display()
+        ));
+    }
+    let history = match open_history(&dir) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let source = match history.last_success(&args.pipeline, &args.stage, None) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return usage(&format!(
+                "no run of pipeline `{}` in which stage `{}` succeeded: nothing to roll back to\nhelp: `pipec runs --pipeline {}` lists its runs",
+                args.pipeline, args.stage, args.pipeline
+            ));
+        }
+        Err(e) => return usage(&e),
+    };
+    let rec = match history.recorded(&source) {
+        Ok(Some(r)) => r,
+        Ok(None) => return usage(&format!("run `{source}` is gone from the history")),
+        Err(e) => return usage(&e),
+    };
+    let base = rec
+        .file
+        .as_ref()
+        .and_then(|f| f.parent())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let prepared = ir_of(&rec).and_then(|ir| {
+        let values = params_of(&ir, &rec)?;
+        let secrets = read_secrets(&ir, &base)?;
+        Ok((ir, values, secrets))
+    });
+    let (ir, values, secrets) = match prepared {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::exit::INVALID;
+        }
+    };
+    let facts = facts_of(&rec);
+    let file = rec.file.clone().unwrap_or_default();
+    let snapshot = Snapshot {
+        parent: None,
+        facts: &serde_json::to_value(&facts).unwrap_or_default(),
+        file: Some(&file),
+        source: Some(&source),
+    };
+    let params = serde_json::to_value(&rec.params).unwrap_or_default();
+    let id = match history.start_run(&ir, &params, &snapshot) {
+        Ok(id) => id,
+        Err(e) => return usage(&e),
+    };
+    let start = Start::Rollback {
+        stage: args.stage.clone(),
+        source: rec,
+    };
+    drive(&Drive {
+        ir: &ir,
+        values: &values,
+        facts: &facts,
+        file,
+        jobs: args.common.jobs,
+        verbose: args.common.verbose,
+        start: &start,
+        history: &history,
+        run_id: &id,
+        secrets: &secrets,
+        headline: format!(
+            "run {id}: rollback of stage `{}` of pipeline `{}` with the inputs of run {source}",
+            args.stage, args.pipeline
+        ),
+    })
+}
+
+/// The user running pipec.
+fn whoami() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
+}
+
+pub(crate) fn approve(args: &DecideArgs) -> u8 {
+    decide(args, true)
+}
+
+pub(crate) fn reject(args: &DecideArgs) -> u8 {
+    decide(args, false)
+}
+
+fn decide(args: &DecideArgs, approved: bool) -> u8 {
+    let (history, rec) = match recorded(args.state_dir.as_deref(), &args.run) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let verb = if approved { "approve" } else { "reject" };
+    let Some((stage, action)) = args.action.split_once('.') else {
+        return usage(&format!(
+            "`{}` is not STAGE.ACTION (for example `deploy.approve`)",
+            args.action
+        ));
+    };
+    let ir = match ir_of(&rec) {
+        Ok(ir) => ir,
+        Err(e) => return usage(&e),
+    };
+    let found = ir
+        .pipeline
+        .stages
+        .iter()
+        .find(|s| s.name == stage)
+        .and_then(|s| s.actions.iter().find(|a| a.name == action));
+    let approvals: Vec<String> = ir
+        .pipeline
+        .stages
+        .iter()
+        .flat_map(|s| {
+            s.actions
+                .iter()
+                .filter(|a| a.kind == crate::ir::Kind::Approval)
+                .map(move |a| format!("{}.{}", s.name, a.name))
+        })
+        .collect();
+    let list = if approvals.is_empty() {
+        "it has none".to_string()
+    } else {
+        format!("its approvals: {}", approvals.join(", "))
+    };
+    let Some(a) = found else {
+        return usage(&format!(
+            "run {} has no action `{}` ({list})",
+            rec.id, args.action
+        ));
+    };
+    if a.kind != crate::ir::Kind::Approval {
+        return usage(&format!(
+            "`{}` is not an approval action ({list})",
+            args.action
+        ));
+    }
+    if status_of(&rec.status).is_some() {
+        return usage(&format!(
+            "run {} has ended ({}): there is nothing to {verb}",
+            rec.id, rec.status
+        ));
+    }
+    let status = rec
+        .stages
+        .iter()
+        .find(|s| s.name == stage)
+        .and_then(|s| s.actions.iter().find(|x| x.name == action))
+        .map_or("pending", |x| x.status.as_str());
+    if status != "waiting" {
+        return usage(&format!(
+            "`{}` of run {} is not waiting for a decision (it is {status})",
+            args.action, rec.id
+        ));
+    }
+    let by = args.by.clone().unwrap_or_else(whoami);
+    let approvers = match approvers_of(a, &ir, &rec) {
+        Ok(list) => list,
+        Err(e) => return usage(&e),
+    };
+    if !approvers.is_empty() && !approvers.contains(&by) {
+        return usage(&format!(
+            "`{by}` may not {verb} `{}`: its approvers are {}\nhelp: decide as one of them (`--as NAME` names who decides)",
+            args.action,
+            approvers.join(", ")
+        ));
+    }
+    let decision = Decision {
+        approved,
+        by: by.clone(),
+        comment: args.comment.clone(),
+        at: now(),
+    };
+    match history.decide(&rec.id, stage, action, &decision) {
+        Ok(Ok(())) => {}
+        Ok(Err(earlier)) => {
+            return usage(&format!(
+                "`{}` of run {} was already {} by {} at {}",
+                args.action,
+                rec.id,
+                if earlier.approved { "approved" } else { "rejected" },
+                earlier.by,
+                earlier.at
+            ));
+        }
+        Err(e) => return usage(&e),
+    }
+    let live = history
+        .owner(&rec.id)
+        .ok()
+        .and_then(|(o, _)| o)
+        .is_some_and(|o| o.alive());
+    let next = if live {
+        "its pipec goes on with it".to_string()
+    } else {
+        format!("`pipec resume {}` goes on", rec.id)
+    };
+    eprintln!(
+        "{} `{}` of run {} as {by}; {next}",
+        if approved { "approved" } else { "rejected" },
+        args.action,
+        rec.id
+    );
+    super::exit::OK
+}
+
+/// The names an approval action's `approvers` list holds (with the run's params).
+fn approvers_of(
+    a: &crate::ir::Action,
+    ir: &crate::ir::Ir,
+    rec: &Recorded,
+) -> Result<Vec<String>, String> {
+    let Some(expr) = a.params.get("approvers") else {
+        return Ok(Vec::new());
+    };
+    let values = params_of(ir, rec)?;
+    match crate::runtime::resume::eval_with_params(expr, &values)? {
+        crate::runtime::eval::Value::List(items) => Ok(items.iter().map(|v| v.text()).collect()),
+        other => Ok(vec![other.text()]),
+    }
+}
+
+pub(crate) fn transition(args: &TransitionArgs) -> u8 {
+    let dir = resolve_dir(args.state_dir.as_deref());
+    let history = match open_history(&dir) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let ir = match history.latest_ir(&args.pipeline) {
+        Ok(Some((_, text))) => match crate::ir::from_json(&text) {
+            Ok(ir) => ir,
+            Err(e) => return usage(&format!("the recorded pipeline `{}`: {e}", args.pipeline)),
+        },
+        Ok(None) => {
+            return usage(&format!(
+                "no run of pipeline `{}` in `{}`: its transitions are known from its runs\nhelp: run it once, or pass the `--state-dir` it runs with",
+                args.pipeline,
+                dir.display()
+            ));
+        }
+        Err(e) => return usage(&e),
+    };
+    let edge = ir
+        .pipeline
+        .stages
+        .iter()
+        .find(|s| s.name == args.to)
+        .and_then(|s| s.inbound.iter().find(|e| e.from == args.from));
+    let Some(edge) = edge else {
+        let edges: Vec<String> = ir
+            .pipeline
+            .stages
+            .iter()
+            .flat_map(|s| s.inbound.iter().map(move |e| format!("{} {}", e.from, s.name)))
+            .collect();
+        return usage(&format!(
+            "pipeline `{}` has no transition {} -> {}\nhelp: its transitions: {}",
+            args.pipeline,
+            args.from,
+            args.to,
+            edges.join(", ")
+        ));
+    };
+    let enabled = matches!(args.switch, Switch::Enable);
+    let by = whoami();
+    let o = Override {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        enabled,
+        reason: if enabled {
+            None
+        } else {
+            Some(
+                args.reason
+                    .clone()
+                    .unwrap_or_else(|| format!("disabled by {by}")),
+            )
+        },
+        declared: declared(edge.disabled.as_deref()),
+        by,
+        at: now(),
+    };
+    if let Err(e) = history.set_override(&args.pipeline, &o) {
+        return usage(&e);
+    }
+    let held = history
+        .runs(Some(&args.pipeline))
+        .map(|rows| {
+            rows.into_iter()
+                .filter(|r| r.status == "waiting")
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    eprintln!(
+        "transition {} -> {} of `{}`: {}",
+        args.from,
+        args.to,
+        args.pipeline,
+        if enabled { "enabled" } else { "disabled" }
+    );
+    if enabled && !held.is_empty() {
+        eprintln!(
+            "  held runs of `{}` go on with `pipec resume RUN`: {}",
+            args.pipeline,
+            held.join(", ")
+        );
+    }
+    super::exit::OK
+}

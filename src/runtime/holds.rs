@@ -1,0 +1,197 @@
+//! What people decide about runs, recorded in the history: approvals of `approval` actions
+//! and overrides of transitions (`pipec transition enable|disable`).
+//!
+//! These commands only record; the run they concern reads the decision when it gets there
+//! (at once when its process is still going, else when it is resumed).
+
+use rusqlite::{OptionalExtension, params};
+
+use super::state::{History, immediate, now};
+
+/// `pipec approve` or `pipec reject`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub approved: bool,
+    pub by: String,
+    pub comment: Option<String>,
+    pub at: String,
+}
+
+/// A transition's state set from the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Override {
+    pub from: String,
+    pub to: String,
+    pub enabled: bool,
+    pub reason: Option<String>,
+    /// The declaration it overrides ([`declared`]): once the pipeline declares the
+    /// transition differently, the override no longer applies.
+    pub declared: String,
+    pub by: String,
+    pub at: String,
+}
+
+/// How a transition is declared, as an override remembers it.
+pub fn declared(disabled: Option<&str>) -> String {
+    match disabled {
+        Some(reason) => format!("disabled: {reason}"),
+        None => "enabled".into(),
+    }
+}
+
+#[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(sql)`.
+fn sql(e: rusqlite::Error) -> String {
+    format!("run history: {e}")
+}
+
+impl History {
+    /// The decision on an approval action, if there is one.
+    pub fn decision(&self, run: &str, stage: &str, action: &str) -> Result<Option<Decision>, String> {
+        self.conn
+            .prepare_cached(
+                "SELECT approved, by, comment, at FROM approvals WHERE run = ?1 AND stage = ?2 AND action = ?3",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![run, stage, action], |r| {
+                    Ok(Decision {
+                        approved: r.get(0)?,
+                        by: r.get(1)?,
+                        comment: r.get(2)?,
+                        at: r.get(3)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(sql)
+    }
+
+    /// Records a decision; an action is decided once (the earlier decision is returned as
+    /// the error's subject).
+    pub fn decide(
+        &self,
+        run: &str,
+        stage: &str,
+        action: &str,
+        decision: &Decision,
+    ) -> Result<Result<(), Decision>, String> {
+        let tx = immediate(&self.conn)?;
+        let earlier = tx
+            .query_row(
+                "SELECT approved, by, comment, at FROM approvals WHERE run = ?1 AND stage = ?2 AND action = ?3",
+                params![run, stage, action],
+                |r| {
+                    Ok(Decision {
+                        approved: r.get(0)?,
+                        by: r.get(1)?,
+                        comment: r.get(2)?,
+                        at: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(sql)?;
+        if let Some(d) = earlier {
+            return Ok(Err(d));
+        }
+        tx.execute(
+            "INSERT INTO approvals (run, stage, action, approved, by, comment, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![run, stage, action, decision.approved, decision.by, decision.comment, decision.at],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(Ok(()))
+    }
+
+    /// The transition overrides of a pipeline.
+    pub fn overrides(&self, pipeline: &str) -> Result<Vec<Override>, String> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT source, target, enabled, reason, declared, by, at FROM transitions WHERE pipeline = ?1 ORDER BY source, target",
+            )
+            .map_err(sql)?;
+        st.query_map(params![pipeline], |r| {
+            Ok(Override {
+                from: r.get(0)?,
+                to: r.get(1)?,
+                enabled: r.get(2)?,
+                reason: r.get(3)?,
+                declared: r.get(4)?,
+                by: r.get(5)?,
+                at: r.get(6)?,
+            })
+        })
+        .map_err(sql)?
+        .collect::<Result<_, _>>()
+        .map_err(sql)
+    }
+
+    /// Records a transition's state for a pipeline (replacing an earlier override).
+    pub fn set_override(&self, pipeline: &str, o: &Override) -> Result<(), String> {
+        let tx = immediate(&self.conn)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO transitions (pipeline, source, target, enabled, reason, declared, by, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![pipeline, o.from, o.to, o.enabled, o.reason, o.declared, o.by, now()],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)
+    }
+}
+
+/// The state of an edge into a stage: its reason when disabled, `None` when enabled; an
+/// override applies while the edge is declared as it was when the override was made.
+pub fn effective(
+    declared_reason: Option<&str>,
+    from: &str,
+    to: &str,
+    overrides: &[Override],
+) -> Option<String> {
+    let here = declared(declared_reason);
+    match overrides
+        .iter()
+        .find(|o| o.from == from && o.to == to && o.declared == here)
+    {
+        Some(o) if o.enabled => None,
+        Some(o) => Some(
+            o.reason
+                .clone()
+                .unwrap_or_else(|| format!("disabled by {}", o.by)),
+        ),
+        None => declared_reason.map(str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Override, declared, effective};
+
+    fn o(enabled: bool, declared_as: Option<&str>) -> Override {
+        Override {
+            from: "a".into(),
+            to: "b".into(),
+            enabled,
+            reason: (!enabled).then(|| "freeze".to_string()),
+            declared: declared(declared_as),
+            by: "ann".into(),
+            at: String::new(),
+        }
+    }
+
+    #[test]
+    fn overrides_last_until_the_declaration_changes() {
+        // Declared disabled, enabled from the command line.
+        assert_eq!(effective(Some("x"), "a", "b", &[o(true, Some("x"))]), None);
+        // The declaration's reason changed: the override is stale.
+        assert_eq!(
+            effective(Some("y"), "a", "b", &[o(true, Some("x"))]),
+            Some("y".into())
+        );
+        // Declared enabled, disabled from the command line.
+        assert_eq!(
+            effective(None, "a", "b", &[o(false, None)]),
+            Some("freeze".into())
+        );
+        // Another edge's override does not apply.
+        assert_eq!(effective(None, "a", "c", &[o(false, None)]), None);
+    }
+}

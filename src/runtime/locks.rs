@@ -1,0 +1,193 @@
+//! Stage locks across the processes that share a state directory (LANGUAGE.md §9).
+//!
+//! In `superseded` and `queued` modes a stage holds one run at a time: the run in it owns a
+//! row of `locks`, and runs that want in wait in `waits` (with their creation order, `seq`).
+//! Every decision is one IMMEDIATE transaction, so two processes never both take a stage.
+//! - `queued`: the stage goes to the earliest-created run waiting for it (FIFO).
+//! - `superseded`: only the newest waiting run keeps waiting; an older one is recorded
+//!   `superseded` (its process sees that at its next look and ends the run so).
+//!
+//! A run keeps its stage while held (approval) and while its process is gone without having
+//! ended the run (a crash): `pipec resume` goes on with it, `pipec stop` ends it and frees
+//! the stage.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::state::{History, Owner, immediate, now};
+use crate::ir::Mode;
+
+/// The answer to a run that wants a stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lock {
+    /// The stage is the run's (until [`History::unlock`] or the run's end).
+    Taken,
+    /// Another run is in the stage (or, queued, was waiting first).
+    Waiting { holder: String },
+    /// A newer run waits for the stage: this one ends `superseded`.
+    Superseded { by: String },
+}
+
+#[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(sql)`.
+fn sql(e: rusqlite::Error) -> String {
+    format!("run history: {e}")
+}
+
+impl History {
+    /// Asks for `stage` of `pipeline` for `run`; call again until it is [`Lock::Taken`].
+    pub fn lock(&self, pipeline: &str, stage: &str, run: &str, mode: Mode) -> Result<Lock, String> {
+        if mode == Mode::Parallel {
+            return Ok(Lock::Taken);
+        }
+        let tx = immediate(&self.conn)?;
+        let (seq, status): (i64, String) = tx
+            .query_row(
+                "SELECT seq, status FROM runs WHERE id = ?1",
+                params![run],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sql)?;
+        if status == "superseded" {
+            let by: Option<String> = tx
+                .query_row(
+                    "SELECT run FROM waits WHERE pipeline = ?1 AND stage = ?2 ORDER BY seq DESC LIMIT 1",
+                    params![pipeline, stage],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql)?;
+            tx.execute("DELETE FROM waits WHERE run = ?1", params![run])
+                .map_err(sql)?;
+            tx.commit().map_err(sql)?;
+            return Ok(Lock::Superseded {
+                by: by.unwrap_or_else(|| "a newer run".into()),
+            });
+        }
+        let holder: Option<(String, String)> = tx
+            .query_row(
+                "SELECT l.run, COALESCE(r.status, 'gone') FROM locks l LEFT JOIN runs r ON r.id = l.run WHERE l.pipeline = ?1 AND l.stage = ?2",
+                params![pipeline, stage],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql)?;
+        let holder = match holder {
+            Some((h, _)) if h == run => return Ok(Lock::Taken),
+            // A lock its run forgot (it ended without freeing it): free.
+            Some((_, s)) if !matches!(s.as_str(), "running" | "waiting") => {
+                tx.execute(
+                    "DELETE FROM locks WHERE pipeline = ?1 AND stage = ?2",
+                    params![pipeline, stage],
+                )
+                .map_err(sql)?;
+                None
+            }
+            other => other.map(|(h, _)| h),
+        };
+        let waiting: Vec<(String, i64, Option<String>)> = tx
+            .prepare(
+                "SELECT w.run, w.seq, r.owner FROM waits w JOIN runs r ON r.id = w.run WHERE w.pipeline = ?1 AND w.stage = ?2 AND w.run <> ?3 AND r.status = 'running' ORDER BY w.seq",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![pipeline, stage, run], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<Result<_, _>>()
+            })
+            .map_err(sql)?;
+        // Only runs whose process is still there wait (a crashed waiter waits no more).
+        let alive = |o: &Option<String>| {
+            o.as_deref()
+                .and_then(|o| o.parse::<Owner>().ok())
+                .is_some_and(|o| o.alive())
+        };
+        let waiting: Vec<(String, i64)> = waiting
+            .into_iter()
+            .filter(|(_, _, o)| alive(o))
+            .map(|(r, s, _)| (r, s))
+            .collect();
+        let outcome = match mode {
+            Mode::Superseded => {
+                if let Some((newer, _)) = waiting.iter().rev().find(|(_, s)| *s > seq) {
+                    tx.execute(
+                        "UPDATE runs SET status = 'superseded', finished = ?2 WHERE id = ?1",
+                        params![run, now()],
+                    )
+                    .map_err(sql)?;
+                    tx.execute("DELETE FROM waits WHERE run = ?1", params![run])
+                        .map_err(sql)?;
+                    Lock::Superseded { by: newer.clone() }
+                } else {
+                    for (older, _) in waiting.iter().filter(|(_, s)| *s < seq) {
+                        tx.execute(
+                            "UPDATE runs SET status = 'superseded', finished = ?2 WHERE id = ?1 AND status = 'running'",
+                            params![older, now()],
+                        )
+                        .map_err(sql)?;
+                        tx.execute(
+                            "DELETE FROM waits WHERE run = ?1 AND pipeline = ?2 AND stage = ?3",
+                            params![older, pipeline, stage],
+                        )
+                        .map_err(sql)?;
+                    }
+                    match holder {
+                        Some(h) => Lock::Waiting { holder: h },
+                        None => Lock::Taken,
+                    }
+                }
+            }
+            Mode::Queued => match (holder, waiting.iter().find(|(_, s)| *s < seq)) {
+                (Some(h), _) => Lock::Waiting { holder: h },
+                (None, Some((first, _))) => Lock::Waiting {
+                    holder: first.clone(),
+                },
+                (None, None) => Lock::Taken,
+            },
+            Mode::Parallel => Lock::Taken,
+        };
+        match &outcome {
+            Lock::Taken => {
+                tx.execute(
+                    "INSERT INTO locks (pipeline, stage, run, since) VALUES (?1, ?2, ?3, ?4)",
+                    params![pipeline, stage, run, now()],
+                )
+                .map_err(sql)?;
+                tx.execute(
+                    "DELETE FROM waits WHERE run = ?1 AND pipeline = ?2 AND stage = ?3",
+                    params![run, pipeline, stage],
+                )
+                .map_err(sql)?;
+            }
+            Lock::Waiting { .. } => {
+                tx.execute(
+                    "INSERT OR IGNORE INTO waits (pipeline, stage, run, seq, since) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![pipeline, stage, run, seq, now()],
+                )
+                .map_err(sql)?;
+            }
+            Lock::Superseded { .. } => {}
+        }
+        tx.commit().map_err(sql)?;
+        Ok(outcome)
+    }
+
+    /// The run leaves the stage (it ended): the next may enter.
+    pub fn unlock(&self, pipeline: &str, stage: &str, run: &str) -> Result<(), String> {
+        // What is queued goes first: the stage's end must be in the history before another
+        // run is in the stage.
+        self.flush()?;
+        self.conn
+            .prepare_cached("DELETE FROM locks WHERE pipeline = ?1 AND stage = ?2 AND run = ?3")
+            .and_then(|mut st| st.execute(params![pipeline, stage, run]))
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    /// Whether the run has been superseded by another process meanwhile.
+    pub fn superseded(&self, run: &str) -> Result<bool, String> {
+        self.conn
+            .prepare_cached("SELECT status FROM runs WHERE id = ?1")
+            .and_then(|mut st| st.query_row(params![run], |r| r.get::<_, String>(0)))
+            .map(|s| s == "superseded")
+            .map_err(sql)
+    }
+}
