@@ -1,5 +1,6 @@
 //! The scheduler and the kinds of `pipec run`: the stage graph, the `jobs` limit, entry and
-//! `on success` rules, timeouts, `git`, `pipeline` and `approval` actions, `--verbose`.
+//! `on success` rules, timeouts, `git` and `pipeline` actions, `--verbose` (approvals and
+//! rollback: `durable.rs`).
 //! Each test runs pipec in a temporary folder with its own state directory.
 
 use crate::support::{Output, Test};
@@ -128,7 +129,7 @@ fn a_window_with_else_fail_fails_the_run_at_once() {
 }
 
 #[test]
-fn on_success_rules_and_rollback_policies_fail_the_stage_clearly() {
+fn on_success_rules_fail_the_stage_clearly() {
     let src = r#"pipeline after {
   param ok: bool = false
   stage verify {
@@ -143,18 +144,6 @@ fn on_success_rules_and_rollback_policies_fail_the_stage_clearly() {
     assert_eq!(stage(&show(&t), "verify")["status"], "failed");
     let (_, out) = run(src, &["--param", "ok=true"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-
-    let rollback = r#"pipeline back {
-  stage build { action a: sh { run = "true" } }
-  stage deploy {
-    on failure rollback
-    action a: sh { run = "exit 1" }
-  }
-}
-"#;
-    let (_, out) = run(rollback, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "rollback needs durable runs");
 }
 
 #[test]
@@ -250,19 +239,6 @@ fn verbose_streams_output_with_a_prefix() {
     says(&out.stderr, "s.talk | hello from talk");
     says(&out.stderr, "s.talk | token ***");
     assert!(!out.stderr.contains("s3cr3t-value"), "{}", out.stderr);
-}
-
-#[test]
-fn approvals_fail_clearly_until_runs_can_be_resumed() {
-    let src = r#"pipeline gate {
-  stage ask { action ok: approval { summary = "ship it?" } }
-  stage after { action a: sh { run = "touch ran" } }
-}
-"#;
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "pipec resume");
-    assert!(!t.path("ran").exists());
 }
 
 fn git(dir: &std::path::Path, args: &[&str]) -> String {

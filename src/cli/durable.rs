@@ -203,13 +203,7 @@ pub(crate) fn retry(args: &RetryArgs) -> u8 {
 }
 
 /// Resumes (or retries) a recorded run in this process.
-fn go_on(
-    history: &History,
-    rec: Recorded,
-    common: &Common,
-    retry: bool,
-    all: Option<bool>,
-) -> u8 {
+fn go_on(history: &History, rec: Recorded, common: &Common, retry: bool, all: Option<bool>) -> u8 {
     if let Some(parent) = &rec.parent {
         return usage(&format!(
             "run {} runs inside run {parent} (a `pipeline` action or a rollback); resume or retry {parent} instead",
@@ -256,7 +250,10 @@ fn go_on(
     );
     let strays = crate::runtime::exec::end_strays(&dirs);
     if strays > 0 {
-        eprintln!("note: ended {strays} process(es) left by the earlier pipec of run {}", rec.id);
+        eprintln!(
+            "note: ended {strays} process(es) left by the earlier pipec of run {}",
+            rec.id
+        );
     }
     let facts = facts_of(&rec);
     let file = rec.file.clone().unwrap_or_default();
@@ -401,64 +398,8 @@ fn decide(args: &DecideArgs, approved: bool) -> u8 {
             args.action
         ));
     };
-    let ir = match ir_of(&rec) {
-        Ok(ir) => ir,
-        Err(e) => return usage(&e),
-    };
-    let found = ir
-        .pipeline
-        .stages
-        .iter()
-        .find(|s| s.name == stage)
-        .and_then(|s| s.actions.iter().find(|a| a.name == action));
-    let approvals: Vec<String> = ir
-        .pipeline
-        .stages
-        .iter()
-        .flat_map(|s| {
-            s.actions
-                .iter()
-                .filter(|a| a.kind == crate::ir::Kind::Approval)
-                .map(move |a| format!("{}.{}", s.name, a.name))
-        })
-        .collect();
-    let list = if approvals.is_empty() {
-        "it has none".to_string()
-    } else {
-        format!("its approvals: {}", approvals.join(", "))
-    };
-    let Some(a) = found else {
-        return usage(&format!(
-            "run {} has no action `{}` ({list})",
-            rec.id, args.action
-        ));
-    };
-    if a.kind != crate::ir::Kind::Approval {
-        return usage(&format!(
-            "`{}` is not an approval action ({list})",
-            args.action
-        ));
-    }
-    if status_of(&rec.status).is_some() {
-        return usage(&format!(
-            "run {} has ended ({}): there is nothing to {verb}",
-            rec.id, rec.status
-        ));
-    }
-    let status = rec
-        .stages
-        .iter()
-        .find(|s| s.name == stage)
-        .and_then(|s| s.actions.iter().find(|x| x.name == action))
-        .map_or("pending", |x| x.status.as_str());
-    if status != "waiting" {
-        return usage(&format!(
-            "`{}` of run {} is not waiting for a decision (it is {status})",
-            args.action, rec.id
-        ));
-    }
     let by = args.by.clone().unwrap_or_else(whoami);
-    let approvers = match approvers_of(a, &ir, &rec) {
+    let approvers = match decidable(&rec, stage, action, verb) {
         Ok(list) => list,
         Err(e) => return usage(&e),
     };
@@ -482,7 +423,11 @@ fn decide(args: &DecideArgs, approved: bool) -> u8 {
                 "`{}` of run {} was already {} by {} at {}",
                 args.action,
                 rec.id,
-                if earlier.approved { "approved" } else { "rejected" },
+                if earlier.approved {
+                    "approved"
+                } else {
+                    "rejected"
+                },
                 earlier.by,
                 earlier.at
             ));
@@ -508,6 +453,64 @@ fn decide(args: &DecideArgs, approved: bool) -> u8 {
     super::exit::OK
 }
 
+/// The approvers of approval action `stage.action` of `rec` (empty: anyone), when it waits
+/// for a decision; else why it cannot be decided.
+fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Vec<String>, String> {
+    let ir = ir_of(rec)?;
+    let found = ir
+        .pipeline
+        .stages
+        .iter()
+        .find(|s| s.name == stage)
+        .and_then(|s| s.actions.iter().find(|a| a.name == action));
+    let approvals: Vec<String> = ir
+        .pipeline
+        .stages
+        .iter()
+        .flat_map(|s| {
+            s.actions
+                .iter()
+                .filter(|a| a.kind == crate::ir::Kind::Approval)
+                .map(move |a| format!("{}.{}", s.name, a.name))
+        })
+        .collect();
+    let list = if approvals.is_empty() {
+        "it has none".to_string()
+    } else {
+        format!("its approvals: {}", approvals.join(", "))
+    };
+    let Some(a) = found else {
+        return Err(format!(
+            "run {} has no action `{stage}.{action}` ({list})",
+            rec.id
+        ));
+    };
+    if a.kind != crate::ir::Kind::Approval {
+        return Err(format!(
+            "`{stage}.{action}` is not an approval action ({list})"
+        ));
+    }
+    if status_of(&rec.status).is_some() {
+        return Err(format!(
+            "run {} has ended ({}): there is nothing to {verb}",
+            rec.id, rec.status
+        ));
+    }
+    let status = rec
+        .stages
+        .iter()
+        .find(|s| s.name == stage)
+        .and_then(|s| s.actions.iter().find(|x| x.name == action))
+        .map_or("pending", |x| x.status.as_str());
+    if status != "waiting" {
+        return Err(format!(
+            "`{stage}.{action}` of run {} is not waiting for a decision (it is {status})",
+            rec.id
+        ));
+    }
+    approvers_of(a, &ir, rec)
+}
+
 /// The names an approval action's `approvers` list holds (with the run's params).
 fn approvers_of(
     a: &crate::ir::Action,
@@ -519,7 +522,10 @@ fn approvers_of(
     };
     let values = params_of(ir, rec)?;
     match crate::runtime::resume::eval_with_params(expr, &values)? {
-        crate::runtime::eval::Value::List(items) => Ok(items.iter().map(|v| v.text()).collect()),
+        crate::runtime::eval::Value::List(items) => Ok(items
+            .iter()
+            .map(crate::runtime::eval::Value::text)
+            .collect()),
         other => Ok(vec![other.text()]),
     }
 }
@@ -555,7 +561,11 @@ pub(crate) fn transition(args: &TransitionArgs) -> u8 {
             .pipeline
             .stages
             .iter()
-            .flat_map(|s| s.inbound.iter().map(move |e| format!("{} {}", e.from, s.name)))
+            .flat_map(|s| {
+                s.inbound
+                    .iter()
+                    .map(move |e| format!("{} {}", e.from, s.name))
+            })
             .collect();
         return usage(&format!(
             "pipeline `{}` has no transition {} -> {}\nhelp: its transitions: {}",

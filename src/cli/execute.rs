@@ -269,7 +269,10 @@ async fn watch_signals(
 }
 
 /// Secrets are read when the run starts and never stored.
-pub(crate) fn read_secrets(ir: &Ir, base: &std::path::Path) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn read_secrets(
+    ir: &Ir,
+    base: &std::path::Path,
+) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for s in &ir.pipeline.secrets {
         let value = match &s.source {

@@ -152,7 +152,10 @@ pub(crate) fn show(args: &ShowArgs) -> u8 {
         run.id, run.pipeline, run.status, run.started
     );
     for s in &run.stages {
-        println!("  stage {}: {}", s.name, s.status);
+        match &s.reason {
+            Some(why) => println!("  stage {}: {} ({why})", s.name, s.status),
+            None => println!("  stage {}: {}", s.name, s.status),
+        }
         for a in &s.actions {
             let exports: Vec<String> = a
                 .exports
@@ -168,6 +171,16 @@ pub(crate) fn show(args: &ShowArgs) -> u8 {
                 "    {}: {} (attempts {}){exports}",
                 a.name, a.status, a.attempts
             );
+        }
+    }
+    for e in &run.transitions {
+        let by =
+            e.by.as_deref()
+                .map(|b| format!(", set by {b}"))
+                .unwrap_or_default();
+        match &e.reason {
+            Some(why) => println!("  transition {} -> {}: disabled ({why}{by})", e.from, e.to),
+            None => println!("  transition {} -> {}: enabled{by}", e.from, e.to),
         }
     }
     super::exit::OK

@@ -331,11 +331,13 @@ pub(super) async fn nested(
     match status {
         RunStatus::Succeeded => Ok(Some(0)),
         RunStatus::Stopped => outcome_result(Outcome::Stopped),
-        RunStatus::Failed | RunStatus::Waiting | RunStatus::Superseded => Err(Failure::new(format!(
-            "pipeline `{}` (run {child_id}) {}",
-            child.ir.pipeline.name,
-            status.as_str()
-        ))),
+        RunStatus::Failed | RunStatus::Waiting | RunStatus::Superseded => {
+            Err(Failure::new(format!(
+                "pipeline `{}` (run {child_id}) {}",
+                child.ir.pipeline.name,
+                status.as_str()
+            )))
+        }
     }
 }
 

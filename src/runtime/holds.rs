@@ -46,7 +46,12 @@ fn sql(e: rusqlite::Error) -> String {
 
 impl History {
     /// The decision on an approval action, if there is one.
-    pub fn decision(&self, run: &str, stage: &str, action: &str) -> Result<Option<Decision>, String> {
+    pub fn decision(
+        &self,
+        run: &str,
+        stage: &str,
+        action: &str,
+    ) -> Result<Option<Decision>, String> {
         self.conn
             .prepare_cached(
                 "SELECT approved, by, comment, at FROM approvals WHERE run = ?1 AND stage = ?2 AND action = ?3",
@@ -136,6 +141,45 @@ impl History {
         .map_err(sql)?;
         tx.commit().map_err(sql)
     }
+}
+
+/// A transition that is disabled, by its declaration or from the command line, or whose
+/// declaration is overridden (`pipec show`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EdgeState {
+    pub from: String,
+    pub to: String,
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Who set it from the command line, when someone did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// The transitions of `ir` that are disabled or overridden now.
+pub fn edge_states(ir: &crate::ir::Ir, overrides: &[Override]) -> Vec<EdgeState> {
+    let mut out = Vec::new();
+    for s in &ir.pipeline.stages {
+        for e in &s.inbound {
+            let here = declared(e.disabled.as_deref());
+            let o = overrides
+                .iter()
+                .find(|o| o.from == e.from && o.to == s.name && o.declared == here);
+            if e.disabled.is_none() && o.is_none() {
+                continue;
+            }
+            let reason = effective(e.disabled.as_deref(), &e.from, &s.name, overrides);
+            out.push(EdgeState {
+                from: e.from.clone(),
+                to: s.name.clone(),
+                enabled: reason.is_none(),
+                reason,
+                by: o.map(|o| o.by.clone()),
+            });
+        }
+    }
+    out
 }
 
 /// The state of an edge into a stage: its reason when disabled, `None` when enabled; an

@@ -27,6 +27,77 @@ pub enum Lock {
     Superseded { by: String },
 }
 
+/// The other runs waiting for a stage whose process is still there (a crashed waiter waits
+/// no more), oldest first, with their creation order.
+fn live_waiters(
+    tx: &rusqlite::Transaction<'_>,
+    pipeline: &str,
+    stage: &str,
+    run: &str,
+) -> Result<Vec<(String, i64)>, String> {
+    let waiting: Vec<(String, i64, Option<String>)> = tx
+        .prepare(
+        "SELECT w.run, w.seq, r.owner FROM waits w JOIN runs r ON r.id = w.run WHERE w.pipeline = ?1 AND w.stage = ?2 AND w.run <> ?3 AND r.status = 'running' ORDER BY w.seq",
+        )
+        .and_then(|mut st| {
+        st.query_map(params![pipeline, stage, run], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()
+        })
+        .map_err(sql)?;
+    let alive = |o: &Option<String>| {
+        o.as_deref()
+            .and_then(|o| o.parse::<Owner>().ok())
+            .is_some_and(|o| o.alive())
+    };
+    let waiting: Vec<(String, i64)> = waiting
+        .into_iter()
+        .filter(|(_, _, o)| alive(o))
+        .map(|(r, s, _)| (r, s))
+        .collect();
+    Ok(waiting)
+}
+
+/// `superseded` mode: the newest of the runs waiting for a stage keeps waiting (or enters a
+/// free stage); the others are recorded `superseded`.
+fn supersede(
+    tx: &rusqlite::Transaction<'_>,
+    pipeline: &str,
+    stage: &str,
+    run: &str,
+    seq: i64,
+    waiting: &[(String, i64)],
+    holder: Option<String>,
+) -> Result<Lock, String> {
+    if let Some((newer, _)) = waiting.iter().rev().find(|(_, s)| *s > seq) {
+        tx.execute(
+            "UPDATE runs SET status = 'superseded', finished = ?2 WHERE id = ?1",
+            params![run, now()],
+        )
+        .map_err(sql)?;
+        tx.execute("DELETE FROM waits WHERE run = ?1", params![run])
+            .map_err(sql)?;
+        return Ok(Lock::Superseded { by: newer.clone() });
+    }
+    for (older, _) in waiting.iter().filter(|(_, s)| *s < seq) {
+        tx.execute(
+            "UPDATE runs SET status = 'superseded', finished = ?2 WHERE id = ?1 AND status = 'running'",
+            params![older, now()],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "DELETE FROM waits WHERE run = ?1 AND pipeline = ?2 AND stage = ?3",
+            params![older, pipeline, stage],
+        )
+        .map_err(sql)?;
+    }
+    Ok(match holder {
+        Some(h) => Lock::Waiting { holder: h },
+        None => Lock::Taken,
+    })
+}
+
 #[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(sql)`.
 fn sql(e: rusqlite::Error) -> String {
     format!("run history: {e}")
@@ -39,11 +110,11 @@ impl History {
             return Ok(Lock::Taken);
         }
         let tx = immediate(&self.conn)?;
-        let (seq, status): (i64, String) = tx
+        let (seq, status, parent): (i64, String, Option<String>) = tx
             .query_row(
-                "SELECT seq, status FROM runs WHERE id = ?1",
+                "SELECT seq, status, parent FROM runs WHERE id = ?1",
                 params![run],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(sql)?;
         if status == "superseded" {
@@ -72,6 +143,16 @@ impl History {
             .map_err(sql)?;
         let holder = match holder {
             Some((h, _)) if h == run => return Ok(Lock::Taken),
+            // A rollback nested in the run that is in the stage takes its place.
+            Some((h, _)) if Some(&h) == parent.as_ref() => {
+                tx.execute(
+                    "UPDATE locks SET run = ?3 WHERE pipeline = ?1 AND stage = ?2",
+                    params![pipeline, stage, run],
+                )
+                .map_err(sql)?;
+                tx.commit().map_err(sql)?;
+                return Ok(Lock::Taken);
+            }
             // A lock its run forgot (it ended without freeing it): free.
             Some((_, s)) if !matches!(s.as_str(), "running" | "waiting") => {
                 tx.execute(
@@ -83,58 +164,9 @@ impl History {
             }
             other => other.map(|(h, _)| h),
         };
-        let waiting: Vec<(String, i64, Option<String>)> = tx
-            .prepare(
-                "SELECT w.run, w.seq, r.owner FROM waits w JOIN runs r ON r.id = w.run WHERE w.pipeline = ?1 AND w.stage = ?2 AND w.run <> ?3 AND r.status = 'running' ORDER BY w.seq",
-            )
-            .and_then(|mut st| {
-                st.query_map(params![pipeline, stage, run], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?
-                .collect::<Result<_, _>>()
-            })
-            .map_err(sql)?;
-        // Only runs whose process is still there wait (a crashed waiter waits no more).
-        let alive = |o: &Option<String>| {
-            o.as_deref()
-                .and_then(|o| o.parse::<Owner>().ok())
-                .is_some_and(|o| o.alive())
-        };
-        let waiting: Vec<(String, i64)> = waiting
-            .into_iter()
-            .filter(|(_, _, o)| alive(o))
-            .map(|(r, s, _)| (r, s))
-            .collect();
+        let waiting = live_waiters(&tx, pipeline, stage, run)?;
         let outcome = match mode {
-            Mode::Superseded => {
-                if let Some((newer, _)) = waiting.iter().rev().find(|(_, s)| *s > seq) {
-                    tx.execute(
-                        "UPDATE runs SET status = 'superseded', finished = ?2 WHERE id = ?1",
-                        params![run, now()],
-                    )
-                    .map_err(sql)?;
-                    tx.execute("DELETE FROM waits WHERE run = ?1", params![run])
-                        .map_err(sql)?;
-                    Lock::Superseded { by: newer.clone() }
-                } else {
-                    for (older, _) in waiting.iter().filter(|(_, s)| *s < seq) {
-                        tx.execute(
-                            "UPDATE runs SET status = 'superseded', finished = ?2 WHERE id = ?1 AND status = 'running'",
-                            params![older, now()],
-                        )
-                        .map_err(sql)?;
-                        tx.execute(
-                            "DELETE FROM waits WHERE run = ?1 AND pipeline = ?2 AND stage = ?3",
-                            params![older, pipeline, stage],
-                        )
-                        .map_err(sql)?;
-                    }
-                    match holder {
-                        Some(h) => Lock::Waiting { holder: h },
-                        None => Lock::Taken,
-                    }
-                }
-            }
+            Mode::Superseded => supersede(&tx, pipeline, stage, run, seq, &waiting, holder)?,
             Mode::Queued => match (holder, waiting.iter().find(|(_, s)| *s < seq)) {
                 (Some(h), _) => Lock::Waiting { holder: h },
                 (None, Some((first, _))) => Lock::Waiting {

@@ -19,10 +19,16 @@ pub enum Start {
     Resume(Recorded),
     /// `pipec retry`: goes on, and the stage that failed (or was abandoned) runs again: its
     /// failed and unfinished actions, or all of them.
-    Retry { rec: Recorded, all: bool },
+    Retry {
+        rec: Recorded,
+        all: bool,
+    },
     /// Only `stage` runs, with the exports and artifacts of `source` (the last run in which
     /// the stage succeeded) and everything else as it was there.
-    Rollback { stage: String, source: Recorded },
+    Rollback {
+        stage: String,
+        source: Recorded,
+    },
 }
 
 impl Start {

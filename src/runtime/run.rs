@@ -238,6 +238,8 @@ struct StageRun {
     started: Instant,
     /// A look at the stage lock is scheduled.
     polling: bool,
+    /// That it waits for the stage lock has been shown.
+    lock_shown: bool,
     /// It holds the stage lock (it entered the stage).
     entered: bool,
 }
@@ -464,7 +466,13 @@ impl<'r, 'a> Sched<'r, 'a> {
         let run = self.run;
         self.scope.exports.clone_from(&rec.exports);
         for rs in &rec.stages {
-            let Some(i) = run.ir.pipeline.stages.iter().position(|s| s.name == rs.name) else {
+            let Some(i) = run
+                .ir
+                .pipeline
+                .stages
+                .iter()
+                .position(|s| s.name == rs.name)
+            else {
                 continue;
             };
             let stage = &run.ir.pipeline.stages[i];
@@ -479,7 +487,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 let Some(j) = stage.actions.iter().position(|a| a.name == ra.name) else {
                     continue;
                 };
-                let state = match ra.status.as_str() {
+                let act_state = match ra.status.as_str() {
                     "succeeded" if !all => ActState::Succeeded,
                     "skipped" if !all => ActState::Skipped,
                     "failed" if !again => ActState::Failed,
@@ -491,7 +499,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                         self.approval_since.insert((i, j), t);
                     }
                 }
-                s.acts[j] = (state, ra.attempts);
+                s.acts[j] = (act_state, ra.attempts);
             }
             let name: &'a str = &stage.name;
             let done = |status: &str| -> Option<Verdict> {
@@ -509,7 +517,9 @@ impl<'r, 'a> Sched<'r, 'a> {
                 if matches!(verdict, Verdict::Fails(_)) {
                     self.failed.get_or_insert_with(|| name.to_string());
                 }
-                self.scope.statuses.insert(name.to_string(), rs.status.clone());
+                self.scope
+                    .statuses
+                    .insert(name.to_string(), rs.status.clone());
                 self.verdicts.insert(name, verdict);
                 continue;
             }
@@ -756,12 +766,8 @@ impl<'r, 'a> Sched<'r, 'a> {
         }
         let mut patched = stage.clone();
         for e in &mut patched.inbound {
-            e.disabled = super::holds::effective(
-                e.disabled.as_deref(),
-                &e.from,
-                &stage.name,
-                &overrides,
-            );
+            e.disabled =
+                super::holds::effective(e.disabled.as_deref(), &e.from, &stage.name, &overrides);
         }
         Ok(Some(patched))
     }
@@ -777,7 +783,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         let run = self.run;
         let stage = &run.ir.pipeline.stages[i];
         let mode = run.ir.pipeline.mode;
-        let first = !self.stages[i].polling;
+        let first = !std::mem::replace(&mut self.stages[i].lock_shown, true);
         match run
             .history
             .lock(&run.ir.pipeline.name, &stage.name, run.run_id, mode)?
@@ -1063,7 +1069,11 @@ impl<'r, 'a> Sched<'r, 'a> {
         if let Some(u) = text("url") {
             about.push(u);
         }
-        if let Some(Value::List(l)) = a.params.get("approvers").and_then(|e| eval(e, &self.scope).ok()) {
+        if let Some(Value::List(l)) = a
+            .params
+            .get("approvers")
+            .and_then(|e| eval(e, &self.scope).ok())
+        {
             if !l.is_empty() {
                 let names: Vec<String> = l.iter().map(Value::text).collect();
                 about.push(format!("approvers: {}", names.join(", ")));
@@ -1071,7 +1081,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         }
         let label = format!("{}.{}", stage.name, a.name);
         let detail = format!(
-            "waiting for approval{}: `pipec approve {} {label}` or `pipec reject …`",
+            "needs a decision{}: `pipec approve {} {label}` or `pipec reject …`",
             if about.is_empty() {
                 String::new()
             } else {
@@ -1082,7 +1092,16 @@ impl<'r, 'a> Sched<'r, 'a> {
         let log = self.log_path(&format!("{label}.{attempt}"));
         let _ = append(&log, &format!("pipec: {detail}\n"));
         let log_text = log.to_string_lossy().into_owned();
-        self.record(i, j, "waiting", attempt, None, Some(&log_text), 0.0, &detail)?;
+        self.record(
+            i,
+            j,
+            "waiting",
+            attempt,
+            None,
+            Some(&log_text),
+            0.0,
+            &detail,
+        )?;
         self.wait_approval(i, j, inflight);
         Ok(())
     }
@@ -1245,6 +1264,10 @@ impl<'r, 'a> Sched<'r, 'a> {
         let run = self.run;
         let stage = &run.ir.pipeline.stages[i];
         let pipeline = &run.ir.pipeline.name;
+        if self.source.is_some() {
+            // A rollback that fails does not roll back again.
+            return self.fail_stage(i, &format!("{why}; the rollback failed"));
+        }
         let Some(source) = run
             .history
             .last_success(pipeline, &stage.name, Some(run.run_id))?
@@ -1419,9 +1442,14 @@ impl<'r, 'a> Sched<'r, 'a> {
             } => {
                 let how = match result {
                     Ok((id, status)) => {
-                        format!("rolled back by run {id} (inputs of run {source}): {}", status.as_str())
+                        format!(
+                            "rolled back by run {id} (inputs of run {source}): {}",
+                            status.as_str()
+                        )
                     }
-                    Err(e) => format!("the rollback to the inputs of run {source} could not run: {e}"),
+                    Err(e) => {
+                        format!("the rollback to the inputs of run {source} could not run: {e}")
+                    }
                 };
                 self.stages[stage].phase = Phase::Actions;
                 self.end_stage(
@@ -1451,6 +1479,23 @@ impl<'r, 'a> Sched<'r, 'a> {
             .max(0)
             .unsigned_abs();
         let deadline = Instant::now() + Duration::from_secs(secs.saturating_sub(waited));
+        // Decided (or out of time) already: no wait, and nothing to hold the run for.
+        let now = match run.history.decision(run.run_id, &stage.name, &a.name) {
+            Ok(Some(d)) => Some(Ok(Approval::Decided(d))),
+            Ok(None) if Instant::now() >= deadline => Some(Ok(Approval::TimedOut(secs))),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        };
+        if let Some(outcome) = now {
+            inflight.push(Box::pin(async move {
+                Event::Approval {
+                    stage: i,
+                    action: j,
+                    outcome,
+                }
+            }));
+            return;
+        }
         self.approvals.insert((i, j));
         let mut stop = run.stop.clone();
         let mut halt = self.halt.subscribe();
@@ -1495,7 +1540,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         let attempt = self.stages[i].acts[j].1;
         let log = self.log_path(&format!("{}.{}.{attempt}", stage.name, a.name));
         let log_text = log.to_string_lossy().into_owned();
-        let (state, status, detail) = match outcome {
+        let (act_state, status, detail) = match outcome {
             Approval::Recheck => {
                 let failed_here = self.stages[i]
                     .acts
@@ -1543,12 +1588,11 @@ impl<'r, 'a> Sched<'r, 'a> {
             }
         };
         let _ = append(&log, &format!("pipec: {detail}\n"));
-        self.stages[i].acts[j].0 = state;
+        self.stages[i].acts[j].0 = act_state;
         let log_field = log.exists().then_some(log_text.as_str());
-        let secs = self
-            .approval_since
-            .get(&(i, j))
-            .map_or(0.0, |t| jiff::Timestamp::now().duration_since(*t).as_secs_f64());
+        let secs = self.approval_since.get(&(i, j)).map_or(0.0, |t| {
+            jiff::Timestamp::now().duration_since(*t).as_secs_f64()
+        });
         self.record(i, j, status, attempt, None, log_field, secs, &detail)
     }
 
@@ -1969,6 +2013,7 @@ fn stage_runs(ir: &Ir, index: &BTreeMap<&str, usize>, now: Instant) -> Vec<Stage
             deadline: None,
             started: now,
             polling: false,
+            lock_shown: false,
             entered: false,
         })
         .collect()

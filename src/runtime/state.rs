@@ -97,12 +97,18 @@ pub struct RunDetail {
     pub started: String,
     pub finished: Option<String>,
     pub stages: Vec<StageRow>,
+    /// Transitions of the pipeline that are disabled or set from the command line (now).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<super::holds::EdgeState>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct StageRow {
     pub name: String,
     pub status: String,
+    /// Why it is skipped, held, failed, … (when there is something to say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub actions: Vec<ActionRow>,
 }
 
@@ -445,7 +451,7 @@ impl History {
         let head = self
             .conn
             .query_row(
-                "SELECT id, pipeline, status, params, started, finished FROM runs WHERE id = ?1",
+                "SELECT id, pipeline, status, params, started, finished, ir FROM runs WHERE id = ?1",
                 params![run],
                 |r| {
                     Ok((
@@ -455,25 +461,30 @@ impl History {
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, Option<String>>(5)?,
+                        r.get::<_, Option<String>>(6)?,
                     ))
                 },
             )
             .optional()
             .map_err(sql)?;
-        let Some((id, pipeline, status, params_json, started, finished)) = head else {
+        let Some((id, pipeline, status, params_json, started, finished, ir)) = head else {
             return Ok(None);
+        };
+        let transitions = match ir.as_deref().map(crate::ir::from_json) {
+            Some(Ok(ir)) => super::holds::edge_states(&ir, &self.overrides(&pipeline)?),
+            _ => Vec::new(),
         };
         let mut stages = Vec::new();
         let mut stmt = self
             .conn
-            .prepare("SELECT name, status FROM stages WHERE run = ?1 ORDER BY idx")
+            .prepare("SELECT name, status, reason FROM stages WHERE run = ?1 ORDER BY idx")
             .map_err(sql)?;
-        let names: Vec<(String, String)> = stmt
-            .query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))
+        let names: Vec<(String, String, Option<String>)> = stmt
+            .query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(sql)?
             .collect::<Result<_, _>>()
             .map_err(sql)?;
-        for (name, status) in names {
+        for (name, status, reason) in names {
             let mut a = self
                 .conn
                 .prepare("SELECT name, status, attempts, exit_code, started, finished, log FROM actions WHERE run = ?1 AND stage = ?2 ORDER BY idx")
@@ -510,6 +521,7 @@ impl History {
             stages.push(StageRow {
                 name,
                 status,
+                reason,
                 actions,
             });
         }
@@ -522,6 +534,7 @@ impl History {
             started,
             finished,
             stages,
+            transitions,
         }))
     }
 }
@@ -712,7 +725,8 @@ impl History {
             .map_err(sql)
     }
 
-    /// The newest run of `pipeline`, other than `except`, in which `stage` succeeded.
+    /// The newest run of `pipeline`, other than `except`, in which `stage` succeeded (a
+    /// rollback run does not count: it re-used an earlier run's inputs).
     pub fn last_success(
         &self,
         pipeline: &str,
@@ -721,7 +735,7 @@ impl History {
     ) -> Result<Option<String>, String> {
         self.conn
             .query_row(
-                "SELECT r.id FROM runs r JOIN stages s ON s.run = r.id WHERE r.pipeline = ?1 AND s.name = ?2 AND s.status = 'succeeded' AND r.ir IS NOT NULL AND (?3 IS NULL OR r.id <> ?3) ORDER BY r.seq DESC LIMIT 1",
+                "SELECT r.id FROM runs r JOIN stages s ON s.run = r.id WHERE r.pipeline = ?1 AND s.name = ?2 AND s.status = 'succeeded' AND r.ir IS NOT NULL AND r.source IS NULL AND (?3 IS NULL OR r.id <> ?3) ORDER BY r.seq DESC LIMIT 1",
                 params![pipeline, stage, except],
                 |r| r.get(0),
             )
