@@ -9,4 +9,5 @@ mod fixtures;
 mod fuzz;
 mod run;
 mod runtime;
+mod stress;
 mod support;

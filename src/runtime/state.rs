@@ -201,8 +201,20 @@ impl History {
             .map_err(|e| format!("cannot open the run history in `{}`: {e}", dir.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
+        // Switching to WAL takes a lock the busy timeout does not wait for: wait here.
+        let since = std::time::Instant::now();
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && since.elapsed() < std::time::Duration::from_secs(30) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => return Err(sql(e)),
+            }
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql)?;
         // One process at a time creates and upgrades the schema.
@@ -800,7 +812,7 @@ fn fold(changes: Vec<Change>) -> Vec<Change> {
 fn apply(conn: &Connection, change: &Change) -> Result<(), String> {
     match change {
         Change::Run { run, status, at } => {
-            let finished = (status != "running").then_some(at);
+            let finished = (status != "running" && status != "waiting").then_some(at);
             conn.prepare_cached("UPDATE runs SET status = ?2, finished = ?3 WHERE id = ?1")
                 .and_then(|mut st| st.execute(params![run, status, finished]))
                 .and_then(|_| {
