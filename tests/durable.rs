@@ -182,6 +182,16 @@ fn a_rejected_or_timed_out_approval_fails_the_run() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     says(&out.stderr, "rejected by bob: not now");
     assert_eq!(lines(&t, "log"), ["build"]);
+    // Retrying asks again.
+    let out = pipec(&t, &["retry", "last"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(
+        pipec(&t, &["approve", "last", "ask.ok", "--as", "bob"]).code,
+        0
+    );
+    let out = pipec(&t, &["resume", "last"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(lines(&t, "log"), ["build", "after"]);
 
     // An approval whose time is up when the run goes on fails.
     let src = GATE.replace("approvers = [\"bob\", \"ann\"]", "timeout = 1m");

@@ -10,6 +10,7 @@
 //! Sizes: `PIPEC_STRESS_KILLS`, `PIPEC_STRESS_STOPS`, `PIPEC_STRESS_RUNS`.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -64,7 +65,7 @@ fn db(t: &Test) -> rusqlite::Connection {
 fn fifty() -> String {
     let mut s = String::from("pipeline fifty {\n");
     for st in 0..5 {
-        s.push_str(&format!("  stage s{st} {{\n"));
+        let _ = writeln!(s, "  stage s{st} {{");
         for a in 0..10 {
             let after = if a > 0 && a % 3 != 0 {
                 format!("after = [a{}] ", a - 1)
@@ -89,14 +90,19 @@ fn fifty() -> String {
                 (String::new(), String::new(), String::new())
             };
             let check = if st > 0 && a == 0 {
-                format!("; test \\\"$(cat out)\\\" = {} && test \\\"$V\\\" = {}", st - 1, st - 1)
+                format!(
+                    "; test \\\"$(cat out)\\\" = {} && test \\\"$V\\\" = {}",
+                    st - 1,
+                    st - 1
+                )
             } else {
                 String::new()
             };
-            s.push_str(&format!(
-                "    action a{a}: sh {{ {after}{input}{env}{output}{exports}run = \"echo $PIPEC_STAGE.$PIPEC_ACTION >> ../../../../ledger; sleep 0.0{}{check}{extra}\" }}\n",
+            let _ = writeln!(
+                s,
+                "    action a{a}: sh {{ {after}{input}{env}{output}{exports}run = \"echo $PIPEC_STAGE.$PIPEC_ACTION >> ../../../../ledger; sleep 0.0{}{check}{extra}\" }}",
                 (a * 7 + st) % 10
-            ));
+            );
         }
         s.push_str("  }\n");
     }
@@ -109,15 +115,27 @@ fn kill_9_at_random_points_then_resume() {
     let trials = size("PIPEC_STRESS_KILLS", 3);
     let mut rng = Lcg(0x5eed);
     let (mut reruns, mut finished_before, mut resumes) = (0usize, 0usize, 0usize);
-    let mut unrecorded = 0usize;
+    let (mut unrecorded, mut killed_resumes) = (0usize, 0usize);
     let started = Instant::now();
+    // How long an uninterrupted run takes here: the kills fall within it.
+    let whole = {
+        let t = Test::new().file("pipeline.pipe", &fifty());
+        let begin = Instant::now();
+        let (code, err) = finish(
+            pipec(&t, &["run", "pipeline.pipe", "--jobs", "3"])
+                .spawn()
+                .expect("spawn"),
+        );
+        assert_eq!(code, 0, "{err}");
+        u64::try_from(begin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    };
     for trial in 0..trials {
         let t = Test::new().file("pipeline.pipe", &fifty());
         let mut child = pipec(&t, &["run", "pipeline.pipe", "--jobs", "3"])
             .spawn()
             .expect("spawn");
-        // A random point within the run (about 1 s long here).
-        std::thread::sleep(Duration::from_millis(100 + rng.below(1400)));
+        // A random point within the run.
+        std::thread::sleep(Duration::from_millis(rng.below(whole)));
         let _ = child.kill();
         let (_, err) = finish(child);
         if !recorded(&t) {
@@ -126,47 +144,68 @@ fn kill_9_at_random_points_then_resume() {
             unrecorded += 1;
             continue;
         }
-        // What the history says had succeeded when pipec died.
-        let succeeded: Vec<String> = {
-            let db = db(&t);
-            let mut st = db
-                .prepare("SELECT stage || '.' || name FROM actions WHERE status = 'succeeded'")
-                .expect("query");
-            st.query_map([], |r| r.get(0))
-                .expect("rows")
-                .collect::<Result<_, _>>()
-                .expect("rows")
-        };
-        let before: BTreeMap<String, usize> = count(&t);
-        // Resume until it ends (a resume is itself never killed here).
-        let (code, err) = finish(pipec(&t, &["resume", "last"]).spawn().expect("spawn"));
-        resumes += 1;
-        if err.contains("has ended: succeeded") {
-            finished_before += 1;
-        }
-        assert_eq!(code, 0, "trial {trial}: resume failed:\n{err}");
-        let after = count(&t);
-        for name in &succeeded {
-            assert_eq!(
-                after.get(name),
-                before.get(name),
-                "trial {trial}: `{name}` had succeeded and ran again"
+        // Resume; a third of the resumes are killed too (up to twice), then resumed again.
+        let mut kills = 1usize;
+        loop {
+            // What the history says had succeeded when pipec died.
+            let succeeded = succeeded_actions(&t);
+            let before: BTreeMap<String, usize> = count(&t);
+            let last = kills >= 3 || rng.below(3) != 0;
+            let mut resume = pipec(&t, &["resume", "last"]).spawn().expect("spawn");
+            if !last {
+                std::thread::sleep(Duration::from_millis(rng.below(whole)));
+                let _ = resume.kill();
+            }
+            let (code, err) = finish(resume);
+            resumes += 1;
+            let after = count(&t);
+            for name in &succeeded {
+                assert_eq!(
+                    after.get(name),
+                    before.get(name),
+                    "trial {trial}: `{name}` had succeeded and ran again"
+                );
+            }
+            if !last {
+                kills += 1;
+                continue;
+            }
+            if err.contains("has ended: succeeded") {
+                finished_before += 1;
+            }
+            assert_eq!(code, 0, "trial {trial}: resume failed:\n{err}");
+            // Every action ran; those that ran twice were running when a pipec died.
+            assert_eq!(after.len(), 50, "trial {trial}: {after:?}");
+            let extra: usize = after.values().map(|n| n - 1).sum();
+            assert!(
+                extra <= 3 * kills,
+                "trial {trial}: {extra} re-runs after {kills} kills (--jobs 3): {after:?}"
             );
+            reruns += extra;
+            killed_resumes += kills - 1;
+            break;
         }
-        // Every action ran; those that ran twice were running when pipec died.
-        assert_eq!(after.len(), 50, "trial {trial}: {after:?}");
-        let twice: Vec<&String> = after.iter().filter(|(_, n)| **n > 1).map(|(k, _)| k).collect();
-        assert!(twice.len() <= 3, "trial {trial}: more re-runs than --jobs: {twice:?}");
-        reruns += twice.len();
         let status: String = db(&t)
             .query_row("SELECT status FROM runs", [], |r| r.get(0))
             .expect("run");
         assert_eq!(status, "succeeded", "trial {trial}");
     }
     println!(
-        "kill -9: {trials} random points ({unrecorded} before the run was recorded), {resumes} resumed to success ({finished_before} had finished before the kill), {reruns} interrupted actions re-run, 0 succeeded actions re-run, {:.1}s",
+        "kill -9: {trials} runs killed at random points of a {whole} ms run ({unrecorded} before the run was recorded), {killed_resumes} resumes killed too, {resumes} resumes, all runs completed ({finished_before} had finished before the kill), {reruns} interrupted actions re-run, 0 succeeded actions re-run, {:.1}s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The actions the history records as succeeded.
+fn succeeded_actions(t: &Test) -> Vec<String> {
+    let db = db(t);
+    let mut st = db
+        .prepare("SELECT stage || '.' || name FROM actions WHERE status = 'succeeded'")
+        .expect("query");
+    st.query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
 }
 
 /// Whether the run is in the history (pipec may die before it records it).
@@ -190,8 +229,10 @@ fn count(t: &Test) -> BTreeMap<String, usize> {
 }
 
 fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 /// Actions that leave processes everywhere: a background child, a grandchild, a `setsid`
@@ -208,7 +249,7 @@ const LITTER: &str = r#"pipeline litter {
 #[test]
 fn ctrl_c_leaves_no_process_behind() {
     let trials = size("PIPEC_STRESS_STOPS", 2);
-    let mut rng = Lcg(0xc0ffee);
+    let mut rng = Lcg(0x00c0_ffee);
     let (mut processes, mut twice) = (0usize, 0usize);
     let started = Instant::now();
     for trial in 0..trials {
@@ -225,7 +266,10 @@ fn ctrl_c_leaves_no_process_behind() {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while pids().len() < 7 {
-            assert!(Instant::now() < deadline, "trial {trial}: actions did not start");
+            assert!(
+                Instant::now() < deadline,
+                "trial {trial}: actions did not start"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         std::thread::sleep(Duration::from_millis(rng.below(200)));
@@ -248,7 +292,10 @@ fn ctrl_c_leaves_no_process_behind() {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        assert!(survivors.is_empty(), "trial {trial}: survivors {survivors:?}\n{err}");
+        assert!(
+            survivors.is_empty(),
+            "trial {trial}: survivors {survivors:?}\n{err}"
+        );
         processes += pids().len();
         let status: String = db(&t)
             .query_row("SELECT status FROM runs", [], |r| r.get(0))
@@ -314,7 +361,10 @@ fn concurrent_runs_in_each_mode() {
         for (code, err) in &ends {
             assert!(!err.contains("database is locked"), "{mode}: {err}");
             assert!(!err.contains("run history:"), "{mode}: {err}");
-            assert!(*code == 0 || (*code == 1 && mode == "superseded"), "{mode}: {code}\n{err}");
+            assert!(
+                *code == 0 || (*code == 1 && mode == "superseded"),
+                "{mode}: {code}\n{err}"
+            );
         }
         let db = db(&t);
         let statuses: Vec<String> = db
@@ -344,10 +394,15 @@ fn concurrent_runs_in_each_mode() {
         assert_eq!(locks, 0, "{mode}: a stage is still locked");
         let most = occupancy(&t);
         if mode == "parallel" {
-            report.push(format!("parallel: {succeeded} succeeded, up to {} in a stage", most.values().max().copied().unwrap_or(0)));
+            report.push(format!(
+                "parallel: {succeeded} succeeded, up to {} in a stage",
+                most.values().max().copied().unwrap_or(0)
+            ));
         } else {
             assert!(most.values().all(|n| *n == 1), "{mode}: {most:?}");
-            report.push(format!("{mode}: {succeeded} succeeded, {superseded} superseded, 1 run per stage"));
+            report.push(format!(
+                "{mode}: {succeeded} succeeded, {superseded} superseded, 1 run per stage"
+            ));
         }
     }
     println!(

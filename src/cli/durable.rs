@@ -68,12 +68,12 @@ exports and artifacts of the newest run in which STAGE succeeded (other stages d
 pub(crate) struct RollbackArgs {
     /// The pipeline's name (as in `pipeline NAME`).
     pipeline: String,
+    /// The stage to run again.
     stage: String,
     #[command(flatten)]
     common: Common,
 }
 
-/// Approve or reject an approval action of a held run.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  pipec approve last deploy.approve --comment \"checked the canary\"\n  pipec reject last deploy.approve --as release-manager\n\nThe decision is recorded; a run whose process is still there goes on at once, a held one with `pipec resume`."
@@ -98,7 +98,9 @@ pub(crate) struct DecideArgs {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Switch {
+    /// Let runs through (held runs go on when resumed).
     Enable,
+    /// Hold runs that get there.
     Disable,
 }
 
@@ -116,7 +118,9 @@ pub(crate) struct TransitionArgs {
     switch: Switch,
     /// The pipeline's name (as in `pipeline NAME`).
     pipeline: String,
+    /// The stage the transition leaves.
     from: String,
+    /// The stage it leads to.
     to: String,
     /// Why (shown where runs are held).
     #[arg(long)]

@@ -56,7 +56,9 @@ enum Command {
     Stop(history::StopArgs),
     Resume(durable::ResumeArgs),
     Retry(durable::RetryArgs),
+    /// Approve an approval action of a run (then `pipec resume` a held run)
     Approve(durable::DecideArgs),
+    /// Reject an approval action of a run: the action fails
     Reject(durable::DecideArgs),
     Transition(durable::TransitionArgs),
     Rollback(durable::RollbackArgs),

@@ -107,6 +107,17 @@ impl History {
         Ok(Ok(()))
     }
 
+    /// Forgets the decision on an approval action (`pipec retry` asks again).
+    pub fn forget_decision(&self, run: &str, stage: &str, action: &str) -> Result<(), String> {
+        self.conn
+            .execute(
+                "DELETE FROM approvals WHERE run = ?1 AND stage = ?2 AND action = ?3",
+                params![run, stage, action],
+            )
+            .map(|_| ())
+            .map_err(sql)
+    }
+
     /// The transition overrides of a pipeline.
     pub fn overrides(&self, pipeline: &str) -> Result<Vec<Override>, String> {
         let mut st = self

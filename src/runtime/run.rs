@@ -452,8 +452,8 @@ impl<'r, 'a> Sched<'r, 'a> {
         };
         match run.start {
             Start::Fresh => {}
-            Start::Resume(rec) => sched.restore(rec, None),
-            Start::Retry { rec, all } => sched.restore(rec, Some(*all)),
+            Start::Resume(rec) => sched.restore(rec, None)?,
+            Start::Retry { rec, all } => sched.restore(rec, Some(*all))?,
             Start::Rollback { stage, source } => sched.restore_rollback(stage, source)?,
         }
         Ok(sched)
@@ -462,7 +462,7 @@ impl<'r, 'a> Sched<'r, 'a> {
     /// Takes up a recorded run: what ended stays ended (and is not recorded again); a
     /// stage that was running goes on with the actions that had not finished. `retry`
     /// (`Some(all)`) also runs the failed or abandoned stages again.
-    fn restore(&mut self, rec: &Recorded, retry: Option<bool>) {
+    fn restore(&mut self, rec: &Recorded, retry: Option<bool>) -> Result<(), String> {
         let run = self.run;
         self.scope.exports.clone_from(&rec.exports);
         for rs in &rec.stages {
@@ -493,6 +493,14 @@ impl<'r, 'a> Sched<'r, 'a> {
                     "failed" if !again => ActState::Failed,
                     _ => ActState::Pending,
                 };
+                // An approval asked again is decided again.
+                if again
+                    && act_state == ActState::Pending
+                    && stage.actions[j].kind == Kind::Approval
+                {
+                    run.history
+                        .forget_decision(run.run_id, &stage.name, &ra.name)?;
+                }
                 started_any |= ra.status != "pending";
                 if ra.status == "waiting" {
                     if let Some(t) = ra.started.as_deref().and_then(|t| t.parse().ok()) {
@@ -536,6 +544,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 s.exit_checks.clear();
             }
         }
+        Ok(())
     }
 
     /// A rollback run: only `stage` runs (at once, with no entry condition); every other
