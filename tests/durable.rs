@@ -550,3 +550,78 @@ fn a_newer_waiting_run_supersedes_an_older_one() {
         .collect();
     assert_eq!(statuses, ["succeeded", "superseded", "succeeded"]);
 }
+
+#[test]
+fn of_two_resumers_of_a_dead_run_one_goes_on() {
+    let src = r#"pipeline once {
+  stage s {
+    action a: sh { run = "if [ ! -e ../../../../first ]; then touch ../../../../first; sleep 60; fi; touch ../../../../resumed; sleep 2" }
+  }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    let mut child = spawn(&t, &["run", "pipeline.pipe"]);
+    wait_for("the action to start", || t.path("first").exists());
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let both = [
+        spawn(&t, &["resume", "last"]),
+        spawn(&t, &["resume", "last"]),
+    ];
+    let mut codes: Vec<(i32, String)> = both
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().expect("ends");
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .collect();
+    codes.sort();
+    assert_eq!(codes[0].0, 0, "{}", codes[0].1);
+    assert_eq!(codes[1].0, 2, "{}", codes[1].1);
+    says(&codes[1].1, "is being run by another pipec");
+    assert_eq!(show(&t, "last")["status"], "succeeded");
+}
+
+#[test]
+fn the_gated_example_walks_through_as_its_comment_says() {
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gated/gated.pipe");
+    let t = Test::new().file(
+        "pipeline.pipe",
+        &std::fs::read_to_string(example).expect("the example"),
+    );
+    assert_eq!(run(&t, &["--param", "version=1.0"]).code, 3);
+    assert_eq!(
+        pipec(&t, &["approve", "last", "release.go", "--comment", "ok"]).code,
+        0
+    );
+    assert_eq!(pipec(&t, &["resume", "last"]).code, 0);
+    let deployed = || std::fs::read_to_string(t.path("site/VERSION")).expect("deployed");
+    assert_eq!(deployed(), "1.0\n");
+    let out = run(&t, &["--param", "version=1.1", "--param", "broken=true"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(pipec(&t, &["approve", "last", "release.go"]).code, 0);
+    let out = pipec(&t, &["resume", "last"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    says(&out.stderr, "deployed 1.1");
+    says(&out.stderr, "rolled back by run");
+    assert_eq!(deployed(), "1.0\n");
+    assert_eq!(pipec(&t, &["rollback", "gated", "deploy"]).code, 0);
+    assert_eq!(deployed(), "1.0\n");
+    let out = pipec(
+        &t,
+        &[
+            "transition",
+            "disable",
+            "gated",
+            "release",
+            "deploy",
+            "--reason",
+            "freeze",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

@@ -380,6 +380,15 @@ pub(super) fn prepare(
                     "PIPEC_OUTPUT".into(),
                     outputs_file.to_string_lossy().into_owned(),
                 ),
+                // Where the pipeline file is (an extension: relative paths of `dir`, `git`
+                // and `pipeline` resolve against it; scripts may want it too).
+                (
+                    "PIPEC_PIPELINE_DIR".into(),
+                    std::path::absolute(&base)
+                        .unwrap_or_else(|_| base.clone())
+                        .to_string_lossy()
+                        .into_owned(),
+                ),
             ]);
             for i in &a.inputs {
                 env.push((
