@@ -30,7 +30,7 @@ use super::holds::Decision;
 use super::locks::Lock;
 use super::plan::{Known, RunFacts, Verdict, stage_verdict, topological};
 pub use super::resume::Start;
-use super::state::{ActionUpdate, History, Recorded, StageUpdate};
+use super::state::{ActionUpdate, Commit, History, Recorded, StageUpdate};
 use crate::ir::{
     Action, CondRule, Condition, ElseResult, FailurePolicy, Ir, Kind, Mode, RetryScope, Stage,
 };
@@ -224,6 +224,8 @@ struct StageRun {
     sources: Vec<usize>,
     /// For each action, the indices of its `after` predecessors.
     preds: Vec<Vec<usize>>,
+    /// For each action, whether another action waits for it.
+    awaited: Vec<bool>,
     /// For each action, the limit its running attempt has (to name it when it times out).
     limits: Vec<Option<Limit>>,
     phase: Phase,
@@ -626,7 +628,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                     continue;
                 }
                 () = flush_due => {
-                    self.run.history.flush()?;
+                    self.run.history.commit_soon()?;
                     continue;
                 }
             };
@@ -912,7 +914,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             for a in &stage.actions {
                 let update = ActionUpdate {
                     status: "skipped",
-                    urgent: false,
+                    commit: Commit::Queued,
                     attempt: 0,
                     exit_code: None,
                     log: None,
@@ -1859,8 +1861,16 @@ impl<'r, 'a> Sched<'r, 'a> {
     ) -> Result<(), String> {
         let stage = &self.run.ir.pipeline.stages[i];
         let a = &stage.actions[j];
-        // Every end commits at once: after a crash, nothing that finished runs again.
-        let urgent = status != "running";
+        // Every end is committed at once: after a crash, nothing that finished runs again.
+        // The scheduler waits for the commit only when something depends on it (another
+        // action, a failure); other ends go to the writer thread.
+        let commit = if status == "running" {
+            Commit::Queued
+        } else if matches!(status, "succeeded" | "skipped") && !self.stages[i].awaited[j] {
+            Commit::Soon
+        } else {
+            Commit::Now
+        };
         if status == "failed" {
             // Actions waiting out a retry backoff reconsider.
             self.halt.send_modify(|n| *n += 1);
@@ -1871,7 +1881,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             &a.name,
             &ActionUpdate {
                 status,
-                urgent,
+                commit,
                 attempt,
                 exit_code,
                 log,
@@ -2000,9 +2010,13 @@ fn stage_runs(ir: &Ir, index: &BTreeMap<&str, usize>, now: Instant) -> Vec<Stage
                         .collect()
                 })
                 .collect();
-            (s, preds)
+            let mut awaited = vec![false; s.actions.len()];
+            for &p in preds.iter().flatten() {
+                awaited[p] = true;
+            }
+            (s, preds, awaited)
         })
-        .map(|(s, preds)| StageRun {
+        .map(|(s, preds, awaited)| StageRun {
             sources: s
                 .inbound
                 .iter()
@@ -2010,6 +2024,7 @@ fn stage_runs(ir: &Ir, index: &BTreeMap<&str, usize>, now: Instant) -> Vec<Stage
                 .collect(),
             limits: vec![None; preds.len()],
             preds,
+            awaited,
             phase: Phase::Waiting,
             acts: vec![(ActState::Pending, 0); s.actions.len()],
             rounds_left: match s.on_failure {

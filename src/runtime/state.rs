@@ -38,6 +38,100 @@ pub struct History {
     /// Changes waiting for the next commit, and since when the oldest waits.
     queued: std::cell::RefCell<Vec<Change>>,
     since: std::cell::Cell<Option<std::time::Instant>>,
+    /// Commits changes nothing waits for in the background (started on first use).
+    writer: std::cell::RefCell<Option<Writer>>,
+}
+
+/// A thread with a connection of its own that commits batches of changes in order, merging
+/// the batches that wait into one transaction (group commit): the scheduler does not wait
+/// for the commit of an end nothing depends on, yet it is in the history within moments.
+struct Writer {
+    tx: Option<std::sync::mpsc::Sender<Batch>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The first error of a batch nobody waited for (reported at the next flush).
+    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// Batches sent and not committed yet.
+    pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// How long the writer gathers batches nobody waits for into one commit.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
+
+struct Batch {
+    changes: Vec<Change>,
+    /// Told when the batch is committed (a flush waits for it).
+    done: Option<std::sync::mpsc::SyncSender<Result<(), String>>>,
+}
+
+impl Writer {
+    fn start(path: &Path) -> Result<Writer, String> {
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sql)?;
+        let (tx, rx) = std::sync::mpsc::channel::<Batch>();
+        let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let seen = failed.clone();
+        let pending = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let left = pending.clone();
+        let thread = std::thread::Builder::new()
+            .name("pipec-history".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    // Nobody waits: gather what comes in the next moments into one commit
+                    // (until someone waits).
+                    let until = std::time::Instant::now() + GATHER;
+                    let mut waited = first.done.is_some();
+                    let mut batches = vec![first];
+                    while !waited {
+                        let now = std::time::Instant::now();
+                        match rx.recv_timeout(until.saturating_duration_since(now)) {
+                            Ok(b) => {
+                                waited = b.done.is_some();
+                                batches.push(b);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    batches.extend(rx.try_iter());
+                    let result = immediate(&conn).and_then(|t| {
+                        for c in batches.iter().flat_map(|b| &b.changes) {
+                            apply(&t, c)?;
+                        }
+                        t.commit().map_err(sql)
+                    });
+                    if let Err(e) = &result {
+                        if let Ok(mut f) = seen.lock() {
+                            f.get_or_insert_with(|| e.clone());
+                        }
+                    }
+                    left.fetch_sub(batches.len(), std::sync::atomic::Ordering::SeqCst);
+                    for b in batches {
+                        if let Some(done) = b.done {
+                            let _ = done.send(result.clone());
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the history writer: {e}"))?;
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+            failed,
+            pending,
+        })
+    }
+}
+
+impl Drop for History {
+    fn drop(&mut self) {
+        // Everything sent is committed before the history goes away.
+        if let Some(mut w) = self.writer.get_mut().take() {
+            drop(w.tx.take());
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
 }
 
 /// A change of the history, applied in order.
@@ -238,6 +332,7 @@ impl History {
             dir: dir.to_path_buf(),
             queued: std::cell::RefCell::new(Vec::new()),
             since: std::cell::Cell::new(None),
+            writer: std::cell::RefCell::new(None),
         })
     }
 
@@ -313,7 +408,7 @@ impl History {
                 status: status.into(),
                 at: now(),
             },
-            true,
+            Commit::Now,
         )
     }
 
@@ -329,11 +424,15 @@ impl History {
                 rounds: update.rounds,
                 at: now(),
             },
-            update.status != "running" || update.rounds.is_some(),
+            if update.status != "running" || update.rounds.is_some() {
+                Commit::Now
+            } else {
+                Commit::Queued
+            },
         )
     }
 
-    /// An action's change: committed at once when `urgent`, else queued.
+    /// An action's change, committed as `update.commit` says.
     pub fn action(
         &self,
         run: &str,
@@ -353,7 +452,7 @@ impl History {
                 at: now(),
                 started: None,
             },
-            update.urgent,
+            update.commit,
         )
     }
 
@@ -374,7 +473,7 @@ impl History {
                 key: key.into(),
                 value: value.into(),
             },
-            false,
+            Commit::Queued,
         )
     }
 
@@ -383,13 +482,44 @@ impl History {
         self.since.get().map(|t| t.elapsed())
     }
 
-    /// Commits whatever is queued.
+    /// Commits whatever is queued (and whatever the writer has not committed yet), and
+    /// returns once it is committed.
     pub fn flush(&self) -> Result<(), String> {
-        if self.queued.borrow().is_empty() {
+        let changes = self.take_queued();
+        let writer = self.writer.borrow();
+        // The writer has something to commit: these changes come after it.
+        let busy = writer
+            .as_ref()
+            .filter(|w| w.pending.load(std::sync::atomic::Ordering::SeqCst) > 0);
+        if let Some(w) = busy {
+            w.pending.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (done, wait) = std::sync::mpsc::sync_channel(1);
+            let sent = w.tx.as_ref().is_some_and(|tx| {
+                tx.send(Batch {
+                    changes,
+                    done: Some(done),
+                })
+                .is_ok()
+            });
+            if !sent {
+                return Err("run history: its writer has stopped".into());
+            }
+            wait.recv()
+                .map_err(|_| "run history: its writer has stopped".to_string())??;
+            return match w.failed.lock().map(|mut f| f.take()) {
+                Ok(Some(e)) => Err(e),
+                _ => Ok(()),
+            };
+        }
+        if let Some(Some(e)) = writer
+            .as_ref()
+            .map(|w| w.failed.lock().ok().and_then(|mut f| f.take()))
+        {
+            return Err(e);
+        }
+        if changes.is_empty() {
             return Ok(());
         }
-        self.since.set(None);
-        let changes = fold(std::mem::take(&mut *self.queued.borrow_mut()));
         let tx = immediate(&self.conn)?;
         for c in &changes {
             apply(&tx, c)?;
@@ -397,16 +527,50 @@ impl History {
         tx.commit().map_err(sql)
     }
 
-    fn change(&self, change: Change, commit: bool) -> Result<(), String> {
+    /// Hands whatever is queued to the writer, to be committed at once without waiting.
+    pub fn commit_soon(&self) -> Result<(), String> {
+        let changes = self.take_queued();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if self.writer.borrow().is_none() {
+            let w = Writer::start(&self.dir.join("history.db"))?;
+            *self.writer.borrow_mut() = Some(w);
+        }
+        let writer = self.writer.borrow();
+        let sent = writer.as_ref().is_some_and(|w| {
+            w.pending.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            w.tx.as_ref().is_some_and(|tx| {
+                tx.send(Batch {
+                    changes,
+                    done: None,
+                })
+                .is_ok()
+            })
+        });
+        if sent {
+            Ok(())
+        } else {
+            Err("run history: its writer has stopped".into())
+        }
+    }
+
+    fn take_queued(&self) -> Vec<Change> {
+        self.since.set(None);
+        fold(std::mem::take(&mut *self.queued.borrow_mut()))
+    }
+
+    fn change(&self, change: Change, when: Commit) -> Result<(), String> {
         self.queued.borrow_mut().push(change);
         if self.since.get().is_none() {
             self.since.set(Some(std::time::Instant::now()));
         }
-        // Nothing waits longer than this, whoever looks at the history meanwhile.
-        if commit || self.queued_for() >= Some(MAX_QUEUED) {
-            self.flush()
-        } else {
-            Ok(())
+        match when {
+            Commit::Now => self.flush(),
+            Commit::Soon => self.commit_soon(),
+            // Nothing waits longer than this, whoever looks at the history meanwhile.
+            Commit::Queued if self.queued_for() >= Some(MAX_QUEUED) => self.commit_soon(),
+            Commit::Queued => Ok(()),
         }
     }
 
@@ -983,11 +1147,21 @@ pub struct StageUpdate<'a> {
     pub rounds: Option<u32>,
 }
 
+/// When a change is committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commit {
+    /// Something is about to depend on it: committed before the call returns.
+    Now,
+    /// Nothing waits for it: handed to the writer thread, committed within moments.
+    Soon,
+    /// With the next commit, or within `MAX_QUEUED` ("running" marks).
+    Queued,
+}
+
 /// A change of an action's record.
 pub struct ActionUpdate<'a> {
     pub status: &'a str,
-    /// Something is about to depend on this change: commit it now (else it is queued).
-    pub urgent: bool,
+    pub commit: Commit,
     pub attempt: u32,
     pub exit_code: Option<i32>,
     pub log: Option<&'a str>,
