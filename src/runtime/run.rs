@@ -295,6 +295,8 @@ enum Event {
     },
     /// Time to look at a stage lock again.
     LockPoll { stage: usize },
+    /// An action's end handed to the history's writer is committed: its slot is free.
+    Committed,
     /// `on failure rollback` ran: the rollback run's id and how it ended.
     Rollback {
         stage: usize,
@@ -352,6 +354,11 @@ struct Sched<'r, 'a> {
     verdicts: BTreeMap<&'a str, Verdict>,
     /// Attempts in flight (the `jobs` limit).
     running: usize,
+    /// Ended attempts whose end the history's writer has not committed yet: they count
+    /// against `jobs` too, so that after a crash at most `jobs` actions run again.
+    uncommitted: usize,
+    /// Futures of the run that are not attempts, backoffs or checks (commit notices).
+    notices: Vec<Pending<'r>>,
     /// The stage whose failure fails the run: nothing new starts.
     failed: Option<String>,
     /// The newer run that superseded this one (it ends `superseded`).
@@ -428,6 +435,8 @@ impl<'r, 'a> Sched<'r, 'a> {
             stages,
             verdicts: BTreeMap::new(),
             running: 0,
+            uncommitted: 0,
+            notices: Vec::new(),
             failed: None,
             superseded: None,
             approvals: std::collections::BTreeSet::new(),
@@ -594,6 +603,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         let mut inflight: FuturesUnordered<Pending<'r>> = FuturesUnordered::new();
         loop {
             self.advance(&mut inflight)?;
+            inflight.extend(self.notices.drain(..));
             if inflight.is_empty() {
                 break;
             }
@@ -971,7 +981,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             return Ok(false);
         }
         for (j, a) in stage.actions.iter().enumerate() {
-            if self.running >= run.options.jobs.max(1) {
+            if self.running + self.uncommitted >= run.options.jobs.max(1) {
                 break;
             }
             if self.stages[i].acts[j].0 != ActState::Pending {
@@ -1445,6 +1455,10 @@ impl<'r, 'a> Sched<'r, 'a> {
                 self.stages[stage].polling = false;
                 Ok(())
             }
+            Event::Committed => {
+                self.uncommitted -= 1;
+                Ok(())
+            }
             Event::Rollback {
                 stage,
                 why,
@@ -1849,7 +1863,7 @@ impl<'r, 'a> Sched<'r, 'a> {
     /// Records an action's change in the history, then shows it.
     #[allow(clippy::too_many_arguments)] // Reason: the change and where it goes, each distinct.
     fn record(
-        &self,
+        &mut self,
         i: usize,
         j: usize,
         status: &str,
@@ -1887,6 +1901,15 @@ impl<'r, 'a> Sched<'r, 'a> {
                 log,
             },
         )?;
+        if commit == Commit::Soon {
+            // The slot is free once the end is committed.
+            let committed = self.run.history.committed()?;
+            self.uncommitted += 1;
+            self.notices.push(Box::pin(async move {
+                let _ = committed.await;
+                Event::Committed
+            }));
+        }
         (self.run.report)(Progress::Action {
             stage: stage.name.clone(),
             action: a.name.clone(),

@@ -54,13 +54,12 @@ struct Writer {
     pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-/// How long the writer gathers batches nobody waits for into one commit.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
-
 struct Batch {
     changes: Vec<Change>,
     /// Told when the batch is committed (a flush waits for it).
     done: Option<std::sync::mpsc::SyncSender<Result<(), String>>>,
+    /// Told too, for the scheduler (`History::committed`).
+    notify: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Writer {
@@ -77,21 +76,8 @@ impl Writer {
             .name("pipec-history".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
-                    // Nobody waits: gather what comes in the next moments into one commit
-                    // (until someone waits).
-                    let until = std::time::Instant::now() + GATHER;
-                    let mut waited = first.done.is_some();
+                    // What came while the last commit went on is committed together.
                     let mut batches = vec![first];
-                    while !waited {
-                        let now = std::time::Instant::now();
-                        match rx.recv_timeout(until.saturating_duration_since(now)) {
-                            Ok(b) => {
-                                waited = b.done.is_some();
-                                batches.push(b);
-                            }
-                            Err(_) => break,
-                        }
-                    }
                     batches.extend(rx.try_iter());
                     let result = immediate(&conn).and_then(|t| {
                         for c in batches.iter().flat_map(|b| &b.changes) {
@@ -108,6 +94,9 @@ impl Writer {
                     for b in batches {
                         if let Some(done) = b.done {
                             let _ = done.send(result.clone());
+                        }
+                        if let Some(n) = b.notify {
+                            let _ = n.send(());
                         }
                     }
                 }
@@ -498,6 +487,7 @@ impl History {
                 tx.send(Batch {
                     changes,
                     done: Some(done),
+                    notify: None,
                 })
                 .is_ok()
             });
@@ -533,6 +523,26 @@ impl History {
         if changes.is_empty() {
             return Ok(());
         }
+        self.send(changes, None)
+    }
+
+    /// Resolves once everything handed to the writer so far is committed (at once when
+    /// there is no writer: then everything is).
+    pub fn committed(&self) -> Result<tokio::sync::oneshot::Receiver<()>, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.writer.borrow().is_none() {
+            let _ = tx.send(());
+            return Ok(rx);
+        }
+        self.send(Vec::new(), Some(tx))?;
+        Ok(rx)
+    }
+
+    fn send(
+        &self,
+        changes: Vec<Change>,
+        notify: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<(), String> {
         if self.writer.borrow().is_none() {
             let w = Writer::start(&self.dir.join("history.db"))?;
             *self.writer.borrow_mut() = Some(w);
@@ -544,6 +554,7 @@ impl History {
                 tx.send(Batch {
                     changes,
                     done: None,
+                    notify,
                 })
                 .is_ok()
             })
@@ -1152,7 +1163,8 @@ pub struct StageUpdate<'a> {
 pub enum Commit {
     /// Something is about to depend on it: committed before the call returns.
     Now,
-    /// Nothing waits for it: handed to the writer thread, committed within moments.
+    /// Nothing waits for it: handed to the writer thread, committed at once in the
+    /// background (`History::committed` says when).
     Soon,
     /// With the next commit, or within `MAX_QUEUED` ("running" marks).
     Queued,
