@@ -109,6 +109,9 @@ impl History {
         if mode == Mode::Parallel {
             return Ok(Lock::Taken);
         }
+        // After what the writer thread has (so that two connections of this process do not
+        // wait on each other for the write lock).
+        self.flush()?;
         let tx = immediate(&self.conn)?;
         let (seq, status, parent): (i64, String, Option<String>) = tx
             .query_row(

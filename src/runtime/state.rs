@@ -334,7 +334,8 @@ impl History {
         snapshot: &Snapshot<'_>,
     ) -> Result<String, String> {
         // Immediate: another pipec process starting a run waits, so sequence numbers (and
-        // ids) stay unique.
+        // ids) stay unique. (After what this process's writer thread has.)
+        self.flush()?;
         let tx = immediate(&self.conn)?;
         let seq: i64 = tx
             .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs", [], |r| {
@@ -526,15 +527,16 @@ impl History {
         self.send(changes, None)
     }
 
-    /// Resolves once everything handed to the writer so far is committed (at once when
-    /// there is no writer: then everything is).
+    /// Hands whatever is queued to the writer; resolves once it (and everything handed
+    /// over before) is committed.
     pub fn committed(&self) -> Result<tokio::sync::oneshot::Receiver<()>, String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        if self.writer.borrow().is_none() {
+        let changes = self.take_queued();
+        if changes.is_empty() && self.writer.borrow().is_none() {
             let _ = tx.send(());
             return Ok(rx);
         }
-        self.send(Vec::new(), Some(tx))?;
+        self.send(changes, Some(tx))?;
         Ok(rx)
     }
 
@@ -578,10 +580,10 @@ impl History {
         }
         match when {
             Commit::Now => self.flush(),
-            Commit::Soon => self.commit_soon(),
             // Nothing waits longer than this, whoever looks at the history meanwhile.
             Commit::Queued if self.queued_for() >= Some(MAX_QUEUED) => self.commit_soon(),
-            Commit::Queued => Ok(()),
+            // `Soon`: the caller hands it over with `committed`.
+            Commit::Queued | Commit::Soon => Ok(()),
         }
     }
 
@@ -1163,8 +1165,8 @@ pub struct StageUpdate<'a> {
 pub enum Commit {
     /// Something is about to depend on it: committed before the call returns.
     Now,
-    /// Nothing waits for it: handed to the writer thread, committed at once in the
-    /// background (`History::committed` says when).
+    /// Nothing waits for it: queued, and handed to the writer thread by
+    /// `History::committed`, which says when it is committed (at once, in the background).
     Soon,
     /// With the next commit, or within `MAX_QUEUED` ("running" marks).
     Queued,
