@@ -625,3 +625,78 @@ fn the_gated_example_walks_through_as_its_comment_says() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn an_approval_whose_stage_fails_does_not_hold_or_hide_the_failure() {
+    // Alone: the stage fails, the run is not held.
+    let src = r#"pipeline gate {
+  stage a {
+    action gate: approval {}
+    action bad: sh { run = "exit 1" }
+  }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    let out = run(&t, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    says(&out.stderr, "not decided: `bad` of its stage failed");
+    // With another branch still busy when the sibling fails: the run fails too.
+    let src = r#"pipeline gate {
+  stage s0 { action a: sh { run = "true" } }
+  stage a {
+    after = [s0]
+    action gate: approval {}
+    action bad: sh { run = "sleep 0.3; exit 1" }
+  }
+  stage c { after = [s0] action slow: sh { run = "sleep 1" } }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    let out = run(&t, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = show(&t, "last");
+    assert_eq!(v["status"], "failed");
+    assert_eq!(stage_status(&v, "a"), "failed");
+}
+
+#[test]
+fn a_held_approval_records_when_it_began_waiting() {
+    let t = Test::new().file("pipeline.pipe", GATE);
+    assert_eq!(run(&t, &[]).code, 3);
+    let started = action(&show(&t, "last"), "ask", "ok")["started"].clone();
+    assert!(started.is_string(), "{started}");
+    // Still the first wait after a resume (the timeout counts from it).
+    assert_eq!(pipec(&t, &["resume", "last"]).code, 3);
+    assert_eq!(action(&show(&t, "last"), "ask", "ok")["started"], started);
+}
+
+#[test]
+fn a_rollback_that_is_held_fails_and_leaves_its_stage() {
+    let src = r#"pipeline held {
+  mode queued
+  param broken: bool = false
+  stage build { action a: sh { run = "true" } }
+  stage deploy {
+    on failure rollback
+    action ok: approval {}
+    action push: sh { after = [ok] run = "test ${params.broken} = false" }
+  }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    assert_eq!(run(&t, &[]).code, 3);
+    assert_eq!(pipec(&t, &["approve", "last", "deploy.ok"]).code, 0);
+    assert_eq!(pipec(&t, &["resume", "last"]).code, 0);
+    assert_eq!(run(&t, &["--param", "broken=true"]).code, 3);
+    assert_eq!(pipec(&t, &["approve", "last", "deploy.ok"]).code, 0);
+    // The rollback waits for an approval of its own: it fails instead of holding.
+    let out = pipec(&t, &["resume", "last"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    says(&out.stderr, "failed");
+    let locks: i64 = rusqlite::Connection::open(t.path("state/history.db"))
+        .and_then(|db| db.query_row("SELECT COUNT(*) FROM locks", [], |r| r.get(0)))
+        .expect("locks");
+    assert_eq!(locks, 0);
+    // The next run enters the stage.
+    assert_eq!(run(&t, &[]).code, 3);
+}

@@ -183,7 +183,7 @@ pub(crate) fn resume(args: &ResumeArgs) -> u8 {
         );
         return exit_code(status);
     }
-    go_on(&history, rec, &args.common, false, None)
+    go_on(&history, &rec, &args.common, false, None)
 }
 
 pub(crate) fn retry(args: &RetryArgs) -> u8 {
@@ -203,19 +203,19 @@ pub(crate) fn retry(args: &RetryArgs) -> u8 {
             }
         ));
     }
-    go_on(&history, rec, &args.common, true, Some(args.all))
+    go_on(&history, &rec, &args.common, true, Some(args.all))
 }
 
 /// Resumes (or retries) a recorded run in this process.
-fn go_on(history: &History, rec: Recorded, common: &Common, retry: bool, all: Option<bool>) -> u8 {
+fn go_on(history: &History, rec: &Recorded, common: &Common, retry: bool, all: Option<bool>) -> u8 {
     if let Some(parent) = &rec.parent {
         return usage(&format!(
             "run {} runs inside run {parent} (a `pipeline` action or a rollback); resume or retry {parent} instead",
             rec.id
         ));
     }
-    let prepared = ir_of(&rec).and_then(|ir| {
-        let values = params_of(&ir, &rec)?;
+    let prepared = ir_of(rec).and_then(|ir| {
+        let values = params_of(&ir, rec)?;
         let base = rec
             .file
             .as_ref()
@@ -232,7 +232,12 @@ fn go_on(history: &History, rec: Recorded, common: &Common, retry: bool, all: Op
             return super::exit::INVALID;
         }
     };
-    match history.claim(&rec.id) {
+    let from: &[&str] = if retry {
+        &["failed", "stopped"]
+    } else {
+        &["running", "waiting"]
+    };
+    match history.claim(&rec.id, from) {
         Ok(Claim::Taken) => {}
         Ok(Claim::Busy(owner)) => {
             return usage(&format!(
@@ -240,8 +245,21 @@ fn go_on(history: &History, rec: Recorded, common: &Common, retry: bool, all: Op
                 rec.id, owner.pid, rec.id
             ));
         }
+        Ok(Claim::Moved(status)) => {
+            return usage(&format!(
+                "run {} is {status} now (another pipec went on with it meanwhile)\n  details: pipec show {}",
+                rec.id, rec.id
+            ));
+        }
         Err(e) => return usage(&e),
     }
+    // What it is now that it is ours (another process may have moved it on since it was
+    // read).
+    let rec = match history.recorded(&rec.id) {
+        Ok(Some(r)) => r,
+        Ok(None) => return usage(&format!("run `{}` is gone from the history", rec.id)),
+        Err(e) => return usage(&e),
+    };
     // Whatever the earlier process of this run (and of the runs nested in it) left running.
     let work = history.dir.join("work");
     let mut dirs = vec![work.join(&rec.id)];

@@ -395,14 +395,38 @@ pub(crate) fn stop(args: &StopArgs) -> u8 {
         eprintln!("run {id} has already ended: {status}");
         return super::exit::OK;
     }
-    let Some(owner) = owner.filter(crate::runtime::state::Owner::alive) else {
-        // Nothing runs it any more: say so in the history.
-        if let Err(e) = h.finish_run(&id, "stopped") {
-            eprintln!("error: {e}");
-            return super::exit::USAGE;
+    let owner = match owner.filter(crate::runtime::state::Owner::alive) {
+        Some(o) => o,
+        None => {
+            // Nothing runs it any more: end what its process left running, and say so in
+            // the history (unless a resume took it over meanwhile).
+            match h.stop_orphaned(&id) {
+                Ok(None) => {
+                    let work = h.dir.join("work");
+                    let mut dirs = vec![work.join(&id)];
+                    dirs.extend(
+                        h.nested(&id)
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|r| work.join(r)),
+                    );
+                    let strays = crate::runtime::exec::end_strays(&dirs);
+                    let ended = if strays > 0 {
+                        format!(" (ended {strays} process(es) it left)")
+                    } else {
+                        String::new()
+                    };
+                    eprintln!("run {id}: its process is gone; recorded as stopped{ended}");
+                    return super::exit::OK;
+                }
+                // A resume took it over meanwhile: stop that process.
+                Ok(Some(o)) => o,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return super::exit::USAGE;
+                }
+            }
         }
-        eprintln!("run {id}: its process is gone; recorded as stopped");
-        return super::exit::OK;
     };
     // The run's own handler: the first SIGTERM stops, a second abandons.
     let pid = nix::unistd::Pid::from_raw(owner.pid);

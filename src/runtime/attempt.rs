@@ -327,6 +327,16 @@ pub(super) async fn nested(
         start: &super::resume::Start::Fresh,
     };
     let status = execute(&child_run).await.map_err(Failure::new)?;
+    if status == RunStatus::Waiting {
+        // A nested run is not resumed on its own: held, it fails (and leaves its stages).
+        run.history
+            .finish_run(&child_id, "failed")
+            .map_err(Failure::new)?;
+        let _ = append(
+            log,
+            "pipec: the nested run is held (an approval or a disabled transition); holds inside a `pipeline` action's run are not supported, so it fails\n",
+        );
+    }
     let _ = append(log, &format!("pipec: run {child_id} {}\n", status.as_str()));
     match status {
         RunStatus::Succeeded => Ok(Some(0)),

@@ -27,6 +27,36 @@ pub enum Lock {
     Superseded { by: String },
 }
 
+/// The run in a stage, with its status (a superseded run whose process still finishes
+/// what it runs counts as `running`).
+fn holder_of(
+    tx: &rusqlite::Transaction<'_>,
+    pipeline: &str,
+    stage: &str,
+) -> Result<Option<(String, String)>, String> {
+    let holder: Option<(String, String, Option<String>)> = tx
+        .query_row(
+            "SELECT l.run, COALESCE(r.status, 'gone'), r.owner FROM locks l LEFT JOIN runs r ON r.id = l.run WHERE l.pipeline = ?1 AND l.stage = ?2",
+            params![pipeline, stage],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    // A superseded run's process still finishes what it runs (and then leaves).
+    let holder = holder.map(|(h, status, owner)| {
+        let alive = owner
+            .and_then(|o| o.parse::<Owner>().ok())
+            .is_some_and(|o| o.alive());
+        let status = if status == "superseded" && alive {
+            "running".to_string()
+        } else {
+            status
+        };
+        (h, status)
+    });
+    Ok(holder)
+}
+
 /// The other runs waiting for a stage whose process is still there (a crashed waiter waits
 /// no more), oldest first, with their creation order.
 fn live_waiters(
@@ -136,14 +166,7 @@ impl History {
                 by: by.unwrap_or_else(|| "a newer run".into()),
             });
         }
-        let holder: Option<(String, String)> = tx
-            .query_row(
-                "SELECT l.run, COALESCE(r.status, 'gone') FROM locks l LEFT JOIN runs r ON r.id = l.run WHERE l.pipeline = ?1 AND l.stage = ?2",
-                params![pipeline, stage],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sql)?;
+        let holder = holder_of(&tx, pipeline, stage)?;
         let holder = match holder {
             Some((h, _)) if h == run => return Ok(Lock::Taken),
             // A rollback nested in the run that is in the stage takes its place.
@@ -213,6 +236,20 @@ impl History {
         self.conn
             .prepare_cached("DELETE FROM locks WHERE pipeline = ?1 AND stage = ?2 AND run = ?3")
             .and_then(|mut st| st.execute(params![pipeline, stage, run]))
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    /// A run taken up again keeps only the locks of the stages it is about to go on in
+    /// (`stages`): a crash may have left it holding one it had left, or never entered.
+    pub fn keep_locks(&self, pipeline: &str, run: &str, stages: &[&str]) -> Result<(), String> {
+        self.flush()?;
+        let keep = serde_json::to_string(stages).map_err(|e| e.to_string())?;
+        self.conn
+            .execute(
+                "DELETE FROM locks WHERE run = ?1 AND pipeline = ?2 AND stage NOT IN (SELECT value FROM json_each(?3))",
+                params![run, pipeline, keep],
+            )
             .map(|_| ())
             .map_err(sql)
     }

@@ -467,6 +467,19 @@ impl<'r, 'a> Sched<'r, 'a> {
             Start::Retry { rec, all } => sched.restore(rec, Some(*all))?,
             Start::Rollback { stage, source } => sched.restore_rollback(stage, source)?,
         }
+        if matches!(run.start, Start::Resume(_) | Start::Retry { .. }) {
+            // A crash may have left it holding a stage it had left, or never entered.
+            let going_on: Vec<&str> = ir
+                .pipeline
+                .stages
+                .iter()
+                .zip(&sched.stages)
+                .filter(|(_, s)| s.phase == Phase::Locking)
+                .map(|(st, _)| st.name.as_str())
+                .collect();
+            run.history
+                .keep_locks(&ir.pipeline.name, run.run_id, &going_on)?;
+        }
         Ok(sched)
     }
 
@@ -553,6 +566,21 @@ impl<'r, 'a> Sched<'r, 'a> {
             if again {
                 s.checks.clear();
                 s.exit_checks.clear();
+                // Recorded before anything runs: a crash during the retry resumes it.
+                let reset: Vec<usize> = s
+                    .acts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (a, _))| *a == ActState::Pending)
+                    .map(|(j, _)| j)
+                    .collect();
+                self.record_pending(i, &reset)?;
+                let (status, verdict) = if entered {
+                    ("running", Some("runs"))
+                } else {
+                    ("pending", None)
+                };
+                self.stage_record(i, status, "retrying", verdict, Some(0))?;
             }
         }
         Ok(())
@@ -607,8 +635,9 @@ impl<'r, 'a> Sched<'r, 'a> {
             if inflight.is_empty() {
                 break;
             }
-            // Only approvals wait: nothing can go on until someone decides.
-            if self.approvals.len() == inflight.len() {
+            // Only approvals wait: nothing can go on until someone decides (unless something
+            // failed meanwhile: then the approvals are asked whether they should still wait).
+            if self.approvals.len() == inflight.len() && !self.approvals_to_recheck() {
                 self.hold_approvals()?;
                 break;
             }
@@ -853,6 +882,41 @@ impl<'r, 'a> Sched<'r, 'a> {
                 Ok(())
             }
         }
+    }
+
+    /// Records actions of stage `i` as `pending` again (queued: committed with the stage's
+    /// change that comes next).
+    fn record_pending(&self, i: usize, actions: &[usize]) -> Result<(), String> {
+        let stage = &self.run.ir.pipeline.stages[i];
+        for &j in actions {
+            let update = ActionUpdate {
+                status: "pending",
+                commit: Commit::Queued,
+                attempt: 0,
+                exit_code: None,
+                log: None,
+            };
+            self.run.history.action(
+                self.run.run_id,
+                &stage.name,
+                &stage.actions[j].name,
+                &update,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Whether a waiting approval should reconsider (its run or its stage failed, or the
+    /// run is stopping): its future wakes up to do so.
+    fn approvals_to_recheck(&self) -> bool {
+        self.failed.is_some()
+            || self.stopping()
+            || self.approvals.iter().any(|&(i, _)| {
+                self.stages[i]
+                    .acts
+                    .iter()
+                    .any(|(s, _)| *s == ActState::Failed)
+            })
     }
 
     /// Every approval in flight waits for a decision and nothing else can go on: the run is
@@ -1222,7 +1286,8 @@ impl<'r, 'a> Sched<'r, 'a> {
                         FailurePolicy::Retry { count, .. } => count - s.rounds_left,
                         _ => 0,
                     };
-                    for (state, _) in &mut s.acts {
+                    let mut reset = Vec::new();
+                    for (j, (state, _)) in s.acts.iter_mut().enumerate() {
                         let again = match scope {
                             RetryScope::All => true,
                             RetryScope::Failed => {
@@ -1231,8 +1296,11 @@ impl<'r, 'a> Sched<'r, 'a> {
                         };
                         if again {
                             *state = ActState::Pending;
+                            reset.push(j);
                         }
                     }
+                    // Recorded with the round, so that a crash now does not lose the round.
+                    self.record_pending(i, &reset)?;
                     let detail = format!("on failure: retrying ({scope:?} actions)").to_lowercase();
                     return self.stage_record(i, "running", &detail, None, Some(used));
                 }
@@ -1582,7 +1650,9 @@ impl<'r, 'a> Sched<'r, 'a> {
                         return Ok(());
                     }
                 };
-                (ActState::Abandoned, "abandoned", why)
+                // Not decided, as an action that never started: the stage's failure (and
+                // its `on failure` policy, which may ask again) is decided as usual.
+                (ActState::Pending, "abandoned", why)
             }
             Approval::Stopped => (
                 ActState::Abandoned,
@@ -2119,7 +2189,12 @@ async fn rollback_run(
         stop: run.stop,
         start: &start,
     };
-    let status = execute(&child).await?;
+    let mut status = execute(&child).await?;
+    if status == RunStatus::Waiting {
+        // A rollback is not resumed on its own: held, it fails (and leaves its stage).
+        run.history.finish_run(&id, "failed")?;
+        status = RunStatus::Failed;
+    }
     Ok((id, status))
 }
 

@@ -768,12 +768,15 @@ pub struct RecordedAction {
 }
 
 /// Whether this process may go on with a run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Claim {
     /// It is ours now (its previous process, if any, is gone).
     Taken,
     /// Another live process runs it.
     Busy(Owner),
+    /// Its status is no longer one the caller may go on from (another process ended it
+    /// meanwhile): this status.
+    Moved(String),
 }
 
 impl History {
@@ -863,18 +866,26 @@ impl History {
     /// Makes this process the run's owner, unless another live process is: two resumers of
     /// one run cannot both go on. The run is `running` again; nested runs its dead owner
     /// left unfinished are recorded `stopped` (resuming starts their actions afresh).
-    pub fn claim(&self, run: &str) -> Result<Claim, String> {
+    ///
+    /// `from`: the statuses the caller may go on from (checked in the same transaction, so
+    /// a run another process finished meanwhile is not taken up again).
+    pub fn claim(&self, run: &str, from: &[&str]) -> Result<Claim, String> {
         let tx = immediate(&self.conn)?;
-        let owner: Option<String> = tx
-            .query_row("SELECT owner FROM runs WHERE id = ?1", params![run], |r| {
-                r.get(0)
-            })
+        let (owner, status): (Option<String>, String) = tx
+            .query_row(
+                "SELECT owner, status FROM runs WHERE id = ?1",
+                params![run],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(sql)?;
         let me = Owner::me();
         if let Some(o) = owner.and_then(|o| o.parse::<Owner>().ok()) {
             if Some(o) != me && o.alive() {
                 return Ok(Claim::Busy(o));
             }
+        }
+        if !from.contains(&status.as_str()) {
+            return Ok(Claim::Moved(status));
         }
         tx.execute(
             "UPDATE runs SET owner = ?2, status = 'running', finished = NULL WHERE id = ?1",
@@ -900,6 +911,41 @@ impl History {
             .map_err(sql)?
             .collect::<Result<_, _>>()
             .map_err(sql)
+    }
+
+    /// Records `run` (and the runs nested in it that have not ended) `stopped`, freeing the
+    /// stages they hold — unless a live process runs it (checked in the same transaction):
+    /// then that owner.
+    pub fn stop_orphaned(&self, run: &str) -> Result<Option<Owner>, String> {
+        let tx = immediate(&self.conn)?;
+        let owner: Option<String> = tx
+            .query_row("SELECT owner FROM runs WHERE id = ?1", params![run], |r| {
+                r.get(0)
+            })
+            .map_err(sql)?;
+        if let Some(o) = owner.and_then(|o| o.parse::<Owner>().ok()) {
+            if Some(o) != Owner::me() && o.alive() {
+                return Ok(Some(o));
+            }
+        }
+        let ids: Vec<String> = tx
+            .prepare("WITH RECURSIVE tree(id) AS (SELECT ?1 UNION SELECT r.id FROM runs r JOIN tree t ON r.parent = t.id) SELECT r.id FROM runs r JOIN tree t ON r.id = t.id WHERE r.status IN ('running', 'waiting')")
+            .and_then(|mut st| st.query_map(params![run], |r| r.get(0))?.collect())
+            .map_err(sql)?;
+        let at = now();
+        for id in &ids {
+            tx.execute(
+                "UPDATE runs SET status = 'stopped', finished = ?2 WHERE id = ?1",
+                params![id, at],
+            )
+            .map_err(sql)?;
+            tx.execute("DELETE FROM locks WHERE run = ?1", params![id])
+                .map_err(sql)?;
+            tx.execute("DELETE FROM waits WHERE run = ?1", params![id])
+                .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(None)
     }
 
     /// Adds the time this process spent on the run (commits at once).
@@ -1048,8 +1094,12 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), String> {
             at,
             started: None,
         } => {
-            let q = if status == "running" {
+            // An approval's wait starts when it first waits (its timeout counts from then);
+            // an action to run again is not finished.
+            let q = if status == "running" || status == "waiting" {
                 "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = COALESCE(started, ?8) WHERE run = ?1 AND stage = ?2 AND name = ?3"
+            } else if status == "pending" {
+                "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), finished = NULL WHERE run = ?1 AND stage = ?2 AND name = ?3 AND ?8 IS NOT NULL"
             } else {
                 "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3"
             };
