@@ -159,6 +159,10 @@ fn an_approval_holds_the_run_until_it_is_approved_and_resumed() {
     says(&out.stderr, "has ended: succeeded");
     let log = pipec(&t, &["logs", "last", "ask.ok"]);
     says(&log.stdout, "approved by ann: lgtm");
+    assert_eq!(
+        action(&show(&t, "last"), "ask", "ok")["decision"],
+        "approved by ann: lgtm"
+    );
 }
 
 #[test]
@@ -203,6 +207,10 @@ fn a_rejected_or_timed_out_approval_fails_the_run() {
         [],
     )
     .expect("update");
+    // Too late to decide.
+    let out = pipec(&t, &["approve", "last", "ask.ok"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    says(&out.stderr, "waited longer than its timeout (1m)");
     let out = pipec(&t, &["resume", "last"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     says(&out.stderr, "no decision within its timeout (1m)");
@@ -371,7 +379,8 @@ fn retry_reruns_the_failed_stage_in_the_same_run() {
     // Only failed (or stopped) runs are retried.
     let out = pipec(&t, &["retry", "last"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    says(&out.stderr, "is succeeded");
+    says(&out.stderr, "the status of run");
+    says(&out.stderr, "is `succeeded`");
     // `--all` runs every action of the stage again.
     std::fs::remove_file(t.path("fixed")).expect("rm");
     assert_eq!(run(&t, &[]).code, 1);
@@ -427,7 +436,13 @@ fn a_failed_stage_rolls_back_to_the_inputs_of_its_last_success() {
     assert_eq!(stage_status(&v, "deploy"), "succeeded");
     let out = pipec(&t, &["rollback", "release", "nothing"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    says(&out.stderr, "nothing to roll back to");
+    says(&out.stderr, "pipeline `release` has no stage `nothing`");
+    let out = pipec(&t, &["rollback", "nope", "deploy"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    says(&out.stderr, "pipelines that ran here: release");
+    // The rollback run says whose inputs it used, and the approval its decision.
+    let human = pipec(&t, &["show", "last"]);
+    says(&human.stdout, "a rollback, with the inputs of run");
 }
 
 /// A pipeline whose stage writes when runs enter and leave it (in one `echo`, so lines
@@ -699,4 +714,29 @@ fn a_rollback_that_is_held_fails_and_leaves_its_stage() {
     assert_eq!(locks, 0);
     // The next run enters the stage.
     assert_eq!(run(&t, &[]).code, 3);
+}
+
+#[test]
+fn stopping_a_held_run_ends_its_holds_and_stages_behind_a_hold_are_pending() {
+    let src = r#"pipeline gate {
+  stage build { action a: sh { run = "echo \"$PIPEC_PIPELINE_DIR\" > \"$PIPEC_PIPELINE_DIR/where\"" } }
+  stage deploy { action a: sh { run = "true" } }
+  stage after { action a: sh { run = "true" } }
+  transition build -> deploy disabled "freeze"
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    assert_eq!(run(&t, &[]).code, 3);
+    // `pipec run pipeline.pipe`: the pipeline's folder, absolute.
+    let dir = std::fs::read_to_string(t.path("where")).expect("written in the pipeline's folder");
+    assert!(dir.trim().starts_with('/'), "{dir}");
+    let v = show(&t, "last");
+    assert_eq!(stage_status(&v, "deploy"), "waiting");
+    assert_eq!(stage_status(&v, "after"), "pending");
+    let out = pipec(&t, &["stop", "last"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = show(&t, "last");
+    assert_eq!(v["status"], "stopped");
+    assert_eq!(stage_status(&v, "deploy"), "abandoned");
+    assert_eq!(pipec(&t, &["resume", "last"]).code, 130);
 }

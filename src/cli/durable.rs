@@ -34,7 +34,7 @@ outcome and exits with its code (0, 1 or 130).",
     after_help = "Examples:\n  pipec resume last\n  pipec approve last deploy.approve && pipec resume last"
 )]
 pub(crate) struct ResumeArgs {
-    /// A run id, or `last`.
+    /// A run id, or `last` (the newest run started by `pipec run` or `pipec rollback`).
     run: String,
     #[command(flatten)]
     common: Common,
@@ -49,7 +49,7 @@ stay as they were.",
     after_help = "Examples:\n  pipec retry last\n  pipec retry 20261126-101500-3 --all"
 )]
 pub(crate) struct RetryArgs {
-    /// A run id, or `last`.
+    /// A run id, or `last` (the newest run started by `pipec run` or `pipec rollback`).
     run: String,
     /// Re-run every action of the stage, not only those that failed or did not finish.
     #[arg(long)]
@@ -79,7 +79,7 @@ pub(crate) struct RollbackArgs {
     after_help = "Examples:\n  pipec approve last deploy.approve --comment \"checked the canary\"\n  pipec reject last deploy.approve --as release-manager\n\nThe decision is recorded; a run whose process is still there goes on at once, a held one with `pipec resume`."
 )]
 pub(crate) struct DecideArgs {
-    /// A run id, or `last`.
+    /// A run id, or `last` (the newest run started by `pipec run` or `pipec rollback`).
     run: String,
     /// The approval action.
     #[arg(value_name = "STAGE.ACTION")]
@@ -193,13 +193,13 @@ pub(crate) fn retry(args: &RetryArgs) -> u8 {
     };
     if !matches!(rec.status.as_str(), "failed" | "stopped") {
         return usage(&format!(
-            "run {} is {}; `pipec retry` re-runs the failed stage of a failed or stopped run{}",
+            "the status of run {} is `{}`; `pipec retry` re-runs the failed stage of a failed or stopped run{}",
             rec.id,
             rec.status,
             if matches!(rec.status.as_str(), "waiting" | "running") {
-                format!(" (to continue this one: `pipec resume {}`)", rec.id)
+                " (a held or interrupted run goes on with `pipec resume`)"
             } else {
-                String::new()
+                ""
             }
         ));
     }
@@ -322,6 +322,9 @@ pub(crate) fn rollback(args: &RollbackArgs) -> u8 {
         Ok(h) => h,
         Err(code) => return code,
     };
+    if let Err(why) = known_stage(&history, &dir, &args.pipeline, &args.stage) {
+        return usage(&why);
+    }
     let source = match history.last_success(&args.pipeline, &args.stage, None) {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -390,6 +393,51 @@ pub(crate) fn rollback(args: &RollbackArgs) -> u8 {
     })
 }
 
+/// An unknown pipeline or stage, said as such (known from the newest run of the pipeline).
+fn known_stage(
+    history: &History,
+    dir: &std::path::Path,
+    pipeline: &str,
+    stage: &str,
+) -> Result<(), String> {
+    match history.latest_ir(pipeline)? {
+        None => {
+            let names: std::collections::BTreeSet<String> = history
+                .runs(None)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.pipeline)
+                .collect();
+            Err(format!(
+                "no run of a pipeline `{pipeline}` in `{}`{}",
+                dir.display(),
+                if names.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "\nhelp: pipelines that ran here: {}",
+                        names.into_iter().collect::<Vec<_>>().join(", ")
+                    )
+                }
+            ))
+        }
+        Some((_, text)) => {
+            let Ok(ir) = crate::ir::from_json(&text) else {
+                return Ok(());
+            };
+            let stages: Vec<&str> = ir.pipeline.stages.iter().map(|s| s.name.as_str()).collect();
+            if stages.contains(&stage) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "pipeline `{pipeline}` has no stage `{stage}`\nhelp: its stages: {}",
+                    stages.join(", ")
+                ))
+            }
+        }
+    }
+}
+
 /// The user running pipec.
 fn whoami() -> String {
     nix::unistd::User::from_uid(nix::unistd::getuid())
@@ -421,6 +469,9 @@ fn decide(args: &DecideArgs, approved: bool) -> u8 {
         ));
     };
     let by = args.by.clone().unwrap_or_else(whoami);
+    if by.trim().is_empty() {
+        return usage("`--as` needs a name");
+    }
     let approvers = match decidable(&rec, stage, action, verb) {
         Ok(list) => list,
         Err(e) => return usage(&e),
@@ -518,12 +569,28 @@ fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Ve
             rec.id, rec.status
         ));
     }
-    let status = rec
+    let recorded = rec
         .stages
         .iter()
         .find(|s| s.name == stage)
-        .and_then(|s| s.actions.iter().find(|x| x.name == action))
-        .map_or("pending", |x| x.status.as_str());
+        .and_then(|s| s.actions.iter().find(|x| x.name == action));
+    let status = recorded.map_or("pending", |x| x.status.as_str());
+    // Too late: the approval's time is up (its run fails it when it goes on).
+    let since = recorded
+        .and_then(|x| x.started.as_deref())
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    if let Some(since) = since {
+        let secs = crate::runtime::run::approval_timeout(a);
+        let waited = jiff::Timestamp::now().duration_since(since).as_secs();
+        if status == "waiting" && waited >= i64::try_from(secs).unwrap_or(i64::MAX) {
+            return Err(format!(
+                "`{stage}.{action}` of run {} waited longer than its timeout ({}): it can no longer be decided, and fails when the run goes on (`pipec resume {}`)",
+                rec.id,
+                crate::syntax::format_duration(secs),
+                rec.id
+            ));
+        }
+    }
     if status != "waiting" {
         return Err(format!(
             "`{stage}.{action}` of run {} is not waiting for a decision (it is {status})",
@@ -586,7 +653,7 @@ pub(crate) fn transition(args: &TransitionArgs) -> u8 {
             .flat_map(|s| {
                 s.inbound
                     .iter()
-                    .map(move |e| format!("{} {}", e.from, s.name))
+                    .map(move |e| format!("{} -> {}", e.from, s.name))
             })
             .collect();
         return usage(&format!(
@@ -599,18 +666,15 @@ pub(crate) fn transition(args: &TransitionArgs) -> u8 {
     };
     let enabled = matches!(args.switch, Switch::Enable);
     let by = whoami();
+    let reason = args.reason.clone().filter(|r| !r.trim().is_empty());
     let o = Override {
         from: args.from.clone(),
         to: args.to.clone(),
         enabled,
         reason: if enabled {
-            None
+            reason
         } else {
-            Some(
-                args.reason
-                    .clone()
-                    .unwrap_or_else(|| format!("disabled by {by}")),
-            )
+            Some(reason.unwrap_or_else(|| format!("disabled by {by}")))
         },
         declared: declared(edge.disabled.as_deref()),
         by,

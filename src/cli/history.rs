@@ -23,7 +23,7 @@ pub(crate) struct RunsArgs {
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  pipec show last\n  pipec show 20261126-101500-3 --json")]
 pub(crate) struct ShowArgs {
-    /// A run id, or `last`: the newest run started by `pipec run` (the runs of `pipeline`
+    /// A run id, or `last`: the newest run started by `pipec run` or `pipec rollback` (the runs of `pipeline`
     /// actions have ids of their own, listed by `pipec runs`).
     run: String,
     /// Print the run as JSON.
@@ -40,7 +40,7 @@ pub(crate) struct ShowArgs {
     after_help = "Examples:\n  pipec logs last\n  pipec logs last build.compile\n  pipec logs last build.compile --follow   while the run goes on\n  pipec logs last deploy.entry.check       an entry check's output"
 )]
 pub(crate) struct LogsArgs {
-    /// A run id, or `last`: the newest run started by `pipec run` (the runs of `pipeline`
+    /// A run id, or `last`: the newest run started by `pipec run` or `pipec rollback` (the runs of `pipeline`
     /// actions have ids of their own, listed by `pipec runs`).
     run: String,
     /// Only this action.
@@ -151,6 +151,9 @@ pub(crate) fn show(args: &ShowArgs) -> u8 {
         "run {} of `{}`: {} (started {})",
         run.id, run.pipeline, run.status, run.started
     );
+    if let Some(source) = &run.source {
+        println!("  a rollback, with the inputs of run {source}");
+    }
     for s in &run.stages {
         match &s.reason {
             Some(why) => println!("  stage {}: {} ({why})", s.name, s.status),
@@ -167,8 +170,13 @@ pub(crate) fn show(args: &ShowArgs) -> u8 {
             } else {
                 format!(" [{}]", exports.join(", "))
             };
+            let decision = a
+                .decision
+                .as_deref()
+                .map(|d| format!(" — {d}"))
+                .unwrap_or_default();
             println!(
-                "    {}: {} (attempts {}){exports}",
+                "    {}: {} (attempts {}){exports}{decision}",
                 a.name, a.status, a.attempts
             );
         }
@@ -178,9 +186,16 @@ pub(crate) fn show(args: &ShowArgs) -> u8 {
             e.by.as_deref()
                 .map(|b| format!(", set by {b}"))
                 .unwrap_or_default();
+        let state = if e.enabled { "enabled" } else { "disabled" };
         match &e.reason {
-            Some(why) => println!("  transition {} -> {}: disabled ({why}{by})", e.from, e.to),
-            None => println!("  transition {} -> {}: enabled{by}", e.from, e.to),
+            Some(why) => println!("  transition {} -> {}: {state} ({why}{by})", e.from, e.to),
+            None if by.is_empty() => println!("  transition {} -> {}: {state}", e.from, e.to),
+            None => println!(
+                "  transition {} -> {}: {state} ({})",
+                e.from,
+                e.to,
+                by.trim_start_matches(", ")
+            ),
         }
     }
     super::exit::OK
@@ -365,7 +380,7 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> u8 {
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  pipec stop last\n  pipec stop 20261126-101500-3 --abandon")]
 pub(crate) struct StopArgs {
-    /// A run id, or `last`.
+    /// A run id, or `last` (the newest run started by `pipec run` or `pipec rollback`).
     run: String,
     /// Kill running actions at once (no grace period).
     #[arg(long)]

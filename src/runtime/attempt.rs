@@ -392,13 +392,7 @@ pub(super) fn prepare(
                 ),
                 // Where the pipeline file is (an extension: relative paths of `dir`, `git`
                 // and `pipeline` resolve against it; scripts may want it too).
-                (
-                    "PIPEC_PIPELINE_DIR".into(),
-                    std::path::absolute(&base)
-                        .unwrap_or_else(|_| base.clone())
-                        .to_string_lossy()
-                        .into_owned(),
-                ),
+                ("PIPEC_PIPELINE_DIR".into(), pipeline_dir(&base)),
             ]);
             for i in &a.inputs {
                 env.push((
@@ -491,6 +485,20 @@ pub(super) fn prepare(
         }
         Kind::Approval => Ok(Prepared::Approval),
     }
+}
+
+/// The absolute path of the pipeline file's folder (`run x.pipe`: its parent is "", the
+/// current folder).
+fn pipeline_dir(base: &Path) -> String {
+    let base = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    std::path::absolute(base)
+        .unwrap_or_else(|_| base.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The script of a `git` action: clone, check out `reference`, export `commit` and

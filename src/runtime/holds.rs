@@ -17,6 +17,25 @@ pub struct Decision {
     pub at: String,
 }
 
+impl Decision {
+    /// `approved by NAME: COMMENT`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} by {}{}",
+            if self.approved {
+                "approved"
+            } else {
+                "rejected"
+            },
+            self.by,
+            self.comment
+                .as_deref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
 /// A transition's state set from the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Override {
@@ -180,12 +199,13 @@ pub fn edge_states(ir: &crate::ir::Ir, overrides: &[Override]) -> Vec<EdgeState>
             if e.disabled.is_none() && o.is_none() {
                 continue;
             }
-            let reason = effective(e.disabled.as_deref(), &e.from, &s.name, overrides);
+            let disabled = effective(e.disabled.as_deref(), &e.from, &s.name, overrides);
             out.push(EdgeState {
                 from: e.from.clone(),
                 to: s.name.clone(),
-                enabled: reason.is_none(),
-                reason,
+                enabled: disabled.is_none(),
+                // Why it is disabled, or why it was enabled (when someone said).
+                reason: disabled.or_else(|| o.and_then(|o| o.reason.clone())),
                 by: o.map(|o| o.by.clone()),
             });
         }

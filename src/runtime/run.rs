@@ -30,6 +30,11 @@ use super::holds::Decision;
 use super::locks::Lock;
 use super::plan::{Known, RunFacts, Verdict, stage_verdict, topological};
 pub use super::resume::Start;
+
+/// An approval action's timeout.
+pub fn approval_timeout(a: &Action) -> u64 {
+    a.timeout_secs.unwrap_or(APPROVAL_TIMEOUT_SECS)
+}
 use super::state::{ActionUpdate, Commit, History, Recorded, StageUpdate};
 use crate::ir::{
     Action, CondRule, Condition, ElseResult, FailurePolicy, Ir, Kind, Mode, RetryScope, Stage,
@@ -793,8 +798,19 @@ impl<'r, 'a> Sched<'r, 'a> {
             }
             Verdict::Held(why) => {
                 self.held = true;
-                let help = format!("{why}; `pipec resume {}` once it is enabled", run.run_id);
-                self.end_stage(i, "waiting", &help, Verdict::Held(why.clone()))?;
+                // Behind a held stage: not held itself, only not decided yet.
+                let behind = stage
+                    .inbound
+                    .iter()
+                    .find(|e| matches!(self.verdicts.get(e.from.as_str()), Some(Verdict::Held(_))));
+                let (status, detail) = match behind {
+                    Some(e) => ("pending", format!("after `{}`, which is held", e.from)),
+                    None => (
+                        "waiting",
+                        format!("{why}; `pipec resume {}` once it is enabled", run.run_id),
+                    ),
+                };
+                self.end_stage(i, status, &detail, Verdict::Held(why.clone()))?;
             }
             Verdict::Fails(why) => self.fail_stage(i, &why)?,
             Verdict::Depends(why) | Verdict::RunsOrSkipped(why) | Verdict::AfterFailure(why) => {
@@ -851,11 +867,8 @@ impl<'r, 'a> Sched<'r, 'a> {
             Lock::Waiting { holder } => {
                 if first {
                     let mode = format!("{mode:?}").to_lowercase();
-                    (run.report)(Progress::Stage {
-                        stage: stage.name.clone(),
-                        status: "pending".into(),
-                        detail: format!("waiting for run {holder} to leave it ({mode} mode)"),
-                    });
+                    let detail = format!("waiting for run {holder} to leave it ({mode} mode)");
+                    self.stage_record(i, "pending", &detail, None, None)?;
                 }
                 self.stages[i].polling = true;
                 let mut stop = run.stop.clone();
@@ -874,11 +887,8 @@ impl<'r, 'a> Sched<'r, 'a> {
                 self.superseded = Some(by.clone());
                 self.failed.get_or_insert_with(|| stage.name.clone());
                 self.halt.send_modify(|n| *n += 1);
-                (run.report)(Progress::Stage {
-                    stage: stage.name.clone(),
-                    status: "superseded".into(),
-                    detail: format!("run {by} is newer and waits for this stage"),
-                });
+                let detail = format!("superseded: run {by} is newer and waits for this stage");
+                self.stage_record(i, "pending", &detail, None, None)?;
                 Ok(())
             }
         }
@@ -934,12 +944,18 @@ impl<'r, 'a> Sched<'r, 'a> {
                 .filter(|&&(k, _)| k == i)
                 .map(|&(_, j)| format!("{}.{}", stage.name, stage.actions[j].name))
                 .collect();
-            let detail = format!(
-                "waiting for approval: `pipec approve {} {}`, then `pipec resume {}`",
-                run.run_id,
-                names.join(" | "),
-                run.run_id
-            );
+            let detail = match names.as_slice() {
+                [one] => format!(
+                    "waiting for approval: `pipec approve {} {one}`, then `pipec resume {}`",
+                    run.run_id, run.run_id
+                ),
+                _ => format!(
+                    "waiting for approval of {}: `pipec approve {} STAGE.ACTION` for each, then `pipec resume {}`",
+                    names.join(", "),
+                    run.run_id,
+                    run.run_id
+                ),
+            };
             self.stage_record(i, "waiting", &detail, None, None)?;
         }
         Ok(())
@@ -1565,7 +1581,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             .approval_since
             .entry((i, j))
             .or_insert_with(jiff::Timestamp::now);
-        let secs = a.timeout_secs.unwrap_or(APPROVAL_TIMEOUT_SECS);
+        let secs = approval_timeout(a);
         let waited = jiff::Timestamp::now()
             .duration_since(since)
             .as_secs()
@@ -1573,7 +1589,13 @@ impl<'r, 'a> Sched<'r, 'a> {
             .unsigned_abs();
         let deadline = Instant::now() + Duration::from_secs(secs.saturating_sub(waited));
         // Decided (or out of time) already: no wait, and nothing to hold the run for.
+        // A decision made after the approval's time was up does not count.
+        let late = |d: &Decision| {
+            d.at.parse::<jiff::Timestamp>()
+                .is_ok_and(|at| at.duration_since(since).as_secs().max(0).unsigned_abs() >= secs)
+        };
         let now = match run.history.decision(run.run_id, &stage.name, &a.name) {
+            Ok(Some(d)) if late(&d) => Some(Ok(Approval::TimedOut(secs))),
             Ok(Some(d)) => Some(Ok(Approval::Decided(d))),
             Ok(None) if Instant::now() >= deadline => Some(Ok(Approval::TimedOut(secs))),
             Ok(None) => None,
@@ -1667,20 +1689,8 @@ impl<'r, 'a> Sched<'r, 'a> {
                     crate::syntax::format_duration(secs)
                 ),
             ),
-            Approval::Decided(d) => {
-                let comment = d
-                    .comment
-                    .as_deref()
-                    .map(|c| format!(": {c}"))
-                    .unwrap_or_default();
-                if d.approved {
-                    let why = format!("approved by {}{comment}", d.by);
-                    (ActState::Succeeded, "succeeded", why)
-                } else {
-                    let why = format!("rejected by {}{comment}", d.by);
-                    (ActState::Failed, "failed", why)
-                }
-            }
+            Approval::Decided(d) if d.approved => (ActState::Succeeded, "succeeded", d.describe()),
+            Approval::Decided(d) => (ActState::Failed, "failed", d.describe()),
         };
         let _ = append(&log, &format!("pipec: {detail}\n"));
         self.stages[i].acts[j].0 = act_state;

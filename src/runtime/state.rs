@@ -179,6 +179,9 @@ pub struct RunDetail {
     pub params: serde_json::Value,
     pub started: String,
     pub finished: Option<String>,
+    /// A rollback run: the run whose inputs it used (extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub stages: Vec<StageRow>,
     /// Transitions of the pipeline that are disabled or set from the command line (now).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -204,6 +207,9 @@ pub struct ActionRow {
     pub exports: serde_json::Map<String, serde_json::Value>,
     pub started: Option<String>,
     pub finished: Option<String>,
+    /// An approval's decision: `approved by NAME: COMMENT` (extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
     #[serde(skip)]
     pub log: Option<String>,
 }
@@ -640,23 +646,27 @@ impl History {
         let head = self
             .conn
             .query_row(
-                "SELECT id, pipeline, status, params, started, finished, ir FROM runs WHERE id = ?1",
+                "SELECT id, pipeline, status, params, started, finished, ir, source FROM runs WHERE id = ?1",
                 params![run],
                 |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
+                        (
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                        ),
                         r.get::<_, String>(4)?,
                         r.get::<_, Option<String>>(5)?,
                         r.get::<_, Option<String>>(6)?,
+                        r.get::<_, Option<String>>(7)?,
                     ))
                 },
             )
             .optional()
             .map_err(sql)?;
-        let Some((id, pipeline, status, params_json, started, finished, ir)) = head else {
+        let Some(((id, pipeline, status, params_json), started, finished, ir, source)) = head
+        else {
             return Ok(None);
         };
         let transitions = match ir.as_deref().map(crate::ir::from_json) {
@@ -688,6 +698,7 @@ impl History {
                         exports: serde_json::Map::new(),
                         started: r.get(4)?,
                         finished: r.get(5)?,
+                        decision: None,
                         log: r.get(6)?,
                     })
                 })
@@ -706,6 +717,7 @@ impl History {
                     .into_iter()
                     .map(|(k, v)| (k, serde_json::Value::String(v)))
                     .collect();
+                act.decision = self.decision(run, &name, &act.name)?.map(|d| d.describe());
             }
             stages.push(StageRow {
                 name,
@@ -722,6 +734,7 @@ impl History {
             params,
             started,
             finished,
+            source,
             stages,
             transitions,
         }))
@@ -936,6 +949,17 @@ impl History {
         for id in &ids {
             tx.execute(
                 "UPDATE runs SET status = 'stopped', finished = ?2 WHERE id = ?1",
+                params![id, at],
+            )
+            .map_err(sql)?;
+            // What was running or waiting will not go on.
+            tx.execute(
+                "UPDATE stages SET status = 'abandoned', reason = 'the run was stopped', finished = ?2 WHERE run = ?1 AND status IN ('running', 'waiting')",
+                params![id, at],
+            )
+            .map_err(sql)?;
+            tx.execute(
+                "UPDATE actions SET status = 'abandoned', finished = ?2 WHERE run = ?1 AND status IN ('running', 'waiting')",
                 params![id, at],
             )
             .map_err(sql)?;
