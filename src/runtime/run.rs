@@ -1156,6 +1156,16 @@ impl<'r, 'a> Sched<'r, 'a> {
         // One attempt, however many times the run is held and resumed.
         let attempt = self.stages[i].acts[j].1.max(1);
         self.stages[i].acts[j] = (ActState::Running, attempt);
+        // Decided while the run was held: no need to say again that it waits.
+        if self.approval_since.contains_key(&(i, j))
+            && run
+                .history
+                .decision(run.run_id, &stage.name, &a.name)?
+                .is_some()
+        {
+            self.wait_approval(i, j, inflight);
+            return Ok(());
+        }
         let text = |name: &str| {
             a.params
                 .get(name)
