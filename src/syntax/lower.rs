@@ -271,7 +271,30 @@ impl<'s> Lowerer<'s> {
         for c in inner {
             match c.as_rule() {
                 Rule::guard => guard = c.into_inner().nth(1).map(|e| self.expr(e)),
-                Rule::disabled => disabled = c.into_inner().nth(1).map(|s| self.string(s)),
+                Rule::disabled => {
+                    let at = self.span(&c);
+                    disabled = Some(if let Some(s) = c.into_inner().nth(1) {
+                        self.string(s)
+                    } else {
+                        // Still disabled (what was meant), and said precisely.
+                        self.err(
+                            Diagnostic::new(
+                                Code::E0101,
+                                "`disabled` needs a reason",
+                                at,
+                                "expected a string after `disabled`",
+                            )
+                            .help(
+                                "write `disabled \"why\"`: the reason is shown where runs are held",
+                            ),
+                        );
+                        StrLit {
+                            parts: Vec::new(),
+                            block: false,
+                            span: at,
+                        }
+                    });
+                }
                 _ => {}
             }
         }
