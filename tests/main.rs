@@ -7,6 +7,7 @@ mod examples;
 mod explain;
 mod fixtures;
 mod fuzz;
+mod graph;
 mod run;
 mod runtime;
 mod stress;

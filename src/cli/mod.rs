@@ -12,6 +12,7 @@ mod durable;
 mod execute;
 mod explain;
 mod files;
+mod graph;
 mod history;
 mod run;
 
@@ -62,6 +63,7 @@ enum Command {
     Reject(durable::DecideArgs),
     Transition(durable::TransitionArgs),
     Rollback(durable::RollbackArgs),
+    Graph(graph::Args),
 }
 
 /// Runs the CLI and returns its exit code.
@@ -118,6 +120,7 @@ pub fn main() -> ExitCode {
             Command::Reject(a) => durable::reject(&a),
             Command::Transition(a) => durable::transition(&a),
             Command::Rollback(a) => durable::rollback(&a),
+            Command::Graph(a) => graph::run(&a),
         });
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or(exit::INTERNAL),

@@ -112,6 +112,53 @@ pub(crate) fn run(args: &Args) -> u8 {
     super::execute::run(args, &ir, &values, &facts)
 }
 
+/// A pipeline file's IR: a `.pipe` file checked (its diagnostics shown), or compiled IR JSON
+/// validated. `what` is what the caller does with it ("run", "draw"). The source map holds
+/// the checked sources (empty for JSON).
+pub(crate) fn load_ir(file: &std::path::Path, what: &str) -> Result<(Ir, SourceMap), u8> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        eprintln!("error: cannot read `{}`: {e}", file.display());
+        super::exit::USAGE
+    })?;
+    if file
+        .extension()
+        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
+    {
+        let ir = crate::ir::from_json(&text).map_err(|e| {
+            eprintln!("error: `{}`: {e}", file.display());
+            super::exit::USAGE
+        })?;
+        if let Err(why) = crate::ir::validate(&ir) {
+            eprintln!(
+                "error: `{}` is not a valid pipeline: {why}\nhelp: compile it again with `pipec compile`",
+                file.display()
+            );
+            return Err(super::exit::INVALID);
+        }
+        return Ok((ir, SourceMap::new()));
+    }
+    let mut map = SourceMap::new();
+    let root = map.add(super::files::display_name(file), text);
+    let out = crate::compile(&mut map, root, &mut super::files::FsLoader);
+    if !out.diagnostics.is_empty() {
+        print_report(&map, 1, &out.diagnostics, Format::Human);
+    }
+    let Some(ir) = out.ir else {
+        if !out
+            .diagnostics
+            .iter()
+            .any(crate::diagnostics::Diagnostic::is_error)
+        {
+            eprintln!(
+                "error: `{}` has no pipeline to {what} (only templates)",
+                map.get(root).name
+            );
+        }
+        return Err(super::exit::INVALID);
+    };
+    Ok((ir, map))
+}
+
 /// Whether the run's event starts the pipeline (no `--event`: yes).
 fn triggered(ir: &Ir, args: &Args) -> bool {
     let event = event_of(args, &facts(args));
@@ -146,47 +193,7 @@ fn event_of(args: &Args, facts: &RunFacts) -> Event {
 }
 
 fn load(args: &Args) -> Result<Ir, u8> {
-    let text = std::fs::read_to_string(&args.file).map_err(|e| {
-        eprintln!("error: cannot read `{}`: {e}", args.file.display());
-        super::exit::USAGE
-    })?;
-    if args
-        .file
-        .extension()
-        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
-    {
-        let ir = crate::ir::from_json(&text).map_err(|e| {
-            eprintln!("error: `{}`: {e}", args.file.display());
-            super::exit::USAGE
-        })?;
-        if let Err(why) = crate::ir::validate(&ir) {
-            eprintln!(
-                "error: `{}` is not a valid pipeline: {why}\nhelp: compile it again with `pipec compile`",
-                args.file.display()
-            );
-            return Err(super::exit::INVALID);
-        }
-        return Ok(ir);
-    }
-    let mut map = SourceMap::new();
-    let root = map.add(super::files::display_name(&args.file), text);
-    let out = crate::compile(&mut map, root, &mut super::files::FsLoader);
-    if !out.diagnostics.is_empty() {
-        print_report(&map, 1, &out.diagnostics, Format::Human);
-    }
-    let Some(ir) = out.ir else {
-        if !out
-            .diagnostics
-            .iter()
-            .any(crate::diagnostics::Diagnostic::is_error)
-        {
-            eprintln!(
-                "error: `{}` has no pipeline to run (only templates)",
-                map.get(root).name
-            );
-        }
-        return Err(super::exit::INVALID);
-    };
+    let (ir, map) = load_ir(&args.file, "run")?;
     // Param values are bound after the trigger decision (an event no trigger matches runs
     // nothing, whatever the params); here only to show E0206 with the source.
     if let Err(diags) = crate::params::bind(&ir, &args.params) {

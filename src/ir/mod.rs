@@ -7,6 +7,8 @@
 //! runtime never re-reads or re-checks source. The root carries [`IR_VERSION`]; a reader
 //! rejects any other version with a clear error (see [`from_json`]).
 
+pub mod describe;
+pub mod graph;
 pub mod lower;
 
 use std::collections::BTreeMap;

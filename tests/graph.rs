@@ -1,0 +1,97 @@
+//! `pipec graph`: the drawing of a pipeline in `dot` and Mermaid (snapshots), and every
+//! example drawn by Graphviz itself (`dot` must be installed: `.ci/run` installs graphviz).
+
+use std::process::{Command, Stdio};
+
+use crate::support::Test;
+
+fn graph(file: &std::path::Path, format: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args(["graph", &file.to_string_lossy(), "--format", format])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pipec");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+const BRANCHY: &str = r#"pipeline branchy {
+  mode queued
+  stage build {
+    action compile: sh { run = "make" output = bin from "out" }
+    action test: sh { after = [compile] input = bin run = "make test" }
+  }
+  stage preview {
+    action publish: sh { input = bin run = "echo \"preview\"" }
+  }
+  stage prod {
+    action ok: approval {}
+    action publish: sh { after = [ok] input = bin run = "true" }
+  }
+  transition build -> preview when run.branch != "main"
+  transition build -> prod when run.branch == "main" disabled "freeze \"Q4\""
+}
+"#;
+
+#[test]
+fn graphs_show_stages_actions_guards_disabled_transitions_and_artifacts() {
+    let t = Test::new().file("branchy.pipe", BRANCHY);
+    let dot = graph(&t.path("branchy.pipe"), "dot");
+    insta::assert_snapshot!("graph_dot", dot);
+    let mermaid = graph(&t.path("branchy.pipe"), "mermaid");
+    insta::assert_snapshot!("graph_mermaid", mermaid);
+}
+
+#[test]
+fn graphviz_draws_every_example() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for entry in walk(&examples) {
+        if entry.extension().is_some_and(|x| x == "pipe")
+            && !entry.starts_with(examples.join("lib"))
+        {
+            files.push(entry);
+        }
+    }
+    assert!(files.len() >= 8, "{files:?}");
+    for f in files {
+        let text = graph(&f, "dot");
+        let mut dot = Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("Graphviz `dot` is installed (apt-get install graphviz; .ci/run does)");
+        {
+            use std::io::Write as _;
+            dot.stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())
+                .expect("write");
+        }
+        let out = dot.wait_with_output().expect("dot ends");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{}: {err}\n{text}", f.display());
+        assert!(!err.contains("Warning"), "{}: {err}\n{text}", f.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
