@@ -740,3 +740,26 @@ fn stopping_a_held_run_ends_its_holds_and_stages_behind_a_hold_are_pending() {
     assert_eq!(stage_status(&v, "deploy"), "abandoned");
     assert_eq!(pipec(&t, &["resume", "last"]).code, 130);
 }
+
+#[test]
+fn a_stage_retried_on_failure_asks_its_approval_again() {
+    let src = r#"pipeline again {
+  stage ask {
+    on failure retry 1
+    action ok: approval {}
+  }
+}
+"#;
+    let t = Test::new().file("pipeline.pipe", src);
+    assert_eq!(run(&t, &[]).code, 3);
+    assert_eq!(
+        pipec(&t, &["reject", "last", "ask.ok", "--comment", "not yet"]).code,
+        0
+    );
+    // The stage's retry asks again (a second attempt), and the run is held again.
+    let out = pipec(&t, &["resume", "last"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(action(&show(&t, "last"), "ask", "ok")["attempts"], 2);
+    assert_eq!(pipec(&t, &["approve", "last", "ask.ok"]).code, 0);
+    assert_eq!(pipec(&t, &["resume", "last"]).code, 0);
+}

@@ -1153,8 +1153,13 @@ impl<'r, 'a> Sched<'r, 'a> {
         let run = self.run;
         let stage = &run.ir.pipeline.stages[i];
         let a = &stage.actions[j];
-        // One attempt, however many times the run is held and resumed.
-        let attempt = self.stages[i].acts[j].1.max(1);
+        // One attempt however many times the run is held and resumed (it has waited before);
+        // asked again (a retry), a new one.
+        let attempt = if self.approval_since.contains_key(&(i, j)) {
+            self.stages[i].acts[j].1.max(1)
+        } else {
+            self.stages[i].acts[j].1 + 1
+        };
         self.stages[i].acts[j] = (ActState::Running, attempt);
         // Decided while the run was held: no need to say again that it waits.
         if self.approval_since.contains_key(&(i, j))
@@ -1323,6 +1328,17 @@ impl<'r, 'a> Sched<'r, 'a> {
                         if again {
                             *state = ActState::Pending;
                             reset.push(j);
+                        }
+                    }
+                    // Approvals asked again are decided again.
+                    for &j in &reset {
+                        if stage.actions[j].kind == Kind::Approval {
+                            self.approval_since.remove(&(i, j));
+                            run.history.forget_decision(
+                                run.run_id,
+                                &stage.name,
+                                &stage.actions[j].name,
+                            )?;
                         }
                     }
                     // Recorded with the round, so that a crash now does not lose the round.
