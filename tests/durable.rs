@@ -743,13 +743,13 @@ fn stopping_a_held_run_ends_its_holds_and_stages_behind_a_hold_are_pending() {
 
 #[test]
 fn a_stage_retried_on_failure_asks_its_approval_again() {
-    let src = r#"pipeline again {
+    let src = "pipeline again {
   stage ask {
     on failure retry 1
     action ok: approval {}
   }
 }
-"#;
+";
     let t = Test::new().file("pipeline.pipe", src);
     assert_eq!(run(&t, &[]).code, 3);
     assert_eq!(
