@@ -94,7 +94,7 @@ const GATE: &str = r#"pipeline gate {
   stage ask {
     action ok: approval { summary = "ship it?" approvers = ["bob", "ann"] }
   }
-  stage after { action a: sh { run = "echo after >> ../../../../log" } }
+  stage after { action a: sh { run = "echo after >> ../../../../log; echo shipped" } }
 }
 "#;
 
@@ -142,12 +142,17 @@ fn an_approval_holds_the_run_until_it_is_approved_and_resumed() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     says(&out.stderr, "`pipec resume");
+    let out = pipec(&t, &["reject", "last", "ask.ok", "--as", " "]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    says(&out.stderr, "`--as` needs a name");
     let out = pipec(&t, &["reject", "last", "ask.ok", "--as", "bob"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     says(&out.stderr, "was already approved by ann");
-    let out = pipec(&t, &["resume", "last"]);
+    // `resume` schedules and shows like `run` (`--jobs`, `--verbose`).
+    let out = pipec(&t, &["resume", "last", "--jobs", "1", "--verbose"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     says(&out.stderr, "approved by ann: lgtm");
+    says(&out.stderr, "after.a | shipped");
     // The stage before the hold ran once.
     assert_eq!(lines(&t, "log"), ["build", "after"]);
     let v = show(&t, "last");
@@ -271,8 +276,24 @@ fn a_disabled_transition_holds_the_run_until_it_is_enabled() {
     let out = pipec(&t, &["transition", "enable", "gate", "build", "nope"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     says(&out.stderr, "has no transition build -> nope");
-    let out = pipec(&t, &["transition", "enable", "gate", "build", "deploy"]);
+    let out = pipec(
+        &t,
+        &[
+            "transition",
+            "enable",
+            "gate",
+            "build",
+            "deploy",
+            "--reason",
+            "freeze over",
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
+    let human = pipec(&t, &["show", "last"]);
+    says(
+        &human.stdout,
+        "transition build -> deploy: enabled (freeze over, set by",
+    );
     let out = pipec(&t, &["resume", "last"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(lines(&t, "log"), ["build", "deploy"]);

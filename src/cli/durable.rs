@@ -261,16 +261,7 @@ fn go_on(history: &History, rec: &Recorded, common: &Common, retry: bool, all: O
         Err(e) => return usage(&e),
     };
     // Whatever the earlier process of this run (and of the runs nested in it) left running.
-    let work = history.dir.join("work");
-    let mut dirs = vec![work.join(&rec.id)];
-    dirs.extend(
-        history
-            .nested(&rec.id)
-            .unwrap_or_default()
-            .iter()
-            .map(|r| work.join(r)),
-    );
-    let strays = crate::runtime::exec::end_strays(&dirs);
+    let strays = crate::runtime::exec::end_strays(&history.work_dirs(&rec.id));
     if strays > 0 {
         eprintln!(
             "note: ended {strays} process(es) left by the earlier pipec of run {}",

@@ -417,15 +417,7 @@ pub(crate) fn stop(args: &StopArgs) -> u8 {
             // the history (unless a resume took it over meanwhile).
             match h.stop_orphaned(&id) {
                 Ok(None) => {
-                    let work = h.dir.join("work");
-                    let mut dirs = vec![work.join(&id)];
-                    dirs.extend(
-                        h.nested(&id)
-                            .unwrap_or_default()
-                            .iter()
-                            .map(|r| work.join(r)),
-                    );
-                    let strays = crate::runtime::exec::end_strays(&dirs);
+                    let strays = crate::runtime::exec::end_strays(&h.work_dirs(&id));
                     let ended = if strays > 0 {
                         format!(" (ended {strays} process(es) it left)")
                     } else {

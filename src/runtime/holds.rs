@@ -6,7 +6,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::state::{History, immediate, now};
+use super::state::{History, immediate, now, sql};
 
 /// `pipec approve` or `pipec reject`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,9 +58,28 @@ pub fn declared(disabled: Option<&str>) -> String {
     }
 }
 
-#[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(sql)`.
-fn sql(e: rusqlite::Error) -> String {
-    format!("run history: {e}")
+/// The decision on an approval action, read through `conn` (or a transaction).
+fn decision_in(
+    conn: &rusqlite::Connection,
+    run: &str,
+    stage: &str,
+    action: &str,
+) -> Result<Option<Decision>, String> {
+    conn.prepare_cached(
+        "SELECT approved, by, comment, at FROM approvals WHERE run = ?1 AND stage = ?2 AND action = ?3",
+    )
+    .and_then(|mut st| {
+        st.query_row(params![run, stage, action], |r| {
+            Ok(Decision {
+                approved: r.get(0)?,
+                by: r.get(1)?,
+                comment: r.get(2)?,
+                at: r.get(3)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(sql)
 }
 
 impl History {
@@ -71,22 +90,7 @@ impl History {
         stage: &str,
         action: &str,
     ) -> Result<Option<Decision>, String> {
-        self.conn
-            .prepare_cached(
-                "SELECT approved, by, comment, at FROM approvals WHERE run = ?1 AND stage = ?2 AND action = ?3",
-            )
-            .and_then(|mut st| {
-                st.query_row(params![run, stage, action], |r| {
-                    Ok(Decision {
-                        approved: r.get(0)?,
-                        by: r.get(1)?,
-                        comment: r.get(2)?,
-                        at: r.get(3)?,
-                    })
-                })
-                .optional()
-            })
-            .map_err(sql)
+        decision_in(&self.conn, run, stage, action)
     }
 
     /// Records a decision; an action is decided once (the earlier decision is returned as
@@ -99,21 +103,7 @@ impl History {
         decision: &Decision,
     ) -> Result<Result<(), Decision>, String> {
         let tx = immediate(&self.conn)?;
-        let earlier = tx
-            .query_row(
-                "SELECT approved, by, comment, at FROM approvals WHERE run = ?1 AND stage = ?2 AND action = ?3",
-                params![run, stage, action],
-                |r| {
-                    Ok(Decision {
-                        approved: r.get(0)?,
-                        by: r.get(1)?,
-                        comment: r.get(2)?,
-                        at: r.get(3)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(sql)?;
+        let earlier = decision_in(&tx, run, stage, action)?;
         if let Some(d) = earlier {
             return Ok(Err(d));
         }

@@ -13,7 +13,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::state::{History, Owner, immediate, now};
+use super::state::{History, Owner, immediate, now, sql};
 use crate::ir::Mode;
 
 /// The answer to a run that wants a stage.
@@ -126,11 +126,6 @@ fn supersede(
         Some(h) => Lock::Waiting { holder: h },
         None => Lock::Taken,
     })
-}
-
-#[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(sql)`.
-fn sql(e: rusqlite::Error) -> String {
-    format!("run history: {e}")
 }
 
 impl History {

@@ -85,41 +85,12 @@ pub fn params_of(ir: &Ir, rec: &Recorded) -> Result<BTreeMap<String, Value>, Str
     })?;
     let mut out = BTreeMap::new();
     for (name, expr) in bound {
-        let v = eval(&expr, &Literals).map_err(|e| match e {
-            EvalError::Unknown(w) | EvalError::Invalid(w) => {
-                format!("run {}: param `{name}`: {w}", rec.id)
-            }
-        })?;
+        // Recorded params are literals: nothing else to look up.
+        let v = eval_with_params(&expr, &BTreeMap::new())
+            .map_err(|w| format!("run {}: param `{name}`: {w}", rec.id))?;
         out.insert(name, v);
     }
     Ok(out)
-}
-
-/// Recorded params are literals: nothing else to look up.
-struct Literals;
-
-impl Scope for Literals {
-    fn param(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn secret(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn export(&self, _: &str, _: &str, _: &str) -> Option<String> {
-        None
-    }
-    fn run_field(&self, _: &str) -> Option<Value> {
-        None
-    }
-    fn stage_status(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn env_var(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn read_file(&self, path: &str) -> Result<String, String> {
-        Err(format!("`{path}` is not read when a run goes on"))
-    }
 }
 
 /// Evaluates an expression of a recorded run that may refer to its params only.

@@ -277,7 +277,7 @@ pub fn now() -> String {
 }
 
 #[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(sql)`.
-fn sql(e: rusqlite::Error) -> String {
+pub(super) fn sql(e: rusqlite::Error) -> String {
     format!("run history: {e}")
 }
 
@@ -914,6 +914,16 @@ impl History {
         Ok(Claim::Taken)
     }
 
+    /// The work folders of `run` and of the runs nested in it (where their processes'
+    /// `$PIPEC_OUTPUT` lies: how processes a dead pipec left are found).
+    pub fn work_dirs(&self, run: &str) -> Vec<PathBuf> {
+        let work = self.dir.join("work");
+        std::iter::once(run.to_string())
+            .chain(self.nested(run).unwrap_or_default())
+            .map(|r| work.join(r))
+            .collect()
+    }
+
     /// The runs nested in `run` (by `pipeline` actions and rollbacks), at any depth.
     pub fn nested(&self, run: &str) -> Result<Vec<String>, String> {
         let mut st = self
@@ -1120,10 +1130,15 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), String> {
         } => {
             // An approval's wait starts when it first waits (its timeout counts from then);
             // an action to run again is not finished.
+            if status == "pending" {
+                return conn
+                    .prepare_cached("UPDATE actions SET status = ?4, finished = NULL WHERE run = ?1 AND stage = ?2 AND name = ?3")
+                    .and_then(|mut st| st.execute(params![run, stage, action, status]))
+                    .map(|_| ())
+                    .map_err(sql);
+            }
             let q = if status == "running" || status == "waiting" {
                 "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = COALESCE(started, ?8) WHERE run = ?1 AND stage = ?2 AND name = ?3"
-            } else if status == "pending" {
-                "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), finished = NULL WHERE run = ?1 AND stage = ?2 AND name = ?3 AND ?8 IS NOT NULL"
             } else {
                 "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3"
             };
