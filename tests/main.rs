@@ -8,6 +8,7 @@ mod explain;
 mod fixtures;
 mod fuzz;
 mod graph;
+mod lsp;
 mod run;
 mod runtime;
 mod stress;

@@ -14,6 +14,7 @@ mod explain;
 mod files;
 mod graph;
 mod history;
+mod lsp;
 mod run;
 
 use std::process::ExitCode;
@@ -64,6 +65,7 @@ enum Command {
     Transition(durable::TransitionArgs),
     Rollback(durable::RollbackArgs),
     Graph(graph::Args),
+    Lsp(lsp::Args),
 }
 
 /// Runs the CLI and returns its exit code.
@@ -121,6 +123,7 @@ pub fn main() -> ExitCode {
             Command::Transition(a) => durable::transition(&a),
             Command::Rollback(a) => durable::rollback(&a),
             Command::Graph(a) => graph::run(&a),
+            Command::Lsp(a) => lsp::run(&a),
         });
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or(exit::INTERNAL),

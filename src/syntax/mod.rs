@@ -422,11 +422,13 @@ fn recovery_range(
     let pos_line = text[..pos].rfind('\n').map_or(0, |i| i + 1);
     // The error starts its line (a stray item): blank from there, not the line before,
     // which may hold the closing brace of something valid.
-    // (At the end of the file or of a line there is nothing to blank there: the broken item
-    // is the one before.)
+    // (At the end of the file or of a line, or at a `}`, there is nothing to blank there: the
+    // broken item is the one before.)
     let at_end = text[pos..].trim_start_matches([' ', '\t', '\r']).is_empty()
         || text[pos..].starts_with('\n');
-    let starts_line = text[pos_line..pos].trim().is_empty() && !at_end;
+    // A closing brace at the error ends the block: the broken item is the one before it.
+    let closes = text[pos..].starts_with('}');
+    let starts_line = text[pos_line..pos].trim().is_empty() && !at_end && !closes;
     let start = if starts_line {
         pos_line
     } else {

@@ -1,0 +1,516 @@
+//! `pipec lsp`: a Language Server over stdio (tower-lsp-server, see ARCHITECTURE.md).
+//!
+//! This is an adapter: it keeps the open documents, runs [`crate::ide::Analysis`] on each
+//! change (the same checker as `pipec check`) and converts between LSP positions and byte
+//! offsets. Imports are read from the open documents first, then from disk. The stdlib and
+//! the diagnostic explanations are written once into a cache folder as read-only files so
+//! that "go to definition" and the diagnostic code links open real files in every editor.
+
+mod convert;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::{
+    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
+    CodeActionProviderCapability, CodeActionResponse, CompletionOptions, CompletionParams,
+    CompletionResponse, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse,
+    GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
+    HoverProviderCapability, InitializeParams, InitializeResult, InitializedParams, Location,
+    MessageType, OneOf, PrepareRenameResponse, ReferenceParams, RenameOptions, RenameParams,
+    ServerCapabilities, ServerInfo, SymbolKind, TextDocumentContentChangeEvent,
+    TextDocumentPositionParams, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
+    WorkDoneProgressOptions, WorkspaceEdit,
+};
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+
+use crate::check::Loader;
+use crate::ide::{Analysis, Outline, OutlineKind};
+use crate::source::Span;
+use convert::{LineIndex, Locate};
+
+/// `pipec lsp`
+#[derive(clap::Args, Debug)]
+#[command(
+    about = "Run the language server (LSP over stdio) for editors",
+    long_about = "Run the language server: editors start it and talk LSP over stdin/stdout.\n\n\
+        It reports the diagnostics of `pipec check` as you type, and offers hover, go to \
+        definition, references, rename, completion, document symbols, formatting and quick \
+        fixes. See docs/editors.md for VS Code, Neovim and Helix set-ups.",
+    after_help = "Example (Neovim):\n  vim.lsp.start({ name = 'pipec', cmd = { 'pipec', 'lsp' } })"
+)]
+pub(crate) struct Args {
+    /// Accepted for editors that pass it (stdio is the only transport)
+    #[arg(long)]
+    stdio: bool,
+}
+
+/// Runs the server until the client says `exit`.
+pub(super) fn run(_args: &Args) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the language server: {e}");
+            return super::exit::INTERNAL;
+        }
+    };
+    runtime.block_on(async {
+        let (service, socket) = LspService::new(|client| Backend {
+            client,
+            docs: Arc::new(Mutex::new(HashMap::new())),
+            cache: Cache::create(),
+        });
+        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+            .serve(service)
+            .await;
+    });
+    super::exit::OK
+}
+
+/// An open document.
+struct Doc {
+    text: String,
+    /// The name the checker knows it by: its path, or the URI when it has none.
+    name: String,
+    analysis: Arc<Analysis>,
+}
+
+type Docs = Arc<Mutex<HashMap<Uri, Doc>>>;
+
+struct Backend {
+    client: Client,
+    docs: Docs,
+    cache: Cache,
+}
+
+/// Reads imports from open documents first, then from disk.
+struct OverlayLoader<'a> {
+    open: &'a HashMap<Uri, Doc>,
+}
+
+impl Loader for OverlayLoader<'_> {
+    fn read(&mut self, path: &str) -> std::result::Result<String, String> {
+        if let Some(doc) = self.open.values().find(|d| d.name == path) {
+            return Ok(doc.text.clone());
+        }
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
+fn name_of(uri: &Uri) -> String {
+    uri.to_file_path()
+        .map_or_else(|| uri.as_str().to_string(), |p| crate::paths::normalize(&p))
+}
+
+fn lock(docs: &Docs) -> std::sync::MutexGuard<'_, HashMap<Uri, Doc>> {
+    docs.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Read-only copies of the stdlib and of the explanations, for links into them.
+struct Cache {
+    dir: Option<PathBuf>,
+}
+
+impl Cache {
+    fn create() -> Cache {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = base.join(format!("pipec-{}", env!("CARGO_PKG_VERSION")));
+        let mut files: Vec<(PathBuf, &str)> = crate::stdlib::MODULES
+            .iter()
+            .filter_map(|m| {
+                Some((
+                    dir.join(format!("stdlib/{m}.pipe")),
+                    crate::stdlib::source(m)?,
+                ))
+            })
+            .collect();
+        for code in crate::diagnostics::Code::ALL {
+            files.push((
+                dir.join(format!("explain/{}.md", code.as_str())),
+                code.explanation(),
+            ));
+        }
+        let ok = files
+            .iter()
+            .all(|(path, text)| write_read_only(path, text).is_ok());
+        Cache {
+            dir: ok.then_some(dir),
+        }
+    }
+
+    fn file(&self, relative: &str) -> Option<Uri> {
+        Uri::from_file_path(self.dir.as_ref()?.join(relative))
+    }
+}
+
+/// Writes `text` to `path` (unless it already holds it) and makes it read-only.
+fn write_read_only(path: &Path, text: &str) -> std::io::Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|t| t == text) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mut perms = meta.permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        // Reason: replaced at once, then read-only again.
+        perms.set_readonly(false);
+        std::fs::set_permissions(path, perms)?;
+    }
+    std::fs::write(path, text)?;
+    let mut perms = std::fs::metadata(path)?.permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(path, perms)
+}
+
+/// Locates spans of one analysis: its root is the document `uri`.
+struct Locator<'a> {
+    analysis: &'a Analysis,
+    uri: &'a Uri,
+    cache: &'a Cache,
+}
+
+impl Locate for Locator<'_> {
+    fn location(&self, span: Span) -> Option<Location> {
+        let file = self.analysis.source_map().get(span.file);
+        let uri = if span.file == self.analysis.root() {
+            self.uri.clone()
+        } else if let Some(module) = file
+            .name
+            .strip_prefix("<stdlib/")
+            .and_then(|n| n.strip_suffix('>'))
+        {
+            self.cache.file(&format!("stdlib/{module}"))?
+        } else {
+            Uri::from_file_path(&file.name)?
+        };
+        let range = LineIndex::new(&file.text).span_range(span);
+        Some(Location { uri, range })
+    }
+}
+
+impl Backend {
+    /// Re-analyses a document and publishes its diagnostics.
+    async fn update(&self, uri: Uri, text: String, version: Option<i32>) {
+        let diagnostics = {
+            let mut docs = lock(&self.docs);
+            let name = name_of(&uri);
+            let analysis = Analysis::new(&name, &text, &mut OverlayLoader { open: &docs });
+            let analysis = Arc::new(analysis);
+            let diagnostics = self.lsp_diagnostics(&uri, &analysis);
+            docs.insert(
+                uri.clone(),
+                Doc {
+                    text,
+                    name,
+                    analysis,
+                },
+            );
+            diagnostics
+        };
+        self.client
+            .publish_diagnostics(uri, diagnostics, version)
+            .await;
+    }
+
+    fn lsp_diagnostics(
+        &self,
+        uri: &Uri,
+        analysis: &Analysis,
+    ) -> Vec<tower_lsp_server::ls_types::Diagnostic> {
+        let root = analysis.root();
+        let lines = LineIndex::new(&analysis.source_map().get(root).text);
+        let locate = Locator {
+            analysis,
+            uri,
+            cache: &self.cache,
+        };
+        analysis
+            .diagnostics()
+            .iter()
+            .filter(|d| d.primary.span.file == root)
+            .map(|d| {
+                let explain = self.cache.file(&format!("explain/{}.md", d.code.as_str()));
+                convert::diagnostic(d, &lines, &locate, explain)
+            })
+            .collect()
+    }
+
+    /// The analysis of an open document and the byte offset of a position in it.
+    fn at(&self, pos: &TextDocumentPositionParams) -> Option<(Arc<Analysis>, usize)> {
+        let docs = lock(&self.docs);
+        let doc = docs.get(&pos.text_document.uri)?;
+        let offset = LineIndex::new(&doc.text).offset(pos.position);
+        Some((Arc::clone(&doc.analysis), offset))
+    }
+
+    fn locations(&self, uri: &Uri, analysis: &Analysis, spans: &[Span]) -> Vec<Location> {
+        let locate = Locator {
+            analysis,
+            uri,
+            cache: &self.cache,
+        };
+        spans.iter().filter_map(|s| locate.location(*s)).collect()
+    }
+
+    fn edits(analysis: &Analysis, edits: Vec<crate::ide::Edit>) -> Vec<TextEdit> {
+        let lines = LineIndex::new(&analysis.source_map().get(analysis.root()).text);
+        edits
+            .into_iter()
+            .map(|e| TextEdit::new(lines.span_range(e.span), e.text))
+            .collect()
+    }
+}
+
+fn apply(text: &mut String, change: TextDocumentContentChangeEvent) {
+    match change.range {
+        Some(range) => {
+            let lines = LineIndex::new(text);
+            let start = lines.offset(range.start);
+            let end = lines.offset(range.end).max(start);
+            text.replace_range(start..end, &change.text);
+        }
+        None => *text = change.text,
+    }
+}
+
+fn symbol(o: Outline, lines: &LineIndex<'_>) -> DocumentSymbol {
+    let kind = match o.kind {
+        OutlineKind::Import => SymbolKind::MODULE,
+        OutlineKind::Template => SymbolKind::FUNCTION,
+        OutlineKind::Pipeline => SymbolKind::NAMESPACE,
+        OutlineKind::Param => SymbolKind::VARIABLE,
+        OutlineKind::Secret => SymbolKind::KEY,
+        OutlineKind::Trigger => SymbolKind::EVENT,
+        OutlineKind::Stage => SymbolKind::CLASS,
+        OutlineKind::Action => SymbolKind::METHOD,
+        OutlineKind::Transition => SymbolKind::OPERATOR,
+    };
+    let children: Vec<DocumentSymbol> = o.children.into_iter().map(|c| symbol(c, lines)).collect();
+    #[allow(deprecated)] // Reason: `deprecated` must be written; `tags` replaces it.
+    DocumentSymbol {
+        name: o.name,
+        detail: (!o.detail.is_empty()).then_some(o.detail),
+        kind,
+        tags: None,
+        deprecated: None,
+        range: lines.span_range(o.span),
+        selection_range: lines.span_range(o.name_span),
+        children: (!children.is_empty()).then_some(children),
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, _: InitializeParams) -> Result<InitializeResult> {
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities {
+                text_document_sync: Some(TextDocumentSyncCapability::Kind(
+                    TextDocumentSyncKind::INCREMENTAL,
+                )),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                definition_provider: Some(OneOf::Left(true)),
+                references_provider: Some(OneOf::Left(true)),
+                rename_provider: Some(OneOf::Right(RenameOptions {
+                    prepare_provider: Some(true),
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                })),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some(vec![".".into(), ":".into(), "[".into()]),
+                    ..CompletionOptions::default()
+                }),
+                document_symbol_provider: Some(OneOf::Left(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+                ..ServerCapabilities::default()
+            },
+            server_info: Some(ServerInfo {
+                name: "pipec".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        if self.cache.dir.is_none() {
+            self.client
+                .log_message(
+                    MessageType::WARNING,
+                    "pipec: cannot write the stdlib and explanations to a cache folder; \
+                     definitions in the stdlib and explanation links are off",
+                )
+                .await;
+        }
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let doc = params.text_document;
+        self.update(doc.uri, doc.text, Some(doc.version)).await;
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri;
+        let Some(mut text) = lock(&self.docs).get(&uri).map(|d| d.text.clone()) else {
+            return;
+        };
+        for change in params.content_changes {
+            apply(&mut text, change);
+        }
+        self.update(uri, text, Some(params.text_document.version))
+            .await;
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let uri = params.text_document.uri;
+        lock(&self.docs).remove(&uri);
+        self.client.publish_diagnostics(uri, Vec::new(), None).await;
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let pos = params.text_document_position_params;
+        let Some((analysis, offset)) = self.at(&pos) else {
+            return Ok(None);
+        };
+        let Some(hover) = analysis.hover(offset) else {
+            return Ok(None);
+        };
+        let lines = LineIndex::new(&analysis.source_map().get(analysis.root()).text);
+        Ok(Some(Hover {
+            contents: HoverContents::Markup(convert::markdown(hover.markdown)),
+            range: Some(lines.span_range(hover.span)),
+        }))
+    }
+
+    async fn goto_definition(
+        &self,
+        params: GotoDefinitionParams,
+    ) -> Result<Option<GotoDefinitionResponse>> {
+        let pos = params.text_document_position_params;
+        let Some((analysis, offset)) = self.at(&pos) else {
+            return Ok(None);
+        };
+        let Some(span) = analysis.definition(offset) else {
+            return Ok(None);
+        };
+        let found = self.locations(&pos.text_document.uri, &analysis, &[span]);
+        Ok(found.into_iter().next().map(GotoDefinitionResponse::Scalar))
+    }
+
+    async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
+        let pos = params.text_document_position;
+        let Some((analysis, offset)) = self.at(&pos) else {
+            return Ok(None);
+        };
+        let spans = analysis.references(offset, params.context.include_declaration);
+        Ok(Some(self.locations(
+            &pos.text_document.uri,
+            &analysis,
+            &spans,
+        )))
+    }
+
+    async fn prepare_rename(
+        &self,
+        pos: TextDocumentPositionParams,
+    ) -> Result<Option<PrepareRenameResponse>> {
+        let Some((analysis, offset)) = self.at(&pos) else {
+            return Ok(None);
+        };
+        let lines = LineIndex::new(&analysis.source_map().get(analysis.root()).text);
+        Ok(analysis.prepare_rename(offset).map(|(span, placeholder)| {
+            PrepareRenameResponse::RangeWithPlaceholder {
+                range: lines.span_range(span),
+                placeholder,
+            }
+        }))
+    }
+
+    async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
+        let pos = params.text_document_position;
+        let Some((analysis, offset)) = self.at(&pos) else {
+            return Ok(None);
+        };
+        let edits = analysis
+            .rename(offset, &params.new_name)
+            .map_err(Error::invalid_params)?;
+        let changes = HashMap::from([(pos.text_document.uri, Backend::edits(&analysis, edits))]);
+        Ok(Some(WorkspaceEdit::new(changes)))
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let Some((analysis, offset)) = self.at(&params.text_document_position) else {
+            return Ok(None);
+        };
+        let items = analysis.completions(offset);
+        Ok(Some(CompletionResponse::Array(
+            items.into_iter().map(convert::completion).collect(),
+        )))
+    }
+
+    async fn document_symbol(
+        &self,
+        params: DocumentSymbolParams,
+    ) -> Result<Option<DocumentSymbolResponse>> {
+        let docs = lock(&self.docs);
+        let Some(doc) = docs.get(&params.text_document.uri) else {
+            return Ok(None);
+        };
+        let lines = LineIndex::new(&doc.text);
+        let symbols = doc
+            .analysis
+            .outline()
+            .into_iter()
+            .map(|o| symbol(o, &lines));
+        Ok(Some(DocumentSymbolResponse::Nested(symbols.collect())))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let uri = params.text_document.uri;
+        let Some(analysis) = lock(&self.docs).get(&uri).map(|d| Arc::clone(&d.analysis)) else {
+            return Ok(None);
+        };
+        let lines = LineIndex::new(&analysis.source_map().get(analysis.root()).text);
+        let locate = Locator {
+            analysis: &analysis,
+            uri: &uri,
+            cache: &self.cache,
+        };
+        let wanted = params.range;
+        let mut out = Vec::new();
+        for fix in analysis.fixes() {
+            let range = lines.span_range(fix.edit.span);
+            if range.end < wanted.start || wanted.end < range.start {
+                continue;
+            }
+            let d = &analysis.diagnostics()[fix.diagnostic];
+            let explain = self.cache.file(&format!("explain/{}.md", d.code.as_str()));
+            let edit = TextEdit::new(range, fix.edit.text);
+            out.push(CodeActionOrCommand::CodeAction(CodeAction {
+                title: fix.title,
+                kind: Some(CodeActionKind::QUICKFIX),
+                diagnostics: Some(vec![convert::diagnostic(d, &lines, &locate, explain)]),
+                edit: Some(WorkspaceEdit::new(HashMap::from([(
+                    uri.clone(),
+                    vec![edit],
+                )]))),
+                is_preferred: Some(true),
+                ..CodeAction::default()
+            }));
+        }
+        Ok(Some(out))
+    }
+}

@@ -1,0 +1,638 @@
+//! `pipec lsp` spoken to like an editor: JSON-RPC with `Content-Length` framing over the
+//! server's stdin and stdout.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A language client talking to one `pipec lsp` process.
+pub(crate) struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    messages: Receiver<Value>,
+    next_id: i64,
+    /// Notifications received while waiting for something else.
+    pending: Vec<Value>,
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+impl Client {
+    /// Starts the server with its cache in `cache` and initializes it.
+    pub(crate) fn start(cache: &Path) -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pipec"))
+            .arg("lsp")
+            .env("XDG_CACHE_HOME", cache)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start pipec lsp");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, messages) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            while let Some(msg) = read_message(&mut reader) {
+                if tx.send(msg).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut client = Client {
+            child,
+            stdin,
+            messages,
+            next_id: 1,
+            pending: Vec::new(),
+        };
+        let init = client.request(
+            "initialize",
+            json!({"processId": null, "rootUri": null, "capabilities": {}}),
+        );
+        assert_eq!(init["serverInfo"]["name"], "pipec");
+        client.notify("initialized", json!({}));
+        client
+    }
+
+    fn send(&mut self, msg: &Value) {
+        let body = msg.to_string();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    #[allow(clippy::needless_pass_by_value)] // Reason: callers build the params in place.
+    pub(crate) fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// Sends a request and waits for its response; an error response panics.
+    pub(crate) fn request(&mut self, method: &str, params: Value) -> Value {
+        let response = self.request_raw(method, params);
+        assert!(
+            response.get("error").is_none(),
+            "{method} failed: {response}"
+        );
+        response["result"].clone()
+    }
+
+    #[allow(clippy::needless_pass_by_value)] // Reason: callers build the params in place.
+    pub(crate) fn request_raw(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let msg = self
+                .next(deadline)
+                .unwrap_or_else(|| panic!("no answer to {method}"));
+            if msg["id"] == json!(id) && msg.get("method").is_none() {
+                return msg;
+            }
+            self.pending.push(msg);
+        }
+    }
+
+    fn next(&mut self, deadline: Instant) -> Option<Value> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.messages.recv_timeout(left).ok()
+    }
+
+    /// The next diagnostics published for `uri`.
+    pub(crate) fn diagnostics(&mut self, uri: &str) -> Vec<Value> {
+        if let Some(i) = self.pending.iter().position(|m| is_diagnostics_for(m, uri)) {
+            let msg = self.pending.remove(i);
+            return msg["params"]["diagnostics"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let msg = self.next(deadline).expect("diagnostics are published");
+            if is_diagnostics_for(&msg, uri) {
+                return msg["params"]["diagnostics"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+            }
+            self.pending.push(msg);
+        }
+    }
+
+    pub(crate) fn open(&mut self, uri: &str, text: &str) -> Vec<Value> {
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "pipe", "version": 1, "text": text}}),
+        );
+        self.diagnostics(uri)
+    }
+
+    /// Ends the session as an editor does; the server must exit with 0.
+    pub(crate) fn shutdown(mut self) {
+        let result = self.request("shutdown", Value::Null);
+        assert_eq!(result, Value::Null);
+        self.notify("exit", Value::Null);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "pipec lsp exited with {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "pipec lsp did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_diagnostics_for(msg: &Value, uri: &str) -> bool {
+    msg["method"] == "textDocument/publishDiagnostics" && msg["params"]["uri"] == uri
+}
+
+fn read_message(reader: &mut impl BufRead) -> Option<Value> {
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(n) = line.strip_prefix("Content-Length: ") {
+            length = n.parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length?];
+    reader.read_exact(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+pub(crate) fn uri_of(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// `(line, character)` of the first `needle` in `text`, plus `delta` characters (ASCII).
+pub(crate) fn pos(text: &str, needle: &str, delta: usize) -> Value {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` not in text"))
+        + delta;
+    offset_pos(text, at)
+}
+
+/// `(line, character)` of byte `at` of an ASCII text.
+pub(crate) fn offset_pos(text: &str, at: usize) -> Value {
+    let line = text[..at].matches('\n').count();
+    let col = at - text[..at].rfind('\n').map_or(0, |i| i + 1);
+    json!({"line": line, "character": col})
+}
+
+fn at(uri: &str, text: &str, needle: &str, delta: usize) -> Value {
+    json!({"textDocument": {"uri": uri}, "position": pos(text, needle, delta)})
+}
+
+const PIPE: &str = r#"import "std/rust"
+
+pipeline web {
+    /// Where to deploy.
+    param env: string = "staging"
+    secret token = env("TOKEN")
+
+    stage build {
+        action compile: rust.build {
+            profile = "release"
+            output = bin from "target/release/web"
+        }
+        action package: sh {
+            after = [compile]
+            input = bin
+            run = "echo version=1 >> $PIPEC_OUTPUT"
+            exports = [version]
+        }
+    }
+
+    stage deploy {
+        entry { require params.env == "prod" else skip }
+        action ship: sh {
+            inputs = [bin]
+            env = { TOKEN = secrets.token }
+            run = "deploy ${params.env} ${build.package.version}"
+        }
+    }
+
+    transition build -> deploy
+}
+"#;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    cache: PathBuf,
+    uri: String,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let file = dir.path().join("web.pipe");
+    std::fs::write(&file, PIPE).expect("write");
+    Fixture {
+        uri: uri_of(&file),
+        cache,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn diagnostics_appear_and_clear_with_incremental_changes() {
+    let f = fixture();
+    let mut c = Client::start(&f.cache);
+    let broken = PIPE.replace("transition build -> deploy", "transition biuld -> deploy");
+    let diags = c.open(&f.uri, &broken);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    let d = &diags[0];
+    assert_eq!(d["code"], "E0201");
+    assert_eq!(d["severity"], 1);
+    assert_eq!(d["source"], "pipec");
+    assert_eq!(d["range"]["start"], pos(&broken, "biuld", 0));
+    assert_eq!(d["range"]["end"], pos(&broken, "biuld", 5));
+    assert!(
+        d["message"]
+            .as_str()
+            .expect("message")
+            .contains("did you mean `build`?")
+    );
+    // The code links to its explanation, a file the server wrote.
+    let href = d["codeDescription"]["href"].as_str().expect("href");
+    let page = href.strip_prefix("file://").expect("a file URI");
+    assert!(page.ends_with("explain/E0201.md"), "{href}");
+    let text = std::fs::read_to_string(page).expect("explanation written");
+    assert!(text.contains("E0201"));
+
+    // Fix it with an incremental edit: replace `biuld` by `build`.
+    let start = pos(&broken, "biuld", 0);
+    let end = pos(&broken, "biuld", 5);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": f.uri, "version": 2},
+               "contentChanges": [{"range": {"start": start, "end": end}, "text": "build"}]}),
+    );
+    assert_eq!(c.diagnostics(&f.uri), Vec::<Value>::new());
+
+    // Break it again with a full-text change: secondary labels become related information.
+    let dup = PIPE.replace("stage deploy {", "stage build {");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": f.uri, "version": 3}, "contentChanges": [{"text": dup}]}),
+    );
+    let diags = c.diagnostics(&f.uri);
+    let e0202 = diags
+        .iter()
+        .find(|d| d["code"] == "E0202")
+        .expect("a duplicate stage");
+    let related = &e0202["relatedInformation"][0];
+    assert_eq!(related["location"]["uri"], f.uri.as_str());
+    assert_eq!(
+        related["location"]["range"]["start"],
+        pos(&dup, "build {", 0)
+    );
+    c.shutdown();
+}
+
+#[test]
+fn hover_definition_and_references() {
+    let f = fixture();
+    let mut c = Client::start(&f.cache);
+    assert!(c.open(&f.uri, PIPE).is_empty());
+
+    let hover = c.request("textDocument/hover", at(&f.uri, PIPE, "params.env ==", 7));
+    let text = hover["contents"]["value"].as_str().expect("markdown");
+    assert!(text.contains("param env: string = \"staging\""), "{text}");
+    assert!(text.contains("Where to deploy."), "{text}");
+
+    let hover = c.request("textDocument/hover", at(&f.uri, PIPE, "rust.build", 6));
+    let text = hover["contents"]["value"].as_str().expect("markdown");
+    assert!(text.contains("template build("), "{text}");
+
+    let hover = c.request(
+        "textDocument/hover",
+        at(&f.uri, PIPE, "action package: sh", 17),
+    );
+    let text = hover["contents"]["value"].as_str().expect("markdown");
+    assert!(
+        text.contains("run: script") && text.contains("(required)"),
+        "{text}"
+    );
+
+    let hover = c.request("textDocument/hover", at(&f.uri, PIPE, "input = bin", 8));
+    let text = hover["contents"]["value"].as_str().expect("markdown");
+    assert!(text.contains("output of `build.compile`"), "{text}");
+
+    // A stage in a transition → its declaration.
+    let def = c.request("textDocument/definition", at(&f.uri, PIPE, "-> deploy", 4));
+    assert_eq!(def["uri"], f.uri.as_str());
+    assert_eq!(def["range"]["start"], pos(PIPE, "deploy {", 0));
+    // An export in an interpolation → where it is declared.
+    let def = c.request(
+        "textDocument/definition",
+        at(&f.uri, PIPE, "package.version}", 9),
+    );
+    assert_eq!(def["range"]["start"], pos(PIPE, "version]", 0));
+    // A stdlib template → a read-only copy of the stdlib file.
+    let def = c.request("textDocument/definition", at(&f.uri, PIPE, "rust.build", 6));
+    let uri = def["uri"].as_str().expect("uri");
+    assert!(uri.ends_with("stdlib/rust.pipe"), "{uri}");
+    let path = uri.strip_prefix("file://").expect("file uri");
+    let stdlib = std::fs::read_to_string(path).expect("stdlib copy");
+    assert_eq!(stdlib, pipec::stdlib::source("rust").expect("std/rust"));
+    assert!(
+        std::fs::metadata(path)
+            .expect("meta")
+            .permissions()
+            .readonly()
+    );
+    let line = def["range"]["start"]["line"].as_u64().expect("line") as usize;
+    assert!(
+        stdlib
+            .lines()
+            .nth(line)
+            .expect("line")
+            .contains("template build")
+    );
+
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": f.uri}, "position": pos(PIPE, "param env", 6),
+               "context": {"includeDeclaration": true}}),
+    );
+    let refs = refs.as_array().expect("locations");
+    assert_eq!(refs.len(), 3, "declaration and two uses: {refs:?}");
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": f.uri}, "position": pos(PIPE, "bin from", 0),
+               "context": {"includeDeclaration": false}}),
+    );
+    assert_eq!(
+        refs.as_array().expect("locations").len(),
+        2,
+        "`input` and `inputs`"
+    );
+    c.shutdown();
+}
+
+fn labels(result: &Value) -> Vec<String> {
+    result
+        .as_array()
+        .expect("a completion list")
+        .iter()
+        .map(|i| i["label"].as_str().expect("label").to_string())
+        .collect()
+}
+
+/// Completion at the end of `typed`, inserted at `needle` (a fresh document each time).
+fn complete(c: &mut Client, uri: &str, needle: &str, typed: &str) -> Vec<String> {
+    let text = PIPE.replacen(needle, &format!("{typed}{needle}"), 1);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 9}, "contentChanges": [{"text": text}]}),
+    );
+    let _ = c.diagnostics(uri);
+    let at = PIPE.find(needle).expect("needle") + typed.len();
+    let position = offset_pos(&text, at);
+    labels(&c.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": uri}, "position": position}),
+    ))
+}
+
+#[test]
+fn completion_in_context() {
+    let f = fixture();
+    let mut c = Client::start(&f.cache);
+    c.open(&f.uri, PIPE);
+    let ship = "        action ship";
+    let l = complete(&mut c, &f.uri, ship, "        action x: ");
+    for k in ["sh", "dir", "git", "approval", "rust.build"] {
+        assert!(l.contains(&k.to_string()), "{k} in {l:?}");
+    }
+    let l = complete(&mut c, &f.uri, ship, "        action x: rust.");
+    assert!(l.contains(&"build".to_string()), "{l:?}");
+    let l = complete(&mut c, &f.uri, "            inputs = [bin]", "            ");
+    for a in ["run", "shell", "workdir", "after", "inputs", "env", "retry"] {
+        assert!(l.contains(&a.to_string()), "{a} in {l:?}");
+    }
+    let l = complete(&mut c, &f.uri, "            profile", "            ");
+    assert!(
+        l.contains(&"profile".to_string()) && l.contains(&"package".to_string()),
+        "{l:?}"
+    );
+    assert!(
+        !l.contains(&"run".to_string()),
+        "a template call sets no kind parameter: {l:?}"
+    );
+    let l = complete(&mut c, &f.uri, "\n    transition", "\n    x = params.");
+    assert_eq!(l, ["env"]);
+    let l = complete(&mut c, &f.uri, "\n    transition", "\n    x = secrets.");
+    assert_eq!(l, ["token"]);
+    let l = complete(
+        &mut c,
+        &f.uri,
+        "\n    transition",
+        "\n    x = build.package.",
+    );
+    assert_eq!(l, ["version"]);
+    let l = complete(&mut c, &f.uri, "\n    transition", "\n    x = build.");
+    assert_eq!(l, ["compile", "package", "status"]);
+    let l = complete(
+        &mut c,
+        &f.uri,
+        "            env = {",
+        "            inputs = [",
+    );
+    assert_eq!(l, ["bin"]);
+    let l = complete(
+        &mut c,
+        &f.uri,
+        "            input = bin",
+        "            after = [",
+    );
+    assert!(l.contains(&"compile".to_string()), "{l:?}");
+    let l = complete(&mut c, &f.uri, "\n    transition", "\n    transition ");
+    assert_eq!(l, ["build", "deploy"]);
+    let l = complete(&mut c, &f.uri, "        action compile", "        ");
+    for k in [
+        "action",
+        "entry",
+        "on success",
+        "on failure",
+        "timeout",
+        "after",
+    ] {
+        assert!(l.contains(&k.to_string()), "{k} in {l:?}");
+    }
+    let l = complete(&mut c, &f.uri, "    stage build", "    ");
+    for k in ["stage", "param", "secret", "trigger", "transition", "mode"] {
+        assert!(l.contains(&k.to_string()), "{k} in {l:?}");
+    }
+    // Nothing inside a string or a comment.
+    let l = complete(&mut c, &f.uri, "    stage build", "    // a stage ");
+    assert!(l.is_empty(), "{l:?}");
+    c.shutdown();
+}
+
+#[test]
+fn rename_symbols_and_quick_fixes() {
+    let f = fixture();
+    let mut c = Client::start(&f.cache);
+    c.open(&f.uri, PIPE);
+    let prepared = c.request(
+        "textDocument/prepareRename",
+        at(&f.uri, PIPE, "stage build", 6),
+    );
+    assert_eq!(prepared["placeholder"], "build");
+    let edit = c.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": f.uri}, "position": pos(PIPE, "stage build", 6),
+               "newName": "compile_all"}),
+    );
+    let edits = edit["changes"][f.uri.as_str()].as_array().expect("edits");
+    // The declaration, `build.package.version`, and the transition.
+    assert_eq!(edits.len(), 3, "{edits:?}");
+    assert!(edits.iter().all(|e| e["newText"] == "compile_all"));
+    // An export: its declaration and its use in an interpolation.
+    let edit = c.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": f.uri}, "position": pos(PIPE, "version]", 0),
+               "newName": "tag"}),
+    );
+    assert_eq!(
+        edit["changes"][f.uri.as_str()]
+            .as_array()
+            .expect("edits")
+            .len(),
+        2
+    );
+    // Refused: not a name, and a name taken.
+    let bad = c.request_raw(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": f.uri}, "position": pos(PIPE, "stage build", 6),
+               "newName": "no good"}),
+    );
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .expect("error")
+            .contains("is not a name")
+    );
+    let taken = c.request_raw(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": f.uri}, "position": pos(PIPE, "stage build", 6),
+               "newName": "deploy"}),
+    );
+    assert!(
+        taken["error"]["message"]
+            .as_str()
+            .expect("error")
+            .contains("already declared")
+    );
+
+    // A misspelled action in `after`: the quick fix replaces it.
+    let typo = PIPE.replace("after = [compile]", "after = [compil]");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": f.uri, "version": 2}, "contentChanges": [{"text": typo}]}),
+    );
+    let diags = c.diagnostics(&f.uri);
+    let unknown = diags.iter().find(|d| d["code"] == "E0201").expect("E0201");
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": f.uri}, "range": unknown["range"],
+               "context": {"diagnostics": [unknown]}}),
+    );
+    assert_eq!(actions.as_array().expect("actions").len(), 1, "{actions}");
+    let fix = &actions[0];
+    assert_eq!(fix["kind"], "quickfix");
+    assert_eq!(fix["title"], "replace `compil` with `compile`");
+    let edit = &fix["edit"]["changes"][f.uri.as_str()][0];
+    assert_eq!(edit["newText"], "compile");
+    assert_eq!(edit["range"], unknown["range"]);
+    c.shutdown();
+}
+
+#[test]
+fn document_symbols_outline_stages_and_actions() {
+    let f = fixture();
+    let mut c = Client::start(&f.cache);
+    c.open(&f.uri, PIPE);
+    let symbols = c.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": f.uri}}),
+    );
+    let top: Vec<&str> = symbols
+        .as_array()
+        .expect("symbols")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(top, ["\"std/rust\"", "web"]);
+    let pipeline = &symbols[1]["children"];
+    let names: Vec<&str> = pipeline
+        .as_array()
+        .expect("children")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        ["env", "token", "build", "deploy", "build -> deploy"]
+    );
+    let actions: Vec<&str> = pipeline[2]["children"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(actions, ["compile", "package"]);
+    assert_eq!(pipeline[2]["children"][0]["detail"], "rust.build");
+    c.shutdown();
+}
+
+#[test]
+fn imports_are_read_from_open_documents_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = dir.path().join("lib.pipe");
+    std::fs::write(&lib, "template hello(): sh { run = \"echo hi\" }\n").expect("write");
+    let main = dir.path().join("main.pipe");
+    let text = "import \"./lib.pipe\" as lib\npipeline p {\n    stage s {\n        action a: lib.hello {}\n    }\n}\n";
+    std::fs::write(&main, text).expect("write");
+    let mut c = Client::start(&dir.path().join("cache"));
+    assert!(c.open(&uri_of(&main), text).is_empty());
+    // The definition of `lib.hello` is in lib.pipe.
+    let def = c.request(
+        "textDocument/definition",
+        at(&uri_of(&main), text, "lib.hello", 4),
+    );
+    assert_eq!(def["uri"], uri_of(&lib).as_str());
+    // Open lib.pipe with the template renamed (unsaved): main.pipe, checked again, sees it.
+    c.open(&uri_of(&lib), "template bye(): sh { run = \"echo bye\" }\n");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri_of(&main), "version": 2}, "contentChanges": [{"text": text}]}),
+    );
+    let diags = c.diagnostics(&uri_of(&main));
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0]["code"], "E0201");
+    c.shutdown();
+}
