@@ -9,6 +9,7 @@ mod fixtures;
 mod fuzz;
 mod graph;
 mod lsp;
+mod lsp_client;
 mod run;
 mod runtime;
 mod stress;

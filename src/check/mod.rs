@@ -292,6 +292,19 @@ impl<'a> Checker<'a> {
             .unwrap_or_else(|_| unreachable!("a whole file never restarts"))
     }
 
+    /// Checks a root file already parsed (with [`crate::syntax::Parser::parse`]), for
+    /// callers that keep the AST (the editor services). No model is kept.
+    pub fn check_parsed(
+        map: &mut SourceMap,
+        root: FileId,
+        loader: &mut dyn Loader,
+        file: ast::File,
+        diagnostics: Vec<Diagnostic>,
+    ) -> CheckResult {
+        Checker::run(map, root, loader, false, file, diagnostics, None)
+            .unwrap_or_else(|_| unreachable!("a whole file never restarts"))
+    }
+
     fn run(
         map: &'a mut SourceMap,
         root: FileId,

@@ -20,7 +20,7 @@ mod outline;
 use std::collections::BTreeMap;
 
 use crate::ast;
-use crate::check::Loader;
+use crate::check::{Checker, Loader};
 use crate::diagnostics::Diagnostic;
 use crate::source::{FileId, SourceMap, Span};
 
@@ -68,8 +68,10 @@ impl Analysis {
     pub fn new(name: &str, text: &str, loader: &mut dyn Loader) -> Analysis {
         let mut map = SourceMap::new();
         let root = map.add(name, text);
-        let diagnostics = crate::check(&mut map, root, loader);
-        let (file, _) = crate::syntax::Parser::parse(root, text);
+        // One parse serves the checker and the index.
+        let (file, syntax) = crate::syntax::Parser::parse(root, text);
+        let diagnostics =
+            Checker::check_parsed(&mut map, root, loader, file.clone(), syntax).diagnostics;
         let index = Index::new(&file);
         let mut modules = BTreeMap::new();
         for item in &file.items {
