@@ -10,6 +10,7 @@ mod fuzz;
 mod graph;
 mod lsp;
 mod lsp_client;
+mod neovim;
 mod run;
 mod runtime;
 mod stress;
