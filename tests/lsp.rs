@@ -441,5 +441,31 @@ fn imports_are_read_from_open_documents_first() {
     let diags = c.diagnostics(&uri_of(&main));
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(diags[0]["code"], "E0201");
+
+    // An error inside the imported file is shown at the import, pointing into the file.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri_of(&lib), "version": 2},
+               "contentChanges": [{"text": "template hello(): sh { run = 5 }\n"}]}),
+    );
+    let lib_diags = c.diagnostics(&uri_of(&lib));
+    assert_eq!(lib_diags.len(), 1, "{lib_diags:?}");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri_of(&main), "version": 3}, "contentChanges": [{"text": text}]}),
+    );
+    let diags = c.diagnostics(&uri_of(&main));
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0]["code"], "E0301");
+    assert_eq!(diags[0]["range"]["start"], pos(text, "\"./lib.pipe\"", 0));
+    let message = diags[0]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("the imported file has 1 error; the first: "),
+        "{message}"
+    );
+    assert_eq!(
+        diags[0]["relatedInformation"][0]["location"]["uri"],
+        uri_of(&lib).as_str()
+    );
     c.shutdown();
 }

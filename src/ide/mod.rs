@@ -106,6 +106,31 @@ impl Analysis {
         &self.diagnostics
     }
 
+    /// Problems in imported local files, by the import that brings each file in: the span of
+    /// its path in this file, how many errors the file has, and the first one.
+    pub fn import_problems(&self) -> Vec<(Span, usize, &Diagnostic)> {
+        let mut out = Vec::new();
+        for item in &self.file.items {
+            let ast::Item::Import(imp) = item else {
+                continue;
+            };
+            let Some(module) = import_key(&self.map.get(self.root).name, imp)
+                .and_then(|(alias, _)| self.modules.get(&alias))
+            else {
+                continue;
+            };
+            let errors: Vec<&Diagnostic> = self
+                .diagnostics
+                .iter()
+                .filter(|d| d.primary.span.file == module.file && d.is_error())
+                .collect();
+            if let Some(first) = errors.first() {
+                out.push((imp.path.span, errors.len(), *first));
+            }
+        }
+        out
+    }
+
     /// The texts behind every [`Span`] this analysis returns.
     pub fn source_map(&self) -> &SourceMap {
         &self.map

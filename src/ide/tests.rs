@@ -33,3 +33,26 @@ fn the_index_records_stage_references() {
         Some(Symbol::Stage("build".into()))
     );
 }
+
+struct OneFile(&'static str);
+
+impl crate::check::Loader for OneFile {
+    fn read(&mut self, _: &str) -> Result<String, String> {
+        Ok(self.0.to_string())
+    }
+}
+
+#[test]
+fn problems_of_an_imported_file_are_told_at_its_import() {
+    let main = "import \"./lib.pipe\" as lib\npipeline p {\n    stage s {\n        action a: lib.hello {}\n    }\n}\n";
+    let a = Analysis::new(
+        "/w/main.pipe",
+        main,
+        &mut OneFile("template hello(): sh { run = 5 }\n"),
+    );
+    let problems = a.import_problems();
+    assert_eq!(problems.len(), 1, "{:?}", a.diagnostics());
+    assert_eq!(problems[0].0.start as usize, main.find('"').expect("quote"));
+    assert_eq!(problems[0].1, 1);
+    assert_eq!(problems[0].2.code.as_str(), "E0301");
+}

@@ -16,12 +16,12 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
     CodeActionProviderCapability, CodeActionResponse, CompletionOptions, CompletionParams,
-    CompletionResponse, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
-    DidOpenTextDocumentParams, DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse,
-    GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
-    HoverProviderCapability, InitializeParams, InitializeResult, InitializedParams, Location,
-    MessageType, OneOf, PrepareRenameResponse, ReferenceParams, RenameOptions, RenameParams,
-    ServerCapabilities, ServerInfo, SymbolKind, TextDocumentContentChangeEvent,
+    CompletionResponse, DiagnosticRelatedInformation, DidChangeTextDocumentParams,
+    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DocumentSymbol, DocumentSymbolParams,
+    DocumentSymbolResponse, GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents,
+    HoverParams, HoverProviderCapability, InitializeParams, InitializeResult, InitializedParams,
+    Location, MessageType, OneOf, PrepareRenameResponse, ReferenceParams, RenameOptions,
+    RenameParams, ServerCapabilities, ServerInfo, SymbolKind, TextDocumentContentChangeEvent,
     TextDocumentPositionParams, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
     WorkDoneProgressOptions, WorkspaceEdit,
 };
@@ -236,7 +236,7 @@ impl Backend {
             uri,
             cache: &self.cache,
         };
-        analysis
+        let mut out: Vec<_> = analysis
             .diagnostics()
             .iter()
             .filter(|d| d.primary.span.file == root)
@@ -244,7 +244,32 @@ impl Backend {
                 let explain = self.cache.file(&format!("explain/{}.md", d.code.as_str()));
                 convert::diagnostic(d, &lines, &locate, explain)
             })
-            .collect()
+            .collect();
+        // An imported file with errors: said at its import, pointing into the file.
+        for (span, count, first) in analysis.import_problems() {
+            let explain = self
+                .cache
+                .file(&format!("explain/{}.md", first.code.as_str()));
+            let mut d = convert::diagnostic(first, &lines, &locate, explain);
+            d.range = lines.span_range(span);
+            let plural = if count == 1 { "" } else { "s" };
+            d.message = format!(
+                "the imported file has {count} error{plural}; the first: {}",
+                d.message
+            );
+            if let Some(location) = locate.location(first.primary.span) {
+                let related = d.related_information.get_or_insert_with(Vec::new);
+                related.insert(
+                    0,
+                    DiagnosticRelatedInformation {
+                        location,
+                        message: first.primary.message.clone(),
+                    },
+                );
+            }
+            out.push(d);
+        }
+        out
     }
 
     /// The analysis of an open document and the byte offset of a position in it.
