@@ -8,8 +8,7 @@ use proptest::prelude::*;
 
 /// Checks `text` on a worker thread; a panic or a run over the deadline fails the case.
 fn check_quickly(text: String) -> Result<usize, TestCaseError> {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
+    quickly(move || {
         let (_, diags) = pipec::check_source("fuzz.pipe", &text);
         // The streaming path too (every file streams from 0 bytes).
         let mut map = pipec::source::SourceMap::new();
@@ -21,7 +20,34 @@ fn check_quickly(text: String) -> Result<usize, TestCaseError> {
             false,
             0,
         );
-        let _ = tx.send(diags.len() + streamed.diagnostics.len());
+        diags.len() + streamed.diagnostics.len()
+    })
+}
+
+/// Every editor service at a few offsets of `text` (as the language server would call them).
+fn ide_quickly(text: String, cursor: usize) -> Result<usize, TestCaseError> {
+    quickly(move || {
+        let a = pipec::ide::Analysis::new("/fuzz/f.pipe", &text, &mut pipec::check::NoLoader);
+        let mut n = a.outline().len() + a.fixes().len() + a.import_problems().len();
+        let len = text.len().max(1);
+        let offsets = (0..8).map(|k| k * len / 8).chain([cursor % (len + 1)]);
+        for at in offsets {
+            n += a.completions(at).len();
+            n += usize::from(a.hover(at).is_some()) + usize::from(a.definition(at).is_some());
+            n += a.references(at, true).len();
+            if a.prepare_rename(at).is_some() {
+                n += a.rename(at, "renamed_1").map_or(0, |e| e.len());
+            }
+        }
+        n
+    })
+}
+
+/// Runs `work` on a worker thread; a panic or a run over 10 s fails the case.
+fn quickly(work: impl FnOnce() -> usize + Send + 'static) -> Result<usize, TestCaseError> {
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = tx.send(work());
     });
     match rx.recv_timeout(Duration::from_secs(10)) {
         Ok(n) => {
@@ -146,6 +172,13 @@ proptest! {
         let seeds = seeds();
         let text = apply(&seeds[seed % seeds.len()], &edits);
         check_quickly(text)?;
+    }
+
+    #[test]
+    fn editor_services_never_panic(seed in any::<usize>(), edits in proptest::collection::vec(edit(), 0..6), cursor in any::<usize>()) {
+        let seeds = seeds();
+        let text = apply(&seeds[seed % seeds.len()], &edits);
+        ide_quickly(text, cursor)?;
     }
 }
 
