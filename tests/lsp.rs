@@ -413,6 +413,36 @@ fn document_symbols_outline_stages_and_actions() {
         .collect();
     assert_eq!(actions, ["compile", "package"]);
     assert_eq!(pipeline[2]["children"][0]["detail"], "rust.build");
+
+    // Folding: the pipeline, its stages and its multi-line actions.
+    let folds = c.request(
+        "textDocument/foldingRange",
+        json!({"textDocument": {"uri": f.uri}}),
+    );
+    let folds: Vec<(u64, u64)> = folds
+        .as_array()
+        .expect("ranges")
+        .iter()
+        .map(|r| {
+            (
+                r["startLine"].as_u64().expect("start"),
+                r["endLine"].as_u64().expect("end"),
+            )
+        })
+        .collect();
+    let line = |needle: &str| pos(PIPE, needle, 0)["line"].as_u64().expect("line");
+    assert!(
+        folds.contains(&(line("pipeline web"), line("transition build") + 1)),
+        "{folds:?}"
+    );
+    assert!(
+        folds.contains(&(line("stage build"), line("stage deploy") - 2)),
+        "{folds:?}"
+    );
+    assert!(
+        folds.contains(&(line("action compile"), line("action package") - 1)),
+        "{folds:?}"
+    );
     c.shutdown();
 }
 

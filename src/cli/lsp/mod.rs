@@ -18,10 +18,11 @@ use tower_lsp_server::ls_types::{
     CodeActionProviderCapability, CodeActionResponse, CompletionOptions, CompletionParams,
     CompletionResponse, DiagnosticRelatedInformation, DidChangeTextDocumentParams,
     DidCloseTextDocumentParams, DidOpenTextDocumentParams, DocumentSymbol, DocumentSymbolParams,
-    DocumentSymbolResponse, GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents,
-    HoverParams, HoverProviderCapability, InitializeParams, InitializeResult, InitializedParams,
-    Location, MessageType, OneOf, PrepareRenameResponse, ReferenceParams, RenameOptions,
-    RenameParams, ServerCapabilities, ServerInfo, SymbolKind, TextDocumentContentChangeEvent,
+    DocumentSymbolResponse, FoldingRange, FoldingRangeParams, FoldingRangeProviderCapability,
+    GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
+    HoverProviderCapability, InitializeParams, InitializeResult, InitializedParams, Location,
+    MessageType, OneOf, PrepareRenameResponse, ReferenceParams, RenameOptions, RenameParams,
+    ServerCapabilities, ServerInfo, SymbolKind, TextDocumentContentChangeEvent,
     TextDocumentPositionParams, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
     WorkDoneProgressOptions, WorkspaceEdit,
 };
@@ -355,6 +356,7 @@ impl LanguageServer for Backend {
                     ..CompletionOptions::default()
                 }),
                 document_symbol_provider: Some(OneOf::Left(true)),
+                folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
                 ..ServerCapabilities::default()
             },
@@ -501,6 +503,29 @@ impl LanguageServer for Backend {
             .into_iter()
             .map(|o| symbol(o, &lines));
         Ok(Some(DocumentSymbolResponse::Nested(symbols.collect())))
+    }
+
+    async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
+        let docs = lock(&self.docs);
+        let Some(doc) = docs.get(&params.text_document.uri) else {
+            return Ok(None);
+        };
+        let lines = LineIndex::new(&doc.text);
+        let mut out = Vec::new();
+        let mut todo = doc.analysis.outline();
+        while let Some(o) = todo.pop() {
+            let range = lines.span_range(o.span);
+            if range.end.line > range.start.line {
+                out.push(FoldingRange {
+                    start_line: range.start.line,
+                    end_line: range.end.line,
+                    ..FoldingRange::default()
+                });
+            }
+            todo.extend(o.children);
+        }
+        out.sort_by_key(|f| (f.start_line, f.end_line));
+        Ok(Some(out))
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
