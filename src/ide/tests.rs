@@ -56,3 +56,126 @@ fn problems_of_an_imported_file_are_told_at_its_import() {
     assert_eq!(problems[0].1, 1);
     assert_eq!(problems[0].2.code.as_str(), "E0301");
 }
+
+const T: &str = "/// Builds with make.\ntemplate mk(target: string = \"all\", out: artifact): sh {\n    run = \"make ${target}\"\n    output = out from \"build\"\n}\n\npipeline p {\n    param env: string\n    trigger push { branches = [\"main\"] }\n    stage build {\n        action a: mk { target = \"x\"  out = bin }\n        action b: sh { after = [a]  input = bin  run = \"echo ${params.env}\" }\n    }\n}\n";
+
+fn at(text: &str, needle: &str, delta: usize) -> usize {
+    text.find(needle).expect("needle") + delta
+}
+
+#[test]
+fn template_parameters_are_defined_used_and_renamed_together() {
+    let a = Analysis::new("/w/t.pipe", T, &mut NoLoader);
+    assert!(a.diagnostics().is_empty(), "{:?}", a.diagnostics());
+    // The call-site attribute `target` → the template's parameter.
+    let def = a
+        .definition(at(T, "target = \"x\"", 1))
+        .expect("a definition");
+    assert_eq!(def.start as usize, at(T, "target: string", 0));
+    // Its use inside the body, too.
+    let def = a.definition(at(T, "${target}", 3)).expect("a definition");
+    assert_eq!(def.start as usize, at(T, "target: string", 0));
+    let edits = a
+        .rename(at(T, "target: string", 0), "goal")
+        .expect("renamed");
+    assert_eq!(
+        edits.len(),
+        3,
+        "declaration, body use, call-site attribute: {edits:?}"
+    );
+    let hover = a.hover(at(T, "target = \"x\"", 1)).expect("hover");
+    assert!(
+        hover.markdown.contains("target: string = \"all\""),
+        "{}",
+        hover.markdown
+    );
+    assert!(
+        hover.markdown.contains("parameter of template `mk`"),
+        "{}",
+        hover.markdown
+    );
+    assert!(
+        hover.markdown.contains("Builds with make."),
+        "{}",
+        hover.markdown
+    );
+}
+
+#[test]
+fn hover_on_a_kind_lists_its_parameters() {
+    let a = Analysis::new("/w/t.pipe", T, &mut NoLoader);
+    let hover = a.hover(at(T, "b: sh", 3)).expect("hover");
+    for part in [
+        "kind sh",
+        "`run: script` (required)",
+        "`shell: string` = \"bash\"",
+        "`after`",
+    ] {
+        assert!(
+            hover.markdown.contains(part),
+            "{part} in {}",
+            hover.markdown
+        );
+    }
+    let hover = a.hover(at(T, "input = bin", 1)).expect("hover");
+    assert!(
+        hover.markdown.contains("artifact name"),
+        "{}",
+        hover.markdown
+    );
+    let hover = a.hover(at(T, "params.env", 8)).expect("hover");
+    assert!(hover.markdown.contains("required"), "{}", hover.markdown);
+}
+
+#[test]
+fn completion_in_more_places() {
+    let l = labels(&T.replace("branches = [\"main\"]", "$0"));
+    assert!(
+        l.contains(&"branches".to_string()) && l.contains(&"cron".to_string()),
+        "{l:?}"
+    );
+    let l = labels(&T.replace("input = bin", "category = $0"));
+    assert!(l.contains(&"deploy".to_string()), "{l:?}");
+    let l = labels(&T.replace("echo ${params.env}", "echo ${params.$0}"));
+    assert_eq!(l, ["env"]);
+    let l = labels(&T.replace(
+        "    stage build {",
+        "    stage build {\n        on failure $0",
+    ));
+    assert_eq!(l, ["retry", "rollback", "fail"]);
+    let l = labels(&T.replace("    param env: string", "    mode $0"));
+    assert_eq!(l, ["superseded", "queued", "parallel"]);
+    let l = labels(&T.replace(
+        "    stage build {",
+        "    stage build {\n        entry { $0 }",
+    ));
+    assert!(
+        l.contains(&"require".to_string()) && l.contains(&"window".to_string()),
+        "{l:?}"
+    );
+    let l = labels(&T.replace(
+        "    stage build {",
+        "    stage build {\n        entry { check sh { $0 } }",
+    ));
+    assert!(l.contains(&"run".to_string()), "{l:?}");
+    let l = labels(&T.replace("action a: mk {", "action a: mk { $0"));
+    assert!(
+        l.contains(&"target".to_string()) && l.contains(&"out".to_string()),
+        "{l:?}"
+    );
+    // In a block string, outside an interpolation: nothing.
+    let l = labels(&T.replace("\"make ${target}\"", "\"\"\"\n  make $0\n\"\"\""));
+    assert!(l.is_empty(), "{l:?}");
+}
+
+#[test]
+fn rename_refuses_reserved_stage_names_and_unrenameable_names() {
+    let a = Analysis::new("/w/t.pipe", T, &mut NoLoader);
+    let err = a
+        .rename(at(T, "stage build", 6), "params")
+        .expect_err("reserved");
+    assert!(err.contains("cannot be named"), "{err}");
+    let err = a.rename(at(T, "b: sh", 3), "bash").expect_err("a kind");
+    assert!(err.contains("cannot be renamed"), "{err}");
+    assert!(a.prepare_rename(at(T, "b: sh", 3)).is_none());
+}
