@@ -12,6 +12,7 @@ mod durable;
 mod execute;
 mod explain;
 mod files;
+mod fmt;
 mod graph;
 mod history;
 mod run;
@@ -64,6 +65,7 @@ enum Command {
     Transition(durable::TransitionArgs),
     Rollback(durable::RollbackArgs),
     Graph(graph::Args),
+    Fmt(fmt::Args),
 }
 
 /// Runs the CLI and returns its exit code.
@@ -121,6 +123,7 @@ pub fn main() -> ExitCode {
             Command::Transition(a) => durable::transition(&a),
             Command::Rollback(a) => durable::rollback(&a),
             Command::Graph(a) => graph::run(&a),
+            Command::Fmt(a) => fmt::run(&a),
         });
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or(exit::INTERNAL),
