@@ -170,3 +170,154 @@ fn deepest_accepted_nesting_fits_a_small_stack() {
         );
     }
 }
+
+/// Formats `text` on a worker thread: a panic or a hang fails the case, and so does a
+/// formatted text that formats to something else.
+fn format_quickly(text: String) -> Result<(), TestCaseError> {
+    use pipec::syntax::Formatter;
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let id = pipec::source::FileId(0);
+        let stable = match Formatter::format(id, &text) {
+            Ok(out) => Formatter::format(id, &out).ok().as_ref() == Some(&out),
+            Err(_) => true,
+        };
+        let _ = tx.send(stable);
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(stable) => {
+            let _ = worker.join();
+            prop_assert!(stable, "formatting the formatted text changed it");
+            Ok(())
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            Err(TestCaseError::fail("formatting took over 10 s (hang)"))
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(TestCaseError::fail("the formatter panicked"))
+        }
+    }
+}
+
+/// What token soup is made of: words, keywords, literals, punctuation, comments, layout.
+const TOKENS: &[&str] = &[
+    "pipeline",
+    "stage",
+    "action",
+    "template",
+    "param",
+    "secret",
+    "trigger",
+    "transition",
+    "import",
+    "as",
+    "mode",
+    "queued",
+    "timeout",
+    "entry",
+    "on",
+    "success",
+    "failure",
+    "retry",
+    "rollback",
+    "require",
+    "window",
+    "check",
+    "else",
+    "skip",
+    "when",
+    "disabled",
+    "after",
+    "from",
+    "in",
+    "matches",
+    "true",
+    "p",
+    "x",
+    "sh",
+    "run",
+    "env",
+    "1",
+    "-2",
+    "5m",
+    "\"s\"",
+    "\"${x}\"",
+    "\"\"\"\n  a\n  \"\"\"",
+    ":",
+    "=",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "<",
+    ">",
+    ",",
+    ";",
+    ".",
+    "->",
+    "&&",
+    "||",
+    "==",
+    "!",
+    "// c\n",
+    "/* c */",
+    "\n",
+    "\n\n",
+    " ",
+    "\t",
+];
+
+/// Layout that changes no meaning where it lands between tokens.
+const LAYOUT: &[&str] = &[
+    "\n",
+    "\n\n",
+    " ",
+    "\t",
+    "// c\n",
+    "/* c */",
+    "/* a\n b */",
+    ",",
+    ";",
+    "\n// d\n\n",
+];
+
+/// Seeds for layout mutations: every parseable kind of file, odd layouts included.
+fn layout_seeds() -> Vec<String> {
+    let mut out = seeds();
+    for e in std::fs::read_dir("tests/fixtures/fmt").expect("folder") {
+        out.push(std::fs::read_to_string(e.expect("entry").path()).expect("readable"));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn formatting_token_soup_never_panics(tokens in proptest::collection::vec(0..TOKENS.len(), 0..120)) {
+        let text = tokens.iter().map(|&i| TOKENS[i]).collect::<Vec<_>>().join(" ");
+        format_quickly(text)?;
+    }
+
+    #[test]
+    fn formatting_mutated_programs_never_panics(seed in any::<usize>(), edits in proptest::collection::vec(edit(), 1..6)) {
+        let seeds = layout_seeds();
+        format_quickly(apply(&seeds[seed % seeds.len()], &edits))?;
+    }
+
+    #[test]
+    fn formatting_programs_with_odd_layout_is_stable(
+        seed in any::<usize>(),
+        inserts in proptest::collection::vec((any::<usize>(), 0..LAYOUT.len()), 1..12),
+    ) {
+        let seeds = layout_seeds();
+        let mut text: Vec<char> = seeds[seed % seeds.len()].chars().collect();
+        for (at, frag) in inserts {
+            let at = at % (text.len() + 1);
+            text.splice(at..at, LAYOUT[frag].chars());
+        }
+        format_quickly(text.into_iter().collect())?;
+    }
+}
