@@ -171,6 +171,30 @@ fn deepest_accepted_nesting_fits_a_small_stack() {
     }
 }
 
+/// The formatter recurses with the nesting too: the deepest accepted file formats on a test
+/// thread's 2 MiB stack in a debug build, on one line and broken over many.
+#[test]
+fn deepest_accepted_nesting_formats_on_a_small_stack() {
+    for (open, close) in [("(", ")"), ("[", "]"), ("{ A = ", " }"), ("(x || ", ")")] {
+        for pad in ["", "// c\n"] {
+            let depth = 120;
+            let src = format!(
+                "pipeline p {{\n  stage a {{ action x: sh {{ run = \"x\" when = {}{pad}true{} }} }}\n}}\n",
+                open.repeat(depth),
+                close.repeat(depth)
+            );
+            let worker = std::thread::Builder::new()
+                .stack_size(2 * 1024 * 1024)
+                .spawn(move || pipec::format_source(&src).is_ok())
+                .expect("thread");
+            assert!(
+                worker.join().is_ok_and(|ok| ok),
+                "overflow or refusal at depth {depth} with {open}"
+            );
+        }
+    }
+}
+
 /// Formats `text` on a worker thread: a panic or a hang fails the case, and so does a
 /// formatted text that formats to something else.
 fn format_quickly(text: String) -> Result<(), TestCaseError> {

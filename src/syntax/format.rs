@@ -57,32 +57,46 @@ impl Formatter {
     /// formatted. The output parses to the same syntax tree as `text` (positions aside), and
     /// formatting it again changes nothing.
     pub fn format(file: FileId, text: &str) -> FormatResult {
-        let (_, diagnostics) = super::Parser::parse(file, text);
-        let errors: Vec<Diagnostic> = diagnostics
-            .into_iter()
-            .filter(Diagnostic::is_error)
-            .collect();
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        let root = parse(text, "a file without syntax errors");
+        let root = parse_clean(file, text)?;
         let mut printer = Printer::new(text, comments(text, root.clone()));
         printer.file(root.clone());
         let out = printer.finish();
-        let again = parse(&out, "the formatted file");
+        let again = match PipeGrammar::parse(Rule::file, &out) {
+            Ok(mut pairs) => pairs.next().expect("grammar: file rule yields one pair"),
+            Err(e) => panic!("the formatted file does not parse: {e}"),
+        };
         assert!(
-            shape(text, root) == shape(&out, again),
+            same_tree((text, root), (&out, again)),
             "the formatter changed the syntax tree of the file"
         );
         Ok(out)
     }
 }
 
-fn parse<'s>(text: &'s str, what: &str) -> Pair<'s, Rule> {
-    match PipeGrammar::parse(Rule::file, text) {
-        Ok(mut pairs) => pairs.next().expect("grammar: file rule yields one pair"),
-        Err(e) => panic!("{what} does not parse: {e}"),
+/// The file's parse, or its syntax errors: exactly those [`Parser::parse`](super::Parser)
+/// reports, which runs the same steps (scan, grammar, literal checks while lowering).
+fn parse_clean(file: FileId, text: &str) -> Result<Pair<'_, Rule>, Vec<Diagnostic>> {
+    let refuse = || {
+        let (_, diagnostics) = super::Parser::parse(file, text);
+        Err(diagnostics
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .collect())
+    };
+    let scanned = super::scan::scan(file, text);
+    if scanned.too_deep || scanned.diagnostics.iter().any(Diagnostic::is_error) {
+        return refuse();
     }
+    let Ok(mut pairs) = PipeGrammar::parse(Rule::file, text) else {
+        return refuse();
+    };
+    let root = pairs.next().expect("grammar: file rule yields one pair");
+    let mut lowerer = super::lower::Lowerer::new(file, text);
+    lowerer.lower_file(root.clone());
+    if lowerer.diagnostics.iter().any(Diagnostic::is_error) {
+        return refuse();
+    }
+    Ok(root)
 }
 
 /// A comment's byte range in the source.
@@ -364,7 +378,8 @@ impl<'s> Printer<'s> {
                         && col == column
                         && self.src[end..c.start].matches('\n').count() == 1
                 });
-            if after_code && !self.out.is_empty() {
+            // After a `//` comment nothing can follow on its line.
+            if after_code && !self.out.is_empty() && !self.open {
                 let len = self.out.trim_end_matches([' ', '\t']).len();
                 self.out.truncate(len);
                 self.out.push(' ');
@@ -855,36 +870,46 @@ fn shift_block(raw: &str, delta: isize) -> Option<String> {
     Some(out)
 }
 
-/// The parse tree as a list of rules and token texts, positions aside: block strings by
-/// their decoded text, templates and params with their docs.
-fn shape(src: &str, root: Pair<'_, Rule>) -> Vec<String> {
-    let mut lowerer = super::lower::Lowerer::new(FileId(0), src);
-    let mut out = Vec::new();
-    for p in root.into_inner().flatten() {
-        let rule = p.as_rule();
-        let text = match rule {
-            Rule::block_string => {
-                let lit = lowerer.string(p.clone());
-                let parts: Vec<String> = lit
-                    .parts
-                    .iter()
-                    .map(|part| match part {
-                        crate::ast::StrPart::Text(t) => t.clone(),
-                        crate::ast::StrPart::Interp(..) => "${…}".to_string(),
-                    })
-                    .collect();
-                format!("{parts:?}")
-            }
-            Rule::template | Rule::param_item => {
-                format!("{:?}", lowerer.doc_above(p.as_span().start()))
-            }
-            Rule::bstr_text | Rule::list | Rule::map | Rule::attr_block => String::new(),
-            _ if p.clone().into_inner().next().is_none() => p.as_str().to_string(),
-            _ => String::new(),
+/// Whether two parse trees are the same, positions aside: the same rules in the same order,
+/// the same token texts, block strings with the same decoded text, templates and params with
+/// the same docs.
+fn same_tree((a_src, a): (&str, Pair<'_, Rule>), (b_src, b): (&str, Pair<'_, Rule>)) -> bool {
+    let mut a_lower = super::lower::Lowerer::new(FileId(0), a_src);
+    let mut b_lower = super::lower::Lowerer::new(FileId(0), b_src);
+    let mut a_pairs = a.into_inner().flatten();
+    let mut b_pairs = b.into_inner().flatten();
+    loop {
+        let (p, q) = match (a_pairs.next(), b_pairs.next()) {
+            (None, None) => return true,
+            (Some(p), Some(q)) if p.as_rule() == q.as_rule() => (p, q),
+            _ => return false,
         };
-        out.push(format!("{rule:?} {text}"));
+        let same = match p.as_rule() {
+            Rule::block_string => block_value(&mut a_lower, p) == block_value(&mut b_lower, q),
+            Rule::template | Rule::param_item => {
+                a_lower.doc_above(p.as_span().start()) == b_lower.doc_above(q.as_span().start())
+            }
+            Rule::bstr_text | Rule::list | Rule::map | Rule::attr_block => true,
+            _ if p.clone().into_inner().next().is_none() => p.as_str() == q.as_str(),
+            _ => true,
+        };
+        if !same {
+            return false;
+        }
     }
-    out
+}
+
+/// A block string's decoded text, interpolations as `None`.
+fn block_value(lowerer: &mut super::lower::Lowerer<'_>, p: Pair<'_, Rule>) -> Vec<Option<String>> {
+    lowerer
+        .string(p)
+        .parts
+        .into_iter()
+        .map(|part| match part {
+            crate::ast::StrPart::Text(t) => Some(t),
+            crate::ast::StrPart::Interp(..) => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
