@@ -305,6 +305,10 @@ const LAYOUT: &[&str] = &[
     ",",
     ";",
     "\n// d\n\n",
+    "// e\n  // f\n",
+    " // g\n      // h\n",
+    "    ",
+    "/// i\n",
 ];
 
 /// Seeds for layout mutations: every parseable kind of file, odd layouts included.
@@ -317,7 +321,8 @@ fn layout_seeds() -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    // 256 cases by default (`PROPTEST_CASES` overrides it).
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn formatting_token_soup_never_panics(tokens in proptest::collection::vec(0..TOKENS.len(), 0..120)) {

@@ -11,9 +11,9 @@
 //! pipeline, stage, attributes, conditions, broken lists and maps) a comment stays at the end
 //! of its line when code came before it on that line, else it gets a line of its own; blank
 //! lines between items become one. Inside an item a `/* */` comment stays inline and a `//`
-//! comment ends the line. A list, map, argument list or small block goes on one line when it
-//! holds no comment or blank line and fits in [`MAX_WIDTH`] columns, else one element per
-//! line. Every decision depends only on the tokens, the comments and the blank lines, never
+//! comment ends the line. A list, map, argument list, small block or condition goes on one
+//! line when it holds no comment or blank line and fits in [`MAX_WIDTH`] columns, else one
+//! element per line (a condition: one operand per line). Every decision depends only on the tokens, the comments and the blank lines, never
 //! on other whitespace: that is what makes formatting idempotent.
 //!
 //! Strings are printed as written. A block string is shifted sideways with the line it
@@ -26,10 +26,10 @@
 //! their `///` docs). A difference is a bug in the formatter and panics, so a caller never
 //! writes a file whose meaning changed.
 //!
-//! Limits: expressions themselves are never broken over lines (only the lists, maps and
-//! calls in them), so a long condition or string overflows [`MAX_WIDTH`]; the width of what
-//! follows a list on its line is not counted; line endings become `\n` and a byte-order mark
-//! is dropped.
+//! Limits: an expression is only broken before its `&&` and `||` (and inside its lists, maps
+//! and calls), so a long comparison or string overflows [`MAX_WIDTH`]; the width of what
+//! follows a group on its line is not counted when deciding whether the group fits; line
+//! endings become `\n` and a byte-order mark is dropped.
 
 use pest::Parser as _;
 use pest::iterators::Pair;
@@ -379,7 +379,8 @@ impl<'s> Printer<'s> {
                         && self.src[end..c.start].matches('\n').count() == 1
                 });
             // After a `//` comment nothing can follow on its line.
-            if after_code && !self.out.is_empty() && !self.open {
+            let at_end = after_code && !self.out.is_empty() && !self.open;
+            if at_end {
                 let len = self.out.trim_end_matches([' ', '\t']).len();
                 self.out.truncate(len);
                 self.out.push(' ');
@@ -396,7 +397,7 @@ impl<'s> Printer<'s> {
                 }
             }
             self.push_comment(c);
-            self.trail = ((after_code || continues) && c.line).then_some((c.end, column));
+            self.trail = ((at_end || continues) && c.line).then_some((c.end, column));
         }
     }
 
@@ -598,31 +599,23 @@ impl<'s> Printer<'s> {
     fn braced(&mut self, p: Pair<'s, Rule>) {
         let close = p.as_span().end() - 1;
         let always = matches!(p.as_rule(), Rule::pipeline | Rule::stage);
-        let mut items = Vec::new();
-        for c in p.into_inner() {
-            let head = items.is_empty() && (is_token(&c) && c.as_rule() != Rule::block_string);
-            if head {
-                if self.last_is_word() {
-                    self.text(" ");
-                }
-                self.token(&c);
-            } else {
-                items.push(c);
+        let mut inner = p.into_inner().peekable();
+        let mut first = true;
+        // The keywords and the name: every token before the first item.
+        while let Some(head) = inner.next_if(is_token) {
+            if !first {
+                self.text(" ");
             }
+            first = false;
+            self.token(&head);
         }
+        let items: Vec<_> = inner.collect();
         self.text(" ");
         if always {
             self.block(&items, close);
         } else {
             self.bracketed(("{", "}"), " ", &items, close, Sep::Block, Self::node);
         }
-    }
-
-    fn last_is_word(&self) -> bool {
-        self.out
-            .chars()
-            .next_back()
-            .is_some_and(|c| !c.is_whitespace())
     }
 
     /// `template NAME(PARAMS): KIND { … }`.
@@ -782,8 +775,14 @@ fn align_comments(out: &str, trailing: &[(usize, bool)]) -> String {
             i += 1;
             continue;
         };
+        // A run: the next lines of the same indentation that end in a comment, and the
+        // comments that continue one (those stay with it whatever their indentation).
         let mut j = i + 1;
-        while j < lines.len() && lines[j].1.is_some() && indent(lines[j].0) == indent(lines[i].0) {
+        while j < lines.len()
+            && lines[j]
+                .1
+                .is_some_and(|(_, cont)| cont || indent(lines[j].0) == indent(lines[i].0))
+        {
             j += 1;
         }
         let width = |l: &str, at: usize| l[..at].trim_end().chars().count();
