@@ -1,5 +1,7 @@
 //! Property tests: arbitrary bytes and mutated valid programs never panic and never hang;
-//! they yield diagnostics. Case counts: `PROPTEST_CASES` (default below).
+//! they yield diagnostics. The formatter likewise, on token soup, mutated programs and
+//! programs with comments and line breaks sprinkled in, and what it formats formats to
+//! itself. Case counts: `PROPTEST_CASES` (default below).
 
 use std::sync::mpsc;
 use std::time::Duration;

@@ -401,10 +401,15 @@ impl<'s> Printer<'s> {
         }
     }
 
+    /// Whether the source has a blank line between the last token or comment printed and
+    /// `at`, after the last bracket or separator there (a blank line before a closing `}` is
+    /// dropped, not moved past it).
     fn blank_before(&self, at: usize) -> bool {
-        self.src
-            .get(self.last.min(at)..at)
-            .is_some_and(has_blank_line)
+        let gap = self.src.get(self.last.min(at)..at).unwrap_or("");
+        let tail = gap
+            .rfind(|c: char| !c.is_whitespace() && c != '\u{FEFF}')
+            .map_or(gap, |i| &gap[i + 1..]);
+        has_blank_line(tail)
     }
 
     // ------------------------------------------------------------------ groups

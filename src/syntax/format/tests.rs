@@ -91,3 +91,11 @@ fn syntax_errors_are_returned_not_formatted() {
     assert_eq!(errors[0].code.as_str(), "E0101");
     assert_eq!(errors[0].primary.span.file, FileId(3));
 }
+
+#[test]
+fn a_blank_line_before_a_closing_brace_is_dropped_not_moved() {
+    check(
+        "pipeline p {\n  stage a {\n    action x: sh {\n      run = \"x\"\n\n    }\n    action y: sh { run = \"y\" }\n\n  }\n\n  stage b { action z: sh { run = \"z\" } }\n}\n",
+        "pipeline p {\n  stage a {\n    action x: sh { run = \"x\" }\n    action y: sh { run = \"y\" }\n  }\n\n  stage b {\n    action z: sh { run = \"z\" }\n  }\n}\n",
+    );
+}
