@@ -99,3 +99,22 @@ fn a_blank_line_before_a_closing_brace_is_dropped_not_moved() {
         "pipeline p {\n  stage a {\n    action x: sh { run = \"x\" }\n    action y: sh { run = \"y\" }\n  }\n\n  stage b {\n    action z: sh { run = \"z\" }\n  }\n}\n",
     );
 }
+
+#[test]
+fn block_strings_move_only_when_their_value_stays() {
+    use super::text::shift_block;
+    let raw = "\"\"\"\n    a\n\n      b\n    \"\"\"";
+    assert_eq!(
+        shift_block(raw, 2).as_deref(),
+        Some("\"\"\"\n      a\n\n        b\n      \"\"\"")
+    );
+    assert_eq!(
+        shift_block(raw, -4).as_deref(),
+        Some("\"\"\"\na\n\n  b\n\"\"\"")
+    );
+    // More than the common indentation, text after the quotes, only blank lines, tabs.
+    assert_eq!(shift_block(raw, -5), None);
+    assert_eq!(shift_block("\"\"\"a\n  b\"\"\"", 2), None);
+    assert_eq!(shift_block("\"\"\"\n   \n  \"\"\"", 2), None);
+    assert_eq!(shift_block("\"\"\"\n\ta\n\t\"\"\"", 2), None);
+}
