@@ -56,6 +56,19 @@ pub fn check(map: &mut SourceMap, root: FileId, loader: &mut dyn Loader) -> Vec<
     Checker::check(map, root, loader, false).diagnostics
 }
 
+/// Formats one source text in the canonical layout of `pipec fmt` (docs/formatting.md), for
+/// editors and the language server.
+///
+/// Returns the formatted text (equal to `text` when it is already formatted), or the syntax
+/// errors when `text` does not parse (their spans name [`FileId`]`(0)`): such a text is
+/// never formatted. The formatted text has the same syntax tree as `text` (positions aside)
+/// and formats to itself. For a file already in a [`SourceMap`], use
+/// [`syntax::Formatter::format`] with its id. No I/O. It panics only on a bug of the
+/// formatter: an output whose syntax tree differs from the input's is never returned.
+pub fn format_source(text: &str) -> Result<String, Vec<Diagnostic>> {
+    syntax::Formatter::format(FileId(0), text)
+}
+
 /// Checks one source text with no local imports (for tests and editors).
 pub fn check_source(name: &str, text: &str) -> (SourceMap, Vec<Diagnostic>) {
     let mut map = SourceMap::new();

@@ -96,7 +96,11 @@ fn no_unreferenced_snapshots() {
             || name
                 .strip_prefix("integration__fixtures__run_fixture@")
                 .and_then(|n| n.strip_suffix(".snap"))
-                .is_some_and(|f| fixtures.iter().any(|x| x == f));
+                .is_some_and(|f| fixtures.iter().any(|x| x == f))
+            || name
+                .strip_prefix("integration__fmt__golden@")
+                .and_then(|n| n.strip_suffix(".snap"))
+                .is_some_and(|f| Path::new("tests/fixtures/fmt").join(f).is_file());
         assert!(
             known,
             "unreferenced snapshot tests/snapshots/{name}: delete it"

@@ -1,5 +1,7 @@
 //! Property tests: arbitrary bytes and mutated valid programs never panic and never hang;
-//! they yield diagnostics. Case counts: `PROPTEST_CASES` (default below).
+//! they yield diagnostics. The formatter likewise, on token soup, mutated programs and
+//! programs with comments and line breaks sprinkled in, and what it formats formats to
+//! itself. Case counts: `PROPTEST_CASES` (default below).
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -201,5 +203,185 @@ fn deepest_accepted_nesting_fits_a_small_stack() {
             worker.join().is_ok(),
             "overflow at depth {depth} with {open}"
         );
+    }
+}
+
+/// The formatter recurses with the nesting too: the deepest accepted file formats on a test
+/// thread's 2 MiB stack in a debug build, on one line and broken over many.
+#[test]
+fn deepest_accepted_nesting_formats_on_a_small_stack() {
+    for (open, close) in [("(", ")"), ("[", "]"), ("{ A = ", " }"), ("(x || ", ")")] {
+        for pad in ["", "// c\n"] {
+            let depth = 120;
+            let src = format!(
+                "pipeline p {{\n  stage a {{ action x: sh {{ run = \"x\" when = {}{pad}true{} }} }}\n}}\n",
+                open.repeat(depth),
+                close.repeat(depth)
+            );
+            let worker = std::thread::Builder::new()
+                .stack_size(2 * 1024 * 1024)
+                .spawn(move || pipec::format_source(&src).is_ok())
+                .expect("thread");
+            assert!(
+                worker.join().is_ok_and(|ok| ok),
+                "overflow or refusal at depth {depth} with {open}"
+            );
+        }
+    }
+}
+
+/// Formats `text` on a worker thread: a panic or a hang fails the case, and so does a
+/// formatted text that formats to something else.
+fn format_quickly(text: String) -> Result<(), TestCaseError> {
+    use pipec::syntax::Formatter;
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let id = pipec::source::FileId(0);
+        let stable = match Formatter::format(id, &text) {
+            Ok(out) => Formatter::format(id, &out).ok().as_ref() == Some(&out),
+            Err(_) => true,
+        };
+        let _ = tx.send(stable);
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(stable) => {
+            let _ = worker.join();
+            prop_assert!(stable, "formatting the formatted text changed it");
+            Ok(())
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            Err(TestCaseError::fail("formatting took over 10 s (hang)"))
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(TestCaseError::fail("the formatter panicked"))
+        }
+    }
+}
+
+/// What token soup is made of: words, keywords, literals, punctuation, comments, layout.
+const TOKENS: &[&str] = &[
+    "pipeline",
+    "stage",
+    "action",
+    "template",
+    "param",
+    "secret",
+    "trigger",
+    "transition",
+    "import",
+    "as",
+    "mode",
+    "queued",
+    "timeout",
+    "entry",
+    "on",
+    "success",
+    "failure",
+    "retry",
+    "rollback",
+    "require",
+    "window",
+    "check",
+    "else",
+    "skip",
+    "when",
+    "disabled",
+    "after",
+    "from",
+    "in",
+    "matches",
+    "true",
+    "p",
+    "x",
+    "sh",
+    "run",
+    "env",
+    "1",
+    "-2",
+    "5m",
+    "\"s\"",
+    "\"${x}\"",
+    "\"\"\"\n  a\n  \"\"\"",
+    ":",
+    "=",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "<",
+    ">",
+    ",",
+    ";",
+    ".",
+    "->",
+    "&&",
+    "||",
+    "==",
+    "!",
+    "// c\n",
+    "/* c */",
+    "\n",
+    "\n\n",
+    " ",
+    "\t",
+];
+
+/// Layout that changes no meaning where it lands between tokens.
+const LAYOUT: &[&str] = &[
+    "\n",
+    "\n\n",
+    " ",
+    "\t",
+    "// c\n",
+    "/* c */",
+    "/* a\n b */",
+    ",",
+    ";",
+    "\n// d\n\n",
+    "// e\n  // f\n",
+    " // g\n      // h\n",
+    "    ",
+    "/// i\n",
+];
+
+/// Seeds for layout mutations: every parseable kind of file, odd layouts included.
+fn layout_seeds() -> Vec<String> {
+    let mut out = seeds();
+    for e in std::fs::read_dir("tests/fixtures/fmt").expect("folder") {
+        out.push(std::fs::read_to_string(e.expect("entry").path()).expect("readable"));
+    }
+    out
+}
+
+proptest! {
+    // 256 cases by default (`PROPTEST_CASES` overrides it).
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn formatting_token_soup_never_panics(tokens in proptest::collection::vec(0..TOKENS.len(), 0..120)) {
+        let text = tokens.iter().map(|&i| TOKENS[i]).collect::<Vec<_>>().join(" ");
+        format_quickly(text)?;
+    }
+
+    #[test]
+    fn formatting_mutated_programs_never_panics(seed in any::<usize>(), edits in proptest::collection::vec(edit(), 1..6)) {
+        let seeds = layout_seeds();
+        format_quickly(apply(&seeds[seed % seeds.len()], &edits))?;
+    }
+
+    #[test]
+    fn formatting_programs_with_odd_layout_is_stable(
+        seed in any::<usize>(),
+        inserts in proptest::collection::vec((any::<usize>(), 0..LAYOUT.len()), 1..12),
+    ) {
+        let seeds = layout_seeds();
+        let mut text: Vec<char> = seeds[seed % seeds.len()].chars().collect();
+        for (at, frag) in inserts {
+            let at = at % (text.len() + 1);
+            text.splice(at..at, LAYOUT[frag].chars());
+        }
+        format_quickly(text.into_iter().collect())?;
     }
 }

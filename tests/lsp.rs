@@ -379,6 +379,57 @@ fn rename_symbols_and_quick_fixes() {
 }
 
 #[test]
+fn formatting_gives_the_text_pipec_fmt_writes() {
+    let f = fixture();
+    let mut c = Client::start(&f.cache);
+    let messy = PIPE.replace(
+        "    param env: string = \"staging\"",
+        "  param   env :string=\"staging\" ;",
+    );
+    c.open(&f.uri, &messy);
+    let edits = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": f.uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    let edits = edits.as_array().expect("edits");
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    let formatted = edits[0]["newText"].as_str().expect("text");
+    assert_eq!(formatted, pipec::format_source(&messy).expect("formats"));
+    assert!(
+        formatted.contains("\n  param env: string = \"staging\"\n"),
+        "{formatted}"
+    );
+    assert_eq!(
+        edits[0]["range"]["start"],
+        json!({"line": 0, "character": 0})
+    );
+    assert_eq!(edits[0]["range"]["end"], offset_pos(&messy, messy.len()));
+    // Formatted already: no edit. Broken: an error, and the text is left alone.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": f.uri, "version": 2}, "contentChanges": [{"text": formatted}]}),
+    );
+    let _ = c.diagnostics(&f.uri);
+    let none = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": f.uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(none, json!([]));
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": f.uri, "version": 3}, "contentChanges": [{"text": "pipeline p {"}]}),
+    );
+    let _ = c.diagnostics(&f.uri);
+    let refused = c.request_raw(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": f.uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    let message = refused["error"]["message"].as_str().expect("an error");
+    assert!(message.contains("syntax errors"), "{message}");
+    c.shutdown();
+}
+
+#[test]
 fn document_symbols_outline_stages_and_actions() {
     let f = fixture();
     let mut c = Client::start(&f.cache);

@@ -6,6 +6,7 @@ mod durable;
 mod examples;
 mod explain;
 mod fixtures;
+mod fmt;
 mod fuzz;
 mod graph;
 mod lsp;

@@ -12,6 +12,7 @@ mod durable;
 mod execute;
 mod explain;
 mod files;
+mod fmt;
 mod graph;
 mod history;
 mod lsp;
@@ -65,6 +66,7 @@ enum Command {
     Transition(durable::TransitionArgs),
     Rollback(durable::RollbackArgs),
     Graph(graph::Args),
+    Fmt(fmt::Args),
     Lsp(lsp::Args),
 }
 
@@ -123,6 +125,7 @@ pub fn main() -> ExitCode {
             Command::Transition(a) => durable::transition(&a),
             Command::Rollback(a) => durable::rollback(&a),
             Command::Graph(a) => graph::run(&a),
+            Command::Fmt(a) => fmt::run(&a),
             Command::Lsp(a) => lsp::run(&a),
         });
     let code = match worker {

@@ -102,7 +102,7 @@ impl<'s> Lowerer<'s> {
     }
 
     /// The `///` lines right above `start`, joined.
-    fn doc_above(&self, start: usize) -> Option<String> {
+    pub(crate) fn doc_above(&self, start: usize) -> Option<String> {
         let before = &self.src[..start];
         let mut lines: Vec<&str> = Vec::new();
         for line in before.lines().rev() {

@@ -14,6 +14,7 @@
 //! Limits: recovery is lexical; an error that unbalances braces ends recovery at that point.
 //! pest types never leave this module.
 
+mod format;
 mod lower;
 mod names;
 mod scan;
@@ -27,6 +28,7 @@ use crate::ast::File;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 
+pub use format::{FormatResult, Formatter, MAX_WIDTH};
 pub use lower::format_duration;
 
 /// Parses a duration like `1h30m` into seconds.

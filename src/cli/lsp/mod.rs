@@ -17,14 +17,14 @@ use tower_lsp_server::ls_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
     CodeActionProviderCapability, CodeActionResponse, CompletionOptions, CompletionParams,
     CompletionResponse, DiagnosticRelatedInformation, DidChangeTextDocumentParams,
-    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DocumentSymbol, DocumentSymbolParams,
-    DocumentSymbolResponse, FoldingRange, FoldingRangeParams, FoldingRangeProviderCapability,
-    GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
-    HoverProviderCapability, InitializeParams, InitializeResult, InitializedParams, Location,
-    MessageType, OneOf, PrepareRenameResponse, ReferenceParams, RenameOptions, RenameParams,
-    ServerCapabilities, ServerInfo, SymbolKind, TextDocumentContentChangeEvent,
-    TextDocumentPositionParams, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
-    WorkDoneProgressOptions, WorkspaceEdit,
+    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DocumentFormattingParams,
+    DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, FoldingRange, FoldingRangeParams,
+    FoldingRangeProviderCapability, GotoDefinitionParams, GotoDefinitionResponse, Hover,
+    HoverContents, HoverParams, HoverProviderCapability, InitializeParams, InitializeResult,
+    InitializedParams, Location, MessageType, OneOf, PrepareRenameResponse, ReferenceParams,
+    RenameOptions, RenameParams, ServerCapabilities, ServerInfo, SymbolKind,
+    TextDocumentContentChangeEvent, TextDocumentPositionParams, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextEdit, Uri, WorkDoneProgressOptions, WorkspaceEdit,
 };
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
@@ -356,6 +356,7 @@ impl LanguageServer for Backend {
                     ..CompletionOptions::default()
                 }),
                 document_symbol_provider: Some(OneOf::Left(true)),
+                document_formatting_provider: Some(OneOf::Left(true)),
                 folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
                 ..ServerCapabilities::default()
@@ -503,6 +504,37 @@ impl LanguageServer for Backend {
             .into_iter()
             .map(|o| symbol(o, &lines));
         Ok(Some(DocumentSymbolResponse::Nested(symbols.collect())))
+    }
+
+    async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
+        let Some(text) = lock(&self.docs)
+            .get(&params.text_document.uri)
+            .map(|d| d.text.clone())
+        else {
+            return Ok(None);
+        };
+        // The formatter panics only on a bug of its own (its output failed its self-check):
+        // then the document is left as it is and the editor is told.
+        let formatted = std::panic::catch_unwind(|| crate::format_source(&text))
+            .map_err(|_| {
+                Error::invalid_params(
+                    "pipec's formatter failed on this file (a bug in pipec: please report it \
+                     with the file); nothing was changed",
+                )
+            })?
+            .map_err(|_| {
+                Error::invalid_params(
+                    "the file has syntax errors: fix them first (see the diagnostics)",
+                )
+            })?;
+        if formatted == text {
+            return Ok(Some(Vec::new()));
+        }
+        let lines = LineIndex::new(&text);
+        Ok(Some(vec![TextEdit::new(
+            lines.range(0, text.len()),
+            formatted,
+        )]))
     }
 
     async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
