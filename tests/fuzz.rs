@@ -45,6 +45,14 @@ fn ide_quickly(text: String, cursor: usize) -> Result<usize, TestCaseError> {
     })
 }
 
+/// `PROPTEST_CASES` when set (for long runs), else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Runs `work` on a worker thread; a panic or a run over 10 s fails the case.
 fn quickly(work: impl FnOnce() -> usize + Send + 'static) -> Result<usize, TestCaseError> {
     let (tx, rx) = mpsc::channel();
@@ -161,7 +169,7 @@ fn edit() -> impl Strategy<Value = Edit> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(512), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
