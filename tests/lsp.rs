@@ -513,8 +513,43 @@ fn imports_are_read_from_open_documents_first() {
         at(&uri_of(&main), text, "lib.hello", 4),
     );
     assert_eq!(def["uri"], uri_of(&lib).as_str());
-    // Open lib.pipe with the template renamed (unsaved): main.pipe, checked again, sees it.
-    c.open(&uri_of(&lib), "template bye(): sh { run = \"echo bye\" }\n");
+    // From lib.pipe, open too: references and rename reach the open file that imports it.
+    let lib_text = "template hello(): sh { run = \"echo hi\" }\n";
+    c.open(&uri_of(&lib), lib_text);
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri_of(&lib)}, "position": pos(lib_text, "hello", 0),
+               "context": {"includeDeclaration": true}}),
+    );
+    let uris: Vec<&str> = refs
+        .as_array()
+        .expect("refs")
+        .iter()
+        .map(|r| r["uri"].as_str().expect("uri"))
+        .collect();
+    assert_eq!(uris, [uri_of(&lib).as_str(), uri_of(&main).as_str()]);
+    let edit = c.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": uri_of(&lib)}, "position": pos(lib_text, "hello", 0), "newName": "greet"}),
+    );
+    let in_main = &edit["changes"][uri_of(&main).as_str()];
+    assert_eq!(in_main[0]["range"]["start"], pos(text, "hello", 0));
+    assert_eq!(in_main[0]["newText"], "greet");
+    assert_eq!(
+        edit["changes"][uri_of(&lib).as_str()]
+            .as_array()
+            .expect("edits")
+            .len(),
+        1
+    );
+
+    // Change lib.pipe with the template renamed (unsaved): main.pipe, checked again, sees it.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri_of(&lib), "version": 2},
+               "contentChanges": [{"text": "template bye(): sh { run = \"echo bye\" }\n"}]}),
+    );
+    let _ = c.diagnostics(&uri_of(&lib));
     c.notify(
         "textDocument/didChange",
         json!({"textDocument": {"uri": uri_of(&main), "version": 2}, "contentChanges": [{"text": text}]}),
@@ -526,7 +561,7 @@ fn imports_are_read_from_open_documents_first() {
     // An error inside the imported file is shown at the import, pointing into the file.
     c.notify(
         "textDocument/didChange",
-        json!({"textDocument": {"uri": uri_of(&lib), "version": 2},
+        json!({"textDocument": {"uri": uri_of(&lib), "version": 3},
                "contentChanges": [{"text": "template hello(): sh { run = 5 }\n"}]}),
     );
     let lib_diags = c.diagnostics(&uri_of(&lib));

@@ -195,6 +195,31 @@ impl Analysis {
         out
     }
 
+    /// What the name under `offset` refers to.
+    pub fn symbol_at(&self, offset: usize) -> Option<&Symbol> {
+        self.index.at(offset).map(|o| &o.symbol)
+    }
+
+    /// Uses in this file of `symbol`, a template or template parameter declared in the file
+    /// named `module` (which this file imports): references across imports.
+    pub fn uses_of_imported(&self, module: &str, symbol: &Symbol) -> Vec<Span> {
+        let mut out = Vec::new();
+        for (alias, m) in &self.modules {
+            if self.map.get(m.file).name != module {
+                continue;
+            }
+            let here = match symbol {
+                Symbol::Template(None, t) => Symbol::Template(Some(alias.clone()), t.clone()),
+                Symbol::TemplateParam(None, t, p) => {
+                    Symbol::TemplateParam(Some(alias.clone()), t.clone(), p.clone())
+                }
+                _ => continue,
+            };
+            out.extend(self.index.of(&here).map(|o| o.span));
+        }
+        out
+    }
+
     /// The name `rename` would change at `offset`, and its current text.
     pub fn prepare_rename(&self, offset: usize) -> Option<(Span, String)> {
         let occ = self.index.at(offset)?;

@@ -29,7 +29,7 @@ use tower_lsp_server::ls_types::{
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::check::Loader;
-use crate::ide::{Analysis, Outline, OutlineKind};
+use crate::ide::{Analysis, Outline, OutlineKind, Symbol};
 use crate::source::Span;
 use convert::{LineIndex, Locate};
 
@@ -281,6 +281,22 @@ impl Backend {
         Some((Arc::clone(&doc.analysis), offset))
     }
 
+    /// The other open documents that import document `uri` and use `symbol` (a template or
+    /// template parameter declared in it), with those uses.
+    fn importers(&self, uri: &Uri, symbol: &Symbol) -> Vec<((Uri, Arc<Analysis>), Vec<Span>)> {
+        let docs = lock(&self.docs);
+        let Some(name) = docs.get(uri).map(|d| d.name.clone()) else {
+            return Vec::new();
+        };
+        docs.iter()
+            .filter(|(other, _)| *other != uri)
+            .filter_map(|(other, doc)| {
+                let spans = doc.analysis.uses_of_imported(&name, symbol);
+                (!spans.is_empty()).then(|| ((other.clone(), Arc::clone(&doc.analysis)), spans))
+            })
+            .collect()
+    }
+
     fn locations(&self, uri: &Uri, analysis: &Analysis, spans: &[Span]) -> Vec<Location> {
         let locate = Locator {
             analysis,
@@ -443,12 +459,15 @@ impl LanguageServer for Backend {
         let Some((analysis, offset)) = self.at(&pos) else {
             return Ok(None);
         };
+        let uri = &pos.text_document.uri;
         let spans = analysis.references(offset, params.context.include_declaration);
-        Ok(Some(self.locations(
-            &pos.text_document.uri,
-            &analysis,
-            &spans,
-        )))
+        let mut out = self.locations(uri, &analysis, &spans);
+        if let Some(symbol) = analysis.symbol_at(offset) {
+            for ((other, other_analysis), spans) in self.importers(uri, symbol) {
+                out.extend(self.locations(&other, &other_analysis, &spans));
+            }
+        }
+        Ok(Some(out))
     }
 
     async fn prepare_rename(
@@ -475,7 +494,21 @@ impl LanguageServer for Backend {
         let edits = analysis
             .rename(offset, &params.new_name)
             .map_err(Error::invalid_params)?;
-        let changes = HashMap::from([(pos.text_document.uri, Backend::edits(&analysis, edits))]);
+        let mut changes = HashMap::new();
+        // A template (or its parameter) is also renamed in the open files that import it.
+        if let Some(symbol) = analysis.symbol_at(offset) {
+            for ((uri, other), spans) in self.importers(&pos.text_document.uri, symbol) {
+                let edits = spans
+                    .into_iter()
+                    .map(|span| crate::ide::Edit {
+                        span,
+                        text: params.new_name.clone(),
+                    })
+                    .collect();
+                changes.insert(uri, Backend::edits(&other, edits));
+            }
+        }
+        changes.insert(pos.text_document.uri, Backend::edits(&analysis, edits));
         Ok(Some(WorkspaceEdit::new(changes)))
     }
 
