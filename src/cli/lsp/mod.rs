@@ -84,6 +84,9 @@ struct Doc {
 
 type Docs = Arc<Mutex<HashMap<Uri, Doc>>>;
 
+/// An open document that imports another, and its uses of a name declared there.
+type Importer = (Uri, Arc<Analysis>, Vec<Span>);
+
 struct Backend {
     client: Client,
     docs: Docs,
@@ -283,7 +286,7 @@ impl Backend {
 
     /// The other open documents that import document `uri` and use `symbol` (a template or
     /// template parameter declared in it), with those uses.
-    fn importers(&self, uri: &Uri, symbol: &Symbol) -> Vec<((Uri, Arc<Analysis>), Vec<Span>)> {
+    fn importers(&self, uri: &Uri, symbol: &Symbol) -> Vec<Importer> {
         let docs = lock(&self.docs);
         let Some(name) = docs.get(uri).map(|d| d.name.clone()) else {
             return Vec::new();
@@ -292,7 +295,7 @@ impl Backend {
             .filter(|(other, _)| *other != uri)
             .filter_map(|(other, doc)| {
                 let spans = doc.analysis.uses_of_imported(&name, symbol);
-                (!spans.is_empty()).then(|| ((other.clone(), Arc::clone(&doc.analysis)), spans))
+                (!spans.is_empty()).then(|| (other.clone(), Arc::clone(&doc.analysis), spans))
             })
             .collect()
     }
@@ -463,7 +466,7 @@ impl LanguageServer for Backend {
         let spans = analysis.references(offset, params.context.include_declaration);
         let mut out = self.locations(uri, &analysis, &spans);
         if let Some(symbol) = analysis.symbol_at(offset) {
-            for ((other, other_analysis), spans) in self.importers(uri, symbol) {
+            for (other, other_analysis, spans) in self.importers(uri, symbol) {
                 out.extend(self.locations(&other, &other_analysis, &spans));
             }
         }
@@ -497,7 +500,7 @@ impl LanguageServer for Backend {
         let mut changes = HashMap::new();
         // A template (or its parameter) is also renamed in the open files that import it.
         if let Some(symbol) = analysis.symbol_at(offset) {
-            for ((uri, other), spans) in self.importers(&pos.text_document.uri, symbol) {
+            for (uri, other, spans) in self.importers(&pos.text_document.uri, symbol) {
                 let edits = spans
                     .into_iter()
                     .map(|span| crate::ide::Edit {
