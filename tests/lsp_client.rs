@@ -125,6 +125,21 @@ impl Client {
         }
     }
 
+    /// The next notification `method` (from those already received, or a new one).
+    pub(crate) fn notification(&mut self, method: &str) -> Value {
+        if let Some(i) = self.pending.iter().position(|m| m["method"] == method) {
+            return self.pending.remove(i);
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let msg = self.next(deadline).unwrap_or_else(|| panic!("no {method}"));
+            if msg["method"] == method {
+                return msg;
+            }
+            self.pending.push(msg);
+        }
+    }
+
     pub(crate) fn open(&mut self, uri: &str, text: &str) -> Vec<Value> {
         self.notify(
             "textDocument/didOpen",

@@ -33,7 +33,9 @@ use crate::syntax::{Parsed, Restart, StageStream};
 
 pub use types::Ty;
 
-pub(crate) use kinds::{CATEGORIES, COMMON, KINDS, RESERVED_STAGES, kind_by_name, kind_params};
+pub(crate) use kinds::{
+    CATEGORIES, COMMON, KINDS, RESERVED_STAGES, TYPES, kind_by_name, kind_params,
+};
 
 /// Reads a local import. Implemented by the CLI (this phase does no I/O).
 pub trait Loader {

@@ -226,11 +226,41 @@ impl Scan {
         }
     }
 
-    /// The blocks around the cursor, outermost first.
-    fn blocks(&self) -> Vec<Block> {
-        let mut out = vec![Block::File];
-        out.extend(self.frames.iter().map(|f| self.block(f)));
+    /// The blocks around the cursor, outermost first, with the token each opens at.
+    fn blocks(&self) -> Vec<(Block, usize)> {
+        let mut out = vec![(Block::File, 0)];
+        out.extend(self.frames.iter().map(|f| (self.block(f), f.tok)));
         out
+    }
+}
+
+/// Where the cursor is, as far as completion cares.
+struct Ctx<'a> {
+    /// The words on the cursor's line before the word being typed (back to a bracket).
+    words: Vec<&'a str>,
+    /// The innermost block, and the one around it.
+    inner: Block,
+    parent: Block,
+    /// The stage the cursor is in, and the token its block opens at.
+    stage: Option<(String, usize)>,
+}
+
+impl Ctx<'_> {
+    /// The words end with a complete value (`path = "."`, `input = src`, `[a, b]`): what
+    /// comes next is a new item of the block.
+    fn after_value(&self) -> bool {
+        match self.words.as_slice() {
+            [.., "\"" | "]" | "}" | ")"] => true,
+            [.., "=", last] => {
+                is_identifier(last) || last.starts_with(|c: char| c.is_ascii_digit())
+            }
+            _ => false,
+        }
+    }
+
+    /// Inside the braces of an action, check, trigger or template, or a pipeline or stage.
+    fn in_items(&self) -> bool {
+        !matches!(self.inner, Block::Value(_))
     }
 }
 
@@ -253,17 +283,26 @@ impl Analysis {
         {
             end -= 1;
         }
-        let words = scan.words_before(end);
         let blocks = scan.blocks();
-        let inner = blocks.last().cloned().unwrap_or(Block::File);
-        let stage = blocks.iter().rev().find_map(|b| match b {
-            Block::Stage(s) => Some(s.clone()),
-            _ => None,
-        });
-        if let Some(found) = self.after_dot(&words, &inner) {
+        let at = |k: usize| {
+            blocks
+                .len()
+                .checked_sub(k)
+                .map_or(Block::File, |i| blocks[i].0.clone())
+        };
+        let ctx = Ctx {
+            words: scan.words_before(end),
+            inner: at(1),
+            parent: at(2),
+            stage: blocks.iter().rev().find_map(|(b, tok)| match b {
+                Block::Stage(s) => Some((s.clone(), *tok)),
+                _ => None,
+            }),
+        };
+        if let Some(found) = self.after_dot(&ctx.words, &ctx.inner) {
             return found;
         }
-        self.by_words(&words, &inner, stage.as_deref(), &scan)
+        self.by_words(&ctx, &scan)
     }
 
     /// `params.`, `STAGE.ACTION.`, `module.` in a kind.
@@ -309,37 +348,43 @@ impl Analysis {
         })
     }
 
-    fn by_words(
-        &self,
-        words: &[&str],
-        inner: &Block,
-        stage: Option<&str>,
-        scan: &Scan,
-    ) -> Vec<Completion> {
+    fn by_words(&self, ctx: &Ctx<'_>, scan: &Scan) -> Vec<Completion> {
+        let words = ctx.words.as_slice();
         match words {
             ["action", _, ":"] | ["check"] => return self.kinds(),
-            ["template", ..] if words.last() == Some(&":") => return self.kinds(),
+            // `template NAME(PARAM: ▮` is a type; after the `)`, the kind.
+            ["template", ..] if words.last() == Some(&":") => {
+                return if words.contains(&")") {
+                    self.kinds()
+                } else {
+                    types()
+                };
+            }
+            ["param", _, ":"] | [.., "<"] => return types(),
             ["transition"] | ["transition", _, "->"] => {
                 return self.symbols(|s| matches!(s, Symbol::Stage(_)), CompletionKind::Stage);
             }
             ["mode"] => return values(&["superseded", "queued", "parallel"]),
             ["on"] => return values(&["success", "failure"]),
             ["on", "failure"] => return values(&["retry", "rollback", "fail"]),
-            ["else"] => return values(&["skip", "fail", "rollback"]),
-            [.., attr, "="] | [.., attr, "=", "["] => {
-                return self.value_of(attr, inner, stage, scan);
+            [.., "else"] if ctx.inner == Block::Rules => {
+                return values(&["skip", "fail", "rollback"]);
             }
+            [.., attr, "="] if ctx.in_items() => return self.value_of(attr, &ctx.inner, ctx, scan),
             _ => {}
         }
-        if let Block::Value(Some(attr)) = inner
+        // Inside `[…]` or `{…}` of an attribute: its values.
+        if let Block::Value(Some(attr)) = &ctx.inner
             && matches!(words.last().copied(), None | Some(","))
         {
-            return self.value_of(attr, &Block::Value(None), stage, scan);
+            return self.value_of(attr, &ctx.parent, ctx, scan);
         }
-        if !words.is_empty() {
+        // At the start of an item (or after a complete one): what the block holds.
+        let item_start = words.is_empty() || ctx.in_items() && ctx.after_value();
+        if !item_start {
             return self.expression();
         }
-        match inner {
+        match &ctx.inner {
             Block::File => keywords(docs::FILE_KEYWORDS),
             Block::Pipeline => keywords(docs::PIPELINE_KEYWORDS),
             Block::Stage(_) => keywords(docs::STAGE_KEYWORDS),
@@ -353,26 +398,20 @@ impl Analysis {
         }
     }
 
-    /// Values of attribute `attr` (`inputs = [`, `after = [`…).
-    fn value_of(
-        &self,
-        attr: &str,
-        inner: &Block,
-        stage: Option<&str>,
-        scan: &Scan,
-    ) -> Vec<Completion> {
-        match attr {
-            "input" | "inputs" => self.symbols(
+    /// Values of attribute `attr` of `block` (`inputs = [`, `after = [`…).
+    fn value_of(&self, attr: &str, block: &Block, ctx: &Ctx<'_>, scan: &Scan) -> Vec<Completion> {
+        match (attr, block) {
+            ("input" | "inputs", Block::Attrs(_)) => self.symbols(
                 |s| matches!(s, Symbol::Artifact(_)),
                 CompletionKind::Artifact,
             ),
-            "after" if matches!(inner, Block::Stage(_)) => {
+            ("after", Block::Stage(_)) => {
                 self.symbols(|s| matches!(s, Symbol::Stage(_)), CompletionKind::Stage)
             }
-            "after" => stage.map_or_else(Vec::new, |s| {
+            ("after", Block::Attrs(_)) => ctx.stage.as_ref().map_or_else(Vec::new, |(s, tok)| {
                 let mut out = self.stage_actions(s);
                 // The stage may be broken while typed: take `action NAME` from its text too.
-                for w in scan.toks.windows(2) {
+                for w in scan.toks[*tok..].windows(2) {
                     if w[0].text == "action"
                         && is_identifier(&w[1].text)
                         && !out.iter().any(|c| c.label == w[1].text)
@@ -382,8 +421,8 @@ impl Analysis {
                 }
                 out
             }),
-            "category" => values(crate::check::CATEGORIES),
-            "exports" | "output" | "outputs" => Vec::new(),
+            ("category", Block::Attrs(_)) => values(crate::check::CATEGORIES),
+            ("exports" | "output" | "outputs", Block::Attrs(_)) => Vec::new(),
             _ => self.expression(),
         }
     }
@@ -450,6 +489,9 @@ impl Analysis {
             out.push(self.template_item(&t.name.name, t));
         }
         for m in self.modules.keys() {
+            let mut module = item(m, CompletionKind::Module, "module");
+            module.insert = Some(format!("{m}."));
+            out.push(module);
             for t in self.templates(Some(m)) {
                 out.push(self.template_item(&format!("{m}.{}", t.name.name), t));
             }
@@ -535,6 +577,14 @@ fn attribute(name: &str, ty: &str, doc: Option<&str>) -> Completion {
 fn keywords(list: &[(&str, &str)]) -> Vec<Completion> {
     list.iter()
         .map(|(k, d)| item(k, CompletionKind::Keyword, d))
+        .collect()
+}
+
+/// Type names, for `param NAME:` and template parameters.
+fn types() -> Vec<Completion> {
+    crate::check::TYPES
+        .iter()
+        .map(|t| item(t, CompletionKind::Kind, "type"))
         .collect()
 }
 

@@ -167,11 +167,21 @@ impl Analysis {
             Some(a) if split_kind(&a.kind) == (None, "git".to_string()) => {
                 out.push_str("\n\nexported by the `git` kind (`commit`, `branch`)");
             }
-            Some(_) => {
+            Some(_)
+                if self
+                    .declaration(&Symbol::Export(stage.into(), action.into(), name.into()))
+                    .is_some() =>
+            {
                 let _ = write!(
                     out,
                     "\n\nexported by action `{action}` of stage `{stage}`: it writes a \
                      `{name}=VALUE` line to `$PIPEC_OUTPUT`"
+                );
+            }
+            Some(_) => {
+                let _ = write!(
+                    out,
+                    "\n\n`{name}` is not among the `exports` of action `{action}` of stage `{stage}`"
                 );
             }
             None => {}

@@ -261,14 +261,12 @@ impl Builder {
                 self.names(e, &|n| Symbol::Action(stage.to_string(), n.to_string()));
             }
             ("input" | "inputs", AttrValue::Expr(e), _) => self.artifacts(e, false),
-            ("output", AttrValue::OutputFrom { name, .. }, _) => {
-                self.add(name.span, Symbol::Artifact(name.name.clone()), true);
-            }
+            ("output", AttrValue::OutputFrom { name, .. }, _) => self.artifact_def(name),
             ("output", AttrValue::Expr(e), _) => self.artifacts(e, true),
             ("outputs", AttrValue::Expr(e), _) => {
                 if let ExprKind::Map(entries) = &e.kind {
                     for (k, v) in entries {
-                        self.add(k.span, Symbol::Artifact(k.name.clone()), true);
+                        self.artifact_def(k);
                         self.expr(v, stage);
                     }
                 }
@@ -312,6 +310,14 @@ impl Builder {
             } else {
                 self.add(id.span, Symbol::Artifact(id.name.clone()), def);
             }
+        }
+    }
+
+    /// An artifact an action outputs; inside a template a parameter may name it.
+    fn artifact_def(&mut self, name: &ast::Ident) {
+        match self.template_param(&name.name) {
+            Some(symbol) => self.add(name.span, symbol, false),
+            None => self.add(name.span, Symbol::Artifact(name.name.clone()), true),
         }
     }
 

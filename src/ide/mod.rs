@@ -106,6 +106,13 @@ impl Analysis {
         &self.diagnostics
     }
 
+    /// Whether this file imports the file named `name` (directly).
+    pub fn imports(&self, name: &str) -> bool {
+        self.modules
+            .values()
+            .any(|m| self.map.get(m.file).name == name)
+    }
+
     /// Problems in imported local files, by the import that brings each file in: the span of
     /// its path in this file, how many errors the file has, and the first one.
     pub fn import_problems(&self) -> Vec<(Span, usize, &Diagnostic)> {
@@ -223,7 +230,8 @@ impl Analysis {
     /// The name `rename` would change at `offset`, and its current text.
     pub fn prepare_rename(&self, offset: usize) -> Option<(Span, String)> {
         let occ = self.index.at(offset)?;
-        renameable(&occ.symbol).then(|| (occ.span, self.text(occ.span).to_string()))
+        (renameable(&occ.symbol) && self.declaration(&occ.symbol).is_some())
+            .then(|| (occ.span, self.text(occ.span).to_string()))
     }
 
     /// The edits that rename the name under `offset` to `new_name`, in this file.
@@ -236,6 +244,12 @@ impl Analysis {
             return Err(format!(
                 "`{}` cannot be renamed here: only stages, actions, params, secrets, \
                  artifacts, exports and this file's templates and their parameters can",
+                self.text(occ.span)
+            ));
+        }
+        if self.declaration(&occ.symbol).is_none() {
+            return Err(format!(
+                "`{}` is not declared anywhere: there is nothing to rename",
                 self.text(occ.span)
             ));
         }
@@ -252,6 +266,13 @@ impl Analysis {
             && crate::check::RESERVED_STAGES.contains(&new_name)
         {
             return Err(format!("a stage cannot be named `{new_name}`"));
+        }
+        if matches!(occ.symbol, Symbol::TemplateParam(..))
+            && crate::check::COMMON.contains(&new_name)
+        {
+            return Err(format!(
+                "a template parameter cannot be named `{new_name}`: that is a common attribute"
+            ));
         }
         // Only the symbol's own name changes: in `build.compile.version`, renaming the
         // stage edits `build`, which the index records as the stage's own occurrence.

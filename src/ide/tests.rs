@@ -179,3 +179,91 @@ fn rename_refuses_reserved_stage_names_and_unrenameable_names() {
     assert!(err.contains("cannot be renamed"), "{err}");
     assert!(a.prepare_rename(at(T, "b: sh", 3)).is_none());
 }
+
+#[test]
+fn renaming_an_artifact_parameter_edits_its_output_too() {
+    let a = Analysis::new("/w/t.pipe", T, &mut NoLoader);
+    let edits = a.rename(at(T, "out: artifact", 0), "res").expect("renamed");
+    let starts: Vec<usize> = edits.iter().map(|e| e.span.start as usize).collect();
+    assert_eq!(
+        starts,
+        [
+            at(T, "out: artifact", 0),
+            at(T, "out from", 0),
+            at(T, "out = bin", 0)
+        ]
+    );
+    // `bin`, the artifact the call names, is another symbol.
+    let refs = a.references(at(T, "input = bin", 8), true);
+    assert!(refs.iter().all(|s| &T[s.range()] == "bin"), "{refs:?}");
+}
+
+#[test]
+fn rename_needs_a_declaration_and_a_free_name() {
+    let text = "pipeline p {\n    stage src {\n        action g: git { repo = \".\" }\n    }\n    stage b {\n        action x: sh { run = \"echo ${src.g.commit}\" }\n    }\n}\n";
+    let a = Analysis::new("/w/g.pipe", text, &mut NoLoader);
+    assert!(a.prepare_rename(at(text, "commit", 0)).is_none());
+    let err = a
+        .rename(at(text, "commit", 0), "sha")
+        .expect_err("no declaration");
+    assert!(err.contains("not declared"), "{err}");
+    let a2 = Analysis::new("/w/t.pipe", T, &mut NoLoader);
+    let err = a2
+        .rename(at(T, "target: string", 0), "timeout")
+        .expect_err("common");
+    assert!(err.contains("common attribute"), "{err}");
+}
+
+#[test]
+fn hover_on_an_export_that_is_not_declared_says_so() {
+    let text = T.replace("echo ${params.env}", "echo ${build.a.nope}");
+    let a = Analysis::new("/w/t.pipe", &text, &mut NoLoader);
+    let hover = a.hover(at(&text, "nope", 0)).expect("hover");
+    assert!(
+        hover.markdown.contains("is not among the `exports`"),
+        "{}",
+        hover.markdown
+    );
+}
+
+const TWO: &str = "pipeline p {\n    stage build {\n        action compile: sh { run = \"make\" }\n    }\n    stage deploy {\n        action ship: sh { run = \"x\" }\n        action smoke: sh { run = \"y\" }\n    }\n}\n";
+
+#[test]
+fn completion_follows_the_block_it_is_in() {
+    // A stage's `after` lists stages; an action's lists actions of its own stage only.
+    let l = labels(&TWO.replace(
+        "        action ship",
+        "        after = [$0]\n        action ship",
+    ));
+    assert_eq!(l, ["build", "deploy"]);
+    let l = labels(&TWO.replace("run = \"y\" }", "run = \"y\"  after = [$0] }"));
+    assert_eq!(l, ["ship", "smoke"]);
+    // A second attribute on the same line.
+    let l = labels(&TWO.replace("run = \"x\" }", "run = \"x\"  $0 }"));
+    assert!(
+        l.contains(&"shell".to_string()) && l.contains(&"after".to_string()),
+        "{l:?}"
+    );
+    // `else` after a rule on the same line.
+    let l = labels(&TWO.replace(
+        "    stage deploy {\n",
+        "    stage deploy {\n        entry { require true else $0 }\n",
+    ));
+    assert_eq!(l, ["skip", "fail", "rollback"]);
+    // Types where a type goes.
+    let l = labels(&TWO.replace("pipeline p {\n", "pipeline p {\n    param e: $0\n"));
+    assert!(
+        l.contains(&"string".to_string()) && l.contains(&"list".to_string()),
+        "{l:?}"
+    );
+    let l = labels(&format!("template t(a: $0\n{TWO}"));
+    assert!(
+        l.contains(&"artifact".to_string()) && !l.contains(&"sh".to_string()),
+        "{l:?}"
+    );
+    let l = labels(&format!("template t(a: string): $0\n{TWO}"));
+    assert!(l.contains(&"sh".to_string()), "{l:?}");
+    // A map key named like an attribute is not that attribute.
+    let l = labels(&TWO.replace("run = \"x\" }", "run = \"x\"  env = { input = $0 } }"));
+    assert!(l.contains(&"params".to_string()), "{l:?}");
+}

@@ -27,7 +27,7 @@ local ok, err = pcall(function()
     local first = (d.message:gsub('\n.*', ''))
     say(string.format('diagnostic %d:%d %s %s', d.lnum + 1, d.col + 1, tostring(code), first))
   end
-  -- Hover over the first `deploy` reference through the client's own request path.
+  -- Hover over `params.env` through the client's own request path.
   local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
   for i, line in ipairs(lines) do
     local col = line:find('params.env', 1, true)

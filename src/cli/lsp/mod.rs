@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::Diagnostic as LspDiagnostic;
 use tower_lsp_server::ls_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
     CodeActionProviderCapability, CodeActionResponse, CompletionOptions, CompletionParams,
@@ -79,7 +80,17 @@ struct Doc {
     text: String,
     /// The name the checker knows it by: its path, or the URI when it has none.
     name: String,
+    version: Option<i32>,
     analysis: Arc<Analysis>,
+}
+
+/// Analyses a text, reading imports from the open documents first. `None` when the analysis
+/// panicked (a bug; the hook has printed it to the editor's log).
+fn analyse(name: &str, text: &str, open: &HashMap<Uri, Doc>) -> Option<Analysis> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Analysis::new(name, text, &mut OverlayLoader { open })
+    }))
+    .ok()
 }
 
 type Docs = Arc<Mutex<HashMap<Uri, Doc>>>;
@@ -165,17 +176,14 @@ fn write_read_only(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mut perms = meta.permissions();
-        #[allow(clippy::permissions_set_readonly_false)]
-        // Reason: replaced at once, then read-only again.
-        perms.set_readonly(false);
-        std::fs::set_permissions(path, perms)?;
-    }
-    std::fs::write(path, text)?;
-    let mut perms = std::fs::metadata(path)?.permissions();
+    // Written under a temporary name, then renamed: two servers starting at once never see
+    // half a file.
+    let temp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temp, text)?;
+    let mut perms = std::fs::metadata(&temp)?.permissions();
     perms.set_readonly(true);
-    std::fs::set_permissions(path, perms)
+    std::fs::set_permissions(&temp, perms)?;
+    std::fs::rename(&temp, path)
 }
 
 /// Locates spans of one analysis: its root is the document `uri`.
@@ -205,34 +213,92 @@ impl Locate for Locator<'_> {
 }
 
 impl Backend {
-    /// Re-analyses a document and publishes its diagnostics.
+    /// Re-analyses a document, then the open documents that import it, and publishes
+    /// their diagnostics.
     async fn update(&self, uri: Uri, text: String, version: Option<i32>) {
-        let diagnostics = {
+        let name = name_of(&uri);
+        let published = {
             let mut docs = lock(&self.docs);
-            let name = name_of(&uri);
-            let analysis = Analysis::new(&name, &text, &mut OverlayLoader { open: &docs });
-            let analysis = Arc::new(analysis);
-            let diagnostics = self.lsp_diagnostics(&uri, &analysis);
-            docs.insert(
-                uri.clone(),
-                Doc {
-                    text,
-                    name,
-                    analysis,
-                },
-            );
-            diagnostics
+            let fresh = analyse(&name, &text, &docs);
+            let published = fresh
+                .as_ref()
+                .map(|a| vec![(uri.clone(), self.lsp_diagnostics(&uri, a), version)]);
+            // After a failed analysis the text is still kept, with the last analysis (which
+            // answers nothing wrong about the new text: offsets past it find nothing).
+            let analysis = fresh
+                .map(Arc::new)
+                .or_else(|| docs.get(&uri).map(|d| Arc::clone(&d.analysis)));
+            let analysis = analysis
+                .unwrap_or_else(|| Arc::new(Analysis::new(&name, "", &mut crate::check::NoLoader)));
+            let doc = Doc {
+                text,
+                name: name.clone(),
+                version,
+                analysis,
+            };
+            docs.insert(uri.clone(), doc);
+            published.map(|mut p| {
+                p.extend(self.reanalyse_importers(&mut docs, &uri, &name));
+                p
+            })
         };
+        let Some(published) = published else {
+            return self.internal_error(&uri).await;
+        };
+        for (uri, diagnostics, version) in published {
+            self.client
+                .publish_diagnostics(uri, diagnostics, version)
+                .await;
+        }
+    }
+
+    /// Analyses again the open documents (other than `uri`) that import the file `name`.
+    fn reanalyse_importers(
+        &self,
+        docs: &mut HashMap<Uri, Doc>,
+        uri: &Uri,
+        name: &str,
+    ) -> Vec<(Uri, Vec<LspDiagnostic>, Option<i32>)> {
+        let importers: Vec<Uri> = docs
+            .iter()
+            .filter(|(other, doc)| *other != uri && doc.analysis.imports(name))
+            .map(|(other, _)| other.clone())
+            .collect();
+        let mut out = Vec::new();
+        for other in importers {
+            let Some(doc) = docs.get(&other) else {
+                continue;
+            };
+            let Some(analysis) = analyse(&doc.name, &doc.text, docs) else {
+                continue;
+            };
+            out.push((
+                other.clone(),
+                self.lsp_diagnostics(&other, &analysis),
+                doc.version,
+            ));
+            if let Some(doc) = docs.get_mut(&other) {
+                doc.analysis = Arc::new(analysis);
+            }
+        }
+        out
+    }
+
+    /// A bug in pipec's analysis (it panicked): the document keeps its last analysis.
+    async fn internal_error(&self, uri: &Uri) {
         self.client
-            .publish_diagnostics(uri, diagnostics, version)
+            .show_message(
+                MessageType::ERROR,
+                format!(
+                    "pipec could not analyse {} (a bug in pipec: please report it with the \
+                     file); diagnostics are not up to date",
+                    uri.as_str()
+                ),
+            )
             .await;
     }
 
-    fn lsp_diagnostics(
-        &self,
-        uri: &Uri,
-        analysis: &Analysis,
-    ) -> Vec<tower_lsp_server::ls_types::Diagnostic> {
+    fn lsp_diagnostics(&self, uri: &Uri, analysis: &Analysis) -> Vec<LspDiagnostic> {
         let root = analysis.root();
         let lines = LineIndex::new(&analysis.source_map().get(root).text);
         let locate = Locator {
@@ -423,8 +489,19 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        lock(&self.docs).remove(&uri);
+        // Files that import it read it from disk again.
+        let published = {
+            let mut docs = lock(&self.docs);
+            let name = docs.remove(&uri).map(|d| d.name);
+            name.map(|n| self.reanalyse_importers(&mut docs, &uri, &n))
+                .unwrap_or_default()
+        };
         self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        for (uri, diagnostics, version) in published {
+            self.client
+                .publish_diagnostics(uri, diagnostics, version)
+                .await;
+        }
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
@@ -558,11 +635,18 @@ impl LanguageServer for Backend {
                      with the file); nothing was changed",
                 )
             })?
-            .map_err(|_| {
-                Error::invalid_params(
-                    "the file has syntax errors: fix them first (see the diagnostics)",
+            .ok();
+        // A file with syntax errors is left as it is: no edit (not an error, which
+        // format-on-save would show at every save), and a word in the status line.
+        let Some(formatted) = formatted else {
+            self.client
+                .show_message(
+                    MessageType::WARNING,
+                    "pipec: not formatted, the file has syntax errors (see the diagnostics)",
                 )
-            })?;
+                .await;
+            return Ok(None);
+        };
         if formatted == text {
             return Ok(Some(Vec::new()));
         }
@@ -609,6 +693,14 @@ impl LanguageServer for Backend {
         };
         let wanted = params.range;
         let mut out = Vec::new();
+        let quickfix = CodeActionKind::QUICKFIX;
+        if let Some(only) = &params.context.only
+            && !only
+                .iter()
+                .any(|k| quickfix.as_str().starts_with(k.as_str()))
+        {
+            return Ok(Some(out));
+        }
         for fix in analysis.fixes() {
             let range = lines.span_range(fix.edit.span);
             if range.end < wanted.start || wanted.end < range.start {
