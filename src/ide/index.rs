@@ -51,7 +51,15 @@ pub struct Index {
 impl Index {
     /// Indexes a file.
     pub fn new(file: &ast::File) -> Index {
-        let mut b = Builder::default();
+        Index::with_artifact_params(file, ArtifactParams::new())
+    }
+
+    /// Indexes a file whose template calls may pass artifacts to `artifact` parameters.
+    pub(crate) fn with_artifact_params(file: &ast::File, artifact_params: ArtifactParams) -> Index {
+        let mut b = Builder {
+            artifact_params,
+            ..Builder::default()
+        };
         for item in &file.items {
             match item {
                 ast::Item::Import(imp) => b.import(imp),
@@ -106,6 +114,41 @@ struct Builder {
     index: Index,
     /// Parameters of the template being indexed (bare names refer to them).
     template: Option<(String, Vec<String>)>,
+    artifact_params: ArtifactParams,
+}
+
+/// The `artifact` parameters of the templates in scope, by (module, template, parameter):
+/// `true` when the template outputs the artifact, `false` when it reads it.
+pub(crate) type ArtifactParams = std::collections::HashMap<(Option<String>, String, String), bool>;
+
+/// Adds the `artifact` parameters of `templates` (of `module`) to `out`.
+pub(crate) fn artifact_params_of<'a>(
+    module: Option<&str>,
+    templates: impl IntoIterator<Item = &'a ast::Template>,
+    out: &mut ArtifactParams,
+) {
+    for t in templates {
+        for p in t.params.iter().filter(|p| p.ty.name.name == "artifact") {
+            let name = p.name.name.as_str();
+            let output = t
+                .attrs
+                .iter()
+                .any(|a| match (a.name.name.as_str(), &a.value) {
+                    ("output", AttrValue::OutputFrom { name: n, .. }) => n.name == name,
+                    ("output", AttrValue::Expr(e)) => bare_names(e).iter().any(|n| n.name == name),
+                    ("outputs", AttrValue::Expr(e)) => {
+                        matches!(&e.kind, ExprKind::Map(m) if m.iter().any(|(k, _)| k.name == name))
+                    }
+                    _ => false,
+                });
+            let key = (
+                module.map(str::to_string),
+                t.name.name.clone(),
+                name.to_string(),
+            );
+            out.insert(key, output);
+        }
+    }
 }
 
 impl Builder {
@@ -255,6 +298,14 @@ impl Builder {
         } else {
             Symbol::Attribute(kind.text(), name.to_string())
         };
+        // An artifact passed to an `artifact` parameter: produced or read by the call.
+        if let (Symbol::TemplateParam(m, t, p), AttrValue::Expr(e)) = (&attr_symbol, &a.value)
+            && let Some(&output) = self.artifact_params.get(&(m.clone(), t.clone(), p.clone()))
+        {
+            self.add(a.name.span, attr_symbol, false);
+            self.artifacts(e, output);
+            return;
+        }
         self.add(a.name.span, attr_symbol, false);
         match (name, &a.value, stage) {
             ("after", AttrValue::Expr(e), Some(stage)) => {

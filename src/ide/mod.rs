@@ -72,7 +72,6 @@ impl Analysis {
         let (file, syntax) = crate::syntax::Parser::parse(root, text);
         let diagnostics =
             Checker::check_parsed(&mut map, root, loader, file.clone(), syntax).diagnostics;
-        let index = Index::new(&file);
         let mut modules = BTreeMap::new();
         for item in &file.items {
             if let ast::Item::Import(imp) = item
@@ -91,6 +90,13 @@ impl Analysis {
                 );
             }
         }
+        // Artifacts passed to templates count as produced or read by the call.
+        let mut artifact_params = index::ArtifactParams::new();
+        index::artifact_params_of(None, templates_in(&file), &mut artifact_params);
+        for (alias, m) in &modules {
+            index::artifact_params_of(Some(alias), templates_in(&m.ast), &mut artifact_params);
+        }
+        let index = Index::with_artifact_params(&file, artifact_params);
         Analysis {
             map,
             root,
@@ -369,6 +375,13 @@ impl Analysis {
             })
             .collect()
     }
+}
+
+fn templates_in(file: &ast::File) -> impl Iterator<Item = &ast::Template> {
+    file.items.iter().filter_map(|i| match i {
+        ast::Item::Template(t) => Some(t),
+        _ => None,
+    })
 }
 
 fn actions(stage: &ast::Stage) -> impl Iterator<Item = &ast::Action> {

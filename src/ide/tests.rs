@@ -193,9 +193,16 @@ fn renaming_an_artifact_parameter_edits_its_output_too() {
             at(T, "out = bin", 0)
         ]
     );
-    // `bin`, the artifact the call names, is another symbol.
+    // `bin`, the artifact the call passes to `out`, is produced there: renaming it edits both.
     let refs = a.references(at(T, "input = bin", 8), true);
-    assert!(refs.iter().all(|s| &T[s.range()] == "bin"), "{refs:?}");
+    let starts: Vec<usize> = refs.iter().map(|s| s.start as usize).collect();
+    assert_eq!(starts, [at(T, "bin }", 0), at(T, "input = bin", 8)]);
+    let def = a.definition(at(T, "input = bin", 8));
+    assert_eq!(def.map(|s| s.start as usize), Some(at(T, "bin }", 0)));
+    assert_eq!(
+        a.rename(at(T, "input = bin", 8), "pkg").map(|e| e.len()),
+        Ok(2)
+    );
 }
 
 #[test]
