@@ -554,6 +554,35 @@ fn imports_are_read_from_open_documents_first() {
         1
     );
 
+    // From an importer: the declaration, this file's use, and the other open importer's.
+    let other = dir.path().join("other.pipe");
+    let other_text = text.replace("pipeline p", "pipeline q");
+    std::fs::write(&other, &other_text).expect("write");
+    assert!(c.open(&uri_of(&other), &other_text).is_empty());
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri_of(&main)}, "position": pos(text, "hello", 0),
+               "context": {"includeDeclaration": true}}),
+    );
+    let mut uris: Vec<&str> = refs
+        .as_array()
+        .expect("refs")
+        .iter()
+        .map(|r| r["uri"].as_str().expect("uri"))
+        .collect();
+    uris.sort_unstable();
+    let mut expected = [uri_of(&lib), uri_of(&main), uri_of(&other)];
+    expected.sort();
+    assert_eq!(
+        uris,
+        expected.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    c.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": uri_of(&other)}}),
+    );
+    assert!(c.diagnostics(&uri_of(&other)).is_empty());
+
     // Change lib.pipe with the template renamed (unsaved): main.pipe is checked again at
     // once, without a change of its own, and sees it.
     c.notify(

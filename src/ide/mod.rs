@@ -205,7 +205,33 @@ impl Analysis {
         {
             out.insert(0, decl);
         }
+        // A template of an imported module: its uses inside that module too.
+        if let Some((module, local)) = self.in_module(&occ.symbol) {
+            out.extend(module.index.of(&local).filter(|o| !o.def).map(|o| o.span));
+        }
         out
+    }
+
+    /// For a template (or template parameter) of an imported module: the module, and the
+    /// symbol as the module itself names it.
+    fn in_module(&self, symbol: &Symbol) -> Option<(&Module, Symbol)> {
+        match symbol {
+            Symbol::Template(Some(m), t) => {
+                Some((self.modules.get(m)?, Symbol::Template(None, t.clone())))
+            }
+            Symbol::TemplateParam(Some(m), t, p) => Some((
+                self.modules.get(m)?,
+                Symbol::TemplateParam(None, t.clone(), p.clone()),
+            )),
+            _ => None,
+        }
+    }
+
+    /// For a template (or template parameter) of an imported module: the module's file name
+    /// and the symbol as the module names it (for [`Analysis::uses_of_imported`] elsewhere).
+    pub fn imported_from(&self, symbol: &Symbol) -> Option<(String, Symbol)> {
+        let (module, local) = self.in_module(symbol)?;
+        Some((self.map.get(module.file).name.clone(), local))
     }
 
     /// What the name under `offset` refers to.

@@ -353,14 +353,20 @@ impl Backend {
     /// The other open documents that import document `uri` and use `symbol` (a template or
     /// template parameter declared in it), with those uses.
     fn importers(&self, uri: &Uri, symbol: &Symbol) -> Vec<Importer> {
-        let docs = lock(&self.docs);
-        let Some(name) = docs.get(uri).map(|d| d.name.clone()) else {
+        let Some(name) = lock(&self.docs).get(uri).map(|d| d.name.clone()) else {
             return Vec::new();
         };
+        self.importers_of(&name, uri, symbol)
+    }
+
+    /// The open documents other than `except` that import the file `name` and use `symbol`
+    /// (as that file names it), with those uses.
+    fn importers_of(&self, name: &str, except: &Uri, symbol: &Symbol) -> Vec<Importer> {
+        let docs = lock(&self.docs);
         docs.iter()
-            .filter(|(other, _)| *other != uri)
+            .filter(|(other, _)| *other != except)
             .filter_map(|(other, doc)| {
-                let spans = doc.analysis.uses_of_imported(&name, symbol);
+                let spans = doc.analysis.uses_of_imported(name, symbol);
                 (!spans.is_empty()).then(|| (other.clone(), Arc::clone(&doc.analysis), spans))
             })
             .collect()
@@ -543,7 +549,13 @@ impl LanguageServer for Backend {
         let spans = analysis.references(offset, params.context.include_declaration);
         let mut out = self.locations(uri, &analysis, &spans);
         if let Some(symbol) = analysis.symbol_at(offset) {
-            for (other, other_analysis, spans) in self.importers(uri, symbol) {
+            // Declared here: the open files that import this one. Imported: the other open
+            // files that import the same module.
+            let others = match analysis.imported_from(symbol) {
+                Some((module, local)) => self.importers_of(&module, uri, &local),
+                None => self.importers(uri, symbol),
+            };
+            for (other, other_analysis, spans) in others {
                 out.extend(self.locations(&other, &other_analysis, &spans));
             }
         }
