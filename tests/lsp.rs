@@ -506,13 +506,57 @@ fn document_symbols_outline_stages_and_actions() {
     c.shutdown();
 }
 
+const MAIN: &str = "import \"./lib.pipe\" as lib\npipeline p {\n    stage s {\n        action a: lib.hello {}\n    }\n}\n";
+
+#[test]
+fn references_of_an_imported_template_reach_every_open_importer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = dir.path().join("lib.pipe");
+    std::fs::write(&lib, "template hello(): sh { run = \"echo hi\" }\n").expect("write");
+    let main = dir.path().join("main.pipe");
+    let text = MAIN;
+    std::fs::write(&main, text).expect("write");
+    let mut c = Client::start(&dir.path().join("cache"));
+    assert!(c.open(&uri_of(&main), text).is_empty());
+    // From an importer: the declaration, this file's use, and the other open importer's.
+    let other = dir.path().join("other.pipe");
+    let other_text = text.replace("pipeline p", "pipeline q");
+    std::fs::write(&other, &other_text).expect("write");
+    assert!(c.open(&uri_of(&other), &other_text).is_empty());
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri_of(&main)}, "position": pos(text, "hello", 0),
+               "context": {"includeDeclaration": true}}),
+    );
+    let mut uris: Vec<&str> = refs
+        .as_array()
+        .expect("refs")
+        .iter()
+        .map(|r| r["uri"].as_str().expect("uri"))
+        .collect();
+    uris.sort_unstable();
+    let mut expected = [uri_of(&lib), uri_of(&main), uri_of(&other)];
+    expected.sort();
+    assert_eq!(
+        uris,
+        expected.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    c.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": uri_of(&other)}}),
+    );
+    assert!(c.diagnostics(&uri_of(&other)).is_empty());
+
+    c.shutdown();
+}
+
 #[test]
 fn imports_are_read_from_open_documents_first() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lib = dir.path().join("lib.pipe");
     std::fs::write(&lib, "template hello(): sh { run = \"echo hi\" }\n").expect("write");
     let main = dir.path().join("main.pipe");
-    let text = "import \"./lib.pipe\" as lib\npipeline p {\n    stage s {\n        action a: lib.hello {}\n    }\n}\n";
+    let text = MAIN;
     std::fs::write(&main, text).expect("write");
     let mut c = Client::start(&dir.path().join("cache"));
     assert!(c.open(&uri_of(&main), text).is_empty());
@@ -553,35 +597,6 @@ fn imports_are_read_from_open_documents_first() {
             .len(),
         1
     );
-
-    // From an importer: the declaration, this file's use, and the other open importer's.
-    let other = dir.path().join("other.pipe");
-    let other_text = text.replace("pipeline p", "pipeline q");
-    std::fs::write(&other, &other_text).expect("write");
-    assert!(c.open(&uri_of(&other), &other_text).is_empty());
-    let refs = c.request(
-        "textDocument/references",
-        json!({"textDocument": {"uri": uri_of(&main)}, "position": pos(text, "hello", 0),
-               "context": {"includeDeclaration": true}}),
-    );
-    let mut uris: Vec<&str> = refs
-        .as_array()
-        .expect("refs")
-        .iter()
-        .map(|r| r["uri"].as_str().expect("uri"))
-        .collect();
-    uris.sort_unstable();
-    let mut expected = [uri_of(&lib), uri_of(&main), uri_of(&other)];
-    expected.sort();
-    assert_eq!(
-        uris,
-        expected.iter().map(String::as_str).collect::<Vec<_>>()
-    );
-    c.notify(
-        "textDocument/didClose",
-        json!({"textDocument": {"uri": uri_of(&other)}}),
-    );
-    assert!(c.diagnostics(&uri_of(&other)).is_empty());
 
     // Change lib.pipe with the template renamed (unsaved): main.pipe is checked again at
     // once, without a change of its own, and sees it.
