@@ -2,24 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{check_file, render_human};
-
-fn pipe_files(dir: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::from(dir)];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("readable folder") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "pipe") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use crate::support::{check_file, pipe_files, render_human};
 
 #[test]
 fn examples_and_stdlib_check_clean() {

@@ -7,27 +7,10 @@ use std::path::{Path, PathBuf};
 use pipec::source::FileId;
 use pipec::syntax::{Formatter, Parser};
 
-use crate::support::{FsLoader, Test};
+use crate::support::{FsLoader, Test, pipe_files};
 
 fn format(text: &str) -> pipec::syntax::FormatResult {
     Formatter::format(FileId(0), text)
-}
-
-fn pipe_files(dir: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::from(dir)];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("readable folder") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "pipe") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Every `.pipe` file of the repository: examples, stdlib and all test fixtures.

@@ -50,6 +50,13 @@ struct Fixture {
     uri: String,
 }
 
+/// The fixture and a server started for it.
+fn started() -> (Fixture, Client) {
+    let f = fixture();
+    let c = Client::start(&f.cache);
+    (f, c)
+}
+
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = dir.path().join("cache");
@@ -64,8 +71,7 @@ fn fixture() -> Fixture {
 
 #[test]
 fn diagnostics_appear_and_clear_with_incremental_changes() {
-    let f = fixture();
-    let mut c = Client::start(&f.cache);
+    let (f, mut c) = started();
     let broken = PIPE.replace("transition build -> deploy", "transition biuld -> deploy");
     let diags = c.open(&f.uri, &broken);
     assert_eq!(diags.len(), 1, "{diags:?}");
@@ -100,10 +106,7 @@ fn diagnostics_appear_and_clear_with_incremental_changes() {
 
     // Break it again with a full-text change: secondary labels become related information.
     let dup = PIPE.replace("stage deploy {", "stage build {");
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": f.uri, "version": 3}, "contentChanges": [{"text": dup}]}),
-    );
+    c.replace(&f.uri, 3, &dup);
     let diags = c.diagnostics(&f.uri);
     let e0202 = diags
         .iter()
@@ -119,9 +122,16 @@ fn diagnostics_appear_and_clear_with_incremental_changes() {
 }
 
 #[test]
-fn hover_definition_and_references() {
+fn the_stdio_flag_some_clients_pass_is_accepted() {
     let f = fixture();
-    let mut c = Client::start(&f.cache);
+    let mut c = Client::start_with(&f.cache, &["--stdio"]);
+    assert!(c.open(&f.uri, PIPE).is_empty());
+    c.shutdown();
+}
+
+#[test]
+fn hover_definition_and_references() {
+    let (f, mut c) = started();
     assert!(c.open(&f.uri, PIPE).is_empty());
 
     let hover = c.request("textDocument/hover", at(&f.uri, PIPE, "params.env ==", 7));
@@ -211,10 +221,7 @@ fn labels(result: &Value) -> Vec<String> {
 /// Completion at the end of `typed`, inserted at `needle` (a fresh document each time).
 fn complete(c: &mut Client, uri: &str, needle: &str, typed: &str) -> Vec<String> {
     let text = PIPE.replacen(needle, &format!("{typed}{needle}"), 1);
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": uri, "version": 9}, "contentChanges": [{"text": text}]}),
-    );
+    c.replace(uri, 9, &text);
     let _ = c.diagnostics(uri);
     let at = PIPE.find(needle).expect("needle") + typed.len();
     let position = offset_pos(&text, at);
@@ -226,8 +233,7 @@ fn complete(c: &mut Client, uri: &str, needle: &str, typed: &str) -> Vec<String>
 
 #[test]
 fn completion_in_context() {
-    let f = fixture();
-    let mut c = Client::start(&f.cache);
+    let (f, mut c) = started();
     c.open(&f.uri, PIPE);
     let ship = "        action ship";
     let l = complete(&mut c, &f.uri, ship, "        action x: ");
@@ -301,8 +307,7 @@ fn completion_in_context() {
 
 #[test]
 fn rename_symbols_and_quick_fixes() {
-    let f = fixture();
-    let mut c = Client::start(&f.cache);
+    let (f, mut c) = started();
     c.open(&f.uri, PIPE);
     let prepared = c.request(
         "textDocument/prepareRename",
@@ -357,10 +362,7 @@ fn rename_symbols_and_quick_fixes() {
 
     // A misspelled action in `after`: the quick fix replaces it.
     let typo = PIPE.replace("after = [compile]", "after = [compil]");
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": f.uri, "version": 2}, "contentChanges": [{"text": typo}]}),
-    );
+    c.replace(&f.uri, 2, &typo);
     let diags = c.diagnostics(&f.uri);
     let unknown = diags.iter().find(|d| d["code"] == "E0201").expect("E0201");
     let actions = c.request(
@@ -387,8 +389,7 @@ fn rename_symbols_and_quick_fixes() {
 
 #[test]
 fn formatting_gives_the_text_pipec_fmt_writes() {
-    let f = fixture();
-    let mut c = Client::start(&f.cache);
+    let (f, mut c) = started();
     let messy = PIPE.replace(
         "    param env: string = \"staging\"",
         "  param   env :string=\"staging\" ;",
@@ -412,20 +413,14 @@ fn formatting_gives_the_text_pipec_fmt_writes() {
     );
     assert_eq!(edits[0]["range"]["end"], offset_pos(&messy, messy.len()));
     // Formatted already: no edit. Broken: an error, and the text is left alone.
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": f.uri, "version": 2}, "contentChanges": [{"text": formatted}]}),
-    );
+    c.replace(&f.uri, 2, formatted);
     let _ = c.diagnostics(&f.uri);
     let none = c.request(
         "textDocument/formatting",
         json!({"textDocument": {"uri": f.uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
     );
     assert_eq!(none, json!([]));
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": f.uri, "version": 3}, "contentChanges": [{"text": "pipeline p {"}]}),
-    );
+    c.replace(&f.uri, 3, "pipeline p {");
     let _ = c.diagnostics(&f.uri);
     let refused = c.request(
         "textDocument/formatting",
@@ -440,8 +435,7 @@ fn formatting_gives_the_text_pipec_fmt_writes() {
 
 #[test]
 fn document_symbols_outline_stages_and_actions() {
-    let f = fixture();
-    let mut c = Client::start(&f.cache);
+    let (f, mut c) = started();
     c.open(&f.uri, PIPE);
     let symbols = c.request(
         "textDocument/documentSymbol",
@@ -600,10 +594,10 @@ fn imports_are_read_from_open_documents_first() {
 
     // Change lib.pipe with the template renamed (unsaved): main.pipe is checked again at
     // once, without a change of its own, and sees it.
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": uri_of(&lib), "version": 2},
-               "contentChanges": [{"text": "template bye(): sh { run = \"echo bye\" }\n"}]}),
+    c.replace(
+        &uri_of(&lib),
+        2,
+        "template bye(): sh { run = \"echo bye\" }\n",
     );
     assert!(c.diagnostics(&uri_of(&lib)).is_empty());
     let diags = c.diagnostics(&uri_of(&main));
@@ -611,11 +605,7 @@ fn imports_are_read_from_open_documents_first() {
     assert_eq!(diags[0]["code"], "E0201");
 
     // An error inside the imported file is shown at the import, pointing into the file.
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": uri_of(&lib), "version": 3},
-               "contentChanges": [{"text": "template hello(): sh { run = 5 }\n"}]}),
-    );
+    c.replace(&uri_of(&lib), 3, "template hello(): sh { run = 5 }\n");
     let lib_diags = c.diagnostics(&uri_of(&lib));
     assert_eq!(lib_diags.len(), 1, "{lib_diags:?}");
     let diags = c.diagnostics(&uri_of(&main));

@@ -25,8 +25,14 @@ const WAIT: Duration = Duration::from_secs(20);
 impl Client {
     /// Starts the server with its cache in `cache` and initializes it.
     pub(crate) fn start(cache: &Path) -> Client {
+        Client::start_with(cache, &[])
+    }
+
+    /// [`Client::start`] with more arguments after `pipec lsp`.
+    pub(crate) fn start_with(cache: &Path, args: &[&str]) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pipec"))
             .arg("lsp")
+            .args(args)
             .env("XDG_CACHE_HOME", cache)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -138,6 +144,15 @@ impl Client {
             }
             self.pending.push(msg);
         }
+    }
+
+    /// Replaces the whole text of an open document (a full-text `didChange`).
+    pub(crate) fn replace(&mut self, uri: &str, version: i64, text: &str) {
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version},
+                   "contentChanges": [{"text": text}]}),
+        );
     }
 
     pub(crate) fn open(&mut self, uri: &str, text: &str) -> Vec<Value> {

@@ -386,13 +386,7 @@ fn logs_names_unknown_actions_and_follows_a_running_one() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let mut running = std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
-        .args(["run", "pipeline.pipe", "--state-dir", "state"])
-        .current_dir(t.path(""))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("pipec runs");
+    let mut running = t.spawn_quiet(&["run", "pipeline.pipe", "--state-dir", "state"]);
     // Follow from the first line on: the rest arrives while `logs` waits.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !t.path("state/logs").is_dir() && std::time::Instant::now() < deadline {
@@ -873,15 +867,7 @@ fn pipec_stop_stops_a_run_from_another_terminal() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let start = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
-            .args(["run", "pipeline.pipe", "--state-dir", "state"])
-            .current_dir(t.path(""))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn")
-    };
+    let start = || t.spawn_quiet(&["run", "pipeline.pipe", "--state-dir", "state"]);
     let wait_started = |n: usize| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::time::Instant::now() < deadline && walk(&t.path("state/logs")).len() < n {
@@ -992,13 +978,7 @@ fn pipec_stop_abandon_kills_at_once() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let mut running = std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
-        .args(["run", "pipeline.pipe", "--state-dir", "state"])
-        .current_dir(t.path(""))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut running = t.spawn_quiet(&["run", "pipeline.pipe", "--state-dir", "state"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::time::Instant::now() < deadline && walk(&t.path("state/logs")).is_empty() {
         std::thread::sleep(std::time::Duration::from_millis(50));

@@ -16,6 +16,24 @@ impl Loader for FsLoader {
     }
 }
 
+/// The `*.pipe` files under `dir` (relative to the crate root), recursively, sorted.
+pub(crate) fn pipe_files(dir: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::from(dir)];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("readable folder") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "pipe") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Checks one file given by its path relative to the crate root.
 pub(crate) fn check_file(path: &Path) -> (SourceMap, Vec<Diagnostic>, Option<pipec::ir::Ir>) {
     let text = std::fs::read_to_string(path).expect("fixture is readable");
@@ -142,6 +160,19 @@ impl Test {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
+    }
+
+    /// `pipec ARGS` in the background, in this folder, with no terminal and its output
+    /// discarded.
+    pub(crate) fn spawn_quiet(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_pipec"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn pipec")
     }
 
     pub(crate) fn stdin(mut self, text: &str) -> Test {

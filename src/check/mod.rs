@@ -33,6 +33,8 @@ use crate::syntax::{Parsed, Restart, StageStream};
 
 pub use types::Ty;
 
+pub(crate) use resolve::import_target;
+
 pub(crate) use kinds::{
     CATEGORIES, COMMON, KINDS, RESERVED_STAGES, TYPES, kind_by_name, kind_params,
 };

@@ -27,11 +27,8 @@ impl Checker<'_> {
             self.import_std(module, &path, imp, visiting);
             return;
         }
-        let base = std::path::Path::new(&self.map.get(from).name)
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default();
-        let key = crate::paths::normalize(&base.join(&path));
+        let alias_name = imp.alias.as_ref().map(|a| a.name.as_str());
+        let (key, alias) = import_target(&self.map.get(from).name, &path, alias_name);
         if visiting.contains(&key) {
             let chain = visiting.join(" → ");
             self.report(
@@ -45,12 +42,6 @@ impl Checker<'_> {
             );
             return;
         }
-        let alias = imp.alias.as_ref().map(|a| a.name.clone()).or_else(|| {
-            std::path::Path::new(&key)
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .map(str::to_string)
-        });
         let is_ident = |s: &str| {
             s.chars()
                 .next()
@@ -126,13 +117,9 @@ impl Checker<'_> {
             );
             return;
         };
-        let name = imp
-            .alias
-            .as_ref()
-            .map_or(module.to_string(), |a| a.name.clone());
-        let key = crate::source::stdlib_name(module);
+        let (key, name) = import_target("", path, imp.alias.as_ref().map(|a| a.name.as_str()));
         let m = self.load_module(&key, || Ok(text.to_string()), visiting);
-        self.add_module(name, imp, m);
+        self.add_module(name.unwrap_or_default(), imp, m);
     }
 
     fn add_module(&mut self, name: String, imp: &ast::Import, m: Option<Module>) {
@@ -451,4 +438,32 @@ pub(crate) fn is_constant(e: &ir::Expr) -> bool {
     let mut refs = 0;
     e.refs(&mut |_| refs += 1);
     refs == 0
+}
+
+/// Where an import points, as the source map names the file, and the name it brings into
+/// scope: `"std/rust"` → (`<stdlib/rust.pipe>`, `rust`); `"./lib/a.pipe"` imported from
+/// `/w/main.pipe` → (`/w/lib/a.pipe`, `a`); `as NAME` gives the name. `from` is the importing
+/// file's name. The name is `None` when the path has no file name, and may not be an
+/// identifier (the checker reports E0205 then).
+pub(crate) fn import_target(
+    from: &str,
+    path: &str,
+    alias: Option<&str>,
+) -> (String, Option<String>) {
+    if let Some(module) = path.strip_prefix("std/") {
+        let name = alias.unwrap_or(module).to_string();
+        return (crate::source::stdlib_name(module), Some(name));
+    }
+    let base = std::path::Path::new(from)
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let key = crate::paths::normalize(&base.join(path));
+    let name = alias.map(str::to_string).or_else(|| {
+        std::path::Path::new(&key)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+    });
+    (key, name)
 }

@@ -97,6 +97,23 @@ pub(crate) fn print_report(map: &SourceMap, files: usize, diags: &[Diagnostic], 
     print_report_to(map, files, diags, format, false);
 }
 
+/// The graphical reports of `diagnostics` on stderr (colour on a terminal unless `NO_COLOR`,
+/// `COLUMNS` wide), as `pipec check` prints them.
+pub(crate) fn eprint_human(map: &SourceMap, diags: &[Diagnostic]) {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100);
+    for d in diags {
+        eprint!(
+            "{}",
+            render::human(map, d, render::HumanOptions { color, width })
+        );
+        eprintln!();
+    }
+}
+
 /// Prints diagnostics; machine formats go to stderr when stdout carries other output.
 pub(crate) fn print_report_to(
     map: &SourceMap,
@@ -114,18 +131,7 @@ pub(crate) fn print_report_to(
     };
     match format {
         Format::Human => {
-            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let width = std::env::var("COLUMNS")
-                .ok()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(100);
-            for d in diags {
-                eprint!(
-                    "{}",
-                    render::human(map, d, render::HumanOptions { color, width })
-                );
-                eprintln!();
-            }
+            eprint_human(map, diags);
             let errors = diags.iter().filter(|d| d.is_error()).count();
             let warnings = diags.len() - errors;
             let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });

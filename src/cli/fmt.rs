@@ -1,9 +1,8 @@
 //! `pipec fmt`: rewrites `.pipe` files in the canonical layout, or (`--check`) shows the diff.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::diagnostics::{Diagnostic, render};
 use crate::source::SourceMap;
 use crate::syntax::Formatter;
 
@@ -87,7 +86,7 @@ fn stdin(check: bool) -> u8 {
     let id = map.add(name, text.as_str());
     match Formatter::format(id, &text) {
         Err(diags) => {
-            report(&map, &diags);
+            super::check::eprint_human(&map, &diags);
             super::exit::INVALID
         }
         Ok(out) if check => {
@@ -119,7 +118,7 @@ fn one_file(path: &Path, check: bool) -> Outcome {
     let out = match Formatter::format(id, &text) {
         Ok(out) => out,
         Err(diags) => {
-            report(&map, &diags);
+            super::check::eprint_human(&map, &diags);
             eprintln!("note: `{name}` has syntax errors: left as it is");
             return Outcome::Refused;
         }
@@ -166,22 +165,6 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     written
-}
-
-/// Syntax errors as `pipec check` shows them (graphical reports on stderr).
-fn report(map: &SourceMap, diags: &[Diagnostic]) {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100);
-    for d in diags {
-        eprint!(
-            "{}",
-            render::human(map, d, render::HumanOptions { color, width })
-        );
-        eprintln!();
-    }
 }
 
 /// `3 files: 1 reformatted, 1 already formatted, 1 left as it is (syntax errors)`.

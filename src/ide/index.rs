@@ -162,13 +162,10 @@ impl Builder {
         let Some(path) = imp.path.as_plain() else {
             return;
         };
-        let name = imp.alias.as_ref().map_or_else(
-            || {
-                let file = path.rsplit('/').next().unwrap_or(&path);
-                file.strip_suffix(".pipe").unwrap_or(file).to_string()
-            },
-            |a| a.name.clone(),
-        );
+        let alias = imp.alias.as_ref().map(|a| a.name.as_str());
+        let Some(name) = crate::check::import_target("", &path, alias).1 else {
+            return;
+        };
         self.add(imp.path.span, Symbol::Module(name.clone()), false);
         if let Some(alias) = &imp.alias {
             self.add(alias.span, Symbol::Module(name), true);

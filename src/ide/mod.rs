@@ -377,14 +377,9 @@ impl Analysis {
 
     /// A template by module (`None`: this file) and name.
     fn template(&self, module: Option<&str>, name: &str) -> Option<&ast::Template> {
-        let file = match module {
-            None => &self.file,
-            Some(m) => &self.modules.get(m)?.ast,
-        };
-        file.items.iter().find_map(|i| match i {
-            ast::Item::Template(t) if t.name.name == name => Some(t),
-            _ => None,
-        })
+        self.templates(module)
+            .into_iter()
+            .find(|t| t.name.name == name)
     }
 
     /// The templates of a module (`None`: this file).
@@ -393,13 +388,7 @@ impl Analysis {
             None => Some(&self.file),
             Some(m) => self.modules.get(m).map(|m| &m.ast),
         };
-        file.into_iter()
-            .flat_map(|f| &f.items)
-            .filter_map(|i| match i {
-                ast::Item::Template(t) => Some(t),
-                _ => None,
-            })
-            .collect()
+        file.into_iter().flat_map(templates_in).collect()
     }
 }
 
@@ -420,21 +409,9 @@ fn actions(stage: &ast::Stage) -> impl Iterator<Item = &ast::Action> {
 /// The name in scope and the source-map key of an import, as the checker computes them.
 fn import_key(root: &str, imp: &ast::Import) -> Option<(String, String)> {
     let path = imp.path.as_plain()?;
-    let alias = imp.alias.as_ref().map(|a| a.name.clone());
-    if let Some(module) = path.strip_prefix("std/") {
-        let key = crate::source::stdlib_name(module);
-        return Some((alias.unwrap_or_else(|| module.to_string()), key));
-    }
-    let base = std::path::Path::new(root)
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let key = crate::paths::normalize(&base.join(&path));
-    let stem = std::path::Path::new(&key)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .map(str::to_string);
-    Some((alias.or(stem)?, key))
+    let (key, name) =
+        crate::check::import_target(root, &path, imp.alias.as_ref().map(|a| a.name.as_str()));
+    Some((name?, key))
 }
 
 fn renameable(symbol: &Symbol) -> bool {

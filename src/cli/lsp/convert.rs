@@ -70,13 +70,14 @@ impl<'a> LineIndex<'a> {
 /// Resolves the file of a span to a URI and its text to ranges.
 pub(super) trait Locate {
     fn location(&self, span: Span) -> Option<Location>;
+    /// The page that explains a diagnostic code.
+    fn explanation(&self, code: diagnostics::Code) -> Option<Uri>;
 }
 
 pub(super) fn diagnostic(
     d: &diagnostics::Diagnostic,
     lines: &LineIndex<'_>,
     locate: &dyn Locate,
-    explain: Option<Uri>,
 ) -> Diagnostic {
     let mut message = d.message.clone();
     if let Some(help) = &d.help {
@@ -104,7 +105,9 @@ pub(super) fn diagnostic(
             Severity::Warning => DiagnosticSeverity::WARNING,
         }),
         code: Some(NumberOrString::String(d.code.as_str().to_string())),
-        code_description: explain.map(|href| CodeDescription { href }),
+        code_description: locate
+            .explanation(d.code)
+            .map(|href| CodeDescription { href }),
         source: Some("pipec".into()),
         message,
         related_information: (!related.is_empty()).then_some(related),

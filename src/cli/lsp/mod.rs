@@ -210,6 +210,10 @@ impl Locate for Locator<'_> {
         let range = LineIndex::new(&file.text).span_range(span);
         Some(Location { uri, range })
     }
+
+    fn explanation(&self, code: crate::diagnostics::Code) -> Option<Uri> {
+        self.cache.file(&format!("explain/{}.md", code.as_str()))
+    }
 }
 
 impl Backend {
@@ -300,7 +304,7 @@ impl Backend {
 
     fn lsp_diagnostics(&self, uri: &Uri, analysis: &Analysis) -> Vec<LspDiagnostic> {
         let root = analysis.root();
-        let lines = LineIndex::new(&analysis.source_map().get(root).text);
+        let lines = root_lines(analysis);
         let locate = Locator {
             analysis,
             uri,
@@ -310,17 +314,11 @@ impl Backend {
             .diagnostics()
             .iter()
             .filter(|d| d.primary.span.file == root)
-            .map(|d| {
-                let explain = self.cache.file(&format!("explain/{}.md", d.code.as_str()));
-                convert::diagnostic(d, &lines, &locate, explain)
-            })
+            .map(|d| convert::diagnostic(d, &lines, &locate))
             .collect();
         // An imported file with errors: said at its import, pointing into the file.
         for (span, count, first) in analysis.import_problems() {
-            let explain = self
-                .cache
-                .file(&format!("explain/{}.md", first.code.as_str()));
-            let mut d = convert::diagnostic(first, &lines, &locate, explain);
+            let mut d = convert::diagnostic(first, &lines, &locate);
             d.range = lines.span_range(span);
             let plural = if count == 1 { "" } else { "s" };
             d.message = format!(
@@ -382,12 +380,17 @@ impl Backend {
     }
 
     fn edits(analysis: &Analysis, edits: Vec<crate::ide::Edit>) -> Vec<TextEdit> {
-        let lines = LineIndex::new(&analysis.source_map().get(analysis.root()).text);
+        let lines = root_lines(analysis);
         edits
             .into_iter()
             .map(|e| TextEdit::new(lines.span_range(e.span), e.text))
             .collect()
     }
+}
+
+/// Positions in the analysed file itself.
+fn root_lines(analysis: &Analysis) -> LineIndex<'_> {
+    LineIndex::new(&analysis.source_map().get(analysis.root()).text)
 }
 
 fn apply(text: &mut String, change: TextDocumentContentChangeEvent) {
@@ -518,7 +521,7 @@ impl LanguageServer for Backend {
         let Some(hover) = analysis.hover(offset) else {
             return Ok(None);
         };
-        let lines = LineIndex::new(&analysis.source_map().get(analysis.root()).text);
+        let lines = root_lines(&analysis);
         Ok(Some(Hover {
             contents: HoverContents::Markup(convert::markdown(hover.markdown)),
             range: Some(lines.span_range(hover.span)),
@@ -569,7 +572,7 @@ impl LanguageServer for Backend {
         let Some((analysis, offset)) = self.at(&pos) else {
             return Ok(None);
         };
-        let lines = LineIndex::new(&analysis.source_map().get(analysis.root()).text);
+        let lines = root_lines(&analysis);
         Ok(analysis.prepare_rename(offset).map(|(span, placeholder)| {
             PrepareRenameResponse::RangeWithPlaceholder {
                 range: lines.span_range(span),
@@ -697,7 +700,7 @@ impl LanguageServer for Backend {
         let Some(analysis) = lock(&self.docs).get(&uri).map(|d| Arc::clone(&d.analysis)) else {
             return Ok(None);
         };
-        let lines = LineIndex::new(&analysis.source_map().get(analysis.root()).text);
+        let lines = root_lines(&analysis);
         let locate = Locator {
             analysis: &analysis,
             uri: &uri,
@@ -719,12 +722,11 @@ impl LanguageServer for Backend {
                 continue;
             }
             let d = &analysis.diagnostics()[fix.diagnostic];
-            let explain = self.cache.file(&format!("explain/{}.md", d.code.as_str()));
             let edit = TextEdit::new(range, fix.edit.text);
             out.push(CodeActionOrCommand::CodeAction(CodeAction {
                 title: fix.title,
                 kind: Some(CodeActionKind::QUICKFIX),
-                diagnostics: Some(vec![convert::diagnostic(d, &lines, &locate, explain)]),
+                diagnostics: Some(vec![convert::diagnostic(d, &lines, &locate)]),
                 edit: Some(WorkspaceEdit::new(HashMap::from([(
                     uri.clone(),
                     vec![edit],
