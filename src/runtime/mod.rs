@@ -15,5 +15,6 @@ pub mod locks;
 pub mod plan;
 pub mod resume;
 pub mod run;
+pub mod secrets;
 pub mod state;
 pub mod trigger;
