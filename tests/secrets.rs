@@ -183,7 +183,15 @@ fn a_param_default_reading_a_secret_source_is_refused_before_the_run() {
     let t = Test::new().file("leaky.pipe", src);
     let out = pipec(&t, &["run", "leaky.pipe"], "tok-ENVSECRET-42");
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("E0303"), "{}", out.stderr);
+    // The checker's diagnostic, before anything runs.
+    assert!(
+        out.stderr.contains("E0303")
+            && out
+                .stderr
+                .contains("param `p` reads the source of secret `tok`"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("ENVSECRET"), "{}", out.stderr);
     assert!(!t.path("state").join("history.db").exists());
 }

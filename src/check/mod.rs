@@ -21,6 +21,7 @@ mod kinds;
 mod pipeline;
 mod release;
 mod resolve;
+mod secrets;
 mod types;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
