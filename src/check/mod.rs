@@ -399,6 +399,7 @@ impl<'a> Checker<'a> {
         let Some(pipeline) = pipelines.into_iter().next() else {
             return Ok(None);
         };
+        self.secret_sources_in_params(&pipeline.items);
         self.pipeline(pipeline, stages).map(Some)
     }
 }

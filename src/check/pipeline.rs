@@ -107,7 +107,6 @@ impl Checker<'_> {
                 _ => {}
             }
         }
-        self.secret_sources_in_params(&p.items);
         // Stages in file order, each declared, checked and dropped before the next; uses
         // of later stages are resolved once all are declared.
         let mut transitions: Vec<ast::Transition> = Vec::new();

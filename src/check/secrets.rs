@@ -38,7 +38,9 @@ fn calls<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     match &e.kind {
         ExprKind::Call(_, args) => {
             out.push(e);
-            args.iter().for_each(|a| calls(a, out));
+            for a in args {
+                calls(a, out);
+            }
         }
         ExprKind::List(items) => items.iter().for_each(|i| calls(i, out)),
         ExprKind::Map(entries) => entries.iter().for_each(|(_, v)| calls(v, out)),
@@ -63,7 +65,8 @@ fn calls<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
 }
 
 impl Checker<'_> {
-    /// Reports param defaults that read a secret's source (E0303).
+    /// Reports param defaults that read a secret's source (E0303). Runs before the pipeline's
+    /// declarations are checked, so it finds repeated params itself.
     pub(super) fn secret_sources_in_params(&mut self, items: &[ast::PipelineItem]) {
         let secrets: Vec<(&ast::SecretDecl, (&str, String))> = items
             .iter()
@@ -75,15 +78,13 @@ impl Checker<'_> {
         if secrets.is_empty() {
             return;
         }
+        let mut seen = std::collections::HashSet::new();
         for item in items {
             let ast::PipelineItem::Param(p) = item else {
                 continue;
             };
-            // A repeated declaration was reported (E0202) and is not checked again.
-            let first = self
-                .params
-                .get(&p.name.name)
-                .is_some_and(|(_, s)| *s == p.name.span);
+            // A repeated declaration is E0202 and not checked again.
+            let first = seen.insert(p.name.name.as_str());
             let Some(default) = p.default.as_ref().filter(|_| first) else {
                 continue;
             };

@@ -249,18 +249,9 @@ impl Prepared {
     }
 }
 
-/// A `pipeline` action: the child pipeline runs as a run of its own (in the same history),
-/// and the action succeeds when that run does. It inherits this run's secrets (masked there
-/// too, their variables kept from its actions) and the action's `env`.
-pub(super) async fn nested(
-    run: &Run<'_>,
-    file: &Path,
-    params: &BTreeMap<String, String>,
-    env: Vec<(String, Passed)>,
-    label: &str,
-    log: &Path,
-    stop: &tokio::sync::watch::Receiver<u8>,
-) -> Result<Option<i32>, Failure> {
+/// The pipeline files of the runs a run of `file` nested in `run` is nested in; a pipeline
+/// that would run itself, or nesting too deep, fails.
+fn parents_of(run: &Run<'_>, file: &Path) -> Result<Vec<PathBuf>, Failure> {
     let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let mut parents = run.options.parents.clone();
     parents.push(
@@ -282,6 +273,22 @@ pub(super) async fn nested(
             "pipelines nest more than {MAX_NESTING} levels deep"
         )));
     }
+    Ok(parents)
+}
+
+/// A `pipeline` action: the child pipeline runs as a run of its own (in the same history),
+/// and the action succeeds when that run does. It inherits this run's secrets (masked there
+/// too, their variables kept from its actions) and the action's `env`.
+pub(super) async fn nested(
+    run: &Run<'_>,
+    file: &Path,
+    params: &BTreeMap<String, String>,
+    env: Vec<(String, Passed)>,
+    label: &str,
+    log: &Path,
+    stop: &tokio::sync::watch::Receiver<u8>,
+) -> Result<Option<i32>, Failure> {
+    let parents = parents_of(run, file)?;
     let inherited = run.options.inherited.nested(
         &Parent {
             ir: run.ir,

@@ -120,6 +120,7 @@ pub struct Inherited {
 impl Inherited {
     /// What a run nested in this one inherits: `parent` is the run around it (its secrets,
     /// their sources, its folder), `env` the `pipeline` action's evaluated `env`.
+    #[must_use]
     pub fn nested(&self, parent: &Parent<'_>, env: Vec<(String, Passed)>) -> Inherited {
         let mut removed = self.removed.clone();
         removed.extend(parent.vars.iter().cloned());
