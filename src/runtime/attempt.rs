@@ -451,7 +451,7 @@ pub(super) fn prepare(
                 timeout,
                 grace: Duration::from_secs(5),
                 log: log.clone(),
-                secrets: run.options.inherited.masks_with(scope.secrets),
+                secrets: run.options.inherited.secrets_with(scope.secrets),
                 echo: echo.cloned(),
                 workspace: workspace.to_path_buf(),
             })))

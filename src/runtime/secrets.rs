@@ -162,11 +162,16 @@ impl Inherited {
         (remove, add)
     }
 
-    /// Every value a run with these secrets masks: its own and the inherited ones.
-    pub fn masks_with(&self, own: &BTreeMap<String, String>) -> Vec<String> {
+    /// The secret values of a run with these secrets: its own and the inherited ones.
+    pub fn secrets_with(&self, own: &BTreeMap<String, String>) -> Vec<String> {
         let mut all: Vec<String> = own.values().cloned().collect();
         all.extend(self.secrets.iter().cloned());
-        masks(&all)
+        all
+    }
+
+    /// Every value a run with these secrets masks ([`masks`] of [`Inherited::secrets_with`]).
+    pub fn masks_with(&self, own: &BTreeMap<String, String>) -> Vec<String> {
+        masks(&self.secrets_with(own))
     }
 }
 
