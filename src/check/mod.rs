@@ -21,6 +21,7 @@ mod kinds;
 mod pipeline;
 mod release;
 mod resolve;
+mod secrets;
 mod types;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -398,6 +399,7 @@ impl<'a> Checker<'a> {
         let Some(pipeline) = pipelines.into_iter().next() else {
             return Ok(None);
         };
+        self.secret_sources_in_params(&pipeline.items);
         self.pipeline(pipeline, stages).map(Some)
     }
 }

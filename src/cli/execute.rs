@@ -13,6 +13,7 @@ use crate::ir::{Ir, SecretSource};
 use crate::runtime::eval::Value;
 use crate::runtime::plan::RunFacts;
 use crate::runtime::run::{Child, Options, Progress, Run, RunStatus, Start, execute};
+use crate::runtime::secrets::Inherited;
 use crate::runtime::state::{History, Snapshot};
 
 pub(crate) fn run(
@@ -114,6 +115,7 @@ pub(crate) fn drive(d: &Drive<'_>) -> u8 {
         verbose: d.verbose,
         loader: &load_child,
         parents: Vec::new(),
+        inherited: Inherited::default(),
     };
     let masks = crate::runtime::exec::masks(&secrets.values().cloned().collect::<Vec<_>>());
     let view = View::new(masks);
@@ -193,9 +195,14 @@ fn secret_sources(ir: &Ir) -> Vec<String> {
         .collect()
 }
 
-/// The front end for `pipeline` actions: reads, checks and binds the child pipeline.
-/// Diagnostics come back as text (they end up in the action's log and failure message).
-fn load_child(file: &Path, params: &BTreeMap<String, String>) -> Result<Child, String> {
+/// The front end for `pipeline` actions: reads, checks and binds the child pipeline in the
+/// environment it inherits. Diagnostics come back as text (they end up in the action's log
+/// and failure message).
+fn load_child(
+    file: &Path,
+    params: &BTreeMap<String, String>,
+    inherited: &Inherited,
+) -> Result<Child, String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
     let ir = if file
@@ -228,8 +235,8 @@ fn load_child(file: &Path, params: &BTreeMap<String, String>) -> Result<Child, S
     };
     let given: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let values = super::run::param_values_of(&ir, &given, &base)?;
-    let secrets = read_secrets(&ir, &base)?;
+    let values = super::run::param_values_of(&ir, &given, &base, inherited)?;
+    let secrets = secrets_in(&ir, &base, inherited)?;
     Ok(Child {
         secret_sources: secret_sources(&ir),
         ir,
@@ -273,12 +280,25 @@ pub(crate) fn read_secrets(
     ir: &Ir,
     base: &std::path::Path,
 ) -> Result<BTreeMap<String, String>, String> {
+    secrets_in(ir, base, &Inherited::default())
+}
+
+/// The secrets of a run that inherits `inherited` (a nested run also reads the variables its
+/// `pipeline` action sets).
+fn secrets_in(
+    ir: &Ir,
+    base: &std::path::Path,
+    inherited: &Inherited,
+) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for s in &ir.pipeline.secrets {
         let value = match &s.source {
-            SecretSource::Env { var } => {
-                std::env::var(var).map_err(|_| format!("environment variable `{var}` is not set"))
-            }
+            SecretSource::Env { var } => inherited
+                .env
+                .get(var)
+                .map(|p| p.value.clone())
+                .or_else(|| std::env::var(var).ok())
+                .ok_or_else(|| format!("environment variable `{var}` is not set")),
             SecretSource::File { path } => std::fs::read_to_string(base.join(path))
                 .map(|t| t.trim_end_matches('\n').to_string())
                 .map_err(|e| format!("cannot read `{}`: {e}", base.join(path).display())),

@@ -7,6 +7,7 @@ use super::check::{Format, print_report};
 use crate::ir::{Ir, TriggerKind};
 use crate::runtime::eval::{EvalError, Scope, Value, eval};
 use crate::runtime::plan::{Plan, RunFacts, Verdict, plan};
+use crate::runtime::secrets::{Inherited, Sources};
 use crate::runtime::trigger::{Decision, Event, decide};
 use crate::source::SourceMap;
 
@@ -212,7 +213,7 @@ fn param_values(ir: &Ir, args: &Args) -> Option<BTreeMap<String, Value>> {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    match param_values_of(ir, &args.params, &base) {
+    match param_values_of(ir, &args.params, &base, &Inherited::default()) {
         Ok(v) => Some(v),
         Err(why) => {
             eprintln!("{why}");
@@ -222,11 +223,13 @@ fn param_values(ir: &Ir, args: &Args) -> Option<BTreeMap<String, Value>> {
 }
 
 /// Binds `given` to the params of `ir` and evaluates defaults (relative `file(…)` paths
-/// against `base`); the error is the text to show.
+/// against `base`) in the environment the run inherits; the error is the text to show. A
+/// default may not read the source of a secret (E0303), of this run or of one around it.
 pub(crate) fn param_values_of(
     ir: &Ir,
     given: &[(String, String)],
     base: &std::path::Path,
+    inherited: &Inherited,
 ) -> Result<BTreeMap<String, Value>, String> {
     let bound = crate::params::bind(ir, given).map_err(|diags| {
         diags
@@ -244,10 +247,19 @@ pub(crate) fn param_values_of(
     })?;
     let scope = DefaultsScope {
         base: base.to_path_buf(),
+        sources: Sources::new(ir, base, inherited),
+        inherited,
+        refused: std::cell::RefCell::new(None),
     };
     let mut out = BTreeMap::new();
     for (name, expr) in bound {
-        match eval(&expr, &scope) {
+        let value = eval(&expr, &scope);
+        if let Some(why) = scope.refused.take() {
+            return Err(format!(
+                "error[E0303]: param `{name}` cannot read {why}\nhelp: a secret reaches an action only through `env`; give `{name}` another default, or pass `--param {name}=VALUE`"
+            ));
+        }
+        match value {
             Ok(v) => {
                 out.insert(name, v);
             }
@@ -261,12 +273,22 @@ pub(crate) fn param_values_of(
     Ok(out)
 }
 
-/// Evaluates param defaults: literals, `env(…)` and `file(…)`.
-struct DefaultsScope {
+/// Evaluates param defaults: literals, `env(…)` and `file(…)`, except the sources of secrets.
+struct DefaultsScope<'a> {
     base: PathBuf,
+    sources: Sources<'a>,
+    inherited: &'a Inherited,
+    /// What a default tried to read that is the source of a secret, and why it may not.
+    refused: std::cell::RefCell<Option<String>>,
 }
 
-impl Scope for DefaultsScope {
+impl DefaultsScope<'_> {
+    fn refuse(&self, what: String) {
+        self.refused.borrow_mut().get_or_insert(what);
+    }
+}
+
+impl Scope for DefaultsScope<'_> {
     fn param(&self, _: &str) -> Option<Value> {
         None
     }
@@ -283,10 +305,21 @@ impl Scope for DefaultsScope {
         None
     }
     fn env_var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+        if let Some(why) = self.sources.var_refusal(name) {
+            self.refuse(format!("`{name}`: {why}"));
+            return None;
+        }
+        match self.inherited.env.get(name) {
+            Some(passed) => Some(passed.value.clone()),
+            None => std::env::var(name).ok(),
+        }
     }
     fn read_file(&self, path: &str) -> Result<String, String> {
         let p = self.base.join(path);
+        if let Some(why) = self.sources.file_refusal(&p) {
+            self.refuse(format!("`{path}`: {why}"));
+            return Err(why);
+        }
         std::fs::read_to_string(&p)
             .map(|t| t.trim_end_matches('\n').to_string())
             .map_err(|e| format!("cannot read `{}`: {e}", p.display()))

@@ -12,7 +12,8 @@ use super::eval::{
 };
 use super::exec::{self, Attempt, Echo, Outcome};
 use super::run::{Options, Progress, Run, RunScope, RunStatus, execute};
-use crate::ir::{Action, Expr, Kind};
+use super::secrets::{Parent, Passed, mask};
+use crate::ir::{Action, Expr, Kind, Ref};
 
 /// How deep `pipeline` actions may nest.
 const MAX_NESTING: usize = 8;
@@ -115,6 +116,8 @@ pub(super) enum Prepared {
         timeout: Option<Duration>,
         file: PathBuf,
         params: BTreeMap<String, String>,
+        /// The action's `env`, for the nested run.
+        env: Vec<(String, Passed)>,
         label: String,
         log: PathBuf,
     },
@@ -200,13 +203,14 @@ impl Prepared {
                 timeout,
                 file,
                 params,
+                env,
                 label,
                 log,
             } => {
                 // The nested run stops as a whole when the action's time is up, or when this
                 // run is stopped: it has a stop signal of its own, fed from both.
                 let (tx, rx) = tokio::sync::watch::channel(0u8);
-                let child = nested(run, &file, &params, &label, &log, &rx);
+                let child = nested(run, &file, &params, env, &label, &log, &rx);
                 tokio::pin!(child);
                 let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
                 let mut timed_out = false;
@@ -245,16 +249,9 @@ impl Prepared {
     }
 }
 
-/// A `pipeline` action: the child pipeline runs as a run of its own (in the same history),
-/// and the action succeeds when that run does.
-pub(super) async fn nested(
-    run: &Run<'_>,
-    file: &Path,
-    params: &BTreeMap<String, String>,
-    label: &str,
-    log: &Path,
-    stop: &tokio::sync::watch::Receiver<u8>,
-) -> Result<Option<i32>, Failure> {
+/// The pipeline files of the runs a run of `file` nested in `run` is nested in; a pipeline
+/// that would run itself, or nesting too deep, fails.
+fn parents_of(run: &Run<'_>, file: &Path) -> Result<Vec<PathBuf>, Failure> {
     let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let mut parents = run.options.parents.clone();
     parents.push(
@@ -276,11 +273,44 @@ pub(super) async fn nested(
             "pipelines nest more than {MAX_NESTING} levels deep"
         )));
     }
-    let child = (run.options.loader)(file, params).map_err(Failure::new)?;
+    Ok(parents)
+}
+
+/// A `pipeline` action: the child pipeline runs as a run of its own (in the same history),
+/// and the action succeeds when that run does. It inherits this run's secrets (masked there
+/// too, their variables kept from its actions) and the action's `env`.
+pub(super) async fn nested(
+    run: &Run<'_>,
+    file: &Path,
+    params: &BTreeMap<String, String>,
+    env: Vec<(String, Passed)>,
+    label: &str,
+    log: &Path,
+    stop: &tokio::sync::watch::Receiver<u8>,
+) -> Result<Option<i32>, Failure> {
+    let parents = parents_of(run, file)?;
+    let inherited = run.options.inherited.nested(
+        &Parent {
+            ir: run.ir,
+            secrets: run.secrets,
+            vars: &run.options.secret_sources,
+            base: &run.options.base(),
+        },
+        env,
+    );
+    let child = (run.options.loader)(file, params, &inherited).map_err(Failure::new)?;
+    // Params never hold a secret (their defaults may not read one); masked all the same, as
+    // nothing of a secret is stored in clear.
+    let masks = inherited.masks_with(&child.secrets);
     let params_json: serde_json::Map<String, serde_json::Value> = child
         .values
         .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.text())))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                serde_json::Value::String(mask(&v.text(), &masks)),
+            )
+        })
         .collect();
     let mut facts = run.facts.clone();
     facts.trigger = "pipeline".into();
@@ -312,8 +342,10 @@ pub(super) async fn nested(
         verbose: run.options.verbose,
         loader: run.options.loader,
         parents,
+        inherited,
     };
-    let report = |p: Progress| (run.report)(p.nested_under(label));
+    // The nested run's secrets are masked in what the run around it shows too.
+    let report = |p: Progress| (run.report)(p.masked(&masks).nested_under(label));
     let child_run = Run {
         ir: &child.ir,
         history: run.history,
@@ -374,7 +406,13 @@ pub(super) fn prepare(
     };
     let shell_attempt =
         |shell: String, script: Script, workdir: &str| -> Result<Prepared, String> {
-            let mut env: Vec<(String, String)> = script.args;
+            // What the `pipeline` actions around this run passed in comes first: the
+            // action's own `env` and pipec's variables win.
+            let (env_remove, mut env) = run
+                .options
+                .inherited
+                .for_actions(&run.options.secret_sources);
+            env.extend(script.args);
             for (k, v) in &a.env {
                 env.push((k.clone(), eval(v, scope).map_err(describe)?.text()));
             }
@@ -409,11 +447,11 @@ pub(super) fn prepare(
                     workspace.join(workdir)
                 },
                 env,
-                env_remove: run.options.secret_sources.clone(),
+                env_remove,
                 timeout,
                 grace: Duration::from_secs(5),
                 log: log.clone(),
-                secrets: scope.secrets.values().cloned().collect(),
+                secrets: run.options.inherited.secrets_with(scope.secrets),
                 echo: echo.cloned(),
                 workspace: workspace.to_path_buf(),
             })))
@@ -475,10 +513,17 @@ pub(super) fn prepare(
                 Some(Err(e)) => return Err(describe(e)),
                 _ => BTreeMap::new(),
             };
+            let mut env = Vec::new();
+            for (k, v) in &a.env {
+                let value = eval(v, scope).map_err(describe)?.text();
+                let secret = matches!(v, Expr::Ref(Ref::Secret { .. }));
+                env.push((k.clone(), Passed { value, secret }));
+            }
             Ok(Prepared::Pipeline {
                 timeout,
                 file,
                 params,
+                env,
                 label: label.to_string(),
                 log,
             })

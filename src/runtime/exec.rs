@@ -21,6 +21,8 @@ use std::time::Duration;
 use process_wrap::tokio::{CommandWrap, ProcessGroup};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+pub use super::secrets::{mask, masks};
+
 /// Everything one attempt needs.
 #[derive(Clone, Debug)]
 pub struct Attempt {
@@ -588,35 +590,6 @@ fn attempt_marks(attempt: &Attempt) -> Vec<String> {
         })
         .map(|(k, v)| format!("{k}={v}"))
         .collect()
-}
-
-/// Every value to hide: each secret, and each non-empty line of a multi-line one.
-pub fn masks(secrets: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
-        out.push(s.clone());
-        out.extend(
-            s.lines()
-                .map(str::trim)
-                .filter(|l| l.len() >= 3)
-                .map(str::to_string),
-        );
-    }
-    // Longest first, so that a secret containing another is masked whole.
-    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    out.dedup();
-    out
-}
-
-/// Replaces every secret value in `line` with `***`.
-pub fn mask(line: &str, secrets: &[String]) -> String {
-    let mut out = line.to_string();
-    for s in secrets {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "***");
-        }
-    }
-    out
 }
 
 /// Where an attempt's output goes: the log file (opened on the first line), masked, and the

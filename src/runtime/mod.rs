@@ -4,7 +4,8 @@
 //! by kind and owns the workspaces; [`exec`] runs one process attempt; [`artifacts`] is the
 //! content-addressed store; [`state`] the state directory and the run history; [`eval`]
 //! evaluates expressions and renders scripts with safe quoting; [`plan`] is the dry run (and
-//! the stage decisions the real run shares); [`trigger`] matches events against triggers.
+//! the stage decisions the real run shares); [`trigger`] matches events against triggers;
+//! [`secrets`] masks secret values and says what a nested run inherits.
 
 pub mod artifacts;
 mod attempt;
@@ -15,5 +16,6 @@ pub mod locks;
 pub mod plan;
 pub mod resume;
 pub mod run;
+pub mod secrets;
 pub mod state;
 pub mod trigger;

@@ -30,6 +30,7 @@ use super::holds::Decision;
 use super::locks::Lock;
 use super::plan::{Known, RunFacts, Verdict, stage_verdict, topological};
 pub use super::resume::Start;
+use super::secrets::Inherited;
 
 /// An approval action's timeout.
 pub fn approval_timeout(a: &Action) -> u64 {
@@ -122,8 +123,10 @@ pub struct Child {
     pub secret_sources: Vec<String>,
 }
 
-/// Loads the pipeline file of a `pipeline` action with its params (as text).
-pub type Loader<'a> = dyn Fn(&Path, &BTreeMap<String, String>) -> Result<Child, String> + 'a;
+/// Loads the pipeline file of a `pipeline` action with its params (as text), in the
+/// environment the nested run inherits (its secrets and param defaults read that).
+pub type Loader<'a> =
+    dyn Fn(&Path, &BTreeMap<String, String>, &Inherited) -> Result<Child, String> + 'a;
 
 /// Settings of one run.
 pub struct Options<'a> {
@@ -137,6 +140,9 @@ pub struct Options<'a> {
     pub loader: &'a Loader<'a>,
     /// The pipeline files of the runs this one is nested in (outermost first).
     pub parents: Vec<PathBuf>,
+    /// What this run inherits from the runs it is nested in: their secrets, masked here too
+    /// and kept from its actions, and the `env` of the `pipeline` action.
+    pub inherited: Inherited,
 }
 
 impl Options<'_> {
@@ -384,6 +390,8 @@ struct Sched<'r, 'a> {
     deadline: Option<Instant>,
     /// `--verbose`: where attempts send their output lines (label, line).
     echo: Option<EchoChannel>,
+    /// The values of this run's secrets and of the runs it is nested in (`secrets::masks`).
+    masks: Vec<String>,
 }
 
 impl<'r, 'a> Sched<'r, 'a> {
@@ -465,6 +473,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 .options
                 .verbose
                 .then(tokio::sync::mpsc::unbounded_channel),
+            masks: run.options.inherited.masks_with(run.secrets),
         };
         match run.start {
             Start::Fresh => {}
@@ -975,6 +984,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         rounds: Option<u32>,
     ) -> Result<(), String> {
         let name = &self.run.ir.pipeline.stages[i].name;
+        let detail = &exec::mask(detail, &self.masks);
         let update = StageUpdate {
             status,
             verdict,
@@ -1746,6 +1756,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 String::new()
             }
             Err(why) => {
+                let why = exec::mask(why, &self.masks);
                 let kept = self.workspaces.keep(&workspace, &label);
                 let _ = append(&log, &format!("\npipec: {why}\n"));
                 format!("{why}; workspace kept at {}", kept.display())
@@ -1810,10 +1821,9 @@ impl<'r, 'a> Sched<'r, 'a> {
                 for w in &done.warnings {
                     let _ = append(&log, &format!("pipec: warning: {w}\n"));
                 }
-                let masks = exec::masks(&run.secrets.values().cloned().collect::<Vec<_>>());
                 for (k, v) in done.exports {
                     // A secret never reaches the history, nor later actions through an export.
-                    let masked = exec::mask(&v, &masks);
+                    let masked = exec::mask(&v, &self.masks);
                     if masked != v {
                         let warning = format!(
                             "pipec: warning: export `{k}` holds a secret's value; it is kept masked\n"
@@ -1844,6 +1854,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 let _ = log;
             }
             Err(mut failure) => {
+                failure.why = exec::mask(&failure.why, &self.masks);
                 if failure.timed_out {
                     if let Some(which) = &self.stages[i].limits[j] {
                         failure.why = format!(
@@ -2207,6 +2218,7 @@ async fn rollback_run(
         verbose: run.options.verbose,
         loader: run.options.loader,
         parents: run.options.parents.clone(),
+        inherited: run.options.inherited.clone(),
     };
     let report = |p: Progress| (run.report)(p.nested_under(label));
     let start = Start::Rollback {
