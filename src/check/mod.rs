@@ -18,6 +18,7 @@
 
 mod attrs;
 mod kinds;
+mod params;
 mod pipeline;
 mod release;
 mod resolve;
@@ -128,6 +129,10 @@ pub struct ParamModel {
     pub doc: Option<String>,
     pub ty: Option<ir::Type>,
     pub default: Option<ir::Expr>,
+    /// `allowed = […]`, literals of the param's (element) type.
+    pub allowed: Option<Vec<ir::Expr>>,
+    /// `pattern = "…"`, a valid regular expression.
+    pub pattern: Option<String>,
     pub span: Span,
 }
 

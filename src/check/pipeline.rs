@@ -208,11 +208,14 @@ impl Checker<'_> {
             .default
             .as_ref()
             .map(|d| self.default_value(d, ty.as_ref()));
+        let constraints = self.param_constraints(p, ty.as_ref(), default.as_ref());
         ParamModel {
             name: p.name.clone(),
             doc: p.doc.clone(),
             ty,
             default,
+            allowed: constraints.allowed,
+            pattern: constraints.pattern,
             span: p.span,
         }
     }

@@ -249,6 +249,8 @@ pub(crate) fn param_values_of(
     for (name, expr) in bound {
         match eval(&expr, &scope) {
             Ok(v) => {
+                // A default read from `env(…)` or `file(…)` is known only now.
+                crate::params::check_value(ir, &name, &v.literal())?;
                 out.insert(name, v);
             }
             Err(EvalError::Unknown(what) | EvalError::Invalid(what)) => {

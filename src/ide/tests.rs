@@ -274,3 +274,21 @@ fn completion_follows_the_block_it_is_in() {
     let l = labels(&TWO.replace("run = \"x\" }", "run = \"x\"  env = { input = $0 } }"));
     assert!(l.contains(&"params".to_string()), "{l:?}");
 }
+
+#[test]
+fn a_param_block_offers_its_constraints() {
+    for decl in [
+        "param e: string { $0 }",
+        "param e: string = \"a\" { $0 }",
+        "param e: list<string> { allowed = [\"a\"] $0 }",
+    ] {
+        let l = labels(&TWO.replace("pipeline p {\n", &format!("pipeline p {{\n    {decl}\n")));
+        assert_eq!(l, ["allowed", "pattern"], "{decl}");
+    }
+    // The map of a default is not the constraints block.
+    let l = labels(&TWO.replace(
+        "pipeline p {\n",
+        "pipeline p {\n    param m: map<string> = { $0 }\n",
+    ));
+    assert!(!l.contains(&"allowed".to_string()), "{l:?}");
+}

@@ -137,6 +137,8 @@ impl Lowerer {
                         name: p.name.name.clone(),
                         ty: p.ty.clone().unwrap_or(super::Type::String),
                         default: p.default.clone(),
+                        allowed: p.allowed.clone(),
+                        pattern: p.pattern.clone(),
                         span: span(map, p.span),
                     })
                     .collect(),

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on every incompatible change of these types.
-pub const IR_VERSION: u32 = 1;
+pub const IR_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,6 +97,13 @@ pub struct Param {
     pub ty: Type,
     /// `None`: required at run time (E0206).
     pub default: Option<Expr>,
+    /// `allowed = […]`: the only values it may take (for a list, each element's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<Expr>>,
+    /// `pattern = "…"`: a regular expression the whole value (for a list, each element)
+    /// must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
     pub span: Span,
 }
 
