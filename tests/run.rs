@@ -405,3 +405,50 @@ fn param_values_outside_allowed_or_pattern_stop_the_run_before_anything_runs() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(ran);
 }
+
+const TWO_TREES: &str = r#"pipeline trees {
+  stage source {
+    action app: dir { path = "app"  output = app_src }
+    action config: dir { path = "config"  output = config_src }
+  }
+  stage build {
+    action make: sh {
+      INPUTS
+      run = """
+        cat app/main.txt config/prod.env
+        test "$PIPEC_INPUT_app_src" = "$PWD/app"
+        test "$PIPEC_INPUT_config_src" = "$PWD/config"
+        """
+    }
+  }
+}
+"#;
+
+#[test]
+fn two_dir_inputs_go_to_folders_of_their_own_and_at_the_root_they_are_refused_before_running() {
+    let trees = |inputs: &str| {
+        Test::new()
+            .file("app/main.txt", "main\n")
+            .file("config/prod.env", "ENV=prod\n")
+            .file("trees.pipe", &TWO_TREES.replace("INPUTS", inputs))
+    };
+    let t = trees(r#"inputs = { app_src = "app/", config_src = "config" }"#);
+    let out = t.args_once(&["run", "trees.pipe", "--state-dir", "state", "--verbose"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("build.make | main") && out.stderr.contains("build.make | ENV=prod"),
+        "{}",
+        out.stderr
+    );
+    // Both at the workspace root: the check refuses it, and nothing runs.
+    let t = trees("inputs = [app_src, config_src]");
+    let out = t.args_once(&["run", "trees.pipe", "--state-dir", "state"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("E0411")
+            && out.stderr.contains("inputs `app_src` and `config_src` would both be restored at `.`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!t.path("state/work").exists(), "nothing ran");
+}

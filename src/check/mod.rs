@@ -17,6 +17,7 @@
 //! never reported as unknown.
 
 mod attrs;
+mod inputs;
 mod kinds;
 mod params;
 mod pipeline;
@@ -177,6 +178,14 @@ pub struct StageModel {
 }
 
 #[derive(Clone, Debug)]
+pub struct InputModel {
+    pub name: ast::Ident,
+    /// `inputs = { NAME = "FOLDER" }`: restored under this folder (normalised; `None` for
+    /// the workspace root).
+    pub folder: Option<String>,
+}
+
+#[derive(Clone, Debug)]
 pub struct OutputModel {
     pub name: ast::Ident,
     pub path: String,
@@ -192,7 +201,7 @@ pub struct ActionModel {
     /// The kind's parameters, sorted by name (defaults filled in).
     pub params: Vec<(String, ir::Expr)>,
     pub after: Vec<ast::Ident>,
-    pub inputs: Vec<ast::Ident>,
+    pub inputs: Vec<InputModel>,
     pub outputs: Vec<OutputModel>,
     /// Declared exports (from `exports`).
     pub exports: Vec<ast::Ident>,
@@ -249,6 +258,9 @@ pub struct Checker<'a> {
     action_index: HashMap<(usize, String), usize>,
     stages: Vec<StageModel>,
     uses: Vec<Use>,
+    /// The inputs of every action and `check` rule, checked for overlaps (E0411) once
+    /// every producer is known.
+    input_sets: Vec<Vec<InputModel>>,
     used_params: HashSet<String>,
     used_secrets: HashSet<String>,
     used_exports: HashSet<(usize, usize, String)>,
@@ -340,6 +352,7 @@ impl<'a> Checker<'a> {
             action_index: HashMap::new(),
             stages: Vec::new(),
             uses: Vec::new(),
+            input_sets: Vec::new(),
             used_params: HashSet::new(),
             used_secrets: HashSet::new(),
             used_exports: HashSet::new(),

@@ -124,6 +124,7 @@ impl Checker<'_> {
             }
         }
         self.resolve_pending();
+        self.input_overlaps();
         let transitions: Vec<&ast::Transition> = transitions.iter().collect();
         self.edges(&transitions);
         self.release_rules(&mut model);

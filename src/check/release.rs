@@ -607,7 +607,7 @@ impl Checker<'_> {
             .flat_map(|s| {
                 s.actions
                     .iter()
-                    .flat_map(|a| a.inputs.iter().map(|i| i.name.clone()))
+                    .flat_map(|a| a.inputs.iter().map(|i| i.name.name.clone()))
             })
             .collect();
         let check_inputs: HashSet<String> = self

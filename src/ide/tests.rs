@@ -292,3 +292,13 @@ fn a_param_block_offers_its_constraints() {
     ));
     assert!(!l.contains(&"allowed".to_string()), "{l:?}");
 }
+
+#[test]
+fn an_input_mapped_to_a_folder_is_a_reference_of_its_artifact() {
+    let text = "pipeline p {\n    stage s {\n        action a: dir { path = \".\"  output = src }\n    }\n    stage b {\n        action x: sh { inputs = { src = \"app/\" }  run = \"ls app\" }\n    }\n}\n";
+    let a = Analysis::new("/w/t.pipe", text, &mut NoLoader);
+    let use_at = at(text, "src = \"app/\"", 0);
+    let def = a.definition(use_at);
+    assert_eq!(def.map(|s| s.start as usize), Some(at(text, "src }", 0)));
+    assert_eq!(a.rename(use_at, "tree").map(|e| e.len()), Ok(2));
+}

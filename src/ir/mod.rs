@@ -251,6 +251,30 @@ pub struct Artifact {
     pub path: String,
 }
 
+/// An input artifact of an action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    pub name: String,
+    /// The path its producer captured it from (`.` for `dir`/`git` results).
+    pub path: String,
+    /// `inputs = { NAME = "FOLDER" }`: restored under this folder of the workspace
+    /// (relative, normalised, never `.`), at `FOLDER/PATH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+}
+
+impl Input {
+    /// Where it is restored, relative to the workspace.
+    pub fn restored_at(&self) -> String {
+        match &self.folder {
+            Some(f) if self.path == "." => f.clone(),
+            Some(f) => format!("{f}/{}", self.path),
+            None => self.path.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
@@ -270,7 +294,7 @@ pub struct Action {
     /// The kind's own parameters (defaults filled in).
     pub params: BTreeMap<String, Expr>,
     pub after: Vec<String>,
-    pub inputs: Vec<Artifact>,
+    pub inputs: Vec<Input>,
     pub outputs: Vec<Artifact>,
     /// Names the action may write to `$PIPEC_OUTPUT` (for `git`: `commit`, `branch`).
     pub exports: Vec<String>,
@@ -516,6 +540,12 @@ pub fn validate(ir: &Ir) -> Result<(), String> {
                     s.name, a.name, i.name
                 ));
             }
+            if let Some(i) = a.inputs.iter().find(|i| !inside(&i.restored_at())) {
+                return Err(format!(
+                    "action `{}.{}` restores artifact `{}` outside its workspace",
+                    s.name, a.name, i.name
+                ));
+            }
         }
         let edges: Vec<(&str, &str)> = s
             .actions
@@ -541,6 +571,11 @@ pub fn validate(ir: &Ir) -> Result<(), String> {
         return Err("the stage graph has a cycle".into());
     }
     Ok(())
+}
+
+/// Whether a relative path stays inside the folder it is relative to.
+fn inside(path: &str) -> bool {
+    !path.is_empty() && !path.starts_with('/') && !path.split('/').any(|seg| seg == "..")
 }
 
 /// Kahn's algorithm: whether the graph has a cycle.

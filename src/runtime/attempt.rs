@@ -397,7 +397,7 @@ pub(super) fn prepare(
             for i in &a.inputs {
                 env.push((
                     format!("PIPEC_INPUT_{}", i.name),
-                    crate::paths::normalize(&workspace.join(&i.path)),
+                    crate::paths::normalize(&workspace.join(i.restored_at())),
                 ));
             }
             Ok(Prepared::Shell(Box::new(Attempt {

@@ -2064,7 +2064,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         let state = run.history.dir.clone();
         let run_id = run.run_id.to_string();
         let source = self.source.clone();
-        let inputs: Vec<String> = a.inputs.iter().map(|i| i.name.clone()).collect();
+        let inputs = a.inputs.clone();
         let outputs = a.outputs.clone();
         let exports = a.exports.clone();
         let stop = run.stop.clone();
@@ -2074,13 +2074,15 @@ impl<'r, 'a> Sched<'r, 'a> {
             if !inputs.is_empty() {
                 let (state, run_id, ws) = (state.clone(), run_id.clone(), ws.clone());
                 blocking(move || {
-                    for name in &inputs {
+                    for input in &inputs {
+                        let name = &input.name;
                         // A rollback's inputs come from its source run.
                         let from = match &source {
                             Some(s) if !super::artifacts::exists(&state, &run_id, name) => s,
                             _ => &run_id,
                         };
-                        super::artifacts::restore(&state, from, name, &ws)?;
+                        let folder = input.folder.as_deref();
+                        super::artifacts::restore(&state, from, name, &ws, folder)?;
                     }
                     Ok(())
                 })
