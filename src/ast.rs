@@ -175,6 +175,8 @@ pub enum ElseResult {
     Skip,
     Fail,
     Rollback,
+    /// `entry { window … else wait }`: held until the window opens.
+    Wait,
 }
 
 #[derive(Clone, Debug)]

@@ -31,7 +31,9 @@ pub fn parse_value(ty: &Type, text: &str) -> Result<Expr, String> {
         },
         Type::Int => {
             if leading_zeros(text) {
-                return Err(format!("`{text}` has leading zeros, which an `int` would drop"));
+                return Err(format!(
+                    "`{text}` has leading zeros, which an `int` would drop"
+                ));
             }
             Expr::Int {
                 value: text
@@ -213,9 +215,10 @@ pub fn bind(
                     src_span(p.span),
                     e,
                 )
-                .help_opt(drops_zeros(&p.ty, text).then(|| {
-                    format!("declare `{name}` as `string` to keep leading zeros")
-                })),
+                .help_opt(
+                    drops_zeros(&p.ty, text)
+                        .then(|| format!("declare `{name}` as `string` to keep leading zeros")),
+                ),
             ),
         }
     }

@@ -378,10 +378,7 @@ fn an_int_param_refuses_leading_zeros_and_says_to_declare_it_string() {
 
 #[test]
 fn param_values_outside_allowed_or_pattern_stop_the_run_before_anything_runs() {
-    let (out, ran) = run_constrained(
-        &["--param", "env=qa", "--param", "version=1.2.3"],
-        "eu",
-    );
+    let (out, ran) = run_constrained(&["--param", "env=qa", "--param", "version=1.2.3"], "eu");
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(!ran, "nothing runs");
     for needed in [
@@ -446,7 +443,9 @@ fn two_dir_inputs_go_to_folders_of_their_own_and_at_the_root_they_are_refused_be
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains("E0411")
-            && out.stderr.contains("inputs `app_src` and `config_src` would both be restored at `.`"),
+            && out
+                .stderr
+                .contains("inputs `app_src` and `config_src` would both be restored at `.`"),
         "{}",
         out.stderr
     );

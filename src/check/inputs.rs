@@ -34,11 +34,7 @@ fn shown(path: &str) -> &str {
 impl Checker<'_> {
     /// The artifacts an `input` or `inputs` attribute names, each with the folder it is
     /// restored under (`None`: at its captured path).
-    pub(super) fn inputs(
-        &mut self,
-        a: &ast::Attr,
-        ctx: Ctx<'_>,
-    ) -> Vec<(NameRef, Option<String>)> {
+    pub(super) fn inputs(&mut self, a: &ast::Attr, ctx: Ctx<'_>) -> Vec<(NameRef, Option<String>)> {
         let list = a.name.name == "inputs";
         if list {
             match &a.value {
@@ -93,7 +89,9 @@ impl Checker<'_> {
                     v.span,
                     "not a plain string",
                 )
-                .note("the folder is fixed when the pipeline is checked: it cannot be interpolated"),
+                .note(
+                    "the folder is fixed when the pipeline is checked: it cannot be interpolated",
+                ),
             );
             return Some("/".into());
         };
@@ -136,7 +134,10 @@ impl Checker<'_> {
                     "{}/{path}",
                     input.folder.as_deref().unwrap_or_default()
                 ));
-                if let Some((first, _)) = at.iter().find(|(i, p)| *p == place && i.name.name != input.name.name) {
+                if let Some((first, _)) = at
+                    .iter()
+                    .find(|(i, p)| *p == place && i.name.name != input.name.name)
+                {
                     let d = overlap(first, input, &place);
                     self.report(d);
                     continue;

@@ -24,6 +24,7 @@ mod pipeline;
 mod release;
 mod resolve;
 mod types;
+mod wait;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

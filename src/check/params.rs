@@ -72,9 +72,9 @@ impl Checker<'_> {
                 continue;
             }
             // A broken or forbidden type was reported already.
-            let Some(ty) = ty.filter(|t| {
-                !matches!(t, ir::Type::Secret | ir::Type::Artifact | ir::Type::Script)
-            }) else {
+            let Some(ty) = ty
+                .filter(|t| !matches!(t, ir::Type::Secret | ir::Type::Artifact | ir::Type::Script))
+            else {
                 continue;
             };
             let Some(elem) = constrainable(ty) else {
@@ -213,7 +213,8 @@ impl Checker<'_> {
             // `env(…)` or `file(…)`: checked when the run reads it.
             return;
         }
-        let Some((bad, rule)) = crate::params::violation(c.allowed.as_deref(), c.pattern.as_deref(), d)
+        let Some((bad, rule)) =
+            crate::params::violation(c.allowed.as_deref(), c.pattern.as_deref(), d)
         else {
             return;
         };

@@ -124,7 +124,6 @@ impl Checker<'_> {
             }
         }
         self.resolve_pending();
-        self.input_overlaps();
         let transitions: Vec<&ast::Transition> = transitions.iter().collect();
         self.edges(&transitions);
         self.release_rules(&mut model);
@@ -791,6 +790,7 @@ impl Checker<'_> {
         let otherwise = match c.otherwise {
             Some((ast::ElseResult::Skip, _)) => ir::ElseResult::Skip,
             Some((ast::ElseResult::Rollback, _)) => ir::ElseResult::Rollback,
+            Some((ast::ElseResult::Wait, at)) => self.else_wait(c, at),
             _ => ir::ElseResult::Fail,
         };
         ConditionModel {

@@ -36,6 +36,7 @@ impl Dominators {
 impl Checker<'_> {
     pub(super) fn release_rules(&mut self, model: &mut Model) {
         self.empty(model);
+        self.input_overlaps();
         let graphs: Vec<ActionGraph> = (0..self.stages.len())
             .map(|s| self.action_graph(s))
             .collect();

@@ -341,6 +341,7 @@ fn verdict_text(v: &Verdict) -> String {
             format!("runs, or is skipped by its entry (decided while running: {why})")
         }
         Verdict::AfterFailure(why) => format!("not started: {why}"),
+        Verdict::Waits(why) => format!("runs in its deployment window: {why}"),
     }
 }
 

@@ -372,7 +372,7 @@ impl Analysis {
             ["on"] => return values(&["success", "failure"]),
             ["on", "failure"] => return values(&["retry", "rollback", "fail"]),
             [.., "else"] if ctx.inner == Block::Rules => {
-                return values(&["skip", "fail", "rollback"]);
+                return values(&["skip", "fail", "rollback", "wait"]);
             }
             [.., attr, "="] if ctx.in_items() => return self.value_of(attr, &ctx.inner, ctx, scan),
             _ => {}

@@ -165,7 +165,10 @@ pub(crate) const RULE_KEYWORDS: &[(&str, &str)] = &[
     ("require", "require EXPR"),
     ("window", "window \"CRON\" [tz \"ZONE\"]"),
     ("check", "check KIND { … }"),
-    ("else", "else skip|fail|wait (entry), else rollback|fail (on success)"),
+    (
+        "else",
+        "else skip|fail|wait (entry), else rollback|fail (on success)",
+    ),
 ];
 
 pub(crate) const FUNCTIONS: &[(&str, &str)] = &[

@@ -256,7 +256,7 @@ fn completion_follows_the_block_it_is_in() {
         "    stage deploy {\n",
         "    stage deploy {\n        entry { require true else $0 }\n",
     ));
-    assert_eq!(l, ["skip", "fail", "rollback"]);
+    assert_eq!(l, ["skip", "fail", "rollback", "wait"]);
     // Types where a type goes.
     let l = labels(&TWO.replace("pipeline p {\n", "pipeline p {\n    param e: $0\n"));
     assert!(

@@ -179,6 +179,9 @@ pub enum ElseResult {
     Skip,
     Fail,
     Rollback,
+    /// An `entry` with a `window` rule: held (visible, resumable) until the window opens,
+    /// at most the stage's timeout; its other rules that fail still fail the stage.
+    Wait,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -291,13 +291,16 @@ mod tests {
         assert_eq!(one, again.path().join("app"));
         assert_eq!(two, again.path().join("cfg"));
         for f in ["app/a.txt", "cfg/a.txt"] {
-            assert_eq!(std::fs::read_to_string(again.path().join(f)).expect(f), "alpha");
+            assert_eq!(
+                std::fs::read_to_string(again.path().join(f)).expect(f),
+                "alpha"
+            );
         }
         // A path artifact keeps its path under the folder.
         let t = restore(state.path(), "r1", "tool", again.path(), Some("x")).expect("x");
         assert_eq!(t, again.path().join("x/bin/tool"));
-        let e = restore(state.path(), "r1", "tool", again.path(), Some("../out"))
-            .expect_err("outside");
+        let e =
+            restore(state.path(), "r1", "tool", again.path(), Some("../out")).expect_err("outside");
         assert!(e.contains("outside the workspace"), "{e}");
     }
 

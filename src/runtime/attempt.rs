@@ -312,6 +312,7 @@ pub(super) async fn nested(
         verbose: run.options.verbose,
         loader: run.options.loader,
         parents,
+        clock: run.options.clock,
     };
     let report = |p: Progress| (run.report)(p.nested_under(label));
     let child_run = Run {

@@ -31,6 +31,8 @@ use super::locks::Lock;
 use super::plan::{Known, RunFacts, Verdict, stage_verdict, topological};
 pub use super::resume::Start;
 
+mod window;
+
 /// An approval action's timeout.
 pub fn approval_timeout(a: &Action) -> u64 {
     a.timeout_secs.unwrap_or(APPROVAL_TIMEOUT_SECS)
@@ -137,6 +139,9 @@ pub struct Options<'a> {
     pub loader: &'a Loader<'a>,
     /// The pipeline files of the runs this one is nested in (outermost first).
     pub parents: Vec<PathBuf>,
+    /// The wall clock deployment windows are decided by (`jiff::Timestamp::now`; tests
+    /// pass their own).
+    pub clock: &'a dyn Fn() -> jiff::Timestamp,
 }
 
 impl Options<'_> {
@@ -205,6 +210,8 @@ enum Phase {
     Locking,
     /// Entry checks are running.
     Entry,
+    /// Held until its deployment window opens (`else wait`); a timer wakes it.
+    Window,
     Actions,
     /// `on success` checks are running.
     Exit,
@@ -300,6 +307,8 @@ enum Event {
     },
     /// Time to look at a stage lock again.
     LockPoll { stage: usize },
+    /// A stage held for its deployment window is to be decided again.
+    WindowTimer { stage: usize },
     /// An action's end handed to the history's writer is committed: its slot is free.
     Committed,
     /// `on failure rollback` ran: the rollback run's id and how it ended.
@@ -373,6 +382,8 @@ struct Sched<'r, 'a> {
     approvals: std::collections::BTreeSet<(usize, usize)>,
     /// When each approval began waiting (kept across a hold).
     approval_since: BTreeMap<(usize, usize), jiff::Timestamp>,
+    /// Stages held for their deployment windows (`else wait`).
+    windows: window::Windows,
     /// Artifacts this run has not captured come from this run (a rollback's source).
     source: Option<String>,
     /// Changes whenever an action fails for good or the run fails: retry backoffs wake up
@@ -446,6 +457,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             superseded: None,
             approvals: std::collections::BTreeSet::new(),
             approval_since: BTreeMap::new(),
+            windows: window::Windows::default(),
             source: run.start.source().map(str::to_string),
             halt: tokio::sync::watch::Sender::new(0),
             held: false,
@@ -640,9 +652,11 @@ impl<'r, 'a> Sched<'r, 'a> {
             if inflight.is_empty() {
                 break;
             }
-            // Only approvals wait: nothing can go on until someone decides (unless something
-            // failed meanwhile: then the approvals are asked whether they should still wait).
-            if self.approvals.len() == inflight.len() && !self.approvals_to_recheck() {
+            // Only holds wait (approvals, windows): nothing can go on until someone decides
+            // or a window opens (unless something failed meanwhile: then the approvals are
+            // asked whether they should still wait).
+            let holds = self.approvals.len() + self.windows.timers;
+            if holds == inflight.len() && !self.approvals_to_recheck() {
                 self.hold_approvals()?;
                 break;
             }
@@ -765,7 +779,8 @@ impl<'r, 'a> Sched<'r, 'a> {
         let patched = self.transitions_now(stage)?;
         let verdict = {
             let checks = &self.stages[i].checks;
-            let rule = |ri: usize, r: &CondRule| rule_known(ri, r, checks);
+            let now = (run.options.clock)();
+            let rule = |ri: usize, r: &CondRule| rule_known_at(ri, r, checks, now);
             stage_verdict(
                 patched.as_ref().unwrap_or(stage),
                 &self.verdicts,
@@ -773,6 +788,10 @@ impl<'r, 'a> Sched<'r, 'a> {
                 &rule,
             )
         };
+        // `else wait`: held for the window, or failed for having waited too long.
+        if self.windowed(i, &verdict, inflight)? {
+            return Ok(());
+        }
         let unrun: Vec<usize> = match (&verdict, &stage.entry) {
             (Verdict::Depends(_) | Verdict::RunsOrSkipped(_), Some(entry)) => {
                 unrun_checks(entry, &self.stages[i].checks)
@@ -813,7 +832,10 @@ impl<'r, 'a> Sched<'r, 'a> {
                 self.end_stage(i, status, &detail, Verdict::Held(why.clone()))?;
             }
             Verdict::Fails(why) => self.fail_stage(i, &why)?,
-            Verdict::Depends(why) | Verdict::RunsOrSkipped(why) | Verdict::AfterFailure(why) => {
+            Verdict::Depends(why)
+            | Verdict::RunsOrSkipped(why)
+            | Verdict::AfterFailure(why)
+            | Verdict::Waits(why) => {
                 self.fail_stage(i, &format!("cannot decide the entry: {why}"))?;
             }
         }
@@ -1022,7 +1044,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             Verdict::Runs | Verdict::RunsOrSkipped(_) => "runs",
             Verdict::Skipped(_) => "skipped",
             Verdict::NotReached(_) => "not-reached",
-            Verdict::Held(_) => "held",
+            Verdict::Held(_) | Verdict::Waits(_) => "held",
             Verdict::Fails(_) | Verdict::Depends(_) | Verdict::AfterFailure(_) => "fails",
         };
         self.verdicts.insert(name, verdict);
@@ -1435,10 +1457,11 @@ impl<'r, 'a> Sched<'r, 'a> {
 
     /// Why `cond` does not hold (all its rules decided), or `None` when it holds.
     fn condition_fails(&self, i: usize, cond: &Condition) -> Option<String> {
+        let now = (self.run.options.clock)();
         for (ri, r) in cond.rules.iter().enumerate() {
             let known = match r {
                 CondRule::Require { expr, .. } => super::plan::decide(expr, &self.scope),
-                other => rule_known(ri, other, &self.stages[i].exit_checks),
+                other => rule_known_at(ri, other, &self.stages[i].exit_checks, now),
             };
             match known {
                 Known::Yes => {}
@@ -1565,6 +1588,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 self.stages[stage].polling = false;
                 Ok(())
             }
+            Event::WindowTimer { stage } => self.window_woke(stage),
             Event::Committed => {
                 self.uncommitted -= 1;
                 Ok(())
@@ -2209,6 +2233,7 @@ async fn rollback_run(
         verbose: run.options.verbose,
         loader: run.options.loader,
         parents: run.options.parents.clone(),
+        clock: run.options.clock,
     };
     let report = |p: Progress| (run.report)(p.nested_under(label));
     let start = Start::Rollback {
@@ -2245,15 +2270,7 @@ impl<'r> AttemptFuture<'r> {
     }
 }
 
-/// A `window` or `check` rule, from the clock or from the checks that ran.
-fn rule_known(
-    index: usize,
-    rule: &CondRule,
-    checks: &BTreeMap<usize, Result<(), String>>,
-) -> Known {
-    rule_known_at(index, rule, checks, jiff::Timestamp::now())
-}
-
+/// A `window` or `check` rule, from the clock (`now`) or from the checks that ran.
 fn rule_known_at(
     index: usize,
     rule: &CondRule,

@@ -406,6 +406,7 @@ impl<'s> Lowerer<'s> {
                     let result = match v.as_rule() {
                         Rule::k_skip => ElseResult::Skip,
                         Rule::k_rollback => ElseResult::Rollback,
+                        Rule::k_wait => ElseResult::Wait,
                         _ => ElseResult::Fail,
                     };
                     otherwise = Some((result, self.span(&v)));
