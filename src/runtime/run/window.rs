@@ -78,16 +78,23 @@ pub(super) fn plan_wait(stage: &Stage, since: Timestamp, now: Timestamp) -> Wait
         let timeout = stage.timeout_secs.unwrap_or_default();
         return Wait::TimedOut(timed_out(&what, timeout, since));
     }
+    let later = |secs: i64| {
+        now.checked_add(jiff::SignedDuration::from_secs(secs))
+            .unwrap_or(now)
+    };
+    if closed.is_empty() {
+        // Opened since the stage was decided (a minute turned): look again at once.
+        return Wait::Until {
+            wake: later(1),
+            opens: Some(now),
+        };
+    }
     // All windows must be open at once: wake when the last closed one opens, then look.
     let opens = closed
         .iter()
         .map(|(c, z)| crate::patterns::next_opening(c, *z, now).ok().flatten())
         .collect::<Option<Vec<_>>>()
         .and_then(|all| all.into_iter().max());
-    let later = |secs: i64| {
-        now.checked_add(jiff::SignedDuration::from_secs(secs))
-            .unwrap_or(now)
-    };
     let mut wake = match (opens, deadline) {
         (Some(o), Some(d)) => o.min(d),
         (Some(o), None) => o,
@@ -100,30 +107,29 @@ pub(super) fn plan_wait(stage: &Stage, since: Timestamp, now: Timestamp) -> Wait
     Wait::Until { wake, opens }
 }
 
-/// Whether stage `stage`, which began waiting at `since`, waited past its timeout before its
-/// windows opened (and then why), though they are open now.
-fn opened_late(stage: &Stage, since: Timestamp) -> Option<String> {
+/// Why stage `stage`, which began waiting at `since`, may no longer go on at `now` though
+/// its windows are open: it waited longer than its timeout (the run was held meanwhile, and
+/// is resumed late). The wait is bounded, like an approval's.
+pub(super) fn waited_too_long(stage: &Stage, since: Timestamp, now: Timestamp) -> Option<String> {
     let timeout = stage.timeout_secs?;
     let end = since
         .checked_add(jiff::SignedDuration::from_secs(timeout.cast_signed()))
         .ok()?;
-    let rules = stage.entry.as_ref().map_or(&[][..], |c| &c.rules[..]);
-    let windows: Vec<(&str, Option<&str>)> = rules
-        .iter()
-        .filter_map(|r| match r {
-            CondRule::Window { cron, tz, .. } => Some((cron.as_str(), tz.as_deref())),
-            _ => None,
-        })
-        .collect();
-    let opened = windows
-        .iter()
-        .map(|(c, z)| crate::patterns::next_opening(c, *z, since).ok().flatten())
-        .collect::<Option<Vec<_>>>()?
-        .into_iter()
-        .max()?;
-    (opened > end).then(|| {
-        let what: Vec<String> = windows.iter().map(|(c, z)| window_text(c, *z)).collect();
-        timed_out(&what, timeout, since)
+    (now >= end).then(|| {
+        let rules = stage.entry.as_ref().map_or(&[][..], |c| &c.rules[..]);
+        let what: Vec<String> = rules
+            .iter()
+            .filter_map(|r| match r {
+                CondRule::Window { cron, tz, .. } => Some(window_text(cron, tz.as_deref())),
+                _ => None,
+            })
+            .collect();
+        format!(
+            "it waited for {} longer than the stage's timeout ({}, since {})",
+            what.join(" and "),
+            crate::syntax::format_duration(timeout),
+            since.round(jiff::Unit::Second).unwrap_or(since),
+        )
     })
 }
 
@@ -162,16 +168,17 @@ impl<'r> Sched<'r, '_> {
             self.wait_for_window(i, inflight)?;
             return Ok(true);
         }
-        // Decided otherwise: a later decision (`pipec retry`) waits afresh. A window that
-        // opened only after the timeout (while the run was held) fails the stage, as the
-        // timer would have if a process had been there.
+        // Decided otherwise: a later decision (`pipec retry`) waits afresh. A stage that
+        // waited past its timeout (held, and resumed late) fails, even though its window is
+        // open now.
         let since = self.since(i)?;
         self.window_over(i)?;
         let proceeds = matches!(
             verdict,
             Verdict::Runs | Verdict::RunsOrSkipped(_) | Verdict::Depends(_)
         );
-        match since.and_then(|t| opened_late(stage, t)) {
+        let now = (self.run.options.clock)();
+        match since.and_then(|t| waited_too_long(stage, t, now)) {
             Some(why) if proceeds => {
                 self.fail_stage(i, &format!("entry: {why}"))?;
                 Ok(true)

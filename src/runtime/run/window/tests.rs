@@ -190,9 +190,9 @@ fn a_window_that_stays_closed_past_the_stage_timeout_fails_the_stage() {
     let (st, why) = stage(&history, &id, "deploy");
     assert_eq!(st, "failed");
     // It began waiting after `build`'s second.
-    assert!(
-        why.contains("did not open within the stage's timeout (30m, since 2026-11-26T10:20:01Z)"),
-        "{why}"
+    assert_eq!(
+        why,
+        "entry: it waited for the deployment window `0-10 * * * *` longer than the stage's timeout (30m, since 2026-11-26T10:20:01Z)"
     );
 }
 
@@ -238,5 +238,18 @@ fn a_stage_waiting_for_its_window_when_the_run_fails_elsewhere_is_left_undecided
     assert_eq!(
         why,
         "not decided: the run failed while it waited for its deployment window"
+    );
+}
+
+#[test]
+fn a_window_that_opened_since_the_decision_is_looked_at_again_at_once() {
+    let ir = gated("");
+    let now = at("2026-11-26T11:00:00Z");
+    assert_eq!(
+        plan_wait(&ir.pipeline.stages[1], now, now),
+        Wait::Until {
+            wake: at("2026-11-26T11:00:01Z"),
+            opens: Some(now),
+        }
     );
 }
