@@ -8,10 +8,10 @@
 //! recorded in the history before anything that depends on it starts.
 //!
 //! Durable runs (`docs/runtime.md`): a run may start from a recorded state ([`Start`]);
-//! approvals and disabled transitions hold it (it ends `waiting` when nothing else can go
-//! on); in `superseded` and `queued` modes a stage is entered only with its lock
-//! ([`super::locks`]); `on failure rollback` runs the stage again as a run of its own with
-//! the inputs of the last run in which it succeeded.
+//! approvals, disabled transitions and closed `else wait` windows (`run/window.rs`) hold
+//! it (it ends `waiting` when nothing else can go on); in `superseded` and `queued` modes a
+//! stage is entered only with its lock ([`super::locks`]); `on failure rollback` runs the
+//! stage again as a run of its own with the inputs of the last run in which it succeeded.
 #![allow(clippy::disallowed_methods)] // Reason: the runtime creates workspaces and copies files.
 
 use std::collections::BTreeMap;
