@@ -302,3 +302,9 @@ fn an_input_mapped_to_a_folder_is_a_reference_of_its_artifact() {
     assert_eq!(def.map(|s| s.start as usize), Some(at(text, "src }", 0)));
     assert_eq!(a.rename(use_at, "tree").map(|e| e.len()), Ok(2));
 }
+
+#[test]
+fn the_map_of_inputs_offers_artifacts() {
+    let text = "pipeline p {\n    stage s {\n        action a: dir { path = \".\"  output = src }\n    }\n    stage b {\n        action x: sh { inputs = { $0 }  run = \"ls\" }\n    }\n}\n";
+    assert_eq!(labels(text), ["src"]);
+}
