@@ -123,7 +123,18 @@ fn drive(
             clock: &clock,
         };
         let (_stop_tx, stop) = tokio::sync::watch::channel(0u8);
-        let (values, secrets) = (BTreeMap::new(), BTreeMap::new());
+        // The params' defaults (literals).
+        let values: BTreeMap<String, crate::runtime::eval::Value> = ir
+            .pipeline
+            .params
+            .iter()
+            .filter_map(|p| {
+                let v =
+                    crate::runtime::resume::eval_with_params(p.default.as_ref()?, &BTreeMap::new());
+                Some((p.name.clone(), v.ok()?))
+            })
+            .collect();
+        let secrets = BTreeMap::new();
         let run = Run {
             ir,
             history,
@@ -251,5 +262,27 @@ fn a_window_that_opened_since_the_decision_is_looked_at_again_at_once() {
             wake: at("2026-11-26T11:00:01Z"),
             opens: Some(now),
         }
+    );
+}
+
+#[test]
+fn the_other_rules_of_an_else_wait_entry_still_fail_the_stage_at_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let history = History::open(dir.path()).expect("history");
+    let ir = ir("pipeline p {
+  param target: string = \"staging\"
+  stage deploy {
+    entry { window \"0-10 * * * *\"  require params.target == \"prod\"  else wait }
+    action ship: wait { duration = 1s }
+  }
+}
+");
+    let (id, status) = drive(&ir, &history, dir.path(), None, "2026-11-26T10:20:00Z");
+    assert_eq!(status, RunStatus::Failed);
+    let (st, why) = stage(&history, &id, "deploy");
+    assert_eq!(st, "failed");
+    assert!(
+        why.contains("`params.target == \"prod\"` is false"),
+        "{why}"
     );
 }
