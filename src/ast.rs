@@ -114,6 +114,8 @@ pub struct Param {
     pub name: Ident,
     pub ty: TypeExpr,
     pub default: Option<Expr>,
+    /// The constraints block `{ allowed = […]  pattern = "…" }`, as attributes.
+    pub constraints: Vec<Attr>,
     pub span: Span,
 }
 
@@ -173,6 +175,8 @@ pub enum ElseResult {
     Skip,
     Fail,
     Rollback,
+    /// `entry { window … else wait }`: held until the window opens.
+    Wait,
 }
 
 #[derive(Clone, Debug)]

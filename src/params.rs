@@ -29,12 +29,19 @@ pub fn parse_value(ty: &Type, text: &str) -> Result<Expr, String> {
         Type::String | Type::Script | Type::Artifact | Type::Secret => Expr::Str {
             value: text.to_string(),
         },
-        Type::Int => Expr::Int {
-            value: text
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{text}` is not an integer"))?,
-        },
+        Type::Int => {
+            if leading_zeros(text) {
+                return Err(format!(
+                    "`{text}` has leading zeros, which an `int` would drop"
+                ));
+            }
+            Expr::Int {
+                value: text
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("`{text}` is not an integer"))?,
+            }
+        }
         Type::Bool => match text.trim() {
             "true" => Expr::Bool { value: true },
             "false" => Expr::Bool { value: false },
@@ -73,6 +80,102 @@ pub fn parse_value(ty: &Type, text: &str) -> Result<Expr, String> {
     })
 }
 
+/// Whether an integer's text has leading zeros (`007`, `-01`): the number would lose them,
+/// which for an account id or a version is lost data, not a number.
+fn leading_zeros(text: &str) -> bool {
+    let digits = text.trim().trim_start_matches(['-', '+']);
+    digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `text` for a param of type `ty` holds an integer with leading zeros.
+fn drops_zeros(ty: &Type, text: &str) -> bool {
+    match ty {
+        Type::Int => leading_zeros(text),
+        Type::List(elem) if **elem == Type::Int => {
+            let items: Vec<String> = serde_json::from_str::<Vec<String>>(text)
+                .unwrap_or_else(|_| text.split(',').map(str::to_string).collect());
+            items.iter().any(|i| leading_zeros(i))
+        }
+        _ => false,
+    }
+}
+
+/// A value as shown in messages: strings without quotes, the rest as written in `.pipe`.
+fn shown(e: &Expr) -> String {
+    match e {
+        Expr::Str { value } => value.clone(),
+        other => crate::ir::describe::describe(other),
+    }
+}
+
+/// A param's `pattern` as a regular expression that must match the whole value.
+pub fn full_match(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+}
+
+/// How a value breaks a param's constraints (`allowed`, `pattern`; for a list, checked on
+/// each element): the offending value as shown, and the rule it breaks. `None` when it
+/// keeps them (or is not a literal).
+pub fn violation(
+    allowed: Option<&[Expr]>,
+    pattern: Option<&str>,
+    value: &Expr,
+) -> Option<(String, String)> {
+    match value {
+        Expr::List { items } => {
+            return items.iter().find_map(|i| violation(allowed, pattern, i));
+        }
+        Expr::Str { .. } | Expr::Int { .. } | Expr::Bool { .. } | Expr::Duration { .. } => {}
+        _ => return None,
+    }
+    if let Some(allowed) = allowed {
+        if !allowed.contains(value) {
+            let set: Vec<String> = allowed.iter().map(|a| format!("`{}`", shown(a))).collect();
+            return Some((
+                shown(value),
+                format!("it must be one of {}", set.join(", ")),
+            ));
+        }
+    }
+    if let (Some(pattern), Expr::Str { value: text }) = (pattern, value) {
+        // An invalid pattern was reported when checking; the IR of a file that checked
+        // clean has none.
+        if full_match(pattern).is_ok_and(|re| !re.is_match(text)) {
+            return Some((
+                text.clone(),
+                format!("it must match the pattern `{pattern}` (the whole value)"),
+            ));
+        }
+    }
+    None
+}
+
+/// The diagnostic for a value of param `p` that breaks its constraints.
+fn constraint_error(p: &crate::ir::Param, value: &Expr) -> Option<Diagnostic> {
+    let (bad, rule) = violation(p.allowed.as_deref(), p.pattern.as_deref(), value)?;
+    Some(
+        Diagnostic::new(
+            Code::E0301,
+            format!("param `{}` does not allow `{bad}`: {rule}", p.name),
+            src_span(p.span),
+            "declared here",
+        )
+        .note("a param's `allowed` and `pattern` are checked before anything runs"),
+    )
+}
+
+/// Checks a value of param `name` (bound or evaluated) against its constraints; the error
+/// is the message to show.
+pub fn check_value(ir: &Ir, name: &str, value: &Expr) -> Result<(), String> {
+    let Some(p) = ir.pipeline.params.iter().find(|p| p.name == name) else {
+        return Ok(());
+    };
+    match constraint_error(p, value) {
+        Some(d) => Err(format!("error[{}]: {}", d.code, d.message)),
+        None => Ok(()),
+    }
+}
+
 /// Binds given values to the pipeline's params; every param gets a value or a diagnostic.
 pub fn bind(
     ir: &Ir,
@@ -99,15 +202,24 @@ pub fn bind(
             continue;
         };
         match parse_value(&p.ty, text) {
-            Ok(v) => {
-                out.insert(name.clone(), v);
-            }
-            Err(e) => errors.push(Diagnostic::new(
-                Code::E0301,
-                format!("bad value for param `{name}`: expected `{}`", p.ty),
-                src_span(p.span),
-                e,
-            )),
+            Ok(v) => match constraint_error(p, &v) {
+                Some(d) => errors.push(d),
+                None => {
+                    out.insert(name.clone(), v);
+                }
+            },
+            Err(e) => errors.push(
+                Diagnostic::new(
+                    Code::E0301,
+                    format!("bad value for param `{name}`: expected `{}`", p.ty),
+                    src_span(p.span),
+                    e,
+                )
+                .help_opt(
+                    drops_zeros(&p.ty, text)
+                        .then(|| format!("declare `{name}` as `string` to keep leading zeros")),
+                ),
+            ),
         }
     }
     for p in params {

@@ -252,7 +252,8 @@ fn compile_to_stdout() {
         .args(&["compile", "app.pipe"])
         .run();
     assert_eq!(out.code, 0);
-    assert!(out.stdout.contains("\"ir_version\": 1"), "{}", out.stdout);
+    let version = format!("\"ir_version\": {}", pipec::ir::IR_VERSION);
+    assert!(out.stdout.contains(&version), "{}", out.stdout);
 }
 
 #[test]

@@ -784,3 +784,84 @@ fn a_stage_retried_on_failure_asks_its_approval_again() {
     assert_eq!(pipec(&t, &["approve", "last", "ask.ok"]).code, 0);
     assert_eq!(pipec(&t, &["resume", "last"]).code, 0);
 }
+
+/// A pipeline whose `deploy` stage waits for a window: `WINDOW` is its cron.
+const WINDOWED: &str = r#"pipeline windowed {
+  stage build { action a: sh { run = "echo build >> ../../../../log" } }
+  stage deploy {
+    timeout 2h
+    entry { window "WINDOW"  else wait }
+    action ship: sh { run = "echo deploy >> ../../../../log" }
+  }
+}
+"#;
+
+/// A cron naming only the minute half an hour from now: closed for the whole test.
+fn closed_window() -> String {
+    let minute = jiff::Timestamp::now()
+        .as_second()
+        .div_euclid(60)
+        .rem_euclid(60);
+    format!("{} * * * *", (minute + 30) % 60)
+}
+
+fn stage_reason(v: &serde_json::Value, stage: &str) -> String {
+    v["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == stage))
+        .and_then(|s| s["reason"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn an_else_wait_window_holds_the_run_until_it_opens_within_the_stage_timeout() {
+    let t = Test::new().file(
+        "pipeline.pipe",
+        &WINDOWED.replace("WINDOW", &closed_window()),
+    );
+    let out = run(&t, &[]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let v = show(&t, "last");
+    assert_eq!(v["status"], "waiting");
+    assert_eq!(stage_status(&v, "deploy"), "waiting");
+    let why = stage_reason(&v, "deploy");
+    says(&why, "waiting for the deployment window");
+    says(&why, "it opens at ");
+    says(&why, "(the stage's timeout, 2h)");
+    // `pipec show` says it too.
+    says(
+        &pipec(&t, &["show", "last"]).stdout,
+        "stage deploy: waiting (waiting for the deployment window",
+    );
+    // Resumed while it is still closed: held again, nothing ran twice.
+    let out = pipec(&t, &["resume", "last"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(lines(&t, "log"), ["build"]);
+    // Its timeout counts from when it began waiting, across holds.
+    let db = rusqlite::Connection::open(t.path("state/history.db")).expect("history");
+    db.execute(
+        "UPDATE stages SET window_since = '2020-01-01T00:00:00Z' WHERE name = 'deploy'",
+        [],
+    )
+    .expect("update");
+    let out = pipec(&t, &["resume", "last"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    says(&out.stderr, "did not open within the stage's timeout (2h");
+    assert_eq!(stage_status(&show(&t, "last"), "deploy"), "failed");
+    assert_eq!(lines(&t, "log"), ["build"]);
+}
+
+#[test]
+fn an_open_window_with_else_wait_runs_at_once_and_the_dry_run_says_it_would_wait() {
+    let t = Test::new().file("pipeline.pipe", &WINDOWED.replace("WINDOW", "* * * * *"));
+    let out = run(&t, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(lines(&t, "log"), ["build", "deploy"]);
+    let out = run(&t, &["--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    says(
+        &out.stdout,
+        "stage `deploy`: runs in its deployment window: entry: would wait for the deployment window `* * * * *` while it is closed, at most 2h (the stage's timeout)",
+    );
+}

@@ -334,3 +334,120 @@ fn changed_paths_are_matched_after_normalising() {
         out.stderr
     );
 }
+
+const CONSTRAINED: &str = r#"pipeline release {
+  param env: string = "staging" { allowed = ["staging", "prod"] }
+  param version: string = "1.0" { pattern = "[0-9]+\\.[0-9]+" }
+  param account: int = 1
+  param region: string = env("RELEASE_REGION") { allowed = ["eu", "us"] }
+  stage s {
+    action a: sh { run = "touch ran; echo ${params.env} ${params.version} ${params.account} ${params.region}" }
+  }
+}
+"#;
+
+/// `pipec run` of `CONSTRAINED` with `args`: its output, and whether anything ran.
+fn run_constrained(args: &[&str], region: &str) -> (crate::support::Output, bool) {
+    let t = Test::new().file("release.pipe", CONSTRAINED);
+    let mut all = vec!["run", "release.pipe", "--state-dir", "state"];
+    all.extend_from_slice(args);
+    let out = t.args_once_env(&all, ("RELEASE_REGION", region));
+    let ran = t.path("state/work").exists();
+    (out, ran)
+}
+
+#[test]
+fn an_int_param_refuses_leading_zeros_and_says_to_declare_it_string() {
+    let (out, ran) = run_constrained(&["--param", "account=012345678901"], "eu");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!ran, "nothing runs");
+    for needed in [
+        "bad value for param `account`: expected `int`",
+        "`012345678901` has leading zeros, which an `int` would drop",
+        "help: declare `account` as `string` to keep leading zeros",
+    ] {
+        assert!(out.stderr.contains(needed), "{needed}: {}", out.stderr);
+    }
+    // Zero itself, and a negative number, are fine.
+    for ok in ["account=0", "account=-12"] {
+        let (out, ran) = run_constrained(&["--param", ok], "eu");
+        assert_eq!(out.code, 0, "{ok}: {}", out.stderr);
+        assert!(ran);
+    }
+}
+
+#[test]
+fn param_values_outside_allowed_or_pattern_stop_the_run_before_anything_runs() {
+    let (out, ran) = run_constrained(&["--param", "env=qa", "--param", "version=1.2.3"], "eu");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!ran, "nothing runs");
+    for needed in [
+        "param `env` does not allow `qa`: it must be one of `staging`, `prod`",
+        "param `version` does not allow `1.2.3`",
+        "it must match the pattern `[0-9]+\\.[0-9]+`",
+    ] {
+        assert!(out.stderr.contains(needed), "{needed}: {}", out.stderr);
+    }
+    // A default read from the environment is checked when it is read.
+    let (out, ran) = run_constrained(&[], "asia");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!ran, "nothing runs");
+    assert!(
+        out.stderr
+            .contains("param `region` does not allow `asia`: it must be one of `eu`, `us`"),
+        "{}",
+        out.stderr
+    );
+    let (out, ran) = run_constrained(&["--param", "env=prod", "--param", "version=10.2"], "us");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(ran);
+}
+
+const TWO_TREES: &str = r#"pipeline trees {
+  stage source {
+    action app: dir { path = "app"  output = app_src }
+    action config: dir { path = "config"  output = config_src }
+  }
+  stage build {
+    action make: sh {
+      INPUTS
+      run = """
+        cat app/main.txt config/prod.env
+        test "$PIPEC_INPUT_app_src" = "$PWD/app"
+        test "$PIPEC_INPUT_config_src" = "$PWD/config"
+        """
+    }
+  }
+}
+"#;
+
+#[test]
+fn two_dir_inputs_go_to_folders_of_their_own_and_at_the_root_they_are_refused_before_running() {
+    let trees = |inputs: &str| {
+        Test::new()
+            .file("app/main.txt", "main\n")
+            .file("config/prod.env", "ENV=prod\n")
+            .file("trees.pipe", &TWO_TREES.replace("INPUTS", inputs))
+    };
+    let t = trees(r#"inputs = { app_src = "app/", config_src = "config" }"#);
+    let out = t.args_once(&["run", "trees.pipe", "--state-dir", "state", "--verbose"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("build.make | main") && out.stderr.contains("build.make | ENV=prod"),
+        "{}",
+        out.stderr
+    );
+    // Both at the workspace root: the check refuses it, and nothing runs.
+    let t = trees("inputs = [app_src, config_src]");
+    let out = t.args_once(&["run", "trees.pipe", "--state-dir", "state"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("E0411")
+            && out
+                .stderr
+                .contains("inputs `app_src` and `config_src` would both be restored at `.`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!t.path("state/work").exists(), "nothing ran");
+}

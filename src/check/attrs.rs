@@ -7,7 +7,7 @@ use super::kinds::{
     CATEGORIES, COMMON, KINDS, MAX_TIMEOUT, default_category, kind_by_name, kind_name, kind_params,
 };
 use super::types::{Ctx, Scope, Ty};
-use super::{ActionModel, Checker, OutputModel, Site, TemplateDef, Use, UseKind};
+use super::{ActionModel, Checker, InputModel, OutputModel, Site, TemplateDef, Use, UseKind};
 use crate::ast::{self, AttrValue, ExprKind};
 use crate::diagnostics::{Code, Diagnostic, suggest};
 use crate::ir::{self, Kind};
@@ -25,7 +25,8 @@ pub(crate) enum NameRef {
 pub(crate) struct Parts {
     pub kind_params: BTreeMap<String, ir::Expr>,
     pub after: Vec<ast::Ident>,
-    pub inputs: Vec<NameRef>,
+    /// With the folder each is restored under (`inputs = { NAME = "FOLDER" }`).
+    pub inputs: Vec<(NameRef, Option<String>)>,
     pub outputs: Vec<(NameRef, String)>,
     pub exports: Vec<ast::Ident>,
     pub env: BTreeMap<String, ir::Expr>,
@@ -255,7 +256,7 @@ impl Checker<'_> {
         }
     }
 
-    fn name_ref(id: ast::Ident, ctx: Ctx<'_>) -> NameRef {
+    pub(super) fn name_ref(id: ast::Ident, ctx: Ctx<'_>) -> NameRef {
         if let Scope::Template(params) = ctx.scope {
             if params
                 .iter()
@@ -272,10 +273,8 @@ impl Checker<'_> {
         match a.name.name.as_str() {
             "after" => parts.after = self.names(&a.value, true, "action"),
             "input" | "inputs" => {
-                let list = a.name.name == "inputs";
-                for id in self.names(&a.value, list, "artifact") {
-                    parts.inputs.push(Self::name_ref(id, ctx));
-                }
+                let inputs = self.inputs(a, ctx);
+                parts.inputs.extend(inputs);
             }
             "output" => self.output(a, parts, ctx, target),
             "outputs" => {
@@ -652,16 +651,20 @@ impl Checker<'_> {
                 }
             }
         }
-        let inputs: Vec<ast::Ident> = parts
+        let inputs: Vec<InputModel> = parts
             .inputs
             .iter()
-            .filter_map(|n| match n {
-                NameRef::Name(id) => Some(id.clone()),
+            .filter_map(|(n, folder)| match n {
+                NameRef::Name(id) => Some(InputModel {
+                    name: id.clone(),
+                    folder: folder.clone(),
+                }),
                 NameRef::Param(..) => None,
             })
             .collect();
-        self.no_repeats(&inputs, "input artifact");
-        for id in &inputs {
+        let names: Vec<ast::Ident> = inputs.iter().map(|i| i.name.clone()).collect();
+        self.no_repeats(&names, "input artifact");
+        for id in &names {
             self.uses.push(Use {
                 kind: UseKind::Artifact {
                     name: id.name.clone(),
@@ -670,6 +673,7 @@ impl Checker<'_> {
                 site,
             });
         }
+        self.input_sets.push(inputs.clone());
         let outputs = parts
             .outputs
             .iter()
@@ -875,7 +879,10 @@ impl Checker<'_> {
             inputs: if set("input") || set("inputs") {
                 call.inputs.clone()
             } else {
-                body.inputs.iter().map(name_of).collect()
+                body.inputs
+                    .iter()
+                    .map(|(n, folder)| (name_of(n), folder.clone()))
+                    .collect()
             },
             outputs: if set("output") || set("outputs") {
                 call.outputs.clone()

@@ -17,12 +17,15 @@
 //! never reported as unknown.
 
 mod attrs;
+mod inputs;
 mod kinds;
+mod params;
 mod pipeline;
 mod release;
 mod resolve;
 mod secrets;
 mod types;
+mod wait;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -129,6 +132,10 @@ pub struct ParamModel {
     pub doc: Option<String>,
     pub ty: Option<ir::Type>,
     pub default: Option<ir::Expr>,
+    /// `allowed = […]`, literals of the param's (element) type.
+    pub allowed: Option<Vec<ir::Expr>>,
+    /// `pattern = "…"`, a valid regular expression.
+    pub pattern: Option<String>,
     pub span: Span,
 }
 
@@ -173,6 +180,14 @@ pub struct StageModel {
 }
 
 #[derive(Clone, Debug)]
+pub struct InputModel {
+    pub name: ast::Ident,
+    /// `inputs = { NAME = "FOLDER" }`: restored under this folder (normalised; `None` for
+    /// the workspace root).
+    pub folder: Option<String>,
+}
+
+#[derive(Clone, Debug)]
 pub struct OutputModel {
     pub name: ast::Ident,
     pub path: String,
@@ -188,7 +203,7 @@ pub struct ActionModel {
     /// The kind's parameters, sorted by name (defaults filled in).
     pub params: Vec<(String, ir::Expr)>,
     pub after: Vec<ast::Ident>,
-    pub inputs: Vec<ast::Ident>,
+    pub inputs: Vec<InputModel>,
     pub outputs: Vec<OutputModel>,
     /// Declared exports (from `exports`).
     pub exports: Vec<ast::Ident>,
@@ -245,6 +260,9 @@ pub struct Checker<'a> {
     action_index: HashMap<(usize, String), usize>,
     stages: Vec<StageModel>,
     uses: Vec<Use>,
+    /// The inputs of every action and `check` rule, checked for overlaps (E0411) once
+    /// every producer is known.
+    input_sets: Vec<Vec<InputModel>>,
     used_params: HashSet<String>,
     used_secrets: HashSet<String>,
     used_exports: HashSet<(usize, usize, String)>,
@@ -336,6 +354,7 @@ impl<'a> Checker<'a> {
             action_index: HashMap::new(),
             stages: Vec::new(),
             uses: Vec::new(),
+            input_sets: Vec::new(),
             used_params: HashSet::new(),
             used_secrets: HashSet::new(),
             used_exports: HashSet::new(),

@@ -208,11 +208,14 @@ impl Checker<'_> {
             .default
             .as_ref()
             .map(|d| self.default_value(d, ty.as_ref()));
+        let constraints = self.param_constraints(p, ty.as_ref(), default.as_ref());
         ParamModel {
             name: p.name.clone(),
             doc: p.doc.clone(),
             ty,
             default,
+            allowed: constraints.allowed,
+            pattern: constraints.pattern,
             span: p.span,
         }
     }
@@ -787,6 +790,7 @@ impl Checker<'_> {
         let otherwise = match c.otherwise {
             Some((ast::ElseResult::Skip, _)) => ir::ElseResult::Skip,
             Some((ast::ElseResult::Rollback, _)) => ir::ElseResult::Rollback,
+            Some((ast::ElseResult::Wait, at)) => self.else_wait(c, at),
             _ => ir::ElseResult::Fail,
         };
         ConditionModel {

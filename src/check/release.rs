@@ -36,6 +36,7 @@ impl Dominators {
 impl Checker<'_> {
     pub(super) fn release_rules(&mut self, model: &mut Model) {
         self.empty(model);
+        self.input_overlaps();
         let graphs: Vec<ActionGraph> = (0..self.stages.len())
             .map(|s| self.action_graph(s))
             .collect();
@@ -607,7 +608,7 @@ impl Checker<'_> {
             .flat_map(|s| {
                 s.actions
                     .iter()
-                    .flat_map(|a| a.inputs.iter().map(|i| i.name.clone()))
+                    .flat_map(|a| a.inputs.iter().map(|i| i.name.name.clone()))
             })
             .collect();
         let check_inputs: HashSet<String> = self

@@ -362,6 +362,7 @@ impl Checker<'_> {
         for n in body
             .inputs
             .iter()
+            .map(|(n, _)| n)
             .chain(body.outputs.iter().map(|(n, _)| n))
         {
             if let NameRef::Param(p, _) = n {

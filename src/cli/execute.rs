@@ -116,6 +116,7 @@ pub(crate) fn drive(d: &Drive<'_>) -> u8 {
         loader: &load_child,
         parents: Vec::new(),
         inherited: Inherited::default(),
+        clock: &jiff::Timestamp::now,
     };
     let masks = crate::runtime::exec::masks(&secrets.values().cloned().collect::<Vec<_>>());
     let view = View::new(masks);
@@ -160,7 +161,7 @@ pub(crate) fn drive(d: &Drive<'_>) -> u8 {
             view.summary(run_id, status.as_str());
             if status == RunStatus::Waiting {
                 eprintln!(
-                    "note: the run is held (the stages marked `waiting` say by what); after the decision, `pipec resume {run_id}` goes on"
+                    "note: the run is held (the stages marked `waiting` say by what); once it may go on (a decision, an enabled transition, an open window), `pipec resume {run_id}` goes on"
                 );
             }
             exit_code(status)

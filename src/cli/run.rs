@@ -261,6 +261,8 @@ pub(crate) fn param_values_of(
         }
         match value {
             Ok(v) => {
+                // A default read from `env(…)` or `file(…)` is known only now.
+                crate::params::check_value(ir, &name, &v.literal())?;
                 out.insert(name, v);
             }
             Err(EvalError::Unknown(what) | EvalError::Invalid(what)) => {
@@ -372,6 +374,7 @@ fn verdict_text(v: &Verdict) -> String {
             format!("runs, or is skipped by its entry (decided while running: {why})")
         }
         Verdict::AfterFailure(why) => format!("not started: {why}"),
+        Verdict::Waits(why) => format!("runs in its deployment window: {why}"),
     }
 }
 

@@ -64,6 +64,7 @@ codes! {
     E0408 => "`rollback` not allowed here",
     E0409 => "edge across stages or into the entry stage",
     E0410 => "timeout or retry count out of range",
+    E0411 => "inputs of one action restored at the same place",
     W0001 => "unused declaration",
     W0002 => "constant condition",
     W0003 => "action timeout longer than the pipeline timeout",

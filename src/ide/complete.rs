@@ -188,6 +188,8 @@ enum Block {
     /// An action's (template's, check's) attributes, with its kind as written.
     Attrs(String),
     Trigger,
+    /// A `param`'s constraints.
+    Param,
     Rules,
     /// A map or list value of an attribute, or any other expression bracket.
     Value(Option<String>),
@@ -220,6 +222,8 @@ impl Scan {
                 Block::Attrs(kind_after((colon + 1).min(w.len())))
             }
             ('{', ["trigger", _]) => Block::Trigger,
+            // `param NAME: TYPE [= DEFAULT] {`, not the map of `= {`.
+            ('{', ["param", _, ":", .., last]) if *last != "=" => Block::Param,
             ('{', ["entry"] | ["on", "success"]) => Block::Rules,
             (_, [.., attr, "="]) => Block::Value(Some((*attr).to_string())),
             _ => Block::Value(None),
@@ -368,7 +372,7 @@ impl Analysis {
             ["on"] => return values(&["success", "failure"]),
             ["on", "failure"] => return values(&["retry", "rollback", "fail"]),
             [.., "else"] if ctx.inner == Block::Rules => {
-                return values(&["skip", "fail", "rollback"]);
+                return values(&["skip", "fail", "rollback", "wait"]);
             }
             [.., attr, "="] if ctx.in_items() => return self.value_of(attr, &ctx.inner, ctx, scan),
             _ => {}
@@ -390,6 +394,10 @@ impl Analysis {
             Block::Stage(_) => keywords(docs::STAGE_KEYWORDS),
             Block::Rules => keywords(docs::RULE_KEYWORDS),
             Block::Trigger => docs::TRIGGER_ATTRIBUTES
+                .iter()
+                .map(|(n, d)| attribute(n, d, None))
+                .collect(),
+            Block::Param => docs::PARAM_CONSTRAINTS
                 .iter()
                 .map(|(n, d)| attribute(n, d, None))
                 .collect(),

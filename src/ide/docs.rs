@@ -165,7 +165,10 @@ pub(crate) const RULE_KEYWORDS: &[(&str, &str)] = &[
     ("require", "require EXPR"),
     ("window", "window \"CRON\" [tz \"ZONE\"]"),
     ("check", "check KIND { … }"),
-    ("else", "else skip|fail|rollback"),
+    (
+        "else",
+        "else skip|fail|wait (entry), else rollback|fail (on success)",
+    ),
 ];
 
 pub(crate) const FUNCTIONS: &[(&str, &str)] = &[
@@ -184,6 +187,14 @@ pub(crate) const FUNCTIONS: &[(&str, &str)] = &[
     (
         "file",
         "file(path): a file's text (only in `secret` and `param` defaults)",
+    ),
+];
+
+pub(crate) const PARAM_CONSTRAINTS: &[(&str, &str)] = &[
+    ("allowed", "list: the only values the param may take"),
+    (
+        "pattern",
+        "string: a regular expression the whole value must match",
     ),
 ];
 

@@ -308,7 +308,15 @@ impl Builder {
             ("after", AttrValue::Expr(e), Some(stage)) => {
                 self.names(e, &|n| Symbol::Action(stage.to_string(), n.to_string()));
             }
-            ("input" | "inputs", AttrValue::Expr(e), _) => self.artifacts(e, false),
+            ("input" | "inputs", AttrValue::Expr(e), _) => match &e.kind {
+                // `inputs = { NAME = "FOLDER" }`
+                ExprKind::Map(entries) => {
+                    for (k, _) in entries {
+                        self.artifact(k, false);
+                    }
+                }
+                _ => self.artifacts(e, false),
+            },
             ("output", AttrValue::OutputFrom { name, .. }, _) => self.artifact_def(name),
             ("output", AttrValue::Expr(e), _) => self.artifacts(e, true),
             ("outputs", AttrValue::Expr(e), _) => {
@@ -353,11 +361,16 @@ impl Builder {
     /// Artifact names; inside a template a parameter may stand for one.
     fn artifacts(&mut self, e: &ast::Expr, def: bool) {
         for id in bare_names(e) {
-            if let Some(symbol) = self.template_param(&id.name) {
-                self.add(id.span, symbol, false);
-            } else {
-                self.add(id.span, Symbol::Artifact(id.name.clone()), def);
-            }
+            self.artifact(id, def);
+        }
+    }
+
+    /// One artifact name; inside a template a parameter may stand for it.
+    fn artifact(&mut self, id: &ast::Ident, def: bool) {
+        if let Some(symbol) = self.template_param(&id.name) {
+            self.add(id.span, symbol, false);
+        } else {
+            self.add(id.span, Symbol::Artifact(id.name.clone()), def);
         }
     }
 

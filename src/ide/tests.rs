@@ -256,7 +256,7 @@ fn completion_follows_the_block_it_is_in() {
         "    stage deploy {\n",
         "    stage deploy {\n        entry { require true else $0 }\n",
     ));
-    assert_eq!(l, ["skip", "fail", "rollback"]);
+    assert_eq!(l, ["skip", "fail", "rollback", "wait"]);
     // Types where a type goes.
     let l = labels(&TWO.replace("pipeline p {\n", "pipeline p {\n    param e: $0\n"));
     assert!(
@@ -273,4 +273,38 @@ fn completion_follows_the_block_it_is_in() {
     // A map key named like an attribute is not that attribute.
     let l = labels(&TWO.replace("run = \"x\" }", "run = \"x\"  env = { input = $0 } }"));
     assert!(l.contains(&"params".to_string()), "{l:?}");
+}
+
+#[test]
+fn a_param_block_offers_its_constraints() {
+    for decl in [
+        "param e: string { $0 }",
+        "param e: string = \"a\" { $0 }",
+        "param e: list<string> { allowed = [\"a\"] $0 }",
+    ] {
+        let l = labels(&TWO.replace("pipeline p {\n", &format!("pipeline p {{\n    {decl}\n")));
+        assert_eq!(l, ["allowed", "pattern"], "{decl}");
+    }
+    // The map of a default is not the constraints block.
+    let l = labels(&TWO.replace(
+        "pipeline p {\n",
+        "pipeline p {\n    param m: map<string> = { $0 }\n",
+    ));
+    assert!(!l.contains(&"allowed".to_string()), "{l:?}");
+}
+
+#[test]
+fn an_input_mapped_to_a_folder_is_a_reference_of_its_artifact() {
+    let text = "pipeline p {\n    stage s {\n        action a: dir { path = \".\"  output = src }\n    }\n    stage b {\n        action x: sh { inputs = { src = \"app/\" }  run = \"ls app\" }\n    }\n}\n";
+    let a = Analysis::new("/w/t.pipe", text, &mut NoLoader);
+    let use_at = at(text, "src = \"app/\"", 0);
+    let def = a.definition(use_at);
+    assert_eq!(def.map(|s| s.start as usize), Some(at(text, "src }", 0)));
+    assert_eq!(a.rename(use_at, "tree").map(|e| e.len()), Ok(2));
+}
+
+#[test]
+fn the_map_of_inputs_offers_artifacts() {
+    let text = "pipeline p {\n    stage s {\n        action a: dir { path = \".\"  output = src }\n    }\n    stage b {\n        action x: sh { inputs = { $0 }  run = \"ls\" }\n    }\n}\n";
+    assert_eq!(labels(text), ["src"]);
 }

@@ -1,6 +1,8 @@
 //! Checked model → IR. Runs only on files that check clean.
 
-use super::{Action, Artifact, Condition, Edge, IR_VERSION, Ir, Param, Pipeline, Secret, Stage};
+use super::{
+    Action, Artifact, Condition, Edge, IR_VERSION, Input, Ir, Param, Pipeline, Secret, Stage,
+};
 use crate::check::{ActionModel, ConditionModel, Model};
 use crate::source::{SourceMap, Span};
 
@@ -30,9 +32,10 @@ pub(crate) fn action(map: &SourceMap, a: &ActionModel) -> Action {
         inputs: a
             .inputs
             .iter()
-            .map(|i| Artifact {
-                name: i.name.clone(),
+            .map(|i| Input {
+                name: i.name.name.clone(),
                 path: String::new(),
+                folder: i.folder.clone(),
             })
             .collect(),
         outputs: a
@@ -103,7 +106,7 @@ impl Lowerer {
                     .flat_map(|a| a.outputs.iter().map(|o| (o.name.clone(), o.path.clone())))
             })
             .collect();
-        let fill = |inputs: &mut Vec<Artifact>| {
+        let fill = |inputs: &mut Vec<Input>| {
             for i in inputs {
                 i.path = paths.get(&i.name).cloned().unwrap_or_else(|| ".".into());
             }
@@ -137,6 +140,8 @@ impl Lowerer {
                         name: p.name.name.clone(),
                         ty: p.ty.clone().unwrap_or(super::Type::String),
                         default: p.default.clone(),
+                        allowed: p.allowed.clone(),
+                        pattern: p.pattern.clone(),
                         span: span(map, p.span),
                     })
                     .collect(),

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on every incompatible change of these types.
-pub const IR_VERSION: u32 = 1;
+pub const IR_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,6 +97,13 @@ pub struct Param {
     pub ty: Type,
     /// `None`: required at run time (E0206).
     pub default: Option<Expr>,
+    /// `allowed = […]`: the only values it may take (for a list, each element's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<Expr>>,
+    /// `pattern = "…"`: a regular expression the whole value (for a list, each element)
+    /// must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
     pub span: Span,
 }
 
@@ -172,6 +179,9 @@ pub enum ElseResult {
     Skip,
     Fail,
     Rollback,
+    /// An `entry` with a `window` rule: held (visible, resumable) until the window opens,
+    /// at most the stage's timeout; its other rules that fail still fail the stage.
+    Wait,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -244,6 +254,30 @@ pub struct Artifact {
     pub path: String,
 }
 
+/// An input artifact of an action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    pub name: String,
+    /// The path its producer captured it from (`.` for `dir`/`git` results).
+    pub path: String,
+    /// `inputs = { NAME = "FOLDER" }`: restored under this folder of the workspace
+    /// (relative, normalised, never `.`), at `FOLDER/PATH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+}
+
+impl Input {
+    /// Where it is restored, relative to the workspace.
+    pub fn restored_at(&self) -> String {
+        match &self.folder {
+            Some(f) if self.path == "." => f.clone(),
+            Some(f) => format!("{f}/{}", self.path),
+            None => self.path.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
@@ -263,7 +297,7 @@ pub struct Action {
     /// The kind's own parameters (defaults filled in).
     pub params: BTreeMap<String, Expr>,
     pub after: Vec<String>,
-    pub inputs: Vec<Artifact>,
+    pub inputs: Vec<Input>,
     pub outputs: Vec<Artifact>,
     /// Names the action may write to `$PIPEC_OUTPUT` (for `git`: `commit`, `branch`).
     pub exports: Vec<String>,
@@ -509,6 +543,12 @@ pub fn validate(ir: &Ir) -> Result<(), String> {
                     s.name, a.name, i.name
                 ));
             }
+            if let Some(i) = a.inputs.iter().find(|i| !inside(&i.restored_at())) {
+                return Err(format!(
+                    "action `{}.{}` restores artifact `{}` outside its workspace",
+                    s.name, a.name, i.name
+                ));
+            }
         }
         let edges: Vec<(&str, &str)> = s
             .actions
@@ -534,6 +574,11 @@ pub fn validate(ir: &Ir) -> Result<(), String> {
         return Err("the stage graph has a cycle".into());
     }
     Ok(())
+}
+
+/// Whether a relative path stays inside the folder it is relative to.
+fn inside(path: &str) -> bool {
+    !path.is_empty() && !path.starts_with('/') && !path.split('/').any(|seg| seg == "..")
 }
 
 /// Kahn's algorithm: whether the graph has a cycle.

@@ -176,13 +176,27 @@ pub fn exists(state: &Path, run: &str, name: &str) -> bool {
     manifest_path(state, run, name).is_file()
 }
 
-/// Restores artifact `name` of `run` into `workspace`, at the path it was captured from.
-pub fn restore(state: &Path, run: &str, name: &str, workspace: &Path) -> Result<PathBuf, String> {
+/// Restores artifact `name` of `run` into `workspace`, at the path it was captured from, under
+/// `folder` when one is given (`inputs = { NAME = "FOLDER" }`).
+pub fn restore(
+    state: &Path,
+    run: &str,
+    name: &str,
+    workspace: &Path,
+    folder: Option<&str>,
+) -> Result<PathBuf, String> {
     let fail = |e: std::io::Error| format!("cannot restore artifact `{name}`: {e}");
     let text = std::fs::read_to_string(manifest_path(state, run, name)).map_err(fail)?;
     let m: Manifest = serde_json::from_str(&text)
         .map_err(|e| format!("artifact `{name}` has a broken manifest: {e}"))?;
-    let root = PathBuf::from(crate::paths::normalize(&workspace.join(&m.path)));
+    let base = workspace.join(folder.unwrap_or("."));
+    let root = PathBuf::from(crate::paths::normalize(&base.join(&m.path)));
+    // Never outside, whatever a hand-edited IR says (the checker allows no `..`).
+    if !root.starts_with(crate::paths::normalize(workspace)) {
+        return Err(format!(
+            "artifact `{name}` would be restored outside the workspace"
+        ));
+    }
     // Another input already there, where this one needs a folder or a file.
     let overlap = |at: &Path| {
         format!(
@@ -243,7 +257,7 @@ mod tests {
         let m = capture(state.path(), "r1", "site", ws.path(), "out").expect("captures");
         assert_eq!(m.files.len(), 2);
         let again = tempfile::tempdir().expect("tmp");
-        let root = restore(state.path(), "r1", "site", again.path()).expect("restores");
+        let root = restore(state.path(), "r1", "site", again.path(), None).expect("restores");
         assert_eq!(
             std::fs::read_to_string(root.join("sub/b.txt")).expect("file"),
             "beta"
@@ -252,13 +266,42 @@ mod tests {
         // Writing to the restored copy leaves the store as it was.
         std::fs::write(root.join("a.txt"), "changed").expect("writable copy");
         let third = tempfile::tempdir().expect("tmp");
-        let root3 = restore(state.path(), "r1", "site", third.path()).expect("restores");
+        let root3 = restore(state.path(), "r1", "site", third.path(), None).expect("restores");
         assert_eq!(
             std::fs::read_to_string(root3.join("a.txt")).expect("file"),
             "alpha"
         );
         // Overlapping inputs are refused.
-        assert!(restore(state.path(), "r1", "site", third.path()).is_err());
+        assert!(restore(state.path(), "r1", "site", third.path(), None).is_err());
+    }
+
+    #[test]
+    fn an_artifact_is_restored_under_its_folder_and_never_outside_the_workspace() {
+        let state = tempfile::tempdir().expect("tmp");
+        let ws = tempfile::tempdir().expect("tmp");
+        std::fs::write(ws.path().join("a.txt"), "alpha").expect("write");
+        capture(state.path(), "r1", "root", ws.path(), ".").expect("captures");
+        std::fs::create_dir_all(ws.path().join("bin")).expect("mkdir");
+        std::fs::write(ws.path().join("bin/tool"), "tool").expect("write");
+        capture(state.path(), "r1", "tool", ws.path(), "bin/tool").expect("captures");
+        let again = tempfile::tempdir().expect("tmp");
+        // Two artifacts of the root side by side, each in a folder of its own.
+        let one = restore(state.path(), "r1", "root", again.path(), Some("app")).expect("app");
+        let two = restore(state.path(), "r1", "root", again.path(), Some("cfg")).expect("cfg");
+        assert_eq!(one, again.path().join("app"));
+        assert_eq!(two, again.path().join("cfg"));
+        for f in ["app/a.txt", "cfg/a.txt"] {
+            assert_eq!(
+                std::fs::read_to_string(again.path().join(f)).expect(f),
+                "alpha"
+            );
+        }
+        // A path artifact keeps its path under the folder.
+        let t = restore(state.path(), "r1", "tool", again.path(), Some("x")).expect("x");
+        assert_eq!(t, again.path().join("x/bin/tool"));
+        let e =
+            restore(state.path(), "r1", "tool", again.path(), Some("../out")).expect_err("outside");
+        assert!(e.contains("outside the workspace"), "{e}");
     }
 
     #[test]
@@ -272,7 +315,7 @@ mod tests {
         std::os::unix::fs::symlink("nowhere", ws.path().join("out/dangling")).expect("link");
         capture(state.path(), "r1", "o", ws.path(), "out").expect("captures links");
         let again = tempfile::tempdir().expect("tmp");
-        let root = restore(state.path(), "r1", "o", again.path()).expect("restores");
+        let root = restore(state.path(), "r1", "o", again.path(), None).expect("restores");
         for (link, target) in [
             ("to-dir", "real"),
             ("host", "/etc/hostname"),
@@ -286,12 +329,12 @@ mod tests {
         std::fs::write(ws2.path().join("out"), "a file").expect("write");
         capture(state.path(), "r1", "file", ws2.path(), "out").expect("captures");
         let both = tempfile::tempdir().expect("tmp");
-        restore(state.path(), "r1", "file", both.path()).expect("restores");
-        let e = restore(state.path(), "r1", "o", both.path()).expect_err("overlaps");
+        restore(state.path(), "r1", "file", both.path(), None).expect("restores");
+        let e = restore(state.path(), "r1", "o", both.path(), None).expect_err("overlaps");
         assert!(e.contains("overlaps another input at `out`"), "{e}");
         let both = tempfile::tempdir().expect("tmp");
-        restore(state.path(), "r1", "o", both.path()).expect("restores");
-        let e = restore(state.path(), "r1", "file", both.path()).expect_err("overlaps");
+        restore(state.path(), "r1", "o", both.path(), None).expect("restores");
+        let e = restore(state.path(), "r1", "file", both.path(), None).expect_err("overlaps");
         assert!(e.contains("overlaps another input at `out`"), "{e}");
     }
 }

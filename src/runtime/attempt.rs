@@ -343,6 +343,7 @@ pub(super) async fn nested(
         loader: run.options.loader,
         parents,
         inherited,
+        clock: run.options.clock,
     };
     // The nested run's secrets are masked in what the run around it shows too.
     let report = |p: Progress| (run.report)(p.masked(&masks).nested_under(label));
@@ -435,7 +436,7 @@ pub(super) fn prepare(
             for i in &a.inputs {
                 env.push((
                     format!("PIPEC_INPUT_{}", i.name),
-                    crate::paths::normalize(&workspace.join(&i.path)),
+                    crate::paths::normalize(&workspace.join(i.restored_at())),
                 ));
             }
             Ok(Prepared::Shell(Box::new(Attempt {

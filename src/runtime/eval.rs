@@ -41,6 +41,22 @@ impl Value {
                 .join(" "),
         }
     }
+
+    /// The value as an IR literal (to check it against a param's constraints).
+    pub fn literal(&self) -> Expr {
+        match self {
+            Value::Str(s) => Expr::Str { value: s.clone() },
+            Value::Int(n) => Expr::Int { value: *n },
+            Value::Bool(b) => Expr::Bool { value: *b },
+            Value::Duration(s) => Expr::Duration { secs: *s },
+            Value::List(items) => Expr::List {
+                items: items.iter().map(Value::literal).collect(),
+            },
+            Value::Map(m) => Expr::Map {
+                entries: m.iter().map(|(k, v)| (k.clone(), v.literal())).collect(),
+            },
+        }
+    }
 }
 
 /// Why an expression could not be evaluated.

@@ -1,5 +1,6 @@
 //! What people decide about runs, recorded in the history: approvals of `approval` actions
-//! and overrides of transitions (`pipec transition enable|disable`).
+//! and overrides of transitions (`pipec transition enable|disable`); and when a stage began
+//! waiting for its deployment window (`else wait`), which its timeout counts from.
 //!
 //! These commands only record; the run they concern reads the decision when it gets there
 //! (at once when its process is still going, else when it is resumed).
@@ -149,6 +150,34 @@ impl History {
         .map_err(sql)?
         .collect::<Result<_, _>>()
         .map_err(sql)
+    }
+
+    /// When stage `stage` of `run` began waiting for its deployment window (RFC 3339).
+    pub fn window_since(&self, run: &str, stage: &str) -> Result<Option<String>, String> {
+        self.conn
+            .prepare_cached("SELECT window_since FROM stages WHERE run = ?1 AND name = ?2")
+            .and_then(|mut st| {
+                st.query_row(params![run, stage], |r| r.get(0))
+                    .optional()
+                    .map(Option::flatten)
+            })
+            .map_err(sql)
+    }
+
+    /// Records (or, with `None`, forgets) when a stage began waiting for its window.
+    pub fn set_window_since(
+        &self,
+        run: &str,
+        stage: &str,
+        since: Option<&str>,
+    ) -> Result<(), String> {
+        self.conn
+            .execute(
+                "UPDATE stages SET window_since = ?3 WHERE run = ?1 AND name = ?2",
+                params![run, stage, since],
+            )
+            .map(|_| ())
+            .map_err(sql)
     }
 
     /// Records a transition's state for a pipeline (replacing an earlier override).

@@ -53,6 +53,9 @@ pub enum Verdict {
     RunsOrSkipped(String),
     /// Never starts: the run fails before (at the named stage).
     AfterFailure(String),
+    /// Held until its deployment window opens (`entry { window … else wait }`); the dry run
+    /// says it would wait while the window is closed.
+    Waits(String),
 }
 
 #[derive(Clone, Debug)]
@@ -146,7 +149,7 @@ pub fn plan(ir: &Ir, params: &BTreeMap<String, Value>, facts: &RunFacts) -> Plan
         }
         let actions = if matches!(
             verdict,
-            Verdict::Runs | Verdict::Depends(_) | Verdict::RunsOrSkipped(_)
+            Verdict::Runs | Verdict::Depends(_) | Verdict::RunsOrSkipped(_) | Verdict::Waits(_)
         ) {
             action_plans(s, &scope)
         } else {
@@ -220,7 +223,7 @@ pub(crate) fn stage_verdict(
                     ));
                 }
                 Some(Verdict::Held(h)) => return Verdict::Held(h.clone()),
-                Some(Verdict::Depends(_)) => {
+                Some(Verdict::Depends(_) | Verdict::Waits(_)) => {
                     // Name the stage, not its reasons: those are shown at the stage itself
                     // (and copying them would grow with every level of the graph).
                     waiting.push(format!("whether `{}` completes", e.from));
@@ -253,24 +256,48 @@ pub(crate) fn stage_verdict(
         return Verdict::Runs;
     };
     let mut depends = Vec::new();
+    // `else wait`: a closed window holds the stage; the other rules decide as usual.
+    let waits = entry.otherwise == ElseResult::Wait;
+    let (mut closed, mut windows) = (None, Vec::new());
     for (i, r) in entry.rules.iter().enumerate() {
         let known = match r {
             CondRule::Require { expr, .. } => decide(expr, scope),
             other => rule(i, other),
         };
+        let window = waits && matches!(r, CondRule::Window { .. });
         match known {
             Known::Yes => {}
+            Known::No(why) if window => {
+                closed.get_or_insert(why);
+            }
             Known::No(why) => {
                 return match entry.otherwise {
                     ElseResult::Skip => Verdict::Skipped(format!("entry: {why}")),
-                    ElseResult::Fail | ElseResult::Rollback => {
+                    ElseResult::Fail | ElseResult::Rollback | ElseResult::Wait => {
                         Verdict::Fails(format!("entry: {why}"))
                     }
                 };
             }
+            Known::Depends(d) if window => windows.push(d),
             Known::Depends(d) => depends.push(d),
         }
     }
+    if let Some(why) = closed {
+        return Verdict::Waits(format!("entry: {why}"));
+    }
+    if !windows.is_empty() && depends.is_empty() {
+        return Verdict::Waits(format!(
+            "entry: would wait for {} while it is closed{}",
+            windows.join(" and "),
+            s.timeout_secs
+                .map(|t| format!(
+                    ", at most {} (the stage's timeout)",
+                    crate::syntax::format_duration(t)
+                ))
+                .unwrap_or_default()
+        ));
+    }
+    depends.extend(windows);
     if depends.is_empty() {
         Verdict::Runs
     } else if entry.otherwise == ElseResult::Skip {

@@ -8,10 +8,10 @@
 //! recorded in the history before anything that depends on it starts.
 //!
 //! Durable runs (`docs/runtime.md`): a run may start from a recorded state ([`Start`]);
-//! approvals and disabled transitions hold it (it ends `waiting` when nothing else can go
-//! on); in `superseded` and `queued` modes a stage is entered only with its lock
-//! ([`super::locks`]); `on failure rollback` runs the stage again as a run of its own with
-//! the inputs of the last run in which it succeeded.
+//! approvals, disabled transitions and closed `else wait` windows (`run/window.rs`) hold
+//! it (it ends `waiting` when nothing else can go on); in `superseded` and `queued` modes a
+//! stage is entered only with its lock ([`super::locks`]); `on failure rollback` runs the
+//! stage again as a run of its own with the inputs of the last run in which it succeeded.
 #![allow(clippy::disallowed_methods)] // Reason: the runtime creates workspaces and copies files.
 
 use std::collections::BTreeMap;
@@ -31,6 +31,8 @@ use super::locks::Lock;
 use super::plan::{Known, RunFacts, Verdict, stage_verdict, topological};
 pub use super::resume::Start;
 use super::secrets::Inherited;
+
+mod window;
 
 /// An approval action's timeout.
 pub fn approval_timeout(a: &Action) -> u64 {
@@ -143,6 +145,9 @@ pub struct Options<'a> {
     /// What this run inherits from the runs it is nested in: their secrets, masked here too
     /// and kept from its actions, and the `env` of the `pipeline` action.
     pub inherited: Inherited,
+    /// The wall clock deployment windows are decided by (`jiff::Timestamp::now`; tests
+    /// pass their own).
+    pub clock: &'a dyn Fn() -> jiff::Timestamp,
 }
 
 impl Options<'_> {
@@ -211,6 +216,8 @@ enum Phase {
     Locking,
     /// Entry checks are running.
     Entry,
+    /// Held until its deployment window opens (`else wait`); a timer wakes it.
+    Window,
     Actions,
     /// `on success` checks are running.
     Exit,
@@ -306,6 +313,8 @@ enum Event {
     },
     /// Time to look at a stage lock again.
     LockPoll { stage: usize },
+    /// A stage held for its deployment window is to be decided again.
+    WindowTimer { stage: usize },
     /// An action's end handed to the history's writer is committed: its slot is free.
     Committed,
     /// `on failure rollback` ran: the rollback run's id and how it ended.
@@ -379,6 +388,8 @@ struct Sched<'r, 'a> {
     approvals: std::collections::BTreeSet<(usize, usize)>,
     /// When each approval began waiting (kept across a hold).
     approval_since: BTreeMap<(usize, usize), jiff::Timestamp>,
+    /// Stages held for their deployment windows (`else wait`).
+    windows: window::Windows,
     /// Artifacts this run has not captured come from this run (a rollback's source).
     source: Option<String>,
     /// Changes whenever an action fails for good or the run fails: retry backoffs wake up
@@ -454,6 +465,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             superseded: None,
             approvals: std::collections::BTreeSet::new(),
             approval_since: BTreeMap::new(),
+            windows: window::Windows::default(),
             source: run.start.source().map(str::to_string),
             halt: tokio::sync::watch::Sender::new(0),
             held: false,
@@ -649,9 +661,11 @@ impl<'r, 'a> Sched<'r, 'a> {
             if inflight.is_empty() {
                 break;
             }
-            // Only approvals wait: nothing can go on until someone decides (unless something
-            // failed meanwhile: then the approvals are asked whether they should still wait).
-            if self.approvals.len() == inflight.len() && !self.approvals_to_recheck() {
+            // Only holds wait (approvals, windows): nothing can go on until someone decides
+            // or a window opens (unless something failed meanwhile: then the approvals are
+            // asked whether they should still wait).
+            let holds = self.approvals.len() + self.windows.timers;
+            if holds == inflight.len() && !self.approvals_to_recheck() {
                 self.hold_approvals()?;
                 break;
             }
@@ -774,7 +788,8 @@ impl<'r, 'a> Sched<'r, 'a> {
         let patched = self.transitions_now(stage)?;
         let verdict = {
             let checks = &self.stages[i].checks;
-            let rule = |ri: usize, r: &CondRule| rule_known(ri, r, checks);
+            let now = (run.options.clock)();
+            let rule = |ri: usize, r: &CondRule| rule_known_at(ri, r, checks, now);
             stage_verdict(
                 patched.as_ref().unwrap_or(stage),
                 &self.verdicts,
@@ -782,6 +797,10 @@ impl<'r, 'a> Sched<'r, 'a> {
                 &rule,
             )
         };
+        // `else wait`: held for the window, or failed for having waited too long.
+        if self.windowed(i, &verdict, inflight)? {
+            return Ok(());
+        }
         let unrun: Vec<usize> = match (&verdict, &stage.entry) {
             (Verdict::Depends(_) | Verdict::RunsOrSkipped(_), Some(entry)) => {
                 unrun_checks(entry, &self.stages[i].checks)
@@ -822,7 +841,10 @@ impl<'r, 'a> Sched<'r, 'a> {
                 self.end_stage(i, status, &detail, Verdict::Held(why.clone()))?;
             }
             Verdict::Fails(why) => self.fail_stage(i, &why)?,
-            Verdict::Depends(why) | Verdict::RunsOrSkipped(why) | Verdict::AfterFailure(why) => {
+            Verdict::Depends(why)
+            | Verdict::RunsOrSkipped(why)
+            | Verdict::AfterFailure(why)
+            | Verdict::Waits(why) => {
                 self.fail_stage(i, &format!("cannot decide the entry: {why}"))?;
             }
         }
@@ -1032,7 +1054,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             Verdict::Runs | Verdict::RunsOrSkipped(_) => "runs",
             Verdict::Skipped(_) => "skipped",
             Verdict::NotReached(_) => "not-reached",
-            Verdict::Held(_) => "held",
+            Verdict::Held(_) | Verdict::Waits(_) => "held",
             Verdict::Fails(_) | Verdict::Depends(_) | Verdict::AfterFailure(_) => "fails",
         };
         self.verdicts.insert(name, verdict);
@@ -1445,10 +1467,11 @@ impl<'r, 'a> Sched<'r, 'a> {
 
     /// Why `cond` does not hold (all its rules decided), or `None` when it holds.
     fn condition_fails(&self, i: usize, cond: &Condition) -> Option<String> {
+        let now = (self.run.options.clock)();
         for (ri, r) in cond.rules.iter().enumerate() {
             let known = match r {
                 CondRule::Require { expr, .. } => super::plan::decide(expr, &self.scope),
-                other => rule_known(ri, other, &self.stages[i].exit_checks),
+                other => rule_known_at(ri, other, &self.stages[i].exit_checks, now),
             };
             match known {
                 Known::Yes => {}
@@ -1575,6 +1598,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 self.stages[stage].polling = false;
                 Ok(())
             }
+            Event::WindowTimer { stage } => self.window_woke(stage),
             Event::Committed => {
                 self.uncommitted -= 1;
                 Ok(())
@@ -2075,7 +2099,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         let state = run.history.dir.clone();
         let run_id = run.run_id.to_string();
         let source = self.source.clone();
-        let inputs: Vec<String> = a.inputs.iter().map(|i| i.name.clone()).collect();
+        let inputs = a.inputs.clone();
         let outputs = a.outputs.clone();
         let exports = a.exports.clone();
         let stop = run.stop.clone();
@@ -2085,13 +2109,15 @@ impl<'r, 'a> Sched<'r, 'a> {
             if !inputs.is_empty() {
                 let (state, run_id, ws) = (state.clone(), run_id.clone(), ws.clone());
                 blocking(move || {
-                    for name in &inputs {
+                    for input in &inputs {
+                        let name = &input.name;
                         // A rollback's inputs come from its source run.
                         let from = match &source {
                             Some(s) if !super::artifacts::exists(&state, &run_id, name) => s,
                             _ => &run_id,
                         };
-                        super::artifacts::restore(&state, from, name, &ws)?;
+                        let folder = input.folder.as_deref();
+                        super::artifacts::restore(&state, from, name, &ws, folder)?;
                     }
                     Ok(())
                 })
@@ -2219,6 +2245,7 @@ async fn rollback_run(
         loader: run.options.loader,
         parents: run.options.parents.clone(),
         inherited: run.options.inherited.clone(),
+        clock: run.options.clock,
     };
     let report = |p: Progress| (run.report)(p.nested_under(label));
     let start = Start::Rollback {
@@ -2255,15 +2282,7 @@ impl<'r> AttemptFuture<'r> {
     }
 }
 
-/// A `window` or `check` rule, from the clock or from the checks that ran.
-fn rule_known(
-    index: usize,
-    rule: &CondRule,
-    checks: &BTreeMap<usize, Result<(), String>>,
-) -> Known {
-    rule_known_at(index, rule, checks, jiff::Timestamp::now())
-}
-
+/// A `window` or `check` rule, from the clock (`now`) or from the checks that ran.
 fn rule_known_at(
     index: usize,
     rule: &CondRule,

@@ -267,6 +267,8 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ("stages", "verdict", "TEXT"),
     ("stages", "reason", "TEXT"),
     ("stages", "rounds", "INTEGER"),
+    // When the stage began waiting for its deployment window (`else wait`).
+    ("stages", "window_since", "TEXT"),
 ];
 
 /// Now, RFC 3339.

@@ -227,12 +227,21 @@ impl<'s> Lowerer<'s> {
                 let mut inner = p.into_inner().skip(1);
                 let name = self.ident(&inner.next().expect("grammar: param name"));
                 let ty = self.type_expr(inner.next().expect("grammar: param type"));
-                let default = inner.next().map(|e| self.expr(e));
+                let mut default = None;
+                let mut constraints = Vec::new();
+                for c in inner {
+                    if c.as_rule() == Rule::attr_block {
+                        constraints = self.attr_block(c);
+                    } else {
+                        default = Some(self.expr(c));
+                    }
+                }
                 PipelineItem::Param(Param {
                     doc,
                     name,
                     ty,
                     default,
+                    constraints,
                     span,
                 })
             }
@@ -397,6 +406,7 @@ impl<'s> Lowerer<'s> {
                     let result = match v.as_rule() {
                         Rule::k_skip => ElseResult::Skip,
                         Rule::k_rollback => ElseResult::Rollback,
+                        Rule::k_wait => ElseResult::Wait,
                         _ => ElseResult::Fail,
                     };
                     otherwise = Some((result, self.span(&v)));

@@ -78,6 +78,7 @@ fn keyword(rule: Rule) -> Option<&'static str> {
         Rule::k_all => "`all`",
         Rule::k_rollback => "`rollback`",
         Rule::k_fail => "`fail`",
+        Rule::k_wait => "`wait`",
         Rule::k_skip => "`skip`",
         Rule::k_else => "`else`",
         Rule::k_require => "`require`",
