@@ -196,12 +196,8 @@ fn secret_sources(ir: &Ir) -> Vec<String> {
 /// The front end for `pipeline` actions: reads, checks and binds the child pipeline.
 /// Diagnostics come back as text (they end up in the action's log and failure message).
 fn load_child(file: &Path, params: &BTreeMap<String, String>) -> Result<Child, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
-    let ir = if file
-        .extension()
-        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
-    {
+    let text = super::files::read_pipeline(file)?;
+    let ir = if super::files::is_ir(file) {
         let ir = crate::ir::from_json(&text).map_err(|e| format!("`{}`: {e}", file.display()))?;
         crate::ir::validate(&ir)
             .map_err(|why| format!("`{}` is not a valid pipeline: {why}", file.display()))?;
@@ -279,9 +275,7 @@ pub(crate) fn read_secrets(
             SecretSource::Env { var } => {
                 std::env::var(var).map_err(|_| format!("environment variable `{var}` is not set"))
             }
-            SecretSource::File { path } => std::fs::read_to_string(base.join(path))
-                .map(|t| t.trim_end_matches('\n').to_string())
-                .map_err(|e| format!("cannot read `{}`: {e}", base.join(path).display())),
+            SecretSource::File { path } => super::files::read_value(&base.join(path)),
         };
         let value = value.map_err(|why| format!("secret `{}` has no value: {why}", s.name))?;
         out.insert(s.name.clone(), value);

@@ -4,10 +4,12 @@
 //! by kind and owns the workspaces; [`exec`] runs one process attempt; [`artifacts`] is the
 //! content-addressed store; [`state`] the state directory and the run history; [`eval`]
 //! evaluates expressions and renders scripts with safe quoting; [`plan`] is the dry run (and
-//! the stage decisions the real run shares); [`trigger`] matches events against triggers.
+//! the stage decisions the real run shares); [`trigger`] matches events against triggers;
+//! [`bounded`] reads the files pipec is given (regular files only, up to a size).
 
 pub mod artifacts;
 mod attempt;
+pub mod bounded;
 pub mod eval;
 pub mod exec;
 pub mod holds;
