@@ -13,7 +13,6 @@
 //! result is the same and a shell start (1–2 ms) is saved. See [`direct_argv`].
 #![allow(clippy::disallowed_methods)] // Reason: the runtime runs processes and writes logs.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -678,57 +677,6 @@ async fn drain<R: tokio::io::AsyncBufRead + Unpin>(mut reader: R, mut sink: LogS
             Ok(_) => sink.line(&line),
         }
     }
-}
-
-/// The exports an attempt wrote to `$PIPEC_OUTPUT` (LANGUAGE.md §9): `KEY=VALUE` lines and
-/// `KEY<<DELIM` … `DELIM` blocks, the last write of a key winning. Keys not in `declared`
-/// come back as warnings; a declared key never written is an error.
-pub fn parse_outputs(
-    text: &str,
-    declared: &[String],
-) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
-    let mut values = BTreeMap::new();
-    let mut warnings = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            continue;
-        }
-        let (key, value) = if let Some((key, delim)) = line.split_once("<<") {
-            let mut block = Vec::new();
-            let mut closed = false;
-            for l in lines.by_ref() {
-                if l == delim {
-                    closed = true;
-                    break;
-                }
-                block.push(l);
-            }
-            if !closed {
-                return Err(format!(
-                    "`{key}<<{delim}` is not closed by a `{delim}` line"
-                ));
-            }
-            (key.to_string(), block.join("\n"))
-        } else if let Some((key, value)) = line.split_once('=') {
-            (key.to_string(), value.to_string())
-        } else {
-            return Err(format!(
-                "`{line}` is neither `KEY=VALUE` nor `KEY<<DELIMITER`"
-            ));
-        };
-        if declared.contains(&key) {
-            values.insert(key, value);
-        } else {
-            warnings.push(format!("`{key}` is not in `exports`; ignored"));
-        }
-    }
-    if let Some(missing) = declared.iter().find(|k| !values.contains_key(*k)) {
-        return Err(format!(
-            "declared export `{missing}` was never written to $PIPEC_OUTPUT"
-        ));
-    }
-    Ok((values, warnings))
 }
 
 #[cfg(test)]

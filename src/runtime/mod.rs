@@ -5,7 +5,8 @@
 //! content-addressed store; [`state`] the state directory and the run history; [`eval`]
 //! evaluates expressions and renders scripts with safe quoting; [`plan`] is the dry run (and
 //! the stage decisions the real run shares); [`trigger`] matches events against triggers;
-//! [`bounded`] reads the files pipec is given (regular files only, up to a size).
+//! [`bounded`] reads the files pipec is given (regular files only, up to a size);
+//! [`outputs`] reads the exports an action writes to `$PIPEC_OUTPUT`.
 
 pub mod artifacts;
 mod attempt;
@@ -14,6 +15,7 @@ pub mod eval;
 pub mod exec;
 pub mod holds;
 pub mod locks;
+pub mod outputs;
 pub mod plan;
 pub mod resume;
 pub mod run;
