@@ -115,12 +115,13 @@ fn watch_peak(pid: u32, done: &std::sync::atomic::AtomicBool) -> u64 {
 
 #[test]
 fn a_line_without_an_end_keeps_pipec_memory_bounded_and_the_log_keeps_every_byte() {
-    // 100 MB without a newline, then a pause in which the peak is read.
+    // 100 MB without a newline, a pause in which the peak is read, and a failure (whose log
+    // tail pipec shows).
     let t = Test::new().file(
         "big.pipe",
         r#"pipeline big {
   stage s {
-    action shout: sh { run = "head -c 100000000 /dev/zero | tr '\\0' x; sleep 0.5" }
+    action shout: sh { run = "head -c 100000000 /dev/zero | tr '\\0' x; sleep 0.5; exit 3" }
   }
 }
 "#,
@@ -147,7 +148,7 @@ fn a_line_without_an_end_keeps_pipec_memory_bounded_and_the_log_keeps_every_byte
     };
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let peak_kib = watcher.join().expect("watcher");
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(1));
     assert!(
         peak_kib > 0 && peak_kib < 64 * 1024,
         "pipec's peak memory was {peak_kib} KiB for a 100 MB line"
@@ -159,8 +160,45 @@ fn a_line_without_an_end_keeps_pipec_memory_bounded_and_the_log_keeps_every_byte
         .flatten()
         .next();
     let log = log.expect("a run folder").path().join("s.shout.1.log");
-    let size = std::fs::metadata(&log).expect("the log").len();
-    assert_eq!(size, 100_000_000, "the log keeps every byte");
+    let mut log = std::fs::File::open(&log).expect("the log");
+    let mut around = [0u8; 2];
+    std::io::Seek::seek(&mut log, std::io::SeekFrom::Start(99_999_999)).expect("seek");
+    std::io::Read::read_exact(&mut log, &mut around).expect("read");
+    assert_eq!(
+        &around, b"x\n",
+        "the log keeps every byte, then pipec's note"
+    );
+}
+
+#[test]
+fn a_secret_is_masked_where_a_long_line_is_cut() {
+    // The secret straddles 64 KiB, where a line is cut into pieces.
+    let t = Test::new().file(
+        "cut.pipe",
+        r#"pipeline cut {
+  secret tok = env("CUT_TOKEN")
+  stage s {
+    action shout: sh {
+      env = { T = secrets.tok }
+      run = "printf '%065530d%s%0100000d' 0 \"$T\" 0"
+    }
+  }
+}
+"#,
+    );
+    let out = t.args_once_env(
+        &["run", "cut.pipe", "--state-dir", "state"],
+        ("CUT_TOKEN", "tok-SECRET-4242"),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let logs = t.args_once(&["logs", "last", "--state-dir", "state"]);
+    assert!(!logs.stdout.contains("SECRET"), "the secret leaked");
+    assert!(logs.stdout.contains("0***0"), "masked in place");
+    assert!(
+        logs.stdout.len() > 165_000,
+        "every byte: {}",
+        logs.stdout.len()
+    );
 }
 
 // ------------------------------------------------------------------ exports

@@ -234,6 +234,17 @@ fn load_child(file: &Path, params: &BTreeMap<String, String>) -> Result<Child, S
     })
 }
 
+/// The last `most` bytes of a log, as text.
+fn log_end(log: &Path, most: u64) -> std::io::Result<String> {
+    use std::io::{Read as _, Seek as _};
+    let mut f = std::fs::File::open(log)?;
+    let len = f.metadata()?.len();
+    f.seek(std::io::SeekFrom::Start(len.saturating_sub(most)))?;
+    let mut bytes = Vec::new();
+    f.take(most).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// Ctrl-C or SIGTERM stops the run (running actions get a grace period); a second one
 /// abandons it (SIGKILL at once).
 async fn watch_signals(
@@ -446,17 +457,24 @@ impl View {
         }
     }
 
-    /// The last lines of a failed action's log.
+    /// The last lines of a failed action's log (from its last 64 KiB: a log may be huge;
+    /// a line is shown by its last 1000 characters).
     fn tail(&self, log: Option<&Path>) {
         let Some(log) = log else { return };
-        let Ok(text) = std::fs::read_to_string(log) else {
+        let Ok(text) = log_end(log, 64 * 1024) else {
             return;
         };
         let lines: Vec<&str> = text.lines().collect();
         let mut out = format!("    --- last lines of {} ---", log.display());
         for l in &lines[lines.len().saturating_sub(20)..] {
             out.push_str("\n    ");
-            out.push_str(l);
+            match l.char_indices().nth_back(999) {
+                Some((at, _)) if at > 0 => {
+                    out.push('…');
+                    out.push_str(&l[at..]);
+                }
+                _ => out.push_str(l),
+            }
         }
         self.line(&out);
     }

@@ -7,7 +7,9 @@
 //! stayed in it never outlive the attempt.
 //!
 //! stdout and stderr share one pipe (their lines stay in the order they were written); the
-//! log file is created when the first byte arrives, so a silent action costs no file. Like
+//! log file is created when the first byte arrives, so a silent action costs no file. A
+//! line longer than 64 KiB reaches the log in pieces (`exec/lines.rs`), so memory stays
+//! bounded whatever an action prints. Like
 //! make, a script that is one simple command made of plain words (no quotes, expansions,
 //! operators or shell builtins) is executed directly instead of through the shell: the
 //! result is the same and a shell start (1–2 ms) is saved. See [`direct_argv`].
@@ -18,7 +20,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use process_wrap::tokio::{CommandWrap, ProcessGroup};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Everything one attempt needs.
 #[derive(Clone, Debug)]
@@ -336,7 +337,7 @@ pub async fn run(
         l.push(p);
     }
     let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())?;
-    let mut drain = Box::pin(drain(BufReader::new(reader), LogSink::new(attempt)));
+    let mut drain = Box::pin(drain(reader, LogSink::new(attempt)));
     // The attempt ends by itself, by its timeout, or by a stop request (Ctrl-C, SIGTERM);
     // meanwhile its output is drained.
     let limit = attempt.timeout.unwrap_or(Duration::from_secs(u64::MAX / 4));
@@ -668,16 +669,19 @@ impl LogSink {
     }
 }
 
-async fn drain<R: tokio::io::AsyncBufRead + Unpin>(mut reader: R, mut sink: LogSink) {
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => sink.line(&line),
-        }
+/// Drains the output into the log line by line; a line longer than [`lines::MAX_PIECE`]
+/// goes in pieces (cut where no secret is split), so memory stays bounded.
+async fn drain<R: tokio::io::AsyncRead + Unpin>(mut reader: R, mut sink: LogSink) {
+    use tokio::io::AsyncReadExt as _;
+    let mut lines = lines::Splitter::new(lines::MAX_PIECE, &sink.masks);
+    let mut chunk = vec![0u8; 64 * 1024];
+    while let Ok(n @ 1..) = reader.read(&mut chunk).await {
+        lines.push(&chunk[..n], &mut |piece| sink.line(piece));
     }
+    lines.finish(&mut |piece| sink.line(piece));
 }
+
+mod lines;
 
 #[cfg(test)]
 mod tests;
