@@ -575,6 +575,33 @@ fn a_history_that_was_lost_is_said_to_be_lost() {
     assert!(!again.stderr.contains("was lost"), "{}", again.stderr);
 }
 
+#[test]
+fn show_says_when_the_process_of_a_running_run_is_gone() {
+    let t = Test::new().file(
+        "p.pipe",
+        "pipeline p { stage s { action a: sh { run = \"touch ../../../../started; sleep 30\" } } }\n",
+    );
+    let mut child = t.spawn_quiet(&["run", "p.pipe", "--state-dir", "state"]);
+    let start = Instant::now();
+    while !t.path("started").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the action did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let out = t.args_once(&["show", "last", "--state-dir", "state"]);
+    assert!(
+        out.stdout.contains(": running") && out.stdout.contains("is gone: `pipec resume"),
+        "{}",
+        out.stdout
+    );
+    // What the dead pipec left (its `sleep`) is ended.
+    let _ = t.args_once(&["stop", "last", "--state-dir", "state"]);
+}
+
 // ------------------------------------------------------------------ file names
 
 #[test]

@@ -78,10 +78,14 @@ pub(crate) fn run(
 
 /// Opens the history of a state directory, or says why it cannot be used (exit 2).
 pub(crate) fn open_history(dir: &Path) -> Result<History, u8> {
-    History::open(dir).map_err(|e| {
+    let history = History::open(dir).map_err(|e| {
         eprintln!("error: {e}\nhelp: pass a writable folder with `--state-dir DIR`");
         super::exit::USAGE
-    })
+    })?;
+    if let Some(lost) = &history.lost {
+        eprintln!("warning: {lost}");
+    }
+    Ok(history)
 }
 
 /// A run to drive to its end (or hold): new, resumed, retried or a rollback.
@@ -165,7 +169,11 @@ pub(crate) fn drive(d: &Drive<'_>) -> u8 {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            let _ = history.finish_run(run_id, "failed");
+            if let Err(again) = history.fail_run(run_id, &e) {
+                eprintln!(
+                    "note: the run cannot be recorded as failed now ({again}); the next pipec command that opens this state directory with room to write records it"
+                );
+            }
             super::exit::INVALID
         }
     }

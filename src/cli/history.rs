@@ -63,10 +63,14 @@ fn open(dir: Option<&std::path::Path>) -> Result<History, u8> {
         );
         return Err(super::exit::USAGE);
     }
-    History::open(&dir).map_err(|e| {
+    let history = History::open(&dir).map_err(|e| {
         eprintln!("error: {e}");
         super::exit::USAGE
-    })
+    })?;
+    if let Some(lost) = &history.lost {
+        eprintln!("warning: {lost}");
+    }
+    Ok(history)
 }
 
 fn find(h: &History, run: &str) -> Result<String, u8> {
@@ -103,6 +107,9 @@ pub(crate) fn runs(args: &RunsArgs) -> u8 {
     // No history yet is an empty list, not an error.
     let dir = crate::runtime::state::resolve_dir(args.state_dir.as_deref());
     if !dir.join("history.db").exists() {
+        if let Some(lost) = crate::runtime::state::lost(&dir) {
+            eprintln!("warning: {lost}");
+        }
         if args.json {
             println!("[]");
         } else {
@@ -153,6 +160,19 @@ pub(crate) fn show(args: &ShowArgs) -> u8 {
     );
     if let Some(source) = &run.source {
         println!("  a rollback, with the inputs of run {source}");
+    }
+    if run.status == "running" {
+        // A run whose process died (`kill -9`, a crash) still says `running`.
+        let owner = open(args.state_dir.as_deref())
+            .ok()
+            .and_then(|h| h.owner(&run.id).ok())
+            .and_then(|(o, _)| o);
+        if let Some(o) = owner.filter(|o| !o.alive()) {
+            println!(
+                "  its process ({}) is gone: `pipec resume {}` goes on from where it stopped",
+                o.pid, run.id
+            );
+        }
     }
     for s in &run.stages {
         match &s.reason {
