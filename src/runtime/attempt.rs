@@ -579,11 +579,15 @@ pub(super) fn copy_tree(
                 continue;
             }
             let target = to.join(rel);
-            if entry.file_type()?.is_dir() {
-                let meta = entry.metadata()?;
-                if skip.contains(&(meta.dev(), meta.ino())) {
-                    continue;
-                }
+            let kind = entry.file_type()?;
+            // A folder to skip, or a link to one (`--state-dir ./link`).
+            let skipped = |meta: std::fs::Metadata| skip.contains(&(meta.dev(), meta.ino()));
+            if (kind.is_dir() && skipped(entry.metadata()?))
+                || (kind.is_symlink() && std::fs::metadata(&path).is_ok_and(skipped))
+            {
+                continue;
+            }
+            if kind.is_dir() {
                 std::fs::create_dir_all(&target)?;
                 stack.push(path);
             } else {
