@@ -674,7 +674,7 @@ impl LogSink {
 async fn drain<R: tokio::io::AsyncRead + Unpin>(mut reader: R, mut sink: LogSink) {
     use tokio::io::AsyncReadExt as _;
     let mut lines = lines::Splitter::new(lines::MAX_PIECE, &sink.masks);
-    let mut chunk = vec![0u8; 64 * 1024];
+    let mut chunk = vec![0u8; 8 * 1024];
     while let Ok(n @ 1..) = reader.read(&mut chunk).await {
         lines.push(&chunk[..n], &mut |piece| sink.line(piece));
     }

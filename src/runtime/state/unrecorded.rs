@@ -27,12 +27,12 @@ fn note_path(dir: &Path, run: &str) -> PathBuf {
     dir.join(format!("{NOTE}{run}"))
 }
 
-/// The reason recorded for a run whose end was recorded late.
-fn reason(why: &str) -> String {
-    if why.is_empty() {
-        "the run's end could not be recorded: the run history could not be written".into()
-    } else {
-        format!("the run's end could not be recorded: {why}")
+/// The reason recorded for a run that ended on an error, recorded then or `late`.
+fn reason(why: &str, late: bool) -> String {
+    match (late, why.is_empty()) {
+        (false, _) => format!("the run ended on an error: {why}"),
+        (true, false) => format!("the run ended on an error and could not be recorded then: {why}"),
+        (true, true) => "the run ended on an error and could not be recorded then (the run history could not be written)".into(),
     }
 }
 
@@ -51,7 +51,7 @@ impl History {
         }
         // What was queued may be what failed; it is not retried.
         drop(self.take_queued());
-        self.end_failed(run, &reason(why))?;
+        self.end_failed(run, &reason(why, false))?;
         let _ = std::fs::remove_file(&note);
         Ok(())
     }
@@ -107,7 +107,7 @@ impl History {
                 continue;
             }
             let why = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            if self.end_failed(run, &reason(why.trim())).is_ok() {
+            if self.end_failed(run, &reason(why.trim(), true)).is_ok() {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
