@@ -545,7 +545,7 @@ echo "--- after, with space:"
     assert!(
         s["reason"]
             .as_str()
-            .is_some_and(|r| r.contains("could not be recorded")),
+            .is_some_and(|r| r.contains("the run ended on an error")),
         "{v}"
     );
     assert_ne!(action(&v, "s", "fill")["status"], "running", "{v}");
