@@ -466,6 +466,38 @@ fn file_values_and_pipeline_files_that_are_not_regular_files_fail_clearly() {
     }
 }
 
+#[test]
+fn fifos_in_a_snapshot_or_an_output_fail_the_action_instead_of_blocking() {
+    let t = Test::new()
+        .file(
+            "snap.pipe",
+            r#"pipeline snap {
+  stage s { action take: dir { path = "proj" output = src } }
+}
+"#,
+        )
+        .file(
+            "out.pipe",
+            r#"pipeline out {
+  stage s { action make: sh { run = "mkdir out && mkfifo out/pipe" output = o from "out" } }
+}
+"#,
+        )
+        .file("proj/a.txt", "a");
+    mkfifo(&t.path("proj/pipe"));
+    for (file, says) in [
+        (
+            "snap.pipe",
+            "`pipe` is not a regular file (a FIFO): leave it out with `exclude`",
+        ),
+        ("out.pipe", "pipe`: it is not a regular file (a FIFO)"),
+    ] {
+        let out = capped(&t, &["run", file, "--state-dir", "state"], None, 30);
+        assert_eq!(out.code, 1, "{file}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{file}: {}", out.stderr);
+    }
+}
+
 // ------------------------------------------------------------------ a full disk
 
 /// A shell script run as root in a mount namespace of its own (a user namespace too when

@@ -101,7 +101,11 @@ fn blob(state: &Path, sha: &str) -> PathBuf {
 
 fn store_file(state: &Path, file: &Path) -> std::io::Result<(String, bool)> {
     let mut hasher = sha2::Sha256::new();
-    let mut f = std::fs::File::open(file)?;
+    // Only regular files: a FIFO or a device an action left there would block, or never end.
+    let (mut f, meta) = super::bounded::open_regular(file).map_err(|e| match e {
+        super::bounded::ReadError::Io(e) => e,
+        other => std::io::Error::other(format!("`{}`: {other}", file.display())),
+    })?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = f.read(&mut buf)?;
@@ -111,7 +115,7 @@ fn store_file(state: &Path, file: &Path) -> std::io::Result<(String, bool)> {
         hasher.update(&buf[..n]);
     }
     let sha = hex(&hasher.finalize());
-    let executable = std::fs::metadata(file)?.permissions().mode() & 0o111 != 0;
+    let executable = meta.permissions().mode() & 0o111 != 0;
     let target = blob(state, &sha);
     if !target.exists() {
         std::fs::create_dir_all(target.parent().unwrap_or(state))?;

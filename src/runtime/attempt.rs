@@ -587,6 +587,20 @@ pub(super) fn copy_tree(
             {
                 continue;
             }
+            // Files and links to files are copied; a FIFO, a socket or a device would block
+            // the copy or never end, and a link to a folder is not followed.
+            let followed = std::fs::metadata(&path)?.file_type();
+            if !kind.is_dir() && !followed.is_file() {
+                let through = if kind.is_symlink() {
+                    ", through a symbolic link"
+                } else {
+                    ""
+                };
+                return Err(std::io::Error::other(format!(
+                    "`{rel_text}` is not a regular file ({}{through}): leave it out with `exclude`",
+                    super::bounded::kind(followed)
+                )));
+            }
             if kind.is_dir() {
                 std::fs::create_dir_all(&target)?;
                 stack.push(path);

@@ -71,7 +71,7 @@ pub fn size(bytes: u64) -> String {
 }
 
 /// What a file that is not a regular file is, in words.
-fn kind(t: std::fs::FileType) -> &'static str {
+pub fn kind(t: std::fs::FileType) -> &'static str {
     if t.is_dir() {
         "a folder"
     } else if t.is_fifo() {
@@ -87,8 +87,8 @@ fn kind(t: std::fs::FileType) -> &'static str {
     }
 }
 
-/// The bytes of the regular file at `path`, at most `limit` of them.
-pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+/// The regular file at `path`, open for reading (a FIFO is not waited for: refused).
+pub fn open_regular(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), ReadError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK)
@@ -98,6 +98,12 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     if !meta.file_type().is_file() {
         return Err(ReadError::NotRegular(kind(meta.file_type())));
     }
+    Ok((file, meta))
+}
+
+/// The bytes of the regular file at `path`, at most `limit` of them.
+pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let (file, meta) = open_regular(path)?;
     if meta.len() > limit {
         return Err(ReadError::TooBig(limit));
     }
