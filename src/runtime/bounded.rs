@@ -1,6 +1,7 @@
 //! Bounded reads of the files pipec is told to read — `.pipe` sources and their imports,
 //! compiled IR, `file(…)` values of secrets and params, a `pipeline` action's file — and of
-//! the `$PIPEC_OUTPUT` file an action writes.
+//! the `$PIPEC_OUTPUT` file an action writes; the files of an output being captured are
+//! opened through [`open_regular`] too (their size is not bounded: artifacts may be big).
 //!
 //! Only regular files are read: a FIFO would block until someone writes to it, and a device
 //! such as `/dev/zero` never ends. The file is opened without blocking (`O_NONBLOCK`, which
