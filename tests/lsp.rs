@@ -631,3 +631,21 @@ fn imports_are_read_from_open_documents_first() {
     assert!(c.diagnostics(&uri_of(&main)).is_empty());
     c.shutdown();
 }
+
+#[test]
+fn an_import_of_a_fifo_is_e0205_and_does_not_hang_the_server() {
+    let (f, mut c) = started();
+    let dir = f.cache.parent().expect("the fixture's folder");
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("fifo.pipe"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let text = format!("import \"./fifo.pipe\" as fifo\n{PIPE}");
+    let diags = c.open(&f.uri, &text);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0]["code"], "E0205");
+    let message = diags[0]["message"].as_str().expect("message");
+    assert!(message.contains("not a regular file (a FIFO)"), "{message}");
+    c.shutdown();
+}

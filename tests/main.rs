@@ -12,6 +12,7 @@ mod graph;
 mod lsp;
 mod lsp_client;
 mod neovim;
+mod resources;
 mod run;
 mod runtime;
 mod secrets;

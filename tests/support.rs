@@ -3,16 +3,21 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use pipec::check::Loader;
+use pipec::check::{LoadError, Loader};
 use pipec::diagnostics::{Diagnostic, render};
 use pipec::source::SourceMap;
 
-/// Reads local imports from disk (paths relative to the crate root, where tests run).
+/// Reads local imports from disk (paths relative to the crate root, where tests run), as
+/// the CLI does (regular files only, of a bounded size).
 pub(crate) struct FsLoader;
 
 impl Loader for FsLoader {
-    fn read(&mut self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    fn read(&mut self, path: &str) -> Result<String, LoadError> {
+        use pipec::runtime::bounded;
+        bounded::read_text(Path::new(path), bounded::MAX_SOURCE).map_err(|e| LoadError {
+            missing: e.is_missing(),
+            why: e.to_string(),
+        })
     }
 }
 

@@ -46,15 +46,28 @@ pub(crate) use kinds::{
 /// Reads a local import. Implemented by the CLI (this phase does no I/O).
 pub trait Loader {
     /// Reads the file at `path` (already joined with the importing file's directory).
-    fn read(&mut self, path: &str) -> Result<String, String>;
+    fn read(&mut self, path: &str) -> Result<String, LoadError>;
+}
+
+/// Why a local import could not be read (E0205 says it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError {
+    /// There is no file at that path (else there is one that cannot be read: not a regular
+    /// file, too big, not text, no permission).
+    pub missing: bool,
+    /// Why, in words (the diagnostic's note).
+    pub why: String,
 }
 
 /// A loader that finds nothing: for checking text with no local imports.
 pub struct NoLoader;
 
 impl Loader for NoLoader {
-    fn read(&mut self, path: &str) -> Result<String, String> {
-        Err(format!("cannot read `{path}` here"))
+    fn read(&mut self, path: &str) -> Result<String, LoadError> {
+        Err(LoadError {
+            missing: true,
+            why: format!("cannot read `{path}` here"),
+        })
     }
 }
 

@@ -63,27 +63,25 @@ impl Checker<'_> {
             );
             return;
         }
-        let mut loader_err = None;
-        let text = self.loader.read(&key);
-        let m = match text {
+        let m = match self.loader.read(&key) {
             Ok(t) => self.load_module(&key, || Ok(t), visiting),
             Err(e) => {
-                loader_err = Some(e);
-                None
+                self.report(
+                    Diagnostic::new(
+                        Code::E0205,
+                        format!("cannot import `{path}`"),
+                        imp.path.span,
+                        if e.missing {
+                            "not found"
+                        } else {
+                            "cannot be read"
+                        },
+                    )
+                    .note(format!("looked for `{key}`: {}", e.why)),
+                );
+                return;
             }
         };
-        if let Some(e) = loader_err {
-            self.report(
-                Diagnostic::new(
-                    Code::E0205,
-                    format!("cannot import `{path}`"),
-                    imp.path.span,
-                    "not found",
-                )
-                .note(format!("looked for `{key}`: {e}")),
-            );
-            return;
-        }
         self.add_module(alias.unwrap_or_default(), imp, m);
     }
 

@@ -1,6 +1,6 @@
 //! `pipec check`
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::diagnostics::{Diagnostic, render};
@@ -50,11 +50,13 @@ pub(crate) fn run(args: &Args) -> u8 {
         return super::exit::USAGE;
     }
     if let Some(name) = &args.stdin_filename {
-        let mut text = String::new();
-        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-            eprintln!("error: cannot read stdin: {e}");
-            return super::exit::USAGE;
-        }
+        let text = match super::files::read_stdin() {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return super::exit::USAGE;
+            }
+        };
         roots.push(map.add(name.clone(), text));
     } else {
         let files = match super::files::collect(&args.paths) {
@@ -65,10 +67,10 @@ pub(crate) fn run(args: &Args) -> u8 {
             }
         };
         for f in files {
-            match std::fs::read_to_string(&f) {
+            match super::files::read_source_or_say(&f) {
                 Ok(text) => roots.push(map.add(super::files::display_name(&f), text)),
                 Err(e) => {
-                    eprintln!("error: cannot read `{}`: {e}", f.display());
+                    eprintln!("error: {e}");
                     return super::exit::USAGE;
                 }
             }

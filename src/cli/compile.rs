@@ -46,10 +46,10 @@ pub(crate) fn run(args: &Args) -> u8 {
         eprintln!("error: only `--target ir` is available in this version of pipec");
         return super::exit::USAGE;
     }
-    let text = match std::fs::read_to_string(&args.file) {
+    let text = match super::files::read_source_or_say(&args.file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {e}", args.file.display());
+            eprintln!("error: {e}");
             return super::exit::USAGE;
         }
     };

@@ -79,10 +79,14 @@ pub(crate) fn run(
 
 /// Opens the history of a state directory, or says why it cannot be used (exit 2).
 pub(crate) fn open_history(dir: &Path) -> Result<History, u8> {
-    History::open(dir).map_err(|e| {
+    let history = History::open(dir).map_err(|e| {
         eprintln!("error: {e}\nhelp: pass a writable folder with `--state-dir DIR`");
         super::exit::USAGE
-    })
+    })?;
+    if let Some(lost) = &history.lost {
+        eprintln!("warning: {lost}");
+    }
+    Ok(history)
 }
 
 /// A run to drive to its end (or hold): new, resumed, retried or a rollback.
@@ -119,7 +123,7 @@ pub(crate) fn drive(d: &Drive<'_>) -> u8 {
         clock: &jiff::Timestamp::now,
     };
     let masks = crate::runtime::exec::masks(&secrets.values().cloned().collect::<Vec<_>>());
-    let view = View::new(masks);
+    let view = View::new(masks.clone());
     view.line(&d.headline);
     // Descendants that leave their attempt's process group come back to us to be ended.
     crate::runtime::exec::adopt_orphans();
@@ -167,8 +171,14 @@ pub(crate) fn drive(d: &Drive<'_>) -> u8 {
             exit_code(status)
         }
         Err(e) => {
+            // An error may quote what an action wrote: masked before it is shown or kept.
+            let e = crate::runtime::exec::mask(&e, &masks);
             eprintln!("error: {e}");
-            let _ = history.finish_run(run_id, "failed");
+            if let Err(again) = history.fail_run(run_id, &e) {
+                eprintln!(
+                    "note: the run cannot be recorded as failed now ({again}); the next pipec command that opens this state directory with room to write records it"
+                );
+            }
             super::exit::INVALID
         }
     }
@@ -204,12 +214,8 @@ fn load_child(
     params: &BTreeMap<String, String>,
     inherited: &Inherited,
 ) -> Result<Child, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
-    let ir = if file
-        .extension()
-        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
-    {
+    let text = super::files::read_pipeline(file)?;
+    let ir = if super::files::is_ir(file) {
         let ir = crate::ir::from_json(&text).map_err(|e| format!("`{}`: {e}", file.display()))?;
         crate::ir::validate(&ir)
             .map_err(|why| format!("`{}` is not a valid pipeline: {why}", file.display()))?;
@@ -244,6 +250,17 @@ fn load_child(
         values,
         secrets,
     })
+}
+
+/// The last `most` bytes of a log, as text.
+fn log_end(log: &Path, most: u64) -> std::io::Result<String> {
+    use std::io::{Read as _, Seek as _};
+    let mut f = std::fs::File::open(log)?;
+    let len = f.metadata()?.len();
+    f.seek(std::io::SeekFrom::Start(len.saturating_sub(most)))?;
+    let mut bytes = Vec::new();
+    f.take(most).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Ctrl-C or SIGTERM stops the run (running actions get a grace period); a second one
@@ -300,9 +317,7 @@ fn secrets_in(
                 .map(|p| p.value.clone())
                 .or_else(|| std::env::var(var).ok())
                 .ok_or_else(|| format!("environment variable `{var}` is not set")),
-            SecretSource::File { path } => std::fs::read_to_string(base.join(path))
-                .map(|t| t.trim_end_matches('\n').to_string())
-                .map_err(|e| format!("cannot read `{}`: {e}", base.join(path).display())),
+            SecretSource::File { path } => super::files::read_value(&base.join(path)),
         };
         let value = value.map_err(|why| format!("secret `{}` has no value: {why}", s.name))?;
         out.insert(s.name.clone(), value);
@@ -473,17 +488,24 @@ impl View {
         }
     }
 
-    /// The last lines of a failed action's log.
+    /// The last lines of a failed action's log (from its last 64 KiB: a log may be huge;
+    /// a line is shown by its last 1000 characters).
     fn tail(&self, log: Option<&Path>) {
         let Some(log) = log else { return };
-        let Ok(text) = std::fs::read_to_string(log) else {
+        let Ok(text) = log_end(log, 64 * 1024) else {
             return;
         };
         let lines: Vec<&str> = text.lines().collect();
         let mut out = format!("    --- last lines of {} ---", log.display());
         for l in &lines[lines.len().saturating_sub(20)..] {
             out.push_str("\n    ");
-            out.push_str(l);
+            match l.char_indices().nth_back(999) {
+                Some((at, _)) if at > 0 => {
+                    out.push('…');
+                    out.push_str(&l[at..]);
+                }
+                _ => out.push_str(l),
+            }
         }
         self.line(&out);
     }

@@ -2,14 +2,65 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::check::Loader;
+use crate::check::{LoadError, Loader};
+use crate::runtime::bounded::{self, ReadError};
 
 /// Reads imports from the file system (paths are relative to the current directory).
 pub(crate) struct FsLoader;
 
 impl Loader for FsLoader {
-    fn read(&mut self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    fn read(&mut self, path: &str) -> Result<String, LoadError> {
+        read_source(Path::new(path)).map_err(|e| load_error(&e))
+    }
+}
+
+/// A `.pipe` file's text: a regular file of at most [`bounded::MAX_SOURCE`] bytes of UTF-8.
+pub(crate) fn read_source(path: &Path) -> Result<String, ReadError> {
+    bounded::read_text(path, bounded::MAX_SOURCE)
+}
+
+/// A `.pipe` file's text, or what to say when it cannot be read (exit 2).
+pub(crate) fn read_source_or_say(path: &Path) -> Result<String, String> {
+    read_source(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+}
+
+/// Standard input as a `.pipe` file's text (at most [`bounded::MAX_SOURCE`] bytes of UTF-8).
+pub(crate) fn read_stdin() -> Result<String, String> {
+    let bytes = bounded::read_at_most(std::io::stdin().lock(), bounded::MAX_SOURCE)
+        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| format!("cannot read stdin: {}", ReadError::NotText))
+}
+
+/// Whether `file` is compiled IR (JSON) rather than a `.pipe` file.
+pub(crate) fn is_ir(file: &Path) -> bool {
+    file.extension()
+        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
+}
+
+/// The text of a pipeline to run: a `.pipe` file, or compiled IR (at most
+/// [`bounded::MAX_IR`] bytes), or what to say when it cannot be read.
+pub(crate) fn read_pipeline(file: &Path) -> Result<String, String> {
+    let limit = if is_ir(file) {
+        bounded::MAX_IR
+    } else {
+        bounded::MAX_SOURCE
+    };
+    bounded::read_text(file, limit).map_err(|e| format!("cannot read `{}`: {e}", file.display()))
+}
+
+/// The value of a `file(…)` source (a secret's or a param's): the file's text without its
+/// final newlines, at most [`bounded::MAX_VALUE`] bytes.
+pub(crate) fn read_value(path: &Path) -> Result<String, String> {
+    bounded::read_text(path, bounded::MAX_VALUE)
+        .map(|t| t.trim_end_matches('\n').to_string())
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+}
+
+/// An import that cannot be read, for E0205.
+pub(crate) fn load_error(e: &ReadError) -> LoadError {
+    LoadError {
+        missing: e.is_missing(),
+        why: e.to_string(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `pipec fmt`: rewrites `.pipe` files in the canonical layout, or (`--check`) shows the diff.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::source::SourceMap;
@@ -76,11 +76,13 @@ pub(crate) fn run(args: &Args) -> u8 {
 }
 
 fn stdin(check: bool) -> u8 {
-    let mut text = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        eprintln!("error: cannot read stdin: {e}");
-        return super::exit::USAGE;
-    }
+    let text = match super::files::read_stdin() {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::exit::USAGE;
+        }
+    };
     let name = "<stdin>";
     let mut map = SourceMap::new();
     let id = map.add(name, text.as_str());
@@ -106,7 +108,7 @@ fn stdin(check: bool) -> u8 {
 
 fn one_file(path: &Path, check: bool) -> Outcome {
     let name = super::files::display_name(path);
-    let text = match std::fs::read_to_string(path) {
+    let text = match super::files::read_source(path) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: cannot read `{name}`: {e}");

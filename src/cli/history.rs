@@ -63,10 +63,14 @@ fn open(dir: Option<&std::path::Path>) -> Result<History, u8> {
         );
         return Err(super::exit::USAGE);
     }
-    History::open(&dir).map_err(|e| {
+    let history = History::open(&dir).map_err(|e| {
         eprintln!("error: {e}");
         super::exit::USAGE
-    })
+    })?;
+    if let Some(lost) = &history.lost {
+        eprintln!("warning: {lost}");
+    }
+    Ok(history)
 }
 
 fn find(h: &History, run: &str) -> Result<String, u8> {
@@ -103,6 +107,9 @@ pub(crate) fn runs(args: &RunsArgs) -> u8 {
     // No history yet is an empty list, not an error.
     let dir = crate::runtime::state::resolve_dir(args.state_dir.as_deref());
     if !dir.join("history.db").exists() {
+        if let Some(lost) = crate::runtime::state::lost(&dir) {
+            eprintln!("warning: {lost}");
+        }
         if args.json {
             println!("[]");
         } else {
@@ -153,6 +160,19 @@ pub(crate) fn show(args: &ShowArgs) -> u8 {
     );
     if let Some(source) = &run.source {
         println!("  a rollback, with the inputs of run {source}");
+    }
+    if run.status == "running" {
+        // A run whose process died (`kill -9`, a crash) still says `running`.
+        let owner = open(args.state_dir.as_deref())
+            .ok()
+            .and_then(|h| h.owner(&run.id).ok())
+            .and_then(|(o, _)| o);
+        if let Some(o) = owner.filter(|o| !o.alive()) {
+            println!(
+                "  its process ({}) is gone: `pipec resume {}` goes on from where it stopped",
+                o.pid, run.id
+            );
+        }
     }
     for s in &run.stages {
         match &s.reason {
@@ -254,7 +274,7 @@ pub(crate) fn logs(args: &LogsArgs) -> u8 {
         }
         let attempts = files.get(label).map_or(&[][..], Vec::as_slice);
         for (n, path) in attempts {
-            let Ok(text) = std::fs::read_to_string(path) else {
+            let Ok(file) = std::fs::File::open(path) else {
                 continue;
             };
             if attempts.len() > 1 {
@@ -262,8 +282,8 @@ pub(crate) fn logs(args: &LogsArgs) -> u8 {
             } else {
                 println!("==> {label} <==");
             }
-            print!("{text}");
-            if !text.ends_with('\n') {
+            // Streamed: a log can be bigger than memory.
+            if copy_out(file).is_ok_and(|(_, last)| last != Some(b'\n')) {
                 println!();
             }
             printed = true;
@@ -311,9 +331,33 @@ fn log_files(
     out
 }
 
+/// Copies what `from` holds (from where it stands) to stdout, in bounded pieces; returns
+/// how many bytes and the last one.
+fn copy_out(mut from: impl std::io::Read) -> std::io::Result<(u64, Option<u8>)> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut total, mut last) = (0, None);
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            return Ok((total, last));
+        }
+        if let Err(e) = out.write_all(&buf[..n]) {
+            // The reader went away (`pipec logs RUN | head`): end as `print!` would.
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(141);
+            }
+            return Err(e);
+        }
+        total += n as u64;
+        last = Some(buf[n - 1]);
+    }
+}
+
 /// `logs --follow`: prints what the logs gain, polling, until the run is over.
 fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> u8 {
-    use std::io::{Read as _, Seek as _, Write as _};
+    use std::io::{Seek as _, Write as _};
     let Ok(history) = open(args.state_dir.as_deref()) else {
         return super::exit::USAGE;
     };
@@ -342,17 +386,15 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> u8 {
                     continue;
                 };
                 let at = offsets.entry(path.clone()).or_insert(0);
-                let mut text = String::new();
-                if f.seek(std::io::SeekFrom::Start(*at)).is_ok()
-                    && f.read_to_string(&mut text).is_ok()
-                    && !text.is_empty()
-                {
-                    *at += text.len() as u64;
+                let grew = f.metadata().is_ok_and(|m| m.len() > *at);
+                if grew && f.seek(std::io::SeekFrom::Start(*at)).is_ok() {
                     if last != path {
                         println!("==> {name} <==");
                         last.clone_from(&path);
                     }
-                    print!("{text}");
+                    if let Ok((n, _)) = copy_out(f) {
+                        *at += n;
+                    }
                     let _ = std::io::stdout().flush();
                 }
             }

@@ -117,14 +117,11 @@ pub(crate) fn run(args: &Args) -> u8 {
 /// validated. `what` is what the caller does with it ("run", "draw"). The source map holds
 /// the checked sources (empty for JSON).
 pub(crate) fn load_ir(file: &std::path::Path, what: &str) -> Result<(Ir, SourceMap), u8> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        eprintln!("error: cannot read `{}`: {e}", file.display());
+    let text = super::files::read_pipeline(file).map_err(|e| {
+        eprintln!("error: {e}");
         super::exit::USAGE
     })?;
-    if file
-        .extension()
-        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
-    {
+    if super::files::is_ir(file) {
         let ir = crate::ir::from_json(&text).map_err(|e| {
             eprintln!("error: `{}`: {e}", file.display());
             super::exit::USAGE
@@ -322,9 +319,7 @@ impl Scope for DefaultsScope<'_> {
             self.refuse(format!("`{path}`: {why}"));
             return Err(why);
         }
-        std::fs::read_to_string(&p)
-            .map(|t| t.trim_end_matches('\n').to_string())
-            .map_err(|e| format!("cannot read `{}`: {e}", p.display()))
+        super::files::read_value(&p)
     }
 }
 

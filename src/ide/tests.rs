@@ -37,7 +37,7 @@ fn the_index_records_stage_references() {
 struct OneFile(&'static str);
 
 impl crate::check::Loader for OneFile {
-    fn read(&mut self, _: &str) -> Result<String, String> {
+    fn read(&mut self, _: &str) -> Result<String, crate::check::LoadError> {
         Ok(self.0.to_string())
     }
 }

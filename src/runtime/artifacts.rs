@@ -5,9 +5,15 @@
 //! path and its files with their hashes). Restoring copies each file out of the store into
 //! the workspace (a reflink where the file system supports it, else a copy), so no action can
 //! change a stored artifact through its copy.
+//!
+//! Names are kept as the file system has them, as bytes (a Linux name need not be UTF-8):
+//! a manifest writes a name as a JSON string when it is UTF-8 — as every manifest did before
+//! — and as an array of its bytes otherwise, so old manifests read as they are.
 #![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
 
+use std::ffi::OsString;
 use std::io::Read as _;
+use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
@@ -23,20 +29,59 @@ pub struct Manifest {
     pub single_file: bool,
     pub files: Vec<Entry>,
     /// Folders, so that empty ones come back too.
-    pub dirs: Vec<String>,
+    pub dirs: Vec<Name>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Entry {
     /// Relative to the captured path (empty for a single file).
-    pub rel: String,
+    pub rel: Name,
     /// The content's hash (empty for a symbolic link).
     pub sha256: String,
     pub executable: bool,
     /// A symbolic link inside the captured folder: kept as a link to this target, never
     /// followed (a link may point anywhere on the machine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
+    pub link: Option<Name>,
+}
+
+/// A relative path or a link target, byte for byte: a JSON string when it is UTF-8, else
+/// an array of its bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Name(pub OsString);
+
+impl Name {
+    fn of(path: &Path) -> Name {
+        Name(path.as_os_str().to_os_string())
+    }
+
+    fn as_path(&self) -> &Path {
+        Path::new(&self.0)
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.to_str() {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_seq(self.0.as_bytes()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Text(String),
+            Bytes(Vec<u8>),
+        }
+        Ok(Name(match Written::deserialize(d)? {
+            Written::Text(text) => OsString::from(text),
+            Written::Bytes(bytes) => OsString::from_vec(bytes),
+        }))
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -56,7 +101,11 @@ fn blob(state: &Path, sha: &str) -> PathBuf {
 
 fn store_file(state: &Path, file: &Path) -> std::io::Result<(String, bool)> {
     let mut hasher = sha2::Sha256::new();
-    let mut f = std::fs::File::open(file)?;
+    // Only regular files: a FIFO or a device an action left there would block, or never end.
+    let (mut f, meta) = super::bounded::open_regular(file).map_err(|e| match e {
+        super::bounded::ReadError::Io(e) => e,
+        other => std::io::Error::other(format!("`{}`: {other}", file.display())),
+    })?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = f.read(&mut buf)?;
@@ -66,7 +115,7 @@ fn store_file(state: &Path, file: &Path) -> std::io::Result<(String, bool)> {
         hasher.update(&buf[..n]);
     }
     let sha = hex(&hasher.finalize());
-    let executable = std::fs::metadata(file)?.permissions().mode() & 0o111 != 0;
+    let executable = meta.permissions().mode() & 0o111 != 0;
     let target = blob(state, &sha);
     if !target.exists() {
         std::fs::create_dir_all(target.parent().unwrap_or(state))?;
@@ -120,11 +169,7 @@ pub fn capture(
             entries.sort_by_key(std::fs::DirEntry::file_name);
             for e in entries {
                 let p = e.path();
-                let rel = p
-                    .strip_prefix(&root)
-                    .unwrap_or(&p)
-                    .to_string_lossy()
-                    .into_owned();
+                let rel = Name::of(p.strip_prefix(&root).unwrap_or(&p));
                 let kind = e.file_type().map_err(fail)?;
                 if kind.is_symlink() {
                     let target = std::fs::read_link(&p).map_err(fail)?;
@@ -132,7 +177,7 @@ pub fn capture(
                         rel,
                         sha256: String::new(),
                         executable: false,
-                        link: Some(target.to_string_lossy().into_owned()),
+                        link: Some(Name::of(&target)),
                     });
                 } else if kind.is_dir() {
                     manifest.dirs.push(rel);
@@ -151,7 +196,7 @@ pub fn capture(
     } else {
         let (sha256, executable) = store_file(state, &root).map_err(fail)?;
         manifest.files.push(Entry {
-            rel: String::new(),
+            rel: Name::default(),
             sha256,
             executable,
             link: None,
@@ -216,20 +261,20 @@ pub fn restore(
         std::fs::create_dir_all(dir).map_err(fail)
     };
     for d in &m.dirs {
-        make_dir(&root.join(d))?;
+        make_dir(&root.join(d.as_path()))?;
     }
     for f in &m.files {
         let target = if m.single_file {
             root.clone()
         } else {
-            root.join(&f.rel)
+            root.join(f.rel.as_path())
         };
         if std::fs::symlink_metadata(&target).is_ok() {
             return Err(overlap(&target));
         }
         make_dir(target.parent().unwrap_or(workspace))?;
         if let Some(link) = &f.link {
-            std::os::unix::fs::symlink(link, &target).map_err(fail)?;
+            std::os::unix::fs::symlink(link.as_path(), &target).map_err(fail)?;
             continue;
         }
         // A reflink where the file system has them (a copy-on-write clone: instant, and
@@ -244,7 +289,53 @@ pub fn restore(
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt as _;
+
     use super::{capture, restore};
+
+    #[test]
+    fn names_that_are_not_utf8_are_stored_and_restored_byte_for_byte() {
+        let state = tempfile::tempdir().expect("tmp");
+        let ws = tempfile::tempdir().expect("tmp");
+        let out = ws.path().join("out");
+        let name = |b: &[u8]| OsStr::from_bytes(b).to_os_string();
+        std::fs::create_dir_all(out.join(name(b"d\xfd"))).expect("mkdir");
+        // Two names that differ only in bytes that are not UTF-8.
+        std::fs::write(out.join(name(b"a\xff")), "one").expect("write");
+        std::fs::write(out.join(name(b"a\xfe")), "two").expect("write");
+        std::os::unix::fs::symlink(name(b"t\xfc"), out.join("link")).expect("link");
+        capture(state.path(), "r1", "o", ws.path(), "out").expect("captures");
+        let again = tempfile::tempdir().expect("tmp");
+        let root = restore(state.path(), "r1", "o", again.path(), None).expect("restores");
+        let read = |b: &[u8]| std::fs::read_to_string(root.join(name(b))).expect("restored");
+        assert_eq!(read(b"a\xff"), "one");
+        assert_eq!(read(b"a\xfe"), "two");
+        assert!(root.join(name(b"d\xfd")).is_dir());
+        let target = std::fs::read_link(root.join("link")).expect("a link");
+        assert_eq!(target.as_os_str().as_bytes(), b"t\xfc");
+    }
+
+    #[test]
+    fn manifests_from_before_names_were_bytes_are_read() {
+        let state = tempfile::tempdir().expect("tmp");
+        let ws = tempfile::tempdir().expect("tmp");
+        std::fs::write(ws.path().join("f.txt"), "text").expect("write");
+        let single = capture(state.path(), "r0", "f", ws.path(), "f.txt").expect("captures");
+        let sha = &single.files[0].sha256;
+        let old = format!(
+            r#"{{"path":"out","single_file":false,"files":[{{"rel":"sub/f.txt","sha256":"{sha}","executable":false}},{{"rel":"l","sha256":"","executable":false,"link":"sub/f.txt"}}],"dirs":["sub","empty"]}}"#
+        );
+        std::fs::create_dir_all(state.path().join("artifacts/r1")).expect("mkdir");
+        std::fs::write(state.path().join("artifacts/r1/o.json"), old).expect("write");
+        let again = tempfile::tempdir().expect("tmp");
+        let root = restore(state.path(), "r1", "o", again.path(), None).expect("restores");
+        assert_eq!(
+            std::fs::read_to_string(root.join("l")).expect("through the link"),
+            "text"
+        );
+        assert!(root.join("empty").is_dir());
+    }
 
     #[test]
     fn captured_artifacts_come_back_and_the_store_cannot_be_changed_through_them() {

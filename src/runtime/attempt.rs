@@ -111,6 +111,8 @@ pub(super) enum Prepared {
         from: PathBuf,
         exclude: Vec<String>,
         workspace: PathBuf,
+        /// The state directory in use: never copied, wherever it is.
+        state: PathBuf,
     },
     Pipeline {
         timeout: Option<Duration>,
@@ -180,10 +182,11 @@ impl Prepared {
                 from,
                 exclude,
                 workspace,
+                state,
             } => {
                 let shown = from.display().to_string();
                 blocking(move || {
-                    copy_tree(&from, &workspace, &exclude)
+                    copy_tree(&from, &workspace, &exclude, &[&state, &workspace])
                         .map_err(|e| format!("cannot snapshot `{}`: {e}", from.display()))
                 })
                 .await
@@ -499,12 +502,14 @@ pub(super) fn prepare(
                 Some(Ok(Value::List(items))) => items.iter().map(Value::text).collect(),
                 _ => Vec::new(),
             };
-            // Never snapshot the state directory itself.
+            // Never snapshot a state directory: `.pipec/` by name, the one in use wherever it
+            // is (`copy_tree` knows it by identity).
             exclude.push(".pipec/**".into());
             Ok(Prepared::Dir {
                 from: base.join(path),
                 exclude,
                 workspace: workspace.to_path_buf(),
+                state: run.history.dir.clone(),
             })
         }
         Kind::Pipeline => {
@@ -585,14 +590,28 @@ pub(super) fn describe(e: EvalError) -> String {
     e.to_string()
 }
 
-/// Copies a folder, leaving out paths (relative to `from`) that match `exclude` globs.
-pub(super) fn copy_tree(from: &Path, to: &Path, exclude: &[String]) -> std::io::Result<()> {
+/// Copies a folder, leaving out paths (relative to `from`) that match `exclude` globs, and
+/// the folders `skip` names (the state directory in use, the destination): those are known
+/// by identity (device and inode), not by path, so that no spelling of them — relative,
+/// with `..`, through a symbolic link — lets a snapshot copy itself into itself.
+pub(super) fn copy_tree(
+    from: &Path,
+    to: &Path,
+    exclude: &[String],
+    skip: &[&Path],
+) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
     let matchers: Vec<_> = exclude
         .iter()
         .filter_map(|p| crate::patterns::glob(p).ok())
         .collect();
-    let mut stack = vec![from.to_path_buf()];
     std::fs::create_dir_all(to)?;
+    let skip: Vec<(u64, u64)> = skip
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
+    let mut stack = vec![from.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
@@ -606,7 +625,29 @@ pub(super) fn copy_tree(from: &Path, to: &Path, exclude: &[String]) -> std::io::
                 continue;
             }
             let target = to.join(rel);
-            if entry.file_type()?.is_dir() {
+            let kind = entry.file_type()?;
+            // A folder to skip, or a link to one (`--state-dir ./link`).
+            let skipped = |meta: std::fs::Metadata| skip.contains(&(meta.dev(), meta.ino()));
+            if (kind.is_dir() && skipped(entry.metadata()?))
+                || (kind.is_symlink() && std::fs::metadata(&path).is_ok_and(skipped))
+            {
+                continue;
+            }
+            // Files and links to files are copied; a FIFO, a socket or a device would block
+            // the copy or never end, and a link to a folder is not followed.
+            let followed = std::fs::metadata(&path)?.file_type();
+            if !kind.is_dir() && !followed.is_file() {
+                let through = if kind.is_symlink() {
+                    ", through a symbolic link"
+                } else {
+                    ""
+                };
+                return Err(std::io::Error::other(format!(
+                    "`{rel_text}` is not a regular file ({}{through}): leave it out with `exclude`",
+                    super::bounded::kind(followed)
+                )));
+            }
+            if kind.is_dir() {
                 std::fs::create_dir_all(&target)?;
                 stack.push(path);
             } else {

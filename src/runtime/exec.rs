@@ -7,19 +7,19 @@
 //! stayed in it never outlive the attempt.
 //!
 //! stdout and stderr share one pipe (their lines stay in the order they were written); the
-//! log file is created when the first byte arrives, so a silent action costs no file. Like
+//! log file is created when the first byte arrives, so a silent action costs no file. A
+//! line longer than 64 KiB reaches the log in pieces (`exec/lines.rs`), so memory stays
+//! bounded whatever an action prints. Like
 //! make, a script that is one simple command made of plain words (no quotes, expansions,
 //! operators or shell builtins) is executed directly instead of through the shell: the
 //! result is the same and a shell start (1–2 ms) is saved. See [`direct_argv`].
 #![allow(clippy::disallowed_methods)] // Reason: the runtime runs processes and writes logs.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use process_wrap::tokio::{CommandWrap, ProcessGroup};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 pub use super::secrets::{mask, masks};
 
@@ -339,7 +339,7 @@ pub async fn run(
         l.push(p);
     }
     let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())?;
-    let mut drain = Box::pin(drain(BufReader::new(reader), LogSink::new(attempt)));
+    let mut drain = Box::pin(drain(reader, LogSink::new(attempt)));
     // The attempt ends by itself, by its timeout, or by a stop request (Ctrl-C, SIGTERM);
     // meanwhile its output is drained.
     let limit = attempt.timeout.unwrap_or(Duration::from_secs(u64::MAX / 4));
@@ -642,67 +642,19 @@ impl LogSink {
     }
 }
 
-async fn drain<R: tokio::io::AsyncBufRead + Unpin>(mut reader: R, mut sink: LogSink) {
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => sink.line(&line),
-        }
+/// Drains the output into the log line by line; a line longer than [`lines::MAX_PIECE`]
+/// goes in pieces (cut where no secret is split), so memory stays bounded.
+async fn drain<R: tokio::io::AsyncRead + Unpin>(mut reader: R, mut sink: LogSink) {
+    use tokio::io::AsyncReadExt as _;
+    let mut lines = lines::Splitter::new(lines::MAX_PIECE, &sink.masks);
+    let mut chunk = vec![0u8; 8 * 1024];
+    while let Ok(n @ 1..) = reader.read(&mut chunk).await {
+        lines.push(&chunk[..n], &mut |piece| sink.line(piece));
     }
+    lines.finish(&mut |piece| sink.line(piece));
 }
 
-/// The exports an attempt wrote to `$PIPEC_OUTPUT` (LANGUAGE.md §9): `KEY=VALUE` lines and
-/// `KEY<<DELIM` … `DELIM` blocks, the last write of a key winning. Keys not in `declared`
-/// come back as warnings; a declared key never written is an error.
-pub fn parse_outputs(
-    text: &str,
-    declared: &[String],
-) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
-    let mut values = BTreeMap::new();
-    let mut warnings = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            continue;
-        }
-        let (key, value) = if let Some((key, delim)) = line.split_once("<<") {
-            let mut block = Vec::new();
-            let mut closed = false;
-            for l in lines.by_ref() {
-                if l == delim {
-                    closed = true;
-                    break;
-                }
-                block.push(l);
-            }
-            if !closed {
-                return Err(format!(
-                    "`{key}<<{delim}` is not closed by a `{delim}` line"
-                ));
-            }
-            (key.to_string(), block.join("\n"))
-        } else if let Some((key, value)) = line.split_once('=') {
-            (key.to_string(), value.to_string())
-        } else {
-            return Err(format!(
-                "`{line}` is neither `KEY=VALUE` nor `KEY<<DELIMITER`"
-            ));
-        };
-        if declared.contains(&key) {
-            values.insert(key, value);
-        } else {
-            warnings.push(format!("`{key}` is not in `exports`; ignored"));
-        }
-    }
-    if let Some(missing) = declared.iter().find(|k| !values.contains_key(*k)) {
-        return Err(format!(
-            "declared export `{missing}` was never written to $PIPEC_OUTPUT"
-        ));
-    }
-    Ok((values, warnings))
-}
+mod lines;
 
 #[cfg(test)]
 mod tests;

@@ -6,13 +6,17 @@
 //! evaluates expressions and renders scripts with safe quoting; [`plan`] is the dry run (and
 //! the stage decisions the real run shares); [`trigger`] matches events against triggers;
 //! [`secrets`] masks secret values and says what a nested run inherits.
+//! [`bounded`] reads the files pipec is given (regular files only, up to a size);
+//! [`outputs`] reads the exports an action writes to `$PIPEC_OUTPUT`.
 
 pub mod artifacts;
 mod attempt;
+pub mod bounded;
 pub mod eval;
 pub mod exec;
 pub mod holds;
 pub mod locks;
+pub mod outputs;
 pub mod plan;
 pub mod resume;
 pub mod run;

@@ -2125,16 +2125,11 @@ impl<'r, 'a> Sched<'r, 'a> {
                 .map_err(Failure::new)?;
             }
             let ended = prepared.go(run, &stop).await;
-            // Read and removed whatever happened: it may hold anything the action wrote.
-            let text = match std::fs::read_to_string(&outputs_file) {
-                Ok(t) => {
-                    let _ = std::fs::remove_file(&outputs_file);
-                    t
-                }
-                Err(_) => String::new(),
-            };
+            // Read (with bounds) and removed whatever happened: it may hold anything.
+            let written = super::outputs::read(&outputs_file, &exports);
+            let _ = std::fs::remove_file(&outputs_file);
             let exit_code = ended?;
-            let (exports, warnings) = exec::parse_outputs(&text, &exports).map_err(Failure::new)?;
+            let (exports, warnings) = written.map_err(Failure::new)?;
             if !outputs.is_empty() {
                 blocking(move || {
                     for o in &outputs {

@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+mod unrecorded;
+pub use unrecorded::lost;
+
 /// The state directory: `--state-dir`, else `PIPEC_STATE_DIR` (both given as `flag` by the
 /// CLI), else the nearest `.pipec/` in the current folder or its parents, else `./.pipec/`.
 pub fn resolve_dir(flag: Option<&Path>) -> PathBuf {
@@ -40,6 +43,8 @@ pub struct History {
     since: std::cell::Cell<Option<std::time::Instant>>,
     /// Commits changes nothing waits for in the background (started on first use).
     writer: std::cell::RefCell<Option<Writer>>,
+    /// The history was lost and this one is new: what to tell the user ([`lost`]).
+    pub lost: Option<String>,
 }
 
 /// A thread with a connection of its own that commits batches of changes in order, merging
@@ -284,10 +289,12 @@ pub(super) fn sql(e: rusqlite::Error) -> String {
 }
 
 impl History {
-    /// Opens (creating) the history of a state directory.
+    /// Opens (creating) the history of a state directory; records the ends of runs that
+    /// their processes could not record (see `unrecorded`).
     pub fn open(dir: &Path) -> Result<History, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create the state directory `{}`: {e}", dir.display()))?;
+        let lost = lost(dir);
         let conn = Connection::open(dir.join("history.db"))
             .map_err(|e| format!("cannot open the run history in `{}`: {e}", dir.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
@@ -324,13 +331,16 @@ impl History {
             }
         }
         tx.commit().map_err(sql)?;
-        Ok(History {
+        let history = History {
             conn,
             dir: dir.to_path_buf(),
             queued: std::cell::RefCell::new(Vec::new()),
             since: std::cell::Cell::new(None),
             writer: std::cell::RefCell::new(None),
-        })
+            lost,
+        };
+        history.record_unrecorded_ends();
+        Ok(history)
     }
 
     /// Records a new run and its stages and actions (all `pending`); returns its id. A run

@@ -110,11 +110,11 @@ struct OverlayLoader<'a> {
 }
 
 impl Loader for OverlayLoader<'_> {
-    fn read(&mut self, path: &str) -> std::result::Result<String, String> {
+    fn read(&mut self, path: &str) -> std::result::Result<String, crate::check::LoadError> {
         if let Some(doc) = self.open.values().find(|d| d.name == path) {
             return Ok(doc.text.clone());
         }
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
+        super::files::read_source(Path::new(path)).map_err(|e| super::files::load_error(&e))
     }
 }
 

@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use super::{Attempt, Outcome, mask, parse_outputs, run};
+use super::{Attempt, Outcome, mask, run};
 
 fn no_stop() -> tokio::sync::watch::Receiver<u8> {
     let (tx, rx) = tokio::sync::watch::channel(0);
@@ -113,24 +113,6 @@ async fn secrets_are_masked_in_the_log_line_by_line() {
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"))
-}
-
-#[test]
-fn outputs_parse_lines_and_blocks() {
-    let declared = vec!["version".to_string(), "notes".to_string()];
-    let text = "version=1.0\nversion=1.1\nnotes<<EOF\nline one\nline two\nEOF\nextra=x\n";
-    let (values, warnings) = parse_outputs(text, &declared).expect("parses");
-    assert_eq!(values["version"], "1.1");
-    assert_eq!(values["notes"], "line one\nline two");
-    assert_eq!(warnings.len(), 1);
-    assert!(
-        parse_outputs("version=1\n", &declared).is_err(),
-        "a declared export never written fails"
-    );
-    assert!(
-        parse_outputs("notes<<END\nx\n", &declared).is_err(),
-        "an unclosed block fails"
-    );
 }
 
 #[test]

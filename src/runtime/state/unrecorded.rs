@@ -1,0 +1,210 @@
+//! When the history itself fails: a run whose end cannot be recorded (the disk is full), and
+//! a history that was lost.
+//!
+//! A run that ends on an error of its own (a history write that failed with "database or
+//! disk is full") is recorded `failed` at once when that works. When it does not, its
+//! process leaves a note in the state directory — an empty file, `unrecorded-end-RUN`, which
+//! needs no room on the disk beyond its name, with the reason written in it if there is room
+//! — and ends. The next process that opens the history with room to write (any `pipec`
+//! command: `runs`, `show`, `run`, …) records the run `failed` with that reason and removes
+//! the note, unless the run has ended meanwhile or another live process runs it.
+//!
+//! A history is lost when `history.db` is missing or empty while the state directory holds
+//! the logs, artifacts or workspaces of earlier runs: `SQLite` would silently start a new one.
+//! pipec starts a new one too, but says what happened ([`lost`]).
+#![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::params;
+
+use super::{History, Owner, immediate, now, sql};
+
+/// The note a run's process leaves when it cannot record the run's end.
+const NOTE: &str = "unrecorded-end-";
+
+fn note_path(dir: &Path, run: &str) -> PathBuf {
+    dir.join(format!("{NOTE}{run}"))
+}
+
+/// The reason recorded for a run that ended on an error, recorded then or `late`.
+fn reason(why: &str, late: bool) -> String {
+    match (late, why.is_empty()) {
+        (false, _) => format!("the run ended on an error: {why}"),
+        (true, false) => format!("the run ended on an error and could not be recorded then: {why}"),
+        (true, true) => "the run ended on an error and could not be recorded then (the run history could not be written)".into(),
+    }
+}
+
+impl History {
+    /// Ends `run` `failed` because of `why` (an error that stopped it, such as a history write
+    /// that failed): at once if the history takes it, else as soon as a process opens the
+    /// history with room to write (a note in the state directory says so). `Err` says the
+    /// run could not be recorded now.
+    pub fn fail_run(&self, run: &str, why: &str) -> Result<(), String> {
+        // The note first: if this process cannot record the end, the next one will.
+        let note = note_path(&self.dir, run);
+        if let Ok(mut f) = std::fs::File::create(&note) {
+            use std::io::Write as _;
+            // Reason: on a full disk the note stays empty; an empty note still counts.
+            let _ = f.write_all(why.as_bytes());
+        }
+        // What was queued may be what failed; it is not retried.
+        drop(self.take_queued());
+        self.end_failed(run, &reason(why, false))?;
+        let _ = std::fs::remove_file(&note);
+        Ok(())
+    }
+
+    /// Records `run` and the runs nested in it that have not ended `failed`: what was
+    /// running or waiting in them is abandoned, with `reason`, and their stages are freed.
+    fn end_failed(&self, run: &str, reason: &str) -> Result<usize, String> {
+        let tx = immediate(&self.conn)?;
+        let ids: Vec<String> = tx
+            .prepare("WITH RECURSIVE tree(id) AS (SELECT ?1 UNION SELECT r.id FROM runs r JOIN tree t ON r.parent = t.id) SELECT r.id FROM runs r JOIN tree t ON r.id = t.id WHERE r.status IN ('running', 'waiting')")
+            .and_then(|mut st| st.query_map(params![run], |r| r.get(0))?.collect())
+            .map_err(sql)?;
+        let at = now();
+        for id in &ids {
+            tx.execute(
+                "UPDATE runs SET status = 'failed', finished = ?2 WHERE id = ?1",
+                params![id, at],
+            )
+            .and_then(|_| {
+                tx.execute(
+                    "UPDATE stages SET status = 'abandoned', reason = ?3, finished = ?2 WHERE run = ?1 AND status IN ('running', 'waiting')",
+                    params![id, at, reason],
+                )
+            })
+            .and_then(|_| {
+                tx.execute(
+                    "UPDATE actions SET status = 'abandoned', finished = ?2 WHERE run = ?1 AND status IN ('running', 'waiting')",
+                    params![id, at],
+                )
+            })
+            .and_then(|_| tx.execute("DELETE FROM locks WHERE run = ?1", params![id]))
+            .and_then(|_| tx.execute("DELETE FROM waits WHERE run = ?1", params![id]))
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(ids.len())
+    }
+
+    /// Records the ends that processes could not record (their notes), where the run is
+    /// still open and no live process runs it. Best effort: with no room yet, the notes stay
+    /// for the next open.
+    pub(super) fn record_unrecorded_ends(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(run) = name.to_str().and_then(|n| n.strip_prefix(NOTE)) else {
+                continue;
+            };
+            let owner = self.owner(run).ok().and_then(|(o, _)| o);
+            if owner.is_some_and(|o| Some(o) != Owner::me() && o.alive()) {
+                continue;
+            }
+            let why = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            if self.end_failed(run, &reason(why.trim(), true)).is_ok() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// What to say when the history of `dir` was lost: `history.db` is missing or empty (and
+/// has no write-ahead log to recover from), yet the state directory holds files of earlier
+/// runs. `None` for a history that is there, or a state directory that never had one.
+pub fn lost(dir: &Path) -> Option<String> {
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len());
+    let db = dir.join("history.db");
+    let state = match size(&db) {
+        Ok(0) => "empty",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing",
+        _ => return None,
+    };
+    if size(&dir.join("history.db-wal")).is_ok_and(|n| n > 0) {
+        return None;
+    }
+    let mut runs: Vec<String> = ["logs", "artifacts", "work"]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_dir(dir.join(d))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    runs.sort();
+    runs.dedup();
+    let first = runs.first()?;
+    Some(format!(
+        "the run history `{}` was lost: it is {state}, but this state directory holds the files of {} earlier run{} (`logs/{first}`, …), which a full disk or a clean-up can leave; a new history starts without them (their logs and artifacts stay where they are)",
+        db.display(),
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{History, Snapshot};
+    use super::{lost, note_path};
+
+    fn ir() -> crate::ir::Ir {
+        let mut map = crate::source::SourceMap::new();
+        let root = map.add(
+            "p.pipe",
+            "pipeline p { stage s { action a: sh { run = \"true\" } } }\n",
+        );
+        crate::compile(&mut map, root, &mut crate::check::NoLoader)
+            .ir
+            .expect("compiles")
+    }
+
+    #[test]
+    fn a_note_left_by_a_process_records_the_run_failed_at_the_next_open() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let h = History::open(dir.path()).expect("opens");
+        let facts = serde_json::json!({});
+        let snapshot = Snapshot {
+            parent: None,
+            facts: &facts,
+            file: None,
+            source: None,
+        };
+        let run = h
+            .start_run(&ir(), &serde_json::json!({}), &snapshot)
+            .expect("starts");
+        // What a process leaves when the disk is full: a note, and the run still running.
+        std::fs::write(
+            note_path(dir.path(), &run),
+            "run history: database or disk is full",
+        )
+        .expect("note");
+        drop(h);
+        let h = History::open(dir.path()).expect("opens again");
+        let rows = h.runs(None).expect("runs");
+        assert_eq!(rows[0].status, "failed");
+        assert!(!note_path(dir.path(), &run).exists(), "the note is gone");
+    }
+
+    #[test]
+    fn a_missing_or_empty_history_next_to_runs_files_is_lost() {
+        let dir = tempfile::tempdir().expect("tmp");
+        assert_eq!(lost(dir.path()), None, "a new state directory");
+        std::fs::create_dir_all(dir.path().join("logs/20260101-000000-1")).expect("mkdir");
+        let said = lost(dir.path()).expect("lost");
+        assert!(
+            said.contains("it is missing") && said.contains("1 earlier run "),
+            "{said}"
+        );
+        std::fs::write(dir.path().join("history.db"), "").expect("empty");
+        assert!(lost(dir.path()).is_some_and(|s| s.contains("it is empty")));
+        History::open(dir.path()).expect("a new history");
+        assert_eq!(lost(dir.path()), None);
+    }
+}

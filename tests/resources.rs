@@ -1,0 +1,669 @@
+//! What pipec does with hostile sizes and odd files (issue 11): output lines without end,
+//! huge exports, a state directory inside a `dir` snapshot, files that are not regular
+//! files (FIFOs, devices) or too big, a full disk, and file names that are not UTF-8.
+//!
+//! Commands that could read without bound run under an address-space cap (`ulimit -v`) and
+//! a deadline, so that a regression fails the test instead of hanging it or eating the
+//! machine's memory.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Output, Test};
+
+/// Address space pipec may use in these tests (KiB): enough for a run (thread stacks and
+/// allocator reservations count), far below what an unbounded read would take.
+const CAP_KIB: u64 = 2_000_000;
+
+/// `pipec ARGS` in `t`'s folder under [`CAP_KIB`], with stdin from `stdin` (else nothing);
+/// panics when it takes longer than `secs`.
+fn capped(t: &Test, args: &[&str], stdin: Option<&Path>, secs: u64) -> Output {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -v {CAP_KIB}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_pipec"))
+        .args(args)
+        .current_dir(t.path(""))
+        .env("PIPEC_TEST", "1")
+        .stdin(match stdin {
+            Some(p) => Stdio::from(std::fs::File::open(p).expect("stdin file")),
+            None => Stdio::null(),
+        });
+    finish(cmd, secs)
+}
+
+/// Runs `cmd` to its end, or kills it and panics after `secs`.
+fn finish(mut cmd: Command, secs: u64) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let read = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut s);
+            }
+            String::from_utf8_lossy(&s).into_owned()
+        })
+    };
+    let out = read(out.map(|o| Box::new(o) as Box<dyn std::io::Read + Send>));
+    let err = read(err.map(|e| Box::new(e) as Box<dyn std::io::Read + Send>));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`{cmd:?}` did not end within {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().expect("stdout"),
+        stderr: err.join().expect("stderr"),
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(ok.success(), "mkfifo {}", path.display());
+}
+
+/// `pipec show last --json` in the `state` folder of `t`.
+fn show(t: &Test) -> serde_json::Value {
+    let out = t.args_once(&["show", "last", "--json", "--state-dir", "state"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("show --json prints JSON")
+}
+
+fn action<'a>(v: &'a serde_json::Value, stage: &str, name: &str) -> &'a serde_json::Value {
+    v["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == stage))
+        .and_then(|s| s["actions"].as_array())
+        .and_then(|a| a.iter().find(|a| a["name"] == name))
+        .unwrap_or_else(|| panic!("no action {stage}.{name} in {v}"))
+}
+
+// ------------------------------------------------------------------ output lines
+
+/// The highest "peak resident set" (`VmHWM`, KiB) `pid` reported while it ran.
+fn watch_peak(pid: u32, done: &std::sync::atomic::AtomicBool) -> u64 {
+    let mut peak = 0;
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    peak
+}
+
+#[test]
+fn a_line_without_an_end_keeps_pipec_memory_bounded_and_the_log_keeps_every_byte() {
+    // 100 MB without a newline, a pause in which the peak is read, and a failure (whose log
+    // tail pipec shows).
+    let t = Test::new().file(
+        "big.pipe",
+        r#"pipeline big {
+  stage s {
+    action shout: sh { run = "head -c 100000000 /dev/zero | tr '\\0' x; sleep 0.5; exit 3" }
+  }
+}
+"#,
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .args(["run", "big.pipe", "--state-dir", "state"])
+        .current_dir(t.path(""))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pipec");
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
+    let watcher = std::thread::spawn(move || watch_peak(pid, &flag));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "pipec did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let peak_kib = watcher.join().expect("watcher");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        peak_kib > 0 && peak_kib < 64 * 1024,
+        "pipec's peak memory was {peak_kib} KiB for a 100 MB line"
+    );
+    let log = t
+        .path("state/logs")
+        .read_dir()
+        .expect("logs")
+        .flatten()
+        .next();
+    let log = log.expect("a run folder").path().join("s.shout.1.log");
+    let mut log = std::fs::File::open(&log).expect("the log");
+    let mut around = [0u8; 2];
+    std::io::Seek::seek(&mut log, std::io::SeekFrom::Start(99_999_999)).expect("seek");
+    std::io::Read::read_exact(&mut log, &mut around).expect("read");
+    assert_eq!(
+        &around, b"x\n",
+        "the log keeps every byte, then pipec's note"
+    );
+}
+
+#[test]
+fn a_secret_is_masked_where_a_long_line_is_cut() {
+    // The secret straddles 64 KiB, where a line is cut into pieces.
+    let t = Test::new().file(
+        "cut.pipe",
+        r#"pipeline cut {
+  secret tok = env("CUT_TOKEN")
+  stage s {
+    action shout: sh {
+      env = { T = secrets.tok }
+      run = "printf '%065530d%s%0100000d' 0 \"$T\" 0"
+    }
+  }
+}
+"#,
+    );
+    let out = t.args_once_env(
+        &["run", "cut.pipe", "--state-dir", "state"],
+        ("CUT_TOKEN", "tok-SECRET-4242"),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let logs = t.args_once(&["logs", "last", "--state-dir", "state"]);
+    assert!(!logs.stdout.contains("SECRET"), "the secret leaked");
+    assert!(logs.stdout.contains("0***0"), "masked in place");
+    assert!(
+        logs.stdout.len() > 165_000,
+        "every byte: {}",
+        logs.stdout.len()
+    );
+}
+
+// ------------------------------------------------------------------ exports
+
+#[test]
+fn an_export_over_codepipelines_limit_fails_its_producer() {
+    let t = Test::new().file(
+        "big.pipe",
+        r#"pipeline big {
+  stage s {
+    action make: sh {
+      run = "printf 'v=%0200000d\\n' 0 >> \"$PIPEC_OUTPUT\""
+      exports = [v]
+    }
+    action use: sh { after = [make] env = { V = s.make.v } run = "true" }
+  }
+}
+"#,
+    );
+    let out = capped(&t, &["run", "big.pipe", "--state-dir", "state"], None, 30);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("122880 bytes") && out.stderr.contains("s.make"),
+        "{}",
+        out.stderr
+    );
+    let v = show(&t);
+    assert_eq!(action(&v, "s", "make")["status"], "failed");
+    assert_eq!(action(&v, "s", "use")["attempts"], 0);
+    let db = std::fs::metadata(t.path("state/history.db"))
+        .expect("db")
+        .len();
+    let wal = std::fs::metadata(t.path("state/history.db-wal")).map_or(0, |m| m.len());
+    assert!(
+        db + wal < 150_000,
+        "the value reached the history: {db} + {wal}"
+    );
+}
+
+#[test]
+fn an_export_holding_a_nul_byte_fails_its_producer_not_its_consumer() {
+    let t = Test::new().file(
+        "nul.pipe",
+        r#"pipeline nul {
+  stage s {
+    action make: sh { run = "printf 'v=a\\0b\\n' >> \"$PIPEC_OUTPUT\"" exports = [v] }
+    action use: sh { after = [make] env = { V = s.make.v } run = "true" }
+  }
+}
+"#,
+    );
+    let out = capped(&t, &["run", "nul.pipe", "--state-dir", "state"], None, 30);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("NUL"), "{}", out.stderr);
+    let v = show(&t);
+    assert_eq!(action(&v, "s", "make")["status"], "failed");
+    assert_eq!(action(&v, "s", "use")["attempts"], 0);
+}
+
+#[test]
+fn the_output_file_is_read_with_a_bound() {
+    // 3 MB on one line: refused by its size, not read whole (nor quoted back whole).
+    let t = Test::new().file(
+        "out.pipe",
+        r#"pipeline out {
+  stage s {
+    action make: sh {
+      run = "head -c 3000000 /dev/zero | tr '\\0' a >> \"$PIPEC_OUTPUT\""
+      exports = [v]
+    }
+  }
+}
+"#,
+    );
+    let out = capped(&t, &["run", "out.pipe", "--state-dir", "state"], None, 30);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("1 MiB"),
+        "{}",
+        &out.stderr[..out.stderr.len().min(2000)]
+    );
+    assert!(
+        out.stderr.len() < 10_000,
+        "{} bytes of errors",
+        out.stderr.len()
+    );
+}
+
+#[test]
+fn an_output_file_replaced_by_a_fifo_fails_the_action() {
+    let t = Test::new().file(
+        "fifo.pipe",
+        r#"pipeline fifo {
+  stage s {
+    action make: sh { run = "rm -f \"$PIPEC_OUTPUT\"; mkfifo \"$PIPEC_OUTPUT\"" exports = [v] }
+  }
+}
+"#,
+    );
+    let out = capped(&t, &["run", "fifo.pipe", "--state-dir", "state"], None, 30);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+}
+
+// ------------------------------------------------------------------ the state directory
+
+#[test]
+fn a_dir_snapshot_leaves_out_the_state_directory_in_use_however_it_is_named() {
+    // `proj/st` is inside the snapshotted folder; it is named directly, through a symbolic
+    // link from outside, with `..`, and through a link inside the folder (which is left out
+    // too).
+    let src = r#"pipeline snap {
+  stage source { action take: dir { path = "." output = src } }
+  stage check {
+    action look: sh {
+      input = src
+      run = "test -f a.txt && test -f sub/b.txt && test ! -e st && test ! -L in-link"
+    }
+  }
+}
+"#;
+    let forms = ["proj/st", "st-link", "proj/sub/../st", "proj/in-link"];
+    for (i, state) in forms.into_iter().enumerate() {
+        let t = Test::new()
+            .file("proj/snap.pipe", src)
+            .file("proj/a.txt", "a")
+            .file("proj/sub/b.txt", "b")
+            .file("proj/st/keep", "");
+        std::os::unix::fs::symlink("proj/st", t.path("st-link")).expect("link");
+        std::os::unix::fs::symlink("st", t.path("proj/in-link")).expect("link");
+        let out = capped(
+            &t,
+            &["run", "proj/snap.pipe", "--state-dir", state],
+            None,
+            60,
+        );
+        assert_eq!(out.code, 0, "form {i} (`{state}`): {}", out.stderr);
+    }
+}
+
+// ------------------------------------------------------------------ files pipec reads
+
+#[test]
+fn check_refuses_what_is_not_a_regular_file() {
+    let t = Test::new().file(
+        "ok.pipe",
+        "pipeline p { stage s { action a: sh { run = \"true\" } } }\n",
+    );
+    mkfifo(&t.path("fifo.pipe"));
+    for (path, what) in [("/dev/zero", "a character device"), ("fifo.pipe", "a FIFO")] {
+        let out = capped(&t, &["check", path], None, 30);
+        assert_eq!(out.code, 2, "{path}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("not a regular file") && out.stderr.contains(what),
+            "{path}: {}",
+            out.stderr
+        );
+    }
+    // The same FIFO found in a folder.
+    let out = capped(&t, &["check", "."], None, 30);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("fifo.pipe"), "{}", out.stderr);
+}
+
+#[test]
+fn imports_of_devices_and_fifos_are_e0205_in_check_compile_and_run() {
+    let t = Test::new().file(
+        "main.pipe",
+        r#"import "/dev/zero" as zero
+import "./fifo.pipe" as fifo
+
+pipeline p { stage s { action a: sh { run = "true" } } }
+"#,
+    );
+    mkfifo(&t.path("fifo.pipe"));
+    for args in [
+        &["check", "main.pipe", "--format", "short"][..],
+        &["compile", "main.pipe", "--format", "short"][..],
+        &["run", "main.pipe", "--state-dir", "state"][..],
+    ] {
+        let out = capped(&t, args, None, 30);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert_eq!(all.matches("cannot import").count(), 2, "{args:?}: {all}");
+    }
+    let out = capped(&t, &["check", "main.pipe"], None, 30);
+    assert!(
+        out.stderr
+            .contains("not a regular file (a character device)")
+            && out.stderr.contains("not a regular file (a FIFO)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn sources_over_16_mib_are_refused_also_on_stdin() {
+    let mut text = String::from("pipeline p { stage s { action a: sh { run = \"true\" } } }\n");
+    let line = format!("// {}\n", "x".repeat(1000));
+    while text.len() <= 16 << 20 {
+        text.push_str(&line);
+    }
+    let t = Test::new().file("huge.pipe", &text);
+    let out = capped(&t, &["check", "huge.pipe"], None, 30);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("bigger than 16 MiB"), "{}", out.stderr);
+    let zero = Path::new("/dev/zero");
+    for args in [
+        &["check", "--stdin-filename", "x.pipe"][..],
+        &["fmt", "-"][..],
+    ] {
+        let out = capped(&t, args, Some(zero), 30);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("bigger than 16 MiB"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn file_values_and_pipeline_files_that_are_not_regular_files_fail_clearly() {
+    let t = Test::new()
+        .file(
+            "secret.pipe",
+            r#"pipeline s {
+  secret key = file("/dev/zero")
+  stage s { action a: sh { env = { K = secrets.key } run = "true" } }
+}
+"#,
+        )
+        .file(
+            "param.pipe",
+            r#"pipeline p {
+  param v: string = file("./fifo")
+  stage s { action a: sh { run = "echo ${params.v}" } }
+}
+"#,
+        )
+        .file(
+            "outer.pipe",
+            r#"pipeline outer {
+  stage s { action inner: pipeline { file = "./fifo.pipe" } }
+}
+"#,
+        );
+    mkfifo(&t.path("fifo"));
+    mkfifo(&t.path("fifo.pipe"));
+    for (file, says) in [
+        (
+            "secret.pipe",
+            "`/dev/zero`: it is not a regular file (a character device)",
+        ),
+        ("param.pipe", "fifo`: it is not a regular file (a FIFO)"),
+        (
+            "outer.pipe",
+            "fifo.pipe`: it is not a regular file (a FIFO)",
+        ),
+        ("fifo.pipe", "fifo.pipe`: it is not a regular file (a FIFO)"),
+    ] {
+        let out = capped(&t, &["run", file, "--state-dir", "state"], None, 30);
+        assert_ne!(out.code, 0, "{file}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{file}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn fifos_in_a_snapshot_or_an_output_fail_the_action_instead_of_blocking() {
+    let t = Test::new()
+        .file(
+            "snap.pipe",
+            r#"pipeline snap {
+  stage s { action take: dir { path = "proj" output = src } }
+}
+"#,
+        )
+        .file(
+            "out.pipe",
+            r#"pipeline out {
+  stage s { action make: sh { run = "mkdir out && mkfifo out/pipe" output = o from "out" } }
+}
+"#,
+        )
+        .file("proj/a.txt", "a");
+    mkfifo(&t.path("proj/pipe"));
+    for (file, says) in [
+        (
+            "snap.pipe",
+            "`pipe` is not a regular file (a FIFO): leave it out with `exclude`",
+        ),
+        ("out.pipe", "pipe`: it is not a regular file (a FIFO)"),
+    ] {
+        let out = capped(&t, &["run", file, "--state-dir", "state"], None, 30);
+        assert_eq!(out.code, 1, "{file}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{file}: {}", out.stderr);
+    }
+}
+
+// ------------------------------------------------------------------ a full disk
+
+/// A shell script run as root in a mount namespace of its own (a user namespace too when
+/// this process is not root), so that it can mount a small tmpfs (needs `unshare`, from
+/// util-linux); `None` when this machine allows neither.
+fn in_mount_namespace(dir: &Path, script: &str) -> Option<Output> {
+    for flags in [
+        &["--mount"][..],
+        &["--user", "--map-root-user", "--mount"][..],
+    ] {
+        let probe = Command::new("unshare")
+            .args(flags)
+            .args([
+                "sh",
+                "-c",
+                "mount -t tmpfs -o size=64k tmpfs \"$0\"",
+                "/mnt",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !probe.is_ok_and(|s| s.success()) {
+            continue;
+        }
+        let mut cmd = Command::new("unshare");
+        cmd.args(flags)
+            .args(["sh", "-c", script])
+            .current_dir(dir)
+            .env("PIPEC", env!("CARGO_BIN_EXE_pipec"))
+            .env("PIPEC_TEST", "1")
+            .stdin(Stdio::null());
+        return Some(finish(cmd, 120));
+    }
+    None
+}
+
+#[test]
+fn a_run_that_fills_the_disk_is_recorded_failed_once_there_is_space() {
+    let t = Test::new().file(
+        "full.pipe",
+        r#"pipeline full {
+  stage s {
+    action a: sh { run = "echo hi" }
+    action fill: sh { after = [a] run = "dd if=/dev/zero of=../../../../fill bs=4k 2>/dev/null; echo filled" }
+    action b: sh { after = [fill] run = "echo b" }
+  }
+}
+"#,
+    );
+    std::fs::create_dir(t.path("disk")).expect("mkdir");
+    // The state directory is `disk/st`; `fill` (four folders up from a workspace,
+    // `disk/st/work/RUN/wsN`) fills the disk from inside the action.
+    let script = r#"
+mount -t tmpfs -o size=1m tmpfs disk || exit 90
+"$PIPEC" run full.pipe --state-dir disk/st >out.txt 2>&1
+echo "code=$?"
+cat out.txt
+echo "--- after, still full:"
+"$PIPEC" runs --state-dir disk/st --json
+rm -f disk/fill
+echo "--- after, with space:"
+"$PIPEC" show last --state-dir disk/st --json
+"#;
+    let out = in_mount_namespace(&t.path(""), script).expect(
+        "a mount namespace for a small tmpfs: run as root, or allow unprivileged user namespaces",
+    );
+    let text = out.stdout;
+    assert!(text.contains("code=1"), "{text}{}", out.stderr);
+    assert!(text.contains("disk is full"), "{text}");
+    let after = text
+        .split("--- after, with space:")
+        .nth(1)
+        .expect("show ran");
+    let v: serde_json::Value = serde_json::from_str(after.trim()).expect("show --json");
+    assert_eq!(v["status"], "failed", "{v}");
+    let s = &v["stages"][0];
+    assert!(
+        s["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("the run ended on an error")),
+        "{v}"
+    );
+    assert_ne!(action(&v, "s", "fill")["status"], "running", "{v}");
+}
+
+#[test]
+fn a_history_that_was_lost_is_said_to_be_lost() {
+    let t = Test::new().file(
+        "p.pipe",
+        "pipeline p { stage s { action a: sh { run = \"echo hi\" } } }\n",
+    );
+    let out = t.args_once(&["run", "p.pipe", "--state-dir", "state"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // What a full disk (or a careless clean-up) can leave: an empty database file.
+    for f in ["history.db-wal", "history.db-shm"] {
+        let _ = std::fs::remove_file(t.path("state").join(f));
+    }
+    std::fs::write(t.path("state/history.db"), "").expect("truncate");
+    let out = t.args_once(&["runs", "--state-dir", "state"]);
+    assert!(
+        out.stderr.contains("the run history") && out.stderr.contains("was lost"),
+        "{}",
+        out.stderr
+    );
+    // Said once: the new history is a history.
+    let again = t.args_once(&["runs", "--state-dir", "state"]);
+    assert!(!again.stderr.contains("was lost"), "{}", again.stderr);
+}
+
+#[test]
+fn show_says_when_the_process_of_a_running_run_is_gone() {
+    let t = Test::new().file(
+        "p.pipe",
+        "pipeline p { stage s { action a: sh { run = \"touch ../../../../started; sleep 30\" } } }\n",
+    );
+    let mut child = t.spawn_quiet(&["run", "p.pipe", "--state-dir", "state"]);
+    let start = Instant::now();
+    while !t.path("started").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the action did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let out = t.args_once(&["show", "last", "--state-dir", "state"]);
+    assert!(
+        out.stdout.contains(": running") && out.stdout.contains("is gone: `pipec resume"),
+        "{}",
+        out.stdout
+    );
+    // What the dead pipec left (its `sleep`) is ended.
+    let _ = t.args_once(&["stop", "last", "--state-dir", "state"]);
+}
+
+// ------------------------------------------------------------------ file names
+
+#[test]
+fn file_names_that_are_not_utf8_come_back_byte_for_byte() {
+    let t = Test::new().file(
+        "names.pipe",
+        r#"pipeline names {
+  stage make {
+    action files: sh {
+      run = """
+        mkdir -p out
+        echo one > "out/a$(printf '\\377')"
+        echo two > "out/a$(printf '\\376')"
+        """
+      output = o from "out"
+    }
+  }
+  stage read {
+    action check: sh {
+      input = o
+      run = """
+        test "$(cat "out/a$(printf '\\377')")" = one
+        test "$(cat "out/a$(printf '\\376')")" = two
+        test "$(ls out | wc -l)" = 2
+        """
+    }
+  }
+}
+"#,
+    );
+    let out = capped(&t, &["run", "names.pipe", "--state-dir", "state"], None, 60);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
