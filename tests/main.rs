@@ -16,3 +16,4 @@ mod run;
 mod runtime;
 mod stress;
 mod support;
+mod tools;
