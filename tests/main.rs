@@ -8,6 +8,7 @@ mod explain;
 mod fixtures;
 mod fmt;
 mod fuzz;
+mod fuzz_regressions;
 mod graph;
 mod lsp;
 mod lsp_client;
