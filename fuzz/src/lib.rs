@@ -7,8 +7,8 @@
 //! An input is the bytes of a `.pipe` file, read as UTF-8 with lost bytes replaced (as an
 //! editor would show them), except for `fmt`, which takes only valid UTF-8 like `pipec fmt`,
 //! and `graph`, which also reads an input that starts with `{` as IR JSON like
-//! `pipec graph FILE.json`. Local imports of any path read the input itself, a few times over
-//! (so imports, their templates and import cycles are reached), then fail to read.
+//! `pipec graph FILE.json`. Local imports read the input itself (so imports, their templates and
+//! import cycles are reached), up to a depth of three folders.
 //! A property that does not hold panics, which libFuzzer reports as a crash.
 
 use pipec::check::{Checker, Loader};
@@ -30,28 +30,20 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("lsp", lsp),
 ];
 
-/// Reads any path as the input text, for the first `left` reads.
-struct Echo {
-    text: String,
-    left: usize,
+/// Reads any path as the input text, as long as it has at most three `/`: an import of
+/// `"a/x.pipe"` read this way imports `a/a/x.pipe`, and so on, so a chain ends. Like a disk,
+/// it reads a path the same each time: the checker may read a file twice (a streamed check
+/// that restarts on the whole file).
+struct Echo<'a> {
+    text: &'a str,
 }
 
-impl Echo {
-    fn new(text: &str) -> Echo {
-        Echo {
-            text: text.to_string(),
-            left: 3,
-        }
-    }
-}
-
-impl Loader for Echo {
+impl Loader for Echo<'_> {
     fn read(&mut self, path: &str) -> Result<String, String> {
-        if self.left == 0 {
+        if path.matches('/').count() > 3 {
             return Err(format!("cannot read `{path}` here"));
         }
-        self.left -= 1;
-        Ok(self.text.clone())
+        Ok(self.text.to_string())
     }
 }
 
@@ -109,8 +101,13 @@ pub fn check(data: &[u8]) {
     let run = |threshold: usize| {
         let mut map = SourceMap::new();
         let id = map.add("fuzz.pipe", text.clone());
-        let out =
-            Checker::check_streaming_from(&mut map, id, &mut Echo::new(&text), false, threshold);
+        let out = Checker::check_streaming_from(
+            &mut map,
+            id,
+            &mut Echo { text: &text },
+            false,
+            threshold,
+        );
         (map, out.diagnostics)
     };
     let (map, diags) = run(usize::MAX);
@@ -156,7 +153,7 @@ fn meaning(text: &str) -> (Option<serde_json::Value>, Vec<String>) {
     }
     let mut map = SourceMap::new();
     let id = map.add("fuzz.pipe", text);
-    let out = pipec::compile(&mut map, id, &mut Echo::new(text));
+    let out = pipec::compile(&mut map, id, &mut Echo { text });
     let ir = out.ir.map(|ir| {
         let mut v: serde_json::Value =
             serde_json::from_str(&pipec::ir::to_json(&ir)).expect("the IR is JSON");
@@ -215,7 +212,7 @@ pub fn compile(data: &[u8]) {
     let text = text_of(data);
     let mut map = SourceMap::new();
     let id = map.add("fuzz.pipe", text.clone());
-    let out = pipec::compile(&mut map, id, &mut Echo::new(&text));
+    let out = pipec::compile(&mut map, id, &mut Echo { text: &text });
     assert_diagnostic_spans(&map, &out.diagnostics);
     let Some(ir) = out.ir else {
         return;
@@ -249,7 +246,7 @@ pub fn graph(data: &[u8]) {
     }
     let mut map = SourceMap::new();
     let id = map.add("fuzz.pipe", text.clone());
-    let Some(ir) = pipec::compile(&mut map, id, &mut Echo::new(&text)).ir else {
+    let Some(ir) = pipec::compile(&mut map, id, &mut Echo { text: &text }).ir else {
         return;
     };
     let dot = pipec::ir::graph::render(&ir, Format::Dot);
@@ -336,7 +333,7 @@ fn cursors(text: &str) -> Vec<usize> {
 /// the diagnostics; a rename's edits do not overlap.
 pub fn lsp(data: &[u8]) {
     let text = text_of(data);
-    let a = Analysis::new("/fuzz/f.pipe", &text, &mut Echo::new(&text));
+    let a = Analysis::new("/fuzz/f.pipe", &text, &mut Echo { text: &text });
     let map = a.source_map();
     assert_diagnostic_spans(map, a.diagnostics());
     for (span, _, _) in a.import_problems() {
