@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 export PIPEC_STRESS_KILLS="${PIPEC_STRESS_KILLS:-100}"
 export PIPEC_STRESS_STOPS="${PIPEC_STRESS_STOPS:-100}"
 export PIPEC_STRESS_RUNS="${PIPEC_STRESS_RUNS:-10}"
+# The Ctrl-C trials need `setsid`: fail rather than skip them.
+export PIPEC_REQUIRE_TOOLS=1
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 # One test at a time: each starts many processes, and timing matters to the Ctrl-C trials.

@@ -4,6 +4,21 @@
 //! types and release-model rules, E02xx–E04xx, W0xxx) → [`ir`] (the serialisable, resolved
 //! pipeline). [`diagnostics`] and [`source`] are shared leaves. Only the CLI prints and
 //! reads files; this library takes text and returns values.
+//!
+//! ```
+//! let broken = r#"pipeline app {
+//!   stage build { action make: sh { run = "make" } }
+//!   transition biuld -> build
+//! }
+//! "#;
+//! let (_, diagnostics) = pipec::check_source("app.pipe", broken);
+//! let codes: Vec<String> = diagnostics.iter().map(|d| d.code.to_string()).collect();
+//! assert_eq!(codes, ["E0201"]); // unknown stage `biuld`
+//!
+//! let ugly = "pipeline app { stage build { action make: sh { run = \"make\" } } }";
+//! let formatted = pipec::format_source(ugly).expect("it parses");
+//! assert!(formatted.starts_with("pipeline app {\n  stage build {\n    action make: sh {"));
+//! ```
 
 // pest_derive (without its `std` feature, see ARCHITECTURE.md) names `alloc` from the crate root.
 extern crate alloc;

@@ -3,7 +3,7 @@
 //! rollback: `durable.rs`).
 //! Each test runs pipec in a temporary folder with its own state directory.
 
-use crate::support::{Output, Test};
+use crate::support::{Output, Test, require_tool};
 
 /// Runs `pipeline.pipe` (written from `src`) with `args`.
 fn run(src: &str, args: &[&str]) -> (Test, Output) {
@@ -257,6 +257,9 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
 
 #[test]
 fn git_actions_check_out_a_revision_and_export_it() {
+    if !require_tool("git", "apt-get install git") {
+        return;
+    }
     let src = r#"pipeline fromgit {
   param rev: string = "HEAD"
   stage source {
@@ -404,6 +407,12 @@ fn logs_names_unknown_actions_and_follows_a_running_one() {
 
 #[test]
 fn the_wordcount_example_builds_tests_and_packages() {
+    if !require_tool(
+        "cc",
+        "a C compiler with UBSan: apt-get install gcc libc6-dev",
+    ) {
+        return;
+    }
     let example =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wordcount/wordcount.pipe");
     let dest = tempfile::tempdir().expect("tmp");
@@ -828,6 +837,9 @@ fn an_empty_secret_masks_nothing() {
 
 #[test]
 fn descendants_that_leave_the_process_group_end_with_their_attempt() {
+    if !require_tool("setsid", "util-linux: apt-get install util-linux") {
+        return;
+    }
     let marks = tempfile::tempdir().expect("tmp");
     let pid_file = marks.path().join("pid");
     let src = format!(
@@ -898,6 +910,9 @@ fn pipec_stop_stops_a_run_from_another_terminal() {
 
 #[test]
 fn on_a_terminal_the_run_is_a_live_view() {
+    if !require_tool("script", SCRIPT) {
+        return;
+    }
     // `script` (util-linux) gives pipec a pseudo-terminal.
     let src = r#"pipeline live {
   stage s {
@@ -917,6 +932,9 @@ fn on_a_terminal_the_run_is_a_live_view() {
     );
     assert!(text.contains("succeeded in"), "{text}");
 }
+
+/// Where `script`, which gives pipec a pseudo-terminal, comes from.
+const SCRIPT: &str = "util-linux: apt-get install bsdutils";
 
 /// `pipec run pipeline.pipe` under script(1), with one more environment variable; the
 /// terminal's text and the exit code.
@@ -944,6 +962,9 @@ fn on_terminal(t: &Test, env: (&str, &str)) -> (String, Option<i32>) {
 
 #[test]
 fn pipec_plain_keeps_plain_lines_on_a_terminal() {
+    if !require_tool("script", SCRIPT) {
+        return;
+    }
     let t = Test::new().file(
         "pipeline.pipe",
         "pipeline p { stage s { action a: sh { run = \"sleep 0.2\" } } }\n",

@@ -1,5 +1,7 @@
-//! Shared helpers: checking a file from disk like the CLI does, and a CLI runner.
+//! Shared helpers: checking a file from disk like the CLI does, a CLI runner, and the guard
+//! of tests that need a program besides cargo, bash and coreutils.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -37,6 +39,55 @@ pub(crate) fn pipe_files(dir: &str) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Whether `program` is on `PATH`, for a test that needs it (`how` says what it is and how
+/// to install it, e.g. `"Graphviz: apt-get install graphviz"`).
+///
+/// When it is missing, the test should return at once: this writes one line naming the test,
+/// the program and `how` straight to stderr (libtest captures only the print macros, so the
+/// line shows in `cargo test`'s output even though the test passes). Where every test must
+/// run — `CI` set to anything non-empty, or `PIPEC_REQUIRE_TOOLS=1` — it panics instead.
+pub(crate) fn require_tool(program: &str, how: &str) -> bool {
+    if on_path(program) {
+        return true;
+    }
+    skip_or_fail(&format!("`{program}`, which is not on PATH"), how)
+}
+
+/// For a test that needs something of the machine that is missing (`what`, with `how` to
+/// get it): one line saying the test is skipped, or a panic where tests may not skip (as
+/// [`require_tool`]). Returns `false` so a test can `return` on it.
+pub(crate) fn skip_or_fail(what: &str, how: &str) -> bool {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    let required = if !var("CI").is_empty() {
+        Some("CI is set")
+    } else if var("PIPEC_REQUIRE_TOOLS") == "1" {
+        Some("PIPEC_REQUIRE_TOOLS=1")
+    } else {
+        None
+    };
+    if let Some(why) = required {
+        panic!("this test needs {what} ({how}); {why}, so tests may not skip");
+    }
+    let test = std::thread::current()
+        .name()
+        .filter(|n| *n != "main")
+        .map_or_else(String::new, |n| format!(" {n}"));
+    let what = what.split(", which").next().unwrap_or(what);
+    let line = format!("skipped{test}: needs {what} ({how})\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    false
+}
+
+/// Whether an executable file named `program` is in one of `PATH`'s folders.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(program))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// Checks one file given by its path relative to the crate root.

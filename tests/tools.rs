@@ -1,0 +1,97 @@
+//! The guard of tests that need a program besides cargo, bash and coreutils
+//! (`support::require_tool`): each such test, run alone in a child test process whose `PATH`
+//! is an empty folder, passes after one line on stderr saying what it skipped; with `CI` set or
+//! `PIPEC_REQUIRE_TOOLS=1` it fails instead.
+
+use std::process::{Command, Stdio};
+
+/// Every test that needs a program besides cargo, bash and coreutils, and that program (the
+/// table in README.md lists them too).
+const NEEDS: &[(&str, &str)] = &[
+    ("graph::graphviz_draws_every_example", "dot"),
+    (
+        "neovim::neovim_reads_diagnostics_and_hovers_through_its_lsp_client",
+        "nvim",
+    ),
+    (
+        "runtime::git_actions_check_out_a_revision_and_export_it",
+        "git",
+    ),
+    (
+        "runtime::the_wordcount_example_builds_tests_and_packages",
+        "cc",
+    ),
+    ("runtime::on_a_terminal_the_run_is_a_live_view", "script"),
+    (
+        "runtime::pipec_plain_keeps_plain_lines_on_a_terminal",
+        "script",
+    ),
+    (
+        "runtime::descendants_that_leave_the_process_group_end_with_their_attempt",
+        "setsid",
+    ),
+    ("stress::ctrl_c_leaves_no_process_behind", "setsid"),
+    (
+        "resources::a_run_that_fills_the_disk_is_recorded_failed_once_there_is_space",
+        "unshare",
+    ),
+];
+
+/// Runs one test of this binary alone, with an empty `PATH`, no `CI` and no
+/// `PIPEC_REQUIRE_TOOLS` unless `env` sets them: whether it passed, its stdout and its stderr.
+fn alone_without_tools(test: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let empty = tempfile::tempdir().expect("tmp");
+    let out = Command::new(std::env::current_exe().expect("this test binary"))
+        .args([test, "--exact", "--test-threads", "1"])
+        .env("PATH", empty.path())
+        .env_remove("CI")
+        .env_remove("PIPEC_REQUIRE_TOOLS")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the test binary");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_test_whose_program_is_missing_skips_with_one_line() {
+    for (test, program) in NEEDS {
+        let (passed, stdout, stderr) = alone_without_tools(test, &[]);
+        assert!(passed, "{test}:\n{stdout}\n{stderr}");
+        assert!(stdout.contains("1 passed"), "{test} did not run:\n{stdout}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{test}:\n{stderr}");
+        let expected = format!("skipped {test}: needs `{program}` (");
+        assert!(lines[0].starts_with(&expected), "{test}:\n{stderr}");
+        assert!(lines[0].contains("apt-get install "), "{test}:\n{stderr}");
+    }
+}
+
+#[test]
+fn on_ci_a_test_whose_program_is_missing_fails() {
+    for (test, program) in NEEDS {
+        let (passed, stdout, _) = alone_without_tools(test, &[("CI", "true")]);
+        assert!(
+            !passed,
+            "{test} passed without `{program}` on CI:\n{stdout}"
+        );
+        let expected = format!("needs `{program}`, which is not on PATH");
+        assert!(stdout.contains(&expected), "{test}:\n{stdout}");
+        assert!(stdout.contains("CI is set"), "{test}:\n{stdout}");
+    }
+}
+
+#[test]
+fn pipec_require_tools_fails_a_test_whose_program_is_missing() {
+    let (test, _) = NEEDS[0];
+    let (passed, stdout, _) = alone_without_tools(test, &[("PIPEC_REQUIRE_TOOLS", "1")]);
+    assert!(!passed, "{test} passed:\n{stdout}");
+    assert!(
+        stdout.contains("PIPEC_REQUIRE_TOOLS=1"),
+        "{test}:\n{stdout}"
+    );
+}
