@@ -146,6 +146,21 @@ fn check_github_format() {
     );
 }
 
+/// An export and an artifact kept for the record (`pipec show` lists them) are a run's
+/// outputs: no W0001, so `--deny-warnings` accepts them.
+#[test]
+fn deny_warnings_accepts_outputs_nobody_reads() {
+    let out = Test::new()
+        .file(
+            "app.pipe",
+            "pipeline p {\n  stage build {\n    action compile: sh {\n      run = \"echo v=1 >> $PIPEC_OUTPUT\"\n      exports = [v]\n      output = bin from \"out\"\n    }\n  }\n}\n",
+        )
+        .args(&["check", "app.pipe", "--deny-warnings"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("0 warnings"), "{}", out.stderr);
+}
+
 #[test]
 fn warnings_exit_0_unless_denied() {
     let t = Test::new().file("app.pipe", WARNS);

@@ -9,7 +9,7 @@ use super::kinds::{
 use super::types::{Ctx, Scope, Ty};
 use super::{ActionModel, Checker, OutputModel, Site, TemplateDef, Use, UseKind};
 use crate::ast::{self, AttrValue, ExprKind};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{self, Kind};
 use crate::source::Span;
 
@@ -110,7 +110,7 @@ impl Checker<'_> {
                                 a.name.span,
                                 "unknown attribute",
                             )
-                            .help_opt(suggest(name, names.iter().copied()))
+                            .help_opt(self.did_you_mean(name, names.iter().copied()))
                             .note(format!(
                                 "`{}` takes {}",
                                 kind_name(kind),
@@ -149,7 +149,7 @@ impl Checker<'_> {
                             a.name.span,
                             "unknown parameter",
                         )
-                        .help_opt(suggest(name, names.iter().copied()))
+                        .help_opt(self.did_you_mean(name, names.iter().copied()))
                     };
                     self.report(d.label(owner, format!("template `{display}`")));
                 }
@@ -533,7 +533,7 @@ impl Checker<'_> {
                                 k.span,
                                 "unknown field",
                             )
-                            .help_opt(suggest(other, ["count", "backoff"])),
+                            .help_opt(self.did_you_mean(other, ["count", "backoff"])),
                         ),
                     }
                 }
@@ -729,7 +729,7 @@ impl Checker<'_> {
                         .collect();
                     self.report(
                         Diagnostic::new(Code::E0201, format!("unknown kind `{}`", one.name), one.span, "not a kind or template")
-                            .help_opt(suggest(&one.name, names.iter().copied()))
+                            .help_opt(self.did_you_mean(&one.name, names.iter().copied()))
                             .note(format!("the built-in kinds are {}; templates come from this file or an `import`", KINDS.join(", "))),
                     );
                 }
@@ -743,7 +743,7 @@ impl Checker<'_> {
                             m.name
                         ))
                     } else {
-                        suggest(&m.name, self.modules.keys().map(String::as_str))
+                        self.did_you_mean(&m.name, self.modules.keys().map(String::as_str))
                     };
                     self.report(
                         Diagnostic::new(
@@ -767,7 +767,7 @@ impl Checker<'_> {
                         t.span,
                         "no such template",
                     )
-                    .help_opt(suggest(&t.name, names.iter().map(String::as_str)))
+                    .help_opt(self.did_you_mean(&t.name, names.iter().map(String::as_str)))
                     .note(format!(
                         "`{}` has {}",
                         m.name,

@@ -26,7 +26,7 @@ mod types;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::ast;
-use crate::diagnostics::{Diagnostic, Sink};
+use crate::diagnostics::{Diagnostic, Sink, Suggester};
 use crate::ir;
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::{Parsed, Restart, StageStream};
@@ -246,13 +246,14 @@ pub struct Checker<'a> {
     uses: Vec<Use>,
     used_params: HashSet<String>,
     used_secrets: HashSet<String>,
-    used_exports: HashSet<(usize, usize, String)>,
     /// References to stages declared later, resolved after the last stage.
     pending: Vec<Pending>,
     /// Every stage is declared: unknown names are reported at once.
     all_declared: bool,
     /// Keep the expressions of actions (for the IR); `check` alone drops them early.
     keep_model: bool,
+    /// "Did you mean" for the whole file, with a bounded cost.
+    suggester: Suggester,
 }
 
 /// The result of [`Checker::check`].
@@ -337,10 +338,10 @@ impl<'a> Checker<'a> {
             uses: Vec::new(),
             used_params: HashSet::new(),
             used_secrets: HashSet::new(),
-            used_exports: HashSet::new(),
             pending: Vec::new(),
             all_declared: false,
             keep_model,
+            suggester: Suggester::new(),
         };
         checker.sink.extend(diagnostics);
         let model = checker.check_file(root, file, stages)?;
@@ -352,6 +353,15 @@ impl<'a> Checker<'a> {
 
     fn report(&mut self, d: Diagnostic) {
         self.sink.push(d);
+    }
+
+    /// "Did you mean" help for an unknown `name`.
+    fn did_you_mean<'n>(
+        &self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'n str>,
+    ) -> Option<String> {
+        self.suggester.suggest(name, candidates)
     }
 
     /// An IR span (with line and column) for a source span.

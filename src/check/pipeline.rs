@@ -10,7 +10,7 @@ use super::{
     StageModel, TemplateDef,
 };
 use crate::ast::{self, AttrValue, ExprKind};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{self, Kind};
 use crate::source::Span;
 use crate::syntax::{Restart, StageStream};
@@ -338,7 +338,7 @@ impl Checker<'_> {
                         a.name.span,
                         "unknown attribute",
                     )
-                    .help_opt(suggest(name, allowed.iter().copied()))
+                    .help_opt(self.did_you_mean(name, allowed.iter().copied()))
                     .note(if allowed.is_empty() {
                         "a `manual` trigger takes no attributes".to_string()
                     } else {

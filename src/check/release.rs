@@ -8,10 +8,10 @@
 //! queried in O(1) with entry/exit numbers of the dominator tree, so the check stays linear
 //! in the size of the pipeline.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use super::{Checker, Model, Site, UseKind};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::ir;
 use crate::source::Span;
 
@@ -48,7 +48,7 @@ impl Checker<'_> {
         let producers = self.artifact_producers();
         self.check_uses(doms.as_ref(), &graphs, &producers);
         self.placement(model.mode);
-        self.unused(model, &producers);
+        self.unused(model);
         if let Some((limit, _)) = model.timeout {
             self.longer_than_pipeline(limit);
         }
@@ -121,16 +121,10 @@ impl Checker<'_> {
                         .note("an action's `after` orders actions of the same stage only"),
                     );
                 } else {
-                    let names: Vec<String> = self.stages[s]
-                        .actions
-                        .iter()
-                        .map(|x| x.name.name.clone())
-                        .collect();
-                    self.unknown(
-                        &id,
-                        &format!("action {{}} in stage `{}`", self.stages[s].name.name),
-                        names.iter().map(String::as_str),
-                    );
+                    let names = self.stages[s].actions.iter().map(|x| x.name.name.as_str());
+                    let help = self.did_you_mean(&id.name, names);
+                    let what = format!("action {{}} in stage `{}`", self.stages[s].name.name);
+                    self.report_unknown(&id, &what, help);
                 }
             }
         }
@@ -489,7 +483,12 @@ impl Checker<'_> {
                                     u.span,
                                     "no action outputs it",
                                 )
-                                .help_opt(suggest(&id.name, producers.keys().map(String::as_str))),
+                                .help_opt(
+                                    self.did_you_mean(
+                                        &id.name,
+                                        producers.keys().map(String::as_str),
+                                    ),
+                                ),
                             );
                         }
                         continue;
@@ -562,8 +561,9 @@ impl Checker<'_> {
         }
     }
 
-    /// W0001 for params, secrets, artifacts and exports nobody uses.
-    fn unused(&mut self, model: &Model, producers: &BTreeMap<String, (usize, usize, Span)>) {
+    /// W0001 for params and secrets nobody reads. Artifacts and exports are a run's outputs
+    /// (kept for the record, shown by `pipec show`): unused ones are fine (§8).
+    fn unused(&mut self, model: &Model) {
         if !self.broken_spans.is_empty() {
             return; // Uses may sit in the part that failed to parse.
         }
@@ -594,82 +594,6 @@ impl Checker<'_> {
                         s.name.name
                     )),
                 );
-            }
-        }
-        self.unused_outputs(producers);
-    }
-
-    /// W0001 for artifacts nobody takes as input and exports nobody reads.
-    fn unused_outputs(&mut self, producers: &BTreeMap<String, (usize, usize, Span)>) {
-        let used_artifacts: HashSet<String> = self
-            .stages
-            .iter()
-            .flat_map(|s| {
-                s.actions
-                    .iter()
-                    .flat_map(|a| a.inputs.iter().map(|i| i.name.clone()))
-            })
-            .collect();
-        let check_inputs: HashSet<String> = self
-            .stages
-            .iter()
-            .flat_map(|s| {
-                s.entry
-                    .iter()
-                    .chain(s.on_success.iter())
-                    .flat_map(|c| c.rules.iter())
-                    .filter_map(|r| match r {
-                        ir::CondRule::Check { action } => Some(
-                            action
-                                .inputs
-                                .iter()
-                                .map(|i| i.name.clone())
-                                .collect::<Vec<_>>(),
-                        ),
-                        _ => None,
-                    })
-                    .flatten()
-            })
-            .collect();
-        for (name, (_, _, span)) in producers {
-            if !used_artifacts.contains(name) && !check_inputs.contains(name) {
-                self.report(
-                    Diagnostic::new(
-                        Code::W0001,
-                        format!("unused artifact `{name}`"),
-                        *span,
-                        "never used as an input",
-                    )
-                    .help("use it as an `input` of a later action, or remove the output"),
-                );
-            }
-        }
-        for (s, st) in self.stages.iter().enumerate() {
-            for (a, act) in st.actions.iter().enumerate() {
-                for e in &act.exports {
-                    if !self.used_exports.contains(&(s, a, e.name.clone())) {
-                        let span = if e.span.file == act.span.file {
-                            e.span
-                        } else {
-                            act.name.span
-                        };
-                        self.sink.push(
-                            Diagnostic::new(
-                                Code::W0001,
-                                format!(
-                                    "unused export `{}` of `{}.{}`",
-                                    e.name, st.name.name, act.name.name
-                                ),
-                                span,
-                                "never used",
-                            )
-                            .help(format!(
-                                "use it as `{}.{}.{}`, or remove it from `exports`",
-                                st.name.name, act.name.name, e.name
-                            )),
-                        );
-                    }
-                }
             }
         }
     }

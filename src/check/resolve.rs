@@ -6,7 +6,7 @@ use super::kinds::{COMMON, KINDS, TYPES, kind_by_name};
 use super::types::{Ctx, Scope};
 use super::{Checker, Module, Site, TemplateDef};
 use crate::ast::{self};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{self, Kind};
 use crate::source::FileId;
 
@@ -103,7 +103,7 @@ impl Checker<'_> {
                     "not found",
                 )
                 .help_opt(
-                    suggest(module, crate::stdlib::MODULES.iter().copied())
+                    self.did_you_mean(module, crate::stdlib::MODULES.iter().copied())
                         .map(|h| h.replace('`', "`std/").replacen("std/?", "?", 1)),
                 )
                 .note(format!(
@@ -329,7 +329,7 @@ impl Checker<'_> {
                 k.span,
                 "not a built-in kind",
             )
-            .help_opt(suggest(&text, KINDS.iter().copied()))
+            .help_opt(self.did_you_mean(&text, KINDS.iter().copied()))
             .note(format!(
                 "a template is built on one of the built-in kinds: {}",
                 KINDS.join(", ")

@@ -6,7 +6,7 @@
 
 use super::{Checker, Site, Use, UseKind};
 use crate::ast::{self, BinOp, ExprKind, StrPart};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::ir;
 use crate::shell::{Quote, QuoteTracker};
 
@@ -412,8 +412,8 @@ impl Checker<'_> {
                         }),
                     );
                 }
-                let known: Vec<String> = self.secrets.keys().cloned().collect();
-                self.unknown(&segs[1], "secret", known.iter().map(String::as_str));
+                let help = self.did_you_mean(name, self.secrets.keys().map(String::as_str));
+                self.report_unknown(&segs[1], "secret", help);
                 any
             }
             (Scope::Pipeline, [stage, "status"]) => {
@@ -438,7 +438,7 @@ impl Checker<'_> {
                     let help = if self.params.contains_key(*name) {
                         Some(format!("did you mean `params.{name}`?"))
                     } else {
-                        suggest(name, self.params.keys().map(String::as_str))
+                        self.did_you_mean(name, self.params.keys().map(String::as_str))
                             .map(|h| h.replace('`', "`params.").replacen("params.?", "?", 1))
                     };
                     self.report(
@@ -475,8 +475,8 @@ impl Checker<'_> {
                 }),
             );
         }
-        let known: Vec<String> = self.params.keys().cloned().collect();
-        self.unknown(seg, "param", known.iter().map(String::as_str));
+        let help = self.did_you_mean(&seg.name, self.params.keys().map(String::as_str));
+        self.report_unknown(seg, "param", help);
         (
             Ty::Any,
             ir::Expr::Str {
@@ -515,15 +515,15 @@ impl Checker<'_> {
         };
         let Some(&action) = self.action_index.get(&(stage, segs[1].name.clone())) else {
             if !self.broken.contains(&segs[1].name) {
-                let known: Vec<String> = self.stages[stage]
+                let known = self.stages[stage]
                     .actions
                     .iter()
-                    .map(|a| a.name.name.clone())
-                    .collect();
-                self.unknown(
+                    .map(|a| a.name.name.as_str());
+                let help = self.did_you_mean(&segs[1].name, known);
+                self.report_unknown(
                     &segs[1],
                     &format!("action {{}} in stage `{}`", segs[0].name),
-                    known.iter().map(String::as_str),
+                    help,
                 );
             }
             return any;
@@ -539,7 +539,7 @@ impl Checker<'_> {
                 .map(|e| e.name.clone())
                 .chain(a.kind_exports.iter().cloned())
                 .collect();
-            let help = suggest(export, known.iter().map(String::as_str))
+            let help = self.did_you_mean(export, known.iter().map(String::as_str))
                 .unwrap_or_else(|| format!("add `exports = [{export}]` to `{}.{}` and write `{export}=…` to `$PIPEC_OUTPUT`", segs[0].name, segs[1].name));
             self.report(
                 Diagnostic::new(
@@ -556,7 +556,6 @@ impl Checker<'_> {
             );
             return any;
         }
-        self.used_exports.insert((stage, action, export.clone()));
         self.uses.push(Use {
             kind: UseKind::Export {
                 stage,
@@ -595,8 +594,8 @@ impl Checker<'_> {
         if self.broken.contains(&seg.name) {
             return;
         }
-        let known: Vec<String> = self.stage_index.keys().cloned().collect();
-        self.unknown(seg, "stage", known.iter().map(String::as_str));
+        let help = self.did_you_mean(&seg.name, self.stage_index.keys().map(String::as_str));
+        self.report_unknown(seg, "stage", help);
     }
 
     /// E0201 with "did you mean" (unless the name failed to parse).
@@ -609,7 +608,15 @@ impl Checker<'_> {
         if self.broken.contains(&name.name) {
             return;
         }
-        let help = suggest(&name.name, candidates);
+        let help = self.did_you_mean(&name.name, candidates);
+        self.report_unknown(name, what, help);
+    }
+
+    /// E0201 with its help already found (unless the name failed to parse).
+    pub(crate) fn report_unknown(&mut self, name: &ast::Ident, what: &str, help: Option<String>) {
+        if self.broken.contains(&name.name) {
+            return;
+        }
         // `what` may place the name itself: "action `{}` in stage `build`".
         let message = if what.contains("{}") {
             format!(

@@ -106,7 +106,8 @@ impl<'s> Lowerer<'s> {
         let before = &self.src[..start];
         let mut lines: Vec<&str> = Vec::new();
         for line in before.lines().rev() {
-            let t = line.trim();
+            // A byte-order mark before the first line is not part of it.
+            let t = line.trim().trim_start_matches('\u{feff}');
             if t.is_empty() && lines.is_empty() {
                 // The template keyword's own line prefix (indentation).
                 continue;
