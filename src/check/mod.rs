@@ -19,6 +19,7 @@
 mod attrs;
 mod kinds;
 mod pipeline;
+mod refs;
 mod release;
 mod resolve;
 mod types;
@@ -200,13 +201,58 @@ pub struct ActionModel {
     pub when: Option<ir::Expr>,
 }
 
+/// A template parameter: its name, type and default.
+pub(crate) type TemplateParam = (ast::Ident, Option<ir::Type>, Option<ir::Expr>);
+
+/// A template's parameters in declaration order, found by name in O(1) (a body or a call
+/// may name thousands of them).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TemplateParams {
+    list: Vec<TemplateParam>,
+    index: HashMap<String, usize>,
+}
+
+impl TemplateParams {
+    /// Adds a parameter (a repeated name keeps the first for lookups).
+    pub(crate) fn push(&mut self, p: TemplateParam) {
+        self.index
+            .entry(p.0.name.clone())
+            .or_insert(self.list.len());
+        self.list.push(p);
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&TemplateParam> {
+        self.index.get(name).map(|&i| &self.list[i])
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, TemplateParam> {
+        self.list.iter()
+    }
+
+    /// The parameters, to change their defaults (names stay as they are).
+    pub(crate) fn defaults_mut(&mut self) -> impl Iterator<Item = (&str, &mut ir::Expr)> {
+        self.list
+            .iter_mut()
+            .filter_map(|(n, _, d)| d.as_mut().map(|d| (n.name.as_str(), d)))
+    }
+}
+
+impl<'a> IntoIterator for &'a TemplateParams {
+    type Item = &'a TemplateParam;
+    type IntoIter = std::slice::Iter<'a, TemplateParam>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
 /// A template, checked once where it is defined.
 #[derive(Clone, Debug)]
 pub(crate) struct TemplateDef {
     pub name: ast::Ident,
     #[allow(dead_code)] // Reason: kept for hover in the language server (issue 5).
     pub doc: Option<String>,
-    pub params: Vec<(ast::Ident, Option<ir::Type>, Option<ir::Expr>)>,
+    pub params: TemplateParams,
     pub kind: Option<ir::Kind>,
     pub body: attrs::Parts,
 }
@@ -242,6 +288,8 @@ pub struct Checker<'a> {
     stage_index: BTreeMap<String, usize>,
     /// (stage, action) → its declared exports, for typing `STAGE.ACTION.EXPORT`.
     action_index: HashMap<(usize, String), usize>,
+    /// (stage, action, name) of every declared export.
+    export_index: HashSet<(usize, usize, String)>,
     stages: Vec<StageModel>,
     uses: Vec<Use>,
     used_params: HashSet<String>,
@@ -334,6 +382,7 @@ impl<'a> Checker<'a> {
             secrets: BTreeMap::new(),
             stage_index: BTreeMap::new(),
             action_index: HashMap::new(),
+            export_index: HashSet::new(),
             stages: Vec::new(),
             uses: Vec::new(),
             used_params: HashSet::new(),

@@ -36,8 +36,15 @@ impl Dominators {
 impl Checker<'_> {
     pub(super) fn release_rules(&mut self, model: &mut Model) {
         self.empty(model);
+        // The first stage declaring each action name, for `after` naming another stage's.
+        let mut owners: HashMap<String, usize> = HashMap::new();
+        for (i, st) in self.stages.iter().enumerate() {
+            for a in &st.actions {
+                owners.entry(a.name.name.clone()).or_insert(i);
+            }
+        }
         let graphs: Vec<ActionGraph> = (0..self.stages.len())
-            .map(|s| self.action_graph(s))
+            .map(|s| self.action_graph(s, &owners))
             .collect();
         let has_cycle = self.stage_graph_rules();
         let doms = if has_cycle || self.stages.is_empty() {
@@ -88,7 +95,7 @@ impl Checker<'_> {
     }
 
     /// Resolves `after` within a stage (E0201, E0409) and reports cycles (E0403).
-    fn action_graph(&mut self, s: usize) -> ActionGraph {
+    fn action_graph(&mut self, s: usize, owners: &HashMap<String, usize>) -> ActionGraph {
         let n = self.stages[s].actions.len();
         let mut preds: ActionGraph = vec![Vec::new(); n];
         let mut spans: HashMap<(usize, usize), Span> = HashMap::new();
@@ -99,11 +106,9 @@ impl Checker<'_> {
                     spans.insert((p, a), id.span);
                     continue;
                 }
-                let elsewhere =
-                    self.stages.iter().enumerate().find(|(i, st)| {
-                        *i != s && st.actions.iter().any(|x| x.name.name == id.name)
-                    });
-                if let Some((_, other)) = elsewhere {
+                // Not in stage `s`, so any owner is another stage.
+                let elsewhere = owners.get(&id.name).map(|&i| &self.stages[i]);
+                if let Some(other) = elsewhere {
                     self.report(
                         Diagnostic::new(
                             Code::E0409,
