@@ -40,13 +40,13 @@ impl<'s> Lowerer<'s> {
         }
     }
 
-    /// The pair's span without the implicit whitespace pest may leave at its end.
+    /// The pair's span without the implicit whitespace and comments pest may leave at its
+    /// end (after trying an optional part that was not there, as the `= DEFAULT` of a
+    /// `param`: the next item's `///` doc would be in the span).
     fn span(&self, p: &Pair<'_, Rule>) -> Span {
         let s = p.as_span();
-        let text = s.as_str();
-        let trimmed = text.trim_end_matches([' ', '\t', '\r', '\n', '\u{FEFF}']);
         let start = self.base + s.start();
-        Span::new(self.file, start, start + trimmed.len())
+        Span::new(self.file, start, self.base + token_end(p))
     }
 
     fn err(&mut self, d: Diagnostic) {
@@ -829,6 +829,41 @@ impl Drops {
         let i = self.indents.partition_point(|r| r.end <= at);
         !self.indents.get(i).is_some_and(|r| r.contains(&at))
     }
+}
+
+/// Where the last token of `p` ends: the end of its last leaf, then any punctuation the
+/// grammar matched without a pair (`}`, `)`, `]`), skipping whitespace and comments.
+fn token_end(p: &Pair<'_, Rule>) -> usize {
+    let trim = |q: &Pair<'_, Rule>| {
+        let text = q.as_str();
+        q.as_span().start()
+            + text
+                .trim_end_matches([' ', '\t', '\r', '\n', '\u{FEFF}'])
+                .len()
+    };
+    let mut last = p.clone();
+    while let Some(child) = last.clone().into_inner().last() {
+        last = child;
+    }
+    if last.as_span() == p.as_span() {
+        return trim(p);
+    }
+    let tail = &p.as_span().get_input()[trim(&last)..p.as_span().end()];
+    let bytes = tail.as_bytes();
+    let (mut i, mut end) = (0, 0);
+    while i < bytes.len() {
+        if tail[i..].starts_with("//") {
+            i += tail[i..].find('\n').unwrap_or(tail.len() - i);
+        } else if tail[i..].starts_with("/*") {
+            i += tail[i + 2..].find("*/").map_or(tail.len() - i, |n| n + 4);
+        } else if bytes[i].is_ascii_whitespace() || !bytes[i].is_ascii() {
+            i += 1;
+        } else {
+            i += 1;
+            end = i;
+        }
+    }
+    trim(&last) + end
 }
 
 fn block_drops(src: &str, span: Span) -> Drops {
