@@ -370,6 +370,22 @@ fn e0206_span_ends_at_the_params_type() {
     assert_eq!((end.line, end.column), (2, 20));
 }
 
+/// A string where the shell evaluates arithmetic is E0301 before anything runs: bash would
+/// run the command hidden in `a[$(…)]`.
+#[test]
+fn run_refuses_a_string_in_shell_arithmetic_before_running() {
+    let t = Test::new()
+        .file(
+            "app.pipe",
+            "pipeline p {\n  param n: string = \"1\"\n  stage s {\n    action a: sh { run = \"touch started; declare -i v; v=${params.n}\" }\n  }\n}\n",
+        )
+        .args(&["run", "app.pipe", "--param", "n=a[$(touch pwned)]"]);
+    let out = t.run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("E0301"), "{}", out.stderr);
+    assert!(!t.path("started").exists() && !t.path("pwned").exists());
+}
+
 #[test]
 fn stdin_filename_with_paths_is_a_usage_error() {
     let out = Test::new()

@@ -264,7 +264,7 @@ impl Checker<'_> {
         }
         let mut quotes = QuoteTracker::new();
         let mut parts = Vec::new();
-        for p in &s.parts {
+        for (at, p) in s.parts.iter().enumerate() {
             match p {
                 StrPart::Text(t) => {
                     quotes.feed(t);
@@ -273,6 +273,13 @@ impl Checker<'_> {
                 StrPart::Interp(e, whole) => {
                     let (t, x) = self.expr(e, ctx);
                     self.interpolated(&t, e.span, script);
+                    if script
+                        && !is_numeric(&t)
+                        && crate::shell::evaluates_arithmetic(&quotes, || around(&s.parts, at))
+                    {
+                        self.not_arithmetic(&t, *whole);
+                    }
+                    quotes.value();
                     if script
                         && matches!(quotes.quote(), Quote::Single | Quote::Double | Quote::AnsiC)
                     {
@@ -292,6 +299,20 @@ impl Checker<'_> {
             }
         }
         ir::Expr::Interp { parts, script }
+    }
+
+    /// E0301: a value that is not a number where the shell evaluates arithmetic (§7).
+    fn not_arithmetic(&mut self, t: &Ty, whole: crate::source::Span) {
+        self.report(
+            Diagnostic::new(
+                Code::E0301,
+                format!("expected `int` where the shell evaluates arithmetic, found `{t}`"),
+                whole,
+                "evaluated as arithmetic by the shell",
+            )
+            .help("use an `int` param, or pass the value in `env` and check that it is a number before the script uses it")
+            .note("bash evaluates the text of a value in `$((…))`, `((…))`, `let`, `declare -i`, a subscript or `[[ … -eq … ]]` as an expression, which can run commands hidden in it (`a[$(cmd)]`)"),
+        );
     }
 
     fn interpolated(&mut self, t: &Ty, span: crate::source::Span, script: bool) {
@@ -541,4 +562,26 @@ fn signature(name: &str) -> Option<(Vec<Ty>, Ty)> {
         "lower" | "upper" | "env" | "file" => (vec![s.clone()], s),
         _ => return None,
     })
+}
+
+/// Whether values of type `t` are numbers (or unknown, after an error).
+fn is_numeric(t: &Ty) -> bool {
+    match t {
+        Ty::Int | Ty::Any | Ty::Secret => true,
+        Ty::List(elem) => matches!(**elem, Ty::Int | Ty::Any),
+        _ => false,
+    }
+}
+
+/// A script's text before and after interpolation `at`, other interpolations as `\u{1}`.
+fn around(parts: &[StrPart], at: usize) -> (String, String) {
+    let flat = |ps: &[StrPart]| {
+        ps.iter()
+            .map(|p| match p {
+                StrPart::Text(t) => t.as_str(),
+                StrPart::Interp(..) => "\u{1}",
+            })
+            .collect::<String>()
+    };
+    (flat(&parts[..at]), flat(&parts[at + 1..]))
 }
