@@ -133,6 +133,12 @@ pub fn action_attribute(name: &str, params: &str) -> Option<String> {
     find(ACTION, name).map(|h| h.replace("{params}", params))
 }
 
+/// The help for an unknown attribute of an action named as in CodePipeline: an action's
+/// attribute, or a stage's item written inside an action.
+pub fn attribute(name: &str, params: &str) -> Option<String> {
+    action_attribute(name, params).or_else(|| item(name).map(str::to_string))
+}
+
 /// The help for a stage or pipeline item named as in CodePipeline.
 pub fn item(name: &str) -> Option<&'static str> {
     find(ITEM, name)

@@ -101,7 +101,8 @@ impl Checker<'_> {
                             .map(|p| format!("`{}`", p.name))
                             .collect::<Vec<_>>()
                             .join(", ");
-                        let help = habit(name, &takes).or_else(|| self.did_you_mean(name, names));
+                        let help = crate::habits::attribute(name, &takes)
+                            .or_else(|| self.did_you_mean(name, names));
                         self.report(
                             Diagnostic::new(
                                 Code::E0203,
@@ -143,8 +144,11 @@ impl Checker<'_> {
                             "unknown parameter",
                         )
                         .help_opt(
-                            habit(name, &format!("the parameters of `{display}`"))
-                                .or_else(|| self.did_you_mean(name, names)),
+                            crate::habits::attribute(
+                                name,
+                                &format!("the parameters of `{display}`"),
+                            )
+                            .or_else(|| self.did_you_mean(name, names)),
                         )
                     };
                     self.report(d.label(owner, format!("template `{display}`")));
@@ -1080,13 +1084,6 @@ impl Checker<'_> {
             );
         }
     }
-}
-
-/// The help for an attribute named as in CodePipeline (an action's, or a stage's item
-/// written inside an action); `takes` lists what the kind or template takes.
-fn habit(name: &str, takes: &str) -> Option<String> {
-    crate::habits::action_attribute(name, takes)
-        .or_else(|| crate::habits::item(name).map(str::to_string))
 }
 
 pub(crate) enum Resolved {
