@@ -1,12 +1,12 @@
-//! Habits from AWS CodePipeline: the names its users type (in the JSON of the API or the
-//! PascalCase of CloudFormation), and what pipec calls them. Pure tables, read by the
+//! Habits from AWS `CodePipeline`: the names its users type (in the JSON of the API, or
+//! capitalised as in `CloudFormation`), and what pipec calls them. Pure tables, read by the
 //! diagnostics that meet such a name: E0203 (an unknown attribute of an action) and E0101 (an
 //! item of a stage or pipeline that does not parse).
 //!
 //! Names are matched without regard to case, so `runOrder` and `RunOrder` both find
 //! `after`. Each entry is the help of the diagnostic: an action, in pipec's terms.
 
-/// Attributes of a CodePipeline action. `{params}` stands for the parameters of the kind or
+/// Attributes of a `CodePipeline` action. `{params}` stands for the parameters of the kind or
 /// template at hand.
 const ACTION: &[(&str, &str)] = &[
     (
@@ -67,7 +67,7 @@ const ACTION: &[(&str, &str)] = &[
     ),
 ];
 
-/// Items of a CodePipeline stage (and of the pipeline), met where the parser expects an
+/// Items of a `CodePipeline` stage (and of the pipeline), met where the parser expects an
 /// item.
 const ITEM: &[(&str, &str)] = &[
     (
@@ -127,19 +127,19 @@ fn find(table: &[(&str, &'static str)], name: &str) -> Option<&'static str> {
         .map(|(_, help)| *help)
 }
 
-/// The help for an unknown action attribute named as in CodePipeline; `params` lists the
+/// The help for an unknown action attribute named as in `CodePipeline`; `params` lists the
 /// parameters of the kind or template (for `configuration`).
 pub fn action_attribute(name: &str, params: &str) -> Option<String> {
     find(ACTION, name).map(|h| h.replace("{params}", params))
 }
 
-/// The help for an unknown attribute of an action named as in CodePipeline: an action's
+/// The help for an unknown attribute of an action named as in `CodePipeline`: an action's
 /// attribute, or a stage's item written inside an action.
 pub fn attribute(name: &str, params: &str) -> Option<String> {
     action_attribute(name, params).or_else(|| item(name).map(str::to_string))
 }
 
-/// The help for a stage or pipeline item named as in CodePipeline.
+/// The help for a stage or pipeline item named as in `CodePipeline`.
 pub fn item(name: &str) -> Option<&'static str> {
     find(ITEM, name)
 }

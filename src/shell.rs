@@ -384,28 +384,7 @@ impl QuoteTracker {
                 finished.as_str(),
                 "for" | "while" | "until" | "if" | "elif" | "do" | "then" | "else" | "!"
             );
-        // `${NAME[`, `NAME[` starting a command (an assignment) or in the arguments of a
-        // command that names variables, `[` starting an element of `NAME=(…)`: a subscript,
-        // evaluated as arithmetic. (Elsewhere `NAME[…]` is a glob.)
-        let naming = self
-            .command
-            .as_deref()
-            .is_none_or(|cmd| NAMING.contains(&cmd));
-        let subscript = c == '['
-            && (self
-                .word
-                .strip_suffix('[')
-                .is_some_and(|w| match w.strip_prefix('{') {
-                    Some(w) => is_name(w.trim_start_matches(['#', '!'])),
-                    None => naming && is_name(w),
-                })
-                || (kind == PlainKind::Compound && self.word == "["));
-        if c.is_whitespace() || ";|&()<>".contains(c) {
-            self.int_assign = false;
-        } else if c == '=' && naming {
-            let target = self.word.trim_end_matches('=').trim_end_matches('+');
-            self.int_assign = self.int_names.contains(target);
-        }
+        let subscript = self.names(c, kind);
         self.set_top(Ctx::Plain {
             kind,
             parens,
@@ -498,6 +477,33 @@ impl QuoteTracker {
         if c != '<' && self.redirect == Redirect::Less {
             self.redirect = Redirect::None;
         }
+    }
+
+    /// Follows the names in unquoted words: whether `c` opens a subscript, and whether the
+    /// word assigns to a variable declared `-i`.
+    fn names(&mut self, c: char, kind: PlainKind) -> bool {
+        // `${NAME[`, `NAME[` starting a command (an assignment) or in the arguments of a
+        // command that names variables, `[` starting an element of `NAME=(…)`: a subscript,
+        // evaluated as arithmetic. (Elsewhere `NAME[…]` is a glob.)
+        let naming = self
+            .command
+            .as_deref()
+            .is_none_or(|cmd| NAMING.contains(&cmd));
+        if c.is_whitespace() || ";|&()<>".contains(c) {
+            self.int_assign = false;
+        } else if c == '=' && naming {
+            let target = self.word.trim_end_matches('=').trim_end_matches('+');
+            self.int_assign = self.int_names.contains(target);
+        }
+        c == '['
+            && (self
+                .word
+                .strip_suffix('[')
+                .is_some_and(|w| match w.strip_prefix('{') {
+                    Some(w) => is_name(w.trim_start_matches(['#', '!'])),
+                    None => naming && is_name(w),
+                })
+                || (kind == PlainKind::Compound && self.word == "["))
     }
 
     /// A `<`: the second of `<<` announces a here-document.

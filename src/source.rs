@@ -70,7 +70,7 @@ const CHAR_STRIDE: usize = 256;
 
 /// Characters whose first byte is in `bytes` (continuation bytes are `0b10xx_xxxx`).
 fn count_chars(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| (b as i8) >= -0x40).count()
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
 impl SourceFile {

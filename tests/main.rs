@@ -14,5 +14,6 @@ mod lsp_client;
 mod neovim;
 mod run;
 mod runtime;
+mod scaling;
 mod stress;
 mod support;

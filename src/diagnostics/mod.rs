@@ -203,6 +203,7 @@ impl Suggester {
 
     /// The closest candidate to `name`, or `None` when none is close or the budget ran out
     /// during the search (a partial search would suggest a worse name).
+    #[allow(clippy::cast_precision_loss)] // Reason: lengths of names, far below 2^52.
     pub fn suggest<'a>(
         &self,
         name: &str,
