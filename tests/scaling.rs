@@ -11,10 +11,15 @@ use pipec::diagnostics::{Code, render};
 use crate::lsp_client::{Client, uri_of};
 
 /// One line holding `n` actions, each with an unknown `after` (E0201, "did you mean" over
-/// all `n` names) and an export listed twice (E0202 with a label).
+/// all `n` names) and an export listed twice (E0202 with a label); a `timeout` each (the
+/// checker counts the errors around it).
 fn one_line(n: usize) -> String {
     let actions: Vec<String> = (0..n)
-        .map(|i| format!("action a{i}: sh {{ after = [zz] exports = [x, x] run = \"true\" }}"))
+        .map(|i| {
+            format!(
+                "action a{i}: sh {{ after = [zz] exports = [x, x] run = \"true\" timeout = 5m }}"
+            )
+        })
         .collect();
     format!("pipeline p {{ stage s {{ {} }} }}\n", actions.join(" "))
 }

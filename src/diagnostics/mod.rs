@@ -111,6 +111,8 @@ impl Diagnostic {
 #[derive(Debug, Default)]
 pub struct Sink {
     diags: Vec<Diagnostic>,
+    /// Errors among `diags`, counted as they come (the checker asks after many steps).
+    errors: usize,
 }
 
 impl Sink {
@@ -119,15 +121,16 @@ impl Sink {
     }
 
     pub fn push(&mut self, d: Diagnostic) {
+        self.errors += usize::from(d.is_error());
         self.diags.push(d);
     }
 
     pub fn has_errors(&self) -> bool {
-        self.diags.iter().any(Diagnostic::is_error)
+        self.errors > 0
     }
 
     pub fn error_count(&self) -> usize {
-        self.diags.iter().filter(|d| d.is_error()).count()
+        self.errors
     }
 
     /// The diagnostics sorted by position, duplicates removed.
@@ -145,7 +148,9 @@ impl Sink {
     }
 
     pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
-        self.diags.extend(other);
+        for d in other {
+            self.push(d);
+        }
     }
 }
 
