@@ -259,7 +259,7 @@ fn shell_expansion(text: &str, pos: usize) -> Option<String> {
     let open = before.rfind("${")?;
     let name = &before[open + 2..];
     let at = text[pos..].chars().next()?;
-    let shell_like = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let shell_like = name.chars().all(is_word)
         && matches!(
             at,
             ':' | '#' | '%' | '/' | '^' | ',' | '@' | '[' | '-' | '=' | '?' | '+'
@@ -282,19 +282,32 @@ fn shell_expansion(text: &str, pos: usize) -> Option<String> {
     ))
 }
 
+fn is_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Where the run of identifier characters that ends at `pos` starts.
+fn word_before(text: &str, pos: usize) -> usize {
+    text[..pos]
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| is_word(c))
+        .last()
+        .map_or(pos, |(i, _)| i)
+}
+
 /// The start of the identifier that `pos` is inside of (else `pos`).
 fn word_start(text: &str, pos: usize) -> usize {
-    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    if !text[pos..].starts_with(is_word) {
-        return pos;
+    if text[pos..].starts_with(is_word) {
+        word_before(text, pos)
+    } else {
+        pos
     }
-    text[..pos].rfind(|c| !is_word(c)).map_or(0, |i| i + 1)
 }
 
 /// The identifier that `pos` is in or at the start of (pest may have matched a keyword
 /// that begins it, as `on` in `onFailure`).
 fn word_at(text: &str, pos: usize) -> &str {
-    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let start = word_start(text, pos);
     let end = text[pos..]
         .find(|c| !is_word(c))
@@ -305,11 +318,10 @@ fn word_at(text: &str, pos: usize) -> &str {
 /// For a `-` inside a name after its keyword (`stage Deploy-To-Test`): what names may
 /// contain, and the name with `_`.
 fn hyphenated_name(text: &str, pos: usize) -> Option<String> {
-    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     if !text[pos..].starts_with('-') || !text[pos + 1..].starts_with(is_word) {
         return None;
     }
-    let start = text[..pos].rfind(|c| !is_word(c)).map_or(0, |i| i + 1);
+    let start = word_before(text, pos);
     let keyword = text[..start].trim_end();
     let declares = ["stage", "action", "param", "secret", "template", "pipeline"]
         .iter()

@@ -50,14 +50,19 @@ pub(super) fn token_end(p: &Pair<'_, Rule>) -> usize {
     if last.as_span() == p.as_span() {
         return trim(p);
     }
-    let tail = &p.as_span().get_input()[trim(&last)..p.as_span().end()];
-    let bytes = tail.as_bytes();
+    // Bytes, not `str` slices: a non-ASCII whitespace (a byte-order mark) is skipped a byte
+    // at a time.
+    let bytes = &p.as_span().get_input().as_bytes()[trim(&last)..p.as_span().end()];
     let (mut i, mut end) = (0, 0);
     while i < bytes.len() {
-        if tail[i..].starts_with("//") {
-            i += tail[i..].find('\n').unwrap_or(tail.len() - i);
-        } else if tail[i..].starts_with("/*") {
-            i += tail[i + 2..].find("*/").map_or(tail.len() - i, |n| n + 4);
+        let rest = &bytes[i..];
+        if rest.starts_with(b"//") {
+            i += rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        } else if rest.starts_with(b"/*") {
+            i += rest[2..]
+                .windows(2)
+                .position(|w| w == b"*/")
+                .map_or(rest.len(), |n| n + 4);
         } else if bytes[i].is_ascii_whitespace() || !bytes[i].is_ascii() {
             i += 1;
         } else {
