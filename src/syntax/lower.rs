@@ -15,7 +15,7 @@ use crate::ast::{
 };
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
-use text::{Drops, block_drops, token_end};
+use text::{Drops, TokenEnds, block_drops, token_end};
 
 /// Longest identifier (LANGUAGE.md §2).
 const MAX_IDENT: usize = 100;
@@ -31,6 +31,8 @@ pub(crate) struct Lowerer<'s> {
     /// Offset of the parsed text in `src` (non-zero when parsing one stage on its own).
     pub(crate) base: usize,
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// The leaves of the parse being lowered (empty: spans walk the pairs).
+    tokens: TokenEnds,
 }
 
 impl<'s> Lowerer<'s> {
@@ -40,6 +42,7 @@ impl<'s> Lowerer<'s> {
             src,
             base: 0,
             diagnostics: Vec::new(),
+            tokens: TokenEnds::default(),
         }
     }
 
@@ -49,7 +52,12 @@ impl<'s> Lowerer<'s> {
     fn span(&self, p: &Pair<'_, Rule>) -> Span {
         let s = p.as_span();
         let start = self.base + s.start();
-        Span::new(self.file, start, self.base + token_end(p))
+        let end = if self.tokens.is_empty() {
+            token_end(p)
+        } else {
+            self.tokens.end(p)
+        };
+        Span::new(self.file, start, self.base + end)
     }
 
     fn err(&mut self, d: Diagnostic) {
@@ -57,6 +65,7 @@ impl<'s> Lowerer<'s> {
     }
 
     pub(crate) fn lower_file(&mut self, file: Pair<'_, Rule>) -> File {
+        self.tokens = TokenEnds::of(&file);
         let mut items = Vec::new();
         for p in file.into_inner() {
             match p.as_rule() {
@@ -313,6 +322,7 @@ impl<'s> Lowerer<'s> {
 
     /// The stage of a `stage_chunk` parse.
     pub(crate) fn stage_chunk(&mut self, p: Pair<'_, Rule>) -> Option<Stage> {
+        self.tokens = TokenEnds::of(&p);
         let stage = p.into_inner().find(|p| p.as_rule() == Rule::stage)?;
         Some(self.stage(stage))
     }
