@@ -5,7 +5,9 @@
 //! checks it at 1×, 4× and 10× that size, and a 100-line file, each as a separate
 //! `pipec check` process, and prints median wall time and peak memory (from `wait4`), with
 //! the goals: < 300 ms at 1×, 10× input ≤ 12× time, peak memory < 20× file size, and a
-//! 100-line file < 5 ms.
+//! 100-line file < 5 ms. Then the same for files full of errors (issue 11: checking time
+//! must grow linearly with the number of diagnostics): each kind at N and 4N diagnostics,
+//! in `--format short` and `--format json`, with the goal 4× the diagnostics ≤ 6× the time.
 #![allow(clippy::print_stdout, clippy::disallowed_methods, unsafe_code)] // Reason: a bench prints, runs processes, and calls wait4.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)] // Reason: report arithmetic on small numbers.
 
@@ -73,10 +75,10 @@ struct Sample {
     code: i32,
 }
 
-fn run_once(bin: &Path, file: &Path) -> Sample {
+fn run_once(bin: &Path, file: &Path, format: &str) -> Sample {
     let start = Instant::now();
     let child = Command::new(bin)
-        .args(["check", "--format", "short"])
+        .args(["check", "--format", format])
         .arg(file)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -99,11 +101,21 @@ fn run_once(bin: &Path, file: &Path) -> Sample {
 }
 
 fn measure(bin: &Path, file: &Path, runs: usize) -> (Duration, i64) {
+    measure_as(bin, file, runs, "short", 0)
+}
+
+fn measure_as(bin: &Path, file: &Path, runs: usize, format: &str, code: i32) -> (Duration, i64) {
     let mut walls = Vec::new();
     let mut rss = 0;
     for _ in 0..runs {
-        let s = run_once(bin, file);
-        assert_eq!(s.code, 0, "pipec check failed on {}", file.display());
+        let s = run_once(bin, file, format);
+        assert_eq!(
+            s.code,
+            code,
+            "pipec check exited {} on {}",
+            s.code,
+            file.display()
+        );
         walls.push(s.wall);
         rss = rss.max(s.max_rss_kib);
     }
@@ -159,6 +171,7 @@ fn main() {
         text.lines().count()
     );
     ok &= small_ms < 5.0;
+    ok &= errors(bin, &dir);
     println!(
         "{}",
         if ok {
@@ -168,4 +181,74 @@ fn main() {
         }
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Files full of errors, each at `n` problems: name → text.
+fn error_files(n: usize) -> Vec<(&'static str, String)> {
+    let mut after = String::from("pipeline p {\n  stage s {\n");
+    for i in 0..n {
+        let _ = writeln!(
+            after,
+            "    action a{i}: sh {{ after = [zz] run = \"true\" }}"
+        );
+    }
+    after.push_str("  }\n}\n");
+    let exports = format!(
+        "pipeline p {{\n  stage s {{\n    action a: sh {{ run = \"true\" exports = [{}] }}\n  }}\n}}\n",
+        vec!["x"; n + 1].join(", ")
+    );
+    let line: Vec<String> = (0..n / 2)
+        .map(|i| format!("action a{i}: sh {{ after = [zz] exports = [x, x] run = \"true\" }}"))
+        .collect();
+    let one_line = format!("pipeline p {{ stage s {{ {} }} }}\n", line.join(" "));
+    // A mix, ten problems a stage: unknown names of every sort, a repeated export, an
+    // attribute from CodePipeline, an artifact nobody produces, an unreachable stage.
+    let mut mix = String::from("pipeline p {\n  param env: string = \"x\"\n");
+    for k in 0..n / 10 {
+        let _ = write!(
+            mix,
+            "  stage s{k} {{\n    after = [gone{k}]\n    action a: sh {{ input = nope{k} run = \"echo ${{params.nope{k}}} ${{s{k}.b.v}} ${{params.envv}}\" exports = [v, v] runOrder = 1 }}\n    action b: sh {{ after = [c{k}] run = \"${{secrets.s{k}}} ${{missing{k}.a.v}}\" }}\n  }}\n"
+        );
+    }
+    mix.push_str("}\n");
+    vec![
+        ("after", after),
+        ("exports", exports),
+        ("one-line", one_line),
+        ("mix", mix),
+    ]
+}
+
+/// Checking time against the number of diagnostics; true when every kind stays linear.
+fn errors(bin: &Path, dir: &Path) -> bool {
+    let n = 4000;
+    println!("\nfiles full of errors: N and 4N problems (N = {n})");
+    println!(
+        "{:>9} {:>6} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "kind", "format", "N ms", "4N ms", "ratio", "4N MiB", "4N KB"
+    );
+    let mut ok = true;
+    let small = error_files(n);
+    let big = error_files(4 * n);
+    for ((name, a), (_, b)) in small.iter().zip(&big) {
+        let fa = dir.join(format!("{name}-1.pipe"));
+        let fb = dir.join(format!("{name}-4.pipe"));
+        std::fs::write(&fa, a).expect("write");
+        std::fs::write(&fb, b).expect("write");
+        for format in ["short", "json"] {
+            let (ta, _) = measure_as(bin, &fa, 3, format, 1);
+            let (tb, rss) = measure_as(bin, &fb, 3, format, 1);
+            let ratio = tb.as_secs_f64() / ta.as_secs_f64();
+            println!(
+                "{name:>9} {format:>6} {:>10.1} {:>10.1} {ratio:>9.2}x {:>10.1} {:>8}",
+                ta.as_secs_f64() * 1e3,
+                tb.as_secs_f64() * 1e3,
+                rss as f64 / 1024.0,
+                b.len() / 1024
+            );
+            ok &= ratio <= 6.0;
+        }
+    }
+    println!("goal: 4x the problems in at most 6x the time");
+    ok
 }

@@ -27,6 +27,7 @@ pub mod ast;
 pub mod check;
 pub mod cli;
 pub mod diagnostics;
+pub mod habits;
 pub mod ide;
 pub mod ir;
 pub mod params;

@@ -37,7 +37,15 @@ enum PlainKind {
     Backtick,
     /// `[[ … ]]`.
     Test,
+    /// The elements of a compound array assignment `NAME=(…)`, where `[…]=` is a subscript.
+    Compound,
 }
+
+/// Commands whose arguments name variables: a subscript there (`unset a[…]`) is evaluated
+/// as arithmetic.
+const NAMING: &[&str] = &[
+    "unset", "read", "printf", "declare", "local", "typeset", "readonly", "export",
+];
 
 /// A nesting level of the script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +137,10 @@ pub struct QuoteTracker {
     command: Option<String>,
     /// The current command is `declare`/`local`/`typeset` with an `-i` option.
     int_decl: bool,
+    /// Variables declared `-i` so far: a value assigned to one is evaluated as arithmetic.
+    int_names: std::collections::BTreeSet<String>,
+    /// The current word assigns to one of `int_names` (`v=…`, also across quotes).
+    int_assign: bool,
 }
 
 impl Default for QuoteTracker {
@@ -153,6 +165,8 @@ impl QuoteTracker {
             body: None,
             command: None,
             int_decl: false,
+            int_names: std::collections::BTreeSet::new(),
+            int_assign: false,
         }
     }
 
@@ -370,16 +384,7 @@ impl QuoteTracker {
                 finished.as_str(),
                 "for" | "while" | "until" | "if" | "elif" | "do" | "then" | "else" | "!"
             );
-        // `${NAME[`, or `NAME[` starting a command (an assignment): a subscript, evaluated
-        // as arithmetic. (Elsewhere `NAME[…]` is a glob.)
-        let subscript = c == '['
-            && self
-                .word
-                .strip_suffix('[')
-                .is_some_and(|w| match w.strip_prefix('{') {
-                    Some(w) => is_name(w.trim_start_matches(['#', '!'])),
-                    None => self.command.is_none() && is_name(w),
-                });
+        let subscript = self.names(c, kind);
         self.set_top(Ctx::Plain {
             kind,
             parens,
@@ -417,6 +422,16 @@ impl QuoteTracker {
             '(' if dollar => {
                 self.stack.push(Ctx::plain(PlainKind::Subst));
                 self.opened = Some(Opened::Subst);
+            }
+            // `NAME=(` or `NAME+=(`: a compound array assignment.
+            '(' if finished
+                .strip_suffix('=')
+                .is_some_and(|w| is_name(w.strip_suffix('+').unwrap_or(w))) =>
+            {
+                self.stack.push(Ctx::plain(PlainKind::Compound));
+            }
+            ')' if kind == PlainKind::Compound => {
+                self.stack.pop();
             }
             '(' => {
                 if kind == PlainKind::Subst {
@@ -462,6 +477,33 @@ impl QuoteTracker {
         if c != '<' && self.redirect == Redirect::Less {
             self.redirect = Redirect::None;
         }
+    }
+
+    /// Follows the names in unquoted words: whether `c` opens a subscript, and whether the
+    /// word assigns to a variable declared `-i`.
+    fn names(&mut self, c: char, kind: PlainKind) -> bool {
+        // `${NAME[`, `NAME[` starting a command (an assignment) or in the arguments of a
+        // command that names variables, `[` starting an element of `NAME=(…)`: a subscript,
+        // evaluated as arithmetic. (Elsewhere `NAME[…]` is a glob.)
+        let naming = self
+            .command
+            .as_deref()
+            .is_none_or(|cmd| NAMING.contains(&cmd));
+        if c.is_whitespace() || ";|&()<>".contains(c) {
+            self.int_assign = false;
+        } else if c == '=' && naming {
+            let target = self.word.trim_end_matches('=').trim_end_matches('+');
+            self.int_assign = self.int_names.contains(target);
+        }
+        c == '['
+            && (self
+                .word
+                .strip_suffix('[')
+                .is_some_and(|w| match w.strip_prefix('{') {
+                    Some(w) => is_name(w.trim_start_matches(['#', '!'])),
+                    None => naming && is_name(w),
+                })
+                || (kind == PlainKind::Compound && self.word == "["))
     }
 
     /// A `<`: the second of `<<` announces a here-document.
@@ -593,7 +635,7 @@ impl QuoteTracker {
             .is_some_and(|(name, rest)| is_name(name) && !rest.starts_with(['-', '=', '+', '?']));
         let command = matches!(self.top(), Ctx::Plain { .. })
             && (self.command.as_deref() == Some("let") || self.int_decl);
-        in_expansion || offset || command
+        in_expansion || offset || command || self.int_assign
     }
 
     /// Inside `[[ … ]]` (also within quotes there).
@@ -616,31 +658,72 @@ impl QuoteTracker {
         self.word.push('\u{1}');
     }
 
-    /// Follows the command's words, for `let` and `declare -i`.
+    /// Follows the command's words, for `let`, `declare -i` and the variables it declares.
     fn command_words(&mut self, c: char) {
         if !matches!(self.top(), Ctx::Plain { .. }) || self.comment || self.escaped {
             return;
         }
-        if c == '\n' || ";|&(){}`".contains(c) {
-            self.command = None;
-            self.int_decl = false;
-            return;
-        }
-        if c.is_whitespace() && !self.word.is_empty() {
+        let separator = c == '\n' || ";|&(){}`".contains(c);
+        if (separator || c.is_whitespace()) && !self.word.is_empty() {
             let word = self.word.as_str();
             match &self.command {
+                // Reserved words before a command: the command is the next word.
+                None if matches!(
+                    word,
+                    "{" | "!" | "if" | "then" | "do" | "else" | "elif" | "while" | "until" | "time"
+                ) => {}
                 None => self.command = Some(word.to_string()),
                 Some(cmd)
                     if matches!(cmd.as_str(), "declare" | "local" | "typeset")
-                        && word.starts_with('-')
-                        && word.contains('i') =>
+                        && word.starts_with('-') =>
                 {
-                    self.int_decl = true;
+                    self.int_decl |= word.contains('i');
+                }
+                Some(_) if self.int_decl => {
+                    let name = word.split(['=', '[', '+']).next().unwrap_or("");
+                    if is_name(name) {
+                        self.int_names.insert(name.to_string());
+                    }
                 }
                 Some(_) => {}
             }
         }
+        if separator {
+            self.command = None;
+            self.int_decl = false;
+        }
     }
+}
+
+/// The operators of `[[ … ]]` that evaluate their operands as arithmetic.
+const ARITHMETIC_TESTS: &[&str] = &["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
+
+/// Whether a value interpolated where `quotes` stands is evaluated by bash as an arithmetic
+/// expression, so that only a number may go there (a string could run commands hidden in
+/// it: `a[$(…)]`). Inside `[[ … ]]` that depends on the operator beside it: `around` gives
+/// the script's text before and after the value (other values as `\u{1}`). Shared by the
+/// checker (E0301) and the runtime, which refuses such a value.
+pub fn evaluates_arithmetic(
+    quotes: &QuoteTracker,
+    around: impl FnOnce() -> (String, String),
+) -> bool {
+    if quotes.arithmetic() {
+        return true;
+    }
+    if !quotes.in_test() {
+        return false;
+    }
+    let (before, after) = around();
+    let word_chars = |c: char| !c.is_whitespace();
+    let before = before.trim_end_matches(word_chars);
+    let after = after.trim_start_matches(word_chars);
+    [
+        before.split_whitespace().next_back(),
+        after.split_whitespace().next(),
+    ]
+    .iter()
+    .flatten()
+    .any(|w| ARITHMETIC_TESTS.contains(w))
 }
 
 /// A shell variable name.
@@ -665,105 +748,4 @@ pub fn quote_word(word: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{Quote, QuoteTracker, quote_word};
-
-    fn at_end(s: &str) -> Quote {
-        let mut t = QuoteTracker::new();
-        t.feed(s);
-        t.quote()
-    }
-
-    #[test]
-    fn tracks_quotes_and_escapes() {
-        assert_eq!(at_end("echo '"), Quote::Single);
-        assert_eq!(at_end("echo \"a"), Quote::Double);
-        assert_eq!(at_end("echo \\\" "), Quote::None);
-        assert_eq!(at_end("echo \"it's\" "), Quote::None);
-        assert_eq!(at_end("echo 'a\\'"), Quote::None);
-    }
-
-    #[test]
-    fn comments_do_not_open_quotes() {
-        assert_eq!(at_end("# don't quote\necho "), Quote::None);
-        assert_eq!(at_end("echo x # it's\necho "), Quote::None);
-        assert_eq!(at_end("echo a#'b"), Quote::Single);
-    }
-
-    #[test]
-    fn command_substitutions_start_a_fresh_context() {
-        assert_eq!(at_end("echo \"$(echo "), Quote::None);
-        assert_eq!(at_end("echo \"$(echo \""), Quote::Double);
-        assert_eq!(at_end("echo \"$(echo \"x\") "), Quote::Double);
-        assert_eq!(at_end("echo \"$( (echo a) ) "), Quote::Double);
-        assert_eq!(at_end("echo \"`echo "), Quote::None);
-        assert_eq!(at_end("echo \"`echo x` "), Quote::Double);
-        assert_eq!(at_end("echo `echo '"), Quote::Single);
-    }
-
-    #[test]
-    fn ansi_c_quotes_have_escapes() {
-        assert_eq!(at_end("echo $'it\\'s "), Quote::AnsiC);
-        assert_eq!(at_end("echo $'it\\'s' "), Quote::None);
-        assert_eq!(at_end("echo \\$'x"), Quote::Single);
-    }
-
-    #[test]
-    fn here_documents_have_bodies() {
-        assert_eq!(at_end("cat <<EOF\nit's "), Quote::Heredoc { expand: true });
-        assert_eq!(
-            at_end("cat <<'EOF' > f\nx "),
-            Quote::Heredoc { expand: false }
-        );
-        assert_eq!(at_end("cat <<\\EOF\nx "), Quote::Heredoc { expand: false });
-        assert_eq!(at_end("cat <<-\"E\"\n\tx\n\tE\necho '"), Quote::Single);
-        assert_eq!(at_end("cat <<EOF\nx\nEOF\necho "), Quote::None);
-        assert_eq!(at_end("cat <<EOF\nEOFX\n"), Quote::Heredoc { expand: true });
-        assert_eq!(at_end("cat <<<'x' "), Quote::None);
-        assert_eq!(
-            at_end("a <<A; b <<'B'\n1\nA\n2 "),
-            Quote::Heredoc { expand: false }
-        );
-        assert_eq!(at_end("echo 1<<2 "), Quote::None);
-    }
-
-    #[test]
-    fn arithmetic_and_tests_are_contexts_of_their_own() {
-        assert_eq!(at_end("echo $(( 1 + "), Quote::Arith);
-        assert_eq!(at_end("echo \"$(( 1 + "), Quote::Arith);
-        assert_eq!(at_end("(( i < "), Quote::Arith);
-        assert_eq!(at_end("x=$(( (1 + 2) * "), Quote::Arith);
-        assert_eq!(at_end("echo $(( (1 + 2) )) "), Quote::None);
-        assert_eq!(at_end("echo $[ 1 + "), Quote::Arith);
-        assert_eq!(at_end("echo $(( 1 << 2 ))\necho "), Quote::None);
-        assert_eq!(at_end("(( x <<= 1 ))\necho "), Quote::None);
-        assert_eq!(at_end("[[ $a == "), Quote::Test);
-        assert_eq!(at_end("[[ $a == b ]] && echo "), Quote::None);
-        assert_eq!(at_end("[ a = b ] && echo "), Quote::None);
-        assert_eq!(at_end("( (echo a) ); echo "), Quote::None);
-    }
-
-    #[test]
-    fn case_patterns_and_here_documents_inside_substitutions() {
-        assert_eq!(
-            at_end("echo \"$(case a in a) printf x "),
-            Quote::None,
-            "still in the substitution"
-        );
-        assert_eq!(at_end("echo \"$(case a in a) x;; esac)"), Quote::Double);
-        assert_eq!(at_end("echo \"$(case a in (a) x;; esac) "), Quote::Double);
-        assert_eq!(
-            at_end("v=$(cat <<EOF\nit's "),
-            Quote::Heredoc { expand: true }
-        );
-        assert_eq!(at_end("v=$(cat <<EOF\nit's\nEOF\n) '"), Quote::Single);
-    }
-
-    #[test]
-    fn quotes_words() {
-        assert_eq!(quote_word("abc"), "abc");
-        assert_eq!(quote_word(""), "''");
-        assert_eq!(quote_word("$(rm -rf /)"), "'$(rm -rf /)'");
-        assert_eq!(quote_word("it's"), "'it'\\''s'");
-    }
-}
+mod tests;

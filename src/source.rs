@@ -59,17 +59,49 @@ pub struct SourceFile {
     /// Shared, so that parser threads can read it without a copy.
     pub text: std::sync::Arc<str>,
     line_starts: Vec<usize>,
+    /// `chars_before[i]`: characters in the first `i * CHAR_STRIDE` bytes, so that a column
+    /// costs at most `CHAR_STRIDE` bytes of counting however long its line is (a fuzzed
+    /// file may be one line of a megabyte, with thousands of diagnostics on it).
+    chars_before: Vec<u32>,
+}
+
+/// Bytes between two entries of [`SourceFile`]'s character index.
+const CHAR_STRIDE: usize = 256;
+
+/// Characters whose first byte is in `bytes` (continuation bytes are `0b10xx_xxxx`).
+fn count_chars(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
 impl SourceFile {
     pub fn new(name: String, text: String) -> SourceFile {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let mut chars_before = vec![0u32];
+        let mut total = 0;
+        for chunk in text.as_bytes().chunks(CHAR_STRIDE) {
+            total += count_chars(chunk) as u32;
+            chars_before.push(total);
+        }
         SourceFile {
             name,
             text: text.into(),
             line_starts,
+            chars_before,
         }
+    }
+
+    /// Characters before the byte offset `offset` (a char boundary).
+    fn chars_to(&self, offset: usize) -> usize {
+        let mark = offset / CHAR_STRIDE;
+        let from = mark * CHAR_STRIDE;
+        self.chars_before[mark] as usize + count_chars(&self.text.as_bytes()[from..offset])
+    }
+
+    /// Characters in the byte range `range` (clamped to the text; ends on char boundaries).
+    pub fn char_len(&self, range: std::ops::Range<usize>) -> usize {
+        let end = range.end.min(self.text.len());
+        self.chars_to(end) - self.chars_to(range.start.min(end))
     }
 
     /// Byte offset where the 0-based line `index` starts.
@@ -84,7 +116,7 @@ impl SourceFile {
             offset -= 1;
         }
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
-        let column = self.text[self.line_starts[line]..offset].chars().count();
+        let column = self.chars_to(offset) - self.chars_to(self.line_starts[line]);
         LineCol {
             line: line as u32 + 1,
             column: column as u32 + 1,
@@ -138,4 +170,25 @@ impl SourceMap {
 /// Display name of an embedded stdlib module.
 pub fn stdlib_name(module: &str) -> String {
     format!("<stdlib/{module}.pipe>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SourceFile;
+
+    /// The indexed columns agree with counting from the line start, across index marks
+    /// and multi-byte characters.
+    #[test]
+    fn columns_match_a_count_from_the_line_start() {
+        let line = "aé€😀 x".repeat(200);
+        let text = format!("{line}\n{line}\nend");
+        let file = SourceFile::new("t.pipe".into(), text.clone());
+        for (offset, _) in text.char_indices() {
+            let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+            let lc = file.line_col(offset);
+            assert_eq!(lc.column as usize, text[start..offset].chars().count() + 1);
+            assert_eq!(lc.line as usize, text[..offset].matches('\n').count() + 1);
+        }
+        assert_eq!(file.char_len(0..text.len()), text.chars().count());
+    }
 }

@@ -146,6 +146,21 @@ fn check_github_format() {
     );
 }
 
+/// An export and an artifact kept for the record (`pipec show` lists them) are a run's
+/// outputs: no W0001, so `--deny-warnings` accepts them.
+#[test]
+fn deny_warnings_accepts_outputs_nobody_reads() {
+    let out = Test::new()
+        .file(
+            "app.pipe",
+            "pipeline p {\n  stage build {\n    action compile: sh {\n      run = \"echo v=1 >> $PIPEC_OUTPUT\"\n      exports = [v]\n      output = bin from \"out\"\n    }\n  }\n}\n",
+        )
+        .args(&["check", "app.pipe", "--deny-warnings"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("0 warnings"), "{}", out.stderr);
+}
+
 #[test]
 fn warnings_exit_0_unless_denied() {
     let t = Test::new().file("app.pipe", WARNS);
@@ -340,6 +355,38 @@ fn e0206_missing_param_value_is_reported_when_binding() {
     assert!(pipec::params::bind(&ir, &[("env".into(), "prod".into())]).is_ok());
 }
 
+/// The span of E0206 is the param's declaration: not the `///` doc comment of the param
+/// after it.
+#[test]
+fn e0206_span_ends_at_the_params_type() {
+    let src = "pipeline p {\n  param env: string\n  /// How many.\n  param replicas: int = 2\n  stage build {\n    action compile: sh { run = \"make ${params.env} ${params.replicas}\" }\n  }\n}\n";
+    let mut map = pipec::source::SourceMap::new();
+    let id = map.add("app.pipe", src);
+    let ir = pipec::compile(&mut map, id, &mut pipec::check::NoLoader)
+        .ir
+        .expect("compiles");
+    let diags = pipec::params::bind(&ir, &[]).expect_err("missing value");
+    let (start, end) = map.line_col(diags[0].primary.span);
+    assert_eq!((start.line, start.column), (2, 3));
+    assert_eq!((end.line, end.column), (2, 20));
+}
+
+/// A string where the shell evaluates arithmetic is E0301 before anything runs: bash would
+/// run the command hidden in `a[$(…)]`.
+#[test]
+fn run_refuses_a_string_in_shell_arithmetic_before_running() {
+    let t = Test::new()
+        .file(
+            "app.pipe",
+            "pipeline p {\n  param n: string = \"1\"\n  stage s {\n    action a: sh { run = \"touch started; declare -i v; v=${params.n}\" }\n  }\n}\n",
+        )
+        .args(&["run", "app.pipe", "--param", "n=a[$(touch pwned)]"]);
+    let out = t.run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("E0301"), "{}", out.stderr);
+    assert!(!t.path("started").exists() && !t.path("pwned").exists());
+}
+
 #[test]
 fn stdin_filename_with_paths_is_a_usage_error() {
     let out = Test::new()
@@ -484,6 +531,25 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
         out.stdout
     );
     assert!(!t.path("made.txt").exists(), "a dry run executes nothing");
+}
+
+/// An approval in the plan waits for a decision: the plan says so rather than "runs".
+#[test]
+fn dry_run_says_an_approval_waits_for_approval() {
+    let out = Test::new()
+        .file(
+            "app.pipe",
+            "pipeline p {\n  stage build {\n    action make: sh { run = \"true\" }\n  }\n  stage gate {\n    action ok: approval { summary = \"ship?\" }\n  }\n}\n",
+        )
+        .args(&["run", "app.pipe", "--dry-run"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("- `ok`: waits for approval\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("- `make`: runs\n"), "{}", out.stdout);
 }
 
 #[test]

@@ -374,6 +374,24 @@ fn after_kill_9_resume_reruns_only_the_interrupted_action() {
     assert_eq!(action(&v, "a", "one")["attempts"], 1);
 }
 
+/// A retry runs the pipeline as recorded, not as edited since, and says so.
+#[test]
+fn retry_runs_the_recorded_pipeline_and_says_so() {
+    let failing = "pipeline again {\n  stage s {\n    action a: sh { run = \"echo recorded >> ../../../../log; false\" }\n  }\n}\n";
+    let t = Test::new().file("pipeline.pipe", failing);
+    assert_eq!(run(&t, &[]).code, 1);
+    let edited = failing.replace(
+        "recorded >> ../../../../log; false",
+        "edited >> ../../../../log",
+    );
+    std::fs::write(t.path("pipeline.pipe"), edited).expect("write");
+    let out = pipec(&t, &["retry", "last"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    says(&out.stderr, "is retried as it was recorded when it started");
+    says(&out.stderr, "changes made to `");
+    assert_eq!(lines(&t, "log"), ["recorded", "recorded"]);
+}
+
 #[test]
 fn retry_reruns_the_failed_stage_in_the_same_run() {
     let src = r#"pipeline again {

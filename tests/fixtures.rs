@@ -77,6 +77,8 @@ fn no_unreferenced_snapshots() {
         "integration__examples__ir_of_the_spec_example.snap",
         "integration__graph__graph_dot.snap",
         "integration__graph__graph_mermaid.snap",
+        "integration__graph__graph_entry_dot.snap",
+        "integration__graph__graph_entry_mermaid.snap",
     ];
     // insta names a snapshot after the fixture's path below the glob root, `/` as `__`.
     let mut fixtures = Vec::new();

@@ -302,6 +302,38 @@ fn fmt_refuses_a_file_with_syntax_errors_and_goes_on() {
     );
 }
 
+/// Two files `check` accepts that the formatter used to fail on (exit 101, and the files
+/// after them left unformatted): a byte-order mark before a `///` doc comment, and a block
+/// string whose last line holds a carriage return before the closing quotes.
+#[test]
+fn fmt_formats_a_folder_with_a_byte_order_mark_and_a_carriage_return_in_a_block_string() {
+    let bom = "\u{feff}/// Builds.\ntemplate b(): sh { run = \"make\" }\n";
+    let cr = "pipeline p {\n  stage s {\n    action a: sh {\nrun = \"\"\"\n        echo hi\n\r \"\"\"\n    }\n  }\n}\n";
+    let t = Test::new()
+        .file("a_bom.pipe", bom)
+        .file("b_cr.pipe", cr)
+        .file("c_ugly.pipe", UGLY)
+        .args(&["fmt", "."]);
+    let out = t.run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let read = |p: &str| std::fs::read_to_string(t.path(p)).expect("file");
+    assert_eq!(read("c_ugly.pipe"), PRETTY);
+    for file in ["a_bom.pipe", "b_cr.pipe"] {
+        let formatted = read(file);
+        assert_eq!(format(&formatted).as_deref(), Ok(formatted.as_str()));
+    }
+    assert!(
+        read("b_cr.pipe").contains("echo hi\n\r \"\"\""),
+        "{}",
+        read("b_cr.pipe")
+    );
+    assert!(
+        out.stderr.ends_with("3 files: 3 reformatted\n"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn fmt_check_reports_syntax_errors_and_exits_1() {
     let out = Test::new()

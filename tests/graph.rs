@@ -47,6 +47,35 @@ fn graphs_show_stages_actions_guards_disabled_transitions_and_artifacts() {
     insta::assert_snapshot!("graph_mermaid", mermaid);
 }
 
+const GATED: &str = r##"pipeline gated {
+  param env: string = "staging"
+  param tag: string = "#1 & <b>"
+  stage build {
+    action compile: sh { run = "make" }
+  }
+  stage deploy {
+    entry {
+      require params.env == "prod" && params.tag != "#1 & <b>"
+      window "0 9 * * 1-5" tz "Europe/Paris"
+      check sh { run = "curl -fsS \"http://localhost/health\"" }
+      else skip
+    }
+    action ship: sh { run = "./deploy.sh" }
+  }
+}
+"##;
+
+/// Entry rules are drawn on the stage: each rule, then the `else` result, with quotes, `#`,
+/// `&` and angle brackets escaped for each language.
+#[test]
+fn graphs_show_entry_rules_on_the_stage() {
+    let t = Test::new().file("gated.pipe", GATED);
+    let dot = graph(&t.path("gated.pipe"), "dot");
+    insta::assert_snapshot!("graph_entry_dot", dot);
+    let mermaid = graph(&t.path("gated.pipe"), "mermaid");
+    insta::assert_snapshot!("graph_entry_mermaid", mermaid);
+}
+
 #[test]
 fn graphviz_draws_every_example() {
     if !require_tool("dot", "Graphviz: apt-get install graphviz") {

@@ -16,6 +16,7 @@ mod neovim;
 mod resources;
 mod run;
 mod runtime;
+mod scaling;
 mod secrets;
 mod stress;
 mod support;

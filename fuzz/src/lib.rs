@@ -130,8 +130,8 @@ pub fn check(data: &[u8]) {
         let _ = render::short(&map, d);
         let _ = render::github(&map, d);
     }
-    let _ = render::json_document(&map, 1, &diags).to_string();
-    let _ = render::sarif(&map, &diags).to_string();
+    let _ = render::json_document(&map, 1, &diags);
+    let _ = render::sarif(&map, &diags);
 }
 
 /// The IR without spans (they move with the layout), and the diagnostics by code, severity

@@ -1,7 +1,7 @@
 //! Attributes of actions, `check` rules and template bodies; template expansion; the
 //! resolution of an action's kind.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::kinds::{
     CATEGORIES, COMMON, KINDS, MAX_TIMEOUT, default_category, kind_by_name, kind_name, kind_params,
@@ -9,7 +9,7 @@ use super::kinds::{
 use super::types::{Ctx, Scope, Ty};
 use super::{ActionModel, Checker, InputModel, OutputModel, Site, TemplateDef, Use, UseKind};
 use crate::ast::{self, AttrValue, ExprKind};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{self, Kind};
 use crate::source::Span;
 
@@ -64,10 +64,10 @@ impl Checker<'_> {
     ) -> (Parts, Args) {
         let mut parts = Parts::default();
         let mut args = Args::default();
-        let mut seen: Vec<&ast::Attr> = Vec::new();
+        let mut seen: HashMap<&str, &ast::Attr> = HashMap::new();
         for a in attrs {
             let name = a.name.name.as_str();
-            if let Some(first) = seen.iter().find(|s| s.name.name == name) {
+            if let Some(first) = seen.get(name) {
                 self.report(
                     Diagnostic::new(
                         Code::E0202,
@@ -79,7 +79,7 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            seen.push(a);
+            seen.insert(name, a);
             if COMMON.contains(&name) {
                 self.common_attr(a, &mut parts, ctx, target);
                 parts.set.push(name.to_string());
@@ -96,11 +96,14 @@ impl Checker<'_> {
                         }
                         parts.kind_params.insert(name.to_string(), v);
                     } else {
-                        let names: Vec<&str> = params
+                        let names = params.iter().map(|p| p.name).chain(COMMON.iter().copied());
+                        let takes = params
                             .iter()
-                            .map(|p| p.name)
-                            .chain(COMMON.iter().copied())
-                            .collect();
+                            .map(|p| format!("`{}`", p.name))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let help = crate::habits::attribute(name, &takes)
+                            .or_else(|| self.did_you_mean(name, names));
                         self.report(
                             Diagnostic::new(
                                 Code::E0203,
@@ -111,21 +114,13 @@ impl Checker<'_> {
                                 a.name.span,
                                 "unknown attribute",
                             )
-                            .help_opt(suggest(name, names.iter().copied()))
-                            .note(format!(
-                                "`{}` takes {}",
-                                kind_name(kind),
-                                params
-                                    .iter()
-                                    .map(|p| format!("`{}`", p.name))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            )),
+                            .help_opt(help)
+                            .note(format!("`{}` takes {takes}", kind_name(kind))),
                         );
                     }
                 }
                 Target::Call(def, display) => {
-                    if let Some((_, ty, _)) = def.params.iter().find(|(n, _, _)| n.name == name) {
+                    if let Some((_, ty, _)) = def.params.get(name) {
                         let v = self.template_arg(a, ty.as_ref(), ctx);
                         args.values.insert(name.to_string(), v);
                         args.spans.insert(name.to_string(), a.value.span());
@@ -134,12 +129,11 @@ impl Checker<'_> {
                     let is_kind_param = def
                         .kind
                         .is_some_and(|k| kind_params(k).iter().any(|p| p.name == name));
-                    let names: Vec<&str> = def
+                    let names = def
                         .params
                         .iter()
                         .map(|(n, _, _)| n.name.as_str())
-                        .chain(COMMON.iter().copied())
-                        .collect();
+                        .chain(COMMON.iter().copied());
                     let d = if is_kind_param {
                         Diagnostic::new(Code::E0203, format!("template `{display}` does not take `{name}`"), a.name.span, "set by the template itself")
                             .note(format!("a template call sets the template's parameters and common attributes only; `{name}` belongs to the underlying kind"))
@@ -150,7 +144,13 @@ impl Checker<'_> {
                             a.name.span,
                             "unknown parameter",
                         )
-                        .help_opt(suggest(name, names.iter().copied()))
+                        .help_opt(
+                            crate::habits::attribute(
+                                name,
+                                &format!("the parameters of `{display}`"),
+                            )
+                            .or_else(|| self.did_you_mean(name, names)),
+                        )
                     };
                     self.report(d.label(owner, format!("template `{display}`")));
                 }
@@ -259,8 +259,8 @@ impl Checker<'_> {
     pub(super) fn name_ref(id: ast::Ident, ctx: Ctx<'_>) -> NameRef {
         if let Scope::Template(params) = ctx.scope {
             if params
-                .iter()
-                .any(|(n, t, _)| n.name == id.name && *t == Some(ir::Type::Artifact))
+                .get(&id.name)
+                .is_some_and(|(_, t, _)| *t == Some(ir::Type::Artifact))
             {
                 return NameRef::Param(id.name, id.span);
             }
@@ -311,7 +311,7 @@ impl Checker<'_> {
                     ));
                     return;
                 };
-                let mut seen: Vec<&ast::Ident> = Vec::new();
+                let mut seen = HashMap::new();
                 for (k, v) in entries {
                     if self.repeated_key(&mut seen, k) {
                         continue;
@@ -532,7 +532,7 @@ impl Checker<'_> {
                                 k.span,
                                 "unknown field",
                             )
-                            .help_opt(suggest(other, ["count", "backoff"])),
+                            .help_opt(self.did_you_mean(other, ["count", "backoff"])),
                         ),
                     }
                 }
@@ -733,7 +733,7 @@ impl Checker<'_> {
                         .collect();
                     self.report(
                         Diagnostic::new(Code::E0201, format!("unknown kind `{}`", one.name), one.span, "not a kind or template")
-                            .help_opt(suggest(&one.name, names.iter().copied()))
+                            .help_opt(self.did_you_mean(&one.name, names.iter().copied()))
                             .note(format!("the built-in kinds are {}; templates come from this file or an `import`", KINDS.join(", "))),
                     );
                 }
@@ -747,7 +747,7 @@ impl Checker<'_> {
                             m.name
                         ))
                     } else {
-                        suggest(&m.name, self.modules.keys().map(String::as_str))
+                        self.did_you_mean(&m.name, self.modules.keys().map(String::as_str))
                     };
                     self.report(
                         Diagnostic::new(
@@ -771,7 +771,7 @@ impl Checker<'_> {
                         t.span,
                         "no such template",
                     )
-                    .help_opt(suggest(&t.name, names.iter().map(String::as_str)))
+                    .help_opt(self.did_you_mean(&t.name, names.iter().map(String::as_str)))
                     .note(format!(
                         "`{}` has {}",
                         m.name,
@@ -1074,18 +1074,21 @@ impl Checker<'_> {
 
     /// E0202 for a name listed twice.
     pub(crate) fn no_repeats(&mut self, names: &[ast::Ident], what: &str) {
-        for (i, n) in names.iter().enumerate() {
-            if let Some(first) = names[..i].iter().find(|f| f.name == n.name) {
-                self.report(
-                    Diagnostic::new(
-                        Code::E0202,
-                        format!("{what} `{}` is listed twice", n.name),
-                        n.span,
-                        "listed again here",
-                    )
-                    .label(first.span, "first listed here"),
-                );
-            }
+        let mut first_of: HashMap<&str, Span> = HashMap::new();
+        for n in names {
+            let Some(&first) = first_of.get(n.name.as_str()) else {
+                first_of.insert(&n.name, n.span);
+                continue;
+            };
+            self.report(
+                Diagnostic::new(
+                    Code::E0202,
+                    format!("{what} `{}` is listed twice", n.name),
+                    n.span,
+                    "listed again here",
+                )
+                .label(first, "first listed here"),
+            );
         }
     }
 }

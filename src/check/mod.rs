@@ -21,6 +21,7 @@ mod inputs;
 mod kinds;
 mod params;
 mod pipeline;
+mod refs;
 mod release;
 mod resolve;
 mod secrets;
@@ -30,7 +31,7 @@ mod wait;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::ast;
-use crate::diagnostics::{Diagnostic, Sink};
+use crate::diagnostics::{Diagnostic, Sink, Suggester};
 use crate::ir;
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::{Parsed, Restart, StageStream};
@@ -229,13 +230,58 @@ pub struct ActionModel {
     pub when: Option<ir::Expr>,
 }
 
+/// A template parameter: its name, type and default.
+pub(crate) type TemplateParam = (ast::Ident, Option<ir::Type>, Option<ir::Expr>);
+
+/// A template's parameters in declaration order, found by name in O(1) (a body or a call
+/// may name thousands of them).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TemplateParams {
+    list: Vec<TemplateParam>,
+    index: HashMap<String, usize>,
+}
+
+impl TemplateParams {
+    /// Adds a parameter (a repeated name keeps the first for lookups).
+    pub(crate) fn push(&mut self, p: TemplateParam) {
+        self.index
+            .entry(p.0.name.clone())
+            .or_insert(self.list.len());
+        self.list.push(p);
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&TemplateParam> {
+        self.index.get(name).map(|&i| &self.list[i])
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, TemplateParam> {
+        self.list.iter()
+    }
+
+    /// The parameters, to change their defaults (names stay as they are).
+    pub(crate) fn defaults_mut(&mut self) -> impl Iterator<Item = (&str, &mut ir::Expr)> {
+        self.list
+            .iter_mut()
+            .filter_map(|(n, _, d)| d.as_mut().map(|d| (n.name.as_str(), d)))
+    }
+}
+
+impl<'a> IntoIterator for &'a TemplateParams {
+    type Item = &'a TemplateParam;
+    type IntoIter = std::slice::Iter<'a, TemplateParam>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
 /// A template, checked once where it is defined.
 #[derive(Clone, Debug)]
 pub(crate) struct TemplateDef {
     pub name: ast::Ident,
     #[allow(dead_code)] // Reason: kept for hover in the language server (issue 5).
     pub doc: Option<String>,
-    pub params: Vec<(ast::Ident, Option<ir::Type>, Option<ir::Expr>)>,
+    pub params: TemplateParams,
     pub kind: Option<ir::Kind>,
     pub body: attrs::Parts,
 }
@@ -271,6 +317,8 @@ pub struct Checker<'a> {
     stage_index: BTreeMap<String, usize>,
     /// (stage, action) → its declared exports, for typing `STAGE.ACTION.EXPORT`.
     action_index: HashMap<(usize, String), usize>,
+    /// (stage, action, name) of every declared export.
+    export_index: HashSet<(usize, usize, String)>,
     stages: Vec<StageModel>,
     uses: Vec<Use>,
     /// The inputs of every action and `check` rule, checked for overlaps (E0411) once
@@ -278,13 +326,14 @@ pub struct Checker<'a> {
     input_sets: Vec<Vec<InputModel>>,
     used_params: HashSet<String>,
     used_secrets: HashSet<String>,
-    used_exports: HashSet<(usize, usize, String)>,
     /// References to stages declared later, resolved after the last stage.
     pending: Vec<Pending>,
     /// Every stage is declared: unknown names are reported at once.
     all_declared: bool,
     /// Keep the expressions of actions (for the IR); `check` alone drops them early.
     keep_model: bool,
+    /// "Did you mean" for the whole file, with a bounded cost.
+    suggester: Suggester,
 }
 
 /// The result of [`Checker::check`].
@@ -365,15 +414,16 @@ impl<'a> Checker<'a> {
             secrets: BTreeMap::new(),
             stage_index: BTreeMap::new(),
             action_index: HashMap::new(),
+            export_index: HashSet::new(),
             stages: Vec::new(),
             uses: Vec::new(),
             input_sets: Vec::new(),
             used_params: HashSet::new(),
             used_secrets: HashSet::new(),
-            used_exports: HashSet::new(),
             pending: Vec::new(),
             all_declared: false,
             keep_model,
+            suggester: Suggester::new(),
         };
         checker.sink.extend(diagnostics);
         let model = checker.check_file(root, file, stages)?;
@@ -385,6 +435,15 @@ impl<'a> Checker<'a> {
 
     fn report(&mut self, d: Diagnostic) {
         self.sink.push(d);
+    }
+
+    /// "Did you mean" help for an unknown `name`.
+    fn did_you_mean<'n>(
+        &self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'n str>,
+    ) -> Option<String> {
+        self.suggester.suggest(name, candidates)
     }
 
     /// An IR span (with line and column) for a source span.

@@ -1,7 +1,7 @@
 //! The pipeline's items: mode, timeout, params, secrets, triggers, stages and their items,
 //! and the inbound edges of every stage (§6).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::kinds::{MAX_TIMEOUT, RESERVED_STAGES, kind_by_name};
 use super::types::{Ctx, Scope, Ty};
@@ -10,7 +10,7 @@ use super::{
     StageModel, TemplateDef,
 };
 use crate::ast::{self, AttrValue, ExprKind};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{self, Kind};
 use crate::source::Span;
 use crate::syntax::{Restart, StageStream};
@@ -317,10 +317,10 @@ impl Checker<'_> {
             scope: Scope::Pipeline,
             site: Site::Nowhere,
         };
-        let mut seen: Vec<&ast::Ident> = Vec::new();
+        let mut seen: HashMap<&str, &ast::Ident> = HashMap::new();
         for a in &t.attrs {
             let name = a.name.name.as_str();
-            if let Some(first) = seen.iter().find(|s| s.name == name) {
+            if let Some(first) = seen.get(name) {
                 self.report(
                     Diagnostic::new(
                         Code::E0202,
@@ -332,7 +332,7 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            seen.push(&a.name);
+            seen.insert(name, &a.name);
             if !allowed.contains(&name) {
                 self.report(
                     Diagnostic::new(
@@ -341,7 +341,7 @@ impl Checker<'_> {
                         a.name.span,
                         "unknown attribute",
                     )
-                    .help_opt(suggest(name, allowed.iter().copied()))
+                    .help_opt(self.did_you_mean(name, allowed.iter().copied()))
                     .note(if allowed.is_empty() {
                         "a `manual` trigger takes no attributes".to_string()
                     } else {
@@ -547,7 +547,8 @@ impl Checker<'_> {
             let ast::StageItem::Action(a) = item else {
                 continue;
             };
-            if let Some(first) = stage.actions.iter().find(|x| x.name.name == a.name.name) {
+            let first = self.action_index.get(&(index, a.name.name.clone()));
+            if let Some(first) = first.map(|&i| &stage.actions[i]) {
                 let d = Diagnostic::new(
                     Code::E0202,
                     format!(
@@ -562,6 +563,10 @@ impl Checker<'_> {
                 continue;
             }
             let exports = self.declared_exports(a);
+            for e in &exports {
+                self.export_index
+                    .insert((index, stage.actions.len(), e.name.clone()));
+            }
             let kind = self.peek_kind(&a.kind);
             self.action_index
                 .insert((index, a.name.name.clone()), stage.actions.len());
@@ -924,8 +929,9 @@ impl Checker<'_> {
         // The later declaration is the duplicate (§8), whichever form it has.
         inbound.sort_by_key(|e| e.span.start);
         let mut kept: Vec<EdgeModel> = Vec::new();
+        let mut first_from: HashMap<usize, Span> = HashMap::new();
         for e in inbound {
-            if let Some(first) = kept.iter().find(|k| k.from == e.from) {
+            if let Some(&first) = first_from.get(&e.from) {
                 self.report(
                     Diagnostic::new(
                         Code::E0202,
@@ -936,10 +942,11 @@ impl Checker<'_> {
                         e.span,
                         "declared again here",
                     )
-                    .label(first.span, "first declared here"),
+                    .label(first, "first declared here"),
                 );
                 continue;
             }
+            first_from.insert(e.from, e.span);
             kept.push(e);
         }
         kept

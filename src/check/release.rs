@@ -8,10 +8,10 @@
 //! queried in O(1) with entry/exit numbers of the dominator tree, so the check stays linear
 //! in the size of the pipeline.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use super::{Checker, Model, Site, UseKind};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::ir;
 use crate::source::Span;
 
@@ -37,8 +37,15 @@ impl Checker<'_> {
     pub(super) fn release_rules(&mut self, model: &mut Model) {
         self.empty(model);
         self.input_overlaps();
+        // The first stage declaring each action name, for `after` naming another stage's.
+        let mut owners: HashMap<String, usize> = HashMap::new();
+        for (i, st) in self.stages.iter().enumerate() {
+            for a in &st.actions {
+                owners.entry(a.name.name.clone()).or_insert(i);
+            }
+        }
         let graphs: Vec<ActionGraph> = (0..self.stages.len())
-            .map(|s| self.action_graph(s))
+            .map(|s| self.action_graph(s, &owners))
             .collect();
         let has_cycle = self.stage_graph_rules();
         let doms = if has_cycle || self.stages.is_empty() {
@@ -49,7 +56,7 @@ impl Checker<'_> {
         let producers = self.artifact_producers();
         self.check_uses(doms.as_ref(), &graphs, &producers);
         self.placement(model.mode);
-        self.unused(model, &producers);
+        self.unused(model);
         if let Some((limit, _)) = model.timeout {
             self.longer_than_pipeline(limit);
         }
@@ -89,7 +96,7 @@ impl Checker<'_> {
     }
 
     /// Resolves `after` within a stage (E0201, E0409) and reports cycles (E0403).
-    fn action_graph(&mut self, s: usize) -> ActionGraph {
+    fn action_graph(&mut self, s: usize, owners: &HashMap<String, usize>) -> ActionGraph {
         let n = self.stages[s].actions.len();
         let mut preds: ActionGraph = vec![Vec::new(); n];
         let mut spans: HashMap<(usize, usize), Span> = HashMap::new();
@@ -100,11 +107,9 @@ impl Checker<'_> {
                     spans.insert((p, a), id.span);
                     continue;
                 }
-                let elsewhere =
-                    self.stages.iter().enumerate().find(|(i, st)| {
-                        *i != s && st.actions.iter().any(|x| x.name.name == id.name)
-                    });
-                if let Some((_, other)) = elsewhere {
+                // Not in stage `s`, so any owner is another stage.
+                let elsewhere = owners.get(&id.name).map(|&i| &self.stages[i]);
+                if let Some(other) = elsewhere {
                     self.report(
                         Diagnostic::new(
                             Code::E0409,
@@ -122,16 +127,10 @@ impl Checker<'_> {
                         .note("an action's `after` orders actions of the same stage only"),
                     );
                 } else {
-                    let names: Vec<String> = self.stages[s]
-                        .actions
-                        .iter()
-                        .map(|x| x.name.name.clone())
-                        .collect();
-                    self.unknown(
-                        &id,
-                        &format!("action {{}} in stage `{}`", self.stages[s].name.name),
-                        names.iter().map(String::as_str),
-                    );
+                    let names = self.stages[s].actions.iter().map(|x| x.name.name.as_str());
+                    let help = self.did_you_mean(&id.name, names);
+                    let what = format!("action {{}} in stage `{}`", self.stages[s].name.name);
+                    self.report_unknown(&id, &what, help);
                 }
             }
         }
@@ -378,12 +377,14 @@ impl Checker<'_> {
         producers
     }
 
+    /// Whether the stage may run without its actions: skipped by its own entry condition
+    /// (its outbound edges are still taken, §6). A guard on an edge into it does not count:
+    /// when the stage is not reached, nothing it dominates is either (§7).
     fn may_skip_stage(&self, s: usize) -> bool {
-        let st = &self.stages[s];
-        st.entry
+        self.stages[s]
+            .entry
             .as_ref()
             .is_some_and(|c| c.otherwise == ir::ElseResult::Skip)
-            || st.inbound.iter().any(|e| e.guard.is_some())
     }
 
     /// Whether action (ps, pa) has certainly run (successfully) before `site`.
@@ -453,12 +454,6 @@ impl Checker<'_> {
                 st.name.name
             );
         }
-        if st.inbound.iter().any(|e| e.guard.is_some()) {
-            return format!(
-                "stage `{}` is reached through a guarded transition and may not run",
-                st.name.name
-            );
-        }
         format!("stage `{}` is not on every path to this use", st.name.name)
     }
 
@@ -490,7 +485,12 @@ impl Checker<'_> {
                                     u.span,
                                     "no action outputs it",
                                 )
-                                .help_opt(suggest(&id.name, producers.keys().map(String::as_str))),
+                                .help_opt(
+                                    self.did_you_mean(
+                                        &id.name,
+                                        producers.keys().map(String::as_str),
+                                    ),
+                                ),
                             );
                         }
                         continue;
@@ -563,8 +563,9 @@ impl Checker<'_> {
         }
     }
 
-    /// W0001 for params, secrets, artifacts and exports nobody uses.
-    fn unused(&mut self, model: &Model, producers: &BTreeMap<String, (usize, usize, Span)>) {
+    /// W0001 for params and secrets nobody reads. Artifacts and exports are a run's outputs
+    /// (kept for the record, shown by `pipec show`): unused ones are fine (§8).
+    fn unused(&mut self, model: &Model) {
         if !self.broken_spans.is_empty() {
             return; // Uses may sit in the part that failed to parse.
         }
@@ -595,82 +596,6 @@ impl Checker<'_> {
                         s.name.name
                     )),
                 );
-            }
-        }
-        self.unused_outputs(producers);
-    }
-
-    /// W0001 for artifacts nobody takes as input and exports nobody reads.
-    fn unused_outputs(&mut self, producers: &BTreeMap<String, (usize, usize, Span)>) {
-        let used_artifacts: HashSet<String> = self
-            .stages
-            .iter()
-            .flat_map(|s| {
-                s.actions
-                    .iter()
-                    .flat_map(|a| a.inputs.iter().map(|i| i.name.name.clone()))
-            })
-            .collect();
-        let check_inputs: HashSet<String> = self
-            .stages
-            .iter()
-            .flat_map(|s| {
-                s.entry
-                    .iter()
-                    .chain(s.on_success.iter())
-                    .flat_map(|c| c.rules.iter())
-                    .filter_map(|r| match r {
-                        ir::CondRule::Check { action } => Some(
-                            action
-                                .inputs
-                                .iter()
-                                .map(|i| i.name.clone())
-                                .collect::<Vec<_>>(),
-                        ),
-                        _ => None,
-                    })
-                    .flatten()
-            })
-            .collect();
-        for (name, (_, _, span)) in producers {
-            if !used_artifacts.contains(name) && !check_inputs.contains(name) {
-                self.report(
-                    Diagnostic::new(
-                        Code::W0001,
-                        format!("unused artifact `{name}`"),
-                        *span,
-                        "never used as an input",
-                    )
-                    .help("use it as an `input` of a later action, or remove the output"),
-                );
-            }
-        }
-        for (s, st) in self.stages.iter().enumerate() {
-            for (a, act) in st.actions.iter().enumerate() {
-                for e in &act.exports {
-                    if !self.used_exports.contains(&(s, a, e.name.clone())) {
-                        let span = if e.span.file == act.span.file {
-                            e.span
-                        } else {
-                            act.name.span
-                        };
-                        self.sink.push(
-                            Diagnostic::new(
-                                Code::W0001,
-                                format!(
-                                    "unused export `{}` of `{}.{}`",
-                                    e.name, st.name.name, act.name.name
-                                ),
-                                span,
-                                "never used",
-                            )
-                            .help(format!(
-                                "use it as `{}.{}.{}`, or remove it from `exports`",
-                                st.name.name, act.name.name, e.name
-                            )),
-                        );
-                    }
-                }
             }
         }
     }

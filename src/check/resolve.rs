@@ -6,7 +6,7 @@ use super::kinds::{COMMON, KINDS, TYPES, kind_by_name};
 use super::types::{Ctx, Scope};
 use super::{Checker, Module, Site, TemplateDef};
 use crate::ast::{self};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{self, Kind};
 use crate::source::FileId;
 
@@ -101,7 +101,7 @@ impl Checker<'_> {
                     "not found",
                 )
                 .help_opt(
-                    suggest(module, crate::stdlib::MODULES.iter().copied())
+                    self.did_you_mean(module, crate::stdlib::MODULES.iter().copied())
                         .map(|h| h.replace('`', "`std/").replacen("std/?", "?", 1)),
                 )
                 .note(format!(
@@ -198,19 +198,22 @@ impl Checker<'_> {
     }
 
     fn template(&mut self, t: &ast::Template) -> TemplateDef {
-        let mut params: Vec<(ast::Ident, Option<ir::Type>, Option<ir::Expr>)> = Vec::new();
+        let mut params = super::TemplateParams::default();
+        let mut first_of: std::collections::HashMap<&str, crate::source::Span> =
+            std::collections::HashMap::new();
         for p in &t.params {
-            if let Some((first, _, _)) = params.iter().find(|(n, _, _)| n.name == p.name.name) {
+            if let Some(first) = first_of.get(p.name.name.as_str()) {
                 let d = Diagnostic::new(
                     Code::E0202,
                     format!("parameter `{}` is declared twice", p.name.name),
                     p.name.span,
                     "declared again here",
                 )
-                .label(first.span, "first declared here");
+                .label(*first, "first declared here");
                 self.report(d);
                 continue;
             }
+            first_of.insert(&p.name.name, p.name.span);
             if COMMON.contains(&p.name.name.as_str()) {
                 self.report(
                     Diagnostic::new(
@@ -271,7 +274,7 @@ impl Checker<'_> {
         &self,
         t: &ast::Template,
         kind: Option<Kind>,
-        params: &mut [(ast::Ident, Option<ir::Type>, Option<ir::Expr>)],
+        params: &mut super::TemplateParams,
         body: &mut super::attrs::Parts,
     ) {
         let dir_of = |name: &str| {
@@ -297,15 +300,15 @@ impl Checker<'_> {
         if let Some(p) = path_param.and_then(|p| body.kind_params.get_mut(p)) {
             if let ir::Expr::Ref(ir::Ref::TemplateParam { name }) = p {
                 let name = name.clone();
-                if let Some((_, _, Some(d))) = params.iter_mut().find(|(n, _, _)| n.name == name) {
+                if let Some((_, d)) = params.defaults_mut().find(|(n, _)| *n == name) {
                     fix(d);
                 }
             } else {
                 fix(p);
             }
         }
-        for (_, _, default) in params.iter_mut() {
-            if let Some(ir::Expr::Call { func, args }) = default {
+        for (_, default) in params.defaults_mut() {
+            if let ir::Expr::Call { func, args } = default {
                 if func == "file" {
                     args.iter_mut().for_each(fix);
                 }
@@ -327,7 +330,7 @@ impl Checker<'_> {
                 k.span,
                 "not a built-in kind",
             )
-            .help_opt(suggest(&text, KINDS.iter().copied()))
+            .help_opt(self.did_you_mean(&text, KINDS.iter().copied()))
             .note(format!(
                 "a template is built on one of the built-in kinds: {}",
                 KINDS.join(", ")
@@ -336,16 +339,12 @@ impl Checker<'_> {
         None
     }
 
-    fn unused_template_params(
-        &mut self,
-        params: &[(ast::Ident, Option<ir::Type>, Option<ir::Expr>)],
-        body: &Parts,
-    ) {
-        let mut used: Vec<String> = Vec::new();
+    fn unused_template_params(&mut self, params: &super::TemplateParams, body: &Parts) {
+        let mut used: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut visit = |e: &ir::Expr| {
             e.refs(&mut |r| {
                 if let ir::Ref::TemplateParam { name } = r {
-                    used.push(name.clone());
+                    used.insert(name.clone());
                 }
             });
         };
@@ -364,7 +363,7 @@ impl Checker<'_> {
             .chain(body.outputs.iter().map(|(n, _)| n))
         {
             if let NameRef::Param(p, _) = n {
-                used.push(p.clone());
+                used.insert(p.clone());
             }
         }
         used.extend(body.retry_param.iter().cloned());

@@ -1,12 +1,12 @@
-//! Types of expressions; resolution of references; E0201/E0301–E0304 on expressions.
+//! Types of expressions; E0201/E0301–E0304 on expressions (references: `refs.rs`).
 //!
 //! Every expression is typed in a [`Ctx`]: its scope (the pipeline, a template body, or a
 //! literal-only default) and its [`Site`]. Typing resolves it into an [`ir::Expr`] and
 //! records uses of params, secrets, exports and artifacts for the later rules.
 
-use super::{Checker, Site, Use, UseKind};
+use super::{Checker, Site};
 use crate::ast::{self, BinOp, ExprKind, StrPart};
-use crate::diagnostics::{Code, Diagnostic, suggest};
+use crate::diagnostics::{Code, Diagnostic};
 use crate::ir;
 use crate::shell::{Quote, QuoteTracker};
 
@@ -73,7 +73,7 @@ impl std::fmt::Display for Ty {
 pub(crate) enum Scope<'t> {
     Pipeline,
     /// A template body: its parameters (and `run`).
-    Template(&'t [(ast::Ident, Option<ir::Type>, Option<ir::Expr>)]),
+    Template(&'t super::TemplateParams),
     /// A `param` default or `secret` source: literals and `env(…)`/`file(…)`.
     Default,
 }
@@ -84,7 +84,6 @@ pub(crate) struct Ctx<'t> {
     pub site: Site,
 }
 
-const RUN_FIELDS: &[&str] = &["id", "branch", "tag", "commit", "trigger", "attempt"];
 const FUNCTIONS: &[&str] = &[
     "contains",
     "starts_with",
@@ -200,7 +199,7 @@ impl Checker<'_> {
     fn map(&mut self, entries: &[(ast::Ident, ast::Expr)], ctx: Ctx<'_>) -> (Ty, ir::Expr) {
         let mut elem = Ty::Any;
         let mut out = std::collections::BTreeMap::new();
-        let mut seen: Vec<&ast::Ident> = Vec::new();
+        let mut seen = std::collections::HashMap::new();
         for (k, v) in entries {
             self.repeated_key(&mut seen, k);
             let (t, x) = self.expr(v, ctx);
@@ -219,10 +218,10 @@ impl Checker<'_> {
     /// E0202 when a map key was already `seen` (then `true`); otherwise remembers it.
     pub(crate) fn repeated_key<'k>(
         &mut self,
-        seen: &mut Vec<&'k ast::Ident>,
+        seen: &mut std::collections::HashMap<&'k str, &'k ast::Ident>,
         k: &'k ast::Ident,
     ) -> bool {
-        if let Some(first) = seen.iter().find(|s| s.name == k.name) {
+        if let Some(first) = seen.get(k.name.as_str()) {
             self.report(
                 Diagnostic::new(
                     Code::E0202,
@@ -234,7 +233,7 @@ impl Checker<'_> {
             );
             return true;
         }
-        seen.push(k);
+        seen.insert(&k.name, k);
         false
     }
 
@@ -265,7 +264,7 @@ impl Checker<'_> {
         }
         let mut quotes = QuoteTracker::new();
         let mut parts = Vec::new();
-        for p in &s.parts {
+        for (at, p) in s.parts.iter().enumerate() {
             match p {
                 StrPart::Text(t) => {
                     quotes.feed(t);
@@ -274,6 +273,13 @@ impl Checker<'_> {
                 StrPart::Interp(e, whole) => {
                     let (t, x) = self.expr(e, ctx);
                     self.interpolated(&t, e.span, script);
+                    if script
+                        && !is_numeric(&t)
+                        && crate::shell::evaluates_arithmetic(&quotes, || around(&s.parts, at))
+                    {
+                        self.not_arithmetic(&t, *whole);
+                    }
+                    quotes.value();
                     if script
                         && matches!(quotes.quote(), Quote::Single | Quote::Double | Quote::AnsiC)
                     {
@@ -293,6 +299,20 @@ impl Checker<'_> {
             }
         }
         ir::Expr::Interp { parts, script }
+    }
+
+    /// E0301: a value that is not a number where the shell evaluates arithmetic (§7).
+    fn not_arithmetic(&mut self, t: &Ty, whole: crate::source::Span) {
+        self.report(
+            Diagnostic::new(
+                Code::E0301,
+                format!("expected `int` where the shell evaluates arithmetic, found `{t}`"),
+                whole,
+                "evaluated as arithmetic by the shell",
+            )
+            .help("use an `int` param, or pass the value in `env` and check that it is a number before the script uses it")
+            .note("bash evaluates the text of a value in `$((…))`, `((…))`, `let`, `declare -i`, a subscript or `[[ … -eq … ]]` as an expression, which can run commands hidden in it (`a[$(cmd)]`)"),
+        );
     }
 
     fn interpolated(&mut self, t: &Ty, span: crate::source::Span, script: bool) {
@@ -319,307 +339,6 @@ impl Checker<'_> {
             ),
             _ => {}
         }
-    }
-
-    #[allow(clippy::too_many_lines)] // Reason: one arm per reference shape (§7), kept side by side.
-    fn path(
-        &mut self,
-        segs: &[ast::Ident],
-        span: crate::source::Span,
-        ctx: Ctx<'_>,
-    ) -> (Ty, ir::Expr) {
-        let names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
-        let any = (
-            Ty::Any,
-            ir::Expr::Str {
-                value: String::new(),
-            },
-        );
-        match (ctx.scope, names.as_slice()) {
-            (Scope::Pipeline, [root @ ("params" | "secrets" | "run"), name, _, ..]) => {
-                // Still a use of the param (or secret), so no "unused" on top.
-                match *root {
-                    "params" => self.used_params.insert((*name).to_string()),
-                    "secrets" => self.used_secrets.insert((*name).to_string()),
-                    _ => false,
-                };
-                self.report(
-                    Diagnostic::new(
-                        Code::E0201,
-                        format!("unknown name `{}`", names.join(".")),
-                        span,
-                        "no such field",
-                    )
-                    .note(format!("`{root}.NAME` is a whole value; it has no fields")),
-                );
-                any
-            }
-            (Scope::Pipeline | Scope::Template(_), ["run", field]) => {
-                if RUN_FIELDS.contains(field) {
-                    let ty = if *field == "attempt" {
-                        Ty::Int
-                    } else {
-                        Ty::String
-                    };
-                    return (
-                        ty,
-                        ir::Expr::Ref(ir::Ref::Run {
-                            field: (*field).to_string(),
-                        }),
-                    );
-                }
-                self.unknown(&segs[1], "`run` field", RUN_FIELDS.iter().copied());
-                any
-            }
-            (Scope::Template(params), [name]) => {
-                if let Some((_, ty, _)) = params.iter().find(|(p, _, _)| p.name == *name) {
-                    let ty = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
-                    return (
-                        ty,
-                        ir::Expr::Ref(ir::Ref::TemplateParam {
-                            name: (*name).to_string(),
-                        }),
-                    );
-                }
-                let names: Vec<&str> = params.iter().map(|(p, _, _)| p.name.as_str()).collect();
-                self.unknown(&segs[0], "template parameter", names.into_iter());
-                any
-            }
-            (Scope::Template(_) | Scope::Default, _) => {
-                self.report(
-                    Diagnostic::new(
-                        Code::E0201,
-                        format!("unknown name `{}`", names.join(".")),
-                        span,
-                        "not in scope",
-                    )
-                    .note(if matches!(ctx.scope, Scope::Default) {
-                        "a default value is a literal, `env(\"VAR\")` or `file(\"PATH\")`"
-                    } else {
-                        "a template body sees only its own parameters and `run`"
-                    }),
-                );
-                any
-            }
-            (Scope::Pipeline, ["params", name]) => self.param_ref(&segs[1], name),
-            (Scope::Pipeline, ["secrets", name]) => {
-                if self.secrets.contains_key(*name) {
-                    self.used_secrets.insert((*name).to_string());
-                    return (
-                        Ty::Secret,
-                        ir::Expr::Ref(ir::Ref::Secret {
-                            name: (*name).to_string(),
-                        }),
-                    );
-                }
-                let known: Vec<String> = self.secrets.keys().cloned().collect();
-                self.unknown(&segs[1], "secret", known.iter().map(String::as_str));
-                any
-            }
-            (Scope::Pipeline, [stage, "status"]) => {
-                if !self.all_declared && !self.stage_index.contains_key(*stage) {
-                    // A later stage: resolved once every stage is declared.
-                    self.pending.push(super::Pending::Status(segs[0].clone()));
-                }
-                if !self.all_declared || self.stage_index.contains_key(*stage) {
-                    return (
-                        Ty::String,
-                        ir::Expr::Ref(ir::Ref::StageStatus {
-                            stage: (*stage).to_string(),
-                        }),
-                    );
-                }
-                self.unknown_stage(&segs[0]);
-                any
-            }
-            (Scope::Pipeline, [_, _, _]) => self.export_ref(segs, span, ctx.site),
-            (Scope::Pipeline, [name]) => {
-                if !self.broken.contains(*name) {
-                    let help = if self.params.contains_key(*name) {
-                        Some(format!("did you mean `params.{name}`?"))
-                    } else {
-                        suggest(name, self.params.keys().map(String::as_str))
-                            .map(|h| h.replace('`', "`params.").replacen("params.?", "?", 1))
-                    };
-                    self.report(
-                        Diagnostic::new(Code::E0201, format!("unknown name `{name}`"), span, "not defined")
-                            .help_opt(help)
-                            .note("values are `params.NAME`, `secrets.NAME`, `STAGE.ACTION.EXPORT`, `STAGE.status` or `run.FIELD`"),
-                    );
-                }
-                any
-            }
-            _ => {
-                if !segs.iter().any(|s| self.broken.contains(&s.name)) {
-                    let d = Diagnostic::new(Code::E0201, format!("unknown name `{}`", names.join(".")), span, "not a value")
-                        .note("values are `params.NAME`, `secrets.NAME`, `STAGE.ACTION.EXPORT`, `STAGE.status` or `run.FIELD`");
-                    self.report(d);
-                }
-                any
-            }
-        }
-    }
-
-    fn param_ref(&mut self, seg: &ast::Ident, name: &str) -> (Ty, ir::Expr) {
-        if let Some((ty, _)) = self.params.get(name) {
-            // A param of a type params cannot have was reported at its declaration.
-            let ty = match ty.as_ref().map_or(Ty::Any, Ty::from_ir) {
-                Ty::Artifact | Ty::Script | Ty::Secret => Ty::Any,
-                t => t,
-            };
-            self.used_params.insert(name.to_string());
-            return (
-                ty,
-                ir::Expr::Ref(ir::Ref::Param {
-                    name: name.to_string(),
-                }),
-            );
-        }
-        let known: Vec<String> = self.params.keys().cloned().collect();
-        self.unknown(seg, "param", known.iter().map(String::as_str));
-        (
-            Ty::Any,
-            ir::Expr::Str {
-                value: String::new(),
-            },
-        )
-    }
-
-    /// `STAGE.ACTION.EXPORT`
-    fn export_ref(
-        &mut self,
-        segs: &[ast::Ident],
-        span: crate::source::Span,
-        site: Site,
-    ) -> (Ty, ir::Expr) {
-        let any = (
-            Ty::Any,
-            ir::Expr::Str {
-                value: String::new(),
-            },
-        );
-        let reference = ir::Expr::Ref(ir::Ref::Export {
-            stage: segs[0].name.clone(),
-            action: segs[1].name.clone(),
-            name: segs[2].name.clone(),
-        });
-        let Some(&stage) = self.stage_index.get(&segs[0].name) else {
-            if !self.all_declared {
-                // A later stage: resolved once every stage is declared.
-                self.pending
-                    .push(super::Pending::Export(segs.to_vec(), span, site));
-                return (Ty::String, reference);
-            }
-            self.unknown_stage(&segs[0]);
-            return any;
-        };
-        let Some(&action) = self.action_index.get(&(stage, segs[1].name.clone())) else {
-            if !self.broken.contains(&segs[1].name) {
-                let known: Vec<String> = self.stages[stage]
-                    .actions
-                    .iter()
-                    .map(|a| a.name.name.clone())
-                    .collect();
-                self.unknown(
-                    &segs[1],
-                    &format!("action {{}} in stage `{}`", segs[0].name),
-                    known.iter().map(String::as_str),
-                );
-            }
-            return any;
-        };
-        let a = &self.stages[stage].actions[action];
-        let export = &segs[2].name;
-        let declared =
-            a.exports.iter().any(|e| e.name == *export) || a.kind_exports.contains(export);
-        if !declared {
-            let known: Vec<String> = a
-                .exports
-                .iter()
-                .map(|e| e.name.clone())
-                .chain(a.kind_exports.iter().cloned())
-                .collect();
-            let help = suggest(export, known.iter().map(String::as_str))
-                .unwrap_or_else(|| format!("add `exports = [{export}]` to `{}.{}` and write `{export}=…` to `$PIPEC_OUTPUT`", segs[0].name, segs[1].name));
-            self.report(
-                Diagnostic::new(
-                    Code::E0402,
-                    format!(
-                        "action `{}.{}` does not export `{export}`",
-                        segs[0].name, segs[1].name
-                    ),
-                    segs[2].span,
-                    "not exported",
-                )
-                .label(a.name.span, "action defined here")
-                .help(help),
-            );
-            return any;
-        }
-        self.used_exports.insert((stage, action, export.clone()));
-        self.uses.push(Use {
-            kind: UseKind::Export {
-                stage,
-                action,
-                name: export.clone(),
-            },
-            span,
-            site,
-        });
-        let r = ir::Ref::Export {
-            stage: segs[0].name.clone(),
-            action: segs[1].name.clone(),
-            name: export.clone(),
-        };
-        (Ty::String, ir::Expr::Ref(r))
-    }
-
-    /// Resolves references to stages declared after their use.
-    pub(crate) fn resolve_pending(&mut self) {
-        self.all_declared = true;
-        for p in std::mem::take(&mut self.pending) {
-            match p {
-                super::Pending::Status(seg) => {
-                    if !self.stage_index.contains_key(&seg.name) {
-                        self.unknown_stage(&seg);
-                    }
-                }
-                super::Pending::Export(segs, span, site) => {
-                    self.export_ref(&segs, span, site);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn unknown_stage(&mut self, seg: &ast::Ident) {
-        if self.broken.contains(&seg.name) {
-            return;
-        }
-        let known: Vec<String> = self.stage_index.keys().cloned().collect();
-        self.unknown(seg, "stage", known.iter().map(String::as_str));
-    }
-
-    /// E0201 with "did you mean" (unless the name failed to parse).
-    pub(crate) fn unknown<'n>(
-        &mut self,
-        name: &ast::Ident,
-        what: &str,
-        candidates: impl Iterator<Item = &'n str>,
-    ) {
-        if self.broken.contains(&name.name) {
-            return;
-        }
-        let help = suggest(&name.name, candidates);
-        // `what` may place the name itself: "action `{}` in stage `build`".
-        let message = if what.contains("{}") {
-            format!(
-                "unknown {}",
-                what.replace("{}", &format!("`{}`", name.name))
-            )
-        } else {
-            format!("unknown {what} `{}`", name.name)
-        };
-        self.report(Diagnostic::new(Code::E0201, message, name.span, "not defined").help_opt(help));
     }
 
     fn call(
@@ -843,4 +562,26 @@ fn signature(name: &str) -> Option<(Vec<Ty>, Ty)> {
         "lower" | "upper" | "env" | "file" => (vec![s.clone()], s),
         _ => return None,
     })
+}
+
+/// Whether values of type `t` are numbers (or unknown, after an error).
+fn is_numeric(t: &Ty) -> bool {
+    match t {
+        Ty::Int | Ty::Any | Ty::Secret => true,
+        Ty::List(elem) => matches!(**elem, Ty::Int | Ty::Any),
+        _ => false,
+    }
+}
+
+/// A script's text before and after interpolation `at`, other interpolations as `\u{1}`.
+fn around(parts: &[StrPart], at: usize) -> (String, String) {
+    let flat = |ps: &[StrPart]| {
+        ps.iter()
+            .map(|p| match p {
+                StrPart::Text(t) => t.as_str(),
+                StrPart::Interp(..) => "\u{1}",
+            })
+            .collect::<String>()
+    };
+    (flat(&parts[..at]), flat(&parts[at + 1..]))
 }

@@ -76,14 +76,20 @@ pub(crate) fn run(args: &Args) -> u8 {
             }
         }
     }
-    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut all: Vec<Diagnostic> = Vec::new();
     for root in &roots {
-        for d in crate::check(&mut map, *root, &mut super::files::FsLoader) {
-            if !diags.contains(&d) {
-                diags.push(d);
-            }
-        }
+        all.extend(crate::check(&mut map, *root, &mut super::files::FsLoader));
     }
+    // A module imported by several roots reports its problems once.
+    let first: Vec<bool> = {
+        let mut seen = std::collections::HashSet::new();
+        all.iter().map(|d| seen.insert(d)).collect()
+    };
+    let diags: Vec<Diagnostic> = all
+        .into_iter()
+        .zip(first)
+        .filter_map(|(d, first)| first.then_some(d))
+        .collect();
     print_report(&map, roots.len(), &diags, args.format);
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let failed = errors > 0 || (args.deny_warnings && !diags.is_empty());
@@ -146,7 +152,7 @@ pub(crate) fn print_report_to(
         }
         Format::Short => diags.iter().for_each(|d| emit(render::short(map, d))),
         Format::Github => diags.iter().for_each(|d| emit(render::github(map, d))),
-        Format::Json => emit(render::json_document(map, files, diags).to_string()),
-        Format::Sarif => emit(render::sarif(map, diags).to_string()),
+        Format::Json => emit(render::json_document(map, files, diags)),
+        Format::Sarif => emit(render::sarif(map, diags)),
     }
 }

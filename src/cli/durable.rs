@@ -45,7 +45,9 @@ pub(crate) struct ResumeArgs {
 #[command(
     long_about = "Re-run the stage at which a run failed (or was stopped) in the same run: its \
 failed and unfinished actions (with `--all`, all its actions), then go on. Succeeded stages \
-stay as they were.",
+stay as they were. The run goes on with the pipeline, params and trigger recorded when it \
+started: changes made to the `.pipe` file since then are not used (start a new run with \
+`pipec run` to use them).",
     after_help = "Examples:\n  pipec retry last\n  pipec retry 20261126-101500-3 --all"
 )]
 pub(crate) struct RetryArgs {
@@ -203,6 +205,17 @@ pub(crate) fn retry(args: &RetryArgs) -> u8 {
             }
         ));
     }
+    // Like CodePipeline's retry: the run goes on with what it was started with.
+    let file = rec
+        .file
+        .as_ref()
+        .map_or_else(|| "the file".to_string(), |f| format!("`{}`", f.display()));
+    eprintln!(
+        "note: run {} is retried as it was recorded when it started (its pipeline, params and \
+         trigger); changes made to {file} since then are not used: start a new run with \
+         `pipec run` to use them",
+        rec.id
+    );
     go_on(&history, &rec, &args.common, true, Some(args.all))
 }
 

@@ -15,7 +15,7 @@ fit in 100 columns, comments and blank-line groups kept. Formatting never change
 means, and formatting a formatted file changes nothing. A file with syntax errors is left as it \
 is: its errors are reported as `pipec check` reports them, and the other files are still \
 formatted. Files are only written when they change, through a temporary file renamed over them.",
-    after_help = "Examples:\n  pipec fmt                        format every .pipe file under the current folder\n  pipec fmt ci/app.pipe lib/       these files, and the .pipe files under lib/\n  pipec fmt --check                change nothing; print a diff of what would change (for CI)\n  pipec fmt - < app.pipe           format stdin to stdout (for editors; also `--stdin`)\n\nExit status: 0 every file is formatted (with --check: no file would change), 1 a file would change (--check) or has syntax errors (left untouched), 2 usage error or a file that cannot be read or written."
+    after_help = "Examples:\n  pipec fmt                        format every .pipe file under the current folder\n  pipec fmt ci/app.pipe lib/       these files, and the .pipe files under lib/\n  pipec fmt --check                change nothing; print a diff of what would change (for CI)\n  pipec fmt - < app.pipe           format stdin to stdout (for editors; also `--stdin`)\n\nExit status: 0 every file is formatted (with --check: no file would change), 1 a file would change (--check) or has syntax errors (left untouched), 2 usage error or a file that cannot be read or written, 101 a bug of the formatter on some file (that file is left as it is; the others are still formatted)."
 )]
 pub(crate) struct Args {
     /// Files, or folders searched recursively for `*.pipe` files (hidden folders, `target`
@@ -38,9 +38,14 @@ enum Outcome {
     Changed,
     /// Syntax errors: reported, the file left as it was.
     Refused,
+    /// A bug of the formatter (reported by the panic hook): the file left as it was.
+    Internal,
     /// Could not be read or written.
     Failed,
 }
+
+/// Formats one text (the formatter; tests pass one that fails).
+type FormatFn = fn(crate::source::FileId, &str) -> crate::syntax::FormatResult;
 
 pub(crate) fn run(args: &Args) -> u8 {
     let dash = args.paths.iter().any(|p| p.as_os_str() == "-");
@@ -62,9 +67,11 @@ pub(crate) fn run(args: &Args) -> u8 {
             return super::exit::USAGE;
         }
     };
-    let outcomes: Vec<Outcome> = files.iter().map(|f| one_file(f, args.check)).collect();
+    let outcomes = format_files(&files, args.check, Formatter::format);
     eprintln!("{}", summary(&outcomes, args.check));
-    if outcomes.contains(&Outcome::Failed) {
+    if outcomes.contains(&Outcome::Internal) {
+        super::exit::INTERNAL
+    } else if outcomes.contains(&Outcome::Failed) {
         super::exit::USAGE
     } else if outcomes.contains(&Outcome::Refused)
         || (args.check && outcomes.contains(&Outcome::Changed))
@@ -106,7 +113,13 @@ fn stdin(check: bool) -> u8 {
     }
 }
 
-fn one_file(path: &Path, check: bool) -> Outcome {
+/// Formats every file; one that cannot be formatted (syntax errors, unreadable, or even a
+/// bug of the formatter) is reported and left as it is, and the others are still formatted.
+fn format_files(files: &[PathBuf], check: bool, format: FormatFn) -> Vec<Outcome> {
+    files.iter().map(|f| one_file(f, check, format)).collect()
+}
+
+fn one_file(path: &Path, check: bool, format: FormatFn) -> Outcome {
     let name = super::files::display_name(path);
     let text = match super::files::read_source(path) {
         Ok(t) => t,
@@ -117,12 +130,18 @@ fn one_file(path: &Path, check: bool) -> Outcome {
     };
     let mut map = SourceMap::new();
     let id = map.add(name.as_str(), text.as_str());
-    let out = match Formatter::format(id, &text) {
-        Ok(out) => out,
-        Err(diags) => {
+    // The formatter panics only on a bug of its own (its output failed its self-check);
+    // the panic hook has asked for a report, and the other files are still formatted.
+    let out = match std::panic::catch_unwind(|| format(id, &text)) {
+        Ok(Ok(out)) => out,
+        Ok(Err(diags)) => {
             super::check::eprint_human(&map, &diags);
             eprintln!("note: `{name}` has syntax errors: left as it is");
             return Outcome::Refused;
+        }
+        Err(_) => {
+            eprintln!("note: `{name}` could not be formatted: left as it is");
+            return Outcome::Internal;
         }
     };
     if out == text {
@@ -181,6 +200,7 @@ fn summary(outcomes: &[Outcome], check: bool) -> String {
         (Outcome::Changed, changed),
         (Outcome::Unchanged, "already formatted"),
         (Outcome::Refused, "left as it is (syntax errors)"),
+        (Outcome::Internal, "left as it is (internal error)"),
         (Outcome::Failed, "unreadable or unwritable"),
     ]
     .into_iter()
@@ -191,5 +211,35 @@ fn summary(outcomes: &[Outcome], check: bool) -> String {
         0 => "no .pipe files found".to_string(),
         1 => format!("1 file: {}", parts.join(", ")),
         n => format!("{n} files: {}", parts.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Outcome, format_files};
+    use crate::source::FileId;
+
+    /// A bug of the formatter on one file (it panics) leaves that file as it is, and the
+    /// files after it are still formatted.
+    #[test]
+    fn a_file_the_formatter_fails_on_does_not_stop_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ugly = "pipeline p { stage a { action x: sh { run = \"x\" } } }";
+        let (a, b) = (dir.path().join("a.pipe"), dir.path().join("b.pipe"));
+        std::fs::write(&a, format!("// fails\n{ugly}")).expect("write");
+        std::fs::write(&b, ugly).expect("write");
+        let failing = |file: FileId, text: &str| {
+            assert!(!text.starts_with("// fails"), "a formatter bug");
+            crate::syntax::Formatter::format(file, text)
+        };
+        let outcomes = format_files(&[a.clone(), b.clone()], false, failing);
+        assert!(outcomes == [Outcome::Internal, Outcome::Changed]);
+        let read = |p| std::fs::read_to_string(p).expect("read");
+        assert_eq!(read(&a), format!("// fails\n{ugly}"), "left as it was");
+        assert!(
+            read(&b).starts_with("pipeline p {\n  stage a {\n"),
+            "{}",
+            read(&b)
+        );
     }
 }

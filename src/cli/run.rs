@@ -388,7 +388,11 @@ fn render(ir: &Ir, plan: &Plan) -> String {
             verdict_text(&s.verdict)
         );
         let mut step = 0;
+        let kinds = ir.pipeline.stages.iter().find(|st| st.name == s.name);
         for a in &s.actions {
+            let approval = kinds
+                .and_then(|st| st.actions.iter().find(|x| x.name == a.name))
+                .is_some_and(|x| x.kind == crate::ir::Kind::Approval);
             if a.step != step {
                 step = a.step;
                 let _ = writeln!(out, "     step {step}:");
@@ -398,12 +402,15 @@ fn render(ir: &Ir, plan: &Plan) -> String {
             } else {
                 format!(" (after {})", a.after.join(", "))
             };
-            let _ = writeln!(
-                out,
-                "       - `{}`{after}: {}",
-                a.name,
-                verdict_text(&a.verdict)
-            );
+            let verdict = match &a.verdict {
+                // An approval holds its action until a decision (`pipec approve`).
+                Verdict::Runs if approval => "waits for approval".to_string(),
+                Verdict::RunsOrSkipped(why) if approval => format!(
+                    "waits for approval, or is skipped by its entry (decided while running: {why})"
+                ),
+                v => verdict_text(v),
+            };
+            let _ = writeln!(out, "       - `{}`{after}: {verdict}", a.name);
         }
     }
     out

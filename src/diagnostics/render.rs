@@ -64,7 +64,7 @@ pub fn human(map: &SourceMap, d: &Diagnostic, opts: HumanOptions) -> String {
         let line_len = |line: u32| {
             let start = file.line_start(line as usize - 1).unwrap_or(0);
             let end = file.line_start(line as usize).unwrap_or(file.text.len());
-            file.text[start..end].chars().count()
+            file.char_len(start..end)
         };
         e.column > MAX_SNIPPET_COLUMN
             || line_len(s.line) > MAX_SNIPPET_COLUMN as usize
@@ -280,16 +280,29 @@ pub fn json_diagnostic(map: &SourceMap, d: &Diagnostic) -> Value {
     v
 }
 
-/// The whole `--format json` document.
-pub fn json_document(map: &SourceMap, files: usize, diags: &[Diagnostic]) -> Value {
+/// The whole `--format json` document, as text. Written one diagnostic at a time (keys in
+/// the order `serde_json` sorts them), so that a file with a hundred thousand diagnostics
+/// never holds them all as JSON values.
+pub fn json_document(map: &SourceMap, files: usize, diags: &[Diagnostic]) -> String {
     let errors = diags.iter().filter(|d| d.is_error()).count();
-    json!({
-        "version": 1,
-        "files": files,
-        "errors": errors,
-        "warnings": diags.len() - errors,
-        "diagnostics": diags.iter().map(|d| json_diagnostic(map, d)).collect::<Vec<_>>(),
-    })
+    let mut out = String::from("{\"diagnostics\":[");
+    join_json(&mut out, diags.iter().map(|d| json_diagnostic(map, d)));
+    let _ = write!(
+        out,
+        "],\"errors\":{errors},\"files\":{files},\"version\":1,\"warnings\":{}}}",
+        diags.len() - errors
+    );
+    out
+}
+
+/// Appends `values` to `out`, comma-separated.
+fn join_json(out: &mut String, values: impl Iterator<Item = Value>) {
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{v}");
+    }
 }
 
 fn sarif_region(map: &SourceMap, span: Span) -> Value {
@@ -326,39 +339,36 @@ fn sarif_location(map: &SourceMap, span: Span, message: Option<&str>) -> Value {
     v
 }
 
-/// A SARIF 2.1.0 log with one run.
-pub fn sarif(map: &SourceMap, diags: &[Diagnostic]) -> Value {
+/// A SARIF 2.1.0 log with one run, as text (written one result at a time, like
+/// [`json_document`]).
+pub fn sarif(map: &SourceMap, diags: &[Diagnostic]) -> String {
     let rules: Vec<Value> = super::Code::ALL
         .iter()
         .map(|c| json!({"id": c.as_str(), "shortDescription": {"text": c.title()}}))
         .collect();
-    let results: Vec<Value> = diags
-        .iter()
-        .map(|d| {
-            let mut text = d.message.clone();
-            if let Some(h) = &d.help {
-                let _ = write!(text, " (help: {h})");
-            }
-            json!({
-                "ruleId": d.code.as_str(),
-                "level": d.severity.as_str(),
-                "message": {"text": text},
-                "locations": [sarif_location(map, d.primary.span, None)],
-                "relatedLocations": d.secondary.iter().enumerate().map(|(i, l)| {
-                    let mut v = sarif_location(map, l.span, Some(&l.message));
-                    v["id"] = json!(i);
-                    v
-                }).collect::<Vec<_>>(),
-            })
+    let results = diags.iter().map(|d| {
+        let mut text = d.message.clone();
+        if let Some(h) = &d.help {
+            let _ = write!(text, " (help: {h})");
+        }
+        json!({
+            "ruleId": d.code.as_str(),
+            "level": d.severity.as_str(),
+            "message": {"text": text},
+            "locations": [sarif_location(map, d.primary.span, None)],
+            "relatedLocations": d.secondary.iter().enumerate().map(|(i, l)| {
+                let mut v = sarif_location(map, l.span, Some(&l.message));
+                v["id"] = json!(i);
+                v
+            }).collect::<Vec<_>>(),
         })
-        .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "pipec", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
-    })
+    });
+    let tool =
+        json!({"driver": {"name": "pipec", "version": env!("CARGO_PKG_VERSION"), "rules": rules}});
+    let mut out = String::from(
+        "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"runs\":[{\"columnKind\":\"unicodeCodePoints\",\"results\":[",
+    );
+    join_json(&mut out, results);
+    let _ = write!(out, "],\"tool\":{tool}}}],\"version\":\"2.1.0\"}}");
+    out
 }

@@ -122,6 +122,12 @@ impl Analysis {
     /// Problems in imported local files, by the import that brings each file in: the span of
     /// its path in this file, how many errors the file has, and the first one.
     pub fn import_problems(&self) -> Vec<(Span, usize, &Diagnostic)> {
+        // Errors by file in one pass (a file may have thousands of imports and diagnostics).
+        let mut by_file: std::collections::HashMap<FileId, (usize, &Diagnostic)> =
+            std::collections::HashMap::new();
+        for d in self.diagnostics.iter().filter(|d| d.is_error()) {
+            by_file.entry(d.primary.span.file).or_insert((0, d)).0 += 1;
+        }
         let mut out = Vec::new();
         for item in &self.file.items {
             let ast::Item::Import(imp) = item else {
@@ -132,13 +138,8 @@ impl Analysis {
             else {
                 continue;
             };
-            let errors: Vec<&Diagnostic> = self
-                .diagnostics
-                .iter()
-                .filter(|d| d.primary.span.file == module.file && d.is_error())
-                .collect();
-            if let Some(first) = errors.first() {
-                out.push((imp.path.span, errors.len(), *first));
+            if let Some(&(count, first)) = by_file.get(&module.file) {
+                out.push((imp.path.span, count, first));
             }
         }
         out

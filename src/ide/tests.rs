@@ -308,3 +308,20 @@ fn the_map_of_inputs_offers_artifacts() {
     let text = "pipeline p {\n    stage s {\n        action a: dir { path = \".\"  output = src }\n    }\n    stage b {\n        action x: sh { inputs = { $0 }  run = \"ls\" }\n    }\n}\n";
     assert_eq!(labels(text), ["src"]);
 }
+
+/// A required param followed by the next one's `///` doc: the hover shows the declaration
+/// alone, not the next doc comment (pest's span of the param ran over it).
+#[test]
+fn hover_on_a_required_param_stops_at_its_type() {
+    let t = "pipeline p {\n  /// The target.\n  param env: string\n  /// How many.\n  param replicas: int = 2\n  stage s {\n    action a: sh { run = \"echo ${params.env} ${params.replicas}\" }\n  }\n}\n";
+    let a = Analysis::new("/w/t.pipe", t, &mut NoLoader);
+    let hover = a.hover(at(t, "params.env", 8)).expect("hover");
+    assert!(
+        hover
+            .markdown
+            .starts_with("```pipe\nparam env: string\n```\n\nThe target."),
+        "{}",
+        hover.markdown
+    );
+    assert!(!hover.markdown.contains("How many"), "{}", hover.markdown);
+}

@@ -1,7 +1,8 @@
 //! `pipec graph`: a pipeline's IR drawn as Graphviz `dot` or Mermaid text.
 //!
-//! What is drawn: each stage as a box (a cluster, or a Mermaid subgraph) holding its actions
-//! (name and kind or template); the stage graph's edges (LANGUAGE.md §6) with their `when`
+//! What is drawn: each stage as a box (a cluster, or a Mermaid subgraph) titled with its name
+//! and its `entry` rules and their `else` result, holding its actions (name and kind or
+//! template); the stage graph's edges (LANGUAGE.md §6) with their `when`
 //! guards, a disabled transition dashed with its reason; `after` order between actions; and
 //! artifact flow, dotted, from the action that outputs an artifact to each action that takes
 //! it as an input. Pure: IR in, text out.
@@ -9,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Action, Edge, Ir, Kind};
+use super::{Action, CondRule, Edge, ElseResult, Ir, Kind, Stage};
 
 /// The output language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,9 +106,46 @@ fn flows(ir: &Ir) -> Vec<Flow<'_>> {
     out
 }
 
+/// What a stage's box says: its name, then its entry rules (one a line) and their result.
+fn stage_label(s: &Stage) -> String {
+    let mut label = s.name.clone();
+    let Some(entry) = &s.entry else {
+        return label;
+    };
+    for (i, r) in entry.rules.iter().enumerate() {
+        label.push_str(if i == 0 { "\nentry: " } else { "\nand " });
+        match r {
+            CondRule::Require { expr, .. } => {
+                let _ = write!(label, "require {}", super::describe::describe(expr));
+            }
+            CondRule::Window { cron, tz, .. } => {
+                let _ = write!(label, "window {cron:?}");
+                if let Some(tz) = tz {
+                    let _ = write!(label, " tz {tz:?}");
+                }
+            }
+            CondRule::Check { action } => {
+                let _ = write!(label, "check {}", kind_label(action));
+            }
+        }
+    }
+    label.push_str(match entry.otherwise {
+        ElseResult::Skip => "\nelse skip",
+        ElseResult::Fail => "\nelse fail",
+        ElseResult::Rollback => "\nelse rollback",
+        ElseResult::Wait => "\nelse wait",
+    });
+    label
+}
+
 /// What an action node says: its name and what it runs.
 fn action_label(a: &Action) -> String {
-    let kind = match &a.template {
+    format!("{}\n{}", a.name, kind_label(a))
+}
+
+/// What an action runs: its template, else its kind.
+fn kind_label(a: &Action) -> String {
+    match &a.template {
         Some(t) => t.clone(),
         None => match a.kind {
             Kind::Sh => "sh",
@@ -118,8 +156,7 @@ fn action_label(a: &Action) -> String {
             Kind::Pipeline => "pipeline",
         }
         .to_string(),
-    };
-    format!("{}\n{kind}", a.name)
+    }
 }
 
 fn node(stage: &str, action: &str) -> String {
@@ -144,7 +181,7 @@ fn dot(ir: &Ir, edges: &[StageEdge<'_>], flows: &[Flow<'_>]) -> String {
     );
     for s in &p.stages {
         let _ = writeln!(out, "  subgraph \"cluster_{}\" {{", s.name);
-        let _ = writeln!(out, "    label=\"{}\";", dot_text(&s.name));
+        let _ = writeln!(out, "    label=\"{}\";", dot_text(&stage_label(s)));
         for a in &s.actions {
             let _ = writeln!(
                 out,
@@ -203,8 +240,15 @@ fn dot(ir: &Ir, edges: &[StageEdge<'_>], flows: &[Flow<'_>]) -> String {
     out
 }
 
+/// Text inside a quoted Mermaid label: `#` and the characters Mermaid or HTML would read
+/// as markup become entity codes (`#` first: the codes start with it).
 fn mermaid_text(s: &str) -> String {
-    s.replace('"', "#quot;").replace('\n', "<br/>")
+    s.replace('#', "#35;")
+        .replace('&', "#amp;")
+        .replace('"', "#quot;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
+        .replace('\n', "<br/>")
 }
 
 fn mermaid(ir: &Ir, edges: &[StageEdge<'_>], flows: &[Flow<'_>]) -> String {
@@ -222,7 +266,7 @@ fn mermaid(ir: &Ir, edges: &[StageEdge<'_>], flows: &[Flow<'_>]) -> String {
             out,
             "  subgraph s_{}[\"{}\"]",
             s.name,
-            mermaid_text(&s.name)
+            mermaid_text(&stage_label(s))
         );
         for a in &s.actions {
             let _ = writeln!(

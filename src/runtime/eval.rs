@@ -295,14 +295,7 @@ pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<Script, EvalEr
                     Value::List(items) => items.iter().all(|i| matches!(i, Value::Int(_))),
                     _ => false,
                 };
-                let arithmetic = quotes.arithmetic()
-                    || (quotes.in_test() && {
-                        let (before, after) = neighbours(parts, at);
-                        [before, after]
-                            .iter()
-                            .flatten()
-                            .any(|w| ARITHMETIC_TESTS.contains(&w.as_str()))
-                    });
+                let arithmetic = crate::shell::evaluates_arithmetic(&quotes, || around(parts, at));
                 if arithmetic && !numeric {
                     return Err(EvalError::Invalid(
                         "`${…}` of a value that is not an `int` stands where bash evaluates arithmetic (`$((…))`, `((…))`, a subscript, `[[ … -eq … ]]`, `let`, `declare -i`), which can run commands hidden in the value: use an `int` param, or pass the value in `env` and check it is a number first".into(),
@@ -356,30 +349,18 @@ pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<Script, EvalEr
     Ok(Script { text, args })
 }
 
-/// The shell words before and after the word that interpolation `at` is part of (other
-/// interpolations count as word characters).
-fn neighbours(parts: &[Part], at: usize) -> (Option<String>, Option<String>) {
+/// The script's text before and after interpolation `at`, other interpolations as `\u{1}`.
+fn around(parts: &[Part], at: usize) -> (String, String) {
     let flat = |ps: &[Part]| {
         ps.iter()
             .map(|p| match p {
-                Part::Text(t) => t.clone(),
-                Part::Expr(_) => "\u{1}".to_string(),
+                Part::Text(t) => t.as_str(),
+                Part::Expr(_) => "\u{1}",
             })
             .collect::<String>()
     };
-    let before = flat(&parts[..at]);
-    let after = flat(&parts[at + 1..]);
-    let word_chars = |c: char| !c.is_whitespace();
-    let before = before.trim_end_matches(word_chars);
-    let after = after.trim_start_matches(word_chars);
-    (
-        before.split_whitespace().next_back().map(str::to_string),
-        after.split_whitespace().next().map(str::to_string),
-    )
+    (flat(&parts[..at]), flat(&parts[at + 1..]))
 }
-
-/// The operators of `[[ … ]]` that evaluate their operands as arithmetic.
-const ARITHMETIC_TESTS: &[&str] = &["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
 
 /// The same script for a shell that is not a POSIX shell: interpolation would have to put
 /// data into code, so it is refused.

@@ -1,5 +1,7 @@
 //! pest pairs → the spanned AST, with lexical validation (E0103).
 
+mod text;
+
 use std::fmt::Write as _;
 
 use pest::iterators::{Pair, Pairs};
@@ -13,6 +15,7 @@ use crate::ast::{
 };
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
+use text::{Drops, TokenEnds, block_drops, token_end};
 
 /// Longest identifier (LANGUAGE.md §2).
 const MAX_IDENT: usize = 100;
@@ -28,6 +31,8 @@ pub(crate) struct Lowerer<'s> {
     /// Offset of the parsed text in `src` (non-zero when parsing one stage on its own).
     pub(crate) base: usize,
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// The leaves of the parse being lowered (empty: spans walk the pairs).
+    tokens: TokenEnds,
 }
 
 impl<'s> Lowerer<'s> {
@@ -37,16 +42,22 @@ impl<'s> Lowerer<'s> {
             src,
             base: 0,
             diagnostics: Vec::new(),
+            tokens: TokenEnds::default(),
         }
     }
 
-    /// The pair's span without the implicit whitespace pest may leave at its end.
+    /// The pair's span without the implicit whitespace and comments pest may leave at its
+    /// end (after trying an optional part that was not there, as the `= DEFAULT` of a
+    /// `param`: the next item's `///` doc would be in the span).
     fn span(&self, p: &Pair<'_, Rule>) -> Span {
         let s = p.as_span();
-        let text = s.as_str();
-        let trimmed = text.trim_end_matches([' ', '\t', '\r', '\n', '\u{FEFF}']);
         let start = self.base + s.start();
-        Span::new(self.file, start, start + trimmed.len())
+        let end = if self.tokens.is_empty() {
+            token_end(p)
+        } else {
+            self.tokens.end(p)
+        };
+        Span::new(self.file, start, self.base + end)
     }
 
     fn err(&mut self, d: Diagnostic) {
@@ -54,6 +65,7 @@ impl<'s> Lowerer<'s> {
     }
 
     pub(crate) fn lower_file(&mut self, file: Pair<'_, Rule>) -> File {
+        self.tokens = TokenEnds::of(&file);
         let mut items = Vec::new();
         for p in file.into_inner() {
             match p.as_rule() {
@@ -106,7 +118,8 @@ impl<'s> Lowerer<'s> {
         let before = &self.src[..start];
         let mut lines: Vec<&str> = Vec::new();
         for line in before.lines().rev() {
-            let t = line.trim();
+            // A byte-order mark before the first line is not part of it.
+            let t = line.trim().trim_start_matches('\u{feff}');
             if t.is_empty() && lines.is_empty() {
                 // The template keyword's own line prefix (indentation).
                 continue;
@@ -318,6 +331,7 @@ impl<'s> Lowerer<'s> {
 
     /// The stage of a `stage_chunk` parse.
     pub(crate) fn stage_chunk(&mut self, p: Pair<'_, Rule>) -> Option<Stage> {
+        self.tokens = TokenEnds::of(&p);
         let stage = p.into_inner().find(|p| p.as_rule() == Rule::stage)?;
         Some(self.stage(stage))
     }
@@ -812,91 +826,6 @@ pub fn format_duration(mut secs: u64) -> String {
         }
     }
     out
-}
-
-/// Which bytes of a block string's raw content are dropped by its layout rules
-/// (LANGUAGE.md §2): the first newline, a whitespace-only last line, and the common
-/// indentation of the non-blank lines, computed on the raw source lines.
-struct Drops {
-    keep: std::ops::Range<usize>,
-    /// Sorted, disjoint byte ranges to drop (indentation).
-    indents: Vec<std::ops::Range<usize>>,
-}
-
-impl Drops {
-    fn none() -> Drops {
-        Drops {
-            keep: 0..usize::MAX,
-            indents: Vec::new(),
-        }
-    }
-
-    fn keeps(&self, at: usize) -> bool {
-        if !self.keep.contains(&at) {
-            return false;
-        }
-        let i = self.indents.partition_point(|r| r.end <= at);
-        !self.indents.get(i).is_some_and(|r| r.contains(&at))
-    }
-}
-
-fn block_drops(src: &str, span: Span) -> Drops {
-    let (open, close) = (
-        span.start as usize + 3,
-        (span.end as usize).saturating_sub(3),
-    );
-    if close < open {
-        return Drops::none();
-    }
-    let content = &src[open..close];
-    let mut start = open;
-    if content.starts_with("\r\n") {
-        start += 2;
-    } else if content.starts_with('\n') {
-        start += 1;
-    }
-    let mut end = close;
-    if let Some(nl) = src[start.min(close)..close].rfind('\n') {
-        let last = &src[start + nl + 1..close];
-        if last.chars().all(|c| c == ' ' || c == '\t') {
-            end = start + nl;
-            if src[..end].ends_with('\r') {
-                end -= 1;
-            }
-        }
-    }
-    if end < start {
-        return Drops {
-            keep: start..start,
-            indents: Vec::new(),
-        };
-    }
-    let body = &src[start..end];
-    let mut line_starts = vec![start];
-    line_starts.extend(body.match_indices('\n').map(|(i, _)| start + i + 1));
-    let indent_of = |ls: usize| -> (usize, bool) {
-        let line = &src[ls..end];
-        let line = line.split('\n').next().unwrap_or("");
-        let n = line.len() - line.trim_start_matches([' ', '\t']).len();
-        (n, line.trim().is_empty())
-    };
-    let common = line_starts
-        .iter()
-        .filter_map(|&ls| {
-            let (n, blank) = indent_of(ls);
-            (!blank).then_some(n)
-        })
-        .min()
-        .unwrap_or(0);
-    let indents = line_starts
-        .iter()
-        .map(|&ls| ls..ls + indent_of(ls).0.min(common))
-        .filter(|r| !r.is_empty())
-        .collect();
-    Drops {
-        keep: start..end,
-        indents,
-    }
 }
 
 #[cfg(test)]

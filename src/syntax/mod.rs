@@ -204,7 +204,12 @@ fn error_pos(err: &pest::error::Error<Rule>) -> usize {
 /// likely slips.
 fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> (Diagnostic, usize) {
     let (pos, expected) = expected_at(text, err);
-    let pos = pos.min(text.len());
+    let mut pos = pos.min(text.len());
+    // pest may give up inside a word after trying a keyword that begins it (`on` of
+    // `onFailure`): with nothing to expect there, the unexpected token is the whole word.
+    if expected.is_empty() {
+        pos = word_start(text, pos);
+    }
     let found_len = token_len(&text[pos..]);
     let found = match &text[pos.min(text.len())..pos + found_len] {
         _ if pos >= text.len() => "end of file".to_string(),
@@ -230,6 +235,12 @@ fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> (Di
     };
     let span = Span::new(file, pos, pos + found_len);
     let d = Diagnostic::new(Code::E0101, message, span, "unexpected here");
+    if let Some(help) = shell_expansion(text, pos)
+        .or_else(|| hyphenated_name(text, pos))
+        .or_else(|| crate::habits::item(word_at(text, pos)).map(str::to_string))
+    {
+        return (d.help(help), pos);
+    }
     let d = match &text[pos..pos + found_len] {
         ":" => d.help(
             "`.pipe` is not YAML: attributes are written `NAME = value` and blocks `NAME { … }`",
@@ -239,6 +250,93 @@ fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> (Di
         _ => d,
     };
     (d, pos)
+}
+
+/// For an error inside `${NAME` that the shell would read as its own parameter expansion
+/// (`${AWS_REGION:-x}`, `${#list[@]}`, `${name/a/b}`): how to write it for the shell.
+fn shell_expansion(text: &str, pos: usize) -> Option<String> {
+    let before = text.get(..pos)?;
+    let open = before.rfind("${")?;
+    let name = &before[open + 2..];
+    let at = text[pos..].chars().next()?;
+    let shell_like = name.chars().all(is_word)
+        && matches!(
+            at,
+            ':' | '#' | '%' | '/' | '^' | ',' | '@' | '[' | '-' | '=' | '?' | '+'
+        );
+    if !shell_like {
+        return None;
+    }
+    let line_end = text[pos..].find('\n').map_or(text.len(), |n| pos + n);
+    let end = text[pos..line_end]
+        .find('}')
+        .map_or(pos + at.len_utf8(), |n| pos + n + 1);
+    let written = &text[open..end];
+    let plain = if name.is_empty() {
+        String::new()
+    } else {
+        format!(" (a plain `${name}` also reaches the shell)")
+    };
+    Some(format!(
+        "for the shell's own expansion, escape the dollar: `\\{written}`{plain}; `${{…}}` inserts a pipec value such as `params.NAME`"
+    ))
+}
+
+fn is_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Where the run of identifier characters that ends at `pos` starts.
+fn word_before(text: &str, pos: usize) -> usize {
+    text[..pos]
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| is_word(c))
+        .last()
+        .map_or(pos, |(i, _)| i)
+}
+
+/// The start of the identifier that `pos` is inside of (else `pos`).
+fn word_start(text: &str, pos: usize) -> usize {
+    if text[pos..].starts_with(is_word) {
+        word_before(text, pos)
+    } else {
+        pos
+    }
+}
+
+/// The identifier that `pos` is in or at the start of (pest may have matched a keyword
+/// that begins it, as `on` in `onFailure`).
+fn word_at(text: &str, pos: usize) -> &str {
+    let start = word_start(text, pos);
+    let end = text[pos..]
+        .find(|c| !is_word(c))
+        .map_or(text.len(), |i| pos + i);
+    &text[start..end]
+}
+
+/// For a `-` inside a name after its keyword (`stage Deploy-To-Test`): what names may
+/// contain, and the name with `_`.
+fn hyphenated_name(text: &str, pos: usize) -> Option<String> {
+    if !text[pos..].starts_with('-') || !text[pos + 1..].starts_with(is_word) {
+        return None;
+    }
+    let start = word_before(text, pos);
+    let keyword = text[..start].trim_end();
+    let declares = ["stage", "action", "param", "secret", "template", "pipeline"]
+        .iter()
+        .any(|k| keyword.ends_with(k) && word_at(keyword, keyword.len() - 1) == *k);
+    if start == pos || !declares {
+        return None;
+    }
+    let end = text[pos..]
+        .find(|c: char| !(is_word(c) || c == '-'))
+        .map_or(text.len(), |i| pos + i);
+    let name = &text[start..end];
+    Some(format!(
+        "names contain letters, digits and `_` (and start with a letter or `_`): write `{}`",
+        name.replace('-', "_")
+    ))
 }
 
 /// Token-like names pest reports that users never type on purpose.

@@ -11,17 +11,51 @@ use crate::diagnostics::{self, Severity};
 use crate::ide::{Completion, CompletionKind};
 use crate::source::Span;
 
-/// Where each line of a text starts.
+/// Where each line of a text starts, and how many UTF-16 units precede every
+/// [`UNIT_STRIDE`]-th byte: a column costs at most that many bytes of counting, however long
+/// its line is (one diagnostic per word of a one-line megabyte would be quadratic otherwise).
 pub(super) struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    units_before: Vec<u32>,
+}
+
+const UNIT_STRIDE: usize = 256;
+
+/// UTF-16 units of the characters whose first byte is in `bytes`.
+fn utf16_units(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0xBF => 0, // a continuation byte
+            0xF0.. => 2,      // the first byte of a character outside the BMP
+            _ => 1,
+        })
+        .sum()
 }
 
 impl<'a> LineIndex<'a> {
     pub(super) fn new(text: &'a str) -> LineIndex<'a> {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { text, starts }
+        let mut units_before = vec![0u32];
+        let mut total = 0;
+        for chunk in text.as_bytes().chunks(UNIT_STRIDE) {
+            total += utf16_units(chunk) as u32;
+            units_before.push(total);
+        }
+        LineIndex {
+            text,
+            starts,
+            units_before,
+        }
+    }
+
+    /// UTF-16 units before byte `offset` (a char boundary).
+    fn units_to(&self, offset: usize) -> usize {
+        let mark = offset / UNIT_STRIDE;
+        let from = mark * UNIT_STRIDE;
+        self.units_before[mark] as usize + utf16_units(&self.text.as_bytes()[from..offset])
     }
 
     /// The position of byte `offset` (clamped to the text, and to a char boundary).
@@ -31,10 +65,7 @@ impl<'a> LineIndex<'a> {
             offset -= 1;
         }
         let line = self.starts.partition_point(|&s| s <= offset) - 1;
-        let col: usize = self.text[self.starts[line]..offset]
-            .chars()
-            .map(char::len_utf16)
-            .sum();
+        let col = self.units_to(offset) - self.units_to(self.starts[line]);
         Position::new(line as u32, col as u32)
     }
 
@@ -163,5 +194,18 @@ mod tests {
         assert_eq!(lines.position(text.len()), Position::new(2, 0));
         // Inside a multi-byte character: clamped to its start.
         assert_eq!(lines.position(4), Position::new(1, 0));
+    }
+
+    /// Columns on a long line (across the index's marks) agree with counting from the
+    /// line start.
+    #[test]
+    fn long_lines_count_like_the_line_start() {
+        let text = format!("x\n{}", "a\u{e9}\u{20ac}\u{1F600} ".repeat(300));
+        let lines = LineIndex::new(&text);
+        for (offset, _) in text.char_indices().skip(2) {
+            let col: usize = text[2..offset].chars().map(char::len_utf16).sum();
+            assert_eq!(lines.position(offset), Position::new(1, col as u32));
+            assert_eq!(lines.offset(lines.position(offset)), offset);
+        }
     }
 }

@@ -191,6 +191,19 @@ struct Locator<'a> {
     analysis: &'a Analysis,
     uri: &'a Uri,
     cache: &'a Cache,
+    /// Line indexes of the files located so far (one per file, not one per label).
+    lines: std::cell::RefCell<HashMap<crate::source::FileId, LineIndex<'a>>>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(analysis: &'a Analysis, uri: &'a Uri, cache: &'a Cache) -> Locator<'a> {
+        Locator {
+            analysis,
+            uri,
+            cache,
+            lines: std::cell::RefCell::default(),
+        }
+    }
 }
 
 impl Locate for Locator<'_> {
@@ -207,7 +220,12 @@ impl Locate for Locator<'_> {
         } else {
             Uri::from_file_path(&file.name)?
         };
-        let range = LineIndex::new(&file.text).span_range(span);
+        let range = self
+            .lines
+            .borrow_mut()
+            .entry(span.file)
+            .or_insert_with(|| LineIndex::new(&file.text))
+            .span_range(span);
         Some(Location { uri, range })
     }
 
@@ -305,11 +323,7 @@ impl Backend {
     fn lsp_diagnostics(&self, uri: &Uri, analysis: &Analysis) -> Vec<LspDiagnostic> {
         let root = analysis.root();
         let lines = root_lines(analysis);
-        let locate = Locator {
-            analysis,
-            uri,
-            cache: &self.cache,
-        };
+        let locate = Locator::new(analysis, uri, &self.cache);
         let mut out: Vec<_> = analysis
             .diagnostics()
             .iter()
@@ -371,11 +385,7 @@ impl Backend {
     }
 
     fn locations(&self, uri: &Uri, analysis: &Analysis, spans: &[Span]) -> Vec<Location> {
-        let locate = Locator {
-            analysis,
-            uri,
-            cache: &self.cache,
-        };
+        let locate = Locator::new(analysis, uri, &self.cache);
         spans.iter().filter_map(|s| locate.location(*s)).collect()
     }
 
@@ -701,11 +711,7 @@ impl LanguageServer for Backend {
             return Ok(None);
         };
         let lines = root_lines(&analysis);
-        let locate = Locator {
-            analysis: &analysis,
-            uri: &uri,
-            cache: &self.cache,
-        };
+        let locate = Locator::new(&analysis, &uri, &self.cache);
         let wanted = params.range;
         let mut out = Vec::new();
         let quickfix = CodeActionKind::QUICKFIX;

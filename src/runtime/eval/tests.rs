@@ -335,3 +335,48 @@ fn references_and_functions() {
     };
     assert_eq!(eval(&matches, &s), Ok(Value::Bool(true)));
 }
+
+/// Subscripts bash evaluates as arithmetic beyond `$((…))`: in the names that `unset`,
+/// `read`, `printf -v` and `declare` take, in compound array assignments, and the value
+/// assigned to a variable declared `-i` earlier in the script. A string there could run
+/// commands (`a[$(…)]`); an int is fine.
+#[test]
+fn strings_are_refused_in_subscripts_of_names_and_integer_assignments() {
+    let s = scope(&[
+        ("x", Value::Str("a[$(touch pwned)]".into())),
+        ("n", Value::Int(3)),
+    ]);
+    for (before, after) in [
+        ("a=(1); unset a[", "]"),
+        ("read a[", "] <<< x"),
+        ("printf -v a[", "] x"),
+        ("declare a[", "]=1"),
+        ("a=([", "]=1)"),
+        ("a+=(x [", "]=1)"),
+        ("declare -i v; v=", ""),
+        ("declare -i v\nv+=", ""),
+        ("f() { local -i v; v=", "; }"),
+        ("typeset -i v=0; export v=", ""),
+    ] {
+        let parts = |name: &str| vec![text(before), Part::Expr(param(name)), text(after)];
+        let e = render_script(&parts("x"), &s).expect_err(before);
+        assert!(e.to_string().contains("arithmetic"), "{before}: {e}");
+        render_script(&parts("n"), &s).unwrap_or_else(|e| panic!("{before}: an int is fine: {e}"));
+    }
+    let run = |before: &str, after: &str| {
+        let parts = vec![text(before), Part::Expr(param("n")), text(after)];
+        bash(&render_script(&parts, &s).expect("renders"))
+    };
+    assert_eq!(run("declare -i v; v=", "+1; echo $v"), "4\n");
+    assert_eq!(run("a=([", "]=x); echo ${a[3]}"), "x\n");
+    // Not arithmetic: a glob, an array's elements, another variable.
+    for (before, after) in [
+        ("echo a[", "]"),
+        ("a=(", " b)"),
+        ("declare -i v; w=", ""),
+        ("declare -i v; echo v=", ""),
+    ] {
+        let parts = vec![text(before), Part::Expr(param("x")), text(after)];
+        render_script(&parts, &s).unwrap_or_else(|e| panic!("{before}: {e}"));
+    }
+}

@@ -118,3 +118,28 @@ fn block_strings_move_only_when_their_value_stays() {
     assert_eq!(shift_block("\"\"\"\n   \n  \"\"\"", 2), None);
     assert_eq!(shift_block("\"\"\"\n\ta\n\t\"\"\"", 2), None);
 }
+
+/// A byte-order mark before a `///` doc comment: the doc is the template's, with or without
+/// the mark (the formatter drops it), so the syntax trees agree.
+#[test]
+fn a_byte_order_mark_before_a_doc_comment() {
+    check(
+        "\u{feff}/// Builds.\ntemplate b(): sh { run = \"make\" }\n",
+        "/// Builds.\ntemplate b(): sh {\n  run = \"make\"\n}\n",
+    );
+}
+
+/// A block string whose last line holds a carriage return before the closing quotes: that
+/// line is not whitespace-only layout (LANGUAGE.md §2 drops spaces and tabs only), so its
+/// text stays in the value and a shift keeps it.
+#[test]
+fn a_block_string_whose_last_line_holds_a_carriage_return() {
+    for last in ["\r \"\"\"", "  \r \"\"\"", "\r        \"\"\""] {
+        let input = format!(
+            "pipeline p {{\n  stage s {{\n    action a: sh {{\nrun = \"\"\"\n        echo hi\n{last}\n    }}\n  }}\n}}\n"
+        );
+        let out = Formatter::format(FileId(0), &input).expect("formats");
+        let again = Formatter::format(FileId(0), &out).expect("formats again");
+        assert_eq!(again, out, "not idempotent");
+    }
+}

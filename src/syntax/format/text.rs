@@ -159,7 +159,9 @@ pub(super) fn shift_block(raw: &str, delta: isize) -> Option<String> {
     let shift = |l: &str| -> String {
         let n = l.len() - l.trim_start_matches(' ').len();
         if ws_only(l) && n <= common {
-            return if l.ends_with('\r') { "\r" } else { "" }.to_string();
+            // Layout removes the leading spaces of a whitespace-only line (up to the common
+            // indentation) and keeps the rest, such as a carriage return and what follows.
+            return l[n..].to_string();
         }
         if delta >= 0 {
             format!("{}{l}", " ".repeat(delta.unsigned_abs()))
