@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::execute::{Drive, drive, exit_code, open_history, read_secrets};
 use crate::runtime::holds::{Decision, Override, declared};
 use crate::runtime::resume::{Start, facts_of, ir_of, params_of};
-use crate::runtime::run::RunStatus;
+use crate::runtime::run::{ActionStatus, RunStatus};
 use crate::runtime::state::{Claim, History, Recorded, Snapshot, now, resolve_dir};
 
 /// How a run that goes on in this process is shown and scheduled.
@@ -138,7 +138,7 @@ fn usage(message: &str) -> u8 {
 /// The history and the recorded run `run` names.
 fn recorded(state_dir: Option<&std::path::Path>, run: &str) -> Result<(History, Recorded), u8> {
     let dir = resolve_dir(state_dir);
-    if !dir.join("history.db").exists() {
+    if !crate::runtime::state::Layout::of(&dir).history().exists() {
         return Err(usage(&format!(
             "no run history in `{}`\nhelp: pass `--state-dir DIR`",
             dir.display()
@@ -161,27 +161,17 @@ fn recorded(state_dir: Option<&std::path::Path>, run: &str) -> Result<(History, 
     }
 }
 
-fn status_of(s: &str) -> Option<RunStatus> {
-    Some(match s {
-        "succeeded" => RunStatus::Succeeded,
-        "failed" => RunStatus::Failed,
-        "stopped" => RunStatus::Stopped,
-        "superseded" => RunStatus::Superseded,
-        _ => return None,
-    })
-}
-
 pub(crate) fn resume(args: &ResumeArgs) -> u8 {
     let (history, rec) = match recorded(args.common.state_dir.as_deref(), &args.run) {
         Ok(x) => x,
         Err(code) => return code,
     };
-    if let Some(status) = status_of(&rec.status) {
+    if rec.status.ended() {
         eprintln!(
             "run {} has ended: {}\n  details: pipec show {}",
             rec.id, rec.status, rec.id
         );
-        return exit_code(status);
+        return exit_code(rec.status);
     }
     go_on(&history, &rec, &args.common, false, None)
 }
@@ -191,12 +181,12 @@ pub(crate) fn retry(args: &RetryArgs) -> u8 {
         Ok(x) => x,
         Err(code) => return code,
     };
-    if !matches!(rec.status.as_str(), "failed" | "stopped") {
+    if !matches!(rec.status, RunStatus::Failed | RunStatus::Stopped) {
         return usage(&format!(
             "the status of run {} is `{}`; `pipec retry` re-runs the failed stage of a failed or stopped run{}",
             rec.id,
             rec.status,
-            if matches!(rec.status.as_str(), "waiting" | "running") {
+            if matches!(rec.status, RunStatus::Waiting | RunStatus::Running) {
                 " (a held or interrupted run goes on with `pipec resume`)"
             } else {
                 ""
@@ -232,10 +222,10 @@ fn go_on(history: &History, rec: &Recorded, common: &Common, retry: bool, all: O
             return super::exit::INVALID;
         }
     };
-    let from: &[&str] = if retry {
-        &["failed", "stopped"]
+    let from: &[RunStatus] = if retry {
+        &[RunStatus::Failed, RunStatus::Stopped]
     } else {
-        &["running", "waiting"]
+        &[RunStatus::Running, RunStatus::Waiting]
     };
     match history.claim(&rec.id, from) {
         Ok(Claim::Taken) => {}
@@ -303,7 +293,7 @@ fn go_on(history: &History, rec: &Recorded, common: &Common, retry: bool, all: O
 
 pub(crate) fn rollback(args: &RollbackArgs) -> u8 {
     let dir = resolve_dir(args.common.state_dir.as_deref());
-    if !dir.join("history.db").exists() {
+    if !crate::runtime::state::Layout::of(&dir).history().exists() {
         return usage(&format!(
             "no run history in `{}`: nothing to roll back to\nhelp: pass `--state-dir DIR`",
             dir.display()
@@ -554,7 +544,7 @@ fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Ve
             "`{stage}.{action}` is not an approval action ({list})"
         ));
     }
-    if status_of(&rec.status).is_some() {
+    if rec.status.ended() {
         return Err(format!(
             "run {} has ended ({}): there is nothing to {verb}",
             rec.id, rec.status
@@ -565,7 +555,7 @@ fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Ve
         .iter()
         .find(|s| s.name == stage)
         .and_then(|s| s.actions.iter().find(|x| x.name == action));
-    let status = recorded.map_or("pending", |x| x.status.as_str());
+    let status = recorded.map_or(ActionStatus::Pending, |x| x.status);
     // Too late: the approval's time is up (its run fails it when it goes on).
     let since = recorded
         .and_then(|x| x.started.as_deref())
@@ -573,7 +563,7 @@ fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Ve
     if let Some(since) = since {
         let secs = crate::runtime::run::approval_timeout(a);
         let waited = jiff::Timestamp::now().duration_since(since).as_secs();
-        if status == "waiting" && waited >= i64::try_from(secs).unwrap_or(i64::MAX) {
+        if status == ActionStatus::Waiting && waited >= i64::try_from(secs).unwrap_or(i64::MAX) {
             return Err(format!(
                 "`{stage}.{action}` of run {} waited longer than its timeout ({}): it can no longer be decided, and fails when the run goes on (`pipec resume {}`)",
                 rec.id,
@@ -582,7 +572,7 @@ fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Ve
             ));
         }
     }
-    if status != "waiting" {
+    if status != ActionStatus::Waiting {
         return Err(format!(
             "`{stage}.{action}` of run {} is not waiting for a decision (it is {status})",
             rec.id
@@ -678,7 +668,7 @@ pub(crate) fn transition(args: &TransitionArgs) -> u8 {
         .runs(Some(&args.pipeline))
         .map(|rows| {
             rows.into_iter()
-                .filter(|r| r.status == "waiting")
+                .filter(|r| r.status == RunStatus::Waiting)
                 .map(|r| r.id)
                 .collect::<Vec<_>>()
         })

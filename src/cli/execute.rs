@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use crate::ir::{Ir, SecretSource};
 use crate::runtime::eval::Value;
 use crate::runtime::plan::RunFacts;
-use crate::runtime::run::{Child, Options, Progress, Run, RunStatus, Start, execute};
+use crate::runtime::run::{
+    ActionStatus, Child, Options, Processes, Progress, Run, RunStatus, Start, execute,
+};
 use crate::runtime::secrets::Inherited;
 use crate::runtime::state::{History, Snapshot};
 
@@ -121,6 +123,7 @@ pub(crate) fn drive(d: &Drive<'_>) -> u8 {
         parents: Vec::new(),
         inherited: Inherited::default(),
         clock: &jiff::Timestamp::now,
+        runner: &Processes,
     };
     let masks = crate::runtime::exec::masks(&secrets.values().cloned().collect::<Vec<_>>());
     let view = View::new(masks.clone());
@@ -191,6 +194,8 @@ pub(crate) fn exit_code(status: RunStatus) -> u8 {
         RunStatus::Failed | RunStatus::Superseded => super::exit::INVALID,
         RunStatus::Stopped => super::exit::STOPPED,
         RunStatus::Waiting => super::exit::HELD,
+        // A run never ends `running`: only a bug would ask.
+        RunStatus::Running => super::exit::INTERNAL,
     }
 }
 
@@ -403,7 +408,7 @@ impl View {
                 if !stage.contains(" > ") {
                     self.stages
                         .borrow_mut()
-                        .insert(stage.clone(), status.clone());
+                        .insert(stage.clone(), status.as_str().to_string());
                 }
                 let detail = if detail.is_empty() {
                     String::new()
@@ -425,9 +430,9 @@ impl View {
                 if !stage.contains(" > ") {
                     self.actions
                         .borrow_mut()
-                        .insert(key.clone(), status.clone());
+                        .insert(key.clone(), status.as_str().to_string());
                 }
-                if status == "running" {
+                if *status == ActionStatus::Running {
                     let again = if *attempt > 1 {
                         format!(" (attempt {attempt})")
                     } else {
@@ -467,7 +472,7 @@ impl View {
                     format!(": {detail}")
                 };
                 self.line(&format!("  {key}: {status}{took}{detail}"));
-                if status == "failed" {
+                if *status == ActionStatus::Failed {
                     self.tail(log.as_deref());
                 }
             }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::runtime::state::History;
+use crate::runtime::status::RunStatus;
 
 /// List runs, newest first.
 #[derive(clap::Args)]
@@ -56,7 +57,7 @@ pub(crate) struct LogsArgs {
 
 fn open(dir: Option<&std::path::Path>) -> Result<History, u8> {
     let dir = crate::runtime::state::resolve_dir(dir);
-    if !dir.join("history.db").exists() {
+    if !crate::runtime::state::Layout::of(&dir).history().exists() {
         eprintln!(
             "error: no run history in `{}`\nhelp: run a pipeline first, or pass `--state-dir DIR`",
             dir.display()
@@ -106,7 +107,7 @@ fn load_run(
 pub(crate) fn runs(args: &RunsArgs) -> u8 {
     // No history yet is an empty list, not an error.
     let dir = crate::runtime::state::resolve_dir(args.state_dir.as_deref());
-    if !dir.join("history.db").exists() {
+    if !crate::runtime::state::Layout::of(&dir).history().exists() {
         if let Some(lost) = crate::runtime::state::lost(&dir) {
             eprintln!("warning: {lost}");
         }
@@ -161,7 +162,7 @@ pub(crate) fn show(args: &ShowArgs) -> u8 {
     if let Some(source) = &run.source {
         println!("  a rollback, with the inputs of run {source}");
     }
-    if run.status == "running" {
+    if run.status == RunStatus::Running {
         // A run whose process died (`kill -9`, a crash) still says `running`.
         let owner = open(args.state_dir.as_deref())
             .ok()
@@ -309,7 +310,7 @@ fn log_files(
 ) -> std::collections::BTreeMap<String, Vec<(u32, String)>> {
     let mut out: std::collections::BTreeMap<String, Vec<(u32, String)>> =
         std::collections::BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(history.dir.join("logs").join(run)) else {
+    let Ok(entries) = std::fs::read_dir(history.layout().logs(run)) else {
         return out;
     };
     for e in entries.flatten() {
@@ -365,7 +366,7 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> u8 {
     let mut offsets: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     let mut last = String::new();
     loop {
-        let over = !matches!(run.status.as_str(), "running" | "waiting");
+        let over = run.status.ended();
         let latest = log_files(&history, &run.id);
         for s in &run.stages {
             for a in &s.actions {
@@ -448,7 +449,7 @@ pub(crate) fn stop(args: &StopArgs) -> u8 {
             return super::exit::USAGE;
         }
     };
-    if !matches!(status.as_str(), "running" | "waiting") {
+    if status.ended() {
         eprintln!("run {id} has already ended: {status}");
         return super::exit::OK;
     }
@@ -497,7 +498,7 @@ pub(crate) fn stop(args: &StopArgs) -> u8 {
     while std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(100));
         match h.owner(&id) {
-            Ok((_, s)) if s != "running" => {
+            Ok((_, s)) if s != RunStatus::Running => {
                 eprintln!("run {id} {s}");
                 return super::exit::OK;
             }

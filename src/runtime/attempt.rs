@@ -339,14 +339,11 @@ pub(super) async fn nested(
         ),
     );
     let options = Options {
-        jobs: run.options.jobs,
         file: file.to_path_buf(),
         secret_sources: child.secret_sources.clone(),
-        verbose: run.options.verbose,
-        loader: run.options.loader,
         parents,
         inherited,
-        clock: run.options.clock,
+        ..run.options.clone()
     };
     // The nested run's secrets are masked in what the run around it shows too.
     let report = |p: Progress| (run.report)(p.masked(&masks).nested_under(label));
@@ -366,7 +363,7 @@ pub(super) async fn nested(
     if status == RunStatus::Waiting {
         // A nested run is not resumed on its own: held, it fails (and leaves its stages).
         run.history
-            .finish_run(&child_id, "failed")
+            .finish_run(&child_id, RunStatus::Failed)
             .map_err(Failure::new)?;
         let _ = append(
             log,
@@ -377,7 +374,7 @@ pub(super) async fn nested(
     match status {
         RunStatus::Succeeded => Ok(Some(0)),
         RunStatus::Stopped => outcome_result(Outcome::Stopped),
-        RunStatus::Failed | RunStatus::Waiting | RunStatus::Superseded => {
+        RunStatus::Failed | RunStatus::Waiting | RunStatus::Superseded | RunStatus::Running => {
             Err(Failure::new(format!(
                 "pipeline `{}` (run {child_id}) {}",
                 child.ir.pipeline.name,

@@ -14,6 +14,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::state::{History, Owner, immediate, now, sql};
+use super::status::RunStatus;
 use crate::ir::Mode;
 
 /// The answer to a run that wants a stage.
@@ -33,10 +34,10 @@ fn holder_of(
     tx: &rusqlite::Transaction<'_>,
     pipeline: &str,
     stage: &str,
-) -> Result<Option<(String, String)>, String> {
-    let holder: Option<(String, String, Option<String>)> = tx
+) -> Result<Option<(String, Option<RunStatus>)>, String> {
+    let holder: Option<(String, Option<RunStatus>, Option<String>)> = tx
         .query_row(
-            "SELECT l.run, COALESCE(r.status, 'gone'), r.owner FROM locks l LEFT JOIN runs r ON r.id = l.run WHERE l.pipeline = ?1 AND l.stage = ?2",
+            "SELECT l.run, r.status, r.owner FROM locks l LEFT JOIN runs r ON r.id = l.run WHERE l.pipeline = ?1 AND l.stage = ?2",
             params![pipeline, stage],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
@@ -47,8 +48,8 @@ fn holder_of(
         let alive = owner
             .and_then(|o| o.parse::<Owner>().ok())
             .is_some_and(|o| o.alive());
-        let status = if status == "superseded" && alive {
-            "running".to_string()
+        let status = if status == Some(RunStatus::Superseded) && alive {
+            Some(RunStatus::Running)
         } else {
             status
         };
@@ -138,14 +139,14 @@ impl History {
         // wait on each other for the write lock).
         self.flush()?;
         let tx = immediate(&self.conn)?;
-        let (seq, status, parent): (i64, String, Option<String>) = tx
+        let (seq, status, parent): (i64, RunStatus, Option<String>) = tx
             .query_row(
                 "SELECT seq, status, parent FROM runs WHERE id = ?1",
                 params![run],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(sql)?;
-        if status == "superseded" {
+        if status == RunStatus::Superseded {
             let by: Option<String> = tx
                 .query_row(
                     "SELECT run FROM waits WHERE pipeline = ?1 AND stage = ?2 ORDER BY seq DESC LIMIT 1",
@@ -175,7 +176,8 @@ impl History {
                 return Ok(Lock::Taken);
             }
             // A lock its run forgot (it ended without freeing it): free.
-            Some((_, s)) if !matches!(s.as_str(), "running" | "waiting") => {
+            // (A lock whose run is gone from the history is forgotten too.)
+            Some((_, s)) if s.is_none_or(RunStatus::ended) => {
                 tx.execute(
                     "DELETE FROM locks WHERE pipeline = ?1 AND stage = ?2",
                     params![pipeline, stage],
@@ -253,8 +255,8 @@ impl History {
     pub fn superseded(&self, run: &str) -> Result<bool, String> {
         self.conn
             .prepare_cached("SELECT status FROM runs WHERE id = ?1")
-            .and_then(|mut st| st.query_row(params![run], |r| r.get::<_, String>(0)))
-            .map(|s| s == "superseded")
+            .and_then(|mut st| st.query_row(params![run], |r| r.get::<_, RunStatus>(0)))
+            .map(|s| s == RunStatus::Superseded)
             .map_err(sql)
     }
 }

@@ -22,4 +22,5 @@ pub mod resume;
 pub mod run;
 pub mod secrets;
 pub mod state;
+pub mod status;
 pub mod trigger;
