@@ -50,6 +50,8 @@ mod rollback;
 mod runner;
 mod sched;
 mod stage;
+#[cfg(test)]
+mod tests;
 mod window;
 
 pub use approvals::approval_timeout;
