@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::error::Error;
 use crate::source::SourceMap;
 use crate::syntax::Formatter;
 
@@ -42,29 +43,22 @@ enum Outcome {
     Failed,
 }
 
-pub(crate) fn run(args: &Args) -> u8 {
+pub(crate) fn run(args: &Args) -> Result<u8, Error> {
     let dash = args.paths.iter().any(|p| p.as_os_str() == "-");
     if args.stdin || dash {
         let only_stdin = args.paths.iter().all(|p| p.as_os_str() == "-")
             || (args.stdin && args.paths.iter().all(|p| p.as_os_str() == "."));
         if !only_stdin {
-            eprintln!(
-                "error: `-` (or `--stdin`) formats standard input only; do not also name files"
-            );
-            return super::exit::USAGE;
+            return Err(Error::usage(
+                "`-` (or `--stdin`) formats standard input only; do not also name files",
+            ));
         }
         return stdin(args.check);
     }
-    let files = match super::files::collect(&args.paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::exit::USAGE;
-        }
-    };
+    let files = super::files::collect(&args.paths).map_err(Error::usage)?;
     let outcomes: Vec<Outcome> = files.iter().map(|f| one_file(f, args.check)).collect();
     eprintln!("{}", summary(&outcomes, args.check));
-    if outcomes.contains(&Outcome::Failed) {
+    Ok(if outcomes.contains(&Outcome::Failed) {
         super::exit::USAGE
     } else if outcomes.contains(&Outcome::Refused)
         || (args.check && outcomes.contains(&Outcome::Changed))
@@ -72,21 +66,15 @@ pub(crate) fn run(args: &Args) -> u8 {
         super::exit::INVALID
     } else {
         super::exit::OK
-    }
+    })
 }
 
-fn stdin(check: bool) -> u8 {
-    let text = match super::files::read_stdin() {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::exit::USAGE;
-        }
-    };
+fn stdin(check: bool) -> Result<u8, Error> {
+    let text = super::files::read_stdin().map_err(Error::usage)?;
     let name = "<stdin>";
     let mut map = SourceMap::new();
     let id = map.add(name, text.as_str());
-    match Formatter::format(id, &text) {
+    Ok(match Formatter::format(id, &text) {
         Err(diags) => {
             super::check::eprint_human(&map, &diags);
             super::exit::INVALID
@@ -103,7 +91,7 @@ fn stdin(check: bool) -> u8 {
             print!("{out}");
             super::exit::OK
         }
-    }
+    })
 }
 
 fn one_file(path: &Path, check: bool) -> Outcome {

@@ -16,6 +16,7 @@ use rusqlite::{OptionalExtension, params};
 use super::state::{History, Owner, immediate, now, sql};
 use super::status::RunStatus;
 use crate::ir::Mode;
+use crate::runtime::error::Error;
 
 /// The answer to a run that wants a stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +35,7 @@ fn holder_of(
     tx: &rusqlite::Transaction<'_>,
     pipeline: &str,
     stage: &str,
-) -> Result<Option<(String, Option<RunStatus>)>, String> {
+) -> Result<Option<(String, Option<RunStatus>)>, Error> {
     let holder: Option<(String, Option<RunStatus>, Option<String>)> = tx
         .query_row(
             "SELECT l.run, r.status, r.owner FROM locks l LEFT JOIN runs r ON r.id = l.run WHERE l.pipeline = ?1 AND l.stage = ?2",
@@ -65,7 +66,7 @@ fn live_waiters(
     pipeline: &str,
     stage: &str,
     run: &str,
-) -> Result<Vec<(String, i64)>, String> {
+) -> Result<Vec<(String, i64)>, Error> {
     let waiting: Vec<(String, i64, Option<String>)> = tx
         .prepare(
         "SELECT w.run, w.seq, r.owner FROM waits w JOIN runs r ON r.id = w.run WHERE w.pipeline = ?1 AND w.stage = ?2 AND w.run <> ?3 AND r.status = 'running' ORDER BY w.seq",
@@ -100,7 +101,7 @@ fn supersede(
     seq: i64,
     waiting: &[(String, i64)],
     holder: Option<String>,
-) -> Result<Lock, String> {
+) -> Result<Lock, Error> {
     if let Some((newer, _)) = waiting.iter().rev().find(|(_, s)| *s > seq) {
         tx.execute(
             "UPDATE runs SET status = 'superseded', finished = ?2 WHERE id = ?1",
@@ -131,7 +132,7 @@ fn supersede(
 
 impl History {
     /// Asks for `stage` of `pipeline` for `run`; call again until it is [`Lock::Taken`].
-    pub fn lock(&self, pipeline: &str, stage: &str, run: &str, mode: Mode) -> Result<Lock, String> {
+    pub fn lock(&self, pipeline: &str, stage: &str, run: &str, mode: Mode) -> Result<Lock, Error> {
         if mode == Mode::Parallel {
             return Ok(Lock::Taken);
         }
@@ -226,7 +227,7 @@ impl History {
     }
 
     /// The run leaves the stage (it ended): the next may enter.
-    pub fn unlock(&self, pipeline: &str, stage: &str, run: &str) -> Result<(), String> {
+    pub fn unlock(&self, pipeline: &str, stage: &str, run: &str) -> Result<(), Error> {
         // What is queued goes first: the stage's end must be in the history before another
         // run is in the stage.
         self.flush()?;
@@ -239,9 +240,10 @@ impl History {
 
     /// A run taken up again keeps only the locks of the stages it is about to go on in
     /// (`stages`): a crash may have left it holding one it had left, or never entered.
-    pub fn keep_locks(&self, pipeline: &str, run: &str, stages: &[&str]) -> Result<(), String> {
+    pub fn keep_locks(&self, pipeline: &str, run: &str, stages: &[&str]) -> Result<(), Error> {
         self.flush()?;
-        let keep = serde_json::to_string(stages).map_err(|e| e.to_string())?;
+        // A list of strings always serializes (an empty text would fail the query).
+        let keep = serde_json::to_string(stages).unwrap_or_default();
         self.conn
             .execute(
                 "DELETE FROM locks WHERE run = ?1 AND pipeline = ?2 AND stage NOT IN (SELECT value FROM json_each(?3))",
@@ -252,7 +254,7 @@ impl History {
     }
 
     /// Whether the run has been superseded by another process meanwhile.
-    pub fn superseded(&self, run: &str) -> Result<bool, String> {
+    pub fn superseded(&self, run: &str) -> Result<bool, Error> {
         self.conn
             .prepare_cached("SELECT status FROM runs WHERE id = ?1")
             .and_then(|mut st| st.query_row(params![run], |r| r.get::<_, RunStatus>(0)))

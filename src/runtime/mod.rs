@@ -12,6 +12,7 @@
 pub mod artifacts;
 mod attempt;
 pub mod bounded;
+pub mod error;
 pub mod eval;
 pub mod exec;
 pub mod holds;

@@ -42,7 +42,8 @@ macro_rules! status {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                // `pad`: widths and alignment apply (`pipec runs` lines statuses up).
+                f.pad(self.as_str())
             }
         }
 
@@ -174,6 +175,11 @@ mod tests {
         for s in [ActionStatus::Waiting, ActionStatus::Retrying] {
             assert_eq!(s.to_string().parse::<ActionStatus>(), Ok(s));
         }
+    }
+
+    #[test]
+    fn a_status_keeps_to_the_width_it_is_given() {
+        assert_eq!(format!("{:<10}|", RunStatus::Failed), "failed    |");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::sched::{Event, Inflight, Sched};
 use super::stage::{ActState, ActionIx, StageIx};
 use crate::ir::Action;
 use crate::runtime::attempt::append;
+use crate::runtime::error::Error;
 use crate::runtime::eval::{Value, eval};
 use crate::runtime::holds::Decision;
 use crate::runtime::status::{ActionStatus, StageStatus};
@@ -55,7 +56,7 @@ impl<'r, 'a> Sched<'r, 'a> {
 
     /// Every approval in flight waits for a decision and nothing else can go on: the run is
     /// held (its stages say what they wait for).
-    pub(super) fn hold_approvals(&mut self) -> Result<(), String> {
+    pub(super) fn hold_approvals(&mut self) -> Result<(), Error> {
         self.held = true;
         let run = self.run;
         let stages: BTreeSet<StageIx> = self.approvals.iter().map(|&(i, _)| i).collect();
@@ -90,7 +91,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         i: StageIx,
         j: ActionIx,
         inflight: &mut Inflight<'r>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let run = self.run;
         let stage = self.ir_stage(i);
         let a = j.of(stage);
@@ -237,7 +238,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         j: ActionIx,
         outcome: Approval,
         inflight: &mut Inflight<'r>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         self.approvals.remove(&(i, j));
         let stage = self.ir_stage(i);
         let a = j.of(stage);

@@ -16,6 +16,7 @@ use super::sched::{Event, Inflight, Pending, Sched};
 use super::stage::{ActState, ActionIx, Limit, StageIx};
 use crate::ir::{Action, Kind};
 use crate::runtime::attempt::{Failure, Finished, append};
+use crate::runtime::error::Error;
 use crate::runtime::eval::{Value, eval};
 use crate::runtime::exec::{self, Echo};
 use crate::runtime::status::ActionStatus;
@@ -27,7 +28,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         &mut self,
         i: StageIx,
         inflight: &mut Inflight<'r>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, Error> {
         let stage = self.ir_stage(i);
         let mut changed = false;
         if self.stages[i].any(ActState::broken) || self.failed.is_some() || self.stopping() {
@@ -59,7 +60,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         j: ActionIx,
         a: &'a Action,
         inflight: &mut Inflight<'r>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         if let Some(w) = &a.when {
             let (state, status, why) = match eval(w, &self.scope) {
                 Ok(Value::Bool(true)) => (ActState::Running, ActionStatus::Running, String::new()),
@@ -115,7 +116,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                     result,
                 }),
             Err(e) => {
-                let result = Err(Failure::new(e));
+                let result = Err(Failure::from(e));
                 Box::pin(async move {
                     Event::Attempt {
                         stage: i,
@@ -172,7 +173,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         workspace: PathBuf,
         result: Result<Finished, Failure>,
         inflight: &mut Inflight<'r>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         match result {
             Ok(done) => self.attempt_succeeded(i, j, took, workspace, done),
             Err(failure) => self.attempt_failed(i, j, took, &workspace, failure, inflight),
@@ -186,7 +187,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         took: Duration,
         workspace: PathBuf,
         done: Finished,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let run = self.run;
         let stage = self.ir_stage(i);
         let a = j.of(stage);
@@ -232,7 +233,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         workspace: &std::path::Path,
         mut failure: Failure,
         inflight: &mut Inflight<'r>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let stage = self.ir_stage(i);
         let a = j.of(stage);
         let attempt = self.stages[i][j].attempts;
@@ -334,7 +335,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         j: ActionIx,
         due: Instant,
         inflight: &mut Inflight<'r>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         if self.stages[i][j].state != ActState::Backoff {
             return Ok(());
         }

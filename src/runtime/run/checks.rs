@@ -11,6 +11,7 @@ use super::sched::{Event, Inflight, Sched};
 use super::stage::{Phase, StageIx};
 use crate::ir::{CondRule, Condition};
 use crate::runtime::attempt::append;
+use crate::runtime::error::Error;
 use crate::runtime::exec;
 use crate::runtime::plan::{Known, Verdict};
 use crate::runtime::status::StageStatus;
@@ -40,7 +41,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         which: &[usize],
         phase: &str,
         inflight: &mut Inflight<'r>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let stage = self.ir_stage(i);
         let checks = rules
             .iter()
@@ -93,7 +94,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         workspace: PathBuf,
         result: Result<(), String>,
         inflight: &mut Inflight<'r>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         self.stages[i].checks_running -= 1;
         let log = self.log_path(&format!("{label}.1"));
         let detail = match &result {

@@ -12,6 +12,7 @@ use super::checks::{rule_known_at, unrun_checks};
 use super::sched::{Event, Inflight, Sched};
 use super::stage::{Phase, StageIx};
 use crate::ir::{CondRule, Mode, Stage};
+use crate::runtime::error::Error;
 use crate::runtime::locks::Lock;
 use crate::runtime::plan::{Verdict, stage_verdict};
 use crate::runtime::status::StageStatus;
@@ -19,7 +20,7 @@ use crate::runtime::status::StageStatus;
 impl<'r> Sched<'r, '_> {
     /// Decides stage `i` (its sources have ended): runs, is skipped, holds, fails, or first
     /// runs its entry checks.
-    pub(super) fn decide(&mut self, i: StageIx, inflight: &mut Inflight<'r>) -> Result<(), String> {
+    pub(super) fn decide(&mut self, i: StageIx, inflight: &mut Inflight<'r>) -> Result<(), Error> {
         let run = self.run;
         let stage = self.ir_stage(i);
         let patched = self.transitions_now(stage)?;
@@ -73,7 +74,7 @@ impl<'r> Sched<'r, '_> {
     }
 
     /// Stage `i` is held at a disabled transition (or behind a held stage).
-    fn hold_stage(&mut self, i: StageIx, why: String) -> Result<(), String> {
+    fn hold_stage(&mut self, i: StageIx, why: String) -> Result<(), Error> {
         self.held = true;
         let stage = self.ir_stage(i);
         // Behind a held stage: not held itself, only not decided yet.
@@ -99,7 +100,7 @@ impl<'r> Sched<'r, '_> {
 
     /// The stage's inbound edges with their state now, when an override changes one (the
     /// overrides are read each time: `pipec transition disable` applies to runs in flight).
-    fn transitions_now(&self, stage: &Stage) -> Result<Option<Stage>, String> {
+    fn transitions_now(&self, stage: &Stage) -> Result<Option<Stage>, Error> {
         if stage.inbound.is_empty() {
             return Ok(None);
         }
@@ -122,7 +123,7 @@ impl<'r> Sched<'r, '_> {
     /// Stage `i` runs once it has its lock (`superseded` and `queued` modes; at once in
     /// `parallel`): enters it, waits (looking again every `POLL`), or ends the run
     /// `superseded`.
-    pub(super) fn enter(&mut self, i: StageIx, inflight: &mut Inflight<'r>) -> Result<(), String> {
+    pub(super) fn enter(&mut self, i: StageIx, inflight: &mut Inflight<'r>) -> Result<(), Error> {
         let run = self.run;
         let stage = self.ir_stage(i);
         let mode = run.ir.pipeline.mode;

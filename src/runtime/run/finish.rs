@@ -6,6 +6,7 @@ use super::checks::unrun_checks;
 use super::sched::{Inflight, Sched};
 use super::stage::{ActState, ActionIx, Phase, StageIx};
 use crate::ir::{ElseResult, FailurePolicy, Kind, RetryScope};
+use crate::runtime::error::Error;
 use crate::runtime::plan::Verdict;
 use crate::runtime::state::{ActionUpdate, Commit};
 use crate::runtime::status::{ActionStatus, StageStatus};
@@ -27,7 +28,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         &mut self,
         i: StageIx,
         inflight: &mut Inflight<'r>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let stage = self.ir_stage(i);
         let s = &self.stages[i];
         let failed = s
@@ -92,7 +93,7 @@ impl<'r, 'a> Sched<'r, 'a> {
 
     /// `on failure retry`: another round of stage `i` (of `count`), with all its actions or
     /// the failed and unfinished ones.
-    fn retry_round(&mut self, i: StageIx, scope: RetryScope, count: u32) -> Result<(), String> {
+    fn retry_round(&mut self, i: StageIx, scope: RetryScope, count: u32) -> Result<(), Error> {
         let run = self.run;
         let stage = self.ir_stage(i);
         let s = &mut self.stages[i];
@@ -131,7 +132,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         status: StageStatus,
         detail: &str,
         verdict: Verdict,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let stage = self.ir_stage(i);
         let name: &'a str = &stage.name;
         if status == StageStatus::Skipped {
@@ -170,7 +171,7 @@ impl<'r, 'a> Sched<'r, 'a> {
     }
 
     /// Stage `i` fails, and with it the run: nothing new starts.
-    pub(super) fn fail_stage(&mut self, i: StageIx, why: &str) -> Result<(), String> {
+    pub(super) fn fail_stage(&mut self, i: StageIx, why: &str) -> Result<(), Error> {
         let name = &self.ir_stage(i).name;
         self.failed.get_or_insert_with(|| name.clone());
         self.halt.send_modify(|n| *n += 1);

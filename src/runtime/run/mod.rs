@@ -38,6 +38,7 @@ use super::secrets::Inherited;
 use super::state::History;
 pub use super::status::{ActionStatus, RunStatus, StageStatus};
 use crate::ir::Ir;
+use crate::runtime::error::Error;
 
 mod approvals;
 mod attempts;
@@ -205,7 +206,7 @@ impl Scope for RunScope<'_> {
 /// Runs `run.ir` to its end.
 pub fn execute<'r>(
     run: &'r Run<'_>,
-) -> Pin<Box<dyn Future<Output = Result<RunStatus, String>> + 'r>> {
+) -> Pin<Box<dyn Future<Output = Result<RunStatus, Error>> + 'r>> {
     Box::pin(async move {
         let began = tokio::time::Instant::now();
         let mut sched = sched::Sched::new(run)?;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use super::Progress;
 use super::sched::{Event, Sched};
 use super::stage::{ActionIx, StageIx};
+use crate::runtime::error::Error;
 use crate::runtime::exec;
 use crate::runtime::state::{ActionUpdate, Commit, StageUpdate};
 use crate::runtime::status::{ActionStatus, StageStatus};
@@ -54,7 +55,7 @@ impl<'x> Note<'x> {
 impl Sched<'_, '_> {
     /// Records actions of stage `i` as `pending` again (queued: committed with the stage's
     /// change that comes next).
-    pub(super) fn record_pending(&self, i: StageIx, actions: &[ActionIx]) -> Result<(), String> {
+    pub(super) fn record_pending(&self, i: StageIx, actions: &[ActionIx]) -> Result<(), Error> {
         let stage = self.ir_stage(i);
         for &j in actions {
             let update = ActionUpdate {
@@ -77,7 +78,7 @@ impl Sched<'_, '_> {
         i: StageIx,
         status: StageStatus,
         detail: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         self.stage_record(i, status, detail, None, None)
     }
 
@@ -89,7 +90,7 @@ impl Sched<'_, '_> {
         detail: &str,
         verdict: Option<&str>,
         rounds: Option<u32>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let name = &self.ir_stage(i).name;
         let detail = &exec::mask(detail, &self.masks);
         let update = StageUpdate {
@@ -108,7 +109,7 @@ impl Sched<'_, '_> {
     }
 
     /// Records an action's change in the history, then shows it.
-    pub(super) fn record(&mut self, i: StageIx, j: ActionIx, note: Note<'_>) -> Result<(), String> {
+    pub(super) fn record(&mut self, i: StageIx, j: ActionIx, note: Note<'_>) -> Result<(), Error> {
         let stage = self.ir_stage(i);
         let a = j.of(stage);
         let status = note.status;

@@ -9,6 +9,7 @@ use super::Start;
 use super::sched::Sched;
 use super::stage::{ActState, ActionIx, Phase, StageIx};
 use crate::ir::Kind;
+use crate::runtime::error::Error;
 use crate::runtime::plan::Verdict;
 use crate::runtime::state::Recorded;
 use crate::runtime::status::{ActionStatus, StageStatus};
@@ -34,7 +35,7 @@ pub(super) fn remove_stale(work: &Path) {
 
 impl<'a> Sched<'_, 'a> {
     /// Starts from where `run.start` says.
-    pub(super) fn take_up(&mut self) -> Result<(), String> {
+    pub(super) fn take_up(&mut self) -> Result<(), Error> {
         let run = self.run;
         match run.start {
             Start::Fresh => {}
@@ -58,7 +59,7 @@ impl<'a> Sched<'_, 'a> {
 
     /// Takes up a recorded run. `retry` (`Some(all)`) also runs the failed or abandoned
     /// stages again (all their actions, or the failed and unfinished ones).
-    fn restore(&mut self, rec: &Recorded, retry: Option<bool>) -> Result<(), String> {
+    fn restore(&mut self, rec: &Recorded, retry: Option<bool>) -> Result<(), Error> {
         let run = self.run;
         self.scope.exports.clone_from(&rec.exports);
         for rs in &rec.stages {
@@ -146,7 +147,7 @@ impl<'a> Sched<'_, 'a> {
 
     /// `pipec retry`: stage `i` runs again, recorded before anything runs (a crash during
     /// the retry resumes it).
-    fn retry_stage(&mut self, i: StageIx, entered: bool) -> Result<(), String> {
+    fn retry_stage(&mut self, i: StageIx, entered: bool) -> Result<(), Error> {
         let s = &mut self.stages[i];
         s.checks.clear();
         s.exit_checks.clear();
@@ -166,7 +167,7 @@ impl<'a> Sched<'_, 'a> {
 
     /// A rollback run: only `stage` runs (at once, with no entry condition); every other
     /// stage is as it was in `source`, whose exports and artifacts the stage's actions see.
-    fn restore_rollback(&mut self, stage: &str, source: &Recorded) -> Result<(), String> {
+    fn restore_rollback(&mut self, stage: &str, source: &Recorded) -> Result<(), Error> {
         let run = self.run;
         let Some(target) = run
             .ir
@@ -176,10 +177,10 @@ impl<'a> Sched<'_, 'a> {
             .position(|s| s.name == stage)
             .map(StageIx)
         else {
-            return Err(format!(
-                "pipeline `{}` has no stage `{stage}`",
-                run.ir.pipeline.name
-            ));
+            return Err(Error::NoStage {
+                pipeline: run.ir.pipeline.name.clone(),
+                stage: stage.to_string(),
+            });
         };
         self.scope.exports = source
             .exports

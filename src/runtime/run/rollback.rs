@@ -6,6 +6,7 @@
 use super::sched::{Event, Inflight, Sched};
 use super::stage::{Phase, StageIx};
 use super::{Options, Progress, Run, Start, execute};
+use crate::runtime::error::Error;
 use crate::runtime::plan::Verdict;
 use crate::runtime::resume::{facts_of, ir_of, params_of};
 use crate::runtime::state::Snapshot;
@@ -19,7 +20,7 @@ impl<'r> Sched<'r, '_> {
         i: StageIx,
         why: String,
         inflight: &mut Inflight<'r>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let run = self.run;
         let stage = self.ir_stage(i);
         let pipeline = &run.ir.pipeline.name;
@@ -67,8 +68,8 @@ impl<'r> Sched<'r, '_> {
         i: StageIx,
         why: &str,
         source: &str,
-        result: Result<(String, RunStatus), String>,
-    ) -> Result<(), String> {
+        result: Result<(String, RunStatus), Error>,
+    ) -> Result<(), Error> {
         let how = match result {
             Ok((id, status)) => {
                 format!("rolled back by run {id} (inputs of run {source}): {status}")
@@ -92,11 +93,11 @@ async fn rollback_run(
     stage: &str,
     source: &str,
     label: &str,
-) -> Result<(String, RunStatus), String> {
+) -> Result<(String, RunStatus), Error> {
     let rec = run
         .history
         .recorded(source)?
-        .ok_or_else(|| format!("run {source} is not in the history"))?;
+        .ok_or_else(|| Error::RunNotFound(source.to_string()))?;
     let ir = ir_of(&rec)?;
     let values = params_of(&ir, &rec)?;
     let facts = facts_of(&rec);

@@ -17,6 +17,7 @@ use super::approvals::Approval;
 use super::stage::{ActionIx, Phase, StageIx, Stages};
 use super::{Progress, Run, RunScope, Start, window};
 use crate::runtime::attempt::{Failure, Finished, Workspaces};
+use crate::runtime::error::Error;
 use crate::runtime::plan::{Verdict, topological};
 use crate::runtime::status::RunStatus;
 
@@ -46,7 +47,7 @@ pub(super) enum Event {
     Approval {
         stage: StageIx,
         action: ActionIx,
-        outcome: Result<Approval, String>,
+        outcome: Result<Approval, Error>,
     },
     /// Time to look at a stage lock again.
     LockPoll { stage: StageIx },
@@ -61,7 +62,7 @@ pub(super) enum Event {
         why: String,
         /// The run whose inputs it used.
         source: String,
-        result: Result<(String, RunStatus), String>,
+        result: Result<(String, RunStatus), Error>,
     },
 }
 
@@ -118,7 +119,7 @@ pub(super) struct Sched<'r, 'a> {
 }
 
 impl<'r, 'a> Sched<'r, 'a> {
-    pub(super) fn new(run: &'r Run<'a>) -> Result<Sched<'r, 'a>, String> {
+    pub(super) fn new(run: &'r Run<'a>) -> Result<Sched<'r, 'a>, Error> {
         let ir = run.ir;
         let index: BTreeMap<&str, StageIx> = ir
             .pipeline
@@ -135,8 +136,10 @@ impl<'r, 'a> Sched<'r, 'a> {
         let layout = run.history.layout();
         let work = layout.work(run.run_id);
         for d in [&work, &layout.logs(run.run_id)] {
-            std::fs::create_dir_all(d)
-                .map_err(|e| format!("cannot create `{}`: {e}", d.display()))?;
+            std::fs::create_dir_all(d).map_err(|e| Error::Create {
+                path: d.clone(),
+                source: e.into(),
+            })?;
         }
         if !matches!(run.start, Start::Fresh) {
             super::restore::remove_stale(&work);
@@ -197,7 +200,7 @@ impl<'r, 'a> Sched<'r, 'a> {
     }
 
     /// Runs until nothing is in flight (or only holds are): how the run ended.
-    pub(super) async fn go(&mut self) -> Result<RunStatus, String> {
+    pub(super) async fn go(&mut self) -> Result<RunStatus, Error> {
         let mut inflight: Inflight<'r> = FuturesUnordered::new();
         loop {
             self.advance(&mut inflight)?;
@@ -273,7 +276,7 @@ impl<'r, 'a> Sched<'r, 'a> {
     }
 
     /// Decides what can be decided and starts what can start, until nothing changes.
-    fn advance(&mut self, inflight: &mut Inflight<'r>) -> Result<(), String> {
+    fn advance(&mut self, inflight: &mut Inflight<'r>) -> Result<(), Error> {
         loop {
             let mut changed = false;
             if self.failed.is_none() && !self.stopping() {
@@ -321,7 +324,7 @@ impl<'r, 'a> Sched<'r, 'a> {
     }
 
     /// Takes in what a future reported.
-    fn handle(&mut self, event: Event, inflight: &mut Inflight<'r>) -> Result<(), String> {
+    fn handle(&mut self, event: Event, inflight: &mut Inflight<'r>) -> Result<(), Error> {
         match event {
             Event::Attempt {
                 stage,

@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use super::sched::{Event, Inflight, Sched};
 use super::stage::{Phase, StageIx};
 use crate::ir::{CondRule, ElseResult, Stage};
+use crate::runtime::error::Error;
 use crate::runtime::plan::Verdict;
 use crate::runtime::status::StageStatus;
 
@@ -157,7 +158,7 @@ impl<'r> Sched<'r, '_> {
         i: StageIx,
         verdict: &Verdict,
         inflight: &mut Inflight<'r>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, Error> {
         let stage = self.ir_stage(i);
         if !stage
             .entry
@@ -190,7 +191,7 @@ impl<'r> Sched<'r, '_> {
     }
 
     /// When stage `i` began waiting for its window, if it did (also in an earlier process).
-    fn since(&self, i: StageIx) -> Result<Option<Timestamp>, String> {
+    fn since(&self, i: StageIx) -> Result<Option<Timestamp>, Error> {
         if let Some(t) = self.windows.since.get(&i) {
             return Ok(Some(*t));
         }
@@ -203,7 +204,7 @@ impl<'r> Sched<'r, '_> {
     }
 
     /// Stage `i`'s entry holds it until its window opens.
-    fn wait_for_window(&mut self, i: StageIx, inflight: &mut Inflight<'r>) -> Result<(), String> {
+    fn wait_for_window(&mut self, i: StageIx, inflight: &mut Inflight<'r>) -> Result<(), Error> {
         let run = self.run;
         let stage = self.ir_stage(i);
         // Whole seconds: what is recorded and shown.
@@ -252,7 +253,7 @@ impl<'r> Sched<'r, '_> {
     }
 
     /// Stage `i`'s timer went off: it is decided again, unless the run is ending.
-    pub(super) fn window_woke(&mut self, i: StageIx) -> Result<(), String> {
+    pub(super) fn window_woke(&mut self, i: StageIx) -> Result<(), Error> {
         self.windows.timers -= 1;
         if self.stages[i].phase != Phase::Window {
             return Ok(());
@@ -271,7 +272,7 @@ impl<'r> Sched<'r, '_> {
     }
 
     /// Stage `i` no longer waits for its window.
-    fn window_over(&mut self, i: StageIx) -> Result<(), String> {
+    fn window_over(&mut self, i: StageIx) -> Result<(), Error> {
         let stage = self.ir_stage(i);
         if self.windows.since.remove(&i).is_some() || self.since(i)?.is_some() {
             self.run

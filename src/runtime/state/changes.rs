@@ -12,6 +12,7 @@ use rusqlite::{Connection, params};
 
 use super::owner::Owner;
 use super::{History, MAX_QUEUED, immediate, now, sql};
+use crate::runtime::error::Error;
 use crate::runtime::status::{ActionStatus, RunStatus, StageStatus};
 
 /// A change of the history, applied in order.
@@ -59,7 +60,7 @@ impl History {
         ir: &crate::ir::Ir,
         params: &serde_json::Value,
         snapshot: &Snapshot<'_>,
-    ) -> Result<String, String> {
+    ) -> Result<String, Error> {
         // Immediate: another pipec process starting a run waits, so sequence numbers (and
         // ids) stay unique. (After what this process's writer thread has.)
         self.flush()?;
@@ -118,7 +119,7 @@ impl History {
 
     /// A run's end (or hold, `waiting`): committed at once. An ended run leaves the stages
     /// it occupied (a held one keeps them) and stops waiting for any.
-    pub fn finish_run(&self, run: &str, status: RunStatus) -> Result<(), String> {
+    pub fn finish_run(&self, run: &str, status: RunStatus) -> Result<(), Error> {
         self.change(
             Change::Run {
                 run: run.into(),
@@ -130,7 +131,7 @@ impl History {
     }
 
     /// A stage's status; "running" is queued, anything else commits (with what is queued).
-    pub fn stage(&self, run: &str, stage: &str, update: &StageUpdate<'_>) -> Result<(), String> {
+    pub fn stage(&self, run: &str, stage: &str, update: &StageUpdate<'_>) -> Result<(), Error> {
         self.change(
             Change::Stage {
                 run: run.into(),
@@ -156,7 +157,7 @@ impl History {
         stage: &str,
         action: &str,
         update: &ActionUpdate<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         self.change(
             Change::Action {
                 run: run.into(),
@@ -181,7 +182,7 @@ impl History {
         action: &str,
         key: &str,
         value: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         self.change(
             Change::Export {
                 run: run.into(),
@@ -204,7 +205,7 @@ impl History {
         fold(std::mem::take(&mut *self.queued.borrow_mut()))
     }
 
-    fn change(&self, change: Change, when: Commit) -> Result<(), String> {
+    fn change(&self, change: Change, when: Commit) -> Result<(), Error> {
         self.queued.borrow_mut().push(change);
         if self.since.get().is_none() {
             self.since.set(Some(std::time::Instant::now()));
@@ -219,7 +220,7 @@ impl History {
     }
 
     /// Adds the time this process spent on the run (commits at once).
-    pub fn add_spent(&self, run: &str, secs: f64) -> Result<(), String> {
+    pub fn add_spent(&self, run: &str, secs: f64) -> Result<(), Error> {
         self.flush()?;
         self.conn
             .execute(
@@ -272,7 +273,7 @@ pub(super) fn fold(changes: Vec<Change>) -> Vec<Change> {
     out.into_iter().flatten().collect()
 }
 
-pub(super) fn apply(conn: &Connection, change: &Change) -> Result<(), String> {
+pub(super) fn apply(conn: &Connection, change: &Change) -> Result<(), Error> {
     match change {
         Change::Run { run, status, at } => {
             let finished = status.ended().then_some(at);

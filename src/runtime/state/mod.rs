@@ -24,6 +24,7 @@ mod schema;
 mod unrecorded;
 mod writer;
 
+use crate::runtime::error::Error;
 use changes::Change;
 pub use changes::{ActionUpdate, Commit, Snapshot, StageUpdate};
 pub use layout::Layout;
@@ -67,20 +68,24 @@ pub fn now() -> String {
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
 }
 
-#[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(sql)`.
-pub(super) fn sql(e: rusqlite::Error) -> String {
-    format!("run history: {e}")
+/// A database error of the history, as `map_err(sql)`.
+pub(super) fn sql(e: rusqlite::Error) -> Error {
+    Error::history(e)
 }
 
 impl History {
     /// Opens (creating) the history of a state directory; records the ends of runs that
     /// their processes could not record (see `unrecorded`).
-    pub fn open(dir: &Path) -> Result<History, String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create the state directory `{}`: {e}", dir.display()))?;
+    pub fn open(dir: &Path) -> Result<History, Error> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::StateDir {
+            path: dir.to_path_buf(),
+            source: e.into(),
+        })?;
         let lost = lost(dir);
-        let conn = Connection::open(Layout::of(dir).history())
-            .map_err(|e| format!("cannot open the run history in `{}`: {e}", dir.display()))?;
+        let conn = Connection::open(Layout::of(dir).history()).map_err(|e| Error::Open {
+            dir: dir.to_path_buf(),
+            source: e.into(),
+        })?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sql)?;
         // Switching to WAL takes a lock the busy timeout does not wait for: wait here.
@@ -124,7 +129,7 @@ pub const MAX_QUEUED: std::time::Duration = std::time::Duration::from_millis(100
 /// A write transaction that takes the database's write lock at once, so that it waits for
 /// other processes (the busy timeout) instead of failing with "database is locked" when a
 /// read would later turn into a write.
-pub(super) fn immediate(conn: &Connection) -> Result<rusqlite::Transaction<'_>, String> {
+pub(super) fn immediate(conn: &Connection) -> Result<rusqlite::Transaction<'_>, Error> {
     rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
         .map_err(sql)
 }

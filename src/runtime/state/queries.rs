@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::owner::Owner;
 use super::{History, sql};
+use crate::runtime::error::Error;
 use crate::runtime::status::{ActionStatus, RunStatus, StageStatus};
 
 /// One row of `pipec runs --json`.
@@ -64,7 +65,7 @@ pub struct ActionRow {
 
 impl History {
     /// Runs, newest first.
-    pub fn runs(&self, pipeline: Option<&str>) -> Result<Vec<RunRow>, String> {
+    pub fn runs(&self, pipeline: Option<&str>) -> Result<Vec<RunRow>, Error> {
         let mut stmt = self
             .conn
             .prepare("SELECT id, pipeline, status, started, finished FROM runs WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY seq DESC")
@@ -84,7 +85,7 @@ impl History {
     }
 
     /// The process running `run` (recorded when it started) and its status.
-    pub fn owner(&self, run: &str) -> Result<(Option<Owner>, RunStatus), String> {
+    pub fn owner(&self, run: &str) -> Result<(Option<Owner>, RunStatus), Error> {
         self.conn
             .query_row(
                 "SELECT owner, status FROM runs WHERE id = ?1",
@@ -96,7 +97,7 @@ impl History {
     }
 
     /// A run id, or `last` for the newest.
-    pub fn resolve(&self, run: &str) -> Result<Option<String>, String> {
+    pub fn resolve(&self, run: &str) -> Result<Option<String>, Error> {
         let q = if run == "last" {
             "SELECT id FROM runs WHERE parent IS NULL ORDER BY seq DESC LIMIT 1"
         } else {
@@ -112,7 +113,7 @@ impl History {
     }
 
     /// Everything about one run.
-    pub fn show(&self, run: &str) -> Result<Option<RunDetail>, String> {
+    pub fn show(&self, run: &str) -> Result<Option<RunDetail>, Error> {
         let head = self
             .conn
             .query_row(
@@ -217,7 +218,7 @@ impl History {
         pipeline: &str,
         stage: &str,
         except: Option<&str>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, Error> {
         self.conn
             .query_row(
                 "SELECT r.id FROM runs r JOIN stages s ON s.run = r.id WHERE r.pipeline = ?1 AND s.name = ?2 AND s.status = 'succeeded' AND r.ir IS NOT NULL AND r.source IS NULL AND (?3 IS NULL OR r.id <> ?3) ORDER BY r.seq DESC LIMIT 1",
@@ -229,7 +230,7 @@ impl History {
     }
 
     /// The newest run of `pipeline` that kept its IR: (run id, IR as JSON).
-    pub fn latest_ir(&self, pipeline: &str) -> Result<Option<(String, String)>, String> {
+    pub fn latest_ir(&self, pipeline: &str) -> Result<Option<(String, String)>, Error> {
         self.conn
             .query_row(
                 "SELECT id, ir FROM runs WHERE pipeline = ?1 AND ir IS NOT NULL ORDER BY seq DESC LIMIT 1",

@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::owner::Owner;
 use super::{History, immediate, now, sql};
+use crate::runtime::error::Error;
 use crate::runtime::status::{ActionStatus, RunStatus, StageStatus};
 
 /// A run as recorded: its snapshot and how far it got.
@@ -63,7 +64,7 @@ pub enum Claim {
 
 impl History {
     /// Everything needed to continue a run.
-    pub fn recorded(&self, run: &str) -> Result<Option<Recorded>, String> {
+    pub fn recorded(&self, run: &str) -> Result<Option<Recorded>, Error> {
         let head = self
             .conn
             .query_row(
@@ -151,7 +152,7 @@ impl History {
     ///
     /// `from`: the statuses the caller may go on from (checked in the same transaction, so
     /// a run another process finished meanwhile is not taken up again).
-    pub fn claim(&self, run: &str, from: &[RunStatus]) -> Result<Claim, String> {
+    pub fn claim(&self, run: &str, from: &[RunStatus]) -> Result<Claim, Error> {
         let tx = immediate(&self.conn)?;
         let (owner, status): (Option<String>, RunStatus) = tx
             .query_row(
@@ -194,7 +195,7 @@ impl History {
     }
 
     /// The runs nested in `run` (by `pipeline` actions and rollbacks), at any depth.
-    pub fn nested(&self, run: &str) -> Result<Vec<String>, String> {
+    pub fn nested(&self, run: &str) -> Result<Vec<String>, Error> {
         let mut st = self
             .conn
             .prepare("WITH RECURSIVE nested(id) AS (SELECT id FROM runs WHERE parent = ?1 UNION SELECT r.id FROM runs r JOIN nested n ON r.parent = n.id) SELECT id FROM nested")
@@ -208,7 +209,7 @@ impl History {
     /// Records `run` (and the runs nested in it that have not ended) `stopped`, freeing the
     /// stages they hold — unless a live process runs it (checked in the same transaction):
     /// then that owner.
-    pub fn stop_orphaned(&self, run: &str) -> Result<Option<Owner>, String> {
+    pub fn stop_orphaned(&self, run: &str) -> Result<Option<Owner>, Error> {
         let tx = immediate(&self.conn)?;
         let owner: Option<String> = tx
             .query_row("SELECT owner FROM runs WHERE id = ?1", params![run], |r| {

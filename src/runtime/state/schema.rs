@@ -4,6 +4,7 @@
 use rusqlite::Connection;
 
 use super::{immediate, sql};
+use crate::runtime::error::Error;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -63,7 +64,7 @@ const COLUMNS: &[(&str, &str, &str)] = &[
 ];
 /// Creates the tables and adds missing columns; one process at a time (an immediate
 /// transaction), so concurrent first opens agree.
-pub(super) fn create_or_upgrade(conn: &Connection) -> Result<(), String> {
+pub(super) fn create_or_upgrade(conn: &Connection) -> Result<(), Error> {
     let tx = immediate(conn)?;
     tx.execute_batch(SCHEMA).map_err(sql)?;
     for (table, column, ty) in COLUMNS {

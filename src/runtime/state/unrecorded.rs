@@ -20,6 +20,7 @@ use rusqlite::params;
 
 use super::layout::UNRECORDED;
 use super::{History, Layout, Owner, immediate, now, sql};
+use crate::runtime::error::Error;
 
 /// The reason recorded for a run that ended on an error, recorded then or `late`.
 fn reason(why: &str, late: bool) -> String {
@@ -35,7 +36,7 @@ impl History {
     /// that failed): at once if the history takes it, else as soon as a process opens the
     /// history with room to write (a note in the state directory says so). `Err` says the
     /// run could not be recorded now.
-    pub fn fail_run(&self, run: &str, why: &str) -> Result<(), String> {
+    pub fn fail_run(&self, run: &str, why: &str) -> Result<(), Error> {
         // The note first: if this process cannot record the end, the next one will.
         let note = self.layout().unrecorded_note(run);
         if let Ok(mut f) = std::fs::File::create(&note) {
@@ -52,7 +53,7 @@ impl History {
 
     /// Records `run` and the runs nested in it that have not ended `failed`: what was
     /// running or waiting in them is abandoned, with `reason`, and their stages are freed.
-    fn end_failed(&self, run: &str, reason: &str) -> Result<usize, String> {
+    fn end_failed(&self, run: &str, reason: &str) -> Result<usize, Error> {
         let tx = immediate(&self.conn)?;
         let ids: Vec<String> = tx
             .prepare("WITH RECURSIVE tree(id) AS (SELECT ?1 UNION SELECT r.id FROM runs r JOIN tree t ON r.parent = t.id) SELECT r.id FROM runs r JOIN tree t ON r.id = t.id WHERE r.status IN ('running', 'waiting')")

@@ -9,13 +9,14 @@ use rusqlite::Connection;
 
 use super::changes::{Change, apply};
 use super::{History, immediate, sql};
+use crate::runtime::error::Error;
 
 /// The writer thread and what it has not committed yet.
 pub(super) struct Writer {
     tx: Option<std::sync::mpsc::Sender<Batch>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// The first error of a batch nobody waited for (reported at the next flush).
-    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    failed: std::sync::Arc<std::sync::Mutex<Option<Error>>>,
     /// Batches sent and not committed yet.
     pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -23,13 +24,13 @@ pub(super) struct Writer {
 struct Batch {
     changes: Vec<Change>,
     /// Told when the batch is committed (a flush waits for it).
-    done: Option<std::sync::mpsc::SyncSender<Result<(), String>>>,
+    done: Option<std::sync::mpsc::SyncSender<Result<(), Error>>>,
     /// Told too, for the scheduler (`History::committed`).
     notify: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Writer {
-    fn start(path: &Path) -> Result<Writer, String> {
+    fn start(path: &Path) -> Result<Writer, Error> {
         let conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sql)?;
@@ -67,7 +68,10 @@ impl Writer {
                     }
                 }
             })
-            .map_err(|e| format!("cannot start the history writer: {e}"))?;
+            .map_err(|e| Error::Thread {
+                what: "history writer",
+                source: e.into(),
+            })?;
         Ok(Writer {
             tx: Some(tx),
             thread: Some(thread),
@@ -80,7 +84,7 @@ impl Writer {
 impl History {
     /// Commits whatever is queued (and whatever the writer has not committed yet), and
     /// returns once it is committed.
-    pub fn flush(&self) -> Result<(), String> {
+    pub fn flush(&self) -> Result<(), Error> {
         let changes = self.take_queued();
         let writer = self.writer.borrow();
         // The writer has something to commit: these changes come after it.
@@ -99,10 +103,9 @@ impl History {
                 .is_ok()
             });
             if !sent {
-                return Err("run history: its writer has stopped".into());
+                return Err(Error::WriterStopped);
             }
-            wait.recv()
-                .map_err(|_| "run history: its writer has stopped".to_string())??;
+            wait.recv().map_err(|_| Error::WriterStopped)??;
             return match w.failed.lock().map(|mut f| f.take()) {
                 Ok(Some(e)) => Err(e),
                 _ => Ok(()),
@@ -125,7 +128,7 @@ impl History {
     }
 
     /// Hands whatever is queued to the writer, to be committed at once without waiting.
-    pub fn commit_soon(&self) -> Result<(), String> {
+    pub fn commit_soon(&self) -> Result<(), Error> {
         let changes = self.take_queued();
         if changes.is_empty() {
             return Ok(());
@@ -135,7 +138,7 @@ impl History {
 
     /// Hands whatever is queued to the writer; resolves once it (and everything handed
     /// over before) is committed.
-    pub fn committed(&self) -> Result<tokio::sync::oneshot::Receiver<()>, String> {
+    pub fn committed(&self) -> Result<tokio::sync::oneshot::Receiver<()>, Error> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let changes = self.take_queued();
         if changes.is_empty() && self.writer.borrow().is_none() {
@@ -150,7 +153,7 @@ impl History {
         &self,
         changes: Vec<Change>,
         notify: Option<tokio::sync::oneshot::Sender<()>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         if self.writer.borrow().is_none() {
             let w = Writer::start(&self.layout().history())?;
             *self.writer.borrow_mut() = Some(w);
@@ -170,7 +173,7 @@ impl History {
         if sent {
             Ok(())
         } else {
-            Err("run history: its writer has stopped".into())
+            Err(Error::WriterStopped)
         }
     }
 }
