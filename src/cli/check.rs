@@ -52,11 +52,11 @@ pub(crate) fn run(args: &Args) -> Outcome {
         ));
     }
     if let Some(name) = &args.stdin_filename {
-        let text = super::files::read_stdin().map_err(Error::usage)?;
+        let text = super::files::read_stdin()?;
         roots.push(map.add(name.clone(), text));
     } else {
-        for f in super::files::collect(&args.paths).map_err(Error::usage)? {
-            let text = super::files::read_source_or_say(&f).map_err(Error::usage)?;
+        for f in super::files::collect(&args.paths)? {
+            let text = super::files::read_source_or_say(&f)?;
             roots.push(map.add(super::files::display_name(&f), text));
         }
     }

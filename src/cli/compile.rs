@@ -48,7 +48,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
             "only `--target ir` is available in this version of pipec",
         ));
     }
-    let text = super::files::read_source_or_say(&args.file).map_err(Error::usage)?;
+    let text = super::files::read_source_or_say(&args.file)?;
     // Diagnostics in a machine format must not mix with the IR on stdout.
     let to_stdout = args.output.is_none();
     let mut map = SourceMap::new();

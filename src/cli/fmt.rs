@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args) -> Result<u8, Error> {
         }
         return stdin(args.check);
     }
-    let files = super::files::collect(&args.paths).map_err(Error::usage)?;
+    let files = super::files::collect(&args.paths)?;
     let outcomes: Vec<Outcome> = files.iter().map(|f| one_file(f, args.check)).collect();
     eprintln!("{}", summary(&outcomes, args.check));
     Ok(if outcomes.contains(&Outcome::Failed) {
@@ -70,7 +70,7 @@ pub(crate) fn run(args: &Args) -> Result<u8, Error> {
 }
 
 fn stdin(check: bool) -> Result<u8, Error> {
-    let text = super::files::read_stdin().map_err(Error::usage)?;
+    let text = super::files::read_stdin()?;
     let name = "<stdin>";
     let mut map = SourceMap::new();
     let id = map.add(name, text.as_str());
