@@ -1,4 +1,5 @@
-//! The statuses of a run, a stage and an action: one enum per level, written as text only
+//! The statuses of a run, a stage and an action: one enum per level (and how a stage was
+//! decided, `Decided`), written as text only
 //! at the edges (the history's SQL, `--json`, progress lines) through `as_str`, and read
 //! back with `FromStr`, which names an unknown value instead of guessing.
 
@@ -113,6 +114,18 @@ status!(
         Abandoned = "abandoned",
         /// Shown only (never recorded): an attempt failed and another follows its backoff.
         Retrying = "retrying",
+    }
+);
+
+status!(
+    /// How a stage was decided (`stages.verdict`): what a resumed run goes on from.
+    Decided, "stage verdict", {
+        Runs = "runs",
+        Skipped = "skipped",
+        /// Skipped, and no edge out of it is taken either.
+        NotReached = "not-reached",
+        Held = "held",
+        Fails = "fails",
     }
 );
 

@@ -4,7 +4,7 @@
 //! across holds); when nothing but approvals and window holds is left, the run is held
 //! (`waiting`, exit 3) and `pipec resume` takes it up again.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -28,6 +28,15 @@ pub fn approval_timeout(a: &Action) -> u64 {
     a.timeout_secs.unwrap_or(APPROVAL_TIMEOUT_SECS)
 }
 
+/// The approvals of a run that wait for a decision.
+#[derive(Default)]
+pub(super) struct Approvals {
+    /// Waiting now (their futures are in flight): when nothing else is, the run is held.
+    pub(super) waiting: BTreeSet<(StageIx, ActionIx)>,
+    /// When each began waiting (kept across a hold).
+    pub(super) since: BTreeMap<(StageIx, ActionIx), jiff::Timestamp>,
+}
+
 /// What ended an approval's wait.
 pub(super) enum Approval {
     Decided(Decision),
@@ -46,10 +55,11 @@ impl<'r, 'a> Sched<'r, 'a> {
     /// Whether a waiting approval should reconsider (its run or its stage failed, or the
     /// run is stopping): its future wakes up to do so.
     pub(super) fn approvals_to_recheck(&self) -> bool {
-        self.failed.is_some()
+        self.end.failed.is_some()
             || self.stopping()
             || self
                 .approvals
+                .waiting
                 .iter()
                 .any(|&(i, _)| self.stages[i].any(|a| a == ActState::Failed))
     }
@@ -57,13 +67,14 @@ impl<'r, 'a> Sched<'r, 'a> {
     /// Every approval in flight waits for a decision and nothing else can go on: the run is
     /// held (its stages say what they wait for).
     pub(super) fn hold_approvals(&mut self) -> Result<(), Error> {
-        self.held = true;
+        self.end.held = true;
         let run = self.run;
-        let stages: BTreeSet<StageIx> = self.approvals.iter().map(|&(i, _)| i).collect();
+        let stages: BTreeSet<StageIx> = self.approvals.waiting.iter().map(|&(i, _)| i).collect();
         for i in stages {
             let stage = self.ir_stage(i);
             let names: Vec<String> = self
                 .approvals
+                .waiting
                 .iter()
                 .filter(|&&(k, _)| k == i)
                 .map(|&(_, j)| format!("{}.{}", stage.name, j.of(stage).name))
@@ -97,7 +108,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         let a = j.of(stage);
         // One attempt however many times the run is held and resumed (it has waited before);
         // asked again (a retry), a new one.
-        let waited_before = self.approval_since.contains_key(&(i, j));
+        let waited_before = self.approvals.since.contains_key(&(i, j));
         let act = &mut self.stages[i][j];
         let attempt = if waited_before {
             act.attempts.max(1)
@@ -174,7 +185,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         let stage = self.ir_stage(i);
         let a = j.of(stage);
         let wall = (run.options.clock)();
-        let since = *self.approval_since.entry((i, j)).or_insert(wall);
+        let since = *self.approvals.since.entry((i, j)).or_insert(wall);
         let secs = approval_timeout(a);
         let waited = secs_between(since, wall);
         let deadline = Instant::now() + Duration::from_secs(secs.saturating_sub(waited));
@@ -201,7 +212,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             }));
             return;
         }
-        self.approvals.insert((i, j));
+        self.approvals.waiting.insert((i, j));
         let mut stop = run.stop.clone();
         let mut halt = self.halt.subscribe();
         let (history, run_id) = (run.history, run.run_id);
@@ -239,7 +250,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         outcome: Approval,
         inflight: &mut Inflight<'r>,
     ) -> Result<(), Error> {
-        self.approvals.remove(&(i, j));
+        self.approvals.waiting.remove(&(i, j));
         let stage = self.ir_stage(i);
         let a = j.of(stage);
         let attempt = self.stages[i][j].attempts;
@@ -247,7 +258,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         let log_text = log.to_string_lossy().into_owned();
         let (next, status, detail) = match outcome {
             Approval::Recheck => {
-                let why = match (&self.failed, self.stages[i].first_failed()) {
+                let why = match (&self.end.failed, self.stages[i].first_failed()) {
                     (Some(at), _) => format!("not decided: the run failed at `{at}`"),
                     (None, Some(k)) => {
                         format!("not decided: `{}` of its stage failed", k.of(stage).name)
@@ -284,7 +295,8 @@ impl<'r, 'a> Sched<'r, 'a> {
         let log_field = log.exists().then_some(log_text.as_str());
         let wall = (self.run.options.clock)();
         let secs = self
-            .approval_since
+            .approvals
+            .since
             .get(&(i, j))
             .map_or(0.0, |t| wall.duration_since(*t).as_secs_f64());
         self.record(

@@ -21,6 +21,23 @@ use crate::runtime::eval::{Value, eval};
 use crate::runtime::exec::{self, Echo};
 use crate::runtime::status::ActionStatus;
 
+/// The run's `--jobs` slots in use.
+#[derive(Default)]
+pub(super) struct Slots {
+    /// Attempts in flight.
+    pub(super) running: usize,
+    /// Ended attempts whose end the history's writer has not committed yet: they count
+    /// against `jobs` too, so that after a crash at most `jobs` actions run again.
+    pub(super) uncommitted: usize,
+}
+
+impl Slots {
+    /// Whether another attempt may start under a limit of `jobs`.
+    fn free(&self, jobs: usize) -> bool {
+        self.running + self.uncommitted < jobs.max(1)
+    }
+}
+
 impl<'r, 'a> Sched<'r, 'a> {
     /// Starts the stage's ready actions, within the `jobs` limit. Returns whether anything
     /// changed.
@@ -31,12 +48,12 @@ impl<'r, 'a> Sched<'r, 'a> {
     ) -> Result<bool, Error> {
         let stage = self.ir_stage(i);
         let mut changed = false;
-        if self.stages[i].any(ActState::broken) || self.failed.is_some() || self.stopping() {
+        if self.stages[i].any(ActState::broken) || self.end.failed.is_some() || self.stopping() {
             return Ok(false);
         }
         for (j, a) in stage.actions.iter().enumerate() {
             let j = ActionIx(j);
-            if self.running + self.uncommitted >= self.run.options.jobs.max(1) {
+            if !self.slots.free(self.run.options.jobs) {
                 break;
             }
             let s = &self.stages[i];
@@ -99,7 +116,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         act.state = ActState::Running;
         act.attempts = attempt;
         act.limit = limit;
-        self.running += 1;
+        self.slots.running += 1;
         self.record(i, j, Note::new(ActionStatus::Running, attempt, ""))?;
         let label = format!("{}.{}", self.ir_stage(i).name, a.name);
         let log_name = format!("{label}.{attempt}");
@@ -253,7 +270,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         let retry = attempt <= a.retry.count
             && !failure.stopped
             && !self.stopping()
-            && self.failed.is_none()
+            && self.end.failed.is_none()
             && self.expired(i).is_none();
         let detail = match &kept {
             Some(ws) => format!("{}; workspace kept at {}", failure.why, ws.display()),
@@ -344,7 +361,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         let (state, status, why) = if self.stopping() {
             let why = "not retried: the run was stopped".to_string();
             (ActState::Abandoned, ActionStatus::Abandoned, why)
-        } else if let Some(at) = &self.failed {
+        } else if let Some(at) = &self.end.failed {
             let why = format!("not retried: the run failed at `{at}`");
             (ActState::Failed, ActionStatus::Failed, why)
         } else if let Some(why) = self.expired(i) {

@@ -15,7 +15,7 @@ use crate::ir::{CondRule, Mode, Stage};
 use crate::runtime::error::Error;
 use crate::runtime::locks::Lock;
 use crate::runtime::plan::{Verdict, stage_verdict};
-use crate::runtime::status::StageStatus;
+use crate::runtime::status::{Decided, StageStatus};
 
 impl<'r> Sched<'r, '_> {
     /// Decides stage `i` (its sources have ended): runs, is skipped, holds, fails, or first
@@ -75,7 +75,7 @@ impl<'r> Sched<'r, '_> {
 
     /// Stage `i` is held at a disabled transition (or behind a held stage).
     fn hold_stage(&mut self, i: StageIx, why: String) -> Result<(), Error> {
-        self.held = true;
+        self.end.held = true;
         let stage = self.ir_stage(i);
         // Behind a held stage: not held itself, only not decided yet.
         let behind = stage
@@ -140,7 +140,7 @@ impl<'r> Sched<'r, '_> {
                 s.deadline = stage
                     .timeout_secs
                     .map(|t| s.started + Duration::from_secs(t));
-                self.stage_record(i, StageStatus::Running, "", Some("runs"), None)
+                self.stage_record(i, StageStatus::Running, "", Some(Decided::Runs), None)
             }
             Lock::Waiting { holder } => {
                 if first {
@@ -157,8 +157,8 @@ impl<'r> Sched<'r, '_> {
                 Ok(())
             }
             Lock::Superseded { by } => {
-                self.superseded = Some(by.clone());
-                self.failed.get_or_insert_with(|| stage.name.clone());
+                self.end.superseded = Some(by.clone());
+                self.end.failed.get_or_insert_with(|| stage.name.clone());
                 self.halt.send_modify(|n| *n += 1);
                 let detail = format!("superseded: run {by} is newer and waits for this stage");
                 self.stage_record(i, StageStatus::Pending, &detail, None, None)

@@ -9,7 +9,35 @@ use crate::ir::{ElseResult, FailurePolicy, Kind, RetryScope};
 use crate::runtime::error::Error;
 use crate::runtime::plan::Verdict;
 use crate::runtime::state::{ActionUpdate, Commit};
-use crate::runtime::status::{ActionStatus, StageStatus};
+use crate::runtime::status::{ActionStatus, Decided, RunStatus, StageStatus};
+
+/// What ends a run other than running out of work.
+#[derive(Default)]
+pub(super) struct Ending {
+    /// The stage whose failure fails the run: nothing new starts.
+    pub(super) failed: Option<String>,
+    /// The newer run that superseded this one.
+    pub(super) superseded: Option<String>,
+    /// A stage is held (an approval, a disabled transition, a closed window).
+    pub(super) held: bool,
+}
+
+impl Ending {
+    /// How the run ends once nothing is in flight (`stopping`: a stop was asked for).
+    pub(super) fn status(&self, stopping: bool) -> RunStatus {
+        if stopping {
+            RunStatus::Stopped
+        } else if self.superseded.is_some() {
+            RunStatus::Superseded
+        } else if self.failed.is_some() {
+            RunStatus::Failed
+        } else if self.held {
+            RunStatus::Waiting
+        } else {
+            RunStatus::Succeeded
+        }
+    }
+}
 
 impl<'r, 'a> Sched<'r, 'a> {
     /// Whether stage `i`'s actions are over for this round: nothing running or backing off,
@@ -19,7 +47,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         if s.any(|a| matches!(a, ActState::Running | ActState::Backoff)) {
             return false;
         }
-        let blocked = self.failed.is_some() || self.stopping() || s.any(ActState::broken);
+        let blocked = self.end.failed.is_some() || self.stopping() || s.any(ActState::broken);
         blocked || s.actions.iter().all(|a| a.state.done_well())
     }
 
@@ -50,7 +78,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             // Another stage failed the run before this one could finish.
             let why = format!(
                 "not finished: the run failed at `{}`",
-                self.failed.clone().unwrap_or_default()
+                self.end.failed.clone().unwrap_or_default()
             );
             return self.end_stage(i, StageStatus::Abandoned, &why, Verdict::Fails(why.clone()));
         }
@@ -63,7 +91,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             return match stage.on_failure {
                 FailurePolicy::Retry { scope, count }
                     if self.stages[i].rounds_left > 0
-                        && self.failed.is_none()
+                        && self.end.failed.is_none()
                         && self.expired(i).is_none() =>
                 {
                     self.retry_round(i, scope, count)
@@ -114,7 +142,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         for &j in &reset {
             let a = j.of(stage);
             if a.kind == Kind::Approval {
-                self.approval_since.remove(&(i, j));
+                self.approvals.since.remove(&(i, j));
                 run.history
                     .forget_decision(run.run_id, &stage.name, &a.name)?;
             }
@@ -153,11 +181,11 @@ impl<'r, 'a> Sched<'r, 'a> {
         self.stages[i].phase = Phase::Done;
         self.scope.statuses.insert(name.to_string(), status);
         let code = match &verdict {
-            Verdict::Runs | Verdict::RunsOrSkipped(_) => "runs",
-            Verdict::Skipped(_) => "skipped",
-            Verdict::NotReached(_) => "not-reached",
-            Verdict::Held(_) | Verdict::Waits(_) => "held",
-            Verdict::Fails(_) | Verdict::Depends(_) | Verdict::AfterFailure(_) => "fails",
+            Verdict::Runs | Verdict::RunsOrSkipped(_) => Decided::Runs,
+            Verdict::Skipped(_) => Decided::Skipped,
+            Verdict::NotReached(_) => Decided::NotReached,
+            Verdict::Held(_) | Verdict::Waits(_) => Decided::Held,
+            Verdict::Fails(_) | Verdict::Depends(_) | Verdict::AfterFailure(_) => Decided::Fails,
         };
         self.verdicts.insert(name, verdict);
         self.stage_record(i, status, detail, Some(code), None)?;
@@ -173,7 +201,7 @@ impl<'r, 'a> Sched<'r, 'a> {
     /// Stage `i` fails, and with it the run: nothing new starts.
     pub(super) fn fail_stage(&mut self, i: StageIx, why: &str) -> Result<(), Error> {
         let name = &self.ir_stage(i).name;
-        self.failed.get_or_insert_with(|| name.clone());
+        self.end.failed.get_or_insert_with(|| name.clone());
         self.halt.send_modify(|n| *n += 1);
         self.end_stage(i, StageStatus::Failed, why, Verdict::Fails(why.to_string()))
     }

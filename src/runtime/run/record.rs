@@ -12,7 +12,7 @@ use super::stage::{ActionIx, StageIx};
 use crate::runtime::error::Error;
 use crate::runtime::exec;
 use crate::runtime::state::{ActionUpdate, Commit, StageUpdate};
-use crate::runtime::status::{ActionStatus, StageStatus};
+use crate::runtime::status::{ActionStatus, Decided, StageStatus};
 
 /// A change of an action to record: its status and what goes with it.
 #[derive(Clone, Copy)]
@@ -88,7 +88,7 @@ impl Sched<'_, '_> {
         i: StageIx,
         status: StageStatus,
         detail: &str,
-        verdict: Option<&str>,
+        verdict: Option<Decided>,
         rounds: Option<u32>,
     ) -> Result<(), Error> {
         let name = &self.ir_stage(i).name;
@@ -142,7 +142,7 @@ impl Sched<'_, '_> {
         if commit == Commit::Soon {
             // The slot is free once the end is committed.
             let committed = self.run.history.committed()?;
-            self.uncommitted += 1;
+            self.slots.uncommitted += 1;
             self.notices.push(Box::pin(async move {
                 let _ = committed.await;
                 Event::Committed

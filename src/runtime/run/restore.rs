@@ -12,7 +12,7 @@ use crate::ir::Kind;
 use crate::runtime::error::Error;
 use crate::runtime::plan::Verdict;
 use crate::runtime::state::Recorded;
-use crate::runtime::status::{ActionStatus, StageStatus};
+use crate::runtime::status::{ActionStatus, Decided, StageStatus};
 
 /// Removes what a process that ended before left of its attempts in `work` (their
 /// processes are gone: the caller swept them): stale workspaces and `$PIPEC_OUTPUT` files.
@@ -105,7 +105,7 @@ impl<'a> Sched<'_, 'a> {
                 started_any |= ra.status != ActionStatus::Pending;
                 if ra.status == ActionStatus::Waiting {
                     if let Some(t) = ra.started.as_deref().and_then(|t| t.parse().ok()) {
-                        self.approval_since.insert((i, j), t);
+                        self.approvals.since.insert((i, j), t);
                     }
                 }
                 let act = &mut self.stages[i][j];
@@ -114,9 +114,11 @@ impl<'a> Sched<'_, 'a> {
             }
             let name: &'a str = &stage.name;
             let reason = rs.reason.clone().unwrap_or_default();
-            let done = match (rs.status, rs.verdict.as_deref()) {
+            let done = match (rs.status, rs.verdict) {
                 (StageStatus::Succeeded, _) => Some(Verdict::Runs),
-                (StageStatus::Skipped, Some("not-reached")) => Some(Verdict::NotReached(reason)),
+                (StageStatus::Skipped, Some(Decided::NotReached)) => {
+                    Some(Verdict::NotReached(reason))
+                }
                 (StageStatus::Skipped, _) => Some(Verdict::Skipped(reason)),
                 (StageStatus::Failed, _) if !again => Some(Verdict::Fails(reason)),
                 _ => None,
@@ -124,7 +126,7 @@ impl<'a> Sched<'_, 'a> {
             if let Some(verdict) = done {
                 self.stages[i].phase = Phase::Done;
                 if matches!(verdict, Verdict::Fails(_)) {
-                    self.failed.get_or_insert_with(|| name.to_string());
+                    self.end.failed.get_or_insert_with(|| name.to_string());
                 }
                 self.scope.statuses.insert(name.to_string(), rs.status);
                 self.verdicts.insert(name, verdict);
@@ -132,7 +134,7 @@ impl<'a> Sched<'_, 'a> {
             }
             // Running (or waiting for an approval, or to run again): into the stage again,
             // past its entry. Not decided yet, or held at a transition: decided again.
-            let entered = rs.verdict.as_deref() == Some("runs") || started_any;
+            let entered = rs.verdict == Some(Decided::Runs) || started_any;
             self.stages[i].phase = if entered {
                 Phase::Locking
             } else {
@@ -158,7 +160,7 @@ impl<'a> Sched<'_, 'a> {
             .collect();
         self.record_pending(i, &reset)?;
         let (status, verdict) = if entered {
-            (StageStatus::Running, Some("runs"))
+            (StageStatus::Running, Some(Decided::Runs))
         } else {
             (StageStatus::Pending, None)
         };

@@ -40,7 +40,7 @@ impl<'r> Sched<'r, '_> {
                 ),
             );
         };
-        self.failed.get_or_insert_with(|| stage.name.clone());
+        self.end.failed.get_or_insert_with(|| stage.name.clone());
         self.halt.send_modify(|n| *n += 1);
         self.stages[i].phase = Phase::Exit;
         (run.report)(Progress::Stage {

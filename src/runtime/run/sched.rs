@@ -3,7 +3,7 @@
 //! borrow the run instead of being `'static` tasks); each event updates the state, records
 //! it in the history, and the loop starts whatever became ready.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -13,7 +13,9 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
-use super::approvals::Approval;
+use super::approvals::{Approval, Approvals};
+use super::attempts::Slots;
+use super::finish::Ending;
 use super::stage::{ActionIx, Phase, StageIx, Stages};
 use super::{Progress, Run, RunScope, Start, window};
 use crate::runtime::attempt::{Failure, Finished, Workspaces};
@@ -85,22 +87,14 @@ pub(super) struct Sched<'r, 'a> {
     order: Vec<StageIx>,
     pub(super) stages: Stages,
     pub(super) verdicts: BTreeMap<&'a str, Verdict>,
-    /// Attempts in flight (the `jobs` limit).
-    pub(super) running: usize,
-    /// Ended attempts whose end the history's writer has not committed yet: they count
-    /// against `jobs` too, so that after a crash at most `jobs` actions run again.
-    pub(super) uncommitted: usize,
+    /// The `--jobs` slots taken.
+    pub(super) slots: Slots,
     /// Futures of the run that are not attempts, backoffs or checks (commit notices).
     pub(super) notices: Vec<Pending<'r>>,
-    /// The stage whose failure fails the run: nothing new starts.
-    pub(super) failed: Option<String>,
-    /// The newer run that superseded this one (it ends `superseded`).
-    pub(super) superseded: Option<String>,
-    /// Approvals waiting for a decision (their futures are in flight): when nothing else
-    /// is, the run is held.
-    pub(super) approvals: BTreeSet<(StageIx, ActionIx)>,
-    /// When each approval began waiting (kept across a hold).
-    pub(super) approval_since: BTreeMap<(StageIx, ActionIx), jiff::Timestamp>,
+    /// What ends the run other than running out of work: a failure, a newer run, a hold.
+    pub(super) end: Ending,
+    /// Approvals waiting for a decision.
+    pub(super) approvals: Approvals,
     /// Stages held for their deployment windows (`else wait`).
     pub(super) windows: window::Windows,
     /// Artifacts this run has not captured come from this run (a rollback's source).
@@ -108,7 +102,6 @@ pub(super) struct Sched<'r, 'a> {
     /// Changes whenever an action fails for good or the run fails: retry backoffs wake up
     /// to see whether they should still retry.
     pub(super) halt: tokio::sync::watch::Sender<u64>,
-    pub(super) held: bool,
     pub(super) workspaces: Workspaces,
     pub(super) outputs: u64,
     pub(super) deadline: Option<Instant>,
@@ -157,17 +150,13 @@ impl<'r, 'a> Sched<'r, 'a> {
             order,
             stages: Stages::new(ir, now),
             verdicts: BTreeMap::new(),
-            running: 0,
-            uncommitted: 0,
+            slots: Slots::default(),
             notices: Vec::new(),
-            failed: None,
-            superseded: None,
-            approvals: BTreeSet::new(),
-            approval_since: BTreeMap::new(),
+            end: Ending::default(),
+            approvals: Approvals::default(),
             windows: window::Windows::default(),
             source: run.start.source().map(str::to_string),
             halt: tokio::sync::watch::Sender::new(0),
-            held: false,
             workspaces: Workspaces {
                 root: work,
                 free: Vec::new(),
@@ -211,7 +200,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             // Only holds wait (approvals, windows): nothing can go on until someone decides
             // or a window opens (unless something failed meanwhile: then the approvals are
             // asked whether they should still wait).
-            let holds = self.approvals.len() + self.windows.timers;
+            let holds = self.approvals.waiting.len() + self.windows.timers;
             if holds == inflight.len() && !self.approvals_to_recheck() {
                 self.hold_approvals()?;
                 break;
@@ -253,17 +242,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             }
         }
         self.echo_pending();
-        Ok(if self.stopping() {
-            RunStatus::Stopped
-        } else if self.superseded.is_some() {
-            RunStatus::Superseded
-        } else if self.failed.is_some() {
-            RunStatus::Failed
-        } else if self.held {
-            RunStatus::Waiting
-        } else {
-            RunStatus::Succeeded
-        })
+        Ok(self.end.status(self.stopping()))
     }
 
     /// `--verbose`: shows the output lines that have arrived.
@@ -279,11 +258,11 @@ impl<'r, 'a> Sched<'r, 'a> {
     fn advance(&mut self, inflight: &mut Inflight<'r>) -> Result<(), Error> {
         loop {
             let mut changed = false;
-            if self.failed.is_none() && !self.stopping() {
+            if self.end.failed.is_none() && !self.stopping() {
                 for k in 0..self.order.len() {
                     let i = self.order[k];
                     // A stage decided in this pass may have failed the run.
-                    if self.failed.is_some() {
+                    if self.end.failed.is_some() {
                         break;
                     }
                     if self.stages[i].phase == Phase::Waiting && self.sources_done(i) {
@@ -296,7 +275,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 let s = &self.stages[i];
                 if s.phase == Phase::Locking
                     && !s.polling
-                    && self.failed.is_none()
+                    && self.end.failed.is_none()
                     && !self.stopping()
                 {
                     self.enter(i, inflight)?;
@@ -333,7 +312,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 workspace,
                 result,
             } => {
-                self.running -= 1;
+                self.slots.running -= 1;
                 self.attempt_ended(stage, action, took, workspace, result, inflight)
             }
             Event::BackoffOver { stage, action, due } => {
@@ -357,7 +336,7 @@ impl<'r, 'a> Sched<'r, 'a> {
             }
             Event::WindowTimer { stage } => self.window_woke(stage),
             Event::Committed => {
-                self.uncommitted -= 1;
+                self.slots.uncommitted -= 1;
                 Ok(())
             }
             Event::Rollback {

@@ -259,7 +259,7 @@ impl<'r> Sched<'r, '_> {
             return Ok(());
         }
         self.stages[i].phase = Phase::Waiting;
-        if self.stopping() || self.failed.is_some() {
+        if self.stopping() || self.end.failed.is_some() {
             let why = if self.stopping() {
                 "the run was stopped"
             } else {

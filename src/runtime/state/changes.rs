@@ -13,7 +13,7 @@ use rusqlite::{Connection, params};
 use super::owner::Owner;
 use super::{History, MAX_QUEUED, immediate, now, sql};
 use crate::runtime::error::Error;
-use crate::runtime::status::{ActionStatus, RunStatus, StageStatus};
+use crate::runtime::status::{ActionStatus, Decided, RunStatus, StageStatus};
 
 /// A change of the history, applied in order.
 pub(super) enum Change {
@@ -21,7 +21,7 @@ pub(super) enum Change {
         run: String,
         stage: String,
         status: StageStatus,
-        verdict: Option<String>,
+        verdict: Option<Decided>,
         reason: Option<String>,
         rounds: Option<u32>,
         at: String,
@@ -137,7 +137,7 @@ impl History {
                 run: run.into(),
                 stage: stage.into(),
                 status: update.status,
-                verdict: update.verdict.map(str::to_string),
+                verdict: update.verdict,
                 reason: update.reason.map(str::to_string),
                 rounds: update.rounds,
                 at: now(),
@@ -384,8 +384,8 @@ pub struct Snapshot<'a> {
 /// A change of a stage's record.
 pub struct StageUpdate<'a> {
     pub status: StageStatus,
-    /// How it was decided: `runs`, `skipped`, `not-reached`, `held`, `fails`.
-    pub verdict: Option<&'a str>,
+    /// How it was decided (kept from before when `None`).
+    pub verdict: Option<Decided>,
     /// Why (shown by `pipec show`).
     pub reason: Option<&'a str>,
     /// `on failure retry` rounds used so far.

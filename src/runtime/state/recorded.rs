@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, params};
 use super::owner::Owner;
 use super::{History, immediate, now, sql};
 use crate::runtime::error::Error;
-use crate::runtime::status::{ActionStatus, RunStatus, StageStatus};
+use crate::runtime::status::{ActionStatus, Decided, RunStatus, StageStatus};
 
 /// A run as recorded: its snapshot and how far it got.
 #[derive(Clone, Debug)]
@@ -36,7 +36,7 @@ pub struct Recorded {
 pub struct RecordedStage {
     pub name: String,
     pub status: StageStatus,
-    pub verdict: Option<String>,
+    pub verdict: Option<Decided>,
     pub reason: Option<String>,
     pub rounds: u32,
     pub actions: Vec<RecordedAction>,
