@@ -1,7 +1,7 @@
 //! The command line: argument parsing (clap), file reading, printing, exit codes.
 //!
 //! This is the only module that prints or reads files for the compiler phases. Each
-//! subcommand lives in its own file and returns its exit code or the [`error::Error`] it
+//! subcommand lives in its own file and returns its exit code or the `error::Error` it
 //! ended on, which [`main`] prints (`error: …`) with the error's exit code; `main` also
 //! installs the panic hook that turns a bug into exit 101 with a request to report it.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // Reason: the CLI is where output happens.
