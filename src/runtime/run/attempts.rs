@@ -78,26 +78,8 @@ impl<'r, 'a> Sched<'r, 'a> {
         a: &'a Action,
         inflight: &mut Inflight<'r>,
     ) -> Result<(), Error> {
-        if let Some(w) = &a.when {
-            let (state, status, why) = match eval(w, &self.scope) {
-                Ok(Value::Bool(true)) => (ActState::Running, ActionStatus::Running, String::new()),
-                Ok(_) => (
-                    ActState::Skipped,
-                    ActionStatus::Skipped,
-                    format!("when: `{}` is false", crate::runtime::plan::describe(w)),
-                ),
-                // A condition that cannot be evaluated is a failure, not a "no".
-                Err(e) => (
-                    ActState::Failed,
-                    ActionStatus::Failed,
-                    format!("when: `{}`: {e}", crate::runtime::plan::describe(w)),
-                ),
-            };
-            if state != ActState::Running {
-                self.stages[i][j].state = state;
-                self.record(i, j, Note::new(status, 0, &why))?;
-                return Ok(());
-            }
+        if !self.when_holds(i, j, a)? {
+            return Ok(());
         }
         if let Some(why) = self.expired(i) {
             let attempt = self.stages[i][j].attempts;
@@ -110,6 +92,42 @@ impl<'r, 'a> Sched<'r, 'a> {
             self.start_approval(i, j, inflight)?;
             return Ok(());
         }
+        self.launch(i, j, a, inflight)
+    }
+
+    /// Whether action `j`'s `when` holds (or it has none); else it is recorded skipped, or
+    /// failed when the condition cannot be evaluated.
+    fn when_holds(&mut self, i: StageIx, j: ActionIx, a: &Action) -> Result<bool, Error> {
+        let Some(when) = &a.when else {
+            return Ok(true);
+        };
+        let (state, status, why) = match eval(when, &self.scope) {
+            Ok(Value::Bool(true)) => return Ok(true),
+            Ok(_) => (
+                ActState::Skipped,
+                ActionStatus::Skipped,
+                format!("when: `{}` is false", crate::runtime::plan::describe(when)),
+            ),
+            // A condition that cannot be evaluated is a failure, not a "no".
+            Err(err) => (
+                ActState::Failed,
+                ActionStatus::Failed,
+                format!("when: `{}`: {err}", crate::runtime::plan::describe(when)),
+            ),
+        };
+        self.stages[i][j].state = state;
+        self.record(i, j, Note::new(status, 0, &why))?;
+        Ok(false)
+    }
+
+    /// Starts the next attempt of action `j` of stage `i`, in a fresh workspace.
+    fn launch(
+        &mut self,
+        i: StageIx,
+        j: ActionIx,
+        a: &'a Action,
+        inflight: &mut Inflight<'r>,
+    ) -> Result<(), Error> {
         let attempt = self.stages[i][j].attempts + 1;
         let limit = self.limit(i, a.timeout_secs).map(|(_, which)| which);
         let act = &mut self.stages[i][j];

@@ -11,7 +11,7 @@ use super::stage::{ActState, ActionIx, Phase, StageIx};
 use crate::ir::Kind;
 use crate::runtime::error::Error;
 use crate::runtime::plan::Verdict;
-use crate::runtime::state::Recorded;
+use crate::runtime::state::{Recorded, RecordedStage};
 use crate::runtime::status::{ActionStatus, Decided, StageStatus};
 
 /// Removes what a process that ended before left of its attempts in `work` (their
@@ -81,37 +81,7 @@ impl<'a> Sched<'_, 'a> {
                 let s = &mut self.stages[i];
                 s.rounds_left = s.rounds_left.saturating_sub(rs.rounds);
             }
-            let mut started_any = false;
-            for ra in &rs.actions {
-                let Some(j) = stage
-                    .actions
-                    .iter()
-                    .position(|a| a.name == ra.name)
-                    .map(ActionIx)
-                else {
-                    continue;
-                };
-                let next = match ra.status {
-                    ActionStatus::Succeeded if !all => ActState::Succeeded,
-                    ActionStatus::Skipped if !all => ActState::Skipped,
-                    ActionStatus::Failed if !again => ActState::Failed,
-                    _ => ActState::Pending,
-                };
-                // An approval asked again is decided again.
-                if again && next == ActState::Pending && j.of(stage).kind == Kind::Approval {
-                    run.history
-                        .forget_decision(run.run_id, &stage.name, &ra.name)?;
-                }
-                started_any |= ra.status != ActionStatus::Pending;
-                if ra.status == ActionStatus::Waiting {
-                    if let Some(t) = ra.started.as_deref().and_then(|t| t.parse().ok()) {
-                        self.approvals.since.insert((i, j), t);
-                    }
-                }
-                let act = &mut self.stages[i][j];
-                act.state = next;
-                act.attempts = ra.attempts;
-            }
+            let started_any = self.restore_actions(i, rs, again, all)?;
             let name: &'a str = &stage.name;
             let reason = rs.reason.clone().unwrap_or_default();
             let done = match (rs.status, rs.verdict) {
@@ -145,6 +115,51 @@ impl<'a> Sched<'_, 'a> {
             }
         }
         Ok(())
+    }
+
+    /// Takes up the actions of stage `i` as `rs` recorded them (`again`: the stage runs
+    /// again, `all` of its actions). Whether any had started.
+    fn restore_actions(
+        &mut self,
+        i: StageIx,
+        rs: &RecordedStage,
+        again: bool,
+        all: bool,
+    ) -> Result<bool, Error> {
+        let run = self.run;
+        let stage = self.ir_stage(i);
+        let mut started_any = false;
+        for ra in &rs.actions {
+            let Some(j) = stage
+                .actions
+                .iter()
+                .position(|a| a.name == ra.name)
+                .map(ActionIx)
+            else {
+                continue;
+            };
+            let next = match ra.status {
+                ActionStatus::Succeeded if !all => ActState::Succeeded,
+                ActionStatus::Skipped if !all => ActState::Skipped,
+                ActionStatus::Failed if !again => ActState::Failed,
+                _ => ActState::Pending,
+            };
+            // An approval asked again is decided again.
+            if again && next == ActState::Pending && j.of(stage).kind == Kind::Approval {
+                run.history
+                    .forget_decision(run.run_id, &stage.name, &ra.name)?;
+            }
+            started_any |= ra.status != ActionStatus::Pending;
+            if ra.status == ActionStatus::Waiting {
+                if let Some(t) = ra.started.as_deref().and_then(|t| t.parse().ok()) {
+                    self.approvals.since.insert((i, j), t);
+                }
+            }
+            let act = &mut self.stages[i][j];
+            act.state = next;
+            act.attempts = ra.attempts;
+        }
+        Ok(started_any)
     }
 
     /// `pipec retry`: stage `i` runs again, recorded before anything runs (a crash during

@@ -6,13 +6,14 @@
 //! processes.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
 use super::sched::{Event, Pending};
 use super::{Run, RunScope};
 use crate::ir::Action;
+use crate::runtime::artifacts;
 use crate::runtime::attempt::{Failure, Finished, blocking, prepare};
 use crate::runtime::exec::Echo;
 
@@ -103,25 +104,9 @@ impl Runner for Processes {
             // Inputs first: restoring and capturing may copy a lot, so off the scheduler.
             if !inputs.is_empty() {
                 let (state, run_id, ws) = (state.clone(), run_id.clone(), ws.clone());
-                blocking(move || {
-                    for input in &inputs {
-                        let name = &input.name;
-                        // A rollback's inputs come from its source run.
-                        let from = match &source {
-                            Some(s)
-                                if !crate::runtime::artifacts::exists(&state, &run_id, name) =>
-                            {
-                                s
-                            }
-                            _ => &run_id,
-                        };
-                        let folder = input.folder.as_deref();
-                        crate::runtime::artifacts::restore(&state, from, name, &ws, folder)?;
-                    }
-                    Ok(())
-                })
-                .await
-                .map_err(Failure::new)?;
+                blocking(move || restore_inputs(&state, &run_id, source.as_deref(), &inputs, &ws))
+                    .await
+                    .map_err(Failure::new)?;
             }
             let ended = prepared.go(run, &stop).await;
             // Read (with bounds) and removed whatever happened: it may hold anything.
@@ -130,14 +115,9 @@ impl Runner for Processes {
             let exit_code = ended?;
             let (exports, warnings) = written.map_err(Failure::new)?;
             if !outputs.is_empty() {
-                blocking(move || {
-                    for o in &outputs {
-                        crate::runtime::artifacts::capture(&state, &run_id, &o.name, &ws, &o.path)?;
-                    }
-                    Ok(())
-                })
-                .await
-                .map_err(Failure::new)?;
+                blocking(move || capture_outputs(&state, &run_id, &outputs, &ws))
+                    .await
+                    .map_err(Failure::new)?;
             }
             Ok(Finished {
                 exports,
@@ -146,4 +126,37 @@ impl Runner for Processes {
             })
         })
     }
+}
+
+/// Restores an attempt's `inputs` into its workspace `ws`: from this run, or (a rollback)
+/// from its `source` run when this run has not captured them.
+fn restore_inputs(
+    state: &Path,
+    run_id: &str,
+    source: Option<&str>,
+    inputs: &[crate::ir::Input],
+    ws: &Path,
+) -> Result<(), String> {
+    for input in inputs {
+        let name = &input.name;
+        let from = match source {
+            Some(s) if !artifacts::exists(state, run_id, name) => s,
+            _ => run_id,
+        };
+        artifacts::restore(state, from, name, ws, input.folder.as_deref())?;
+    }
+    Ok(())
+}
+
+/// Captures an attempt's `outputs` from its workspace `ws` into the store.
+fn capture_outputs(
+    state: &Path,
+    run_id: &str,
+    outputs: &[crate::ir::Artifact],
+    ws: &Path,
+) -> Result<(), String> {
+    for o in outputs {
+        artifacts::capture(state, run_id, &o.name, ws, &o.path)?;
+    }
+    Ok(())
 }
