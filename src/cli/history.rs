@@ -85,10 +85,11 @@ fn load_run(
 ) -> Result<crate::runtime::state::RunDetail, Error> {
     let h = open(dir)?;
     let id = find(&h, run)?;
-    if let Ok(Some(detail)) = h.show(&id) {
-        return Ok(detail);
+    match h.show(&id) {
+        Ok(Some(detail)) => Ok(detail),
+        Ok(None) => Err(Error::usage(format!("cannot read run `{id}`"))),
+        Err(e) => Err(Error::usage(format!("cannot read run `{id}`: {e}"))),
     }
-    Err(Error::usage(format!("cannot read run `{id}`")))
 }
 
 pub(crate) fn runs(args: &RunsArgs) -> Outcome {

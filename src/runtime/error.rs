@@ -6,12 +6,17 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::status::UnknownStatus;
+
 /// An error of the runtime.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// The run history (`SQLite`) failed: a full disk, a locked or damaged database, ….
     #[error("run history: {0}")]
     History(Arc<rusqlite::Error>),
+    /// The history holds a status this pipec does not know (a newer pipec wrote it).
+    #[error("run history: {0}")]
+    Unknown(UnknownStatus),
     /// The history's writer thread has stopped: what it held may not be committed.
     #[error("run history: its writer has stopped")]
     WriterStopped,
@@ -60,6 +65,11 @@ pub enum Error {
 impl Error {
     /// An error of the history's database.
     pub fn history(e: rusqlite::Error) -> Error {
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, source) = &e {
+            if let Some(unknown) = source.downcast_ref::<UnknownStatus>() {
+                return Error::Unknown(unknown.clone());
+            }
+        }
         Error::History(Arc::new(e))
     }
 }
@@ -78,6 +88,23 @@ mod tests {
         assert_eq!(
             Error::RunNotFound("20261126-101500-3".into()).to_string(),
             "run 20261126-101500-3 is not in the history"
+        );
+    }
+
+    #[test]
+    fn an_unknown_status_read_from_the_history_is_named() {
+        let unknown = super::UnknownStatus {
+            level: "run",
+            value: "paused".into(),
+        };
+        let read = rusqlite::Error::FromSqlConversionFailure(
+            2,
+            rusqlite::types::Type::Text,
+            Box::new(unknown),
+        );
+        assert_eq!(
+            Error::history(read).to_string(),
+            "run history: unknown run status `paused`"
         );
     }
 }

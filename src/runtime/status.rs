@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 /// A status text the history holds that this pipec does not know.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {level} status `{value}` in the run history")]
+#[error("unknown {level} status `{value}`")]
 pub struct UnknownStatus {
     pub level: &'static str,
     pub value: String,
@@ -198,9 +198,6 @@ mod tests {
     #[test]
     fn an_unknown_status_is_named() {
         let e = "finished".parse::<RunStatus>().expect_err("unknown");
-        assert_eq!(
-            e.to_string(),
-            "unknown run status `finished` in the run history"
-        );
+        assert_eq!(e.to_string(), "unknown run status `finished`");
     }
 }
