@@ -273,24 +273,10 @@ pub(super) fn fold(changes: Vec<Change>) -> Vec<Change> {
     out.into_iter().flatten().collect()
 }
 
+/// Applies one change in the transaction `conn` is in.
 pub(super) fn apply(conn: &Connection, change: &Change) -> Result<(), Error> {
     match change {
-        Change::Run { run, status, at } => {
-            let finished = status.ended().then_some(at);
-            conn.prepare_cached("UPDATE runs SET status = ?2, finished = ?3 WHERE id = ?1")
-                .and_then(|mut st| st.execute(params![run, status, finished]))
-                .and_then(|_| {
-                    conn.prepare_cached("DELETE FROM waits WHERE run = ?1")
-                        .and_then(|mut st| st.execute(params![run]))
-                })
-                .and_then(|n| {
-                    if !status.ended() {
-                        return Ok(n);
-                    }
-                    conn.prepare_cached("DELETE FROM locks WHERE run = ?1")
-                        .and_then(|mut st| st.execute(params![run]))
-                })
-        }
+        Change::Run { run, status, at } => apply_run(conn, run, *status, at),
         Change::Stage {
             run,
             stage,
@@ -305,54 +291,14 @@ pub(super) fn apply(conn: &Connection, change: &Change) -> Result<(), Error> {
             } else {
                 "UPDATE stages SET status = ?3, finished = ?4, verdict = COALESCE(?5, verdict), reason = ?6, rounds = COALESCE(?7, rounds) WHERE run = ?1 AND name = ?2"
             };
-            conn.prepare_cached(q).and_then(|mut st| {
-                st.execute(params![run, stage, status, at, verdict, reason, rounds])
-            })
+            conn.prepare_cached(q)
+                .and_then(|mut st| {
+                    st.execute(params![run, stage, status, at, verdict, reason, rounds])
+                })
+                .map(|_| ())
+                .map_err(sql)
         }
-        Change::Action {
-            run,
-            stage,
-            action,
-            status,
-            attempt,
-            exit_code,
-            log,
-            at,
-            started: Some(started),
-        } => conn
-            .prepare_cached("UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = COALESCE(started, ?9), finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3")
-            .and_then(|mut st| {
-                st.execute(params![run, stage, action, status, attempt, exit_code, log, at, started])
-            }),
-        Change::Action {
-            run,
-            stage,
-            action,
-            status,
-            attempt,
-            exit_code,
-            log,
-            at,
-            started: None,
-        } => {
-            // An approval's wait starts when it first waits (its timeout counts from then);
-            // an action to run again is not finished.
-            if *status == ActionStatus::Pending {
-                return conn
-                    .prepare_cached("UPDATE actions SET status = ?4, finished = NULL WHERE run = ?1 AND stage = ?2 AND name = ?3")
-                    .and_then(|mut st| st.execute(params![run, stage, action, status]))
-                    .map(|_| ())
-                    .map_err(sql);
-            }
-            let q = if matches!(status, ActionStatus::Running | ActionStatus::Waiting) {
-                "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = COALESCE(started, ?8) WHERE run = ?1 AND stage = ?2 AND name = ?3"
-            } else {
-                "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3"
-            };
-            conn.prepare_cached(q).and_then(|mut st| {
-                st.execute(params![run, stage, action, status, attempt, exit_code, log, at])
-            })
-        }
+        Change::Action { .. } => apply_action(conn, change),
         Change::Export {
             run,
             stage,
@@ -363,10 +309,81 @@ pub(super) fn apply(conn: &Connection, change: &Change) -> Result<(), Error> {
             .prepare_cached(
                 "INSERT OR REPLACE INTO exports (run, stage, action, key, value) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
-            .and_then(|mut st| st.execute(params![run, stage, action, key, value])),
+            .and_then(|mut st| st.execute(params![run, stage, action, key, value]))
+            .map(|_| ())
+            .map_err(sql),
     }
-    .map(|_| ())
-    .map_err(sql)
+}
+
+/// A run's end (or hold): it stops waiting for stages, and an ended run leaves the stages it
+/// occupied (a held one keeps them).
+fn apply_run(conn: &Connection, run: &str, status: RunStatus, at: &str) -> Result<(), Error> {
+    let finished = status.ended().then_some(at);
+    conn.prepare_cached("UPDATE runs SET status = ?2, finished = ?3 WHERE id = ?1")
+        .and_then(|mut st| st.execute(params![run, status, finished]))
+        .and_then(|_| {
+            conn.prepare_cached("DELETE FROM waits WHERE run = ?1")
+                .and_then(|mut st| st.execute(params![run]))
+        })
+        .and_then(|n| {
+            if !status.ended() {
+                return Ok(n);
+            }
+            conn.prepare_cached("DELETE FROM locks WHERE run = ?1")
+                .and_then(|mut st| st.execute(params![run]))
+        })
+        .map(|_| ())
+        .map_err(sql)
+}
+
+/// An action's change (`change` is a `Change::Action`).
+fn apply_action(conn: &Connection, change: &Change) -> Result<(), Error> {
+    let Change::Action {
+        run,
+        stage,
+        action,
+        status,
+        attempt,
+        exit_code,
+        log,
+        at,
+        started,
+    } = change
+    else {
+        return Ok(());
+    };
+    if let Some(started) = started {
+        // A "running" mark folded into this end.
+        return conn
+            .prepare_cached("UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = COALESCE(started, ?9), finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3")
+            .and_then(|mut st| {
+                st.execute(params![run, stage, action, status, attempt, exit_code, log, at, started])
+            })
+            .map(|_| ())
+            .map_err(sql);
+    }
+    // An approval's wait starts when it first waits (its timeout counts from then); an
+    // action to run again is not finished.
+    if *status == ActionStatus::Pending {
+        return conn
+            .prepare_cached("UPDATE actions SET status = ?4, finished = NULL WHERE run = ?1 AND stage = ?2 AND name = ?3")
+            .and_then(|mut st| st.execute(params![run, stage, action, status]))
+            .map(|_| ())
+            .map_err(sql);
+    }
+    let q = if matches!(status, ActionStatus::Running | ActionStatus::Waiting) {
+        "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = COALESCE(started, ?8) WHERE run = ?1 AND stage = ?2 AND name = ?3"
+    } else {
+        "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3"
+    };
+    conn.prepare_cached(q)
+        .and_then(|mut st| {
+            st.execute(params![
+                run, stage, action, status, attempt, exit_code, log, at
+            ])
+        })
+        .map(|_| ())
+        .map_err(sql)
 }
 
 /// What a new run records besides its IR and params.

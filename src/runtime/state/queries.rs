@@ -155,41 +155,7 @@ impl History {
             .collect::<Result<_, _>>()
             .map_err(sql)?;
         for (name, status, reason) in names {
-            let mut a = self
-                .conn
-                .prepare("SELECT name, status, attempts, exit_code, started, finished, log FROM actions WHERE run = ?1 AND stage = ?2 ORDER BY idx")
-                .map_err(sql)?;
-            let actions: Vec<ActionRow> = a
-                .query_map(params![run, name], |r| {
-                    Ok(ActionRow {
-                        name: r.get(0)?,
-                        status: r.get(1)?,
-                        attempts: r.get(2)?,
-                        exit_code: r.get(3)?,
-                        exports: serde_json::Map::new(),
-                        started: r.get(4)?,
-                        finished: r.get(5)?,
-                        decision: None,
-                        log: r.get(6)?,
-                    })
-                })
-                .map_err(sql)?
-                .collect::<Result<_, _>>()
-                .map_err(sql)?;
-            let mut actions = actions;
-            for act in &mut actions {
-                let mut e = self.conn.prepare("SELECT key, value FROM exports WHERE run = ?1 AND stage = ?2 AND action = ?3 ORDER BY key").map_err(sql)?;
-                let kv: Vec<(String, String)> = e
-                    .query_map(params![run, name, act.name], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .map_err(sql)?
-                    .collect::<Result<_, _>>()
-                    .map_err(sql)?;
-                act.exports = kv
-                    .into_iter()
-                    .map(|(k, v)| (k, serde_json::Value::String(v)))
-                    .collect();
-                act.decision = self.decision(run, &name, &act.name)?.map(|d| d.describe());
-            }
+            let actions = self.action_rows(run, &name)?;
             stages.push(StageRow {
                 name,
                 status,
@@ -209,6 +175,47 @@ impl History {
             stages,
             transitions,
         }))
+    }
+
+    /// The actions of stage `stage` of run `run`, with their exports and decisions.
+    fn action_rows(&self, run: &str, stage: &str) -> Result<Vec<ActionRow>, Error> {
+        let mut a = self
+            .conn
+            .prepare("SELECT name, status, attempts, exit_code, started, finished, log FROM actions WHERE run = ?1 AND stage = ?2 ORDER BY idx")
+            .map_err(sql)?;
+        let mut actions: Vec<ActionRow> = a
+            .query_map(params![run, stage], |r| {
+                Ok(ActionRow {
+                    name: r.get(0)?,
+                    status: r.get(1)?,
+                    attempts: r.get(2)?,
+                    exit_code: r.get(3)?,
+                    exports: serde_json::Map::new(),
+                    started: r.get(4)?,
+                    finished: r.get(5)?,
+                    decision: None,
+                    log: r.get(6)?,
+                })
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        for act in &mut actions {
+            let mut e = self.conn.prepare("SELECT key, value FROM exports WHERE run = ?1 AND stage = ?2 AND action = ?3 ORDER BY key").map_err(sql)?;
+            let kv: Vec<(String, String)> = e
+                .query_map(params![run, stage, act.name], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(sql)?
+                .collect::<Result<_, _>>()
+                .map_err(sql)?;
+            act.exports = kv
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect();
+            act.decision = self.decision(run, stage, &act.name)?.map(|d| d.describe());
+        }
+        Ok(actions)
     }
 
     /// The newest run of `pipeline`, other than `except`, in which `stage` succeeded (a
