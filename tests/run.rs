@@ -451,3 +451,35 @@ fn two_dir_inputs_go_to_folders_of_their_own_and_at_the_root_they_are_refused_be
     );
     assert!(!t.path("state/work").exists(), "nothing ran");
 }
+
+#[test]
+fn a_status_the_history_does_not_know_is_named_by_show_and_runs() {
+    let t = Test::new().file(
+        "p.pipe",
+        "pipeline p { stage a { action x: sh { run = \"true\" } } }\n",
+    );
+    assert_eq!(
+        t.args_once(&["run", "p.pipe", "--state-dir", "state"]).code,
+        0
+    );
+    // As a newer pipec might leave it.
+    rusqlite::Connection::open(t.path("state/history.db"))
+        .expect("history")
+        .execute("UPDATE runs SET status = 'paused'", [])
+        .expect("update");
+    for command in ["show", "runs"] {
+        let args: &[&str] = if command == "show" {
+            &["show", "last", "--state-dir", "state"]
+        } else {
+            &["runs", "--state-dir", "state"]
+        };
+        let out = t.args_once(args);
+        assert_eq!(out.code, 2, "{command}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("run history: unknown run status `paused`"),
+            "{command}: {}",
+            out.stderr
+        );
+    }
+}

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use super::error::{Error, Outcome};
 use crate::diagnostics::{Diagnostic, render};
 use crate::source::SourceMap;
 
@@ -42,38 +43,21 @@ pub(crate) struct Args {
     stdin_filename: Option<String>,
 }
 
-pub(crate) fn run(args: &Args) -> u8 {
+pub(crate) fn run(args: &Args) -> Outcome {
     let mut map = SourceMap::new();
     let mut roots = Vec::new();
     if args.stdin_filename.is_some() && args.paths.iter().any(|p| p.as_os_str() != ".") {
-        eprintln!("error: `--stdin-filename` checks standard input only; do not also name files");
-        return super::exit::USAGE;
+        return Err(Error::usage(
+            "`--stdin-filename` checks standard input only; do not also name files",
+        ));
     }
     if let Some(name) = &args.stdin_filename {
-        let text = match super::files::read_stdin() {
-            Ok(text) => text,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return super::exit::USAGE;
-            }
-        };
+        let text = super::files::read_stdin()?;
         roots.push(map.add(name.clone(), text));
     } else {
-        let files = match super::files::collect(&args.paths) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return super::exit::USAGE;
-            }
-        };
-        for f in files {
-            match super::files::read_source_or_say(&f) {
-                Ok(text) => roots.push(map.add(super::files::display_name(&f), text)),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return super::exit::USAGE;
-                }
-            }
+        for f in super::files::collect(&args.paths)? {
+            let text = super::files::read_source_or_say(&f)?;
+            roots.push(map.add(super::files::display_name(&f), text));
         }
     }
     let mut all: Vec<Diagnostic> = Vec::new();
@@ -93,11 +77,11 @@ pub(crate) fn run(args: &Args) -> u8 {
     print_report(&map, roots.len(), &diags, args.format);
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let failed = errors > 0 || (args.deny_warnings && !diags.is_empty());
-    if failed {
+    Ok(if failed {
         super::exit::INVALID
     } else {
         super::exit::OK
-    }
+    })
 }
 
 /// Prints diagnostics in a format (shared with `compile`).

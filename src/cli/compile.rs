@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::check::{Format, print_report_to};
+use super::error::{Error, Outcome};
 use crate::source::SourceMap;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,18 +42,13 @@ pub(crate) struct Args {
     format: Format,
 }
 
-pub(crate) fn run(args: &Args) -> u8 {
+pub(crate) fn run(args: &Args) -> Outcome {
     if args.target != Target::Ir {
-        eprintln!("error: only `--target ir` is available in this version of pipec");
-        return super::exit::USAGE;
+        return Err(Error::usage(
+            "only `--target ir` is available in this version of pipec",
+        ));
     }
-    let text = match super::files::read_source_or_say(&args.file) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::exit::USAGE;
-        }
-    };
+    let text = super::files::read_source_or_say(&args.file)?;
     // Diagnostics in a machine format must not mix with the IR on stdout.
     let to_stdout = args.output.is_none();
     let mut map = SourceMap::new();
@@ -61,14 +57,13 @@ pub(crate) fn run(args: &Args) -> u8 {
     let Some(mut ir) = out.ir else {
         if out.diagnostics.iter().all(|d| !d.is_error()) {
             print_report_to(&map, 1, &out.diagnostics, args.format, to_stdout);
-            eprintln!(
-                "error: `{}` has no pipeline to compile (only templates)",
+            return Err(Error::invalid(format!(
+                "`{}` has no pipeline to compile (only templates)",
                 map.get(root).name
-            );
-            return super::exit::INVALID;
+            )));
         }
         print_report_to(&map, 1, &out.diagnostics, args.format, to_stdout);
-        return super::exit::INVALID;
+        return Err(Error::diagnosed());
     };
     if !out.diagnostics.is_empty() {
         print_report_to(&map, 1, &out.diagnostics, args.format, to_stdout);
@@ -90,7 +85,7 @@ pub(crate) fn run(args: &Args) -> u8 {
                     .collect();
                 if !diags.is_empty() {
                     print_report_to(&map, 1, &diags, args.format, to_stdout);
-                    return super::exit::INVALID;
+                    return Err(Error::diagnosed());
                 }
                 let given: Vec<(String, String)> = args.params.clone();
                 for p in &mut ir.pipeline.params {
@@ -104,12 +99,10 @@ pub(crate) fn run(args: &Args) -> u8 {
     let json = crate::ir::to_json(&ir);
     match &args.output {
         Some(path) => {
-            if let Err(e) = std::fs::write(path, json + "\n") {
-                eprintln!("error: cannot write `{}`: {e}", path.display());
-                return super::exit::USAGE;
-            }
+            std::fs::write(path, json + "\n")
+                .map_err(|e| Error::usage(format!("cannot write `{}`: {e}", path.display())))?;
         }
         None => println!("{json}"),
     }
-    super::exit::OK
+    Ok(super::exit::OK)
 }

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
+use super::error::{Error, Outcome};
 use super::execute::{Drive, drive, exit_code, open_history, read_secrets};
 use crate::runtime::holds::{Decision, Override, declared};
 use crate::runtime::resume::{Start, facts_of, ir_of, params_of};
-use crate::runtime::run::RunStatus;
+use crate::runtime::run::{ActionStatus, RunStatus};
 use crate::runtime::state::{Claim, History, Recorded, Snapshot, now, resolve_dir};
 
 /// How a run that goes on in this process is shown and scheduled.
@@ -132,16 +133,11 @@ pub(crate) struct TransitionArgs {
     state_dir: Option<PathBuf>,
 }
 
-fn usage(message: &str) -> u8 {
-    eprintln!("error: {message}");
-    super::exit::USAGE
-}
-
 /// The history and the recorded run `run` names.
-fn recorded(state_dir: Option<&std::path::Path>, run: &str) -> Result<(History, Recorded), u8> {
+fn recorded(state_dir: Option<&std::path::Path>, run: &str) -> Result<(History, Recorded), Error> {
     let dir = resolve_dir(state_dir);
-    if !dir.join("history.db").exists() {
-        return Err(usage(&format!(
+    if !crate::runtime::state::Layout::of(&dir).history().exists() {
+        return Err(Error::usage(format!(
             "no run history in `{}`\nhelp: pass `--state-dir DIR`",
             dir.display()
         )));
@@ -150,60 +146,44 @@ fn recorded(state_dir: Option<&std::path::Path>, run: &str) -> Result<(History, 
     let id = match h.resolve(run) {
         Ok(Some(id)) => id,
         Ok(None) => {
-            return Err(usage(&format!(
+            return Err(Error::usage(format!(
                 "no run `{run}` in this state directory\nhelp: `pipec runs` lists them"
             )));
         }
-        Err(e) => return Err(usage(&e)),
+        Err(e) => return Err(Error::usage(e)),
     };
     match h.recorded(&id) {
         Ok(Some(rec)) => Ok((h, rec)),
-        Ok(None) => Err(usage(&format!("run `{id}` is gone from the history"))),
-        Err(e) => Err(usage(&e)),
+        Ok(None) => Err(Error::usage(format!("run `{id}` is gone from the history"))),
+        Err(e) => Err(Error::usage(e)),
     }
 }
 
-fn status_of(s: &str) -> Option<RunStatus> {
-    Some(match s {
-        "succeeded" => RunStatus::Succeeded,
-        "failed" => RunStatus::Failed,
-        "stopped" => RunStatus::Stopped,
-        "superseded" => RunStatus::Superseded,
-        _ => return None,
-    })
-}
-
-pub(crate) fn resume(args: &ResumeArgs) -> u8 {
-    let (history, rec) = match recorded(args.common.state_dir.as_deref(), &args.run) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    if let Some(status) = status_of(&rec.status) {
+pub(crate) fn resume(args: &ResumeArgs) -> Outcome {
+    let (history, rec) = recorded(args.common.state_dir.as_deref(), &args.run)?;
+    if rec.status.ended() {
         eprintln!(
             "run {} has ended: {}\n  details: pipec show {}",
             rec.id, rec.status, rec.id
         );
-        return exit_code(status);
+        return Ok(exit_code(rec.status));
     }
     go_on(&history, &rec, &args.common, false, None)
 }
 
-pub(crate) fn retry(args: &RetryArgs) -> u8 {
-    let (history, rec) = match recorded(args.common.state_dir.as_deref(), &args.run) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    if !matches!(rec.status.as_str(), "failed" | "stopped") {
-        return usage(&format!(
+pub(crate) fn retry(args: &RetryArgs) -> Outcome {
+    let (history, rec) = recorded(args.common.state_dir.as_deref(), &args.run)?;
+    if !matches!(rec.status, RunStatus::Failed | RunStatus::Stopped) {
+        return Err(Error::usage(format!(
             "the status of run {} is `{}`; `pipec retry` re-runs the failed stage of a failed or stopped run{}",
             rec.id,
             rec.status,
-            if matches!(rec.status.as_str(), "waiting" | "running") {
+            if matches!(rec.status, RunStatus::Waiting | RunStatus::Running) {
                 " (a held or interrupted run goes on with `pipec resume`)"
             } else {
                 ""
             }
-        ));
+        )));
     }
     // Like CodePipeline's retry: the run goes on with what it was started with.
     let file = rec
@@ -220,58 +200,60 @@ pub(crate) fn retry(args: &RetryArgs) -> u8 {
 }
 
 /// Resumes (or retries) a recorded run in this process.
-fn go_on(history: &History, rec: &Recorded, common: &Common, retry: bool, all: Option<bool>) -> u8 {
+fn go_on(
+    history: &History,
+    rec: &Recorded,
+    common: &Common,
+    retry: bool,
+    all: Option<bool>,
+) -> Outcome {
     if let Some(parent) = &rec.parent {
-        return usage(&format!(
+        return Err(Error::usage(format!(
             "run {} runs inside run {parent} (a `pipeline` action or a rollback); resume or retry {parent} instead",
             rec.id
-        ));
+        )));
     }
-    let prepared = ir_of(rec).and_then(|ir| {
-        let values = params_of(&ir, rec)?;
-        let base = rec
-            .file
-            .as_ref()
-            .and_then(|f| f.parent())
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default();
-        let secrets = read_secrets(&ir, &base)?;
-        Ok((ir, values, secrets))
-    });
-    let (ir, values, secrets) = match prepared {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::exit::INVALID;
-        }
-    };
-    let from: &[&str] = if retry {
-        &["failed", "stopped"]
+    let ir = ir_of(rec).map_err(Error::invalid)?;
+    let values = params_of(&ir, rec).map_err(Error::invalid)?;
+    let base = rec
+        .file
+        .as_ref()
+        .and_then(|f| f.parent())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let secrets = read_secrets(&ir, &base).map_err(Error::invalid)?;
+    let from: &[RunStatus] = if retry {
+        &[RunStatus::Failed, RunStatus::Stopped]
     } else {
-        &["running", "waiting"]
+        &[RunStatus::Running, RunStatus::Waiting]
     };
     match history.claim(&rec.id, from) {
         Ok(Claim::Taken) => {}
         Ok(Claim::Busy(owner)) => {
-            return usage(&format!(
+            return Err(Error::usage(format!(
                 "run {} is being run by another pipec (process {}); wait for it, or stop it with `pipec stop {}`",
                 rec.id, owner.pid, rec.id
-            ));
+            )));
         }
         Ok(Claim::Moved(status)) => {
-            return usage(&format!(
+            return Err(Error::usage(format!(
                 "run {} is {status} now (another pipec went on with it meanwhile)\n  details: pipec show {}",
                 rec.id, rec.id
-            ));
+            )));
         }
-        Err(e) => return usage(&e),
+        Err(e) => return Err(Error::usage(e)),
     }
     // What it is now that it is ours (another process may have moved it on since it was
     // read).
     let rec = match history.recorded(&rec.id) {
         Ok(Some(r)) => r,
-        Ok(None) => return usage(&format!("run `{}` is gone from the history", rec.id)),
-        Err(e) => return usage(&e),
+        Ok(None) => {
+            return Err(Error::usage(format!(
+                "run `{}` is gone from the history",
+                rec.id
+            )));
+        }
+        Err(e) => return Err(Error::usage(e)),
     };
     // Whatever the earlier process of this run (and of the runs nested in it) left running.
     let strays = crate::runtime::exec::end_strays(&history.work_dirs(&rec.id));
@@ -314,35 +296,34 @@ fn go_on(history: &History, rec: &Recorded, common: &Common, retry: bool, all: O
     })
 }
 
-pub(crate) fn rollback(args: &RollbackArgs) -> u8 {
+pub(crate) fn rollback(args: &RollbackArgs) -> Outcome {
     let dir = resolve_dir(args.common.state_dir.as_deref());
-    if !dir.join("history.db").exists() {
-        return usage(&format!(
+    if !crate::runtime::state::Layout::of(&dir).history().exists() {
+        return Err(Error::usage(format!(
             "no run history in `{}`: nothing to roll back to\nhelp: pass `--state-dir DIR`",
             dir.display()
-        ));
+        )));
     }
-    let history = match open_history(&dir) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    if let Err(why) = known_stage(&history, &dir, &args.pipeline, &args.stage) {
-        return usage(&why);
-    }
+    let history = open_history(&dir)?;
+    known_stage(&history, &dir, &args.pipeline, &args.stage)?;
     let source = match history.last_success(&args.pipeline, &args.stage, None) {
         Ok(Some(s)) => s,
         Ok(None) => {
-            return usage(&format!(
+            return Err(Error::usage(format!(
                 "no run of pipeline `{}` in which stage `{}` succeeded: nothing to roll back to\nhelp: `pipec runs --pipeline {}` lists its runs",
                 args.pipeline, args.stage, args.pipeline
-            ));
+            )));
         }
-        Err(e) => return usage(&e),
+        Err(e) => return Err(Error::usage(e)),
     };
     let rec = match history.recorded(&source) {
         Ok(Some(r)) => r,
-        Ok(None) => return usage(&format!("run `{source}` is gone from the history")),
-        Err(e) => return usage(&e),
+        Ok(None) => {
+            return Err(Error::usage(format!(
+                "run `{source}` is gone from the history"
+            )));
+        }
+        Err(e) => return Err(Error::usage(e)),
     };
     let base = rec
         .file
@@ -350,18 +331,9 @@ pub(crate) fn rollback(args: &RollbackArgs) -> u8 {
         .and_then(|f| f.parent())
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let prepared = ir_of(&rec).and_then(|ir| {
-        let values = params_of(&ir, &rec)?;
-        let secrets = read_secrets(&ir, &base)?;
-        Ok((ir, values, secrets))
-    });
-    let (ir, values, secrets) = match prepared {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::exit::INVALID;
-        }
-    };
+    let ir = ir_of(&rec).map_err(Error::invalid)?;
+    let values = params_of(&ir, &rec).map_err(Error::invalid)?;
+    let secrets = read_secrets(&ir, &base).map_err(Error::invalid)?;
     let facts = facts_of(&rec);
     let file = rec.file.clone().unwrap_or_default();
     let snapshot = Snapshot {
@@ -373,7 +345,7 @@ pub(crate) fn rollback(args: &RollbackArgs) -> u8 {
     let params = serde_json::to_value(&rec.params).unwrap_or_default();
     let id = match history.start_run(&ir, &params, &snapshot) {
         Ok(id) => id,
-        Err(e) => return usage(&e),
+        Err(e) => return Err(Error::usage(e)),
     };
     let start = Start::Rollback {
         stage: args.stage.clone(),
@@ -403,8 +375,8 @@ fn known_stage(
     dir: &std::path::Path,
     pipeline: &str,
     stage: &str,
-) -> Result<(), String> {
-    match history.latest_ir(pipeline)? {
+) -> Result<(), Error> {
+    match history.latest_ir(pipeline).map_err(Error::usage)? {
         None => {
             let names: std::collections::BTreeSet<String> = history
                 .runs(None)
@@ -412,7 +384,7 @@ fn known_stage(
                 .into_iter()
                 .map(|r| r.pipeline)
                 .collect();
-            Err(format!(
+            Err(Error::usage(format!(
                 "no run of a pipeline `{pipeline}` in `{}`{}",
                 dir.display(),
                 if names.is_empty() {
@@ -423,7 +395,7 @@ fn known_stage(
                         names.into_iter().collect::<Vec<_>>().join(", ")
                     )
                 }
-            ))
+            )))
         }
         Some((_, text)) => {
             let Ok(ir) = crate::ir::from_json(&text) else {
@@ -433,10 +405,10 @@ fn known_stage(
             if stages.contains(&stage) {
                 Ok(())
             } else {
-                Err(format!(
+                Err(Error::usage(format!(
                     "pipeline `{pipeline}` has no stage `{stage}`\nhelp: its stages: {}",
                     stages.join(", ")
-                ))
+                )))
             }
         }
     }
@@ -452,40 +424,34 @@ fn whoami() -> String {
         .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
 }
 
-pub(crate) fn approve(args: &DecideArgs) -> u8 {
+pub(crate) fn approve(args: &DecideArgs) -> Outcome {
     decide(args, true)
 }
 
-pub(crate) fn reject(args: &DecideArgs) -> u8 {
+pub(crate) fn reject(args: &DecideArgs) -> Outcome {
     decide(args, false)
 }
 
-fn decide(args: &DecideArgs, approved: bool) -> u8 {
-    let (history, rec) = match recorded(args.state_dir.as_deref(), &args.run) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+fn decide(args: &DecideArgs, approved: bool) -> Outcome {
+    let (history, rec) = recorded(args.state_dir.as_deref(), &args.run)?;
     let verb = if approved { "approve" } else { "reject" };
     let Some((stage, action)) = args.action.split_once('.') else {
-        return usage(&format!(
+        return Err(Error::usage(format!(
             "`{}` is not STAGE.ACTION (for example `deploy.approve`)",
             args.action
-        ));
+        )));
     };
     let by = args.by.clone().unwrap_or_else(whoami);
     if by.trim().is_empty() {
-        return usage("`--as` needs a name");
+        return Err(Error::usage("`--as` needs a name"));
     }
-    let approvers = match decidable(&rec, stage, action, verb) {
-        Ok(list) => list,
-        Err(e) => return usage(&e),
-    };
+    let approvers = decidable(&rec, stage, action, verb)?;
     if !approvers.is_empty() && !approvers.contains(&by) {
-        return usage(&format!(
+        return Err(Error::usage(format!(
             "`{by}` may not {verb} `{}`: its approvers are {}\nhelp: decide as one of them (`--as NAME` names who decides)",
             args.action,
             approvers.join(", ")
-        ));
+        )));
     }
     let decision = Decision {
         approved,
@@ -496,7 +462,7 @@ fn decide(args: &DecideArgs, approved: bool) -> u8 {
     match history.decide(&rec.id, stage, action, &decision) {
         Ok(Ok(())) => {}
         Ok(Err(earlier)) => {
-            return usage(&format!(
+            return Err(Error::usage(format!(
                 "`{}` of run {} was already {} by {} at {}",
                 args.action,
                 rec.id,
@@ -507,9 +473,9 @@ fn decide(args: &DecideArgs, approved: bool) -> u8 {
                 },
                 earlier.by,
                 earlier.at
-            ));
+            )));
         }
-        Err(e) => return usage(&e),
+        Err(e) => return Err(Error::usage(e)),
     }
     let live = history
         .owner(&rec.id)
@@ -527,13 +493,13 @@ fn decide(args: &DecideArgs, approved: bool) -> u8 {
         args.action,
         rec.id
     );
-    super::exit::OK
+    Ok(super::exit::OK)
 }
 
 /// The approvers of approval action `stage.action` of `rec` (empty: anyone), when it waits
 /// for a decision; else why it cannot be decided.
-fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Vec<String>, String> {
-    let ir = ir_of(rec)?;
+fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Vec<String>, Error> {
+    let ir = ir_of(rec).map_err(Error::usage)?;
     let found = ir
         .pipeline
         .stages
@@ -557,28 +523,28 @@ fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Ve
         format!("its approvals: {}", approvals.join(", "))
     };
     let Some(a) = found else {
-        return Err(format!(
+        return Err(Error::usage(format!(
             "run {} has no action `{stage}.{action}` ({list})",
             rec.id
-        ));
+        )));
     };
     if a.kind != crate::ir::Kind::Approval {
-        return Err(format!(
+        return Err(Error::usage(format!(
             "`{stage}.{action}` is not an approval action ({list})"
-        ));
+        )));
     }
-    if status_of(&rec.status).is_some() {
-        return Err(format!(
+    if rec.status.ended() {
+        return Err(Error::usage(format!(
             "run {} has ended ({}): there is nothing to {verb}",
             rec.id, rec.status
-        ));
+        )));
     }
     let recorded = rec
         .stages
         .iter()
         .find(|s| s.name == stage)
         .and_then(|s| s.actions.iter().find(|x| x.name == action));
-    let status = recorded.map_or("pending", |x| x.status.as_str());
+    let status = recorded.map_or(ActionStatus::Pending, |x| x.status);
     // Too late: the approval's time is up (its run fails it when it goes on).
     let since = recorded
         .and_then(|x| x.started.as_deref())
@@ -586,20 +552,20 @@ fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Ve
     if let Some(since) = since {
         let secs = crate::runtime::run::approval_timeout(a);
         let waited = jiff::Timestamp::now().duration_since(since).as_secs();
-        if status == "waiting" && waited >= i64::try_from(secs).unwrap_or(i64::MAX) {
-            return Err(format!(
+        if status == ActionStatus::Waiting && waited >= i64::try_from(secs).unwrap_or(i64::MAX) {
+            return Err(Error::usage(format!(
                 "`{stage}.{action}` of run {} waited longer than its timeout ({}): it can no longer be decided, and fails when the run goes on (`pipec resume {}`)",
                 rec.id,
                 crate::syntax::format_duration(secs),
                 rec.id
-            ));
+            )));
         }
     }
-    if status != "waiting" {
-        return Err(format!(
+    if status != ActionStatus::Waiting {
+        return Err(Error::usage(format!(
             "`{stage}.{action}` of run {} is not waiting for a decision (it is {status})",
             rec.id
-        ));
+        )));
     }
     approvers_of(a, &ir, rec)
 }
@@ -609,12 +575,12 @@ fn approvers_of(
     a: &crate::ir::Action,
     ir: &crate::ir::Ir,
     rec: &Recorded,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Error> {
     let Some(expr) = a.params.get("approvers") else {
         return Ok(Vec::new());
     };
-    let values = params_of(ir, rec)?;
-    match crate::runtime::resume::eval_with_params(expr, &values)? {
+    let values = params_of(ir, rec).map_err(Error::usage)?;
+    match crate::runtime::resume::eval_with_params(expr, &values).map_err(Error::usage)? {
         crate::runtime::eval::Value::List(items) => Ok(items
             .iter()
             .map(crate::runtime::eval::Value::text)
@@ -623,25 +589,27 @@ fn approvers_of(
     }
 }
 
-pub(crate) fn transition(args: &TransitionArgs) -> u8 {
+pub(crate) fn transition(args: &TransitionArgs) -> Outcome {
     let dir = resolve_dir(args.state_dir.as_deref());
-    let history = match open_history(&dir) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
+    let history = open_history(&dir)?;
     let ir = match history.latest_ir(&args.pipeline) {
         Ok(Some((_, text))) => match crate::ir::from_json(&text) {
             Ok(ir) => ir,
-            Err(e) => return usage(&format!("the recorded pipeline `{}`: {e}", args.pipeline)),
+            Err(e) => {
+                return Err(Error::usage(format!(
+                    "the recorded pipeline `{}`: {e}",
+                    args.pipeline
+                )));
+            }
         },
         Ok(None) => {
-            return usage(&format!(
+            return Err(Error::usage(format!(
                 "no run of pipeline `{}` in `{}`: its transitions are known from its runs\nhelp: run it once, or pass the `--state-dir` it runs with",
                 args.pipeline,
                 dir.display()
-            ));
+            )));
         }
-        Err(e) => return usage(&e),
+        Err(e) => return Err(Error::usage(e)),
     };
     let edge = ir
         .pipeline
@@ -660,13 +628,13 @@ pub(crate) fn transition(args: &TransitionArgs) -> u8 {
                     .map(move |e| format!("{} -> {}", e.from, s.name))
             })
             .collect();
-        return usage(&format!(
+        return Err(Error::usage(format!(
             "pipeline `{}` has no transition {} -> {}\nhelp: its transitions: {}",
             args.pipeline,
             args.from,
             args.to,
             edges.join(", ")
-        ));
+        )));
     };
     let enabled = matches!(args.switch, Switch::Enable);
     let by = whoami();
@@ -685,13 +653,13 @@ pub(crate) fn transition(args: &TransitionArgs) -> u8 {
         at: now(),
     };
     if let Err(e) = history.set_override(&args.pipeline, &o) {
-        return usage(&e);
+        return Err(Error::usage(e));
     }
     let held = history
         .runs(Some(&args.pipeline))
         .map(|rows| {
             rows.into_iter()
-                .filter(|r| r.status == "waiting")
+                .filter(|r| r.status == RunStatus::Waiting)
                 .map(|r| r.id)
                 .collect::<Vec<_>>()
         })
@@ -710,5 +678,5 @@ pub(crate) fn transition(args: &TransitionArgs) -> u8 {
             held.join(", ")
         );
     }
-    super::exit::OK
+    Ok(super::exit::OK)
 }

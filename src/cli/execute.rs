@@ -9,10 +9,13 @@ use std::io::IsTerminal as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::error::{Error, Outcome};
 use crate::ir::{Ir, SecretSource};
 use crate::runtime::eval::Value;
 use crate::runtime::plan::RunFacts;
-use crate::runtime::run::{Child, Options, Progress, Run, RunStatus, Start, execute};
+use crate::runtime::run::{
+    ActionStatus, Child, Options, Processes, Progress, Run, RunStatus, Start, execute,
+};
 use crate::runtime::secrets::Inherited;
 use crate::runtime::state::{History, Snapshot};
 
@@ -21,24 +24,15 @@ pub(crate) fn run(
     ir: &Ir,
     values: &BTreeMap<String, Value>,
     facts: &RunFacts,
-) -> u8 {
+) -> Outcome {
     let base = args
         .file
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let secrets = match read_secrets(ir, &base) {
-        Ok(s) => s,
-        Err(why) => {
-            eprintln!("error: {why}");
-            return super::exit::INVALID;
-        }
-    };
+    let secrets = read_secrets(ir, &base).map_err(Error::invalid)?;
     let dir = crate::runtime::state::resolve_dir(args.state_dir.as_deref());
-    let history = match open_history(&dir) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
+    let history = open_history(&dir)?;
     let params_json: serde_json::Map<String, serde_json::Value> = values
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.text())))
@@ -51,13 +45,9 @@ pub(crate) fn run(
         file: Some(&file),
         source: None,
     };
-    let run_id = match history.start_run(ir, &serde_json::Value::Object(params_json), &snapshot) {
-        Ok(id) => id,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::exit::USAGE;
-        }
-    };
+    let run_id = history
+        .start_run(ir, &serde_json::Value::Object(params_json), &snapshot)
+        .map_err(Error::usage)?;
     drive(&Drive {
         ir,
         values,
@@ -78,11 +68,9 @@ pub(crate) fn run(
 }
 
 /// Opens the history of a state directory, or says why it cannot be used (exit 2).
-pub(crate) fn open_history(dir: &Path) -> Result<History, u8> {
-    let history = History::open(dir).map_err(|e| {
-        eprintln!("error: {e}\nhelp: pass a writable folder with `--state-dir DIR`");
-        super::exit::USAGE
-    })?;
+pub(crate) fn open_history(dir: &Path) -> Result<History, Error> {
+    let history = History::open(dir)
+        .map_err(|e| Error::usage(e).help("pass a writable folder with `--state-dir DIR`"))?;
     if let Some(lost) = &history.lost {
         eprintln!("warning: {lost}");
     }
@@ -106,7 +94,7 @@ pub(crate) struct Drive<'a> {
 }
 
 /// Runs a recorded run in this process, showing its progress; returns the exit code.
-pub(crate) fn drive(d: &Drive<'_>) -> u8 {
+pub(crate) fn drive(d: &Drive<'_>) -> Outcome {
     let (ir, history, run_id, secrets) = (d.ir, d.history, d.run_id, d.secrets);
     let jobs = d.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
@@ -121,6 +109,7 @@ pub(crate) fn drive(d: &Drive<'_>) -> u8 {
         parents: Vec::new(),
         inherited: Inherited::default(),
         clock: &jiff::Timestamp::now,
+        runner: &Processes,
     };
     let masks = crate::runtime::exec::masks(&secrets.values().cloned().collect::<Vec<_>>());
     let view = View::new(masks.clone());
@@ -132,10 +121,7 @@ pub(crate) fn drive(d: &Drive<'_>) -> u8 {
         .build()
     {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return super::exit::INTERNAL;
-        }
+        Err(e) => return Err(Error::internal(format!("cannot start the runtime: {e}"))),
     };
     let report = |p: Progress| view.show(&p);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(0u8);
@@ -168,18 +154,18 @@ pub(crate) fn drive(d: &Drive<'_>) -> u8 {
                     "note: the run is held (the stages marked `waiting` say by what); once it may go on (a decision, an enabled transition, an open window), `pipec resume {run_id}` goes on"
                 );
             }
-            exit_code(status)
+            Ok(exit_code(status))
         }
         Err(e) => {
             // An error may quote what an action wrote: masked before it is shown or kept.
-            let e = crate::runtime::exec::mask(&e, &masks);
-            eprintln!("error: {e}");
-            if let Err(again) = history.fail_run(run_id, &e) {
-                eprintln!(
-                    "note: the run cannot be recorded as failed now ({again}); the next pipec command that opens this state directory with room to write records it"
-                );
-            }
-            super::exit::INVALID
+            let e = crate::runtime::exec::mask(&e.to_string(), &masks);
+            let error = Error::invalid(&e);
+            Err(match history.fail_run(run_id, &e) {
+                Ok(()) => error,
+                Err(again) => error.note(format!(
+                    "the run cannot be recorded as failed now ({again}); the next pipec command that opens this state directory with room to write records it"
+                )),
+            })
         }
     }
 }
@@ -191,6 +177,8 @@ pub(crate) fn exit_code(status: RunStatus) -> u8 {
         RunStatus::Failed | RunStatus::Superseded => super::exit::INVALID,
         RunStatus::Stopped => super::exit::STOPPED,
         RunStatus::Waiting => super::exit::HELD,
+        // A run never ends `running`: only a bug would ask.
+        RunStatus::Running => super::exit::INTERNAL,
     }
 }
 
@@ -403,7 +391,7 @@ impl View {
                 if !stage.contains(" > ") {
                     self.stages
                         .borrow_mut()
-                        .insert(stage.clone(), status.clone());
+                        .insert(stage.clone(), status.as_str().to_string());
                 }
                 let detail = if detail.is_empty() {
                     String::new()
@@ -425,9 +413,9 @@ impl View {
                 if !stage.contains(" > ") {
                     self.actions
                         .borrow_mut()
-                        .insert(key.clone(), status.clone());
+                        .insert(key.clone(), status.as_str().to_string());
                 }
-                if status == "running" {
+                if *status == ActionStatus::Running {
                     let again = if *attempt > 1 {
                         format!(" (attempt {attempt})")
                     } else {
@@ -467,7 +455,7 @@ impl View {
                     format!(": {detail}")
                 };
                 self.line(&format!("  {key}: {status}{took}{detail}"));
-                if status == "failed" {
+                if *status == ActionStatus::Failed {
                     self.tail(log.as_deref());
                 }
             }

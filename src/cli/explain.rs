@@ -1,5 +1,6 @@
 //! `pipec explain CODE`
 
+use super::error::{Error, Outcome};
 use crate::diagnostics::{Code, suggest};
 
 /// Print the long explanation of a diagnostic code, with a failing and a fixed example.
@@ -10,25 +11,25 @@ pub(crate) struct Args {
     code: String,
 }
 
-pub(crate) fn run(args: &Args) -> u8 {
+pub(crate) fn run(args: &Args) -> Outcome {
     if let Some(code) = Code::parse(&args.code) {
         print!("{}", code.explanation());
-        return super::exit::OK;
+        return Ok(super::exit::OK);
     }
-    let help = suggest(
+    let error = Error::usage(format!("unknown diagnostic code `{}`", args.code));
+    let error = match suggest(
         &args.code.to_uppercase(),
         Code::ALL.iter().map(|c| c.as_str()),
-    )
-    .map(|h| format!("\nhelp: {h}"))
-    .unwrap_or_default();
-    eprintln!(
-        "error: unknown diagnostic code `{}`{help}\nnote: the codes are {}",
-        args.code,
+    ) {
+        Some(h) => error.help(h),
+        None => error,
+    };
+    Err(error.note(format!(
+        "the codes are {}",
         Code::ALL
             .iter()
             .map(|c| c.as_str())
             .collect::<Vec<_>>()
             .join(", ")
-    );
-    super::exit::USAGE
+    )))
 }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::Error;
 use crate::check::{LoadError, Loader};
 use crate::runtime::bounded::{self, ReadError};
 
@@ -20,15 +21,16 @@ pub(crate) fn read_source(path: &Path) -> Result<String, ReadError> {
 }
 
 /// A `.pipe` file's text, or what to say when it cannot be read (exit 2).
-pub(crate) fn read_source_or_say(path: &Path) -> Result<String, String> {
-    read_source(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+pub(crate) fn read_source_or_say(path: &Path) -> Result<String, Error> {
+    read_source(path).map_err(|e| Error::usage(format!("cannot read `{}`: {e}", path.display())))
 }
 
 /// Standard input as a `.pipe` file's text (at most [`bounded::MAX_SOURCE`] bytes of UTF-8).
-pub(crate) fn read_stdin() -> Result<String, String> {
+pub(crate) fn read_stdin() -> Result<String, Error> {
     let bytes = bounded::read_at_most(std::io::stdin().lock(), bounded::MAX_SOURCE)
-        .map_err(|e| format!("cannot read stdin: {e}"))?;
-    String::from_utf8(bytes).map_err(|_| format!("cannot read stdin: {}", ReadError::NotText))
+        .map_err(|e| Error::usage(format!("cannot read stdin: {e}")))?;
+    String::from_utf8(bytes)
+        .map_err(|_| Error::usage(format!("cannot read stdin: {}", ReadError::NotText)))
 }
 
 /// Whether `file` is compiled IR (JSON) rather than a `.pipe` file.
@@ -66,11 +68,11 @@ pub(crate) fn load_error(e: &ReadError) -> LoadError {
 
 /// `*.pipe` files: each file argument as is, each folder searched recursively (hidden
 /// folders, `target` and `node_modules` skipped), sorted.
-pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
     for p in paths {
-        let meta =
-            std::fs::metadata(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
+        let meta = std::fs::metadata(p)
+            .map_err(|e| Error::usage(format!("cannot read `{}`: {e}", p.display())))?;
         if meta.is_dir() {
             walk(p, &mut out)?;
         } else {
@@ -88,8 +90,10 @@ pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("cannot read folder `{}`: {e}", display_name(dir));
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let fail = |e: std::io::Error| {
+        Error::usage(format!("cannot read folder `{}`: {e}", display_name(dir)))
+    };
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(fail)?
         .collect::<Result<_, _>>()

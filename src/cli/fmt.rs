@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::error::Error;
 use crate::source::SourceMap;
 use crate::syntax::Formatter;
 
@@ -47,29 +48,22 @@ enum Outcome {
 /// Formats one text (the formatter; tests pass one that fails).
 type FormatFn = fn(crate::source::FileId, &str) -> crate::syntax::FormatResult;
 
-pub(crate) fn run(args: &Args) -> u8 {
+pub(crate) fn run(args: &Args) -> Result<u8, Error> {
     let dash = args.paths.iter().any(|p| p.as_os_str() == "-");
     if args.stdin || dash {
         let only_stdin = args.paths.iter().all(|p| p.as_os_str() == "-")
             || (args.stdin && args.paths.iter().all(|p| p.as_os_str() == "."));
         if !only_stdin {
-            eprintln!(
-                "error: `-` (or `--stdin`) formats standard input only; do not also name files"
-            );
-            return super::exit::USAGE;
+            return Err(Error::usage(
+                "`-` (or `--stdin`) formats standard input only; do not also name files",
+            ));
         }
         return stdin(args.check);
     }
-    let files = match super::files::collect(&args.paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::exit::USAGE;
-        }
-    };
+    let files = super::files::collect(&args.paths)?;
     let outcomes = format_files(&files, args.check, Formatter::format);
     eprintln!("{}", summary(&outcomes, args.check));
-    if outcomes.contains(&Outcome::Internal) {
+    Ok(if outcomes.contains(&Outcome::Internal) {
         super::exit::INTERNAL
     } else if outcomes.contains(&Outcome::Failed) {
         super::exit::USAGE
@@ -79,21 +73,15 @@ pub(crate) fn run(args: &Args) -> u8 {
         super::exit::INVALID
     } else {
         super::exit::OK
-    }
+    })
 }
 
-fn stdin(check: bool) -> u8 {
-    let text = match super::files::read_stdin() {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::exit::USAGE;
-        }
-    };
+fn stdin(check: bool) -> Result<u8, Error> {
+    let text = super::files::read_stdin()?;
     let name = "<stdin>";
     let mut map = SourceMap::new();
     let id = map.add(name, text.as_str());
-    match Formatter::format(id, &text) {
+    Ok(match Formatter::format(id, &text) {
         Err(diags) => {
             super::check::eprint_human(&map, &diags);
             super::exit::INVALID
@@ -110,7 +98,7 @@ fn stdin(check: bool) -> u8 {
             print!("{out}");
             super::exit::OK
         }
-    }
+    })
 }
 
 /// Formats every file; one that cannot be formatted (syntax errors, unreadable, or even a

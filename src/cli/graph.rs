@@ -26,15 +26,12 @@ pub(crate) struct Args {
     format: GraphFormat,
 }
 
-pub(crate) fn run(args: &Args) -> u8 {
-    let ir = match super::run::load_ir(&args.file, "draw") {
-        Ok((ir, _)) => ir,
-        Err(code) => return code,
-    };
+pub(crate) fn run(args: &Args) -> super::error::Outcome {
+    let (ir, _) = super::run::load_ir(&args.file, "draw")?;
     let format = match args.format {
         GraphFormat::Dot => Format::Dot,
         GraphFormat::Mermaid => Format::Mermaid,
     };
     print!("{}", render(&ir, format));
-    super::exit::OK
+    Ok(super::exit::OK)
 }

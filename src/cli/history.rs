@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::error::{Error, Outcome};
 use crate::runtime::state::History;
+use crate::runtime::status::RunStatus;
 
 /// List runs, newest first.
 #[derive(clap::Args)]
@@ -54,59 +56,46 @@ pub(crate) struct LogsArgs {
     state_dir: Option<PathBuf>,
 }
 
-fn open(dir: Option<&std::path::Path>) -> Result<History, u8> {
+fn open(dir: Option<&std::path::Path>) -> Result<History, Error> {
     let dir = crate::runtime::state::resolve_dir(dir);
-    if !dir.join("history.db").exists() {
-        eprintln!(
-            "error: no run history in `{}`\nhelp: run a pipeline first, or pass `--state-dir DIR`",
-            dir.display()
+    if !crate::runtime::state::Layout::of(&dir).history().exists() {
+        return Err(
+            Error::usage(format!("no run history in `{}`", dir.display()))
+                .help("run a pipeline first, or pass `--state-dir DIR`"),
         );
-        return Err(super::exit::USAGE);
     }
-    let history = History::open(&dir).map_err(|e| {
-        eprintln!("error: {e}");
-        super::exit::USAGE
-    })?;
+    let history = History::open(&dir).map_err(Error::usage)?;
     if let Some(lost) = &history.lost {
         eprintln!("warning: {lost}");
     }
     Ok(history)
 }
 
-fn find(h: &History, run: &str) -> Result<String, u8> {
-    match h.resolve(run) {
-        Ok(Some(id)) => Ok(id),
-        Ok(None) => {
-            eprintln!(
-                "error: no run `{run}` in this state directory\nhelp: `pipec runs` lists them"
-            );
-            Err(super::exit::USAGE)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(super::exit::USAGE)
-        }
-    }
+fn find(h: &History, run: &str) -> Result<String, Error> {
+    h.resolve(run).map_err(Error::usage)?.ok_or_else(|| {
+        Error::usage(format!("no run `{run}` in this state directory"))
+            .help("`pipec runs` lists them")
+    })
 }
 
 /// A run of the history, by id or `last`.
 fn load_run(
     dir: Option<&std::path::Path>,
     run: &str,
-) -> Result<crate::runtime::state::RunDetail, u8> {
+) -> Result<crate::runtime::state::RunDetail, Error> {
     let h = open(dir)?;
     let id = find(&h, run)?;
-    if let Ok(Some(detail)) = h.show(&id) {
-        return Ok(detail);
+    match h.show(&id) {
+        Ok(Some(detail)) => Ok(detail),
+        Ok(None) => Err(Error::usage(format!("cannot read run `{id}`"))),
+        Err(e) => Err(Error::usage(format!("cannot read run `{id}`: {e}"))),
     }
-    eprintln!("error: cannot read run `{id}`");
-    Err(super::exit::USAGE)
 }
 
-pub(crate) fn runs(args: &RunsArgs) -> u8 {
+pub(crate) fn runs(args: &RunsArgs) -> Outcome {
     // No history yet is an empty list, not an error.
     let dir = crate::runtime::state::resolve_dir(args.state_dir.as_deref());
-    if !dir.join("history.db").exists() {
+    if !crate::runtime::state::Layout::of(&dir).history().exists() {
         if let Some(lost) = crate::runtime::state::lost(&dir) {
             eprintln!("warning: {lost}");
         }
@@ -115,19 +104,16 @@ pub(crate) fn runs(args: &RunsArgs) -> u8 {
         } else {
             eprintln!("no runs yet in `{}`", dir.display());
         }
-        return super::exit::OK;
+        return Ok(super::exit::OK);
     }
-    let h = match open(args.state_dir.as_deref()) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
+    let h = open(args.state_dir.as_deref())?;
     match h.runs(args.pipeline.as_deref()) {
         Ok(rows) if args.json => {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&rows).unwrap_or_default()
             );
-            super::exit::OK
+            Ok(super::exit::OK)
         }
         Ok(rows) => {
             for r in rows {
@@ -136,23 +122,17 @@ pub(crate) fn runs(args: &RunsArgs) -> u8 {
                     r.id, r.pipeline, r.status, r.started
                 );
             }
-            super::exit::OK
+            Ok(super::exit::OK)
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            super::exit::USAGE
-        }
+        Err(e) => Err(Error::usage(e)),
     }
 }
 
-pub(crate) fn show(args: &ShowArgs) -> u8 {
-    let run = match load_run(args.state_dir.as_deref(), &args.run) {
-        Ok(run) => run,
-        Err(code) => return code,
-    };
+pub(crate) fn show(args: &ShowArgs) -> Outcome {
+    let run = load_run(args.state_dir.as_deref(), &args.run)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run).unwrap_or_default());
-        return super::exit::OK;
+        return Ok(super::exit::OK);
     }
     println!(
         "run {} of `{}`: {} (started {})",
@@ -161,7 +141,7 @@ pub(crate) fn show(args: &ShowArgs) -> u8 {
     if let Some(source) = &run.source {
         println!("  a rollback, with the inputs of run {source}");
     }
-    if run.status == "running" {
+    if run.status == RunStatus::Running {
         // A run whose process died (`kill -9`, a crash) still says `running`.
         let owner = open(args.state_dir.as_deref())
             .ok()
@@ -218,17 +198,12 @@ pub(crate) fn show(args: &ShowArgs) -> u8 {
             ),
         }
     }
-    super::exit::OK
+    Ok(super::exit::OK)
 }
 
-pub(crate) fn logs(args: &LogsArgs) -> u8 {
-    let run = match load_run(args.state_dir.as_deref(), &args.run) {
-        Ok(run) => run,
-        Err(code) => return code,
-    };
-    let Ok(history) = open(args.state_dir.as_deref()) else {
-        return super::exit::USAGE;
-    };
+pub(crate) fn logs(args: &LogsArgs) -> Outcome {
+    let run = load_run(args.state_dir.as_deref(), &args.run)?;
+    let history = open(args.state_dir.as_deref())?;
     let files = log_files(&history, &run.id);
     // What has a log, in the order of the run: a stage's entry checks, its actions, its
     // `on success` checks.
@@ -253,15 +228,11 @@ pub(crate) fn logs(args: &LogsArgs) -> u8 {
                 .max_by(|a, b| {
                     strsim::jaro_winkler(a, want).total_cmp(&strsim::jaro_winkler(b, want))
                 });
-            eprintln!(
-                "error: run {} has no action `{want}`{}",
-                run.id,
-                close.map_or_else(
-                    || "\nhelp: name it STAGE.ACTION, as `pipec show RUN` lists them".into(),
-                    |c| format!("\nhelp: did you mean `{c}`?")
-                )
-            );
-            return super::exit::USAGE;
+            let error = Error::usage(format!("run {} has no action `{want}`", run.id));
+            return Err(match close {
+                Some(c) => error.help(format!("did you mean `{c}`?")),
+                None => error.help("name it STAGE.ACTION, as `pipec show RUN` lists them"),
+            });
         }
     }
     if args.follow {
@@ -298,7 +269,7 @@ pub(crate) fn logs(args: &LogsArgs) -> u8 {
                 .unwrap_or_default()
         );
     }
-    super::exit::OK
+    Ok(super::exit::OK)
 }
 
 /// The log files of a run: label (`STAGE.ACTION`, `STAGE.entry.CHECK`, …) -> (attempt,
@@ -309,7 +280,7 @@ fn log_files(
 ) -> std::collections::BTreeMap<String, Vec<(u32, String)>> {
     let mut out: std::collections::BTreeMap<String, Vec<(u32, String)>> =
         std::collections::BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(history.dir.join("logs").join(run)) else {
+    let Ok(entries) = std::fs::read_dir(history.layout().logs(run)) else {
         return out;
     };
     for e in entries.flatten() {
@@ -356,16 +327,14 @@ fn copy_out(mut from: impl std::io::Read) -> std::io::Result<(u64, Option<u8>)> 
 }
 
 /// `logs --follow`: prints what the logs gain, polling, until the run is over.
-fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> u8 {
+fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> Outcome {
     use std::io::{Seek as _, Write as _};
-    let Ok(history) = open(args.state_dir.as_deref()) else {
-        return super::exit::USAGE;
-    };
+    let history = open(args.state_dir.as_deref())?;
     // Where each log has been printed up to, and whose output was printed last.
     let mut offsets: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     let mut last = String::new();
     loop {
-        let over = !matches!(run.status.as_str(), "running" | "waiting");
+        let over = run.status.ended();
         let latest = log_files(&history, &run.id);
         for s in &run.stages {
             for a in &s.actions {
@@ -400,16 +369,13 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> u8 {
             }
         }
         if over {
-            return super::exit::OK;
+            return Ok(super::exit::OK);
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
         match history.show(&run.id) {
             Ok(Some(r)) => run = r,
-            Ok(None) => return super::exit::OK,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return super::exit::USAGE;
-            }
+            Ok(None) => return Ok(super::exit::OK),
+            Err(e) => return Err(Error::usage(e)),
         }
     }
 }
@@ -432,25 +398,16 @@ pub(crate) struct StopArgs {
     state_dir: Option<PathBuf>,
 }
 
-pub(crate) fn stop(args: &StopArgs) -> u8 {
-    let h = match open(args.state_dir.as_deref()) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    let id = match find(&h, &args.run) {
-        Ok(id) => id,
-        Err(code) => return code,
-    };
+pub(crate) fn stop(args: &StopArgs) -> Outcome {
+    let h = open(args.state_dir.as_deref())?;
+    let id = find(&h, &args.run)?;
     let (owner, status) = match h.owner(&id) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::exit::USAGE;
-        }
+        Err(e) => return Err(Error::usage(e)),
     };
-    if !matches!(status.as_str(), "running" | "waiting") {
+    if status.ended() {
         eprintln!("run {id} has already ended: {status}");
-        return super::exit::OK;
+        return Ok(super::exit::OK);
     }
     let owner = match owner.filter(crate::runtime::state::Owner::alive) {
         Some(o) => o,
@@ -466,14 +423,11 @@ pub(crate) fn stop(args: &StopArgs) -> u8 {
                         String::new()
                     };
                     eprintln!("run {id}: its process is gone; recorded as stopped{ended}");
-                    return super::exit::OK;
+                    return Ok(super::exit::OK);
                 }
                 // A resume took it over meanwhile: stop that process.
                 Ok(Some(o)) => o,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return super::exit::USAGE;
-                }
+                Err(e) => return Err(Error::usage(e)),
             }
         }
     };
@@ -485,11 +439,10 @@ pub(crate) fn stop(args: &StopArgs) -> u8 {
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
         if let Err(e) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM) {
-            eprintln!(
-                "error: cannot signal the process of run {id} ({}): {e}",
+            return Err(Error::usage(format!(
+                "cannot signal the process of run {id} ({}): {e}",
                 owner.pid
-            );
-            return super::exit::USAGE;
+            )));
         }
     }
     eprintln!("stopping run {id} (process {})…", owner.pid);
@@ -497,19 +450,15 @@ pub(crate) fn stop(args: &StopArgs) -> u8 {
     while std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(100));
         match h.owner(&id) {
-            Ok((_, s)) if s != "running" => {
+            Ok((_, s)) if s != RunStatus::Running => {
                 eprintln!("run {id} {s}");
-                return super::exit::OK;
+                return Ok(super::exit::OK);
             }
             Ok(_) => {}
-            Err(e) => {
-                eprintln!("error: {e}");
-                return super::exit::USAGE;
-            }
+            Err(e) => return Err(Error::usage(e)),
         }
     }
-    eprintln!(
-        "error: run {id} has not ended 30 s after the stop request; try `pipec stop {id} --abandon`"
-    );
-    super::exit::INVALID
+    Err(Error::invalid(format!(
+        "run {id} has not ended 30 s after the stop request; try `pipec stop {id} --abandon`"
+    )))
 }

@@ -1,14 +1,16 @@
 //! The command line: argument parsing (clap), file reading, printing, exit codes.
 //!
 //! This is the only module that prints or reads files for the compiler phases. Each
-//! subcommand lives in its own file and returns an exit code; [`main`] installs the panic
-//! hook that turns a bug into exit 101 with a request to report it.
+//! subcommand lives in its own file and returns its exit code or the `error::Error` it
+//! ended on, which [`main`] prints (`error: …`) with the error's exit code; `main` also
+//! installs the panic hook that turns a bug into exit 101 with a request to report it.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // Reason: the CLI is where output happens.
 #![allow(clippy::disallowed_methods)] // Reason: the CLI reads files and the environment.
 
 mod check;
 mod compile;
 mod durable;
+mod error;
 mod execute;
 mod explain;
 mod files;
@@ -109,24 +111,15 @@ pub fn main() -> ExitCode {
     // has already asked the user to report it.
     let worker = std::thread::Builder::new()
         .stack_size(STACK_SIZE)
-        .spawn(move || match cli.command {
-            Command::Check(a) => check::run(&a),
-            Command::Compile(a) => compile::run(&a),
-            Command::Explain(a) => explain::run(&a),
-            Command::Run(a) => run::run(&a),
-            Command::Runs(a) => history::runs(&a),
-            Command::Show(a) => history::show(&a),
-            Command::Logs(a) => history::logs(&a),
-            Command::Stop(a) => history::stop(&a),
-            Command::Resume(a) => durable::resume(&a),
-            Command::Retry(a) => durable::retry(&a),
-            Command::Approve(a) => durable::approve(&a),
-            Command::Reject(a) => durable::reject(&a),
-            Command::Transition(a) => durable::transition(&a),
-            Command::Rollback(a) => durable::rollback(&a),
-            Command::Graph(a) => graph::run(&a),
-            Command::Fmt(a) => fmt::run(&a),
-            Command::Lsp(a) => lsp::run(&a),
+        .spawn(move || {
+            let outcome = command(cli.command);
+            // The one place a command's error is printed.
+            outcome.unwrap_or_else(|e| {
+                if e.says_something() {
+                    eprintln!("error: {e}");
+                }
+                e.code()
+            })
         });
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or(exit::INTERNAL),
@@ -136,6 +129,29 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// Runs a command: its exit code, or the error it ended on.
+fn command(command: Command) -> error::Outcome {
+    match command {
+        Command::Check(a) => check::run(&a),
+        Command::Compile(a) => compile::run(&a),
+        Command::Explain(a) => explain::run(&a),
+        Command::Run(a) => run::run(&a),
+        Command::Runs(a) => history::runs(&a),
+        Command::Show(a) => history::show(&a),
+        Command::Logs(a) => history::logs(&a),
+        Command::Stop(a) => history::stop(&a),
+        Command::Resume(a) => durable::resume(&a),
+        Command::Retry(a) => durable::retry(&a),
+        Command::Approve(a) => durable::approve(&a),
+        Command::Reject(a) => durable::reject(&a),
+        Command::Transition(a) => durable::transition(&a),
+        Command::Rollback(a) => durable::rollback(&a),
+        Command::Graph(a) => graph::run(&a),
+        Command::Fmt(a) => fmt::run(&a),
+        Command::Lsp(a) => lsp::run(&a),
+    }
 }
 
 /// Stack of the thread that runs a command.

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::check::{Format, print_report};
+use super::error::{Error, Outcome};
 use crate::ir::{Ir, TriggerKind};
 use crate::runtime::eval::{EvalError, Scope, Value, eval};
 use crate::runtime::plan::{Plan, RunFacts, Verdict, plan};
@@ -80,11 +81,8 @@ pub(crate) struct Args {
     pub(crate) verbose: bool,
 }
 
-pub(crate) fn run(args: &Args) -> u8 {
-    let ir = match load(args) {
-        Ok(ir) => ir,
-        Err(code) => return code,
-    };
+pub(crate) fn run(args: &Args) -> Outcome {
+    let ir = load(args)?;
     let facts = facts(args);
     let event = event_of(args, &facts);
     let notes = match decide(&ir.pipeline.triggers, &event) {
@@ -97,18 +95,18 @@ pub(crate) fn run(args: &Args) -> u8 {
             for r in reasons {
                 eprintln!("  - {r}");
             }
-            return super::exit::OK;
+            return Ok(super::exit::OK);
         }
     };
     let Some(values) = param_values(&ir, args) else {
-        return super::exit::INVALID;
+        return Err(Error::diagnosed());
     };
     for n in notes {
         eprintln!("note: {n}");
     }
     if args.dry_run {
         print!("{}", render(&ir, &plan(&ir, &values, &facts)));
-        return super::exit::OK;
+        return Ok(super::exit::OK);
     }
     super::execute::run(args, &ir, &values, &facts)
 }
@@ -116,22 +114,17 @@ pub(crate) fn run(args: &Args) -> u8 {
 /// A pipeline file's IR: a `.pipe` file checked (its diagnostics shown), or compiled IR JSON
 /// validated. `what` is what the caller does with it ("run", "draw"). The source map holds
 /// the checked sources (empty for JSON).
-pub(crate) fn load_ir(file: &std::path::Path, what: &str) -> Result<(Ir, SourceMap), u8> {
-    let text = super::files::read_pipeline(file).map_err(|e| {
-        eprintln!("error: {e}");
-        super::exit::USAGE
-    })?;
+pub(crate) fn load_ir(file: &std::path::Path, what: &str) -> Result<(Ir, SourceMap), Error> {
+    let text = super::files::read_pipeline(file).map_err(Error::usage)?;
     if super::files::is_ir(file) {
-        let ir = crate::ir::from_json(&text).map_err(|e| {
-            eprintln!("error: `{}`: {e}", file.display());
-            super::exit::USAGE
-        })?;
+        let ir = crate::ir::from_json(&text)
+            .map_err(|e| Error::usage(format!("`{}`: {e}", file.display())))?;
         if let Err(why) = crate::ir::validate(&ir) {
-            eprintln!(
-                "error: `{}` is not a valid pipeline: {why}\nhelp: compile it again with `pipec compile`",
+            return Err(Error::invalid(format!(
+                "`{}` is not a valid pipeline: {why}",
                 file.display()
-            );
-            return Err(super::exit::INVALID);
+            ))
+            .help("compile it again with `pipec compile`"));
         }
         return Ok((ir, SourceMap::new()));
     }
@@ -147,12 +140,12 @@ pub(crate) fn load_ir(file: &std::path::Path, what: &str) -> Result<(Ir, SourceM
             .iter()
             .any(crate::diagnostics::Diagnostic::is_error)
         {
-            eprintln!(
-                "error: `{}` has no pipeline to {what} (only templates)",
+            return Err(Error::invalid(format!(
+                "`{}` has no pipeline to {what} (only templates)",
                 map.get(root).name
-            );
+            )));
         }
-        return Err(super::exit::INVALID);
+        return Err(Error::diagnosed());
     };
     Ok((ir, map))
 }
@@ -190,14 +183,14 @@ fn event_of(args: &Args, facts: &RunFacts) -> Event {
     }
 }
 
-fn load(args: &Args) -> Result<Ir, u8> {
+fn load(args: &Args) -> Result<Ir, Error> {
     let (ir, map) = load_ir(&args.file, "run")?;
     // Param values are bound after the trigger decision (an event no trigger matches runs
     // nothing, whatever the params); here only to show E0206 with the source.
     if let Err(diags) = crate::params::bind(&ir, &args.params) {
         if triggered(&ir, args) {
             print_report(&map, 1, &diags, Format::Human);
-            return Err(super::exit::INVALID);
+            return Err(Error::diagnosed());
         }
     }
     Ok(ir)

@@ -96,7 +96,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The store's path of a hash.
 fn blob(state: &Path, sha: &str) -> PathBuf {
-    state.join("store").join("sha256").join(&sha[..2]).join(sha)
+    super::state::Layout::of(state).blob(sha)
 }
 
 fn store_file(state: &Path, file: &Path) -> std::io::Result<(String, bool)> {
@@ -210,10 +210,7 @@ pub fn capture(
 }
 
 fn manifest_path(state: &Path, run: &str, name: &str) -> PathBuf {
-    state
-        .join("artifacts")
-        .join(run)
-        .join(format!("{name}.json"))
+    super::state::Layout::of(state).manifest(run, name)
 }
 
 /// Whether `run` captured artifact `name`.

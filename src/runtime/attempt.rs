@@ -34,6 +34,13 @@ pub(super) struct Failure {
     pub(super) timed_out: bool,
 }
 
+impl From<super::error::Error> for Failure {
+    /// The runtime failed the attempt (the history, a workspace, a nested run).
+    fn from(e: super::error::Error) -> Failure {
+        Failure::new(e.to_string())
+    }
+}
+
 impl Failure {
     pub(super) fn new(why: impl Into<String>) -> Failure {
         Failure {
@@ -55,15 +62,17 @@ pub(super) struct Workspaces {
 }
 
 impl Workspaces {
-    pub(super) fn acquire(&mut self) -> Result<PathBuf, String> {
+    pub(super) fn acquire(&mut self) -> Result<PathBuf, super::error::Error> {
         if let Some(ws) = self.free.pop() {
             return Ok(ws);
         }
         self.next += 1;
         let ws = self.root.join(format!("ws{}", self.next));
         let _ = std::fs::remove_dir_all(&ws);
-        std::fs::create_dir_all(&ws)
-            .map_err(|e| format!("cannot create the workspace `{}`: {e}", ws.display()))?;
+        std::fs::create_dir_all(&ws).map_err(|e| super::error::Error::Workspace {
+            path: ws.clone(),
+            source: e.into(),
+        })?;
         Ok(ws)
     }
 
@@ -329,7 +338,7 @@ pub(super) async fn nested(
                 source: None,
             },
         )
-        .map_err(Failure::new)?;
+        .map_err(Failure::from)?;
     let _ = append(
         log,
         &format!(
@@ -339,14 +348,11 @@ pub(super) async fn nested(
         ),
     );
     let options = Options {
-        jobs: run.options.jobs,
         file: file.to_path_buf(),
         secret_sources: child.secret_sources.clone(),
-        verbose: run.options.verbose,
-        loader: run.options.loader,
         parents,
         inherited,
-        clock: run.options.clock,
+        ..run.options.clone()
     };
     // The nested run's secrets are masked in what the run around it shows too.
     let report = |p: Progress| (run.report)(p.masked(&masks).nested_under(label));
@@ -362,12 +368,12 @@ pub(super) async fn nested(
         stop,
         start: &super::resume::Start::Fresh,
     };
-    let status = execute(&child_run).await.map_err(Failure::new)?;
+    let status = execute(&child_run).await.map_err(Failure::from)?;
     if status == RunStatus::Waiting {
         // A nested run is not resumed on its own: held, it fails (and leaves its stages).
         run.history
-            .finish_run(&child_id, "failed")
-            .map_err(Failure::new)?;
+            .finish_run(&child_id, RunStatus::Failed)
+            .map_err(Failure::from)?;
         let _ = append(
             log,
             "pipec: the nested run is held (an approval or a disabled transition); holds inside a `pipeline` action's run are not supported, so it fails\n",
@@ -377,7 +383,7 @@ pub(super) async fn nested(
     match status {
         RunStatus::Succeeded => Ok(Some(0)),
         RunStatus::Stopped => outcome_result(Outcome::Stopped),
-        RunStatus::Failed | RunStatus::Waiting | RunStatus::Superseded => {
+        RunStatus::Failed | RunStatus::Waiting | RunStatus::Superseded | RunStatus::Running => {
             Err(Failure::new(format!(
                 "pipeline `{}` (run {child_id}) {}",
                 child.ir.pipeline.name,

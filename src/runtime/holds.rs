@@ -8,6 +8,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::state::{History, immediate, now, sql};
+use crate::runtime::error::Error;
 
 /// `pipec approve` or `pipec reject`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,7 +66,7 @@ fn decision_in(
     run: &str,
     stage: &str,
     action: &str,
-) -> Result<Option<Decision>, String> {
+) -> Result<Option<Decision>, Error> {
     conn.prepare_cached(
         "SELECT approved, by, comment, at FROM approvals WHERE run = ?1 AND stage = ?2 AND action = ?3",
     )
@@ -90,7 +91,7 @@ impl History {
         run: &str,
         stage: &str,
         action: &str,
-    ) -> Result<Option<Decision>, String> {
+    ) -> Result<Option<Decision>, Error> {
         decision_in(&self.conn, run, stage, action)
     }
 
@@ -102,7 +103,7 @@ impl History {
         stage: &str,
         action: &str,
         decision: &Decision,
-    ) -> Result<Result<(), Decision>, String> {
+    ) -> Result<Result<(), Decision>, Error> {
         let tx = immediate(&self.conn)?;
         let earlier = decision_in(&tx, run, stage, action)?;
         if let Some(d) = earlier {
@@ -118,7 +119,7 @@ impl History {
     }
 
     /// Forgets the decision on an approval action (`pipec retry` asks again).
-    pub fn forget_decision(&self, run: &str, stage: &str, action: &str) -> Result<(), String> {
+    pub fn forget_decision(&self, run: &str, stage: &str, action: &str) -> Result<(), Error> {
         self.conn
             .execute(
                 "DELETE FROM approvals WHERE run = ?1 AND stage = ?2 AND action = ?3",
@@ -129,7 +130,7 @@ impl History {
     }
 
     /// The transition overrides of a pipeline.
-    pub fn overrides(&self, pipeline: &str) -> Result<Vec<Override>, String> {
+    pub fn overrides(&self, pipeline: &str) -> Result<Vec<Override>, Error> {
         let mut st = self
             .conn
             .prepare_cached(
@@ -153,7 +154,7 @@ impl History {
     }
 
     /// When stage `stage` of `run` began waiting for its deployment window (RFC 3339).
-    pub fn window_since(&self, run: &str, stage: &str) -> Result<Option<String>, String> {
+    pub fn window_since(&self, run: &str, stage: &str) -> Result<Option<String>, Error> {
         self.conn
             .prepare_cached("SELECT window_since FROM stages WHERE run = ?1 AND name = ?2")
             .and_then(|mut st| {
@@ -170,7 +171,7 @@ impl History {
         run: &str,
         stage: &str,
         since: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         self.conn
             .execute(
                 "UPDATE stages SET window_since = ?3 WHERE run = ?1 AND name = ?2",
@@ -181,7 +182,7 @@ impl History {
     }
 
     /// Records a transition's state for a pipeline (replacing an earlier override).
-    pub fn set_override(&self, pipeline: &str, o: &Override) -> Result<(), String> {
+    pub fn set_override(&self, pipeline: &str, o: &Override) -> Result<(), Error> {
         let tx = immediate(&self.conn)?;
         tx.execute(
             "INSERT OR REPLACE INTO transitions (pipeline, source, target, enabled, reason, declared, by, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -14,7 +14,9 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::state::{History, Owner, immediate, now, sql};
+use super::status::RunStatus;
 use crate::ir::Mode;
+use crate::runtime::error::Error;
 
 /// The answer to a run that wants a stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,10 +35,10 @@ fn holder_of(
     tx: &rusqlite::Transaction<'_>,
     pipeline: &str,
     stage: &str,
-) -> Result<Option<(String, String)>, String> {
-    let holder: Option<(String, String, Option<String>)> = tx
+) -> Result<Option<(String, Option<RunStatus>)>, Error> {
+    let holder: Option<(String, Option<RunStatus>, Option<String>)> = tx
         .query_row(
-            "SELECT l.run, COALESCE(r.status, 'gone'), r.owner FROM locks l LEFT JOIN runs r ON r.id = l.run WHERE l.pipeline = ?1 AND l.stage = ?2",
+            "SELECT l.run, r.status, r.owner FROM locks l LEFT JOIN runs r ON r.id = l.run WHERE l.pipeline = ?1 AND l.stage = ?2",
             params![pipeline, stage],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
@@ -47,8 +49,8 @@ fn holder_of(
         let alive = owner
             .and_then(|o| o.parse::<Owner>().ok())
             .is_some_and(|o| o.alive());
-        let status = if status == "superseded" && alive {
-            "running".to_string()
+        let status = if status == Some(RunStatus::Superseded) && alive {
+            Some(RunStatus::Running)
         } else {
             status
         };
@@ -64,7 +66,7 @@ fn live_waiters(
     pipeline: &str,
     stage: &str,
     run: &str,
-) -> Result<Vec<(String, i64)>, String> {
+) -> Result<Vec<(String, i64)>, Error> {
     let waiting: Vec<(String, i64, Option<String>)> = tx
         .prepare(
         "SELECT w.run, w.seq, r.owner FROM waits w JOIN runs r ON r.id = w.run WHERE w.pipeline = ?1 AND w.stage = ?2 AND w.run <> ?3 AND r.status = 'running' ORDER BY w.seq",
@@ -99,7 +101,7 @@ fn supersede(
     seq: i64,
     waiting: &[(String, i64)],
     holder: Option<String>,
-) -> Result<Lock, String> {
+) -> Result<Lock, Error> {
     if let Some((newer, _)) = waiting.iter().rev().find(|(_, s)| *s > seq) {
         tx.execute(
             "UPDATE runs SET status = 'superseded', finished = ?2 WHERE id = ?1",
@@ -130,7 +132,7 @@ fn supersede(
 
 impl History {
     /// Asks for `stage` of `pipeline` for `run`; call again until it is [`Lock::Taken`].
-    pub fn lock(&self, pipeline: &str, stage: &str, run: &str, mode: Mode) -> Result<Lock, String> {
+    pub fn lock(&self, pipeline: &str, stage: &str, run: &str, mode: Mode) -> Result<Lock, Error> {
         if mode == Mode::Parallel {
             return Ok(Lock::Taken);
         }
@@ -138,14 +140,14 @@ impl History {
         // wait on each other for the write lock).
         self.flush()?;
         let tx = immediate(&self.conn)?;
-        let (seq, status, parent): (i64, String, Option<String>) = tx
+        let (seq, status, parent): (i64, RunStatus, Option<String>) = tx
             .query_row(
                 "SELECT seq, status, parent FROM runs WHERE id = ?1",
                 params![run],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(sql)?;
-        if status == "superseded" {
+        if status == RunStatus::Superseded {
             let by: Option<String> = tx
                 .query_row(
                     "SELECT run FROM waits WHERE pipeline = ?1 AND stage = ?2 ORDER BY seq DESC LIMIT 1",
@@ -175,7 +177,8 @@ impl History {
                 return Ok(Lock::Taken);
             }
             // A lock its run forgot (it ended without freeing it): free.
-            Some((_, s)) if !matches!(s.as_str(), "running" | "waiting") => {
+            // (A lock whose run is gone from the history is forgotten too.)
+            Some((_, s)) if s.is_none_or(RunStatus::ended) => {
                 tx.execute(
                     "DELETE FROM locks WHERE pipeline = ?1 AND stage = ?2",
                     params![pipeline, stage],
@@ -224,7 +227,7 @@ impl History {
     }
 
     /// The run leaves the stage (it ended): the next may enter.
-    pub fn unlock(&self, pipeline: &str, stage: &str, run: &str) -> Result<(), String> {
+    pub fn unlock(&self, pipeline: &str, stage: &str, run: &str) -> Result<(), Error> {
         // What is queued goes first: the stage's end must be in the history before another
         // run is in the stage.
         self.flush()?;
@@ -237,9 +240,10 @@ impl History {
 
     /// A run taken up again keeps only the locks of the stages it is about to go on in
     /// (`stages`): a crash may have left it holding one it had left, or never entered.
-    pub fn keep_locks(&self, pipeline: &str, run: &str, stages: &[&str]) -> Result<(), String> {
+    pub fn keep_locks(&self, pipeline: &str, run: &str, stages: &[&str]) -> Result<(), Error> {
         self.flush()?;
-        let keep = serde_json::to_string(stages).map_err(|e| e.to_string())?;
+        // A list of strings always serializes (an empty text would fail the query).
+        let keep = serde_json::to_string(stages).unwrap_or_default();
         self.conn
             .execute(
                 "DELETE FROM locks WHERE run = ?1 AND pipeline = ?2 AND stage NOT IN (SELECT value FROM json_each(?3))",
@@ -250,11 +254,11 @@ impl History {
     }
 
     /// Whether the run has been superseded by another process meanwhile.
-    pub fn superseded(&self, run: &str) -> Result<bool, String> {
+    pub fn superseded(&self, run: &str) -> Result<bool, Error> {
         self.conn
             .prepare_cached("SELECT status FROM runs WHERE id = ?1")
-            .and_then(|mut st| st.query_row(params![run], |r| r.get::<_, String>(0)))
-            .map(|s| s == "superseded")
+            .and_then(|mut st| st.query_row(params![run], |r| r.get::<_, RunStatus>(0)))
+            .map(|s| s == RunStatus::Superseded)
             .map_err(sql)
     }
 }

@@ -1,17 +1,20 @@
 //! The runtime: executing a pipeline's IR on this machine (`docs/runtime.md`).
 //!
-//! [`run`] schedules a run over the stage graph; `attempt` prepares one attempt of an action
-//! by kind and owns the workspaces; [`exec`] runs one process attempt; [`artifacts`] is the
-//! content-addressed store; [`state`] the state directory and the run history; [`eval`]
-//! evaluates expressions and renders scripts with safe quoting; [`plan`] is the dry run (and
-//! the stage decisions the real run shares); [`trigger`] matches events against triggers;
-//! [`secrets`] masks secret values and says what a nested run inherits.
-//! [`bounded`] reads the files pipec is given (regular files only, up to a size);
-//! [`outputs`] reads the exports an action writes to `$PIPEC_OUTPUT`.
+//! [`run`] schedules a run over the stage graph (one file per piece of the scheduler);
+//! `attempt` prepares one attempt of an action by kind and owns the workspaces; [`exec`]
+//! runs one process attempt; [`artifacts`] is the content-addressed store; [`state`] the
+//! state directory (its layout) and the run history; [`status`] the statuses of runs, stages
+//! and actions; [`error`] what stops a run; [`eval`] evaluates expressions and renders
+//! scripts with safe quoting; [`plan`] is the dry run (and the stage decisions the real run
+//! shares); [`trigger`] matches events against triggers; [`secrets`] masks secret values and
+//! says what a nested run inherits. [`bounded`] reads the files pipec is given (regular
+//! files only, up to a size); [`outputs`] reads the exports an action writes to
+//! `$PIPEC_OUTPUT`.
 
 pub mod artifacts;
 mod attempt;
 pub mod bounded;
+pub mod error;
 pub mod eval;
 pub mod exec;
 pub mod holds;
@@ -22,4 +25,5 @@ pub mod resume;
 pub mod run;
 pub mod secrets;
 pub mod state;
+pub mod status;
 pub mod trigger;

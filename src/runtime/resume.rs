@@ -10,6 +10,7 @@ use super::eval::{EvalError, Scope, Value, eval};
 use super::plan::RunFacts;
 use super::state::Recorded;
 use crate::ir::Ir;
+use crate::runtime::error::Error;
 
 /// How a run starts.
 pub enum Start {
@@ -51,14 +52,15 @@ impl Start {
 }
 
 /// The IR a run recorded.
-pub fn ir_of(rec: &Recorded) -> Result<Ir, String> {
+pub fn ir_of(rec: &Recorded) -> Result<Ir, Error> {
     let text = rec.ir.as_deref().ok_or_else(|| {
-        format!(
+        Error::Recorded(format!(
             "run {} was recorded by an older pipec that did not keep its pipeline; it cannot go on",
             rec.id
-        )
+        ))
     })?;
-    crate::ir::from_json(text).map_err(|e| format!("run {}: its recorded pipeline: {e}", rec.id))
+    crate::ir::from_json(text)
+        .map_err(|e| Error::Recorded(format!("run {}: its recorded pipeline: {e}", rec.id)))
 }
 
 /// The trigger facts a run recorded.
@@ -70,24 +72,26 @@ pub fn facts_of(rec: &Recorded) -> RunFacts {
 }
 
 /// The param values a run recorded, typed again by `ir`'s params.
-pub fn params_of(ir: &Ir, rec: &Recorded) -> Result<BTreeMap<String, Value>, String> {
+pub fn params_of(ir: &Ir, rec: &Recorded) -> Result<BTreeMap<String, Value>, Error> {
     let given: Vec<(String, String)> = rec
         .params
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let bound = crate::params::bind(ir, &given).map_err(|diags| {
-        diags
-            .into_iter()
-            .map(|d| format!("run {}: param: {}", rec.id, d.message))
-            .collect::<Vec<_>>()
-            .join("\n")
+        Error::Recorded(
+            diags
+                .into_iter()
+                .map(|d| format!("run {}: param: {}", rec.id, d.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
     })?;
     let mut out = BTreeMap::new();
     for (name, expr) in bound {
         // Recorded params are literals: nothing else to look up.
         let v = eval_with_params(&expr, &BTreeMap::new())
-            .map_err(|w| format!("run {}: param `{name}`: {w}", rec.id))?;
+            .map_err(|w| Error::Recorded(format!("run {}: param `{name}`: {w}", rec.id)))?;
         out.insert(name, v);
     }
     Ok(out)

@@ -51,17 +51,13 @@ pub(crate) struct Args {
 }
 
 /// Runs the server until the client says `exit`.
-pub(super) fn run(_args: &Args) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+pub(super) fn run(_args: &Args) -> super::error::Outcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the language server: {e}");
-            return super::exit::INTERNAL;
-        }
-    };
+        .map_err(|e| {
+            super::error::Error::internal(format!("cannot start the language server: {e}"))
+        })?;
     runtime.block_on(async {
         let (service, socket) = LspService::new(|client| Backend {
             client,
@@ -72,7 +68,7 @@ pub(super) fn run(_args: &Args) -> u8 {
             .serve(service)
             .await;
     });
-    super::exit::OK
+    Ok(super::exit::OK)
 }
 
 /// An open document.

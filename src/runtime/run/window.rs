@@ -12,11 +12,14 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::stream::FuturesUnordered;
 use jiff::Timestamp;
 
-use super::{Event, Pending, Phase, Sched, Verdict};
+use super::sched::{Event, Inflight, Sched};
+use super::stage::{Phase, StageIx};
 use crate::ir::{CondRule, ElseResult, Stage};
+use crate::runtime::error::Error;
+use crate::runtime::plan::Verdict;
+use crate::runtime::status::StageStatus;
 
 /// How long a held stage sleeps when its window opens neither within a year nor before its
 /// timeout: it looks again then.
@@ -26,7 +29,7 @@ const LOOK_AGAIN_SECS: i64 = 3600;
 #[derive(Default)]
 pub(super) struct Windows {
     /// When each held stage began waiting.
-    since: BTreeMap<usize, Timestamp>,
+    since: BTreeMap<StageIx, Timestamp>,
     /// Wake-up timers in flight: when nothing else is, the run is held.
     pub(super) timers: usize,
 }
@@ -152,11 +155,11 @@ impl<'r> Sched<'r, '_> {
     /// waited past its timeout. Whether the stage was dealt with here.
     pub(super) fn windowed(
         &mut self,
-        i: usize,
+        i: StageIx,
         verdict: &Verdict,
-        inflight: &mut FuturesUnordered<Pending<'r>>,
-    ) -> Result<bool, String> {
-        let stage = &self.run.ir.pipeline.stages[i];
+        inflight: &mut Inflight<'r>,
+    ) -> Result<bool, Error> {
+        let stage = self.ir_stage(i);
         if !stage
             .entry
             .as_ref()
@@ -188,12 +191,12 @@ impl<'r> Sched<'r, '_> {
     }
 
     /// When stage `i` began waiting for its window, if it did (also in an earlier process).
-    fn since(&self, i: usize) -> Result<Option<Timestamp>, String> {
+    fn since(&self, i: StageIx) -> Result<Option<Timestamp>, Error> {
         if let Some(t) = self.windows.since.get(&i) {
             return Ok(Some(*t));
         }
         let run = self.run;
-        let name = &run.ir.pipeline.stages[i].name;
+        let name = &self.ir_stage(i).name;
         Ok(run
             .history
             .window_since(run.run_id, name)?
@@ -201,13 +204,9 @@ impl<'r> Sched<'r, '_> {
     }
 
     /// Stage `i`'s entry holds it until its window opens.
-    fn wait_for_window(
-        &mut self,
-        i: usize,
-        inflight: &mut FuturesUnordered<Pending<'r>>,
-    ) -> Result<(), String> {
+    fn wait_for_window(&mut self, i: StageIx, inflight: &mut Inflight<'r>) -> Result<(), Error> {
         let run = self.run;
-        let stage = &run.ir.pipeline.stages[i];
+        let stage = self.ir_stage(i);
         // Whole seconds: what is recorded and shown.
         let now = (run.options.clock)();
         let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
@@ -230,7 +229,7 @@ impl<'r> Sched<'r, '_> {
                 self.stages[i].checks.clear();
                 self.stages[i].phase = Phase::Window;
                 let detail = held_detail(stage, opens, since, now, run.run_id);
-                self.stage_status(i, "waiting", &detail)?;
+                self.stage_status(i, StageStatus::Waiting, &detail)?;
                 self.window_timer(i, wake.duration_since(now), inflight);
                 Ok(())
             }
@@ -240,46 +239,41 @@ impl<'r> Sched<'r, '_> {
     /// Wakes stage `i` after `after` (or when the run stops or fails meanwhile).
     fn window_timer(
         &mut self,
-        i: usize,
+        i: StageIx,
         after: jiff::SignedDuration,
-        inflight: &mut FuturesUnordered<Pending<'r>>,
+        inflight: &mut Inflight<'r>,
     ) {
         let sleep = std::time::Duration::try_from(after).unwrap_or_default();
-        let mut stop = self.run.stop.clone();
-        let mut halt = self.halt.subscribe();
+        let nap = self.nap(tokio::time::Instant::now() + sleep);
         self.windows.timers += 1;
         inflight.push(Box::pin(async move {
-            tokio::select! {
-                () = tokio::time::sleep(sleep) => {}
-                _ = stop.wait_for(|level| *level > 0) => {}
-                _ = halt.changed() => {}
-            }
+            nap.await;
             Event::WindowTimer { stage: i }
         }));
     }
 
     /// Stage `i`'s timer went off: it is decided again, unless the run is ending.
-    pub(super) fn window_woke(&mut self, i: usize) -> Result<(), String> {
+    pub(super) fn window_woke(&mut self, i: StageIx) -> Result<(), Error> {
         self.windows.timers -= 1;
         if self.stages[i].phase != Phase::Window {
             return Ok(());
         }
         self.stages[i].phase = Phase::Waiting;
-        if self.stopping() || self.failed.is_some() {
+        if self.stopping() || self.end.failed.is_some() {
             let why = if self.stopping() {
                 "the run was stopped"
             } else {
                 "the run failed"
             };
             let detail = format!("not decided: {why} while it waited for its deployment window");
-            self.stage_status(i, "pending", &detail)?;
+            self.stage_status(i, StageStatus::Pending, &detail)?;
         }
         Ok(())
     }
 
     /// Stage `i` no longer waits for its window.
-    fn window_over(&mut self, i: usize) -> Result<(), String> {
-        let stage = &self.run.ir.pipeline.stages[i];
+    fn window_over(&mut self, i: StageIx) -> Result<(), Error> {
+        let stage = self.ir_stage(i);
         if self.windows.since.remove(&i).is_some() || self.since(i)?.is_some() {
             self.run
                 .history

@@ -14,18 +14,13 @@
 //! pipec starts a new one too, but says what happened ([`lost`]).
 #![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::params;
 
-use super::{History, Owner, immediate, now, sql};
-
-/// The note a run's process leaves when it cannot record the run's end.
-const NOTE: &str = "unrecorded-end-";
-
-fn note_path(dir: &Path, run: &str) -> PathBuf {
-    dir.join(format!("{NOTE}{run}"))
-}
+use super::layout::UNRECORDED;
+use super::{History, Layout, Owner, immediate, now, sql};
+use crate::runtime::error::Error;
 
 /// The reason recorded for a run that ended on an error, recorded then or `late`.
 fn reason(why: &str, late: bool) -> String {
@@ -41,9 +36,9 @@ impl History {
     /// that failed): at once if the history takes it, else as soon as a process opens the
     /// history with room to write (a note in the state directory says so). `Err` says the
     /// run could not be recorded now.
-    pub fn fail_run(&self, run: &str, why: &str) -> Result<(), String> {
+    pub fn fail_run(&self, run: &str, why: &str) -> Result<(), Error> {
         // The note first: if this process cannot record the end, the next one will.
-        let note = note_path(&self.dir, run);
+        let note = self.layout().unrecorded_note(run);
         if let Ok(mut f) = std::fs::File::create(&note) {
             use std::io::Write as _;
             // Reason: on a full disk the note stays empty; an empty note still counts.
@@ -58,7 +53,7 @@ impl History {
 
     /// Records `run` and the runs nested in it that have not ended `failed`: what was
     /// running or waiting in them is abandoned, with `reason`, and their stages are freed.
-    fn end_failed(&self, run: &str, reason: &str) -> Result<usize, String> {
+    fn end_failed(&self, run: &str, reason: &str) -> Result<usize, Error> {
         let tx = immediate(&self.conn)?;
         let ids: Vec<String> = tx
             .prepare("WITH RECURSIVE tree(id) AS (SELECT ?1 UNION SELECT r.id FROM runs r JOIN tree t ON r.parent = t.id) SELECT r.id FROM runs r JOIN tree t ON r.id = t.id WHERE r.status IN ('running', 'waiting')")
@@ -99,7 +94,7 @@ impl History {
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(run) = name.to_str().and_then(|n| n.strip_prefix(NOTE)) else {
+            let Some(run) = name.to_str().and_then(|n| n.strip_prefix(UNRECORDED)) else {
                 continue;
             };
             let owner = self.owner(run).ok().and_then(|(o, _)| o);
@@ -119,23 +114,20 @@ impl History {
 /// runs. `None` for a history that is there, or a state directory that never had one.
 pub fn lost(dir: &Path) -> Option<String> {
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len());
-    let db = dir.join("history.db");
+    let layout = Layout::of(dir);
+    let db = layout.history();
     let state = match size(&db) {
         Ok(0) => "empty",
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing",
         _ => return None,
     };
-    if size(&dir.join("history.db-wal")).is_ok_and(|n| n > 0) {
+    if size(&layout.history_wal()).is_ok_and(|n| n > 0) {
         return None;
     }
-    let mut runs: Vec<String> = ["logs", "artifacts", "work"]
+    let mut runs: Vec<String> = layout
+        .run_folders()
         .iter()
-        .flat_map(|d| {
-            std::fs::read_dir(dir.join(d))
-                .into_iter()
-                .flatten()
-                .flatten()
-        })
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     runs.sort();
@@ -152,7 +144,8 @@ pub fn lost(dir: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::super::{History, Snapshot};
-    use super::{lost, note_path};
+    use super::lost;
+    use crate::runtime::state::Layout;
 
     fn ir() -> crate::ir::Ir {
         let mut map = crate::source::SourceMap::new();
@@ -181,15 +174,18 @@ mod tests {
             .expect("starts");
         // What a process leaves when the disk is full: a note, and the run still running.
         std::fs::write(
-            note_path(dir.path(), &run),
+            Layout::of(dir.path()).unrecorded_note(&run),
             "run history: database or disk is full",
         )
         .expect("note");
         drop(h);
         let h = History::open(dir.path()).expect("opens again");
         let rows = h.runs(None).expect("runs");
-        assert_eq!(rows[0].status, "failed");
-        assert!(!note_path(dir.path(), &run).exists(), "the note is gone");
+        assert_eq!(rows[0].status, crate::runtime::status::RunStatus::Failed);
+        assert!(
+            !Layout::of(dir.path()).unrecorded_note(&run).exists(),
+            "the note is gone"
+        );
     }
 
     #[test]

@@ -97,7 +97,7 @@ fn drive(
         str::to_string,
     );
     let start = match history.recorded(&id).expect("history") {
-        Some(rec) if rec.status != "running" => Start::Resume(rec),
+        Some(rec) if rec.status != crate::runtime::status::RunStatus::Running => Start::Resume(rec),
         _ => Start::Fresh,
     };
     let wall = at(wall);
@@ -125,6 +125,7 @@ fn drive(
             parents: Vec::new(),
             inherited: crate::runtime::secrets::Inherited::default(),
             clock: &clock,
+            runner: &crate::runtime::run::Processes,
         };
         let (_stop_tx, stop) = tokio::sync::watch::channel(0u8);
         // The params' defaults (literals).
@@ -164,7 +165,10 @@ fn stage(history: &History, id: &str, name: &str) -> (String, String) {
         .iter()
         .find(|s| s.name == name)
         .expect("the stage");
-    (s.status.clone(), s.reason.clone().unwrap_or_default())
+    (
+        s.status.as_str().to_string(),
+        s.reason.clone().unwrap_or_default(),
+    )
 }
 
 #[test]

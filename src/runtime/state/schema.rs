@@ -1,0 +1,83 @@
+//! The history's tables, and the columns added since their first version (added when
+//! missing each time a history is opened).
+
+use rusqlite::Connection;
+
+use super::{immediate, sql};
+use crate::runtime::error::Error;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL,
+  params TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stages (
+  run TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+  started TEXT, finished TEXT, PRIMARY KEY (run, name)
+);
+CREATE TABLE IF NOT EXISTS actions (
+  run TEXT NOT NULL, stage TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, exit_code INTEGER,
+  log TEXT, started TEXT, finished TEXT, PRIMARY KEY (run, stage, name)
+);
+CREATE TABLE IF NOT EXISTS exports (
+  run TEXT NOT NULL, stage TEXT NOT NULL, action TEXT NOT NULL, key TEXT NOT NULL,
+  value TEXT NOT NULL, PRIMARY KEY (run, stage, action, key)
+);
+CREATE TABLE IF NOT EXISTS approvals (
+  run TEXT NOT NULL, stage TEXT NOT NULL, action TEXT NOT NULL, approved INTEGER NOT NULL,
+  by TEXT NOT NULL, comment TEXT, at TEXT NOT NULL, PRIMARY KEY (run, stage, action)
+);
+CREATE TABLE IF NOT EXISTS transitions (
+  pipeline TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL, enabled INTEGER NOT NULL,
+  reason TEXT, declared TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL,
+  PRIMARY KEY (pipeline, source, target)
+);
+CREATE TABLE IF NOT EXISTS locks (
+  pipeline TEXT NOT NULL, stage TEXT NOT NULL, run TEXT NOT NULL, since TEXT NOT NULL,
+  PRIMARY KEY (pipeline, stage)
+);
+CREATE TABLE IF NOT EXISTS waits (
+  pipeline TEXT NOT NULL, stage TEXT NOT NULL, run TEXT NOT NULL, seq INTEGER NOT NULL,
+  since TEXT NOT NULL, PRIMARY KEY (pipeline, stage, run)
+);
+";
+
+/// Columns added after the first version of each table (checked, and added when missing,
+/// each time a history is opened).
+const COLUMNS: &[(&str, &str, &str)] = &[
+    ("runs", "parent", "TEXT"),
+    ("runs", "owner", "TEXT"),
+    // The run's snapshot: what resuming, retrying and rolling back need.
+    ("runs", "ir", "TEXT"),
+    ("runs", "facts", "TEXT"),
+    ("runs", "file", "TEXT"),
+    // Seconds the run was active before its current process (held time does not count).
+    ("runs", "spent", "REAL"),
+    // A rollback run: the run whose inputs it re-uses.
+    ("runs", "source", "TEXT"),
+    ("stages", "verdict", "TEXT"),
+    ("stages", "reason", "TEXT"),
+    ("stages", "rounds", "INTEGER"),
+    // When the stage began waiting for its deployment window (`else wait`).
+    ("stages", "window_since", "TEXT"),
+];
+/// Creates the tables and adds missing columns; one process at a time (an immediate
+/// transaction), so concurrent first opens agree.
+pub(super) fn create_or_upgrade(conn: &Connection) -> Result<(), Error> {
+    let tx = immediate(conn)?;
+    tx.execute_batch(SCHEMA).map_err(sql)?;
+    for (table, column, ty) in COLUMNS {
+        let exists = tx
+            .prepare(&format!(
+                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+            ))
+            .and_then(|mut st| st.exists([column]))
+            .map_err(sql)?;
+        if !exists {
+            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))
+                .map_err(sql)?;
+        }
+    }
+    tx.commit().map_err(sql)
+}
