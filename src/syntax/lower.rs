@@ -27,6 +27,9 @@ pub(crate) struct Lowerer<'s> {
     src: &'s str,
     /// Offset of the parsed text in `src` (non-zero when parsing one stage on its own).
     pub(crate) base: usize,
+    /// When the parsed text is `src` with ranges cut out (a big file's skeleton): where each
+    /// cut is in the parsed text and how many bytes were cut up to and including it, sorted.
+    pub(crate) cuts: Vec<(usize, usize)>,
     pub(crate) diagnostics: Vec<Diagnostic>,
 }
 
@@ -36,17 +39,32 @@ impl<'s> Lowerer<'s> {
             file,
             src,
             base: 0,
+            cuts: Vec::new(),
             diagnostics: Vec::new(),
         }
     }
 
-    /// The pair's span without the implicit whitespace pest may leave at its end.
+    /// The pair's span without the whitespace and comments pest may leave at its end (a rule
+    /// whose last part is optional ends after the skip that preceded the attempt).
     fn span(&self, p: &Pair<'_, Rule>) -> Span {
         let s = p.as_span();
-        let text = s.as_str();
-        let trimmed = text.trim_end_matches([' ', '\t', '\r', '\n', '\u{FEFF}']);
-        let start = self.base + s.start();
-        Span::new(self.file, start, start + trimmed.len())
+        let mut len = trim_blank(s.as_str()).len();
+        if may_end_in_comment(&s.as_str()[..len]) {
+            len = token_end(p) - s.start();
+        }
+        let start = self.to_src(s.start(), true);
+        let end = self.to_src(s.start() + len, false);
+        Span::new(self.file, start, end.max(start))
+    }
+
+    /// An offset of the parsed text as an offset of `src`. At a cut, a start lies after the
+    /// text that was cut out and an end before it.
+    fn to_src(&self, at: usize, start: bool) -> usize {
+        let i = self
+            .cuts
+            .partition_point(|&(cut, _)| cut < at || (start && cut == at));
+        let removed = i.checked_sub(1).map_or(0, |i| self.cuts[i].1);
+        self.base + at + removed
     }
 
     fn err(&mut self, d: Diagnostic) {
@@ -727,6 +745,56 @@ impl<'s> Lowerer<'s> {
         };
         Some(out)
     }
+}
+
+fn trim_blank(text: &str) -> &str {
+    text.trim_end_matches([' ', '\t', '\r', '\n', '\u{FEFF}'])
+}
+
+/// Whether a pair's text (trailing whitespace removed) may end in a comment: a cheap test
+/// that is true for every text that does.
+fn may_end_in_comment(text: &str) -> bool {
+    text.ends_with("*/") || text[text.rfind('\n').unwrap_or(0)..].contains("//")
+}
+
+/// Where the pair's last token ends: its last inner pair's last token, or the punctuation
+/// the rule matched after it, but not the whitespace and comments skipped after those.
+fn token_end(p: &Pair<'_, Rule>) -> usize {
+    let s = p.as_span();
+    // Strings are tokens whose text may look like a comment.
+    if matches!(
+        p.as_rule(),
+        Rule::string
+            | Rule::block_string
+            | Rule::str_text
+            | Rule::bstr_text
+            | Rule::escape
+            | Rule::bescape
+    ) {
+        return s.end();
+    }
+    let mut end = p
+        .clone()
+        .into_inner()
+        .last()
+        .map_or(s.start(), |q| token_end(&q));
+    let gap = &s.as_str()[end - s.start()..];
+    let mut rest = gap;
+    while let Some(c) = rest.chars().next() {
+        let skipped = if rest.starts_with("//") {
+            rest.find('\n').unwrap_or(rest.len())
+        } else if rest.starts_with("/*") {
+            rest.find("*/").map_or(rest.len(), |i| i + 2)
+        } else if matches!(c, ' ' | '\t' | '\r' | '\n' | '\u{FEFF}') {
+            c.len_utf8()
+        } else {
+            // Punctuation of the rule itself (`}`, `)`, `]`, `>` …): a token.
+            end = s.end() - rest.len() + c.len_utf8();
+            c.len_utf8()
+        };
+        rest = &rest[skipped..];
+    }
+    end
 }
 
 fn push_text(parts: &mut Vec<StrPart>, text: &str) {
