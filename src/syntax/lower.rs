@@ -48,8 +48,11 @@ impl<'s> Lowerer<'s> {
     /// whose last part is optional ends after the skip that preceded the attempt).
     fn span(&self, p: &Pair<'_, Rule>) -> Span {
         let s = p.as_span();
-        let mut len = trim_blank(s.as_str()).len();
-        if may_end_in_comment(&s.as_str()[..len]) {
+        let text = s.as_str();
+        let mut len = trim_blank(text).len();
+        // Skipped text ends in whitespace or `*/`, or at the end of the input (a line comment).
+        let skipped = len < text.len() || text.ends_with('/') || s.end() == p.get_input().len();
+        if skipped && may_end_in_comment(&text[..len]) {
             len = token_end(p) - s.start();
         }
         let start = self.to_src(s.start(), true);
@@ -459,7 +462,12 @@ impl<'s> Lowerer<'s> {
         let span = self.span(&p);
         match p.as_rule() {
             Rule::expr => {
-                let count = p.clone().into_inner().count();
+                // Every item is at least one byte long: only long texts need counting.
+                let count = if p.as_str().len() > MAX_EXPR_ITEMS {
+                    p.clone().into_inner().count()
+                } else {
+                    0
+                };
                 if count > MAX_EXPR_ITEMS {
                     self.err(
                         Diagnostic::new(
@@ -669,9 +677,9 @@ impl<'s> Lowerer<'s> {
         };
         let mut parts: Vec<StrPart> = Vec::new();
         for c in p.into_inner() {
-            let cspan = self.span(&c);
             match c.as_rule() {
                 Rule::interp => {
+                    let cspan = self.span(&c);
                     let e = c.into_inner().next().expect("grammar: interpolation body");
                     parts.push(StrPart::Interp(self.expr(e), cspan));
                 }
@@ -680,11 +688,13 @@ impl<'s> Lowerer<'s> {
                         push_text(&mut parts, &text);
                     }
                 }
+                _ if !block => push_text(&mut parts, c.as_str()),
                 _ => {
+                    let start = self.span(&c).start as usize;
                     let text: String = c
                         .as_str()
                         .char_indices()
-                        .filter(|(i, _)| dropped.keeps(cspan.start as usize + i))
+                        .filter(|(i, _)| dropped.keeps(start + i))
                         .map(|(_, ch)| ch)
                         .collect();
                     push_text(&mut parts, &text);
@@ -752,9 +762,9 @@ fn trim_blank(text: &str) -> &str {
 }
 
 /// Whether a pair's text (trailing whitespace removed) may end in a comment: a cheap test
-/// that is true for every text that does.
+/// (a `/` on its last line) that is true for every text that does.
 fn may_end_in_comment(text: &str) -> bool {
-    text.ends_with("*/") || text[text.rfind('\n').unwrap_or(0)..].contains("//")
+    text.bytes().rev().take_while(|&b| b != b'\n').any(|b| b == b'/')
 }
 
 /// Where the pair's last token ends: its last inner pair's last token, or the punctuation

@@ -119,7 +119,9 @@ fn stream(
     {
         return None;
     }
-    let text = Arc::new(scanned.text);
+    // Without diagnostics the scan patched nothing: the workers parse `src` itself.
+    debug_assert_eq!(scanned.text, **src);
+    drop(scanned);
     let ranges = Arc::new(ranges);
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
@@ -127,14 +129,14 @@ fn stream(
     let mut receivers = Vec::with_capacity(workers);
     for w in 0..workers {
         let (tx, rx) = sync_channel::<Message>(AHEAD);
-        let (text, ranges, src) = (Arc::clone(&text), Arc::clone(&ranges), Arc::clone(src));
+        let (ranges, src) = (Arc::clone(&ranges), Arc::clone(src));
         let spawned = std::thread::Builder::new()
             .name(format!("pipec-parse-{w}"))
             .stack_size(16 << 20)
             .spawn(move || {
                 let mut lowerer = lower::Lowerer::new(file, &src);
                 for r in ranges.iter().skip(w).step_by(workers) {
-                    let parsed = PipeGrammar::parse(Rule::stage_chunk, &text[r.clone()])
+                    let parsed = PipeGrammar::parse(Rule::stage_chunk, &src[r.clone()])
                         .ok()
                         .and_then(|mut p| {
                             lowerer.base = r.start;
