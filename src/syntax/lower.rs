@@ -1,7 +1,5 @@
 //! pest pairs → the spanned AST, with lexical validation (E0103).
 
-use std::fmt::Write as _;
-
 use pest::iterators::{Pair, Pairs};
 
 use super::Rule;
@@ -13,6 +11,12 @@ use crate::ast::{
 };
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
+
+mod duration;
+mod span;
+
+pub use duration::format_duration;
+pub(crate) use duration::parse_duration;
 
 /// Longest identifier (LANGUAGE.md §2).
 const MAX_IDENT: usize = 100;
@@ -42,32 +46,6 @@ impl<'s> Lowerer<'s> {
             cuts: Vec::new(),
             diagnostics: Vec::new(),
         }
-    }
-
-    /// The pair's span without the whitespace and comments pest may leave at its end (a rule
-    /// whose last part is optional ends after the skip that preceded the attempt).
-    fn span(&self, p: &Pair<'_, Rule>) -> Span {
-        let s = p.as_span();
-        let text = s.as_str();
-        let mut len = trim_blank(text).len();
-        // Skipped text ends in whitespace or `*/`, or at the end of the input (a line comment).
-        let skipped = len < text.len() || text.ends_with('/') || s.end() == p.get_input().len();
-        if skipped && may_end_in_comment(&text[..len]) {
-            len = token_end(p) - s.start();
-        }
-        let start = self.to_src(s.start(), true);
-        let end = self.to_src(s.start() + len, false);
-        Span::new(self.file, start, end.max(start))
-    }
-
-    /// An offset of the parsed text as an offset of `src`. At a cut, a start lies after the
-    /// text that was cut out and an end before it.
-    fn to_src(&self, at: usize, start: bool) -> usize {
-        let i = self
-            .cuts
-            .partition_point(|&(cut, _)| cut < at || (start && cut == at));
-        let removed = i.checked_sub(1).map_or(0, |i| self.cuts[i].1);
-        self.base + at + removed
     }
 
     fn err(&mut self, d: Diagnostic) {
@@ -459,33 +437,11 @@ impl<'s> Lowerer<'s> {
     // ------------------------------------------------------------------ expressions
 
     pub(crate) fn expr(&mut self, p: Pair<'_, Rule>) -> Expr {
+        if p.as_rule() == Rule::expr {
+            return self.flat_expr(p);
+        }
         let span = self.span(&p);
         match p.as_rule() {
-            Rule::expr => {
-                // Every item is at least one byte long: only long texts need counting.
-                let count = if p.as_str().len() > MAX_EXPR_ITEMS {
-                    p.clone().into_inner().count()
-                } else {
-                    0
-                };
-                if count > MAX_EXPR_ITEMS {
-                    self.err(
-                        Diagnostic::new(
-                            Code::E0101,
-                            format!("expression has {count} operands and operators, more than {MAX_EXPR_ITEMS}"),
-                            span,
-                            "too long",
-                        )
-                        .help("split the condition over several params or stages"),
-                    );
-                    return Expr {
-                        kind: ExprKind::Error,
-                        span,
-                    };
-                }
-                let mut items = p.into_inner().peekable();
-                self.climb(&mut items, 1)
-            }
             Rule::duration => {
                 let kind = self
                     .duration(&p)
@@ -550,6 +506,32 @@ impl<'s> Lowerer<'s> {
             },
             _ => unreachable!("grammar: unexpected expression rule {:?}", p.as_rule()),
         }
+    }
+
+    /// An `expr`: its flat sequence of operands and operators, with precedence applied.
+    fn flat_expr(&mut self, p: Pair<'_, Rule>) -> Expr {
+        // Every item is at least one byte long: only long texts need counting.
+        if p.as_str().len() > MAX_EXPR_ITEMS {
+            let count = p.clone().into_inner().len();
+            if count > MAX_EXPR_ITEMS {
+                let span = self.span(&p);
+                self.err(
+                    Diagnostic::new(
+                        Code::E0101,
+                        format!("expression has {count} operands and operators, more than {MAX_EXPR_ITEMS}"),
+                        span,
+                        "too long",
+                    )
+                    .help("split the condition over several params or stages"),
+                );
+                return Expr {
+                    kind: ExprKind::Error,
+                    span,
+                };
+            }
+        }
+        let mut items = p.into_inner().peekable();
+        self.climb(&mut items, 1)
     }
 
     /// Precedence climbing over the flat `expr` sequence: `||` (1) < `&&` (2) <
@@ -757,56 +739,6 @@ impl<'s> Lowerer<'s> {
     }
 }
 
-fn trim_blank(text: &str) -> &str {
-    text.trim_end_matches([' ', '\t', '\r', '\n', '\u{FEFF}'])
-}
-
-/// Whether a pair's text (trailing whitespace removed) may end in a comment: a cheap test
-/// (a `/` on its last line) that is true for every text that does.
-fn may_end_in_comment(text: &str) -> bool {
-    text.bytes().rev().take_while(|&b| b != b'\n').any(|b| b == b'/')
-}
-
-/// Where the pair's last token ends: its last inner pair's last token, or the punctuation
-/// the rule matched after it, but not the whitespace and comments skipped after those.
-fn token_end(p: &Pair<'_, Rule>) -> usize {
-    let s = p.as_span();
-    // Strings are tokens whose text may look like a comment.
-    if matches!(
-        p.as_rule(),
-        Rule::string
-            | Rule::block_string
-            | Rule::str_text
-            | Rule::bstr_text
-            | Rule::escape
-            | Rule::bescape
-    ) {
-        return s.end();
-    }
-    let mut end = p
-        .clone()
-        .into_inner()
-        .last()
-        .map_or(s.start(), |q| token_end(&q));
-    let gap = &s.as_str()[end - s.start()..];
-    let mut rest = gap;
-    while let Some(c) = rest.chars().next() {
-        let skipped = if rest.starts_with("//") {
-            rest.find('\n').unwrap_or(rest.len())
-        } else if rest.starts_with("/*") {
-            rest.find("*/").map_or(rest.len(), |i| i + 2)
-        } else if matches!(c, ' ' | '\t' | '\r' | '\n' | '\u{FEFF}') {
-            c.len_utf8()
-        } else {
-            // Punctuation of the rule itself (`}`, `)`, `]`, `>` …): a token.
-            end = s.end() - rest.len() + c.len_utf8();
-            c.len_utf8()
-        };
-        rest = &rest[skipped..];
-    }
-    end
-}
-
 fn push_text(parts: &mut Vec<StrPart>, text: &str) {
     if text.is_empty() {
         return;
@@ -831,65 +763,6 @@ fn missing_ident(span: Span) -> Ident {
         name: String::new(),
         span,
     }
-}
-
-/// Parses `90s`, `15m`, `1h30m`, `7d` into seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<u64, &'static str> {
-    if s.starts_with('-') {
-        return Err("a duration cannot be negative");
-    }
-    if s.contains('.') {
-        return Err("fractions are not supported; combine units instead, like `1h30m`");
-    }
-    let mut total: u64 = 0;
-    let mut last_rank = 0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err("expected a number before each unit");
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| "number too large")?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (mult, rank) = match &rest[..unit_len] {
-            "d" => (86_400, 1),
-            "h" => (3_600, 2),
-            "m" => (60, 3),
-            "s" => (1, 4),
-            "" => return Err("a number needs a unit"),
-            _ => return Err("unknown unit"),
-        };
-        if rank <= last_rank {
-            return Err("units must go from largest to smallest, each once");
-        }
-        last_rank = rank;
-        total = n
-            .checked_mul(mult)
-            .and_then(|v| total.checked_add(v))
-            .ok_or("too long")?;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
-}
-
-/// Renders seconds back as `1h30m`.
-pub fn format_duration(mut secs: u64) -> String {
-    if secs == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if secs >= size {
-            let _ = write!(out, "{}{unit}", secs / size);
-            secs %= size;
-        }
-    }
-    out
 }
 
 /// Which bytes of a block string's raw content are dropped by its layout rules
@@ -974,29 +847,5 @@ fn block_drops(src: &str, span: Span) -> Drops {
     Drops {
         keep: start..end,
         indents,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{format_duration, parse_duration};
-
-    #[test]
-    fn durations_parse_and_render() {
-        for (text, secs) in [
-            ("90s", 90),
-            ("15m", 900),
-            ("2h", 7200),
-            ("7d", 604_800),
-            ("1h30m", 5400),
-        ] {
-            assert_eq!(parse_duration(text), Ok(secs), "{text}");
-        }
-        assert_eq!(format_duration(5400), "1h30m");
-        assert_eq!(format_duration(90), "1m30s");
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("30m1h").is_err());
-        assert!(parse_duration("-5m").is_err());
-        assert!(parse_duration("1h30").is_err());
     }
 }

@@ -72,7 +72,9 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                 // Bytes that change nothing, in one step.
                 let plain = rest
                     .iter()
-                    .position(|b| matches!(b, b'/' | b'(' | b'[' | b')' | b']' | b'"' | b'{' | b'}'))
+                    .position(|b| {
+                        matches!(b, b'/' | b'(' | b'[' | b')' | b']' | b'"' | b'{' | b'}')
+                    })
                     .unwrap_or(rest.len());
                 if plain > 0 {
                     i += plain;
