@@ -65,3 +65,17 @@ fn spans_end_at_the_last_token_not_at_a_comment_after_it() {
         ]
     );
 }
+
+/// Whitespace and comments in every form the grammar's one `WHITESPACE` rule takes: a line
+/// break and its indentation, tabs, CRLF, a byte-order mark, `/* */` (also `/***/` and one
+/// that holds `/*`), `//` up to the end of the file, and before punctuation (`.`, `(`, `"`).
+#[test]
+fn whitespace_and_comments_stand_between_any_tokens() {
+    let src = "\u{feff}pipeline p {\r\n\tparam a: string = \"x\"\r\n  stage s /***/ {\n    action x: sh { run = /* a /* b */ \"echo\" env = { A = params /* . */ . // x\n      a } when = contains( /**/ [\"x\"] , \"x\" ) }\n  }\n}\n// the end";
+    assert_eq!(codes(src), vec![]);
+    let (file, _) = Parser::parse(FileId(0), src);
+    let crate::ast::Item::Pipeline(p) = &file.items[0] else {
+        panic!("a pipeline");
+    };
+    assert_eq!(p.items.len(), 2);
+}
