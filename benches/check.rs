@@ -3,9 +3,10 @@
 //! Run: `cargo bench --bench check`. It generates a valid pipeline of about 1.3 MB
 //! (2000 stages × 5 actions with exports, artifacts, `after` chains and entry conditions),
 //! checks it at 1×, 4× and 10× that size, and a 100-line file, each as a separate
-//! `pipec check` process, and prints median wall time, throughput and peak memory (from
-//! `wait4`), with the goals: ≥ 10 MB/s at every size (issue 12; < 300 ms at 1× before), 10×
-//! input ≤ 12× time, peak memory < 20× file size, and a 100-line file < 5 ms.
+//! `pipec check` process, and prints median wall time, throughput, CPU time (all threads;
+//! steadier than wall time on a busy machine) and peak memory (from `wait4`), with the goals:
+//! ≥ 10 MB/s at every size (issue 12), 10× input ≤ 12× time, peak memory < 20× file size,
+//! and a 100-line file < 5 ms.
 #![allow(clippy::print_stdout, clippy::disallowed_methods, unsafe_code)] // Reason: a bench prints, runs processes, and calls wait4.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)] // Reason: report arithmetic on small numbers.
 
@@ -69,6 +70,8 @@ fn small() -> String {
 
 struct Sample {
     wall: Duration,
+    /// User and system time of all threads: steadier than wall time on a busy machine.
+    cpu: Duration,
     max_rss_kib: i64,
     code: i32,
 }
@@ -93,22 +96,32 @@ fn run_once(bin: &Path, file: &Path) -> Sample {
     std::mem::forget(child); // Already reaped by wait4.
     Sample {
         wall,
+        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
         max_rss_kib: usage.ru_maxrss,
         code: libc::WEXITSTATUS(status),
     }
 }
 
-fn measure(bin: &Path, file: &Path, runs: usize) -> (Duration, i64) {
+#[allow(clippy::cast_sign_loss)] // Reason: rusage times are never negative.
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+}
+
+/// Median wall time, median CPU time and the largest peak memory of `runs` runs.
+fn measure(bin: &Path, file: &Path, runs: usize) -> (Duration, Duration, i64) {
     let mut walls = Vec::new();
+    let mut cpus = Vec::new();
     let mut rss = 0;
     for _ in 0..runs {
         let s = run_once(bin, file);
         assert_eq!(s.code, 0, "pipec check failed on {}", file.display());
         walls.push(s.wall);
+        cpus.push(s.cpu);
         rss = rss.max(s.max_rss_kib);
     }
     walls.sort();
-    (walls[walls.len() / 2], rss)
+    cpus.sort();
+    (walls[walls.len() / 2], cpus[cpus.len() / 2], rss)
 }
 
 fn main() {
@@ -118,8 +131,8 @@ fn main() {
     let base = 2000;
     println!("pipec check, whole process ({})", bin.display());
     println!(
-        "{:>6} {:>10} {:>12} {:>8} {:>12} {:>10}",
-        "scale", "bytes", "median ms", "MB/s", "peak MiB", "mem/size"
+        "{:>6} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10}",
+        "scale", "bytes", "median ms", "MB/s", "CPU ms", "peak MiB", "mem/size"
     );
     let mut times = Vec::new();
     let mut ok = true;
@@ -128,12 +141,13 @@ fn main() {
         let file = dir.join(format!("big{scale}.pipe"));
         std::fs::write(&file, &text).expect("write");
         let runs = if scale == 10 { 3 } else { 7 };
-        let (wall, rss) = measure(bin, &file, runs);
+        let (wall, cpu, rss) = measure(bin, &file, runs);
         let ms = wall.as_secs_f64() * 1e3;
+        let cpu_ms = cpu.as_secs_f64() * 1e3;
         let mb_s = text.len() as f64 / wall.as_secs_f64() / 1e6;
         let mem_ratio = (rss as f64 * 1024.0) / text.len() as f64;
         println!(
-            "{scale:>5}x {:>10} {ms:>12.1} {mb_s:>8.2} {:>12.1} {mem_ratio:>9.1}x",
+            "{scale:>5}x {:>10} {ms:>10.1} {mb_s:>8.2} {cpu_ms:>10.1} {:>10.1} {mem_ratio:>9.1}x",
             text.len(),
             rss as f64 / 1024.0
         );
@@ -153,7 +167,7 @@ fn main() {
     let text = small();
     let file = dir.join("small.pipe");
     std::fs::write(&file, &text).expect("write");
-    let (wall, _) = measure(bin, &file, 31);
+    let (wall, _, _) = measure(bin, &file, 31);
     let small_ms = wall.as_secs_f64() * 1e3;
     println!(
         "{}-line file: {small_ms:.2} ms median of 31 (goal < 5 ms)",
