@@ -768,4 +768,3 @@ fn missing_ident(span: Span) -> Ident {
         span,
     }
 }
-
