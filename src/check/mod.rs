@@ -1,4 +1,4 @@
-//! Checking: AST → diagnostics and a resolved model, ready for [`crate::ir::lower`].
+//! Checking: AST → diagnostics and a resolved model, which [`lower`] turns into the IR.
 //!
 //! Input: the parsed root file, plus a [`Loader`] for local imports (the CLI reads files;
 //! this phase does no I/O). Output: every diagnostic of E02xx–E04xx and W0xxx, and, when the
@@ -19,6 +19,7 @@
 mod attrs;
 mod inputs;
 mod kinds;
+pub mod lower;
 mod params;
 mod pipeline;
 mod refs;
@@ -341,7 +342,7 @@ pub type CheckResult = Checked;
 
 impl<'a> Checker<'a> {
     /// Checks the root file `root` of `map`. With `keep_model`, the result carries the
-    /// resolved pipeline for [`crate::ir::lower`]; without, expressions are dropped as soon
+    /// resolved pipeline for [`lower`]; without, expressions are dropped as soon
     /// as they are checked, which keeps `pipec check` lean on big files.
     pub fn check(
         map: &mut SourceMap,
@@ -448,7 +449,7 @@ impl<'a> Checker<'a> {
 
     /// An IR span (with line and column) for a source span.
     pub(crate) fn ir_span(&self, span: Span) -> ir::Span {
-        ir::lower::span(self.map, span)
+        lower::span(self.map, span)
     }
 
     fn check_file(

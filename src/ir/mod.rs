@@ -9,7 +9,6 @@
 
 pub mod describe;
 pub mod graph;
-pub mod lower;
 
 use std::collections::BTreeMap;
 
@@ -320,6 +319,24 @@ pub enum BinOp {
     Ge,
     In,
     Matches,
+}
+
+impl BinOp {
+    /// The operator as written in `.pipe` source.
+    pub fn text(self) -> &'static str {
+        match self {
+            BinOp::Or => "||",
+            BinOp::And => "&&",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::In => "in",
+            BinOp::Matches => "matches",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -274,7 +274,7 @@ enum Limit {
 
 impl std::fmt::Display for Limit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let fmt = crate::syntax::format_duration;
+        let fmt = crate::duration::format;
         match *self {
             Limit::Own(s) => write!(f, "its timeout ({})", fmt(s)),
             Limit::Stage(s) => write!(f, "the stage's timeout ({})", fmt(s)),
@@ -1746,7 +1746,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 "failed",
                 format!(
                     "no decision within its timeout ({}); the approval failed",
-                    crate::syntax::format_duration(secs)
+                    crate::duration::format(secs)
                 ),
             ),
             Approval::Decided(d) if d.approved => (ActState::Succeeded, "succeeded", d.describe()),
@@ -1907,7 +1907,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 if retry {
                     let detail = format!(
                         "{detail}; next attempt in {}",
-                        crate::syntax::format_duration(a.retry.backoff_secs)
+                        crate::duration::format(a.retry.backoff_secs)
                     );
                     self.retry_later(i, j, took, detail, log, inflight);
                     return Ok(());
