@@ -185,7 +185,12 @@ fn parse_field(text: &str, field: &Field) -> Result<Bits, String> {
     }
     // An empty item (`1,,2`) adds nothing, as in croner, which pipec used before.
     for item in text.split(',').filter(|i| !i.is_empty()) {
-        if item.matches('/').count() > 1 || item.split('/').next().is_some_and(|r| r.matches('-').count() > 1) {
+        if item.matches('/').count() > 1
+            || item
+                .split('/')
+                .next()
+                .is_some_and(|r| r.matches('-').count() > 1)
+        {
             return Err(malformed(item));
         }
         let (range, step) = match item.split_once('/') {
@@ -202,7 +207,9 @@ fn parse_field(text: &str, field: &Field) -> Result<Bits, String> {
             },
         };
         let (from, to) = if range == "*" && !stepped {
-            return Err(format!("`*` in the list `{text}` stands for every value: write it alone"));
+            return Err(format!(
+                "`*` in the list `{text}` stands for every value: write it alone"
+            ));
         } else if range == "*" {
             (field.min, field.max)
         } else if let Some((a, b)) = range.split_once('-') {
@@ -234,7 +241,11 @@ fn value(text: &str, item: &str, field: &Field, range_end: bool) -> Result<u16, 
         .position(|n| n.eq_ignore_ascii_case(text))
     {
         let v = u32::from(field.min) + u32::try_from(i).unwrap_or(0);
-        Some(if range_end && field.max == 7 && v == 0 { 7 } else { v })
+        Some(if range_end && field.max == 7 && v == 0 {
+            7
+        } else {
+            v
+        })
     } else {
         return Err(if text.is_empty() {
             malformed(item)
@@ -317,17 +328,20 @@ mod tests {
             err("0 0 * FOO *"),
             "`FOO` is not a month (1–12 or `JAN`–`DEC`)"
         );
-        assert_eq!(
-            err("MON 0 * * *"),
-            "`MON` is not a minute (0–59)"
-        );
+        assert_eq!(err("MON 0 * * *"), "`MON` is not a minute (0–59)");
         assert_eq!(err("0 0 * * 5-2"), "the range `5-2` goes backwards");
         assert_eq!(err("*/0 * * * *"), "the step of `*/0` must be at least 1");
         assert_eq!(
             err("1-2-3 * * * *"),
             "`1-2-3` is not a value, a range `a-b` or a step `*/n`"
         );
-        assert_eq!(err("0 0 0 * *"), "`0` is out of range for the day of the month (1–31)");
-        assert_eq!(err("0 0 * * 99999999999"), "`99999999999` is out of range for the day of the week (0–7 or `SUN`–`SAT`)");
+        assert_eq!(
+            err("0 0 0 * *"),
+            "`0` is out of range for the day of the month (1–31)"
+        );
+        assert_eq!(
+            err("0 0 * * 99999999999"),
+            "`99999999999` is out of range for the day of the week (0–7 or `SUN`–`SAT`)"
+        );
     }
 }
