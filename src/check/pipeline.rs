@@ -838,6 +838,7 @@ impl Checker<'_> {
                 targeted[i] = true;
                 for id in after {
                     if let Some(&from) = self.stage_index.get(&id.name) {
+                        self.resolved(id.span, super::Resolved::Stage(id.name.clone()));
                         explicit[i].push(EdgeModel {
                             from,
                             guard: None,
@@ -854,11 +855,11 @@ impl Checker<'_> {
         for t in transitions {
             let from = self.stage_index.get(&t.from.name).copied();
             let to = self.stage_index.get(&t.to.name).copied();
-            if from.is_none() {
-                self.unknown_stage(&t.from);
-            }
-            if to.is_none() {
-                self.unknown_stage(&t.to);
+            for (end, found) in [(&t.from, from), (&t.to, to)] {
+                match found {
+                    Some(_) => self.resolved(end.span, super::Resolved::Stage(end.name.clone())),
+                    None => self.unknown_stage(end),
+                }
             }
             let (Some(from), Some(to)) = (from, to) else {
                 if let Some(to) = to {

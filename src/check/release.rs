@@ -103,6 +103,8 @@ impl Checker<'_> {
         for (a, pred) in preds.iter_mut().enumerate() {
             for id in self.stages[s].actions[a].after.clone() {
                 if let Some(&p) = self.action_index.get(&(s, id.name.clone())) {
+                    let stage = self.stages[s].name.name.clone();
+                    self.resolved(id.span, super::Resolved::Action(stage, id.name.clone()));
                     pred.push(p);
                     spans.insert((p, a), id.span);
                     continue;
