@@ -6,6 +6,8 @@
 //! - **pest** stays inside `syntax/`.
 //! - **No I/O, processes, environment or clock** outside `cli/` and `runtime/`.
 //! - **Only `cli/` prints.**
+//! - **Phases return typed errors:** no public function of `syntax/`, `check/` or `ir/`
+//!   returns `Result<_, String>`.
 //!
 //! Test code (`tests.rs` files, folders named `tests`, `#[cfg(test)]` items) is exempt: a
 //! unit test of the runtime may compile a pipeline. Comments and literals are blanked
@@ -613,6 +615,77 @@ fn only_the_cli_prints() {
     report("printing outside src/cli/", &problems);
 }
 
+/// The return types of the `pub` functions in `code` (`pub(crate)` too), with their lines.
+fn public_returns(code: &str) -> Vec<(usize, String)> {
+    let b = code.as_bytes();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(n) = code[from..].find("pub") {
+        let start = from + n;
+        from = start + 3;
+        let rest = &code[start..];
+        let Some(fn_at) = rest.find("fn ") else { break };
+        // `pub fn`, `pub(crate) fn`, `pub const fn`… : only words and a visibility between.
+        let between = &rest[3..fn_at];
+        if !between
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " ()_\n".contains(c))
+            || between.len() > 24
+        {
+            continue;
+        }
+        let Some(open) = rest[fn_at..].find('(').map(|o| start + fn_at + o) else {
+            break;
+        };
+        let mut depth = 0usize;
+        let mut j = open;
+        while j < b.len() {
+            match b[j] {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        let tail = &code[(j + 1).min(code.len())..];
+        let end = tail.find(['{', ';']).unwrap_or(tail.len());
+        let words: Vec<&str> = tail[..end]
+            .split_whitespace()
+            .take_while(|w| *w != "where")
+            .collect();
+        if words.first() == Some(&"->") {
+            let line = code[..start].matches('\n').count() + 1;
+            out.push((line, words[1..].join(" ")));
+        }
+    }
+    out
+}
+
+#[test]
+fn phases_return_typed_errors() {
+    let mut problems = Vec::new();
+    for src in sources()
+        .iter()
+        .filter(|s| ["syntax", "check", "ir"].contains(&top(&s.module)))
+    {
+        for (line, ret) in public_returns(&src.code) {
+            let compact = ret.replace(' ', "");
+            if compact.starts_with("Result<") && compact.ends_with(",String>") {
+                problems.push(format!("{}:{line}: returns `{ret}`", src.rel));
+            }
+        }
+    }
+    report(
+        "phase functions returning `Result<_, String>` (return a typed error)",
+        &problems,
+    );
+}
+
 #[test]
 fn the_scanner_sees_through_groups_and_literals() {
     let code = blank(
@@ -634,4 +707,14 @@ fn the_scanner_sees_through_groups_and_literals() {
     );
     let tested = without_tests("fn a() {}\n#[cfg(test)]\nmod tests {\n    use crate::cli;\n}\n");
     assert!(!tested.contains("cli"), "{tested}");
+    let returns = public_returns(
+        "pub fn a(f: impl Fn() -> Result<u8, String>) -> Option<u8> {}\npub(crate) fn b<T>(\n    x: T,\n) -> Result<T, String>\nwhere T: Copy {}\nfn c() -> Result<(), String> {}\n",
+    );
+    assert_eq!(
+        returns,
+        [
+            (1, "Option<u8>".to_string()),
+            (2, "Result<T, String>".to_string())
+        ]
+    );
 }
