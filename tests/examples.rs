@@ -98,7 +98,7 @@ fn streamed_and_whole_file_checking_agree() {
                 .model
                 .as_ref()
                 .filter(|_| !out.has_errors())
-                .map(|m| pipec::ir::to_json(&pipec::ir::lower::Lowerer::lower(&map, m)));
+                .map(|m| pipec::ir::to_json(&pipec::check::lower::Lowerer::lower(&map, m)));
             let diags: Vec<String> = crate::support::summarize(&map, &out.diagnostics, &name)
                 .into_iter()
                 .zip(&out.diagnostics)

@@ -20,4 +20,5 @@ mod scaling;
 mod secrets;
 mod stress;
 mod support;
+mod tidy;
 mod tools;

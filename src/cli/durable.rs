@@ -556,7 +556,7 @@ fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Ve
             return Err(Error::usage(format!(
                 "`{stage}.{action}` of run {} waited longer than its timeout ({}): it can no longer be decided, and fails when the run goes on (`pipec resume {}`)",
                 rec.id,
-                crate::syntax::format_duration(secs),
+                crate::duration::format(secs),
                 rec.id
             )));
         }

@@ -15,11 +15,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use text::{Drops, block_drops};
 
-mod duration;
 mod span;
-
-pub use duration::format_duration;
-pub(crate) use duration::parse_duration;
 
 /// Longest identifier (LANGUAGE.md §2).
 const MAX_IDENT: usize = 100;
@@ -634,7 +630,7 @@ impl<'s> Lowerer<'s> {
     }
 
     fn duration(&mut self, p: &Pair<'_, Rule>) -> Option<u64> {
-        match parse_duration(p.as_str()) {
+        match crate::duration::parse(p.as_str()) {
             Ok(secs) => Some(secs),
             Err(why) => {
                 self.err(

@@ -246,7 +246,7 @@ pub(super) enum Limit {
 
 impl std::fmt::Display for Limit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let fmt = crate::syntax::format_duration;
+        let fmt = crate::duration::format;
         match *self {
             Limit::Own(s) => write!(f, "its timeout ({})", fmt(s)),
             Limit::Stage(s) => write!(f, "the stage's timeout ({})", fmt(s)),

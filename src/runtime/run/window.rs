@@ -130,7 +130,7 @@ pub(super) fn waited_too_long(stage: &Stage, since: Timestamp, now: Timestamp) -
         format!(
             "it waited for {} longer than the stage's timeout ({}, since {})",
             what.join(" and "),
-            crate::syntax::format_duration(timeout),
+            crate::duration::format(timeout),
             since.round(jiff::Unit::Second).unwrap_or(since),
         )
     })
@@ -145,7 +145,7 @@ fn timed_out(what: &[String], timeout: u64, since: Timestamp) -> String {
         } else {
             what.join(" and ")
         },
-        crate::syntax::format_duration(timeout),
+        crate::duration::format(timeout),
         since.round(jiff::Unit::Second).unwrap_or(since),
     )
 }
@@ -307,7 +307,7 @@ fn held_detail(
             Some(format!(
                 "; it fails if still closed at {} (the stage's timeout, {})",
                 shown(end, zone),
-                crate::syntax::format_duration(t)
+                crate::duration::format(t)
             ))
         })
         .unwrap_or_default();

@@ -1,9 +1,12 @@
-//! Durations: `1h30m` to seconds and back (LANGUAGE.md §2).
+//! Durations (`90s`, `1h30m`, `7d`): text to seconds and back. A leaf every layer may use —
+//! the parser reads duration literals with it, and the checker, the IR's descriptions, the
+//! runtime and the CLI write durations back with it — so none of them depends on another
+//! for it.
 
 use std::fmt::Write as _;
 
 /// Parses `90s`, `15m`, `1h30m`, `7d` into seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<u64, &'static str> {
+pub fn parse(s: &str) -> Result<u64, &'static str> {
     if s.starts_with('-') {
         return Err("a duration cannot be negative");
     }
@@ -47,7 +50,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<u64, &'static str> {
 }
 
 /// Renders seconds back as `1h30m`.
-pub fn format_duration(mut secs: u64) -> String {
+pub fn format(mut secs: u64) -> String {
     if secs == 0 {
         return "0s".into();
     }
@@ -63,7 +66,7 @@ pub fn format_duration(mut secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_duration, parse_duration};
+    use super::{format, parse};
 
     #[test]
     fn durations_parse_and_render() {
@@ -74,13 +77,13 @@ mod tests {
             ("7d", 604_800),
             ("1h30m", 5400),
         ] {
-            assert_eq!(parse_duration(text), Ok(secs), "{text}");
+            assert_eq!(parse(text), Ok(secs), "{text}");
         }
-        assert_eq!(format_duration(5400), "1h30m");
-        assert_eq!(format_duration(90), "1m30s");
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("30m1h").is_err());
-        assert!(parse_duration("-5m").is_err());
-        assert!(parse_duration("1h30").is_err());
+        assert_eq!(format(5400), "1h30m");
+        assert_eq!(format(90), "1m30s");
+        assert!(parse("5x").is_err());
+        assert!(parse("30m1h").is_err());
+        assert!(parse("-5m").is_err());
+        assert!(parse("1h30").is_err());
     }
 }
