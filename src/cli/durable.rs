@@ -7,7 +7,7 @@ use super::error::{Error, Outcome};
 use super::execute::{Drive, drive, exit_code, open_history, read_secrets};
 use crate::runtime::holds::{Decision, Override, declared};
 use crate::runtime::resume::{Start, facts_of, ir_of, params_of};
-use crate::runtime::run::{ActionStatus, RunStatus};
+use crate::runtime::run::{ActionStatus, RunStatus, StageStatus};
 use crate::runtime::state::{Claim, History, Recorded, Snapshot, now, resolve_dir};
 
 /// How a run that goes on in this process is shown and scheduled.
@@ -61,18 +61,22 @@ pub(crate) struct RetryArgs {
     common: Common,
 }
 
-/// Re-run a stage with the inputs of the last run in which it succeeded.
+/// Re-run a stage with the inputs of the last run in which it succeeded (or of `--to RUN`).
 #[derive(clap::Args)]
 #[command(
     long_about = "Re-run STAGE of PIPELINE as a new run, with the recorded pipeline, params, \
-exports and artifacts of the newest run in which STAGE succeeded (other stages do not run).",
-    after_help = "Examples:\n  pipec rollback webapp deploy"
+exports and artifacts of the newest run in which STAGE succeeded, or of the run `--to` names \
+(STAGE must have succeeded in it). Other stages do not run.",
+    after_help = "Examples:\n  pipec rollback webapp deploy\n  pipec rollback webapp deploy --to 20261126-101500-3"
 )]
 pub(crate) struct RollbackArgs {
     /// The pipeline's name (as in `pipeline NAME`).
     pipeline: String,
     /// The stage to run again.
     stage: String,
+    /// The run whose inputs to use (default: the newest in which STAGE succeeded).
+    #[arg(long, value_name = "RUN")]
+    to: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -185,6 +189,7 @@ pub(crate) fn retry(args: &RetryArgs) -> Outcome {
             }
         )));
     }
+    not_overtaken(&history, &rec)?;
     // Like CodePipeline's retry: the run goes on with what it was started with.
     let file = rec
         .file
@@ -197,6 +202,37 @@ pub(crate) fn retry(args: &RetryArgs) -> Outcome {
         rec.id
     );
     go_on(&history, &rec, &args.common, true, Some(args.all))
+}
+
+/// Refuses to retry `rec` when a later run has entered a stage the retry would run (as
+/// CodePipeline retries only the latest execution in a stage): its older inputs would go
+/// over the later run's.
+fn not_overtaken(history: &History, rec: &Recorded) -> Result<(), Error> {
+    for s in &rec.stages {
+        if matches!(s.status, StageStatus::Succeeded | StageStatus::Skipped) {
+            continue;
+        }
+        let later = history
+            .entered_later(&rec.pipeline, &s.name, rec.seq)
+            .map_err(Error::usage)?;
+        if let Some(later) = later {
+            let to = history
+                .successes(&rec.pipeline, &s.name, 1)
+                .ok()
+                .and_then(|v| v.into_iter().next())
+                .map(|r| format!(" (the newest in which it succeeded: {r})"))
+                .unwrap_or_default();
+            return Err(Error::usage(format!(
+                "stage `{}` has run in a later run, {later}, than run {}: a retry would run the older run's inputs over it, so run {} can no longer be retried",
+                s.name, rec.id, rec.id
+            ))
+            .help(format!(
+                "to go back to an earlier run's inputs, `pipec rollback {} {} --to RUN`{to}; to go on with run {}'s changes, start a new run",
+                rec.pipeline, s.name, rec.id
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Resumes (or retries) a recorded run in this process.
@@ -306,15 +342,18 @@ pub(crate) fn rollback(args: &RollbackArgs) -> Outcome {
     }
     let history = open_history(&dir)?;
     known_stage(&history, &dir, &args.pipeline, &args.stage)?;
-    let source = match history.last_success(&args.pipeline, &args.stage, None) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return Err(Error::usage(format!(
-                "no run of pipeline `{}` in which stage `{}` succeeded: nothing to roll back to\nhelp: `pipec runs --pipeline {}` lists its runs",
-                args.pipeline, args.stage, args.pipeline
-            )));
-        }
-        Err(e) => return Err(Error::usage(e)),
+    let source = match &args.to {
+        Some(to) => chosen_source(&history, args, to)?,
+        None => match history.last_success(&args.pipeline, &args.stage, None) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                return Err(Error::usage(format!(
+                    "no run of pipeline `{}` in which stage `{}` succeeded: nothing to roll back to\nhelp: `pipec runs --pipeline {}` lists its runs",
+                    args.pipeline, args.stage, args.pipeline
+                )));
+            }
+            Err(e) => return Err(Error::usage(e)),
+        },
     };
     let rec = match history.recorded(&source) {
         Ok(Some(r)) => r,
@@ -367,6 +406,57 @@ pub(crate) fn rollback(args: &RollbackArgs) -> Outcome {
             args.stage, args.pipeline
         ),
     })
+}
+
+/// The run `rollback --to` names, when its stage may be rolled back to: a run of the
+/// pipeline (not a rollback itself) in which the stage succeeded.
+fn chosen_source(history: &History, args: &RollbackArgs, to: &str) -> Result<String, Error> {
+    let (pipeline, stage) = (&args.pipeline, &args.stage);
+    let id = match history.resolve(to) {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return Err(
+                Error::usage(format!("no run `{to}` in this state directory"))
+                    .help(format!("`pipec runs --pipeline {pipeline}` lists its runs")),
+            );
+        }
+        Err(e) => return Err(Error::usage(e)),
+    };
+    let rec = match history.recorded(&id) {
+        Ok(Some(r)) => r,
+        Ok(None) => return Err(Error::usage(format!("run `{id}` is gone from the history"))),
+        Err(e) => return Err(Error::usage(e)),
+    };
+    let status = rec.stages.iter().find(|s| s.name == *stage).map(|s| s.status);
+    let why = if rec.pipeline != *pipeline {
+        Some(format!("run {id} is a run of pipeline `{}`", rec.pipeline))
+    } else if let Some(source) = &rec.source {
+        Some(format!(
+            "run {id} is a rollback (with the inputs of run {source}): roll back to {source} instead"
+        ))
+    } else if status != Some(StageStatus::Succeeded) {
+        Some(format!(
+            "stage `{stage}` did not succeed in run {id} (it is {})",
+            status.map_or("not recorded", |s| s.as_str())
+        ))
+    } else if rec.ir.is_none() {
+        Some(format!("run {id} was recorded without its pipeline"))
+    } else {
+        None
+    };
+    let Some(why) = why else {
+        return Ok(id);
+    };
+    let good = history.successes(pipeline, stage, 5).unwrap_or_default();
+    let help = if good.is_empty() {
+        format!("no run of `{pipeline}` succeeded in `{stage}`")
+    } else {
+        format!(
+            "runs in which `{stage}` succeeded, newest first: {}",
+            good.join(", ")
+        )
+    };
+    Err(Error::usage(why).help(help))
 }
 
 /// An unknown pipeline or stage, said as such (known from the newest run of the pipeline).
