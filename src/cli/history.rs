@@ -380,17 +380,25 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> Outcome
     }
 }
 
-/// Stop a run from another terminal, as Ctrl-C would in its own.
-///
-/// Running actions get SIGTERM to their process group, a grace period of 5 s, then SIGKILL;
-/// the run ends `stopped`. With `--abandon` they are killed at once. A run whose process is
-/// gone (it crashed, or it was held) is recorded as stopped.
+/// Stop a run from another terminal: CodePipeline's "Stop and wait", or with `--abandon`
+/// "Stop and abandon".
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  pipec stop last\n  pipec stop 20261126-101500-3 --abandon")]
+#[command(
+    long_about = "Stop a run from another terminal. By default this is CodePipeline's \
+\"Stop and wait\": no new action starts, running actions finish within their own timeouts \
+(a database migration is not killed half-way), and the run ends `stopped`; the command waits \
+for that (Ctrl-C here leaves the stop requested). With `--abandon` (\"Stop and abandon\") \
+running actions are stopped at once: SIGTERM then SIGKILL to their process groups, and they \
+end `abandoned`. Ctrl-C in the run's own terminal keeps the terminal's convention: it stops \
+running actions with a grace period of 5 s (a second Ctrl-C kills them at once). A run whose \
+process is gone (it crashed, or it is held) is recorded as stopped.",
+    after_help = "Examples:\n  pipec stop last                  let running actions finish, start nothing new\n  pipec stop 20261126-101500-3 --abandon"
+)]
 pub(crate) struct StopArgs {
     /// A run id, or `last` (the newest run started by `pipec run` or `pipec rollback`).
     run: String,
-    /// Kill running actions at once (no grace period).
+    /// Stop running actions at once (SIGKILL to their process groups) instead of letting
+    /// them finish.
     #[arg(long)]
     abandon: bool,
     /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`).
@@ -411,30 +419,72 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
     }
     let owner = match owner.filter(crate::runtime::state::Owner::alive) {
         Some(o) => o,
-        None => {
-            // Nothing runs it any more: end what its process left running, and say so in
-            // the history (unless a resume took it over meanwhile).
-            match h.stop_orphaned(&id) {
-                Ok(None) => {
-                    let strays = crate::runtime::exec::end_strays(&h.work_dirs(&id));
-                    let ended = if strays > 0 {
-                        format!(" (ended {strays} process(es) it left)")
-                    } else {
-                        String::new()
-                    };
-                    eprintln!("run {id}: its process is gone; recorded as stopped{ended}");
-                    return Ok(super::exit::OK);
-                }
-                // A resume took it over meanwhile: stop that process.
-                Ok(Some(o)) => o,
-                Err(e) => return Err(Error::usage(e)),
-            }
-        }
+        None => match stop_orphaned(&h, &id)? {
+            Some(o) => o,
+            None => return Ok(super::exit::OK),
+        },
     };
-    // The run's own handler: the first SIGTERM stops, a second abandons.
+    if args.abandon {
+        return abandon(&h, &id, owner);
+    }
+    if !h.request_stop(&id).map_err(Error::usage)? {
+        // It ended, or was held, meanwhile.
+        let (_, status) = h.owner(&id).map_err(Error::usage)?;
+        if status.ended() {
+            eprintln!("run {id} has already ended: {status}");
+            return Ok(super::exit::OK);
+        }
+        return stop_orphaned(&h, &id).map(|_| super::exit::OK);
+    }
+    eprintln!(
+        "stopping run {id} (process {}): running actions finish within their own timeouts, nothing new starts; waiting for the run to end (Ctrl-C here leaves it stopping; `pipec stop {id} --abandon` stops its actions)…",
+        owner.pid
+    );
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        match h.owner(&id) {
+            Ok((_, s)) if s != RunStatus::Running => {
+                eprintln!("run {id} {s}");
+                return Ok(super::exit::OK);
+            }
+            // Its process died meanwhile: nothing else will end it.
+            Ok((o, _)) if !o.is_some_and(|o| o.alive()) => {
+                return stop_orphaned(&h, &id).map(|_| super::exit::OK);
+            }
+            Ok(_) => {}
+            Err(e) => return Err(Error::usage(e)),
+        }
+    }
+}
+
+/// Records run `id`, whose process is gone, as stopped, and ends what its process left
+/// running; `Some(owner)` when a resume took it over meanwhile (that process is to be
+/// stopped instead).
+fn stop_orphaned(
+    h: &History,
+    id: &str,
+) -> Result<Option<crate::runtime::state::Owner>, Error> {
+    match h.stop_orphaned(id) {
+        Ok(None) => {
+            let strays = crate::runtime::exec::end_strays(&h.work_dirs(id));
+            let ended = if strays > 0 {
+                format!(" (ended {strays} process(es) it left)")
+            } else {
+                String::new()
+            };
+            eprintln!("run {id}: its process is gone; recorded as stopped{ended}");
+            Ok(None)
+        }
+        Ok(Some(o)) => Ok(Some(o)),
+        Err(e) => Err(Error::usage(e)),
+    }
+}
+
+/// `pipec stop --abandon`: the run's own handler stops on the first SIGTERM and abandons on
+/// the second.
+fn abandon(h: &History, id: &str, owner: crate::runtime::state::Owner) -> Outcome {
     let pid = nix::unistd::Pid::from_raw(owner.pid);
-    let signals = if args.abandon { 2 } else { 1 };
-    for n in 0..signals {
+    for n in 0..2 {
         if n > 0 {
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
@@ -445,11 +495,11 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
             )));
         }
     }
-    eprintln!("stopping run {id} (process {})…", owner.pid);
+    eprintln!("abandoning run {id} (process {})…", owner.pid);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        match h.owner(&id) {
+        match h.owner(id) {
             Ok((_, s)) if s != RunStatus::Running => {
                 eprintln!("run {id} {s}");
                 return Ok(super::exit::OK);
@@ -459,6 +509,6 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
         }
     }
     Err(Error::invalid(format!(
-        "run {id} has not ended 30 s after the stop request; try `pipec stop {id} --abandon`"
+        "run {id} has not ended 30 s after it was abandoned"
     )))
 }

@@ -181,6 +181,27 @@ impl History {
             .map_err(sql)
     }
 
+    /// Asks the process running `run` to stop and wait (`pipec stop`): it starts nothing new
+    /// and lets its running actions finish. Whether the run was still running.
+    pub fn request_stop(&self, run: &str) -> Result<bool, Error> {
+        self.conn
+            .execute(
+                "UPDATE runs SET stop = 'wait' WHERE id = ?1 AND status = 'running'",
+                params![run],
+            )
+            .map(|n| n > 0)
+            .map_err(sql)
+    }
+
+    /// Whether a stop of `run` was asked for ([`History::request_stop`]).
+    pub fn stop_requested(&self, run: &str) -> Result<bool, Error> {
+        self.conn
+            .prepare_cached("SELECT stop IS NOT NULL FROM runs WHERE id = ?1")
+            .and_then(|mut st| st.query_row(params![run], |r| r.get(0)).optional())
+            .map(|asked| asked.unwrap_or(false))
+            .map_err(sql)
+    }
+
     /// Records a transition's state for a pipeline (replacing an earlier override).
     pub fn set_override(&self, pipeline: &str, o: &Override) -> Result<(), Error> {
         let tx = immediate(&self.conn)?;

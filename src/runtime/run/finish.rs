@@ -92,6 +92,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 FailurePolicy::Retry { scope, count }
                     if self.stages[i].rounds_left > 0
                         && self.end.failed.is_none()
+                        && !self.stopping()
                         && self.expired(i).is_none() =>
                 {
                     self.retry_round(i, scope, count)

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::{AttemptFuture, Job, Options, Progress, Run, Runner, Start, execute};
 use crate::ir::{Ir, Mode};
 use crate::runtime::attempt::{Failure, Finished};
+use crate::runtime::exec::{STOP, WAIT};
 use crate::runtime::holds::Decision;
 use crate::runtime::plan::RunFacts;
 use crate::runtime::state::{History, Snapshot};
@@ -83,7 +84,7 @@ impl Runner for Scripted {
                     Ok(Finished { exports: BTreeMap::new(), warnings: Vec::new(), exit_code: Some(0) })
                 },
                 () = limit => Err(Failure { timed_out: true, ..failure("timed out") }),
-                Ok(_) = stopped.wait_for(|level| *level > 0) => Err(Failure { stopped: true, ..failure("stopped") }),
+                Ok(_) = stopped.wait_for(|level| *level >= STOP) => Err(Failure { stopped: true, ..failure("stopped") }),
             };
             let end = began.elapsed().as_secs_f64();
             log.borrow_mut().push(Done {
@@ -722,7 +723,7 @@ fn a_stop_request_abandons_the_running_attempts() {
         .beside(Box::new(|_, _, stop| {
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                let _ = stop.send(1);
+                let _ = stop.send(STOP);
             })
         }))
         .run();
@@ -841,7 +842,7 @@ fn a_resumed_run_does_not_run_again_what_had_succeeded() {
         .beside(Box::new(|_, _, stop| {
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                let _ = stop.send(1);
+                let _ = stop.send(STOP);
             })
         }))
         .run();
@@ -862,4 +863,40 @@ fn a_resumed_run_does_not_run_again_what_had_succeeded() {
     assert!(ran.of("s.a").is_empty(), "`a` had succeeded");
     assert_eq!(ran.of("s.b").len(), 1);
     assert_eq!(ran.of("s.b")[0].attempt, 2, "the next attempt of `b`");
+}
+
+#[test]
+fn a_stop_and_wait_lets_running_attempts_finish_and_starts_nothing_new() {
+    let (_dir, history) = tmp();
+    let ir = ir("pipeline p {
+  stage s {
+    action migrate: sh { run = \"sleep 60\" }
+    action after: sh { run = \"true\"  after = [migrate] }
+  }
+  stage next { action a: sh { run = \"true\" } }
+}
+");
+    let steps: &[(&str, &[Step])] = &[("s.migrate", &[Step::Succeed(60)])];
+    let ran = Setting::new(&ir, &history)
+        .steps(steps)
+        .beside(Box::new(|_, _, stop| {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let _ = stop.send(WAIT);
+            })
+        }))
+        .run();
+    assert_eq!(ran.status, RunStatus::Stopped);
+    // The running attempt was not cut short; nothing started after it.
+    assert!((ran.of("s.migrate")[0].end - 60.0).abs() < 0.01);
+    assert!(ran.of("s.after").is_empty() && ran.of("next.a").is_empty());
+    assert_eq!(
+        action(&history, &ran.id, "s", "migrate").0,
+        ActionStatus::Succeeded
+    );
+    assert_eq!(
+        action(&history, &ran.id, "s", "after").0,
+        ActionStatus::Pending
+    );
+    assert_eq!(stage(&history, &ran.id, "next").0, StageStatus::Pending);
 }

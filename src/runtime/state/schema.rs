@@ -56,6 +56,9 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ("runs", "spent", "REAL"),
     // A rollback run: the run whose inputs it re-uses.
     ("runs", "source", "TEXT"),
+    // `pipec stop` asked the run's process to stop and wait (`wait`); cleared when a
+    // process takes the run up again.
+    ("runs", "stop", "TEXT"),
     ("stages", "verdict", "TEXT"),
     ("stages", "reason", "TEXT"),
     ("stages", "rounds", "INTEGER"),
