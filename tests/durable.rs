@@ -25,7 +25,11 @@ pub(crate) fn show(t: &Test, run: &str) -> serde_json::Value {
     serde_json::from_str(&out.stdout).expect("show --json prints JSON")
 }
 
-pub(crate) fn action<'a>(v: &'a serde_json::Value, stage: &str, action: &str) -> &'a serde_json::Value {
+pub(crate) fn action<'a>(
+    v: &'a serde_json::Value,
+    stage: &str,
+    action: &str,
+) -> &'a serde_json::Value {
     v["stages"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["name"] == stage))

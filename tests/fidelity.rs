@@ -63,7 +63,9 @@ const DEPLOYS: &str = r#"pipeline rel {
 
 #[test]
 fn retry_refuses_a_run_whose_stage_a_later_run_has_entered() {
-    let t = Test::new().file("pipeline.pipe", DEPLOYS).file("broken", "");
+    let t = Test::new()
+        .file("pipeline.pipe", DEPLOYS)
+        .file("broken", "");
     assert_eq!(run(&t, &["--param", "v=1"]).code, 1);
     let v1 = last_id(&t);
     std::fs::remove_file(t.path("broken")).expect("rm");
@@ -112,7 +114,14 @@ fn a_newer_run_held_at_a_transition_supersedes_the_older_one() {
     // Enabling names the run that may go on, and `--resume` continues it.
     let out = pipec(
         &t,
-        &["transition", "enable", "gate", "build", "deploy", "--resume"],
+        &[
+            "transition",
+            "enable",
+            "gate",
+            "build",
+            "deploy",
+            "--resume",
+        ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     says(&out.stderr, &format!("may go on: {b}"));
@@ -155,7 +164,14 @@ fn runs_held_at_a_queued_transition_go_on_in_their_order() {
     let b = last_id(&t);
     let out = pipec(
         &t,
-        &["transition", "enable", "gate", "build", "deploy", "--resume"],
+        &[
+            "transition",
+            "enable",
+            "gate",
+            "build",
+            "deploy",
+            "--resume",
+        ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(lines(&t, "deployed"), [a, b]);
@@ -346,7 +362,9 @@ fn an_override_reaches_a_run_whose_check_is_still_running() {
     wait_for("the entry check to run", || t.path("checking").exists());
     let out = pipec(&t, &["override", "last", "deploy", "entry"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    wait_for("the on success check to run", || t.path("verifying").exists());
+    wait_for("the on success check to run", || {
+        t.path("verifying").exists()
+    });
     assert!(t.path("shipped").exists());
     let out = pipec(&t, &["override", "last", "deploy", "success"]);
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -85,6 +85,10 @@ fn load_run(
 ) -> Result<crate::runtime::state::RunDetail, Error> {
     let h = open(dir)?;
     let id = find(&h, run)?;
+    // What a rejection or a passed approval timeout does to a held run applies now (the
+    // first pipec process that looks applies it); a history that cannot be written is read
+    // as it is.
+    let _ = h.settle(&id, jiff::Timestamp::now());
     match h.show(&id) {
         Ok(Some(detail)) => Ok(detail),
         Ok(None) => Err(Error::usage(format!("cannot read run `{id}`"))),
@@ -107,6 +111,7 @@ pub(crate) fn runs(args: &RunsArgs) -> Outcome {
         return Ok(super::exit::OK);
     }
     let h = open(args.state_dir.as_deref())?;
+    let _ = h.settle_all(jiff::Timestamp::now());
     match h.runs(args.pipeline.as_deref()) {
         Ok(rows) if args.json => {
             println!(
@@ -158,6 +163,9 @@ pub(crate) fn show(args: &ShowArgs) -> Outcome {
         match &s.reason {
             Some(why) => println!("  stage {}: {} ({why})", s.name, s.status),
             None => println!("  stage {}: {}", s.name, s.status),
+        }
+        for o in &s.overrides {
+            println!("    {} at {}", o.describe(), o.at);
         }
         for a in &s.actions {
             let exports: Vec<String> = a
@@ -460,10 +468,7 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
 /// Records run `id`, whose process is gone, as stopped, and ends what its process left
 /// running; `Some(owner)` when a resume took it over meanwhile (that process is to be
 /// stopped instead).
-fn stop_orphaned(
-    h: &History,
-    id: &str,
-) -> Result<Option<crate::runtime::state::Owner>, Error> {
+fn stop_orphaned(h: &History, id: &str) -> Result<Option<crate::runtime::state::Owner>, Error> {
     match h.stop_orphaned(id) {
         Ok(None) => {
             let strays = crate::runtime::exec::end_strays(&h.work_dirs(id));

@@ -45,6 +45,8 @@ pub(super) enum Event {
         label: String,
         workspace: PathBuf,
         result: Result<(), String>,
+        /// Ended by an override of its condition (`pipec override`): by whom.
+        overridden: Option<String>,
     },
     Approval {
         stage: StageIx,
@@ -324,7 +326,8 @@ impl<'r, 'a> Sched<'r, 'a> {
                 label,
                 workspace,
                 result,
-            } => self.check_ended(stage, rule, label, workspace, result, inflight),
+                overridden,
+            } => self.check_ended(stage, rule, label, workspace, result, overridden, inflight),
             Event::Approval {
                 stage,
                 action,

@@ -45,6 +45,9 @@ pub struct StageRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub actions: Vec<ActionRow>,
+    /// Its conditions overridden by `pipec override` (extension).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<crate::runtime::holds::ConditionOverride>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -156,11 +159,13 @@ impl History {
             .map_err(sql)?;
         for (name, status, reason) in names {
             let actions = self.action_rows(run, &name)?;
+            let overrides = self.condition_overrides(run, &name)?;
             stages.push(StageRow {
                 name,
                 status,
                 reason,
                 actions,
+                overrides,
             });
         }
         let params = serde_json::from_str(&params_json).unwrap_or(serde_json::Value::Null);
