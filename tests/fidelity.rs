@@ -1,4 +1,4 @@
-//! Where pipec's runs follow CodePipeline's execution semantics (issue 18): retrying only the
+//! Where pipec's runs follow `CodePipeline`'s execution semantics (issue 18): retrying only the
 //! latest run in a stage, runs held at a disabled transition under the execution mode, Stop
 //! and wait, rejections that fail the run at once, manual starts, condition overrides, and a
 //! rollback to a chosen run. Each test runs two runs (or more) in one state directory.
@@ -126,7 +126,7 @@ fn a_newer_run_held_at_a_transition_supersedes_the_older_one() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     says(&out.stderr, &format!("may go on: {b}"));
     assert!(!out.stderr.contains(&a), "{}", out.stderr);
-    assert_eq!(lines(&t, "deployed"), [b.clone()]);
+    assert_eq!(lines(&t, "deployed"), std::slice::from_ref(&b));
     assert_eq!(show(&t, &b)["status"], "succeeded");
     // The older one stays superseded.
     let out = pipec(&t, &["resume", &a]);

@@ -161,7 +161,7 @@ pub(crate) fn retry(args: &RetryArgs) -> Outcome {
 }
 
 /// Refuses to retry `rec` when a later run has entered a stage the retry would run (as
-/// CodePipeline retries only the latest execution in a stage): its older inputs would go
+/// `CodePipeline` retries only the latest execution in a stage): its older inputs would go
 /// over the later run's.
 fn not_overtaken(history: &History, rec: &Recorded) -> Result<(), Error> {
     for s in &rec.stages {

@@ -388,7 +388,7 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> Outcome
     }
 }
 
-/// Stop a run from another terminal: CodePipeline's "Stop and wait", or with `--abandon`
+/// Stop a run from another terminal: `CodePipeline`'s "Stop and wait", or with `--abandon`
 /// "Stop and abandon".
 #[derive(clap::Args)]
 #[command(

@@ -64,7 +64,7 @@ pub enum Outcome {
     Stopped,
 }
 
-/// Stop levels of a run, in the order they escalate. `WAIT` (`pipec stop`, CodePipeline's
+/// Stop levels of a run, in the order they escalate. `WAIT` (`pipec stop`, `CodePipeline`'s
 /// "Stop and wait") starts nothing new and lets running attempts finish: attempts do not
 /// see it. `STOP` (Ctrl-C, SIGTERM, `pipec stop --abandon`) stops running attempts with a
 /// grace period; `ABANDON` (a second one) at once.

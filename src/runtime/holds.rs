@@ -40,7 +40,7 @@ impl Decision {
     }
 }
 
-/// A stage's condition that `pipec override` may make count as met (CodePipeline's
+/// A stage's condition that `pipec override` may make count as met (`CodePipeline`'s
 /// `OverrideStageCondition`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

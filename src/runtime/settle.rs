@@ -3,7 +3,7 @@
 //! Input: a run that is held (`waiting`), or `running` with its process gone, and has an
 //! approval action `waiting`. Output: what was applied ([`Settled`]). A rejection, or an
 //! approval timeout that has passed (on the caller's clock), fails the action at once, as in
-//! CodePipeline; the stage's `on failure` then applies where it needs nothing to run: with
+//! `CodePipeline`; the stage's `on failure` then applies where it needs nothing to run: with
 //! `fail` (or `retry` whose rounds are used up) the stage and the run end `failed`, their
 //! stage locks and waits freed, what else was held is left undecided. `retry` and `rollback`
 //! need a run: the next `pipec resume` carries them on (the run's process sees the decision).

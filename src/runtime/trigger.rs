@@ -34,7 +34,7 @@ fn kind_name(k: TriggerKind) -> &'static str {
 }
 
 /// Matches `event` against `triggers`. A pipeline without triggers accepts every event; a
-/// manual start (`--event manual`, or no `--event`) always runs: as in CodePipeline, triggers
+/// manual start (`--event manual`, or no `--event`) always runs: as in `CodePipeline`, triggers
 /// filter only automatic events (push, pull request, schedule).
 pub fn decide(triggers: &[Trigger], event: &Event) -> Decision {
     let kind = match event.kind {

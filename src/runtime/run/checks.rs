@@ -120,7 +120,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         label: String,
         workspace: PathBuf,
         result: Result<(), String>,
-        overridden: Option<String>,
+        overridden: Option<&str>,
         inflight: &mut Inflight<'r>,
     ) -> Result<(), Error> {
         self.stages[i].checks_running -= 1;

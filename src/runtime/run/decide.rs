@@ -182,13 +182,13 @@ impl<'r, 'a> Sched<'r, 'a> {
         i: StageIx,
         c: Option<StageCondition>,
     ) -> Result<(), Error> {
-        if c.is_none() && !self.stages[i].evaluating {
+        if c == self.stages[i].evaluating {
             return Ok(());
         }
         let run = self.run;
         run.history
             .set_evaluating(run.run_id, &self.ir_stage(i).name, c)?;
-        self.stages[i].evaluating = c.is_some();
+        self.stages[i].evaluating = c;
         Ok(())
     }
 

@@ -327,7 +327,15 @@ impl<'r, 'a> Sched<'r, 'a> {
                 workspace,
                 result,
                 overridden,
-            } => self.check_ended(stage, rule, label, workspace, result, overridden, inflight),
+            } => self.check_ended(
+                stage,
+                rule,
+                label,
+                workspace,
+                result,
+                overridden.as_deref(),
+                inflight,
+            ),
             Event::Approval {
                 stage,
                 action,

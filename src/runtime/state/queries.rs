@@ -243,7 +243,7 @@ impl History {
 
     /// The newest run of `pipeline` created after the run numbered `seq` that has entered
     /// `stage` (an action of it started there), if any: `pipec retry` of an older run would
-    /// run its older inputs over that run's (CodePipeline retries only the latest execution
+    /// run its older inputs over that run's (`CodePipeline` retries only the latest execution
     /// in a stage).
     pub fn entered_later(
         &self,
