@@ -20,7 +20,7 @@ use crate::runtime::state::{Recorded, now, resolve_dir};
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  pipec approve last deploy.approve --comment \"checked the canary\"\n  pipec reject last deploy.approve --as release-manager\n\nThe decision is recorded; a run whose process is still there goes on at once, a held one with `pipec resume`."
+    after_help = "Examples:\n  pipec approve last deploy.approve --comment \"checked the canary\"\n  pipec reject last deploy.approve --as release-manager\n\nThe decision is recorded; a run whose process is still there goes on at once, a held one with `pipec resume`. A rejection fails the action, its stage and, with `on failure fail` (the default), the run: at once for a held run, whose stages are then free for the next run."
 )]
 pub(crate) struct DecideArgs {
     /// A run id, or `last` (the newest run started by `pipec run` or `pipec rollback`).

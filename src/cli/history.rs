@@ -388,8 +388,8 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> Outcome
     }
 }
 
-/// Stop a run from another terminal: `CodePipeline`'s "Stop and wait", or with `--abandon`
-/// "Stop and abandon".
+/// Stop a run from another terminal: running actions finish and nothing new starts (Stop and
+/// wait), or with `--abandon` they are stopped (Stop and abandon).
 #[derive(clap::Args)]
 #[command(
     long_about = "Stop a run from another terminal. By default this is CodePipeline's \

@@ -64,7 +64,7 @@ enum Command {
     Retry(durable::RetryArgs),
     /// Approve an approval action of a run (then `pipec resume` a held run)
     Approve(decisions::DecideArgs),
-    /// Reject an approval action of a run: the action fails, and a held run with it
+    /// Reject an approval action of a run: the action fails, and its stage with it
     Reject(decisions::DecideArgs),
     Override(decisions::OverrideArgs),
     Transition(decisions::TransitionArgs),

@@ -1,7 +1,9 @@
 //! Entry and `on success` conditions in a run: their `check` rules run as attempts (named
 //! `STAGE.entry.NAME` and `STAGE.on-success.NAME`, numbered when there are several); once the
 //! last has ended the stage is decided again (entry) or its end is (`on success`). Window
-//! rules are read from the run's wall clock.
+//! rules are read from the run's wall clock. While checks run, their condition may be
+//! overridden from another terminal (`pipec override`): each check looks at the history
+//! every second, and ends (its attempt dropped, its process group with it) once it is.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,7 +1,10 @@
 //! Deciding a stage once its sources have ended (`plan::stage_verdict`, shared with the
-//! dry run, decides; the run asks the clock, the checks it ran and the transition
-//! overrides in force), and entering it: in `superseded` and `queued` modes only with its
-//! stage lock (`runtime::locks`), looking again every `POLL` while another run holds it.
+//! dry run, decides; the run asks the clock, the checks it ran, the transition overrides in
+//! force and whether its entry condition was overridden), and entering it: in `superseded`
+//! and `queued` modes only with its stage lock (`runtime::locks`), looking again every `POLL`
+//! while another run holds it (and settling that run when no process runs it). A run held at
+//! a disabled transition waits for the stage under the execution mode too: a newer run held
+//! there supersedes it.
 
 use std::time::Duration;
 

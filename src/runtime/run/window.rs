@@ -8,7 +8,9 @@
 //! held like one waiting for an approval (`waiting`, exit 3), and `pipec resume` decides the
 //! stage again: before the window opens it holds again, after it the stage runs. When the
 //! stage began waiting is kept in the history, so its timeout spans holds and processes.
-//! The wall clock comes from the run's options, so tests can move it.
+//! The wall clock comes from the run's options, so tests can move it. An override of the
+//! entry condition (`pipec override`) wakes the timer too (it looks every second), and the
+//! stage's decision then counts the condition as met.
 
 use std::collections::BTreeMap;
 
