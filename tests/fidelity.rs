@@ -183,7 +183,7 @@ fn runs_held_at_a_queued_transition_go_on_in_their_order() {
 fn pipec_stop_lets_running_actions_finish_and_starts_nothing_new() {
     let src = r#"pipeline migrate {
   stage db {
-    action migrate: sh { run = "touch ../../../../started; sleep 2; echo done >> ../../../../migrated" }
+    action migrate: sh { run = "touch ../../../../started; sleep 3; echo done >> ../../../../migrated" }
     action after: sh { after = [migrate] run = "touch ../../../../after" }
   }
   stage next { action a: sh { run = "touch ../../../../next" } }
@@ -192,9 +192,15 @@ fn pipec_stop_lets_running_actions_finish_and_starts_nothing_new() {
     let t = Test::new().file("pipeline.pipe", src);
     let running = spawn(&t, &["run", "pipeline.pipe"]);
     wait_for("the migration to start", || t.path("started").exists());
-    let out = pipec(&t, &["stop", "last"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    says(&out.stderr, "running actions finish");
+    let stopping = spawn(&t, &["stop", "last"]);
+    wait_for("`pipec show` to say the run is stopping", || {
+        pipec(&t, &["show", "last"])
+            .stdout
+            .contains("stopping (`pipec stop`)")
+    });
+    let (code, stderr) = finish(stopping, 20);
+    assert_eq!(code, Some(0), "{stderr}");
+    says(&stderr, "running actions finish");
     let (code, stderr) = finish(running, 20);
     assert_eq!(code, Some(130), "{stderr}");
     // The migration was not killed half-way; nothing after it started.
@@ -396,4 +402,43 @@ fn rollback_to_a_chosen_run() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     says(&out.stderr, "did not succeed");
     says(&out.stderr, &v1);
+}
+
+#[test]
+fn pipec_stop_reaches_a_nested_run_through_the_run_around_it() {
+    let inner = r#"pipeline inner {
+  stage s {
+    action slow: sh { run = "touch ../../../../started; sleep 2; touch ../../../../finished" }
+    action next: sh { after = [slow] run = "touch ../../../../next" }
+  }
+}
+"#;
+    let outer = r#"pipeline outer {
+  stage s { action nest: pipeline { file = "inner.pipe" } }
+}
+"#;
+    let t = Test::new()
+        .file("pipeline.pipe", outer)
+        .file("inner.pipe", inner);
+    let running = spawn(&t, &["run", "pipeline.pipe"]);
+    wait_for("the nested action to start", || t.path("started").exists());
+    let runs = pipec(&t, &["runs", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
+    let nested = rows
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["pipeline"] == "inner"))
+        .and_then(|r| r["id"].as_str())
+        .expect("the nested run")
+        .to_string();
+    let out = pipec(&t, &["stop", &nested]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    says(&out.stderr, "runs inside run");
+    let out = pipec(&t, &["stop", "last"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (code, stderr) = finish(running, 20);
+    assert_eq!(code, Some(130), "{stderr}");
+    // The nested run's running action finished; nothing after it started.
+    assert!(t.path("finished").exists());
+    assert!(!t.path("next").exists());
+    assert_eq!(show(&t, &nested)["status"], "stopped");
 }

@@ -148,8 +148,9 @@ pub(crate) fn show(args: &ShowArgs) -> Outcome {
     }
     if run.status == RunStatus::Running {
         // A run whose process died (`kill -9`, a crash) still says `running`.
-        let owner = open(args.state_dir.as_deref())
-            .ok()
+        let h = open(args.state_dir.as_deref()).ok();
+        let owner = h
+            .as_ref()
             .and_then(|h| h.owner(&run.id).ok())
             .and_then(|(o, _)| o);
         if let Some(o) = owner.filter(|o| !o.alive()) {
@@ -157,6 +158,8 @@ pub(crate) fn show(args: &ShowArgs) -> Outcome {
                 "  its process ({}) is gone: `pipec resume {}` goes on from where it stopped",
                 o.pid, run.id
             );
+        } else if h.is_some_and(|h| h.stop_requested(&run.id).unwrap_or(false)) {
+            println!("  stopping (`pipec stop`): its running actions finish, nothing new starts");
         }
     }
     for s in &run.stages {
@@ -434,6 +437,20 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
     };
     if args.abandon {
         return abandon(&h, &id, owner);
+    }
+    // A run nested in another (a `pipeline` action, a rollback) goes with it: its process
+    // looks for stop requests of the outer run.
+    if let Some(parent) = h
+        .recorded(&id)
+        .map_err(Error::usage)?
+        .and_then(|r| r.parent)
+    {
+        return Err(Error::usage(format!(
+            "run {id} runs inside run {parent} (a `pipeline` action or a rollback)"
+        ))
+        .help(format!(
+            "stop the run around it: `pipec stop {parent}` (or `--abandon`)"
+        )));
     }
     if !h.request_stop(&id).map_err(Error::usage)? {
         // It ended, or was held, meanwhile.
