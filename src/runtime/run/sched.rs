@@ -343,6 +343,10 @@ impl<'r, 'a> Sched<'r, 'a> {
             } => self.approval_ended(stage, action, outcome?, inflight),
             Event::LockPoll { stage } => {
                 self.stages[stage].polling = false;
+                if self.stopping() && self.stages[stage].phase == Phase::Locking {
+                    let why = "not entered: the run was stopped while it waited for the stage";
+                    self.stage_status(stage, crate::runtime::status::StageStatus::Pending, why)?;
+                }
                 Ok(())
             }
             Event::WindowTimer { stage } => self.window_woke(stage),

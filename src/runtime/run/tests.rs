@@ -295,7 +295,7 @@ impl<'h> Setting<'h> {
 }
 
 /// Records a new run of `ir` (nested in `parent`).
-fn start_run(history: &History, ir: &Ir, parent: Option<&str>) -> String {
+pub(super) fn start_run(history: &History, ir: &Ir, parent: Option<&str>) -> String {
     let facts = serde_json::json!({});
     let snapshot = Snapshot {
         parent,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::tests::{Setting, Step, action, ir, stage, tmp};
+use super::tests::{Setting, Step, action, ir, stage, start_run, tmp};
 use crate::runtime::exec::WAIT;
 use crate::runtime::holds::{ConditionOverride, Decision, StageCondition};
 use crate::runtime::status::{ActionStatus, RunStatus, StageStatus};
@@ -236,4 +236,35 @@ fn a_run_waiting_for_a_stage_fails_the_held_run_whose_approval_was_rejected() {
         .settle(&held.id, "2026-11-26T11:00:00Z".parse().expect("a time"))
         .expect("history");
     assert_eq!(again, crate::runtime::settle::Settled::Nothing);
+}
+
+#[test]
+fn a_stop_and_wait_ends_a_wait_for_a_stage_lock_at_once() {
+    let (_dir, history) = tmp();
+    let ir = ir("pipeline p {
+  mode queued
+  stage deploy { action ship: sh { run = \"true\" } }
+}
+");
+    // Another run holds `deploy` and does not leave it.
+    let other = start_run(&history, &ir, None);
+    let lock = history.lock("p", "deploy", &other, crate::ir::Mode::Queued);
+    assert!(matches!(lock, Ok(crate::runtime::locks::Lock::Taken)));
+    let ran = Setting::new(&ir, &history)
+        .beside(Box::new(|_, _, stop| {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let _ = stop.send(WAIT);
+            })
+        }))
+        .run();
+    assert_eq!(ran.status, RunStatus::Stopped);
+    assert!(ran.secs < 6.0, "{}", ran.secs);
+    assert_eq!(
+        stage(&history, &ran.id, "deploy"),
+        (
+            StageStatus::Pending,
+            "not entered: the run was stopped while it waited for the stage".to_string()
+        )
+    );
 }
