@@ -77,6 +77,8 @@ impl<'r, 'a> Sched<'r, 'a> {
         }
         match verdict {
             Verdict::Runs => {
+                // Its entry is decided (it may still wait for the stage's lock).
+                self.evaluating(i, None)?;
                 self.stages[i].phase = Phase::Locking;
                 self.enter(i, inflight)?;
             }
