@@ -135,7 +135,7 @@ impl History {
         let runs: Vec<String> = self
             .conn
             .prepare(
-                "SELECT DISTINCT a.run FROM actions a JOIN runs r ON r.id = a.run WHERE a.status = 'waiting' AND r.status IN ('waiting', 'running')",
+                "SELECT r.id FROM runs r WHERE r.status IN ('waiting', 'running') AND EXISTS (SELECT 1 FROM actions a WHERE a.run = r.id AND a.status = 'waiting')",
             )
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .map_err(sql)?;
