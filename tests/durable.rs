@@ -504,7 +504,7 @@ fn locked(mode: &str) -> String {
 }
 
 /// How many runs wait for a stage lock.
-pub(crate) fn waiting(t: &Test) -> i64 {
+fn waiting(t: &Test) -> i64 {
     rusqlite::Connection::open(t.path("state/history.db"))
         .and_then(|db| db.query_row("SELECT COUNT(*) FROM waits", [], |r| r.get::<_, i64>(0)))
         .unwrap_or(0)
