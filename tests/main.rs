@@ -5,6 +5,7 @@ mod cli;
 mod durable;
 mod examples;
 mod explain;
+mod fidelity;
 mod fixtures;
 mod fmt;
 mod fuzz;

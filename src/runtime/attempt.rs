@@ -184,7 +184,7 @@ impl Prepared {
                 tokio::select! {
                     () = tokio::time::sleep(d), if d <= limit => Ok(None),
                     () = tokio::time::sleep(limit), if limit < d => outcome_result(Outcome::TimedOut),
-                    _ = stop.wait_for(|level| *level > 0) => outcome_result(Outcome::Stopped),
+                    _ = stop.wait_for(|level| *level >= exec::STOP) => outcome_result(Outcome::Stopped),
                 }
             }
             Prepared::Dir {

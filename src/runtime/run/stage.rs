@@ -108,6 +108,8 @@ pub(super) struct StageRun {
     pub(super) lock_shown: bool,
     /// It holds the stage lock (it entered the stage).
     pub(super) entered: bool,
+    /// The condition of it the history may say is being evaluated (`pipec override`).
+    pub(super) evaluating: Option<crate::runtime::holds::StageCondition>,
 }
 
 impl StageRun {
@@ -233,6 +235,7 @@ fn stage_run(s: &Stage, index: &BTreeMap<&str, StageIx>, now: Instant) -> StageR
         polling: false,
         lock_shown: false,
         entered: false,
+        evaluating: None,
     }
 }
 
