@@ -7,6 +7,10 @@
 
 use crate::source::Span;
 
+// The words the AST and the IR share, defined once: `ir/` is pure data that depends on no
+// phase, so the AST may name its enums.
+pub use crate::ir::{BinOp, ElseResult, Mode};
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ident {
     pub name: String,
@@ -67,13 +71,6 @@ pub struct Pipeline {
     pub name: Ident,
     pub items: Vec<PipelineItem>,
     pub span: Span,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Superseded,
-    Queued,
-    Parallel,
 }
 
 #[derive(Clone, Debug)]
@@ -170,15 +167,6 @@ impl StageItem {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ElseResult {
-    Skip,
-    Fail,
-    Rollback,
-    /// `entry { window … else wait }`: held until the window opens.
-    Wait,
-}
-
 #[derive(Clone, Debug)]
 pub struct Condition {
     pub rules: Vec<CondRule>,
@@ -272,37 +260,6 @@ impl AttrValue {
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinOp {
-    Or,
-    And,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    In,
-    Matches,
-}
-
-impl BinOp {
-    pub fn text(self) -> &'static str {
-        match self {
-            BinOp::Or => "||",
-            BinOp::And => "&&",
-            BinOp::Eq => "==",
-            BinOp::Ne => "!=",
-            BinOp::Lt => "<",
-            BinOp::Le => "<=",
-            BinOp::Gt => ">",
-            BinOp::Ge => ">=",
-            BinOp::In => "in",
-            BinOp::Matches => "matches",
-        }
-    }
 }
 
 #[derive(Clone, Debug)]

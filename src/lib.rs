@@ -27,6 +27,7 @@ pub mod ast;
 pub mod check;
 pub mod cli;
 pub mod diagnostics;
+pub mod duration;
 pub mod habits;
 pub mod ide;
 pub mod ir;
@@ -59,7 +60,7 @@ pub fn compile(map: &mut SourceMap, root: FileId, loader: &mut dyn Loader) -> Co
         checked
             .model
             .as_ref()
-            .map(|m| ir::lower::Lowerer::lower(map, m))
+            .map(|m| check::lower::Lowerer::lower(map, m))
     };
     Compiled {
         diagnostics: checked.diagnostics,

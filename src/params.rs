@@ -48,7 +48,7 @@ pub fn parse_value(ty: &Type, text: &str) -> Result<Expr, String> {
             _ => return Err(format!("`{text}` is not `true` or `false`")),
         },
         Type::Duration => Expr::Duration {
-            secs: crate::syntax::parse_duration_text(text.trim())
+            secs: crate::duration::parse(text.trim())
                 .map_err(|e| format!("`{text}` is not a duration: {e}"))?,
         },
         Type::List(elem) => {

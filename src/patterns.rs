@@ -1,7 +1,11 @@
 //! Globs, cron expressions and time zones (LANGUAGE.md §4): validation for the checker and
 //! matching for the runtime. Pure functions; the time zone database is bundled (no I/O).
 
+mod cron;
+
 use globset::{GlobBuilder, GlobMatcher};
+
+pub use cron::Cron;
 
 /// The deepest `{a,{b,c}}` nesting accepted in a glob.
 const MAX_ALTERNATION_DEPTH: usize = 8;
@@ -48,7 +52,7 @@ pub fn filter_matches(patterns: &[String], text: &str) -> bool {
 }
 
 /// A 5-field POSIX cron expression.
-pub fn cron(expr: &str) -> Result<croner::Cron, String> {
+pub fn cron(expr: &str) -> Result<Cron, String> {
     let fields = expr.split_whitespace().count();
     if fields != 5 {
         return Err(format!(
@@ -73,24 +77,21 @@ pub fn cron(expr: &str) -> Result<croner::Cron, String> {
             ));
         }
     }
-    expr.parse::<croner::Cron>().map_err(|e| e.to_string())
+    Cron::parse(expr)
 }
 
 /// Whether the minute of `now` (in `tz`, else UTC) matches the cron expression: a
 /// deployment window is open during the minutes its cron names.
 pub fn in_window(expr: &str, tz: Option<&str>, now: jiff::Timestamp) -> Result<bool, String> {
     let cron = cron(expr)?;
-    let zone = match tz {
-        Some(name) => time_zone(name)?,
-        None => jiff::tz::TimeZone::UTC,
-    };
-    let offset = zone.to_offset(now).seconds();
-    let fixed = chrono::FixedOffset::east_opt(offset).ok_or("time zone offset out of range")?;
-    let minute = now.as_second() - now.as_second().rem_euclid(60);
-    let at = chrono::DateTime::from_timestamp(minute, 0)
-        .ok_or("time out of range")?
-        .with_timezone(&fixed);
-    cron.is_time_matching(&at).map_err(|e| e.to_string())
+    let zone = zone_or_utc(tz)?;
+    let minute = jiff::Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(60))
+        .map_err(|e| e.to_string())?;
+    Ok(cron.matches(zone.to_datetime(minute)))
+}
+
+fn zone_or_utc(tz: Option<&str>) -> Result<jiff::tz::TimeZone, String> {
+    tz.map_or(Ok(jiff::tz::TimeZone::UTC), time_zone)
 }
 
 /// An IANA time zone name.
@@ -101,78 +102,17 @@ pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
 }
 
 /// The first minute, from the minute of `from` on, in which the deployment window of `expr`
-/// (in `tz`, else UTC) is open; `None` when none is found within a year and a day.
-///
-/// croner searches in one fixed offset; where the zone's offset changes (daylight saving
-/// time) the search starts again from there in the new offset, and every candidate is
-/// confirmed with [`in_window`], so a changed offset never yields a wrong minute.
+/// (in `tz`, else UTC) is open; `None` when none is found within a year and a day. Where
+/// the zone's offset changes (daylight saving time), minutes are matched in the local time
+/// of each instant: a skipped local time never opens, a repeated one opens twice.
 pub fn next_opening(
     expr: &str,
     tz: Option<&str>,
     from: jiff::Timestamp,
 ) -> Result<Option<jiff::Timestamp>, String> {
     let cron = cron(expr)?;
-    let zone = match tz {
-        Some(name) => time_zone(name)?,
-        None => jiff::tz::TimeZone::UTC,
-    };
-    let limit = from.as_second() + 366 * 86_400;
-    let mut at = from.as_second() - from.as_second().rem_euclid(60);
-    // Each round either finds the minute or moves past an offset change (a few a year).
-    for _ in 0..64 {
-        let now = jiff::Timestamp::from_second(at).map_err(|e| e.to_string())?;
-        let offset = zone.to_offset(now).seconds();
-        let fixed = chrono::FixedOffset::east_opt(offset).ok_or("time zone offset out of range")?;
-        let start = chrono::DateTime::from_timestamp(at, 0)
-            .ok_or("time out of range")?
-            .with_timezone(&fixed);
-        let Ok(found) = cron.find_next_occurrence(&start, true) else {
-            return Ok(None);
-        };
-        let second = found.timestamp();
-        if second > limit {
-            return Ok(None);
-        }
-        let candidate = jiff::Timestamp::from_second(second).map_err(|e| e.to_string())?;
-        if zone.to_offset(candidate).seconds() == offset {
-            // The offset held from `at` to the candidate (or changed and changed back
-            // within a day, where `in_window` decides).
-            if in_window(expr, tz, candidate)? {
-                return Ok(Some(candidate));
-            }
-            at = second + 60;
-        } else {
-            // The offset changed before the candidate: search on from the first minute of
-            // the new offset.
-            at = first_minute_with_offset(&zone, at, second, offset);
-        }
-    }
-    Ok(None)
-}
-
-/// The first minute in `(lo, hi]` whose offset in `zone` differs from `offset` (bisection;
-/// the offset is `offset` at `lo` and differs at `hi`).
-fn first_minute_with_offset(
-    zone: &jiff::tz::TimeZone,
-    mut lo: i64,
-    mut hi: i64,
-    offset: i32,
-) -> i64 {
-    let minute = |s: i64| s - s.rem_euclid(60);
-    let (mut lo_m, mut hi_m) = (minute(lo) / 60, minute(hi) / 60);
-    while hi_m - lo_m > 1 {
-        let mid = lo_m + (hi_m - lo_m) / 2;
-        let differs = jiff::Timestamp::from_second(mid * 60)
-            .map_or(true, |t| zone.to_offset(t).seconds() != offset);
-        if differs {
-            hi_m = mid;
-        } else {
-            lo_m = mid;
-        }
-    }
-    lo = lo_m * 60;
-    hi = hi_m * 60;
-    hi.max(lo + 60)
+    let zone = zone_or_utc(tz)?;
+    cron.next_in(&zone, from, from.as_second() + 366 * 86_400)
 }
 
 #[cfg(test)]
@@ -217,6 +157,37 @@ mod tests {
         );
         // A minute that does not exist this year (30 February): none.
         assert_eq!(open("0 0 30 2 *", None, "2026-03-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn windows_across_half_hour_and_repeated_hours() {
+        let open = |cron: &str, tz: &str, from: &str| {
+            next_opening(cron, Some(tz), at(from))
+                .expect("valid")
+                .map(|t| t.to_string())
+        };
+        // Lord Howe goes back half an hour at 02:00 (+11:00 → +10:30) on 5 April 2026, so
+        // 02:00 first happens in the new offset (a crate found looping here was not used).
+        assert_eq!(
+            open("0 2 * * *", "Australia/Lord_Howe", "2026-04-04T10:00:00Z").as_deref(),
+            Some("2026-04-04T15:30:00Z")
+        );
+        // Berlin repeats 02:00–02:59 on 25 October 2026: after the first 02:30 (00:30 UTC)
+        // comes the second (01:30 UTC).
+        assert_eq!(
+            open("30 2 * * *", "Europe/Berlin", "2026-10-25T00:45:00Z").as_deref(),
+            Some("2026-10-25T01:30:00Z")
+        );
+        // 02:30 does not exist on 29 March 2026 in Berlin: the next one is a day later.
+        assert_eq!(
+            open("30 2 * * *", "Europe/Berlin", "2026-03-29T00:00:00Z").as_deref(),
+            Some("2026-03-30T00:30:00Z")
+        );
+        // Kathmandu is 5:45 ahead: 09:00 there is 03:15 UTC.
+        assert_eq!(
+            open("0 9 * * *", "Asia/Kathmandu", "2026-01-01T00:00:00Z").as_deref(),
+            Some("2026-01-01T03:15:00Z")
+        );
     }
 
     #[test]

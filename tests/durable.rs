@@ -7,25 +7,29 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Output, Test};
 
-fn pipec(t: &Test, args: &[&str]) -> Output {
+pub(crate) fn pipec(t: &Test, args: &[&str]) -> Output {
     let mut all: Vec<&str> = args.to_vec();
     all.extend_from_slice(&["--state-dir", "state"]);
     t.args_once(&all)
 }
 
-fn run(t: &Test, args: &[&str]) -> Output {
+pub(crate) fn run(t: &Test, args: &[&str]) -> Output {
     let mut all = vec!["run", "pipeline.pipe"];
     all.extend_from_slice(args);
     pipec(t, &all)
 }
 
-fn show(t: &Test, run: &str) -> serde_json::Value {
+pub(crate) fn show(t: &Test, run: &str) -> serde_json::Value {
     let out = pipec(t, &["show", run, "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     serde_json::from_str(&out.stdout).expect("show --json prints JSON")
 }
 
-fn action<'a>(v: &'a serde_json::Value, stage: &str, action: &str) -> &'a serde_json::Value {
+pub(crate) fn action<'a>(
+    v: &'a serde_json::Value,
+    stage: &str,
+    action: &str,
+) -> &'a serde_json::Value {
     v["stages"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["name"] == stage))
@@ -34,7 +38,7 @@ fn action<'a>(v: &'a serde_json::Value, stage: &str, action: &str) -> &'a serde_
         .unwrap_or_else(|| panic!("no action {stage}.{action} in {v}"))
 }
 
-fn stage_status(v: &serde_json::Value, stage: &str) -> String {
+pub(crate) fn stage_status(v: &serde_json::Value, stage: &str) -> String {
     v["stages"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["name"] == stage))
@@ -44,12 +48,12 @@ fn stage_status(v: &serde_json::Value, stage: &str) -> String {
         )
 }
 
-fn says(text: &str, needed: &str) {
+pub(crate) fn says(text: &str, needed: &str) {
     assert!(text.contains(needed), "no `{needed}` in:\n{text}");
 }
 
 /// Lines of a file the actions append to.
-fn lines(t: &Test, name: &str) -> Vec<String> {
+pub(crate) fn lines(t: &Test, name: &str) -> Vec<String> {
     std::fs::read_to_string(t.path(name))
         .unwrap_or_default()
         .lines()
@@ -58,7 +62,7 @@ fn lines(t: &Test, name: &str) -> Vec<String> {
 }
 
 /// `pipec ARGS --state-dir state` in the background.
-fn spawn(t: &Test, args: &[&str]) -> Child {
+pub(crate) fn spawn(t: &Test, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pipec"))
         .args(args)
         .args(["--state-dir", "state"])
@@ -71,7 +75,7 @@ fn spawn(t: &Test, args: &[&str]) -> Child {
         .expect("spawn pipec")
 }
 
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
         assert!(
@@ -804,7 +808,7 @@ fn a_stage_retried_on_failure_asks_its_approval_again() {
 }
 
 /// A pipeline whose `deploy` stage waits for a window: `WINDOW` is its cron.
-const WINDOWED: &str = r#"pipeline windowed {
+pub(crate) const WINDOWED: &str = r#"pipeline windowed {
   stage build { action a: sh { run = "echo build >> ../../../../log" } }
   stage deploy {
     timeout 2h
@@ -815,7 +819,7 @@ const WINDOWED: &str = r#"pipeline windowed {
 "#;
 
 /// A cron naming only the minute half an hour from now: closed for the whole test.
-fn closed_window() -> String {
+pub(crate) fn closed_window() -> String {
     let minute = jiff::Timestamp::now()
         .as_second()
         .div_euclid(60)
@@ -823,7 +827,7 @@ fn closed_window() -> String {
     format!("{} * * * *", (minute + 30) % 60)
 }
 
-fn stage_reason(v: &serde_json::Value, stage: &str) -> String {
+pub(crate) fn stage_reason(v: &serde_json::Value, stage: &str) -> String {
     v["stages"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["name"] == stage))

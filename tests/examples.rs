@@ -79,6 +79,10 @@ fn streamed_and_whole_file_checking_agree() {
     cases.push(("broken.pipe".into(), "pipeline p {\n  stage a { action x: sh { run = \"x\" } }\n  stage b { action y: sh { run = } }\n  stage c { action z: sh { run = \"${params.q}\" } }\n}\n".into()));
     // A stage header over two lines: the stage must not be checked out of file order.
     cases.push(("split-header.pipe".into(), "pipeline p {\n  stage source { action checkout: dir { path = \".\"  output = src } }\n  stage build { action make: sh { input = src  run = \"make\" } }\n  stage deploy\n  {\n    action ship: sh { run = \"./ship\" }\n  }\n  /* a */ stage late { action z: sh { run = \"x\" } }\n}\n".into()));
+    // Skeleton items between and after stages, whose spans are mapped back over the stages cut
+    // out of the skeleton: a duration and an integer out of range (E0103), `disabled` without
+    // a reason (its pair ends in whitespace before a cut), an unknown stage, unused params.
+    cases.push(("between.pipe".into(), "pipeline p {\n  param unused: string = \"x\"\n  stage a { action x: sh { run = \"x\" } }\n  timeout 5x\n  stage b { action y: sh { run = \"y\" } }\n  transition a -> nowhere\n  transition a -> b disabled\n  stage c { action z: sh { run = \"z\" } }stage d { action w: sh { run = \"w\" } }\n  /// A doc.\n  param late: int = 99999999999999999999\n}\n".into()));
     for (name, text) in cases {
         let run = |threshold: usize| {
             let mut map = pipec::source::SourceMap::new();
@@ -94,7 +98,7 @@ fn streamed_and_whole_file_checking_agree() {
                 .model
                 .as_ref()
                 .filter(|_| !out.has_errors())
-                .map(|m| pipec::ir::to_json(&pipec::ir::lower::Lowerer::lower(&map, m)));
+                .map(|m| pipec::ir::to_json(&pipec::check::lower::Lowerer::lower(&map, m)));
             let diags: Vec<String> = crate::support::summarize(&map, &out.diagnostics, &name)
                 .into_iter()
                 .zip(&out.diagnostics)

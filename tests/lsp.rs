@@ -649,3 +649,70 @@ fn an_import_of_a_fifo_is_e0205_and_does_not_hang_the_server() {
     assert!(message.contains("not a regular file (a FIFO)"), "{message}");
     c.shutdown();
 }
+
+/// A pipeline of `stages` stages, each reading the previous one's export (about 8 lines a
+/// stage), whose analysis takes long enough to outlast a burst of edits.
+fn chain(stages: usize) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::from("pipeline big {\n");
+    for k in 0..stages {
+        let _ = writeln!(s, "    stage s{k} {{");
+        if k > 0 {
+            let prev = k - 1;
+            let _ = writeln!(
+                s,
+                "        entry {{ require s{prev}.a.v != \"none\" else fail }}"
+            );
+        }
+        s.push_str("        action a: sh {\n");
+        s.push_str("            run = \"echo v=1 >> $PIPEC_OUTPUT\"  exports = [v]\n");
+        s.push_str("        }\n    }\n");
+    }
+    s.push_str("}\n");
+    s
+}
+
+#[test]
+fn a_burst_of_changes_is_analysed_once_and_only_its_last_version_is_published() {
+    let (f, mut c) = started();
+    let clean = chain(300);
+    // The same length, with an unknown stage in the last stage's entry.
+    let broken = clean.replacen("require s298.a.v", "require s29x.a.v", 1);
+    assert!(c.open(&f.uri, &clean).is_empty());
+    for version in 2..=21 {
+        let text = if version % 2 == 0 { &clean } else { &broken };
+        c.replace(&f.uri, version, text);
+    }
+    // Diagnostics arrive for some versions, in order, ending with the last one's.
+    let mut published = Vec::new();
+    loop {
+        let msg = c.notification("textDocument/publishDiagnostics");
+        let version = msg["params"]["version"].as_i64().expect("a version");
+        published.push(version);
+        if version == 21 {
+            let diagnostics = msg["params"]["diagnostics"].as_array().expect("a list");
+            assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+            assert_eq!(diagnostics[0]["code"], "E0201");
+            break;
+        }
+    }
+    assert!(
+        published.windows(2).all(|w| w[0] < w[1]),
+        "published out of order: {published:?}"
+    );
+    assert!(
+        published.len() < 20,
+        "20 changes in a burst were each analysed and published: {published:?}"
+    );
+    // Nothing older comes after: a request answered later finds no other diagnostics.
+    let _ = c.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": f.uri}}),
+    );
+    let late = c.take_received("textDocument/publishDiagnostics");
+    assert!(
+        late.is_empty(),
+        "published after the last version: {late:?}"
+    );
+    c.shutdown();
+}

@@ -146,6 +146,15 @@ impl Client {
         }
     }
 
+    /// The notifications `method` received so far and not yet taken, in order.
+    pub(crate) fn take_received(&mut self, method: &str) -> Vec<Value> {
+        let (taken, kept) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|m| m["method"] == method);
+        self.pending = kept;
+        taken
+    }
+
     /// Replaces the whole text of an open document (a full-text `didChange`).
     pub(crate) fn replace(&mut self, uri: &str, version: i64, text: &str) {
         self.notify(

@@ -874,8 +874,9 @@ fn descendants_that_leave_the_process_group_end_with_their_attempt() {
 
 #[test]
 fn pipec_stop_stops_a_run_from_another_terminal() {
+    // `pipec stop` lets the running action finish (Stop and wait).
     let src = r#"pipeline long {
-  stage s { action sleepy: sh { run = "echo started; sleep 60" } }
+  stage s { action sleepy: sh { run = "echo started; sleep 2" } }
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
@@ -897,7 +898,7 @@ fn pipec_stop_stops_a_run_from_another_terminal() {
 
     // A run whose process died (kill -9) is recorded as stopped. (Its action, left behind by
     // the crash, ends by itself soon.)
-    std::fs::write(t.path("pipeline.pipe"), src.replace("sleep 60", "sleep 3")).expect("write");
+    std::fs::write(t.path("pipeline.pipe"), src.replace("sleep 2", "sleep 3")).expect("write");
     let mut crashed = start();
     wait_started(2);
     crashed.kill().expect("kill -9");

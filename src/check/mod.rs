@@ -1,4 +1,4 @@
-//! Checking: AST → diagnostics and a resolved model, ready for [`crate::ir::lower`].
+//! Checking: AST → diagnostics and a resolved model, which [`lower`] turns into the IR.
 //!
 //! Input: the parsed root file, plus a [`Loader`] for local imports (the CLI reads files;
 //! this phase does no I/O). Output: every diagnostic of E02xx–E04xx and W0xxx, and, when the
@@ -19,6 +19,7 @@
 mod attrs;
 mod inputs;
 mod kinds;
+pub mod lower;
 mod params;
 mod pipeline;
 mod refs;
@@ -77,6 +78,37 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// The resolved pipeline, when the file has one.
     pub model: Option<Model>,
+    /// What each name the checker resolved refers to (filled by
+    /// [`Checker::check_parsed`], for the editor; empty otherwise).
+    pub resolutions: Vec<Resolution>,
+}
+
+/// One reference the checker resolved: where the name is written and what it names. The
+/// editor's index takes references from here rather than resolving names again (issue 12:
+/// the two resolutions drifted apart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolution {
+    /// The name as written (one segment of a path such as `build.test.version`).
+    pub span: Span,
+    pub to: Resolved,
+}
+
+/// What a resolved name refers to (an export also when the action does not declare it:
+/// E0402 said so).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Resolved {
+    Param(String),
+    Secret(String),
+    /// `run.FIELD`.
+    RunField(String),
+    Stage(String),
+    /// Stage, action.
+    Action(String, String),
+    /// Stage, action, export.
+    Export(String, String, String),
+    /// A parameter of a template of the file, used in the template's body: template,
+    /// parameter.
+    TemplateParam(String, String),
 }
 
 impl Checked {
@@ -334,6 +366,19 @@ pub struct Checker<'a> {
     keep_model: bool,
     /// "Did you mean" for the whole file, with a bounded cost.
     suggester: Suggester,
+    /// Resolved names of the root file, when recorded (`None`: not wanted).
+    resolutions: Option<Vec<Resolution>>,
+    /// The template of the root file whose body is being checked.
+    template: Option<String>,
+}
+
+/// What a check keeps besides its diagnostics.
+#[derive(Clone, Copy)]
+struct Wants {
+    /// The resolved model (for the IR).
+    model: bool,
+    /// The resolution table (for the editor).
+    resolutions: bool,
 }
 
 /// The result of [`Checker::check`].
@@ -341,7 +386,7 @@ pub type CheckResult = Checked;
 
 impl<'a> Checker<'a> {
     /// Checks the root file `root` of `map`. With `keep_model`, the result carries the
-    /// resolved pipeline for [`crate::ir::lower`]; without, expressions are dropped as soon
+    /// resolved pipeline for [`lower`]; without, expressions are dropped as soon
     /// as they are checked, which keeps `pipec check` lean on big files.
     pub fn check(
         map: &mut SourceMap,
@@ -368,12 +413,16 @@ impl<'a> Checker<'a> {
             }
             Parsed::Whole((file, diagnostics)) => (file, diagnostics, None),
         };
-        if let Ok(done) = Checker::run(map, root, loader, keep_model, file, diagnostics, stages) {
+        let wants = Wants {
+            model: keep_model,
+            resolutions: false,
+        };
+        if let Ok(done) = Checker::run(map, root, loader, wants, file, diagnostics, stages) {
             return done;
         }
         // A streamed stage did not parse on its own: check the whole file, with recovery.
         let (file, diagnostics) = crate::syntax::Parser::parse(root, &text);
-        Checker::run(map, root, loader, keep_model, file, diagnostics, None)
+        Checker::run(map, root, loader, wants, file, diagnostics, None)
             .unwrap_or_else(|_| unreachable!("a whole file never restarts"))
     }
 
@@ -386,15 +435,21 @@ impl<'a> Checker<'a> {
         file: ast::File,
         diagnostics: Vec<Diagnostic>,
     ) -> CheckResult {
-        Checker::run(map, root, loader, false, file, diagnostics, None)
-            .unwrap_or_else(|_| unreachable!("a whole file never restarts"))
+        let wants = Wants {
+            model: false,
+            resolutions: true,
+        };
+        let mut checked = Checker::run(map, root, loader, wants, file, diagnostics, None)
+            .unwrap_or_else(|_| unreachable!("a whole file never restarts"));
+        checked.resolutions.retain(|r| r.span.file == root);
+        checked
     }
 
     fn run(
         map: &'a mut SourceMap,
         root: FileId,
         loader: &'a mut dyn Loader,
-        keep_model: bool,
+        wants: Wants,
         file: ast::File,
         diagnostics: Vec<Diagnostic>,
         stages: Option<StageStream>,
@@ -422,19 +477,29 @@ impl<'a> Checker<'a> {
             used_secrets: HashSet::new(),
             pending: Vec::new(),
             all_declared: false,
-            keep_model,
+            keep_model: wants.model,
             suggester: Suggester::new(),
+            resolutions: wants.resolutions.then(Vec::new),
+            template: None,
         };
         checker.sink.extend(diagnostics);
         let model = checker.check_file(root, file, stages)?;
         Ok(Checked {
             diagnostics: checker.sink.into_sorted(),
             model,
+            resolutions: checker.resolutions.unwrap_or_default(),
         })
     }
 
     fn report(&mut self, d: Diagnostic) {
         self.sink.push(d);
+    }
+
+    /// Records that the name at `span` refers to `to` (when resolutions are recorded).
+    pub(crate) fn resolved(&mut self, span: Span, to: Resolved) {
+        if let Some(r) = &mut self.resolutions {
+            r.push(Resolution { span, to });
+        }
     }
 
     /// "Did you mean" help for an unknown `name`.
@@ -448,7 +513,7 @@ impl<'a> Checker<'a> {
 
     /// An IR span (with line and column) for a source span.
     pub(crate) fn ir_span(&self, span: Span) -> ir::Span {
-        ir::lower::span(self.map, span)
+        lower::span(self.map, span)
     }
 
     fn check_file(

@@ -58,11 +58,7 @@ impl Checker<'_> {
             match item {
                 ast::PipelineItem::Mode(m, span, _) => {
                     if once(self, "mode", *span) {
-                        model.mode = match m {
-                            ast::Mode::Superseded => ir::Mode::Superseded,
-                            ast::Mode::Queued => ir::Mode::Queued,
-                            ast::Mode::Parallel => ir::Mode::Parallel,
-                        };
+                        model.mode = *m;
                     }
                 }
                 ast::PipelineItem::Timeout(d, span) => {
@@ -787,16 +783,15 @@ impl Checker<'_> {
                     };
                     let m = self.action(&a, site);
                     rules.push(ir::CondRule::Check {
-                        action: Box::new(crate::ir::lower::action(self.map, &m)),
+                        action: Box::new(super::lower::action(self.map, &m)),
                     });
                 }
             }
         }
         let otherwise = match c.otherwise {
-            Some((ast::ElseResult::Skip, _)) => ir::ElseResult::Skip,
-            Some((ast::ElseResult::Rollback, _)) => ir::ElseResult::Rollback,
-            Some((ast::ElseResult::Wait, at)) => self.else_wait(c, at),
-            _ => ir::ElseResult::Fail,
+            Some((ir::ElseResult::Wait, at)) => self.else_wait(c, at),
+            Some((result, _)) => result,
+            None => ir::ElseResult::Fail,
         };
         ConditionModel {
             rules,
@@ -843,6 +838,7 @@ impl Checker<'_> {
                 targeted[i] = true;
                 for id in after {
                     if let Some(&from) = self.stage_index.get(&id.name) {
+                        self.resolved(id.span, super::Resolved::Stage(id.name.clone()));
                         explicit[i].push(EdgeModel {
                             from,
                             guard: None,
@@ -859,11 +855,11 @@ impl Checker<'_> {
         for t in transitions {
             let from = self.stage_index.get(&t.from.name).copied();
             let to = self.stage_index.get(&t.to.name).copied();
-            if from.is_none() {
-                self.unknown_stage(&t.from);
-            }
-            if to.is_none() {
-                self.unknown_stage(&t.to);
+            for (end, found) in [(&t.from, from), (&t.to, to)] {
+                match found {
+                    Some(_) => self.resolved(end.span, super::Resolved::Stage(end.name.clone())),
+                    None => self.unknown_stage(end),
+                }
             }
             let (Some(from), Some(to)) = (from, to) else {
                 if let Some(to) = to {

@@ -6,7 +6,7 @@
 //! uses of exports are recorded for the "certainly runs before" rules of `release`.
 
 use super::types::{Ctx, Scope, Ty};
-use super::{Checker, Site, Use, UseKind};
+use super::{Checker, Resolved, Site, Use, UseKind};
 use crate::ast;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::ir;
@@ -49,6 +49,7 @@ impl Checker<'_> {
             }
             (Scope::Pipeline | Scope::Template(_), ["run", field]) => {
                 if RUN_FIELDS.contains(field) {
+                    self.resolved(segs[1].span, Resolved::RunField((*field).to_string()));
                     let ty = if *field == "attempt" {
                         Ty::Int
                     } else {
@@ -67,6 +68,12 @@ impl Checker<'_> {
             (Scope::Template(params), [name]) => {
                 if let Some((_, ty, _)) = params.get(name) {
                     let ty = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
+                    if let Some(t) = self.template.clone() {
+                        self.resolved(
+                            segs[0].span,
+                            Resolved::TemplateParam(t, (*name).to_string()),
+                        );
+                    }
                     return (
                         ty,
                         ir::Expr::Ref(ir::Ref::TemplateParam {
@@ -101,6 +108,7 @@ impl Checker<'_> {
             (Scope::Pipeline, ["secrets", name]) => {
                 if self.secrets.contains_key(*name) {
                     self.used_secrets.insert((*name).to_string());
+                    self.resolved(segs[1].span, Resolved::Secret((*name).to_string()));
                     return (
                         Ty::Secret,
                         ir::Expr::Ref(ir::Ref::Secret {
@@ -116,6 +124,9 @@ impl Checker<'_> {
                 if !self.all_declared && !self.stage_index.contains_key(*stage) {
                     // A later stage: resolved once every stage is declared.
                     self.pending.push(super::Pending::Status(segs[0].clone()));
+                }
+                if self.stage_index.contains_key(*stage) {
+                    self.resolved(segs[0].span, Resolved::Stage((*stage).to_string()));
                 }
                 if !self.all_declared || self.stage_index.contains_key(*stage) {
                     return (
@@ -168,6 +179,7 @@ impl Checker<'_> {
                 t => t,
             };
             self.used_params.insert(name.to_string());
+            self.resolved(seg.span, Resolved::Param(name.to_string()));
             return (
                 ty,
                 ir::Expr::Ref(ir::Ref::Param {
@@ -213,6 +225,7 @@ impl Checker<'_> {
             self.unknown_stage(&segs[0]);
             return any;
         };
+        self.resolved(segs[0].span, Resolved::Stage(segs[0].name.clone()));
         let Some(&action) = self.action_index.get(&(stage, segs[1].name.clone())) else {
             if !self.broken.contains(&segs[1].name) {
                 let known = self.stages[stage]
@@ -228,8 +241,14 @@ impl Checker<'_> {
             }
             return any;
         };
-        let a = &self.stages[stage].actions[action];
+        let (s, a) = (segs[0].name.clone(), segs[1].name.clone());
+        self.resolved(segs[1].span, Resolved::Action(s, a));
         let export = &segs[2].name;
+        // Recorded also when not declared: the name means an export of that action (the
+        // editor's hover says it is missing).
+        let to = Resolved::Export(segs[0].name.clone(), segs[1].name.clone(), export.clone());
+        self.resolved(segs[2].span, to);
+        let a = &self.stages[stage].actions[action];
         let declared = self.export_index.contains(&(stage, action, export.clone()))
             || a.kind_exports.contains(export);
         if !declared {
@@ -279,7 +298,9 @@ impl Checker<'_> {
         for p in std::mem::take(&mut self.pending) {
             match p {
                 super::Pending::Status(seg) => {
-                    if !self.stage_index.contains_key(&seg.name) {
+                    if self.stage_index.contains_key(&seg.name) {
+                        self.resolved(seg.span, Resolved::Stage(seg.name.clone()));
+                    } else {
                         self.unknown_stage(&seg);
                     }
                 }

@@ -103,6 +103,8 @@ impl Checker<'_> {
         for (a, pred) in preds.iter_mut().enumerate() {
             for id in self.stages[s].actions[a].after.clone() {
                 if let Some(&p) = self.action_index.get(&(s, id.name.clone())) {
+                    let stage = self.stages[s].name.name.clone();
+                    self.resolved(id.span, super::Resolved::Action(stage, id.name.clone()));
                     pred.push(p);
                     spans.insert((p, a), id.span);
                     continue;
@@ -607,7 +609,7 @@ impl Checker<'_> {
                 if let Some((secs, span)) = a.timeout {
                     if secs > limit && a.kind != ir::Kind::Approval {
                         self.sink.push(
-                            Diagnostic::new(Code::W0003, format!("action `{}` may run for {}, longer than the pipeline's timeout of {}", a.name.name, crate::syntax::format_duration(secs), crate::syntax::format_duration(limit)), span, "longer than the pipeline")
+                            Diagnostic::new(Code::W0003, format!("action `{}` may run for {}, longer than the pipeline's timeout of {}", a.name.name, crate::duration::format(secs), crate::duration::format(limit)), span, "longer than the pipeline")
                                 .help("shorten the action's timeout, or raise the pipeline's"),
                         );
                     }

@@ -246,7 +246,9 @@ impl Checker<'_> {
             site: Site::Nowhere,
         };
         let target = kind.map_or(Target::Unknown, Target::Kind);
+        self.template = Some(t.name.name.clone());
         let (body, _) = self.attrs(&t.attrs, target, ctx, t.name.span);
+        self.template = None;
         if let Some(k) = kind {
             self.require_kind_params(
                 k,

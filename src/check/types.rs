@@ -459,18 +459,6 @@ impl Checker<'_> {
     fn binary(&mut self, op: BinOp, l: &ast::Expr, r: &ast::Expr, ctx: Ctx<'_>) -> (Ty, ir::Expr) {
         let (lt, lx) = self.expr(l, ctx);
         let (rt, rx) = self.expr(r, ctx);
-        let irop = match op {
-            BinOp::Or => ir::BinOp::Or,
-            BinOp::And => ir::BinOp::And,
-            BinOp::Eq => ir::BinOp::Eq,
-            BinOp::Ne => ir::BinOp::Ne,
-            BinOp::Lt => ir::BinOp::Lt,
-            BinOp::Le => ir::BinOp::Le,
-            BinOp::Gt => ir::BinOp::Gt,
-            BinOp::Ge => ir::BinOp::Ge,
-            BinOp::In => ir::BinOp::In,
-            BinOp::Matches => ir::BinOp::Matches,
-        };
         match op {
             BinOp::Or | BinOp::And => {
                 self.operand(&lt, &Ty::Bool, l.span);
@@ -528,7 +516,7 @@ impl Checker<'_> {
         (
             Ty::Bool,
             ir::Expr::Binary {
-                op: irop,
+                op,
                 lhs: Box::new(lx),
                 rhs: Box::new(rx),
             },

@@ -130,7 +130,7 @@ pub(crate) fn drive(d: &Drive<'_>) -> Outcome {
         let kind = tokio::signal::unix::SignalKind::interrupt();
         let int = tokio::signal::unix::signal(kind).ok();
         let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::spawn(watch_signals(stop_tx, int, term));
+        tokio::spawn(watch_signals(stop_tx.clone(), int, term));
         let run = Run {
             ir,
             history,
@@ -143,7 +143,12 @@ pub(crate) fn drive(d: &Drive<'_>) -> Outcome {
             stop: &stop_rx,
             start: d.start,
         };
-        execute(&run).await
+        // `pipec stop` from another terminal is read from the history (the run may also be
+        // held at a lock or an approval, where no signal would be seen sooner).
+        tokio::select! {
+            result = execute(&run) => result,
+            () = watch_stop_requests(history, run_id, &stop_tx, &view) => unreachable!(),
+        }
     });
     view.finish();
     match result {
@@ -251,6 +256,31 @@ fn log_end(log: &Path, most: u64) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Looks for a `pipec stop` of the run every 200 ms: then nothing new starts and running
+/// actions finish (Stop and wait). Never returns.
+async fn watch_stop_requests(
+    history: &History,
+    run_id: &str,
+    stop_tx: &tokio::sync::watch::Sender<u8>,
+    view: &View,
+) {
+    let wait = crate::runtime::exec::WAIT;
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if history.stop_requested(run_id).unwrap_or(false)
+            && stop_tx.send_if_modified(|level| {
+                let lower = *level < wait;
+                *level = (*level).max(wait);
+                lower
+            })
+        {
+            view.line(&format!(
+                "stopping (`pipec stop`): running actions finish, nothing new starts (Ctrl-C here, or `pipec stop {run_id} --abandon`, stops them)"
+            ));
+        }
+    }
+}
+
 /// Ctrl-C or SIGTERM stops the run (running actions get a grace period); a second one
 /// abandons it (SIGKILL at once).
 async fn watch_signals(
@@ -277,7 +307,7 @@ async fn watch_signals(
             "abandoning: SIGKILL"
         };
         eprintln!("{} {what}", stamp());
-        let _ = stop_tx.send(level);
+        stop_tx.send_modify(|l| *l = (*l).max(level));
     }
 }
 

@@ -85,6 +85,10 @@ fn load_run(
 ) -> Result<crate::runtime::state::RunDetail, Error> {
     let h = open(dir)?;
     let id = find(&h, run)?;
+    // What a rejection or a passed approval timeout does to a held run applies now (the
+    // first pipec process that looks applies it); a history that cannot be written is read
+    // as it is.
+    let _ = h.settle(&id, jiff::Timestamp::now());
     match h.show(&id) {
         Ok(Some(detail)) => Ok(detail),
         Ok(None) => Err(Error::usage(format!("cannot read run `{id}`"))),
@@ -107,6 +111,7 @@ pub(crate) fn runs(args: &RunsArgs) -> Outcome {
         return Ok(super::exit::OK);
     }
     let h = open(args.state_dir.as_deref())?;
+    let _ = h.settle_all(jiff::Timestamp::now());
     match h.runs(args.pipeline.as_deref()) {
         Ok(rows) if args.json => {
             println!(
@@ -143,8 +148,9 @@ pub(crate) fn show(args: &ShowArgs) -> Outcome {
     }
     if run.status == RunStatus::Running {
         // A run whose process died (`kill -9`, a crash) still says `running`.
-        let owner = open(args.state_dir.as_deref())
-            .ok()
+        let h = open(args.state_dir.as_deref()).ok();
+        let owner = h
+            .as_ref()
             .and_then(|h| h.owner(&run.id).ok())
             .and_then(|(o, _)| o);
         if let Some(o) = owner.filter(|o| !o.alive()) {
@@ -152,12 +158,17 @@ pub(crate) fn show(args: &ShowArgs) -> Outcome {
                 "  its process ({}) is gone: `pipec resume {}` goes on from where it stopped",
                 o.pid, run.id
             );
+        } else if h.is_some_and(|h| h.stop_requested(&run.id).unwrap_or(false)) {
+            println!("  stopping (`pipec stop`): its running actions finish, nothing new starts");
         }
     }
     for s in &run.stages {
         match &s.reason {
             Some(why) => println!("  stage {}: {} ({why})", s.name, s.status),
             None => println!("  stage {}: {}", s.name, s.status),
+        }
+        for o in &s.overrides {
+            println!("    {} at {}", o.describe(), o.at);
         }
         for a in &s.actions {
             let exports: Vec<String> = a
@@ -380,17 +391,25 @@ fn follow(args: &LogsArgs, mut run: crate::runtime::state::RunDetail) -> Outcome
     }
 }
 
-/// Stop a run from another terminal, as Ctrl-C would in its own.
-///
-/// Running actions get SIGTERM to their process group, a grace period of 5 s, then SIGKILL;
-/// the run ends `stopped`. With `--abandon` they are killed at once. A run whose process is
-/// gone (it crashed, or it was held) is recorded as stopped.
+/// Stop a run from another terminal: running actions finish and nothing new starts (Stop and
+/// wait), or with `--abandon` they are stopped (Stop and abandon).
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  pipec stop last\n  pipec stop 20261126-101500-3 --abandon")]
+#[command(
+    long_about = "Stop a run from another terminal. By default this is CodePipeline's \
+\"Stop and wait\": no new action starts, running actions finish within their own timeouts \
+(a database migration is not killed half-way), and the run ends `stopped`; the command waits \
+for that (Ctrl-C here leaves the stop requested). With `--abandon` (\"Stop and abandon\") \
+running actions are stopped at once: SIGTERM then SIGKILL to their process groups, and they \
+end `abandoned`. Ctrl-C in the run's own terminal keeps the terminal's convention: it stops \
+running actions with a grace period of 5 s (a second Ctrl-C kills them at once). A run whose \
+process is gone (it crashed, or it is held) is recorded as stopped.",
+    after_help = "Examples:\n  pipec stop last                  let running actions finish, start nothing new\n  pipec stop 20261126-101500-3 --abandon"
+)]
 pub(crate) struct StopArgs {
     /// A run id, or `last` (the newest run started by `pipec run` or `pipec rollback`).
     run: String,
-    /// Kill running actions at once (no grace period).
+    /// Stop running actions at once (SIGKILL to their process groups) instead of letting
+    /// them finish.
     #[arg(long)]
     abandon: bool,
     /// State directory (default: `PIPEC_STATE_DIR`, else the nearest `.pipec/`).
@@ -411,30 +430,83 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
     }
     let owner = match owner.filter(crate::runtime::state::Owner::alive) {
         Some(o) => o,
-        None => {
-            // Nothing runs it any more: end what its process left running, and say so in
-            // the history (unless a resume took it over meanwhile).
-            match h.stop_orphaned(&id) {
-                Ok(None) => {
-                    let strays = crate::runtime::exec::end_strays(&h.work_dirs(&id));
-                    let ended = if strays > 0 {
-                        format!(" (ended {strays} process(es) it left)")
-                    } else {
-                        String::new()
-                    };
-                    eprintln!("run {id}: its process is gone; recorded as stopped{ended}");
-                    return Ok(super::exit::OK);
-                }
-                // A resume took it over meanwhile: stop that process.
-                Ok(Some(o)) => o,
-                Err(e) => return Err(Error::usage(e)),
-            }
-        }
+        None => match stop_orphaned(&h, &id)? {
+            Some(o) => o,
+            None => return Ok(super::exit::OK),
+        },
     };
-    // The run's own handler: the first SIGTERM stops, a second abandons.
+    if args.abandon {
+        return abandon(&h, &id, owner);
+    }
+    // A run nested in another (a `pipeline` action, a rollback) goes with it: its process
+    // looks for stop requests of the outer run.
+    if let Some(parent) = h
+        .recorded(&id)
+        .map_err(Error::usage)?
+        .and_then(|r| r.parent)
+    {
+        return Err(Error::usage(format!(
+            "run {id} runs inside run {parent} (a `pipeline` action or a rollback)"
+        ))
+        .help(format!(
+            "stop the run around it: `pipec stop {parent}` (or `--abandon`)"
+        )));
+    }
+    if !h.request_stop(&id).map_err(Error::usage)? {
+        // It ended, or was held, meanwhile.
+        let (_, status) = h.owner(&id).map_err(Error::usage)?;
+        if status.ended() {
+            eprintln!("run {id} has already ended: {status}");
+            return Ok(super::exit::OK);
+        }
+        return stop_orphaned(&h, &id).map(|_| super::exit::OK);
+    }
+    eprintln!(
+        "stopping run {id} (process {}): running actions finish within their own timeouts, nothing new starts; waiting for the run to end (Ctrl-C here leaves it stopping; `pipec stop {id} --abandon` stops its actions)…",
+        owner.pid
+    );
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        match h.owner(&id) {
+            Ok((_, s)) if s != RunStatus::Running => {
+                eprintln!("run {id} {s}");
+                return Ok(super::exit::OK);
+            }
+            // Its process died meanwhile: nothing else will end it.
+            Ok((o, _)) if !o.is_some_and(|o| o.alive()) => {
+                return stop_orphaned(&h, &id).map(|_| super::exit::OK);
+            }
+            Ok(_) => {}
+            Err(e) => return Err(Error::usage(e)),
+        }
+    }
+}
+
+/// Records run `id`, whose process is gone, as stopped, and ends what its process left
+/// running; `Some(owner)` when a resume took it over meanwhile (that process is to be
+/// stopped instead).
+fn stop_orphaned(h: &History, id: &str) -> Result<Option<crate::runtime::state::Owner>, Error> {
+    match h.stop_orphaned(id) {
+        Ok(None) => {
+            let strays = crate::runtime::exec::end_strays(&h.work_dirs(id));
+            let ended = if strays > 0 {
+                format!(" (ended {strays} process(es) it left)")
+            } else {
+                String::new()
+            };
+            eprintln!("run {id}: its process is gone; recorded as stopped{ended}");
+            Ok(None)
+        }
+        Ok(Some(o)) => Ok(Some(o)),
+        Err(e) => Err(Error::usage(e)),
+    }
+}
+
+/// `pipec stop --abandon`: the run's own handler stops on the first SIGTERM and abandons on
+/// the second.
+fn abandon(h: &History, id: &str, owner: crate::runtime::state::Owner) -> Outcome {
     let pid = nix::unistd::Pid::from_raw(owner.pid);
-    let signals = if args.abandon { 2 } else { 1 };
-    for n in 0..signals {
+    for n in 0..2 {
         if n > 0 {
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
@@ -445,11 +517,11 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
             )));
         }
     }
-    eprintln!("stopping run {id} (process {})…", owner.pid);
+    eprintln!("abandoning run {id} (process {})…", owner.pid);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        match h.owner(&id) {
+        match h.owner(id) {
             Ok((_, s)) if s != RunStatus::Running => {
                 eprintln!("run {id} {s}");
                 return Ok(super::exit::OK);
@@ -459,6 +531,6 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
         }
     }
     Err(Error::invalid(format!(
-        "run {id} has not ended 30 s after the stop request; try `pipec stop {id} --abandon`"
+        "run {id} has not ended 30 s after it was abandoned"
     )))
 }

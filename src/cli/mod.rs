@@ -9,6 +9,7 @@
 
 mod check;
 mod compile;
+mod decisions;
 mod durable;
 mod error;
 mod execute;
@@ -62,10 +63,11 @@ enum Command {
     Resume(durable::ResumeArgs),
     Retry(durable::RetryArgs),
     /// Approve an approval action of a run (then `pipec resume` a held run)
-    Approve(durable::DecideArgs),
-    /// Reject an approval action of a run: the action fails
-    Reject(durable::DecideArgs),
-    Transition(durable::TransitionArgs),
+    Approve(decisions::DecideArgs),
+    /// Reject an approval action of a run: the action fails, and its stage with it
+    Reject(decisions::DecideArgs),
+    Override(decisions::OverrideArgs),
+    Transition(decisions::TransitionArgs),
     Rollback(durable::RollbackArgs),
     Graph(graph::Args),
     Fmt(fmt::Args),
@@ -151,9 +153,10 @@ fn command(command: Command) -> error::Outcome {
         Command::Stop(a) => history::stop(&a),
         Command::Resume(a) => durable::resume(&a),
         Command::Retry(a) => durable::retry(&a),
-        Command::Approve(a) => durable::approve(&a),
-        Command::Reject(a) => durable::reject(&a),
-        Command::Transition(a) => durable::transition(&a),
+        Command::Approve(a) => decisions::approve(&a),
+        Command::Reject(a) => decisions::reject(&a),
+        Command::Override(a) => decisions::override_condition(&a),
+        Command::Transition(a) => decisions::transition(&a),
         Command::Rollback(a) => durable::rollback(&a),
         Command::Graph(a) => graph::run(&a),
         Command::Fmt(a) => fmt::run(&a),

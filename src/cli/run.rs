@@ -50,7 +50,8 @@ pub(crate) struct Args {
     /// Print the plan and run nothing.
     #[arg(long)]
     dry_run: bool,
-    /// The event that starts the run: its triggers decide whether it starts.
+    /// The event that starts the run: the triggers decide whether a push, pull request or
+    /// schedule starts it; a manual start (`manual`, the default) always runs.
     #[arg(long, value_enum)]
     event: Option<EventKind>,
     /// The branch (also `run.branch`; default: from the git repository around the file).
@@ -150,7 +151,7 @@ pub(crate) fn load_ir(file: &std::path::Path, what: &str) -> Result<(Ir, SourceM
     Ok((ir, map))
 }
 
-/// Whether the run's event starts the pipeline (no `--event`: yes).
+/// Whether the run's event starts the pipeline (a manual start, or no `--event`: yes).
 fn triggered(ir: &Ir, args: &Args) -> bool {
     let event = event_of(args, &facts(args));
     matches!(

@@ -1,11 +1,18 @@
 //! Every name in a file and what it refers to: the table behind hover, definition,
 //! references and rename.
 //!
-//! The index is built from the AST alone (after error recovery), so it works while the
-//! file is being typed and broken. A reference is recorded by what it names, not by where
-//! that is declared: finding the declaration is a lookup of the same [`Symbol`].
+//! Declarations come from the AST (after error recovery), so they are there while the file
+//! is being typed and broken. References in expressions (`params.X`, `secrets.X`, `run.X`,
+//! `STAGE.status`, `STAGE.ACTION.EXPORT`, a template's parameters in its body) and in
+//! `after` lists and transitions are the checker's own resolutions
+//! ([`crate::check::Resolution`]): the editor never resolves those names a second way.
+//! Kinds, template calls' attribute names, artifacts and imports are still read from the
+//! AST. A reference is recorded by what it names: finding the declaration is a lookup of
+//! the same [`Symbol`]. Imported modules, which the checker does not resolve for the
+//! editor, are indexed from their AST alone.
 
 use crate::ast::{self, Attr, AttrValue, CondRule, ExprKind, StageItem, StrPart};
+use crate::check::{Resolution, Resolved};
 use crate::source::Span;
 
 /// What a name refers to.
@@ -51,12 +58,33 @@ pub struct Index {
 impl Index {
     /// Indexes a file.
     pub fn new(file: &ast::File) -> Index {
-        Index::with_artifact_params(file, ArtifactParams::new())
+        Index::build(file, ArtifactParams::new(), false)
     }
 
-    /// Indexes a file whose template calls may pass artifacts to `artifact` parameters.
-    pub(crate) fn with_artifact_params(file: &ast::File, artifact_params: ArtifactParams) -> Index {
+    /// Indexes a file the checker resolved (`resolutions`), whose template calls may pass
+    /// artifacts to `artifact` parameters.
+    pub(crate) fn resolved(
+        file: &ast::File,
+        artifact_params: ArtifactParams,
+        resolutions: &[Resolution],
+    ) -> Index {
+        let mut index = Index::build(file, artifact_params, true);
+        index
+            .occurrences
+            .extend(resolutions.iter().map(|r| Occurrence {
+                span: r.span,
+                symbol: symbol(&r.to),
+                def: false,
+            }));
+        index.sort();
+        index
+    }
+
+    /// Indexes a file whose template calls may pass artifacts to `artifact` parameters,
+    /// resolving its references from the AST (`checked`: the checker resolves them).
+    fn build(file: &ast::File, artifact_params: ArtifactParams, checked: bool) -> Index {
         let mut b = Builder {
+            checked,
             artifact_params,
             ..Builder::default()
         };
@@ -67,10 +95,17 @@ impl Index {
                 ast::Item::Pipeline(p) => b.pipeline(p),
             }
         }
+        b.index.sort();
         b.index
-            .occurrences
-            .sort_by_key(|o| (o.span.start, o.span.end));
-        b.index
+    }
+
+    fn sort(&mut self) {
+        self.occurrences.sort_by(|a, b| {
+            (a.span.start, a.span.end, a.def).cmp(&(b.span.start, b.span.end, b.def))
+        });
+        // The checker may resolve a name twice (a reference kept pending, then resolved).
+        self.occurrences
+            .dedup_by(|a, b| a.span == b.span && a.symbol == b.symbol && a.def == b.def);
     }
 
     /// The occurrence under `offset` (a byte offset; the end of a name counts, so a cursor
@@ -109,9 +144,24 @@ pub(crate) fn split_kind(kind: &ast::KindRef) -> (Option<String>, String) {
     }
 }
 
+/// The editor's name for what the checker resolved.
+fn symbol(to: &Resolved) -> Symbol {
+    match to.clone() {
+        Resolved::Param(n) => Symbol::Param(n),
+        Resolved::Secret(n) => Symbol::Secret(n),
+        Resolved::RunField(n) => Symbol::RunField(n),
+        Resolved::Stage(s) => Symbol::Stage(s),
+        Resolved::Action(s, a) => Symbol::Action(s, a),
+        Resolved::Export(s, a, e) => Symbol::Export(s, a, e),
+        Resolved::TemplateParam(t, p) => Symbol::TemplateParam(None, t, p),
+    }
+}
+
 #[derive(Default)]
 struct Builder {
     index: Index,
+    /// The checker resolved the file's references: take them from it, not from the AST.
+    checked: bool,
     /// Parameters of the template being indexed (bare names refer to them).
     template: Option<(String, Vec<String>)>,
     artifact_params: ArtifactParams,
@@ -215,8 +265,10 @@ impl Builder {
                 }
                 ast::PipelineItem::Stage(s) => self.stage(s),
                 ast::PipelineItem::Transition(t) => {
-                    self.add(t.from.span, Symbol::Stage(t.from.name.clone()), false);
-                    self.add(t.to.span, Symbol::Stage(t.to.name.clone()), false);
+                    if !self.checked {
+                        self.add(t.from.span, Symbol::Stage(t.from.name.clone()), false);
+                        self.add(t.to.span, Symbol::Stage(t.to.name.clone()), false);
+                    }
                     if let Some(g) = &t.guard {
                         self.expr(g, None);
                     }
@@ -231,7 +283,9 @@ impl Builder {
         self.add(s.name.span, Symbol::Stage(stage.clone()), true);
         for item in &s.items {
             match item {
-                StageItem::After(e, _) => self.names(e, &|n| Symbol::Stage(n.to_string())),
+                StageItem::After(e, _) if !self.checked => {
+                    self.names(e, &|n| Symbol::Stage(n.to_string()));
+                }
                 StageItem::Entry(c) | StageItem::OnSuccess(c) => {
                     for rule in &c.rules {
                         match rule {
@@ -258,7 +312,8 @@ impl Builder {
                         self.attr(attr, &a.kind, Some(&stage), Some(&name));
                     }
                 }
-                StageItem::Timeout(..) | StageItem::OnFailure(..) => {}
+                // Resolved by the checker (`after`), or naming nothing.
+                StageItem::After(..) | StageItem::Timeout(..) | StageItem::OnFailure(..) => {}
             }
         }
     }
@@ -306,7 +361,9 @@ impl Builder {
         self.add(a.name.span, attr_symbol, false);
         match (name, &a.value, stage) {
             ("after", AttrValue::Expr(e), Some(stage)) => {
-                self.names(e, &|n| Symbol::Action(stage.to_string(), n.to_string()));
+                if !self.checked {
+                    self.names(e, &|n| Symbol::Action(stage.to_string(), n.to_string()));
+                }
             }
             ("input" | "inputs", AttrValue::Expr(e), _) => match &e.kind {
                 // `inputs = { NAME = "FOLDER" }`
@@ -403,7 +460,7 @@ impl Builder {
                     self.expr(v, stage);
                 }
             }
-            ExprKind::Path(segments) => self.path(segments),
+            ExprKind::Path(segments) if !self.checked => self.path(segments),
             ExprKind::Call(_, args) => {
                 for a in args {
                     self.expr(a, stage);
@@ -414,7 +471,12 @@ impl Builder {
                 self.expr(l, stage);
                 self.expr(r, stage);
             }
-            ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::Duration(_) | ExprKind::Error => {}
+            // A path the checker resolved, or no name.
+            ExprKind::Path(_)
+            | ExprKind::Int(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Duration(_)
+            | ExprKind::Error => {}
         }
     }
 

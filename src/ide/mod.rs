@@ -70,8 +70,8 @@ impl Analysis {
         let root = map.add(name, text);
         // One parse serves the checker and the index.
         let (file, syntax) = crate::syntax::Parser::parse(root, text);
-        let diagnostics =
-            Checker::check_parsed(&mut map, root, loader, file.clone(), syntax).diagnostics;
+        let checked = Checker::check_parsed(&mut map, root, loader, file.clone(), syntax);
+        let diagnostics = checked.diagnostics;
         let mut modules = BTreeMap::new();
         for item in &file.items {
             if let ast::Item::Import(imp) = item
@@ -96,7 +96,7 @@ impl Analysis {
         for (alias, m) in &modules {
             index::artifact_params_of(Some(alias), templates_in(&m.ast), &mut artifact_params);
         }
-        let index = Index::with_artifact_params(&file, artifact_params);
+        let index = Index::resolved(&file, artifact_params, &checked.resolutions);
         Analysis {
             map,
             root,

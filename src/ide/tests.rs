@@ -325,3 +325,48 @@ fn hover_on_a_required_param_stops_at_its_type() {
     );
     assert!(!hover.markdown.contains("How many"), "{}", hover.markdown);
 }
+
+const SCOPES: &str = "template t(x: string): sh { run = \"${x} ${params.env}\" }\npipeline p {\n    param env: string = \"a\"\n    stage build {\n        action a: sh { run = \"${params.env}\" }\n        action b: t { x = \"1\"  after = [a] }\n    }\n}\n";
+
+#[test]
+fn the_checker_hands_the_editor_its_resolutions() {
+    use crate::check::Resolved;
+    let mut map = crate::source::SourceMap::new();
+    let root = map.add("/w/t.pipe", SCOPES);
+    let (file, syntax) = crate::syntax::Parser::parse(root, SCOPES);
+    let checked = crate::check::Checker::check_parsed(&mut map, root, &mut NoLoader, file, syntax);
+    let named = |r: &crate::check::Resolution| {
+        (
+            &SCOPES[r.span.start as usize..r.span.end as usize],
+            r.to.clone(),
+        )
+    };
+    let table: Vec<_> = checked.resolutions.iter().map(named).collect();
+    for expected in [
+        ("x", Resolved::TemplateParam("t".into(), "x".into())),
+        ("env", Resolved::Param("env".into())),
+        ("a", Resolved::Action("build".into(), "a".into())),
+    ] {
+        assert!(table.contains(&expected), "{expected:?} in {table:?}");
+    }
+    // `params.env` inside the template body is not in scope there (E0201): not resolved.
+    assert_eq!(
+        table
+            .iter()
+            .filter(|(_, to)| *to == Resolved::Param("env".into()))
+            .count(),
+        1,
+        "{table:?}"
+    );
+}
+
+#[test]
+fn references_are_the_checkers_not_a_second_resolution() {
+    let a = Analysis::new("/w/t.pipe", SCOPES, &mut NoLoader);
+    // Only the pipeline's use: the template body's `params.env` is an error there, and the
+    // editor does not call it a use of the param.
+    let uses = a.references(at(SCOPES, "env: string", 0), false);
+    assert_eq!(uses.len(), 1, "{uses:?}");
+    assert_eq!(&SCOPES[uses[0].start as usize..uses[0].end as usize], "env");
+    assert!(uses[0].start as usize > SCOPES.find("pipeline").expect("pipeline"));
+}

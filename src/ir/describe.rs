@@ -1,6 +1,6 @@
 //! IR expressions written back in `.pipe` syntax (for reasons, plans and graphs).
 
-use super::{BinOp, Expr, Part, Ref};
+use super::{Expr, Part, Ref};
 
 /// An expression written back in `.pipe` syntax, for reasons.
 pub fn describe(e: &Expr) -> String {
@@ -8,7 +8,7 @@ pub fn describe(e: &Expr) -> String {
         Expr::Str { value } => format!("{value:?}"),
         Expr::Int { value } => value.to_string(),
         Expr::Bool { value } => value.to_string(),
-        Expr::Duration { secs } => crate::syntax::format_duration(*secs),
+        Expr::Duration { secs } => crate::duration::format(*secs),
         Expr::List { items } => format!(
             "[{}]",
             items.iter().map(describe).collect::<Vec<_>>().join(", ")
@@ -47,19 +47,7 @@ pub fn describe(e: &Expr) -> String {
         },
         Expr::Not { operand } => format!("!{}", describe(operand)),
         Expr::Binary { op, lhs, rhs } => {
-            let op = match op {
-                BinOp::Or => "||",
-                BinOp::And => "&&",
-                BinOp::Eq => "==",
-                BinOp::Ne => "!=",
-                BinOp::Lt => "<",
-                BinOp::Le => "<=",
-                BinOp::Gt => ">",
-                BinOp::Ge => ">=",
-                BinOp::In => "in",
-                BinOp::Matches => "matches",
-            };
-            format!("{} {op} {}", describe(lhs), describe(rhs))
+            format!("{} {} {}", describe(lhs), op.text(), describe(rhs))
         }
         Expr::Call { func, args } => format!(
             "{func}({})",

@@ -9,7 +9,6 @@
 
 pub mod describe;
 pub mod graph;
-pub mod lower;
 
 use std::collections::BTreeMap;
 
@@ -322,6 +321,24 @@ pub enum BinOp {
     Matches,
 }
 
+impl BinOp {
+    /// The operator as written in `.pipe` source.
+    pub fn text(self) -> &'static str {
+        match self {
+            BinOp::Or => "||",
+            BinOp::And => "&&",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::In => "in",
+            BinOp::Matches => "matches",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "ref")]
 pub enum Ref {
@@ -496,7 +513,16 @@ pub fn to_json(ir: &Ir) -> String {
 /// Checks the structure a runtime relies on, for IR read from a file (which may have been
 /// edited by hand): unique names, edges and `after` entries that name what exists, no
 /// cycles, inputs that some action outputs. The IR `pipec compile` writes always passes.
-pub fn validate(ir: &Ir) -> Result<(), String> {
+pub fn validate(ir: &Ir) -> Result<(), Invalid> {
+    check_structure(ir).map_err(Invalid)
+}
+
+/// Why an IR document is not a pipeline the runtime can run (see [`validate`]).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(String);
+
+fn check_structure(ir: &Ir) -> Result<(), String> {
     let stages = &ir.pipeline.stages;
     if stages.is_empty() {
         return Err("the pipeline has no stages".into());

@@ -205,7 +205,7 @@ impl Prepared {
                 tokio::select! {
                     () = tokio::time::sleep(d), if d <= limit => Ok(Exit::quiet(None)),
                     () = tokio::time::sleep(limit), if limit < d => outcome_result(Outcome::TimedOut).map(Exit::quiet),
-                    _ = stop.wait_for(|level| *level > 0) => outcome_result(Outcome::Stopped).map(Exit::quiet),
+                    _ = stop.wait_for(|level| *level >= exec::STOP) => outcome_result(Outcome::Stopped).map(Exit::quiet),
                 }
             }
             Prepared::Dir {

@@ -32,7 +32,7 @@ impl Value {
             Value::Str(s) => s.clone(),
             Value::Int(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
-            Value::Duration(s) => crate::syntax::format_duration(*s),
+            Value::Duration(s) => crate::duration::format(*s),
             Value::List(items) => items.iter().map(Value::text).collect::<Vec<_>>().join(" "),
             Value::Map(m) => m
                 .iter()

@@ -74,9 +74,13 @@ pub enum Outcome {
     Stopped,
 }
 
-/// Stop levels sent to running attempts: stop with a grace period, or abandon at once.
-pub const STOP: u8 = 1;
-pub const ABANDON: u8 = 2;
+/// Stop levels of a run, in the order they escalate. `WAIT` (`pipec stop`, `CodePipeline`'s
+/// "Stop and wait") starts nothing new and lets running attempts finish: attempts do not
+/// see it. `STOP` (Ctrl-C, SIGTERM, `pipec stop --abandon`) stops running attempts with a
+/// grace period; `ABANDON` (a second one) at once.
+pub const WAIT: u8 = 1;
+pub const STOP: u8 = 2;
+pub const ABANDON: u8 = 3;
 
 enum Ended {
     Status(std::io::Result<std::process::ExitStatus>),
@@ -84,11 +88,12 @@ enum Ended {
     Stopped(u8),
 }
 
-/// Resolves with the stop level once one is requested (never, if the sender goes away).
+/// Resolves with the stop level once a stop of running attempts is requested (never, if the
+/// sender goes away): `WAIT` lets them finish.
 async fn stop_requested(stop: &mut tokio::sync::watch::Receiver<u8>) -> u8 {
     loop {
         let level = *stop.borrow_and_update();
-        if level > 0 {
+        if level >= STOP {
             return level;
         }
         if stop.changed().await.is_err() {

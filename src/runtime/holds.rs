@@ -1,6 +1,8 @@
-//! What people decide about runs, recorded in the history: approvals of `approval` actions
-//! and overrides of transitions (`pipec transition enable|disable`); and when a stage began
-//! waiting for its deployment window (`else wait`), which its timeout counts from.
+//! What people decide about runs, recorded in the history: approvals of `approval` actions,
+//! overrides of transitions (`pipec transition enable|disable`) and of stage conditions
+//! (`pipec override`, with which condition is being evaluated now), and stop requests
+//! (`pipec stop`); and when a stage began waiting for its deployment window (`else wait`),
+//! which its timeout counts from.
 //!
 //! These commands only record; the run they concern reads the decision when it gets there
 //! (at once when its process is still going, else when it is resumed).
@@ -36,6 +38,79 @@ impl Decision {
                 .unwrap_or_default()
         )
     }
+}
+
+/// A stage's condition that `pipec override` may make count as met (`CodePipeline`'s
+/// `OverrideStageCondition`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageCondition {
+    /// `entry { … }` (beforeEntry).
+    Entry,
+    /// `on success { … }` (onSuccess).
+    Success,
+}
+
+impl StageCondition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageCondition::Entry => "entry",
+            StageCondition::Success => "success",
+        }
+    }
+}
+
+impl std::str::FromStr for StageCondition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<StageCondition, String> {
+        match s {
+            "entry" => Ok(StageCondition::Entry),
+            "success" => Ok(StageCondition::Success),
+            other => Err(format!("unknown condition `{other}`")),
+        }
+    }
+}
+
+impl std::fmt::Display for StageCondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `pipec override`: a stage's condition counted as met, by whom, when and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ConditionOverride {
+    pub condition: StageCondition,
+    pub by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub at: String,
+}
+
+impl ConditionOverride {
+    /// `entry condition overridden by NAME: COMMENT`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} condition overridden by {}{}",
+            self.condition,
+            self.by,
+            self.comment
+                .as_deref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+/// Why `pipec override` was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The run has ended.
+    Ended(crate::runtime::status::RunStatus),
+    /// The condition is not holding or being evaluated now; the stage's status.
+    NotEvaluating(crate::runtime::status::StageStatus),
+    /// It was overridden before.
+    Already(ConditionOverride),
 }
 
 /// A transition's state set from the command line.
@@ -77,6 +152,30 @@ fn decision_in(
                 by: r.get(1)?,
                 comment: r.get(2)?,
                 at: r.get(3)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(sql)
+}
+
+/// The override of a stage's condition, read through `conn` (or a transaction).
+fn condition_in(
+    conn: &rusqlite::Connection,
+    run: &str,
+    stage: &str,
+    condition: StageCondition,
+) -> Result<Option<ConditionOverride>, Error> {
+    conn.prepare_cached(
+        "SELECT by, comment, at FROM conditions WHERE run = ?1 AND stage = ?2 AND condition = ?3",
+    )
+    .and_then(|mut st| {
+        st.query_row(params![run, stage, condition.as_str()], |r| {
+            Ok(ConditionOverride {
+                condition,
+                by: r.get(0)?,
+                comment: r.get(1)?,
+                at: r.get(2)?,
             })
         })
         .optional()
@@ -177,6 +276,107 @@ impl History {
                 "UPDATE stages SET window_since = ?3 WHERE run = ?1 AND name = ?2",
                 params![run, stage, since],
             )
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    /// Asks the process running `run` to stop and wait (`pipec stop`): it starts nothing new
+    /// and lets its running actions finish. Whether the run was still running.
+    pub fn request_stop(&self, run: &str) -> Result<bool, Error> {
+        self.conn
+            .execute(
+                "UPDATE runs SET stop = 'wait' WHERE id = ?1 AND status = 'running'",
+                params![run],
+            )
+            .map(|n| n > 0)
+            .map_err(sql)
+    }
+
+    /// Whether a stop of `run` was asked for ([`History::request_stop`]).
+    pub fn stop_requested(&self, run: &str) -> Result<bool, Error> {
+        self.conn
+            .prepare_cached("SELECT stop IS NOT NULL FROM runs WHERE id = ?1")
+            .and_then(|mut st| st.query_row(params![run], |r| r.get(0)).optional())
+            .map(|asked| asked.unwrap_or(false))
+            .map_err(sql)
+    }
+
+    /// Records `o`, an override of `stage`'s condition in `run`, when that condition is
+    /// holding or being evaluated now (checked in the same transaction); else why not.
+    pub fn override_condition(
+        &self,
+        run: &str,
+        stage: &str,
+        o: &ConditionOverride,
+    ) -> Result<Result<(), Refused>, Error> {
+        use crate::runtime::status::{RunStatus, StageStatus};
+        let tx = immediate(&self.conn)?;
+        let status: RunStatus = tx
+            .query_row("SELECT status FROM runs WHERE id = ?1", params![run], |r| {
+                r.get(0)
+            })
+            .map_err(sql)?;
+        if status.ended() {
+            return Ok(Err(Refused::Ended(status)));
+        }
+        if let Some(earlier) = condition_in(&tx, run, stage, o.condition)? {
+            return Ok(Err(Refused::Already(earlier)));
+        }
+        let (now, evaluating): (StageStatus, Option<String>) = tx
+            .query_row(
+                "SELECT status, evaluating FROM stages WHERE run = ?1 AND name = ?2",
+                params![run, stage],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sql)?;
+        if evaluating.as_deref() != Some(o.condition.as_str()) {
+            return Ok(Err(Refused::NotEvaluating(now)));
+        }
+        tx.execute(
+            "INSERT INTO conditions (run, stage, condition, by, comment, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![run, stage, o.condition.as_str(), o.by, o.comment, o.at],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(Ok(()))
+    }
+
+    /// The override of `stage`'s `condition` in `run`, if there is one.
+    pub fn condition_override(
+        &self,
+        run: &str,
+        stage: &str,
+        condition: StageCondition,
+    ) -> Result<Option<ConditionOverride>, Error> {
+        condition_in(&self.conn, run, stage, condition)
+    }
+
+    /// The overrides of `stage`'s conditions in `run` (`pipec show`).
+    pub fn condition_overrides(
+        &self,
+        run: &str,
+        stage: &str,
+    ) -> Result<Vec<ConditionOverride>, Error> {
+        let mut out = Vec::new();
+        for c in [StageCondition::Entry, StageCondition::Success] {
+            out.extend(condition_in(&self.conn, run, stage, c)?);
+        }
+        Ok(out)
+    }
+
+    /// Records which condition of `stage` is being evaluated now (`None`: none), what
+    /// `pipec override` may override.
+    pub fn set_evaluating(
+        &self,
+        run: &str,
+        stage: &str,
+        condition: Option<StageCondition>,
+    ) -> Result<(), Error> {
+        self.conn
+            .prepare_cached("UPDATE stages SET evaluating = ?3 WHERE run = ?1 AND name = ?2")
+            .and_then(|mut st| {
+                st.execute(params![run, stage, condition.map(StageCondition::as_str)])
+            })
             .map(|_| ())
             .map_err(sql)
     }

@@ -7,6 +7,12 @@
 //! - `superseded`: only the newest waiting run keeps waiting; an older one is recorded
 //!   `superseded` (its process sees that at its next look and ends the run so).
 //!
+//! Runs held at a disabled transition into a stage wait for it the same way (a `waits` row
+//! that names the transition's source, LANGUAGE.md §6), though no process runs them: a newer
+//! run arriving supersedes them (`superseded`, ended here), a newer run asking for the stage
+//! in `queued` mode waits until they have gone first, and `pipec transition enable` names
+//! them ([`History::held_at`]).
+//!
 //! A run keeps its stage while held (approval) and while its process is gone without having
 //! ended the run (a crash): `pipec resume` goes on with it, `pipec stop` ends it and frees
 //! the stage.
@@ -23,8 +29,11 @@ use crate::runtime::error::Error;
 pub enum Lock {
     /// The stage is the run's (until [`History::unlock`] or the run's end).
     Taken,
-    /// Another run is in the stage (or, queued, was waiting first).
+    /// Another run is in the stage.
     Waiting { holder: String },
+    /// `queued`: the stage is free, but `first` waits for it since before (or is held at a
+    /// transition into it since before): it goes first.
+    Behind { first: String },
     /// A newer run waits for the stage: this one ends `superseded`.
     Superseded { by: String },
 }
@@ -59,21 +68,29 @@ fn holder_of(
     Ok(holder)
 }
 
-/// The other runs waiting for a stage whose process is still there (a crashed waiter waits
-/// no more), oldest first, with their creation order.
+/// A run waiting for a stage: its id, creation order, and whether it is held at a disabled
+/// transition into the stage with no process (`waiting`).
+struct Waiter {
+    run: String,
+    seq: i64,
+    held: bool,
+}
+
+/// The other runs waiting for a stage, oldest first: those whose process is still there (a
+/// crashed waiter waits no more), and those held at a disabled transition into it.
 fn live_waiters(
     tx: &rusqlite::Transaction<'_>,
     pipeline: &str,
     stage: &str,
     run: &str,
-) -> Result<Vec<(String, i64)>, Error> {
-    let waiting: Vec<(String, i64, Option<String>)> = tx
+) -> Result<Vec<Waiter>, Error> {
+    let waiting: Vec<(String, i64, Option<String>, RunStatus)> = tx
         .prepare(
-        "SELECT w.run, w.seq, r.owner FROM waits w JOIN runs r ON r.id = w.run WHERE w.pipeline = ?1 AND w.stage = ?2 AND w.run <> ?3 AND r.status = 'running' ORDER BY w.seq",
+        "SELECT w.run, w.seq, r.owner, r.status FROM waits w JOIN runs r ON r.id = w.run WHERE w.pipeline = ?1 AND w.stage = ?2 AND w.run <> ?3 AND (r.status = 'running' OR (r.status = 'waiting' AND w.held_from IS NOT NULL)) ORDER BY w.seq",
         )
         .and_then(|mut st| {
         st.query_map(params![pipeline, stage, run], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?
         .collect::<Result<_, _>>()
         })
@@ -83,26 +100,30 @@ fn live_waiters(
             .and_then(|o| o.parse::<Owner>().ok())
             .is_some_and(|o| o.alive())
     };
-    let waiting: Vec<(String, i64)> = waiting
+    Ok(waiting
         .into_iter()
-        .filter(|(_, _, o)| alive(o))
-        .map(|(r, s, _)| (r, s))
-        .collect();
-    Ok(waiting)
+        .filter(|(_, _, o, status)| *status == RunStatus::Waiting || alive(o))
+        .map(|(run, seq, _, status)| Waiter {
+            run,
+            seq,
+            held: status == RunStatus::Waiting,
+        })
+        .collect())
 }
 
 /// `superseded` mode: the newest of the runs waiting for a stage keeps waiting (or enters a
-/// free stage); the others are recorded `superseded`.
+/// free stage); the others are recorded `superseded` (a held one, which no process runs, is
+/// ended here: its stages are freed).
 fn supersede(
     tx: &rusqlite::Transaction<'_>,
     pipeline: &str,
     stage: &str,
     run: &str,
     seq: i64,
-    waiting: &[(String, i64)],
+    waiting: &[Waiter],
     holder: Option<String>,
 ) -> Result<Lock, Error> {
-    if let Some((newer, _)) = waiting.iter().rev().find(|(_, s)| *s > seq) {
+    if let Some(newer) = waiting.iter().rev().find(|w| w.seq > seq) {
         tx.execute(
             "UPDATE runs SET status = 'superseded', finished = ?2 WHERE id = ?1",
             params![run, now()],
@@ -110,17 +131,23 @@ fn supersede(
         .map_err(sql)?;
         tx.execute("DELETE FROM waits WHERE run = ?1", params![run])
             .map_err(sql)?;
-        return Ok(Lock::Superseded { by: newer.clone() });
+        return Ok(Lock::Superseded {
+            by: newer.run.clone(),
+        });
     }
-    for (older, _) in waiting.iter().filter(|(_, s)| *s < seq) {
+    for older in waiting.iter().filter(|w| w.seq < seq) {
+        if older.held {
+            end_held(tx, &older.run, stage, run)?;
+            continue;
+        }
         tx.execute(
             "UPDATE runs SET status = 'superseded', finished = ?2 WHERE id = ?1 AND status = 'running'",
-            params![older, now()],
+            params![older.run, now()],
         )
         .map_err(sql)?;
         tx.execute(
             "DELETE FROM waits WHERE run = ?1 AND pipeline = ?2 AND stage = ?3",
-            params![older, pipeline, stage],
+            params![older.run, pipeline, stage],
         )
         .map_err(sql)?;
     }
@@ -128,6 +155,42 @@ fn supersede(
         Some(h) => Lock::Waiting { holder: h },
         None => Lock::Taken,
     })
+}
+
+/// Ends `held`, a run held at a transition into `stage` that no process runs, `superseded`
+/// by the newer run `by`: it frees its stages, and what it waited for is left undecided.
+fn end_held(
+    tx: &rusqlite::Transaction<'_>,
+    held: &str,
+    stage: &str,
+    by: &str,
+) -> Result<(), Error> {
+    let at = now();
+    let why = format!("superseded: run {by} is newer and waits for this stage");
+    let steps: [(&str, &[&dyn rusqlite::ToSql]); 6] = [
+        (
+            "UPDATE runs SET status = 'superseded', finished = ?2 WHERE id = ?1",
+            &[&held, &at],
+        ),
+        (
+            "UPDATE stages SET status = 'pending', reason = ?3, window_since = NULL, evaluating = NULL WHERE run = ?1 AND name = ?2",
+            &[&held, &stage, &why],
+        ),
+        (
+            "UPDATE stages SET status = 'pending', reason = 'not decided: the run was superseded', window_since = NULL, evaluating = NULL WHERE run = ?1 AND status = 'waiting'",
+            &[&held],
+        ),
+        (
+            "UPDATE actions SET status = 'abandoned', finished = ?2 WHERE run = ?1 AND status IN ('running', 'waiting')",
+            &[&held, &at],
+        ),
+        ("DELETE FROM locks WHERE run = ?1", &[&held]),
+        ("DELETE FROM waits WHERE run = ?1", &[&held]),
+    ];
+    for (q, p) in steps {
+        tx.execute(q, p).map_err(sql)?;
+    }
+    Ok(())
 }
 
 impl History {
@@ -191,10 +254,10 @@ impl History {
         let waiting = live_waiters(&tx, pipeline, stage, run)?;
         let outcome = match mode {
             Mode::Superseded => supersede(&tx, pipeline, stage, run, seq, &waiting, holder)?,
-            Mode::Queued => match (holder, waiting.iter().find(|(_, s)| *s < seq)) {
+            Mode::Queued => match (holder, waiting.iter().find(|w| w.seq < seq)) {
                 (Some(h), _) => Lock::Waiting { holder: h },
-                (None, Some((first, _))) => Lock::Waiting {
-                    holder: first.clone(),
+                (None, Some(first)) => Lock::Behind {
+                    first: first.run.clone(),
                 },
                 (None, None) => Lock::Taken,
             },
@@ -213,9 +276,10 @@ impl History {
                 )
                 .map_err(sql)?;
             }
-            Lock::Waiting { .. } => {
+            Lock::Waiting { .. } | Lock::Behind { .. } => {
+                // (No longer held at a transition: it asks for the stage.)
                 tx.execute(
-                    "INSERT OR IGNORE INTO waits (pipeline, stage, run, seq, since) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO waits (pipeline, stage, run, seq, since) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (pipeline, stage, run) DO UPDATE SET held_from = NULL",
                     params![pipeline, stage, run, seq, now()],
                 )
                 .map_err(sql)?;
@@ -224,6 +288,73 @@ impl History {
         }
         tx.commit().map_err(sql)?;
         Ok(outcome)
+    }
+
+    /// `run` is held at the disabled transition `from -> stage`: it waits for the stage as a
+    /// run waiting for its lock does, with no process (LANGUAGE.md §6). In `superseded` mode
+    /// the older runs waiting for the stage are superseded, and so is this one when a newer
+    /// one waits: then the newer one's id.
+    pub fn hold_at(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        from: &str,
+        run: &str,
+        mode: Mode,
+    ) -> Result<Option<String>, Error> {
+        self.flush()?;
+        let tx = immediate(&self.conn)?;
+        let (seq, status): (i64, RunStatus) = tx
+            .query_row(
+                "SELECT seq, status FROM runs WHERE id = ?1",
+                params![run],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sql)?;
+        if status == RunStatus::Superseded {
+            return Ok(Some("a newer run".into()));
+        }
+        tx.execute(
+            "INSERT INTO waits (pipeline, stage, run, seq, since, held_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (pipeline, stage, run) DO UPDATE SET held_from = excluded.held_from",
+            params![pipeline, stage, run, seq, now(), from],
+        )
+        .map_err(sql)?;
+        let by = if mode == Mode::Superseded {
+            let waiting = live_waiters(&tx, pipeline, stage, run)?;
+            match supersede(&tx, pipeline, stage, run, seq, &waiting, None)? {
+                Lock::Superseded { by } => Some(by),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        tx.commit().map_err(sql)?;
+        Ok(by)
+    }
+
+    /// The runs held at the transition `from -> to` of `pipeline` (no process runs them),
+    /// oldest first: those that may go on once it is enabled.
+    pub fn held_at(&self, pipeline: &str, from: &str, to: &str) -> Result<Vec<String>, Error> {
+        self.conn
+            .prepare(
+                "SELECT w.run FROM waits w JOIN runs r ON r.id = w.run WHERE w.pipeline = ?1 AND w.stage = ?3 AND w.held_from = ?2 AND r.status = 'waiting' ORDER BY w.seq",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![pipeline, from, to], |r| r.get(0))?
+                    .collect()
+            })
+            .map_err(sql)
+    }
+
+    /// `run` is no longer held at a transition into `stage` (it was decided otherwise).
+    pub fn unhold(&self, pipeline: &str, stage: &str, run: &str) -> Result<(), Error> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM waits WHERE pipeline = ?1 AND stage = ?2 AND run = ?3 AND held_from IS NOT NULL",
+            )
+            .and_then(|mut st| st.execute(params![pipeline, stage, run]))
+            .map(|_| ())
+            .map_err(sql)
     }
 
     /// The run leaves the stage (it ended): the next may enter.

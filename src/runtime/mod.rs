@@ -9,7 +9,9 @@
 //! shares); [`trigger`] matches events against triggers; [`secrets`] masks secret values and
 //! says what a nested run inherits. [`bounded`] reads the files pipec is given (regular
 //! files only, up to a size); [`outputs`] reads the exports an action writes to
-//! `$PIPEC_OUTPUT`.
+//! `$PIPEC_OUTPUT`. [`holds`] records what people decide about runs (approvals, transition
+//! and condition overrides, stop requests), [`locks`] the stage locks of the execution modes,
+//! and [`settle`] applies a rejection or a passed approval timeout to a run no process runs.
 
 pub mod artifacts;
 mod attempt;
@@ -24,6 +26,7 @@ pub mod plan;
 pub mod resume;
 pub mod run;
 pub mod secrets;
+pub mod settle;
 pub mod state;
 pub mod status;
 pub mod trigger;

@@ -292,7 +292,7 @@ pub(crate) fn stage_verdict(
             s.timeout_secs
                 .map(|t| format!(
                     ", at most {} (the stage's timeout)",
-                    crate::syntax::format_duration(t)
+                    crate::duration::format(t)
                 ))
                 .unwrap_or_default()
         ));

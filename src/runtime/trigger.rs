@@ -33,11 +33,13 @@ fn kind_name(k: TriggerKind) -> &'static str {
     }
 }
 
-/// Matches `event` against `triggers`. A pipeline without triggers accepts every event, and
-/// so does a run without `--event`.
+/// Matches `event` against `triggers`. A pipeline without triggers accepts every event; a
+/// manual start (`--event manual`, or no `--event`) always runs: as in `CodePipeline`, triggers
+/// filter only automatic events (push, pull request, schedule).
 pub fn decide(triggers: &[Trigger], event: &Event) -> Decision {
-    let Some(kind) = event.kind else {
-        return Decision::Start { notes: vec![] };
+    let kind = match event.kind {
+        None | Some(TriggerKind::Manual) => return Decision::Start { notes: vec![] },
+        Some(kind) => kind,
     };
     if triggers.is_empty() {
         return Decision::Start {
@@ -182,11 +184,24 @@ mod tests {
     #[test]
     fn other_kinds_do_not_match_and_no_triggers_accept_all() {
         let t = [push(&["main"], &[])];
-        let manual = Event {
-            kind: Some(TriggerKind::Manual),
+        let schedule = Event {
+            kind: Some(TriggerKind::Schedule),
             ..Event::default()
         };
-        assert!(matches!(decide(&t, &manual), Decision::Ignore { .. }));
+        assert!(matches!(decide(&t, &schedule), Decision::Ignore { .. }));
+        assert!(matches!(decide(&[], &schedule), Decision::Start { .. }));
+    }
+
+    #[test]
+    fn a_manual_start_always_runs() {
+        // Triggers filter automatic events only (CodePipeline allows a manual start always).
+        let t = [push(&["main"], &[])];
+        let manual = Event {
+            kind: Some(TriggerKind::Manual),
+            branch: Some("feature".into()),
+            ..Event::default()
+        };
+        assert!(matches!(decide(&t, &manual), Decision::Start { .. }));
         assert!(matches!(decide(&[], &manual), Decision::Start { .. }));
     }
 }

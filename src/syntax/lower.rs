@@ -2,8 +2,6 @@
 
 mod text;
 
-use std::fmt::Write as _;
-
 use pest::iterators::{Pair, Pairs};
 
 use super::Rule;
@@ -15,7 +13,9 @@ use crate::ast::{
 };
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
-use text::{Drops, TokenEnds, block_drops, token_end};
+use text::{Drops, block_drops};
+
+mod span;
 
 /// Longest identifier (LANGUAGE.md §2).
 const MAX_IDENT: usize = 100;
@@ -30,9 +30,10 @@ pub(crate) struct Lowerer<'s> {
     src: &'s str,
     /// Offset of the parsed text in `src` (non-zero when parsing one stage on its own).
     pub(crate) base: usize,
+    /// When the parsed text is `src` with ranges cut out (a big file's skeleton): where each
+    /// cut is in the parsed text and how many bytes were cut up to and including it, sorted.
+    pub(crate) cuts: Vec<(usize, usize)>,
     pub(crate) diagnostics: Vec<Diagnostic>,
-    /// The leaves of the parse being lowered (empty: spans walk the pairs).
-    tokens: TokenEnds,
 }
 
 impl<'s> Lowerer<'s> {
@@ -41,23 +42,9 @@ impl<'s> Lowerer<'s> {
             file,
             src,
             base: 0,
+            cuts: Vec::new(),
             diagnostics: Vec::new(),
-            tokens: TokenEnds::default(),
         }
-    }
-
-    /// The pair's span without the implicit whitespace and comments pest may leave at its
-    /// end (after trying an optional part that was not there, as the `= DEFAULT` of a
-    /// `param`: the next item's `///` doc would be in the span).
-    fn span(&self, p: &Pair<'_, Rule>) -> Span {
-        let s = p.as_span();
-        let start = self.base + s.start();
-        let end = if self.tokens.is_empty() {
-            token_end(p)
-        } else {
-            self.tokens.end(p)
-        };
-        Span::new(self.file, start, self.base + end)
     }
 
     fn err(&mut self, d: Diagnostic) {
@@ -65,7 +52,6 @@ impl<'s> Lowerer<'s> {
     }
 
     pub(crate) fn lower_file(&mut self, file: Pair<'_, Rule>) -> File {
-        self.tokens = TokenEnds::of(&file);
         let mut items = Vec::new();
         for p in file.into_inner() {
             match p.as_rule() {
@@ -331,7 +317,6 @@ impl<'s> Lowerer<'s> {
 
     /// The stage of a `stage_chunk` parse.
     pub(crate) fn stage_chunk(&mut self, p: Pair<'_, Rule>) -> Option<Stage> {
-        self.tokens = TokenEnds::of(&p);
         let stage = p.into_inner().find(|p| p.as_rule() == Rule::stage)?;
         Some(self.stage(stage))
     }
@@ -452,28 +437,11 @@ impl<'s> Lowerer<'s> {
     // ------------------------------------------------------------------ expressions
 
     pub(crate) fn expr(&mut self, p: Pair<'_, Rule>) -> Expr {
+        if p.as_rule() == Rule::expr {
+            return self.flat_expr(p);
+        }
         let span = self.span(&p);
         match p.as_rule() {
-            Rule::expr => {
-                let count = p.clone().into_inner().count();
-                if count > MAX_EXPR_ITEMS {
-                    self.err(
-                        Diagnostic::new(
-                            Code::E0101,
-                            format!("expression has {count} operands and operators, more than {MAX_EXPR_ITEMS}"),
-                            span,
-                            "too long",
-                        )
-                        .help("split the condition over several params or stages"),
-                    );
-                    return Expr {
-                        kind: ExprKind::Error,
-                        span,
-                    };
-                }
-                let mut items = p.into_inner().peekable();
-                self.climb(&mut items, 1)
-            }
             Rule::duration => {
                 let kind = self
                     .duration(&p)
@@ -538,6 +506,32 @@ impl<'s> Lowerer<'s> {
             },
             _ => unreachable!("grammar: unexpected expression rule {:?}", p.as_rule()),
         }
+    }
+
+    /// An `expr`: its flat sequence of operands and operators, with precedence applied.
+    fn flat_expr(&mut self, p: Pair<'_, Rule>) -> Expr {
+        // Every item is at least one byte long: only long texts need counting.
+        if p.as_str().len() > MAX_EXPR_ITEMS {
+            let count = p.clone().into_inner().len();
+            if count > MAX_EXPR_ITEMS {
+                let span = self.span(&p);
+                self.err(
+                    Diagnostic::new(
+                        Code::E0101,
+                        format!("expression has {count} operands and operators, more than {MAX_EXPR_ITEMS}"),
+                        span,
+                        "too long",
+                    )
+                    .help("split the condition over several params or stages"),
+                );
+                return Expr {
+                    kind: ExprKind::Error,
+                    span,
+                };
+            }
+        }
+        let mut items = p.into_inner().peekable();
+        self.climb(&mut items, 1)
     }
 
     /// Precedence climbing over the flat `expr` sequence: `||` (1) < `&&` (2) <
@@ -636,7 +630,7 @@ impl<'s> Lowerer<'s> {
     }
 
     fn duration(&mut self, p: &Pair<'_, Rule>) -> Option<u64> {
-        match parse_duration(p.as_str()) {
+        match crate::duration::parse(p.as_str()) {
             Ok(secs) => Some(secs),
             Err(why) => {
                 self.err(
@@ -665,9 +659,9 @@ impl<'s> Lowerer<'s> {
         };
         let mut parts: Vec<StrPart> = Vec::new();
         for c in p.into_inner() {
-            let cspan = self.span(&c);
             match c.as_rule() {
                 Rule::interp => {
+                    let cspan = self.span(&c);
                     let e = c.into_inner().next().expect("grammar: interpolation body");
                     parts.push(StrPart::Interp(self.expr(e), cspan));
                 }
@@ -676,11 +670,13 @@ impl<'s> Lowerer<'s> {
                         push_text(&mut parts, &text);
                     }
                 }
+                _ if !block => push_text(&mut parts, c.as_str()),
                 _ => {
+                    let start = self.span(&c).start as usize;
                     let text: String = c
                         .as_str()
                         .char_indices()
-                        .filter(|(i, _)| dropped.keeps(cspan.start as usize + i))
+                        .filter(|(i, _)| dropped.keeps(start + i))
                         .map(|(_, ch)| ch)
                         .collect();
                     push_text(&mut parts, &text);
@@ -766,88 +762,5 @@ fn missing_ident(span: Span) -> Ident {
     Ident {
         name: String::new(),
         span,
-    }
-}
-
-/// Parses `90s`, `15m`, `1h30m`, `7d` into seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<u64, &'static str> {
-    if s.starts_with('-') {
-        return Err("a duration cannot be negative");
-    }
-    if s.contains('.') {
-        return Err("fractions are not supported; combine units instead, like `1h30m`");
-    }
-    let mut total: u64 = 0;
-    let mut last_rank = 0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err("expected a number before each unit");
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| "number too large")?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (mult, rank) = match &rest[..unit_len] {
-            "d" => (86_400, 1),
-            "h" => (3_600, 2),
-            "m" => (60, 3),
-            "s" => (1, 4),
-            "" => return Err("a number needs a unit"),
-            _ => return Err("unknown unit"),
-        };
-        if rank <= last_rank {
-            return Err("units must go from largest to smallest, each once");
-        }
-        last_rank = rank;
-        total = n
-            .checked_mul(mult)
-            .and_then(|v| total.checked_add(v))
-            .ok_or("too long")?;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
-}
-
-/// Renders seconds back as `1h30m`.
-pub fn format_duration(mut secs: u64) -> String {
-    if secs == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if secs >= size {
-            let _ = write!(out, "{}{unit}", secs / size);
-            secs %= size;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{format_duration, parse_duration};
-
-    #[test]
-    fn durations_parse_and_render() {
-        for (text, secs) in [
-            ("90s", 90),
-            ("15m", 900),
-            ("2h", 7200),
-            ("7d", 604_800),
-            ("1h30m", 5400),
-        ] {
-            assert_eq!(parse_duration(text), Ok(secs), "{text}");
-        }
-        assert_eq!(format_duration(5400), "1h30m");
-        assert_eq!(format_duration(90), "1m30s");
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("30m1h").is_err());
-        assert!(parse_duration("-5m").is_err());
-        assert!(parse_duration("1h30").is_err());
     }
 }

@@ -29,12 +29,6 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 
 pub use format::{FormatResult, Formatter, MAX_WIDTH};
-pub use lower::format_duration;
-
-/// Parses a duration like `1h30m` into seconds.
-pub fn parse_duration_text(s: &str) -> Result<u64, &'static str> {
-    lower::parse_duration(s)
-}
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/pipe.pest"]

@@ -89,8 +89,6 @@ fn keyword(rule: Rule) -> Option<&'static str> {
         Rule::k_from => "`from`",
         Rule::k_true => "`true`",
         Rule::k_false => "`false`",
-        Rule::k_in => "`in`",
-        Rule::k_matches => "`matches`",
         _ => return None,
     })
 }

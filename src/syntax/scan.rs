@@ -69,6 +69,17 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
         }
         match stack.last_mut() {
             Some(Ctx::Code(depth)) => {
+                // Bytes that change nothing, in one step.
+                let plain = rest
+                    .iter()
+                    .position(|b| {
+                        matches!(b, b'/' | b'(' | b'[' | b')' | b']' | b'"' | b'{' | b'}')
+                    })
+                    .unwrap_or(rest.len());
+                if plain > 0 {
+                    i += plain;
+                    continue;
+                }
                 if rest.starts_with(b"//") {
                     i += rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
                     continue;
@@ -127,6 +138,14 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                 i += 1;
             }
             Some(&mut Ctx::Str { start, block }) => {
+                let plain = rest
+                    .iter()
+                    .position(|b| matches!(b, b'\\' | b'$' | b'"' | b'\n'))
+                    .unwrap_or(rest.len());
+                if plain > 0 {
+                    i += plain;
+                    continue;
+                }
                 if rest.starts_with(b"\\") {
                     // An escape; a backslash before a newline in a one-line string is still
                     // a raw newline, handled below.

@@ -1,9 +1,10 @@
 //! Big files: the pipeline's stages are cut out of the text and parsed on worker threads,
 //! then handed to the checker one at a time, in file order.
 //!
-//! The rest of the file (the skeleton: imports, templates, pipeline items other than stages)
-//! is parsed first. Each stage is then parsed on its own with the same grammar (entry rule
-//! `stage_chunk`) by one of up to two workers, which send them over small bounded channels.
+//! The rest of the file (the skeleton: imports, templates, pipeline items other than stages;
+//! the stages' text is cut out and spans are mapped back) is parsed first. Each stage is then
+//! parsed on its own with the same grammar (entry rule `stage_chunk`) by one of up to two
+//! workers, which send them over small bounded channels.
 //! The checker checks each stage and drops its syntax tree before taking the next, so
 //! neither pest's token queue nor the AST of the whole file is ever held at once, and the
 //! two cores share the parsing. A stage that fails to parse makes the stream return
@@ -96,16 +97,13 @@ fn stream(
     if ranges.len() < 2 {
         return None;
     }
-    let mut skeleton_text = scanned.text.clone();
-    for r in &ranges {
-        super::blank(&mut skeleton_text, r.clone());
-    }
     let mut lowerer = lower::Lowerer::new(file, src);
     let skeleton = {
+        let (skeleton_text, cuts) = cut(&scanned.text, &ranges);
+        lowerer.cuts = cuts;
         let mut pairs = PipeGrammar::parse(Rule::file, &skeleton_text).ok()?;
         lowerer.lower_file(pairs.next()?)
     };
-    drop(skeleton_text);
     // Exactly one pipeline, and every one of its stages cut out: a stage the lexical cut
     // missed (its header written unusually) would be checked out of file order.
     let mut pipelines = skeleton.items.iter().filter_map(|i| match i {
@@ -121,7 +119,9 @@ fn stream(
     {
         return None;
     }
-    let text = Arc::new(scanned.text);
+    // Without diagnostics the scan patched nothing: the workers parse `src` itself.
+    debug_assert_eq!(scanned.text, **src);
+    drop(scanned);
     let ranges = Arc::new(ranges);
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
@@ -129,14 +129,14 @@ fn stream(
     let mut receivers = Vec::with_capacity(workers);
     for w in 0..workers {
         let (tx, rx) = sync_channel::<Message>(AHEAD);
-        let (text, ranges, src) = (Arc::clone(&text), Arc::clone(&ranges), Arc::clone(src));
+        let (ranges, src) = (Arc::clone(&ranges), Arc::clone(src));
         let spawned = std::thread::Builder::new()
             .name(format!("pipec-parse-{w}"))
             .stack_size(16 << 20)
             .spawn(move || {
                 let mut lowerer = lower::Lowerer::new(file, &src);
                 for r in ranges.iter().skip(w).step_by(workers) {
-                    let parsed = PipeGrammar::parse(Rule::stage_chunk, &text[r.clone()])
+                    let parsed = PipeGrammar::parse(Rule::stage_chunk, &src[r.clone()])
                         .ok()
                         .and_then(|mut p| {
                             lowerer.base = r.start;
@@ -163,4 +163,23 @@ fn stream(
             next: 0,
         },
     ))
+}
+
+/// `text` without the byte ranges `ranges` (sorted, disjoint), and the cuts that map its
+/// offsets back (see `Lowerer::cuts`). Cutting the stages out, rather than blanking them,
+/// keeps the skeleton small: pest would otherwise step over the blank once per optional
+/// part that might follow it.
+fn cut(text: &str, ranges: &[std::ops::Range<usize>]) -> (String, Vec<(usize, usize)>) {
+    let mut out = String::with_capacity(
+        text.len() - ranges.iter().map(ExactSizeIterator::len).sum::<usize>(),
+    );
+    let mut cuts = Vec::with_capacity(ranges.len());
+    let mut at = 0;
+    for r in ranges {
+        out.push_str(&text[at..r.start]);
+        cuts.push((out.len(), r.end - out.len()));
+        at = r.end;
+    }
+    out.push_str(&text[at..]);
+    (out, cuts)
 }

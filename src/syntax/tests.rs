@@ -47,3 +47,66 @@ fn spans_end_at_the_last_token() {
     };
     assert_eq!(&text[a.span.range()], "param a: string");
 }
+
+/// The source text of every param's span and type and of every action attribute's span and
+/// value.
+fn spans(src: &str) -> Vec<&str> {
+    use crate::ast::{AttrValue, Item, PipelineItem, StageItem};
+    let (file, diags) = Parser::parse(FileId(0), src);
+    assert!(diags.is_empty(), "{diags:?}");
+    let text = |s: crate::source::Span| &src[s.start as usize..s.end as usize];
+    let mut out = Vec::new();
+    for item in &file.items {
+        let Item::Pipeline(p) = item else { continue };
+        for it in &p.items {
+            match it {
+                PipelineItem::Param(param) => out.extend([text(param.span), text(param.ty.span)]),
+                PipelineItem::Stage(stage) => {
+                    for si in &stage.items {
+                        let StageItem::Action(a) = si else { continue };
+                        for attr in &a.attrs {
+                            out.push(text(attr.span));
+                            if let AttrValue::Expr(e) = &attr.value {
+                                out.push(text(e.span));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn spans_end_at_the_last_token_not_at_a_comment_after_it() {
+    let src = "pipeline p {\n  param q: string /* c */\n  stage a { action x: sh {\n    run = \"http://x\" // c\n    when = nope // see\n    env = { A = \"/*\" } /* c */ } }\n}\n";
+    assert_eq!(
+        spans(src),
+        vec![
+            "param q: string",
+            "string",
+            "run = \"http://x\"",
+            "\"http://x\"",
+            "when = nope",
+            "nope",
+            "env = { A = \"/*\" }",
+            "{ A = \"/*\" }",
+        ]
+    );
+}
+
+/// Whitespace and comments in every form the grammar's one `WHITESPACE` rule takes: a line
+/// break and its indentation, tabs, CRLF, a byte-order mark, `/* */` (also `/***/` and one
+/// that holds `/*`), `//` up to the end of the file, and before punctuation (`.`, `(`, `"`).
+#[test]
+fn whitespace_and_comments_stand_between_any_tokens() {
+    let src = "\u{feff}pipeline p {\r\n\tparam a: string = \"x\"\r\n  stage s /***/ {\n    action x: sh { run = /* a /* b */ \"echo\" env = { A = params /* . */ . // x\n      a } when = contains( /**/ [\"x\"] , \"x\" ) }\n  }\n}\n// the end";
+    assert_eq!(codes(src), vec![]);
+    let (file, _) = Parser::parse(FileId(0), src);
+    let crate::ast::Item::Pipeline(p) = &file.items[0] else {
+        panic!("a pipeline");
+    };
+    assert_eq!(p.items.len(), 2);
+}

@@ -1,16 +1,19 @@
 //! `pipec lsp`: a Language Server over stdio (tower-lsp-server, see ARCHITECTURE.md).
 //!
-//! This is an adapter: it keeps the open documents, runs [`crate::ide::Analysis`] on each
-//! change (the same checker as `pipec check`) and converts between LSP positions and byte
-//! offsets. Imports are read from the open documents first, then from disk. The stdlib and
-//! the diagnostic explanations are written once into a cache folder as read-only files so
-//! that "go to definition" and the diagnostic code links open real files in every editor.
+//! This is an adapter: it keeps the open documents (`docs.rs`: each change is analysed off
+//! the async thread, bursts coalesced, stale results dropped), runs
+//! [`crate::ide::Analysis`] (the same checker as `pipec check`) and converts between LSP
+//! positions and byte offsets. Imports are read from the open documents first, then from
+//! disk. The stdlib and the diagnostic explanations are written once into a cache folder as
+//! read-only files so that "go to definition" and the diagnostic code links open real files
+//! in every editor.
 
 mod convert;
+mod docs;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::Diagnostic as LspDiagnostic;
@@ -24,15 +27,15 @@ use tower_lsp_server::ls_types::{
     HoverContents, HoverParams, HoverProviderCapability, InitializeParams, InitializeResult,
     InitializedParams, Location, MessageType, OneOf, PrepareRenameResponse, ReferenceParams,
     RenameOptions, RenameParams, ServerCapabilities, ServerInfo, SymbolKind,
-    TextDocumentContentChangeEvent, TextDocumentPositionParams, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextEdit, Uri, WorkDoneProgressOptions, WorkspaceEdit,
+    TextDocumentPositionParams, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
+    WorkDoneProgressOptions, WorkspaceEdit,
 };
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
-use crate::check::Loader;
 use crate::ide::{Analysis, Outline, OutlineKind, Symbol};
 use crate::source::Span;
 use convert::{LineIndex, Locate};
+use docs::{Docs, Finished};
 
 /// `pipec lsp`
 #[derive(clap::Args, Debug)]
@@ -61,8 +64,8 @@ pub(super) fn run(_args: &Args) -> super::error::Outcome {
     runtime.block_on(async {
         let (service, socket) = LspService::new(|client| Backend {
             client,
-            docs: Arc::new(Mutex::new(HashMap::new())),
-            cache: Cache::create(),
+            docs: Docs::default(),
+            cache: Arc::new(Cache::create()),
         });
         Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
             .serve(service)
@@ -71,57 +74,19 @@ pub(super) fn run(_args: &Args) -> super::error::Outcome {
     Ok(super::exit::OK)
 }
 
-/// An open document.
-struct Doc {
-    text: String,
-    /// The name the checker knows it by: its path, or the URI when it has none.
-    name: String,
-    version: Option<i32>,
-    analysis: Arc<Analysis>,
-}
-
-/// Analyses a text, reading imports from the open documents first. `None` when the analysis
-/// panicked (a bug; the hook has printed it to the editor's log).
-fn analyse(name: &str, text: &str, open: &HashMap<Uri, Doc>) -> Option<Analysis> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        Analysis::new(name, text, &mut OverlayLoader { open })
-    }))
-    .ok()
-}
-
-type Docs = Arc<Mutex<HashMap<Uri, Doc>>>;
-
 /// An open document that imports another, and its uses of a name declared there.
 type Importer = (Uri, Arc<Analysis>, Vec<Span>);
 
+#[derive(Clone)]
 struct Backend {
     client: Client,
     docs: Docs,
-    cache: Cache,
-}
-
-/// Reads imports from open documents first, then from disk.
-struct OverlayLoader<'a> {
-    open: &'a HashMap<Uri, Doc>,
-}
-
-impl Loader for OverlayLoader<'_> {
-    fn read(&mut self, path: &str) -> std::result::Result<String, crate::check::LoadError> {
-        if let Some(doc) = self.open.values().find(|d| d.name == path) {
-            return Ok(doc.text.clone());
-        }
-        super::files::read_source(Path::new(path)).map_err(|e| super::files::load_error(&e))
-    }
+    cache: Arc<Cache>,
 }
 
 fn name_of(uri: &Uri) -> String {
     uri.to_file_path()
         .map_or_else(|| uri.as_str().to_string(), |p| crate::paths::normalize(&p))
-}
-
-fn lock(docs: &Docs) -> std::sync::MutexGuard<'_, HashMap<Uri, Doc>> {
-    docs.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Read-only copies of the stdlib and of the explanations, for links into them.
@@ -231,75 +196,51 @@ impl Locate for Locator<'_> {
 }
 
 impl Backend {
-    /// Re-analyses a document, then the open documents that import it, and publishes
-    /// their diagnostics.
-    async fn update(&self, uri: Uri, text: String, version: Option<i32>) {
-        let name = name_of(&uri);
-        let published = {
-            let mut docs = lock(&self.docs);
-            let fresh = analyse(&name, &text, &docs);
-            let published = fresh
-                .as_ref()
-                .map(|a| vec![(uri.clone(), self.lsp_diagnostics(&uri, a), version)]);
-            // After a failed analysis the text is still kept, with the last analysis (which
-            // answers nothing wrong about the new text: offsets past it find nothing).
-            let analysis = fresh
-                .map(Arc::new)
-                .or_else(|| docs.get(&uri).map(|d| Arc::clone(&d.analysis)));
-            let analysis = analysis
-                .unwrap_or_else(|| Arc::new(Analysis::new(&name, "", &mut crate::check::NoLoader)));
-            let doc = Doc {
-                text,
-                name: name.clone(),
-                version,
-                analysis,
-            };
-            docs.insert(uri.clone(), doc);
-            published.map(|mut p| {
-                p.extend(self.reanalyse_importers(&mut docs, &uri, &name));
-                p
-            })
-        };
-        let Some(published) = published else {
-            return self.internal_error(&uri).await;
-        };
-        for (uri, diagnostics, version) in published {
-            self.client
-                .publish_diagnostics(uri, diagnostics, version)
-                .await;
+    /// Starts analysing `uri` when `start` (a task already analysing it picks the change up
+    /// itself).
+    fn schedule(&self, uri: Uri, start: bool) {
+        if start {
+            tokio::spawn(self.clone().analyse(uri));
         }
     }
 
-    /// Analyses again the open documents (other than `uri`) that import the file `name`.
-    fn reanalyse_importers(
-        &self,
-        docs: &mut HashMap<Uri, Doc>,
-        uri: &Uri,
-        name: &str,
-    ) -> Vec<(Uri, Vec<LspDiagnostic>, Option<i32>)> {
-        let importers: Vec<Uri> = docs
-            .iter()
-            .filter(|(other, doc)| *other != uri && doc.analysis.imports(name))
-            .map(|(other, _)| other.clone())
-            .collect();
-        let mut out = Vec::new();
-        for other in importers {
-            let Some(doc) = docs.get(&other) else {
-                continue;
+    /// Analyses `uri` until an analysis of its current text is kept, publishes its
+    /// diagnostics, and starts analysing the open documents that import it when its text
+    /// changed.
+    async fn analyse(self, uri: Uri) {
+        loop {
+            let Some(job) = self.docs.job(&uri) else {
+                return;
             };
-            let Some(analysis) = analyse(&doc.name, &doc.text, docs) else {
-                continue;
-            };
-            out.push((
-                other.clone(),
-                self.lsp_diagnostics(&other, &analysis),
-                doc.version,
-            ));
-            if let Some(doc) = docs.get_mut(&other) {
-                doc.analysis = Arc::new(analysis);
+            let generation = job.generation;
+            let fresh = tokio::task::spawn_blocking(move || docs::analyse(&job))
+                .await
+                .ok()
+                .flatten();
+            match self.docs.finish(&uri, generation, fresh) {
+                Finished::Stale => {}
+                Finished::Closed => return,
+                Finished::Current {
+                    analysis,
+                    version,
+                    importers,
+                } => {
+                    match analysis {
+                        Some(a) => {
+                            let diagnostics = self.lsp_diagnostics(&uri, &a);
+                            self.client
+                                .publish_diagnostics(uri.clone(), diagnostics, version)
+                                .await;
+                        }
+                        None => self.internal_error(&uri).await,
+                    }
+                    for other in importers {
+                        self.schedule(other, true);
+                    }
+                    return;
+                }
             }
         }
-        out
     }
 
     /// A bug in pipec's analysis (it panicked): the document keeps its last analysis.
@@ -350,18 +291,18 @@ impl Backend {
         out
     }
 
-    /// The analysis of an open document and the byte offset of a position in it.
-    fn at(&self, pos: &TextDocumentPositionParams) -> Option<(Arc<Analysis>, usize)> {
-        let docs = lock(&self.docs);
-        let doc = docs.get(&pos.text_document.uri)?;
-        let offset = LineIndex::new(&doc.text).offset(pos.position);
-        Some((Arc::clone(&doc.analysis), offset))
+    /// The analysis of an open document's current text and the byte offset of a position
+    /// in it.
+    async fn at(&self, pos: &TextDocumentPositionParams) -> Option<(Arc<Analysis>, usize)> {
+        let (analysis, text) = self.docs.current(&pos.text_document.uri).await?;
+        let offset = LineIndex::new(&text).offset(pos.position);
+        Some((analysis, offset))
     }
 
     /// The other open documents that import document `uri` and use `symbol` (a template or
     /// template parameter declared in it), with those uses.
     fn importers(&self, uri: &Uri, symbol: &Symbol) -> Vec<Importer> {
-        let Some(name) = lock(&self.docs).get(uri).map(|d| d.name.clone()) else {
+        let Some((name, _)) = self.docs.last(uri) else {
             return Vec::new();
         };
         self.importers_of(&name, uri, symbol)
@@ -370,12 +311,12 @@ impl Backend {
     /// The open documents other than `except` that import the file `name` and use `symbol`
     /// (as that file names it), with those uses.
     fn importers_of(&self, name: &str, except: &Uri, symbol: &Symbol) -> Vec<Importer> {
-        let docs = lock(&self.docs);
-        docs.iter()
-            .filter(|(other, _)| *other != except)
-            .filter_map(|(other, doc)| {
-                let spans = doc.analysis.uses_of_imported(name, symbol);
-                (!spans.is_empty()).then(|| (other.clone(), Arc::clone(&doc.analysis), spans))
+        self.docs
+            .others(except)
+            .into_iter()
+            .filter_map(|(other, analysis)| {
+                let spans = analysis.uses_of_imported(name, symbol);
+                (!spans.is_empty()).then_some((other, analysis, spans))
             })
             .collect()
     }
@@ -397,18 +338,6 @@ impl Backend {
 /// Positions in the analysed file itself.
 fn root_lines(analysis: &Analysis) -> LineIndex<'_> {
     LineIndex::new(&analysis.source_map().get(analysis.root()).text)
-}
-
-fn apply(text: &mut String, change: TextDocumentContentChangeEvent) {
-    match change.range {
-        Some(range) => {
-            let lines = LineIndex::new(text);
-            let start = lines.offset(range.start);
-            let end = lines.offset(range.end).max(start);
-            text.replace_range(start..end, &change.text);
-        }
-        None => *text = change.text,
-    }
 }
 
 fn symbol(o: Outline, lines: &LineIndex<'_>) -> DocumentSymbol {
@@ -487,41 +416,33 @@ impl LanguageServer for Backend {
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let doc = params.text_document;
-        self.update(doc.uri, doc.text, Some(doc.version)).await;
+        let start = self
+            .docs
+            .open(&doc.uri, name_of(&doc.uri), doc.text, doc.version);
+        self.schedule(doc.uri, start);
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
-        let uri = params.text_document.uri;
-        let Some(mut text) = lock(&self.docs).get(&uri).map(|d| d.text.clone()) else {
-            return;
-        };
-        for change in params.content_changes {
-            apply(&mut text, change);
-        }
-        self.update(uri, text, Some(params.text_document.version))
-            .await;
+        let doc = params.text_document;
+        let start = self
+            .docs
+            .change(&doc.uri, params.content_changes, doc.version);
+        self.schedule(doc.uri, start);
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
         // Files that import it read it from disk again.
-        let published = {
-            let mut docs = lock(&self.docs);
-            let name = docs.remove(&uri).map(|d| d.name);
-            name.map(|n| self.reanalyse_importers(&mut docs, &uri, &n))
-                .unwrap_or_default()
-        };
+        let importers = self.docs.close(&uri);
         self.client.publish_diagnostics(uri, Vec::new(), None).await;
-        for (uri, diagnostics, version) in published {
-            self.client
-                .publish_diagnostics(uri, diagnostics, version)
-                .await;
+        for (other, start) in importers {
+            self.schedule(other, start);
         }
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let pos = params.text_document_position_params;
-        let Some((analysis, offset)) = self.at(&pos) else {
+        let Some((analysis, offset)) = self.at(&pos).await else {
             return Ok(None);
         };
         let Some(hover) = analysis.hover(offset) else {
@@ -539,7 +460,7 @@ impl LanguageServer for Backend {
         params: GotoDefinitionParams,
     ) -> Result<Option<GotoDefinitionResponse>> {
         let pos = params.text_document_position_params;
-        let Some((analysis, offset)) = self.at(&pos) else {
+        let Some((analysis, offset)) = self.at(&pos).await else {
             return Ok(None);
         };
         let Some(span) = analysis.definition(offset) else {
@@ -551,7 +472,7 @@ impl LanguageServer for Backend {
 
     async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
         let pos = params.text_document_position;
-        let Some((analysis, offset)) = self.at(&pos) else {
+        let Some((analysis, offset)) = self.at(&pos).await else {
             return Ok(None);
         };
         let uri = &pos.text_document.uri;
@@ -575,7 +496,7 @@ impl LanguageServer for Backend {
         &self,
         pos: TextDocumentPositionParams,
     ) -> Result<Option<PrepareRenameResponse>> {
-        let Some((analysis, offset)) = self.at(&pos) else {
+        let Some((analysis, offset)) = self.at(&pos).await else {
             return Ok(None);
         };
         let lines = root_lines(&analysis);
@@ -589,7 +510,7 @@ impl LanguageServer for Backend {
 
     async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
         let pos = params.text_document_position;
-        let Some((analysis, offset)) = self.at(&pos) else {
+        let Some((analysis, offset)) = self.at(&pos).await else {
             return Ok(None);
         };
         let edits = analysis
@@ -614,7 +535,7 @@ impl LanguageServer for Backend {
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
-        let Some((analysis, offset)) = self.at(&params.text_document_position) else {
+        let Some((analysis, offset)) = self.at(&params.text_document_position).await else {
             return Ok(None);
         };
         let items = analysis.completions(offset);
@@ -627,24 +548,16 @@ impl LanguageServer for Backend {
         &self,
         params: DocumentSymbolParams,
     ) -> Result<Option<DocumentSymbolResponse>> {
-        let docs = lock(&self.docs);
-        let Some(doc) = docs.get(&params.text_document.uri) else {
+        let Some((analysis, text)) = self.docs.current(&params.text_document.uri).await else {
             return Ok(None);
         };
-        let lines = LineIndex::new(&doc.text);
-        let symbols = doc
-            .analysis
-            .outline()
-            .into_iter()
-            .map(|o| symbol(o, &lines));
+        let lines = LineIndex::new(&text);
+        let symbols = analysis.outline().into_iter().map(|o| symbol(o, &lines));
         Ok(Some(DocumentSymbolResponse::Nested(symbols.collect())))
     }
 
     async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
-        let Some(text) = lock(&self.docs)
-            .get(&params.text_document.uri)
-            .map(|d| d.text.clone())
-        else {
+        let Some(text) = self.docs.text(&params.text_document.uri) else {
             return Ok(None);
         };
         // The formatter panics only on a bug of its own (its output failed its self-check):
@@ -668,7 +581,7 @@ impl LanguageServer for Backend {
                 .await;
             return Ok(None);
         };
-        if formatted == text {
+        if formatted == *text {
             return Ok(Some(Vec::new()));
         }
         let lines = LineIndex::new(&text);
@@ -679,13 +592,12 @@ impl LanguageServer for Backend {
     }
 
     async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
-        let docs = lock(&self.docs);
-        let Some(doc) = docs.get(&params.text_document.uri) else {
+        let Some((analysis, text)) = self.docs.current(&params.text_document.uri).await else {
             return Ok(None);
         };
-        let lines = LineIndex::new(&doc.text);
+        let lines = LineIndex::new(&text);
         let mut out = Vec::new();
-        let mut todo = doc.analysis.outline();
+        let mut todo = analysis.outline();
         while let Some(o) = todo.pop() {
             let range = lines.span_range(o.span);
             if range.end.line > range.start.line {
@@ -703,7 +615,7 @@ impl LanguageServer for Backend {
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let uri = params.text_document.uri;
-        let Some(analysis) = lock(&self.docs).get(&uri).map(|d| Arc::clone(&d.analysis)) else {
+        let Some((analysis, _)) = self.docs.current(&uri).await else {
             return Ok(None);
         };
         let lines = root_lines(&analysis);

@@ -282,7 +282,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 ActionStatus::Failed,
                 format!(
                     "no decision within its timeout ({}); the approval failed",
-                    crate::syntax::format_duration(secs)
+                    crate::duration::format(secs)
                 ),
             ),
             Approval::Decided(d) if d.approved => {

@@ -297,7 +297,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         if retry {
             let detail = format!(
                 "{detail}; next attempt in {}",
-                crate::syntax::format_duration(a.retry.backoff_secs)
+                crate::duration::format(a.retry.backoff_secs)
             );
             self.retry_later(i, j, took, detail, log, inflight);
             return Ok(());

@@ -1,18 +1,23 @@
 //! Entry and `on success` conditions in a run: their `check` rules run as attempts (named
 //! `STAGE.entry.NAME` and `STAGE.on-success.NAME`, numbered when there are several); once the
 //! last has ended the stage is decided again (entry) or its end is (`on success`). Window
-//! rules are read from the run's wall clock.
+//! rules are read from the run's wall clock. While checks run, their condition may be
+//! overridden from another terminal (`pipec override`): each check looks at the history
+//! every second, and ends (its attempt dropped, its process group with it) once it is.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::Progress;
+use std::future::Future;
+
 use super::sched::{Event, Inflight, Sched};
 use super::stage::{Phase, StageIx};
+use super::{POLL, Progress, Run};
 use crate::ir::{CondRule, Condition};
 use crate::runtime::attempt::append;
 use crate::runtime::error::Error;
 use crate::runtime::exec;
+use crate::runtime::holds::{ConditionOverride, StageCondition};
 use crate::runtime::plan::{Known, Verdict};
 use crate::runtime::status::StageStatus;
 
@@ -43,6 +48,11 @@ impl<'r, 'a> Sched<'r, 'a> {
         inflight: &mut Inflight<'r>,
     ) -> Result<(), Error> {
         let stage = self.ir_stage(i);
+        let condition = if phase == "entry" {
+            StageCondition::Entry
+        } else {
+            StageCondition::Success
+        };
         let checks = rules
             .iter()
             .filter(|r| matches!(r, CondRule::Check { .. }))
@@ -64,7 +74,8 @@ impl<'r, 'a> Sched<'r, 'a> {
             let ws = self.workspaces.acquire()?;
             let timeout = self.time_left(i, action.timeout_secs);
             self.stages[i].checks_running += 1;
-            let future = self
+            let (label2, ws2) = (label.clone(), ws.clone());
+            let check = self
                 .attempt(
                     action,
                     &label,
@@ -79,13 +90,31 @@ impl<'r, 'a> Sched<'r, 'a> {
                     label,
                     workspace: ws,
                     result: result.map(|_| ()).map_err(|f| f.why),
+                    overridden: None,
                 });
-            inflight.push(future);
+            // `pipec override` from another terminal ends the check (its process group
+            // goes with the dropped attempt): the condition counts as met.
+            let poll = overridden(self.run, &stage.name, condition);
+            inflight.push(Box::pin(async move {
+                tokio::select! {
+                    event = check => event,
+                    o = poll => Event::Check {
+                        stage: i,
+                        rule: ri,
+                        label: label2,
+                        workspace: ws2,
+                        result: Ok(()),
+                        overridden: Some(o.describe()),
+                    },
+                }
+            }));
         }
         Ok(())
     }
 
-    /// An entry or `on success` check ended: when it was the last, decide the stage.
+    /// An entry or `on success` check ended (or was ended by an override of its condition:
+    /// `overridden` says by whom): when it was the last, decide the stage.
+    #[allow(clippy::too_many_arguments)] // Reason: one check's outcome, each part distinct.
     pub(super) fn check_ended(
         &mut self,
         i: StageIx,
@@ -93,10 +122,14 @@ impl<'r, 'a> Sched<'r, 'a> {
         label: String,
         workspace: PathBuf,
         result: Result<(), String>,
+        overridden: Option<&str>,
         inflight: &mut Inflight<'r>,
     ) -> Result<(), Error> {
         self.stages[i].checks_running -= 1;
         let log = self.log_path(&format!("{label}.1"));
+        if let Some(o) = &overridden {
+            let _ = append(&log, &format!("\npipec: not finished: {o}\n"));
+        }
         let detail = match &result {
             Ok(()) => {
                 self.workspaces.release(workspace);
@@ -144,6 +177,24 @@ impl<'r, 'a> Sched<'r, 'a> {
                 self.actions_done(i, inflight)
             }
             _ => Ok(()),
+        }
+    }
+}
+
+/// Resolves once `stage`'s `condition` is overridden in `run` (`pipec override`, maybe from
+/// another terminal), looking at the history every second.
+pub(super) fn overridden<'r>(
+    run: &'r Run<'_>,
+    stage: &'r str,
+    condition: StageCondition,
+) -> impl Future<Output = ConditionOverride> + 'r {
+    let (history, run_id) = (run.history, run.run_id);
+    async move {
+        loop {
+            if let Ok(Some(o)) = history.condition_override(run_id, stage, condition) {
+                return o;
+            }
+            tokio::time::sleep(POLL * 5).await;
         }
     }
 }

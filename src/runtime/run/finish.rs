@@ -7,6 +7,7 @@ use super::sched::{Inflight, Sched};
 use super::stage::{ActState, ActionIx, Phase, StageIx};
 use crate::ir::{ElseResult, FailurePolicy, Kind, RetryScope};
 use crate::runtime::error::Error;
+use crate::runtime::holds::StageCondition;
 use crate::runtime::plan::Verdict;
 use crate::runtime::state::{ActionUpdate, Commit};
 use crate::runtime::status::{ActionStatus, Decided, RunStatus, StageStatus};
@@ -92,6 +93,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 FailurePolicy::Retry { scope, count }
                     if self.stages[i].rounds_left > 0
                         && self.end.failed.is_none()
+                        && !self.stopping()
                         && self.expired(i).is_none() =>
                 {
                     self.retry_round(i, scope, count)
@@ -100,11 +102,23 @@ impl<'r, 'a> Sched<'r, 'a> {
                 _ => self.fail_stage(i, &why),
             };
         }
-        // All succeeded or were skipped: `on success` decides.
-        if let Some(cond) = &stage.on_success {
+        // All succeeded or were skipped: `on success` decides (unless it was overridden).
+        let run = self.run;
+        let overridden = match &stage.on_success {
+            Some(_) => {
+                run.history
+                    .condition_override(run.run_id, &stage.name, StageCondition::Success)?
+            }
+            None => None,
+        };
+        if let Some(o) = &overridden {
+            self.stage_status(i, StageStatus::Running, &o.describe())?;
+        }
+        if let Some(cond) = stage.on_success.as_ref().filter(|_| overridden.is_none()) {
             let unrun = unrun_checks(cond, &self.stages[i].exit_checks);
             if !unrun.is_empty() {
                 self.stages[i].phase = Phase::Exit;
+                self.evaluating(i, Some(StageCondition::Success))?;
                 return self.start_checks(i, &cond.rules, &unrun, "on-success", inflight);
             }
             if let Some(why) = self.condition_fails(i, cond) {
@@ -178,6 +192,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                     .action(self.run.run_id, name, &a.name, &update)?;
             }
         }
+        self.evaluating(i, None)?;
         self.stages[i].phase = Phase::Done;
         self.scope.statuses.insert(name.to_string(), status);
         let code = match &verdict {

@@ -53,6 +53,8 @@ mod sched;
 mod stage;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_holds;
 mod window;
 
 pub use approvals::approval_timeout;
@@ -217,7 +219,11 @@ pub fn execute<'r>(
         for c in std::mem::take(&mut sched.workspaces.cleanups) {
             let _ = c.await;
         }
-        let status = status?;
+        let mut status = status?;
+        if status == RunStatus::Waiting && run.history.superseded(run.run_id)? {
+            // Held at a transition, where a newer run arrived meanwhile.
+            status = RunStatus::Superseded;
+        }
         run.history
             .add_spent(run.run_id, began.elapsed().as_secs_f64())?;
         run.history.finish_run(run.run_id, status)?;

@@ -104,6 +104,8 @@ impl<'a> Sched<'_, 'a> {
             }
             // Running (or waiting for an approval, or to run again): into the stage again,
             // past its entry. Not decided yet, or held at a transition: decided again.
+            // (An earlier process may have recorded its entry being evaluated.)
+            self.stages[i].evaluating = Some(crate::runtime::holds::StageCondition::Entry);
             let entered = rs.verdict == Some(Decided::Runs) || started_any;
             self.stages[i].phase = if entered {
                 Phase::Locking

@@ -45,6 +45,8 @@ pub(super) enum Event {
         label: String,
         workspace: PathBuf,
         result: Result<(), String>,
+        /// Ended by an override of its condition (`pipec override`): by whom.
+        overridden: Option<String>,
     },
     Approval {
         stage: StageIx,
@@ -318,7 +320,16 @@ impl<'r, 'a> Sched<'r, 'a> {
                 label,
                 workspace,
                 result,
-            } => self.check_ended(stage, rule, label, workspace, result, inflight),
+                overridden,
+            } => self.check_ended(
+                stage,
+                rule,
+                label,
+                workspace,
+                result,
+                overridden.as_deref(),
+                inflight,
+            ),
             Event::Approval {
                 stage,
                 action,
@@ -326,6 +337,10 @@ impl<'r, 'a> Sched<'r, 'a> {
             } => self.approval_ended(stage, action, outcome?, inflight),
             Event::LockPoll { stage } => {
                 self.stages[stage].polling = false;
+                if self.stopping() && self.stages[stage].phase == Phase::Locking {
+                    let why = "not entered: the run was stopped while it waited for the stage";
+                    self.stage_status(stage, crate::runtime::status::StageStatus::Pending, why)?;
+                }
                 Ok(())
             }
             Event::WindowTimer { stage } => self.window_woke(stage),

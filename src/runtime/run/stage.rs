@@ -106,6 +106,8 @@ pub(super) struct StageRun {
     pub(super) lock_shown: bool,
     /// It holds the stage lock (it entered the stage).
     pub(super) entered: bool,
+    /// The condition of it the history may say is being evaluated (`pipec override`).
+    pub(super) evaluating: Option<crate::runtime::holds::StageCondition>,
 }
 
 impl StageRun {
@@ -226,6 +228,7 @@ fn stage_run(s: &Stage, index: &BTreeMap<&str, StageIx>, now: Instant) -> StageR
         polling: false,
         lock_shown: false,
         entered: false,
+        evaluating: None,
     }
 }
 
@@ -239,7 +242,7 @@ pub(super) enum Limit {
 
 impl std::fmt::Display for Limit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let fmt = crate::syntax::format_duration;
+        let fmt = crate::duration::format;
         match *self {
             Limit::Own(s) => write!(f, "its timeout ({})", fmt(s)),
             Limit::Stage(s) => write!(f, "the stage's timeout ({})", fmt(s)),

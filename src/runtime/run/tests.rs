@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::{AttemptFuture, Job, Options, Progress, Run, Runner, Start, execute};
 use crate::ir::{Ir, Mode};
 use crate::runtime::attempt::{Failure, Finished};
+use crate::runtime::exec::STOP;
 use crate::runtime::holds::Decision;
 use crate::runtime::plan::RunFacts;
 use crate::runtime::state::{History, Snapshot};
@@ -27,18 +28,18 @@ const WALL: &str = "2026-11-26T10:00:00Z";
 /// What one attempt does: succeeds or fails (exit status 1) after some seconds, unless its
 /// time limit or a stop request ends it first.
 #[derive(Clone, Copy, Debug)]
-enum Step {
+pub(super) enum Step {
     Succeed(u64),
     Fail(u64),
 }
 
 /// An attempt the runner carried out, with its (virtual) times in seconds from the start.
 #[derive(Clone, Debug)]
-struct Done {
+pub(super) struct Done {
     label: String,
     attempt: u32,
-    start: f64,
-    end: f64,
+    pub(super) start: f64,
+    pub(super) end: f64,
 }
 
 /// Runs attempts as their scripts say: attempt N of `label` does `steps[label][N-1]` (the
@@ -83,7 +84,7 @@ impl Runner for Scripted {
                     Ok(Finished { exports: BTreeMap::new(), warnings: Vec::new(), exit_code: Some(0), logged: false })
                 },
                 () = limit => Err(Failure { timed_out: true, ..failure("timed out") }),
-                Ok(_) = stopped.wait_for(|level| *level > 0) => Err(Failure { stopped: true, ..failure("stopped") }),
+                Ok(_) = stopped.wait_for(|level| *level >= STOP) => Err(Failure { stopped: true, ..failure("stopped") }),
             };
             let end = began.elapsed().as_secs_f64();
             log.borrow_mut().push(Done {
@@ -97,7 +98,7 @@ impl Runner for Scripted {
     }
 }
 
-fn ir(src: &str) -> Ir {
+pub(super) fn ir(src: &str) -> Ir {
     let mut map = crate::source::SourceMap::new();
     let id = map.add("p.pipe", src);
     let out = crate::compile(&mut map, id, &mut crate::check::NoLoader);
@@ -106,18 +107,18 @@ fn ir(src: &str) -> Ir {
 }
 
 /// What one `execute` did.
-struct Ran {
-    id: String,
-    status: RunStatus,
+pub(super) struct Ran {
+    pub(super) id: String,
+    pub(super) status: RunStatus,
     /// Elapsed virtual seconds when `execute` returned.
-    secs: f64,
+    pub(super) secs: f64,
     attempts: Vec<Done>,
-    progress: Vec<Progress>,
+    pub(super) progress: Vec<Progress>,
 }
 
 impl Ran {
     /// The attempts of `label`, in the order they ended.
-    fn of(&self, label: &str) -> Vec<&Done> {
+    pub(super) fn of(&self, label: &str) -> Vec<&Done> {
         self.attempts.iter().filter(|d| d.label == label).collect()
     }
 
@@ -143,7 +144,7 @@ impl Ran {
 /// Something a test does beside the run, on the same clock: it gets the history, the run's
 /// id and the run's stop switch (kept by the harness too: a dropped switch would read as
 /// a stop).
-type Beside<'h> = Box<
+pub(super) type Beside<'h> = Box<
     dyn FnOnce(
             &'h History,
             String,
@@ -153,7 +154,7 @@ type Beside<'h> = Box<
 >;
 
 /// A test's setting: the pipeline, the scripts of its attempts, `--jobs`.
-struct Setting<'h> {
+pub(super) struct Setting<'h> {
     ir: &'h Ir,
     history: &'h History,
     steps: &'h [(&'h str, &'h [Step])],
@@ -164,7 +165,7 @@ struct Setting<'h> {
 }
 
 impl<'h> Setting<'h> {
-    fn new(ir: &'h Ir, history: &'h History) -> Setting<'h> {
+    pub(super) fn new(ir: &'h Ir, history: &'h History) -> Setting<'h> {
         Setting {
             ir,
             history,
@@ -175,7 +176,7 @@ impl<'h> Setting<'h> {
         }
     }
 
-    fn steps(self, steps: &'h [(&'h str, &'h [Step])]) -> Setting<'h> {
+    pub(super) fn steps(self, steps: &'h [(&'h str, &'h [Step])]) -> Setting<'h> {
         Setting { steps, ..self }
     }
 
@@ -183,14 +184,14 @@ impl<'h> Setting<'h> {
         Setting { jobs, ..self }
     }
 
-    fn resume(self, id: &'h str) -> Setting<'h> {
+    pub(super) fn resume(self, id: &'h str) -> Setting<'h> {
         Setting {
             resume: Some(id),
             ..self
         }
     }
 
-    fn beside(self, beside: Beside<'h>) -> Setting<'h> {
+    pub(super) fn beside(self, beside: Beside<'h>) -> Setting<'h> {
         Setting {
             beside: Some(beside),
             ..self
@@ -198,7 +199,7 @@ impl<'h> Setting<'h> {
     }
 
     /// Runs it to its end on a paused clock (the wall clock starts at `WALL` and follows).
-    fn run(self) -> Ran {
+    pub(super) fn run(self) -> Ran {
         let history = self.history;
         let id = match self.resume {
             Some(id) => id.to_string(),
@@ -294,7 +295,7 @@ impl<'h> Setting<'h> {
 }
 
 /// Records a new run of `ir` (nested in `parent`).
-fn start_run(history: &History, ir: &Ir, parent: Option<&str>) -> String {
+pub(super) fn start_run(history: &History, ir: &Ir, parent: Option<&str>) -> String {
     let facts = serde_json::json!({});
     let snapshot = Snapshot {
         parent,
@@ -308,7 +309,12 @@ fn start_run(history: &History, ir: &Ir, parent: Option<&str>) -> String {
 }
 
 /// The recorded status and attempts of action `action` of stage `stage`.
-fn action(history: &History, id: &str, stage: &str, action: &str) -> (ActionStatus, u32) {
+pub(super) fn action(
+    history: &History,
+    id: &str,
+    stage: &str,
+    action: &str,
+) -> (ActionStatus, u32) {
     let rec = history.recorded(id).expect("history").expect("the run");
     let s = rec.stages.iter().find(|s| s.name == stage).expect("stage");
     let a = s.actions.iter().find(|a| a.name == action).expect("action");
@@ -316,13 +322,13 @@ fn action(history: &History, id: &str, stage: &str, action: &str) -> (ActionStat
 }
 
 /// The recorded status and reason of stage `stage`.
-fn stage(history: &History, id: &str, stage: &str) -> (StageStatus, String) {
+pub(super) fn stage(history: &History, id: &str, stage: &str) -> (StageStatus, String) {
     let rec = history.recorded(id).expect("history").expect("the run");
     let s = rec.stages.iter().find(|s| s.name == stage).expect("stage");
     (s.status, s.reason.clone().unwrap_or_default())
 }
 
-fn tmp() -> (tempfile::TempDir, History) {
+pub(super) fn tmp() -> (tempfile::TempDir, History) {
     let dir = tempfile::tempdir().expect("tmp");
     let history = History::open(dir.path()).expect("history");
     (dir, history)
@@ -722,7 +728,7 @@ fn a_stop_request_abandons_the_running_attempts() {
         .beside(Box::new(|_, _, stop| {
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                let _ = stop.send(1);
+                let _ = stop.send(STOP);
             })
         }))
         .run();
@@ -841,7 +847,7 @@ fn a_resumed_run_does_not_run_again_what_had_succeeded() {
         .beside(Box::new(|_, _, stop| {
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                let _ = stop.send(1);
+                let _ = stop.send(STOP);
             })
         }))
         .run();

@@ -8,16 +8,20 @@
 //! held like one waiting for an approval (`waiting`, exit 3), and `pipec resume` decides the
 //! stage again: before the window opens it holds again, after it the stage runs. When the
 //! stage began waiting is kept in the history, so its timeout spans holds and processes.
-//! The wall clock comes from the run's options, so tests can move it.
+//! The wall clock comes from the run's options, so tests can move it. An override of the
+//! entry condition (`pipec override`) wakes the timer too (it looks every second), and the
+//! stage's decision then counts the condition as met.
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use super::checks::overridden;
 use super::sched::{Event, Inflight, Sched};
 use super::stage::{Phase, StageIx};
 use crate::ir::{CondRule, ElseResult, Stage};
 use crate::runtime::error::Error;
+use crate::runtime::holds::StageCondition;
 use crate::runtime::plan::Verdict;
 use crate::runtime::status::StageStatus;
 
@@ -130,7 +134,7 @@ pub(super) fn waited_too_long(stage: &Stage, since: Timestamp, now: Timestamp) -
         format!(
             "it waited for {} longer than the stage's timeout ({}, since {})",
             what.join(" and "),
-            crate::syntax::format_duration(timeout),
+            crate::duration::format(timeout),
             since.round(jiff::Unit::Second).unwrap_or(since),
         )
     })
@@ -145,7 +149,7 @@ fn timed_out(what: &[String], timeout: u64, since: Timestamp) -> String {
         } else {
             what.join(" and ")
         },
-        crate::syntax::format_duration(timeout),
+        crate::duration::format(timeout),
         since.round(jiff::Unit::Second).unwrap_or(since),
     )
 }
@@ -228,6 +232,7 @@ impl<'r> Sched<'r, '_> {
                 // Checks run once the window is open, never on an old result.
                 self.stages[i].checks.clear();
                 self.stages[i].phase = Phase::Window;
+                self.evaluating(i, Some(StageCondition::Entry))?;
                 let detail = held_detail(stage, opens, since, now, run.run_id);
                 self.stage_status(i, StageStatus::Waiting, &detail)?;
                 self.window_timer(i, wake.duration_since(now), inflight);
@@ -236,7 +241,8 @@ impl<'r> Sched<'r, '_> {
         }
     }
 
-    /// Wakes stage `i` after `after` (or when the run stops or fails meanwhile).
+    /// Wakes stage `i` after `after` (or when the run stops or fails meanwhile, or its entry
+    /// condition is overridden from another terminal).
     fn window_timer(
         &mut self,
         i: StageIx,
@@ -245,9 +251,13 @@ impl<'r> Sched<'r, '_> {
     ) {
         let sleep = std::time::Duration::try_from(after).unwrap_or_default();
         let nap = self.nap(tokio::time::Instant::now() + sleep);
+        let overridden = overridden(self.run, &self.ir_stage(i).name, StageCondition::Entry);
         self.windows.timers += 1;
         inflight.push(Box::pin(async move {
-            nap.await;
+            tokio::select! {
+                () = nap => {}
+                _ = overridden => {}
+            }
             Event::WindowTimer { stage: i }
         }));
     }
@@ -272,7 +282,7 @@ impl<'r> Sched<'r, '_> {
     }
 
     /// Stage `i` no longer waits for its window.
-    fn window_over(&mut self, i: StageIx) -> Result<(), Error> {
+    pub(super) fn window_over(&mut self, i: StageIx) -> Result<(), Error> {
         let stage = self.ir_stage(i);
         if self.windows.since.remove(&i).is_some() || self.since(i)?.is_some() {
             self.run
@@ -307,7 +317,7 @@ fn held_detail(
             Some(format!(
                 "; it fails if still closed at {} (the stage's timeout, {})",
                 shown(end, zone),
-                crate::syntax::format_duration(t)
+                crate::duration::format(t)
             ))
         })
         .unwrap_or_default();

@@ -341,15 +341,16 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), Error> {
     }
 }
 
-/// A run's end (or hold): it stops waiting for stages, and an ended run leaves the stages it
-/// occupied (a held one keeps them).
+/// A run's end (or hold): it stops waiting for stages (a held one keeps waiting where it is
+/// held at a transition), and an ended run leaves the stages it occupied (a held one keeps
+/// them).
 fn apply_run(conn: &Connection, run: &str, status: RunStatus, at: &str) -> Result<(), Error> {
     let finished = status.ended().then_some(at);
     conn.prepare_cached("UPDATE runs SET status = ?2, finished = ?3 WHERE id = ?1")
         .and_then(|mut st| st.execute(params![run, status, finished]))
         .and_then(|_| {
-            conn.prepare_cached("DELETE FROM waits WHERE run = ?1")
-                .and_then(|mut st| st.execute(params![run]))
+            conn.prepare_cached("DELETE FROM waits WHERE run = ?1 AND (?2 OR held_from IS NULL)")
+                .and_then(|mut st| st.execute(params![run, status.ended()]))
         })
         .and_then(|n| {
             if !status.ended() {

@@ -45,6 +45,9 @@ pub struct StageRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub actions: Vec<ActionRow>,
+    /// Its conditions overridden by `pipec override` (extension).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<crate::runtime::holds::ConditionOverride>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -156,11 +159,13 @@ impl History {
             .map_err(sql)?;
         for (name, status, reason) in names {
             let actions = self.action_rows(run, &name)?;
+            let overrides = self.condition_overrides(run, &name)?;
             stages.push(StageRow {
                 name,
                 status,
                 reason,
                 actions,
+                overrides,
             });
         }
         let params = serde_json::from_str(&params_json).unwrap_or(serde_json::Value::Null);
@@ -233,6 +238,41 @@ impl History {
                 |r| r.get(0),
             )
             .optional()
+            .map_err(sql)
+    }
+
+    /// The newest run of `pipeline` created after the run numbered `seq` that has entered
+    /// `stage` (an action of it started there), if any: `pipec retry` of an older run would
+    /// run its older inputs over that run's (`CodePipeline` retries only the latest execution
+    /// in a stage).
+    pub fn entered_later(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        seq: i64,
+    ) -> Result<Option<String>, Error> {
+        self.conn
+            .query_row(
+                "SELECT r.id FROM runs r WHERE r.pipeline = ?1 AND r.seq > ?3 AND EXISTS (SELECT 1 FROM actions a WHERE a.run = r.id AND a.stage = ?2 AND a.started IS NOT NULL) ORDER BY r.seq DESC LIMIT 1",
+                params![pipeline, stage, seq],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)
+    }
+
+    /// The runs of `pipeline` in which `stage` succeeded, newest first, at most `most` (rollback
+    /// runs are not among them: they re-used an earlier run's inputs).
+    pub fn successes(&self, pipeline: &str, stage: &str, most: u32) -> Result<Vec<String>, Error> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT r.id FROM runs r JOIN stages s ON s.run = r.id WHERE r.pipeline = ?1 AND s.name = ?2 AND s.status = 'succeeded' AND r.ir IS NOT NULL AND r.source IS NULL ORDER BY r.seq DESC LIMIT ?3",
+            )
+            .map_err(sql)?;
+        st.query_map(params![pipeline, stage, most], |r| r.get(0))
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
             .map_err(sql)
     }
 

@@ -171,7 +171,7 @@ impl History {
             return Ok(Claim::Moved(status));
         }
         tx.execute(
-            "UPDATE runs SET owner = ?2, status = 'running', finished = NULL WHERE id = ?1",
+            "UPDATE runs SET owner = ?2, status = 'running', finished = NULL, stop = NULL WHERE id = ?1",
             params![run, me.map(|o| o.to_string())],
         )
         .map_err(sql)?;

@@ -1,15 +1,19 @@
-//! Checked model → IR. Runs only on files that check clean.
+//! Checked model → IR: the checker's last step. Runs only on files that check clean.
+//!
+//! Lowering lives on the checker's side of the boundary: the checker already resolves
+//! expressions into IR expressions (and a `check` rule into an IR action), so `ir/` stays
+//! the serialisable data the runtime reads, depending on no phase.
 
-use super::{
-    Action, Artifact, Condition, Edge, IR_VERSION, Input, Ir, Param, Pipeline, Secret, Stage,
+use super::{ActionModel, ConditionModel, Model};
+use crate::ir::{
+    self, Action, Artifact, Condition, Edge, IR_VERSION, Input, Ir, Param, Pipeline, Secret, Stage,
 };
-use crate::check::{ActionModel, ConditionModel, Model};
 use crate::source::{SourceMap, Span};
 
 /// An IR span, with the 1-based line and column of its start.
-pub(crate) fn span(map: &SourceMap, s: Span) -> super::Span {
+pub(crate) fn span(map: &SourceMap, s: Span) -> ir::Span {
     let (start, _) = map.line_col(s);
-    super::Span {
+    ir::Span {
         file: s.file.0,
         start: s.start,
         end: s.end,
@@ -56,7 +60,7 @@ pub(crate) fn action(map: &SourceMap, a: &ActionModel) -> Action {
         timeout_secs: a
             .timeout
             .map(|(s, _)| s)
-            .or((a.kind == super::Kind::Approval).then_some(7 * 86_400)),
+            .or((a.kind == ir::Kind::Approval).then_some(7 * 86_400)),
         retry: a.retry,
         when: a.when.clone(),
     }
@@ -117,7 +121,7 @@ impl Lowerer {
             }
             for c in s.entry.iter_mut().chain(s.on_success.iter_mut()) {
                 for r in &mut c.rules {
-                    if let super::CondRule::Check { action } = r {
+                    if let ir::CondRule::Check { action } = r {
                         fill(&mut action.inputs);
                     }
                 }
@@ -138,7 +142,7 @@ impl Lowerer {
                     .iter()
                     .map(|p| Param {
                         name: p.name.name.clone(),
-                        ty: p.ty.clone().unwrap_or(super::Type::String),
+                        ty: p.ty.clone().unwrap_or(ir::Type::String),
                         default: p.default.clone(),
                         allowed: p.allowed.clone(),
                         pattern: p.pattern.clone(),
