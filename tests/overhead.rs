@@ -90,7 +90,10 @@ fn calls(dir: &Path) -> Calls {
             let entry = counts.entry(name.to_string()).or_default();
             entry.0 += 1;
             // strace aligns results: `kill(-7, SIGKILL)      = -1 ESRCH (…)`.
-            if call.rsplit_once(" = ").is_some_and(|(_, r)| r.starts_with("-1 ")) {
+            if call
+                .rsplit_once(" = ")
+                .is_some_and(|(_, r)| r.starts_with("-1 "))
+            {
                 entry.1 += 1;
             }
             lines.push(call.to_string());
@@ -112,7 +115,10 @@ fn an_action_costs_pipec_no_fsync_no_thread_wait_and_no_call_that_fails() {
     // The history commits each end in pipec's loop, with `synchronous=NORMAL`: no `fsync`
     // per commit (only opening the history and its checkpoints sync).
     let syncs = calls.of("fsync").0 + calls.of("fdatasync").0;
-    assert!(per(syncs) < 0.5, "{syncs} fsyncs for {ACTIONS} actions: {summary}");
+    assert!(
+        per(syncs) < 0.5,
+        "{syncs} fsyncs for {ACTIONS} actions: {summary}"
+    );
     // No thread to hand commits to and wait for.
     let futex = calls.of("futex").0;
     assert!(per(futex) < 0.5, "{futex} futex calls: {summary}");
@@ -120,11 +126,21 @@ fn an_action_costs_pipec_no_fsync_no_thread_wait_and_no_call_that_fails() {
     assert_eq!(calls.of("kill").1, 0, "kill calls that failed: {summary}");
     // The adopted processes are read through one descriptor, not reopened per action.
     let opened = calls.matching(&["openat(", "/children\""]);
-    assert!(opened <= 2, "/proc/…/children opened {opened} times: {summary}");
+    assert!(
+        opened <= 2,
+        "/proc/…/children opened {opened} times: {summary}"
+    );
     // No removal of an exports file that was not written, no look for a log that was not.
-    assert_eq!(calls.of("unlink").1, 0, "unlink calls that failed: {summary}");
+    assert_eq!(
+        calls.of("unlink").1,
+        0,
+        "unlink calls that failed: {summary}"
+    );
     let log_looks = calls.matching(&[".log\"", " = -1 ENOENT"]);
-    assert_eq!(log_looks, 0, "looked for {log_looks} logs not written: {summary}");
+    assert_eq!(
+        log_looks, 0,
+        "looked for {log_looks} logs not written: {summary}"
+    );
 }
 
 #[test]

@@ -127,7 +127,9 @@ pub fn main() -> ExitCode {
     // which is woken by its end anyway, instead of waking this one every time.
     let _ = nix::sys::signal::pthread_sigmask(
         nix::sys::signal::SigmaskHow::SIG_BLOCK,
-        Some(&nix::sys::signal::SigSet::from(nix::sys::signal::Signal::SIGCHLD)),
+        Some(&nix::sys::signal::SigSet::from(
+            nix::sys::signal::Signal::SIGCHLD,
+        )),
         None,
     );
     let code = match worker {

@@ -55,7 +55,10 @@ fn read_written(
     match bounded::read_text(path, MAX_FILE) {
         // Nothing written: fine unless an export was declared.
         Err(e) if e.is_missing() => (exports(String::new(), declared), false),
-        text => (text.map_err(unreadable).and_then(|t| exports(t, declared)), true),
+        text => (
+            text.map_err(unreadable).and_then(|t| exports(t, declared)),
+            true,
+        ),
     }
 }
 
