@@ -14,6 +14,7 @@ mod graph;
 mod lsp;
 mod lsp_client;
 mod neovim;
+mod overhead;
 mod resources;
 mod run;
 mod runtime;

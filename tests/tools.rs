@@ -35,6 +35,10 @@ const NEEDS: &[(&str, &str)] = &[
         "resources::a_run_that_fills_the_disk_is_recorded_failed_once_there_is_space",
         "unshare",
     ),
+    (
+        "overhead::an_action_costs_pipec_no_fsync_no_thread_wait_and_no_call_that_fails",
+        "strace",
+    ),
 ];
 
 /// Runs one test of this binary alone, with an empty `PATH`, no `CI` and no

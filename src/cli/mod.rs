@@ -123,6 +123,15 @@ pub fn main() -> ExitCode {
                 e.code()
             })
         });
+    // This thread only waits: SIGCHLD (one per process an action ends) goes to the worker,
+    // which is woken by its end anyway, instead of waking this one every time.
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_BLOCK,
+        Some(&nix::sys::signal::SigSet::from(
+            nix::sys::signal::Signal::SIGCHLD,
+        )),
+        None,
+    );
     let code = match worker {
         Ok(handle) => handle.join().unwrap_or(exit::INTERNAL),
         Err(e) => {

@@ -24,6 +24,24 @@ pub(super) struct Finished {
     /// Export keys written but not declared: noted in the log.
     pub(super) warnings: Vec<String>,
     pub(super) exit_code: Option<i32>,
+    /// It wrote to its log (so the log exists, without asking the file system).
+    pub(super) logged: bool,
+}
+
+/// How an attempt that succeeded ended: its process's exit code (when it had one), and
+/// whether it wrote to its log.
+pub(super) struct Exit {
+    pub(super) code: Option<i32>,
+    pub(super) logged: bool,
+}
+
+impl Exit {
+    fn quiet(code: Option<i32>) -> Exit {
+        Exit {
+            code,
+            logged: false,
+        }
+    }
 }
 
 /// A failed attempt.
@@ -162,10 +180,10 @@ impl Prepared {
         self,
         run: &Run<'_>,
         stop: &tokio::sync::watch::Receiver<u8>,
-    ) -> Result<Option<i32>, Failure> {
+    ) -> Result<Exit, Failure> {
         match self {
             Prepared::Shell(attempt) => {
-                let outcome = exec::run(&attempt, stop).await.map_err(|e| {
+                let ran = exec::run(&attempt, stop).await.map_err(|e| {
                     // E2BIG: Linux takes at most 128 KiB per environment value or argument.
                     let why = if e.raw_os_error() == Some(7) {
                         "its environment or script is too big (at most 128 KiB per value or \
@@ -176,15 +194,18 @@ impl Prepared {
                     };
                     Failure::new(format!("cannot start `{}`: {why}", attempt.shell))
                 })?;
-                outcome_result(outcome)
+                outcome_result(ran.outcome).map(|code| Exit {
+                    code,
+                    logged: ran.logged,
+                })
             }
             Prepared::Wait(d, limit) => {
                 let mut stop = stop.clone();
                 let limit = limit.unwrap_or(Duration::MAX);
                 tokio::select! {
-                    () = tokio::time::sleep(d), if d <= limit => Ok(None),
-                    () = tokio::time::sleep(limit), if limit < d => outcome_result(Outcome::TimedOut),
-                    _ = stop.wait_for(|level| *level >= exec::STOP) => outcome_result(Outcome::Stopped),
+                    () = tokio::time::sleep(d), if d <= limit => Ok(Exit::quiet(None)),
+                    () = tokio::time::sleep(limit), if limit < d => outcome_result(Outcome::TimedOut).map(Exit::quiet),
+                    _ = stop.wait_for(|level| *level >= exec::STOP) => outcome_result(Outcome::Stopped).map(Exit::quiet),
                 }
             }
             Prepared::Dir {
@@ -206,7 +227,7 @@ impl Prepared {
                         format!("`{shown}`: {e}")
                     })
                 })?;
-                Ok(None)
+                Ok(Exit::quiet(None))
             }
             Prepared::Approval => Err(Failure::new(
                 "approval actions need `pipec resume` and `pipec approve`, which come with durable runs and are not in this version yet",
@@ -236,7 +257,8 @@ impl Prepared {
                                     ..Failure::new("timed out; the nested run was stopped")
                                 })
                             } else {
-                                result
+                                // It says in its log which run it was.
+                                result.map(|code| Exit { code, logged: true })
                             };
                         }
                         () = async {

@@ -17,15 +17,6 @@ pub enum Error {
     /// The history holds a status this pipec does not know (a newer pipec wrote it).
     #[error("run history: {0}")]
     Unknown(UnknownStatus),
-    /// The history's writer thread has stopped: what it held may not be committed.
-    #[error("run history: its writer has stopped")]
-    WriterStopped,
-    /// A thread could not be started.
-    #[error("cannot start the {what}: {source}")]
-    Thread {
-        what: &'static str,
-        source: Arc<std::io::Error>,
-    },
     /// The state directory cannot be created.
     #[error("cannot create the state directory `{}`: {source}", path.display())]
     StateDir {

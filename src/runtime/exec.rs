@@ -2,9 +2,12 @@
 //! log, a timeout that stops the whole group, and nothing left running afterwards.
 //!
 //! The process is spawned with `process_group(0)` (no `pre_exec` hook, so the standard
-//! library can use `posix_spawn`). Stopping sends SIGTERM to the group, waits a grace period,
-//! then SIGKILL. When the shell exits, the group is killed too, so background children that
-//! stayed in it never outlive the attempt.
+//! library uses `posix_spawn`: a `vfork`-like clone, no copy of pipec's memory). Stopping
+//! sends SIGTERM to the group, waits a grace period, then SIGKILL. When the shell exits,
+//! whatever of it is left is ended: pipec is the child subreaper of its attempts, so every
+//! descendant still alive has become pipec's child by then; when it has none (the usual
+//! case) nothing is left and nothing is signalled, else the group is killed and the adopted
+//! processes of the attempt are swept (see [`sweep`]).
 //!
 //! stdout and stderr share one pipe (their lines stay in the order they were written); the
 //! log file is created when the first byte arrives, so a silent action costs no file. A
@@ -17,9 +20,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-use process_wrap::tokio::{CommandWrap, ProcessGroup};
 
 pub use super::secrets::{mask, masks};
 
@@ -54,7 +56,15 @@ pub struct Echo {
     pub label: String,
 }
 
-/// How an attempt ended.
+/// How an attempt ended, and whether it wrote to its log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ran {
+    pub outcome: Outcome,
+    /// The log was created (the attempt printed something, or could not start).
+    pub logged: bool,
+}
+
+/// How an attempt's process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Exited(i32),
@@ -300,19 +310,19 @@ fn check_workdir(attempt: &Attempt) -> std::io::Result<()> {
 pub async fn run(
     attempt: &Attempt,
     stop: &tokio::sync::watch::Receiver<u8>,
-) -> std::io::Result<Outcome> {
+) -> std::io::Result<Ran> {
     check_workdir(attempt)?;
     let direct = direct_argv(&attempt.shell, &attempt.script);
     let (reader, writer) = std::io::pipe()?;
     let mut cmd = command(attempt, direct.as_deref());
     cmd.stdin(Stdio::null())
         .stdout(writer.try_clone()?)
-        .stderr(writer);
-    let mut wrapped = CommandWrap::from(cmd);
-    wrapped.wrap(ProcessGroup::leader());
-    let spawned = wrapped.spawn();
+        .stderr(writer)
+        .process_group(0);
+    let spawned = cmd.spawn();
     // The parent's copies of the pipe's write end go now, or the drain never sees its end.
-    drop(wrapped);
+    drop(cmd);
+    let logged = std::rc::Rc::new(std::cell::Cell::new(false));
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) if direct.is_some() => {
@@ -329,9 +339,12 @@ pub async fn run(
                 _ => (126, "Permission denied"),
             };
             let shell = attempt.shell.rsplit('/').next().unwrap_or(&attempt.shell);
-            let mut sink = LogSink::new(attempt);
+            let mut sink = LogSink::new(attempt, logged.clone());
             sink.line(format!("{shell}: line 1: {program}: {why}\n").as_bytes());
-            return Ok(Outcome::Exited(code));
+            return Ok(Ran {
+                outcome: Outcome::Exited(code),
+                logged: logged.get(),
+            });
         }
         Err(e) => return Err(e),
     };
@@ -343,8 +356,8 @@ pub async fn run(
     if let (Some(p), Ok(mut l)) = (leader, LEADERS.lock()) {
         l.push(p);
     }
-    let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())?;
-    let mut drain = Box::pin(drain(reader, LogSink::new(attempt)));
+    let reader = receiver(reader)?;
+    let mut drain = Box::pin(drain(reader, LogSink::new(attempt, logged.clone())));
     // The attempt ends by itself, by its timeout, or by a stop request (Ctrl-C, SIGTERM);
     // meanwhile its output is drained.
     let limit = attempt.timeout.unwrap_or(Duration::from_secs(u64::MAX / 4));
@@ -358,6 +371,8 @@ pub async fn run(
             () = &mut drain, if !drained => drained = true,
         }
     };
+    // The shell ended by itself (not stopped by pipec).
+    let exited = matches!(ended, Ended::Status(_));
     let outcome = match ended {
         Ended::Status(status) => {
             let status = status?;
@@ -393,22 +408,40 @@ pub async fn run(
             Outcome::Stopped
         }
     };
-    // Nothing of the attempt may outlive it: background children that stayed in the group,
-    // and those that left it (adopted by this process, found by their environment).
-    kill_group(pgid, nix::sys::signal::Signal::SIGKILL);
     if let (Some(p), Ok(mut l)) = (leader, LEADERS.lock()) {
         l.retain(|x| *x != p);
     }
+    // Nothing of the attempt may outlive it: background children that stayed in the group,
+    // and those that left it (adopted by this process, found by their environment). As the
+    // subreaper, pipec has adopted every descendant still alive once the shell has ended:
+    // none (the usual case) means nothing is left to end.
+    let adopted = adopted();
+    if !exited || !ADOPTING.load(Ordering::Relaxed) || !adopted.is_empty() {
+        kill_group(pgid, nix::sys::signal::Signal::SIGKILL);
+    }
     let marks = attempt_marks(attempt);
-    if !marks.is_empty() {
-        sweep(&marks);
+    if !marks.is_empty() && !adopted.is_empty() {
+        sweep_among(&adopted, &marks);
     }
     std::mem::forget(guard);
     if !drained {
         // A process that left the group may still hold the pipe: do not wait for it forever.
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut drain).await;
     }
-    Ok(outcome)
+    Ok(Ran {
+        outcome,
+        logged: logged.get(),
+    })
+}
+
+/// The read end of an attempt's output pipe, registered with tokio. (Made non-blocking
+/// here: `Receiver::from_owned_fd` would also ask the kernel whether it is a FIFO, and for
+/// its flags, on every attempt.)
+fn receiver(reader: std::io::PipeReader) -> std::io::Result<tokio::net::unix::pipe::Receiver> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    // A pipe's read end opened by `pipe2(O_CLOEXEC)`: its only status flag is the access mode.
+    fcntl(&reader, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(std::io::Error::from)?;
+    tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(reader.into())
 }
 
 /// Kills a process group when dropped (forgotten once the attempt has ended normally).
@@ -431,7 +464,7 @@ fn kill_group(pgid: Option<u32>, signal: nix::sys::signal::Signal) -> bool {
 async fn stop_group<F: std::future::Future<Output = ()> + Unpin>(
     pgid: Option<u32>,
     grace: Duration,
-    child: &mut Box<dyn process_wrap::tokio::ChildWrapper>,
+    child: &mut tokio::process::Child,
     drain: &mut F,
     drained: &mut bool,
     stop: &mut tokio::sync::watch::Receiver<u8>,
@@ -480,20 +513,30 @@ async fn stop_group<F: std::future::Future<Output = ()> + Unpin>(
 /// The leaders of running attempts (this process's own children): never swept.
 static LEADERS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
 
+/// Whether this process is the child subreaper of what it starts ([`adopt_orphans`]).
+static ADOPTING: AtomicBool = AtomicBool::new(false);
+
 /// Makes this process the "child subreaper" of everything it starts (Linux): a descendant
 /// that leaves its attempt's process group (`setsid`, a daemon) and loses its parent becomes
 /// our child instead of init's, so [`sweep`] can find and end it.
 pub fn adopt_orphans() {
     #[cfg(target_os = "linux")]
-    let _ = nix::sys::prctl::set_child_subreaper(true);
+    if nix::sys::prctl::set_child_subreaper(true).is_ok() {
+        ADOPTING.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Ends the adopted descendants whose environment says they belong to what `marks` names
 /// (`PIPEC_RUN_ID=…`, and for one attempt also its stage, action and attempt), and reaps
 /// every adopted descendant that has already ended. Attempt leaders are left to their waiters.
 pub fn sweep(marks: &[String]) {
+    sweep_among(&adopted(), marks);
+}
+
+/// [`sweep`] among the processes `adopted` (read by the caller).
+fn sweep_among(adopted: &[i32], marks: &[String]) {
     let leaders = LEADERS.lock().map(|l| l.clone()).unwrap_or_default();
-    for pid in adopted() {
+    for &pid in adopted {
         if leaders.contains(&pid) {
             continue;
         }
@@ -570,16 +613,30 @@ pub fn end_strays(work_dirs: &[PathBuf]) -> usize {
 
 /// The children of this process's main thread: Linux hands orphans to a subreaper's first
 /// live thread, the main one (attempts are spawned by the worker thread, whose children are
-/// listed apart).
+/// listed apart). The list is read again through one descriptor kept open (a `pread` at
+/// offset 0 makes procfs list them anew), one system call per attempt.
 fn adopted() -> Vec<i32> {
-    let pid = std::process::id();
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .map(|text| {
-            text.split_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    use std::os::unix::fs::FileExt as _;
+    static CHILDREN: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    let Some(file) = CHILDREN.get_or_init(|| {
+        let pid = std::process::id();
+        std::fs::File::open(format!("/proc/{pid}/task/{pid}/children")).ok()
+    }) else {
+        return Vec::new();
+    };
+    let mut text = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match file.read_at(&mut chunk, text.len() as u64) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.extend_from_slice(&chunk[..n]),
+        }
+        // One read holds the usual list; a longer one is read on until its end.
+    }
+    String::from_utf8_lossy(&text)
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+        .collect()
 }
 
 /// The environment entries that mark an attempt's processes.
@@ -603,16 +660,19 @@ struct LogSink {
     path: PathBuf,
     file: Option<std::fs::File>,
     failed: bool,
+    /// Set once the log file is created.
+    created: std::rc::Rc<std::cell::Cell<bool>>,
     masks: Vec<String>,
     echo: Option<Echo>,
 }
 
 impl LogSink {
-    fn new(attempt: &Attempt) -> LogSink {
+    fn new(attempt: &Attempt, created: std::rc::Rc<std::cell::Cell<bool>>) -> LogSink {
         LogSink {
             path: attempt.log.clone(),
             file: None,
             failed: false,
+            created,
             masks: masks(&attempt.secrets),
             echo: attempt.echo.clone(),
         }
@@ -632,7 +692,10 @@ impl LogSink {
                 .append(true)
                 .open(&self.path)
             {
-                Ok(f) => self.file = Some(f),
+                Ok(f) => {
+                    self.file = Some(f);
+                    self.created.set(true);
+                }
                 Err(_) => self.failed = true,
             }
         }

@@ -199,8 +199,7 @@ impl History {
         if mode == Mode::Parallel {
             return Ok(Lock::Taken);
         }
-        // After what the writer thread has (so that two connections of this process do not
-        // wait on each other for the write lock).
+        // After what this process has queued (one transaction at a time on the connection).
         self.flush()?;
         let tx = immediate(&self.conn)?;
         let (seq, status, parent): (i64, RunStatus, Option<String>) = tx

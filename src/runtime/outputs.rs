@@ -23,22 +23,58 @@ pub const MAX_EXPORTS: usize = 122_880;
 /// count too, so this is more than [`MAX_EXPORTS`]).
 pub const MAX_FILE: u64 = 1 << 20;
 
+/// [`read`], then removes the file, whatever it held (a later attempt gets a new one);
+/// when nothing was written there, there is nothing to remove (and no call to make).
+pub fn take(
+    path: &Path,
+    declared: &[String],
+) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
+    let (read, written) = read_written(path, declared);
+    if written {
+        let _ = std::fs::remove_file(path);
+    }
+    read
+}
+
 /// The exports and warnings of an attempt that wrote (or did not write) `path`.
 pub fn read(
     path: &Path,
     declared: &[String],
 ) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
-    let text = match bounded::read_text(path, MAX_FILE) {
-        Ok(text) => text,
+    read_written(path, declared).0
+}
+
+/// [`read`], and whether anything is at `path` (even what cannot be read).
+fn read_written(
+    path: &Path,
+    declared: &[String],
+) -> (
+    Result<(BTreeMap<String, String>, Vec<String>), String>,
+    bool,
+) {
+    match bounded::read_text(path, MAX_FILE) {
         // Nothing written: fine unless an export was declared.
-        Err(e) if e.is_missing() => String::new(),
-        Err(e @ ReadError::TooBig(_)) => {
-            return Err(format!(
-                "cannot read $PIPEC_OUTPUT: {e}; an action's exports hold at most {MAX_EXPORTS} bytes in all (pass big data as an artifact)"
-            ));
-        }
-        Err(e) => return Err(format!("cannot read $PIPEC_OUTPUT: {e}")),
-    };
+        Err(e) if e.is_missing() => (exports(String::new(), declared), false),
+        text => (
+            text.map_err(unreadable).and_then(|t| exports(t, declared)),
+            true,
+        ),
+    }
+}
+
+fn unreadable(e: ReadError) -> String {
+    match e {
+        e @ ReadError::TooBig(_) => format!(
+            "cannot read $PIPEC_OUTPUT: {e}; an action's exports hold at most {MAX_EXPORTS} bytes in all (pass big data as an artifact)"
+        ),
+        e => format!("cannot read $PIPEC_OUTPUT: {e}"),
+    }
+}
+
+fn exports(
+    text: String,
+    declared: &[String],
+) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
     let (values, warnings) = parse(&text, declared)?;
     check(&values)?;
     Ok((values, warnings))
@@ -139,7 +175,23 @@ fn check(values: &BTreeMap<String, String>) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_EXPORTS, parse, read};
+    use super::{MAX_EXPORTS, parse, read, take};
+
+    #[test]
+    fn take_removes_what_was_written_and_only_that() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("out.env");
+        let declared = vec!["v".to_string()];
+        std::fs::write(&file, "v=1\n").expect("write");
+        let (values, _) = take(&file, &declared).expect("parses");
+        assert_eq!(values["v"], "1");
+        assert!(!file.exists(), "read, then removed");
+        std::fs::write(&file, "v=\0\n").expect("write");
+        assert!(take(&file, &declared).is_err(), "a NUL byte fails");
+        assert!(!file.exists(), "removed even when it fails the attempt");
+        let (values, _) = take(&file, &[]).expect("nothing written is fine");
+        assert!(values.is_empty());
+    }
 
     #[test]
     fn outputs_parse_lines_and_blocks() {

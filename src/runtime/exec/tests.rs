@@ -41,7 +41,10 @@ fn read_pid(path: &std::path::Path) -> i32 {
 async fn exit_codes_env_and_workdir() {
     let dir = tempfile::tempdir().expect("tmp");
     let a = attempt(dir.path(), "echo \"$GREETING from $(pwd)\"; exit 3");
-    assert_eq!(run(&a, &no_stop()).await.expect("runs"), Outcome::Exited(3));
+    assert_eq!(
+        run(&a, &no_stop()).await.expect("runs").outcome,
+        Outcome::Exited(3)
+    );
     let log = std::fs::read_to_string(dir.path().join("log.txt")).expect("log");
     assert!(log.contains("hello from"), "{log}");
 }
@@ -52,7 +55,10 @@ async fn a_timeout_stops_the_whole_group_grandchildren_included() {
     let mut a = attempt(dir.path(), "sleep 30 & echo $! > grandchild.pid; sleep 30");
     a.timeout = Some(Duration::from_millis(500));
     let started = Instant::now();
-    assert_eq!(run(&a, &no_stop()).await.expect("runs"), Outcome::TimedOut);
+    assert_eq!(
+        run(&a, &no_stop()).await.expect("runs").outcome,
+        Outcome::TimedOut
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
     let pid = read_pid(&dir.path().join("grandchild.pid"));
     // Reaped by init, or a zombie for an instant: give it a moment, then it must be gone.
@@ -68,7 +74,10 @@ async fn a_term_ignoring_process_is_killed_after_the_grace_period() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut a = attempt(dir.path(), "trap '' TERM; echo $$ > shell.pid; sleep 30");
     a.timeout = Some(Duration::from_millis(300));
-    assert_eq!(run(&a, &no_stop()).await.expect("runs"), Outcome::TimedOut);
+    assert_eq!(
+        run(&a, &no_stop()).await.expect("runs").outcome,
+        Outcome::TimedOut
+    );
     let pid = read_pid(&dir.path().join("shell.pid"));
     assert!(
         !alive(pid) || is_zombie(pid),
@@ -81,7 +90,10 @@ async fn background_children_do_not_outlive_a_finished_attempt() {
     let dir = tempfile::tempdir().expect("tmp");
     let a = attempt(dir.path(), "sleep 30 & echo $! > bg.pid; exit 0");
     let started = Instant::now();
-    assert_eq!(run(&a, &no_stop()).await.expect("runs"), Outcome::Exited(0));
+    assert_eq!(
+        run(&a, &no_stop()).await.expect("runs").outcome,
+        Outcome::Exited(0)
+    );
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "the attempt waited for its background child"
@@ -104,7 +116,10 @@ async fn secrets_are_masked_in_the_log_line_by_line() {
     a.env
         .push(("TOKEN".into(), "s3cr3t-line-one\ns3cr3t-line-two".into()));
     a.secrets = vec!["s3cr3t-line-one\ns3cr3t-line-two".into()];
-    assert_eq!(run(&a, &no_stop()).await.expect("runs"), Outcome::Exited(0));
+    assert_eq!(
+        run(&a, &no_stop()).await.expect("runs").outcome,
+        Outcome::Exited(0)
+    );
     let log = std::fs::read_to_string(dir.path().join("log.txt")).expect("log");
     assert!(!log.contains("s3cr3t"), "{log}");
     assert!(log.contains("token=***"), "{log}");
@@ -134,7 +149,7 @@ async fn a_stop_request_ends_the_group() {
         tx
     });
     let started = Instant::now();
-    assert_eq!(run(&a, &rx).await.expect("runs"), Outcome::Stopped);
+    assert_eq!(run(&a, &rx).await.expect("runs").outcome, Outcome::Stopped);
     assert!(started.elapsed() < Duration::from_secs(10));
     let _tx = stopper.await.expect("stopper");
     let pid = read_pid(&dir.path().join("child.pid"));
@@ -159,7 +174,7 @@ async fn a_second_stop_request_abandons_during_the_grace_period() {
         tx
     });
     let started = Instant::now();
-    assert_eq!(run(&a, &rx).await.expect("runs"), Outcome::Stopped);
+    assert_eq!(run(&a, &rx).await.expect("runs").outcome, Outcome::Stopped);
     // Well before the 20 s grace period is over.
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -186,4 +201,24 @@ async fn dropping_an_attempt_ends_its_process_group() {
         !alive(pid) || is_zombie(pid),
         "background child {pid} outlived its dropped attempt"
     );
+}
+
+#[tokio::test]
+async fn an_attempt_says_whether_it_wrote_its_log() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let silent = run(&attempt(dir.path(), "true"), &no_stop())
+        .await
+        .expect("runs");
+    assert_eq!(silent.outcome, Outcome::Exited(0));
+    assert!(!silent.logged && !dir.path().join("log.txt").exists());
+    let direct = run(&attempt(dir.path(), "no-such-program-here"), &no_stop())
+        .await
+        .expect("runs");
+    assert_eq!(direct.outcome, Outcome::Exited(127));
+    assert!(direct.logged && dir.path().join("log.txt").exists());
+    std::fs::remove_file(dir.path().join("log.txt")).expect("rm");
+    let printed = run(&attempt(dir.path(), "echo hi"), &no_stop())
+        .await
+        .expect("runs");
+    assert!(printed.logged && dir.path().join("log.txt").exists());
 }

@@ -24,17 +24,15 @@ use crate::runtime::status::ActionStatus;
 /// The run's `--jobs` slots in use.
 #[derive(Default)]
 pub(super) struct Slots {
-    /// Attempts in flight.
+    /// Attempts in flight. (An attempt's end is committed when it is recorded, so an ended
+    /// attempt holds no slot: after a crash at most `jobs` actions run again.)
     pub(super) running: usize,
-    /// Ended attempts whose end the history's writer has not committed yet: they count
-    /// against `jobs` too, so that after a crash at most `jobs` actions run again.
-    pub(super) uncommitted: usize,
 }
 
 impl Slots {
     /// Whether another attempt may start under a limit of `jobs`.
     fn free(&self, jobs: usize) -> bool {
-        self.running + self.uncommitted < jobs.max(1)
+        self.running < jobs.max(1)
     }
 }
 
@@ -228,8 +226,10 @@ impl<'r, 'a> Sched<'r, 'a> {
         let a = j.of(stage);
         let attempt = self.stages[i][j].attempts;
         let log = self.log_path(&format!("{}.{}.{attempt}", stage.name, a.name));
+        // Whether the log exists: the runner knows, and so do the warnings written here.
+        let mut logged = done.logged;
         for w in &done.warnings {
-            let _ = append(&log, &format!("pipec: warning: {w}\n"));
+            logged |= append(&log, &format!("pipec: warning: {w}\n")).is_ok();
         }
         for (k, v) in done.exports {
             // A secret never reaches the history, nor later actions through an export.
@@ -238,7 +238,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                 let warning = format!(
                     "pipec: warning: export `{k}` holds a secret's value; it is kept masked\n"
                 );
-                let _ = append(&log, &warning);
+                logged |= append(&log, &warning).is_ok();
             }
             run.history
                 .export(run.run_id, &stage.name, &a.name, &k, &masked)?;
@@ -249,7 +249,7 @@ impl<'r, 'a> Sched<'r, 'a> {
         self.workspaces.release(workspace);
         self.stages[i][j].state = ActState::Succeeded;
         let log_text = log.to_string_lossy().into_owned();
-        let log_field = log.exists().then_some(log_text.as_str());
+        let log_field = logged.then_some(log_text.as_str());
         self.record(
             i,
             j,

@@ -1,13 +1,13 @@
 //! Recording: every change of a stage or an action goes to the history, then to the
-//! progress the CLI shows. How an action's change is committed is decided here: an end
-//! something depends on commits before the scheduler goes on; an end nothing depends on
-//! goes to the history's writer thread (its `--jobs` slot is freed once committed);
-//! "running" marks are queued.
+//! progress the CLI shows. How an action's change is committed is decided here: every end
+//! commits before `record` returns (with the "running" marks queued before it), so it is
+//! in the history before the scheduler starts anything else, and an ended attempt's
+//! `--jobs` slot is free at once; "running" marks are queued.
 
 use std::path::PathBuf;
 
 use super::Progress;
-use super::sched::{Event, Sched};
+use super::sched::Sched;
 use super::stage::{ActionIx, StageIx};
 use crate::runtime::error::Error;
 use crate::runtime::exec;
@@ -113,14 +113,12 @@ impl Sched<'_, '_> {
         let stage = self.ir_stage(i);
         let a = j.of(stage);
         let status = note.status;
-        // Every end is committed at once: after a crash, nothing that finished runs again.
-        // The scheduler waits for the commit only when something depends on it (another
-        // action, a failure); other ends go to the writer thread.
+        // Every end is committed at once, before the scheduler starts anything else: after
+        // a crash nothing that finished runs again, and at most the attempts that were
+        // running (`--jobs`) do. A commit writes the WAL without `fsync` (tens of µs), so
+        // the loop does it itself rather than wait for another thread.
         let commit = match status {
             ActionStatus::Running => Commit::Queued,
-            ActionStatus::Succeeded | ActionStatus::Skipped if !self.stages[i][j].awaited => {
-                Commit::Soon
-            }
             _ => Commit::Now,
         };
         if status == ActionStatus::Failed {
@@ -139,15 +137,6 @@ impl Sched<'_, '_> {
                 log: note.log,
             },
         )?;
-        if commit == Commit::Soon {
-            // The slot is free once the end is committed.
-            let committed = self.run.history.committed()?;
-            self.slots.uncommitted += 1;
-            self.notices.push(Box::pin(async move {
-                let _ = committed.await;
-                Event::Committed
-            }));
-        }
         (self.run.report)(Progress::Action {
             stage: stage.name.clone(),
             action: a.name.clone(),

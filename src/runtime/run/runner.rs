@@ -110,9 +110,8 @@ impl Runner for Processes {
             }
             let ended = prepared.go(run, &stop).await;
             // Read (with bounds) and removed whatever happened: it may hold anything.
-            let written = crate::runtime::outputs::read(&outputs_file, &exports);
-            let _ = std::fs::remove_file(&outputs_file);
-            let exit_code = ended?;
+            let written = crate::runtime::outputs::take(&outputs_file, &exports);
+            let exit = ended?;
             let (exports, warnings) = written.map_err(Failure::new)?;
             if !outputs.is_empty() {
                 blocking(move || capture_outputs(&state, &run_id, &outputs, &ws))
@@ -122,7 +121,8 @@ impl Runner for Processes {
             Ok(Finished {
                 exports,
                 warnings,
-                exit_code,
+                exit_code: exit.code,
+                logged: exit.logged,
             })
         })
     }

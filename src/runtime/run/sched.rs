@@ -57,8 +57,6 @@ pub(super) enum Event {
     LockPoll { stage: StageIx },
     /// A stage held for its deployment window is to be decided again.
     WindowTimer { stage: StageIx },
-    /// An action's end handed to the history's writer is committed: its slot is free.
-    Committed,
     /// `on failure rollback` ran: the rollback run's id and how it ended.
     Rollback {
         stage: StageIx,
@@ -91,8 +89,6 @@ pub(super) struct Sched<'r, 'a> {
     pub(super) verdicts: BTreeMap<&'a str, Verdict>,
     /// The `--jobs` slots taken.
     pub(super) slots: Slots,
-    /// Futures of the run that are not attempts, backoffs or checks (commit notices).
-    pub(super) notices: Vec<Pending<'r>>,
     /// What ends the run other than running out of work: a failure, a newer run, a hold.
     pub(super) end: Ending,
     /// Approvals waiting for a decision.
@@ -153,7 +149,6 @@ impl<'r, 'a> Sched<'r, 'a> {
             stages: Stages::new(ir, now),
             verdicts: BTreeMap::new(),
             slots: Slots::default(),
-            notices: Vec::new(),
             end: Ending::default(),
             approvals: Approvals::default(),
             windows: window::Windows::default(),
@@ -195,7 +190,6 @@ impl<'r, 'a> Sched<'r, 'a> {
         let mut inflight: Inflight<'r> = FuturesUnordered::new();
         loop {
             self.advance(&mut inflight)?;
-            inflight.extend(self.notices.drain(..));
             if inflight.is_empty() {
                 break;
             }
@@ -233,7 +227,7 @@ impl<'r, 'a> Sched<'r, 'a> {
                     continue;
                 }
                 () = flush_due => {
-                    self.run.history.commit_soon()?;
+                    self.run.history.flush()?;
                     continue;
                 }
             };
@@ -350,10 +344,6 @@ impl<'r, 'a> Sched<'r, 'a> {
                 Ok(())
             }
             Event::WindowTimer { stage } => self.window_woke(stage),
-            Event::Committed => {
-                self.slots.uncommitted -= 1;
-                Ok(())
-            }
             Event::Rollback {
                 stage,
                 why,

@@ -78,8 +78,6 @@ impl ActState {
 pub(super) struct ActionRun {
     /// Its `after` predecessors.
     pub(super) preds: Vec<ActionIx>,
-    /// Whether another action waits for it (its end is then committed before it shows).
-    pub(super) awaited: bool,
     /// The limit its running attempt has (to name it when it times out).
     pub(super) limit: Option<Limit>,
     pub(super) state: ActState,
@@ -196,7 +194,7 @@ fn stage_run(s: &Stage, index: &BTreeMap<&str, StageIx>, now: Instant) -> StageR
         .enumerate()
         .map(|(j, a)| (a.name.as_str(), ActionIx(j)))
         .collect();
-    let mut actions: Vec<ActionRun> = s
+    let actions: Vec<ActionRun> = s
         .actions
         .iter()
         .map(|a| ActionRun {
@@ -205,16 +203,11 @@ fn stage_run(s: &Stage, index: &BTreeMap<&str, StageIx>, now: Instant) -> StageR
                 .iter()
                 .filter_map(|p| by_name.get(p.as_str()).copied())
                 .collect(),
-            awaited: false,
             limit: None,
             state: ActState::Pending,
             attempts: 0,
         })
         .collect();
-    let awaited: Vec<ActionIx> = actions.iter().flat_map(|a| a.preds.clone()).collect();
-    for p in awaited {
-        actions[p.0].awaited = true;
-    }
     StageRun {
         sources: s
             .inbound

@@ -3,8 +3,8 @@
 //! A change something may depend on (an action or stage ending, a run ending) commits
 //! before the call returns, in one transaction with the changes queued before it; a change
 //! nothing depends on ("running") is queued, and committed with the next commit or within
-//! `MAX_QUEUED`; an end nothing waits for goes to the writer thread (`writer.rs`). A crash
-//! can lose only queued "running" marks, which resuming treats as "not finished" anyway.
+//! `MAX_QUEUED`. A crash can lose only queued "running" marks, which resuming treats as "not
+//! finished" anyway.
 
 use std::path::Path;
 
@@ -62,7 +62,7 @@ impl History {
         snapshot: &Snapshot<'_>,
     ) -> Result<String, Error> {
         // Immediate: another pipec process starting a run waits, so sequence numbers (and
-        // ids) stay unique. (After what this process's writer thread has.)
+        // ids) stay unique. (After what this process has queued.)
         self.flush()?;
         let tx = immediate(&self.conn)?;
         let seq: i64 = tx
@@ -213,10 +213,36 @@ impl History {
         match when {
             Commit::Now => self.flush(),
             // Nothing waits longer than this, whoever looks at the history meanwhile.
-            Commit::Queued if self.queued_for() >= Some(MAX_QUEUED) => self.commit_soon(),
-            // `Soon`: the caller hands it over with `committed`.
-            Commit::Queued | Commit::Soon => Ok(()),
+            Commit::Queued if self.queued_for() >= Some(MAX_QUEUED) => self.flush(),
+            Commit::Queued => Ok(()),
         }
+    }
+
+    /// Commits whatever is queued, in one transaction (`BEGIN IMMEDIATE`), on this process's
+    /// connection (`synchronous=NORMAL`: no `fsync`). Returns once it is committed. Every
+    /// statement of it is prepared once per connection, `BEGIN` and `COMMIT` included: an
+    /// end commits alone, so parsing those two again would be a good part of its cost.
+    pub fn flush(&self) -> Result<(), Error> {
+        let changes = self.take_queued();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let run = |sql: &str| {
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut st| st.execute([]))
+                .map(|_| ())
+                .map_err(super::sql)
+        };
+        run("BEGIN IMMEDIATE")?;
+        let done = changes
+            .iter()
+            .try_for_each(|c| apply(&self.conn, c))
+            .and_then(|()| run("COMMIT"));
+        if done.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        done
     }
 
     /// Adds the time this process spent on the run (commits at once).
@@ -234,7 +260,7 @@ impl History {
 
 /// Folds an action's queued "running" change into its end when both wait for the same
 /// commit (one row update instead of two).
-pub(super) fn fold(changes: Vec<Change>) -> Vec<Change> {
+fn fold(changes: Vec<Change>) -> Vec<Change> {
     let mut out: Vec<Option<Change>> = Vec::with_capacity(changes.len());
     let mut running: std::collections::HashMap<(String, String, String), usize> =
         std::collections::HashMap::new();
@@ -274,7 +300,7 @@ pub(super) fn fold(changes: Vec<Change>) -> Vec<Change> {
 }
 
 /// Applies one change in the transaction `conn` is in.
-pub(super) fn apply(conn: &Connection, change: &Change) -> Result<(), Error> {
+fn apply(conn: &Connection, change: &Change) -> Result<(), Error> {
     match change {
         Change::Run { run, status, at } => apply_run(conn, run, *status, at),
         Change::Stage {
@@ -415,9 +441,6 @@ pub struct StageUpdate<'a> {
 pub enum Commit {
     /// Something is about to depend on it: committed before the call returns.
     Now,
-    /// Nothing waits for it: queued, and handed to the writer thread by
-    /// `History::committed`, which says when it is committed (at once, in the background).
-    Soon,
     /// With the next commit, or within `MAX_QUEUED` ("running" marks).
     Queued,
 }
