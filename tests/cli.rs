@@ -86,6 +86,7 @@ fn check_json_columns_count_unicode_scalars() {
     let v = Test::new()
         .file("app.pipe", src)
         .args(&["check", "app.pipe", "--format", "json"])
+        .status(1)
         .run()
         .json();
     // `    action compile: sh { run = "é→ ${params.` is 44 characters (47 bytes).
@@ -390,6 +391,7 @@ fn sarif_uris_are_encoded_and_columns_are_code_points() {
     let v = Test::new()
         .file("we ird#1.pipe", BROKEN)
         .args(&["check", "we ird#1.pipe", "--format", "sarif"])
+        .status(1)
         .run()
         .json();
     assert_eq!(v["runs"][0]["columnKind"], "unicodeCodePoints");
@@ -405,6 +407,7 @@ fn paths_are_shown_relative_to_the_current_folder() {
         .file("ci/app.pipe", BROKEN)
         .file("ci/sub/keep", "");
     t.args(&["check", "ci/sub/../app.pipe", "--format", "short"])
+        .status(1)
         .stdout_starts_with("ci/app.pipe:6:14:")
         .run();
 }
@@ -414,6 +417,7 @@ fn a_file_named_twice_is_checked_once() {
     let out = Test::new()
         .file("app.pipe", BROKEN)
         .args(&["check", "app.pipe", "./app.pipe", "--format", "short"])
+        .status(1)
         .run();
     assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
 }

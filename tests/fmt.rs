@@ -264,6 +264,7 @@ fn fmt_refuses_a_file_with_syntax_errors_and_goes_on() {
     let check = Test::new()
         .file("a_broken.pipe", BROKEN)
         .args(&["check", "a_broken.pipe"])
+        .status(1)
         .run();
     let report = check.stderr.split("checked 1 file").next().expect("report");
     assert!(

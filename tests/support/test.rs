@@ -125,7 +125,7 @@ impl Expect {
 
 /// One `pipec` command in a [`Test`]'s folder and what it must do. Nothing is inherited
 /// from the test's own environment that changes pipec's output: `NO_COLOR` and
-/// `PIPEC_STATE_DIR` are removed, `COLUMNS` is 80.
+/// `PIPEC_STATE_DIR` are removed, `COLUMNS` is 100 (pipec's own default).
 #[must_use = "a command does nothing until it is run"]
 pub(crate) struct Run<'a> {
     test: &'a Test,
@@ -268,7 +268,7 @@ impl<'a> Run<'a> {
             .current_dir(self.test.dir.path())
             .env_remove("NO_COLOR")
             .env_remove("PIPEC_STATE_DIR")
-            .env("COLUMNS", "80")
+            .env("COLUMNS", "100")
             .envs(self.test.env.iter().map(|(k, v)| (k, v)))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(match &self.stdin {
