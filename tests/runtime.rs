@@ -530,6 +530,7 @@ fn no_attempt_starts_or_retries_once_the_stage_time_is_up() {
     Test::new()
         .file("pipeline.pipe", src)
         .state(["run", "pipeline.pipe"])
+        .status(1)
         .stderr_contains("timed out: the stage's timeout (1s) was reached")
         .run();
 }
