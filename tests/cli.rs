@@ -11,7 +11,7 @@ const WARNS: &str = "pipeline p {\n  param unused: string = \"x\"\n  stage build
 fn check_clean_file_exits_0() {
     Test::new()
         .file("app.pipe", CLEAN)
-        .args(&["check", "app.pipe"])
+        .args(["check", "app.pipe"])
         .stderr_contains("checked 1 file: 0 errors, 0 warnings")
         .run();
 }
@@ -22,7 +22,7 @@ fn check_defaults_to_the_current_folder_recursively() {
         .file("ci/a.pipe", CLEAN)
         .file("ci/deep/b.pipe", BROKEN)
         .file("notes.txt", "x")
-        .args(&["check"])
+        .args(["check"])
         .status(1)
         .stderr_contains("checked 2 files")
         .stderr_contains("ci/deep/b.pipe")
@@ -33,7 +33,7 @@ fn check_defaults_to_the_current_folder_recursively() {
 fn check_errors_exit_1_with_human_report() {
     Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe"])
+        .args(["check", "app.pipe"])
         .status(1)
         .stderr_contains("unknown stage `biuld`")
         .stderr_contains("did you mean `build`?")
@@ -46,7 +46,7 @@ fn check_errors_exit_1_with_human_report() {
 fn check_short_format() {
     let out = Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe", "--format", "short"])
+        .args(["check", "app.pipe", "--format", "short"])
         .status(1)
         .run();
     assert_eq!(
@@ -59,7 +59,7 @@ fn check_short_format() {
 fn check_json_format_matches_the_cli_spec() {
     let v = Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe", "--format", "json"])
+        .args(["check", "app.pipe", "--format", "json"])
         .status(1)
         .run()
         .json();
@@ -85,7 +85,7 @@ fn check_json_columns_count_unicode_scalars() {
     let src = "pipeline p {\n  stage build {\n    action compile: sh { run = \"é→ ${params.nope}\" }\n  }\n}\n";
     let v = Test::new()
         .file("app.pipe", src)
-        .args(&["check", "app.pipe", "--format", "json"])
+        .args(["check", "app.pipe", "--format", "json"])
         .status(1)
         .run()
         .json();
@@ -97,7 +97,7 @@ fn check_json_columns_count_unicode_scalars() {
 fn check_sarif_format() {
     let v = Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe", "--format", "sarif"])
+        .args(["check", "app.pipe", "--format", "sarif"])
         .status(1)
         .run()
         .json();
@@ -124,7 +124,7 @@ fn check_sarif_format() {
 fn check_github_format() {
     Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe", "--format", "github"])
+        .args(["check", "app.pipe", "--format", "github"])
         .status(1)
         .stdout_starts_with("::error file=app.pipe,line=6,col=14,endLine=6,endColumn=19,title=E0201::unknown stage `biuld`%0Ahelp: did you mean `build`?")
         .run();
@@ -139,7 +139,7 @@ fn deny_warnings_accepts_outputs_nobody_reads() {
             "app.pipe",
             "pipeline p {\n  stage build {\n    action compile: sh {\n      run = \"echo v=1 >> $PIPEC_OUTPUT\"\n      exports = [v]\n      output = bin from \"out\"\n    }\n  }\n}\n",
         )
-        .args(&["check", "app.pipe", "--deny-warnings"])
+        .args(["check", "app.pipe", "--deny-warnings"])
         .stderr_contains("0 warnings")
         .run();
 }
@@ -147,12 +147,10 @@ fn deny_warnings_accepts_outputs_nobody_reads() {
 #[test]
 fn warnings_exit_0_unless_denied() {
     let t = Test::new().file("app.pipe", WARNS);
-    t.args(&["check", "app.pipe"])
-        .stderr_contains("W0001")
-        .run();
+    t.args(["check", "app.pipe"]).stderr_contains("W0001").run();
     Test::new()
         .file("app.pipe", WARNS)
-        .args(&["check", "app.pipe", "--deny-warnings"])
+        .args(["check", "app.pipe", "--deny-warnings"])
         .status(1)
         .run();
 }
@@ -160,7 +158,7 @@ fn warnings_exit_0_unless_denied() {
 #[test]
 fn check_reads_stdin_with_a_name() {
     Test::new()
-        .args(&[
+        .args([
             "check",
             "--stdin-filename",
             "ci/app.pipe",
@@ -176,7 +174,7 @@ fn check_reads_stdin_with_a_name() {
 #[test]
 fn check_missing_file_exits_2() {
     Test::new()
-        .args(&["check", "nope.pipe"])
+        .args(["check", "nope.pipe"])
         .status(2)
         .stderr_contains("cannot read `nope.pipe`")
         .run();
@@ -185,7 +183,7 @@ fn check_missing_file_exits_2() {
 #[test]
 fn bad_flag_exits_2() {
     Test::new()
-        .args(&["check", "--format", "xml"])
+        .args(["check", "--format", "xml"])
         .status(2)
         .run();
 }
@@ -193,7 +191,7 @@ fn bad_flag_exits_2() {
 #[test]
 fn help_teaches_with_examples() {
     Test::new()
-        .args(&["check", "--help"])
+        .args(["check", "--help"])
         .stdout_contains("Examples:")
         .stdout_contains("--deny-warnings")
         .run();
@@ -202,7 +200,7 @@ fn help_teaches_with_examples() {
 #[test]
 fn explain_prints_the_page() {
     Test::new()
-        .args(&["explain", "e0201"])
+        .args(["explain", "e0201"])
         .stdout_starts_with("# E0201: unknown name")
         .stdout_contains("## Fix")
         .run();
@@ -211,7 +209,7 @@ fn explain_prints_the_page() {
 #[test]
 fn explain_unknown_code_exits_2_with_suggestion() {
     Test::new()
-        .args(&["explain", "E0210"])
+        .args(["explain", "E0210"])
         .status(2)
         .stderr_contains("unknown diagnostic code `E0210`")
         .stderr_contains("did you mean")
@@ -221,7 +219,7 @@ fn explain_unknown_code_exits_2_with_suggestion() {
 #[test]
 fn compile_writes_ir_that_reads_back() {
     let t = Test::new().file("app.pipe", CLEAN);
-    t.args(&["compile", "app.pipe", "-o", "app.ir.json"]).run();
+    t.args(["compile", "app.pipe", "-o", "app.ir.json"]).run();
     let text = std::fs::read_to_string(t.path("app.ir.json")).expect("IR written");
     let ir = pipec::ir::from_json(&text).expect("IR reads back");
     assert_eq!(ir.ir_version, pipec::ir::IR_VERSION);
@@ -234,7 +232,7 @@ fn compile_to_stdout() {
     let version = format!("\"ir_version\": {}", pipec::ir::IR_VERSION);
     Test::new()
         .file("app.pipe", CLEAN)
-        .args(&["compile", "app.pipe"])
+        .args(["compile", "app.pipe"])
         .stdout_contains(&version)
         .run();
 }
@@ -242,7 +240,7 @@ fn compile_to_stdout() {
 #[test]
 fn compile_errors_exit_1_and_write_nothing() {
     let t = Test::new().file("app.pipe", BROKEN);
-    t.args(&["compile", "app.pipe", "-o", "out.json"])
+    t.args(["compile", "app.pipe", "-o", "out.json"])
         .status(1)
         .stderr_contains("E0201")
         .run();
@@ -254,11 +252,11 @@ fn compile_allows_params_without_default_and_bakes_given_values() {
     let src = "pipeline p {\n  param env: string\n  param n: int = 1\n  stage build {\n    action compile: sh { run = \"make ${params.env} ${params.n}\" }\n  }\n}\n";
     Test::new()
         .file("app.pipe", src)
-        .args(&["compile", "app.pipe"])
+        .args(["compile", "app.pipe"])
         .run();
     let out = Test::new()
         .file("app.pipe", src)
-        .args(&["compile", "app.pipe", "--param", "n=7"])
+        .args(["compile", "app.pipe", "--param", "n=7"])
         .run();
     let ir = pipec::ir::from_json(&out.stdout).expect("ir");
     assert_eq!(
@@ -267,7 +265,7 @@ fn compile_allows_params_without_default_and_bakes_given_values() {
     );
     Test::new()
         .file("app.pipe", src)
-        .args(&["compile", "app.pipe", "--param", "n=seven"])
+        .args(["compile", "app.pipe", "--param", "n=seven"])
         .status(1)
         .stderr_contains("not an integer")
         .run();
@@ -277,7 +275,7 @@ fn compile_allows_params_without_default_and_bakes_given_values() {
 fn compile_other_targets_are_a_clear_usage_error() {
     Test::new()
         .file("app.pipe", CLEAN)
-        .args(&["compile", "app.pipe", "--target", "github"])
+        .args(["compile", "app.pipe", "--target", "github"])
         .status(2)
         .stderr_contains("only `--target ir`")
         .run();
@@ -290,7 +288,7 @@ fn compile_local_import() {
     let out = Test::new()
         .file("ci/lib/common.pipe", lib)
         .file("ci/app.pipe", app)
-        .args(&["compile", "ci/app.pipe"])
+        .args(["compile", "ci/app.pipe"])
         .run();
     let ir = pipec::ir::from_json(&out.stdout).expect("ir");
     assert_eq!(
@@ -344,7 +342,7 @@ fn run_refuses_a_string_in_shell_arithmetic_before_running() {
             "app.pipe",
             "pipeline p {\n  param n: string = \"1\"\n  stage s {\n    action a: sh { run = \"touch started; declare -i v; v=${params.n}\" }\n  }\n}\n",
         );
-    t.args(&["run", "app.pipe", "--param", "n=a[$(touch pwned)]"])
+    t.args(["run", "app.pipe", "--param", "n=a[$(touch pwned)]"])
         .status(1)
         .stderr_contains("E0301")
         .run();
@@ -355,7 +353,7 @@ fn run_refuses_a_string_in_shell_arithmetic_before_running() {
 fn stdin_filename_with_paths_is_a_usage_error() {
     Test::new()
         .file("one.pipe", BROKEN)
-        .args(&["check", "--stdin-filename", "x.pipe", "one.pipe"])
+        .args(["check", "--stdin-filename", "x.pipe", "one.pipe"])
         .stdin(CLEAN)
         .status(2)
         .stderr_contains("standard input only")
@@ -366,7 +364,7 @@ fn stdin_filename_with_paths_is_a_usage_error() {
 fn compile_keeps_stdout_for_the_ir_when_diagnostics_are_machine_readable() {
     let out = Test::new()
         .file("app.pipe", WARNS)
-        .args(&["compile", "app.pipe", "--format", "json"])
+        .args(["compile", "app.pipe", "--format", "json"])
         .run();
     pipec::ir::from_json(&out.stdout).expect("stdout is exactly the IR");
     let diags: serde_json::Value =
@@ -379,7 +377,7 @@ fn short_format_is_one_line_per_diagnostic() {
     let src = "pipeline p {\n  trigger push { branches = [\"a\\nb{\"] }\n  stage a { action x: sh { run = \"x\" } }\n}\n";
     let out = Test::new()
         .file("app.pipe", src)
-        .args(&["check", "app.pipe", "--format", "short"])
+        .args(["check", "app.pipe", "--format", "short"])
         .status(1)
         .run();
     assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
@@ -390,7 +388,7 @@ fn short_format_is_one_line_per_diagnostic() {
 fn sarif_uris_are_encoded_and_columns_are_code_points() {
     let v = Test::new()
         .file("we ird#1.pipe", BROKEN)
-        .args(&["check", "we ird#1.pipe", "--format", "sarif"])
+        .args(["check", "we ird#1.pipe", "--format", "sarif"])
         .status(1)
         .run()
         .json();
@@ -406,7 +404,7 @@ fn paths_are_shown_relative_to_the_current_folder() {
     let t = Test::new()
         .file("ci/app.pipe", BROKEN)
         .file("ci/sub/keep", "");
-    t.args(&["check", "ci/sub/../app.pipe", "--format", "short"])
+    t.args(["check", "ci/sub/../app.pipe", "--format", "short"])
         .status(1)
         .stdout_starts_with("ci/app.pipe:6:14:")
         .run();
@@ -416,7 +414,7 @@ fn paths_are_shown_relative_to_the_current_folder() {
 fn a_file_named_twice_is_checked_once() {
     let out = Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe", "./app.pipe", "--format", "short"])
+        .args(["check", "app.pipe", "./app.pipe", "--format", "short"])
         .status(1)
         .run();
     assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
@@ -428,7 +426,7 @@ fn a_script_passed_to_a_template_stays_a_script() {
     let src = "template t(cmd: string): sh { run = cmd }\npipeline p {\n  param x: string = \"a; rm -rf /\"\n  stage s { action a: t { cmd = \"echo ${params.x}\" } }\n}\n";
     let out = Test::new()
         .file("app.pipe", src)
-        .args(&["compile", "app.pipe"])
+        .args(["compile", "app.pipe"])
         .run();
     let ir = pipec::ir::from_json(&out.stdout).expect("ir");
     let run = &ir.pipeline.stages[0].actions[0].params["run"];
@@ -445,7 +443,7 @@ fn relative_paths_in_imported_templates_are_rebased_to_the_pipeline() {
     let out = Test::new()
         .file("ci/lib/f.pipe", lib)
         .file("ci/app.pipe", app)
-        .args(&["compile", "ci/app.pipe"])
+        .args(["compile", "ci/app.pipe"])
         .run();
     let ir = pipec::ir::from_json(&out.stdout).expect("ir");
     let path = &ir.pipeline.stages[0].actions[0].params["path"];
@@ -469,7 +467,7 @@ const RUNNABLE: &str = "pipeline p {\n  param env: string = \"staging\"\n  trigg
 #[test]
 fn dry_run_prints_the_plan_and_runs_nothing() {
     let t = Test::new().file("app.pipe", RUNNABLE);
-    t.args(&["run", "app.pipe", "--dry-run"])
+    t.args(["run", "app.pipe", "--dry-run"])
         .stdout_contains("1. stage `build`: runs")
         .stdout_contains("`pack` (after make): runs")
         .stdout_contains("2. stage `deploy`: skipped: entry: `params.env == \"prod\"` is false")
@@ -485,7 +483,7 @@ fn dry_run_says_an_approval_waits_for_approval() {
             "app.pipe",
             "pipeline p {\n  stage build {\n    action make: sh { run = \"true\" }\n  }\n  stage gate {\n    action ok: approval { summary = \"ship?\" }\n  }\n}\n",
         )
-        .args(&["run", "app.pipe", "--dry-run"])
+        .args(["run", "app.pipe", "--dry-run"])
         .stdout_contains("- `ok`: waits for approval\n")
         .stdout_contains("- `make`: runs\n")
         .run();
@@ -495,7 +493,7 @@ fn dry_run_says_an_approval_waits_for_approval() {
 fn dry_run_uses_params() {
     Test::new()
         .file("app.pipe", RUNNABLE)
-        .args(&["run", "app.pipe", "--dry-run", "--param", "env=prod"])
+        .args(["run", "app.pipe", "--dry-run", "--param", "env=prod"])
         .stdout_contains("2. stage `deploy`: runs")
         .run();
 }
@@ -505,7 +503,7 @@ fn run_reports_a_missing_param_value_as_e0206() {
     let src = RUNNABLE.replace("param env: string = \"staging\"", "param env: string");
     Test::new()
         .file("app.pipe", &src)
-        .args(&["run", "app.pipe", "--dry-run"])
+        .args(["run", "app.pipe", "--dry-run"])
         .status(1)
         .stderr_contains("E0206")
         .stderr_contains("missing value for param `env`")
@@ -516,7 +514,7 @@ fn run_reports_a_missing_param_value_as_e0206() {
 fn an_event_no_trigger_matches_runs_nothing_and_says_why() {
     Test::new()
         .file("app.pipe", RUNNABLE)
-        .args(&[
+        .args([
             "run",
             "app.pipe",
             "--dry-run",
@@ -540,12 +538,12 @@ fn dry_run_reads_compiled_ir() {
     let json = pipec::ir::to_json(&ir);
     Test::new()
         .file("app.ir.json", &json)
-        .args(&["run", "app.ir.json", "--dry-run"])
+        .args(["run", "app.ir.json", "--dry-run"])
         .stdout_contains("1. stage `build`: runs")
         .run();
     Test::new()
         .file("bad.json", "{\"ir_version\": 7}")
-        .args(&["run", "bad.json", "--dry-run"])
+        .args(["run", "bad.json", "--dry-run"])
         .status(2)
         .stderr_contains("version 7")
         .run();
@@ -559,7 +557,7 @@ fn a_diagnostic_past_a_very_long_line_is_reported_without_a_snippet() {
     );
     Test::new()
         .file("wide.pipe", &src)
-        .args(&["check", "wide.pipe"])
+        .args(["check", "wide.pipe"])
         .status(1)
         .stderr_contains("error[E0101]")
         .stderr_contains("wide.pipe:1:70")
@@ -571,7 +569,7 @@ fn events_are_spelled_as_in_the_spec_and_decided_before_params() {
     let src = "pipeline p {\n  param env: string\n  trigger pull_request { branches = [\"main\"] events = [opened] }\n  stage a { action x: sh { run = \"echo ${params.env}\" } }\n}\n";
     let t = Test::new().file("p.pipe", src);
     // No trigger matches, so the missing param does not matter.
-    t.args(&[
+    t.args([
         "run",
         "p.pipe",
         "--dry-run",
@@ -584,7 +582,7 @@ fn events_are_spelled_as_in_the_spec_and_decided_before_params() {
     ])
     .stderr_contains("branch `dev` does not match")
     .run();
-    t.args(&[
+    t.args([
         "run",
         "p.pipe",
         "--dry-run",
@@ -604,7 +602,7 @@ fn events_are_spelled_as_in_the_spec_and_decided_before_params() {
 fn an_unknown_param_is_reported_briefly() {
     let out = Test::new()
         .file("app.pipe", CLEAN)
-        .args(&["run", "app.pipe", "--dry-run", "--param", "nope=1"])
+        .args(["run", "app.pipe", "--dry-run", "--param", "nope=1"])
         .status(1)
         .stderr_contains("unknown param `nope`")
         .run();
@@ -620,7 +618,7 @@ fn dry_run_sees_through_stages_that_may_be_skipped() {
     let src = "pipeline g {\n  param p: bool = false\n  stage a { action x: sh { run = \"a\"  exports = [v] } }\n  stage b { entry { require a.x.v == \"y\" else skip } action x: sh { run = \"b\" } }\n  stage c { entry { require params.p else skip } action x: sh { run = \"c\" } }\n  stage d { action x: sh { run = \"d\" } }\n  transition c -> d disabled \"freeze\"\n}\n";
     Test::new()
         .file("g.pipe", src)
-        .args(&["run", "g.pipe", "--dry-run"])
+        .args(["run", "g.pipe", "--dry-run"])
         .stdout_contains("2. stage `b`: runs, or is skipped by its entry")
         .stdout_contains("3. stage `c`: skipped: entry: `params.p` is false")
         .stdout_contains("4. stage `d`: held: transition c -> d is disabled: freeze")
@@ -632,7 +630,7 @@ fn dry_run_says_which_stages_never_start_after_a_failure() {
     let src = "pipeline g {\n  param e: string = \"dev\"\n  stage a { action x: sh { run = \"a\" } }\n  stage b { entry { require params.e == \"prod\" else fail } action x: sh { run = \"b\" } }\n  stage c { action x: sh { run = \"c\" } }\n}\n";
     Test::new()
         .file("g.pipe", src)
-        .args(&["run", "g.pipe", "--dry-run"])
+        .args(["run", "g.pipe", "--dry-run"])
         .stdout_contains("2. stage `b`: fails the run")
         .stdout_contains("3. stage `c`: not started: the run fails before")
         .run();
@@ -651,7 +649,7 @@ fn hand_edited_ir_is_validated_before_running() {
     ir.pipeline.stages[0].inbound.push(back);
     Test::new()
         .file("bad.json", &pipec::ir::to_json(&ir))
-        .args(&["run", "bad.json", "--dry-run"])
+        .args(["run", "bad.json", "--dry-run"])
         .status(1)
         .stderr_contains("the stage graph has a cycle")
         .run();

@@ -48,17 +48,17 @@ fn an_approval_holds_the_run_until_it_is_approved_and_resumed() {
     assert_eq!(stage(&v, "ask")["status"], "waiting");
     assert_eq!(action(&v, "ask", "ok")["status"], "waiting");
     // Nothing decided yet: held again.
-    t.state(&["resume", "last"]).status(3).run();
+    t.state(["resume", "last"]).status(3).run();
     // Only its approvers may decide.
-    t.state(&["approve", "last", "ask.ok", "--as", "eve"])
+    t.state(["approve", "last", "ask.ok", "--as", "eve"])
         .status(2)
         .stderr_contains("`eve` may not approve `ask.ok`: its approvers are bob, ann")
         .run();
-    t.state(&["approve", "last", "build.a", "--as", "bob"])
+    t.state(["approve", "last", "build.a", "--as", "bob"])
         .status(2)
         .stderr_contains("not an approval action (its approvals: ask.ok)")
         .run();
-    t.state(&[
+    t.state([
         "approve",
         "last",
         "ask.ok",
@@ -69,16 +69,16 @@ fn an_approval_holds_the_run_until_it_is_approved_and_resumed() {
     ])
     .stderr_contains("`pipec resume")
     .run();
-    t.state(&["reject", "last", "ask.ok", "--as", " "])
+    t.state(["reject", "last", "ask.ok", "--as", " "])
         .status(2)
         .stderr_contains("`--as` needs a name")
         .run();
-    t.state(&["reject", "last", "ask.ok", "--as", "bob"])
+    t.state(["reject", "last", "ask.ok", "--as", "bob"])
         .status(2)
         .stderr_contains("was already approved by ann")
         .run();
     // `resume` schedules and shows like `run` (`--jobs`, `--verbose`).
-    t.state(&["resume", "last", "--jobs", "1", "--verbose"])
+    t.state(["resume", "last", "--jobs", "1", "--verbose"])
         .stderr_contains("approved by ann: lgtm")
         .stderr_contains("after.a | shipped")
         .run();
@@ -88,10 +88,10 @@ fn an_approval_holds_the_run_until_it_is_approved_and_resumed() {
     assert_eq!(v["status"], "succeeded");
     assert_eq!(action(&v, "ask", "ok")["status"], "succeeded");
     // A finished run: its outcome, and its exit code.
-    t.state(&["resume", "last"])
+    t.state(["resume", "last"])
         .stderr_contains("has ended: succeeded")
         .run();
-    t.state(&["logs", "last", "ask.ok"])
+    t.state(["logs", "last", "ask.ok"])
         .stdout_contains("approved by ann: lgtm")
         .run();
     assert_eq!(
@@ -104,7 +104,7 @@ fn an_approval_holds_the_run_until_it_is_approved_and_resumed() {
 fn a_rejected_or_timed_out_approval_fails_the_run() {
     let t = Test::new().file("pipeline.pipe", GATE);
     t.state(["run", "pipeline.pipe"]).status(3).run();
-    t.state(&[
+    t.state([
         "reject",
         "last",
         "ask.ok",
@@ -114,15 +114,15 @@ fn a_rejected_or_timed_out_approval_fails_the_run() {
         "not now",
     ])
     .run();
-    t.state(&["resume", "last"])
+    t.state(["resume", "last"])
         .status(1)
         .stderr_contains("rejected by bob: not now")
         .run();
     assert_eq!(lines(&t, "log"), ["build"]);
     // Retrying asks again.
-    t.state(&["retry", "last"]).status(3).run();
-    t.state(&["approve", "last", "ask.ok", "--as", "bob"]).run();
-    t.state(&["resume", "last"]).run();
+    t.state(["retry", "last"]).status(3).run();
+    t.state(["approve", "last", "ask.ok", "--as", "bob"]).run();
+    t.state(["resume", "last"]).run();
     assert_eq!(lines(&t, "log"), ["build", "after"]);
 
     // An approval whose time is up when the run goes on fails.
@@ -136,16 +136,16 @@ fn a_rejected_or_timed_out_approval_fails_the_run() {
     )
     .expect("update");
     // Too late to decide.
-    t.state(&["approve", "last", "ask.ok"])
+    t.state(["approve", "last", "ask.ok"])
         .status(2)
         .stderr_contains("waited longer than its timeout (1m)")
         .run();
-    t.state(&["resume", "last"])
+    t.state(["resume", "last"])
         .status(1)
         .stderr_contains("no decision within its timeout (1m)")
         .run();
     // Approving a finished run is refused.
-    t.state(&["approve", "last", "ask.ok"])
+    t.state(["approve", "last", "ask.ok"])
         .status(2)
         .stderr_contains("has ended (failed)")
         .run();
@@ -163,9 +163,9 @@ fn a_decision_reaches_a_run_whose_process_still_goes_on() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let child = t.state(&["run", "pipeline.pipe"]).spawn();
+    let child = t.state(["run", "pipeline.pipe"]).spawn();
     wait_for("the approval to wait", || {
-        let out = t.state(&["approve", "last", "ask.ok"]).any_status().run();
+        let out = t.state(["approve", "last", "ask.ok"]).any_status().run();
         out.code == 0
     });
     child.wait();
@@ -187,16 +187,16 @@ fn a_disabled_transition_holds_the_run_until_it_is_enabled() {
         .run();
     let v = t.show("last");
     assert_eq!(stage(&v, "deploy")["status"], "waiting");
-    t.state(&["show", "last"])
+    t.state(["show", "last"])
         .stdout_contains("release freeze")
         .run();
     // Still disabled: held again.
-    t.state(&["resume", "last"]).status(3).run();
-    t.state(&["transition", "enable", "gate", "build", "nope"])
+    t.state(["resume", "last"]).status(3).run();
+    t.state(["transition", "enable", "gate", "build", "nope"])
         .status(2)
         .stderr_contains("has no transition build -> nope")
         .run();
-    t.state(&[
+    t.state([
         "transition",
         "enable",
         "gate",
@@ -206,14 +206,14 @@ fn a_disabled_transition_holds_the_run_until_it_is_enabled() {
         "freeze over",
     ])
     .run();
-    t.state(&["show", "last"])
+    t.state(["show", "last"])
         .stdout_contains("transition build -> deploy: enabled (freeze over, set by")
         .run();
-    t.state(&["resume", "last"]).run();
+    t.state(["resume", "last"]).run();
     assert_eq!(lines(&t, "log"), ["build", "deploy"]);
     // The override lasts: the next run goes through; disabling from the command line holds.
     t.state(["run", "pipeline.pipe"]).run();
-    t.state(&[
+    t.state([
         "transition",
         "disable",
         "gate",
@@ -255,12 +255,12 @@ const CRASH: &str = r#"pipeline crash {
 #[test]
 fn after_kill_9_resume_reruns_only_the_interrupted_action() {
     let t = Test::new().file("pipeline.pipe", CRASH);
-    let child = t.state(&["run", "pipeline.pipe"]).spawn();
+    let child = t.state(["run", "pipeline.pipe"]).spawn();
     wait_for("the action to start", || {
         t.path("started").exists() && t.path("pid.0").exists()
     });
     // A second process cannot take the run while its owner lives.
-    t.state(&["resume", "last"])
+    t.state(["resume", "last"])
         .status(2)
         .stderr_contains("is being run by another pipec")
         .run();
@@ -275,7 +275,7 @@ fn after_kill_9_resume_reruns_only_the_interrupted_action() {
         "the interrupted action's process outlives pipec"
     );
     std::fs::write(t.path("n"), "1").expect("write");
-    t.state(&["resume", "last"])
+    t.state(["resume", "last"])
         .stderr_contains("process(es) left by the earlier pipec")
         .run();
     assert!(!alive(stray), "the stray process {stray} was ended");
@@ -297,7 +297,7 @@ fn retry_runs_the_recorded_pipeline_and_says_so() {
         "edited >> ../../../../log",
     );
     std::fs::write(t.path("pipeline.pipe"), edited).expect("write");
-    t.state(&["retry", "last"])
+    t.state(["retry", "last"])
         .status(1)
         .stderr_contains("is retried as it was recorded when it started")
         .stderr_contains("changes made to `")
@@ -317,9 +317,9 @@ fn retry_reruns_the_failed_stage_in_the_same_run() {
 "#;
     let t = Test::new().file("pipeline.pipe", src);
     t.state(["run", "pipeline.pipe"]).status(1).run();
-    t.state(&["retry", "last"]).status(1).run();
+    t.state(["retry", "last"]).status(1).run();
     std::fs::write(t.path("fixed"), "").expect("write");
-    t.state(&["retry", "last"]).run();
+    t.state(["retry", "last"]).run();
     let mut log = lines(&t, "log");
     log.sort();
     assert_eq!(log, ["flaky", "flaky", "flaky", "next", "ok"]);
@@ -327,7 +327,7 @@ fn retry_reruns_the_failed_stage_in_the_same_run() {
     assert_eq!(v["status"], "succeeded");
     assert_eq!(action(&v, "s", "flaky")["attempts"], 3);
     // Only failed (or stopped) runs are retried.
-    t.state(&["retry", "last"])
+    t.state(["retry", "last"])
         .status(2)
         .stderr_contains("the status of run")
         .stderr_contains("is `succeeded`")
@@ -337,7 +337,7 @@ fn retry_reruns_the_failed_stage_in_the_same_run() {
     t.state(["run", "pipeline.pipe"]).status(1).run();
     std::fs::write(t.path("fixed"), "").expect("write");
     std::fs::write(t.path("log"), "").expect("write");
-    t.state(&["retry", "last", "--all"]).run();
+    t.state(["retry", "last", "--all"]).run();
     let mut log = lines(&t, "log");
     log.sort();
     assert_eq!(log, ["flaky", "next", "ok"]);
@@ -364,16 +364,16 @@ fn a_failed_stage_rolls_back_to_the_inputs_of_its_last_success() {
     let t = Test::new().file("pipeline.pipe", RELEASE);
     // Nothing to roll back to yet.
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "version=1", "--param", "broken=true"])
+        .args(["--param", "version=1", "--param", "broken=true"])
         .status(1)
         .stderr_contains("no earlier run of `release` in which `deploy` succeeded")
         .run();
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "version=2"])
+        .args(["--param", "version=2"])
         .run();
     std::fs::write(t.path("log"), "").expect("write");
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "version=3", "--param", "broken=true"])
+        .args(["--param", "version=3", "--param", "broken=true"])
         .status(1)
         .stderr_contains("succeeded")
         .stderr_contains("rolled back by run")
@@ -382,21 +382,21 @@ fn a_failed_stage_rolls_back_to_the_inputs_of_its_last_success() {
     assert_eq!(lines(&t, "log"), ["deployed 3", "deployed 2"]);
     assert_eq!(t.show("last")["status"], "failed");
     // `pipec rollback` does the same as a run of its own.
-    t.state(&["rollback", "release", "deploy"]).run();
+    t.state(["rollback", "release", "deploy"]).run();
     assert_eq!(lines(&t, "log"), ["deployed 3", "deployed 2", "deployed 2"]);
     let v = t.show("last");
     assert_eq!(stage(&v, "build")["status"], "skipped");
     assert_eq!(stage(&v, "deploy")["status"], "succeeded");
-    t.state(&["rollback", "release", "nothing"])
+    t.state(["rollback", "release", "nothing"])
         .status(2)
         .stderr_contains("pipeline `release` has no stage `nothing`")
         .run();
-    t.state(&["rollback", "nope", "deploy"])
+    t.state(["rollback", "nope", "deploy"])
         .status(2)
         .stderr_contains("pipelines that ran here: release")
         .run();
     // The rollback run says whose inputs it used, and the approval its decision.
-    t.state(&["show", "last"])
+    t.state(["show", "last"])
         .stdout_contains("a rollback, with the inputs of run")
         .run();
 }
@@ -441,13 +441,13 @@ fn most_at_once(log: &[String]) -> usize {
 fn queued_runs_take_the_stage_one_at_a_time_in_order() {
     let t = Test::new().file("pipeline.pipe", &locked("queued"));
     let mut children = vec![
-        t.state(&["run", "pipeline.pipe", "--param", "hold=1"])
+        t.state(["run", "pipeline.pipe", "--param", "hold=1"])
             .spawn(),
     ];
     wait_for("the first run to enter", || !lines(&t, "log").is_empty());
     // The others come one after another, each waiting before the next comes.
     for n in 1..4 {
-        children.push(t.state(&["run", "pipeline.pipe"]).spawn());
+        children.push(t.state(["run", "pipeline.pipe"]).spawn());
         wait_for("the run to wait", || waiting(&t) == n);
     }
     for c in children {
@@ -475,7 +475,7 @@ fn parallel_runs_share_the_stage() {
     let t = Test::new().file("pipeline.pipe", &locked("parallel"));
     let children: Vec<_> = (0..3)
         .map(|_| {
-            t.state(&["run", "pipeline.pipe", "--param", "hold=1.5"])
+            t.state(["run", "pipeline.pipe", "--param", "hold=1.5"])
                 .spawn()
         })
         .collect();
@@ -489,17 +489,17 @@ fn parallel_runs_share_the_stage() {
 fn a_newer_waiting_run_supersedes_an_older_one() {
     let t = Test::new().file("pipeline.pipe", &locked("superseded"));
     let first = t
-        .state(&["run", "pipeline.pipe", "--param", "hold=3"])
+        .state(["run", "pipeline.pipe", "--param", "hold=3"])
         .spawn();
     wait_for("the first run to enter", || !lines(&t, "log").is_empty());
     let second = t
-        .state(&["run", "pipeline.pipe"])
+        .state(["run", "pipeline.pipe"])
         .status(1)
         .stderr_contains("superseded")
         .spawn();
     // The second waits for the stage before the third comes.
     wait_for("the second run to wait", || waiting(&t) == 1);
-    let third = t.state(&["run", "pipeline.pipe"]).spawn();
+    let third = t.state(["run", "pipeline.pipe"]).spawn();
     second.wait();
     third.wait();
     first.wait();
@@ -523,12 +523,12 @@ fn of_two_resumers_of_a_dead_run_one_goes_on() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let child = t.state(&["run", "pipeline.pipe"]).spawn();
+    let child = t.state(["run", "pipeline.pipe"]).spawn();
     wait_for("the action to start", || t.path("first").exists());
     child.kill();
     let both = [
-        t.state(&["resume", "last"]).any_status().spawn(),
-        t.state(&["resume", "last"]).any_status().spawn(),
+        t.state(["resume", "last"]).any_status().spawn(),
+        t.state(["resume", "last"]).any_status().spawn(),
     ];
     let mut codes: Vec<(i32, String)> = both
         .into_iter()
@@ -553,28 +553,28 @@ fn the_gated_example_walks_through_as_its_comment_says() {
         &std::fs::read_to_string(example).expect("the example"),
     );
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "version=1.0"])
+        .args(["--param", "version=1.0"])
         .status(3)
         .run();
-    t.state(&["approve", "last", "release.go", "--comment", "ok"])
+    t.state(["approve", "last", "release.go", "--comment", "ok"])
         .run();
-    t.state(&["resume", "last"]).run();
+    t.state(["resume", "last"]).run();
     let deployed = || std::fs::read_to_string(t.path("site/VERSION")).expect("deployed");
     assert_eq!(deployed(), "1.0\n");
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "version=1.1", "--param", "broken=true"])
+        .args(["--param", "version=1.1", "--param", "broken=true"])
         .status(3)
         .run();
-    t.state(&["approve", "last", "release.go"]).run();
-    t.state(&["resume", "last"])
+    t.state(["approve", "last", "release.go"]).run();
+    t.state(["resume", "last"])
         .status(1)
         .stderr_contains("deployed 1.1")
         .stderr_contains("rolled back by run")
         .run();
     assert_eq!(deployed(), "1.0\n");
-    t.state(&["rollback", "gated", "deploy"]).run();
+    t.state(["rollback", "gated", "deploy"]).run();
     assert_eq!(deployed(), "1.0\n");
-    t.state(&[
+    t.state([
         "transition",
         "disable",
         "gated",
@@ -626,7 +626,7 @@ fn a_held_approval_records_when_it_began_waiting() {
     let started = action(&t.show("last"), "ask", "ok")["started"].clone();
     assert!(started.is_string(), "{started}");
     // Still the first wait after a resume (the timeout counts from it).
-    t.state(&["resume", "last"]).status(3).run();
+    t.state(["resume", "last"]).status(3).run();
     assert_eq!(action(&t.show("last"), "ask", "ok")["started"], started);
 }
 
@@ -645,15 +645,15 @@ fn a_rollback_that_is_held_fails_and_leaves_its_stage() {
 "#;
     let t = Test::new().file("pipeline.pipe", src);
     t.state(["run", "pipeline.pipe"]).status(3).run();
-    t.state(&["approve", "last", "deploy.ok"]).run();
-    t.state(&["resume", "last"]).run();
+    t.state(["approve", "last", "deploy.ok"]).run();
+    t.state(["resume", "last"]).run();
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "broken=true"])
+        .args(["--param", "broken=true"])
         .status(3)
         .run();
-    t.state(&["approve", "last", "deploy.ok"]).run();
+    t.state(["approve", "last", "deploy.ok"]).run();
     // The rollback waits for an approval of its own: it fails instead of holding.
-    t.state(&["resume", "last"])
+    t.state(["resume", "last"])
         .status(1)
         .stderr_contains("failed")
         .run();
@@ -682,11 +682,11 @@ fn stopping_a_held_run_ends_its_holds_and_stages_behind_a_hold_are_pending() {
     let v = t.show("last");
     assert_eq!(stage(&v, "deploy")["status"], "waiting");
     assert_eq!(stage(&v, "after")["status"], "pending");
-    t.state(&["stop", "last"]).run();
+    t.state(["stop", "last"]).run();
     let v = t.show("last");
     assert_eq!(v["status"], "stopped");
     assert_eq!(stage(&v, "deploy")["status"], "abandoned");
-    t.state(&["resume", "last"]).status(130).run();
+    t.state(["resume", "last"]).status(130).run();
 }
 
 #[test]
@@ -700,13 +700,13 @@ fn a_stage_retried_on_failure_asks_its_approval_again() {
 ";
     let t = Test::new().file("pipeline.pipe", src);
     t.state(["run", "pipeline.pipe"]).status(3).run();
-    t.state(&["reject", "last", "ask.ok", "--comment", "not yet"])
+    t.state(["reject", "last", "ask.ok", "--comment", "not yet"])
         .run();
     // The stage's retry asks again (a second attempt), and the run is held again.
-    t.state(&["resume", "last"]).status(3).run();
+    t.state(["resume", "last"]).status(3).run();
     assert_eq!(action(&t.show("last"), "ask", "ok")["attempts"], 2);
-    t.state(&["approve", "last", "ask.ok"]).run();
-    t.state(&["resume", "last"]).run();
+    t.state(["approve", "last", "ask.ok"]).run();
+    t.state(["resume", "last"]).run();
 }
 
 /// A pipeline whose `deploy` stage waits for a window: `WINDOW` is its cron.
@@ -751,11 +751,11 @@ fn an_else_wait_window_holds_the_run_until_it_opens_within_the_stage_timeout() {
     says(&why, "it opens at ");
     says(&why, "(the stage's timeout, 2h)");
     // `pipec show` says it too.
-    t.state(&["show", "last"])
+    t.state(["show", "last"])
         .stdout_contains("stage deploy: waiting (waiting for the deployment window")
         .run();
     // Resumed while it is still closed: held again, nothing ran twice.
-    t.state(&["resume", "last"]).status(3).run();
+    t.state(["resume", "last"]).status(3).run();
     assert_eq!(lines(&t, "log"), ["build"]);
     // Its timeout counts from when it began waiting, across holds.
     let db = rusqlite::Connection::open(t.path("state/history.db")).expect("history");
@@ -764,7 +764,7 @@ fn an_else_wait_window_holds_the_run_until_it_opens_within_the_stage_timeout() {
         [],
     )
     .expect("update");
-    t.state(&["resume", "last"])
+    t.state(["resume", "last"])
         .status(1)
         .stderr_contains("did not open within the stage's timeout (2h")
         .run();
@@ -777,7 +777,7 @@ fn an_open_window_with_else_wait_runs_at_once_and_the_dry_run_says_it_would_wait
     let t = Test::new().file("pipeline.pipe", &WINDOWED.replace("WINDOW", "* * * * *"));
     t.state(["run", "pipeline.pipe"]).run();
     assert_eq!(lines(&t, "log"), ["build", "deploy"]);
-    t.state(["run", "pipeline.pipe"]).args(&["--dry-run"])
+    t.state(["run", "pipeline.pipe"]).args(["--dry-run"])
         .stdout_contains("stage `deploy`: runs in its deployment window: entry: would wait for the deployment window `* * * * *` while it is closed, at most 2h (the stage's timeout)")
         .run();
 }

@@ -37,15 +37,15 @@ fn retry_refuses_a_run_whose_stage_a_later_run_has_entered() {
         .file("pipeline.pipe", DEPLOYS)
         .file("broken", "");
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "v=1"])
+        .args(["--param", "v=1"])
         .status(1)
         .run();
     let v1 = last_id(&t);
     std::fs::remove_file(t.path("broken")).expect("rm");
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "v=2"])
+        .args(["--param", "v=2"])
         .run();
-    t.state(&["retry", &v1])
+    t.state(["retry", &v1])
         .status(2)
         .stderr_contains("a later run")
         .stderr_contains("`pipec rollback rel deploy")
@@ -56,11 +56,11 @@ fn retry_refuses_a_run_whose_stage_a_later_run_has_entered() {
     // The latest run in the stage may be retried.
     std::fs::write(t.path("broken"), "").expect("write");
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "v=3"])
+        .args(["--param", "v=3"])
         .status(1)
         .run();
     std::fs::remove_file(t.path("broken")).expect("rm");
-    t.state(&["retry", "last"]).run();
+    t.state(["retry", "last"]).run();
     assert_eq!(lines(&t, "deployed"), ["1", "2", "3", "3"]);
 }
 
@@ -90,7 +90,7 @@ fn a_newer_run_held_at_a_transition_supersedes_the_older_one() {
     says(&stage_reason(&older, "deploy"), &format!("run {b}"));
     assert_eq!(t.show(&b)["status"], "waiting");
     // Enabling names the run that may go on, and `--resume` continues it.
-    t.state(&[
+    t.state([
         "transition",
         "enable",
         "gate",
@@ -104,7 +104,7 @@ fn a_newer_run_held_at_a_transition_supersedes_the_older_one() {
     assert_eq!(lines(&t, "deployed"), std::slice::from_ref(&b));
     assert_eq!(t.show(&b)["status"], "succeeded");
     // The older one stays superseded.
-    t.state(&["resume", &a])
+    t.state(["resume", &a])
         .status(1)
         .stderr_contains("has ended: superseded")
         .run();
@@ -118,15 +118,15 @@ fn runs_held_at_a_queued_transition_go_on_in_their_order() {
     t.state(["run", "pipeline.pipe"]).status(3).run();
     let b = last_id(&t);
     assert_eq!(t.show(&a)["status"], "waiting");
-    t.state(&["transition", "enable", "gate", "build", "deploy"])
+    t.state(["transition", "enable", "gate", "build", "deploy"])
         .stderr_contains(&format!("may go on: {a}, {b}"))
         .run();
     // The newer one resumed first waits for the older one to go first.
-    let newer = t.state(&["resume", &b]).within(20).spawn();
+    let newer = t.state(["resume", &b]).within(20).spawn();
     wait_for("the newer run to wait for the older one", || {
         stage_reason(&t.show(&b), "deploy").contains(&format!("run {a}"))
     });
-    t.state(&["resume", &a]).run();
+    t.state(["resume", &a]).run();
     newer.wait();
     assert_eq!(lines(&t, "deployed"), [a, b]);
 
@@ -136,7 +136,7 @@ fn runs_held_at_a_queued_transition_go_on_in_their_order() {
     let a = last_id(&t);
     t.state(["run", "pipeline.pipe"]).status(3).run();
     let b = last_id(&t);
-    t.state(&[
+    t.state([
         "transition",
         "enable",
         "gate",
@@ -162,18 +162,18 @@ fn pipec_stop_lets_running_actions_finish_and_starts_nothing_new() {
 "#;
     let t = Test::new().file("pipeline.pipe", src);
     let running = t
-        .state(&["run", "pipeline.pipe"])
+        .state(["run", "pipeline.pipe"])
         .within(20)
         .status(130)
         .spawn();
     wait_for("the migration to start", || t.path("started").exists());
     let stopping = t
-        .state(&["stop", "last"])
+        .state(["stop", "last"])
         .within(20)
         .stderr_contains("running actions finish")
         .spawn();
     wait_for("`pipec show` to say the run is stopping", || {
-        t.state(&["show", "last"])
+        t.state(["show", "last"])
             .any_status()
             .run()
             .stdout
@@ -212,7 +212,7 @@ fn a_rejection_fails_a_held_run_at_once_and_frees_its_stage() {
     let t = Test::new().file("pipeline.pipe", &approved_deploy(""));
     t.state(["run", "pipeline.pipe"]).status(3).run();
     let a = last_id(&t);
-    t.state(&["reject", &a, "deploy.ok", "--as", "bob", "--comment", "no"])
+    t.state(["reject", &a, "deploy.ok", "--as", "bob", "--comment", "no"])
         .stderr_contains("failed")
         .run();
     let v = t.show(&a);
@@ -222,12 +222,9 @@ fn a_rejection_fails_a_held_run_at_once_and_frees_its_stage() {
     assert_eq!(action(&v, "deploy", "ok")["status"], "failed");
     assert_eq!(locks(&t), 0);
     // The next run enters the stage (and waits for its own approval).
-    t.state(&["run", "pipeline.pipe"])
-        .within(20)
-        .status(3)
-        .run();
+    t.state(["run", "pipeline.pipe"]).within(20).status(3).run();
     assert_eq!(stage(&t.show("last"), "deploy")["status"], "waiting");
-    t.state(&["resume", &a])
+    t.state(["resume", &a])
         .status(1)
         .stderr_contains("rejected by bob: no")
         .run();
@@ -245,10 +242,7 @@ fn an_approval_past_its_timeout_fails_the_run_when_a_run_waits_for_its_stage() {
     )
     .expect("update");
     // The next run, waiting for the stage, is the first to look at the held run.
-    t.state(&["run", "pipeline.pipe"])
-        .within(20)
-        .status(3)
-        .run();
+    t.state(["run", "pipeline.pipe"]).within(20).status(3).run();
     let v = t.show(&a);
     assert_eq!(v["status"], "failed", "{v}");
     says(
@@ -279,12 +273,12 @@ fn a_manual_start_runs_whatever_the_triggers_say() {
 "#;
     let t = Test::new().file("pipeline.pipe", src);
     t.state(["run", "pipeline.pipe"])
-        .args(&["--event", "manual", "--branch", "feature"])
+        .args(["--event", "manual", "--branch", "feature"])
         .run();
     assert_eq!(lines(&t, "started"), ["manual"]);
     // Automatic events are still filtered.
     t.state(["run", "pipeline.pipe"])
-        .args(&["--event", "push", "--branch", "feature"])
+        .args(["--event", "push", "--branch", "feature"])
         .stderr_contains("no trigger of pipeline `trig` matches")
         .run();
     assert_eq!(lines(&t, "started"), ["manual"]);
@@ -300,27 +294,27 @@ fn an_override_lets_a_stage_held_for_its_window_go_on() {
     );
     t.state(["run", "pipeline.pipe"]).status(3).run();
     // Only a condition in progress can be overridden.
-    t.state(&["override", "last", "build", "entry"])
+    t.state(["override", "last", "build", "entry"])
         .status(2)
         .stderr_contains("has no entry condition")
         .run();
-    t.state(&["override", "last", "deploy", "success"])
+    t.state(["override", "last", "deploy", "success"])
         .status(2)
         .run();
-    t.state(&["override", "last", "deploy", "entry", "--comment", "hotfix"])
+    t.state(["override", "last", "deploy", "entry", "--comment", "hotfix"])
         .run();
-    t.state(&["resume", "last"]).run();
+    t.state(["resume", "last"]).run();
     assert_eq!(lines(&t, "log"), ["build", "deploy"]);
     let v = t.show("last");
     let overrides = &stage(&v, "deploy")["overrides"];
     assert_eq!(overrides[0]["condition"], "entry", "{v}");
     assert_eq!(overrides[0]["comment"], "hotfix", "{v}");
     assert!(overrides[0]["by"].is_string() && overrides[0]["at"].is_string());
-    t.state(&["show", "last"])
+    t.state(["show", "last"])
         .stdout_contains("entry condition overridden by")
         .run();
     // Twice is refused: the stage has run.
-    t.state(&["override", "last", "deploy", "entry"])
+    t.state(["override", "last", "deploy", "entry"])
         .status(2)
         .run();
 }
@@ -338,14 +332,14 @@ fn an_override_reaches_a_run_whose_check_is_still_running() {
 "#;
     let t = Test::new().file("pipeline.pipe", src);
     let started = Instant::now();
-    let running = t.state(&["run", "pipeline.pipe"]).within(20).spawn();
+    let running = t.state(["run", "pipeline.pipe"]).within(20).spawn();
     wait_for("the entry check to run", || t.path("checking").exists());
-    t.state(&["override", "last", "deploy", "entry"]).run();
+    t.state(["override", "last", "deploy", "entry"]).run();
     wait_for("the on success check to run", || {
         t.path("verifying").exists()
     });
     assert!(t.path("shipped").exists());
-    t.state(&["override", "last", "deploy", "success"]).run();
+    t.state(["override", "last", "deploy", "success"]).run();
     running.wait();
     assert!(started.elapsed() < Duration::from_secs(25));
     assert_eq!(t.show("last")["status"], "succeeded");
@@ -357,25 +351,25 @@ fn an_override_reaches_a_run_whose_check_is_still_running() {
 fn rollback_to_a_chosen_run() {
     let t = Test::new().file("pipeline.pipe", DEPLOYS);
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "v=1"])
+        .args(["--param", "v=1"])
         .run();
     let v1 = last_id(&t);
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "v=2"])
+        .args(["--param", "v=2"])
         .run();
-    t.state(&["rollback", "rel", "deploy", "--to", &v1]).run();
+    t.state(["rollback", "rel", "deploy", "--to", &v1]).run();
     assert_eq!(lines(&t, "deployed"), ["1", "2", "1"]);
     // Without `--to`: the latest run in which the stage succeeded.
-    t.state(&["rollback", "rel", "deploy"]).run();
+    t.state(["rollback", "rel", "deploy"]).run();
     assert_eq!(lines(&t, "deployed"), ["1", "2", "1", "2"]);
     // A run in which the stage did not succeed is refused.
     std::fs::write(t.path("broken"), "").expect("write");
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", "v=3"])
+        .args(["--param", "v=3"])
         .status(1)
         .run();
     let v3 = last_id(&t);
-    t.state(&["rollback", "rel", "deploy", "--to", &v3])
+    t.state(["rollback", "rel", "deploy", "--to", &v3])
         .status(2)
         .stderr_contains("did not succeed")
         .stderr_contains(&v1)
@@ -399,7 +393,7 @@ fn pipec_stop_reaches_a_nested_run_through_the_run_around_it() {
         .file("pipeline.pipe", outer)
         .file("inner.pipe", inner);
     let running = t
-        .state(&["run", "pipeline.pipe"])
+        .state(["run", "pipeline.pipe"])
         .within(20)
         .status(130)
         .spawn();
@@ -411,11 +405,11 @@ fn pipec_stop_reaches_a_nested_run_through_the_run_around_it() {
         .and_then(|r| r["id"].as_str())
         .expect("the nested run")
         .to_string();
-    t.state(&["stop", &nested])
+    t.state(["stop", &nested])
         .status(2)
         .stderr_contains("runs inside run")
         .run();
-    t.state(&["stop", "last"]).run();
+    t.state(["stop", "last"]).run();
     running.wait();
     // The nested run's running action finished; nothing after it started.
     assert!(t.path("finished").exists());

@@ -105,10 +105,10 @@ fn a_secret_is_masked_where_a_long_line_is_cut() {
 }
 "#,
     );
-    t.state(&["run", "cut.pipe"])
+    t.state(["run", "cut.pipe"])
         .env("CUT_TOKEN", "tok-SECRET-4242")
         .run();
-    let logs = t.state(&["logs", "last"]).run();
+    let logs = t.state(["logs", "last"]).run();
     assert!(!logs.stdout.contains("SECRET"), "the secret leaked");
     assert!(logs.stdout.contains("0***0"), "masked in place");
     assert!(
@@ -135,7 +135,7 @@ fn an_export_over_codepipelines_limit_fails_its_producer() {
 }
 "#,
     );
-    t.args(&["run", "big.pipe", "--state-dir", "state"])
+    t.args(["run", "big.pipe", "--state-dir", "state"])
         .address_space_kib(CAP_KIB)
         .within(30)
         .status(1)
@@ -167,7 +167,7 @@ fn an_export_holding_a_nul_byte_fails_its_producer_not_its_consumer() {
 }
 "#,
     );
-    t.args(&["run", "nul.pipe", "--state-dir", "state"])
+    t.args(["run", "nul.pipe", "--state-dir", "state"])
         .address_space_kib(CAP_KIB)
         .within(30)
         .status(1)
@@ -194,7 +194,7 @@ fn the_output_file_is_read_with_a_bound() {
 "#,
     );
     let out = t
-        .args(&["run", "out.pipe", "--state-dir", "state"])
+        .args(["run", "out.pipe", "--state-dir", "state"])
         .address_space_kib(CAP_KIB)
         .within(30)
         .status(1)
@@ -222,7 +222,7 @@ fn an_output_file_replaced_by_a_fifo_fails_the_action() {
 }
 "#,
     );
-    t.args(&["run", "fifo.pipe", "--state-dir", "state"])
+    t.args(["run", "fifo.pipe", "--state-dir", "state"])
         .address_space_kib(CAP_KIB)
         .within(30)
         .status(1)
@@ -257,7 +257,7 @@ fn a_dir_snapshot_leaves_out_the_state_directory_in_use_however_it_is_named() {
         std::os::unix::fs::symlink("proj/st", t.path("st-link")).expect("link");
         std::os::unix::fs::symlink("st", t.path("proj/in-link")).expect("link");
         // Form {i}: `--state-dir {state}`.
-        t.args(&["run", "proj/snap.pipe", "--state-dir", state])
+        t.args(["run", "proj/snap.pipe", "--state-dir", state])
             .address_space_kib(CAP_KIB)
             .within(60)
             .run();
@@ -274,7 +274,7 @@ fn check_refuses_what_is_not_a_regular_file() {
     );
     mkfifo(&t.path("fifo.pipe"));
     for (path, what) in [("/dev/zero", "a character device"), ("fifo.pipe", "a FIFO")] {
-        t.args(&["check", path])
+        t.args(["check", path])
             .address_space_kib(CAP_KIB)
             .within(30)
             .status(2)
@@ -283,7 +283,7 @@ fn check_refuses_what_is_not_a_regular_file() {
             .run();
     }
     // The same FIFO found in a folder.
-    t.args(&["check", "."])
+    t.args(["check", "."])
         .address_space_kib(CAP_KIB)
         .within(30)
         .status(2)
@@ -316,7 +316,7 @@ pipeline p { stage s { action a: sh { run = "true" } } }
         let all = format!("{}{}", out.stdout, out.stderr);
         assert_eq!(all.matches("cannot import").count(), 2, "{args:?}: {all}");
     }
-    t.args(&["check", "main.pipe"])
+    t.args(["check", "main.pipe"])
         .address_space_kib(CAP_KIB)
         .within(30)
         .status(1)
@@ -333,7 +333,7 @@ fn sources_over_16_mib_are_refused_also_on_stdin() {
         text.push_str(&line);
     }
     let t = Test::new().file("huge.pipe", &text);
-    t.args(&["check", "huge.pipe"])
+    t.args(["check", "huge.pipe"])
         .address_space_kib(CAP_KIB)
         .within(30)
         .status(2)
@@ -395,7 +395,7 @@ fn file_values_and_pipeline_files_that_are_not_regular_files_fail_clearly() {
         ("fifo.pipe", "fifo.pipe`: it is not a regular file (a FIFO)"),
     ] {
         let out = t
-            .state(&["run", file])
+            .state(["run", file])
             .address_space_kib(CAP_KIB)
             .within(30)
             .any_status()
@@ -431,7 +431,7 @@ fn fifos_in_a_snapshot_or_an_output_fail_the_action_instead_of_blocking() {
         ),
         ("out.pipe", "pipe`: it is not a regular file (a FIFO)"),
     ] {
-        t.state(&["run", file])
+        t.state(["run", file])
             .address_space_kib(CAP_KIB)
             .within(30)
             .status(1)
@@ -538,18 +538,18 @@ fn a_history_that_was_lost_is_said_to_be_lost() {
         "p.pipe",
         "pipeline p { stage s { action a: sh { run = \"echo hi\" } } }\n",
     );
-    t.state(&["run", "p.pipe"]).run();
+    t.state(["run", "p.pipe"]).run();
     // What a full disk (or a careless clean-up) can leave: an empty database file.
     for f in ["history.db-wal", "history.db-shm"] {
         let _ = std::fs::remove_file(t.path("state").join(f));
     }
     std::fs::write(t.path("state/history.db"), "").expect("truncate");
-    t.state(&["runs"])
+    t.state(["runs"])
         .stderr_contains("the run history")
         .stderr_contains("was lost")
         .run();
     // Said once: the new history is a history.
-    t.state(&["runs"]).stderr_lacks("was lost").run();
+    t.state(["runs"]).stderr_lacks("was lost").run();
 }
 
 #[test]
@@ -558,7 +558,7 @@ fn show_says_when_the_process_of_a_running_run_is_gone() {
         "p.pipe",
         "pipeline p { stage s { action a: sh { run = \"touch ../../../../started; sleep 30\" } } }\n",
     );
-    let child = t.state(&["run", "p.pipe"]).spawn();
+    let child = t.state(["run", "p.pipe"]).spawn();
     let start = Instant::now();
     while !t.path("started").exists() {
         assert!(
@@ -568,12 +568,12 @@ fn show_says_when_the_process_of_a_running_run_is_gone() {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill();
-    t.state(&["show", "last"])
+    t.state(["show", "last"])
         .stdout_contains(": running")
         .stdout_contains("is gone: `pipec resume")
         .run();
     // What the dead pipec left (its `sleep`) is ended.
-    t.state(&["stop", "last"]).any_status().run();
+    t.state(["stop", "last"]).any_status().run();
 }
 
 // ------------------------------------------------------------------ file names
@@ -606,7 +606,7 @@ fn file_names_that_are_not_utf8_come_back_byte_for_byte() {
 }
 "#,
     );
-    t.args(&["run", "names.pipe", "--state-dir", "state"])
+    t.args(["run", "names.pipe", "--state-dir", "state"])
         .address_space_kib(CAP_KIB)
         .within(60)
         .run();

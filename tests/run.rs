@@ -34,7 +34,7 @@ fn a_run_passes_artifacts_and_exports_and_records_them() {
     let t = Test::new()
         .file("flow.pipe", FLOW)
         .env("FLOW_TOKEN", "tok-SECRET-42");
-    t.state(&["run", "flow.pipe", "--param", "who=$(id)"])
+    t.state(["run", "flow.pipe", "--param", "who=$(id)"])
         .stderr_contains("run ")
         .stderr_contains(" succeeded")
         .run();
@@ -48,7 +48,7 @@ fn a_run_passes_artifacts_and_exports_and_records_them() {
     assert_eq!(v["stages"][0]["actions"][1]["status"], "skipped");
     assert_eq!(v["stages"][1]["actions"][0]["status"], "succeeded");
     // The param is data, not a command.
-    t.state(&["logs", "last", "check.read"])
+    t.state(["logs", "last", "check.read"])
         .stdout_contains("hello $(id)")
         .run();
 }
@@ -58,7 +58,7 @@ fn secrets_never_reach_logs_or_the_state_directory() {
     let t = Test::new()
         .file("flow.pipe", FLOW)
         .env("FLOW_TOKEN", "tok-SECRET-42");
-    t.state(&["run", "flow.pipe"])
+    t.state(["run", "flow.pipe"])
         .stderr_lacks("tok-SECRET-42")
         .run();
     let files = files_under(&t.path("state"));
@@ -71,7 +71,7 @@ fn secrets_never_reach_logs_or_the_state_directory() {
             p.display()
         );
     }
-    t.state(&["logs", "last", "build.make"])
+    t.state(["logs", "last", "build.make"])
         .stdout_contains("token is ***")
         .run();
 }
@@ -80,7 +80,7 @@ fn secrets_never_reach_logs_or_the_state_directory() {
 fn a_missing_secret_is_a_clear_error() {
     Test::new()
         .file("flow.pipe", FLOW)
-        .state(&["run", "flow.pipe"])
+        .state(["run", "flow.pipe"])
         .status(1)
         .stderr_contains(
             "secret `token` has no value: environment variable `FLOW_TOKEN` is not set",
@@ -93,7 +93,7 @@ fn a_failed_action_stops_its_dependants_and_fails_the_run() {
     let src = "pipeline p {\n  stage a {\n    action bad: sh { run = \"echo about to fail; exit 7\" }\n    action later: sh { after = [bad] run = \"touch ../../../../../later\" }\n  }\n  stage b { action never: sh { run = \"true\" } }\n}\n";
     let t = Test::new().file("p.pipe", src);
     let out = t
-        .state(&["run", "p.pipe"])
+        .state(["run", "p.pipe"])
         .status(1)
         .stderr_contains("a.bad: failed")
         .run();
@@ -113,7 +113,7 @@ fn retries_rerun_a_failed_attempt() {
     let src = "pipeline p {\n  param counter: string\n  stage a {\n    action flaky: sh {\n      retry = 2\n      run = \"n=$(cat ${params.counter} 2>/dev/null || echo 0); echo $((n+1)) > ${params.counter}; test $n -ge 1\"\n    }\n  }\n}\n";
     let t = Test::new().file("p.pipe", src);
     let counter = t.path("counter.txt");
-    t.state(&[
+    t.state([
         "run",
         "p.pipe",
         "--param",
@@ -134,7 +134,7 @@ fn runs_lists_newest_first_as_json() {
         "pipeline p { stage a { action x: sh { run = \"true\" } } }\n",
     );
     for _ in 0..2 {
-        t.state(&["run", "p.pipe"]).run();
+        t.state(["run", "p.pipe"]).run();
     }
     let rows = t.runs();
     assert_eq!(rows.len(), 2);
@@ -152,7 +152,7 @@ fn the_hello_example_runs_end_to_end() {
     let example =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello/hello.pipe");
     Test::new()
-        .state(&[
+        .state([
             "run",
             example.to_str().expect("utf-8"),
             "--param",
@@ -171,7 +171,7 @@ fn ctrl_c_stops_the_run_and_its_processes() {
         pid_file.display()
     );
     let t = t.file("p.pipe", &src);
-    let child = t.state(&["run", "p.pipe"]).status(130).spawn();
+    let child = t.state(["run", "p.pipe"]).status(130).spawn();
     let started = std::time::Instant::now();
     while !pid_file.exists() && started.elapsed() < std::time::Duration::from_secs(10) {
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -202,12 +202,12 @@ fn the_state_directory_comes_from_the_environment_and_runs_filter_by_pipeline() 
     let state = t.path("shared-state");
     let state = state.to_str().expect("utf-8");
     for file in ["a.pipe", "b.pipe"] {
-        t.args(&["run", file, "--jobs", "1"])
+        t.args(["run", file, "--jobs", "1"])
             .env("PIPEC_STATE_DIR", state)
             .run();
     }
     let rows = Test::new()
-        .args(&["runs", "--json", "--pipeline", "b", "--state-dir", state])
+        .args(["runs", "--json", "--pipeline", "b", "--state-dir", state])
         .run()
         .json();
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
@@ -219,7 +219,7 @@ fn changed_paths_are_matched_after_normalising() {
     let src = "pipeline p {\n  trigger push { paths = [\"src/**\"] }\n  stage s { action x: sh { run = \"true\" } }\n}\n";
     let t = Test::new().file("p.pipe", src);
     let out = t
-        .args(&[
+        .args([
             "run",
             "p.pipe",
             "--dry-run",
@@ -237,7 +237,7 @@ fn changed_paths_are_matched_after_normalising() {
         out.stdout,
         out.stderr
     );
-    t.args(&[
+    t.args([
         "run",
         "p.pipe",
         "--dry-run",
@@ -352,13 +352,13 @@ fn two_dir_inputs_go_to_folders_of_their_own_and_at_the_root_they_are_refused_be
             .file("trees.pipe", &TWO_TREES.replace("INPUTS", inputs))
     };
     let t = trees(r#"inputs = { app_src = "app/", config_src = "config" }"#);
-    t.state(&["run", "trees.pipe", "--verbose"])
+    t.state(["run", "trees.pipe", "--verbose"])
         .stderr_contains("build.make | main")
         .stderr_contains("build.make | ENV=prod")
         .run();
     // Both at the workspace root: the check refuses it, and nothing runs.
     let t = trees("inputs = [app_src, config_src]");
-    let out = t.state(&["run", "trees.pipe"]).status(1).run();
+    let out = t.state(["run", "trees.pipe"]).status(1).run();
     assert!(
         out.stderr.contains("E0411")
             && out
@@ -376,7 +376,7 @@ fn a_status_the_history_does_not_know_is_named_by_show_and_runs() {
         "p.pipe",
         "pipeline p { stage a { action x: sh { run = \"true\" } } }\n",
     );
-    t.state(&["run", "p.pipe"]).run();
+    t.state(["run", "p.pipe"]).run();
     // As a newer pipec might leave it.
     rusqlite::Connection::open(t.path("state/history.db"))
         .expect("history")

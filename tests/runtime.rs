@@ -37,7 +37,7 @@ fn branches_run_side_by_side_and_a_join_waits_for_the_branches_that_ran() {
     let dir = format!("dir={}", marks.path().display());
     let t = Test::new().file("pipeline.pipe", BRANCHES);
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", &dir, "--jobs", "2"])
+        .args(["--param", &dir, "--jobs", "2"])
         .run();
     assert!(marks.path().join("joined").exists());
     assert!(!marks.path().join("never").exists());
@@ -55,7 +55,7 @@ fn the_jobs_limit_holds_across_stages() {
     let dir = format!("dir={}", marks.path().display());
     let t = Test::new().file("pipeline.pipe", BRANCHES);
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", &dir, "--jobs", "1"])
+        .args(["--param", &dir, "--jobs", "1"])
         .status(1)
         .run();
     let v = t.show("last");
@@ -130,7 +130,7 @@ fn on_success_rules_fail_the_stage_clearly() {
     Test::new()
         .file("pipeline.pipe", src)
         .state(["run", "pipeline.pipe"])
-        .args(&["--param", "ok=true"])
+        .args(["--param", "ok=true"])
         .run();
 }
 
@@ -149,7 +149,7 @@ fn on_failure_retry_reruns_the_failed_actions_of_the_stage() {
     let dir = format!("dir={}", marks.path().display());
     let t = Test::new().file("pipeline.pipe", src);
     t.state(["run", "pipeline.pipe"])
-        .args(&["--param", &dir])
+        .args(["--param", &dir])
         .run();
     // Only the failed action ran again.
     let steady = std::fs::read_to_string(marks.path().join("steady")).expect("ran");
@@ -206,10 +206,10 @@ fn plain_commands_behave_as_in_the_shell() {
         .status(1)
         .stderr_contains("exited with status 127")
         .run();
-    t.state(&["logs", "last", "s.echo"])
+    t.state(["logs", "last", "s.echo"])
         .stdout_contains("\none-two")
         .run();
-    t.state(&["logs", "last", "s.missing"])
+    t.state(["logs", "last", "s.missing"])
         .stdout_contains("no-such-command-pipec: command not found")
         .run();
 }
@@ -229,7 +229,7 @@ fn verbose_streams_output_with_a_prefix() {
     let t = Test::new()
         .file("pipeline.pipe", src)
         .env("LOUD_TOKEN", "s3cr3t-value");
-    t.state(&["run", "pipeline.pipe", "--verbose"])
+    t.state(["run", "pipeline.pipe", "--verbose"])
         .stderr_contains("s.talk | hello from talk")
         .stderr_contains("s.talk | token ***")
         .stderr_lacks("s3cr3t-value")
@@ -281,22 +281,22 @@ fn git_actions_check_out_a_revision_and_export_it() {
     git(&repo, &["commit", "-q", "-am", "two"]);
     let second = git(&repo, &["rev-parse", "HEAD"]);
 
-    t.state(&["run", "pipeline.pipe"]).run();
+    t.state(["run", "pipeline.pipe"]).run();
     let v = t.show("last");
     let exports = &stage(&v, "source")["actions"][0]["exports"];
     assert_eq!(exports["commit"], second.as_str());
     assert_eq!(exports["branch"], "main");
-    t.state(&["logs", "last", "build.read"])
+    t.state(["logs", "last", "build.read"])
         .stdout_contains("\nsecond\n")
         .run();
 
     let rev = format!("rev={first}");
-    t.state(&["run", "pipeline.pipe", "--param", &rev]).run();
-    t.state(&["logs", "last", "build.read"])
+    t.state(["run", "pipeline.pipe", "--param", &rev]).run();
+    t.state(["logs", "last", "build.read"])
         .stdout_contains("\nfirst\n")
         .run();
 
-    t.state(&["run", "pipeline.pipe", "--param", "rev=v9"])
+    t.state(["run", "pipeline.pipe", "--param", "rev=v9"])
         .status(1)
         .stderr_contains("`v9` is not a branch, tag or commit of")
         .run();
@@ -321,7 +321,7 @@ fn pipeline_actions_run_another_pipeline_as_a_run_of_its_own() {
         .file("parent.pipe", parent)
         .file("child.pipe", child);
     // Child progress is shown under the action.
-    t.state(&["run", "parent.pipe"])
+    t.state(["run", "parent.pipe"])
         .stderr_contains("deploy.child > s")
         .run();
     let rows = t.runs();
@@ -330,7 +330,7 @@ fn pipeline_actions_run_another_pipeline_as_a_run_of_its_own() {
     // `last` is the run started by `pipec run`, not the nested one.
     assert_eq!(t.show("last")["pipeline"], "parent");
 
-    t.state(&["run", "parent.pipe", "--param", "fail=yes"])
+    t.state(["run", "parent.pipe", "--param", "fail=yes"])
         .status(1)
         .stderr_contains("pipeline `child`")
         .run();
@@ -359,18 +359,18 @@ fn logs_names_unknown_actions_and_follows_a_running_one() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let running = t.state(&["run", "pipeline.pipe"]).spawn();
+    let running = t.state(["run", "pipeline.pipe"]).spawn();
     // Follow from the first line on: the rest arrives while `logs` waits.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !t.path("state/logs").is_dir() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    t.state(&["logs", "last", "s.slow", "--follow"])
+    t.state(["logs", "last", "s.slow", "--follow"])
         .stdout_contains("one\ntwo\n")
         .run();
     running.wait();
 
-    t.state(&["logs", "last", "s.slwo"])
+    t.state(["logs", "last", "s.slwo"])
         .status(2)
         .stderr_contains("did you mean `s.slow`?")
         .run();
@@ -389,7 +389,7 @@ fn the_wordcount_example_builds_tests_and_packages() {
     let dest = tempfile::tempdir().expect("tmp");
     let dest_param = format!("dest={}", dest.path().display());
     let out = Test::new()
-        .state(&[
+        .state([
             "run",
             example.to_str().expect("utf-8"),
             "--param",
@@ -441,7 +441,7 @@ fn interpolated_values_are_data_in_every_shell_context() {
     let t = Test::new().file("pipeline.pipe", src);
     let out = t
         .state(["run", "pipeline.pipe"])
-        .args(&["--param", &value])
+        .args(["--param", &value])
         .any_status()
         .run();
     assert!(
@@ -452,7 +452,7 @@ fn interpolated_values_are_data_in_every_shell_context() {
     // The shell contexts ran; the python one is refused: its shell is not a POSIX shell.
     assert_eq!(out.code, 1, "{}", out.stderr);
     says(&out.stderr, "needs a POSIX shell");
-    let logs = t.state(&["logs", "last", "s.contexts"]).run();
+    let logs = t.state(["logs", "last", "s.contexts"]).run();
     // Seven contexts, each printing the whole value (four `touch`es) as data.
     assert_eq!(
         logs.stdout.matches("touch").count(),
@@ -477,7 +477,7 @@ fn a_secret_written_as_an_export_is_stored_masked() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    t.state(&["run", "pipeline.pipe"])
+    t.state(["run", "pipeline.pipe"])
         .env("LEAK_TOKEN", "tok-SUPERSECRET-12345")
         .status(1)
         .run();
@@ -542,7 +542,7 @@ fn stopping_during_a_retry_backoff_abandons_the_action() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let child = t.state(&["run", "pipeline.pipe"]).status(130).spawn();
+    let child = t.state(["run", "pipeline.pipe"]).status(130).spawn();
     // The first attempt writes `tried` in its (kept) workspace; wait for its failure.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::time::Instant::now() < deadline
@@ -579,7 +579,7 @@ fn check_logs_and_every_attempt_are_in_pipec_logs() {
         .stderr_contains("gate.entry.check: check failed: exited with status 4")
         .stderr_contains("checking the gate")
         .run();
-    t.state(&["logs", "last"])
+    t.state(["logs", "last"])
         .stdout_contains("==> gate.entry.check <==\nchecking the gate\n")
         .stdout_contains("==> flaky.twice (attempt 1) <==\nattempt 1\n")
         .stdout_contains("==> flaky.twice (attempt 2) <==\nattempt 2\n")
@@ -629,9 +629,9 @@ fn compiled_ir_runs_like_its_source() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    t.args(&["compile", "pipeline.pipe", "-o", "pipeline.ir.json"])
+    t.args(["compile", "pipeline.pipe", "-o", "pipeline.ir.json"])
         .run();
-    t.state(&["run", "pipeline.ir.json", "--param", "who=it's me"])
+    t.state(["run", "pipeline.ir.json", "--param", "who=it's me"])
         .run();
     let v = t.show("last");
     assert_eq!(v["pipeline"], "compiled");
@@ -687,7 +687,7 @@ fn wait_and_pipeline_actions_keep_to_their_time_limits() {
         .file("parent.pipe", parent)
         .file("child.pipe", child);
     let started = std::time::Instant::now();
-    t.state(&["run", "parent.pipe"])
+    t.state(["run", "parent.pipe"])
         .status(1)
         .stderr_contains("timed out")
         .run();
@@ -769,7 +769,7 @@ fn an_empty_secret_masks_nothing() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    t.state(&["run", "pipeline.pipe", "-v"])
+    t.state(["run", "pipeline.pipe", "-v"])
         .env("EMPTY_SECRET", "")
         .stderr_contains("s.a | plain text")
         .run();
@@ -822,7 +822,7 @@ fn pipec_stop_stops_a_run_from_another_terminal() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let start = || t.state(&["run", "pipeline.pipe"]).status(130).spawn();
+    let start = || t.state(["run", "pipeline.pipe"]).status(130).spawn();
     let wait_started = |n: usize| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::time::Instant::now() < deadline && files_under(&t.path("state/logs")).len() < n {
@@ -831,10 +831,10 @@ fn pipec_stop_stops_a_run_from_another_terminal() {
     };
     let running = start();
     wait_started(1);
-    t.state(&["stop", "last"]).run();
+    t.state(["stop", "last"]).run();
     running.wait();
     assert_eq!(t.show("last")["status"], "stopped");
-    t.state(&["stop", "last"])
+    t.state(["stop", "last"])
         .stderr_contains("has already ended: stopped")
         .run();
 
@@ -844,7 +844,7 @@ fn pipec_stop_stops_a_run_from_another_terminal() {
     let crashed = start();
     wait_started(2);
     crashed.kill();
-    t.state(&["stop", "last"])
+    t.state(["stop", "last"])
         .stderr_contains("its process is gone")
         .run();
     assert_eq!(t.show("last")["status"], "stopped");
@@ -928,11 +928,11 @@ fn jobs_must_be_at_least_one_and_runs_of_an_empty_history_are_none() {
             "pipeline p { stage s { action a: sh { run = \"true\" } } }\n",
         )
         .state(["run", "pipeline.pipe"])
-        .args(&["--jobs", "0"])
+        .args(["--jobs", "0"])
         .status(2)
         .run();
     let out = Test::new()
-        .args(&["runs", "--json", "--state-dir", "empty"])
+        .args(["runs", "--json", "--state-dir", "empty"])
         .run();
     assert_eq!(out.stdout.trim(), "[]");
 }
@@ -945,13 +945,13 @@ fn pipec_stop_abandon_kills_at_once() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let running = t.state(&["run", "pipeline.pipe"]).status(130).spawn();
+    let running = t.state(["run", "pipeline.pipe"]).status(130).spawn();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::time::Instant::now() < deadline && files_under(&t.path("state/logs")).is_empty() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let started = std::time::Instant::now();
-    t.state(&["stop", "last", "--abandon"]).run();
+    t.state(["stop", "last", "--abandon"]).run();
     running.wait();
     assert!(
         started.elapsed() < std::time::Duration::from_secs(4),

@@ -84,7 +84,7 @@ fn a_nested_run_neither_passes_nor_shows_the_outer_secrets() {
         .file("inner.pipe", INNER)
         .file("key.txt", "key-FILESECRET-77\n");
     let out = t
-        .state(&["run", "outer.pipe", "-v"])
+        .state(["run", "outer.pipe", "-v"])
         .env("TOK", "tok-ENVSECRET-42")
         .run();
     for needle in ["ENVSECRET", "FILESECRET"] {
@@ -132,7 +132,7 @@ fn a_nested_param_cannot_read_an_enclosing_secret_source() {
             .file("sub/.keep", "")
             .file("key.txt", "key-FILESECRET-77\n");
         let out = t
-            .state(&["run", "outer.pipe"])
+            .state(["run", "outer.pipe"])
             .env("TOK", "tok-ENVSECRET-42")
             .status(1)
             .run();
@@ -162,7 +162,7 @@ fn a_param_default_reading_a_secret_source_is_refused_before_the_run() {
 "#;
     let t = Test::new().file("leaky.pipe", src);
     let out = t
-        .state(&["run", "leaky.pipe"])
+        .state(["run", "leaky.pipe"])
         .env("TOK", "tok-ENVSECRET-42")
         .status(1)
         .run();
@@ -189,10 +189,10 @@ fn compiled_ir_whose_param_reads_a_secret_source_is_refused_too() {
 }
 "#;
     let t = Test::new().file("leaky.pipe", src);
-    t.args(&["compile", "leaky.pipe", "-o", "leaky.json"]).run();
+    t.args(["compile", "leaky.pipe", "-o", "leaky.json"]).run();
     let json = std::fs::read_to_string(t.path("leaky.json")).expect("compiled");
     let t = t.file("leaky.json", &json.replace("TOK_ELSEWHERE", "TOK"));
-    t.state(&["run", "leaky.json"])
+    t.state(["run", "leaky.json"])
         .env("TOK", "tok-ENVSECRET-42")
         .status(1)
         .stderr_contains("param `p`")
@@ -223,7 +223,7 @@ fn overlapping_secrets_are_masked_whole() {
         .file("overlap.pipe", src)
         .file("b.txt", "BBBBCCCC\n");
     let out = t
-        .state(&["run", "overlap.pipe", "-v"])
+        .state(["run", "overlap.pipe", "-v"])
         .env("TOK", "AAAABBBB")
         .run();
     // The console (`-v`), the logs and the export: one mask over the union, nothing left.
@@ -272,7 +272,7 @@ fn a_pipeline_actions_env_reaches_the_nested_run() {
         .file("inner.pipe", inner)
         .file("deeper.pipe", deeper);
     let out = t
-        .state(&["run", "outer.pipe"])
+        .state(["run", "outer.pipe"])
         .env("TOK", "tok-ENVSECRET-42")
         .run();
     let logs = nowhere(&t, &out, "ENVSECRET");
@@ -304,7 +304,7 @@ fn a_nested_param_cannot_read_a_variable_set_from_a_secret() {
         .file("outer.pipe", outer)
         .file("inner.pipe", inner);
     let out = t
-        .state(&["run", "outer.pipe"])
+        .state(["run", "outer.pipe"])
         .env("TOK", "tok-ENVSECRET-42")
         .status(1)
         .run();

@@ -473,16 +473,16 @@ impl Output {
 
     /// The failure message: the command, what was expected of it, and what it did.
     fn report(&self, run: &Run<'_>, failed: &[String]) -> String {
+        use std::fmt::Write as _;
         let mut s = format!("{} did not do what was expected:\n", run.describe());
         for f in failed {
-            s.push_str("  expected ");
-            s.push_str(f);
-            s.push('\n');
+            let _ = writeln!(s, "  expected {f}");
         }
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "exit status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- end ---",
             self.code, self.stdout, self.stderr
-        ));
+        );
         s
     }
 }
