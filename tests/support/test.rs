@@ -486,3 +486,53 @@ impl Output {
         s
     }
 }
+
+/// The builder itself: each expectation that does not hold fails the test, all of them are
+/// named at once, with the command, its status and both outputs.
+#[test]
+fn a_command_that_does_not_do_what_is_expected_fails_with_everything_shown() {
+    let t = Test::new().file("bad.pipe", "pipeline p {");
+    // What holds passes.
+    let out = t
+        .args(["check", "bad.pipe", "--format", "short"])
+        .status(1)
+        .stdout_starts_with("bad.pipe:1:")
+        .stdout_contains("error[E0101]")
+        .stdout_lacks("warning")
+        .stderr_lacks("panicked")
+        .run();
+    assert!(out.stdout.ends_with('\n'));
+    let failure = |run: Run<'_>| {
+        let Err(err) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run.run())) else {
+            panic!("the expectation held");
+        };
+        err.downcast_ref::<String>().cloned().unwrap_or_default()
+    };
+    // The default status is 0; the report names the command and every failed expectation.
+    let report = failure(
+        t.args(["check", "bad.pipe", "--format", "short"])
+            .stdout("")
+            .stderr_contains("no such text"),
+    );
+    for needed in [
+        "`pipec check bad.pipe --format short` in ",
+        "expected exit status 0, got 1",
+        "expected stdout to be empty",
+        "expected stderr to contain \"no such text\"",
+        "--- stdout ---\nbad.pipe:1:",
+        "--- stderr ---\n",
+    ] {
+        assert!(report.contains(needed), "{needed}: {report}");
+    }
+    assert!(
+        failure(t.args(["check", "bad.pipe"]).any_status().stdout_lacks(""))
+            .contains("not to contain"),
+    );
+    assert!(failure(t.args(["--version"]).stderr("x")).contains("stderr to be exactly"));
+    let slow = t.file(
+        "slow.pipe",
+        "pipeline s { stage a { action x: sh { run = \"sleep 30\" } } }\n",
+    );
+    let report = failure(slow.state(["run", "slow.pipe"]).within(1));
+    assert!(report.contains("expected it to end within 1 s"), "{report}");
+}
