@@ -9,59 +9,46 @@ const WARNS: &str = "pipeline p {\n  param unused: string = \"x\"\n  stage build
 
 #[test]
 fn check_clean_file_exits_0() {
-    let out = Test::new()
+    Test::new()
         .file("app.pipe", CLEAN)
-        .args(&["check", "app.pipe"])
+        .args(["check", "app.pipe"])
+        .stderr_contains("checked 1 file: 0 errors, 0 warnings")
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("checked 1 file: 0 errors, 0 warnings"),
-        "{}",
-        out.stderr
-    );
 }
 
 #[test]
 fn check_defaults_to_the_current_folder_recursively() {
-    let out = Test::new()
+    Test::new()
         .file("ci/a.pipe", CLEAN)
         .file("ci/deep/b.pipe", BROKEN)
         .file("notes.txt", "x")
-        .args(&["check"])
+        .args(["check"])
+        .status(1)
+        .stderr_contains("checked 2 files")
+        .stderr_contains("ci/deep/b.pipe")
         .run();
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("checked 2 files"), "{}", out.stderr);
-    assert!(out.stderr.contains("ci/deep/b.pipe"), "{}", out.stderr);
 }
 
 #[test]
 fn check_errors_exit_1_with_human_report() {
-    let out = Test::new()
+    Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe"])
+        .args(["check", "app.pipe"])
+        .status(1)
+        .stderr_contains("unknown stage `biuld`")
+        .stderr_contains("did you mean `build`?")
+        .stderr_contains("app.pipe:6:")
+        .stdout("")
         .run();
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("unknown stage `biuld`"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("did you mean `build`?"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("app.pipe:6:"), "{}", out.stderr);
-    assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn check_short_format() {
     let out = Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe", "--format", "short"])
+        .args(["check", "app.pipe", "--format", "short"])
+        .status(1)
         .run();
-    assert_eq!(out.code, 1);
     assert_eq!(
         out.stdout.trim(),
         "app.pipe:6:14: error[E0201]: unknown stage `biuld`"
@@ -70,12 +57,12 @@ fn check_short_format() {
 
 #[test]
 fn check_json_format_matches_the_cli_spec() {
-    let out = Test::new()
+    let v = Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe", "--format", "json"])
-        .run();
-    assert_eq!(out.code, 1);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+        .args(["check", "app.pipe", "--format", "json"])
+        .status(1)
+        .run()
+        .json();
     assert_eq!(v["version"], 1);
     assert_eq!(v["files"], 1);
     assert_eq!(v["errors"], 1);
@@ -96,23 +83,24 @@ fn check_json_format_matches_the_cli_spec() {
 #[test]
 fn check_json_columns_count_unicode_scalars() {
     let src = "pipeline p {\n  stage build {\n    action compile: sh { run = \"é→ ${params.nope}\" }\n  }\n}\n";
-    let out = Test::new()
+    let v = Test::new()
         .file("app.pipe", src)
-        .args(&["check", "app.pipe", "--format", "json"])
-        .run();
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        .args(["check", "app.pipe", "--format", "json"])
+        .status(1)
+        .run()
+        .json();
     // `    action compile: sh { run = "é→ ${params.` is 44 characters (47 bytes).
     assert_eq!(v["diagnostics"][0]["range"]["start"]["column"], 45);
 }
 
 #[test]
 fn check_sarif_format() {
-    let out = Test::new()
+    let v = Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe", "--format", "sarif"])
-        .run();
-    assert_eq!(out.code, 1);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("sarif json");
+        .args(["check", "app.pipe", "--format", "sarif"])
+        .status(1)
+        .run()
+        .json();
     assert_eq!(v["version"], "2.1.0");
     let r = &v["runs"][0]["results"][0];
     assert_eq!(r["ruleId"], "E0201");
@@ -134,125 +122,104 @@ fn check_sarif_format() {
 
 #[test]
 fn check_github_format() {
-    let out = Test::new()
+    Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe", "--format", "github"])
+        .args(["check", "app.pipe", "--format", "github"])
+        .status(1)
+        .stdout_starts_with("::error file=app.pipe,line=6,col=14,endLine=6,endColumn=19,title=E0201::unknown stage `biuld`%0Ahelp: did you mean `build`?")
         .run();
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stdout.starts_with("::error file=app.pipe,line=6,col=14,endLine=6,endColumn=19,title=E0201::unknown stage `biuld`%0Ahelp: did you mean `build`?"),
-        "{}",
-        out.stdout
-    );
 }
 
 /// An export and an artifact kept for the record (`pipec show` lists them) are a run's
 /// outputs: no W0001, so `--deny-warnings` accepts them.
 #[test]
 fn deny_warnings_accepts_outputs_nobody_reads() {
-    let out = Test::new()
+    Test::new()
         .file(
             "app.pipe",
             "pipeline p {\n  stage build {\n    action compile: sh {\n      run = \"echo v=1 >> $PIPEC_OUTPUT\"\n      exports = [v]\n      output = bin from \"out\"\n    }\n  }\n}\n",
         )
-        .args(&["check", "app.pipe", "--deny-warnings"])
+        .args(["check", "app.pipe", "--deny-warnings"])
+        .stderr_contains("0 warnings")
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("0 warnings"), "{}", out.stderr);
 }
 
 #[test]
 fn warnings_exit_0_unless_denied() {
     let t = Test::new().file("app.pipe", WARNS);
-    let out = t.args(&["check", "app.pipe"]).run();
-    assert_eq!(out.code, 0);
-    assert!(out.stderr.contains("W0001"), "{}", out.stderr);
-    let out = Test::new()
+    t.args(["check", "app.pipe"]).stderr_contains("W0001").run();
+    Test::new()
         .file("app.pipe", WARNS)
-        .args(&["check", "app.pipe", "--deny-warnings"])
+        .args(["check", "app.pipe", "--deny-warnings"])
+        .status(1)
         .run();
-    assert_eq!(out.code, 1);
 }
 
 #[test]
 fn check_reads_stdin_with_a_name() {
-    let out = Test::new()
-        .stdin(BROKEN)
-        .args(&[
+    Test::new()
+        .args([
             "check",
             "--stdin-filename",
             "ci/app.pipe",
             "--format",
             "short",
         ])
+        .stdin(BROKEN)
+        .status(1)
+        .stdout_starts_with("ci/app.pipe:6:14: error[E0201]")
         .run();
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stdout.starts_with("ci/app.pipe:6:14: error[E0201]"),
-        "{}",
-        out.stdout
-    );
 }
 
 #[test]
 fn check_missing_file_exits_2() {
-    let out = Test::new().args(&["check", "nope.pipe"]).run();
-    assert_eq!(out.code, 2);
-    assert!(
-        out.stderr.contains("cannot read `nope.pipe`"),
-        "{}",
-        out.stderr
-    );
+    Test::new()
+        .args(["check", "nope.pipe"])
+        .status(2)
+        .stderr_contains("cannot read `nope.pipe`")
+        .run();
 }
 
 #[test]
 fn bad_flag_exits_2() {
-    let out = Test::new().args(&["check", "--format", "xml"]).run();
-    assert_eq!(out.code, 2);
+    Test::new()
+        .args(["check", "--format", "xml"])
+        .status(2)
+        .run();
 }
 
 #[test]
 fn help_teaches_with_examples() {
-    let out = Test::new().args(&["check", "--help"]).run();
-    assert_eq!(out.code, 0);
-    assert!(
-        out.stdout.contains("Examples:") && out.stdout.contains("--deny-warnings"),
-        "{}",
-        out.stdout
-    );
+    Test::new()
+        .args(["check", "--help"])
+        .stdout_contains("Examples:")
+        .stdout_contains("--deny-warnings")
+        .run();
 }
 
 #[test]
 fn explain_prints_the_page() {
-    let out = Test::new().args(&["explain", "e0201"]).run();
-    assert_eq!(out.code, 0);
-    assert!(
-        out.stdout.starts_with("# E0201: unknown name"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("## Fix"));
+    Test::new()
+        .args(["explain", "e0201"])
+        .stdout_starts_with("# E0201: unknown name")
+        .stdout_contains("## Fix")
+        .run();
 }
 
 #[test]
 fn explain_unknown_code_exits_2_with_suggestion() {
-    let out = Test::new().args(&["explain", "E0210"]).run();
-    assert_eq!(out.code, 2);
-    assert!(
-        out.stderr.contains("unknown diagnostic code `E0210`"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("did you mean"), "{}", out.stderr);
+    Test::new()
+        .args(["explain", "E0210"])
+        .status(2)
+        .stderr_contains("unknown diagnostic code `E0210`")
+        .stderr_contains("did you mean")
+        .run();
 }
 
 #[test]
 fn compile_writes_ir_that_reads_back() {
-    let t = Test::new()
-        .file("app.pipe", CLEAN)
-        .args(&["compile", "app.pipe", "-o", "app.ir.json"]);
-    let out = t.run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let t = Test::new().file("app.pipe", CLEAN);
+    t.args(["compile", "app.pipe", "-o", "app.ir.json"]).run();
     let text = std::fs::read_to_string(t.path("app.ir.json")).expect("IR written");
     let ir = pipec::ir::from_json(&text).expect("IR reads back");
     assert_eq!(ir.ir_version, pipec::ir::IR_VERSION);
@@ -262,60 +229,56 @@ fn compile_writes_ir_that_reads_back() {
 
 #[test]
 fn compile_to_stdout() {
-    let out = Test::new()
-        .file("app.pipe", CLEAN)
-        .args(&["compile", "app.pipe"])
-        .run();
-    assert_eq!(out.code, 0);
     let version = format!("\"ir_version\": {}", pipec::ir::IR_VERSION);
-    assert!(out.stdout.contains(&version), "{}", out.stdout);
+    Test::new()
+        .file("app.pipe", CLEAN)
+        .args(["compile", "app.pipe"])
+        .stdout_contains(&version)
+        .run();
 }
 
 #[test]
 fn compile_errors_exit_1_and_write_nothing() {
-    let t = Test::new()
-        .file("app.pipe", BROKEN)
-        .args(&["compile", "app.pipe", "-o", "out.json"]);
-    let out = t.run();
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("E0201"));
+    let t = Test::new().file("app.pipe", BROKEN);
+    t.args(["compile", "app.pipe", "-o", "out.json"])
+        .status(1)
+        .stderr_contains("E0201")
+        .run();
     assert!(!t.path("out.json").exists());
 }
 
 #[test]
 fn compile_allows_params_without_default_and_bakes_given_values() {
     let src = "pipeline p {\n  param env: string\n  param n: int = 1\n  stage build {\n    action compile: sh { run = \"make ${params.env} ${params.n}\" }\n  }\n}\n";
+    Test::new()
+        .file("app.pipe", src)
+        .args(["compile", "app.pipe"])
+        .run();
     let out = Test::new()
         .file("app.pipe", src)
-        .args(&["compile", "app.pipe"])
+        .args(["compile", "app.pipe", "--param", "n=7"])
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let out = Test::new()
-        .file("app.pipe", src)
-        .args(&["compile", "app.pipe", "--param", "n=7"])
-        .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
     let ir = pipec::ir::from_json(&out.stdout).expect("ir");
     assert_eq!(
         ir.pipeline.params[1].default,
         Some(pipec::ir::Expr::Int { value: 7 })
     );
-    let out = Test::new()
+    Test::new()
         .file("app.pipe", src)
-        .args(&["compile", "app.pipe", "--param", "n=seven"])
+        .args(["compile", "app.pipe", "--param", "n=seven"])
+        .status(1)
+        .stderr_contains("not an integer")
         .run();
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("not an integer"), "{}", out.stderr);
 }
 
 #[test]
 fn compile_other_targets_are_a_clear_usage_error() {
-    let out = Test::new()
+    Test::new()
         .file("app.pipe", CLEAN)
-        .args(&["compile", "app.pipe", "--target", "github"])
+        .args(["compile", "app.pipe", "--target", "github"])
+        .status(2)
+        .stderr_contains("only `--target ir`")
         .run();
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("only `--target ir`"), "{}", out.stderr);
 }
 
 #[test]
@@ -325,9 +288,8 @@ fn compile_local_import() {
     let out = Test::new()
         .file("ci/lib/common.pipe", lib)
         .file("ci/app.pipe", app)
-        .args(&["compile", "ci/app.pipe"])
+        .args(["compile", "ci/app.pipe"])
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
     let ir = pipec::ir::from_json(&out.stdout).expect("ir");
     assert_eq!(
         ir.pipeline.stages[0].actions[0].template.as_deref(),
@@ -379,32 +341,31 @@ fn run_refuses_a_string_in_shell_arithmetic_before_running() {
         .file(
             "app.pipe",
             "pipeline p {\n  param n: string = \"1\"\n  stage s {\n    action a: sh { run = \"touch started; declare -i v; v=${params.n}\" }\n  }\n}\n",
-        )
-        .args(&["run", "app.pipe", "--param", "n=a[$(touch pwned)]"]);
-    let out = t.run();
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("E0301"), "{}", out.stderr);
+        );
+    t.args(["run", "app.pipe", "--param", "n=a[$(touch pwned)]"])
+        .status(1)
+        .stderr_contains("E0301")
+        .run();
     assert!(!t.path("started").exists() && !t.path("pwned").exists());
 }
 
 #[test]
 fn stdin_filename_with_paths_is_a_usage_error() {
-    let out = Test::new()
+    Test::new()
         .file("one.pipe", BROKEN)
+        .args(["check", "--stdin-filename", "x.pipe", "one.pipe"])
         .stdin(CLEAN)
-        .args(&["check", "--stdin-filename", "x.pipe", "one.pipe"])
+        .status(2)
+        .stderr_contains("standard input only")
         .run();
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("standard input only"), "{}", out.stderr);
 }
 
 #[test]
 fn compile_keeps_stdout_for_the_ir_when_diagnostics_are_machine_readable() {
     let out = Test::new()
         .file("app.pipe", WARNS)
-        .args(&["compile", "app.pipe", "--format", "json"])
+        .args(["compile", "app.pipe", "--format", "json"])
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
     pipec::ir::from_json(&out.stdout).expect("stdout is exactly the IR");
     let diags: serde_json::Value =
         serde_json::from_str(out.stderr.trim()).expect("stderr is the JSON report");
@@ -416,20 +377,21 @@ fn short_format_is_one_line_per_diagnostic() {
     let src = "pipeline p {\n  trigger push { branches = [\"a\\nb{\"] }\n  stage a { action x: sh { run = \"x\" } }\n}\n";
     let out = Test::new()
         .file("app.pipe", src)
-        .args(&["check", "app.pipe", "--format", "short"])
+        .args(["check", "app.pipe", "--format", "short"])
+        .status(1)
         .run();
-    assert_eq!(out.code, 1);
     assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
     assert!(out.stdout.contains("a\\nb{"), "{}", out.stdout);
 }
 
 #[test]
 fn sarif_uris_are_encoded_and_columns_are_code_points() {
-    let out = Test::new()
+    let v = Test::new()
         .file("we ird#1.pipe", BROKEN)
-        .args(&["check", "we ird#1.pipe", "--format", "sarif"])
-        .run();
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("sarif json");
+        .args(["check", "we ird#1.pipe", "--format", "sarif"])
+        .status(1)
+        .run()
+        .json();
     assert_eq!(v["runs"][0]["columnKind"], "unicodeCodePoints");
     assert_eq!(
         v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
@@ -442,21 +404,18 @@ fn paths_are_shown_relative_to_the_current_folder() {
     let t = Test::new()
         .file("ci/app.pipe", BROKEN)
         .file("ci/sub/keep", "");
-    let out = t
-        .args(&["check", "ci/sub/../app.pipe", "--format", "short"])
+    t.args(["check", "ci/sub/../app.pipe", "--format", "short"])
+        .status(1)
+        .stdout_starts_with("ci/app.pipe:6:14:")
         .run();
-    assert!(
-        out.stdout.starts_with("ci/app.pipe:6:14:"),
-        "{}",
-        out.stdout
-    );
 }
 
 #[test]
 fn a_file_named_twice_is_checked_once() {
     let out = Test::new()
         .file("app.pipe", BROKEN)
-        .args(&["check", "app.pipe", "./app.pipe", "--format", "short"])
+        .args(["check", "app.pipe", "./app.pipe", "--format", "short"])
+        .status(1)
         .run();
     assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
 }
@@ -467,9 +426,8 @@ fn a_script_passed_to_a_template_stays_a_script() {
     let src = "template t(cmd: string): sh { run = cmd }\npipeline p {\n  param x: string = \"a; rm -rf /\"\n  stage s { action a: t { cmd = \"echo ${params.x}\" } }\n}\n";
     let out = Test::new()
         .file("app.pipe", src)
-        .args(&["compile", "app.pipe"])
+        .args(["compile", "app.pipe"])
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
     let ir = pipec::ir::from_json(&out.stdout).expect("ir");
     let run = &ir.pipeline.stages[0].actions[0].params["run"];
     assert!(
@@ -485,9 +443,8 @@ fn relative_paths_in_imported_templates_are_rebased_to_the_pipeline() {
     let out = Test::new()
         .file("ci/lib/f.pipe", lib)
         .file("ci/app.pipe", app)
-        .args(&["compile", "ci/app.pipe"])
+        .args(["compile", "ci/app.pipe"])
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
     let ir = pipec::ir::from_json(&out.stdout).expect("ir");
     let path = &ir.pipeline.stages[0].actions[0].params["path"];
     assert_eq!(
@@ -509,82 +466,55 @@ const RUNNABLE: &str = "pipeline p {\n  param env: string = \"staging\"\n  trigg
 
 #[test]
 fn dry_run_prints_the_plan_and_runs_nothing() {
-    let t = Test::new()
-        .file("app.pipe", RUNNABLE)
-        .args(&["run", "app.pipe", "--dry-run"]);
-    let out = t.run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout.contains("1. stage `build`: runs"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("`pack` (after make): runs"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("2. stage `deploy`: skipped: entry: `params.env == \"prod\"` is false"),
-        "{}",
-        out.stdout
-    );
+    let t = Test::new().file("app.pipe", RUNNABLE);
+    t.args(["run", "app.pipe", "--dry-run"])
+        .stdout_contains("1. stage `build`: runs")
+        .stdout_contains("`pack` (after make): runs")
+        .stdout_contains("2. stage `deploy`: skipped: entry: `params.env == \"prod\"` is false")
+        .run();
     assert!(!t.path("made.txt").exists(), "a dry run executes nothing");
 }
 
 /// An approval in the plan waits for a decision: the plan says so rather than "runs".
 #[test]
 fn dry_run_says_an_approval_waits_for_approval() {
-    let out = Test::new()
+    Test::new()
         .file(
             "app.pipe",
             "pipeline p {\n  stage build {\n    action make: sh { run = \"true\" }\n  }\n  stage gate {\n    action ok: approval { summary = \"ship?\" }\n  }\n}\n",
         )
-        .args(&["run", "app.pipe", "--dry-run"])
+        .args(["run", "app.pipe", "--dry-run"])
+        .stdout_contains("- `ok`: waits for approval\n")
+        .stdout_contains("- `make`: runs\n")
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout.contains("- `ok`: waits for approval\n"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("- `make`: runs\n"), "{}", out.stdout);
 }
 
 #[test]
 fn dry_run_uses_params() {
-    let out = Test::new()
+    Test::new()
         .file("app.pipe", RUNNABLE)
-        .args(&["run", "app.pipe", "--dry-run", "--param", "env=prod"])
+        .args(["run", "app.pipe", "--dry-run", "--param", "env=prod"])
+        .stdout_contains("2. stage `deploy`: runs")
         .run();
-    assert!(
-        out.stdout.contains("2. stage `deploy`: runs"),
-        "{}",
-        out.stdout
-    );
 }
 
 #[test]
 fn run_reports_a_missing_param_value_as_e0206() {
     let src = RUNNABLE.replace("param env: string = \"staging\"", "param env: string");
-    let out = Test::new()
+    Test::new()
         .file("app.pipe", &src)
-        .args(&["run", "app.pipe", "--dry-run"])
+        .args(["run", "app.pipe", "--dry-run"])
+        .status(1)
+        .stderr_contains("E0206")
+        .stderr_contains("missing value for param `env`")
         .run();
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("E0206") && out.stderr.contains("missing value for param `env`"),
-        "{}",
-        out.stderr
-    );
 }
 
 #[test]
 fn an_event_no_trigger_matches_runs_nothing_and_says_why() {
-    let out = Test::new()
+    Test::new()
         .file("app.pipe", RUNNABLE)
-        .args(&[
+        .args([
             "run",
             "app.pipe",
             "--dry-run",
@@ -593,14 +523,9 @@ fn an_event_no_trigger_matches_runs_nothing_and_says_why() {
             "--branch",
             "dev",
         ])
+        .stdout("")
+        .stderr_contains("branch `dev` does not match")
         .run();
-    assert_eq!(out.code, 0);
-    assert!(out.stdout.is_empty(), "{}", out.stdout);
-    assert!(
-        out.stderr.contains("branch `dev` does not match"),
-        "{}",
-        out.stderr
-    );
 }
 
 #[test]
@@ -611,22 +536,17 @@ fn dry_run_reads_compiled_ir() {
         .ir
         .expect("compiles");
     let json = pipec::ir::to_json(&ir);
-    let out = Test::new()
+    Test::new()
         .file("app.ir.json", &json)
-        .args(&["run", "app.ir.json", "--dry-run"])
+        .args(["run", "app.ir.json", "--dry-run"])
+        .stdout_contains("1. stage `build`: runs")
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout.contains("1. stage `build`: runs"),
-        "{}",
-        out.stdout
-    );
-    let bad = Test::new()
+    Test::new()
         .file("bad.json", "{\"ir_version\": 7}")
-        .args(&["run", "bad.json", "--dry-run"])
+        .args(["run", "bad.json", "--dry-run"])
+        .status(2)
+        .stderr_contains("version 7")
         .run();
-    assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("version 7"), "{}", bad.stderr);
 }
 
 #[test]
@@ -635,23 +555,21 @@ fn a_diagnostic_past_a_very_long_line_is_reported_without_a_snippet() {
         "pipeline p {{ stage a {{ action x: sh {{ run = \"y\" }} }} }}{}x\n",
         " ".repeat(70_000)
     );
-    let out = Test::new()
+    Test::new()
         .file("wide.pipe", &src)
-        .args(&["check", "wide.pipe"])
+        .args(["check", "wide.pipe"])
+        .status(1)
+        .stderr_contains("error[E0101]")
+        .stderr_contains("wide.pipe:1:70")
         .run();
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("error[E0101]") && out.stderr.contains("wide.pipe:1:70"),
-        "{}",
-        out.stderr
-    );
 }
 
 #[test]
 fn events_are_spelled_as_in_the_spec_and_decided_before_params() {
     let src = "pipeline p {\n  param env: string\n  trigger pull_request { branches = [\"main\"] events = [opened] }\n  stage a { action x: sh { run = \"echo ${params.env}\" } }\n}\n";
     let t = Test::new().file("p.pipe", src);
-    let out = t.args_once(&[
+    // No trigger matches, so the missing param does not matter.
+    t.args([
         "run",
         "p.pipe",
         "--dry-run",
@@ -661,18 +579,10 @@ fn events_are_spelled_as_in_the_spec_and_decided_before_params() {
         "dev",
         "--pr-event",
         "opened",
-    ]);
-    assert_eq!(
-        out.code, 0,
-        "no trigger matches, so the missing param does not matter: {}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("branch `dev` does not match"),
-        "{}",
-        out.stderr
-    );
-    let out = t.args_once(&[
+    ])
+    .stderr_contains("branch `dev` does not match")
+    .run();
+    t.args([
         "run",
         "p.pipe",
         "--dry-run",
@@ -682,23 +592,20 @@ fn events_are_spelled_as_in_the_spec_and_decided_before_params() {
         "main",
         "--pr-event",
         "opened",
-    ]);
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("E0206"), "{}", out.stderr);
+    ])
+    .status(1)
+    .stderr_contains("E0206")
+    .run();
 }
 
 #[test]
 fn an_unknown_param_is_reported_briefly() {
     let out = Test::new()
         .file("app.pipe", CLEAN)
-        .args(&["run", "app.pipe", "--dry-run", "--param", "nope=1"])
+        .args(["run", "app.pipe", "--dry-run", "--param", "nope=1"])
+        .status(1)
+        .stderr_contains("unknown param `nope`")
         .run();
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("unknown param `nope`"),
-        "{}",
-        out.stderr
-    );
     assert!(
         out.stderr.lines().count() < 15,
         "the report does not print the whole pipeline: {}",
@@ -709,49 +616,24 @@ fn an_unknown_param_is_reported_briefly() {
 #[test]
 fn dry_run_sees_through_stages_that_may_be_skipped() {
     let src = "pipeline g {\n  param p: bool = false\n  stage a { action x: sh { run = \"a\"  exports = [v] } }\n  stage b { entry { require a.x.v == \"y\" else skip } action x: sh { run = \"b\" } }\n  stage c { entry { require params.p else skip } action x: sh { run = \"c\" } }\n  stage d { action x: sh { run = \"d\" } }\n  transition c -> d disabled \"freeze\"\n}\n";
-    let out = Test::new()
+    Test::new()
         .file("g.pipe", src)
-        .args(&["run", "g.pipe", "--dry-run"])
+        .args(["run", "g.pipe", "--dry-run"])
+        .stdout_contains("2. stage `b`: runs, or is skipped by its entry")
+        .stdout_contains("3. stage `c`: skipped: entry: `params.p` is false")
+        .stdout_contains("4. stage `d`: held: transition c -> d is disabled: freeze")
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout
-            .contains("2. stage `b`: runs, or is skipped by its entry"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("3. stage `c`: skipped: entry: `params.p` is false"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("4. stage `d`: held: transition c -> d is disabled: freeze"),
-        "{}",
-        out.stdout
-    );
 }
 
 #[test]
 fn dry_run_says_which_stages_never_start_after_a_failure() {
     let src = "pipeline g {\n  param e: string = \"dev\"\n  stage a { action x: sh { run = \"a\" } }\n  stage b { entry { require params.e == \"prod\" else fail } action x: sh { run = \"b\" } }\n  stage c { action x: sh { run = \"c\" } }\n}\n";
-    let out = Test::new()
+    Test::new()
         .file("g.pipe", src)
-        .args(&["run", "g.pipe", "--dry-run"])
+        .args(["run", "g.pipe", "--dry-run"])
+        .stdout_contains("2. stage `b`: fails the run")
+        .stdout_contains("3. stage `c`: not started: the run fails before")
         .run();
-    assert!(
-        out.stdout.contains("2. stage `b`: fails the run"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("3. stage `c`: not started: the run fails before"),
-        "{}",
-        out.stdout
-    );
 }
 
 #[test]
@@ -765,14 +647,10 @@ fn hand_edited_ir_is_validated_before_running() {
     let mut back = edge.clone();
     back.from = "deploy".into();
     ir.pipeline.stages[0].inbound.push(back);
-    let out = Test::new()
+    Test::new()
         .file("bad.json", &pipec::ir::to_json(&ir))
-        .args(&["run", "bad.json", "--dry-run"])
+        .args(["run", "bad.json", "--dry-run"])
+        .status(1)
+        .stderr_contains("the stage graph has a cycle")
         .run();
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("the stage graph has a cycle"),
-        "{}",
-        out.stderr
-    );
 }

@@ -3,44 +3,14 @@
 //! and wait, rejections that fail the run at once, manual starts, condition overrides, and a
 //! rollback to a chosen run. Each test runs two runs (or more) in one state directory.
 
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::durable::{
-    WINDOWED, action, closed_window, lines, pipec, run, says, show, spawn, stage_reason,
-    stage_status, wait_for,
-};
-use crate::support::Test;
+use crate::durable::{WINDOWED, closed_window, lines, stage_reason, wait_for};
+use crate::support::{Test, action, says, stage};
 
 /// The id of the newest run.
 fn last_id(t: &Test) -> String {
-    show(t, "last")["id"]
-        .as_str()
-        .expect("a run id")
-        .to_string()
-}
-
-/// Waits for `child` at most `secs` seconds; kills it when it is still running then (so a
-/// test that fails leaves no process behind). Its exit code and stderr.
-fn finish(child: Child, secs: u64) -> (Option<i32>, String) {
-    let mut child = child;
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            let out = child.wait_with_output().expect("ends");
-            return (
-                out.status.code(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let out = child.wait_with_output().expect("ends");
-    panic!(
-        "still running after {secs} s:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    t.show("last")["id"].as_str().expect("a run id").to_string()
 }
 
 /// How many stage locks are held.
@@ -66,23 +36,31 @@ fn retry_refuses_a_run_whose_stage_a_later_run_has_entered() {
     let t = Test::new()
         .file("pipeline.pipe", DEPLOYS)
         .file("broken", "");
-    assert_eq!(run(&t, &["--param", "v=1"]).code, 1);
+    t.state(["run", "pipeline.pipe"])
+        .args(["--param", "v=1"])
+        .status(1)
+        .run();
     let v1 = last_id(&t);
     std::fs::remove_file(t.path("broken")).expect("rm");
-    assert_eq!(run(&t, &["--param", "v=2"]).code, 0);
-    let out = pipec(&t, &["retry", &v1]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    says(&out.stderr, "a later run");
-    says(&out.stderr, "`pipec rollback rel deploy");
+    t.state(["run", "pipeline.pipe"])
+        .args(["--param", "v=2"])
+        .run();
+    t.state(["retry", &v1])
+        .status(2)
+        .stderr_contains("a later run")
+        .stderr_contains("`pipec rollback rel deploy")
+        .run();
     // Version 1 did not go live over version 2.
     assert_eq!(lines(&t, "deployed"), ["1", "2"]);
-    assert_eq!(show(&t, &v1)["status"], "failed");
+    assert_eq!(t.show(&v1)["status"], "failed");
     // The latest run in the stage may be retried.
     std::fs::write(t.path("broken"), "").expect("write");
-    assert_eq!(run(&t, &["--param", "v=3"]).code, 1);
+    t.state(["run", "pipeline.pipe"])
+        .args(["--param", "v=3"])
+        .status(1)
+        .run();
     std::fs::remove_file(t.path("broken")).expect("rm");
-    let out = pipec(&t, &["retry", "last"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    t.state(["retry", "last"]).run();
     assert_eq!(lines(&t, "deployed"), ["1", "2", "3", "3"]);
 }
 
@@ -103,77 +81,70 @@ fn frozen(mode: &str) -> String {
 #[test]
 fn a_newer_run_held_at_a_transition_supersedes_the_older_one() {
     let t = Test::new().file("pipeline.pipe", &frozen("superseded"));
-    assert_eq!(run(&t, &[]).code, 3);
+    t.state(["run", "pipeline.pipe"]).status(3).run();
     let a = last_id(&t);
-    assert_eq!(run(&t, &[]).code, 3);
+    t.state(["run", "pipeline.pipe"]).status(3).run();
     let b = last_id(&t);
-    let older = show(&t, &a);
+    let older = t.show(&a);
     assert_eq!(older["status"], "superseded", "{older}");
     says(&stage_reason(&older, "deploy"), &format!("run {b}"));
-    assert_eq!(show(&t, &b)["status"], "waiting");
+    assert_eq!(t.show(&b)["status"], "waiting");
     // Enabling names the run that may go on, and `--resume` continues it.
-    let out = pipec(
-        &t,
-        &[
-            "transition",
-            "enable",
-            "gate",
-            "build",
-            "deploy",
-            "--resume",
-        ],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    says(&out.stderr, &format!("may go on: {b}"));
-    assert!(!out.stderr.contains(&a), "{}", out.stderr);
+    t.state([
+        "transition",
+        "enable",
+        "gate",
+        "build",
+        "deploy",
+        "--resume",
+    ])
+    .stderr_contains(&format!("may go on: {b}"))
+    .stderr_lacks(&a)
+    .run();
     assert_eq!(lines(&t, "deployed"), std::slice::from_ref(&b));
-    assert_eq!(show(&t, &b)["status"], "succeeded");
+    assert_eq!(t.show(&b)["status"], "succeeded");
     // The older one stays superseded.
-    let out = pipec(&t, &["resume", &a]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "has ended: superseded");
+    t.state(["resume", &a])
+        .status(1)
+        .stderr_contains("has ended: superseded")
+        .run();
 }
 
 #[test]
 fn runs_held_at_a_queued_transition_go_on_in_their_order() {
     let t = Test::new().file("pipeline.pipe", &frozen("queued"));
-    assert_eq!(run(&t, &[]).code, 3);
+    t.state(["run", "pipeline.pipe"]).status(3).run();
     let a = last_id(&t);
-    assert_eq!(run(&t, &[]).code, 3);
+    t.state(["run", "pipeline.pipe"]).status(3).run();
     let b = last_id(&t);
-    assert_eq!(show(&t, &a)["status"], "waiting");
-    let out = pipec(&t, &["transition", "enable", "gate", "build", "deploy"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    says(&out.stderr, &format!("may go on: {a}, {b}"));
+    assert_eq!(t.show(&a)["status"], "waiting");
+    t.state(["transition", "enable", "gate", "build", "deploy"])
+        .stderr_contains(&format!("may go on: {a}, {b}"))
+        .run();
     // The newer one resumed first waits for the older one to go first.
-    let newer = spawn(&t, &["resume", &b]);
+    let newer = t.state(["resume", &b]).within(20).spawn();
     wait_for("the newer run to wait for the older one", || {
-        stage_reason(&show(&t, &b), "deploy").contains(&format!("run {a}"))
+        stage_reason(&t.show(&b), "deploy").contains(&format!("run {a}"))
     });
-    let out = pipec(&t, &["resume", &a]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let (code, stderr) = finish(newer, 20);
-    assert_eq!(code, Some(0), "{stderr}");
+    t.state(["resume", &a]).run();
+    newer.wait();
     assert_eq!(lines(&t, "deployed"), [a, b]);
 
     // `--resume` continues them in their order.
     let t = Test::new().file("pipeline.pipe", &frozen("queued"));
-    assert_eq!(run(&t, &[]).code, 3);
+    t.state(["run", "pipeline.pipe"]).status(3).run();
     let a = last_id(&t);
-    assert_eq!(run(&t, &[]).code, 3);
+    t.state(["run", "pipeline.pipe"]).status(3).run();
     let b = last_id(&t);
-    let out = pipec(
-        &t,
-        &[
-            "transition",
-            "enable",
-            "gate",
-            "build",
-            "deploy",
-            "--resume",
-        ],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    t.state([
+        "transition",
+        "enable",
+        "gate",
+        "build",
+        "deploy",
+        "--resume",
+    ])
+    .run();
     assert_eq!(lines(&t, "deployed"), [a, b]);
 }
 
@@ -190,24 +161,31 @@ fn pipec_stop_lets_running_actions_finish_and_starts_nothing_new() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let running = spawn(&t, &["run", "pipeline.pipe"]);
+    let running = t
+        .state(["run", "pipeline.pipe"])
+        .within(20)
+        .status(130)
+        .spawn();
     wait_for("the migration to start", || t.path("started").exists());
-    let stopping = spawn(&t, &["stop", "last"]);
+    let stopping = t
+        .state(["stop", "last"])
+        .within(20)
+        .stderr_contains("running actions finish")
+        .spawn();
     wait_for("`pipec show` to say the run is stopping", || {
-        pipec(&t, &["show", "last"])
+        t.state(["show", "last"])
+            .any_status()
+            .run()
             .stdout
             .contains("stopping (`pipec stop`)")
     });
-    let (code, stderr) = finish(stopping, 20);
-    assert_eq!(code, Some(0), "{stderr}");
-    says(&stderr, "running actions finish");
-    let (code, stderr) = finish(running, 20);
-    assert_eq!(code, Some(130), "{stderr}");
+    stopping.wait();
+    running.wait();
     // The migration was not killed half-way; nothing after it started.
     assert_eq!(lines(&t, "migrated"), ["done"]);
     assert!(!t.path("after").exists());
     assert!(!t.path("next").exists());
-    let v = show(&t, "last");
+    let v = t.show("last");
     assert_eq!(v["status"], "stopped");
     assert_eq!(action(&v, "db", "migrate")["status"], "succeeded");
     assert_eq!(action(&v, "db", "after")["status"], "pending");
@@ -232,34 +210,30 @@ fn approved_deploy(timeout: &str) -> String {
 #[test]
 fn a_rejection_fails_a_held_run_at_once_and_frees_its_stage() {
     let t = Test::new().file("pipeline.pipe", &approved_deploy(""));
-    assert_eq!(run(&t, &[]).code, 3);
+    t.state(["run", "pipeline.pipe"]).status(3).run();
     let a = last_id(&t);
-    let out = pipec(
-        &t,
-        &["reject", &a, "deploy.ok", "--as", "bob", "--comment", "no"],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    says(&out.stderr, "failed");
-    let v = show(&t, &a);
+    t.state(["reject", &a, "deploy.ok", "--as", "bob", "--comment", "no"])
+        .stderr_contains("failed")
+        .run();
+    let v = t.show(&a);
     assert_eq!(v["status"], "failed", "{v}");
-    assert_eq!(stage_status(&v, "deploy"), "failed");
+    assert_eq!(stage(&v, "deploy")["status"], "failed");
     says(&stage_reason(&v, "deploy"), "rejected by bob: no");
     assert_eq!(action(&v, "deploy", "ok")["status"], "failed");
     assert_eq!(locks(&t), 0);
     // The next run enters the stage (and waits for its own approval).
-    let next = spawn(&t, &["run", "pipeline.pipe"]);
-    let (code, stderr) = finish(next, 20);
-    assert_eq!(code, Some(3), "{stderr}");
-    assert_eq!(stage_status(&show(&t, "last"), "deploy"), "waiting");
-    let out = pipec(&t, &["resume", &a]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "rejected by bob: no");
+    t.state(["run", "pipeline.pipe"]).within(20).status(3).run();
+    assert_eq!(stage(&t.show("last"), "deploy")["status"], "waiting");
+    t.state(["resume", &a])
+        .status(1)
+        .stderr_contains("rejected by bob: no")
+        .run();
 }
 
 #[test]
 fn an_approval_past_its_timeout_fails_the_run_when_a_run_waits_for_its_stage() {
     let t = Test::new().file("pipeline.pipe", &approved_deploy("timeout = 1m"));
-    assert_eq!(run(&t, &[]).code, 3);
+    t.state(["run", "pipeline.pipe"]).status(3).run();
     let a = last_id(&t);
     let db = rusqlite::Connection::open(t.path("state/history.db")).expect("history");
     db.execute(
@@ -268,10 +242,8 @@ fn an_approval_past_its_timeout_fails_the_run_when_a_run_waits_for_its_stage() {
     )
     .expect("update");
     // The next run, waiting for the stage, is the first to look at the held run.
-    let next = spawn(&t, &["run", "pipeline.pipe"]);
-    let (code, stderr) = finish(next, 20);
-    assert_eq!(code, Some(3), "{stderr}");
-    let v = show(&t, &a);
+    t.state(["run", "pipeline.pipe"]).within(20).status(3).run();
+    let v = t.show(&a);
     assert_eq!(v["status"], "failed", "{v}");
     says(
         &stage_reason(&v, "deploy"),
@@ -279,14 +251,14 @@ fn an_approval_past_its_timeout_fails_the_run_when_a_run_waits_for_its_stage() {
     );
     // `pipec show` alone applies it too.
     let t = Test::new().file("pipeline.pipe", &approved_deploy("timeout = 1m"));
-    assert_eq!(run(&t, &[]).code, 3);
+    t.state(["run", "pipeline.pipe"]).status(3).run();
     let db = rusqlite::Connection::open(t.path("state/history.db")).expect("history");
     db.execute(
         "UPDATE actions SET started = '2020-01-01T00:00:00Z' WHERE name = 'ok'",
         [],
     )
     .expect("update");
-    assert_eq!(show(&t, "last")["status"], "failed");
+    assert_eq!(t.show("last")["status"], "failed");
     assert_eq!(locks(&t), 0);
 }
 
@@ -300,13 +272,15 @@ fn a_manual_start_runs_whatever_the_triggers_say() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let out = run(&t, &["--event", "manual", "--branch", "feature"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    t.state(["run", "pipeline.pipe"])
+        .args(["--event", "manual", "--branch", "feature"])
+        .run();
     assert_eq!(lines(&t, "started"), ["manual"]);
     // Automatic events are still filtered.
-    let out = run(&t, &["--event", "push", "--branch", "feature"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    says(&out.stderr, "no trigger of pipeline `trig` matches");
+    t.state(["run", "pipeline.pipe"])
+        .args(["--event", "push", "--branch", "feature"])
+        .stderr_contains("no trigger of pipeline `trig` matches")
+        .run();
     assert_eq!(lines(&t, "started"), ["manual"]);
 }
 
@@ -318,37 +292,31 @@ fn an_override_lets_a_stage_held_for_its_window_go_on() {
         "pipeline.pipe",
         &WINDOWED.replace("WINDOW", &closed_window()),
     );
-    assert_eq!(run(&t, &[]).code, 3);
+    t.state(["run", "pipeline.pipe"]).status(3).run();
     // Only a condition in progress can be overridden.
-    let out = pipec(&t, &["override", "last", "build", "entry"]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    says(&out.stderr, "has no entry condition");
-    let out = pipec(&t, &["override", "last", "deploy", "success"]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    let out = pipec(
-        &t,
-        &["override", "last", "deploy", "entry", "--comment", "hotfix"],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let out = pipec(&t, &["resume", "last"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    t.state(["override", "last", "build", "entry"])
+        .status(2)
+        .stderr_contains("has no entry condition")
+        .run();
+    t.state(["override", "last", "deploy", "success"])
+        .status(2)
+        .run();
+    t.state(["override", "last", "deploy", "entry", "--comment", "hotfix"])
+        .run();
+    t.state(["resume", "last"]).run();
     assert_eq!(lines(&t, "log"), ["build", "deploy"]);
-    let v = show(&t, "last");
-    let overrides = v["stages"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["name"] == "deploy"))
-        .map(|s| s["overrides"].clone())
-        .expect("deploy");
+    let v = t.show("last");
+    let overrides = &stage(&v, "deploy")["overrides"];
     assert_eq!(overrides[0]["condition"], "entry", "{v}");
     assert_eq!(overrides[0]["comment"], "hotfix", "{v}");
     assert!(overrides[0]["by"].is_string() && overrides[0]["at"].is_string());
-    says(
-        &pipec(&t, &["show", "last"]).stdout,
-        "entry condition overridden by",
-    );
+    t.state(["show", "last"])
+        .stdout_contains("entry condition overridden by")
+        .run();
     // Twice is refused: the stage has run.
-    let out = pipec(&t, &["override", "last", "deploy", "entry"]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
+    t.state(["override", "last", "deploy", "entry"])
+        .status(2)
+        .run();
 }
 
 #[test]
@@ -364,20 +332,17 @@ fn an_override_reaches_a_run_whose_check_is_still_running() {
 "#;
     let t = Test::new().file("pipeline.pipe", src);
     let started = Instant::now();
-    let running = spawn(&t, &["run", "pipeline.pipe"]);
+    let running = t.state(["run", "pipeline.pipe"]).within(20).spawn();
     wait_for("the entry check to run", || t.path("checking").exists());
-    let out = pipec(&t, &["override", "last", "deploy", "entry"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    t.state(["override", "last", "deploy", "entry"]).run();
     wait_for("the on success check to run", || {
         t.path("verifying").exists()
     });
     assert!(t.path("shipped").exists());
-    let out = pipec(&t, &["override", "last", "deploy", "success"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let (code, stderr) = finish(running, 20);
-    assert_eq!(code, Some(0), "{stderr}");
+    t.state(["override", "last", "deploy", "success"]).run();
+    running.wait();
     assert!(started.elapsed() < Duration::from_secs(25));
-    assert_eq!(show(&t, "last")["status"], "succeeded");
+    assert_eq!(t.show("last")["status"], "succeeded");
 }
 
 // ------------------------------------------------------------------ 7. rollback --to
@@ -385,23 +350,30 @@ fn an_override_reaches_a_run_whose_check_is_still_running() {
 #[test]
 fn rollback_to_a_chosen_run() {
     let t = Test::new().file("pipeline.pipe", DEPLOYS);
-    assert_eq!(run(&t, &["--param", "v=1"]).code, 0);
+    t.state(["run", "pipeline.pipe"])
+        .args(["--param", "v=1"])
+        .run();
     let v1 = last_id(&t);
-    assert_eq!(run(&t, &["--param", "v=2"]).code, 0);
-    let out = pipec(&t, &["rollback", "rel", "deploy", "--to", &v1]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    t.state(["run", "pipeline.pipe"])
+        .args(["--param", "v=2"])
+        .run();
+    t.state(["rollback", "rel", "deploy", "--to", &v1]).run();
     assert_eq!(lines(&t, "deployed"), ["1", "2", "1"]);
     // Without `--to`: the latest run in which the stage succeeded.
-    assert_eq!(pipec(&t, &["rollback", "rel", "deploy"]).code, 0);
+    t.state(["rollback", "rel", "deploy"]).run();
     assert_eq!(lines(&t, "deployed"), ["1", "2", "1", "2"]);
     // A run in which the stage did not succeed is refused.
     std::fs::write(t.path("broken"), "").expect("write");
-    assert_eq!(run(&t, &["--param", "v=3"]).code, 1);
+    t.state(["run", "pipeline.pipe"])
+        .args(["--param", "v=3"])
+        .status(1)
+        .run();
     let v3 = last_id(&t);
-    let out = pipec(&t, &["rollback", "rel", "deploy", "--to", &v3]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    says(&out.stderr, "did not succeed");
-    says(&out.stderr, &v1);
+    t.state(["rollback", "rel", "deploy", "--to", &v3])
+        .status(2)
+        .stderr_contains("did not succeed")
+        .stderr_contains(&v1)
+        .run();
 }
 
 #[test]
@@ -420,25 +392,27 @@ fn pipec_stop_reaches_a_nested_run_through_the_run_around_it() {
     let t = Test::new()
         .file("pipeline.pipe", outer)
         .file("inner.pipe", inner);
-    let running = spawn(&t, &["run", "pipeline.pipe"]);
+    let running = t
+        .state(["run", "pipeline.pipe"])
+        .within(20)
+        .status(130)
+        .spawn();
     wait_for("the nested action to start", || t.path("started").exists());
-    let runs = pipec(&t, &["runs", "--json"]);
-    let rows: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
-    let nested = rows
-        .as_array()
-        .and_then(|r| r.iter().find(|r| r["pipeline"] == "inner"))
+    let nested = t
+        .runs()
+        .iter()
+        .find(|r| r["pipeline"] == "inner")
         .and_then(|r| r["id"].as_str())
         .expect("the nested run")
         .to_string();
-    let out = pipec(&t, &["stop", &nested]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    says(&out.stderr, "runs inside run");
-    let out = pipec(&t, &["stop", "last"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let (code, stderr) = finish(running, 20);
-    assert_eq!(code, Some(130), "{stderr}");
+    t.state(["stop", &nested])
+        .status(2)
+        .stderr_contains("runs inside run")
+        .run();
+    t.state(["stop", "last"]).run();
+    running.wait();
     // The nested run's running action finished; nothing after it started.
     assert!(t.path("finished").exists());
     assert!(!t.path("next").exists());
-    assert_eq!(show(&t, &nested)["status"], "stopped");
+    assert_eq!(t.show(&nested)["status"], "stopped");
 }

@@ -163,11 +163,8 @@ const BROKEN: &str = "pipeline p {\n  stage build {\n    action compile: sh { ru
 
 #[test]
 fn fmt_rewrites_a_file_in_place() {
-    let t = Test::new()
-        .file("app.pipe", UGLY)
-        .args(&["fmt", "app.pipe"]);
-    let out = t.run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let t = Test::new().file("app.pipe", UGLY);
+    let out = t.args(["fmt", "app.pipe"]).run();
     assert_eq!(
         std::fs::read_to_string(t.path("app.pipe")).expect("file"),
         PRETTY
@@ -179,12 +176,9 @@ fn fmt_rewrites_a_file_in_place() {
 #[test]
 fn fmt_leaves_formatted_files_untouched() {
     use std::os::unix::fs::MetadataExt as _;
-    let t = Test::new()
-        .file("app.pipe", PRETTY)
-        .args(&["fmt", "app.pipe"]);
+    let t = Test::new().file("app.pipe", PRETTY);
     let before = std::fs::metadata(t.path("app.pipe")).expect("meta");
-    let out = t.run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = t.args(["fmt", "app.pipe"]).run();
     let after = std::fs::metadata(t.path("app.pipe")).expect("meta");
     // Not rewritten: a rewrite renames a new file over it.
     assert_eq!(before.ino(), after.ino());
@@ -194,12 +188,10 @@ fn fmt_leaves_formatted_files_untouched() {
 #[test]
 fn fmt_keeps_the_permissions_of_a_rewritten_file() {
     use std::os::unix::fs::PermissionsExt as _;
-    let t = Test::new()
-        .file("app.pipe", UGLY)
-        .args(&["fmt", "app.pipe"]);
+    let t = Test::new().file("app.pipe", UGLY);
     std::fs::set_permissions(t.path("app.pipe"), std::fs::Permissions::from_mode(0o640))
         .expect("chmod");
-    assert_eq!(t.run().code, 0);
+    t.args(["fmt", "app.pipe"]).run();
     let mode = std::fs::metadata(t.path("app.pipe"))
         .expect("meta")
         .permissions()
@@ -214,11 +206,8 @@ fn fmt_keeps_the_permissions_of_a_rewritten_file() {
 
 #[test]
 fn fmt_check_prints_a_unified_diff_and_exits_1() {
-    let t = Test::new()
-        .file("ci/app.pipe", UGLY)
-        .args(&["fmt", "--check", "ci/app.pipe"]);
-    let out = t.run();
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let t = Test::new().file("ci/app.pipe", UGLY);
+    let out = t.args(["fmt", "--check", "ci/app.pipe"]).status(1).run();
     let expected = "--- ci/app.pipe\n+++ ci/app.pipe\n@@ -1 +1,5 @@\n-pipeline p { stage build { action compile: sh { run = \"make\" } } }\n+pipeline p {\n+  stage build {\n+    action compile: sh { run = \"make\" }\n+  }\n+}\n";
     assert_eq!(out.stdout, expected);
     assert_eq!(out.stderr.trim(), "1 file: 1 would be reformatted");
@@ -234,10 +223,9 @@ fn fmt_check_exits_0_when_every_file_is_formatted() {
     let out = Test::new()
         .file("a.pipe", PRETTY)
         .file("b.pipe", PRETTY)
-        .args(&["fmt", "--check"])
+        .args(["fmt", "--check"])
+        .stdout("")
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.is_empty());
     assert_eq!(out.stderr.trim(), "2 files: 2 already formatted");
 }
 
@@ -248,10 +236,8 @@ fn fmt_walks_folders_recursively() {
         .file("ci/deep/b.pipe", UGLY)
         .file("ci/notes.txt", "not a pipe file { }")
         .file(".hidden/c.pipe", UGLY)
-        .file("target/d.pipe", UGLY)
-        .args(&["fmt"]);
-    let out = t.run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
+        .file("target/d.pipe", UGLY);
+    let out = t.args(["fmt"]).run();
     assert_eq!(out.stderr.trim(), "2 files: 2 reformatted");
     let read = |p: &str| std::fs::read_to_string(t.path(p)).expect("file");
     assert_eq!(read("a.pipe"), PRETTY);
@@ -265,10 +251,8 @@ fn fmt_walks_folders_recursively() {
 fn fmt_refuses_a_file_with_syntax_errors_and_goes_on() {
     let t = Test::new()
         .file("a_broken.pipe", BROKEN)
-        .file("b_ugly.pipe", UGLY)
-        .args(&["fmt", "."]);
-    let out = t.run();
-    assert_eq!(out.code, 1, "{}", out.stderr);
+        .file("b_ugly.pipe", UGLY);
+    let out = t.args(["fmt", "."]).status(1).run();
     let read = |p: &str| std::fs::read_to_string(t.path(p)).expect("file");
     assert_eq!(read("a_broken.pipe"), BROKEN, "left as it was");
     assert_eq!(
@@ -279,7 +263,8 @@ fn fmt_refuses_a_file_with_syntax_errors_and_goes_on() {
     // The report `pipec check` gives.
     let check = Test::new()
         .file("a_broken.pipe", BROKEN)
-        .args(&["check", "a_broken.pipe"])
+        .args(["check", "a_broken.pipe"])
+        .status(1)
         .run();
     let report = check.stderr.split("checked 1 file").next().expect("report");
     assert!(
@@ -312,10 +297,8 @@ fn fmt_formats_a_folder_with_a_byte_order_mark_and_a_carriage_return_in_a_block_
     let t = Test::new()
         .file("a_bom.pipe", bom)
         .file("b_cr.pipe", cr)
-        .file("c_ugly.pipe", UGLY)
-        .args(&["fmt", "."]);
-    let out = t.run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
+        .file("c_ugly.pipe", UGLY);
+    let out = t.args(["fmt", "."]).run();
     let read = |p: &str| std::fs::read_to_string(t.path(p)).expect("file");
     assert_eq!(read("c_ugly.pipe"), PRETTY);
     for file in ["a_bom.pipe", "b_cr.pipe"] {
@@ -338,78 +321,80 @@ fn fmt_formats_a_folder_with_a_byte_order_mark_and_a_carriage_return_in_a_block_
 fn fmt_check_reports_syntax_errors_and_exits_1() {
     let out = Test::new()
         .file("a.pipe", BROKEN)
-        .args(&["fmt", "--check", "a.pipe"])
+        .args(["fmt", "--check", "a.pipe"])
+        .status(1)
         .run();
-    assert_eq!(out.code, 1);
     assert!(out.stdout.is_empty(), "no diff for a refused file");
     assert!(out.stderr.contains("E0101"), "{}", out.stderr);
 }
 
 #[test]
 fn fmt_dash_formats_stdin_to_stdout() {
-    let out = Test::new().args(&["fmt", "-"]).stdin(UGLY).run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.stdout, PRETTY);
-    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    Test::new()
+        .args(["fmt", "-"])
+        .stdin(UGLY)
+        .stdout(PRETTY)
+        .stderr("")
+        .run();
 }
 
 #[test]
 fn fmt_stdin_flag_formats_stdin_to_stdout() {
-    let out = Test::new().args(&["fmt", "--stdin"]).stdin(UGLY).run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.stdout, PRETTY);
+    Test::new()
+        .args(["fmt", "--stdin"])
+        .stdin(UGLY)
+        .stdout(PRETTY)
+        .run();
 }
 
 #[test]
 fn fmt_stdin_check_prints_the_diff() {
-    let out = Test::new().args(&["fmt", "--check", "-"]).stdin(UGLY).run();
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stdout.starts_with("--- <stdin>\n+++ <stdin>\n"),
-        "{}",
-        out.stdout
-    );
-    let out = Test::new()
-        .args(&["fmt", "--check", "-"])
-        .stdin(PRETTY)
+    Test::new()
+        .args(["fmt", "--check", "-"])
+        .stdin(UGLY)
+        .status(1)
+        .stdout_starts_with("--- <stdin>\n+++ <stdin>\n")
         .run();
-    assert_eq!(out.code, 0);
-    assert!(out.stdout.is_empty());
+    Test::new()
+        .args(["fmt", "--check", "-"])
+        .stdin(PRETTY)
+        .stdout("")
+        .run();
 }
 
 #[test]
 fn fmt_stdin_with_syntax_errors_prints_nothing_on_stdout() {
-    let out = Test::new().args(&["fmt", "-"]).stdin(BROKEN).run();
-    assert_eq!(out.code, 1);
-    assert!(out.stdout.is_empty(), "{}", out.stdout);
-    assert!(out.stderr.contains("<stdin>:3:"), "{}", out.stderr);
+    Test::new()
+        .args(["fmt", "-"])
+        .stdin(BROKEN)
+        .status(1)
+        .stdout("")
+        .stderr_contains("<stdin>:3:")
+        .run();
 }
 
 #[test]
 fn fmt_stdin_and_files_together_is_a_usage_error() {
-    let out = Test::new()
+    Test::new()
         .file("a.pipe", UGLY)
-        .args(&["fmt", "-", "a.pipe"])
+        .args(["fmt", "-", "a.pipe"])
+        .status(2)
+        .stderr_contains("standard input only")
         .run();
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("standard input only"), "{}", out.stderr);
 }
 
 #[test]
 fn fmt_missing_path_exits_2() {
-    let out = Test::new().args(&["fmt", "nope.pipe"]).run();
-    assert_eq!(out.code, 2);
-    assert!(
-        out.stderr.contains("cannot read `nope.pipe`"),
-        "{}",
-        out.stderr
-    );
+    Test::new()
+        .args(["fmt", "nope.pipe"])
+        .status(2)
+        .stderr_contains("cannot read `nope.pipe`")
+        .run();
 }
 
 #[test]
 fn fmt_help_teaches_with_examples_and_exit_codes() {
-    let out = Test::new().args(&["fmt", "--help"]).run();
-    assert_eq!(out.code, 0);
+    let out = Test::new().args(["fmt", "--help"]).run();
     for needle in [
         "Examples:",
         "pipec fmt --check",
@@ -454,8 +439,7 @@ fn fixtures_with_syntax_errors_are_refused_and_left_unchanged() {
     for (name, text) in &broken {
         t = t.file(&format!("broken/{name}"), text);
     }
-    let out = t.args_once(&["fmt", "broken"]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = t.args(["fmt", "broken"]).status(1).run();
     for (name, text) in &broken {
         let now = std::fs::read_to_string(t.path(&format!("broken/{name}"))).expect("file");
         assert_eq!(&now, text, "{name} was changed");

@@ -1,23 +1,22 @@
 //! `pipec graph`: the drawing of a pipeline in `dot` and Mermaid (snapshots), and every
 //! example drawn by Graphviz itself (skipped without `dot`; `.ci/run` installs graphviz).
 
+use std::ffi::OsStr;
 use std::process::{Command, Stdio};
 
-use crate::support::{Test, require_tool};
+use crate::support::{Test, files_under, require_tool};
 
+/// `pipec graph FILE --format FORMAT`, which must succeed.
 fn graph(file: &std::path::Path, format: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_pipec"))
-        .args(["graph", &file.to_string_lossy(), "--format", format])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pipec");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    Test::new()
+        .args([
+            OsStr::new("graph"),
+            file.as_os_str(),
+            OsStr::new("--format"),
+            OsStr::new(format),
+        ])
+        .run()
+        .stdout
 }
 
 const BRANCHY: &str = r#"pipeline branchy {
@@ -83,7 +82,7 @@ fn graphviz_draws_every_example() {
     }
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let mut files: Vec<std::path::PathBuf> = Vec::new();
-    for entry in walk(&examples) {
+    for entry in files_under(&examples) {
         if entry.extension().is_some_and(|x| x == "pipe")
             && !entry.starts_with(examples.join("lib"))
         {
@@ -113,17 +112,4 @@ fn graphviz_draws_every_example() {
         assert!(out.status.success(), "{}: {err}\n{text}", f.display());
         assert!(!err.contains("Warning"), "{}: {err}\n{text}", f.display());
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -10,66 +10,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Output, Test};
+use crate::support::{Output, Test, action, output_within};
 
 /// Address space pipec may use in these tests (KiB): enough for a run (thread stacks and
 /// allocator reservations count), far below what an unbounded read would take.
 const CAP_KIB: u64 = 2_000_000;
-
-/// `pipec ARGS` in `t`'s folder under [`CAP_KIB`], with stdin from `stdin` (else nothing);
-/// panics when it takes longer than `secs`.
-fn capped(t: &Test, args: &[&str], stdin: Option<&Path>, secs: u64) -> Output {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(format!("ulimit -v {CAP_KIB}; exec \"$0\" \"$@\""))
-        .arg(env!("CARGO_BIN_EXE_pipec"))
-        .args(args)
-        .current_dir(t.path(""))
-        .env("PIPEC_TEST", "1")
-        .stdin(match stdin {
-            Some(p) => Stdio::from(std::fs::File::open(p).expect("stdin file")),
-            None => Stdio::null(),
-        });
-    finish(cmd, secs)
-}
-
-/// Runs `cmd` to its end, or kills it and panics after `secs`.
-fn finish(mut cmd: Command, secs: u64) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let (out, err) = (child.stdout.take(), child.stderr.take());
-    let read = |r: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut s);
-            }
-            String::from_utf8_lossy(&s).into_owned()
-        })
-    };
-    let out = read(out.map(|o| Box::new(o) as Box<dyn std::io::Read + Send>));
-    let err = read(err.map(|e| Box::new(e) as Box<dyn std::io::Read + Send>));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`{cmd:?}` did not end within {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout: out.join().expect("stdout"),
-        stderr: err.join().expect("stderr"),
-    }
-}
 
 fn mkfifo(path: &Path) {
     let ok = Command::new("mkfifo")
@@ -77,22 +22,6 @@ fn mkfifo(path: &Path) {
         .status()
         .expect("mkfifo runs");
     assert!(ok.success(), "mkfifo {}", path.display());
-}
-
-/// `pipec show last --json` in the `state` folder of `t`.
-fn show(t: &Test) -> serde_json::Value {
-    let out = t.args_once(&["show", "last", "--json", "--state-dir", "state"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    serde_json::from_str(&out.stdout).expect("show --json prints JSON")
-}
-
-fn action<'a>(v: &'a serde_json::Value, stage: &str, name: &str) -> &'a serde_json::Value {
-    v["stages"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["name"] == stage))
-        .and_then(|s| s["actions"].as_array())
-        .and_then(|a| a.iter().find(|a| a["name"] == name))
-        .unwrap_or_else(|| panic!("no action {stage}.{name} in {v}"))
 }
 
 // ------------------------------------------------------------------ output lines
@@ -126,29 +55,19 @@ fn a_line_without_an_end_keeps_pipec_memory_bounded_and_the_log_keeps_every_byte
 }
 "#,
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pipec"))
-        .args(["run", "big.pipe", "--state-dir", "state"])
-        .current_dir(t.path(""))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pipec");
+    let mut child = t.state(["run", "big.pipe"]).status(1).spawn();
     let pid = child.id();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = done.clone();
     let watcher = std::thread::spawn(move || watch_peak(pid, &flag));
     let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
+    while !child.has_ended() {
         assert!(Instant::now() < deadline, "pipec did not end");
         std::thread::sleep(Duration::from_millis(20));
-    };
+    }
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let peak_kib = watcher.join().expect("watcher");
-    assert_eq!(status.code(), Some(1));
+    child.wait();
     assert!(
         peak_kib > 0 && peak_kib < 64 * 1024,
         "pipec's peak memory was {peak_kib} KiB for a 100 MB line"
@@ -186,12 +105,10 @@ fn a_secret_is_masked_where_a_long_line_is_cut() {
 }
 "#,
     );
-    let out = t.args_once_env(
-        &["run", "cut.pipe", "--state-dir", "state"],
-        ("CUT_TOKEN", "tok-SECRET-4242"),
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let logs = t.args_once(&["logs", "last", "--state-dir", "state"]);
+    t.state(["run", "cut.pipe"])
+        .env("CUT_TOKEN", "tok-SECRET-4242")
+        .run();
+    let logs = t.state(["logs", "last"]).run();
     assert!(!logs.stdout.contains("SECRET"), "the secret leaked");
     assert!(logs.stdout.contains("0***0"), "masked in place");
     assert!(
@@ -218,14 +135,14 @@ fn an_export_over_codepipelines_limit_fails_its_producer() {
 }
 "#,
     );
-    let out = capped(&t, &["run", "big.pipe", "--state-dir", "state"], None, 30);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("122880 bytes") && out.stderr.contains("s.make"),
-        "{}",
-        out.stderr
-    );
-    let v = show(&t);
+    t.args(["run", "big.pipe", "--state-dir", "state"])
+        .address_space_kib(CAP_KIB)
+        .within(30)
+        .status(1)
+        .stderr_contains("122880 bytes")
+        .stderr_contains("s.make")
+        .run();
+    let v = t.show("last");
     assert_eq!(action(&v, "s", "make")["status"], "failed");
     assert_eq!(action(&v, "s", "use")["attempts"], 0);
     let db = std::fs::metadata(t.path("state/history.db"))
@@ -250,10 +167,13 @@ fn an_export_holding_a_nul_byte_fails_its_producer_not_its_consumer() {
 }
 "#,
     );
-    let out = capped(&t, &["run", "nul.pipe", "--state-dir", "state"], None, 30);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("NUL"), "{}", out.stderr);
-    let v = show(&t);
+    t.args(["run", "nul.pipe", "--state-dir", "state"])
+        .address_space_kib(CAP_KIB)
+        .within(30)
+        .status(1)
+        .stderr_contains("NUL")
+        .run();
+    let v = t.show("last");
     assert_eq!(action(&v, "s", "make")["status"], "failed");
     assert_eq!(action(&v, "s", "use")["attempts"], 0);
 }
@@ -273,8 +193,12 @@ fn the_output_file_is_read_with_a_bound() {
 }
 "#,
     );
-    let out = capped(&t, &["run", "out.pipe", "--state-dir", "state"], None, 30);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = t
+        .args(["run", "out.pipe", "--state-dir", "state"])
+        .address_space_kib(CAP_KIB)
+        .within(30)
+        .status(1)
+        .run();
     assert!(
         out.stderr.contains("1 MiB"),
         "{}",
@@ -298,9 +222,12 @@ fn an_output_file_replaced_by_a_fifo_fails_the_action() {
 }
 "#,
     );
-    let out = capped(&t, &["run", "fifo.pipe", "--state-dir", "state"], None, 30);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+    t.args(["run", "fifo.pipe", "--state-dir", "state"])
+        .address_space_kib(CAP_KIB)
+        .within(30)
+        .status(1)
+        .stderr_contains("not a regular file")
+        .run();
 }
 
 // ------------------------------------------------------------------ the state directory
@@ -321,7 +248,7 @@ fn a_dir_snapshot_leaves_out_the_state_directory_in_use_however_it_is_named() {
 }
 "#;
     let forms = ["proj/st", "st-link", "proj/sub/../st", "proj/in-link"];
-    for (i, state) in forms.into_iter().enumerate() {
+    for state in forms {
         let t = Test::new()
             .file("proj/snap.pipe", src)
             .file("proj/a.txt", "a")
@@ -329,13 +256,11 @@ fn a_dir_snapshot_leaves_out_the_state_directory_in_use_however_it_is_named() {
             .file("proj/st/keep", "");
         std::os::unix::fs::symlink("proj/st", t.path("st-link")).expect("link");
         std::os::unix::fs::symlink("st", t.path("proj/in-link")).expect("link");
-        let out = capped(
-            &t,
-            &["run", "proj/snap.pipe", "--state-dir", state],
-            None,
-            60,
-        );
-        assert_eq!(out.code, 0, "form {i} (`{state}`): {}", out.stderr);
+        // Form {i}: `--state-dir {state}`.
+        t.args(["run", "proj/snap.pipe", "--state-dir", state])
+            .address_space_kib(CAP_KIB)
+            .within(60)
+            .run();
     }
 }
 
@@ -349,18 +274,21 @@ fn check_refuses_what_is_not_a_regular_file() {
     );
     mkfifo(&t.path("fifo.pipe"));
     for (path, what) in [("/dev/zero", "a character device"), ("fifo.pipe", "a FIFO")] {
-        let out = capped(&t, &["check", path], None, 30);
-        assert_eq!(out.code, 2, "{path}: {}", out.stderr);
-        assert!(
-            out.stderr.contains("not a regular file") && out.stderr.contains(what),
-            "{path}: {}",
-            out.stderr
-        );
+        t.args(["check", path])
+            .address_space_kib(CAP_KIB)
+            .within(30)
+            .status(2)
+            .stderr_contains("not a regular file")
+            .stderr_contains(what)
+            .run();
     }
     // The same FIFO found in a folder.
-    let out = capped(&t, &["check", "."], None, 30);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("fifo.pipe"), "{}", out.stderr);
+    t.args(["check", "."])
+        .address_space_kib(CAP_KIB)
+        .within(30)
+        .status(2)
+        .stderr_contains("fifo.pipe")
+        .run();
 }
 
 #[test]
@@ -379,19 +307,22 @@ pipeline p { stage s { action a: sh { run = "true" } } }
         &["compile", "main.pipe", "--format", "short"][..],
         &["run", "main.pipe", "--state-dir", "state"][..],
     ] {
-        let out = capped(&t, args, None, 30);
-        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        let out = t
+            .args(args)
+            .address_space_kib(CAP_KIB)
+            .within(30)
+            .status(1)
+            .run();
         let all = format!("{}{}", out.stdout, out.stderr);
         assert_eq!(all.matches("cannot import").count(), 2, "{args:?}: {all}");
     }
-    let out = capped(&t, &["check", "main.pipe"], None, 30);
-    assert!(
-        out.stderr
-            .contains("not a regular file (a character device)")
-            && out.stderr.contains("not a regular file (a FIFO)"),
-        "{}",
-        out.stderr
-    );
+    t.args(["check", "main.pipe"])
+        .address_space_kib(CAP_KIB)
+        .within(30)
+        .status(1)
+        .stderr_contains("not a regular file (a character device)")
+        .stderr_contains("not a regular file (a FIFO)")
+        .run();
 }
 
 #[test]
@@ -402,21 +333,24 @@ fn sources_over_16_mib_are_refused_also_on_stdin() {
         text.push_str(&line);
     }
     let t = Test::new().file("huge.pipe", &text);
-    let out = capped(&t, &["check", "huge.pipe"], None, 30);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("bigger than 16 MiB"), "{}", out.stderr);
+    t.args(["check", "huge.pipe"])
+        .address_space_kib(CAP_KIB)
+        .within(30)
+        .status(2)
+        .stderr_contains("bigger than 16 MiB")
+        .run();
     let zero = Path::new("/dev/zero");
     for args in [
         &["check", "--stdin-filename", "x.pipe"][..],
         &["fmt", "-"][..],
     ] {
-        let out = capped(&t, args, Some(zero), 30);
-        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
-        assert!(
-            out.stderr.contains("bigger than 16 MiB"),
-            "{args:?}: {}",
-            out.stderr
-        );
+        t.args(args)
+            .address_space_kib(CAP_KIB)
+            .within(30)
+            .stdin_file(zero)
+            .status(2)
+            .stderr_contains("bigger than 16 MiB")
+            .run();
     }
 }
 
@@ -460,9 +394,14 @@ fn file_values_and_pipeline_files_that_are_not_regular_files_fail_clearly() {
         ),
         ("fifo.pipe", "fifo.pipe`: it is not a regular file (a FIFO)"),
     ] {
-        let out = capped(&t, &["run", file, "--state-dir", "state"], None, 30);
+        let out = t
+            .state(["run", file])
+            .address_space_kib(CAP_KIB)
+            .within(30)
+            .any_status()
+            .stderr_contains(says)
+            .run();
         assert_ne!(out.code, 0, "{file}: {}", out.stderr);
-        assert!(out.stderr.contains(says), "{file}: {}", out.stderr);
     }
 }
 
@@ -492,9 +431,12 @@ fn fifos_in_a_snapshot_or_an_output_fail_the_action_instead_of_blocking() {
         ),
         ("out.pipe", "pipe`: it is not a regular file (a FIFO)"),
     ] {
-        let out = capped(&t, &["run", file, "--state-dir", "state"], None, 30);
-        assert_eq!(out.code, 1, "{file}: {}", out.stderr);
-        assert!(out.stderr.contains(says), "{file}: {}", out.stderr);
+        t.state(["run", file])
+            .address_space_kib(CAP_KIB)
+            .within(30)
+            .status(1)
+            .stderr_contains(says)
+            .run();
     }
 }
 
@@ -529,7 +471,7 @@ fn in_mount_namespace(dir: &Path, script: &str) -> Option<Output> {
             .env("PIPEC", env!("CARGO_BIN_EXE_pipec"))
             .env("PIPEC_TEST", "1")
             .stdin(Stdio::null());
-        return Some(finish(cmd, 120));
+        return Some(output_within(cmd, 120));
     }
     None
 }
@@ -596,22 +538,18 @@ fn a_history_that_was_lost_is_said_to_be_lost() {
         "p.pipe",
         "pipeline p { stage s { action a: sh { run = \"echo hi\" } } }\n",
     );
-    let out = t.args_once(&["run", "p.pipe", "--state-dir", "state"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    t.state(["run", "p.pipe"]).run();
     // What a full disk (or a careless clean-up) can leave: an empty database file.
     for f in ["history.db-wal", "history.db-shm"] {
         let _ = std::fs::remove_file(t.path("state").join(f));
     }
     std::fs::write(t.path("state/history.db"), "").expect("truncate");
-    let out = t.args_once(&["runs", "--state-dir", "state"]);
-    assert!(
-        out.stderr.contains("the run history") && out.stderr.contains("was lost"),
-        "{}",
-        out.stderr
-    );
+    t.state(["runs"])
+        .stderr_contains("the run history")
+        .stderr_contains("was lost")
+        .run();
     // Said once: the new history is a history.
-    let again = t.args_once(&["runs", "--state-dir", "state"]);
-    assert!(!again.stderr.contains("was lost"), "{}", again.stderr);
+    t.state(["runs"]).stderr_lacks("was lost").run();
 }
 
 #[test]
@@ -620,7 +558,7 @@ fn show_says_when_the_process_of_a_running_run_is_gone() {
         "p.pipe",
         "pipeline p { stage s { action a: sh { run = \"touch ../../../../started; sleep 30\" } } }\n",
     );
-    let mut child = t.spawn_quiet(&["run", "p.pipe", "--state-dir", "state"]);
+    let child = t.state(["run", "p.pipe"]).spawn();
     let start = Instant::now();
     while !t.path("started").exists() {
         assert!(
@@ -629,16 +567,13 @@ fn show_says_when_the_process_of_a_running_run_is_gone() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    child.kill().expect("kill -9");
-    let _ = child.wait();
-    let out = t.args_once(&["show", "last", "--state-dir", "state"]);
-    assert!(
-        out.stdout.contains(": running") && out.stdout.contains("is gone: `pipec resume"),
-        "{}",
-        out.stdout
-    );
+    child.kill();
+    t.state(["show", "last"])
+        .stdout_contains(": running")
+        .stdout_contains("is gone: `pipec resume")
+        .run();
     // What the dead pipec left (its `sleep`) is ended.
-    let _ = t.args_once(&["stop", "last", "--state-dir", "state"]);
+    t.state(["stop", "last"]).any_status().run();
 }
 
 // ------------------------------------------------------------------ file names
@@ -671,6 +606,8 @@ fn file_names_that_are_not_utf8_come_back_byte_for_byte() {
 }
 "#,
     );
-    let out = capped(&t, &["run", "names.pipe", "--state-dir", "state"], None, 60);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    t.args(["run", "names.pipe", "--state-dir", "state"])
+        .address_space_kib(CAP_KIB)
+        .within(60)
+        .run();
 }

@@ -1,6 +1,6 @@
 //! `pipec run` executing pipelines, and the history commands, in temporary state folders.
 
-use crate::support::Test;
+use crate::support::{Test, alive, files_under};
 
 const FLOW: &str = r#"pipeline flow {
   param who: string = "world"
@@ -29,36 +29,16 @@ const FLOW: &str = r#"pipeline flow {
 }
 "#;
 
-/// `pipec show last --json` in a state folder.
-fn show_last(state: &str) -> serde_json::Value {
-    let out = Test::new()
-        .args(&["show", "last", "--json", "--state-dir", state])
-        .run();
-    serde_json::from_str(&out.stdout).expect("show --json prints JSON")
-}
-
-fn with_token(t: Test) -> Test {
-    t.env("FLOW_TOKEN", "tok-SECRET-42")
-}
-
 #[test]
 fn a_run_passes_artifacts_and_exports_and_records_them() {
-    let t = with_token(Test::new().file("flow.pipe", FLOW)).args(&[
-        "run",
-        "flow.pipe",
-        "--state-dir",
-        "state",
-        "--param",
-        "who=$(id)",
-    ]);
-    let out = t.run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("run ") && out.stderr.contains(" succeeded"),
-        "{}",
-        out.stderr
-    );
-    let v = show_last(t.path("state").to_str().expect("utf-8"));
+    let t = Test::new()
+        .file("flow.pipe", FLOW)
+        .env("FLOW_TOKEN", "tok-SECRET-42");
+    t.state(["run", "flow.pipe", "--param", "who=$(id)"])
+        .stderr_contains("run ")
+        .stderr_contains(" succeeded")
+        .run();
+    let v = t.show("last");
     assert_eq!(v["pipeline"], "flow");
     assert_eq!(v["status"], "succeeded");
     assert_eq!(v["params"]["who"], "$(id)");
@@ -67,91 +47,62 @@ fn a_run_passes_artifacts_and_exports_and_records_them() {
     assert_eq!(v["stages"][0]["actions"][0]["exit_code"], 0);
     assert_eq!(v["stages"][0]["actions"][1]["status"], "skipped");
     assert_eq!(v["stages"][1]["actions"][0]["status"], "succeeded");
-    let logs = Test::new()
-        .args(&[
-            "logs",
-            "last",
-            "check.read",
-            "--state-dir",
-            t.path("state").to_str().expect("utf-8"),
-        ])
+    // The param is data, not a command.
+    t.state(["logs", "last", "check.read"])
+        .stdout_contains("hello $(id)")
         .run();
-    assert!(
-        logs.stdout.contains("hello $(id)"),
-        "the param is data, not a command: {}",
-        logs.stdout
-    );
 }
 
 #[test]
 fn secrets_never_reach_logs_or_the_state_directory() {
-    let t = with_token(Test::new().file("flow.pipe", FLOW)).args(&[
-        "run",
-        "flow.pipe",
-        "--state-dir",
-        "state",
-    ]);
-    let out = t.run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(!out.stderr.contains("tok-SECRET-42"));
-    let mut stack = vec![t.path("state")];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("readable") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).expect("readable");
-                assert!(
-                    !String::from_utf8_lossy(&bytes).contains("tok-SECRET-42"),
-                    "secret found in {}",
-                    p.display()
-                );
-            }
-        }
-    }
-    let logs = Test::new()
-        .args(&[
-            "logs",
-            "last",
-            "build.make",
-            "--state-dir",
-            t.path("state").to_str().expect("utf-8"),
-        ])
+    let t = Test::new()
+        .file("flow.pipe", FLOW)
+        .env("FLOW_TOKEN", "tok-SECRET-42");
+    t.state(["run", "flow.pipe"])
+        .stderr_lacks("tok-SECRET-42")
         .run();
-    assert!(logs.stdout.contains("token is ***"), "{}", logs.stdout);
+    let files = files_under(&t.path("state"));
+    assert!(!files.is_empty(), "the state directory is empty");
+    for p in files {
+        let bytes = std::fs::read(&p).expect("readable");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("tok-SECRET-42"),
+            "secret found in {}",
+            p.display()
+        );
+    }
+    t.state(["logs", "last", "build.make"])
+        .stdout_contains("token is ***")
+        .run();
 }
 
 #[test]
 fn a_missing_secret_is_a_clear_error() {
-    let out = Test::new()
+    Test::new()
         .file("flow.pipe", FLOW)
-        .args(&["run", "flow.pipe", "--state-dir", "state"])
+        .state(["run", "flow.pipe"])
+        .status(1)
+        .stderr_contains(
+            "secret `token` has no value: environment variable `FLOW_TOKEN` is not set",
+        )
         .run();
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr
-            .contains("secret `token` has no value: environment variable `FLOW_TOKEN` is not set"),
-        "{}",
-        out.stderr
-    );
 }
 
 #[test]
 fn a_failed_action_stops_its_dependants_and_fails_the_run() {
     let src = "pipeline p {\n  stage a {\n    action bad: sh { run = \"echo about to fail; exit 7\" }\n    action later: sh { after = [bad] run = \"touch ../../../../../later\" }\n  }\n  stage b { action never: sh { run = \"true\" } }\n}\n";
-    let t = Test::new()
-        .file("p.pipe", src)
-        .args(&["run", "p.pipe", "--state-dir", "state"]);
-    let out = t.run();
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("a.bad: failed"), "{}", out.stderr);
+    let t = Test::new().file("p.pipe", src);
+    let out = t
+        .state(["run", "p.pipe"])
+        .status(1)
+        .stderr_contains("a.bad: failed")
+        .run();
     assert!(
         out.stderr.contains("about to fail") && out.stderr.contains("exited with status 7"),
         "the log tail is shown: {}",
         out.stderr
     );
-    let v = show_last(t.path("state").to_str().expect("utf-8"));
+    let v = t.show("last");
     assert_eq!(v["status"], "failed");
     assert_eq!(v["stages"][0]["actions"][1]["status"], "pending");
     assert_eq!(v["stages"][1]["status"], "pending");
@@ -162,17 +113,14 @@ fn retries_rerun_a_failed_attempt() {
     let src = "pipeline p {\n  param counter: string\n  stage a {\n    action flaky: sh {\n      retry = 2\n      run = \"n=$(cat ${params.counter} 2>/dev/null || echo 0); echo $((n+1)) > ${params.counter}; test $n -ge 1\"\n    }\n  }\n}\n";
     let t = Test::new().file("p.pipe", src);
     let counter = t.path("counter.txt");
-    let t = t.args(&[
+    t.state([
         "run",
         "p.pipe",
-        "--state-dir",
-        "state",
         "--param",
         &format!("counter={}", counter.display()),
-    ]);
-    let out = t.run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("(attempt 2)"), "{}", out.stderr);
+    ])
+    .stderr_contains("(attempt 2)")
+    .run();
     assert_eq!(
         std::fs::read_to_string(counter).expect("counter").trim(),
         "2"
@@ -186,21 +134,9 @@ fn runs_lists_newest_first_as_json() {
         "pipeline p { stage a { action x: sh { run = \"true\" } } }\n",
     );
     for _ in 0..2 {
-        assert_eq!(
-            t.args_once(&["run", "p.pipe", "--state-dir", "state"]).code,
-            0
-        );
+        t.state(["run", "p.pipe"]).run();
     }
-    let out = Test::new()
-        .args(&[
-            "runs",
-            "--json",
-            "--state-dir",
-            t.path("state").to_str().expect("utf-8"),
-        ])
-        .run();
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
-    let rows = v.as_array().expect("array");
+    let rows = t.runs();
     assert_eq!(rows.len(), 2);
     assert!(
         rows[0]["started"].as_str() >= rows[1]["started"].as_str(),
@@ -215,59 +151,41 @@ fn runs_lists_newest_first_as_json() {
 fn the_hello_example_runs_end_to_end() {
     let example =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello/hello.pipe");
-    let out = Test::new()
-        .args(&[
+    Test::new()
+        .state([
             "run",
             example.to_str().expect("utf-8"),
-            "--state-dir",
-            "state",
             "--param",
             "name=it's me",
         ])
+        .stderr_contains("deploy.publish: succeeded")
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("deploy.publish: succeeded"),
-        "{}",
-        out.stderr
-    );
 }
 
 #[test]
 fn ctrl_c_stops_the_run_and_its_processes() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let pid_file = dir.path().join("child.pid");
+    let t = Test::new();
+    let pid_file = t.path("child.pid");
     let src = format!(
         "pipeline p {{\n  stage a {{\n    action slow: sh {{ run = \"sleep 30 & echo $! > {}; sleep 30\" }}\n  }}\n}}\n",
         pid_file.display()
     );
-    std::fs::write(dir.path().join("p.pipe"), src).expect("write");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
-        .args(["run", "p.pipe", "--state-dir", "state"])
-        .current_dir(dir.path())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let t = t.file("p.pipe", &src);
+    let child = t.state(["run", "p.pipe"]).status(130).spawn();
     let started = std::time::Instant::now();
     while !pid_file.exists() && started.elapsed() < std::time::Duration::from_secs(10) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("signal");
-    let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(130));
+    child.signal(nix::sys::signal::Signal::SIGINT);
+    child.wait();
     let grandchild: i32 = std::fs::read_to_string(&pid_file)
         .expect("pid")
         .trim()
         .parse()
         .expect("pid");
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(grandchild), None).is_ok()
-        && !std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
-            .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"));
-    assert!(!alive, "the action's child survived Ctrl-C");
-    let v = show_last(dir.path().join("state").to_str().expect("utf-8"));
-    assert_eq!(v["status"], "stopped");
+    assert!(!alive(grandchild), "the action's child survived Ctrl-C");
+    assert_eq!(t.show("last")["status"], "stopped");
 }
 
 #[test]
@@ -284,13 +202,14 @@ fn the_state_directory_comes_from_the_environment_and_runs_filter_by_pipeline() 
     let state = t.path("shared-state");
     let state = state.to_str().expect("utf-8");
     for file in ["a.pipe", "b.pipe"] {
-        let out = t.args_once_env(&["run", file, "--jobs", "1"], ("PIPEC_STATE_DIR", state));
-        assert_eq!(out.code, 0, "{}", out.stderr);
+        t.args(["run", file, "--jobs", "1"])
+            .env("PIPEC_STATE_DIR", state)
+            .run();
     }
-    let out = Test::new()
-        .args(&["runs", "--json", "--pipeline", "b", "--state-dir", state])
-        .run();
-    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let rows = Test::new()
+        .args(["runs", "--json", "--pipeline", "b", "--state-dir", state])
+        .run()
+        .json();
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
     assert_eq!(rows[0]["pipeline"], "b");
 }
@@ -299,25 +218,26 @@ fn the_state_directory_comes_from_the_environment_and_runs_filter_by_pipeline() 
 fn changed_paths_are_matched_after_normalising() {
     let src = "pipeline p {\n  trigger push { paths = [\"src/**\"] }\n  stage s { action x: sh { run = \"true\" } }\n}\n";
     let t = Test::new().file("p.pipe", src);
-    let out = t.args_once(&[
-        "run",
-        "p.pipe",
-        "--dry-run",
-        "--event",
-        "push",
-        "--branch",
-        "main",
-        "--changed",
-        "./src/a.rs",
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = t
+        .args([
+            "run",
+            "p.pipe",
+            "--dry-run",
+            "--event",
+            "push",
+            "--branch",
+            "main",
+            "--changed",
+            "./src/a.rs",
+        ])
+        .run();
     assert!(
         out.stdout.contains("1. stage `s`: runs"),
         "the trigger matched: {}{}",
         out.stdout,
         out.stderr
     );
-    let out = t.args_once(&[
+    t.args([
         "run",
         "p.pipe",
         "--dry-run",
@@ -327,12 +247,10 @@ fn changed_paths_are_matched_after_normalising() {
         "main",
         "--changed",
         "docs/x.md",
-    ]);
-    assert!(
-        out.stdout.is_empty() && out.stderr.contains("no changed path matches"),
-        "{}",
-        out.stderr
-    );
+    ])
+    .stdout("")
+    .stderr_contains("no changed path matches")
+    .run();
 }
 
 const CONSTRAINED: &str = r#"pipeline release {
@@ -351,7 +269,11 @@ fn run_constrained(args: &[&str], region: &str) -> (crate::support::Output, bool
     let t = Test::new().file("release.pipe", CONSTRAINED);
     let mut all = vec!["run", "release.pipe", "--state-dir", "state"];
     all.extend_from_slice(args);
-    let out = t.args_once_env(&all, ("RELEASE_REGION", region));
+    let out = t
+        .args(&all)
+        .env("RELEASE_REGION", region)
+        .any_status()
+        .run();
     let ran = t.path("state/work").exists();
     (out, ran)
 }
@@ -430,17 +352,13 @@ fn two_dir_inputs_go_to_folders_of_their_own_and_at_the_root_they_are_refused_be
             .file("trees.pipe", &TWO_TREES.replace("INPUTS", inputs))
     };
     let t = trees(r#"inputs = { app_src = "app/", config_src = "config" }"#);
-    let out = t.args_once(&["run", "trees.pipe", "--state-dir", "state", "--verbose"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("build.make | main") && out.stderr.contains("build.make | ENV=prod"),
-        "{}",
-        out.stderr
-    );
+    t.state(["run", "trees.pipe", "--verbose"])
+        .stderr_contains("build.make | main")
+        .stderr_contains("build.make | ENV=prod")
+        .run();
     // Both at the workspace root: the check refuses it, and nothing runs.
     let t = trees("inputs = [app_src, config_src]");
-    let out = t.args_once(&["run", "trees.pipe", "--state-dir", "state"]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = t.state(["run", "trees.pipe"]).status(1).run();
     assert!(
         out.stderr.contains("E0411")
             && out
@@ -458,10 +376,7 @@ fn a_status_the_history_does_not_know_is_named_by_show_and_runs() {
         "p.pipe",
         "pipeline p { stage a { action x: sh { run = \"true\" } } }\n",
     );
-    assert_eq!(
-        t.args_once(&["run", "p.pipe", "--state-dir", "state"]).code,
-        0
-    );
+    t.state(["run", "p.pipe"]).run();
     // As a newer pipec might leave it.
     rusqlite::Connection::open(t.path("state/history.db"))
         .expect("history")
@@ -473,13 +388,9 @@ fn a_status_the_history_does_not_know_is_named_by_show_and_runs() {
         } else {
             &["runs", "--state-dir", "state"]
         };
-        let out = t.args_once(args);
-        assert_eq!(out.code, 2, "{command}: {}", out.stderr);
-        assert!(
-            out.stderr
-                .contains("run history: unknown run status `paused`"),
-            "{command}: {}",
-            out.stderr
-        );
+        t.args(args)
+            .status(2)
+            .stderr_contains("run history: unknown run status `paused`")
+            .run();
     }
 }

@@ -3,30 +3,7 @@
 //! rollback: `durable.rs`).
 //! Each test runs pipec in a temporary folder with its own state directory.
 
-use crate::support::{Output, Test, require_tool};
-
-/// Runs `pipeline.pipe` (written from `src`) with `args`.
-fn run(src: &str, args: &[&str]) -> (Test, Output) {
-    let t = Test::new().file("pipeline.pipe", src);
-    let mut all = vec!["run", "pipeline.pipe", "--state-dir", "state"];
-    all.extend_from_slice(args);
-    let out = t.args_once(&all);
-    (t, out)
-}
-
-/// `pipec show last --json`.
-fn show(t: &Test) -> serde_json::Value {
-    let out = t.args_once(&["show", "last", "--json", "--state-dir", "state"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    serde_json::from_str(&out.stdout).expect("show --json prints JSON")
-}
-
-fn stage<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    v["stages"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["name"] == name))
-        .unwrap_or_else(|| panic!("no stage {name} in {v}"))
-}
+use crate::support::{Test, files_under, require_tool, says, stage};
 
 /// Two branches whose actions each wait (up to 5 s) for the other's marker: they pass only
 /// when both run at once. The join waits for both; a branch whose guard is false is not
@@ -58,11 +35,13 @@ const BRANCHES: &str = r#"pipeline branches {
 fn branches_run_side_by_side_and_a_join_waits_for_the_branches_that_ran() {
     let marks = tempfile::tempdir().expect("tmp");
     let dir = format!("dir={}", marks.path().display());
-    let (t, out) = run(BRANCHES, &["--param", &dir, "--jobs", "2"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let t = Test::new().file("pipeline.pipe", BRANCHES);
+    t.state(["run", "pipeline.pipe"])
+        .args(["--param", &dir, "--jobs", "2"])
+        .run();
     assert!(marks.path().join("joined").exists());
     assert!(!marks.path().join("never").exists());
-    let v = show(&t);
+    let v = t.show("last");
     assert_eq!(stage(&v, "never")["status"], "skipped");
     assert_eq!(stage(&v, "never")["actions"][0]["status"], "skipped");
     assert_eq!(stage(&v, "behind_never")["status"], "skipped");
@@ -74,9 +53,12 @@ fn the_jobs_limit_holds_across_stages() {
     // With one job, the two branches cannot meet: each gives up after 5 s.
     let marks = tempfile::tempdir().expect("tmp");
     let dir = format!("dir={}", marks.path().display());
-    let (t, out) = run(BRANCHES, &["--param", &dir, "--jobs", "1"]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let v = show(&t);
+    let t = Test::new().file("pipeline.pipe", BRANCHES);
+    t.state(["run", "pipeline.pipe"])
+        .args(["--param", &dir, "--jobs", "1"])
+        .status(1)
+        .run();
+    let v = t.show("last");
     assert_eq!(v["status"], "failed");
     assert!(!marks.path().join("joined").exists());
 }
@@ -102,15 +84,16 @@ fn entry_windows_and_checks_decide_at_run_time() {
   }
 }
 "#;
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let v = show(&t);
+    let t = Test::new().file("pipeline.pipe", src);
+    t.state(["run", "pipeline.pipe"])
+        .stderr_contains("outside the deployment window `0 0 31 2 *`")
+        .stderr_contains("exited with status 3")
+        .run();
+    let v = t.show("last");
     assert_eq!(stage(&v, "always")["status"], "succeeded");
     assert_eq!(stage(&v, "never")["status"], "skipped");
     assert_eq!(stage(&v, "checked")["status"], "skipped");
     assert_eq!(stage(&v, "passed")["status"], "succeeded");
-    says(&out.stderr, "outside the deployment window `0 0 31 2 *`");
-    says(&out.stderr, "exited with status 3");
 }
 
 #[test]
@@ -122,10 +105,10 @@ fn a_window_with_else_fail_fails_the_run_at_once() {
   }
 }
 "#;
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let t = Test::new().file("pipeline.pipe", src);
+    t.state(["run", "pipeline.pipe"]).status(1).run();
     assert!(!t.path("ran").exists());
-    assert_eq!(stage(&show(&t), "deploy")["status"], "failed");
+    assert_eq!(stage(&t.show("last"), "deploy")["status"], "failed");
 }
 
 #[test]
@@ -138,12 +121,17 @@ fn on_success_rules_fail_the_stage_clearly() {
   }
 }
 "#;
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "on success: `params.ok` is false");
-    assert_eq!(stage(&show(&t), "verify")["status"], "failed");
-    let (_, out) = run(src, &["--param", "ok=true"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let t = Test::new().file("pipeline.pipe", src);
+    t.state(["run", "pipeline.pipe"])
+        .status(1)
+        .stderr_contains("on success: `params.ok` is false")
+        .run();
+    assert_eq!(stage(&t.show("last"), "verify")["status"], "failed");
+    Test::new()
+        .file("pipeline.pipe", src)
+        .state(["run", "pipeline.pipe"])
+        .args(["--param", "ok=true"])
+        .run();
 }
 
 #[test]
@@ -159,12 +147,14 @@ fn on_failure_retry_reruns_the_failed_actions_of_the_stage() {
 "#;
     let marks = tempfile::tempdir().expect("tmp");
     let dir = format!("dir={}", marks.path().display());
-    let (t, out) = run(src, &["--param", &dir]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let t = Test::new().file("pipeline.pipe", src);
+    t.state(["run", "pipeline.pipe"])
+        .args(["--param", &dir])
+        .run();
     // Only the failed action ran again.
     let steady = std::fs::read_to_string(marks.path().join("steady")).expect("ran");
     assert_eq!(steady.lines().count(), 1);
-    let v = show(&t);
+    let v = t.show("last");
     assert_eq!(stage(&v, "flaky")["actions"][1]["attempts"], 2);
 }
 
@@ -178,9 +168,12 @@ fn stage_and_pipeline_timeouts_stop_their_actions() {
 }
 "#;
     let started = std::time::Instant::now();
-    let (_, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "timed out");
+    Test::new()
+        .file("pipeline.pipe", src)
+        .state(["run", "pipeline.pipe"])
+        .status(1)
+        .stderr_contains("timed out")
+        .run();
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 
     // The pipeline's timeout covers the whole run: the second stage gets what is left.
@@ -191,10 +184,10 @@ fn stage_and_pipeline_timeouts_stop_their_actions() {
 }
 "#;
     let started = std::time::Instant::now();
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let t = Test::new().file("pipeline.pipe", src);
+    t.state(["run", "pipeline.pipe"]).status(1).run();
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
-    let v = show(&t);
+    let v = t.show("last");
     assert_eq!(stage(&v, "one")["status"], "succeeded");
     assert_eq!(stage(&v, "two")["status"], "failed");
 }
@@ -208,13 +201,17 @@ fn plain_commands_behave_as_in_the_shell() {
   }
 }
 "#;
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "exited with status 127");
-    let logs = t.args_once(&["logs", "last", "s.echo", "--state-dir", "state"]);
-    says(&logs.stdout, "\none-two");
-    let logs = t.args_once(&["logs", "last", "s.missing", "--state-dir", "state"]);
-    says(&logs.stdout, "no-such-command-pipec: command not found");
+    let t = Test::new().file("pipeline.pipe", src);
+    t.state(["run", "pipeline.pipe"])
+        .status(1)
+        .stderr_contains("exited with status 127")
+        .run();
+    t.state(["logs", "last", "s.echo"])
+        .stdout_contains("\none-two")
+        .run();
+    t.state(["logs", "last", "s.missing"])
+        .stdout_contains("no-such-command-pipec: command not found")
+        .run();
 }
 
 #[test]
@@ -232,13 +229,11 @@ fn verbose_streams_output_with_a_prefix() {
     let t = Test::new()
         .file("pipeline.pipe", src)
         .env("LOUD_TOKEN", "s3cr3t-value");
-    let out = t
-        .args(&["run", "pipeline.pipe", "--state-dir", "state", "--verbose"])
+    t.state(["run", "pipeline.pipe", "--verbose"])
+        .stderr_contains("s.talk | hello from talk")
+        .stderr_contains("s.talk | token ***")
+        .stderr_lacks("s3cr3t-value")
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    says(&out.stderr, "s.talk | hello from talk");
-    says(&out.stderr, "s.talk | token ***");
-    assert!(!out.stderr.contains("s3cr3t-value"), "{}", out.stderr);
 }
 
 fn git(dir: &std::path::Path, args: &[&str]) -> String {
@@ -286,38 +281,25 @@ fn git_actions_check_out_a_revision_and_export_it() {
     git(&repo, &["commit", "-q", "-am", "two"]);
     let second = git(&repo, &["rev-parse", "HEAD"]);
 
-    let out = t.args_once(&["run", "pipeline.pipe", "--state-dir", "state"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let v = show(&t);
+    t.state(["run", "pipeline.pipe"]).run();
+    let v = t.show("last");
     let exports = &stage(&v, "source")["actions"][0]["exports"];
     assert_eq!(exports["commit"], second.as_str());
     assert_eq!(exports["branch"], "main");
-    let logs = t.args_once(&["logs", "last", "build.read", "--state-dir", "state"]);
-    says(&logs.stdout, "\nsecond\n");
+    t.state(["logs", "last", "build.read"])
+        .stdout_contains("\nsecond\n")
+        .run();
 
     let rev = format!("rev={first}");
-    let out = t.args_once(&[
-        "run",
-        "pipeline.pipe",
-        "--state-dir",
-        "state",
-        "--param",
-        &rev,
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let logs = t.args_once(&["logs", "last", "build.read", "--state-dir", "state"]);
-    says(&logs.stdout, "\nfirst\n");
+    t.state(["run", "pipeline.pipe", "--param", &rev]).run();
+    t.state(["logs", "last", "build.read"])
+        .stdout_contains("\nfirst\n")
+        .run();
 
-    let out = t.args_once(&[
-        "run",
-        "pipeline.pipe",
-        "--state-dir",
-        "state",
-        "--param",
-        "rev=v9",
-    ]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "`v9` is not a branch, tag or commit of");
+    t.state(["run", "pipeline.pipe", "--param", "rev=v9"])
+        .status(1)
+        .stderr_contains("`v9` is not a branch, tag or commit of")
+        .run();
 }
 
 #[test]
@@ -338,35 +320,20 @@ fn pipeline_actions_run_another_pipeline_as_a_run_of_its_own() {
     let t = Test::new()
         .file("parent.pipe", parent)
         .file("child.pipe", child);
-    let out = t.args_once(&["run", "parent.pipe", "--state-dir", "state"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("deploy.child > s"),
-        "child progress is shown under the action: {}",
-        out.stderr
-    );
-    let runs = t.args_once(&["runs", "--json", "--state-dir", "state"]);
-    let rows: serde_json::Value = serde_json::from_str(&runs.stdout).expect("json");
-    let pipelines: Vec<&str> = rows
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|r| r["pipeline"].as_str())
-        .collect();
+    // Child progress is shown under the action.
+    t.state(["run", "parent.pipe"])
+        .stderr_contains("deploy.child > s")
+        .run();
+    let rows = t.runs();
+    let pipelines: Vec<&str> = rows.iter().filter_map(|r| r["pipeline"].as_str()).collect();
     assert_eq!(pipelines, ["child", "parent"], "newest first");
     // `last` is the run started by `pipec run`, not the nested one.
-    assert_eq!(show(&t)["pipeline"], "parent");
+    assert_eq!(t.show("last")["pipeline"], "parent");
 
-    let out = t.args_once(&[
-        "run",
-        "parent.pipe",
-        "--state-dir",
-        "state",
-        "--param",
-        "fail=yes",
-    ]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "pipeline `child`");
+    t.state(["run", "parent.pipe", "--param", "fail=yes"])
+        .status(1)
+        .stderr_contains("pipeline `child`")
+        .run();
 }
 
 #[test]
@@ -375,9 +342,12 @@ fn a_pipeline_that_runs_itself_fails_instead_of_recursing() {
   stage s { action again: pipeline { file = "pipeline.pipe" } }
 }
 "#;
-    let (_, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "would run itself");
+    Test::new()
+        .file("pipeline.pipe", src)
+        .state(["run", "pipeline.pipe"])
+        .status(1)
+        .stderr_contains("would run itself")
+        .run();
 }
 
 #[test]
@@ -389,20 +359,21 @@ fn logs_names_unknown_actions_and_follows_a_running_one() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let mut running = t.spawn_quiet(&["run", "pipeline.pipe", "--state-dir", "state"]);
+    let running = t.state(["run", "pipeline.pipe"]).spawn();
     // Follow from the first line on: the rest arrives while `logs` waits.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !t.path("state/logs").is_dir() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let out = t.args_once(&["logs", "last", "s.slow", "--follow", "--state-dir", "state"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    says(&out.stdout, "one\ntwo\n");
-    assert!(running.wait().expect("run ends").success());
+    t.state(["logs", "last", "s.slow", "--follow"])
+        .stdout_contains("one\ntwo\n")
+        .run();
+    running.wait();
 
-    let out = t.args_once(&["logs", "last", "s.slwo", "--state-dir", "state"]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    says(&out.stderr, "did you mean `s.slow`?");
+    t.state(["logs", "last", "s.slwo"])
+        .status(2)
+        .stderr_contains("did you mean `s.slow`?")
+        .run();
 }
 
 #[test]
@@ -418,18 +389,16 @@ fn the_wordcount_example_builds_tests_and_packages() {
     let dest = tempfile::tempdir().expect("tmp");
     let dest_param = format!("dest={}", dest.path().display());
     let out = Test::new()
-        .args(&[
+        .state([
             "run",
             example.to_str().expect("utf-8"),
-            "--state-dir",
-            "state",
             "--param",
             "deploy=true",
             "--param",
             &dest_param,
         ])
+        .any_status()
         .run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
     let version = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wordcount/VERSION"),
     )
@@ -469,7 +438,12 @@ fn interpolated_values_are_data_in_every_shell_context() {
         "x=$(touch {m}) `touch {m}` '; touch {m}; ' \"\nEOT\ntouch {m}\n",
         m = m.display()
     );
-    let (t, out) = run(src, &["--param", &value]);
+    let t = Test::new().file("pipeline.pipe", src);
+    let out = t
+        .state(["run", "pipeline.pipe"])
+        .args(["--param", &value])
+        .any_status()
+        .run();
     assert!(
         !m.exists(),
         "an interpolated value was executed: {}",
@@ -478,7 +452,7 @@ fn interpolated_values_are_data_in_every_shell_context() {
     // The shell contexts ran; the python one is refused: its shell is not a POSIX shell.
     assert_eq!(out.code, 1, "{}", out.stderr);
     says(&out.stderr, "needs a POSIX shell");
-    let logs = t.args_once(&["logs", "last", "s.contexts", "--state-dir", "state"]);
+    let logs = t.state(["logs", "last", "s.contexts"]).run();
     // Seven contexts, each printing the whole value (four `touch`es) as data.
     assert_eq!(
         logs.stdout.matches("touch").count(),
@@ -503,18 +477,17 @@ fn a_secret_written_as_an_export_is_stored_masked() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let out = t.args_once_env(
-        &["run", "pipeline.pipe", "--state-dir", "state"],
-        ("LEAK_TOKEN", "tok-SUPERSECRET-12345"),
-    );
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let v = show(&t);
+    t.state(["run", "pipeline.pipe"])
+        .env("LEAK_TOKEN", "tok-SUPERSECRET-12345")
+        .status(1)
+        .run();
+    let v = t.show("last");
     assert_eq!(
         stage(&v, "s")["actions"][0]["exports"]["leak"],
         "prefix-***"
     );
     // Nowhere under the state directory, the database and kept workspaces included.
-    for entry in walk(&t.path("state")) {
+    for entry in files_under(&t.path("state")) {
         let bytes = std::fs::read(&entry).expect("read");
         let text = String::from_utf8_lossy(&bytes);
         assert!(
@@ -523,27 +496,6 @@ fn a_secret_written_as_an_export_is_stored_masked() {
             entry.display()
         );
     }
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        // A folder may come and go while a run is going on.
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -557,8 +509,8 @@ fn no_attempt_starts_or_retries_once_the_stage_time_is_up() {
 }
 "#;
     let started = std::time::Instant::now();
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let t = Test::new().file("pipeline.pipe", src);
+    let out = t.state(["run", "pipeline.pipe"]).status(1).run();
     assert!(
         started.elapsed() < std::time::Duration::from_secs(8),
         "{:?}: {}",
@@ -566,7 +518,7 @@ fn no_attempt_starts_or_retries_once_the_stage_time_is_up() {
         out.stderr
     );
     says(&out.stderr, "the stage's timeout (2s) is over");
-    let attempts = stage(&show(&t), "s")["actions"][0]["attempts"]
+    let attempts = stage(&t.show("last"), "s")["actions"][0]["attempts"]
         .as_u64()
         .expect("attempts");
     assert!(attempts <= 3, "{attempts} attempts in 2 s");
@@ -575,11 +527,12 @@ fn no_attempt_starts_or_retries_once_the_stage_time_is_up() {
   stage s { timeout 1s  action a: sh { run = "sleep 30" } }
 }
 "#;
-    let (_, out) = run(src, &[]);
-    says(
-        &out.stderr,
-        "timed out: the stage's timeout (1s) was reached",
-    );
+    Test::new()
+        .file("pipeline.pipe", src)
+        .state(["run", "pipeline.pipe"])
+        .status(1)
+        .stderr_contains("timed out: the stage's timeout (1s) was reached")
+        .run();
 }
 
 #[test]
@@ -589,24 +542,20 @@ fn stopping_during_a_retry_backoff_abandons_the_action() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
-        .args(["run", "pipeline.pipe", "--state-dir", "state"])
-        .current_dir(t.path(""))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let child = t.state(["run", "pipeline.pipe"]).status(130).spawn();
     // The first attempt writes `tried` in its (kept) workspace; wait for its failure.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::time::Instant::now() < deadline
-        && !walk(&t.path("state")).iter().any(|p| p.ends_with("tried"))
+        && !files_under(&t.path("state"))
+            .iter()
+            .any(|p| p.ends_with("tried"))
     {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("signal");
-    assert_eq!(child.wait().expect("wait").code(), Some(130));
-    let v = show(&t);
+    child.signal(nix::sys::signal::Signal::SIGINT);
+    child.wait();
+    let v = t.show("last");
     assert_eq!(v["status"], "stopped");
     assert_eq!(stage(&v, "s")["actions"][0]["status"], "abandoned");
     assert_eq!(stage(&v, "s")["status"], "abandoned");
@@ -624,39 +573,25 @@ fn check_logs_and_every_attempt_are_in_pipec_logs() {
   }
 }
 "#;
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    says(
-        &out.stderr,
-        "gate.entry.check: check failed: exited with status 4",
-    );
-    assert!(
-        out.stderr.contains("checking the gate"),
-        "the tail: {}",
-        out.stderr
-    );
-    let logs = t.args_once(&["logs", "last", "--state-dir", "state"]);
-    says(
-        &logs.stdout,
-        "==> gate.entry.check <==\nchecking the gate\n",
-    );
-    assert!(
-        logs.stdout
-            .contains("==> flaky.twice (attempt 1) <==\nattempt 1\n")
-            && logs
-                .stdout
-                .contains("==> flaky.twice (attempt 2) <==\nattempt 2\n"),
-        "{}",
-        logs.stdout
-    );
+    let t = Test::new().file("pipeline.pipe", src);
+    // The check's failure, and the tail of its log.
+    t.state(["run", "pipeline.pipe"])
+        .stderr_contains("gate.entry.check: check failed: exited with status 4")
+        .stderr_contains("checking the gate")
+        .run();
+    t.state(["logs", "last"])
+        .stdout_contains("==> gate.entry.check <==\nchecking the gate\n")
+        .stdout_contains("==> flaky.twice (attempt 1) <==\nattempt 1\n")
+        .stdout_contains("==> flaky.twice (attempt 2) <==\nattempt 2\n")
+        .run();
 }
 
 #[test]
 fn a_closed_pipe_ends_pipec_quietly() {
     let src = r#"pipeline big { stage s { action a: sh { run = "seq 1 300000" } } }
 "#;
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let t = Test::new().file("pipeline.pipe", src);
+    t.state(["run", "pipeline.pipe"]).run();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pipec"))
         .args(["logs", "last", "--state-dir", "state"])
         .current_dir(t.path(""))
@@ -694,18 +629,11 @@ fn compiled_ir_runs_like_its_source() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let out = t.args_once(&["compile", "pipeline.pipe", "-o", "pipeline.ir.json"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let out = t.args_once(&[
-        "run",
-        "pipeline.ir.json",
-        "--state-dir",
-        "state",
-        "--param",
-        "who=it's me",
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let v = show(&t);
+    t.args(["compile", "pipeline.pipe", "-o", "pipeline.ir.json"])
+        .run();
+    t.state(["run", "pipeline.ir.json", "--param", "who=it's me"])
+        .run();
+    let v = t.show("last");
     assert_eq!(v["pipeline"], "compiled");
     assert_eq!(
         stage(&v, "build")["actions"][0]["exports"]["version"],
@@ -724,10 +652,12 @@ fn entry_and_on_success_checks_are_decided_apart() {
   }
 }
 "#;
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "a.on-success.check: check failed");
-    assert_eq!(stage(&show(&t), "a")["status"], "failed");
+    let t = Test::new().file("pipeline.pipe", src);
+    t.state(["run", "pipeline.pipe"])
+        .status(1)
+        .stderr_contains("a.on-success.check: check failed")
+        .run();
+    assert_eq!(stage(&t.show("last"), "a")["status"], "failed");
 }
 
 #[test]
@@ -737,9 +667,12 @@ fn wait_and_pipeline_actions_keep_to_their_time_limits() {
 }
 ";
     let started = std::time::Instant::now();
-    let (_, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "timed out");
+    Test::new()
+        .file("pipeline.pipe", src)
+        .state(["run", "pipeline.pipe"])
+        .status(1)
+        .stderr_contains("timed out")
+        .run();
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
 
     let parent = r#"pipeline parent {
@@ -754,9 +687,10 @@ fn wait_and_pipeline_actions_keep_to_their_time_limits() {
         .file("parent.pipe", parent)
         .file("child.pipe", child);
     let started = std::time::Instant::now();
-    let out = t.args_once(&["run", "parent.pipe", "--state-dir", "state"]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "timed out");
+    t.state(["run", "parent.pipe"])
+        .status(1)
+        .stderr_contains("timed out")
+        .run();
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
 }
 
@@ -768,8 +702,11 @@ fn a_retry_backoff_ends_with_the_pipelines_time() {
 }
 "#;
     let started = std::time::Instant::now();
-    let (_, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = Test::new()
+        .file("pipeline.pipe", src)
+        .state(["run", "pipeline.pipe"])
+        .status(1)
+        .run();
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),
         "{:?}",
@@ -786,19 +723,24 @@ fn outputs_and_workdirs_stay_inside_the_workspace() {
   }
 }
 "#;
-    let (_, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "leads outside the workspace");
+    Test::new()
+        .file("pipeline.pipe", src)
+        .state(["run", "pipeline.pipe"])
+        .status(1)
+        .stderr_contains("leads outside the workspace")
+        .run();
     let src = r#"pipeline escape {
   param w: string = "../.."
   stage a { action up: sh { workdir = params.w run = "touch escaped" } }
 }
 "#;
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    says(&out.stderr, "outside its workspace");
+    let t = Test::new().file("pipeline.pipe", src);
+    t.state(["run", "pipeline.pipe"])
+        .status(1)
+        .stderr_contains("outside its workspace")
+        .run();
     assert!(
-        !walk(&t.path("state"))
+        !files_under(&t.path("state"))
             .iter()
             .any(|p| p.ends_with("escaped"))
     );
@@ -812,9 +754,9 @@ fn a_when_that_cannot_be_evaluated_fails_and_later_stages_stay_pending() {
   stage b { action y: sh { run = "true" } }
 }
 "#;
-    let (t, out) = run(src, &[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let v = show(&t);
+    let t = Test::new().file("pipeline.pipe", src);
+    t.state(["run", "pipeline.pipe"]).status(1).run();
+    let v = t.show("last");
     assert_eq!(stage(&v, "a")["actions"][0]["status"], "failed");
     assert_eq!(stage(&v, "b")["status"], "pending");
 }
@@ -827,12 +769,10 @@ fn an_empty_secret_masks_nothing() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let out = t.args_once_env(
-        &["run", "pipeline.pipe", "--state-dir", "state", "-v"],
-        ("EMPTY_SECRET", ""),
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    says(&out.stderr, "s.a | plain text");
+    t.state(["run", "pipeline.pipe", "-v"])
+        .env("EMPTY_SECRET", "")
+        .stderr_contains("s.a | plain text")
+        .run();
 }
 
 #[test]
@@ -846,8 +786,10 @@ fn descendants_that_leave_the_process_group_end_with_their_attempt() {
         "pipeline orphans {{\n  stage s {{\n    action daemon: sh {{ run = \"setsid bash -c 'echo $$ > {}; exec sleep 300' & sleep 0.5\" }}\n  }}\n}}\n",
         pid_file.display()
     );
-    let (_, out) = run(&src, &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    Test::new()
+        .file("pipeline.pipe", &src)
+        .state(["run", "pipeline.pipe"])
+        .run();
     let pid: i32 = std::fs::read_to_string(&pid_file)
         .expect("the daemon started")
         .trim()
@@ -880,33 +822,32 @@ fn pipec_stop_stops_a_run_from_another_terminal() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let start = || t.spawn_quiet(&["run", "pipeline.pipe", "--state-dir", "state"]);
+    let start = || t.state(["run", "pipeline.pipe"]).status(130).spawn();
     let wait_started = |n: usize| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::time::Instant::now() < deadline && walk(&t.path("state/logs")).len() < n {
+        while std::time::Instant::now() < deadline && files_under(&t.path("state/logs")).len() < n {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     };
-    let mut running = start();
+    let running = start();
     wait_started(1);
-    let out = t.args_once(&["stop", "last", "--state-dir", "state"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(running.wait().expect("ends").code(), Some(130));
-    assert_eq!(show(&t)["status"], "stopped");
-    let out = t.args_once(&["stop", "last", "--state-dir", "state"]);
-    says(&out.stderr, "has already ended: stopped");
+    t.state(["stop", "last"]).run();
+    running.wait();
+    assert_eq!(t.show("last")["status"], "stopped");
+    t.state(["stop", "last"])
+        .stderr_contains("has already ended: stopped")
+        .run();
 
     // A run whose process died (kill -9) is recorded as stopped. (Its action, left behind by
     // the crash, ends by itself soon.)
     std::fs::write(t.path("pipeline.pipe"), src.replace("sleep 2", "sleep 3")).expect("write");
-    let mut crashed = start();
+    let crashed = start();
     wait_started(2);
-    crashed.kill().expect("kill -9");
-    let _ = crashed.wait();
-    let out = t.args_once(&["stop", "last", "--state-dir", "state"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    says(&out.stderr, "its process is gone");
-    assert_eq!(show(&t)["status"], "stopped");
+    crashed.kill();
+    t.state(["stop", "last"])
+        .stderr_contains("its process is gone")
+        .run();
+    assert_eq!(t.show("last")["status"], "stopped");
 }
 
 #[test]
@@ -981,14 +922,18 @@ fn pipec_plain_keeps_plain_lines_on_a_terminal() {
 
 #[test]
 fn jobs_must_be_at_least_one_and_runs_of_an_empty_history_are_none() {
-    let (_, out) = run(
-        "pipeline p { stage s { action a: sh { run = \"true\" } } }\n",
-        &["--jobs", "0"],
-    );
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    let t = Test::new();
-    let out = t.args_once(&["runs", "--json", "--state-dir", "empty"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    Test::new()
+        .file(
+            "pipeline.pipe",
+            "pipeline p { stage s { action a: sh { run = \"true\" } } }\n",
+        )
+        .state(["run", "pipeline.pipe"])
+        .args(["--jobs", "0"])
+        .status(2)
+        .run();
+    let out = Test::new()
+        .args(["runs", "--json", "--state-dir", "empty"])
+        .run();
     assert_eq!(out.stdout.trim(), "[]");
 }
 
@@ -1000,23 +945,17 @@ fn pipec_stop_abandon_kills_at_once() {
 }
 "#;
     let t = Test::new().file("pipeline.pipe", src);
-    let mut running = t.spawn_quiet(&["run", "pipeline.pipe", "--state-dir", "state"]);
+    let running = t.state(["run", "pipeline.pipe"]).status(130).spawn();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::time::Instant::now() < deadline && walk(&t.path("state/logs")).is_empty() {
+    while std::time::Instant::now() < deadline && files_under(&t.path("state/logs")).is_empty() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let started = std::time::Instant::now();
-    let out = t.args_once(&["stop", "last", "--abandon", "--state-dir", "state"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(running.wait().expect("ends").code(), Some(130));
+    t.state(["stop", "last", "--abandon"]).run();
+    running.wait();
     assert!(
         started.elapsed() < std::time::Duration::from_secs(4),
         "{:?}",
         started.elapsed()
     );
-}
-
-/// `text` contains `needed` (the whole text is shown when not).
-fn says(text: &str, needed: &str) {
-    assert!(text.contains(needed), "no `{needed}` in:\n{text}");
 }

@@ -4,22 +4,11 @@
 //! land: the log files, `history.db` and its WAL (all of the state directory), `pipec logs`,
 //! `pipec show --json` and the console.
 
-use crate::support::{Output, Test};
-
-/// `pipec ARGS --state-dir state` with `TOK` set to `value`.
-fn pipec(t: &Test, args: &[&str], value: &str) -> Output {
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["--state-dir", "state"]);
-    t.args_once_env(&all, ("TOK", value))
-}
+use crate::support::{Output, Test, files_under};
 
 /// The ids of every run in the state directory, newest first.
 fn run_ids(t: &Test) -> Vec<String> {
-    let out = t.args_once(&["runs", "--json", "--state-dir", "state"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
-    rows.as_array()
-        .expect("array")
+    t.runs()
         .iter()
         .filter_map(|r| r["id"].as_str().map(str::to_string))
         .collect()
@@ -35,38 +24,24 @@ fn nowhere(t: &Test, run: &Output, needle: &str) -> String {
             "the secret is on the console: {text}"
         );
     }
-    let mut stack = vec![t.path("state")];
-    let mut files = 0;
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("readable").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files += 1;
-                let bytes = std::fs::read(&p).expect("readable");
-                assert!(
-                    !String::from_utf8_lossy(&bytes).contains(needle),
-                    "the secret is in {}",
-                    p.display()
-                );
-            }
-        }
+    let files = files_under(&t.path("state"));
+    for p in &files {
+        let bytes = std::fs::read(p).expect("readable");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(needle),
+            "the secret is in {}",
+            p.display()
+        );
     }
-    assert!(files > 0, "the state directory is empty");
+    assert!(!files.is_empty(), "the state directory is empty");
     let mut all_logs = String::new();
     for id in run_ids(t) {
         for args in [vec!["logs", &id], vec!["show", &id, "--json"]] {
-            let mut args = args;
-            args.extend_from_slice(&["--state-dir", "state"]);
-            let out = t.args_once(&args);
-            assert_eq!(out.code, 0, "{}", out.stderr);
-            assert!(
-                !out.stdout.contains(needle) && !out.stderr.contains(needle),
-                "the secret is in `pipec {}`: {}",
-                args.join(" "),
-                out.stdout
-            );
+            let out = t
+                .state(&args)
+                .stdout_lacks(needle)
+                .stderr_lacks(needle)
+                .run();
             if args[0] == "logs" {
                 all_logs.push_str(&out.stdout);
             }
@@ -108,8 +83,10 @@ fn a_nested_run_neither_passes_nor_shows_the_outer_secrets() {
         .file("outer.pipe", OUTER)
         .file("inner.pipe", INNER)
         .file("key.txt", "key-FILESECRET-77\n");
-    let out = pipec(&t, &["run", "outer.pipe", "-v"], "tok-ENVSECRET-42");
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = t
+        .state(["run", "outer.pipe", "-v"])
+        .env("TOK", "tok-ENVSECRET-42")
+        .run();
     for needle in ["ENVSECRET", "FILESECRET"] {
         let logs = nowhere(&t, &out, needle);
         assert!(
@@ -154,8 +131,11 @@ fn a_nested_param_cannot_read_an_enclosing_secret_source() {
             .file(inner, src)
             .file("sub/.keep", "")
             .file("key.txt", "key-FILESECRET-77\n");
-        let out = pipec(&t, &["run", "outer.pipe"], "tok-ENVSECRET-42");
-        assert_eq!(out.code, 1, "{}", out.stderr);
+        let out = t
+            .state(["run", "outer.pipe"])
+            .env("TOK", "tok-ENVSECRET-42")
+            .status(1)
+            .run();
         for needle in ["ENVSECRET", "FILESECRET"] {
             nowhere(&t, &out, needle);
         }
@@ -181,8 +161,11 @@ fn a_param_default_reading_a_secret_source_is_refused_before_the_run() {
 }
 "#;
     let t = Test::new().file("leaky.pipe", src);
-    let out = pipec(&t, &["run", "leaky.pipe"], "tok-ENVSECRET-42");
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = t
+        .state(["run", "leaky.pipe"])
+        .env("TOK", "tok-ENVSECRET-42")
+        .status(1)
+        .run();
     // The checker's diagnostic, before anything runs.
     assert!(
         out.stderr.contains("E0303")
@@ -206,18 +189,16 @@ fn compiled_ir_whose_param_reads_a_secret_source_is_refused_too() {
 }
 "#;
     let t = Test::new().file("leaky.pipe", src);
-    let out = t.args_once(&["compile", "leaky.pipe", "-o", "leaky.json"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    t.args(["compile", "leaky.pipe", "-o", "leaky.json"]).run();
     let json = std::fs::read_to_string(t.path("leaky.json")).expect("compiled");
     let t = t.file("leaky.json", &json.replace("TOK_ELSEWHERE", "TOK"));
-    let out = pipec(&t, &["run", "leaky.json"], "tok-ENVSECRET-42");
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("param `p`") && out.stderr.contains("secret `tok`"),
-        "{}",
-        out.stderr
-    );
-    assert!(!out.stderr.contains("ENVSECRET"), "{}", out.stderr);
+    t.state(["run", "leaky.json"])
+        .env("TOK", "tok-ENVSECRET-42")
+        .status(1)
+        .stderr_contains("param `p`")
+        .stderr_contains("secret `tok`")
+        .stderr_lacks("ENVSECRET")
+        .run();
 }
 
 #[test]
@@ -241,8 +222,10 @@ fn overlapping_secrets_are_masked_whole() {
     let t = Test::new()
         .file("overlap.pipe", src)
         .file("b.txt", "BBBBCCCC\n");
-    let out = pipec(&t, &["run", "overlap.pipe", "-v"], "AAAABBBB");
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = t
+        .state(["run", "overlap.pipe", "-v"])
+        .env("TOK", "AAAABBBB")
+        .run();
     // The console (`-v`), the logs and the export: one mask over the union, nothing left.
     let mut logs = String::new();
     for needle in ["AAAA", "BBBB", "CCCC"] {
@@ -288,8 +271,10 @@ fn a_pipeline_actions_env_reaches_the_nested_run() {
         .file("outer.pipe", outer)
         .file("inner.pipe", inner)
         .file("deeper.pipe", deeper);
-    let out = pipec(&t, &["run", "outer.pipe"], "tok-ENVSECRET-42");
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = t
+        .state(["run", "outer.pipe"])
+        .env("TOK", "tok-ENVSECRET-42")
+        .run();
     let logs = nowhere(&t, &out, "ENVSECRET");
     assert!(logs.contains("greeting=hello"), "{logs}");
     // The inner pipeline reads its secret from the variable the action set; as the source of
@@ -318,8 +303,11 @@ fn a_nested_param_cannot_read_a_variable_set_from_a_secret() {
     let t = Test::new()
         .file("outer.pipe", outer)
         .file("inner.pipe", inner);
-    let out = pipec(&t, &["run", "outer.pipe"], "tok-ENVSECRET-42");
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = t
+        .state(["run", "outer.pipe"])
+        .env("TOK", "tok-ENVSECRET-42")
+        .status(1)
+        .run();
     nowhere(&t, &out, "ENVSECRET");
     assert!(
         out.stderr.contains("`PASSED`") && out.stderr.contains("from a secret"),

@@ -11,10 +11,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Test, require_tool};
+use crate::support::{Test, alive, require_tool};
 
 fn size(var: &str, ci: usize) -> usize {
     std::env::var(var)
@@ -34,26 +33,6 @@ impl Lcg {
             .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % n.max(1)
     }
-}
-
-fn pipec(t: &Test, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pipec"));
-    c.args(args)
-        .args(["--state-dir", "state"])
-        .current_dir(t.path("."))
-        .env("PIPEC_PLAIN", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn finish(c: Child) -> (i32, String) {
-    let out = c.wait_with_output().expect("pipec ends");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn db(t: &Test) -> rusqlite::Connection {
@@ -122,23 +101,18 @@ fn kill_9_at_random_points_then_resume() {
     let whole = {
         let t = Test::new().file("pipeline.pipe", &fifty());
         let begin = Instant::now();
-        let (code, err) = finish(
-            pipec(&t, &["run", "pipeline.pipe", "--jobs", "3"])
-                .spawn()
-                .expect("spawn"),
-        );
-        assert_eq!(code, 0, "{err}");
+        t.state(["run", "pipeline.pipe", "--jobs", "3"]).run();
         u64::try_from(begin.elapsed().as_millis()).unwrap_or(u64::MAX)
     };
     for trial in 0..trials {
         let t = Test::new().file("pipeline.pipe", &fifty());
-        let mut child = pipec(&t, &["run", "pipeline.pipe", "--jobs", "3"])
-            .spawn()
-            .expect("spawn");
+        let child = t
+            .state(["run", "pipeline.pipe", "--jobs", "3"])
+            .any_status()
+            .spawn();
         // A random point within the run.
         std::thread::sleep(Duration::from_millis(rng.below(whole)));
-        let _ = child.kill();
-        let (_, err) = finish(child);
+        let err = child.kill().stderr;
         if !recorded(&t) {
             assert!(err.trim().is_empty(), "trial {trial}: pipec failed:\n{err}");
             // Killed before the run was recorded: there is nothing to resume.
@@ -152,12 +126,14 @@ fn kill_9_at_random_points_then_resume() {
             let succeeded = succeeded_actions(&t);
             let before: BTreeMap<String, usize> = count(&t);
             let last = kills >= 3 || rng.below(3) != 0;
-            let mut resume = pipec(&t, &["resume", "last"]).spawn().expect("spawn");
-            if !last {
+            let resume = t.state(["resume", "last"]).any_status().spawn();
+            let out = if last {
+                resume.wait()
+            } else {
                 std::thread::sleep(Duration::from_millis(rng.below(whole)));
-                let _ = resume.kill();
-            }
-            let (code, err) = finish(resume);
+                resume.kill()
+            };
+            let (code, err) = (out.code, out.stderr);
             resumes += 1;
             let after = count(&t);
             for name in &succeeded {
@@ -229,13 +205,6 @@ fn count(t: &Test) -> BTreeMap<String, usize> {
     m
 }
 
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-    })
-}
-
 /// Actions that leave processes everywhere: a background child, a grandchild, a `setsid`
 /// process and a double-forked daemon, each writing its pid.
 const LITTER: &str = r#"pipeline litter {
@@ -258,9 +227,10 @@ fn ctrl_c_leaves_no_process_behind() {
     let started = Instant::now();
     for trial in 0..trials {
         let t = Test::new().file("pipeline.pipe", LITTER);
-        let child = pipec(&t, &["run", "pipeline.pipe", "--jobs", "3"])
-            .spawn()
-            .expect("spawn");
+        let child = t
+            .state(["run", "pipeline.pipe", "--jobs", "3"])
+            .any_status()
+            .spawn();
         let pids = || -> Vec<i32> {
             std::fs::read_to_string(t.path("pids"))
                 .unwrap_or_default()
@@ -277,16 +247,15 @@ fn ctrl_c_leaves_no_process_behind() {
             std::thread::sleep(Duration::from_millis(10));
         }
         std::thread::sleep(Duration::from_millis(rng.below(200)));
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        child.signal(nix::sys::signal::Signal::SIGINT);
         // Half the trials press Ctrl-C again (abandon: SIGKILL at once).
         if rng.below(2) == 1 {
             std::thread::sleep(Duration::from_millis(rng.below(300)));
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+            child.signal(nix::sys::signal::Signal::SIGINT);
             twice += 1;
         }
-        let (code, err) = finish(child);
-        assert_eq!(code, 130, "trial {trial}:\n{err}");
+        let out = child.wait();
+        assert_eq!(out.code, 130, "trial {trial}:\n{}", out.stderr);
         // Ended ones may take a moment to be reaped by whoever adopted them.
         std::thread::sleep(Duration::from_millis(50));
         let survivors: Vec<i32> = pids().into_iter().filter(|p| alive(*p)).collect();
@@ -298,7 +267,8 @@ fn ctrl_c_leaves_no_process_behind() {
         }
         assert!(
             survivors.is_empty(),
-            "trial {trial}: survivors {survivors:?}\n{err}"
+            "trial {trial}: survivors {survivors:?}\n{}",
+            out.stderr
         );
         processes += pids().len();
         let status: String = db(&t)
@@ -358,10 +328,16 @@ fn concurrent_runs_in_each_mode() {
     for mode in ["queued", "superseded", "parallel"] {
         let t = Test::new().file("pipeline.pipe", &modes(mode));
         // One run first, so that the history exists (and the others contend for stages).
-        let children: Vec<Child> = (0..runs)
-            .map(|_| pipec(&t, &["run", "pipeline.pipe"]).spawn().expect("spawn"))
+        let children: Vec<_> = (0..runs)
+            .map(|_| t.state(["run", "pipeline.pipe"]).any_status().spawn())
             .collect();
-        let ends: Vec<(i32, String)> = children.into_iter().map(finish).collect();
+        let ends: Vec<(i32, String)> = children
+            .into_iter()
+            .map(|c| {
+                let out = c.wait();
+                (out.code, out.stderr)
+            })
+            .collect();
         for (code, err) in &ends {
             assert!(!err.contains("database is locked"), "{mode}: {err}");
             assert!(!err.contains("run history:"), "{mode}: {err}");

@@ -1,9 +1,13 @@
-//! Shared helpers: checking a file from disk like the CLI does, a CLI runner, and the guard
-//! of tests that need a program besides cargo, bash and coreutils.
+//! Shared helpers: checking a file from disk like the CLI does, the [`Test`] builder that
+//! runs the `pipec` binary and asserts what it does, reading what a run recorded, and the
+//! guard of tests that need a program besides cargo, bash and coreutils.
+
+mod test;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
+pub(crate) use test::{Output, Test, output_within};
 
 use pipec::check::{LoadError, Loader};
 use pipec::diagnostics::{Diagnostic, render};
@@ -152,121 +156,56 @@ pub(crate) fn summarize(map: &SourceMap, diags: &[Diagnostic], home: &str) -> Ve
         .collect()
 }
 
-/// The result of running the `pipec` binary.
-pub(crate) struct Output {
-    pub(crate) code: i32,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
+/// `text` contains `needed` (the whole text is shown when not).
+pub(crate) fn says(text: &str, needed: &str) {
+    assert!(text.contains(needed), "no `{needed}` in:\n{text}");
 }
 
-/// A builder for one `pipec` invocation in a temporary folder.
-pub(crate) struct Test {
-    dir: tempfile::TempDir,
-    args: Vec<String>,
-    stdin: Option<String>,
-    env: Vec<(String, String)>,
-}
-
-impl Test {
-    pub(crate) fn new() -> Test {
-        Test {
-            dir: tempfile::tempdir().expect("temp dir"),
-            args: Vec::new(),
-            stdin: None,
-            env: Vec::new(),
-        }
-    }
-
-    /// Writes a file (relative to the temp folder).
-    pub(crate) fn file(self, name: &str, text: &str) -> Test {
-        let path = self.dir.path().join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("mkdir");
-        }
-        std::fs::write(path, text).expect("write file");
-        self
-    }
-
-    pub(crate) fn args(mut self, args: &[&str]) -> Test {
-        self.args.extend(args.iter().map(|a| (*a).to_string()));
-        self
-    }
-
-    /// Sets an environment variable for the run.
-    pub(crate) fn env(mut self, key: &str, value: &str) -> Test {
-        self.env.push((key.to_string(), value.to_string()));
-        self
-    }
-
-    /// Runs with these arguments in the same folder, keeping the builder.
-    pub(crate) fn args_once(&self, args: &[&str]) -> Output {
-        self.args_once_env(args, ("PIPEC_TEST", "1"))
-    }
-
-    /// [`Test::args_once`] with one more environment variable.
-    pub(crate) fn args_once_env(&self, args: &[&str], (key, value): (&str, &str)) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pipec"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .env(key, value);
-        let out = cmd.output().expect("run pipec");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// `pipec ARGS` in the background, in this folder, with no terminal and its output
-    /// discarded.
-    pub(crate) fn spawn_quiet(&self, args: &[&str]) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_pipec"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn pipec")
-    }
-
-    pub(crate) fn stdin(mut self, text: &str) -> Test {
-        self.stdin = Some(text.to_string());
-        self
-    }
-
-    pub(crate) fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    pub(crate) fn run(&self) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pipec"));
-        cmd.args(&self.args)
-            .current_dir(self.dir.path())
-            .env_remove("NO_COLOR")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("COLUMNS", "80")
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
+/// Every file under `dir`, recursively (a folder that comes and goes while a run goes on is
+/// passed over).
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
             } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn pipec");
-        if let Some(text) = &self.stdin {
-            use std::io::Write;
-            // pipec may exit before reading (a usage error): a broken pipe is not a failure.
-            if let Some(mut stdin) = child.stdin.take() {
-                let _ = stdin.write_all(text.as_bytes());
+                out.push(p);
             }
         }
-        let out = child.wait_with_output().expect("wait for pipec");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
     }
+    out
+}
+
+/// Whether process `pid` lives (a zombie does not).
+pub(crate) fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
+/// The stage `name` of a run as `pipec show --json` prints it.
+pub(crate) fn stage<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no stage {name} in {v}"))
+}
+
+/// The action `stage.name` of a run as `pipec show --json` prints it.
+pub(crate) fn action<'a>(
+    v: &'a serde_json::Value,
+    stage: &str,
+    name: &str,
+) -> &'a serde_json::Value {
+    self::stage(v, stage)["actions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["name"] == name))
+        .unwrap_or_else(|| panic!("no action {stage}.{name} in {v}"))
 }
