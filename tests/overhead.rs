@@ -152,8 +152,7 @@ fn a_background_child_in_the_group_ends_when_its_shell_does() {
         pid_file.display()
     );
     let t = Test::new().file("bg.pipe", &src);
-    let out = t.args_once(&["run", "bg.pipe", "--state-dir", "state"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    t.args(["run", "bg.pipe", "--state-dir", "state"]).run();
     let pid: i32 = std::fs::read_to_string(&pid_file)
         .expect("the child started")
         .trim()
