@@ -8,6 +8,7 @@
 //! read of the adopted processes, a look for files the attempt did not write.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -42,7 +43,7 @@ impl Calls {
 fn traced() -> Option<Calls> {
     let mut src = String::from("pipeline wide {\n  stage s {\n");
     for a in 0..ACTIONS {
-        src.push_str(&format!("    action a{a}: sh {{ run = \"true\" }}\n"));
+        writeln!(src, "    action a{a}: sh {{ run = \"true\" }}").expect("a string");
     }
     src.push_str("  }\n}\n");
     let t = Test::new().file("wide.pipe", &src).file("trace/.keep", "");
@@ -110,18 +111,19 @@ fn an_action_costs_pipec_no_fsync_no_thread_wait_and_no_call_that_fails() {
     let Some(calls) = traced() else {
         return;
     };
-    let per = |n: usize| n as f64 / ACTIONS as f64;
+    // Fewer than one call per two actions.
+    let rare = |n: usize| n * 2 < ACTIONS;
     let summary = format!("{:?}", calls.counts);
     // The history commits each end in pipec's loop, with `synchronous=NORMAL`: no `fsync`
     // per commit (only opening the history and its checkpoints sync).
     let syncs = calls.of("fsync").0 + calls.of("fdatasync").0;
     assert!(
-        per(syncs) < 0.5,
+        rare(syncs),
         "{syncs} fsyncs for {ACTIONS} actions: {summary}"
     );
     // No thread to hand commits to and wait for.
     let futex = calls.of("futex").0;
-    assert!(per(futex) < 0.5, "{futex} futex calls: {summary}");
+    assert!(rare(futex), "{futex} futex calls: {summary}");
     // Nothing signalled that is not there: the group of a shell that left nothing behind.
     assert_eq!(calls.of("kill").1, 0, "kill calls that failed: {summary}");
     // The adopted processes are read through one descriptor, not reopened per action.

@@ -306,6 +306,22 @@ fn check_workdir(attempt: &Attempt) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What the shell would have said and done when a command it was to run directly (`program`)
+/// cannot start: the line it logs, and its exit code.
+fn not_started(attempt: &Attempt, program: &str, e: &std::io::Error, mut sink: LogSink) -> i32 {
+    let (code, why) = match e.kind() {
+        std::io::ErrorKind::NotFound if program.contains('/') => (127, "No such file or directory"),
+        std::io::ErrorKind::NotFound => (127, "command not found"),
+        std::io::ErrorKind::PermissionDenied if Path::new(program).is_dir() => {
+            (126, "Is a directory")
+        }
+        _ => (126, "Permission denied"),
+    };
+    let shell = attempt.shell.rsplit('/').next().unwrap_or(&attempt.shell);
+    sink.line(format!("{shell}: line 1: {program}: {why}\n").as_bytes());
+    code
+}
+
 /// Runs one attempt to its end.
 pub async fn run(
     attempt: &Attempt,
@@ -326,21 +342,8 @@ pub async fn run(
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) if direct.is_some() => {
-            // What the shell would have said and done.
             let program = direct.as_ref().map_or("", |argv| argv[0].as_str());
-            let (code, why) = match e.kind() {
-                std::io::ErrorKind::NotFound if program.contains('/') => {
-                    (127, "No such file or directory")
-                }
-                std::io::ErrorKind::NotFound => (127, "command not found"),
-                std::io::ErrorKind::PermissionDenied if Path::new(program).is_dir() => {
-                    (126, "Is a directory")
-                }
-                _ => (126, "Permission denied"),
-            };
-            let shell = attempt.shell.rsplit('/').next().unwrap_or(&attempt.shell);
-            let mut sink = LogSink::new(attempt, logged.clone());
-            sink.line(format!("{shell}: line 1: {program}: {why}\n").as_bytes());
+            let code = not_started(attempt, program, &e, LogSink::new(attempt, logged.clone()));
             return Ok(Ran {
                 outcome: Outcome::Exited(code),
                 logged: logged.get(),

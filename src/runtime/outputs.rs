@@ -45,22 +45,19 @@ pub fn read(
 }
 
 /// [`read`], and whether anything is at `path` (even what cannot be read).
-fn read_written(
-    path: &Path,
-    declared: &[String],
-) -> (
-    Result<(BTreeMap<String, String>, Vec<String>), String>,
-    bool,
-) {
+fn read_written(path: &Path, declared: &[String]) -> (Read, bool) {
     match bounded::read_text(path, MAX_FILE) {
         // Nothing written: fine unless an export was declared.
-        Err(e) if e.is_missing() => (exports(String::new(), declared), false),
+        Err(e) if e.is_missing() => (exports("", declared), false),
         text => (
-            text.map_err(unreadable).and_then(|t| exports(t, declared)),
+            text.map_err(unreadable).and_then(|t| exports(&t, declared)),
             true,
         ),
     }
 }
+
+/// What [`read`] returns: the exports and the warnings, or why they cannot be read.
+type Read = Result<(BTreeMap<String, String>, Vec<String>), String>;
 
 fn unreadable(e: ReadError) -> String {
     match e {
@@ -71,11 +68,8 @@ fn unreadable(e: ReadError) -> String {
     }
 }
 
-fn exports(
-    text: String,
-    declared: &[String],
-) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
-    let (values, warnings) = parse(&text, declared)?;
+fn exports(text: &str, declared: &[String]) -> Read {
+    let (values, warnings) = parse(text, declared)?;
     check(&values)?;
     Ok((values, warnings))
 }
