@@ -53,8 +53,6 @@ mod sched;
 mod stage;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_holds;
 mod window;
 
 pub use approvals::approval_timeout;

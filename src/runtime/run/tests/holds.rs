@@ -1,11 +1,11 @@
 //! The scheduler's decisions where it follows `CodePipeline`'s execution semantics (issue 18),
-//! with the harness of `tests.rs` (paused time, a scripted runner, a real history): Stop and
+//! with the harness of `mod.rs` (paused time, a scripted runner, a real history): Stop and
 //! wait, runs held at a transition under the execution mode, overrides of conditions seen by
 //! a running run, and a held run's rejection applied by a run waiting for its stage.
 
 use std::time::Duration;
 
-use super::tests::{Setting, Step, action, ir, stage, start_run, tmp};
+use super::{Setting, Step, action, ir, stage, start_run, tmp};
 use crate::runtime::exec::WAIT;
 use crate::runtime::holds::{ConditionOverride, Decision, StageCondition};
 use crate::runtime::status::{ActionStatus, RunStatus, StageStatus};
