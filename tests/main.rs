@@ -15,6 +15,7 @@ mod lsp;
 mod lsp_client;
 mod neovim;
 mod overhead;
+mod processes;
 mod resources;
 mod run;
 mod runtime;

@@ -21,13 +21,13 @@ const NEEDS: &[(&str, &str)] = &[
         "runtime::the_wordcount_example_builds_tests_and_packages",
         "cc",
     ),
-    ("runtime::on_a_terminal_the_run_is_a_live_view", "script"),
+    ("processes::on_a_terminal_the_run_is_a_live_view", "script"),
     (
-        "runtime::pipec_plain_keeps_plain_lines_on_a_terminal",
+        "processes::pipec_plain_keeps_plain_lines_on_a_terminal",
         "script",
     ),
     (
-        "runtime::descendants_that_leave_the_process_group_end_with_their_attempt",
+        "processes::descendants_that_leave_the_process_group_end_with_their_attempt",
         "setsid",
     ),
     ("stress::ctrl_c_leaves_no_process_behind", "setsid"),
