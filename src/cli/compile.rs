@@ -156,27 +156,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
         }
     }
     let json = if args.target == Target::Codepipeline {
-        let opts = crate::export::codepipeline::Options {
-            format: match args.format {
-                OutFormat::CfnJson => crate::export::codepipeline::Format::CfnJson,
-                OutFormat::CliJson => crate::export::codepipeline::Format::CliJson,
-                _ => crate::export::codepipeline::Format::CfnYaml,
-            },
-            create_role: args.create_role,
-            limits: true,
-        };
-        match crate::export::codepipeline::export(&ir, Some(&map), &opts) {
-            Ok(out) => {
-                if !out.warnings.is_empty() {
-                    print_report_to(&map, 1, &out.warnings, format, to_stdout);
-                }
-                out.text.trim_end().to_string()
-            }
-            Err(diags) => {
-                print_report_to(&map, 1, &diags, format, to_stdout);
-                return Err(Error::diagnosed());
-            }
-        }
+        export(args, &map, &ir, format, to_stdout)?
     } else {
         crate::ir::to_json(&ir)
     };
@@ -188,4 +168,36 @@ pub(crate) fn run(args: &Args) -> Outcome {
         None => println!("{json}"),
     }
     Ok(super::exit::OK)
+}
+
+/// The `--target codepipeline` output (its warnings printed), or the diagnostics' error.
+fn export(
+    args: &Args,
+    map: &SourceMap,
+    ir: &crate::ir::Ir,
+    format: Format,
+    to_stdout: bool,
+) -> Result<String, Error> {
+    use crate::export::codepipeline::{self as cp, Options};
+    let opts = Options {
+        format: match args.format {
+            OutFormat::CfnJson => cp::Format::CfnJson,
+            OutFormat::CliJson => cp::Format::CliJson,
+            _ => cp::Format::CfnYaml,
+        },
+        create_role: args.create_role,
+        limits: true,
+    };
+    match cp::export(ir, Some(map), &opts) {
+        Ok(out) => {
+            if !out.warnings.is_empty() {
+                print_report_to(map, 1, &out.warnings, format, to_stdout);
+            }
+            Ok(out.text.trim_end().to_string())
+        }
+        Err(diags) => {
+            print_report_to(map, 1, &diags, format, to_stdout);
+            Err(Error::diagnosed())
+        }
+    }
 }

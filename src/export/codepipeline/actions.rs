@@ -8,8 +8,6 @@
 //! of which the `Commands` action has; and a project's buildspec carries the script verbatim,
 //! where the `Commands` action takes at most 50 lines of 1,000 characters.
 
-use std::collections::BTreeSet;
-
 use super::buildspec::{self, Extra, Restore, Runner};
 use super::values;
 use super::{Cx, camel, namespace};
@@ -19,8 +17,6 @@ use crate::ir::{self, Expr, Kind, Part, Ref, Type};
 
 /// The longest time a CodeBuild build may run, in seconds (36 hours).
 const BUILD_MAX: u64 = 36 * 3600;
-/// A Manual approval's default timeout (7 days), in seconds.
-const APPROVAL_DEFAULT: u64 = 7 * 24 * 3600;
 
 /// One CodePipeline action of a pipec action (`None` after reporting why there is none).
 pub(super) fn action(
@@ -29,8 +25,7 @@ pub(super) fn action(
     a: &ir::Action,
     run_order: u32,
 ) -> Option<Node> {
-    if let Some(w) = &a.when {
-        let _ = w;
+    if a.when.is_some() {
         let at = cx.head(a.span);
         cx.refuse(
             Code::E0501,
@@ -61,7 +56,7 @@ pub(super) fn action(
             };
             build(cx, stage, a, &script, run_order)
         }
-        Kind::Approval => approval(cx, stage, a, run_order),
+        Kind::Approval => super::gates::approval(cx, stage, a, run_order),
         Kind::Pipeline => {
             let at = cx.head(a.span);
             cx.refuse(
@@ -135,6 +130,14 @@ fn build(
     let minutes = build_minutes(cx, a)?;
     limits_of_build(cx, a, artifacts.len());
     let project = project(cx, stage, a, &runner, &secrets, minutes);
+    let env_json = env_json(cx, a, &env);
+    Some(action_node(
+        stage, a, run_order, project, primary, &artifacts, env_json,
+    ))
+}
+
+/// The action's environment variables as the JSON its configuration takes.
+fn env_json(cx: &mut Cx<'_>, a: &ir::Action, env: &[(String, String)]) -> String {
     let env_json = format!(
         "[{}]",
         env.iter()
@@ -156,6 +159,18 @@ fn build(
             "pass fewer values through `env` and `${…}`, or shorter ones (read files from an artifact instead)",
         );
     }
+    env_json
+}
+
+fn action_node(
+    stage: &ir::Stage,
+    a: &ir::Action,
+    run_order: u32,
+    project: String,
+    primary: String,
+    artifacts: &[String],
+    env_json: String,
+) -> Node {
     let mut config = vec![("ProjectName".to_string(), Node::Ref(project))];
     if artifacts.len() > 1 {
         config.push(("PrimarySource".to_string(), Node::Str(primary)));
@@ -193,7 +208,7 @@ fn build(
             Node::Str(namespace(&stage.name, &a.name)),
         ));
     }
-    Some(Node::Map(node))
+    Node::Map(node)
 }
 
 fn param_text(a: &ir::Action, key: &str, default: &str) -> String {
@@ -296,7 +311,7 @@ fn write_words(
     many: bool,
 ) {
     use crate::shell::Quote;
-    let _ = match quotes.quote() {
+    match quotes.quote() {
         Quote::None | Quote::Test => {
             text.push_str(words);
         }
@@ -318,7 +333,7 @@ fn write_words(
         Quote::Double | Quote::Arith | Quote::Heredoc { .. } => {
             text.push_str(bare);
         }
-    };
+    }
 }
 
 /// How each input is restored in the workspace.
@@ -534,236 +549,13 @@ pub(super) fn secret_param(cx: &mut Cx<'_>, name: &str) -> Node {
     )
 }
 
-fn type_id(category: &str, provider: &str) -> Node {
+pub(super) fn type_id(category: &str, provider: &str) -> Node {
     Node::map([
         ("Category", Node::str(category)),
         ("Owner", Node::str("AWS")),
         ("Provider", Node::str(provider)),
         ("Version", Node::str("1")),
     ])
-}
-
-/// A Manual approval: the summary as `CustomData`, the link, the timeout; `approvers`
-/// become an IAM policy that lets those groups approve it.
-fn approval(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, run_order: u32) -> Option<Node> {
-    let mut config = Vec::new();
-    if let Some(summary) = a.params.get("summary") {
-        let t = values::text(cx, summary, a.span)?;
-        if !t.is_empty() {
-            if t.chars().count() > 500 {
-                let at = cx.head(a.span);
-                cx.refuse(
-                    Code::E0505,
-                    at,
-                    format!("the summary of `{}` is over 500 characters", a.name),
-                    "a Manual approval's `CustomData` holds 500",
-                    "shorten the summary, and link to the details with `url`",
-                );
-            }
-            config.push(("CustomData".to_string(), Node::Str(t)));
-        }
-    }
-    if let Some(url) = a.params.get("url") {
-        let t = values::text(cx, url, a.span)?;
-        if !t.is_empty() {
-            config.push(("ExternalEntityLink".to_string(), Node::Str(t)));
-        }
-    }
-    let mut node = vec![
-        ("Name".to_string(), Node::str(&a.name)),
-        ("ActionTypeId".to_string(), type_id("Approval", "Manual")),
-        ("RunOrder".to_string(), Node::Int(i64::from(run_order))),
-    ];
-    if !config.is_empty() {
-        node.push(("Configuration".to_string(), Node::Map(config)));
-    }
-    let timeout = a.timeout_secs.unwrap_or(APPROVAL_DEFAULT);
-    if timeout != APPROVAL_DEFAULT {
-        if timeout < 300 || timeout % 60 != 0 {
-            let at = cx.head(a.span);
-            cx.refuse(
-                Code::E0505,
-                at,
-                format!(
-                    "the approval `{}` times out after {}",
-                    a.name,
-                    crate::duration::format(timeout)
-                ),
-                "CodePipeline's approval timeouts are whole minutes, at least 5",
-                "use a timeout of whole minutes, at least `5m`",
-            );
-        }
-        node.push((
-            "TimeoutInMinutes".to_string(),
-            Node::Int(i64::try_from(timeout / 60).unwrap_or(0)),
-        ));
-    }
-    approvers(cx, stage, a);
-    Some(Node::Map(node))
-}
-
-fn approvers(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action) {
-    let Some(Expr::List { items }) = a.params.get("approvers") else {
-        return;
-    };
-    let groups: BTreeSet<String> = items
-        .iter()
-        .filter_map(|e| match e {
-            Expr::Str { value } => Some(value.clone()),
-            _ => None,
-        })
-        .collect();
-    if groups.is_empty() {
-        return;
-    }
-    let id = cx.id(&format!(
-        "Approvers{}{}",
-        camel(&stage.name),
-        camel(&a.name)
-    ));
-    let place = cx.place(a.span);
-    let statement = Node::map([
-        ("Effect", Node::str("Allow")),
-        ("Action", Node::str("codepipeline:PutApprovalResult")),
-        (
-            "Resource",
-            Node::Sub(format!(
-                "arn:${{AWS::Partition}}:codepipeline:${{AWS::Region}}:${{AWS::AccountId}}:${{PipelineName}}/{}/{}",
-                stage.name, a.name
-            )),
-        ),
-    ]);
-    cx.resources.push((
-        id,
-        Node::map([
-            ("Type", Node::str("AWS::IAM::ManagedPolicy")),
-            (
-                "Properties",
-                Node::map([
-                    (
-                        "Description",
-                        Node::Str(format!(
-                            "pipec: who may approve `{}.{}`",
-                            stage.name, a.name
-                        )),
-                    ),
-                    ("Groups", Node::strs(groups)),
-                    (
-                        "PolicyDocument",
-                        Node::map([
-                            ("Version", Node::str("2012-10-17")),
-                            ("Statement", Node::Seq(vec![statement])),
-                        ]),
-                    ),
-                ]),
-            ),
-        ])
-        .commented(format!(
-            "{place}: the `approvers` of `{}.{}` (IAM groups)",
-            stage.name, a.name
-        )),
-    ));
-}
-
-/// A `check sh { … }` rule as a `Commands` rule.
-pub(super) fn check_rule(cx: &mut Cx<'_>, a: &ir::Action, i: usize) -> Option<Node> {
-    let at = cx.head(a.span);
-    let script = match (a.kind, a.params.get("run")) {
-        (Kind::Sh, Some(Expr::Str { value })) => value.clone(),
-        (Kind::Sh, Some(Expr::Interp { parts, .. }))
-            if parts.iter().all(|p| matches!(p, Part::Text(_))) =>
-        {
-            parts
-                .iter()
-                .map(|p| match p {
-                    Part::Text(t) => t.as_str(),
-                    Part::Expr(_) => "",
-                })
-                .collect()
-        }
-        (Kind::Sh, _) => {
-            cx.refuse(
-                Code::E0501,
-                at,
-                "a `check` script with `${…}`",
-                "a `Commands` rule takes no variables",
-                "write the check's script without interpolation",
-            );
-            return None;
-        }
-        _ => {
-            cx.refuse(
-                Code::E0501,
-                at,
-                "a `check` rule that is not `sh`",
-                "CodePipeline's `Commands` rule runs shell commands",
-                "write the check as `check sh { run = \"…\" }`",
-            );
-            return None;
-        }
-    };
-    let plain = a.env.is_empty()
-        && a.retry.count == 0
-        && a.inputs.len() <= 1
-        && a.inputs.iter().all(|i| {
-            i.folder.is_none() && cx.artifacts.get(&i.name).is_none_or(|l| l.folder.is_none())
-        })
-        && a.params
-            .get("workdir")
-            .is_none_or(|w| matches!(w, Expr::Str { value } if value == "."))
-        && a.params
-            .get("shell")
-            .is_none_or(|w| matches!(w, Expr::Str { value } if value == "bash"));
-    if !plain {
-        cx.refuse(
-            Code::E0501,
-            at,
-            "a `check` with `env`, `retry`, `shell`, `workdir` or several inputs",
-            "a `Commands` rule runs plain commands in its one input",
-            "keep the check to `run` and one `input`",
-        );
-        return None;
-    }
-    let lines: Vec<&str> = script.lines().filter(|l| !l.trim().is_empty()).collect();
-    if lines.is_empty() || lines.len() > 50 || lines.iter().any(|l| l.len() > 1000) {
-        cx.refuse(
-            Code::E0505,
-            at,
-            "a `check` script of more than 50 lines or lines over 1,000 characters",
-            "a `Commands` rule takes 50 commands of 1,000 characters",
-            "shorten the script, or put it in a file of an input artifact",
-        );
-        return None;
-    }
-    let input = a
-        .inputs
-        .first()
-        .map(|i| {
-            cx.artifacts
-                .get(&i.name)
-                .map_or_else(|| i.name.clone(), |l| l.artifact.clone())
-        })
-        .or_else(|| cx.dummy.clone())
-        .unwrap_or_else(|| super::sources::SOURCE_STAGE.to_string());
-    let mut node = vec![
-        (
-            "Name".to_string(),
-            Node::Str(format!("Check{}_{}", i + 1, a.name)),
-        ),
-        ("RuleTypeId".to_string(), values::rule_type("Commands")),
-        ("Commands".to_string(), Node::strs(lines)),
-        (
-            "InputArtifacts".to_string(),
-            Node::Seq(vec![Node::map([("Name", Node::Str(input))])]),
-        ),
-    ];
-    if let Some(t) = a.timeout_secs {
-        node.push((
-            "TimeoutInMinutes".to_string(),
-            Node::Int(i64::try_from(t.div_ceil(60).max(5)).unwrap_or(5)),
-        ));
-    }
-    Some(Node::Map(node))
 }
 
 /// The first action of a stage whose entry waits for a window (`else wait`): a build that

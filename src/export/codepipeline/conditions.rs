@@ -161,7 +161,7 @@ fn condition_rule(cx: &mut Cx<'_>, r: &CondRule, i: usize, skip: bool) -> Vec<No
                 only_variable_checks(cx, at, "a `check`");
                 return Vec::new();
             }
-            super::actions::check_rule(cx, action, i)
+            super::gates::check_rule(cx, action, i)
                 .into_iter()
                 .collect()
         }

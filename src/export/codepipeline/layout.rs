@@ -56,9 +56,10 @@ pub(super) fn lay_out(cx: &mut Cx<'_>) -> Layout {
                 way
             })
             .collect();
-        reach[i] = match join(&ways) {
-            Some(r) => r,
-            None => {
+        reach[i] = if let Some(r) = join(&ways) {
+            r
+        } else {
+            {
                 let at = stage.inbound.last().map_or(stage.span, |e| e.span);
                 cx.refuse(
                     Code::E0503,

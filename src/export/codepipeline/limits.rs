@@ -48,6 +48,11 @@ pub(super) fn check(cx: &mut Cx<'_>, stages: &[Node]) {
             "combine params (a JSON list param holds many values)",
         );
     }
+    names(cx);
+}
+
+/// Namespaces that are too long or collide, and the generated stage's name taken.
+fn names(cx: &mut Cx<'_>) {
     let mut namespaces: BTreeMap<String, (String, String)> = BTreeMap::new();
     for stage in &cx.ir.pipeline.stages {
         if stage.actions.len() > MAX_ACTIONS {

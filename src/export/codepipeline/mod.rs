@@ -23,6 +23,7 @@ mod actions;
 mod buildspec;
 mod conditions;
 mod cron;
+mod gates;
 mod layout;
 mod limits;
 mod roles;

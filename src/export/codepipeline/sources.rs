@@ -33,7 +33,7 @@ pub(super) struct Loc {
 #[derive(Clone, Debug)]
 pub(super) struct Repo {
     pub(super) namespace: String,
-    /// A CodeStar connection (else an S3 object).
+    /// A `CodeStar` connection (else an S3 object).
     pub(super) git: bool,
 }
 
@@ -148,13 +148,23 @@ fn repository(
             );
         }
     }
+    repository_action(cx, entry, first, dirs, &artifact)
+}
+
+fn repository_action(
+    cx: &mut Cx<'_>,
+    entry: &ir::Stage,
+    first: &ir::Action,
+    dirs: &[&ir::Action],
+    artifact: &str,
+) -> Node {
     let git = cx.git_triggers();
     let ns = namespace(&entry.name, &first.name);
     cx.repo = Some(Repo {
         namespace: ns.clone(),
         git,
     });
-    cx.dummy.get_or_insert_with(|| artifact.clone());
+    cx.dummy.get_or_insert_with(|| artifact.to_string());
     // Runs start on pushes when the pipeline has no trigger (every event), or through its
     // push and pull request triggers; not when it has only `schedule` and `manual` ones.
     let detect = cx.ir.pipeline.triggers.is_empty() || git;
@@ -220,7 +230,7 @@ fn repository(
     } else {
         format!("{}: the repository", cx.place(first.span))
     };
-    source_action(&first.name, provider, config, &artifact, &ns).commented(note)
+    source_action(&first.name, provider, config, artifact, &ns).commented(note)
 }
 
 /// `path` of a `dir` action as a folder of the repository (`.` for its root), or `None`
@@ -248,7 +258,7 @@ fn connection(cx: &mut Cx<'_>) -> Node {
     )
 }
 
-/// A `git` action: a CodeStar connection to its repository.
+/// A `git` action: a `CodeStar` connection to its repository.
 fn git(cx: &mut Cx<'_>, entry: &ir::Stage, a: &ir::Action) -> Option<Node> {
     let repo = match a.params.get("repo") {
         Some(Expr::Str { value }) => repository_id(value),

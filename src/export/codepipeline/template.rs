@@ -2,6 +2,8 @@
 //! triggers, execution mode, disabled transitions) and the template around it
 //! (parameters, the generated resources), in one of the three formats.
 
+use std::fmt::Write as _;
+
 use super::layout::{self, Layout};
 use super::values::{self, Check, TRIGGER_VAR};
 use super::{Cx, Format, actions, conditions, limits, roles, sources};
@@ -159,7 +161,7 @@ fn stage_node(
         if let Some(node) = actions::action(cx, stage, a, orders[k] + shift) {
             let mut note = format!("{}: action `{}`", cx.place(a.span), a.name);
             if let Some(lost) = layout::lost_parallelism(stage, &orders, k) {
-                note.push_str(&format!("; {lost}"));
+                let _ = write!(note, "; {lost}");
             }
             acts.push(node.commented(note));
         }
@@ -194,10 +196,11 @@ fn stage_node(
     let sequential = previous
         .is_some_and(|p| !stage.inbound.is_empty() && !stage.inbound.iter().any(|e| e.from == p));
     if sequential {
-        comment.push_str(&format!(
+        let _ = write!(
+            comment,
             "; after `{}` in CodePipeline's sequence (under pipec it does not wait for it)",
             previous.unwrap_or_default()
-        ));
+        );
     }
     if !reach.is_empty() {
         comment.push_str("; skipped unless the guards on the way to it hold");
@@ -433,7 +436,7 @@ fn placeholder(n: &Node) -> Node {
     }
 }
 
-/// CloudFormation's PascalCase keys as the API's camelCase (not inside `Configuration`).
+/// CloudFormation's `PascalCase` keys as the API's `camelCase` (not inside `Configuration`).
 fn camelize(n: &Node, in_config: bool) -> Node {
     match n {
         Node::Map(entries) => Node::Map(

@@ -5,7 +5,7 @@
 //! A param is `#{variables.NAME}`; an export `#{STAGE_ACTION.NAME}` (the producer's
 //! namespace); `git`'s `commit` and `branch` its source's `CommitId` and `BranchName`;
 //! `run.id` the execution id; `run.branch` and `run.commit` the repository source's
-//! variables (a CodeStar connection only); `run.trigger` the variable `PIPEC_TRIGGER`, which
+//! variables (a `CodeStar` connection only); `run.trigger` the variable `PIPEC_TRIGGER`, which
 //! schedules set (only without push and pull request triggers, whose runs cannot set it).
 //! What is computed at run time (functions, operators, lists outside scripts, `run.tag`,
 //! `run.attempt`, a stage's status outside scripts) has no such form: E0502.
@@ -198,7 +198,7 @@ pub(super) fn checks(cx: &mut Cx<'_>, e: &Expr, at: ir::Span) -> Option<Vec<Chec
         } => match &**rhs {
             Expr::List { items } => {
                 let var = variable(cx, lhs, at)?;
-                let words: Option<Vec<String>> = items.iter().map(|i| constant(i)).collect();
+                let words: Option<Vec<String>> = items.iter().map(constant).collect();
                 let Some(words) = words else {
                     return unsupported(cx, at, "`in` a list of computed values");
                 };
