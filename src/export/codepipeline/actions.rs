@@ -15,8 +15,8 @@ use crate::diagnostics::Code;
 use crate::export::doc::{Node, json_string};
 use crate::ir::{self, Expr, Kind, Part, Ref, Type};
 
-/// The longest time a CodeBuild build may run, in seconds (36 hours).
-const BUILD_MAX: u64 = 36 * 3600;
+/// The longest time a CodeBuild build may run, in seconds (8 hours: the maximum of `TimeoutInMinutes`).
+const BUILD_MAX: u64 = 8 * 3600;
 
 /// One CodePipeline action of a pipec action (`None` after reporting why there is none).
 pub(super) fn action(
@@ -408,7 +408,7 @@ fn source_dir(primary: &str, artifact: &str) -> String {
     }
 }
 
-/// The project's timeout: every attempt and backoff, within CodeBuild's 5 minutes to 36
+/// The project's timeout: every attempt and backoff, within CodeBuild's 5 minutes to 8
 /// hours (E0505 beyond).
 fn build_minutes(cx: &mut Cx<'_>, a: &ir::Action) -> Option<u64> {
     let attempts = u64::from(a.retry.count) + 1;
@@ -427,7 +427,7 @@ fn build_minutes(cx: &mut Cx<'_>, a: &ir::Action) -> Option<u64> {
                 a.name,
                 crate::duration::format(total)
             ),
-            "a CodeBuild build runs at most 36 hours",
+            "a CodeBuild build runs at most 8 hours",
             "lower its `timeout` or its `retry` count",
         );
         return None;

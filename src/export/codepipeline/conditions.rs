@@ -222,7 +222,7 @@ fn wait_for(
         both_days(cx, at);
         return None;
     };
-    let limit = 36 * 3600;
+    let limit = 8 * 3600;
     match stage.timeout_secs {
         Some(t) if t <= limit => Some(Wait {
             sets,
@@ -235,11 +235,11 @@ fn wait_for(
                 Code::E0501,
                 at,
                 format!(
-                    "`else wait` for a window in stage `{}` without a timeout of at most 36h",
+                    "`else wait` for a window in stage `{}` without a timeout of at most 8h",
                     stage.name
                 ),
-                "the wait runs in a CodeBuild build, which stops after 36 hours",
-                "give the stage a `timeout` of at most 36h (the wait's bound)",
+                "the wait runs in a CodeBuild build, which stops after 8 hours",
+                "give the stage a `timeout` of at most 8h (the wait's bound)",
             );
             None
         }
