@@ -89,7 +89,8 @@ fn build(
         match v {
             Expr::Ref(Ref::Secret { name }) => secrets.push((k.clone(), name.clone())),
             _ => {
-                if let Some(t) = values::text(cx, v, a.span) {
+                let at = cx.head(a.span);
+                if let Some(t) = values::text(cx, v, at) {
                     env.push((k.clone(), t));
                 }
             }
@@ -282,7 +283,7 @@ fn render(
                                 stage: stage.clone(),
                             });
                         }
-                        _ => match values::text(cx, e, a.span) {
+                        _ => match values::text(cx, e, cx.head(a.span)) {
                             Some(t) => env.push((var.clone(), t)),
                             None => ok = false,
                         },

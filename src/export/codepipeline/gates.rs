@@ -23,7 +23,7 @@ pub(super) fn approval(
 ) -> Option<Node> {
     let mut config = Vec::new();
     if let Some(summary) = a.params.get("summary") {
-        let t = values::text(cx, summary, a.span)?;
+        let t = values::text(cx, summary, cx.head(a.span))?;
         if !t.is_empty() {
             if t.chars().count() > 500 {
                 let at = cx.head(a.span);
@@ -39,7 +39,7 @@ pub(super) fn approval(
         }
     }
     if let Some(url) = a.params.get("url") {
-        let t = values::text(cx, url, a.span)?;
+        let t = values::text(cx, url, cx.head(a.span))?;
         if !t.is_empty() {
             config.push(("ExternalEntityLink".to_string(), Node::Str(t)));
         }

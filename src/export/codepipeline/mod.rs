@@ -90,6 +90,8 @@ pub fn export(
     if cx.diags.iter().any(Diagnostic::is_error) {
         let mut all = cx.diags;
         all.sort_by_key(|d| (d.primary.span, d.code));
+        // One construct used several times in one place is reported once.
+        all.dedup();
         return Err(all);
     }
     let text = match opts.format {
@@ -98,6 +100,7 @@ pub fn export(
     };
     let mut warnings = cx.diags;
     warnings.sort_by_key(|d| (d.primary.span, d.code));
+    warnings.dedup();
     Ok(Exported { text, warnings })
 }
 
