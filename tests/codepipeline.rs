@@ -654,3 +654,96 @@ fn generated_pipelines_compile_and_validate_or_fail_with_e05xx() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The runner of a generated project's buildspec (the literal block under `commands`).
+fn runner_of(template: &serde_json::Value, project: &str) -> String {
+    let spec = template["Resources"][project]["Properties"]["Source"]["BuildSpec"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no project {project}"));
+    let lines: Vec<&str> = spec.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim_end().ends_with("- |"))
+        .expect("a literal block")
+        + 1;
+    let indent = lines[start].len() - lines[start].trim_start().len();
+    lines[start..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() >= indent)
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_generated_build_runs_the_script_with_its_pipec_meaning() {
+    let (_, _, out) = export_file(
+        Path::new("examples/hello/hello.pipe"),
+        &options(Format::CfnJson, false),
+    );
+    let template: serde_json::Value =
+        serde_json::from_str(&out.expect("hello compiles").text).expect("JSON");
+    let runner = runner_of(&template, "ProjectBuildGreet");
+    let src = tempfile::tempdir().expect("tmp");
+    for f in ["greet.sh", "VERSION"] {
+        std::fs::copy(Path::new("examples/hello").join(f), src.path().join(f)).expect("copy");
+    }
+    let hostile = "wor ld; $(touch pwned) `touch pwned2` '\"";
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{runner}\necho \"exported version=$version\""))
+        .env("CODEBUILD_SRC_DIR", src.path())
+        .env("PIPEC_ARG_1", hostile)
+        .current_dir(src.path())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("exported version=1.0.0"), "{stdout}");
+    let site = src.path().join(".pipec/out/site/out");
+    let greeting = std::fs::read_to_string(site.join("greeting.txt")).expect("the output artifact");
+    assert_eq!(greeting.trim_end(), format!("Hello, {hostile}!"));
+    assert!(!src.path().join("pwned").exists() && !src.path().join("pwned2").exists());
+}
+
+#[test]
+fn the_generated_build_retries_and_fails_on_a_missing_export() {
+    let text = "pipeline app {\n  stage build {\n    action flaky: sh {\n      retry = { count = 2, backoff = 1s }\n      exports = [v]\n      run = \"n=$(cat \\\"$PIPEC_PIPELINE_DIR/n\\\" 2>/dev/null || echo 0); echo $((n + 1)) > \\\"$PIPEC_PIPELINE_DIR/n\\\"; [ $PIPEC_ATTEMPT -ge 2 ] && echo v=ok >> \\\"$PIPEC_OUTPUT\\\"; true\"\n    }\n  }\n}\n";
+    let mut map = SourceMap::new();
+    let id = map.add("app.pipe", text);
+    let ir = pipec::compile(&mut map, id, &mut pipec::check::NoLoader)
+        .ir
+        .expect("checks clean");
+    let out = cp::export(&ir, Some(&map), &options(Format::CfnJson, false)).expect("compiles");
+    let template: serde_json::Value = serde_json::from_str(&out.text).expect("JSON");
+    let runner = runner_of(&template, "ProjectBuildFlaky");
+    let src = tempfile::tempdir().expect("tmp");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{runner}\necho \"exported v=$v\""))
+        .env("CODEBUILD_SRC_DIR", src.path())
+        .current_dir(src.path())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("export `v` was not written"),
+        "the first attempt fails: {stdout}"
+    );
+    assert!(stdout.contains("exported v=ok"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(src.path().join("n"))
+            .expect("attempts")
+            .trim(),
+        "2"
+    );
+}
