@@ -192,8 +192,18 @@ fn disabled_edges(cx: &mut Cx<'_>, stage: &ir::Stage) {
 /// `RunOrder` of each action of a stage: 1 for those with no `after`, else one more than
 /// the highest of those it comes after. The stage's `after` graph is acyclic (E0403).
 pub(super) fn run_orders(stage: &ir::Stage) -> Vec<u32> {
-    let mut level: BTreeMap<&str, u32> = BTreeMap::new();
-    let mut left: Vec<&ir::Action> = stage.actions.iter().collect();
+    // Source actions moved to the source stage (a mixed entry stage) count as done.
+    let mut level: BTreeMap<&str, u32> = stage
+        .actions
+        .iter()
+        .filter(|a| matches!(a.kind, ir::Kind::Dir | ir::Kind::Git))
+        .map(|a| (a.name.as_str(), 0))
+        .collect();
+    let mut left: Vec<&ir::Action> = stage
+        .actions
+        .iter()
+        .filter(|a| !matches!(a.kind, ir::Kind::Dir | ir::Kind::Git))
+        .collect();
     while !left.is_empty() {
         let before = left.len();
         left.retain(|a| {

@@ -11,7 +11,8 @@
 //! parameters) otherwise. Each `git` action is a `CodeStarSourceConnection` of its
 //! repository. A pipeline whose entry stage has no source action gets a generated stage
 //! `pipec_source` with an S3 source, whose artifact is what actions with no input are
-//! given (CodeBuild needs one input).
+//! given (CodeBuild needs one input). An entry stage that mixes sources with other actions
+//! is split: its sources go to the stage `pipec_source`, the others stay after them.
 
 use super::{Cx, camel, namespace};
 use crate::diagnostics::Code;
@@ -61,24 +62,6 @@ pub(super) fn first_stage(cx: &mut Cx<'_>, entry: &ir::Stage) -> (String, Vec<No
         }
         return (SOURCE_STAGE.to_string(), vec![generated(cx)]);
     }
-    if sources.len() < entry.actions.len() {
-        let other = entry
-            .actions
-            .iter()
-            .find(|a| !matches!(a.kind, Kind::Dir | Kind::Git))
-            .map_or(entry.span, |a| a.span);
-        let at = cx.head(other);
-        cx.refuse(
-            Code::E0501,
-            at,
-            format!(
-                "the entry stage `{}` mixes source actions with others",
-                entry.name
-            ),
-            "not a source action",
-            "CodePipeline's first stage holds source actions only: move this action to a stage of its own after the sources",
-        );
-    }
     let mut actions = Vec::new();
     let dirs: Vec<&ir::Action> = sources
         .iter()
@@ -93,7 +76,11 @@ pub(super) fn first_stage(cx: &mut Cx<'_>, entry: &ir::Stage) -> (String, Vec<No
             actions.push(node);
         }
     }
-    (entry.name.clone(), actions)
+    // A mixed entry stage: its sources go first, to a stage of their own; its other
+    // actions stay in it (after them, as they were).
+    let mixed = sources.len() < entry.actions.len();
+    let name = if mixed { SOURCE_STAGE } else { &entry.name };
+    (name.to_string(), actions)
 }
 
 /// The artifact name of a source action (its output's, else its own name).

@@ -267,7 +267,13 @@ fn compare(
         (Some(v), None) => (rhs, v),
         _ => return unsupported(cx, at, "a comparison of two computed values"),
     };
-    Some((variable(cx, var, at)?, op, value))
+    let variable = variable(cx, var, at)?;
+    // A rule's value has at least one character: compare with empty text by a pattern.
+    Some(match (op, value.is_empty()) {
+        ("EQ", true) => (variable, "MATCHES", "^$".into()),
+        (_, true) => (variable, "MATCHES", "^[\\s\\S]+$".into()),
+        _ => (variable, op, value),
+    })
 }
 
 /// A reference as a rule's variable.
