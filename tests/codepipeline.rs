@@ -5,6 +5,7 @@
 //! output, semantic checks of our own, determinism, the CLI, and generated pipelines.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -27,7 +28,7 @@ fn options(format: Format, create_role: bool) -> Options {
 /// Checks a file and exports it: the source map, the checker's diagnostics, the export.
 fn export_file(
     path: &Path,
-    opts: &Options,
+    opts: Options,
 ) -> (
     SourceMap,
     Vec<Diagnostic>,
@@ -35,7 +36,7 @@ fn export_file(
 ) {
     let (map, diags, ir) = check_file(path);
     let ir = ir.unwrap_or_else(|| panic!("{} checks clean", path.display()));
-    let out = cp::export(&ir, Some(&map), opts);
+    let out = cp::export(&ir, Some(&map), &opts);
     (map, diags, out)
 }
 
@@ -64,7 +65,7 @@ fn run_fixture(path: &Path) {
         "{}: `// expect:` lines first",
         rel.display()
     );
-    let (map, mut diags, out) = export_file(&rel, &Options::default());
+    let (map, mut diags, out) = export_file(&rel, Options::default());
     let output = match out {
         Ok(e) => {
             diags.extend(e.warnings);
@@ -132,7 +133,7 @@ fn every_example_compiles_or_fails_with_its_documented_codes() {
         .collect();
     assert_eq!(files, listed, "EXAMPLES lists every example");
     for (path, expected) in EXAMPLES {
-        let (map, _, out) = export_file(Path::new(path), &Options::default());
+        let (map, _, out) = export_file(Path::new(path), Options::default());
         let name = Path::new(path)
             .file_stem()
             .unwrap_or_default()
@@ -181,7 +182,7 @@ fn outputs(format: Format, create_role: bool) -> Vec<(String, String)> {
     files
         .iter()
         .map(|p| {
-            let (map, _, out) = export_file(p, &options(format, create_role));
+            let (map, _, out) = export_file(p, options(format, create_role));
             let text = out
                 .unwrap_or_else(|e| panic!("{}:\n{}", p.display(), render_human(&map, &e)))
                 .text;
@@ -533,7 +534,7 @@ fn generated(choices: &[u8]) -> String {
     let stages = 1 + usize::from(pick(2, 4));
     for k in 0..stages {
         let at = 3 + k * 8;
-        s.push_str(&format!("  stage s{k} {{\n"));
+        let _ = writeln!(s, "  stage s{k} {{");
         match pick(at, 5) {
             1 => s.push_str("    entry { require params.target == \"prod\"  else skip }\n"),
             2 => s.push_str("    entry { require params.flag  else fail }\n"),
@@ -554,15 +555,27 @@ fn generated(choices: &[u8]) -> String {
                 String::new()
             };
             match pick(at + 4 + j, 6) {
-                4 => s.push_str(&format!("    action a{j}: approval {{ {after}summary = \"ok ${{params.target}}?\"  timeout = 1h }}\n")),
-                5 => s.push_str(&format!("    action a{j}: wait {{ {after}duration = 1m }}\n")),
+                4 => {
+                    let _ = writeln!(
+                        s,
+                        "    action a{j}: approval {{ {after}summary = \"ok ${{params.target}}?\"  timeout = 1h }}"
+                    );
+                }
+                5 => {
+                    let _ = writeln!(s, "    action a{j}: wait {{ {after}duration = 1m }}");
+                }
                 n => {
                     let retry = if n == 1 { "retry = 1  " } else { "" };
                     let timeout = if n == 2 { "timeout = 2m  " } else { "" };
-                    let read = if k > 0 && n == 3 { "env = { V = s0.a0.v }  " } else { "" };
-                    s.push_str(&format!(
+                    let read = if k > 0 && n == 3 {
+                        "env = { V = s0.a0.v }  "
+                    } else {
+                        ""
+                    };
+                    let _ = write!(
+                        s,
                         "    action a{j}: sh {{ {after}input = src  {retry}{timeout}{read}exports = [v]  output = o{k}_{j} from \"out\"\n      run = \"mkdir -p out && echo v=${{params.count}} >> \\\"$PIPEC_OUTPUT\\\" && echo ${{params.target}} > out/t\" }}\n"
-                    ));
+                    );
                 }
             }
         }
@@ -679,7 +692,7 @@ fn runner_of(template: &serde_json::Value, project: &str) -> String {
 fn the_generated_build_runs_the_script_with_its_pipec_meaning() {
     let (_, _, out) = export_file(
         Path::new("examples/hello/hello.pipe"),
-        &options(Format::CfnJson, false),
+        options(Format::CfnJson, false),
     );
     let template: serde_json::Value =
         serde_json::from_str(&out.expect("hello compiles").text).expect("JSON");

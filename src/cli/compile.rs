@@ -193,7 +193,9 @@ fn export(
             if !out.warnings.is_empty() {
                 print_report_to(map, 1, &out.warnings, format, to_stdout);
             }
-            Ok(out.text.trim_end().to_string())
+            let mut text = out.text;
+            text.truncate(text.trim_end().len());
+            Ok(text)
         }
         Err(diags) => {
             print_report_to(map, 1, &diags, format, to_stdout);

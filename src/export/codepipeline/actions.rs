@@ -86,13 +86,12 @@ fn build(
     )];
     let mut secrets = Vec::new();
     for (k, v) in &a.env {
-        match v {
-            Expr::Ref(Ref::Secret { name }) => secrets.push((k.clone(), name.clone())),
-            _ => {
-                let at = cx.head(a.span);
-                if let Some(t) = values::text(cx, v, at) {
-                    env.push((k.clone(), t));
-                }
+        if let Expr::Ref(Ref::Secret { name }) = v {
+            secrets.push((k.clone(), name.clone()));
+        } else {
+            let at = cx.head(a.span);
+            if let Some(t) = values::text(cx, v, at) {
+                env.push((k.clone(), t));
             }
         }
     }

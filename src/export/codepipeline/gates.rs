@@ -143,40 +143,7 @@ fn approvers(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action) {
 /// A `check sh { … }` rule as a `Commands` rule.
 pub(super) fn check_rule(cx: &mut Cx<'_>, a: &ir::Action, i: usize) -> Option<Node> {
     let at = cx.head(a.span);
-    let script = match (a.kind, a.params.get("run")) {
-        (Kind::Sh, Some(Expr::Str { value })) => value.clone(),
-        (Kind::Sh, Some(Expr::Interp { parts, .. }))
-            if parts.iter().all(|p| matches!(p, Part::Text(_))) =>
-        {
-            parts
-                .iter()
-                .map(|p| match p {
-                    Part::Text(t) => t.as_str(),
-                    Part::Expr(_) => "",
-                })
-                .collect()
-        }
-        (Kind::Sh, _) => {
-            cx.refuse(
-                Code::E0501,
-                at,
-                "a `check` script with `${…}`",
-                "a `Commands` rule takes no variables",
-                "write the check's script without interpolation",
-            );
-            return None;
-        }
-        _ => {
-            cx.refuse(
-                Code::E0501,
-                at,
-                "a `check` rule that is not `sh`",
-                "CodePipeline's `Commands` rule runs shell commands",
-                "write the check as `check sh { run = \"…\" }`",
-            );
-            return None;
-        }
-    };
+    let script = check_script(cx, a, at)?;
     let plain = a.env.is_empty()
         && a.retry.count == 0
         && a.inputs.len() <= 1
@@ -233,10 +200,59 @@ pub(super) fn check_rule(cx: &mut Cx<'_>, a: &ir::Action, i: usize) -> Option<No
         ),
     ];
     if let Some(t) = a.timeout_secs {
+        if t < 300 || !t.is_multiple_of(60) {
+            cx.refuse(
+                Code::E0505,
+                at,
+                format!("a `check` with a timeout of {}", crate::duration::format(t)),
+                "a rule's timeout is whole minutes, at least 5",
+                "give the check a timeout of whole minutes, at least `5m`",
+            );
+            return None;
+        }
         node.push((
             "TimeoutInMinutes".to_string(),
             Node::Int(i64::try_from(t.div_ceil(60).max(5)).unwrap_or(5)),
         ));
     }
     Some(Node::Map(node))
+}
+
+/// The script of a `check sh` rule (without interpolation).
+fn check_script(cx: &mut Cx<'_>, a: &ir::Action, at: ir::Span) -> Option<String> {
+    let script = match (a.kind, a.params.get("run")) {
+        (Kind::Sh, Some(Expr::Str { value })) => value.clone(),
+        (Kind::Sh, Some(Expr::Interp { parts, .. }))
+            if parts.iter().all(|p| matches!(p, Part::Text(_))) =>
+        {
+            parts
+                .iter()
+                .map(|p| match p {
+                    Part::Text(t) => t.as_str(),
+                    Part::Expr(_) => "",
+                })
+                .collect()
+        }
+        (Kind::Sh, _) => {
+            cx.refuse(
+                Code::E0501,
+                at,
+                "a `check` script with `${…}`",
+                "a `Commands` rule takes no variables",
+                "write the check's script without interpolation",
+            );
+            return None;
+        }
+        _ => {
+            cx.refuse(
+                Code::E0501,
+                at,
+                "a `check` rule that is not `sh`",
+                "CodePipeline's `Commands` rule runs shell commands",
+                "write the check as `check sh { run = \"…\" }`",
+            );
+            return None;
+        }
+    };
+    Some(script)
 }

@@ -126,6 +126,10 @@ struct Cx<'a> {
     dummy: Option<String>,
     /// The source action that push and pull request triggers watch.
     trigger_source: Option<String>,
+    /// Stage indices by name.
+    stage_index: BTreeMap<&'a str, usize>,
+    /// Compiled patterns of [`Cx::clause`].
+    patterns: BTreeMap<&'static str, Option<regex::Regex>>,
 }
 
 impl<'a> Cx<'a> {
@@ -153,6 +157,14 @@ impl<'a> Cx<'a> {
             repo: None,
             dummy: None,
             trigger_source: None,
+            stage_index: ir
+                .pipeline
+                .stages
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.as_str(), i))
+                .collect(),
+            patterns: BTreeMap::new(),
         }
     }
 
@@ -188,9 +200,14 @@ impl<'a> Cx<'a> {
     }
 
     /// The clause of `at` that starts with `pattern` (a regex), up to the end of its line.
-    fn clause(&self, at: ir::Span, pattern: &str) -> ir::Span {
+    fn clause(&mut self, at: ir::Span, pattern: &'static str) -> ir::Span {
+        let re = self
+            .patterns
+            .entry(pattern)
+            .or_insert_with(|| regex::Regex::new(pattern).ok())
+            .clone();
         let found = self.text(at).and_then(|text| {
-            let re = regex::Regex::new(pattern).ok()?;
+            let re = re?;
             let m = re.find(text)?;
             let line = text[m.start()..].split('\n').next().unwrap_or("");
             let line = line.split("//").next().unwrap_or(line).trim_end();
@@ -251,7 +268,8 @@ impl<'a> Cx<'a> {
     }
 
     fn stage(&self, name: &str) -> Option<&'a ir::Stage> {
-        self.ir.pipeline.stages.iter().find(|s| s.name == name)
+        let i = *self.stage_index.get(name)?;
+        self.ir.pipeline.stages.get(i)
     }
 
     /// The action `stage.action` of the pipeline.
