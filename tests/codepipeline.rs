@@ -760,3 +760,28 @@ fn the_generated_build_retries_and_fails_on_a_missing_export() {
         "2"
     );
 }
+
+proptest! {
+    #![proptest_config(Config { cases: crate::fuzz::cases(128), failure_persistence: None, ..Config::default() })]
+
+    /// The fuzz tests' mutated programs (examples and fixtures with edits spliced in): those
+    /// that check clean export, or fail with `E05xx` errors only; never a panic.
+    #[test]
+    fn mutated_programs_that_check_clean_export_or_fail_with_e05xx(
+        seed in any::<usize>(),
+        edits in proptest::collection::vec(crate::fuzz::edit(), 0..4),
+    ) {
+        let seeds = crate::fuzz::seeds();
+        let text = crate::fuzz::apply(&seeds[seed % seeds.len()], &edits);
+        let mut map = SourceMap::new();
+        let id = map.add("mutated.pipe", text.clone());
+        if let Some(ir) = pipec::compile(&mut map, id, &mut pipec::check::NoLoader).ir {
+            for format in [Format::CfnYaml, Format::CliJson] {
+                if let Err(errors) = cp::export(&ir, Some(&map), &options(format, false)) {
+                    let only_e05 = errors.iter().filter(|d| d.is_error()).all(|d| d.code.as_str().starts_with("E05"));
+                    prop_assert!(only_e05, "{text}\n{}", render_human(&map, &errors));
+                }
+            }
+        }
+    }
+}
