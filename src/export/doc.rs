@@ -241,7 +241,7 @@ fn yaml_key(k: &str) -> String {
 }
 
 fn yaml_str(out: &mut String, s: &str, at: usize) {
-    if s.contains('\n') && !s.contains('\r') && s.lines().all(|l| !l.contains('\t')) {
+    if s.contains('\n') && !s.contains(['\r', '\t']) {
         // `|` keeps one final newline, `|-` none, `|+` all of them.
         let trailing = s.len() - s.trim_end_matches('\n').len();
         let chomp = match trailing {

@@ -101,7 +101,7 @@ pub(super) fn buildspec(r: &Runner) -> String {
 
 /// The bash runner.
 fn runner(r: &Runner) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(r.script.len() + 4096);
     let _ = writeln!(s, "# pipec: `{}.{}`", r.stage, r.action);
     s.push_str("set -uo pipefail\n");
     s.push_str("export PIPEC_STAGE=");
