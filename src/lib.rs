@@ -28,6 +28,7 @@ pub mod check;
 pub mod cli;
 pub mod diagnostics;
 pub mod duration;
+pub mod export;
 pub mod habits;
 pub mod ide;
 pub mod ir;

@@ -42,6 +42,27 @@ fn run_codes(text: &str) -> BTreeSet<Code> {
     }
 }
 
+/// The codes of `pipec compile --target codepipeline` (E05xx, W0005): the checker's, then
+/// the export's.
+fn export_codes(text: &str) -> BTreeSet<Code> {
+    let mut map = pipec::source::SourceMap::new();
+    let id = map.add("example.pipe", text);
+    let out = pipec::compile(&mut map, id, &mut pipec::check::NoLoader);
+    let mut codes: BTreeSet<Code> = out.diagnostics.iter().map(|d| d.code).collect();
+    if let Some(ir) = out.ir {
+        let opts = pipec::export::codepipeline::Options::default();
+        match pipec::export::codepipeline::export(&ir, Some(&map), &opts) {
+            Ok(e) => codes.extend(e.warnings.iter().map(|d| d.code)),
+            Err(diags) => codes.extend(diags.iter().map(|d| d.code)),
+        }
+    }
+    codes
+}
+
+fn is_export_code(code: Code) -> bool {
+    code.as_str().starts_with("E05") || code == Code::W0005
+}
+
 #[test]
 fn every_explanation_has_a_title_and_two_examples() {
     for code in Code::ALL {
@@ -68,6 +89,8 @@ fn failing_examples_yield_exactly_their_code() {
         let blocks = pipe_blocks(code.explanation());
         let got = if *code == Code::E0206 {
             run_codes(&blocks[0])
+        } else if is_export_code(*code) {
+            export_codes(&blocks[0])
         } else {
             codes_of(&blocks[0])
         };
@@ -84,6 +107,13 @@ fn fixed_examples_are_clean() {
             BTreeSet::new(),
             "{code}: fixed example"
         );
+        if is_export_code(*code) {
+            assert_eq!(
+                export_codes(&blocks[1]),
+                BTreeSet::new(),
+                "{code}: fixed example compiles for CodePipeline"
+            );
+        }
         if *code == Code::E0206 {
             assert_eq!(
                 run_codes(&blocks[1]),

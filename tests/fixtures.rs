@@ -54,7 +54,11 @@ fn check_fixtures() {
 #[test]
 fn every_code_has_a_fixture() {
     let mut names = Vec::new();
-    for dir in ["tests/fixtures/syntax", "tests/fixtures/check"] {
+    for dir in [
+        "tests/fixtures/syntax",
+        "tests/fixtures/check",
+        "tests/fixtures/codepipeline",
+    ] {
         for e in std::fs::read_dir(dir).expect("fixture dir") {
             names.push(e.expect("entry").file_name().to_string_lossy().into_owned());
         }
@@ -102,7 +106,15 @@ fn no_unreferenced_snapshots() {
             || name
                 .strip_prefix("integration__fmt__golden@")
                 .and_then(|n| n.strip_suffix(".snap"))
-                .is_some_and(|f| Path::new("tests/fixtures/fmt").join(f).is_file());
+                .is_some_and(|f| Path::new("tests/fixtures/fmt").join(f).is_file())
+            || name
+                .strip_prefix("integration__codepipeline__run_fixture@")
+                .and_then(|n| n.strip_suffix(".snap"))
+                .is_some_and(|f| Path::new("tests/fixtures/codepipeline").join(f).is_file())
+            || name
+                .strip_prefix("integration__codepipeline__every_example_compiles_or_fails_with_its_documented_codes@")
+                .and_then(|n| n.strip_suffix(".snap"))
+                .is_some_and(crate::codepipeline::is_example);
         assert!(
             known,
             "unreferenced snapshot tests/snapshots/{name}: delete it"

@@ -46,7 +46,7 @@ fn ide_quickly(text: String, cursor: usize) -> Result<usize, TestCaseError> {
 }
 
 /// `PROPTEST_CASES` when set (for long runs), else `default`.
-fn cases(default: u32) -> u32 {
+pub(crate) fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -73,7 +73,7 @@ fn quickly(work: impl FnOnce() -> usize + Send + 'static) -> Result<usize, TestC
     }
 }
 
-fn seeds() -> Vec<String> {
+pub(crate) fn seeds() -> Vec<String> {
     let mut out = Vec::new();
     for dir in ["examples", "tests/fixtures/check", "tests/fixtures/syntax"] {
         for e in std::fs::read_dir(dir).expect("folder") {
@@ -125,13 +125,13 @@ const FRAGMENTS: &[&str] = &[
 ];
 
 #[derive(Debug, Clone)]
-enum Edit {
+pub(crate) enum Edit {
     Insert(usize, usize),
     Delete(usize, usize),
     Replace(usize, usize),
 }
 
-fn apply(text: &str, edits: &[Edit]) -> String {
+pub(crate) fn apply(text: &str, edits: &[Edit]) -> String {
     let mut t: Vec<char> = text.chars().collect();
     for e in edits {
         let len = t.len().max(1);
@@ -160,7 +160,7 @@ fn apply(text: &str, edits: &[Edit]) -> String {
     t.into_iter().collect()
 }
 
-fn edit() -> impl Strategy<Value = Edit> {
+pub(crate) fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Insert(a, b)),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Delete(a, b)),

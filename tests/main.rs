@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout)] // Reason: tests read fixtures and spawn pipec.
 
 mod cli;
+mod codepipeline;
 mod durable;
 mod examples;
 mod explain;

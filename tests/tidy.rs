@@ -84,6 +84,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ir",
         ],
     ),
+    // Exporters: the IR to another engine's declaration (text or diagnostics), pure.
+    (
+        "export",
+        &["source", "diagnostics", "duration", "shell", "ir"],
+    ),
     // The binary's shell and the library's root may use everything.
     ("cli", &["*"]),
     ("lib", &["*"]),
@@ -112,6 +117,10 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("ide", "runtime"),
     ("source", "diagnostics"),
     ("diagnostics", "syntax"),
+    ("export", "check"),
+    ("export", "syntax"),
+    ("export", "runtime"),
+    ("export", "cli"),
 ];
 
 /// Modules that may touch files, processes, the environment and the clock.

@@ -39,6 +39,11 @@ const NEEDS: &[(&str, &str)] = &[
         "overhead::an_action_costs_pipec_no_fsync_no_thread_wait_and_no_call_that_fails",
         "strace",
     ),
+    ("codepipeline::cfn_lint_accepts_every_template", "cfn-lint"),
+    (
+        "codepipeline::botocore_accepts_every_create_pipeline_input",
+        "python3",
+    ),
 ];
 
 /// Runs one test of this binary alone, with an empty `PATH`, no `CI` and no
@@ -48,6 +53,8 @@ fn alone_without_tools(test: &str, env: &[(&str, &str)]) -> (bool, String, Strin
     let out = Command::new(std::env::current_exe().expect("this test binary"))
         .args([test, "--exact", "--test-threads", "1"])
         .env("PATH", empty.path())
+        // The validators' virtual environment, which the CodePipeline tests also look in.
+        .env("PIPEC_EXPORT_VENV", empty.path())
         .env_remove("CI")
         .env_remove("PIPEC_REQUIRE_TOOLS")
         .envs(env.iter().copied())

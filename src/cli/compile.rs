@@ -10,7 +10,7 @@ use crate::source::SourceMap;
 pub(crate) enum Target {
     /// The checked, resolved IR as JSON (what `pipec run` executes).
     Ir,
-    /// AWS `CodePipeline` (not available yet).
+    /// AWS `CodePipeline` (V2): a CloudFormation template, or `create-pipeline` input.
     Codepipeline,
     /// GitHub Actions (not available yet).
     Github,
@@ -21,9 +21,45 @@ pub(crate) enum Target {
 }
 
 /// Check a `.pipe` file and write its IR (JSON) for `pipec run` or other tools.
+/// The output format of a target (`cfn-…`, `cli-json`), or of the diagnostics.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OutFormat {
+    /// Diagnostics as graphical reports (the default).
+    Human,
+    /// Diagnostics one per line.
+    Short,
+    /// Diagnostics as one JSON document.
+    Json,
+    /// Diagnostics as SARIF 2.1.0.
+    Sarif,
+    /// Diagnostics as GitHub workflow commands.
+    Github,
+    /// `--target codepipeline`: a CloudFormation template in YAML (the default there).
+    CfnYaml,
+    /// `--target codepipeline`: a CloudFormation template in JSON.
+    CfnJson,
+    /// `--target codepipeline`: the input of `aws codepipeline create-pipeline --cli-input-json`.
+    CliJson,
+}
+
+impl OutFormat {
+    /// The diagnostics' format (human where the flag names an output format).
+    fn diagnostics(self) -> Format {
+        match self {
+            OutFormat::Short => Format::Short,
+            OutFormat::Json => Format::Json,
+            OutFormat::Sarif => Format::Sarif,
+            OutFormat::Github => Format::Github,
+            OutFormat::Human | OutFormat::CfnYaml | OutFormat::CfnJson | OutFormat::CliJson => {
+                Format::Human
+            }
+        }
+    }
+}
+
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  pipec compile app.pipe                    IR to stdout\n  pipec compile app.pipe -o app.ir.json\n  pipec compile app.pipe --param env=prod   bake a param value in as its default\n\nExit status: 0 written, 1 the file has errors, 2 unreadable input or unwritable output."
+    after_help = "Examples:\n  pipec compile app.pipe                    IR to stdout\n  pipec compile app.pipe -o app.ir.json\n  pipec compile app.pipe --param env=prod   bake a param value in as its default\n  pipec compile app.pipe --target codepipeline -o app.cfn.yaml\n  pipec compile app.pipe --target codepipeline --format cli-json\n  pipec compile app.pipe --target codepipeline --create-role\n\nExit status: 0 written, 1 the file has errors (or a construct the target cannot express), 2 unreadable input or unwritable output."
 )]
 pub(crate) struct Args {
     /// The `.pipe` file.
@@ -31,23 +67,46 @@ pub(crate) struct Args {
     /// Where to write the output (default: stdout).
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
-    /// What to compile to. Only `ir` exists so far.
+    /// What to compile to.
     #[arg(long, value_enum, default_value = "ir")]
     target: Target,
     /// Set a param: NAME=VALUE (repeatable); becomes the param's default in the IR.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = crate::params::parse_assignment)]
     params: Vec<(String, String)>,
-    /// Format of diagnostics.
+    /// The output's format for `--target codepipeline` (`cfn-yaml`, the default, `cfn-json`,
+    /// `cli-json`), or the format of diagnostics (`human`, `short`, `json`, `sarif`, `github`).
     #[arg(long, value_enum, default_value = "human")]
-    format: Format,
+    format: OutFormat,
+    /// `--target codepipeline`: generate the IAM roles and an encrypted artifact bucket
+    /// instead of taking them as template parameters.
+    #[arg(long)]
+    create_role: bool,
 }
 
 pub(crate) fn run(args: &Args) -> Outcome {
-    if args.target != Target::Ir {
+    let output_format = matches!(
+        args.format,
+        OutFormat::CfnYaml | OutFormat::CfnJson | OutFormat::CliJson
+    );
+    match args.target {
+        Target::Ir | Target::Codepipeline => {}
+        Target::Github | Target::Gitlab | Target::Argo => {
+            return Err(Error::usage(
+                "only `--target ir` and `--target codepipeline` are available in this version of pipec",
+            ));
+        }
+    }
+    if output_format && args.target != Target::Codepipeline {
         return Err(Error::usage(
-            "only `--target ir` is available in this version of pipec",
+            "`--format cfn-yaml|cfn-json|cli-json` is for `--target codepipeline`",
         ));
     }
+    if args.create_role && args.target != Target::Codepipeline {
+        return Err(Error::usage(
+            "`--create-role` is for `--target codepipeline`",
+        ));
+    }
+    let format = args.format.diagnostics();
     let text = super::files::read_source_or_say(&args.file)?;
     // Diagnostics in a machine format must not mix with the IR on stdout.
     let to_stdout = args.output.is_none();
@@ -56,17 +115,17 @@ pub(crate) fn run(args: &Args) -> Outcome {
     let out = crate::compile(&mut map, root, &mut super::files::FsLoader);
     let Some(mut ir) = out.ir else {
         if out.diagnostics.iter().all(|d| !d.is_error()) {
-            print_report_to(&map, 1, &out.diagnostics, args.format, to_stdout);
+            print_report_to(&map, 1, &out.diagnostics, format, to_stdout);
             return Err(Error::invalid(format!(
                 "`{}` has no pipeline to compile (only templates)",
                 map.get(root).name
             )));
         }
-        print_report_to(&map, 1, &out.diagnostics, args.format, to_stdout);
+        print_report_to(&map, 1, &out.diagnostics, format, to_stdout);
         return Err(Error::diagnosed());
     };
     if !out.diagnostics.is_empty() {
-        print_report_to(&map, 1, &out.diagnostics, args.format, to_stdout);
+        print_report_to(&map, 1, &out.diagnostics, format, to_stdout);
     }
     if !args.params.is_empty() {
         match crate::params::bind(&ir, &args.params) {
@@ -84,7 +143,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
                     .filter(|d| d.code != crate::diagnostics::Code::E0206)
                     .collect();
                 if !diags.is_empty() {
-                    print_report_to(&map, 1, &diags, args.format, to_stdout);
+                    print_report_to(&map, 1, &diags, format, to_stdout);
                     return Err(Error::diagnosed());
                 }
                 let given: Vec<(String, String)> = args.params.clone();
@@ -96,7 +155,11 @@ pub(crate) fn run(args: &Args) -> Outcome {
             }
         }
     }
-    let json = crate::ir::to_json(&ir);
+    let json = if args.target == Target::Codepipeline {
+        export(args, &map, &ir, format, to_stdout)?
+    } else {
+        crate::ir::to_json(&ir)
+    };
     match &args.output {
         Some(path) => {
             std::fs::write(path, json + "\n")
@@ -105,4 +168,38 @@ pub(crate) fn run(args: &Args) -> Outcome {
         None => println!("{json}"),
     }
     Ok(super::exit::OK)
+}
+
+/// The `--target codepipeline` output (its warnings printed), or the diagnostics' error.
+fn export(
+    args: &Args,
+    map: &SourceMap,
+    ir: &crate::ir::Ir,
+    format: Format,
+    to_stdout: bool,
+) -> Result<String, Error> {
+    use crate::export::codepipeline::{self as cp, Options};
+    let opts = Options {
+        format: match args.format {
+            OutFormat::CfnJson => cp::Format::CfnJson,
+            OutFormat::CliJson => cp::Format::CliJson,
+            _ => cp::Format::CfnYaml,
+        },
+        create_role: args.create_role,
+        limits: true,
+    };
+    match cp::export(ir, Some(map), &opts) {
+        Ok(out) => {
+            if !out.warnings.is_empty() {
+                print_report_to(map, 1, &out.warnings, format, to_stdout);
+            }
+            let mut text = out.text;
+            text.truncate(text.trim_end().len());
+            Ok(text)
+        }
+        Err(diags) => {
+            print_report_to(map, 1, &diags, format, to_stdout);
+            Err(Error::diagnosed())
+        }
+    }
 }

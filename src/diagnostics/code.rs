@@ -65,10 +65,17 @@ codes! {
     E0409 => "edge across stages or into the entry stage",
     E0410 => "timeout or retry count out of range",
     E0411 => "inputs of one action restored at the same place",
+    E0501 => "construct the target cannot express",
+    E0502 => "value the target cannot compute",
+    E0503 => "stage graph the target cannot lay out",
+    E0504 => "`on failure retry` more than once on CodePipeline",
+    E0505 => "over a CodePipeline limit",
+    E0506 => "names that collide on the target",
     W0001 => "unused declaration",
     W0002 => "constant condition",
     W0003 => "action timeout longer than the pipeline timeout",
     W0004 => "interpolation inside shell quotes",
+    W0005 => "not enforced on the target",
 }
 
 impl Code {

@@ -1,0 +1,787 @@
+//! `pipec compile --target codepipeline` (docs/targets/codepipeline.md): a fixture per
+//! mapping row and per `E05xx` code (`fixtures/codepipeline/`, `// expect:` headers, the
+//! output or the report snapshotted), every example compiled or refused with its documented
+//! codes, the real validators (cfn-lint, botocore's model of `CreatePipeline`) over every
+//! output, semantic checks of our own, determinism, the CLI, and generated pipelines.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pipec::diagnostics::{Code, Diagnostic};
+use pipec::export::codepipeline::{self as cp, Format, Options};
+use pipec::source::SourceMap;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+use crate::support::{Test, check_file, pipe_files, render_human, skip_or_fail, summarize};
+
+fn options(format: Format, create_role: bool) -> Options {
+    Options {
+        format,
+        create_role,
+        limits: true,
+    }
+}
+
+/// Checks a file and exports it: the source map, the checker's diagnostics, the export.
+fn export_file(
+    path: &Path,
+    opts: Options,
+) -> (
+    SourceMap,
+    Vec<Diagnostic>,
+    Result<cp::Exported, Vec<Diagnostic>>,
+) {
+    let (map, diags, ir) = check_file(path);
+    let ir = ir.unwrap_or_else(|| panic!("{} checks clean", path.display()));
+    let out = cp::export(&ir, Some(&map), &opts);
+    (map, diags, out)
+}
+
+fn expectations(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = text
+        .lines()
+        .map_while(|l| l.strip_prefix("// expect:"))
+        .map(|l| l.trim().to_string())
+        .filter(|l| l != "ok")
+        .collect();
+    out.sort();
+    out
+}
+
+fn rel(path: &Path) -> PathBuf {
+    path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
+        .to_path_buf()
+}
+
+fn run_fixture(path: &Path) {
+    let rel = rel(path);
+    let text = std::fs::read_to_string(path).expect("fixture is readable");
+    assert!(
+        text.starts_with("// expect:"),
+        "{}: `// expect:` lines first",
+        rel.display()
+    );
+    let (map, mut diags, out) = export_file(&rel, Options::default());
+    let output = match out {
+        Ok(e) => {
+            diags.extend(e.warnings);
+            e.text
+        }
+        Err(errors) => {
+            diags.extend(errors);
+            String::new()
+        }
+    };
+    let mut actual = summarize(&map, &diags, &rel.to_string_lossy());
+    actual.sort();
+    assert_eq!(
+        actual,
+        expectations(&text),
+        "diagnostics of {}",
+        rel.display()
+    );
+    let rendered = render_human(&map, &diags);
+    insta::assert_snapshot!(format!(
+        "{text}\n---- diagnostics ----\n{rendered}\n---- output ----\n{output}"
+    ));
+}
+
+#[test]
+fn fixture() {
+    insta::glob!("fixtures/codepipeline/*.pipe", run_fixture);
+}
+
+/// What each runnable example gives: `None` compiles, else the codes of its errors.
+const EXAMPLES: &[(&str, Option<&[Code]>)] = &[
+    ("examples/gated/gated.pipe", None),
+    ("examples/hello/hello.pipe", None),
+    ("examples/library-release.pipe", Some(&[Code::E0502])),
+    ("examples/monorepo.pipe", Some(&[Code::E0501, Code::E0504])),
+    ("examples/multi-region.pipe", None),
+    ("examples/nightly.pipe", None),
+    ("examples/preview-vs-prod.pipe", None),
+    ("examples/web-service.pipe", None),
+    ("examples/webapp.pipe", None),
+    ("examples/wordcount/wordcount.pipe", None),
+];
+
+/// Whether `stem` names an example of [`EXAMPLES`] (for stale snapshots).
+pub(crate) fn is_example(stem: &str) -> bool {
+    EXAMPLES
+        .iter()
+        .any(|(p, _)| Path::new(p).file_stem().is_some_and(|s| s == stem))
+}
+
+/// The files of `examples/` that hold a pipeline (the library holds templates only).
+fn example_files() -> Vec<PathBuf> {
+    pipe_files("examples")
+        .into_iter()
+        .filter(|p| !p.starts_with("examples/lib"))
+        .collect()
+}
+
+#[test]
+fn every_example_compiles_or_fails_with_its_documented_codes() {
+    let listed: Vec<&str> = EXAMPLES.iter().map(|(p, _)| *p).collect();
+    let files: Vec<String> = example_files()
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, listed, "EXAMPLES lists every example");
+    for (path, expected) in EXAMPLES {
+        let (map, _, out) = export_file(Path::new(path), Options::default());
+        let name = Path::new(path)
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let snapshot = match (&out, expected) {
+            (Ok(e), None) => {
+                let warnings = render_human(&map, &e.warnings);
+                format!("{warnings}\n---- output ----\n{}", e.text)
+            }
+            (Err(errors), Some(codes)) => {
+                let got: BTreeSet<Code> = errors
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .map(|d| d.code)
+                    .collect();
+                assert_eq!(got, codes.iter().copied().collect(), "{path}");
+                render_human(&map, errors)
+            }
+            (Ok(_), Some(codes)) => panic!("{path} compiled, expected {codes:?}"),
+            (Err(errors), None) => panic!("{path}:\n{}", render_human(&map, errors)),
+        };
+        insta::with_settings!({ snapshot_suffix => name }, {
+            insta::assert_snapshot!(snapshot);
+        });
+    }
+    let compiled = EXAMPLES.iter().filter(|(_, e)| e.is_none()).count();
+    assert!(compiled >= 8, "only {compiled} of the examples compile");
+}
+
+/// Every output of the examples that compile and of the `ok_` fixtures, in `format`.
+fn outputs(format: Format, create_role: bool) -> Vec<(String, String)> {
+    let mut files: Vec<PathBuf> = EXAMPLES
+        .iter()
+        .filter(|(_, e)| e.is_none())
+        .map(|(p, _)| PathBuf::from(p))
+        .collect();
+    files.extend(
+        pipe_files("tests/fixtures/codepipeline")
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("ok_"))
+            }),
+    );
+    files
+        .iter()
+        .map(|p| {
+            let (map, _, out) = export_file(p, options(format, create_role));
+            let text = out
+                .unwrap_or_else(|e| panic!("{}:\n{}", p.display(), render_human(&map, &e)))
+                .text;
+            (p.to_string_lossy().into_owned(), text)
+        })
+        .collect()
+}
+
+#[test]
+fn output_is_deterministic() {
+    for format in [Format::CfnYaml, Format::CfnJson, Format::CliJson] {
+        assert_eq!(outputs(format, false), outputs(format, false));
+    }
+}
+
+/// A program of the validators' virtual environment (`PIPEC_EXPORT_VENV`, else
+/// `TARGET/export-venv`, as `.ci/run` makes it), else on `PATH`.
+fn venv_program(program: &str) -> Option<PathBuf> {
+    let venv = match std::env::var_os("PIPEC_EXPORT_VENV") {
+        Some(v) => Some(PathBuf::from(v)),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.ancestors().nth(3).map(|t| t.join("export-venv"))),
+    };
+    let in_venv = venv
+        .map(|v| v.join("bin").join(program))
+        .filter(|p| p.is_file());
+    in_venv.or_else(|| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+const VENV_HOW: &str = "the validators of the CodePipeline target: `python3 -m venv \"$CARGO_TARGET_DIR/export-venv\" && \"$CARGO_TARGET_DIR/export-venv/bin/pip\" install cfn-lint botocore` (needs apt-get install python3-venv), as .ci/run does";
+
+fn require_venv_program(program: &str) -> Option<PathBuf> {
+    let found = venv_program(program);
+    if found.is_none() {
+        skip_or_fail(&format!("`{program}`, which is not on PATH"), VENV_HOW);
+    }
+    found
+}
+
+#[test]
+fn cfn_lint_accepts_every_template() {
+    let Some(cfn_lint) = require_venv_program("cfn-lint") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut files = Vec::new();
+    for (format, role, ext) in [
+        (Format::CfnYaml, false, "yaml"),
+        (Format::CfnJson, false, "json"),
+        (Format::CfnYaml, true, "role.yaml"),
+    ] {
+        for (i, (name, text)) in outputs(format, role).into_iter().enumerate() {
+            let stem = Path::new(&name)
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let file = dir.path().join(format!("{i:02}-{stem}.{ext}"));
+            std::fs::write(&file, text).expect("write");
+            files.push(file);
+        }
+    }
+    let out = Command::new(&cfn_lint)
+        .args(["--format", "parseable"])
+        .args(&files)
+        .output()
+        .expect("run cfn-lint");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "cfn-lint found problems:\n{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Validates each JSON document given as an argument against `CreatePipeline`'s input shape.
+const BOTOCORE_CHECK: &str = r#"
+import json, sys
+import botocore.session
+from botocore.validate import validate_parameters
+model = botocore.session.get_session().get_service_model("codepipeline")
+shape = model.operation_model("CreatePipeline").input_shape
+bad = 0
+for path in sys.argv[1:]:
+    with open(path) as f:
+        doc = json.load(f)
+    try:
+        validate_parameters(doc, shape)
+    except Exception as e:
+        bad += 1
+        print(path + ": " + str(e))
+sys.exit(1 if bad else 0)
+"#;
+
+#[test]
+fn botocore_accepts_every_create_pipeline_input() {
+    let Some(python) = require_venv_program("python3") else {
+        return;
+    };
+    let has_botocore = Command::new(&python)
+        .args(["-c", "import botocore"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_botocore {
+        skip_or_fail("`python3` with botocore", VENV_HOW);
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut files = Vec::new();
+    for (i, (_, text)) in outputs(Format::CliJson, false).into_iter().enumerate() {
+        let file = dir.path().join(format!("{i:02}.json"));
+        std::fs::write(&file, text).expect("write");
+        files.push(file);
+    }
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(BOTOCORE_CHECK)
+        .args(&files)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "botocore rejected:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `#{NS.VAR}` references in a JSON value's strings (not `variables` or `codepipeline`).
+fn namespaces_used(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => {
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find("#{") {
+                let after = &rest[i + 2..];
+                if let Some(dot) = after.find('.') {
+                    let ns = &after[..dot];
+                    if ns != "variables" && ns != "codepipeline" {
+                        out.push(ns.to_string());
+                    }
+                }
+                rest = after;
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| namespaces_used(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| namespaces_used(x, out)),
+        _ => {}
+    }
+}
+
+fn names(v: &serde_json::Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| {
+                    x.get("name")
+                        .and_then(serde_json::Value::as_str)
+                        .map(String::from)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Our own checks of a `create-pipeline` document: every `#{NS.VAR}` names the namespace of
+/// an action that ran before (an earlier stage, or a lower `runOrder` of the same stage;
+/// a stage's `onSuccess` may read its own), every input artifact was output before, and
+/// names of stages, actions in a stage, namespaces and artifacts are unique.
+fn semantic_problems(doc: &serde_json::Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut namespaces: BTreeSet<String> = BTreeSet::new();
+    let mut artifacts: BTreeSet<String> = BTreeSet::new();
+    let mut stage_names = BTreeSet::new();
+    let stages = doc["pipeline"]["stages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for stage in &stages {
+        let sname = stage["name"].as_str().unwrap_or("?").to_string();
+        if !stage_names.insert(sname.clone()) {
+            problems.push(format!("stage `{sname}` twice"));
+        }
+        let mut used = Vec::new();
+        namespaces_used(&stage["beforeEntry"], &mut used);
+        for ns in used {
+            if !namespaces.contains(&ns) {
+                problems.push(format!("entry of `{sname}` reads `{ns}` before it ran"));
+            }
+        }
+        let actions = stage["actions"].as_array().cloned().unwrap_or_default();
+        let mut orders: Vec<i64> = actions
+            .iter()
+            .map(|a| a["runOrder"].as_i64().unwrap_or(1))
+            .collect();
+        orders.sort_unstable();
+        orders.dedup();
+        let mut action_names = BTreeSet::new();
+        for order in orders {
+            let level: Vec<&serde_json::Value> = actions
+                .iter()
+                .filter(|a| a["runOrder"].as_i64().unwrap_or(1) == order)
+                .collect();
+            for a in &level {
+                let aname = a["name"].as_str().unwrap_or("?");
+                if !action_names.insert(aname.to_string()) {
+                    problems.push(format!("action `{sname}.{aname}` twice"));
+                }
+                let mut used = Vec::new();
+                namespaces_used(&a["configuration"], &mut used);
+                for ns in used {
+                    if !namespaces.contains(&ns) {
+                        problems.push(format!("`{sname}.{aname}` reads `{ns}` before it ran"));
+                    }
+                }
+                for input in names(a, "inputArtifacts") {
+                    if !artifacts.contains(&input) {
+                        problems.push(format!(
+                            "`{sname}.{aname}` takes `{input}` before it was made"
+                        ));
+                    }
+                }
+            }
+            for a in &level {
+                for output in names(a, "outputArtifacts") {
+                    if !artifacts.insert(output.clone()) {
+                        problems.push(format!("artifact `{output}` made twice"));
+                    }
+                }
+                if let Some(ns) = a["namespace"].as_str() {
+                    if !namespaces.insert(ns.to_string()) {
+                        problems.push(format!("namespace `{ns}` twice"));
+                    }
+                }
+            }
+        }
+        let mut used = Vec::new();
+        namespaces_used(&stage["onSuccess"], &mut used);
+        for ns in used {
+            if !namespaces.contains(&ns) {
+                problems.push(format!(
+                    "`on success` of `{sname}` reads `{ns}` that never ran"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_variable_and_input_artifact_is_produced_earlier() {
+    for (name, text) in outputs(Format::CliJson, false) {
+        let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let problems = semantic_problems(&doc);
+        assert!(problems.is_empty(), "{name}: {problems:#?}");
+    }
+}
+
+#[test]
+fn compile_writes_the_template_to_out() {
+    let t = Test::new()
+        .file("app.pipe", "pipeline app {\n  stage source {\n    action checkout: dir { path = \".\"  output = src }\n  }\n  stage build {\n    action make: sh { input = src  run = \"make\" }\n  }\n}\n")
+        .args(&["compile", "app.pipe", "--target", "codepipeline", "-o", "app.yaml"]);
+    let out = t.run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written = std::fs::read_to_string(t.path("app.yaml")).expect("written");
+    assert!(written.contains("PipelineType: V2"), "{written}");
+    assert!(written.contains("# app.pipe:6: action `make`"), "{written}");
+}
+
+#[test]
+fn compile_refuses_what_codepipeline_cannot_express_and_writes_nothing() {
+    let t = Test::new()
+        .file("app.pipe", "pipeline app {\n  stage source {\n    action checkout: dir { path = \".\"  output = src }\n  }\n  stage build {\n    on failure retry 3\n    action make: sh { input = src  run = \"make\" }\n  }\n}\n")
+        .args(&["compile", "app.pipe", "--target", "codepipeline", "-o", "app.yaml"]);
+    let out = t.run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("E0504"), "{}", out.stderr);
+    assert!(!t.path("app.yaml").exists());
+}
+
+#[test]
+fn output_formats_are_for_the_codepipeline_target() {
+    let out = Test::new()
+        .file(
+            "app.pipe",
+            "pipeline app { stage build { action make: sh { run = \"make\" } } }\n",
+        )
+        .args(&["compile", "app.pipe", "--format", "cfn-json"])
+        .run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--target codepipeline"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn cli_json_on_stdout_is_a_create_pipeline_input() {
+    let out = Test::new()
+        .file(
+            "app.pipe",
+            "pipeline app { stage build { action make: sh { run = \"make\" } } }\n",
+        )
+        .args(&[
+            "compile",
+            "app.pipe",
+            "--target",
+            "codepipeline",
+            "--format",
+            "cli-json",
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    assert_eq!(doc["pipeline"]["pipelineType"], "V2");
+    assert!(
+        out.stderr.contains("W0005"),
+        "projects are not in this format: {}",
+        out.stderr
+    );
+}
+
+/// A generated pipeline: stages of `sh`, `approval` and `wait` actions with artifacts,
+/// exports, params, conditions, failure policies, transitions and triggers, chosen by
+/// `choices` (most check clean; those that do not are skipped).
+fn generated(choices: &[u8]) -> String {
+    let pick = |i: usize, n: u8| choices.get(i).copied().unwrap_or(0) % n;
+    let mut s = String::from("pipeline gen {\n");
+    s.push_str(["", "  mode queued\n", "  mode parallel\n"][usize::from(pick(0, 3))]);
+    s.push_str(
+        "  param target: string = \"staging\"\n  param flag: bool = true\n  param count: int = 2\n",
+    );
+    s.push_str(
+        [
+            "",
+            "  trigger push { branches = [\"main\"] }\n",
+            "  trigger schedule { cron = \"0 3 * * 1-5\" }\n",
+        ][usize::from(pick(1, 3))],
+    );
+    s.push_str("  stage source {\n    action checkout: dir { path = \".\"  output = src }\n  }\n");
+    let stages = 1 + usize::from(pick(2, 4));
+    for k in 0..stages {
+        let at = 3 + k * 8;
+        let _ = writeln!(s, "  stage s{k} {{");
+        match pick(at, 5) {
+            1 => s.push_str("    entry { require params.target == \"prod\"  else skip }\n"),
+            2 => s.push_str("    entry { require params.flag  else fail }\n"),
+            3 => s.push_str("    entry { window \"* 8-16 * * 1-5\"  else fail }\n"),
+            _ => {}
+        }
+        match pick(at + 1, 5) {
+            1 => s.push_str("    on failure retry\n"),
+            2 => s.push_str("    on failure retry 2 all\n"),
+            3 => s.push_str("    on failure rollback\n"),
+            _ => {}
+        }
+        let actions = 1 + usize::from(pick(at + 2, 3));
+        for j in 0..actions {
+            let after = if j > 0 && pick(at + 3, 2) == 1 {
+                format!("after = [a{}]  ", j - 1)
+            } else {
+                String::new()
+            };
+            match pick(at + 4 + j, 6) {
+                4 => {
+                    let _ = writeln!(
+                        s,
+                        "    action a{j}: approval {{ {after}summary = \"ok ${{params.target}}?\"  timeout = 1h }}"
+                    );
+                }
+                5 => {
+                    let _ = writeln!(s, "    action a{j}: wait {{ {after}duration = 1m }}");
+                }
+                n => {
+                    let retry = if n == 1 { "retry = 1  " } else { "" };
+                    let timeout = if n == 2 { "timeout = 2m  " } else { "" };
+                    let read = if k > 0 && n == 3 {
+                        "env = { V = s0.a0.v }  "
+                    } else {
+                        ""
+                    };
+                    let _ = write!(
+                        s,
+                        "    action a{j}: sh {{ {after}input = src  {retry}{timeout}{read}exports = [v]  output = o{k}_{j} from \"out\"\n      run = \"mkdir -p out && echo v=${{params.count}} >> \\\"$PIPEC_OUTPUT\\\" && echo ${{params.target}} > out/t\" }}\n"
+                    );
+                }
+            }
+        }
+        s.push_str("  }\n");
+    }
+    if stages > 2 && pick(40, 2) == 1 {
+        s.push_str("  transition s0 -> s1 when params.target == \"prod\"\n");
+    }
+    s.push_str("}\n");
+    s
+}
+
+#[test]
+fn generated_pipelines_compile_and_validate_or_fail_with_e05xx() {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let checked = std::cell::Cell::new(0usize);
+    let compiled = std::cell::RefCell::new(Vec::new());
+    runner
+        .run(&proptest::collection::vec(any::<u8>(), 48), |choices| {
+            let text = generated(&choices);
+            let (map, diags) = crate::support::check_text("gen.pipe", &text);
+            if diags.iter().any(Diagnostic::is_error) {
+                return Ok(());
+            }
+            checked.set(checked.get() + 1);
+            let mut m = SourceMap::new();
+            let id = m.add("gen.pipe", text.clone());
+            let ir = pipec::compile(&mut m, id, &mut pipec::check::NoLoader)
+                .ir
+                .expect("clean");
+            let _ = map;
+            match cp::export(&ir, Some(&m), &Options::default()) {
+                Ok(out) => {
+                    let json = cp::export(&ir, Some(&m), &options(Format::CliJson, false))
+                        .expect("the same pipeline in JSON");
+                    let doc: serde_json::Value = serde_json::from_str(&json.text).expect("JSON");
+                    let problems = semantic_problems(&doc);
+                    prop_assert!(problems.is_empty(), "{text}\n{problems:#?}");
+                    if compiled.borrow().len() < 24 {
+                        compiled.borrow_mut().push(out.text);
+                    }
+                }
+                Err(errors) => {
+                    let all_e05 = errors
+                        .iter()
+                        .all(|d| d.code.as_str().starts_with("E05") || !d.is_error());
+                    prop_assert!(all_e05, "{text}\n{}", render_human(&m, &errors));
+                }
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        checked.get() * 4 >= cases as usize,
+        "only {} of {cases} generated pipelines checked clean",
+        checked.get()
+    );
+    let compiled = compiled.into_inner();
+    assert!(!compiled.is_empty(), "no generated pipeline compiled");
+    let Some(cfn_lint) = venv_program("cfn-lint") else {
+        return; // cfn_lint_accepts_every_template says why, once
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let files: Vec<PathBuf> = compiled
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let f = dir.path().join(format!("gen{i}.yaml"));
+            std::fs::write(&f, t).expect("write");
+            f
+        })
+        .collect();
+    let out = Command::new(cfn_lint)
+        .args(["--format", "parseable"])
+        .args(&files)
+        .output()
+        .expect("cfn-lint");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// The runner of a generated project's buildspec (the literal block under `commands`).
+fn runner_of(template: &serde_json::Value, project: &str) -> String {
+    let spec = template["Resources"][project]["Properties"]["Source"]["BuildSpec"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no project {project}"));
+    let lines: Vec<&str> = spec.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim_end().ends_with("- |"))
+        .expect("a literal block")
+        + 1;
+    let indent = lines[start].len() - lines[start].trim_start().len();
+    lines[start..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() >= indent)
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_generated_build_runs_the_script_with_its_pipec_meaning() {
+    let (_, _, out) = export_file(
+        Path::new("examples/hello/hello.pipe"),
+        options(Format::CfnJson, false),
+    );
+    let template: serde_json::Value =
+        serde_json::from_str(&out.expect("hello compiles").text).expect("JSON");
+    let runner = runner_of(&template, "ProjectBuildGreet");
+    let src = tempfile::tempdir().expect("tmp");
+    for f in ["greet.sh", "VERSION"] {
+        std::fs::copy(Path::new("examples/hello").join(f), src.path().join(f)).expect("copy");
+    }
+    let hostile = "wor ld; $(touch pwned) `touch pwned2` '\"";
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{runner}\necho \"exported version=$version\""))
+        .env("CODEBUILD_SRC_DIR", src.path())
+        .env("PIPEC_ARG_1", hostile)
+        .current_dir(src.path())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("exported version=1.0.0"), "{stdout}");
+    let site = src.path().join(".pipec/out/site/out");
+    let greeting = std::fs::read_to_string(site.join("greeting.txt")).expect("the output artifact");
+    assert_eq!(greeting.trim_end(), format!("Hello, {hostile}!"));
+    assert!(!src.path().join("pwned").exists() && !src.path().join("pwned2").exists());
+}
+
+#[test]
+fn the_generated_build_retries_and_fails_on_a_missing_export() {
+    let text = "pipeline app {\n  stage build {\n    action flaky: sh {\n      retry = { count = 2, backoff = 1s }\n      exports = [v]\n      run = \"n=$(cat \\\"$PIPEC_PIPELINE_DIR/n\\\" 2>/dev/null || echo 0); echo $((n + 1)) > \\\"$PIPEC_PIPELINE_DIR/n\\\"; [ $PIPEC_ATTEMPT -ge 2 ] && echo v=ok >> \\\"$PIPEC_OUTPUT\\\"; true\"\n    }\n  }\n}\n";
+    let mut map = SourceMap::new();
+    let id = map.add("app.pipe", text);
+    let ir = pipec::compile(&mut map, id, &mut pipec::check::NoLoader)
+        .ir
+        .expect("checks clean");
+    let out = cp::export(&ir, Some(&map), &options(Format::CfnJson, false)).expect("compiles");
+    let template: serde_json::Value = serde_json::from_str(&out.text).expect("JSON");
+    let runner = runner_of(&template, "ProjectBuildFlaky");
+    let src = tempfile::tempdir().expect("tmp");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{runner}\necho \"exported v=$v\""))
+        .env("CODEBUILD_SRC_DIR", src.path())
+        .current_dir(src.path())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("export `v` was not written"),
+        "the first attempt fails: {stdout}"
+    );
+    assert!(stdout.contains("exported v=ok"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(src.path().join("n"))
+            .expect("attempts")
+            .trim(),
+        "2"
+    );
+}
+
+proptest! {
+    #![proptest_config(Config { cases: crate::fuzz::cases(128), failure_persistence: None, ..Config::default() })]
+
+    /// The fuzz tests' mutated programs (examples and fixtures with edits spliced in): those
+    /// that check clean export, or fail with `E05xx` errors only; never a panic.
+    #[test]
+    fn mutated_programs_that_check_clean_export_or_fail_with_e05xx(
+        seed in any::<usize>(),
+        edits in proptest::collection::vec(crate::fuzz::edit(), 0..4),
+    ) {
+        let seeds = crate::fuzz::seeds();
+        let text = crate::fuzz::apply(&seeds[seed % seeds.len()], &edits);
+        let mut map = SourceMap::new();
+        let id = map.add("mutated.pipe", text.clone());
+        if let Some(ir) = pipec::compile(&mut map, id, &mut pipec::check::NoLoader).ir {
+            for format in [Format::CfnYaml, Format::CliJson] {
+                if let Err(errors) = cp::export(&ir, Some(&map), &options(format, false)) {
+                    let only_e05 = errors.iter().filter(|d| d.is_error()).all(|d| d.code.as_str().starts_with("E05"));
+                    prop_assert!(only_e05, "{text}\n{}", render_human(&map, &errors));
+                }
+            }
+        }
+    }
+}
