@@ -1,8 +1,9 @@
 //! The pipeline's items: mode, timeout, params, secrets, triggers, stages and their items,
 //! and the inbound edges of every stage (§6).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use super::hash::FastMap;
 use super::kinds::{MAX_TIMEOUT, RESERVED_STAGES, kind_by_name};
 use super::types::{Ctx, Scope, Ty};
 use super::{
@@ -313,7 +314,7 @@ impl Checker<'_> {
             scope: Scope::Pipeline,
             site: Site::Nowhere,
         };
-        let mut seen: HashMap<&str, &ast::Ident> = HashMap::new();
+        let mut seen: FastMap<&str, &ast::Ident> = FastMap::default();
         for a in &t.attrs {
             let name = a.name.name.as_str();
             if let Some(first) = seen.get(name) {
@@ -838,7 +839,7 @@ impl Checker<'_> {
                 targeted[i] = true;
                 for id in after {
                     if let Some(&from) = self.stage_index.get(&id.name) {
-                        self.resolved(id.span, super::Resolved::Stage(id.name.clone()));
+                        self.resolved(id.span, || super::Resolved::Stage(id.name.clone()));
                         explicit[i].push(EdgeModel {
                             from,
                             guard: None,
@@ -857,7 +858,7 @@ impl Checker<'_> {
             let to = self.stage_index.get(&t.to.name).copied();
             for (end, found) in [(&t.from, from), (&t.to, to)] {
                 match found {
-                    Some(_) => self.resolved(end.span, super::Resolved::Stage(end.name.clone())),
+                    Some(_) => self.resolved(end.span, || super::Resolved::Stage(end.name.clone())),
                     None => self.unknown_stage(end),
                 }
             }
@@ -925,7 +926,7 @@ impl Checker<'_> {
         // The later declaration is the duplicate (§8), whichever form it has.
         inbound.sort_by_key(|e| e.span.start);
         let mut kept: Vec<EdgeModel> = Vec::new();
-        let mut first_from: HashMap<usize, Span> = HashMap::new();
+        let mut first_from: FastMap<usize, Span> = FastMap::default();
         for e in inbound {
             if let Some(&first) = first_from.get(&e.from) {
                 self.report(
