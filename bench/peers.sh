@@ -11,7 +11,8 @@
 # use; never into the system Python. The ratio compares with actionlint's Go binary; the
 # `launcher` row is the command the package puts on PATH (a Python script that execs the
 # binary, so Python's start-up is added), shown for reference. Honours CARGO_TARGET_DIR; set
-# PIPEC=path to time another pipec binary (nothing is built then).
+# PIPEC=path to time another pipec binary (nothing is built then), PIPEC_BEFORE=path to time
+# a second one in the same interleaved runs and print the speed-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
@@ -34,4 +35,4 @@ if [ -z "${PIPEC:-}" ]; then
   cp "$TARGET/release/pipec" "$PIPEC"
 fi
 "$VENV/bin/python" bench/peers.py "$(realpath "$PIPEC")" "$ACTIONLINT" "$(realpath "$VENV/bin/actionlint")" \
-  "$work" "$RUNS"
+  "$work" "$RUNS" ${PIPEC_BEFORE:+"$(realpath "$PIPEC_BEFORE")"}

@@ -756,21 +756,27 @@ impl Checker<'_> {
             match r {
                 ast::CondRule::Require(e, span) => {
                     let expr = self.condition_expr(e, ctx, "a `require` rule");
-                    rules.push(ir::CondRule::Require {
-                        expr,
-                        span: self.ir_span(*span),
-                    });
+                    // Without a model it would be dropped (`lean_condition`): spare its span's
+                    // line and column.
+                    if self.keep_model {
+                        rules.push(ir::CondRule::Require {
+                            expr,
+                            span: self.ir_span(*span),
+                        });
+                    }
                 }
                 ast::CondRule::Window { cron, tz, span } => {
                     let c = self.pattern_string(cron, crate::patterns::cron, "cron expression");
                     let z = tz
                         .as_ref()
                         .map(|t| self.pattern_string(t, crate::patterns::time_zone, "time zone"));
-                    rules.push(ir::CondRule::Window {
-                        cron: c,
-                        tz: z,
-                        span: self.ir_span(*span),
-                    });
+                    if self.keep_model {
+                        rules.push(ir::CondRule::Window {
+                            cron: c,
+                            tz: z,
+                            span: self.ir_span(*span),
+                        });
+                    }
                 }
                 ast::CondRule::Check { kind, attrs, span } => {
                     let a = ast::Action {
