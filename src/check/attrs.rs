@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use super::hash::FastMap;
 use super::kinds::{
     CATEGORIES, COMMON, KINDS, MAX_TIMEOUT, default_category, kind_by_name, kind_name, kind_params,
 };
-use super::hash::FastMap;
 use super::types::{Ctx, Scope, Ty};
 use super::{ActionModel, Checker, InputModel, OutputModel, Site, TemplateDef, Use, UseKind};
 use crate::ast::{self, AttrValue, ExprKind};

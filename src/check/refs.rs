@@ -69,10 +69,9 @@ impl Checker<'_> {
                 if let Some((_, ty, _)) = params.get(name) {
                     let ty = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
                     if let Some(t) = self.template.clone() {
-                        self.resolved(
-                            segs[0].span,
-                            || Resolved::TemplateParam(t, (*name).to_string()),
-                        );
+                        self.resolved(segs[0].span, || {
+                            Resolved::TemplateParam(t, (*name).to_string())
+                        });
                     }
                     return (
                         ty,
