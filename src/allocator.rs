@@ -18,7 +18,9 @@ static CONFIGURED: AtomicBool = AtomicBool::new(false);
 const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 
 fn configure() {
-    if !CONFIGURED.swap(true, Ordering::Relaxed) {
+    // A load first: a swap on every allocation writes the flag's cache line, which the
+    // parse threads and the checker would pass back and forth.
+    if !CONFIGURED.load(Ordering::Relaxed) && !CONFIGURED.swap(true, Ordering::Relaxed) {
         // SAFETY: sets a plain integer option; it allocates nothing.
         unsafe { libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0) };
     }

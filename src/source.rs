@@ -58,11 +58,36 @@ pub struct SourceFile {
     pub name: String,
     /// Shared, so that parser threads can read it without a copy.
     pub text: std::sync::Arc<str>,
+    /// Built on first use: checking a clean file never asks for a line or column, and a big
+    /// file's index costs as much as a tenth of its parse, before the parse can start.
+    index: std::sync::OnceLock<LineIndex>,
+}
+
+/// Where lines start, and how many characters precede every `CHAR_STRIDE`th byte.
+#[derive(Debug)]
+struct LineIndex {
     line_starts: Vec<usize>,
     /// `chars_before[i]`: characters in the first `i * CHAR_STRIDE` bytes, so that a column
     /// costs at most `CHAR_STRIDE` bytes of counting however long its line is (a fuzzed
     /// file may be one line of a megabyte, with thousands of diagnostics on it).
     chars_before: Vec<u32>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let mut chars_before = vec![0u32];
+        let mut total = 0;
+        for chunk in text.as_bytes().chunks(CHAR_STRIDE) {
+            total += count_chars(chunk) as u32;
+            chars_before.push(total);
+        }
+        LineIndex {
+            line_starts,
+            chars_before,
+        }
+    }
 }
 
 /// Bytes between two entries of [`SourceFile`]'s character index.
@@ -75,27 +100,22 @@ fn count_chars(bytes: &[u8]) -> usize {
 
 impl SourceFile {
     pub fn new(name: String, text: String) -> SourceFile {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        let mut chars_before = vec![0u32];
-        let mut total = 0;
-        for chunk in text.as_bytes().chunks(CHAR_STRIDE) {
-            total += count_chars(chunk) as u32;
-            chars_before.push(total);
-        }
         SourceFile {
             name,
             text: text.into(),
-            line_starts,
-            chars_before,
+            index: std::sync::OnceLock::new(),
         }
+    }
+
+    fn index(&self) -> &LineIndex {
+        self.index.get_or_init(|| LineIndex::new(&self.text))
     }
 
     /// Characters before the byte offset `offset` (a char boundary).
     fn chars_to(&self, offset: usize) -> usize {
         let mark = offset / CHAR_STRIDE;
         let from = mark * CHAR_STRIDE;
-        self.chars_before[mark] as usize + count_chars(&self.text.as_bytes()[from..offset])
+        self.index().chars_before[mark] as usize + count_chars(&self.text.as_bytes()[from..offset])
     }
 
     /// Characters in the byte range `range` (clamped to the text; ends on char boundaries).
@@ -106,7 +126,7 @@ impl SourceFile {
 
     /// Byte offset where the 0-based line `index` starts.
     pub fn line_start(&self, index: usize) -> Option<usize> {
-        self.line_starts.get(index).copied()
+        self.index().line_starts.get(index).copied()
     }
 
     /// Line and column of a byte offset (clamped to the text and to a char boundary).
@@ -115,8 +135,9 @@ impl SourceFile {
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
-        let column = self.chars_to(offset) - self.chars_to(self.line_starts[line]);
+        let line_starts = &self.index().line_starts;
+        let line = line_starts.partition_point(|&s| s <= offset) - 1;
+        let column = self.chars_to(offset) - self.chars_to(line_starts[line]);
         LineCol {
             line: line as u32 + 1,
             column: column as u32 + 1,

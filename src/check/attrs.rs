@@ -1,8 +1,9 @@
 //! Attributes of actions, `check` rules and template bodies; template expansion; the
 //! resolution of an action's kind.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use super::hash::FastMap;
 use super::kinds::{
     CATEGORIES, COMMON, KINDS, MAX_TIMEOUT, default_category, kind_by_name, kind_name, kind_params,
 };
@@ -64,7 +65,7 @@ impl Checker<'_> {
     ) -> (Parts, Args) {
         let mut parts = Parts::default();
         let mut args = Args::default();
-        let mut seen: HashMap<&str, &ast::Attr> = HashMap::new();
+        let mut seen: FastMap<&str, &ast::Attr> = FastMap::default();
         for a in attrs {
             let name = a.name.name.as_str();
             if let Some(first) = seen.get(name) {
@@ -311,7 +312,7 @@ impl Checker<'_> {
                     ));
                     return;
                 };
-                let mut seen = HashMap::new();
+                let mut seen = FastMap::default();
                 for (k, v) in entries {
                     if self.repeated_key(&mut seen, k) {
                         continue;
@@ -1074,7 +1075,7 @@ impl Checker<'_> {
 
     /// E0202 for a name listed twice.
     pub(crate) fn no_repeats(&mut self, names: &[ast::Ident], what: &str) {
-        let mut first_of: HashMap<&str, Span> = HashMap::new();
+        let mut first_of: FastMap<&str, Span> = FastMap::default();
         for n in names {
             let Some(&first) = first_of.get(n.name.as_str()) else {
                 first_of.insert(&n.name, n.span);

@@ -17,6 +17,7 @@
 //! never reported as unknown.
 
 mod attrs;
+mod hash;
 mod inputs;
 mod kinds;
 pub mod lower;
@@ -29,13 +30,14 @@ mod secrets;
 mod types;
 mod wait;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use crate::ast;
 use crate::diagnostics::{Diagnostic, Sink, Suggester};
 use crate::ir;
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::{Parsed, Restart, StageStream};
+use hash::{FastMap, FastSet};
 
 pub use types::Ty;
 
@@ -270,7 +272,7 @@ pub(crate) type TemplateParam = (ast::Ident, Option<ir::Type>, Option<ir::Expr>)
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TemplateParams {
     list: Vec<TemplateParam>,
-    index: HashMap<String, usize>,
+    index: FastMap<String, usize>,
 }
 
 impl TemplateParams {
@@ -338,9 +340,9 @@ pub struct Checker<'a> {
     /// Imported modules by their name in scope.
     modules: BTreeMap<String, Module>,
     /// Parsed and checked imported files, by normalised path.
-    loaded: HashMap<String, Module>,
+    loaded: FastMap<String, Module>,
     /// Names that failed to parse: never reported as unknown.
-    broken: HashSet<String>,
+    broken: FastSet<String>,
     /// Regions that failed to parse: no "empty" diagnostics around them.
     broken_spans: Vec<Span>,
     // Pipeline scope, filled by `resolve`.
@@ -348,16 +350,16 @@ pub struct Checker<'a> {
     secrets: BTreeMap<String, Span>,
     stage_index: BTreeMap<String, usize>,
     /// (stage, action) → its declared exports, for typing `STAGE.ACTION.EXPORT`.
-    action_index: HashMap<(usize, String), usize>,
+    action_index: FastMap<(usize, String), usize>,
     /// (stage, action, name) of every declared export.
-    export_index: HashSet<(usize, usize, String)>,
+    export_index: FastSet<(usize, usize, String)>,
     stages: Vec<StageModel>,
     uses: Vec<Use>,
     /// The inputs of every action and `check` rule, checked for overlaps (E0411) once
     /// every producer is known.
     input_sets: Vec<Vec<InputModel>>,
-    used_params: HashSet<String>,
-    used_secrets: HashSet<String>,
+    used_params: FastSet<String>,
+    used_secrets: FastSet<String>,
     /// References to stages declared later, resolved after the last stage.
     pending: Vec<Pending>,
     /// Every stage is declared: unknown names are reported at once.
@@ -462,19 +464,19 @@ impl<'a> Checker<'a> {
             sink: Sink::new(),
             local: Module::default(),
             modules: BTreeMap::new(),
-            loaded: HashMap::new(),
+            loaded: FastMap::default(),
             broken: file.broken_names.iter().cloned().collect(),
             broken_spans: file.broken_spans.clone(),
             params: BTreeMap::new(),
             secrets: BTreeMap::new(),
             stage_index: BTreeMap::new(),
-            action_index: HashMap::new(),
-            export_index: HashSet::new(),
+            action_index: FastMap::default(),
+            export_index: FastSet::default(),
             stages: Vec::new(),
             uses: Vec::new(),
             input_sets: Vec::new(),
-            used_params: HashSet::new(),
-            used_secrets: HashSet::new(),
+            used_params: FastSet::default(),
+            used_secrets: FastSet::default(),
             pending: Vec::new(),
             all_declared: false,
             keep_model: wants.model,
@@ -495,10 +497,11 @@ impl<'a> Checker<'a> {
         self.sink.push(d);
     }
 
-    /// Records that the name at `span` refers to `to` (when resolutions are recorded).
-    pub(crate) fn resolved(&mut self, span: Span, to: Resolved) {
+    /// Records that the name at `span` refers to `to()` (when resolutions are recorded; `to`
+    /// is not called otherwise, which spares `pipec check` its names' copies).
+    pub(crate) fn resolved(&mut self, span: Span, to: impl FnOnce() -> Resolved) {
         if let Some(r) = &mut self.resolutions {
-            r.push(Resolution { span, to });
+            r.push(Resolution { span, to: to() });
         }
     }
 

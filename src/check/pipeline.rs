@@ -1,8 +1,9 @@
 //! The pipeline's items: mode, timeout, params, secrets, triggers, stages and their items,
 //! and the inbound edges of every stage (§6).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use super::hash::FastMap;
 use super::kinds::{MAX_TIMEOUT, RESERVED_STAGES, kind_by_name};
 use super::types::{Ctx, Scope, Ty};
 use super::{
@@ -313,7 +314,7 @@ impl Checker<'_> {
             scope: Scope::Pipeline,
             site: Site::Nowhere,
         };
-        let mut seen: HashMap<&str, &ast::Ident> = HashMap::new();
+        let mut seen: FastMap<&str, &ast::Ident> = FastMap::default();
         for a in &t.attrs {
             let name = a.name.name.as_str();
             if let Some(first) = seen.get(name) {
@@ -755,21 +756,27 @@ impl Checker<'_> {
             match r {
                 ast::CondRule::Require(e, span) => {
                     let expr = self.condition_expr(e, ctx, "a `require` rule");
-                    rules.push(ir::CondRule::Require {
-                        expr,
-                        span: self.ir_span(*span),
-                    });
+                    // Without a model it would be dropped (`lean_condition`): spare its span's
+                    // line and column.
+                    if self.keep_model {
+                        rules.push(ir::CondRule::Require {
+                            expr,
+                            span: self.ir_span(*span),
+                        });
+                    }
                 }
                 ast::CondRule::Window { cron, tz, span } => {
                     let c = self.pattern_string(cron, crate::patterns::cron, "cron expression");
                     let z = tz
                         .as_ref()
                         .map(|t| self.pattern_string(t, crate::patterns::time_zone, "time zone"));
-                    rules.push(ir::CondRule::Window {
-                        cron: c,
-                        tz: z,
-                        span: self.ir_span(*span),
-                    });
+                    if self.keep_model {
+                        rules.push(ir::CondRule::Window {
+                            cron: c,
+                            tz: z,
+                            span: self.ir_span(*span),
+                        });
+                    }
                 }
                 ast::CondRule::Check { kind, attrs, span } => {
                     let a = ast::Action {
@@ -838,7 +845,7 @@ impl Checker<'_> {
                 targeted[i] = true;
                 for id in after {
                     if let Some(&from) = self.stage_index.get(&id.name) {
-                        self.resolved(id.span, super::Resolved::Stage(id.name.clone()));
+                        self.resolved(id.span, || super::Resolved::Stage(id.name.clone()));
                         explicit[i].push(EdgeModel {
                             from,
                             guard: None,
@@ -857,7 +864,7 @@ impl Checker<'_> {
             let to = self.stage_index.get(&t.to.name).copied();
             for (end, found) in [(&t.from, from), (&t.to, to)] {
                 match found {
-                    Some(_) => self.resolved(end.span, super::Resolved::Stage(end.name.clone())),
+                    Some(_) => self.resolved(end.span, || super::Resolved::Stage(end.name.clone())),
                     None => self.unknown_stage(end),
                 }
             }
@@ -925,7 +932,7 @@ impl Checker<'_> {
         // The later declaration is the duplicate (§8), whichever form it has.
         inbound.sort_by_key(|e| e.span.start);
         let mut kept: Vec<EdgeModel> = Vec::new();
-        let mut first_from: HashMap<usize, Span> = HashMap::new();
+        let mut first_from: FastMap<usize, Span> = FastMap::default();
         for e in inbound {
             if let Some(&first) = first_from.get(&e.from) {
                 self.report(

@@ -49,7 +49,7 @@ impl Checker<'_> {
             }
             (Scope::Pipeline | Scope::Template(_), ["run", field]) => {
                 if RUN_FIELDS.contains(field) {
-                    self.resolved(segs[1].span, Resolved::RunField((*field).to_string()));
+                    self.resolved(segs[1].span, || Resolved::RunField((*field).to_string()));
                     let ty = if *field == "attempt" {
                         Ty::Int
                     } else {
@@ -69,10 +69,9 @@ impl Checker<'_> {
                 if let Some((_, ty, _)) = params.get(name) {
                     let ty = ty.as_ref().map_or(Ty::Any, Ty::from_ir);
                     if let Some(t) = self.template.clone() {
-                        self.resolved(
-                            segs[0].span,
-                            Resolved::TemplateParam(t, (*name).to_string()),
-                        );
+                        self.resolved(segs[0].span, || {
+                            Resolved::TemplateParam(t, (*name).to_string())
+                        });
                     }
                     return (
                         ty,
@@ -108,7 +107,7 @@ impl Checker<'_> {
             (Scope::Pipeline, ["secrets", name]) => {
                 if self.secrets.contains_key(*name) {
                     self.used_secrets.insert((*name).to_string());
-                    self.resolved(segs[1].span, Resolved::Secret((*name).to_string()));
+                    self.resolved(segs[1].span, || Resolved::Secret((*name).to_string()));
                     return (
                         Ty::Secret,
                         ir::Expr::Ref(ir::Ref::Secret {
@@ -126,7 +125,7 @@ impl Checker<'_> {
                     self.pending.push(super::Pending::Status(segs[0].clone()));
                 }
                 if self.stage_index.contains_key(*stage) {
-                    self.resolved(segs[0].span, Resolved::Stage((*stage).to_string()));
+                    self.resolved(segs[0].span, || Resolved::Stage((*stage).to_string()));
                 }
                 if !self.all_declared || self.stage_index.contains_key(*stage) {
                     return (
@@ -179,7 +178,7 @@ impl Checker<'_> {
                 t => t,
             };
             self.used_params.insert(name.to_string());
-            self.resolved(seg.span, Resolved::Param(name.to_string()));
+            self.resolved(seg.span, || Resolved::Param(name.to_string()));
             return (
                 ty,
                 ir::Expr::Ref(ir::Ref::Param {
@@ -210,22 +209,24 @@ impl Checker<'_> {
                 value: String::new(),
             },
         );
-        let reference = ir::Expr::Ref(ir::Ref::Export {
-            stage: segs[0].name.clone(),
-            action: segs[1].name.clone(),
-            name: segs[2].name.clone(),
-        });
+        let reference = || {
+            ir::Expr::Ref(ir::Ref::Export {
+                stage: segs[0].name.clone(),
+                action: segs[1].name.clone(),
+                name: segs[2].name.clone(),
+            })
+        };
         let Some(&stage) = self.stage_index.get(&segs[0].name) else {
             if !self.all_declared {
                 // A later stage: resolved once every stage is declared.
                 self.pending
                     .push(super::Pending::Export(segs.to_vec(), span, site));
-                return (Ty::String, reference);
+                return (Ty::String, reference());
             }
             self.unknown_stage(&segs[0]);
             return any;
         };
-        self.resolved(segs[0].span, Resolved::Stage(segs[0].name.clone()));
+        self.resolved(segs[0].span, || Resolved::Stage(segs[0].name.clone()));
         let Some(&action) = self.action_index.get(&(stage, segs[1].name.clone())) else {
             if !self.broken.contains(&segs[1].name) {
                 let known = self.stages[stage]
@@ -241,13 +242,15 @@ impl Checker<'_> {
             }
             return any;
         };
-        let (s, a) = (segs[0].name.clone(), segs[1].name.clone());
-        self.resolved(segs[1].span, Resolved::Action(s, a));
+        self.resolved(segs[1].span, || {
+            Resolved::Action(segs[0].name.clone(), segs[1].name.clone())
+        });
         let export = &segs[2].name;
         // Recorded also when not declared: the name means an export of that action (the
         // editor's hover says it is missing).
-        let to = Resolved::Export(segs[0].name.clone(), segs[1].name.clone(), export.clone());
-        self.resolved(segs[2].span, to);
+        self.resolved(segs[2].span, || {
+            Resolved::Export(segs[0].name.clone(), segs[1].name.clone(), export.clone())
+        });
         let a = &self.stages[stage].actions[action];
         let declared = self.export_index.contains(&(stage, action, export.clone()))
             || a.kind_exports.contains(export);
@@ -284,12 +287,7 @@ impl Checker<'_> {
             span,
             site,
         });
-        let r = ir::Ref::Export {
-            stage: segs[0].name.clone(),
-            action: segs[1].name.clone(),
-            name: export.clone(),
-        };
-        (Ty::String, ir::Expr::Ref(r))
+        (Ty::String, reference())
     }
 
     /// Resolves references to stages declared after their use.
@@ -299,7 +297,7 @@ impl Checker<'_> {
             match p {
                 super::Pending::Status(seg) => {
                     if self.stage_index.contains_key(&seg.name) {
-                        self.resolved(seg.span, Resolved::Stage(seg.name.clone()));
+                        self.resolved(seg.span, || Resolved::Stage(seg.name.clone()));
                     } else {
                         self.unknown_stage(&seg);
                     }

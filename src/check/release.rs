@@ -8,8 +8,9 @@
 //! queried in O(1) with entry/exit numbers of the dominator tree, so the check stays linear
 //! in the size of the pipeline.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use super::hash::FastMap;
 use super::{Checker, Model, Site, UseKind};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::ir;
@@ -38,7 +39,7 @@ impl Checker<'_> {
         self.empty(model);
         self.input_overlaps();
         // The first stage declaring each action name, for `after` naming another stage's.
-        let mut owners: HashMap<String, usize> = HashMap::new();
+        let mut owners: FastMap<String, usize> = FastMap::default();
         for (i, st) in self.stages.iter().enumerate() {
             for a in &st.actions {
                 owners.entry(a.name.name.clone()).or_insert(i);
@@ -96,15 +97,15 @@ impl Checker<'_> {
     }
 
     /// Resolves `after` within a stage (E0201, E0409) and reports cycles (E0403).
-    fn action_graph(&mut self, s: usize, owners: &HashMap<String, usize>) -> ActionGraph {
+    fn action_graph(&mut self, s: usize, owners: &FastMap<String, usize>) -> ActionGraph {
         let n = self.stages[s].actions.len();
         let mut preds: ActionGraph = vec![Vec::new(); n];
-        let mut spans: HashMap<(usize, usize), Span> = HashMap::new();
+        let mut spans: FastMap<(usize, usize), Span> = FastMap::default();
         for (a, pred) in preds.iter_mut().enumerate() {
             for id in self.stages[s].actions[a].after.clone() {
                 if let Some(&p) = self.action_index.get(&(s, id.name.clone())) {
                     let stage = self.stages[s].name.name.clone();
-                    self.resolved(id.span, super::Resolved::Action(stage, id.name.clone()));
+                    self.resolved(id.span, || super::Resolved::Action(stage, id.name.clone()));
                     pred.push(p);
                     spans.insert((p, a), id.span);
                     continue;

@@ -4,6 +4,7 @@
 //! literal-only default) and its [`Site`]. Typing resolves it into an [`ir::Expr`] and
 //! records uses of params, secrets, exports and artifacts for the later rules.
 
+use super::hash::FastMap;
 use super::{Checker, Site};
 use crate::ast::{self, BinOp, ExprKind, StrPart};
 use crate::diagnostics::{Code, Diagnostic};
@@ -199,7 +200,7 @@ impl Checker<'_> {
     fn map(&mut self, entries: &[(ast::Ident, ast::Expr)], ctx: Ctx<'_>) -> (Ty, ir::Expr) {
         let mut elem = Ty::Any;
         let mut out = std::collections::BTreeMap::new();
-        let mut seen = std::collections::HashMap::new();
+        let mut seen = FastMap::default();
         for (k, v) in entries {
             self.repeated_key(&mut seen, k);
             let (t, x) = self.expr(v, ctx);
@@ -218,7 +219,7 @@ impl Checker<'_> {
     /// E0202 when a map key was already `seen` (then `true`); otherwise remembers it.
     pub(crate) fn repeated_key<'k>(
         &mut self,
-        seen: &mut std::collections::HashMap<&'k str, &'k ast::Ident>,
+        seen: &mut FastMap<&'k str, &'k ast::Ident>,
         k: &'k ast::Ident,
     ) -> bool {
         if let Some(first) = seen.get(k.name.as_str()) {

@@ -90,7 +90,10 @@ fn is_opaque(rule: Rule) -> bool {
 fn is_token(p: &Pair<'_, Rule>) -> bool {
     is_opaque(p.as_rule())
         || (p.clone().into_inner().next().is_none()
-            && !matches!(p.as_rule(), Rule::list | Rule::map | Rule::attr_block))
+            && !matches!(
+                p.as_rule(),
+                Rule::list | Rule::map | Rule::attr_block | Rule::call
+            ))
 }
 
 /// Every comment of the file, in order: those in the gaps between tokens.
@@ -477,11 +480,10 @@ impl<'s> Printer<'s> {
                 let items: Vec<_> = p.into_inner().collect();
                 self.bracketed(("{", "}"), " ", &items, close, Sep::Comma, Self::node);
             }
+            // The arguments of a call (its name is the `path` before them).
             Rule::call => {
                 let close = p.as_span().end() - 1;
-                let mut inner = p.into_inner();
-                self.token(&inner.next().expect("grammar: call name"));
-                let args: Vec<_> = inner.collect();
+                let args: Vec<_> = p.into_inner().collect();
                 self.bracketed(("(", ")"), "", &args, close, Sep::Comma, Self::expr);
             }
             Rule::attr_block => {
@@ -502,6 +504,8 @@ impl<'s> Printer<'s> {
             let start = c.as_span().start();
             if let Some(end) = prev_end {
                 let sep = match first_punct(self.src, end, start) {
+                    // A call's arguments follow its name directly.
+                    _ if c.as_rule() == Rule::call => "",
                     Some((_, b'=')) => " = ",
                     Some((_, b'-')) => " -> ",
                     Some((_, b':')) => ": ",

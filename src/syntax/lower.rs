@@ -491,19 +491,25 @@ impl<'s> Lowerer<'s> {
                     span,
                 }
             }
-            Rule::call => {
-                let mut inner = p.into_inner();
-                let name = self.ident(&inner.next().expect("grammar: call name"));
-                let args = inner.map(|a| self.expr(a)).collect();
+            Rule::path => {
+                let mut segments = Vec::new();
+                for q in p.into_inner() {
+                    if q.as_rule() == Rule::call {
+                        // `NAME(ARGS)`: the grammar allows no dots before the arguments.
+                        let name = segments.pop().expect("grammar: a call follows its name");
+                        let args = q.into_inner().map(|a| self.expr(a)).collect();
+                        return Expr {
+                            kind: ExprKind::Call(name, args),
+                            span,
+                        };
+                    }
+                    segments.push(self.ident(&q));
+                }
                 Expr {
-                    kind: ExprKind::Call(name, args),
+                    kind: ExprKind::Path(segments),
                     span,
                 }
             }
-            Rule::path => Expr {
-                kind: ExprKind::Path(p.into_inner().map(|i| self.ident(&i)).collect()),
-                span,
-            },
             _ => unreachable!("grammar: unexpected expression rule {:?}", p.as_rule()),
         }
     }

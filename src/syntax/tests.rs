@@ -110,3 +110,56 @@ fn whitespace_and_comments_stand_between_any_tokens() {
     };
     assert_eq!(p.items.len(), 2);
 }
+
+/// The E0101 message of `pipeline p { stage s { action a: sh { run = "x" ATTRS } } }`.
+fn expected_in_action(attrs: &str) -> String {
+    let src = format!(
+        "pipeline p {{\n  stage s {{\n    action a: sh {{ run = \"x\" {attrs} }}\n  }}\n}}\n"
+    );
+    let (_, diags) = Parser::parse(FileId(0), &src);
+    assert_eq!(diags.len(), 1, "{attrs}: {diags:?}");
+    diags[0].message.clone()
+}
+
+/// The grammar is shaped for speed (an operand tries `!` after its primary, a list ends
+/// without trying an element at its `]`, a call is a name followed by its arguments): the
+/// literals tried where parsing fails, hence the expected tokens, stay those of the plain
+/// grammar.
+#[test]
+fn expected_tokens_after_names_operands_lists_and_calls() {
+    let cases = [
+        (
+            "input = art0 :",
+            "expected `!=`, `&&`, `(`, `.`, `<=`, `<`, `==`, `>=`, `>`, `from`, `in`, `matches`, `||`, `}` or a name, found `:`",
+        ),
+        (
+            "when = a == b :",
+            "expected `!=`, `&&`, `(`, `.`, `<=`, `<`, `==`, `>=`, `>`, `in`, `matches`, `||`, `}` or a name, found `:`",
+        ),
+        (
+            "after = [a :]",
+            "expected `!=`, `&&`, `.`, `<=`, `<`, `==`, `>=`, `>`, `]`, `in`, `matches`, `||` or a value, found `:`",
+        ),
+        (
+            "after = [a, b :]",
+            "expected `!=`, `&&`, `.`, `<=`, `<`, `==`, `>=`, `>`, `]`, `in`, `matches`, `||` or a value, found `:`",
+        ),
+        ("when = a && !", "expected a value, found `}`"),
+        (
+            "when = f(a.b, g(h)) || x.y (",
+            "expected `!=`, `&&`, `.`, `<=`, `<`, `==`, `>=`, `>`, `in`, `matches`, `||`, `}` or a name, found `(`",
+        ),
+        (
+            "when = f(a.b, g(h) ]",
+            "expected `!=`, `&&`, `)`, `<=`, `<`, `==`, `>=`, `>`, `in`, `matches` or `||`, found `]`",
+        ),
+        ("when = f (", "expected `)` or a value, found `}`"),
+        (
+            "when = a.b.c(d)",
+            "expected `!=`, `&&`, `.`, `<=`, `<`, `==`, `>=`, `>`, `in`, `matches`, `||` or `}`, found `(`",
+        ),
+    ];
+    for (attrs, want) in cases {
+        assert_eq!(expected_in_action(attrs), want, "{attrs}");
+    }
+}

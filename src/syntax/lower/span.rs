@@ -11,10 +11,13 @@ impl Lowerer<'_> {
     /// whose last part is optional ends after the skip that preceded the attempt).
     pub(super) fn span(&self, p: &Pair<'_, Rule>) -> Span {
         let s = p.as_span();
-        let text = s.as_str();
-        let mut len = trim_blank(text).len();
+        // Bytes: every byte trimmed or looked for is ASCII or a whole U+FEFF, and this runs
+        // for every node of the tree.
+        let input = p.get_input().as_bytes();
+        let text = &input[s.start()..s.end()];
+        let mut len = trim_blank(text);
         // Skipped text ends in whitespace or `*/`, or at the end of the input (a line comment).
-        let skipped = len < text.len() || text.ends_with('/') || s.end() == p.get_input().len();
+        let skipped = len < text.len() || text.last() == Some(&b'/') || s.end() == input.len();
         if skipped && may_end_in_comment(&text[..len]) {
             len = token_end(p) - s.start();
         }
@@ -26,6 +29,9 @@ impl Lowerer<'_> {
     /// An offset of the parsed text as an offset of `src`. At a cut, a start lies after the
     /// text that was cut out and an end before it.
     fn to_src(&self, at: usize, start: bool) -> usize {
+        if self.cuts.is_empty() {
+            return self.base + at;
+        }
         let i = self
             .cuts
             .partition_point(|&(cut, _)| cut < at || (start && cut == at));
@@ -34,17 +40,26 @@ impl Lowerer<'_> {
     }
 }
 
-fn trim_blank(text: &str) -> &str {
-    text.trim_end_matches([' ', '\t', '\r', '\n', '\u{FEFF}'])
+/// The length of `text` without its trailing spaces, tabs, line breaks and byte-order marks.
+fn trim_blank(text: &[u8]) -> usize {
+    let mut len = text.len();
+    loop {
+        match &text[..len] {
+            [.., b' ' | b'\t' | b'\r' | b'\n'] => len -= 1,
+            // U+FEFF in UTF-8 (never the tail of another character: 0xEF leads a sequence).
+            [.., 0xEF, 0xBB, 0xBF] => len -= 3,
+            _ => return len,
+        }
+    }
 }
 
 /// Whether a pair's text (trailing whitespace removed) may end in a comment: a cheap test
 /// (a `/` on its last line) that is true for every text that does.
-fn may_end_in_comment(text: &str) -> bool {
-    text.bytes()
+fn may_end_in_comment(text: &[u8]) -> bool {
+    text.iter()
         .rev()
-        .take_while(|&b| b != b'\n')
-        .any(|b| b == b'/')
+        .take_while(|&&b| b != b'\n')
+        .any(|&b| b == b'/')
 }
 
 /// Where the pair's last token ends: its last inner pair's last token, or the punctuation
