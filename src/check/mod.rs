@@ -16,9 +16,11 @@
 //! (so its uses are not reported again), and names from regions that failed to parse are
 //! never reported as unknown.
 
+mod actions;
 mod attrs;
 mod hash;
 mod inputs;
+mod items;
 mod kinds;
 pub mod lower;
 mod params;
