@@ -12,7 +12,7 @@
 //! never depend on this path.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
 
 use pest::Parser as _;
 
@@ -45,8 +45,16 @@ pub struct Restart;
 type Message = Option<Vec<(Stage, Vec<Diagnostic>)>>;
 
 /// The pipeline's stages, in file order, as the workers parse them.
+///
+/// Checked stages are handed back ([`StageStream::done`]) and dropped by the worker that
+/// built them: a free on the allocating thread is cheaper than one from another thread, and
+/// the checker's thread does not spend its time freeing.
 pub struct StageStream {
     receivers: Vec<Receiver<Message>>,
+    /// To each worker: its checked stages, to drop.
+    returns: Vec<Sender<Vec<Stage>>>,
+    /// The checked stages of the current batch.
+    checked: Vec<Stage>,
     /// The batches to come.
     batches: usize,
     /// The next batch's number.
@@ -61,6 +69,7 @@ impl StageStream {
         if let Some(stage) = self.current.pop() {
             return Ok(Some(stage));
         }
+        self.hand_back();
         if self.next == self.batches {
             return Ok(None);
         }
@@ -74,6 +83,27 @@ impl StageStream {
             }
             _ => Err(Restart),
         }
+    }
+
+    /// A stage from [`StageStream::next_stage`], checked: its worker drops it.
+    pub fn done(&mut self, stage: Stage) {
+        self.checked.push(stage);
+    }
+
+    /// Sends the checked stages of the last batch to the worker that parsed it (a worker
+    /// that has ended no longer receives: they are dropped here then).
+    fn hand_back(&mut self) {
+        if self.checked.is_empty() || self.next == 0 {
+            return;
+        }
+        let to = &self.returns[(self.next - 1) % self.returns.len()];
+        let _ = to.send(std::mem::take(&mut self.checked));
+    }
+}
+
+impl Drop for StageStream {
+    fn drop(&mut self) {
+        self.hand_back();
     }
 }
 
@@ -140,8 +170,10 @@ fn stream(
         .map_or(1, std::num::NonZero::get)
         .min(2);
     let mut receivers = Vec::with_capacity(workers);
+    let mut returns = Vec::with_capacity(workers);
     for w in 0..workers {
         let (tx, rx) = sync_channel::<Message>(AHEAD);
+        let (return_tx, checked) = channel::<Vec<Stage>>();
         let (ranges, src) = (Arc::clone(&ranges), Arc::clone(src));
         let spawned = std::thread::Builder::new()
             .name(format!("pipec-parse-{w}"))
@@ -163,10 +195,14 @@ fn stream(
                     if tx.send(message).is_err() || failed {
                         return;
                     }
+                    checked.try_iter().for_each(drop);
                 }
+                // Until the stream is dropped.
+                checked.iter().for_each(drop);
             });
         spawned.ok()?;
         receivers.push(rx);
+        returns.push(return_tx);
     }
     let batches = ranges.len().div_ceil(BATCH);
     Some((
@@ -174,6 +210,8 @@ fn stream(
         lowerer.diagnostics,
         StageStream {
             receivers,
+            returns,
+            checked: Vec::new(),
             batches,
             next: 0,
             current: Vec::new(),
