@@ -468,12 +468,13 @@ impl Checker<'_> {
         producers: &BTreeMap<String, (usize, usize, Span)>,
     ) {
         for u in std::mem::take(&mut self.uses) {
-            let (ps, pa, code, what) = match &u.kind {
+            // What is used (`export NAME`), spelled out only when reported.
+            let (ps, pa, code, what, name) = match &u.kind {
                 UseKind::Export {
                     stage,
                     action,
                     name,
-                } => (*stage, *action, Code::E0402, format!("export `{name}`")),
+                } => (*stage, *action, Code::E0402, "export", name),
                 UseKind::Artifact { name } => {
                     let Some(&(s, a, _)) = producers.get(name) else {
                         let id = crate::ast::Ident {
@@ -498,7 +499,7 @@ impl Checker<'_> {
                         }
                         continue;
                     };
-                    (s, a, Code::E0401, format!("artifact `{name}`"))
+                    (s, a, Code::E0401, "artifact", name)
                 }
             };
             if doms.is_none()
@@ -510,7 +511,7 @@ impl Checker<'_> {
                 let producer = &self.stages[ps].actions[pa];
                 let d = Diagnostic::new(
                     code,
-                    format!("{what} is used where `{}.{}` has not certainly run", self.stages[ps].name.name, producer.name.name),
+                    format!("{what} `{name}` is used where `{}.{}` has not certainly run", self.stages[ps].name.name, producer.name.name),
                     u.span,
                     format!("used in {}", self.site_text(u.site)),
                 )
