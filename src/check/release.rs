@@ -102,10 +102,16 @@ impl Checker<'_> {
         let mut preds: ActionGraph = vec![Vec::new(); n];
         let mut spans: FastMap<(usize, usize), Span> = FastMap::default();
         for (a, pred) in preds.iter_mut().enumerate() {
-            for id in self.stages[s].actions[a].after.clone() {
-                if let Some(&p) = self.action_index.get(&(s, id.name.clone())) {
-                    let stage = self.stages[s].name.name.clone();
-                    self.resolved(id.span, || super::Resolved::Action(stage, id.name.clone()));
+            // Taken out while its entries are resolved (and put back below), not copied.
+            let after = std::mem::take(&mut self.stages[s].actions[a].after);
+            let mut key = (s, String::new());
+            for id in &after {
+                id.name.clone_into(&mut key.1);
+                if let Some(&p) = self.action_index.get(&key) {
+                    if self.resolutions.is_some() {
+                        let stage = self.stages[s].name.name.clone();
+                        self.resolved(id.span, || super::Resolved::Action(stage, id.name.clone()));
+                    }
                     pred.push(p);
                     spans.insert((p, a), id.span);
                     continue;
@@ -133,9 +139,10 @@ impl Checker<'_> {
                     let names = self.stages[s].actions.iter().map(|x| x.name.name.as_str());
                     let help = self.did_you_mean(&id.name, names);
                     let what = format!("action {{}} in stage `{}`", self.stages[s].name.name);
-                    self.report_unknown(&id, &what, help);
+                    self.report_unknown(id, &what, help);
                 }
             }
+            self.stages[s].actions[a].after = after;
         }
         for (u, v) in back_edges(&preds) {
             // `v` is after `u` and closes a cycle: report at that `after` entry.
