@@ -74,7 +74,9 @@ impl Checker<'_> {
                 site,
             });
         }
-        self.input_sets.push(inputs.clone());
+        if inputs.len() > 1 {
+            self.input_sets.push(inputs.clone());
+        }
         let outputs = parts
             .outputs
             .iter()

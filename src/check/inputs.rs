@@ -113,6 +113,11 @@ impl Checker<'_> {
 
     /// E0411: two inputs of one action restored at the same path (after their folders).
     pub(super) fn input_overlaps(&mut self) {
+        // Only actions with two inputs or more are listed (see `Checker::input_sets`).
+        let sets = std::mem::take(&mut self.input_sets);
+        if sets.is_empty() {
+            return;
+        }
         let captured: HashMap<String, String> = self
             .stages
             .iter()
@@ -120,7 +125,7 @@ impl Checker<'_> {
             .flat_map(|a| &a.outputs)
             .map(|o| (o.name.name.clone(), normal(&o.path)))
             .collect();
-        for set in std::mem::take(&mut self.input_sets) {
+        for set in sets {
             let mut at: Vec<(&InputModel, String)> = Vec::new();
             for input in &set {
                 // Unknown artifacts (E0201) and wrong folders (E0301) are reported already.

@@ -357,8 +357,8 @@ pub struct Checker<'a> {
     export_index: FastSet<(usize, usize, String)>,
     stages: Vec<StageModel>,
     uses: Vec<Use>,
-    /// The inputs of every action and `check` rule, checked for overlaps (E0411) once
-    /// every producer is known.
+    /// The inputs of every action and `check` rule with two inputs or more (one cannot
+    /// overlap), checked for overlaps (E0411) once every producer is known.
     input_sets: Vec<Vec<InputModel>>,
     used_params: FastSet<String>,
     used_secrets: FastSet<String>,

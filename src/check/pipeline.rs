@@ -23,7 +23,7 @@ impl Checker<'_> {
     pub(super) fn pipeline(
         &mut self,
         p: ast::Pipeline,
-        mut streamed: Option<StageStream>,
+        streamed: Option<StageStream>,
     ) -> Result<Model, Restart> {
         let mut model = Model {
             name: p.name.clone(),
@@ -113,10 +113,11 @@ impl Checker<'_> {
                 _ => {}
             }
         }
-        if let Some(stream) = &mut streamed {
+        if let Some(mut stream) = streamed {
             while let Some((st, literal_errors)) = stream.next_stage()? {
                 self.sink.extend(literal_errors);
                 self.stage_in_order(&st);
+                stream.done(st);
             }
         }
         self.resolve_pending();

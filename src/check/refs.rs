@@ -177,7 +177,9 @@ impl Checker<'_> {
                 Ty::Artifact | Ty::Script | Ty::Secret => Ty::Any,
                 t => t,
             };
-            self.used_params.insert(name.to_string());
+            if !self.used_params.contains(name) {
+                self.used_params.insert(name.to_string());
+            }
             self.resolved(seg.span, || Resolved::Param(name.to_string()));
             return (
                 ty,

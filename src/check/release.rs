@@ -102,10 +102,16 @@ impl Checker<'_> {
         let mut preds: ActionGraph = vec![Vec::new(); n];
         let mut spans: FastMap<(usize, usize), Span> = FastMap::default();
         for (a, pred) in preds.iter_mut().enumerate() {
-            for id in self.stages[s].actions[a].after.clone() {
-                if let Some(&p) = self.action_index.get(&(s, id.name.clone())) {
-                    let stage = self.stages[s].name.name.clone();
-                    self.resolved(id.span, || super::Resolved::Action(stage, id.name.clone()));
+            // Taken out while its entries are resolved (and put back below), not copied.
+            let after = std::mem::take(&mut self.stages[s].actions[a].after);
+            let mut key = (s, String::new());
+            for id in &after {
+                id.name.clone_into(&mut key.1);
+                if let Some(&p) = self.action_index.get(&key) {
+                    if self.resolutions.is_some() {
+                        let stage = self.stages[s].name.name.clone();
+                        self.resolved(id.span, || super::Resolved::Action(stage, id.name.clone()));
+                    }
                     pred.push(p);
                     spans.insert((p, a), id.span);
                     continue;
@@ -133,9 +139,10 @@ impl Checker<'_> {
                     let names = self.stages[s].actions.iter().map(|x| x.name.name.as_str());
                     let help = self.did_you_mean(&id.name, names);
                     let what = format!("action {{}} in stage `{}`", self.stages[s].name.name);
-                    self.report_unknown(&id, &what, help);
+                    self.report_unknown(id, &what, help);
                 }
             }
+            self.stages[s].actions[a].after = after;
         }
         for (u, v) in back_edges(&preds) {
             // `v` is after `u` and closes a cycle: report at that `after` entry.
@@ -468,12 +475,13 @@ impl Checker<'_> {
         producers: &BTreeMap<String, (usize, usize, Span)>,
     ) {
         for u in std::mem::take(&mut self.uses) {
-            let (ps, pa, code, what) = match &u.kind {
+            // What is used (`export NAME`), spelled out only when reported.
+            let (ps, pa, code, what, name) = match &u.kind {
                 UseKind::Export {
                     stage,
                     action,
                     name,
-                } => (*stage, *action, Code::E0402, format!("export `{name}`")),
+                } => (*stage, *action, Code::E0402, "export", name),
                 UseKind::Artifact { name } => {
                     let Some(&(s, a, _)) = producers.get(name) else {
                         let id = crate::ast::Ident {
@@ -498,7 +506,7 @@ impl Checker<'_> {
                         }
                         continue;
                     };
-                    (s, a, Code::E0401, format!("artifact `{name}`"))
+                    (s, a, Code::E0401, "artifact", name)
                 }
             };
             if doms.is_none()
@@ -510,7 +518,7 @@ impl Checker<'_> {
                 let producer = &self.stages[ps].actions[pa];
                 let d = Diagnostic::new(
                     code,
-                    format!("{what} is used where `{}.{}` has not certainly run", self.stages[ps].name.name, producer.name.name),
+                    format!("{what} `{name}` is used where `{}.{}` has not certainly run", self.stages[ps].name.name, producer.name.name),
                     u.span,
                     format!("used in {}", self.site_text(u.site)),
                 )

@@ -264,11 +264,23 @@ impl Checker<'_> {
             };
         }
         let mut quotes = QuoteTracker::new();
+        // The shell quoting is read at each interpolation of a script only: text after the
+        // last one is not fed (tracking costs about 200 instructions a character).
+        let quoted_until = if script {
+            s.parts
+                .iter()
+                .rposition(|p| matches!(p, StrPart::Interp(..)))
+                .unwrap_or(0)
+        } else {
+            0
+        };
         let mut parts = Vec::new();
         for (at, p) in s.parts.iter().enumerate() {
             match p {
                 StrPart::Text(t) => {
-                    quotes.feed(t);
+                    if at < quoted_until {
+                        quotes.feed(t);
+                    }
                     parts.push(ir::Part::Text(t.clone()));
                 }
                 StrPart::Interp(e, whole) => {

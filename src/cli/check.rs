@@ -62,7 +62,12 @@ pub(crate) fn run(args: &Args) -> Outcome {
     }
     let mut all: Vec<Diagnostic> = Vec::new();
     for root in &roots {
-        all.extend(crate::check(&mut map, *root, &mut super::files::FsLoader));
+        let checked =
+            crate::check::Checker::check(&mut map, *root, &mut super::files::FsLoader, false);
+        all.extend(checked.diagnostics);
+        // The process ends soon: the model (every stage and action) is not freed piece by
+        // piece, which is serial work after the last stage is checked.
+        std::mem::forget(checked.model);
     }
     // A module imported by several roots reports its problems once.
     let first: Vec<bool> = {
@@ -75,6 +80,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
         .filter_map(|(d, first)| first.then_some(d))
         .collect();
     print_report(&map, roots.len(), &diags, args.format);
+    std::mem::forget(map);
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let failed = errors > 0 || (args.deny_warnings && !diags.is_empty());
     Ok(if failed {

@@ -4,7 +4,7 @@
 //! The rest of the file (the skeleton: imports, templates, pipeline items other than stages;
 //! the stages' text is cut out and spans are mapped back) is parsed first. Each stage is then
 //! parsed on its own with the same grammar (entry rule `stage_chunk`) by one of up to two
-//! workers, which send them over small bounded channels.
+//! workers, which send them in batches over small bounded channels.
 //! The checker checks each stage and drops its syntax tree before taking the next, so
 //! neither pest's token queue nor the AST of the whole file is ever held at once, and the
 //! two cores share the parsing. A stage that fails to parse makes the stream return
@@ -12,7 +12,7 @@
 //! never depend on this path.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
 
 use pest::Parser as _;
 
@@ -23,8 +23,11 @@ use crate::source::FileId;
 
 /// Files at least this large are streamed.
 pub const STREAMED_FROM: usize = 64 * 1024;
-/// Stages parsed ahead of the checker, per worker.
-const AHEAD: usize = 8;
+/// Stages a worker sends at once: a message per stage cost a futex wait and wake each (the
+/// checker is faster than a worker and usually waits), about 3 system calls per stage.
+const BATCH: usize = 8;
+/// Batches parsed ahead of the checker, per worker.
+const AHEAD: usize = 2;
 
 /// The outcome of [`Parser::parse_streamed`].
 pub enum Parsed {
@@ -38,29 +41,69 @@ pub enum Parsed {
 #[derive(Debug)]
 pub struct Restart;
 
-type Message = Option<(Stage, Vec<Diagnostic>)>;
+/// Up to [`BATCH`] consecutive stages, or `None` when one of them did not parse.
+type Message = Option<Vec<(Stage, Vec<Diagnostic>)>>;
 
 /// The pipeline's stages, in file order, as the workers parse them.
+///
+/// Checked stages are handed back ([`StageStream::done`]) and dropped by the worker that
+/// built them: a free on the allocating thread is cheaper than one from another thread, and
+/// the checker's thread does not spend its time freeing.
 pub struct StageStream {
     receivers: Vec<Receiver<Message>>,
-    total: usize,
+    /// To each worker: its checked stages, to drop.
+    returns: Vec<Sender<Vec<Stage>>>,
+    /// The checked stages of the current batch.
+    checked: Vec<Stage>,
+    /// The batches to come.
+    batches: usize,
+    /// The next batch's number.
     next: usize,
+    /// The current batch, reversed (the next stage last).
+    current: Vec<(Stage, Vec<Diagnostic>)>,
 }
 
 impl StageStream {
     /// The next stage and its literal diagnostics (E0103), or `None` after the last.
     pub fn next_stage(&mut self) -> Result<Option<(Stage, Vec<Diagnostic>)>, Restart> {
-        if self.next == self.total {
+        if let Some(stage) = self.current.pop() {
+            return Ok(Some(stage));
+        }
+        self.hand_back();
+        if self.next == self.batches {
             return Ok(None);
         }
         let rx = &self.receivers[self.next % self.receivers.len()];
         match rx.recv() {
-            Ok(Some(stage)) => {
+            Ok(Some(mut batch)) => {
                 self.next += 1;
-                Ok(Some(stage))
+                batch.reverse();
+                self.current = batch;
+                Ok(self.current.pop())
             }
             _ => Err(Restart),
         }
+    }
+
+    /// A stage from [`StageStream::next_stage`], checked: its worker drops it.
+    pub fn done(&mut self, stage: Stage) {
+        self.checked.push(stage);
+    }
+
+    /// Sends the checked stages of the last batch to the worker that parsed it (a worker
+    /// that has ended no longer receives: they are dropped here then).
+    fn hand_back(&mut self) {
+        if self.checked.is_empty() || self.next == 0 {
+            return;
+        }
+        let to = &self.returns[(self.next - 1) % self.returns.len()];
+        let _ = to.send(std::mem::take(&mut self.checked));
+    }
+}
+
+impl Drop for StageStream {
+    fn drop(&mut self) {
+        self.hand_back();
     }
 }
 
@@ -127,40 +170,51 @@ fn stream(
         .map_or(1, std::num::NonZero::get)
         .min(2);
     let mut receivers = Vec::with_capacity(workers);
+    let mut returns = Vec::with_capacity(workers);
     for w in 0..workers {
         let (tx, rx) = sync_channel::<Message>(AHEAD);
+        let (return_tx, checked) = channel::<Vec<Stage>>();
         let (ranges, src) = (Arc::clone(&ranges), Arc::clone(src));
         let spawned = std::thread::Builder::new()
             .name(format!("pipec-parse-{w}"))
             .stack_size(16 << 20)
             .spawn(move || {
                 let mut lowerer = lower::Lowerer::new(file, &src);
-                for r in ranges.iter().skip(w).step_by(workers) {
-                    let parsed = PipeGrammar::parse(Rule::stage_chunk, &src[r.clone()])
-                        .ok()
-                        .and_then(|mut p| {
+                for batch in ranges.chunks(BATCH).skip(w).step_by(workers) {
+                    let message: Message = batch
+                        .iter()
+                        .map(|r| {
+                            let mut pairs =
+                                PipeGrammar::parse(Rule::stage_chunk, &src[r.clone()]).ok()?;
                             lowerer.base = r.start;
-                            lowerer.stage_chunk(p.next()?)
-                        });
-                    let message =
-                        parsed.map(|stage| (stage, std::mem::take(&mut lowerer.diagnostics)));
+                            let stage = lowerer.stage_chunk(pairs.next()?)?;
+                            Some((stage, std::mem::take(&mut lowerer.diagnostics)))
+                        })
+                        .collect();
                     let failed = message.is_none();
                     if tx.send(message).is_err() || failed {
                         return;
                     }
+                    checked.try_iter().for_each(drop);
                 }
+                // Until the stream is dropped.
+                checked.iter().for_each(drop);
             });
         spawned.ok()?;
         receivers.push(rx);
+        returns.push(return_tx);
     }
-    let total = ranges.len();
+    let batches = ranges.len().div_ceil(BATCH);
     Some((
         skeleton,
         lowerer.diagnostics,
         StageStream {
             receivers,
-            total,
+            returns,
+            checked: Vec::new(),
+            batches,
             next: 0,
+            current: Vec::new(),
         },
     ))
 }
