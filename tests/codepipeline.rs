@@ -181,14 +181,26 @@ fn outputs(format: Format, create_role: bool) -> Vec<(String, String)> {
     );
     files
         .iter()
-        .map(|p| {
+        .filter_map(|p| {
             let (map, _, out) = export_file(p, options(format, create_role));
-            let text = out
-                .unwrap_or_else(|e| panic!("{}:\n{}", p.display(), render_human(&map, &e)))
-                .text;
-            (p.to_string_lossy().into_owned(), text)
+            match out {
+                Ok(out) => Some((p.to_string_lossy().into_owned(), out.text)),
+                // The `create-pipeline` input cannot disable a transition (E0501): those
+                // files are validated in their CloudFormation forms.
+                Err(e) if format == Format::CliJson && refused_for_disabled_transitions(&e) => None,
+                Err(e) => panic!("{}:\n{}", p.display(), render_human(&map, &e)),
+            }
         })
         .collect()
+}
+
+/// Whether the only errors are E0501 for disabled transitions in the `cli-json` form.
+fn refused_for_disabled_transitions(diags: &[pipec::diagnostics::Diagnostic]) -> bool {
+    let mut errors = diags.iter().filter(|d| d.is_error()).peekable();
+    errors.peek().is_some()
+        && errors.all(|d| {
+            d.code.as_str() == "E0501" && d.message.contains("cannot disable the transition")
+        })
 }
 
 #[test]
@@ -494,6 +506,36 @@ fn output_formats_are_for_the_codepipeline_target() {
         .status(2)
         .stderr_contains("--target codepipeline")
         .run();
+}
+
+#[test]
+fn cli_json_refuses_a_disabled_transition_the_template_keeps() {
+    let src = "pipeline app {\n  stage build { action make: sh { run = \"make\" } }\n  stage deploy { action ship: sh { run = \"./ship\" } }\n  transition build -> deploy disabled \"freeze\"\n}\n";
+    let t = Test::new().file("app.pipe", src);
+    t.args([
+        "compile",
+        "app.pipe",
+        "--target",
+        "codepipeline",
+        "--format",
+        "cli-json",
+        "-o",
+        "app.json",
+    ])
+    .status(1)
+    .stderr_contains("E0501")
+    .stderr_contains("cannot disable the transition build -> deploy")
+    .stderr_contains("app.pipe:4:")
+    .run();
+    assert!(!t.path("app.json").exists());
+    let out = t
+        .args(["compile", "app.pipe", "--target", "codepipeline"])
+        .run();
+    assert!(
+        out.stdout.contains("DisableInboundStageTransitions"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -331,15 +331,24 @@ fn disabled(cx: &mut Cx<'_>, layout: &Layout) -> Vec<Node> {
             );
         }
     }
-    if !out.is_empty() && cx.opts.format == Format::CliJson {
-        let at = cx.ir.pipeline.stages[0].span;
-        let at = cx.head(at);
-        cx.weaker(
-            at,
-            "the `create-pipeline` input has no disabled transitions".into(),
-            "not in this format",
-            "disable them after creating the pipeline (`aws codepipeline disable-stage-transition`), or use the CloudFormation form",
-        );
+    if cx.opts.format == Format::CliJson {
+        // `create-pipeline` has no field for them: the pipeline would let runs through.
+        for &i in &layout.order {
+            let s = &cx.ir.pipeline.stages[i];
+            for e in s.inbound.iter().filter(|e| e.disabled.is_some()) {
+                let at = cx.head(e.span);
+                cx.refuse(
+                    Code::E0501,
+                    at,
+                    format!(
+                        "the `create-pipeline` input cannot disable the transition {} -> {}",
+                        e.from, s.name
+                    ),
+                    "disabled here",
+                    "compile the CloudFormation form (`--format cfn-yaml` or `cfn-json`), which disables it",
+                );
+            }
+        }
     }
     out
 }
