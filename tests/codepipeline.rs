@@ -15,7 +15,7 @@ use pipec::source::SourceMap;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::support::{Test, check_file, pipe_files, render_human, skip_or_fail, summarize};
+use crate::support::{Run, Test, check_file, pipe_files, render_human, skip_or_fail, summarize};
 
 fn options(format: Format, create_role: bool) -> Options {
     Options {
@@ -459,19 +459,17 @@ fn every_variable_and_input_artifact_is_produced_earlier() {
     }
 }
 
+/// `pipec compile app.pipe --target codepipeline EXTRA…` in `t`'s folder.
+fn compile_cp<'a>(t: &'a Test, extra: &[&str]) -> Run<'a> {
+    t.args(["compile", "app.pipe", "--target", "codepipeline"])
+        .args(extra.iter().copied())
+}
+
 #[test]
 fn compile_writes_the_template_to_out() {
     let t = Test::new()
         .file("app.pipe", "pipeline app {\n  stage source {\n    action checkout: dir { path = \".\"  output = src }\n  }\n  stage build {\n    action make: sh { input = src  run = \"make\" }\n  }\n}\n");
-    t.args([
-        "compile",
-        "app.pipe",
-        "--target",
-        "codepipeline",
-        "-o",
-        "app.yaml",
-    ])
-    .run();
+    compile_cp(&t, &["-o", "app.yaml"]).run();
     let written = std::fs::read_to_string(t.path("app.yaml")).expect("written");
     assert!(written.contains("PipelineType: V2"), "{written}");
     assert!(written.contains("# app.pipe:6: action `make`"), "{written}");
@@ -481,17 +479,10 @@ fn compile_writes_the_template_to_out() {
 fn compile_refuses_what_codepipeline_cannot_express_and_writes_nothing() {
     let t = Test::new()
         .file("app.pipe", "pipeline app {\n  stage source {\n    action checkout: dir { path = \".\"  output = src }\n  }\n  stage build {\n    on failure retry 3\n    action make: sh { input = src  run = \"make\" }\n  }\n}\n");
-    t.args([
-        "compile",
-        "app.pipe",
-        "--target",
-        "codepipeline",
-        "-o",
-        "app.yaml",
-    ])
-    .status(1)
-    .stderr_contains("E0504")
-    .run();
+    compile_cp(&t, &["-o", "app.yaml"])
+        .status(1)
+        .stderr_contains("E0504")
+        .run();
     assert!(!t.path("app.yaml").exists());
 }
 
@@ -512,25 +503,14 @@ fn output_formats_are_for_the_codepipeline_target() {
 fn cli_json_refuses_a_disabled_transition_the_template_keeps() {
     let src = "pipeline app {\n  stage build { action make: sh { run = \"make\" } }\n  stage deploy { action ship: sh { run = \"./ship\" } }\n  transition build -> deploy disabled \"freeze\"\n}\n";
     let t = Test::new().file("app.pipe", src);
-    t.args([
-        "compile",
-        "app.pipe",
-        "--target",
-        "codepipeline",
-        "--format",
-        "cli-json",
-        "-o",
-        "app.json",
-    ])
-    .status(1)
-    .stderr_contains("E0501")
-    .stderr_contains("cannot disable the transition build -> deploy")
-    .stderr_contains("app.pipe:4:")
-    .run();
-    assert!(!t.path("app.json").exists());
-    let out = t
-        .args(["compile", "app.pipe", "--target", "codepipeline"])
+    compile_cp(&t, &["--format", "cli-json", "-o", "app.json"])
+        .status(1)
+        .stderr_contains("E0501")
+        .stderr_contains("cannot disable the transition build -> deploy")
+        .stderr_contains("app.pipe:4:")
         .run();
+    assert!(!t.path("app.json").exists());
+    let out = compile_cp(&t, &[]).run();
     assert!(
         out.stdout.contains("DisableInboundStageTransitions"),
         "{}",
@@ -545,15 +525,7 @@ fn cli_json_on_stdout_is_a_create_pipeline_input() {
         "pipeline app { stage build { action make: sh { run = \"make\" } } }\n",
     );
     // The projects are not in this format: W0005 says so.
-    let out = t
-        .args([
-            "compile",
-            "app.pipe",
-            "--target",
-            "codepipeline",
-            "--format",
-            "cli-json",
-        ])
+    let out = compile_cp(&t, &["--format", "cli-json"])
         .stderr_contains("W0005")
         .run();
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");

@@ -7,7 +7,7 @@ mod test;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-pub(crate) use test::{Output, Test, output_within};
+pub(crate) use test::{Output, Run, Test, output_within};
 
 use pipec::check::{LoadError, Loader};
 use pipec::diagnostics::{Diagnostic, render};
