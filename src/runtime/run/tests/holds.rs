@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{Setting, Step, action, ir, stage, start_run, tmp};
+use super::{Setting, Step, action, ir, stage, start_run, stop_at, tmp};
 use crate::runtime::exec::WAIT;
 use crate::runtime::holds::{ConditionOverride, Decision, StageCondition};
 use crate::runtime::status::{ActionStatus, RunStatus, StageStatus};
@@ -24,12 +24,7 @@ fn a_stop_and_wait_lets_running_attempts_finish_and_starts_nothing_new() {
     let steps: &[(&str, &[Step])] = &[("s.migrate", &[Step::Succeed(60)])];
     let ran = Setting::new(&ir, &history)
         .steps(steps)
-        .beside(Box::new(|_, _, stop| {
-            Box::pin(async move {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                let _ = stop.send(WAIT);
-            })
-        }))
+        .beside(stop_at(5, WAIT))
         .run();
     assert_eq!(ran.status, RunStatus::Stopped);
     // The running attempt was not cut short; nothing started after it.
@@ -250,14 +245,7 @@ fn a_stop_and_wait_ends_a_wait_for_a_stage_lock_at_once() {
     let other = start_run(&history, &ir, None);
     let lock = history.lock("p", "deploy", &other, crate::ir::Mode::Queued);
     assert!(matches!(lock, Ok(crate::runtime::locks::Lock::Taken)));
-    let ran = Setting::new(&ir, &history)
-        .beside(Box::new(|_, _, stop| {
-            Box::pin(async move {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                let _ = stop.send(WAIT);
-            })
-        }))
-        .run();
+    let ran = Setting::new(&ir, &history).beside(stop_at(5, WAIT)).run();
     assert_eq!(ran.status, RunStatus::Stopped);
     assert!(ran.secs < 6.0, "{}", ran.secs);
     assert_eq!(

@@ -159,6 +159,16 @@ pub(super) type Beside<'h> = Box<
         + 'h,
 >;
 
+/// Beside the run: a stop request of `level` (`WAIT`, `STOP`, `ABANDON`) after `secs`.
+pub(super) fn stop_at<'h>(secs: u64, level: u8) -> Beside<'h> {
+    Box::new(move |_, _, stop| {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let _ = stop.send(level);
+        })
+    })
+}
+
 /// A test's setting: the pipeline, the scripts of its attempts, `--jobs`.
 pub(super) struct Setting<'h> {
     ir: &'h Ir,

@@ -124,12 +124,7 @@ fn a_stop_request_abandons_the_running_attempts() {
     let steps: &[(&str, &[Step])] = &[("s.a", &[Step::Succeed(60)])];
     let ran = Setting::new(&ir, &history)
         .steps(steps)
-        .beside(Box::new(|_, _, stop| {
-            Box::pin(async move {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                let _ = stop.send(STOP);
-            })
-        }))
+        .beside(stop_at(5, STOP))
         .run();
     assert_eq!(ran.status, RunStatus::Stopped);
     assert!((ran.of("s.a")[0].end - 5.0).abs() < 0.01);
@@ -243,12 +238,7 @@ fn a_resumed_run_does_not_run_again_what_had_succeeded() {
     let steps: &[(&str, &[Step])] = &[("s.b", &[Step::Succeed(60)])];
     let first = Setting::new(&ir, &history)
         .steps(steps)
-        .beside(Box::new(|_, _, stop| {
-            Box::pin(async move {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                let _ = stop.send(STOP);
-            })
-        }))
+        .beside(stop_at(5, STOP))
         .run();
     assert_eq!(first.status, RunStatus::Stopped);
     // Recorded as a crash leaves it: `b` running.
