@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use pipec::source::FileId;
 use pipec::syntax::{Formatter, Parser};
 
+use crate::fuzz_regressions::targets::without_spans;
 use crate::support::{FsLoader, Test, pipe_files};
 
 fn format(text: &str) -> pipec::syntax::FormatResult {
@@ -53,26 +54,6 @@ fn ast_without_spans(text: &str) -> String {
     let spans =
         regex::Regex::new(r"Span \{ file: FileId\(\d+\), start: \d+, end: \d+ \}").expect("regex");
     spans.replace_all(&format!("{ast:?}"), "Span").into_owned()
-}
-
-/// Spans (file, byte range, line and column) replaced by `null`: they move when the layout
-/// changes. Nothing else in the IR depends on the layout.
-fn without_spans(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(map) => {
-            let span = ["file", "start", "end", "line", "column"]
-                .iter()
-                .all(|k| map.contains_key(*k))
-                && map.len() == 5;
-            if span {
-                *v = serde_json::Value::Null;
-            } else {
-                map.values_mut().for_each(without_spans);
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(without_spans),
-        _ => {}
-    }
 }
 
 /// Checks `text` under `name` (local imports read from disk): the IR without spans, and the

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[allow(unreachable_pub, dead_code)] // Reason: the fuzz crate's library, whose items are public there.
 #[path = "../fuzz/src/lib.rs"]
-mod targets;
+pub(crate) mod targets;
 
 /// The saved inputs of `target`, sorted (none while it has found nothing).
 fn cases(target: &str) -> Vec<PathBuf> {

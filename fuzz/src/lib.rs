@@ -134,26 +134,29 @@ pub fn check(data: &[u8]) {
     let _ = render::sarif(&map, &diags);
 }
 
+/// Spans (file, byte range, line and column) replaced by `null`: they move when the layout
+/// changes. Nothing else in the IR depends on the layout. (Also used by `tests/fmt.rs`.)
+pub fn without_spans(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let span = ["file", "start", "end", "line", "column"]
+                .iter()
+                .all(|k| map.contains_key(*k))
+                && map.len() == 5;
+            if span {
+                *v = serde_json::Value::Null;
+            } else {
+                map.values_mut().for_each(without_spans);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(without_spans),
+        _ => {}
+    }
+}
+
 /// The IR without spans (they move with the layout), and the diagnostics by code, severity
 /// and message: what formatting must not change.
 fn meaning(text: &str) -> (Option<serde_json::Value>, Vec<String>) {
-    fn without_spans(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(map) => {
-                let span = ["file", "start", "end", "line", "column"]
-                    .iter()
-                    .all(|k| map.contains_key(*k))
-                    && map.len() == 5;
-                if span {
-                    *v = serde_json::Value::Null;
-                } else {
-                    map.values_mut().for_each(without_spans);
-                }
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(without_spans),
-            _ => {}
-        }
-    }
     let mut map = SourceMap::new();
     let id = map.add("fuzz.pipe", text);
     let out = pipec::compile(&mut map, id, &mut Echo { text });
