@@ -13,6 +13,12 @@ fn last_id(t: &Test) -> String {
     t.show("last")["id"].as_str().expect("a run id").to_string()
 }
 
+/// Runs `pipeline.pipe` until it is held (exit 3): its id.
+fn held_run(t: &Test) -> String {
+    t.state(["run", "pipeline.pipe"]).status(3).run();
+    last_id(t)
+}
+
 /// How many stage locks are held.
 fn locks(t: &Test) -> i64 {
     rusqlite::Connection::open(t.path("state/history.db"))
@@ -81,10 +87,8 @@ fn frozen(mode: &str) -> String {
 #[test]
 fn a_newer_run_held_at_a_transition_supersedes_the_older_one() {
     let t = Test::new().file("pipeline.pipe", &frozen("superseded"));
-    t.state(["run", "pipeline.pipe"]).status(3).run();
-    let a = last_id(&t);
-    t.state(["run", "pipeline.pipe"]).status(3).run();
-    let b = last_id(&t);
+    let a = held_run(&t);
+    let b = held_run(&t);
     let older = t.show(&a);
     assert_eq!(older["status"], "superseded", "{older}");
     says(&stage_reason(&older, "deploy"), &format!("run {b}"));
@@ -113,10 +117,8 @@ fn a_newer_run_held_at_a_transition_supersedes_the_older_one() {
 #[test]
 fn runs_held_at_a_queued_transition_go_on_in_their_order() {
     let t = Test::new().file("pipeline.pipe", &frozen("queued"));
-    t.state(["run", "pipeline.pipe"]).status(3).run();
-    let a = last_id(&t);
-    t.state(["run", "pipeline.pipe"]).status(3).run();
-    let b = last_id(&t);
+    let a = held_run(&t);
+    let b = held_run(&t);
     assert_eq!(t.show(&a)["status"], "waiting");
     t.state(["transition", "enable", "gate", "build", "deploy"])
         .stderr_contains(&format!("may go on: {a}, {b}"))
@@ -132,10 +134,8 @@ fn runs_held_at_a_queued_transition_go_on_in_their_order() {
 
     // `--resume` continues them in their order.
     let t = Test::new().file("pipeline.pipe", &frozen("queued"));
-    t.state(["run", "pipeline.pipe"]).status(3).run();
-    let a = last_id(&t);
-    t.state(["run", "pipeline.pipe"]).status(3).run();
-    let b = last_id(&t);
+    let a = held_run(&t);
+    let b = held_run(&t);
     t.state([
         "transition",
         "enable",
@@ -210,8 +210,7 @@ fn approved_deploy(timeout: &str) -> String {
 #[test]
 fn a_rejection_fails_a_held_run_at_once_and_frees_its_stage() {
     let t = Test::new().file("pipeline.pipe", &approved_deploy(""));
-    t.state(["run", "pipeline.pipe"]).status(3).run();
-    let a = last_id(&t);
+    let a = held_run(&t);
     t.state(["reject", &a, "deploy.ok", "--as", "bob", "--comment", "no"])
         .stderr_contains("failed")
         .run();
@@ -233,8 +232,7 @@ fn a_rejection_fails_a_held_run_at_once_and_frees_its_stage() {
 #[test]
 fn an_approval_past_its_timeout_fails_the_run_when_a_run_waits_for_its_stage() {
     let t = Test::new().file("pipeline.pipe", &approved_deploy("timeout = 1m"));
-    t.state(["run", "pipeline.pipe"]).status(3).run();
-    let a = last_id(&t);
+    let a = held_run(&t);
     let db = rusqlite::Connection::open(t.path("state/history.db")).expect("history");
     db.execute(
         "UPDATE actions SET started = '2020-01-01T00:00:00Z' WHERE name = 'ok'",
