@@ -735,6 +735,23 @@ fn is_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// How references to variables are written where `quote` says the script's text stands, so
+/// that the shell expands each once and never splits or parses its value: `words` is the
+/// quoted form (`"${A}" "${B}"`), `bare` the unquoted one (`${A} ${B}`), `many` when there
+/// is more than one word (a list). `None` where nothing expands: a here-document whose
+/// delimiter is quoted (`<<'EOF'`). The runtime and the exporters write scripts with it.
+pub fn reference(quote: Quote, words: &str, bare: &str, many: bool) -> Option<String> {
+    Some(match quote {
+        Quote::None | Quote::Test => words.to_string(),
+        Quote::Single => format!("'{words}'"),
+        Quote::AnsiC => format!("'{words}$'"),
+        Quote::Double if many => format!("\"{words}\""),
+        // Where the shell does not split.
+        Quote::Double | Quote::Arith | Quote::Heredoc { expand: true } => bare.to_string(),
+        Quote::Heredoc { expand: false } => return None,
+    })
+}
+
 /// Quotes one word for a POSIX shell: the result is always exactly one word.
 pub fn quote_word(word: &str) -> String {
     if !word.is_empty()

@@ -9,10 +9,9 @@
 //! closed, the word inserted and the quote reopened.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use crate::ir::{BinOp, Expr, Part, Ref};
-use crate::shell::{Quote, QuoteTracker};
+use crate::shell::QuoteTracker;
 
 /// A run-time value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -327,21 +326,14 @@ pub fn render_script(parts: &[Part], scope: &dyn Scope) -> Result<Script, EvalEr
                     .map(|v| format!("${{{v}}}"))
                     .collect::<Vec<_>>()
                     .join(" ");
-                let _ = match quotes.quote() {
-                    Quote::None | Quote::Test => write!(text, "{words}"),
-                    Quote::Single => write!(text, "'{words}'"),
-                    Quote::AnsiC => write!(text, "'{words}$'"),
-                    Quote::Double if names.len() > 1 => write!(text, "\"{words}\""),
-                    // Where the shell does not split.
-                    Quote::Double | Quote::Arith | Quote::Heredoc { expand: true } => {
-                        write!(text, "{bare}")
-                    }
-                    Quote::Heredoc { expand: false } => {
-                        return Err(EvalError::Invalid(
-                            "`${…}` stands in a here-document with a quoted delimiter (`<<'EOF'`), where nothing expands; quote the delimiter's word no more (`<<EOF`) or pass the value in `env`".into(),
-                        ));
-                    }
+                let Some(reference) =
+                    crate::shell::reference(quotes.quote(), &words, &bare, names.len() > 1)
+                else {
+                    return Err(EvalError::Invalid(
+                        "`${…}` stands in a here-document with a quoted delimiter (`<<'EOF'`), where nothing expands; quote the delimiter's word no more (`<<EOF`) or pass the value in `env`".into(),
+                    ));
                 };
+                text.push_str(&reference);
                 quotes.value();
             }
         }

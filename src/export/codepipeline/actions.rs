@@ -273,7 +273,8 @@ fn render(
                         json,
                     });
                     let words = format!("\"${{{var}[@]}}\"");
-                    write_words(&mut text, &quotes, &words, &format!("${{{var}[*]}}"), true);
+                    let bare = format!("${{{var}[*]}}");
+                    ok &= write_words(cx, a, &mut text, &quotes, (&words, &bare), true);
                 } else {
                     match e {
                         Expr::Ref(Ref::StageStatus { stage }) => {
@@ -287,13 +288,9 @@ fn render(
                             None => ok = false,
                         },
                     }
-                    write_words(
-                        &mut text,
-                        &quotes,
-                        &format!("\"${{{var}}}\""),
-                        &format!("${{{var}}}"),
-                        false,
-                    );
+                    let words = format!("\"${{{var}}}\"");
+                    let bare = format!("${{{var}}}");
+                    ok &= write_words(cx, a, &mut text, &quotes, (&words, &bare), false);
                 }
                 quotes.value();
             }
@@ -302,38 +299,33 @@ fn render(
     ok.then_some((text, extras))
 }
 
-/// Writes a reference where the script's quotes stand (the runtime's rules).
+/// Writes a reference where the script's quotes stand (the runtime's rules:
+/// [`crate::shell::reference`]); where nothing would expand it, refuses the action as the
+/// runtime refuses to run it.
 fn write_words(
+    cx: &mut Cx<'_>,
+    a: &ir::Action,
     text: &mut String,
     quotes: &crate::shell::QuoteTracker,
-    words: &str,
-    bare: &str,
+    (words, bare): (&str, &str),
     many: bool,
-) {
-    use crate::shell::Quote;
-    match quotes.quote() {
-        Quote::None | Quote::Test => {
-            text.push_str(words);
-        }
-        Quote::Single => {
-            text.push('\'');
-            text.push_str(words);
-            text.push('\'');
-        }
-        Quote::AnsiC => {
-            text.push('\'');
-            text.push_str(words);
-            text.push_str("$'");
-        }
-        Quote::Double if many => {
-            text.push('"');
-            text.push_str(words);
-            text.push('"');
-        }
-        Quote::Double | Quote::Arith | Quote::Heredoc { .. } => {
-            text.push_str(bare);
-        }
+) -> bool {
+    if let Some(reference) = crate::shell::reference(quotes.quote(), words, bare, many) {
+        text.push_str(&reference);
+        return true;
     }
+    let at = cx.head(a.span);
+    cx.refuse(
+        Code::E0501,
+        at,
+        format!(
+            "`${{…}}` in `{}` stands in a here-document with a quoted delimiter (`<<'EOF'`), where nothing expands",
+            a.name
+        ),
+        "`pipec run` refuses to run this script",
+        "quote the delimiter's word no more (`<<EOF`) or pass the value in `env`",
+    );
+    false
 }
 
 /// How each input is restored in the workspace.
