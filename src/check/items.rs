@@ -306,17 +306,9 @@ impl Checker<'_> {
 
     pub(super) fn events(&mut self, a: &ast::Attr) -> Vec<String> {
         const EVENTS: &[&str] = &["opened", "updated", "closed"];
-        let AttrValue::Expr(ast::Expr {
-            kind: ExprKind::List(items),
-            ..
-        }) = &a.value
+        let Some(items) =
+            self.expect_list(a, "expected a list of events, like `[opened, updated]`")
         else {
-            self.report(Diagnostic::new(
-                Code::E0301,
-                "expected a list of events, like `[opened, updated]`",
-                a.value.span(),
-                "not a list",
-            ));
             return vec![];
         };
         let mut out = Vec::new();

@@ -108,19 +108,12 @@ impl Checker<'_> {
         param: &str,
         elem: &ir::Type,
     ) -> Option<Vec<ir::Expr>> {
-        let AttrValue::Expr(ast::Expr {
-            kind: ExprKind::List(items),
-            ..
-        }) = &a.value
-        else {
-            self.report(Diagnostic::new(
-                Code::E0301,
-                format!("expected a list of the values `{param}` may take, like `[\"staging\", \"prod\"]`"),
-                a.value.span(),
-                "not a list",
-            ));
-            return None;
-        };
+        let items = self.expect_list(
+            a,
+            format!(
+                "expected a list of the values `{param}` may take, like `[\"staging\", \"prod\"]`"
+            ),
+        )?;
         if items.is_empty() {
             self.report(
                 Diagnostic::new(
