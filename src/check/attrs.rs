@@ -731,28 +731,6 @@ impl Checker<'_> {
         Some(retry)
     }
 
-    /// The items of a list attribute; E0301 with `expected` when its value is not a list.
-    pub(super) fn expect_list<'a>(
-        &mut self,
-        a: &'a ast::Attr,
-        expected: impl Into<String>,
-    ) -> Option<&'a [ast::Expr]> {
-        if let AttrValue::Expr(ast::Expr {
-            kind: ExprKind::List(items),
-            ..
-        }) = &a.value
-        {
-            return Some(items);
-        }
-        self.report(Diagnostic::new(
-            Code::E0301,
-            expected,
-            a.value.span(),
-            "not a list",
-        ));
-        None
-    }
-
     /// Validates the literal globs of a list attribute (`exclude`).
     fn literal_globs(&mut self, v: &AttrValue) {
         if let AttrValue::Expr(ast::Expr {

@@ -304,6 +304,28 @@ impl Checker<'_> {
         out
     }
 
+    /// The items of a list attribute; E0301 with `expected` when its value is not a list.
+    pub(super) fn expect_list<'a>(
+        &mut self,
+        a: &'a ast::Attr,
+        expected: impl Into<String>,
+    ) -> Option<&'a [ast::Expr]> {
+        if let AttrValue::Expr(ast::Expr {
+            kind: ExprKind::List(items),
+            ..
+        }) = &a.value
+        {
+            return Some(items);
+        }
+        self.report(Diagnostic::new(
+            Code::E0301,
+            expected,
+            a.value.span(),
+            "not a list",
+        ));
+        None
+    }
+
     pub(super) fn events(&mut self, a: &ast::Attr) -> Vec<String> {
         const EVENTS: &[&str] = &["opened", "updated", "closed"];
         let Some(items) =
