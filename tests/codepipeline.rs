@@ -15,7 +15,8 @@ use pipec::source::SourceMap;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::support::{Run, Test, check_file, pipe_files, render_human, skip_or_fail, summarize};
+use crate::fixtures::{assert_expected, read_fixture};
+use crate::support::{Run, Test, check_file, pipe_files, render_human, skip_or_fail};
 
 fn options(format: Format, create_role: bool) -> Options {
     Options {
@@ -40,31 +41,8 @@ fn export_file(
     (map, diags, out)
 }
 
-fn expectations(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = text
-        .lines()
-        .map_while(|l| l.strip_prefix("// expect:"))
-        .map(|l| l.trim().to_string())
-        .filter(|l| l != "ok")
-        .collect();
-    out.sort();
-    out
-}
-
-fn rel(path: &Path) -> PathBuf {
-    path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
-        .unwrap_or(path)
-        .to_path_buf()
-}
-
 fn run_fixture(path: &Path) {
-    let rel = rel(path);
-    let text = std::fs::read_to_string(path).expect("fixture is readable");
-    assert!(
-        text.starts_with("// expect:"),
-        "{}: `// expect:` lines first",
-        rel.display()
-    );
+    let (rel, text) = read_fixture(path);
     let (map, mut diags, out) = export_file(&rel, Options::default());
     let output = match out {
         Ok(e) => {
@@ -76,14 +54,7 @@ fn run_fixture(path: &Path) {
             String::new()
         }
     };
-    let mut actual = summarize(&map, &diags, &rel.to_string_lossy());
-    actual.sort();
-    assert_eq!(
-        actual,
-        expectations(&text),
-        "diagnostics of {}",
-        rel.display()
-    );
+    assert_expected(&map, &diags, &rel, &text);
     let rendered = render_human(&map, &diags);
     insta::assert_snapshot!(format!(
         "{text}\n---- diagnostics ----\n{rendered}\n---- output ----\n{output}"

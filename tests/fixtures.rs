@@ -2,10 +2,14 @@
 //! diagnostics in leading `// expect:` comments (exact code and line:column range, or
 //! `ok`); the runner requires exactly those, and snapshots the rendered human report.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use pipec::diagnostics::Diagnostic;
+use pipec::source::SourceMap;
 
 use crate::support::{check_file, render_human, summarize};
 
+/// The `// expect:` lines at the top of a fixture, sorted (`ok` is none).
 fn expectations(text: &str) -> Vec<String> {
     let mut out: Vec<String> = text
         .lines()
@@ -17,25 +21,38 @@ fn expectations(text: &str) -> Vec<String> {
     out
 }
 
-fn run_fixture(path: &Path) {
+/// A fixture's path from the repository's root, and its text (which must start with its
+/// `// expect:` lines).
+pub(crate) fn read_fixture(path: &Path) -> (PathBuf, String) {
     let rel = path
         .strip_prefix(env!("CARGO_MANIFEST_DIR"))
-        .unwrap_or(path);
+        .unwrap_or(path)
+        .to_path_buf();
     let text = std::fs::read_to_string(path).expect("fixture is readable");
     assert!(
         text.starts_with("// expect:"),
         "{}: a fixture starts with `// expect:` lines",
         rel.display()
     );
-    let (map, diags, _) = check_file(rel);
-    let mut actual = summarize(&map, &diags, &rel.to_string_lossy());
+    (rel, text)
+}
+
+/// Exactly the diagnostics the fixture's `// expect:` lines name (code and range).
+pub(crate) fn assert_expected(map: &SourceMap, diags: &[Diagnostic], rel: &Path, text: &str) {
+    let mut actual = summarize(map, diags, &rel.to_string_lossy());
     actual.sort();
     assert_eq!(
         actual,
-        expectations(&text),
+        expectations(text),
         "diagnostics of {}",
         rel.display()
     );
+}
+
+fn run_fixture(path: &Path) {
+    let (rel, text) = read_fixture(path);
+    let (map, diags, _) = check_file(&rel);
+    assert_expected(&map, &diags, &rel, &text);
     let rendered = render_human(&map, &diags);
     insta::assert_snapshot!(format!("{text}\n---- rendered ----\n{rendered}"));
 }
