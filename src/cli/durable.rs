@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::error::{Error, Outcome};
 use super::execute::{Drive, drive, exit_code, open_history, read_secrets};
-use crate::runtime::resume::{Start, facts_of, ir_of, params_of};
+use crate::runtime::resume::{Start, base_of, facts_of, ir_of, params_of};
 use crate::runtime::run::{RunStatus, StageStatus};
 use crate::runtime::settle::Settled;
 use crate::runtime::state::{Claim, History, Recorded, Snapshot, resolve_dir};
@@ -207,13 +207,7 @@ pub(crate) fn go_on(
     }
     let ir = ir_of(rec).map_err(Error::invalid)?;
     let values = params_of(&ir, rec).map_err(Error::invalid)?;
-    let base = rec
-        .file
-        .as_ref()
-        .and_then(|f| f.parent())
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let secrets = read_secrets(&ir, &base).map_err(Error::invalid)?;
+    let secrets = read_secrets(&ir, &base_of(rec)).map_err(Error::invalid)?;
     let from: &[RunStatus] = if retry {
         &[RunStatus::Failed, RunStatus::Stopped]
     } else {
@@ -320,12 +314,7 @@ pub(crate) fn rollback(args: &RollbackArgs) -> Outcome {
         }
         Err(e) => return Err(Error::usage(e)),
     };
-    let base = rec
-        .file
-        .as_ref()
-        .and_then(|f| f.parent())
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
+    let base = base_of(&rec);
     let ir = ir_of(&rec).map_err(Error::invalid)?;
     let values = params_of(&ir, &rec).map_err(Error::invalid)?;
     let secrets = read_secrets(&ir, &base).map_err(Error::invalid)?;

@@ -63,6 +63,16 @@ pub fn ir_of(rec: &Recorded) -> Result<Ir, Error> {
         .map_err(|e| Error::Recorded(format!("run {}: its recorded pipeline: {e}", rec.id)))
 }
 
+/// The folder a run's pipeline file was in (where its relative paths start; empty when the
+/// run recorded no file).
+pub fn base_of(rec: &Recorded) -> std::path::PathBuf {
+    rec.file
+        .as_ref()
+        .and_then(|f| f.parent())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default()
+}
+
 /// The trigger facts a run recorded.
 pub fn facts_of(rec: &Recorded) -> RunFacts {
     rec.facts
