@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use pipec::source::FileId;
 use pipec::syntax::{Formatter, Parser};
 
-use crate::fuzz_regressions::targets::without_spans;
+use crate::fuzz_regressions::targets::meaning_of;
 use crate::support::{FsLoader, Test, pipe_files};
 
 fn format(text: &str) -> pipec::syntax::FormatResult {
@@ -59,21 +59,7 @@ fn ast_without_spans(text: &str) -> String {
 /// Checks `text` under `name` (local imports read from disk): the IR without spans, and the
 /// diagnostics by code, severity and message.
 fn compiled(name: &str, text: &str) -> (Option<serde_json::Value>, Vec<String>) {
-    let mut map = pipec::source::SourceMap::new();
-    let id = map.add(name, text);
-    let out = pipec::compile(&mut map, id, &mut FsLoader);
-    let ir = out.ir.map(|ir| {
-        let mut v: serde_json::Value =
-            serde_json::from_str(&pipec::ir::to_json(&ir)).expect("IR is JSON");
-        without_spans(&mut v);
-        v
-    });
-    let diags = out
-        .diagnostics
-        .iter()
-        .map(|d| format!("{}[{}] {}", d.severity.as_str(), d.code, d.message))
-        .collect();
-    (ir, diags)
+    meaning_of(name, text, &mut FsLoader)
 }
 
 /// Formatting every file of the repository is idempotent and keeps its meaning: the same

@@ -135,8 +135,8 @@ pub fn check(data: &[u8]) {
 }
 
 /// Spans (file, byte range, line and column) replaced by `null`: they move when the layout
-/// changes. Nothing else in the IR depends on the layout. (Also used by `tests/fmt.rs`.)
-pub fn without_spans(v: &mut serde_json::Value) {
+/// changes. Nothing else in the IR depends on the layout.
+fn without_spans(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
             let span = ["file", "start", "end", "line", "column"]
@@ -157,9 +157,19 @@ pub fn without_spans(v: &mut serde_json::Value) {
 /// The IR without spans (they move with the layout), and the diagnostics by code, severity
 /// and message: what formatting must not change.
 fn meaning(text: &str) -> (Option<serde_json::Value>, Vec<String>) {
+    meaning_of("fuzz.pipe", text, &mut Echo { text })
+}
+
+/// [`meaning`] of `text` checked as `name`, imports read by `loader` (also used by
+/// `tests/fmt.rs`).
+pub fn meaning_of(
+    name: &str,
+    text: &str,
+    loader: &mut dyn Loader,
+) -> (Option<serde_json::Value>, Vec<String>) {
     let mut map = SourceMap::new();
-    let id = map.add("fuzz.pipe", text);
-    let out = pipec::compile(&mut map, id, &mut Echo { text });
+    let id = map.add(name, text);
+    let out = pipec::compile(&mut map, id, loader);
     let ir = out.ir.map(|ir| {
         let mut v: serde_json::Value =
             serde_json::from_str(&pipec::ir::to_json(&ir)).expect("the IR is JSON");
