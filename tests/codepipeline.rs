@@ -490,6 +490,62 @@ fn cli_json_refuses_a_disabled_transition_the_template_keeps() {
 }
 
 #[test]
+fn the_cli_flags_choose_the_form_the_roles_and_the_params() {
+    let t = Test::new().file(
+        "app.pipe",
+        "pipeline app {\n  param env: string = \"staging\"\n  stage source {\n    action checkout: dir { path = \".\"  output = src }\n  }\n  stage build {\n    action make: sh { input = src  run = \"make ${params.env}\" }\n  }\n}\n",
+    );
+    // `--format cfn-yaml` is the default form.
+    let default = compile_cp(&t, &[]).run();
+    let yaml = compile_cp(&t, &["--format", "cfn-yaml"]).run();
+    assert_eq!(default.stdout, yaml.stdout);
+    // Without `--create-role` the roles are parameters; with it they are resources.
+    let doc = compile_cp(&t, &["--format", "cfn-json"]).run().json();
+    assert!(doc["Parameters"]["PipelineRoleArn"].is_object(), "{doc:#}");
+    let types = |doc: &serde_json::Value| -> BTreeSet<String> {
+        doc["Resources"]
+            .as_object()
+            .expect("resources")
+            .values()
+            .filter_map(|r| r["Type"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert!(!types(&doc).contains("AWS::IAM::Role"));
+    let created = compile_cp(
+        &t,
+        &[
+            "--format",
+            "cfn-json",
+            "--create-role",
+            "--param",
+            "env=prod",
+        ],
+    )
+    .run()
+    .json();
+    assert!(
+        created["Parameters"]["PipelineRoleArn"].is_null(),
+        "{created:#}"
+    );
+    let made = types(&created);
+    assert!(
+        made.contains("AWS::IAM::Role") && made.contains("AWS::S3::Bucket"),
+        "{made:?}"
+    );
+    // `--param` sets the pipeline variable's default.
+    let pipeline = created["Resources"]
+        .as_object()
+        .expect("resources")
+        .values()
+        .find(|r| r["Type"] == "AWS::CodePipeline::Pipeline")
+        .expect("the pipeline");
+    assert_eq!(
+        pipeline["Properties"]["Variables"][0]["DefaultValue"],
+        "prod"
+    );
+}
+
+#[test]
 fn cli_json_on_stdout_is_a_create_pipeline_input() {
     let t = Test::new().file(
         "app.pipe",
