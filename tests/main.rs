@@ -3,6 +3,7 @@
 
 mod cli;
 mod codepipeline;
+mod containers;
 mod durable;
 mod examples;
 mod explain;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::container::{self, Container, Containers};
 use super::eval::{
     EvalError, Script, Value, eval, is_posix_shell, refuse_interpolation, render_script,
 };
@@ -470,6 +471,7 @@ pub(super) fn prepare(
                     crate::paths::normalize(&workspace.join(i.restored_at())),
                 ));
             }
+            let container = container_of(run, a, label, attempt, outputs_file)?;
             Ok(Prepared::Shell(Box::new(Attempt {
                 shell,
                 script: script.text,
@@ -486,6 +488,7 @@ pub(super) fn prepare(
                 secrets: run.options.inherited.secrets_with(scope.secrets),
                 echo: echo.cloned(),
                 workspace: workspace.to_path_buf(),
+                container,
             })))
         };
     match a.kind {
@@ -563,6 +566,30 @@ pub(super) fn prepare(
             })
         }
         Kind::Approval => Ok(Prepared::Approval),
+    }
+}
+
+/// Where an `sh` attempt runs with `--containers`: in its image, or nowhere (no image, no
+/// `--containers`); an error when it has an image and no runtime was found.
+fn container_of(
+    run: &Run<'_>,
+    a: &Action,
+    label: &str,
+    attempt: u32,
+    outputs_file: &Path,
+) -> Result<Option<Container>, String> {
+    match (&run.options.containers, &a.image) {
+        (Containers::Missing, Some(image)) => Err(format!(
+            "it runs in image `{image}`, but no container runtime (podman or docker) was found"
+        )),
+        (Containers::On(runtime), Some(image)) => Ok(Some(Container {
+            runtime: runtime.clone(),
+            image: image.clone(),
+            name: container::name(run.run_id, label, attempt),
+            output: outputs_file.to_path_buf(),
+            pipeline_dir: Some(PathBuf::from(pipeline_dir(&run.options.base()))),
+        })),
+        _ => Ok(None),
     }
 }
 
