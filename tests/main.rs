@@ -12,6 +12,7 @@ mod fixtures;
 mod fmt;
 mod fuzz;
 mod fuzz_regressions;
+mod github;
 mod graph;
 mod lsp;
 mod lsp_client;

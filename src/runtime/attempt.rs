@@ -611,28 +611,8 @@ fn pipeline_dir(base: &Path) -> String {
 /// `branch`, and leave only the files (no `.git`: the checkout is the artifact). Every
 /// value is one quoted word.
 pub(super) fn git_script(repo: &str, reference: &str) -> Script {
-    const TEXT: &str = r#"set -eu
-git clone --quiet --no-hardlinks -- "$PIPEC_GIT_REPO" .
-branch=
-if [ "$PIPEC_GIT_REF" = HEAD ]; then
-  branch=$(git symbolic-ref --quiet --short HEAD || true)
-else
-  commit=$(git rev-parse --verify --quiet "$PIPEC_GIT_REF^{commit}" \
-    || git rev-parse --verify --quiet "origin/$PIPEC_GIT_REF^{commit}" || true)
-  if [ -z "$commit" ]; then
-    echo "pipec: \`$PIPEC_GIT_REF\` is not a branch, tag or commit of $PIPEC_GIT_REPO" >&2
-    exit 1
-  fi
-  git -c advice.detachedHead=false checkout --quiet --detach "$commit"
-  if git show-ref --verify --quiet "refs/remotes/origin/$PIPEC_GIT_REF"; then
-    branch=$PIPEC_GIT_REF
-  fi
-fi
-printf 'commit=%s\nbranch=%s\n' "$(git rev-parse HEAD)" "$branch" >> "$PIPEC_OUTPUT"
-rm -rf .git
-"#;
     Script {
-        text: TEXT.to_string(),
+        text: crate::shell::GIT_CHECKOUT.to_string(),
         args: vec![
             ("PIPEC_GIT_REPO".into(), repo.to_string()),
             ("PIPEC_GIT_REF".into(), reference.to_string()),
