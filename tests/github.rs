@@ -389,3 +389,90 @@ fn generated_pipelines_validate_or_fail_with_e05xx() {
     let dir = tempfile::tempdir().expect("tmp");
     actionlint(&lint, &written(dir.path(), &compiled));
 }
+
+/// The `run:` script and the `env:` names of the step `id` of a workflow.
+fn step_of(workflow: &str, id: &str) -> (String, Vec<String>) {
+    let lines: Vec<&str> = workflow.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == format!("id: {id}"))
+        .unwrap_or_else(|| panic!("no step `{id}`"));
+    let mut env = Vec::new();
+    let mut i = at + 1;
+    while !lines[i].trim_start().starts_with("run: |") {
+        let t = lines[i].trim();
+        if let Some((k, _)) = t.split_once(": ") {
+            if k.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                env.push(k.to_string());
+            }
+        }
+        i += 1;
+    }
+    let indent = lines[i].len() - lines[i].trim_start().len() + 2;
+    let mut script = String::new();
+    for l in &lines[i + 1..] {
+        if !l.trim().is_empty() && l.len() - l.trim_start().len() < indent {
+            break;
+        }
+        script.push_str(l.get(indent..).unwrap_or(""));
+        script.push('\n');
+    }
+    (script, env)
+}
+
+#[test]
+fn the_generated_step_runs_the_script_with_its_pipec_meaning() {
+    let t = Test::new().file(
+        "app.pipe",
+        r#"pipeline app {
+  param who: string = "world"
+  stage build {
+    action make: sh {
+      run = "mkdir -p out && echo hello ${params.who} > out/g.txt && echo \"v=$(cat out/g.txt)\" >> \"$PIPEC_OUTPUT\""
+      output = site from "out"
+      exports = [v]
+    }
+  }
+}
+"#,
+    );
+    let (_, _, out) = export_file(&t.path("app.pipe"));
+    let workflow = out.expect("compiles").text;
+    let (script, env) = step_of(&workflow, "make");
+    assert_eq!(env, ["PIPEC_ARG_1"]);
+    let ws = t.path("ws");
+    std::fs::create_dir_all(&ws).expect("ws");
+    let output = t.path("github_output");
+    let hostile = "$(touch pwned) `touch pwned2` \"; touch pwned3";
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&ws)
+        .env("GITHUB_WORKSPACE", &ws)
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_RUN_ID", "7")
+        .env("PIPEC_ARG_1", hostile)
+        .status()
+        .expect("bash");
+    assert!(status.success());
+    let written = std::fs::read_to_string(&output).expect("outputs");
+    assert!(written.starts_with("v<<pipec_"), "{written}");
+    assert!(
+        written.contains(&format!("\nhello {hostile}\n")),
+        "{written}"
+    );
+    let saved = std::fs::read_to_string(ws.join(".pipec/art/site/out/g.txt")).expect("artifact");
+    assert_eq!(saved, format!("hello {hostile}\n"));
+    for f in files_under_names(&t.path(".")) {
+        assert!(!f.starts_with("pwned"), "the value ran as code: {f}");
+    }
+}
+
+fn files_under_names(dir: &Path) -> Vec<String> {
+    crate::support::files_under(dir)
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect()
+}

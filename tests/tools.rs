@@ -44,6 +44,14 @@ const NEEDS: &[(&str, &str)] = &[
         "codepipeline::botocore_accepts_every_create_pipeline_input",
         "python3",
     ),
+    (
+        "github::actionlint_with_shellcheck_accepts_every_workflow",
+        "shellcheck",
+    ),
+    (
+        "github::the_github_workflow_schema_accepts_every_workflow",
+        "check-jsonschema",
+    ),
 ];
 
 /// Runs one test of this binary alone, with an empty `PATH`, no `CI` and no
