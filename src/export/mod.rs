@@ -9,3 +9,4 @@
 pub mod codepipeline;
 pub mod doc;
 pub mod github;
+mod runner;

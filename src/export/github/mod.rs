@@ -10,7 +10,7 @@
 //! (the stage graph as `needs` and `if:`, entry conditions, approvals as gate jobs with an
 //! `environment`, modes as `concurrency`, timeouts); [`steps`] the steps of each action in
 //! `after` order (artifacts through upload/download-artifact pinned by commit, exports
-//! through `$GITHUB_OUTPUT` and job outputs); [`runner`] the bash of a step; [`expr`]
+//! through `$GITHUB_OUTPUT` and job outputs), whose bash is `export::runner`'s; [`expr`]
 //! expressions as GitHub expressions. Values reach scripts only through `env:`: no
 //! `${{ … }}` is ever written into a `run:` script. The mapping is documented in
 //! `docs/targets/github.md`.
@@ -21,7 +21,6 @@
 mod expr;
 mod jobs;
 mod on;
-mod runner;
 mod steps;
 
 use crate::diagnostics::{Code, Diagnostic};

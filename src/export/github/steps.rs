@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::expr::{self, Site};
-use super::runner::{self, Restore, Runner};
+use crate::export::runner::{self, Host, Restore, Runner};
 use super::{CHECKOUT, CHECKOUT_TAG, Cx, DOWNLOAD, DOWNLOAD_TAG, UPLOAD, UPLOAD_TAG};
 use crate::diagnostics::Code;
 use crate::export::doc::Node;
@@ -174,6 +174,8 @@ fn step(
                 env.push((k.clone(), Node::Str(expr::text(cx, v, site, a.span)?)));
             }
             let runner = Runner {
+                host: Host::GitHub,
+                prelude: String::new(),
                 stage: stage.name.clone(),
                 action: a.name.clone(),
                 script,
@@ -217,7 +219,7 @@ fn step(
             let exclude = globs(cx, a)?;
             let name = a.outputs.first().map_or("src", |o| o.name.as_str());
             m.push(("shell".into(), Node::str("bash")));
-            m.push(("run".into(), Node::Str(runner::dir(name, &path, &exclude))));
+            m.push(("run".into(), Node::Str(runner::dir(Host::GitHub, name, &path, &exclude))));
         }
         Kind::Wait => {
             let Some(Expr::Duration { secs }) = a.params.get("duration") else {

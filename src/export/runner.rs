@@ -1,30 +1,62 @@
-//! The bash a step runs for an `sh` (or `git`) action: the action's `pipec run` meaning on a
-//! GitHub runner.
+//! The bash a job runs for an `sh` (or `git`) action: the action's `pipec run` meaning on a
+//! GitHub or GitLab runner ([`Host`]).
 //!
 //! Each attempt runs in a fresh, empty folder where the inputs are copied from
-//! `$GITHUB_WORKSPACE/.pipec/art/NAME` (downloaded there, or left there by an earlier step of the
+//! `WORKSPACE/.pipec/art/NAME` (downloaded there, or left there by an earlier step of the
 //! job) to where `pipec run` restores them, with the `PIPEC_*` variables set. The script is
 //! written to a file from a quoted here-document (its text is never expanded, and no
 //! `${{ … }}` is ever in it): interpolated values reach it through the step's `env`, as
 //! quoted references (`shell::reference`). `timeout` is coreutils' `timeout` around each
 //! attempt, `retry` a loop with its backoff. After a successful attempt the outputs must
 //! exist and the exports must have been written to `$PIPEC_OUTPUT`; outputs are copied to
-//! `$GITHUB_WORKSPACE/.pipec/art/NAME`, exports written to `$GITHUB_OUTPUT` (a random delimiter
-//! per value).
+//! `WORKSPACE/.pipec/art/NAME`, exports written to `$GITHUB_OUTPUT` (a random delimiter per
+//! value) or to GitLab's dotenv report `.pipec/exports.env` (one line per value).
 
 use std::fmt::Write as _;
 
 use crate::shell::quote_word;
 
 /// An input: its artifact, where it is restored (relative), its folder (`inputs = {…}`).
-pub(super) struct Restore {
+pub(crate) struct Restore {
     pub name: String,
     pub folder: Option<String>,
     pub restored_at: String,
 }
 
+/// Where the runner runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Host {
+    GitHub,
+    GitLab,
+}
+
+impl Host {
+    /// The variable holding the checkout (the job's folder).
+    pub(crate) fn workspace(self) -> &'static str {
+        match self {
+            Host::GitHub => "GITHUB_WORKSPACE",
+            Host::GitLab => "CI_PROJECT_DIR",
+        }
+    }
+
+    fn run_id(self) -> &'static str {
+        match self {
+            Host::GitHub => "GITHUB_RUN_ID",
+            Host::GitLab => "CI_PIPELINE_ID",
+        }
+    }
+}
+
+/// The variable of GitLab's dotenv report that carries the export `name` of `stage.action`.
+pub(crate) fn dotenv_name(stage: &str, action: &str, name: &str) -> String {
+    format!("PIPEC_X_{stage}_{action}_{name}")
+}
+
 /// Everything the runner needs.
-pub(super) struct Runner {
+pub(crate) struct Runner {
+    pub host: Host,
+    /// Bash run first (GitLab: the values the script reads, exported from variables).
+    pub prelude: String,
     pub stage: String,
     pub action: String,
     pub script: String,
@@ -39,18 +71,21 @@ pub(super) struct Runner {
 }
 
 /// The step's bash.
-pub(super) fn runner(r: &Runner) -> String {
+pub(crate) fn runner(r: &Runner) -> String {
     let mut s = String::with_capacity(r.script.len() + 2048);
     let _ = writeln!(s, "# pipec: `{}.{}`", r.stage, r.action);
     s.push_str("set -uo pipefail\n");
+    let ws = r.host.workspace();
     let _ = writeln!(
         s,
-        "export PIPEC_RUN_ID=\"$GITHUB_RUN_ID\" PIPEC_STAGE={} PIPEC_ACTION={} PIPEC_PIPELINE_DIR=\"$GITHUB_WORKSPACE\"",
+        "export PIPEC_RUN_ID=\"${}\" PIPEC_STAGE={} PIPEC_ACTION={} PIPEC_PIPELINE_DIR=\"${ws}\"",
+        r.host.run_id(),
         quote_word(&r.stage),
         quote_word(&r.action)
     );
+    s.push_str(&r.prelude);
     if !r.inputs.is_empty() || !r.outputs.is_empty() {
-        s.push_str("pipec_art=\"$GITHUB_WORKSPACE/.pipec/art\"\n");
+        let _ = writeln!(s, "pipec_art=\"${ws}/.pipec/art\"");
     }
     s.push_str("pipec_script=$(mktemp)\n");
     let mut delim = "PIPEC_SCRIPT".to_string();
@@ -108,6 +143,14 @@ pub(super) fn runner(r: &Runner) -> String {
         save(&mut s, name, path);
     }
     for e in &r.exports {
+        if r.host == Host::GitLab {
+            let var = dotenv_name(&r.stage, &r.action, e);
+            let _ = writeln!(
+                s,
+                "case \"${{pipec_x[{e}]}}\" in *$'\\n'*) echo \"pipec: export \\`{e}\\` holds a newline, which a dotenv report cannot\"; exit 1 ;; esac\nmkdir -p \"${ws}/.pipec\" && printf '%s=%s\\n' {var} \"${{pipec_x[{e}]}}\" >> \"${ws}/.pipec/exports.env\""
+            );
+            continue;
+        }
         let _ = writeln!(
             s,
             "pipec_delim=\"pipec_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \\n')\"\nprintf '%s<<%s\\n%s\\n%s\\n' {e} \"$pipec_delim\" \"${{pipec_x[{e}]}}\" \"$pipec_delim\" >> \"$GITHUB_OUTPUT\""
@@ -195,13 +238,14 @@ fn attempt(s: &mut String, r: &Runner) {
 
 /// The bash of a `dir` action: the checkout's folder `path` (without `.git` and the
 /// `exclude` patterns) as the artifact `name`.
-pub(super) fn dir(name: &str, path: &str, exclude: &[String]) -> String {
+pub(crate) fn dir(host: Host, name: &str, path: &str, exclude: &[String]) -> String {
     let mut s = String::new();
-    let dest = format!("\"$GITHUB_WORKSPACE\"/.pipec/art/{}", quote_word(name));
+    let ws = host.workspace();
+    let dest = format!("\"${ws}\"/.pipec/art/{}", quote_word(name));
     let _ = writeln!(s, "set -euo pipefail\nmkdir -p {dest}");
     let _ = writeln!(
         s,
-        "(cd \"$GITHUB_WORKSPACE\"/{} && tar -c --exclude=./.git --exclude=./.pipec .) | tar -x -C {dest}",
+        "(cd \"${ws}\"/{} && tar -c --exclude=./.git --exclude=./.pipec .) | tar -x -C {dest}",
         quote_word(path)
     );
     if !exclude.is_empty() {
@@ -216,7 +260,7 @@ pub(super) fn dir(name: &str, path: &str, exclude: &[String]) -> String {
 
 /// Whether a glob can be written into the script unquoted (so bash expands it) without
 /// anything else in it being read as shell syntax.
-pub(super) fn safe_glob(g: &str) -> bool {
+pub(crate) fn safe_glob(g: &str) -> bool {
     !g.is_empty()
         && !g.starts_with('-')
         && g.chars()
