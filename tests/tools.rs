@@ -52,6 +52,10 @@ const NEEDS: &[(&str, &str)] = &[
         "github::the_github_workflow_schema_accepts_every_workflow",
         "check-jsonschema",
     ),
+    (
+        "gitlab::the_gitlab_ci_schema_accepts_every_pipeline",
+        "check-jsonschema",
+    ),
 ];
 
 /// Runs one test of this binary alone, with an empty `PATH`, no `CI` and no

@@ -14,7 +14,7 @@ pub(crate) enum Target {
     Codepipeline,
     /// GitHub Actions: a workflow (`.github/workflows/NAME.yml`).
     Github,
-    /// GitLab CI (not available yet).
+    /// GitLab CI: a `.gitlab-ci.yml`.
     Gitlab,
     /// Argo Workflows (not available yet).
     Argo,
@@ -89,10 +89,10 @@ pub(crate) fn run(args: &Args) -> Outcome {
         OutFormat::CfnYaml | OutFormat::CfnJson | OutFormat::CliJson
     );
     match args.target {
-        Target::Ir | Target::Codepipeline | Target::Github => {}
-        Target::Gitlab | Target::Argo => {
+        Target::Ir | Target::Codepipeline | Target::Github | Target::Gitlab => {}
+        Target::Argo => {
             return Err(Error::usage(
-                "only `--target ir`, `--target codepipeline` and `--target github` are available in this version of pipec",
+                "only `--target ir`, `--target codepipeline`, `--target github` and `--target gitlab` are available in this version of pipec",
             ));
         }
     }
@@ -159,6 +159,10 @@ pub(crate) fn run(args: &Args) -> Outcome {
         Target::Codepipeline => export(args, &map, &ir, format, to_stdout)?,
         Target::Github => {
             let out = crate::export::github::export(&ir, Some(&map));
+            exported(out.map(|o| (o.text, o.warnings)), &map, format, to_stdout)?
+        }
+        Target::Gitlab => {
+            let out = crate::export::gitlab::export(&ir, Some(&map));
             exported(out.map(|o| (o.text, o.warnings)), &map, format, to_stdout)?
         }
         _ => crate::ir::to_json(&ir),

@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 
 use super::expr::{self, Site};
-use crate::export::runner::{self, Host, Restore, Runner};
 use super::{CHECKOUT, CHECKOUT_TAG, Cx, DOWNLOAD, DOWNLOAD_TAG, UPLOAD, UPLOAD_TAG};
 use crate::diagnostics::Code;
 use crate::export::doc::Node;
+use crate::export::runner::{self, Host, Restore, Runner};
 use crate::ir::{self, Expr, Kind, Part, Ref, Type};
 
 /// The steps of `stage`'s actions. `gate` is the step condition of the stage's entry
@@ -153,6 +153,7 @@ fn upload(action: &str, name: &str) -> Node {
 }
 
 /// One action's step (without its `if`).
+#[allow(clippy::match_wildcard_for_single_variants)] // Reason: kinds added later (`aws`) are refused too.
 fn step(
     cx: &mut Cx<'_>,
     stage: &ir::Stage,
@@ -219,7 +220,10 @@ fn step(
             let exclude = globs(cx, a)?;
             let name = a.outputs.first().map_or("src", |o| o.name.as_str());
             m.push(("shell".into(), Node::str("bash")));
-            m.push(("run".into(), Node::Str(runner::dir(Host::GitHub, name, &path, &exclude))));
+            m.push((
+                "run".into(),
+                Node::Str(runner::dir(Host::GitHub, name, &path, &exclude)),
+            ));
         }
         Kind::Wait => {
             let Some(Expr::Duration { secs }) = a.params.get("duration") else {
@@ -227,10 +231,14 @@ fn step(
             };
             m.push(("run".into(), Node::Str(format!("sleep {secs}\n"))));
         }
-        Kind::Pipeline => {
-            return refuse_kind(cx, a, "a nested `pipeline` action");
-        }
         Kind::Approval => return None,
+        _ => {
+            let kind = serde_json::to_value(a.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            return refuse_kind(cx, a, &format!("a `{kind}` action"));
+        }
     }
     Some(m)
 }
