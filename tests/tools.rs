@@ -56,6 +56,14 @@ const NEEDS: &[(&str, &str)] = &[
         "gitlab::the_gitlab_ci_schema_accepts_every_pipeline",
         "check-jsonschema",
     ),
+    (
+        "argo::the_strict_argo_schema_and_our_checks_accept_every_resource",
+        "python3",
+    ),
+    (
+        "argo::the_strict_schema_refuses_a_misspelled_key",
+        "python3",
+    ),
 ];
 
 /// Runs one test of this binary alone, with an empty `PATH`, no `CI` and no

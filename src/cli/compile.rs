@@ -16,7 +16,7 @@ pub(crate) enum Target {
     Github,
     /// GitLab CI: a `.gitlab-ci.yml`.
     Gitlab,
-    /// Argo Workflows (not available yet).
+    /// Argo Workflows: a `Workflow`, or a `CronWorkflow` with schedules.
     Argo,
 }
 
@@ -89,12 +89,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
         OutFormat::CfnYaml | OutFormat::CfnJson | OutFormat::CliJson
     );
     match args.target {
-        Target::Ir | Target::Codepipeline | Target::Github | Target::Gitlab => {}
-        Target::Argo => {
-            return Err(Error::usage(
-                "only `--target ir`, `--target codepipeline`, `--target github` and `--target gitlab` are available in this version of pipec",
-            ));
-        }
+        Target::Ir | Target::Codepipeline | Target::Github | Target::Gitlab | Target::Argo => {}
     }
     if output_format && args.target != Target::Codepipeline {
         return Err(Error::usage(
@@ -165,7 +160,11 @@ pub(crate) fn run(args: &Args) -> Outcome {
             let out = crate::export::gitlab::export(&ir, Some(&map));
             exported(out.map(|o| (o.text, o.warnings)), &map, format, to_stdout)?
         }
-        _ => crate::ir::to_json(&ir),
+        Target::Argo => {
+            let out = crate::export::argo::export(&ir, Some(&map));
+            exported(out.map(|o| (o.text, o.warnings)), &map, format, to_stdout)?
+        }
+        Target::Ir => crate::ir::to_json(&ir),
     };
     match &args.output {
         Some(path) => {

@@ -28,6 +28,9 @@ pub(crate) struct Restore {
 pub(crate) enum Host {
     GitHub,
     GitLab,
+    /// An Argo container: the work folder is `$PIPEC_WORK`, exports go to files read as
+    /// output parameters (`.pipec/x/ACTION__NAME`).
+    Argo,
 }
 
 impl Host {
@@ -36,6 +39,7 @@ impl Host {
         match self {
             Host::GitHub => "GITHUB_WORKSPACE",
             Host::GitLab => "CI_PROJECT_DIR",
+            Host::Argo => "PIPEC_WORK",
         }
     }
 
@@ -43,6 +47,7 @@ impl Host {
         match self {
             Host::GitHub => "GITHUB_RUN_ID",
             Host::GitLab => "CI_PIPELINE_ID",
+            Host::Argo => "PIPEC_WORKFLOW",
         }
     }
 }
@@ -143,6 +148,14 @@ pub(crate) fn runner(r: &Runner) -> String {
         save(&mut s, name, path);
     }
     for e in &r.exports {
+        if r.host == Host::Argo {
+            let _ = writeln!(
+                s,
+                "mkdir -p \"${ws}/.pipec/x\" && printf '%s' \"${{pipec_x[{e}]}}\" > \"${ws}/.pipec/x/{}__{e}\"",
+                r.action
+            );
+            continue;
+        }
         if r.host == Host::GitLab {
             let var = dotenv_name(&r.stage, &r.action, e);
             let _ = writeln!(

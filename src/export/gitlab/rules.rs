@@ -4,113 +4,29 @@
 
 use super::Cx;
 use crate::diagnostics::Code;
-use crate::ir::{self, BinOp, Expr, Ref, TriggerKind, Type};
+use crate::ir::{self, Expr, TriggerKind};
 
-/// A condition known when the pipeline is created.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Cond {
-    True,
-    False,
-    /// A GitLab rules expression.
-    Text(String),
-}
-
-impl Cond {
-    pub(super) fn and(self, other: Cond) -> Cond {
-        match (self, other) {
-            (Cond::False, _) | (_, Cond::False) => Cond::False,
-            (Cond::True, c) | (c, Cond::True) => c,
-            (Cond::Text(a), Cond::Text(b)) => Cond::Text(format!("({a}) && ({b})")),
-        }
-    }
-
-    pub(super) fn or(self, other: Cond) -> Cond {
-        match (self, other) {
-            (Cond::True, _) | (_, Cond::True) => Cond::True,
-            (Cond::False, c) | (c, Cond::False) => c,
-            (Cond::Text(a), Cond::Text(b)) => Cond::Text(format!("({a}) || ({b})")),
-        }
-    }
-}
+pub(super) use crate::export::cond::Cond;
+use crate::export::cond::Dialect;
 
 /// The variable of a param.
 pub(super) fn param_var(name: &str) -> String {
     format!("PIPEC_PARAM_{name}")
 }
 
-/// A GitLab string literal (double quotes; `None` where it would need escapes).
-fn lit(s: &str) -> Option<String> {
-    (!s.contains(['"', '\\', '$'])).then(|| format!("\"{s}\""))
-}
-
 /// `e` (negated with `neg`) as a rules expression, or `None` after an `E0502`.
 pub(super) fn cond(cx: &mut Cx<'_>, e: &Expr, neg: bool, at: ir::Span) -> Option<Cond> {
-    match e {
-        Expr::Bool { value } => Some(if *value == neg {
-            Cond::False
-        } else {
-            Cond::True
-        }),
-        Expr::Not { operand } => cond(cx, operand, !neg, at),
-        Expr::Binary {
-            op: op @ (BinOp::And | BinOp::Or),
-            lhs,
-            rhs,
-        } => {
-            let is_and = *op == BinOp::And;
-            let l = cond(cx, lhs, neg, at);
-            let r = cond(cx, rhs, neg, at);
-            let (l, r) = (l?, r?);
-            // De Morgan under a negation.
-            Some(if is_and == neg { l.or(r) } else { l.and(r) })
-        }
-        Expr::Ref(Ref::Param { name }) if matches!(cx.param_type(name), Some(Type::Bool)) => {
-            let op = if neg { "!=" } else { "==" };
-            Some(Cond::Text(format!("${} {op} \"true\"", param_var(name))))
-        }
-        Expr::Binary { op, lhs, rhs } if matches!(op, BinOp::Eq | BinOp::Ne) => {
-            let (name, value) = match (&**lhs, &**rhs) {
-                (Expr::Ref(Ref::Param { name }), v) | (v, Expr::Ref(Ref::Param { name })) => {
-                    (name, constant(v))
-                }
-                _ => return cant(cx, at),
-            };
-            let Some(value) = value.as_deref().and_then(lit) else {
-                return cant(cx, at);
-            };
-            let eq = (*op == BinOp::Eq) != neg;
-            let op = if eq { "==" } else { "!=" };
-            Some(Cond::Text(format!("${} {op} {value}", param_var(name))))
-        }
-        Expr::Binary {
-            op: BinOp::In,
-            lhs,
-            rhs,
-        } => {
-            let (Expr::Ref(Ref::Param { name }), Expr::List { items }) = (&**lhs, &**rhs) else {
-                return cant(cx, at);
-            };
-            let mut out = if neg { Cond::True } else { Cond::False };
-            for i in items {
-                let Some(v) = constant(i).as_deref().and_then(lit) else {
-                    return cant(cx, at);
-                };
-                let op = if neg { "!=" } else { "==" };
-                let one = Cond::Text(format!("${} {op} {v}", param_var(name)));
-                out = if neg { out.and(one) } else { out.or(one) };
-            }
-            Some(out)
-        }
-        _ => cant(cx, at),
-    }
-}
-
-fn constant(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Str { value } => Some(value.clone()),
-        Expr::Int { value } => Some(value.to_string()),
-        Expr::Bool { value } => Some(value.to_string()),
-        _ => None,
+    let ir = cx.ir;
+    let ty = |name: &str| {
+        ir.pipeline
+            .params
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.ty.clone())
+    };
+    match crate::export::cond::cond(e, neg, Dialect::GitLab, &ty) {
+        Some(c) => Some(c),
+        None => cant(cx, at),
     }
 }
 
