@@ -78,6 +78,8 @@ pub enum PipelineItem {
     /// `mode X`; the span covers the item, the second one the value.
     Mode(Mode, Span, Span),
     Timeout(DurationLit, Span),
+    /// `image "NAME"`: the default image of the pipeline's `sh` actions.
+    Image(StrLit, Span),
     Param(Param),
     Secret(SecretDecl),
     Trigger(Trigger),
@@ -88,7 +90,9 @@ pub enum PipelineItem {
 impl PipelineItem {
     pub fn span(&self) -> Span {
         match self {
-            PipelineItem::Mode(_, s, _) | PipelineItem::Timeout(_, s) => *s,
+            PipelineItem::Mode(_, s, _)
+            | PipelineItem::Timeout(_, s)
+            | PipelineItem::Image(_, s) => *s,
             PipelineItem::Param(p) => p.span,
             PipelineItem::Secret(s) => s.span,
             PipelineItem::Trigger(t) => t.span,

@@ -752,6 +752,30 @@ pub fn reference(quote: Quote, words: &str, bare: &str, many: bool) -> Option<St
     })
 }
 
+/// The script of a `git` action, run in an empty workspace: clones `$PIPEC_GIT_REPO`,
+/// checks out `$PIPEC_GIT_REF` and exports `commit` and `branch` (its values come from the
+/// environment only). The runtime and the exporters run it.
+pub const GIT_CHECKOUT: &str = r#"set -eu
+git clone --quiet --no-hardlinks -- "$PIPEC_GIT_REPO" .
+branch=
+if [ "$PIPEC_GIT_REF" = HEAD ]; then
+  branch=$(git symbolic-ref --quiet --short HEAD || true)
+else
+  commit=$(git rev-parse --verify --quiet "$PIPEC_GIT_REF^{commit}" \
+    || git rev-parse --verify --quiet "origin/$PIPEC_GIT_REF^{commit}" || true)
+  if [ -z "$commit" ]; then
+    echo "pipec: \`$PIPEC_GIT_REF\` is not a branch, tag or commit of $PIPEC_GIT_REPO" >&2
+    exit 1
+  fi
+  git -c advice.detachedHead=false checkout --quiet --detach "$commit"
+  if git show-ref --verify --quiet "refs/remotes/origin/$PIPEC_GIT_REF"; then
+    branch=$PIPEC_GIT_REF
+  fi
+fi
+printf 'commit=%s\nbranch=%s\n' "$(git rev-parse HEAD)" "$branch" >> "$PIPEC_OUTPUT"
+rm -rf .git
+"#;
+
 /// Quotes one word for a POSIX shell: the result is always exactly one word.
 pub fn quote_word(word: &str) -> String {
     if !word.is_empty()

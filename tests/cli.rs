@@ -272,12 +272,11 @@ fn compile_allows_params_without_default_and_bakes_given_values() {
 }
 
 #[test]
-fn compile_other_targets_are_a_clear_usage_error() {
+fn compile_target_argo_writes_a_workflow() {
     Test::new()
-        .file("app.pipe", CLEAN)
-        .args(["compile", "app.pipe", "--target", "github"])
-        .status(2)
-        .stderr_contains("only `--target ir`")
+        .file("app.pipe", "pipeline app {\n  mode parallel\n  stage build {\n    action make: sh { run = \"make\" }\n  }\n}\n")
+        .args(["compile", "app.pipe", "--target", "argo"])
+        .stdout_contains("kind: Workflow")
         .run();
 }
 

@@ -88,7 +88,7 @@ pub(crate) fn is_example(stem: &str) -> bool {
 }
 
 /// The files of `examples/` that hold a pipeline (the library holds templates only).
-fn example_files() -> Vec<PathBuf> {
+pub(crate) fn example_files() -> Vec<PathBuf> {
     pipe_files("examples")
         .into_iter()
         .filter(|p| !p.starts_with("examples/lib"))
@@ -183,7 +183,7 @@ fn output_is_deterministic() {
 
 /// A program of the validators' virtual environment (`PIPEC_EXPORT_VENV`, else
 /// `TARGET/export-venv`, as `.ci/run` makes it), else on `PATH`.
-fn venv_program(program: &str) -> Option<PathBuf> {
+pub(crate) fn venv_program(program: &str) -> Option<PathBuf> {
     let venv = match std::env::var_os("PIPEC_EXPORT_VENV") {
         Some(v) => Some(PathBuf::from(v)),
         None => std::env::current_exe()
@@ -562,7 +562,7 @@ fn cli_json_on_stdout_is_a_create_pipeline_input() {
 /// A generated pipeline: stages of `sh`, `approval` and `wait` actions with artifacts,
 /// exports, params, conditions, failure policies, transitions and triggers, chosen by
 /// `choices` (most check clean; those that do not are skipped).
-fn generated(choices: &[u8]) -> String {
+pub(crate) fn generated(choices: &[u8]) -> String {
     let pick = |i: usize, n: u8| choices.get(i).copied().unwrap_or(0) % n;
     let mut s = String::from("pipeline gen {\n");
     s.push_str(["", "  mode queued\n", "  mode parallel\n"][usize::from(pick(0, 3))]);

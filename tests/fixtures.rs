@@ -131,6 +131,30 @@ fn no_unreferenced_snapshots() {
             || name
                 .strip_prefix("integration__codepipeline__every_example_compiles_or_fails_with_its_documented_codes@")
                 .and_then(|n| n.strip_suffix(".snap"))
+                .is_some_and(crate::codepipeline::is_example)
+            || name
+                .strip_prefix("integration__github__run_fixture@")
+                .and_then(|n| n.strip_suffix(".snap"))
+                .is_some_and(|f| Path::new("tests/fixtures/github").join(f).is_file())
+            || name
+                .strip_prefix("integration__argo__run_fixture@")
+                .and_then(|n| n.strip_suffix(".snap"))
+                .is_some_and(|f| Path::new("tests/fixtures/argo").join(f).is_file())
+            || name
+                .strip_prefix("integration__argo__every_example_compiles_or_fails_with_its_documented_codes@")
+                .and_then(|n| n.strip_suffix(".snap"))
+                .is_some_and(crate::codepipeline::is_example)
+            || name
+                .strip_prefix("integration__gitlab__run_fixture@")
+                .and_then(|n| n.strip_suffix(".snap"))
+                .is_some_and(|f| Path::new("tests/fixtures/gitlab").join(f).is_file())
+            || name
+                .strip_prefix("integration__gitlab__every_example_compiles_or_fails_with_its_documented_codes@")
+                .and_then(|n| n.strip_suffix(".snap"))
+                .is_some_and(crate::codepipeline::is_example)
+            || name
+                .strip_prefix("integration__github__every_example_compiles_or_fails_with_its_documented_codes@")
+                .and_then(|n| n.strip_suffix(".snap"))
                 .is_some_and(crate::codepipeline::is_example);
         assert!(
             known,

@@ -1,8 +1,10 @@
 //! All integration tests, in one binary (`autotests = false`): see tests/README.md.
 #![allow(clippy::disallowed_methods, clippy::print_stdout)] // Reason: tests read fixtures and spawn pipec.
 
+mod argo;
 mod cli;
 mod codepipeline;
+mod containers;
 mod durable;
 mod examples;
 mod explain;
@@ -11,6 +13,8 @@ mod fixtures;
 mod fmt;
 mod fuzz;
 mod fuzz_regressions;
+mod github;
+mod gitlab;
 mod graph;
 mod lsp;
 mod lsp_client;

@@ -85,7 +85,7 @@ pub(crate) fn skip_or_fail(what: &str, how: &str) -> bool {
 }
 
 /// Whether an executable file named `program` is in one of `PATH`'s folders.
-fn on_path(program: &str) -> bool {
+pub(crate) fn on_path(program: &str) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path).any(|dir| {

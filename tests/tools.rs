@@ -44,6 +44,26 @@ const NEEDS: &[(&str, &str)] = &[
         "codepipeline::botocore_accepts_every_create_pipeline_input",
         "python3",
     ),
+    (
+        "github::actionlint_with_shellcheck_accepts_every_workflow",
+        "shellcheck",
+    ),
+    (
+        "github::the_github_workflow_schema_accepts_every_workflow",
+        "check-jsonschema",
+    ),
+    (
+        "gitlab::the_gitlab_ci_schema_accepts_every_pipeline",
+        "check-jsonschema",
+    ),
+    (
+        "argo::the_strict_argo_schema_and_our_checks_accept_every_resource",
+        "python3",
+    ),
+    (
+        "argo::the_strict_schema_refuses_a_misspelled_key",
+        "python3",
+    ),
 ];
 
 /// Runs one test of this binary alone, with an empty `PATH`, no `CI` and no

@@ -88,6 +88,7 @@ impl Checker<'_> {
                 NameRef::Param(..) => None,
             })
             .collect();
+        let image = self.image(kind, parts.image.take());
         let timeout = parts.timeout.as_ref().and_then(|(e, span)| match e {
             ir::Expr::Duration { secs } => Some((*secs, *span)),
             _ => None,
@@ -115,6 +116,36 @@ impl Checker<'_> {
                 backoff_secs: 0,
             }),
             when: std::mem::take(&mut parts.when),
+            image,
+        }
+    }
+
+    /// An action's container image: its own (only `sh` actions run in one: E0203 on any
+    /// other kind), else the pipeline's `image` for an `sh` action.
+    fn image(
+        &mut self,
+        kind: Option<Kind>,
+        own: Option<(String, crate::source::Span)>,
+    ) -> Option<String> {
+        match (kind, own) {
+            (Some(Kind::Sh) | None, Some((name, _))) => Some(name),
+            (Some(k), Some((_, span))) => {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0203,
+                        format!(
+                            "attribute `image` does not apply to kind `{}`",
+                            super::kinds::kind_name(k)
+                        ),
+                        span,
+                        "only `sh` actions run in an image",
+                    )
+                    .help("remove `image`, or run the commands in an `sh` action"),
+                );
+                None
+            }
+            (Some(Kind::Sh), None) => self.default_image.clone(),
+            (_, None) => None,
         }
     }
 
@@ -320,6 +351,11 @@ impl Checker<'_> {
                 body.when.as_ref().map(sub)
             },
             category: call.category.or(body.category),
+            image: if set("image") {
+                call.image.clone()
+            } else {
+                body.image.clone()
+            },
             set: call.set.clone(),
         }
     }

@@ -35,6 +35,8 @@ pub(crate) struct Parts {
     pub retry_param: Option<String>,
     pub when: Option<ir::Expr>,
     pub category: Option<ir::Category>,
+    /// `image = "NAME"` (a plain string) and where it is set.
+    pub image: Option<(String, Span)>,
     /// Common attributes that were set (for call-site override).
     pub set: Vec<String>,
 }
@@ -369,6 +371,11 @@ impl Checker<'_> {
                 parts.timeout = Some((x, a.value.span()));
             }
             "retry" => parts.retry = self.retry(a, ctx, &mut parts.retry_param),
+            "image" => {
+                if let Some(name) = self.plain_string(a, ctx) {
+                    parts.image = Some((name, a.name.span));
+                }
+            }
             "when" => {
                 if let AttrValue::Expr(e) = &a.value {
                     parts.when = Some(self.condition_expr(e, ctx, "`when`"));

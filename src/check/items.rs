@@ -6,6 +6,7 @@ use super::{Checker, ParamModel, SecretModel, Site};
 use crate::ast::{self, AttrValue, ExprKind};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{self};
+use crate::source::Span;
 
 impl Checker<'_> {
     pub(super) fn declare_param(&mut self, p: &ast::Param) {
@@ -258,6 +259,42 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    /// The pipeline's `image "NAME"`, set at most once (E0202).
+    pub(super) fn pipeline_image(&mut self, items: &[ast::PipelineItem]) -> Option<String> {
+        let mut first: Option<(Span, Option<String>)> = None;
+        for item in items {
+            let ast::PipelineItem::Image(name, span) = item else {
+                continue;
+            };
+            if let Some((at, _)) = &first {
+                self.report(
+                    Diagnostic::new(Code::E0202, "`image` is set twice", *span, "set again here")
+                        .label(*at, "first set here"),
+                );
+                continue;
+            }
+            first = Some((*span, self.plain_image(name)));
+        }
+        first.and_then(|(_, image)| image)
+    }
+
+    /// An `image "NAME"`: a plain string (E0301 otherwise).
+    fn plain_image(&mut self, name: &ast::StrLit) -> Option<String> {
+        let plain = name.as_plain();
+        if plain.is_none() {
+            self.report(
+                Diagnostic::new(
+                    Code::E0301,
+                    "expected a plain string, without `${…}`",
+                    name.span,
+                    "interpolated",
+                )
+                .note("an image is fixed before any run starts, so it cannot refer to run values"),
+            );
+        }
+        plain
     }
 
     /// Where a plain string is required (trigger filters, cron, time zones, reasons):

@@ -10,7 +10,7 @@ use super::types::Ty;
 /// The attributes every action accepts (LANGUAGE.md §5).
 pub(crate) const COMMON: &[&str] = &[
     "after", "input", "inputs", "output", "outputs", "exports", "env", "timeout", "retry", "when",
-    "category",
+    "category", "image",
 ];
 
 pub(crate) const KINDS: &[&str] = &["sh", "dir", "git", "approval", "wait", "pipeline"];

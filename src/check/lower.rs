@@ -63,6 +63,7 @@ pub(crate) fn action(map: &SourceMap, a: &ActionModel) -> Action {
             .or((a.kind == ir::Kind::Approval).then_some(7 * 86_400)),
         retry: a.retry,
         when: a.when.clone(),
+        image: a.image.clone(),
     }
 }
 

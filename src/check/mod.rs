@@ -264,6 +264,8 @@ pub struct ActionModel {
     pub timeout: Option<(u64, Span)>,
     pub retry: ir::Retry,
     pub when: Option<ir::Expr>,
+    /// The container image (its own, else the pipeline's for `sh`).
+    pub image: Option<String>,
 }
 
 /// A template parameter: its name, type and default.
@@ -374,6 +376,8 @@ pub struct Checker<'a> {
     resolutions: Option<Vec<Resolution>>,
     /// The template of the root file whose body is being checked.
     template: Option<String>,
+    /// The pipeline's `image`: the image of its `sh` actions that set none.
+    default_image: Option<String>,
 }
 
 /// What a check keeps besides its diagnostics.
@@ -485,6 +489,7 @@ impl<'a> Checker<'a> {
             suggester: Suggester::new(),
             resolutions: wants.resolutions.then(Vec::new),
             template: None,
+            default_image: None,
         };
         checker.sink.extend(diagnostics);
         let model = checker.check_file(root, file, stages)?;

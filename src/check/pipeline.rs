@@ -53,6 +53,7 @@ impl Checker<'_> {
                 true
             }
         };
+        self.default_image = self.pipeline_image(&p.items);
         // Declarations first, so that every expression can refer to any of them.
         for item in &p.items {
             match item {
@@ -73,7 +74,8 @@ impl Checker<'_> {
                 ast::PipelineItem::Secret(sec) => self.declare_secret(sec),
                 ast::PipelineItem::Stage(_)
                 | ast::PipelineItem::Trigger(_)
-                | ast::PipelineItem::Transition(_) => {}
+                | ast::PipelineItem::Transition(_)
+                | ast::PipelineItem::Image(..) => {}
             }
         }
         for item in &p.items {
@@ -252,6 +254,7 @@ impl Checker<'_> {
                     backoff_secs: 0,
                 },
                 when: None,
+                image: None,
             });
         }
         self.stages.push(stage);

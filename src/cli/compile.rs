@@ -12,11 +12,11 @@ pub(crate) enum Target {
     Ir,
     /// AWS `CodePipeline` (V2): a CloudFormation template, or `create-pipeline` input.
     Codepipeline,
-    /// GitHub Actions (not available yet).
+    /// GitHub Actions: a workflow (`.github/workflows/NAME.yml`).
     Github,
-    /// GitLab CI (not available yet).
+    /// GitLab CI: a `.gitlab-ci.yml`.
     Gitlab,
-    /// Argo Workflows (not available yet).
+    /// Argo Workflows: a `Workflow`, or a `CronWorkflow` with schedules.
     Argo,
 }
 
@@ -59,7 +59,7 @@ impl OutFormat {
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  pipec compile app.pipe                    IR to stdout\n  pipec compile app.pipe -o app.ir.json\n  pipec compile app.pipe --param env=prod   bake a param value in as its default\n  pipec compile app.pipe --target codepipeline -o app.cfn.yaml\n  pipec compile app.pipe --target codepipeline --format cli-json\n  pipec compile app.pipe --target codepipeline --create-role\n\nExit status: 0 written, 1 the file has errors (or a construct the target cannot express), 2 unreadable input or unwritable output."
+    after_help = "Examples:\n  pipec compile app.pipe                    IR to stdout\n  pipec compile app.pipe -o app.ir.json\n  pipec compile app.pipe --param env=prod   bake a param value in as its default\n  pipec compile app.pipe --target codepipeline -o app.cfn.yaml\n  pipec compile app.pipe --target codepipeline --format cli-json\n  pipec compile app.pipe --target codepipeline --create-role\n  pipec compile app.pipe --target github -o .github/workflows/app.yml\n\nExit status: 0 written, 1 the file has errors (or a construct the target cannot express), 2 unreadable input or unwritable output."
 )]
 pub(crate) struct Args {
     /// The `.pipe` file.
@@ -89,12 +89,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
         OutFormat::CfnYaml | OutFormat::CfnJson | OutFormat::CliJson
     );
     match args.target {
-        Target::Ir | Target::Codepipeline => {}
-        Target::Github | Target::Gitlab | Target::Argo => {
-            return Err(Error::usage(
-                "only `--target ir` and `--target codepipeline` are available in this version of pipec",
-            ));
-        }
+        Target::Ir | Target::Codepipeline | Target::Github | Target::Gitlab | Target::Argo => {}
     }
     if output_format && args.target != Target::Codepipeline {
         return Err(Error::usage(
@@ -155,10 +150,21 @@ pub(crate) fn run(args: &Args) -> Outcome {
             }
         }
     }
-    let json = if args.target == Target::Codepipeline {
-        export(args, &map, &ir, format, to_stdout)?
-    } else {
-        crate::ir::to_json(&ir)
+    let json = match args.target {
+        Target::Codepipeline => export(args, &map, &ir, format, to_stdout)?,
+        Target::Github => {
+            let out = crate::export::github::export(&ir, Some(&map));
+            exported(out.map(|o| (o.text, o.warnings)), &map, format, to_stdout)?
+        }
+        Target::Gitlab => {
+            let out = crate::export::gitlab::export(&ir, Some(&map));
+            exported(out.map(|o| (o.text, o.warnings)), &map, format, to_stdout)?
+        }
+        Target::Argo => {
+            let out = crate::export::argo::export(&ir, Some(&map));
+            exported(out.map(|o| (o.text, o.warnings)), &map, format, to_stdout)?
+        }
+        Target::Ir => crate::ir::to_json(&ir),
     };
     match &args.output {
         Some(path) => {
@@ -168,6 +174,28 @@ pub(crate) fn run(args: &Args) -> Outcome {
         None => println!("{json}"),
     }
     Ok(super::exit::OK)
+}
+
+/// An exporter's text (its warnings printed), or the diagnostics' error.
+fn exported(
+    out: Result<(String, Vec<crate::diagnostics::Diagnostic>), Vec<crate::diagnostics::Diagnostic>>,
+    map: &SourceMap,
+    format: Format,
+    to_stdout: bool,
+) -> Result<String, Error> {
+    match out {
+        Ok((mut text, warnings)) => {
+            if !warnings.is_empty() {
+                print_report_to(map, 1, &warnings, format, to_stdout);
+            }
+            text.truncate(text.trim_end().len());
+            Ok(text)
+        }
+        Err(diags) => {
+            print_report_to(map, 1, &diags, format, to_stdout);
+            Err(Error::diagnosed())
+        }
+    }
 }
 
 /// The `--target codepipeline` output (its warnings printed), or the diagnostics' error.

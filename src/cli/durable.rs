@@ -22,6 +22,9 @@ pub(crate) struct Common {
     /// Stream every action's output live.
     #[arg(long, short = 'v')]
     verbose: bool,
+    /// Run actions that have an `image` in containers (as `pipec run --containers`).
+    #[arg(long, env = "PIPEC_CONTAINERS", value_enum, num_args = 0..=1, default_missing_value = "auto", value_name = "RUNTIME")]
+    containers: Option<super::containers::Choice>,
 }
 
 /// Continue a held or interrupted run.
@@ -270,6 +273,7 @@ pub(crate) fn go_on(
         file,
         jobs: common.jobs,
         verbose: common.verbose,
+        containers: super::containers::resolve(common.containers, &ir)?,
         start: &start,
         history,
         run_id: &id,
@@ -327,6 +331,7 @@ pub(crate) fn rollback(args: &RollbackArgs) -> Outcome {
         source: Some(&source),
     };
     let params = serde_json::to_value(&rec.params).unwrap_or_default();
+    let containers = super::containers::resolve(args.common.containers, &ir)?;
     let id = match history.start_run(&ir, &params, &snapshot) {
         Ok(id) => id,
         Err(e) => return Err(Error::usage(e)),
@@ -342,6 +347,7 @@ pub(crate) fn rollback(args: &RollbackArgs) -> Outcome {
         file,
         jobs: args.common.jobs,
         verbose: args.common.verbose,
+        containers,
         start: &start,
         history: &history,
         run_id: &id,

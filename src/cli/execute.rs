@@ -24,6 +24,7 @@ pub(crate) fn run(
     ir: &Ir,
     values: &BTreeMap<String, Value>,
     facts: &RunFacts,
+    containers: &crate::runtime::container::Containers,
 ) -> Outcome {
     let base = args
         .file
@@ -55,6 +56,7 @@ pub(crate) fn run(
         file: args.file.clone(),
         jobs: args.jobs,
         verbose: args.verbose,
+        containers: containers.clone(),
         start: &Start::Fresh,
         history: &history,
         run_id: &run_id,
@@ -91,6 +93,8 @@ pub(crate) struct Drive<'a> {
     pub(crate) secrets: &'a BTreeMap<String, String>,
     /// The first line shown.
     pub(crate) headline: String,
+    /// `--containers`: where actions with an image run.
+    pub(crate) containers: crate::runtime::container::Containers,
 }
 
 /// Runs a recorded run in this process, showing its progress; returns the exit code.
@@ -110,6 +114,7 @@ pub(crate) fn drive(d: &Drive<'_>) -> Outcome {
         inherited: Inherited::default(),
         clock: &jiff::Timestamp::now,
         runner: &Processes,
+        containers: d.containers.clone(),
     };
     let masks = crate::runtime::exec::masks(&secrets.values().cloned().collect::<Vec<_>>());
     let view = View::new(masks.clone());

@@ -9,6 +9,7 @@
 
 mod check;
 mod compile;
+mod containers;
 mod decisions;
 mod durable;
 mod error;

@@ -80,6 +80,10 @@ pub(crate) struct Args {
     /// always in the action's log: `pipec logs RUN`).
     #[arg(long, short = 'v')]
     pub(crate) verbose: bool,
+    /// Run each `sh` action that has an `image` in a container of it, with podman or docker
+    /// (`auto`, the default: podman, else docker). Without it, actions run on this machine.
+    #[arg(long, env = "PIPEC_CONTAINERS", value_enum, num_args = 0..=1, default_missing_value = "auto", value_name = "RUNTIME")]
+    pub(crate) containers: Option<super::containers::Choice>,
 }
 
 pub(crate) fn run(args: &Args) -> Outcome {
@@ -109,7 +113,8 @@ pub(crate) fn run(args: &Args) -> Outcome {
         print!("{}", render(&ir, &plan(&ir, &values, &facts)));
         return Ok(super::exit::OK);
     }
-    super::execute::run(args, &ir, &values, &facts)
+    let containers = super::containers::resolve(args.containers, &ir)?;
+    super::execute::run(args, &ir, &values, &facts, &containers)
 }
 
 /// A pipeline file's IR: a `.pipe` file checked (its diagnostics shown), or compiled IR JSON

@@ -99,6 +99,11 @@ pub(crate) fn common(name: &str) -> Option<(&'static str, &'static str)> {
             "Re-runs after a failed attempt, 0..10.",
         ),
         "when" => ("bool", "Skip this action when false."),
+        "image" => (
+            "string",
+            "The container image of an `sh` action (`pipec run --containers`, and the \
+             export targets); the pipeline's `image` is the default.",
+        ),
         "category" => (
             "source | build | test | deploy | approval | invoke",
             "What the action is, for the run view; defaults from the kind.",
@@ -147,6 +152,7 @@ pub(crate) const PIPELINE_KEYWORDS: &[(&str, &str)] = &[
     ),
     ("mode", "mode superseded|queued|parallel"),
     ("timeout", "timeout DURATION"),
+    ("image", "image \"NAME\""),
 ];
 
 pub(crate) const STAGE_KEYWORDS: &[(&str, &str)] = &[

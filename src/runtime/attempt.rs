@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::container::{self, Container, Containers};
 use super::eval::{
     EvalError, Script, Value, eval, is_posix_shell, refuse_interpolation, render_script,
 };
@@ -470,6 +471,7 @@ pub(super) fn prepare(
                     crate::paths::normalize(&workspace.join(i.restored_at())),
                 ));
             }
+            let container = container_of(run, a, label, attempt, outputs_file)?;
             Ok(Prepared::Shell(Box::new(Attempt {
                 shell,
                 script: script.text,
@@ -486,6 +488,7 @@ pub(super) fn prepare(
                 secrets: run.options.inherited.secrets_with(scope.secrets),
                 echo: echo.cloned(),
                 workspace: workspace.to_path_buf(),
+                container,
             })))
         };
     match a.kind {
@@ -566,6 +569,30 @@ pub(super) fn prepare(
     }
 }
 
+/// Where an `sh` attempt runs with `--containers`: in its image, or nowhere (no image, no
+/// `--containers`); an error when it has an image and no runtime was found.
+fn container_of(
+    run: &Run<'_>,
+    a: &Action,
+    label: &str,
+    attempt: u32,
+    outputs_file: &Path,
+) -> Result<Option<Container>, String> {
+    match (&run.options.containers, &a.image) {
+        (Containers::Missing, Some(image)) => Err(format!(
+            "it runs in image `{image}`, but no container runtime (podman or docker) was found"
+        )),
+        (Containers::On(runtime), Some(image)) => Ok(Some(Container {
+            runtime: runtime.clone(),
+            image: image.clone(),
+            name: container::name(run.run_id, label, attempt),
+            output: outputs_file.to_path_buf(),
+            pipeline_dir: Some(PathBuf::from(pipeline_dir(&run.options.base()))),
+        })),
+        _ => Ok(None),
+    }
+}
+
 /// The absolute path of the pipeline file's folder (`run x.pipe`: its parent is "", the
 /// current folder).
 fn pipeline_dir(base: &Path) -> String {
@@ -584,28 +611,8 @@ fn pipeline_dir(base: &Path) -> String {
 /// `branch`, and leave only the files (no `.git`: the checkout is the artifact). Every
 /// value is one quoted word.
 pub(super) fn git_script(repo: &str, reference: &str) -> Script {
-    const TEXT: &str = r#"set -eu
-git clone --quiet --no-hardlinks -- "$PIPEC_GIT_REPO" .
-branch=
-if [ "$PIPEC_GIT_REF" = HEAD ]; then
-  branch=$(git symbolic-ref --quiet --short HEAD || true)
-else
-  commit=$(git rev-parse --verify --quiet "$PIPEC_GIT_REF^{commit}" \
-    || git rev-parse --verify --quiet "origin/$PIPEC_GIT_REF^{commit}" || true)
-  if [ -z "$commit" ]; then
-    echo "pipec: \`$PIPEC_GIT_REF\` is not a branch, tag or commit of $PIPEC_GIT_REPO" >&2
-    exit 1
-  fi
-  git -c advice.detachedHead=false checkout --quiet --detach "$commit"
-  if git show-ref --verify --quiet "refs/remotes/origin/$PIPEC_GIT_REF"; then
-    branch=$PIPEC_GIT_REF
-  fi
-fi
-printf 'commit=%s\nbranch=%s\n' "$(git rev-parse HEAD)" "$branch" >> "$PIPEC_OUTPUT"
-rm -rf .git
-"#;
     Script {
-        text: TEXT.to_string(),
+        text: crate::shell::GIT_CHECKOUT.to_string(),
         args: vec![
             ("PIPEC_GIT_REPO".into(), repo.to_string()),
             ("PIPEC_GIT_REF".into(), reference.to_string()),

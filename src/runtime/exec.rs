@@ -47,6 +47,8 @@ pub struct Attempt {
     pub echo: Option<Echo>,
     /// The workspace: `workdir` must be inside it (also through symbolic links).
     pub workspace: PathBuf,
+    /// Run in this container (`pipec run --containers` and an action with an image).
+    pub container: Option<super::container::Container>,
 }
 
 /// Where `--verbose` output lines go, with the label they are shown under.
@@ -252,7 +254,11 @@ fn command(attempt: &Attempt, direct: Option<&[String]>) -> tokio::process::Comm
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| std::ffi::OsString::from(v))
         .or_else(|| std::env::var_os("PATH"));
-    let mut cmd = if let Some(argv) = direct {
+    let mut cmd = if let Some(c) = &attempt.container {
+        let mut cmd = tokio::process::Command::new(&c.runtime.program);
+        cmd.args(super::container::args(c, attempt));
+        cmd
+    } else if let Some(argv) = direct {
         let mut cmd = tokio::process::Command::new(find_program(&argv[0], path_var.as_deref()));
         cmd.args(&argv[1..]);
         // The shell would have set it.
@@ -322,13 +328,36 @@ fn not_started(attempt: &Attempt, program: &str, e: &std::io::Error, mut sink: L
     code
 }
 
-/// Runs one attempt to its end.
+/// Kills what is left of the group of an attempt that was stopped, or that left processes
+/// behind (and removes a stopped attempt's container); returns the processes adopted.
+async fn end_group(attempt: &Attempt, exited: bool, pgid: Option<u32>) -> Vec<i32> {
+    let adopted = adopted();
+    if !exited || !ADOPTING.load(Ordering::Relaxed) || !adopted.is_empty() {
+        kill_group(pgid, nix::sys::signal::Signal::SIGKILL);
+    }
+    if let (false, Some(c)) = (exited, &attempt.container) {
+        super::container::remove(c).await;
+    }
+    adopted
+}
+
+/// The words of a script run without the shell ([`direct_argv`]); none in a container
+/// (whose output file is created first, to be mounted).
+fn direct_or_container(attempt: &Attempt) -> std::io::Result<Option<Vec<String>>> {
+    match &attempt.container {
+        Some(c) => super::container::prepare(c).map(|()| None),
+        None => Ok(direct_argv(&attempt.shell, &attempt.script)),
+    }
+}
+
+/// Runs one attempt to its end (a stopped container is removed: the runtime's client was
+/// signalled, but the container may outlive it).
 pub async fn run(
     attempt: &Attempt,
     stop: &tokio::sync::watch::Receiver<u8>,
 ) -> std::io::Result<Ran> {
     check_workdir(attempt)?;
-    let direct = direct_argv(&attempt.shell, &attempt.script);
+    let direct = direct_or_container(attempt)?;
     let (reader, writer) = std::io::pipe()?;
     let mut cmd = command(attempt, direct.as_deref());
     cmd.stdin(Stdio::null())
@@ -418,10 +447,7 @@ pub async fn run(
     // and those that left it (adopted by this process, found by their environment). As the
     // subreaper, pipec has adopted every descendant still alive once the shell has ended:
     // none (the usual case) means nothing is left to end.
-    let adopted = adopted();
-    if !exited || !ADOPTING.load(Ordering::Relaxed) || !adopted.is_empty() {
-        kill_group(pgid, nix::sys::signal::Signal::SIGKILL);
-    }
+    let adopted = end_group(attempt, exited, pgid).await;
     let marks = attempt_marks(attempt);
     if !marks.is_empty() && !adopted.is_empty() {
         sweep_among(&adopted, &marks);

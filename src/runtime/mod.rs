@@ -12,10 +12,12 @@
 //! `$PIPEC_OUTPUT`. [`holds`] records what people decide about runs (approvals, transition
 //! and condition overrides, stop requests), [`locks`] the stage locks of the execution modes,
 //! and [`settle`] applies a rejection or a passed approval timeout to a run no process runs.
+//! [`container`] runs an attempt in its image (`pipec run --containers`).
 
 pub mod artifacts;
 mod attempt;
 pub mod bounded;
+pub mod container;
 pub mod error;
 pub mod eval;
 pub mod exec;

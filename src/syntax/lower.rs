@@ -221,6 +221,10 @@ impl<'s> Lowerer<'s> {
                 PipelineItem::Mode(mode, span, vspan)
             }
             Rule::timeout_item => PipelineItem::Timeout(self.timeout_value(p), span),
+            Rule::image_item => {
+                let s = p.into_inner().nth(1).expect("grammar: image name");
+                PipelineItem::Image(self.string(s), span)
+            }
             Rule::param_item => {
                 let doc = self.doc_above(span.start as usize);
                 let mut inner = p.into_inner().skip(1);

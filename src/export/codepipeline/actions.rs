@@ -452,12 +452,17 @@ fn project(
     minutes: u64,
 ) -> String {
     let spec = buildspec::buildspec(runner);
-    let image = cx.param(
-        "BuildImage",
-        "The CodeBuild image of the generated projects (bash, coreutils, python3, the AWS CLI)"
-            .into(),
-        Some("aws/codebuild/standard:7.0"),
-    );
+    // The action's own image (from a registry CodeBuild can pull; the runner needs bash),
+    // else the template's.
+    let image = match &a.image {
+        Some(name) => Node::str(name),
+        None => cx.param(
+            "BuildImage",
+            "The CodeBuild image of the generated projects (bash, coreutils, python3, the AWS CLI)"
+                .into(),
+            Some("aws/codebuild/standard:7.0"),
+        ),
+    };
     let role = super::template::build_role(cx);
     let pipeline_name = Node::Ref("PipelineName".into());
     let mut env_vars = vec![Node::map([
@@ -580,6 +585,7 @@ pub(super) fn window_wait(
             backoff_secs: 0,
         },
         when: None,
+        image: None,
     };
     if stage.actions.iter().any(|a| a.name == waiter.name) {
         let at = cx.head(stage.span);

@@ -21,6 +21,7 @@ fn attempt(dir: &std::path::Path, script: &str) -> Attempt {
         secrets: vec![],
         echo: None,
         workspace: dir.to_path_buf(),
+        container: None,
     }
 }
 

@@ -141,6 +141,8 @@ pub struct Options<'a> {
     pub clock: &'a dyn Fn() -> jiff::Timestamp,
     /// What carries out attempts: [`Processes`] (tests pass a scripted one).
     pub runner: &'a dyn Runner,
+    /// `--containers`: whether actions with an image run in it, and by what runtime.
+    pub containers: crate::runtime::container::Containers,
 }
 
 impl Options<'_> {

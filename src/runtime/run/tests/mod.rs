@@ -262,6 +262,7 @@ impl<'h> Setting<'h> {
                 inherited: crate::runtime::secrets::Inherited::default(),
                 clock: &clock,
                 runner: &runner,
+                containers: crate::runtime::container::Containers::Off,
             };
             let (stop_tx, stop) = tokio::sync::watch::channel(0u8);
             let stop_tx = Rc::new(stop_tx);

@@ -126,6 +126,7 @@ fn drive(
             inherited: crate::runtime::secrets::Inherited::default(),
             clock: &clock,
             runner: &crate::runtime::run::Processes,
+            containers: crate::runtime::container::Containers::Off,
         };
         let (_stop_tx, stop) = tokio::sync::watch::channel(0u8);
         // The params' defaults (literals).

@@ -1,0 +1,597 @@
+//! One job per stage: `needs` for the stage graph (optional: a job its rules left out does not
+//! block), `rules:` for the guards and entry on the way to it, its actions as script items in
+//! `after` order, artifacts and the dotenv report of its exports, an approval as a manual gate
+//! job, `retry`, `timeout`, `image`, `resource_group` for `mode queued`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use super::rules::{self, Cond};
+use super::{Cx, PARAMS_JOB, values};
+use crate::diagnostics::Code;
+use crate::export::doc::Node;
+use crate::export::runner::{self, Host, Restore, Runner};
+use crate::ir::{self, CondRule, ElseResult, Expr, FailurePolicy, Kind, Mode, Part, RetryScope};
+
+/// Job names GitLab reserves.
+const RESERVED: &[&str] = &[
+    "image",
+    "services",
+    "stages",
+    "types",
+    "before_script",
+    "after_script",
+    "variables",
+    "cache",
+    "include",
+    "default",
+    "workflow",
+    "pages",
+];
+
+pub(super) fn jobs(cx: &mut Cx<'_>) -> Vec<(String, Node)> {
+    let ir = cx.ir;
+    match ir.pipeline.mode {
+        Mode::Superseded => cx.refuse(
+            Code::E0501,
+            ir.pipeline.span,
+            "`mode superseded` (the default) on GitLab CI",
+            "a resource group lets every waiting run go on in turn, it never drops one",
+            "write `mode queued` (one run at a time in each stage) or `mode parallel`",
+        ),
+        Mode::Queued => cx.weaker(
+            ir.pipeline.span,
+            "runs wait for a stage in the resource group's order".into(),
+            "`unordered` unless the project sets it",
+            "set each resource group's process mode to `oldest_first` (API: PUT /projects/:id/resource_groups/:key)",
+        ),
+        Mode::Parallel => {}
+    }
+    let mut reach: BTreeMap<&str, Cond> = BTreeMap::new();
+    let mut out = Vec::new();
+    for stage in &ir.pipeline.stages {
+        refuse_unmapped(cx, stage);
+        let r = reach_of(cx, stage, &reach);
+        let entry = entry_of(cx, stage);
+        reach.insert(&stage.name, r.clone());
+        let mut needs: Vec<String> = stage.inbound.iter().map(|e| e.from.clone()).collect();
+        if stage.inbound.is_empty() && !ir.pipeline.params.is_empty() {
+            needs.push(PARAMS_JOB.to_string());
+        }
+        if let Some((name, gate)) = gate(cx, stage, &needs, &r) {
+            needs.push(name.clone());
+            out.push((name, gate));
+        }
+        let job = stage_job(cx, stage, needs, &r.and(entry));
+        out.push((stage.name.clone(), job));
+    }
+    if let Some(s) = ir.pipeline.stages.iter().find(|s| {
+        RESERVED.contains(&s.name.as_str())
+            || s.name == PARAMS_JOB
+            || out.iter().filter(|(n, _)| *n == s.name).count() > 1
+    }) {
+        cx.refuse(
+            Code::E0506,
+            s.span,
+            format!(
+                "stage `{}` has a name GitLab or pipec reserves for a job",
+                s.name
+            ),
+            "a job of this name means something else",
+            "rename the stage",
+        );
+    }
+    out
+}
+
+fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
+    let at = stage.span;
+    if stage.on_success.is_some() {
+        cx.refuse(
+            Code::E0501,
+            at,
+            format!("`on success` of stage `{}` on GitLab CI", stage.name),
+            "a job cannot roll back or fail after its script succeeded",
+            "check the result in a last `sh` action of the stage",
+        );
+    }
+    match stage.on_failure {
+        FailurePolicy::Fail => {}
+        FailurePolicy::Retry {
+            count,
+            scope: RetryScope::All,
+        } if count <= 2 => {}
+        FailurePolicy::Retry { .. } | FailurePolicy::Rollback => cx.refuse(
+            Code::E0501,
+            at,
+            format!("`on failure` of stage `{}` on GitLab CI", stage.name),
+            "GitLab retries a whole job at most twice, and has no rollback",
+            "write `on failure retry N all` with N at most 2, or retry the actions with `retry`",
+        ),
+    }
+    if let Some(e) = stage.inbound.iter().find(|e| e.disabled.is_some()) {
+        cx.refuse(
+            Code::E0501,
+            e.span,
+            format!(
+                "the disabled transition `{} -> {}` on GitLab CI",
+                e.from, stage.name
+            ),
+            "a pipeline cannot hold runs at an edge",
+            "guard the stage with an approval (a manual job) instead",
+        );
+    }
+    for a in &stage.actions {
+        if a.when.is_some() {
+            cx.refuse(
+                Code::E0501,
+                a.span,
+                format!("`when` of action `{}` on GitLab CI", a.name),
+                "GitLab decides whether a whole job runs, not one command of it",
+                "give the action a stage of its own with `entry { require … else skip }`",
+            );
+        }
+    }
+}
+
+/// Whether the stage is reached: one of its edges from a reached stage, guard holding.
+fn reach_of(cx: &mut Cx<'_>, stage: &ir::Stage, done: &BTreeMap<&str, Cond>) -> Cond {
+    if stage.inbound.is_empty() {
+        return Cond::True;
+    }
+    let mut r = Cond::False;
+    for e in &stage.inbound {
+        let from = done.get(e.from.as_str()).cloned().unwrap_or(Cond::True);
+        let guard = match &e.guard {
+            Some(g) => rules::cond(cx, g, false, e.span).unwrap_or(Cond::True),
+            None => Cond::True,
+        };
+        r = r.or(from.and(guard));
+    }
+    r
+}
+
+/// The stage's entry (`else skip`; `else fail` and other rules are refused).
+fn entry_of(cx: &mut Cx<'_>, stage: &ir::Stage) -> Cond {
+    let Some(c) = &stage.entry else {
+        return Cond::True;
+    };
+    if c.otherwise != ElseResult::Skip
+        || c.rules
+            .iter()
+            .any(|r| !matches!(r, CondRule::Require { .. }))
+    {
+        cx.refuse(
+            Code::E0501,
+            c.span,
+            format!(
+                "an entry of stage `{}` that fails, waits or runs a check, on GitLab CI",
+                stage.name
+            ),
+            "GitLab's rules include or leave out a job, nothing else",
+            "write `entry { require … else skip }`, or check it in a first `sh` action",
+        );
+        return Cond::True;
+    }
+    let mut out = Cond::True;
+    for r in &c.rules {
+        if let CondRule::Require { expr, span } = r {
+            out = out.and(rules::cond(cx, expr, false, *span).unwrap_or(Cond::True));
+        }
+    }
+    out
+}
+
+fn rules_node(c: &Cond, when: Option<&str>) -> Option<Node> {
+    let mut rule: Vec<(String, Node)> = Vec::new();
+    match c {
+        Cond::True if when.is_none() => return None,
+        Cond::True => {}
+        Cond::False => rule.push(("when".into(), Node::str("never"))),
+        Cond::Text(t) => rule.push(("if".into(), Node::Str(t.clone()))),
+    }
+    if let (Some(w), false) = (when, *c == Cond::False) {
+        rule.push(("when".into(), Node::str(w)));
+    }
+    Some(Node::Seq(vec![Node::Map(rule)]))
+}
+
+fn needs_node(needs: &[String], optional: bool) -> Node {
+    Node::Seq(
+        needs
+            .iter()
+            .map(|n| {
+                Node::map([
+                    ("job", Node::str(n.clone())),
+                    ("artifacts", Node::Bool(true)),
+                    ("optional", Node::Bool(optional && n != PARAMS_JOB)),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// The manual job of the stage's approval, with its name.
+fn gate(
+    cx: &mut Cx<'_>,
+    stage: &ir::Stage,
+    needs: &[String],
+    reach: &Cond,
+) -> Option<(String, Node)> {
+    let approvals: Vec<&ir::Action> = stage
+        .actions
+        .iter()
+        .filter(|a| a.kind == Kind::Approval)
+        .collect();
+    let a = *approvals.first()?;
+    for extra in approvals
+        .iter()
+        .skip(1)
+        .chain(approvals.iter().filter(|a| !a.after.is_empty()))
+    {
+        cx.refuse(
+            Code::E0501,
+            extra.span,
+            format!(
+                "approval `{}` inside stage `{}` on GitLab CI",
+                extra.name, stage.name
+            ),
+            "an approval is a manual job the stage's job waits for",
+            "give the approval no `after`, one per stage",
+        );
+    }
+    if a.params
+        .get("approvers")
+        .is_some_and(|v| !matches!(v, Expr::List { items } if items.is_empty()))
+    {
+        cx.weaker(
+            a.span,
+            format!(
+                "the `approvers` of `{}` are not enforced by the pipeline",
+                a.name
+            ),
+            "anyone who may run the pipeline may run a manual job",
+            "protect the environment `STAGE-ACTION` and allow only them to deploy to it",
+        );
+    }
+    if a.timeout_secs.is_some_and(|t| t != 7 * 86_400) {
+        cx.weaker(
+            a.span,
+            format!("the `timeout` of approval `{}` is not enforced", a.name),
+            "a manual job waits until someone runs it",
+            "cancel runs that wait too long",
+        );
+    }
+    let name = format!("{}__{}", stage.name, a.name);
+    let mut m: Vec<(String, Node)> = vec![("stage".into(), Node::str(stage.name.clone()))];
+    if !needs.is_empty() {
+        m.push(("needs".into(), needs_node(needs, true)));
+    }
+    if let Some(r) = rules_node(reach, Some("manual")) {
+        m.push(("rules".into(), r));
+    }
+    m.push(("allow_failure".into(), Node::Bool(false)));
+    m.push((
+        "environment".into(),
+        Node::map([
+            ("name", Node::Str(format!("{}-{}", stage.name, a.name))),
+            ("action", Node::str("prepare")),
+        ]),
+    ));
+    m.push((
+        "script".into(),
+        Node::Seq(vec![Node::Str(format!(
+            "echo approved: {}.{}",
+            stage.name, a.name
+        ))]),
+    ));
+    Some((
+        name,
+        Node::Map(m).commented(format!(
+            "approval {}.{} ({}): a manual job",
+            stage.name,
+            a.name,
+            cx.place(a.span)
+        )),
+    ))
+}
+
+fn stage_job(cx: &mut Cx<'_>, stage: &ir::Stage, mut needs: Vec<String>, cond: &Cond) -> Node {
+    let mut script = Vec::new();
+    let mut paths = Vec::new();
+    let mut exports = false;
+    for a in order(stage) {
+        let Some(item) = action(cx, stage, a, &mut needs) else {
+            continue;
+        };
+        script.push(Node::Str(item));
+        paths.extend(a.outputs.iter().map(|o| format!(".pipec/art/{}", o.name)));
+        exports |= !a.exports.is_empty();
+    }
+    let mut m: Vec<(String, Node)> = vec![("stage".into(), Node::str(stage.name.clone()))];
+    if let Some(image) = image(cx, stage) {
+        m.push(("image".into(), Node::Str(image)));
+    }
+    m.push(("needs".into(), needs_node(&needs, true)));
+    if let Some(r) = rules_node(cond, None) {
+        m.push(("rules".into(), r));
+    }
+    if cx.ir.pipeline.mode == Mode::Queued {
+        m.push((
+            "resource_group".into(),
+            Node::Str(format!("pipec-{}-{}", cx.ir.pipeline.name, stage.name)),
+        ));
+    }
+    if let Some(t) = stage.timeout_secs {
+        m.push(("timeout".into(), Node::Str(format!("{}m", t.div_ceil(60)))));
+    }
+    if let FailurePolicy::Retry { count, .. } = stage.on_failure {
+        m.push((
+            "retry".into(),
+            Node::map([
+                ("max", Node::Int(i64::from(count))),
+                ("when", Node::str("script_failure")),
+            ]),
+        ));
+    }
+    if script.is_empty() {
+        script.push(Node::str("true"));
+    }
+    m.push(("script".into(), Node::Seq(script)));
+    if !paths.is_empty() || exports {
+        let mut art: Vec<(String, Node)> = Vec::new();
+        if !paths.is_empty() {
+            art.push(("paths".into(), Node::strs(paths)));
+        }
+        if exports {
+            art.push((
+                "reports".into(),
+                Node::map([("dotenv", Node::str(".pipec/exports.env"))]),
+            ));
+        }
+        m.push(("artifacts".into(), Node::Map(art)));
+    }
+    Node::Map(m).commented(format!("stage {} ({})", stage.name, cx.place(stage.span)))
+}
+
+/// The actions in `after` order (file order where free); approvals are gate jobs.
+fn order(stage: &ir::Stage) -> Vec<&ir::Action> {
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::new();
+    while out.len() < stage.actions.len() {
+        let before = out.len();
+        for a in &stage.actions {
+            if !done.contains(a.name.as_str()) && a.after.iter().all(|p| done.contains(p.as_str()))
+            {
+                done.insert(&a.name);
+                out.push(a);
+            }
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    out.retain(|a| a.kind != Kind::Approval);
+    out
+}
+
+fn image(cx: &mut Cx<'_>, stage: &ir::Stage) -> Option<String> {
+    let mut found: Option<&str> = None;
+    for a in &stage.actions {
+        let Some(i) = a.image.as_deref() else {
+            continue;
+        };
+        match found {
+            Some(f) if f != i => cx.refuse(
+                Code::E0501,
+                a.span,
+                format!(
+                    "`{}` runs in image `{i}`, another action of stage `{}` in `{f}`",
+                    a.name, stage.name
+                ),
+                "a job runs in one image",
+                "give the stage's actions one image, or move this action to a stage of its own",
+            ),
+            _ => found = Some(i),
+        }
+    }
+    found.map(str::to_string)
+}
+
+/// One action as a script item: `bash -c` of its runner (its values exported first).
+#[allow(clippy::match_wildcard_for_single_variants)] // Reason: kinds added later (`aws`) are refused too.
+fn action(
+    cx: &mut Cx<'_>,
+    stage: &ir::Stage,
+    a: &ir::Action,
+    needs: &mut Vec<String>,
+) -> Option<String> {
+    let bash = match a.kind {
+        Kind::Sh | Kind::Git => {
+            let (script, prelude) = if a.kind == Kind::Git {
+                git(cx, a, needs)?
+            } else {
+                sh(cx, a, needs)?
+            };
+            let mut prelude = prelude;
+            for (k, v) in &a.env {
+                let w = values::word(cx, v, needs, a.span)?;
+                let _ = writeln!(prelude, "export {k}={w}");
+            }
+            runner::runner(&Runner {
+                host: Host::GitLab,
+                prelude,
+                stage: stage.name.clone(),
+                action: a.name.clone(),
+                script,
+                shell: plain(cx, a, "shell", "bash")?,
+                workdir: plain(cx, a, "workdir", ".")?,
+                inputs: a
+                    .inputs
+                    .iter()
+                    .map(|i| Restore {
+                        name: i.name.clone(),
+                        folder: i.folder.clone(),
+                        restored_at: i.restored_at(),
+                    })
+                    .collect(),
+                outputs: a
+                    .outputs
+                    .iter()
+                    .map(|o| (o.name.clone(), o.path.clone()))
+                    .collect(),
+                exports: a.exports.clone(),
+                retries: a.retry.count,
+                backoff_secs: a.retry.backoff_secs,
+                timeout_secs: a.timeout_secs,
+            })
+        }
+        Kind::Dir => {
+            let path = plain(cx, a, "path", ".")?;
+            let Some(Expr::List { items }) = a.params.get("exclude") else {
+                return None;
+            };
+            let mut exclude = Vec::new();
+            for i in items {
+                match i {
+                    Expr::Str { value } if runner::safe_glob(value) => exclude.push(value.clone()),
+                    _ => {
+                        cx.refuse(
+                            Code::E0501,
+                            a.span,
+                            format!(
+                                "an `exclude` pattern of `{}` the pipeline cannot write safely",
+                                a.name
+                            ),
+                            "only letters, digits and `._/*?[]{},-`",
+                            "simplify the pattern",
+                        );
+                        return None;
+                    }
+                }
+            }
+            let name = a.outputs.first().map_or("src", |o| o.name.as_str());
+            runner::dir(Host::GitLab, name, &path, &exclude)
+        }
+        Kind::Wait => {
+            let Some(Expr::Duration { secs }) = a.params.get("duration") else {
+                return None;
+            };
+            format!("sleep {secs}\n")
+        }
+        Kind::Approval => return None,
+        _ => {
+            let kind = serde_json::to_value(a.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            cx.refuse(
+                Code::E0501,
+                a.span,
+                format!("a `{kind}` action on GitLab CI (`{}`)", a.name),
+                "not expressible on GitLab CI",
+                "run it as an `sh` action, or in a pipeline of its own",
+            );
+            return None;
+        }
+    };
+    let mut delim = "PIPEC_STEP".to_string();
+    let mut n = 1;
+    while bash.lines().any(|l| l == delim) {
+        delim = format!("PIPEC_STEP_{n}");
+        n += 1;
+    }
+    Some(format!(
+        "# {} ({})\nbash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"",
+        a.name,
+        cx.place(a.span)
+    ))
+}
+
+fn plain(cx: &mut Cx<'_>, a: &ir::Action, key: &str, default: &str) -> Option<String> {
+    match a.params.get(key) {
+        None => Some(default.to_string()),
+        Some(Expr::Str { value }) => Some(value.clone()),
+        Some(_) => {
+            cx.refuse(
+                Code::E0502,
+                a.span,
+                format!("a computed `{key}` of `{}` on GitLab CI", a.name),
+                "the pipeline fixes it before any run",
+                format!("write `{key}` as a plain string"),
+            );
+            None
+        }
+    }
+}
+
+fn git(cx: &mut Cx<'_>, a: &ir::Action, needs: &mut Vec<String>) -> Option<(String, String)> {
+    if let Some(Expr::Str { value }) = a.params.get("repo") {
+        if !value.contains("://") && !value.contains('@') {
+            cx.refuse(
+                Code::E0501,
+                a.span,
+                format!("`{}` clones a local repository on GitLab CI", a.name),
+                "a job has no such folder",
+                "name the repository by its URL",
+            );
+            return None;
+        }
+    }
+    let mut prelude = String::new();
+    for (var, key, default) in [
+        ("PIPEC_GIT_REPO", "repo", ""),
+        ("PIPEC_GIT_REF", "ref", "HEAD"),
+    ] {
+        let w = match a.params.get(key) {
+            Some(e) => values::word(cx, e, needs, a.span)?,
+            None => crate::shell::quote_word(default),
+        };
+        let _ = writeln!(prelude, "export {var}={w}");
+    }
+    Some((crate::shell::GIT_CHECKOUT.to_string(), prelude))
+}
+
+/// The script with each interpolation a quoted reference to `PIPEC_ARG_N`, exported first.
+fn sh(cx: &mut Cx<'_>, a: &ir::Action, needs: &mut Vec<String>) -> Option<(String, String)> {
+    let parts: Vec<Part> = match a.params.get("run") {
+        Some(Expr::Interp { parts, .. }) => parts.clone(),
+        Some(Expr::Str { value }) => vec![Part::Text(value.clone())],
+        _ => Vec::new(),
+    };
+    let mut text = String::new();
+    let mut prelude = String::new();
+    let mut quotes = crate::shell::QuoteTracker::new();
+    let mut count = 0;
+    for part in &parts {
+        match part {
+            Part::Text(t) => {
+                quotes.feed(t);
+                text.push_str(t);
+            }
+            Part::Expr(value) => {
+                count += 1;
+                let shell = plain(cx, a, "shell", "bash")?;
+                if !matches!(
+                    shell.rsplit('/').next().unwrap_or(&shell),
+                    "sh" | "bash" | "dash" | "zsh" | "ksh"
+                ) {
+                    cx.refuse(Code::E0501, a.span, format!("`${{…}}` in the script of `{}`, whose shell `{shell}` is not a POSIX shell", a.name), "values reach scripts as variables", "pass the value in `env` and read it from the environment");
+                    return None;
+                }
+                let var = format!("PIPEC_ARG_{count}");
+                let w = values::word(cx, value, needs, a.span)?;
+                let _ = writeln!(prelude, "export {var}={w}");
+                let words = format!("\"${{{var}}}\"");
+                let bare = format!("${{{var}}}");
+                let Some(r) = crate::shell::reference(quotes.quote(), &words, &bare, false) else {
+                    cx.refuse(Code::E0501, a.span, format!("`${{…}}` in `{}` stands in a here-document with a quoted delimiter (`<<'EOF'`), where nothing expands", a.name), "`pipec run` refuses to run this script", "quote the delimiter's word no more (`<<EOF`) or pass the value in `env`");
+                    return None;
+                };
+                text.push_str(&r);
+                quotes.value();
+            }
+        }
+    }
+    Some((text, prelude))
+}

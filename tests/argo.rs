@@ -1,0 +1,430 @@
+//! `pipec compile --target argo` (docs/targets/argo.md): a fixture per mapping row and per
+//! refusal (`fixtures/argo/`, `// expect:` headers, the resource or the report snapshotted),
+//! every example compiled or refused with its documented codes, Argo's published JSON schema
+//! in a strict copy derived here (`additionalProperties: false` on every object schema that
+//! lists its properties, so a misspelled key is an error) and semantic checks of our own
+//! (every template, task, parameter and artifact a resource names exists), a stage's script
+//! run by bash with hostile values, determinism, generated pipelines.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pipec::diagnostics::{Code, Diagnostic};
+use pipec::export::argo;
+use pipec::source::SourceMap;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+use crate::codepipeline::{example_files, generated, venv_program};
+use crate::fixtures::{assert_expected, read_fixture};
+use crate::support::{Test, check_file, render_human};
+
+type Out = Result<argo::Exported, Vec<Diagnostic>>;
+
+fn export_file(path: &Path) -> (SourceMap, Vec<Diagnostic>, Out) {
+    let (map, diags, ir) = check_file(path);
+    let ir = ir.unwrap_or_else(|| panic!("{} checks clean", path.display()));
+    let out = argo::export(&ir, Some(&map));
+    (map, diags, out)
+}
+
+fn run_fixture(path: &Path) {
+    let (rel, text) = read_fixture(path);
+    let (map, mut diags, out) = export_file(&rel);
+    let output = match out {
+        Ok(e) => {
+            diags.extend(e.warnings);
+            e.text
+        }
+        Err(errors) => {
+            diags.extend(errors);
+            String::new()
+        }
+    };
+    assert_expected(&map, &diags, &rel, &text);
+    let rendered = render_human(&map, &diags);
+    insta::assert_snapshot!(format!(
+        "{text}\n---- diagnostics ----\n{rendered}\n---- output ----\n{output}"
+    ));
+}
+
+#[test]
+fn fixture() {
+    insta::glob!("fixtures/argo/*.pipe", run_fixture);
+}
+
+/// What each runnable example gives: `None` compiles, else the codes of its errors.
+const EXAMPLES: &[(&str, Option<&[Code]>)] = &[
+    ("examples/gated/gated.pipe", Some(&[Code::E0501])),
+    ("examples/hello/hello.pipe", Some(&[Code::E0501])),
+    (
+        "examples/library-release.pipe",
+        Some(&[Code::E0501, Code::E0502]),
+    ),
+    ("examples/monorepo.pipe", Some(&[Code::E0501, Code::E0502])),
+    ("examples/multi-region.pipe", Some(&[Code::E0501])),
+    ("examples/nightly.pipe", Some(&[Code::E0502])),
+    (
+        "examples/preview-vs-prod.pipe",
+        Some(&[Code::E0501, Code::E0502]),
+    ),
+    ("examples/web-service.pipe", Some(&[Code::E0501])),
+    ("examples/webapp.pipe", Some(&[Code::E0501, Code::E0502])),
+    ("examples/wordcount/wordcount.pipe", Some(&[Code::E0501])),
+];
+
+#[test]
+fn every_example_compiles_or_fails_with_its_documented_codes() {
+    let listed: Vec<&str> = EXAMPLES.iter().map(|(p, _)| *p).collect();
+    let files: Vec<String> = example_files()
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, listed, "EXAMPLES lists every example");
+    for (path, expected) in EXAMPLES {
+        let (map, _, out) = export_file(Path::new(path));
+        let name = Path::new(path)
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let snapshot = match (&out, expected) {
+            (Ok(e), None) => {
+                let warnings = render_human(&map, &e.warnings);
+                format!("{warnings}\n---- output ----\n{}", e.text)
+            }
+            (Err(errors), Some(codes)) => {
+                let got: BTreeSet<Code> = errors
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .map(|d| d.code)
+                    .collect();
+                assert_eq!(got, codes.iter().copied().collect(), "{path}");
+                render_human(&map, errors)
+            }
+            (Ok(_), Some(codes)) => panic!("{path} compiled, expected {codes:?}"),
+            (Err(errors), None) => panic!("{path}:\n{}", render_human(&map, errors)),
+        };
+        insta::with_settings!({ snapshot_suffix => name }, {
+            insta::assert_snapshot!(snapshot);
+        });
+    }
+}
+
+/// Every resource of the examples that compile and of the `ok_` fixtures.
+fn resources() -> Vec<(String, String)> {
+    let mut files: Vec<PathBuf> = EXAMPLES
+        .iter()
+        .filter(|(_, e)| e.is_none())
+        .map(|(p, _)| PathBuf::from(p))
+        .collect();
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir("tests/fixtures/argo")
+        .expect("fixtures")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("ok_"))
+        })
+        .collect();
+    fixtures.sort();
+    files.extend(fixtures);
+    files
+        .into_iter()
+        .map(|f| {
+            let (_, _, out) = export_file(&f);
+            let text = out
+                .unwrap_or_else(|_| panic!("{} compiles", f.display()))
+                .text;
+            (f.to_string_lossy().into_owned(), text)
+        })
+        .collect()
+}
+
+/// The strict schema (derived), then our checks; prints one line per problem.
+const CHECK: &str = r##"
+import json, re, sys, copy
+import yaml
+import jsonschema
+
+schema = json.load(open(sys.argv[1]))
+
+def strict(node):
+    if isinstance(node, dict):
+        if "properties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for v in node.values():
+            strict(v)
+    elif isinstance(node, list):
+        for v in node:
+            strict(v)
+
+strict(schema)
+validators = {}
+for kind in ("Workflow", "CronWorkflow"):
+    one = dict(schema)
+    one.pop("oneOf")
+    one["$ref"] = "#/definitions/io.argoproj.workflow.v1alpha1." + kind
+    validators[kind] = jsonschema.Draft202012Validator(one)
+bad = []
+
+def problems(path, doc):
+    validator = validators.get(doc.get("kind"))
+    if validator is None:
+        bad.append(f"{path}: kind {doc.get('kind')}")
+        return
+    for e in validator.iter_errors(doc):
+        bad.append(f"{path}: schema: {e.message} at {list(e.absolute_path)}")
+    spec = doc["spec"].get("workflowSpec", doc["spec"])
+    templates = {t["name"]: t for t in spec["templates"]}
+    wf_params = {p["name"] for p in spec.get("arguments", {}).get("parameters", [])}
+    if spec["entrypoint"] not in templates:
+        bad.append(f"{path}: no entrypoint template")
+    for t in spec["templates"]:
+        declared = {p["name"] for p in t.get("inputs", {}).get("parameters", [])}
+        text = json.dumps(t.get("container", {}))
+        for ref in re.findall(r"\{\{inputs\.parameters\.([^}]+)\}\}", text):
+            if ref not in declared:
+                bad.append(f"{path}: template {t['name']} reads undeclared input {ref}")
+        for ref in re.findall(r"\{\{workflow\.parameters\.([^}]+)\}\}", json.dumps(t)):
+            if ref not in wf_params:
+                bad.append(f"{path}: unknown workflow parameter {ref}")
+        if "dag" not in t:
+            continue
+        tasks = {k["name"]: k for k in t["dag"]["tasks"]}
+        for k in t["dag"]["tasks"]:
+            tt = templates.get(k["template"])
+            if tt is None:
+                bad.append(f"{path}: task {k['name']} names no template {k['template']}")
+                continue
+            for dep in re.findall(r"([a-z0-9-]+)\.(?:Succeeded|Skipped|Omitted|Failed)", k.get("depends", "")):
+                if dep not in tasks:
+                    bad.append(f"{path}: task {k['name']} depends on unknown task {dep}")
+            want = {p["name"] for p in tt.get("inputs", {}).get("parameters", [])}
+            given = {p["name"] for p in k.get("arguments", {}).get("parameters", [])}
+            if want != given:
+                bad.append(f"{path}: task {k['name']} passes {sorted(given)}, its template takes {sorted(want)}")
+            want_a = {a["name"] for a in tt.get("inputs", {}).get("artifacts", [])}
+            given_a = {a["name"] for a in k.get("arguments", {}).get("artifacts", [])}
+            if want_a != given_a:
+                bad.append(f"{path}: task {k['name']} passes artifacts {sorted(given_a)}, its template takes {sorted(want_a)}")
+            text = json.dumps(k)
+            for src, kind, name in re.findall(r"\{\{tasks\.([a-z0-9-]+)\.outputs\.(parameters|artifacts)\.([^}]+)\}\}", text):
+                other = tasks.get(src)
+                if other is None:
+                    bad.append(f"{path}: task {k['name']} reads unknown task {src}")
+                    continue
+                outs = {o["name"] for o in templates[other["template"]].get("outputs", {}).get(kind, [])}
+                if name not in outs:
+                    bad.append(f"{path}: task {k['name']} reads {kind} {name} that {src} does not output")
+                if src not in k.get("depends", ""):
+                    bad.append(f"{path}: task {k['name']} reads {src} without depending on it")
+
+for path in sys.argv[2:]:
+    problems(path, yaml.safe_load(open(path)))
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+"##;
+
+const SCHEMA: &str = "../shared/validators/argo-workflows.schema.json";
+
+/// The schema's path: `PIPEC_ARGO_SCHEMA`, else beside the repository.
+fn schema() -> Option<PathBuf> {
+    std::env::var_os("PIPEC_ARGO_SCHEMA")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(SCHEMA)))
+        .filter(|p| p.is_file())
+}
+
+fn check(all: &[(String, String)]) {
+    let Some(python) = crate::github::require_venv("python3") else {
+        return;
+    };
+    let Some(schema) = schema() else {
+        crate::support::skip_or_fail(
+            "Argo's JSON schema (`../shared/validators/argo-workflows.schema.json`, or `PIPEC_ARGO_SCHEMA`)",
+            "put the schema there; python3 with jsonschema and pyyaml comes from the validators' venv (apt-get install python3-venv)",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let files: Vec<PathBuf> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (_, text))| {
+            let f = dir.path().join(format!("{i:02}.argo.yaml"));
+            std::fs::write(&f, text).expect("write");
+            f
+        })
+        .collect();
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(CHECK)
+        .arg(&schema)
+        .args(&files)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_strict_argo_schema_and_our_checks_accept_every_resource() {
+    check(&resources());
+}
+
+#[test]
+fn the_strict_schema_refuses_a_misspelled_key() {
+    let (_, text) = resources().into_iter().next().expect("a resource");
+    let bad = text.replacen("  templates:", "  template:", 1);
+    let Some(python) = crate::github::require_venv("python3") else {
+        return;
+    };
+    let Some(schema) = schema() else {
+        crate::support::skip_or_fail(
+            "Argo's JSON schema",
+            "see the_strict_argo_schema_and_our_checks_accept_every_resource",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("bad.yaml");
+    std::fs::write(&f, bad).expect("write");
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(CHECK)
+        .arg(&schema)
+        .arg(&f)
+        .output()
+        .expect("python3");
+    assert!(!out.status.success(), "a misspelled key passed");
+}
+
+#[test]
+fn output_is_deterministic() {
+    assert_eq!(resources(), resources());
+}
+
+#[test]
+fn generated_pipelines_validate_or_fail_with_e05xx() {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let compiled = std::cell::RefCell::new(Vec::new());
+    runner
+        .run(&proptest::collection::vec(any::<u8>(), 48), |choices| {
+            // The generator's `dir` source is refused on Argo: a `git` source instead.
+            let text = generated(&choices).replace(
+                "action checkout: dir { path = \".\"  output = src }",
+                "action checkout: git { repo = \"https://github.com/acme/app.git\"  output = src }",
+            );
+            let (_, diags) = crate::support::check_text("gen.pipe", &text);
+            if diags.iter().any(Diagnostic::is_error) {
+                return Ok(());
+            }
+            let mut m = SourceMap::new();
+            let id = m.add("gen.pipe", text.clone());
+            let ir = pipec::compile(&mut m, id, &mut pipec::check::NoLoader)
+                .ir
+                .expect("clean");
+            match argo::export(&ir, Some(&m)) {
+                Ok(out) => {
+                    if compiled.borrow().len() < 24 {
+                        compiled
+                            .borrow_mut()
+                            .push(("gen.pipe".to_string(), out.text));
+                    }
+                }
+                Err(errors) => {
+                    let all_e05 = errors
+                        .iter()
+                        .all(|d| d.code.as_str().starts_with("E05") || !d.is_error());
+                    prop_assert!(all_e05, "{text}\n{}", render_human(&m, &errors));
+                }
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let compiled = compiled.into_inner();
+    assert!(!compiled.is_empty(), "no generated pipeline compiled");
+    if venv_program("python3").is_some() && schema().is_some() {
+        check(&compiled);
+    }
+}
+
+#[test]
+fn a_stage_script_runs_with_its_pipec_meaning() {
+    let t = Test::new().file(
+        "app.pipe",
+        r#"pipeline app {
+  mode parallel
+  param who: string = "world"
+  stage build {
+    action make: sh {
+      run = "mkdir -p out && echo hello ${params.who} > out/g.txt && echo \"v=$(cat out/g.txt)\" >> \"$PIPEC_OUTPUT\""
+      output = site from "out"
+      exports = [v]
+    }
+  }
+}
+"#,
+    );
+    let (_, _, out) = export_file(&t.path("app.pipe"));
+    let text = out.expect("compiles").text;
+    // The container's script: the literal block under `args:` of the stage's template.
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == "- name: stage-build")
+        .expect("the template");
+    let args = at
+        + lines[at..]
+            .iter()
+            .position(|l| l.trim() == "args:")
+            .expect("args");
+    let indent = lines[args + 1].len() - lines[args + 1].trim_start().len() + 4;
+    let mut script = String::new();
+    for l in &lines[args + 2..] {
+        if !l.trim().is_empty() && l.len() - l.trim_start().len() < indent {
+            break;
+        }
+        script.push_str(l.get(indent..).unwrap_or(""));
+        script.push('\n');
+    }
+    let work = t.path("work");
+    std::fs::create_dir_all(&work).expect("work");
+    let hostile = "$(touch pwned) `touch pwned2` \"; touch pwned3 )";
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&work)
+        .env("PIPEC_WORK", &work)
+        .env("PIPEC_WORKFLOW", "app-x1")
+        .env("PIPEC_IN_1", hostile)
+        .status()
+        .expect("bash");
+    assert!(status.success(), "{script}");
+    let v = std::fs::read_to_string(work.join(".pipec/x/make__v")).expect("export");
+    assert_eq!(v, format!("hello {hostile}"));
+    let saved = std::fs::read_to_string(work.join(".pipec/art/site/out/g.txt")).expect("artifact");
+    assert_eq!(saved, format!("hello {hostile}\n"));
+    for p in crate::support::files_under(&t.path(".")) {
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        assert!(!name.starts_with("pwned"), "the value ran as code: {name}");
+    }
+}

