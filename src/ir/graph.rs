@@ -154,6 +154,7 @@ fn kind_label(a: &Action) -> String {
             Kind::Approval => "approval",
             Kind::Wait => "wait",
             Kind::Pipeline => "pipeline",
+            Kind::Aws => "aws",
         }
         .to_string(),
     }

@@ -563,6 +563,7 @@ pub(super) fn prepare(
             })
         }
         Kind::Approval => Ok(Prepared::Approval),
+        Kind::Aws => Err("`aws` actions do not run locally in this version".into()),
     }
 }
 

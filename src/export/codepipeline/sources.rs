@@ -46,7 +46,7 @@ pub(super) fn first_stage(cx: &mut Cx<'_>, entry: &ir::Stage) -> (String, Vec<No
     let sources: Vec<&ir::Action> = entry
         .actions
         .iter()
-        .filter(|a| matches!(a.kind, Kind::Dir | Kind::Git))
+        .filter(|a| super::is_source(a))
         .collect();
     if sources.is_empty() {
         if cx.git_triggers() {
@@ -73,6 +73,11 @@ pub(super) fn first_stage(cx: &mut Cx<'_>, entry: &ir::Stage) -> (String, Vec<No
     }
     for a in sources.iter().filter(|a| a.kind == Kind::Git) {
         if let Some(node) = git(cx, entry, a) {
+            actions.push(node);
+        }
+    }
+    for a in sources.iter().filter(|a| a.kind == Kind::Aws) {
+        if let Some(node) = super::aws::action(cx, entry, a, 1, Vec::new()) {
             actions.push(node);
         }
     }
