@@ -80,6 +80,10 @@ pub(super) fn first_stage(cx: &mut Cx<'_>, entry: &ir::Stage) -> (String, Vec<No
         if let Some(node) = super::aws::action(cx, entry, a, 1, Vec::new()) {
             actions.push(node);
         }
+        // Builds that take no input read the first source's artifact.
+        if let Some(o) = a.outputs.first() {
+            cx.dummy.get_or_insert_with(|| o.name.clone());
+        }
     }
     // A mixed entry stage: its sources go first, to a stage of their own; its other
     // actions stay in it (after them, as they were).
