@@ -1,9 +1,10 @@
 //! One attempt of an action: preparing it (evaluating its parameters, its environment and
-//! script), running it by kind (`sh`, `git`, `dir`, `wait`, `pipeline`, `approval`), and the
-//! workspaces attempts run in.
+//! script), running it by kind (`sh`, `git`, `dir`, `wait`, `pipeline`, `approval`; `aws`
+//! through `runtime/aws/`), and the workspaces attempts run in.
 #![allow(clippy::disallowed_methods)] // Reason: the runtime creates workspaces and copies files.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -151,6 +152,13 @@ pub(super) enum Prepared {
         log: PathBuf,
     },
     Approval,
+    /// An `aws` action: its job, the process template of its build phases, and where its
+    /// exports go.
+    Aws {
+        job: Box<super::aws::Job>,
+        attempt: Box<Attempt>,
+        outputs: PathBuf,
+    },
 }
 
 pub(super) fn outcome_result(outcome: Outcome) -> Result<Option<i32>, Failure> {
@@ -176,6 +184,7 @@ pub(super) fn outcome_result(outcome: Outcome) -> Result<Option<i32>, Failure> {
 }
 
 impl Prepared {
+    #[allow(clippy::too_many_lines)] // Reason: one arm per kind of attempt.
     pub(super) async fn go(
         self,
         run: &Run<'_>,
@@ -229,6 +238,11 @@ impl Prepared {
                 })?;
                 Ok(Exit::quiet(None))
             }
+            Prepared::Aws {
+                job,
+                attempt,
+                outputs,
+            } => run_aws(&job, *attempt, &outputs, stop).await,
             Prepared::Approval => Err(Failure::new(
                 "approval actions need `pipec resume` and `pipec approve`, which come with durable runs and are not in this version yet",
             )),
@@ -281,6 +295,52 @@ impl Prepared {
             }
         }
     }
+}
+
+/// Runs an `aws` action (`runtime/aws/`) within its time limit; its exports go to the
+/// outputs file as any action's do.
+async fn run_aws(
+    job: &super::aws::Job,
+    attempt: Attempt,
+    outputs: &Path,
+    stop: &tokio::sync::watch::Receiver<u8>,
+) -> Result<Exit, Failure> {
+    let limit = attempt.timeout;
+    let mut cli = super::aws::cli::Real {
+        masks: exec::masks(&attempt.secrets),
+        attempt,
+        stop: stop.clone(),
+        extra: Vec::new(),
+    };
+    let ran = super::aws::run(&mut cli, job);
+    let result = match limit {
+        Some(t) => match tokio::time::timeout(t, ran).await {
+            Ok(r) => r,
+            Err(_) => return outcome_result(Outcome::TimedOut).map(Exit::quiet),
+        },
+        None => ran.await,
+    };
+    let exports = match result {
+        Ok(e) => e,
+        Err(why) if why == "stopped" => return outcome_result(Outcome::Stopped).map(Exit::quiet),
+        Err(why) => return Err(Failure::new(why)),
+    };
+    let mut text = String::new();
+    for (k, v) in exports.iter().filter(|(k, _)| job.exports.contains(k)) {
+        let mut delim = String::from("PIPEC_AWS_EOF");
+        while v.lines().any(|l| l == delim) {
+            delim.push('_');
+        }
+        let _ = writeln!(text, "{k}<<{delim}\n{v}\n{delim}");
+    }
+    if !text.is_empty() {
+        std::fs::write(outputs, text)
+            .map_err(|e| Failure::new(format!("cannot write the exports: {e}")))?;
+    }
+    Ok(Exit {
+        code: None,
+        logged: true,
+    })
 }
 
 /// The pipeline files of the runs a run of `file` nested in `run` is nested in; a pipeline
@@ -563,7 +623,23 @@ pub(super) fn prepare(
             })
         }
         Kind::Approval => Ok(Prepared::Approval),
-        Kind::Aws => Err("`aws` actions do not run locally in this version".into()),
+        Kind::Aws => {
+            let job = super::aws::job(a, label, run.run_id, workspace, &mut |e| {
+                eval(e, scope).map(|v| v.text()).map_err(describe)
+            })?;
+            let plain = Script {
+                text: String::new(),
+                args: Vec::new(),
+            };
+            let Prepared::Shell(attempt) = shell_attempt("bash".into(), plain, ".")? else {
+                return Err("an `aws` action's process could not be prepared".into());
+            };
+            Ok(Prepared::Aws {
+                job: Box::new(job),
+                attempt,
+                outputs: outputs_file.to_path_buf(),
+            })
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 
 pub mod artifacts;
 mod attempt;
+pub mod aws;
 pub mod bounded;
 pub mod error;
 pub mod eval;
