@@ -4,7 +4,6 @@
 #![allow(clippy::disallowed_methods)] // Reason: the runtime creates workspaces and copies files.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -37,7 +36,7 @@ pub(super) struct Exit {
 }
 
 impl Exit {
-    fn quiet(code: Option<i32>) -> Exit {
+    pub(super) fn quiet(code: Option<i32>) -> Exit {
         Exit {
             code,
             logged: false,
@@ -242,7 +241,7 @@ impl Prepared {
                 job,
                 attempt,
                 outputs,
-            } => run_aws(&job, *attempt, &outputs, stop).await,
+            } => super::aws::attempt(&job, *attempt, &outputs, stop).await,
             Prepared::Approval => Err(Failure::new(
                 "approval actions need `pipec resume` and `pipec approve`, which come with durable runs and are not in this version yet",
             )),
@@ -295,52 +294,6 @@ impl Prepared {
             }
         }
     }
-}
-
-/// Runs an `aws` action (`runtime/aws/`) within its time limit; its exports go to the
-/// outputs file as any action's do.
-async fn run_aws(
-    job: &super::aws::Job,
-    attempt: Attempt,
-    outputs: &Path,
-    stop: &tokio::sync::watch::Receiver<u8>,
-) -> Result<Exit, Failure> {
-    let limit = attempt.timeout;
-    let mut cli = super::aws::cli::Real {
-        masks: exec::masks(&attempt.secrets),
-        attempt,
-        stop: stop.clone(),
-        extra: Vec::new(),
-    };
-    let ran = super::aws::run(&mut cli, job);
-    let result = match limit {
-        Some(t) => match tokio::time::timeout(t, ran).await {
-            Ok(r) => r,
-            Err(_) => return outcome_result(Outcome::TimedOut).map(Exit::quiet),
-        },
-        None => ran.await,
-    };
-    let exports = match result {
-        Ok(e) => e,
-        Err(why) if why == "stopped" => return outcome_result(Outcome::Stopped).map(Exit::quiet),
-        Err(why) => return Err(Failure::new(why)),
-    };
-    let mut text = String::new();
-    for (k, v) in exports.iter().filter(|(k, _)| job.exports.contains(k)) {
-        let mut delim = String::from("PIPEC_AWS_EOF");
-        while v.lines().any(|l| l == delim) {
-            delim.push('_');
-        }
-        let _ = writeln!(text, "{k}<<{delim}\n{v}\n{delim}");
-    }
-    if !text.is_empty() {
-        std::fs::write(outputs, text)
-            .map_err(|e| Failure::new(format!("cannot write the exports: {e}")))?;
-    }
-    Ok(Exit {
-        code: None,
-        logged: true,
-    })
 }
 
 /// The pipeline files of the runs a run of `file` nested in `run` is nested in; a pipeline

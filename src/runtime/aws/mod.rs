@@ -12,10 +12,14 @@
 //! the dry run and the run build their calls with the same code. `CodeBuild` runs its
 //! buildspec's phases with bash, as `CodeBuild` does.
 //!
+//! [`attempt`] runs a job as an action's attempt (its time limit, its stop, its exports
+//! written to the outputs file as any action's are).
+//!
 //! Limits: providers that read from AWS or a Git host (the source providers) or that only
 //! exist inside `CodePipeline` are refused before the run starts ([`refusals`]); `CodeDeploy` and
 //! Elastic Beanstalk need a bucket for their revision (`PIPEC_AWS_ARTIFACT_BUCKET`), as
 //! `CodePipeline` uses its artifact store.
+#![allow(clippy::disallowed_methods)] // Reason: the runtime writes the exports file.
 
 pub mod cfn;
 pub mod cli;
@@ -27,8 +31,13 @@ pub mod zip;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use std::fmt::Write as _;
+use std::path::Path;
+
 use crate::ir::aws::{self as catalog, Local};
 use crate::ir::{self, Category, Expr, Ir, Kind};
+use crate::runtime::attempt::{Exit, Failure, outcome_result};
+use crate::runtime::exec::{Attempt, Outcome};
 
 /// The variable that names the bucket `CodeDeploy` and Elastic Beanstalk revisions are
 /// uploaded to (`CodePipeline`'s artifact store, locally).
@@ -176,6 +185,52 @@ pub fn job(
         has_output: !a.outputs.is_empty(),
         exports: a.exports.clone(),
         env,
+    })
+}
+
+/// Runs an `aws` action (`runtime/aws/`) within its time limit; its exports go to the
+/// outputs file as any action's do.
+pub(in crate::runtime) async fn attempt(
+    job: &Job,
+    attempt: Attempt,
+    outputs: &Path,
+    stop: &tokio::sync::watch::Receiver<u8>,
+) -> Result<Exit, Failure> {
+    let limit = attempt.timeout;
+    let mut cli = cli::Real {
+        masks: crate::runtime::exec::masks(&attempt.secrets),
+        attempt,
+        stop: stop.clone(),
+        extra: Vec::new(),
+    };
+    let ran = run(&mut cli, job);
+    let result = match limit {
+        Some(t) => match tokio::time::timeout(t, ran).await {
+            Ok(r) => r,
+            Err(_) => return outcome_result(Outcome::TimedOut).map(Exit::quiet),
+        },
+        None => ran.await,
+    };
+    let exports = match result {
+        Ok(e) => e,
+        Err(why) if why == "stopped" => return outcome_result(Outcome::Stopped).map(Exit::quiet),
+        Err(why) => return Err(Failure::new(why)),
+    };
+    let mut text = String::new();
+    for (k, v) in exports.iter().filter(|(k, _)| job.exports.contains(k)) {
+        let mut delim = String::from("PIPEC_AWS_EOF");
+        while v.lines().any(|l| l == delim) {
+            delim.push('_');
+        }
+        let _ = writeln!(text, "{k}<<{delim}\n{v}\n{delim}");
+    }
+    if !text.is_empty() {
+        std::fs::write(outputs, text)
+            .map_err(|e| Failure::new(format!("cannot write the exports: {e}")))?;
+    }
+    Ok(Exit {
+        code: None,
+        logged: true,
     })
 }
 
