@@ -1,6 +1,7 @@
 //! All integration tests, in one binary (`autotests = false`): see tests/README.md.
 #![allow(clippy::disallowed_methods, clippy::print_stdout)] // Reason: tests read fixtures and spawn pipec.
 
+mod aws;
 mod cli;
 mod codepipeline;
 mod durable;

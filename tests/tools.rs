@@ -44,6 +44,22 @@ const NEEDS: &[(&str, &str)] = &[
         "codepipeline::botocore_accepts_every_create_pipeline_input",
         "python3",
     ),
+    (
+        "aws::a_cloudformation_stack_is_deployed_and_its_outputs_are_exports_of_later_actions",
+        "aws",
+    ),
+    (
+        "aws::an_s3_deploy_copies_the_artifact_extracted_or_as_one_zip",
+        "aws",
+    ),
+    (
+        "aws::a_codebuild_action_runs_its_buildspec_phases_and_exports_its_variables",
+        "aws",
+    ),
+    (
+        "aws::a_codebuild_build_that_fails_still_runs_post_build_and_fails_the_action",
+        "aws",
+    ),
 ];
 
 /// Runs one test of this binary alone, with an empty `PATH`, no `CI` and no
@@ -55,6 +71,8 @@ fn alone_without_tools(test: &str, env: &[(&str, &str)]) -> (bool, String, Strin
         .env("PATH", empty.path())
         // The validators' virtual environment, which the CodePipeline tests also look in.
         .env("PIPEC_EXPORT_VENV", empty.path())
+        // The AWS CLI's and moto's, which the `aws` tests look in.
+        .env("PIPEC_AWS_VENV", empty.path())
         .env_remove("CI")
         .env_remove("PIPEC_REQUIRE_TOOLS")
         .envs(env.iter().copied())
