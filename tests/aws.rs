@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Test, skip_or_fail};
 
-const AWS_HOW: &str = "the AWS CLI and moto: `python3 -m venv \"$CARGO_TARGET_DIR/aws-venv\" && \"$CARGO_TARGET_DIR/aws-venv/bin/pip\" install awscli 'moto[server]'` (needs apt-get install python3-venv), as .ci/run does";
+pub(crate) const AWS_HOW: &str = "the AWS CLI and moto: `python3 -m venv \"$CARGO_TARGET_DIR/aws-venv\" && \"$CARGO_TARGET_DIR/aws-venv/bin/pip\" install awscli 'moto[server]'` (needs apt-get install python3-venv), as .ci/run does";
 
 /// The folder of the virtual environment's programs, when it has `aws` and `moto_server`.
-fn venv_bin() -> Option<PathBuf> {
+pub(crate) fn venv_bin() -> Option<PathBuf> {
     let venv = match std::env::var_os("PIPEC_AWS_VENV") {
         Some(v) => Some(PathBuf::from(v)),
         None => std::env::current_exe()

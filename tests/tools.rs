@@ -60,6 +60,22 @@ const NEEDS: &[(&str, &str)] = &[
         "aws::a_codebuild_build_that_fails_still_runs_post_build_and_fails_the_action",
         "aws",
     ),
+    (
+        "aws_stub::an_ecs_deploy_registers_a_revision_with_the_new_images_and_waits_for_the_service",
+        "aws",
+    ),
+    (
+        "aws_stub::cloudformation_change_sets_are_created_and_executed_and_stacks_deleted",
+        "aws",
+    ),
+    (
+        "aws_stub::lambda_and_step_functions_are_invoked_and_their_variables_exported",
+        "aws",
+    ),
+    (
+        "aws_stub::codedeploy_and_beanstalk_upload_the_artifact_as_a_revision_and_deploy_it",
+        "aws",
+    ),
 ];
 
 /// Runs one test of this binary alone, with an empty `PATH`, no `CI` and no

@@ -35,24 +35,30 @@ pub async fn lambda<C: Cli>(cli: &mut C, job: &Job) -> Exports {
         }
     });
     let answer = job.workspace.with_extension("lambda.json");
+    // `fileb://`: the event's bytes as they are, in version 1 and 2 of the CLI alike.
+    let payload = job.workspace.with_extension("event.json");
+    if !cli.dry() {
+        std::fs::write(&payload, event.to_string())
+            .map_err(|e| format!("cannot write the event `{}`: {e}", payload.display()))?;
+    }
     let out = cli
         .aws(job.argv(&[
             "lambda",
             "invoke",
             "--function-name",
             function,
-            "--cli-binary-format",
-            "raw-in-base64-out",
             "--payload",
-            &event.to_string(),
+            &format!("fileb://{}", payload.display()),
             &answer.display().to_string(),
             "--output",
             "json",
         ]))
-        .await?;
+        .await;
     if cli.dry() {
         return Ok(BTreeMap::new());
     }
+    let _ = std::fs::remove_file(&payload);
+    let out = out?;
     let text = std::fs::read_to_string(&answer).unwrap_or_default();
     let _ = std::fs::remove_file(&answer);
     if !text_at(&json(&out)?, "/FunctionError").is_empty() {
