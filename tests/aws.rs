@@ -464,3 +464,83 @@ pipeline p {
         .stdout_contains("           aws s3 cp WORKSPACE 's3://${deploy.stack.Url}/' --recursive\n")
         .run();
 }
+
+#[test]
+fn the_created_pipeline_role_may_do_what_its_aws_actions_need() {
+    let t = Test::new().file(
+        "app.pipe",
+        r#"import "std/aws"
+
+pipeline p {
+  stage source {
+    action repo: dir { path = "."  output = src }
+  }
+  stage deploy {
+    action stack: aws.cloudformation {
+      stack = "app"
+      template_path = "src::template.yaml"
+      input = src
+      role = "arn:aws:iam::222222222222:role/deployer"
+    }
+    action notify: aws.lambda { function = "notify" }
+  }
+}
+"#,
+    );
+    let out = t
+        .args([
+            "compile",
+            "app.pipe",
+            "--target",
+            "codepipeline",
+            "--create-role",
+            "--format",
+            "cfn-json",
+        ])
+        .run();
+    let doc = out.json();
+    let statements = &doc["Resources"]["PipelineRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"];
+    let allowed: Vec<(String, String)> = statements
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| {
+            let resource = s["Resource"].to_string();
+            s["Action"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |a| (a.as_str().unwrap_or_default().to_string(), resource.clone()))
+        })
+        .collect();
+    let may = |action: &str| {
+        allowed
+            .iter()
+            .find(|(a, _)| a == action)
+            .map(|(_, r)| r.clone())
+    };
+    for action in [
+        "cloudformation:CreateStack",
+        "cloudformation:ExecuteChangeSet",
+        "iam:PassRole",
+        "lambda:InvokeFunction",
+    ] {
+        assert_eq!(
+            may(action).as_deref(),
+            Some("\"*\""),
+            "{action} in {allowed:?}"
+        );
+    }
+    assert_eq!(
+        may("sts:AssumeRole").as_deref(),
+        Some(r#"["arn:aws:iam::222222222222:role/deployer"]"#)
+    );
+    assert_eq!(may("ecs:UpdateService"), None, "only what the actions need");
+    // The action itself names its role.
+    let actions = &doc["Resources"]["Pipeline"]["Properties"]["Stages"][1]["Actions"];
+    assert_eq!(
+        actions[0]["RoleArn"],
+        "arn:aws:iam::222222222222:role/deployer"
+    );
+}

@@ -132,3 +132,133 @@ pub(super) fn action(
     }
     Some(Node::Map(node))
 }
+
+/// What the pipeline's role needs for a provider (`--create-role`), as CodePipeline's
+/// service role policy grants it.
+fn needs(provider: &str) -> &'static [&'static str] {
+    match provider {
+        "CodeBuild" => &[
+            "codebuild:StartBuild",
+            "codebuild:BatchGetBuilds",
+            "codebuild:StartBuildBatch",
+            "codebuild:BatchGetBuildBatches",
+        ],
+        "CloudFormation" => &[
+            "cloudformation:CreateStack",
+            "cloudformation:DeleteStack",
+            "cloudformation:DescribeStacks",
+            "cloudformation:UpdateStack",
+            "cloudformation:CreateChangeSet",
+            "cloudformation:DeleteChangeSet",
+            "cloudformation:DescribeChangeSet",
+            "cloudformation:ExecuteChangeSet",
+            "cloudformation:SetStackPolicy",
+            "cloudformation:ValidateTemplate",
+            "iam:PassRole",
+        ],
+        "ECS" => &[
+            "ecs:DescribeServices",
+            "ecs:DescribeTaskDefinition",
+            "ecs:DescribeTasks",
+            "ecs:ListTasks",
+            "ecs:RegisterTaskDefinition",
+            "ecs:TagResource",
+            "ecs:UpdateService",
+            "iam:PassRole",
+        ],
+        "CodeDeploy" | "CodeDeployToECS" => &[
+            "codedeploy:CreateDeployment",
+            "codedeploy:GetApplication",
+            "codedeploy:GetApplicationRevision",
+            "codedeploy:GetDeployment",
+            "codedeploy:GetDeploymentConfig",
+            "codedeploy:RegisterApplicationRevision",
+            "ecs:RegisterTaskDefinition",
+            "iam:PassRole",
+        ],
+        "ElasticBeanstalk" => &[
+            "elasticbeanstalk:*",
+            "ec2:*",
+            "elasticloadbalancing:*",
+            "autoscaling:*",
+            "cloudwatch:*",
+            "s3:*",
+            "sns:*",
+            "cloudformation:*",
+            "rds:*",
+            "sqs:*",
+            "ecs:*",
+        ],
+        "Lambda" => &["lambda:InvokeFunction", "lambda:ListFunctions"],
+        "S3" => &[
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:GetBucketVersioning",
+            "s3:PutObject",
+            "s3:PutObjectAcl",
+        ],
+        "StepFunctions" => &[
+            "states:DescribeExecution",
+            "states:DescribeStateMachine",
+            "states:StartExecution",
+        ],
+        "CodeCommit" => &[
+            "codecommit:GetBranch",
+            "codecommit:GetCommit",
+            "codecommit:GetRepository",
+            "codecommit:UploadArchive",
+            "codecommit:GetUploadArchiveStatus",
+            "codecommit:CancelUploadArchive",
+        ],
+        "ECR" => &["ecr:DescribeImages"],
+        "CodeStarSourceConnection" => &[
+            "codestar-connections:UseConnection",
+            "codeconnections:UseConnection",
+        ],
+        "CloudFormationStackSet" => &["cloudformation:*", "iam:PassRole"],
+        "ECRBuildAndPublish" => &["ecr:*", "logs:*"],
+        _ => &[],
+    }
+}
+
+/// The statements the pipeline's role needs for its `aws` actions: the providers' actions
+/// (on any resource, since names may come from variables), and `sts:AssumeRole` on the
+/// actions' own roles.
+pub(super) fn permissions(cx: &Cx<'_>) -> Vec<Node> {
+    let mut actions: Vec<&str> = Vec::new();
+    let mut roles: Vec<String> = Vec::new();
+    for a in cx.ir.pipeline.stages.iter().flat_map(|s| &s.actions) {
+        if a.kind != ir::Kind::Aws || param(a, "owner") != "AWS" {
+            continue;
+        }
+        for n in needs(param(a, "provider")) {
+            if !actions.contains(n) {
+                actions.push(n);
+            }
+        }
+        let role = param(a, "role");
+        if !role.is_empty() && !roles.iter().any(|r| r == role) {
+            roles.push(role.to_string());
+        }
+    }
+    actions.sort_unstable();
+    let mut out = Vec::new();
+    if !actions.is_empty() {
+        out.push(Node::map([
+            ("Effect", Node::str("Allow")),
+            ("Action", Node::strs(actions)),
+            ("Resource", Node::str("*")),
+        ]));
+    }
+    if !roles.is_empty() {
+        out.push(Node::map([
+            ("Effect", Node::str("Allow")),
+            ("Action", Node::strs(["sts:AssumeRole"])),
+            (
+                "Resource",
+                Node::Seq(roles.into_iter().map(Node::Str).collect()),
+            ),
+        ]));
+    }
+    out
+}

@@ -54,6 +54,8 @@ impl Cli for Real {
         for k in &self.attempt.env_remove {
             cmd.env_remove(k);
         }
+        // The action's `env` (and pipec's variables): `AWS_PROFILE` per action, say.
+        cmd.envs(self.attempt.env.iter().map(|(k, v)| (k, v)));
         cmd.envs(self.extra.iter().map(|(k, v)| (k, v)));
         let what = argv.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
         let child = cmd.spawn().map_err(|e| {
