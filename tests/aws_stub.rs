@@ -233,6 +233,7 @@ fn cfn_stack(status: &str, outputs: &str) -> serde_json::Value {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // Reason: the expected calls, one argument vector each.
 fn cloudformation_change_sets_are_created_and_executed_and_stacks_deleted() {
     let url = "<member><OutputKey>Url</OutputKey><OutputValue>https://app.example.com</OutputValue></member>";
     let answers = serde_json::json!({
@@ -448,6 +449,7 @@ pipeline p {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // Reason: the expected calls, one argument vector each.
 fn codedeploy_and_beanstalk_upload_the_artifact_as_a_revision_and_deploy_it() {
     let answers = serde_json::json!({
         "PutObject": { "headers": {"ETag": "\"abc\""} },
