@@ -287,6 +287,7 @@ fn refusal(a: &ir::Action, bucket: bool) -> Option<String> {
 /// Runs one job through `cli`; returns its exports (all the provider's output variables:
 /// the runtime keeps the declared ones).
 pub async fn run<C: Cli>(cli: &mut C, job: &Job) -> Result<BTreeMap<String, String>, String> {
+    check(job, cli.dry())?;
     if !job.role.is_empty() {
         assume_role(cli, job).await?;
     }
@@ -301,6 +302,39 @@ pub async fn run<C: Cli>(cli: &mut C, job: &Job) -> Result<BTreeMap<String, Stri
         "StepFunctions" => invoke::stepfunctions(cli, job).await,
         other => Err(format!("provider `{other}` does not run locally")),
     }
+}
+
+/// The configuration as the checker checks it (E0413, E0414), now that every value is
+/// known: a value that came from `${…}` may be empty (not set) or not accepted. A dry run
+/// shows values known only while running as `${…}`: those are not checked.
+fn check(job: &Job, dry: bool) -> Result<(), String> {
+    let Some(p) = catalog::provider(&job.provider, Some(job.category)) else {
+        return Ok(());
+    };
+    for (k, v) in &job.config {
+        if let Some(key) = p.key(k) {
+            if !catalog::accepts(key.value, v) && !(dry && v.contains("${")) {
+                return Err(format!(
+                    "`{k}` of provider `{}` is `{v}`; it takes {}",
+                    p.name,
+                    catalog::describe(key.value)
+                ));
+            }
+        }
+    }
+    for key in p.keys {
+        let needed = key.required
+            || key
+                .required_when
+                .is_some_and(|(other, values)| values.contains(&job.get(other)));
+        if needed && job.get(key.name).is_empty() {
+            return Err(format!(
+                "the configuration of provider `{}` has no `{}` (an empty value is not set)",
+                p.name, key.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The action's `role`, assumed with the user's credentials (as `CodePipeline` assumes it):
@@ -349,10 +383,13 @@ async fn assume_role<C: Cli>(cli: &mut C, job: &Job) -> Result<(), String> {
 pub fn dry_calls(job: &Job) -> Vec<String> {
     use futures_util::FutureExt as _;
     let mut dry = Dry::default();
-    let ended = run(&mut dry, job).now_or_never();
-    if !matches!(ended, Some(Ok(_))) {
-        dry.lines
-            .push("… then what AWS answers decides the next calls".into());
+    match run(&mut dry, job).now_or_never() {
+        Some(Ok(_)) => {}
+        // Refused before its first call: say why.
+        Some(Err(e)) if dry.lines.is_empty() => dry.lines.push(format!("fails: {e}")),
+        _ => dry
+            .lines
+            .push("… then what AWS answers decides the next calls".into()),
     }
     dry.lines
 }
@@ -401,4 +438,72 @@ pub fn text_at(v: &serde_json::Value, pointer: &str) -> String {
         .and_then(serde_json::Value::as_str)
         .unwrap_or_default()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(provider: &str, category: Category, config: &[(&str, &str)]) -> Job {
+        Job {
+            label: "deploy.stack".into(),
+            run_id: "r1".into(),
+            provider: provider.into(),
+            category,
+            config: config
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+            region: String::new(),
+            role: String::new(),
+            inputs: vec![("src".into(), PathBuf::from("/w"))],
+            workspace: PathBuf::from("/w"),
+            has_output: false,
+            exports: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_value_known_only_at_run_time_is_checked_before_any_call() {
+        let bad = job(
+            "S3",
+            Category::Deploy,
+            &[("BucketName", "site"), ("Extract", "maybe")],
+        );
+        assert_eq!(
+            dry_calls(&bad),
+            ["fails: `Extract` of provider `S3` is `maybe`; it takes `true` or `false`"]
+        );
+        let err = futures_util::FutureExt::now_or_never(run(&mut Dry::default(), &bad));
+        assert_eq!(
+            err,
+            Some(Err(
+                "`Extract` of provider `S3` is `maybe`; it takes `true` or `false`".into()
+            ))
+        );
+        let unset = job(
+            "CloudFormation",
+            Category::Deploy,
+            &[("ActionMode", "CHANGE_SET_EXECUTE"), ("StackName", "app")],
+        );
+        let err = futures_util::FutureExt::now_or_never(run(&mut Dry::default(), &unset));
+        assert_eq!(
+            err,
+            Some(Err("the configuration of provider `CloudFormation` has no `ChangeSetName` (an empty value is not set)".into()))
+        );
+    }
+
+    #[test]
+    fn a_role_is_assumed_before_the_provider_calls() {
+        let mut j = job("Lambda", Category::Invoke, &[("FunctionName", "f")]);
+        j.role = "arn:aws:iam::1:role/r".into();
+        j.region = "eu-west-1".into();
+        let calls = dry_calls(&j);
+        assert_eq!(
+            calls[0],
+            "aws sts assume-role --role-arn arn:aws:iam::1:role/r --role-session-name pipec-r1 --output json --region eu-west-1"
+        );
+        assert!(calls[1].starts_with("aws lambda invoke --function-name f --payload fileb:///w.event.json /w.lambda.json --output json --region eu-west-1"), "{calls:?}");
+    }
 }
