@@ -313,7 +313,8 @@ fn check(job: &Job, dry: bool) -> Result<(), String> {
     };
     for (k, v) in &job.config {
         if let Some(key) = p.key(k) {
-            if !catalog::accepts(key.value, v) && !(dry && v.contains("${")) {
+            let unknown = dry && v.contains("${");
+            if !unknown && !catalog::accepts(key.value, v) {
                 return Err(format!(
                     "`{k}` of provider `{}` is `{v}`; it takes {}",
                     p.name,
