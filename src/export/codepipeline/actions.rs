@@ -75,6 +75,21 @@ pub(super) fn action(
         Kind::Aws => {
             let mut names: Vec<String> = Vec::new();
             for r in restores(cx, a)? {
+                if r.folder.is_some() || !r.exclude.is_empty() {
+                    let at = cx.head(a.span);
+                    let what = r.folder.map_or_else(
+                        || "with `exclude` patterns".to_string(),
+                        |f| format!("of folder `{f}`"),
+                    );
+                    cx.refuse(
+                        Code::E0501,
+                        at,
+                        format!("`{}` takes `{}`, a `dir` snapshot {what}", a.name, r.name),
+                        "a provider action gets the whole repository artifact",
+                        "give the provider a `dir { path = \".\" }` snapshot, or an artifact a build made",
+                    );
+                    return None;
+                }
                 let name = if r.from.is_empty() { r.name } else { r.from };
                 if !names.contains(&name) {
                     names.push(name);
