@@ -106,6 +106,7 @@ impl Checker<'_> {
                 let this = AwsAction {
                     name: &a.name,
                     category: parts.category,
+                    input_names: inputs.iter().map(|i| i.name.name.clone()).collect(),
                     inputs: inputs.len(),
                     outputs: outputs.len(),
                     exports: &exports,

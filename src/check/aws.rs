@@ -27,6 +27,8 @@ pub(super) struct AwsSpans {
     pub keys: BTreeMap<String, Span>,
     /// A configuration key → its value.
     pub values: BTreeMap<String, Span>,
+    /// The template the action calls (its configuration is set through its parameters).
+    pub template: Option<String>,
 }
 
 impl AwsSpans {
@@ -36,6 +38,7 @@ impl AwsSpans {
             attrs: BTreeMap::new(),
             keys: BTreeMap::new(),
             values: BTreeMap::new(),
+            template: None,
         }
     }
 
@@ -69,6 +72,7 @@ impl AwsSpans {
         args: &BTreeMap<String, Span>,
     ) -> AwsSpans {
         let mut s = AwsSpans::at(a.kind.span);
+        s.template = Some(a.kind.text());
         let arg_of = |e: &ir::Expr| -> Option<Span> {
             let mut found = None;
             e.refs(&mut |r| {
@@ -120,6 +124,8 @@ impl AwsSpans {
 pub(super) struct AwsAction<'a> {
     pub name: &'a ast::Ident,
     pub category: Option<Category>,
+    /// The names of its input artifacts.
+    pub input_names: Vec<String>,
     pub inputs: usize,
     pub outputs: usize,
     pub exports: &'a [ast::Ident],
@@ -190,7 +196,7 @@ impl Checker<'_> {
             return action.category.unwrap_or(Category::Invoke);
         };
         let category = self.aws_category(provider, action, spans);
-        self.aws_configuration(provider, params, spans, action.name);
+        self.aws_configuration(provider, params, spans, action);
         self.aws_artifacts(provider, action, spans);
         self.aws_exports(provider, action);
         category
@@ -336,8 +342,9 @@ impl Checker<'_> {
         provider: &Provider,
         params: &BTreeMap<String, ir::Expr>,
         spans: &AwsSpans,
-        action: &ast::Ident,
+        this: &AwsAction<'_>,
     ) {
+        let action = this.name;
         let entries = match params.get("configuration") {
             Some(ir::Expr::Map { entries }) => entries.clone(),
             _ => BTreeMap::new(),
@@ -374,6 +381,9 @@ impl Checker<'_> {
                 continue;
             };
             if let ir::Expr::Str { value } = v {
+                if self.artifact_not_an_input(key, k, value, this, spans) {
+                    continue;
+                }
                 if !aws::accepts(key.value, value) {
                     self.report(
                         Diagnostic::new(
@@ -423,15 +433,63 @@ impl Checker<'_> {
                         span,
                         format!("needs `{}`", key.name),
                     )
-                    .help(format!(
-                        "add `{} = \"…\"` ({}) to `configuration`",
-                        key.name,
-                        aws::describe(key.value)
-                    ))
+                    .help(match &spans.template {
+                        Some(t) => format!(
+                            "give `{t}` the parameter that sets `{}` ({})",
+                            key.name,
+                            aws::describe(key.value)
+                        ),
+                        None => format!(
+                            "add `{} = \"…\"` ({}) to `configuration`",
+                            key.name,
+                            aws::describe(key.value)
+                        ),
+                    })
                     .note(why),
                 );
             }
         }
+    }
+
+    /// `ARTIFACT::PATH` naming an artifact that is not an input of the action (E0414).
+    fn artifact_not_an_input(
+        &mut self,
+        key: &aws::Key,
+        k: &str,
+        value: &str,
+        this: &AwsAction<'_>,
+        spans: &AwsSpans,
+    ) -> bool {
+        let (aws::Value::ArtifactPath, Some((artifact, _))) = (key.value, value.split_once("::"))
+        else {
+            return false;
+        };
+        if artifact.is_empty() || this.input_names.iter().any(|n| n == artifact) {
+            return false;
+        }
+        let inputs = if this.input_names.is_empty() {
+            "it has none".to_string()
+        } else {
+            format!("its inputs are {}", ticked(&this.input_names))
+        };
+        self.report(
+            Diagnostic::new(
+                Code::E0414,
+                format!(
+                    "`{k}` reads artifact `{artifact}`, which is not an input of action `{}`",
+                    this.name.name
+                ),
+                spans.value(k),
+                "not an input",
+            )
+            .help(format!(
+                "add `input = {artifact}` to the action, or name one of its inputs"
+            ))
+            .note(format!(
+                "CodePipeline reads `{k}` from the action's input artifacts; {inputs}"
+            )),
+        );
+        true
     }
 
     /// A "did you mean" for a word among the allowed ones, else the rule.
