@@ -401,6 +401,19 @@ impl Checker<'_> {
                 }
             }
         }
+        self.aws_missing_keys(provider, &entries, &meant, spans, action);
+    }
+
+    /// Required keys (always, or by another key's value) that are not set (E0413); `meant`:
+    /// keys an unknown key probably misspells (reported there).
+    fn aws_missing_keys(
+        &mut self,
+        provider: &Provider,
+        entries: &BTreeMap<String, ir::Expr>,
+        meant: &[&str],
+        spans: &AwsSpans,
+        action: &ast::Ident,
+    ) {
         for key in provider.keys {
             let needed = key.required
                 || key.required_when.is_some_and(|(other, values)| {
