@@ -159,7 +159,10 @@ pipeline p {
 }
 "#,
         );
-    t.state(["run", "app.pipe"]).within(120).run();
+    t.state(["run", "app.pipe", "--verbose"])
+        .within(120)
+        .stderr_contains("deploy.service | pipec: aws ecs describe-services --cluster shop --services web --output json")
+        .run();
     let registered = r#"{"containerDefinitions":[{"image":"app:2","name":"app"},{"image":"envoy:1","name":"proxy"}],"family":"web","networkMode":"awsvpc"}"#;
     assert_calls(
         &t,

@@ -35,8 +35,15 @@ pub struct Real {
 }
 
 impl Real {
+    /// Into the action's log (masked), and to `--verbose` output line by line.
     fn log(&self, text: &str) {
-        let _ = append(&self.attempt.log, &mask(text, &self.masks));
+        let masked = mask(text, &self.masks);
+        let _ = append(&self.attempt.log, &masked);
+        if let Some(echo) = &self.attempt.echo {
+            for line in masked.lines() {
+                let _ = echo.tx.send((echo.label.clone(), line.to_string()));
+            }
+        }
     }
 }
 
