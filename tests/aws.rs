@@ -181,6 +181,21 @@ pipeline site {
     t.state(["logs", "last", "verify.show"])
         .stdout_contains("bucket=site-dev-bucket")
         .run();
+    // An output the stack does not have fails the action, naming what it has.
+    let wants_more = std::fs::read_to_string(t.path("app.pipe"))
+        .expect("read")
+        .replace(
+            "exports = [BucketName]",
+            "exports = [BucketName, BucketArn]",
+        );
+    let t = t.file("more.pipe", &wants_more);
+    t.state(["run", "more.pipe"])
+        .within(120)
+        .status(1)
+        .stderr_contains(
+            "provider `CloudFormation` did not produce `BucketArn` (it produced `BucketName`)",
+        )
+        .run();
     // The stack exists now: a second run updates it (nothing to update is a success).
     t.state(["run", "app.pipe"]).within(120).run();
     t.state(["logs", "last", "deploy.stack"])

@@ -216,6 +216,29 @@ pub(in crate::runtime) async fn attempt(
         Err(why) if why == "stopped" => return outcome_result(Outcome::Stopped).map(Exit::quiet),
         Err(why) => return Err(Failure::new(why)),
     };
+    let missing: Vec<&str> = job
+        .exports
+        .iter()
+        .filter(|e| !exports.contains_key(*e))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        let produced: Vec<String> = exports.keys().map(|k| format!("`{k}`")).collect();
+        return Err(Failure::new(format!(
+            "provider `{}` did not produce {} (it produced {})",
+            job.provider,
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if produced.is_empty() {
+                "none".to_string()
+            } else {
+                produced.join(", ")
+            }
+        )));
+    }
     let mut text = String::new();
     for (k, v) in exports.iter().filter(|(k, _)| job.exports.contains(k)) {
         let mut delim = String::from("PIPEC_AWS_EOF");
@@ -311,6 +334,10 @@ fn check(job: &Job, dry: bool) -> Result<(), String> {
     let Some(p) = catalog::provider(&job.provider, Some(job.category)) else {
         return Ok(());
     };
+    // Also here, for a nested pipeline's actions, which no check before the run has seen.
+    if let Local::Refused(why) = p.local {
+        return Err(format!("provider `{}` does not run locally: {why}", p.name));
+    }
     for (k, v) in &job.config {
         if let Some(key) = p.key(k) {
             let unknown = dry && v.contains("${");
@@ -492,6 +519,21 @@ mod tests {
         assert_eq!(
             err,
             Some(Err("the configuration of provider `CloudFormation` has no `ChangeSetName` (an empty value is not set)".into()))
+        );
+    }
+
+    #[test]
+    fn a_provider_that_cannot_run_here_fails_before_any_call() {
+        let source = job(
+            "CodeCommit",
+            Category::Source,
+            &[("RepositoryName", "app"), ("BranchName", "main")],
+        );
+        assert_eq!(
+            dry_calls(&source),
+            [
+                "fails: provider `CodeCommit` does not run locally: a source provider reads from AWS or a Git host; locally use a `git` or `dir` action"
+            ]
         );
     }
 
