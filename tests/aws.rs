@@ -163,10 +163,15 @@ pipeline site {
       parameters = "{\"Name\": \"site-${params.env}-bucket\"}"
       input = src
       exports = [BucketName]
+      output = report
+      output_file = "outputs.json"
     }
   }
   stage verify {
-    action show: sh { run = "echo bucket=${deploy.stack.BucketName}" }
+    action show: sh {
+      input = report
+      run = "ls; cat outputs.json; echo bucket=${deploy.stack.BucketName}"
+    }
   }
 }
 "#,
@@ -178,9 +183,13 @@ pipeline site {
         exports_of(&t, "deploy", "stack"),
         serde_json::json!({ "BucketName": "site-dev-bucket" })
     );
-    t.state(["logs", "last", "verify.show"])
+    let shown = t
+        .state(["logs", "last", "verify.show"])
         .stdout_contains("bucket=site-dev-bucket")
+        .stdout_contains("\"BucketName\": \"site-dev-bucket\"")
         .run();
+    // The output artifact is the outputs file alone, not the restored template.
+    assert!(!shown.stdout.contains("template.yaml"), "{}", shown.stdout);
     // An output the stack does not have fails the action, naming what it has.
     let wants_more = std::fs::read_to_string(t.path("app.pipe"))
         .expect("read")
@@ -446,6 +455,19 @@ fn a_source_provider_is_refused_before_the_run_starts() {
         .stderr_contains("use a `git` or `dir` action")
         .run();
     assert!(t.runs().is_empty(), "a run was recorded");
+    let t = t.file(
+        "lambda.pipe",
+        r#"pipeline p {
+  stage invoke {
+    action f: aws { provider = "Lambda"  output = result  configuration = { FunctionName = "f" } }
+  }
+}
+"#,
+    );
+    t.state(["run", "lambda.pipe"])
+        .status(1)
+        .stderr_contains("`invoke.f`: `Lambda` with an output artifact does not run locally")
+        .run();
 }
 
 #[test]

@@ -289,12 +289,35 @@ async fn outputs<C: Cli>(
             }
         }
     }
-    let file = job.get("OutputFileName");
-    if !file.is_empty() && !cli.dry() {
-        let path = job.workspace.join(file);
-        let text = serde_json::to_string_pretty(&exports).unwrap_or_default();
-        std::fs::write(&path, text)
-            .map_err(|e| format!("cannot write `OutputFileName` `{}`: {e}", path.display()))?;
+    if job.has_output && !cli.dry() {
+        output_artifact(job, &exports)?;
     }
     Ok(exports)
+}
+
+/// The output artifact: only `OutputFileName` (the outputs as JSON) when it is set, as
+/// CodePipeline makes it; the restored inputs are cleared from the workspace either way.
+fn output_artifact(job: &Job, exports: &BTreeMap<String, String>) -> Result<(), String> {
+    for entry in std::fs::read_dir(&job.workspace)
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
+        let p = entry.path();
+        let _ = if p.is_dir() && !p.is_symlink() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+    }
+    let file = job.get("OutputFileName");
+    if file.is_empty() {
+        return Ok(());
+    }
+    let path = job.workspace.join(file);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    let text = serde_json::to_string_pretty(exports).unwrap_or_default();
+    std::fs::write(&path, text)
+        .map_err(|e| format!("cannot write `OutputFileName` `{}`: {e}", path.display()))
 }

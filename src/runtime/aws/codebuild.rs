@@ -33,6 +33,9 @@ pub async fn run<C: Cli>(cli: &mut C, job: &Job) -> Result<BTreeMap<String, Stri
         }
         return Ok(BTreeMap::new());
     };
+    if job.get("BatchEnabled") == "true" {
+        cli.note("`BatchEnabled`: the buildspec runs here as one build, not as a batch");
+    }
     let env = environment(cli, job, &spec, &primary).await?;
     let scratch = job.workspace.join(SCRATCH);
     std::fs::create_dir_all(&scratch).map_err(|e| format!("cannot make `{SCRATCH}`: {e}"))?;

@@ -299,6 +299,24 @@ fn refusal(a: &ir::Action, bucket: bool) -> Option<String> {
     if let Local::Refused(why) = p.local {
         return Some(format!("provider `{provider}` does not run locally: {why}"));
     }
+    // Output artifacts a local run cannot make as CodePipeline would.
+    let outputs = a.outputs.len();
+    let no_outputs = match provider.as_str() {
+        "Lambda" => Some("a function writes its output artifacts through CodePipeline's job API"),
+        "StepFunctions" => Some("CodePipeline writes the execution's output as its artifact"),
+        _ => None,
+    };
+    if let (Some(why), true) = (no_outputs, outputs > 0) {
+        return Some(format!(
+            "`{provider}` with an output artifact does not run locally: {why}"
+        ));
+    }
+    if provider == "CodeBuild" && outputs > 1 {
+        return Some(
+            "`CodeBuild` with several output artifacts (`secondary-artifacts`) does not run locally: pipec makes the primary one"
+                .into(),
+        );
+    }
     if matches!(provider.as_str(), "CodeDeploy" | "ElasticBeanstalk") && !bucket {
         return Some(format!(
             "provider `{provider}` deploys a revision from S3: set `{BUCKET_VAR}` to a bucket pipec may upload it to"
