@@ -254,7 +254,10 @@ fn cloudformation_change_sets_are_created_and_executed_and_stacks_deleted() {
         "DeleteStack": xml("DeleteStack", ""),
     });
     let Some(t) = stubbed(&answers) else { return };
-    let t = t.file("infra/template.yaml", "Resources: {}\n").file(
+    let t = t
+        .file("infra/template.yaml", "Resources: {}\n")
+        .file("infra/build.json", r#"{"image": "app:42"}"#)
+        .file(
         "app.pipe",
         r#"import "std/aws"
 
@@ -268,7 +271,7 @@ pipeline p {
       mode = "CHANGE_SET_REPLACE"
       change_set = "release"
       template_path = "src::template.yaml"
-      parameters = "{\"Env\": \"prod\", \"Size\": 3}"
+      parameters = "{\"Env\": \"prod\", \"Size\": 3, \"Image\": {\"Fn::GetParam\": [\"src\", \"build.json\", \"image\"]}}"
       capabilities = "CAPABILITY_IAM,CAPABILITY_AUTO_EXPAND"
       stack_role = "arn:aws:iam::111111111111:role/cfn"
       input = src
@@ -289,7 +292,7 @@ pipeline p {
     );
     t.state(["run", "app.pipe"]).within(120).run();
     let template = "file://STATE/work/RUN/ws2/template.yaml";
-    let params = r#"[{"ParameterKey":"Env","ParameterValue":"prod"},{"ParameterKey":"Size","ParameterValue":"3"}]"#;
+    let params = r#"[{"ParameterKey":"Env","ParameterValue":"prod"},{"ParameterKey":"Image","ParameterValue":"app:42"},{"ParameterKey":"Size","ParameterValue":"3"}]"#;
     let describe: &[&str] = &[
         "cloudformation",
         "describe-stacks",

@@ -140,7 +140,9 @@ fn template_args<C: Cli>(cli: &C, job: &Job) -> Result<Vec<String>, String> {
     if !job.get("ParameterOverrides").is_empty() {
         let overrides = json(job.get("ParameterOverrides"))
             .map_err(|e| format!("`ParameterOverrides`: {e}"))?;
-        params.extend(strings(&overrides, ""));
+        for (k, v) in overrides.as_object().into_iter().flatten() {
+            params.insert(k.clone(), override_value(cli, job, k, v)?);
+        }
     }
     if !params.is_empty() {
         let list: Vec<serde_json::Value> = params
@@ -171,6 +173,47 @@ fn template_args<C: Cli>(cli: &C, job: &Job) -> Result<Vec<String>, String> {
     }
     push_role(job, &mut args);
     Ok(args)
+}
+
+/// A `ParameterOverrides` value: text, or CodePipeline's `Fn::GetParam` (a key of a JSON
+/// file of an input artifact), read here; `Fn::GetArtifactAtt` names where CodePipeline
+/// stores an artifact, which a local run has no such place for.
+fn override_value<C: Cli>(
+    cli: &C,
+    job: &Job,
+    key: &str,
+    v: &serde_json::Value,
+) -> Result<String, String> {
+    let get = v.get("Fn::GetParam").and_then(serde_json::Value::as_array);
+    if let Some([artifact, file, name]) = get.map(Vec::as_slice) {
+        let (artifact, file, name) = (
+            artifact.as_str().unwrap_or_default(),
+            file.as_str().unwrap_or_default(),
+            name.as_str().unwrap_or_default(),
+        );
+        if cli.dry() {
+            return Ok(format!("<{name} of {artifact}::{file}>"));
+        }
+        let path = job.input_dir(artifact)?.join(file);
+        let text = crate::runtime::bounded::read_text(&path, 1 << 20).map_err(|e| {
+            format!("`{key}`: `Fn::GetParam` cannot read `{artifact}::{file}`: {e}")
+        })?;
+        let found = json(&text)?;
+        return match found.get(name) {
+            Some(serde_json::Value::String(s)) => Ok(s.clone()),
+            Some(other) => Ok(other.to_string()),
+            None => Err(format!("`{key}`: `{artifact}::{file}` has no `{name}`")),
+        };
+    }
+    if v.get("Fn::GetArtifactAtt").is_some() {
+        return Err(format!(
+            "`{key}`: `Fn::GetArtifactAtt` names where CodePipeline stores an artifact; a local run has no artifact store"
+        ));
+    }
+    Ok(match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
 }
 
 /// A JSON object's values as text (numbers and booleans as written).
