@@ -159,9 +159,10 @@ impl Checker<'_> {
             entries.retain(|_, v| !matches!(v, ir::Expr::Str { value } if value.is_empty()));
         }
         for name in ["provider", "owner", "version"] {
-            if params.get(name).is_some_and(|e| {
-                literal(params, name).is_none() && !matches!(e, ir::Expr::Str { .. })
-            }) {
+            if params
+                .get(name)
+                .is_some_and(|e| !matches!(e, ir::Expr::Str { .. }))
+            {
                 self.report(
                     Diagnostic::new(
                         Code::E0414,
@@ -169,6 +170,9 @@ impl Checker<'_> {
                         spans.attr(name),
                         "not known before the run",
                     )
+                    .help(format!(
+                        "write the {name} itself, without `${{…}}`; choose between actions with `when` if it varies"
+                    ))
                     .note(
                         "the exporter and `pipec run` need the provider before any value is known",
                     ),
