@@ -1,7 +1,7 @@
 //! The standard library: templates written in `.pipe`, embedded in the binary.
 
 /// Module names, importable as `import "std/NAME"`.
-pub const MODULES: &[&str] = &["git", "node", "python", "rust"];
+pub const MODULES: &[&str] = &["aws", "git", "node", "python", "rust"];
 
 /// The source of a stdlib module.
 pub fn source(module: &str) -> Option<&'static str> {
@@ -10,6 +10,7 @@ pub fn source(module: &str) -> Option<&'static str> {
         "node" => include_str!("../stdlib/node.pipe"),
         "python" => include_str!("../stdlib/python.pipe"),
         "git" => include_str!("../stdlib/git.pipe"),
+        "aws" => include_str!("../stdlib/aws.pipe"),
         _ => return None,
     })
 }

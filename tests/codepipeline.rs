@@ -68,6 +68,7 @@ fn fixture() {
 
 /// What each runnable example gives: `None` compiles, else the codes of its errors.
 const EXAMPLES: &[(&str, Option<&[Code]>)] = &[
+    ("examples/aws-release.pipe", None),
     ("examples/gated/gated.pipe", None),
     ("examples/hello/hello.pipe", None),
     ("examples/library-release.pipe", Some(&[Code::E0502])),

@@ -2,6 +2,8 @@
 #![allow(clippy::disallowed_methods, clippy::print_stdout)] // Reason: tests read fixtures and spawn pipec.
 
 mod argo;
+mod aws;
+mod aws_stub;
 mod cli;
 mod codepipeline;
 mod containers;

@@ -57,7 +57,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ir",
         ],
     ),
-    // Editor services: over the checker, never the CLI.
+    // Editor services: over the checker, never the CLI (the IR for the AWS provider catalog).
     (
         "ide",
         &[
@@ -68,6 +68,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ast",
             "syntax",
             "check",
+            "ir",
         ],
     ),
     // The runtime reads the IR; it never parses or checks source.

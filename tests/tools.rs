@@ -64,6 +64,38 @@ const NEEDS: &[(&str, &str)] = &[
         "argo::the_strict_schema_refuses_a_misspelled_key",
         "python3",
     ),
+    (
+        "aws::a_cloudformation_stack_is_deployed_and_its_outputs_are_exports_of_later_actions",
+        "aws",
+    ),
+    (
+        "aws::an_s3_deploy_copies_the_artifact_extracted_or_as_one_zip",
+        "aws",
+    ),
+    (
+        "aws::a_codebuild_action_runs_its_buildspec_phases_and_exports_its_variables",
+        "aws",
+    ),
+    (
+        "aws::a_codebuild_build_that_fails_still_runs_post_build_and_fails_the_action",
+        "aws",
+    ),
+    (
+        "aws_stub::an_ecs_deploy_registers_a_revision_with_the_new_images_and_waits_for_the_service",
+        "aws",
+    ),
+    (
+        "aws_stub::cloudformation_change_sets_are_created_and_executed_and_stacks_deleted",
+        "aws",
+    ),
+    (
+        "aws_stub::lambda_and_step_functions_are_invoked_and_their_variables_exported",
+        "aws",
+    ),
+    (
+        "aws_stub::codedeploy_and_beanstalk_upload_the_artifact_as_a_revision_and_deploy_it",
+        "aws",
+    ),
 ];
 
 /// Runs one test of this binary alone, with an empty `PATH`, no `CI` and no
@@ -75,6 +107,8 @@ fn alone_without_tools(test: &str, env: &[(&str, &str)]) -> (bool, String, Strin
         .env("PATH", empty.path())
         // The validators' virtual environment, which the CodePipeline tests also look in.
         .env("PIPEC_EXPORT_VENV", empty.path())
+        // The AWS CLI's and moto's, which the `aws` tests look in.
+        .env("PIPEC_AWS_VENV", empty.path())
         .env_remove("CI")
         .env_remove("PIPEC_REQUIRE_TOOLS")
         .envs(env.iter().copied())

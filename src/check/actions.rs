@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::attrs::{Args, NameRef, Parts, Target};
+use super::aws::{AwsAction, AwsSpans};
 use super::kinds::{KINDS, default_category, kind_by_name, kind_params};
 use super::types::{Ctx, Scope};
 use super::{ActionModel, Checker, InputModel, OutputModel, Site, TemplateDef, Use, UseKind};
@@ -21,8 +22,12 @@ impl Checker<'_> {
         };
         let def = self.resolve_kind(&a.kind);
         let display = a.kind.text();
+        let mut aws_spans = None;
         let (kind, mut parts, template) = match &def {
             Resolved::Kind(k) => {
+                if *k == Kind::Aws {
+                    aws_spans = Some(AwsSpans::direct(a));
+                }
                 let (parts, _) = self.attrs(&a.attrs, Target::Kind(*k), ctx, a.kind.span);
                 self.require_kind_params(
                     *k,
@@ -35,6 +40,9 @@ impl Checker<'_> {
             Resolved::Template(t) => {
                 let (call, args) =
                     self.attrs(&a.attrs, Target::Call(t, &display), ctx, a.kind.span);
+                if t.kind == Some(Kind::Aws) {
+                    aws_spans = Some(AwsSpans::call(a, &t.body.kind_params, &args.spans));
+                }
                 let parts = self.expand(t, &call, args, a, &display);
                 (t.kind, parts, Some(display.clone()))
             }
@@ -77,7 +85,7 @@ impl Checker<'_> {
         if inputs.len() > 1 {
             self.input_sets.push(inputs.clone());
         }
-        let outputs = parts
+        let outputs: Vec<OutputModel> = parts
             .outputs
             .iter()
             .filter_map(|(n, path)| match n {
@@ -93,12 +101,29 @@ impl Checker<'_> {
             ir::Expr::Duration { secs } => Some((*secs, *span)),
             _ => None,
         });
+        let category = match &aws_spans {
+            Some(spans) => {
+                let exports = std::mem::take(&mut parts.exports);
+                let this = AwsAction {
+                    name: &a.name,
+                    category: parts.category,
+                    input_names: inputs.iter().map(|i| i.name.name.clone()).collect(),
+                    inputs: inputs.len(),
+                    outputs: outputs.len(),
+                    exports: &exports,
+                };
+                let c = self.aws_action(&mut params, &this, spans);
+                parts.exports = exports;
+                c
+            }
+            None => parts.category.unwrap_or_else(|| default_category(kind_v)),
+        };
         ActionModel {
             name: a.name.clone(),
             span: a.span,
             kind: kind_v,
             template,
-            category: parts.category.unwrap_or_else(|| default_category(kind_v)),
+            category,
             params: params.into_iter().collect(),
             after: std::mem::take(&mut parts.after),
             inputs,

@@ -458,11 +458,11 @@ impl Checker<'_> {
                     Target::Unknown => None,
                 };
                 for id in self.names(&a.value, false, "artifact") {
-                    if kind.is_some_and(|k| !matches!(k, Kind::Dir | Kind::Git)) {
+                    if kind.is_some_and(|k| !matches!(k, Kind::Dir | Kind::Git | Kind::Aws)) {
                         self.report(
                             Diagnostic::new(Code::E0204, format!("`output = {}` needs a path", id.name), a.span, "missing `from \"PATH\"`")
                                 .help(format!("write `output = {} from \"PATH\"`", id.name))
-                                .note("only `dir` and `git` have a result of their own; other kinds name the file or folder to capture"),
+                                .note("only `dir`, `git` and `aws` have a result of their own; other kinds name the file or folder to capture"),
                         );
                     }
                     let r = Self::name_ref(id, ctx);

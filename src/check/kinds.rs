@@ -13,7 +13,7 @@ pub(crate) const COMMON: &[&str] = &[
     "category", "image",
 ];
 
-pub(crate) const KINDS: &[&str] = &["sh", "dir", "git", "approval", "wait", "pipeline"];
+pub(crate) const KINDS: &[&str] = &["sh", "dir", "git", "approval", "wait", "pipeline", "aws"];
 pub(crate) const CATEGORIES: &[&str] = &["source", "build", "test", "deploy", "approval", "invoke"];
 pub(crate) const TYPES: &[&str] = &[
     "string", "int", "bool", "duration", "list", "map", "secret", "artifact", "script",
@@ -73,6 +73,22 @@ pub(crate) fn kind_params(kind: Kind) -> Vec<KindParam> {
                 }),
             ),
         ],
+        // An empty string means "not set" (docs/aws.md).
+        Kind::Aws => vec![
+            p("provider", Ty::String, None),
+            p("owner", Ty::String, Some(|| s("AWS"))),
+            p("version", Ty::String, Some(|| s("1"))),
+            p(
+                "configuration",
+                Ty::Map(Box::new(Ty::String)),
+                Some(|| ir::Expr::Map {
+                    entries: BTreeMap::new(),
+                }),
+            ),
+            p("region", Ty::String, Some(|| s(""))),
+            p("role", Ty::String, Some(|| s(""))),
+            p("namespace", Ty::String, Some(|| s(""))),
+        ],
     }
 }
 
@@ -84,6 +100,7 @@ pub(crate) fn kind_by_name(name: &str) -> Option<Kind> {
         "approval" => Kind::Approval,
         "wait" => Kind::Wait,
         "pipeline" => Kind::Pipeline,
+        "aws" => Kind::Aws,
         _ => return None,
     })
 }
@@ -96,6 +113,7 @@ pub(crate) fn kind_name(kind: Kind) -> &'static str {
         Kind::Approval => "approval",
         Kind::Wait => "wait",
         Kind::Pipeline => "pipeline",
+        Kind::Aws => "aws",
     }
 }
 
@@ -104,6 +122,7 @@ pub(crate) fn default_category(kind: Kind) -> ir::Category {
         Kind::Sh => ir::Category::Build,
         Kind::Dir | Kind::Git => ir::Category::Source,
         Kind::Approval => ir::Category::Approval,
-        Kind::Wait | Kind::Pipeline => ir::Category::Invoke,
+        // The provider's, from the catalog (`check/aws.rs`); this is only the fallback.
+        Kind::Wait | Kind::Pipeline | Kind::Aws => ir::Category::Invoke,
     }
 }

@@ -18,6 +18,7 @@
 
 mod actions;
 mod attrs;
+mod aws;
 mod hash;
 mod inputs;
 mod items;

@@ -19,6 +19,21 @@ use crate::runtime::run::{
 use crate::runtime::secrets::Inherited;
 use crate::runtime::state::{History, Snapshot};
 
+/// `aws` actions that cannot run on this machine stop the run before it starts.
+fn refuse_aws(ir: &Ir) -> Result<(), Error> {
+    let bucket = std::env::var_os(crate::runtime::aws::BUCKET_VAR).is_some_and(|b| !b.is_empty());
+    let refused = crate::runtime::aws::refusals(ir, bucket);
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "{} cannot run locally:\n  - {}",
+        if refused.len() == 1 { "an `aws` action" } else { "some `aws` actions" },
+        refused.join("\n  - ")
+    ))
+    .help("run the pipeline in CodePipeline (`pipec compile --target codepipeline`), or replace these actions for local runs"))
+}
+
 pub(crate) fn run(
     args: &super::run::Args,
     ir: &Ir,
@@ -32,6 +47,7 @@ pub(crate) fn run(
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
     let secrets = read_secrets(ir, &base).map_err(Error::invalid)?;
+    refuse_aws(ir)?;
     let dir = crate::runtime::state::resolve_dir(args.state_dir.as_deref());
     let history = open_history(&dir)?;
     let params_json: serde_json::Map<String, serde_json::Value> = values

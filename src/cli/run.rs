@@ -110,7 +110,10 @@ pub(crate) fn run(args: &Args) -> Outcome {
         eprintln!("note: {n}");
     }
     if args.dry_run {
-        print!("{}", render(&ir, &plan(&ir, &values, &facts)));
+        print!(
+            "{}",
+            render(&ir, &plan(&ir, &values, &facts), &values, &facts)
+        );
         return Ok(super::exit::OK);
     }
     let containers = super::containers::resolve(args.containers, &ir)?;
@@ -372,7 +375,7 @@ fn verdict_text(v: &Verdict) -> String {
     }
 }
 
-fn render(ir: &Ir, plan: &Plan) -> String {
+fn render(ir: &Ir, plan: &Plan, values: &BTreeMap<String, Value>, facts: &RunFacts) -> String {
     use std::fmt::Write as _;
     let mut out = format!(
         "plan of pipeline `{}` (dry run: nothing is executed)\n",
@@ -410,6 +413,16 @@ fn render(ir: &Ir, plan: &Plan) -> String {
                 v => verdict_text(v),
             };
             let _ = writeln!(out, "       - `{}`{after}: {verdict}", a.name);
+            // An `aws` action: each call it would make.
+            let aws = kinds
+                .and_then(|st| st.actions.iter().find(|x| x.name == a.name))
+                .filter(|x| x.kind == crate::ir::Kind::Aws);
+            if let (Some(x), false) = (aws, matches!(a.verdict, Verdict::Skipped(_))) {
+                let label = format!("{}.{}", s.name, a.name);
+                for call in crate::runtime::plan::aws_calls(x, &label, values, facts) {
+                    let _ = writeln!(out, "           {call}");
+                }
+            }
         }
     }
     out

@@ -65,6 +65,11 @@ codes! {
     E0409 => "edge across stages or into the entry stage",
     E0410 => "timeout or retry count out of range",
     E0411 => "inputs of one action restored at the same place",
+    E0412 => "unknown configuration key of an AWS provider",
+    E0413 => "missing configuration key of an AWS provider",
+    E0414 => "value an AWS provider does not accept",
+    E0415 => "wrong number of artifacts for an AWS provider",
+    E0416 => "output variable an AWS provider does not produce",
     E0501 => "construct the target cannot express",
     E0502 => "value the target cannot compute",
     E0503 => "stage graph the target cannot lay out",
@@ -76,6 +81,7 @@ codes! {
     W0003 => "action timeout longer than the pipeline timeout",
     W0004 => "interpolation inside shell quotes",
     W0005 => "not enforced on the target",
+    W0006 => "AWS provider not in the catalog",
 }
 
 impl Code {

@@ -247,6 +247,8 @@ struct Ctx<'a> {
     parent: Block,
     /// The stage the cursor is in, and the token its block opens at.
     stage: Option<(String, usize)>,
+    /// In an `aws` action: its `provider`, when written before the cursor.
+    provider: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -300,6 +302,13 @@ impl Analysis {
             parent: at(2),
             stage: blocks.iter().rev().find_map(|(b, tok)| match b {
                 Block::Stage(s) => Some((s.clone(), *tok)),
+                _ => None,
+            }),
+            provider: blocks.iter().rev().find_map(|(b, tok)| match b {
+                Block::Attrs(k) if k == "aws" => {
+                    let from = scan.toks.get(*tok).map_or(0, |t| t.start);
+                    provider_in(before.get(from..).unwrap_or(""))
+                }
                 _ => None,
             }),
         };
@@ -430,6 +439,7 @@ impl Analysis {
                 out
             }),
             ("category", Block::Attrs(_)) => values(crate::check::CATEGORIES),
+            ("configuration", Block::Attrs(k)) if k == "aws" => aws_keys(ctx.provider.as_deref()),
             ("exports" | "output" | "outputs", Block::Attrs(_)) => Vec::new(),
             _ => self.expression(),
         }
@@ -580,6 +590,53 @@ fn attribute(name: &str, ty: &str, doc: Option<&str>) -> Completion {
         doc: doc.map(str::to_string),
         insert: Some(format!("{name} = ")),
     }
+}
+
+/// The text of `provider = "NAME"` in an action's attributes.
+fn provider_in(text: &str) -> Option<String> {
+    let mut rest = text;
+    while let Some(i) = rest.find("provider") {
+        let after = rest[i + "provider".len()..].trim_start();
+        if let Some(v) = after.strip_prefix('=').map(str::trim_start) {
+            if let Some(v) = v.strip_prefix('"') {
+                return v.split('"').next().map(str::to_string);
+            }
+        }
+        rest = &rest[i + 1..];
+    }
+    None
+}
+
+/// The configuration keys of a provider of the catalog (of every provider when it is not
+/// known), required ones first.
+fn aws_keys(provider: Option<&str>) -> Vec<Completion> {
+    let mut out: Vec<Completion> = Vec::new();
+    let of = |p: &crate::ir::aws::Provider| provider.is_none_or(|n| n == p.name);
+    let mut keys: Vec<(&crate::ir::aws::Provider, &crate::ir::aws::Key)> =
+        crate::ir::aws::PROVIDERS
+            .iter()
+            .filter(|p| of(p))
+            .flat_map(|p| p.keys.iter().map(move |k| (p, k)))
+            .collect();
+    keys.sort_by_key(|(_, k)| !k.required);
+    for (p, k) in keys {
+        if out.iter().any(|c| c.label == k.name) {
+            continue;
+        }
+        let need = if k.required { "required" } else { "optional" };
+        let mut c = item(
+            k.name,
+            CompletionKind::Attribute,
+            &format!("{need}: {}", crate::ir::aws::describe(k.value)),
+        );
+        c.doc = Some(format!(
+            "A configuration key of `{}` (docs/aws.md).",
+            p.name
+        ));
+        c.insert = Some(format!("{} = ", k.name));
+        out.push(c);
+    }
+    out
 }
 
 fn keywords(list: &[(&str, &str)]) -> Vec<Completion> {

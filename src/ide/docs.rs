@@ -19,6 +19,11 @@ pub(crate) fn kind(name: &str) -> Option<&'static str> {
         }
         "wait" => "Waits for a duration.",
         "pipeline" => "Runs another pipeline file as one action.",
+        "aws" => {
+            "An AWS CodePipeline provider action (CloudFormation, CodeBuild, S3, ECS, Lambda, …): \
+             checked against the provider catalog, compiled to the native action, run locally \
+             through the `aws` CLI (docs/aws.md)."
+        }
         _ => return None,
     })
 }
@@ -52,6 +57,25 @@ pub(crate) fn kind_param(kind: &str, param: &str) -> Option<(Option<&'static str
         ("wait", "duration") => (None, "How long to wait."),
         ("pipeline", "file") => (None, "The pipeline file to run, relative to this file."),
         ("pipeline", "params") => (Some("{}"), "Its parameters, by name."),
+        ("aws", "provider") => (
+            None,
+            "The CodePipeline provider: `CloudFormation`, `CodeBuild`, `S3`, `ECS`, `Lambda`, …",
+        ),
+        ("aws", "owner") => (Some("\"AWS\""), "`AWS`, `ThirdParty` or `Custom`."),
+        ("aws", "version") => (Some("\"1\""), "The provider's action version."),
+        ("aws", "configuration") => (
+            Some("{}"),
+            "The provider's configuration, keys as AWS spells them; a `\"\"` value is not set.",
+        ),
+        ("aws", "region") => (Some("\"\""), "The region of a cross-region action."),
+        ("aws", "role") => (
+            Some("\"\""),
+            "The IAM role the action runs as (cross-account), assumed by `pipec run` too.",
+        ),
+        ("aws", "namespace") => (
+            Some("\"\""),
+            "The CodePipeline namespace of its output variables (default `STAGE_ACTION`).",
+        ),
         _ => return None,
     })
 }
@@ -75,7 +99,7 @@ pub(crate) fn common(name: &str) -> Option<(&'static str, &'static str)> {
         "output" => (
             "NAME from \"PATH\" | NAME",
             "A file or folder captured after success as a named artifact (`NAME` alone: the \
-             kind's own result, for `dir` and `git`).",
+             kind's own result, for `dir`, `git` and `aws`).",
         ),
         "outputs" => (
             "{ NAME = \"PATH\" … }",

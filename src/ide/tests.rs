@@ -370,3 +370,13 @@ fn references_are_the_checkers_not_a_second_resolution() {
     assert_eq!(&SCOPES[uses[0].start as usize..uses[0].end as usize], "env");
     assert!(uses[0].start as usize > SCOPES.find("pipeline").expect("pipeline"));
 }
+
+#[test]
+fn the_configuration_of_an_aws_action_offers_its_providers_keys() {
+    let text = "pipeline p {\n  stage s {\n    action a: aws {\n      provider = \"Lambda\"\n      configuration = {\n        $0\n      }\n    }\n  }\n}\n";
+    assert_eq!(labels(text), ["FunctionName", "UserParameters"]);
+    let text = "pipeline p {\n  stage s {\n    action a: aws {\n      provider = \"S3\"\n      configuration = { BucketName = \"b\", $0 }\n    }\n  }\n}\n";
+    let got = labels(text);
+    assert_eq!(got[..2], ["S3Bucket", "S3ObjectKey"], "{got:?}");
+    assert!(got.contains(&"Extract".to_string()), "{got:?}");
+}

@@ -143,8 +143,13 @@ fn action_label(a: &Action) -> String {
     format!("{}\n{}", a.name, kind_label(a))
 }
 
-/// What an action runs: its template, else its kind.
+/// What an action runs: its template, else its kind (`aws`: with its provider).
 fn kind_label(a: &Action) -> String {
+    if let (None, Kind::Aws, Some(super::Expr::Str { value })) =
+        (&a.template, a.kind, a.params.get("provider"))
+    {
+        return format!("aws {value}");
+    }
     match &a.template {
         Some(t) => t.clone(),
         None => match a.kind {
@@ -154,6 +159,7 @@ fn kind_label(a: &Action) -> String {
             Kind::Approval => "approval",
             Kind::Wait => "wait",
             Kind::Pipeline => "pipeline",
+            Kind::Aws => "aws",
         }
         .to_string(),
     }

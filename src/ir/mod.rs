@@ -7,6 +7,7 @@
 //! runtime never re-reads or re-checks source. The root carries [`IR_VERSION`]; a reader
 //! rejects any other version with a clear error (see [`from_json`]).
 
+pub mod aws;
 pub mod describe;
 pub mod graph;
 
@@ -232,6 +233,8 @@ pub enum Kind {
     Approval,
     Wait,
     Pipeline,
+    /// An AWS CodePipeline provider action (`ir::aws` is its catalog).
+    Aws,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,6 +246,20 @@ pub enum Category {
     Deploy,
     Approval,
     Invoke,
+}
+
+impl Category {
+    /// The word as written in `.pipe` source (`deploy`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Source => "source",
+            Category::Build => "build",
+            Category::Test => "test",
+            Category::Deploy => "deploy",
+            Category::Approval => "approval",
+            Category::Invoke => "invoke",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

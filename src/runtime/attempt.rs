@@ -1,6 +1,6 @@
 //! One attempt of an action: preparing it (evaluating its parameters, its environment and
-//! script), running it by kind (`sh`, `git`, `dir`, `wait`, `pipeline`, `approval`), and the
-//! workspaces attempts run in.
+//! script), running it by kind (`sh`, `git`, `dir`, `wait`, `pipeline`, `approval`; `aws`
+//! through `runtime/aws/`), and the workspaces attempts run in.
 #![allow(clippy::disallowed_methods)] // Reason: the runtime creates workspaces and copies files.
 
 use std::collections::BTreeMap;
@@ -37,7 +37,7 @@ pub(super) struct Exit {
 }
 
 impl Exit {
-    fn quiet(code: Option<i32>) -> Exit {
+    pub(super) fn quiet(code: Option<i32>) -> Exit {
         Exit {
             code,
             logged: false,
@@ -152,6 +152,13 @@ pub(super) enum Prepared {
         log: PathBuf,
     },
     Approval,
+    /// An `aws` action: its job, the process template of its build phases, and where its
+    /// exports go.
+    Aws {
+        job: Box<super::aws::Job>,
+        attempt: Box<Attempt>,
+        outputs: PathBuf,
+    },
 }
 
 pub(super) fn outcome_result(outcome: Outcome) -> Result<Option<i32>, Failure> {
@@ -177,6 +184,7 @@ pub(super) fn outcome_result(outcome: Outcome) -> Result<Option<i32>, Failure> {
 }
 
 impl Prepared {
+    #[allow(clippy::too_many_lines)] // Reason: one arm per kind of attempt.
     pub(super) async fn go(
         self,
         run: &Run<'_>,
@@ -230,6 +238,11 @@ impl Prepared {
                 })?;
                 Ok(Exit::quiet(None))
             }
+            Prepared::Aws {
+                job,
+                attempt,
+                outputs,
+            } => super::aws::attempt(&job, *attempt, &outputs, stop).await,
             Prepared::Approval => Err(Failure::new(
                 "approval actions need `pipec resume` and `pipec approve`, which come with durable runs and are not in this version yet",
             )),
@@ -566,6 +579,23 @@ pub(super) fn prepare(
             })
         }
         Kind::Approval => Ok(Prepared::Approval),
+        Kind::Aws => {
+            let job = super::aws::job(a, label, run.run_id, workspace, &mut |e| {
+                eval(e, scope).map(|v| v.text()).map_err(describe)
+            })?;
+            let plain = Script {
+                text: String::new(),
+                args: Vec::new(),
+            };
+            let Prepared::Shell(attempt) = shell_attempt("bash".into(), plain, ".")? else {
+                return Err("an `aws` action's process could not be prepared".into());
+            };
+            Ok(Prepared::Aws {
+                job: Box::new(job),
+                attempt,
+                outputs: outputs_file.to_path_buf(),
+            })
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod artifacts;
 mod attempt;
+pub mod aws;
 pub mod bounded;
 pub mod container;
 pub mod error;

@@ -80,6 +80,44 @@ pub struct Plan {
     pub stages: Vec<StagePlan>,
 }
 
+/// `--dry-run`: the AWS calls an `aws` action would make, with the values known before the
+/// run (an export or another value known only while running is shown as `${…}`).
+pub fn aws_calls(
+    action: &crate::ir::Action,
+    label: &str,
+    params: &BTreeMap<String, Value>,
+    facts: &RunFacts,
+) -> Vec<String> {
+    let scope = DryScope {
+        params,
+        facts,
+        statuses: BTreeMap::new(),
+    };
+    let one = |e: &Expr| {
+        eval(e, &scope).map_or_else(
+            |_| format!("${{{}}}", crate::ir::describe::describe(e)),
+            |v| v.text(),
+        )
+    };
+    let mut text = |e: &Expr| {
+        Ok(match e {
+            Expr::Interp { parts, .. } => parts
+                .iter()
+                .map(|p| match p {
+                    crate::ir::Part::Text(t) => t.clone(),
+                    crate::ir::Part::Expr(x) => one(x),
+                })
+                .collect(),
+            _ => one(e),
+        })
+    };
+    let workspace = std::path::Path::new("WORKSPACE");
+    match super::aws::job(action, label, "RUN", workspace, &mut text) {
+        Ok(job) => super::aws::dry_calls(&job),
+        Err(e) => vec![format!("cannot plan the calls: {e}")],
+    }
+}
+
 struct DryScope<'a> {
     params: &'a BTreeMap<String, Value>,
     facts: &'a RunFacts,

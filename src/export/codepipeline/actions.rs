@@ -1,5 +1,6 @@
 //! The actions of a stage: `sh` and `wait` as CodeBuild actions of generated projects,
-//! `approval` as a Manual approval, a `check sh` rule as a `Commands` rule.
+//! `approval` as a Manual approval, a `check sh` rule as a `Commands` rule (`aws` actions:
+//! `aws.rs`).
 //!
 //! Why CodeBuild projects rather than the `Commands` action: an `sh` action needs secrets
 //! from Secrets Manager (a project's environment takes them), several output artifacts
@@ -69,6 +70,33 @@ pub(super) fn action(
             None
         }
         Kind::Dir | Kind::Git => None, // the entry stage's (E0406 elsewhere)
+        // A source action is the first stage's (`sources.rs`).
+        Kind::Aws if a.category == ir::Category::Source => None,
+        Kind::Aws => {
+            let mut names: Vec<String> = Vec::new();
+            for r in restores(cx, a)? {
+                if r.folder.is_some() || !r.exclude.is_empty() {
+                    let at = cx.head(a.span);
+                    let what = r.folder.map_or_else(
+                        || "with `exclude` patterns".to_string(),
+                        |f| format!("of folder `{f}`"),
+                    );
+                    cx.refuse(
+                        Code::E0501,
+                        at,
+                        format!("`{}` takes `{}`, a `dir` snapshot {what}", a.name, r.name),
+                        "a provider action gets the whole repository artifact",
+                        "give the provider a `dir { path = \".\" }` snapshot, or an artifact a build made",
+                    );
+                    return None;
+                }
+                let name = if r.from.is_empty() { r.name } else { r.from };
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            super::aws::action(cx, stage, a, run_order, names)
+        }
     }
 }
 

@@ -196,13 +196,13 @@ pub(super) fn run_orders(stage: &ir::Stage) -> Vec<u32> {
     let mut level: BTreeMap<&str, u32> = stage
         .actions
         .iter()
-        .filter(|a| matches!(a.kind, ir::Kind::Dir | ir::Kind::Git))
+        .filter(|a| super::is_source(a))
         .map(|a| (a.name.as_str(), 0))
         .collect();
     let mut left: Vec<&ir::Action> = stage
         .actions
         .iter()
-        .filter(|a| !matches!(a.kind, ir::Kind::Dir | ir::Kind::Git))
+        .filter(|a| !super::is_source(a))
         .collect();
     while !left.is_empty() {
         let before = left.len();

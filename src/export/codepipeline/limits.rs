@@ -66,9 +66,11 @@ fn names(cx: &mut Cx<'_>) {
             );
         }
         for a in &stage.actions {
-            let ns = namespace(&stage.name, &a.name);
+            let ns = super::aws::namespace_of(a)
+                .map_or_else(|| namespace(&stage.name, &a.name), str::to_string);
             let needs_ns = !a.exports.is_empty()
-                || matches!(a.kind, crate::ir::Kind::Git | crate::ir::Kind::Dir);
+                || matches!(a.kind, crate::ir::Kind::Git | crate::ir::Kind::Dir)
+                || super::aws::namespace_of(a).is_some();
             if !needs_ns {
                 continue;
             }

@@ -20,6 +20,7 @@
 //! run one after the other (comments in the output say where).
 
 mod actions;
+mod aws;
 mod buildspec;
 mod conditions;
 mod cron;
@@ -297,6 +298,15 @@ fn span(s: ir::Span) -> Span {
         file: FileId(s.file),
         start: s.start,
         end: s.end,
+    }
+}
+
+/// Whether the action is a source action of the first stage (`dir`, `git`, an `aws` source).
+fn is_source(a: &ir::Action) -> bool {
+    match a.kind {
+        ir::Kind::Dir | ir::Kind::Git => true,
+        ir::Kind::Aws => a.category == ir::Category::Source,
+        _ => false,
     }
 }
 

@@ -181,6 +181,7 @@ pub(super) fn create(cx: &mut Cx<'_>) {
             ],
         ));
     }
+    pipeline.extend(super::aws::permissions(cx));
     let mut build = vec![
         statement(
             &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],

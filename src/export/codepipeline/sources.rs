@@ -46,7 +46,7 @@ pub(super) fn first_stage(cx: &mut Cx<'_>, entry: &ir::Stage) -> (String, Vec<No
     let sources: Vec<&ir::Action> = entry
         .actions
         .iter()
-        .filter(|a| matches!(a.kind, Kind::Dir | Kind::Git))
+        .filter(|a| super::is_source(a))
         .collect();
     if sources.is_empty() {
         if cx.git_triggers() {
@@ -74,6 +74,15 @@ pub(super) fn first_stage(cx: &mut Cx<'_>, entry: &ir::Stage) -> (String, Vec<No
     for a in sources.iter().filter(|a| a.kind == Kind::Git) {
         if let Some(node) = git(cx, entry, a) {
             actions.push(node);
+        }
+    }
+    for a in sources.iter().filter(|a| a.kind == Kind::Aws) {
+        if let Some(node) = super::aws::action(cx, entry, a, 1, Vec::new()) {
+            actions.push(node);
+        }
+        // Builds that take no input read the first source's artifact.
+        if let Some(o) = a.outputs.first() {
+            cx.dummy.get_or_insert_with(|| o.name.clone());
         }
     }
     // A mixed entry stage: its sources go first, to a stage of their own; its other

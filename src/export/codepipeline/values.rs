@@ -82,13 +82,16 @@ pub(super) fn reference(cx: &mut Cx<'_>, r: &Ref, at: ir::Span) -> Option<String
             action,
             name,
         } => {
-            let kind = cx.action(stage, action).map(|a| a.kind);
-            let var = match (kind, name.as_str()) {
+            let producer = cx.action(stage, action);
+            let var = match (producer.map(|a| a.kind), name.as_str()) {
                 (Some(Kind::Git), "commit") => "CommitId",
                 (Some(Kind::Git), "branch") => "BranchName",
                 _ => name,
             };
-            Some(format!("#{{{}.{var}}}", namespace(stage, action)))
+            let ns = producer
+                .and_then(super::aws::namespace_of)
+                .map_or_else(|| namespace(stage, action), str::to_string);
+            Some(format!("#{{{ns}.{var}}}"))
         }
         Ref::Run { field } => run_field(cx, field, at),
         Ref::StageStatus { stage } => {
