@@ -12,6 +12,7 @@ mod fmt;
 mod fuzz;
 mod fuzz_regressions;
 mod graph;
+mod import;
 mod lsp;
 mod lsp_client;
 mod neovim;

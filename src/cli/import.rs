@@ -51,11 +51,14 @@ pub(crate) fn run(args: &Args) -> Outcome {
     let text = if args.file == Path::new("-") {
         super::files::read_stdin()?
     } else {
-        crate::runtime::bounded::read_text(&args.file, crate::import::MAX_INPUT as u64).map_err(|e| {
-            Error::usage(format!("cannot read `{}`: {e}", args.file.display()))
-        })?
+        crate::runtime::bounded::read_text(&args.file, crate::import::MAX_INPUT as u64)
+            .map_err(|e| Error::usage(format!("cannot read `{}`: {e}", args.file.display())))?
     };
-    let name = args.file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or(shown.clone());
+    let name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or(shown.clone());
     let imported = Importer::import(&name, &text).map_err(|e| {
         let at = match (e.line, e.column) {
             (Some(l), Some(c)) => format!("{shown}:{l}:{c}: "),
@@ -106,7 +109,12 @@ fn write_all(imported: &[Imported], out: &Path) -> Result<(), Error> {
 
 /// `OUT.pipe` and pipeline `NAME` → `OUT.NAME.pipe` beside it.
 fn several(out: &Path, name: &str) -> PathBuf {
-    let stem = out.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let ext = out.extension().map_or_else(|| "pipe".to_string(), |e| e.to_string_lossy().to_string());
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let ext = out
+        .extension()
+        .map_or_else(|| "pipe".to_string(), |e| e.to_string_lossy().to_string());
     out.with_file_name(format!("{stem}.{name}.{ext}"))
 }

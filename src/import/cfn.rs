@@ -27,7 +27,10 @@ pub(super) fn pipelines(root: &Node) -> Vec<Pipeline> {
         if res.lit("Type").as_deref() != Some("AWS::CodePipeline::Pipeline") {
             continue;
         }
-        let props = res.get("Properties").cloned().unwrap_or(Node::Map(Vec::new()));
+        let props = res
+            .get("Properties")
+            .cloned()
+            .unwrap_or(Node::Map(Vec::new()));
         let props = t.eval(&props, 0);
         let mut p = read::pipeline(
             &props,
@@ -83,7 +86,9 @@ impl<'a> Template<'a> {
                     .into_iter()
                     .filter_map(|n| n.text().and_then(Text::as_lit))
                     .collect(),
-                no_echo: p.lit("NoEcho").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+                no_echo: p
+                    .lit("NoEcho")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true")),
                 kind: "CloudFormation parameter",
             })
             .collect();
@@ -151,7 +156,11 @@ impl<'a> Template<'a> {
             "Fn::FindInMap" => self.find_in_map(arg, depth, &source),
             "Fn::If" => self.if_(arg, depth, &source),
             "Fn::ImportValue" => {
-                let name = self.eval(arg, depth).text().map(Text::describe).unwrap_or_default();
+                let name = self
+                    .eval(arg, depth)
+                    .text()
+                    .map(Text::describe)
+                    .unwrap_or_default();
                 unresolved(
                     &name,
                     &source,
@@ -305,7 +314,11 @@ impl<'a> Template<'a> {
         };
         let keys: Option<Vec<String>> = items
             .iter()
-            .map(|i| self.eval(i, depth + 1).text().and_then(|t| self.with_defaults(t)))
+            .map(|i| {
+                self.eval(i, depth + 1)
+                    .text()
+                    .and_then(|t| self.with_defaults(t))
+            })
             .collect();
         let Some(keys) = keys.filter(|k| k.len() == 3) else {
             return other(source);
@@ -354,7 +367,11 @@ impl<'a> Template<'a> {
             None => {
                 let chosen = self.eval(yes, depth + 1);
                 if chosen.text().is_some() || chosen == Node::NoValue {
-                    unresolved(&cond, source, &format!("it depends on the condition `{cond}`"))
+                    unresolved(
+                        &cond,
+                        source,
+                        &format!("it depends on the condition `{cond}`"),
+                    )
                 } else {
                     Node::Noted(
                         format!(
@@ -400,9 +417,11 @@ impl<'a> Template<'a> {
         match name.as_str() {
             "Condition" => self.condition_named(&arg.text()?.as_lit()?, depth),
             "Fn::Equals" => {
-                let mut values = args
-                    .iter()
-                    .map(|a| self.eval(a, depth + 1).text().and_then(|t| self.with_defaults(t)));
+                let mut values = args.iter().map(|a| {
+                    self.eval(a, depth + 1)
+                        .text()
+                        .and_then(|t| self.with_defaults(t))
+                });
                 let (a, b) = (values.next()??, values.next()??);
                 Some(a == b)
             }
@@ -431,7 +450,11 @@ fn resource_name(res: &Node) -> Option<String> {
     let props = res.get("Properties")?;
     props.entries().iter().find_map(|(k, v)| {
         let named = k == "Name" || (k.ends_with("Name") && k.len() > 4 && !k.contains("Display"));
-        if named { v.text().and_then(Text::as_lit) } else { None }
+        if named {
+            v.text().and_then(Text::as_lit)
+        } else {
+            None
+        }
     })
 }
 
@@ -451,7 +474,11 @@ fn other(source: &str) -> Node {
         .take(3)
         .collect::<Vec<_>>()
         .join("_");
-    unresolved(&name, source, "an intrinsic function the import does not evaluate")
+    unresolved(
+        &name,
+        source,
+        "an intrinsic function the import does not evaluate",
+    )
 }
 
 /// A short-form rendering of an intrinsic call, for comments (at most ~80 characters).

@@ -21,7 +21,8 @@ const MAX_DEPTH: usize = 64;
 pub(super) fn looks_like_hcl(text: &str) -> bool {
     text.lines().any(|l| {
         let l = l.trim_start();
-        (l.starts_with("resource \"") || l.starts_with("variable \"")) && l.trim_end().ends_with('{')
+        (l.starts_with("resource \"") || l.starts_with("variable \""))
+            && l.trim_end().ends_with('{')
     })
 }
 
@@ -30,7 +31,10 @@ pub(super) fn pipelines(text: &str) -> Result<Vec<Pipeline>, Error> {
     let body = hcl::parse(text).map_err(|e| {
         let message = e.to_string();
         let err = Error::new(
-            format!("invalid HCL: {}", message.lines().next().unwrap_or_default()),
+            format!(
+                "invalid HCL: {}",
+                message.lines().next().unwrap_or_default()
+            ),
             "fix the Terraform at that place (`terraform validate` says more), then import it \
              again",
         );
@@ -66,7 +70,9 @@ pub(super) fn pipelines(text: &str) -> Result<Vec<Pipeline>, Error> {
 fn location(message: &str) -> Option<(usize, usize)> {
     let at = message.find("--> ")?;
     let rest = &message[at + 4..];
-    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == ':')).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == ':'))
+        .unwrap_or(rest.len());
     let mut it = rest[..end].split(':');
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
@@ -101,9 +107,15 @@ impl<'a> File<'a> {
                     }
                 }
                 "variable" => {
-                    let Some(name) = label(block, 0) else { continue };
+                    let Some(name) = label(block, 0) else {
+                        continue;
+                    };
                     let attr = |key: &str| {
-                        block.body.attributes().find(|a| a.key.as_str() == key).map(|a| &a.expr)
+                        block
+                            .body
+                            .attributes()
+                            .find(|a| a.key.as_str() == key)
+                            .map(|a| &a.expr)
                     };
                     inputs.push(Input {
                         name: name.to_string(),
@@ -148,7 +160,12 @@ impl<'a> File<'a> {
         depth: usize,
     ) {
         let name = label(b, 0).unwrap_or_default().to_string();
-        let attr = |key: &str| b.body.attributes().find(|a| a.key.as_str() == key).map(|a| &a.expr);
+        let attr = |key: &str| {
+            b.body
+                .attributes()
+                .find(|a| a.key.as_str() == key)
+                .map(|a| &a.expr)
+        };
         let content = b.body.blocks().find(|c| c.identifier.as_str() == "content");
         let iterator = attr("iterator").map_or_else(|| name.clone(), ToString::to_string);
         let for_each = attr("for_each");
@@ -159,7 +176,10 @@ impl<'a> File<'a> {
                     let inner = Scope {
                         iterator: Some((iterator.clone(), item.clone(), i)),
                     };
-                    entries.push((name.clone(), self.body(&content.body, &inner, notes, depth + 1)));
+                    entries.push((
+                        name.clone(),
+                        self.body(&content.body, &inner, notes, depth + 1),
+                    ));
                 }
             }
             _ => notes.push(format!(
@@ -180,9 +200,12 @@ impl<'a> File<'a> {
             Expression::Bool(b) => Node::Text(Text::lit(b.to_string())),
             Expression::Number(n) => Node::Text(Text::lit(n.to_string())),
             Expression::String(s) => Node::Text(Text::lit(s.clone())),
-            Expression::Array(items) => {
-                Node::List(items.iter().map(|i| self.expr(i, scope, depth + 1)).collect())
-            }
+            Expression::Array(items) => Node::List(
+                items
+                    .iter()
+                    .map(|i| self.expr(i, scope, depth + 1))
+                    .collect(),
+            ),
             Expression::Object(map) => Node::Map(
                 map.iter()
                     .map(|(k, v)| {
@@ -223,7 +246,9 @@ impl<'a> File<'a> {
                 },
                 Element::Directive(d) => {
                     let source = format!("{d:?}");
-                    out.push(unresolved_text(&source.chars().take(60).collect::<String>()));
+                    out.push(unresolved_text(
+                        &source.chars().take(60).collect::<String>(),
+                    ));
                 }
             }
         }
@@ -316,7 +341,11 @@ fn name_of(source: &str) -> String {
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| !w.is_empty())
         .collect();
-    let tail = if words.len() > 2 { &words[words.len() - 2..] } else { &words[..] };
+    let tail = if words.len() > 2 {
+        &words[words.len() - 2..]
+    } else {
+        &words[..]
+    };
     tail.join("_")
 }
 

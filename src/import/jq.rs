@@ -25,7 +25,10 @@ pub(super) fn parse(text: &str) -> Result<(Node, Vec<Input>), Error> {
         // The JSON's line within the program is a line of the script.
         let (line, _) = position(text, start);
         Error::new(
-            format!("the jq program is not JSON with `$NAME` values: {}", e.message),
+            format!(
+                "the jq program is not JSON with `$NAME` values: {}",
+                e.message
+            ),
             "the import reads jq templates that are JSON with `$NAME` and `\\($NAME)`; \
              run the script's jq command and import its output instead",
         )
@@ -168,12 +171,17 @@ fn assignments(script: &str) -> Vec<(String, Option<String>)> {
     let mut vars: Vec<(String, Option<String>)> = Vec::new();
     for line in script.lines() {
         let line = line.trim();
-        let Some((name, value)) = line.split_once('=') else { continue };
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             continue;
         }
         let value = value.split("  #").next().unwrap_or_default().trim();
-        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
         let expanded = expand(value, &vars);
         vars.push((name.to_string(), expanded));
     }

@@ -28,6 +28,9 @@ mod read;
 pub mod tree;
 mod yaml;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::Error;
 use names::Names;
 
@@ -66,7 +69,10 @@ impl Importer {
                     },
                 ));
             }
-            let id = names.keyed(&format!("{}#{}", p.label, out.len()), &generate::pipeline_id(p));
+            let id = names.keyed(
+                &format!("{}#{}", p.label, out.len()),
+                &generate::pipeline_id(p),
+            );
             let text = generate::generate(p, &id, base).map_err(|bug| Error {
                 line: None,
                 column: None,
@@ -88,7 +94,11 @@ impl Importer {
         }
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         placeholders(text)?;
-        let ext = file.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+        let ext = file
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let first = text.trim_start().chars().next();
         let pipelines = if ext == "tf" || (first != Some('{') && hcl::looks_like_hcl(text)) {
             hcl::pipelines(text)?
@@ -139,7 +149,8 @@ fn placeholders(text: &str) -> Result<(), Error> {
             let name = &rest[..len];
             let closes = rest[len..].starts_with(close);
             let dollar = open == "{{" && text[..start].ends_with('$');
-            if closes && len >= 2 && !dollar && name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            if closes && len >= 2 && !dollar && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            {
                 found.push((start, &text[start..name_start + len + close.len()]));
                 from = name_start + len + close.len();
             } else {

@@ -15,7 +15,10 @@ impl Names {
     /// Reserves names that may not be given out (`run`, `params`, `secrets` for stages).
     pub(super) fn reserving(words: &[&str]) -> Names {
         Names {
-            taken: words.iter().map(|w| (String::new(), (*w).to_string())).collect(),
+            taken: words
+                .iter()
+                .map(|w| (String::new(), (*w).to_string()))
+                .collect(),
         }
     }
 
@@ -50,7 +53,13 @@ impl Names {
 pub(super) fn identifier(original: &str) -> String {
     let mut id: String = original
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if id.is_empty() || id.starts_with(|c: char| c.is_ascii_digit()) {
         id.insert(0, '_');

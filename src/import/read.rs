@@ -43,8 +43,14 @@ pub(super) fn pipeline(decl: &Node, label: &str, origin: Origin) -> Pipeline {
         }
     }
     for (key, what) in [
-        ("artifactStore", "the artifact store (pipec keeps artifacts itself)"),
-        ("artifactStores", "the artifact stores (pipec keeps artifacts itself)"),
+        (
+            "artifactStore",
+            "the artifact store (pipec keeps artifacts itself)",
+        ),
+        (
+            "artifactStores",
+            "the artifact stores (pipec keeps artifacts itself)",
+        ),
         ("restartExecutionOnUpdate", "`RestartExecutionOnUpdate`"),
         ("tags", "the tags"),
     ] {
@@ -73,13 +79,13 @@ fn stage(s: &Node) -> Stage {
     if let Some(f) = s.get("onFailure") {
         let mut failure = Failure {
             result: f.lit("result").unwrap_or_default().to_ascii_uppercase(),
-            retry_mode: f
-                .get("retryConfiguration")
-                .and_then(|r| r.lit("retryMode")),
+            retry_mode: f.get("retryConfiguration").and_then(|r| r.lit("retryMode")),
             rules: Vec::new(),
         };
         for c in f.items(&["conditions", "condition"]) {
-            failure.rules.extend(c.items(&["rules", "rule"]).into_iter().map(rule));
+            failure
+                .rules
+                .extend(c.items(&["rules", "rule"]).into_iter().map(rule));
         }
         stage.on_failure = Some(failure);
     }
@@ -94,7 +100,11 @@ fn condition(c: &Node) -> Option<Condition> {
     // by merging its rules (both must hold either way) under the first one's result.
     let mut out: Option<Condition> = None;
     for cond in c.items(&["conditions", "condition"]) {
-        let rules: Vec<Rule> = cond.items(&["rules", "rule"]).into_iter().map(rule).collect();
+        let rules: Vec<Rule> = cond
+            .items(&["rules", "rule"])
+            .into_iter()
+            .map(rule)
+            .collect();
         let result = cond.lit("result").unwrap_or_default().to_ascii_uppercase();
         match &mut out {
             None => out = Some(Condition { result, rules }),
@@ -139,7 +149,9 @@ fn action(a: &Node) -> Action {
         namespace: a.lit("namespace").filter(|n| !n.is_empty()),
         region: a.get("region").and_then(Node::text).cloned(),
         role_arn: a.get("roleArn").and_then(Node::text).cloned(),
-        timeout_minutes: a.lit("timeoutInMinutes").and_then(|r| r.trim().parse().ok()),
+        timeout_minutes: a
+            .lit("timeoutInMinutes")
+            .and_then(|r| r.trim().parse().ok()),
         commands: texts(a.get("commands")),
         output_variables: a
             .items(&["outputVariables"])
@@ -187,18 +199,17 @@ fn json(node: &Node, out: &mut Text) {
         Node::Null | Node::NoValue => out.push(Text::lit("null")),
         Node::Text(t) => {
             out.push(Text::lit("\""));
-            let escaped = t
-                .0
-                .iter()
-                .map(|p| match p {
-                    Part::Lit(s) => Part::Lit(
-                        serde_json::to_string(s)
-                            .map(|q| q[1..q.len() - 1].to_string())
-                            .unwrap_or_default(),
-                    ),
-                    other => other.clone(),
-                })
-                .collect();
+            let escaped =
+                t.0.iter()
+                    .map(|p| match p {
+                        Part::Lit(s) => Part::Lit(
+                            serde_json::to_string(s)
+                                .map(|q| q[1..q.len() - 1].to_string())
+                                .unwrap_or_default(),
+                        ),
+                        other => other.clone(),
+                    })
+                    .collect();
             out.push(Text(escaped));
             out.push(Text::lit("\""));
         }
@@ -251,7 +262,9 @@ fn artifacts(a: &Node, keys: &[&str]) -> Vec<String> {
 fn triggers(t: &Node, out: &mut Vec<Trigger>, notes: &mut Vec<String>) {
     let provider = t.lit("providerType").unwrap_or_default();
     let Some(git) = t.get("gitConfiguration") else {
-        notes.push(format!("not carried over: a `{provider}` trigger without a git configuration"));
+        notes.push(format!(
+            "not carried over: a `{provider}` trigger without a git configuration"
+        ));
         return;
     };
     let source_action = git.lit("sourceActionName");

@@ -5,8 +5,8 @@
 use super::super::model::{Action, Pipeline, Stage};
 use super::super::names::{Names, is_identifier};
 use super::super::tree::Text;
-use super::conditions;
 use super::comment;
+use super::conditions;
 use super::values::{Values, quote};
 
 /// Every stage's text.
@@ -31,10 +31,21 @@ pub(super) fn stages(p: &Pipeline, values: &mut Values<'_>, artifacts: &mut Name
     for (i, stage) in p.stages.iter().enumerate() {
         if stage.actions.is_empty() {
             out.push('\n');
-            comment(&mut out, &format!("not carried over: the stage `{}`, which has no actions here", stage.name));
+            comment(
+                &mut out,
+                &format!(
+                    "not carried over: the stage `{}`, which has no actions here",
+                    stage.name
+                ),
+            );
             continue;
         }
-        let ctx = StageCtx { index: i, first: i == 0, parallel, produced: &produced };
+        let ctx = StageCtx {
+            index: i,
+            first: i == 0,
+            parallel,
+            produced: &produced,
+        };
         out.push_str(&stage_text(stage, &ctx, values, artifacts));
     }
     out
@@ -47,7 +58,12 @@ struct StageCtx<'a> {
     produced: &'a [String],
 }
 
-fn stage_text(stage: &Stage, ctx: &StageCtx<'_>, values: &mut Values<'_>, artifacts: &mut Names) -> String {
+fn stage_text(
+    stage: &Stage,
+    ctx: &StageCtx<'_>,
+    values: &mut Values<'_>,
+    artifacts: &mut Names,
+) -> String {
     let mut out = String::from("\n");
     let id = values.stage_ids[ctx.index].clone();
     if id != stage.name {
@@ -154,7 +170,10 @@ fn approval(a: &Action, values: &mut Values<'_>, head: &mut String, body: &mut S
             "CustomData" => "summary",
             "ExternalEntityLink" => "url",
             _ => {
-                comment(head, &format!("not carried over: `{key}` = {}", value.describe()));
+                comment(
+                    head,
+                    &format!("not carried over: `{key}` = {}", value.describe()),
+                );
                 continue;
             }
         };
@@ -184,7 +203,10 @@ fn commands(
     head: &mut String,
     body: &mut String,
 ) {
-    comment(head, "CodePipeline's `Commands` action, as an `sh` action run by bash");
+    comment(
+        head,
+        "CodePipeline's `Commands` action, as an `sh` action run by bash",
+    );
     let mut script = Text::default();
     for (i, c) in a.commands.iter().enumerate() {
         if i > 0 {
@@ -195,7 +217,9 @@ fn commands(
     // CodePipeline exports the named environment variables; pipec reads $PIPEC_OUTPUT.
     for var in &a.output_variables {
         if is_identifier(var) {
-            script.push(Text::lit(format!("\necho \"{var}=${var}\" >> \"$PIPEC_OUTPUT\"")));
+            script.push(Text::lit(format!(
+                "\necho \"{var}=${var}\" >> \"$PIPEC_OUTPUT\""
+            )));
             let exports = &mut values.exports[stage][index];
             if !exports.contains(var) {
                 exports.push(var.clone());
@@ -209,7 +233,10 @@ fn commands(
     }
     body.push_str(&format!("run = {run}\n"));
     for (key, value) in configuration_entries(a) {
-        comment(head, &format!("not carried over: `{key}` = {}", value.describe()));
+        comment(
+            head,
+            &format!("not carried over: `{key}` = {}", value.describe()),
+        );
     }
     cross_account_note(a, head);
 }
@@ -235,7 +262,11 @@ fn aws(a: &Action, values: &mut Values<'_>, body: &mut String) {
             for n in notes {
                 comment(body, &n);
             }
-            let k = if is_identifier(key) { key.clone() } else { quote(key) };
+            let k = if is_identifier(key) {
+                key.clone()
+            } else {
+                quote(key)
+            };
             body.push_str(&format!("{k} = {v}\n"));
         }
         body.push_str("}\n");
@@ -266,23 +297,39 @@ fn category(c: &str) -> (&'static str, Option<String>) {
         "invoke" => ("invoke", None),
         other => (
             "build",
-            Some(format!("CodePipeline category `{other}`, which pipec calls `build`")),
+            Some(format!(
+                "CodePipeline category `{other}`, which pipec calls `build`"
+            )),
         ),
     }
 }
 
-fn artifacts_text(a: &Action, kind: &str, produced: &[String], names: &mut Names, body: &mut String) {
+fn artifacts_text(
+    a: &Action,
+    kind: &str,
+    produced: &[String],
+    names: &mut Names,
+    body: &mut String,
+) {
     let mut inputs = Vec::new();
     for input in &a.inputs {
         if produced.contains(input) {
             inputs.push(names.name(input));
         } else {
-            comment(body, &format!("not carried over: the input artifact `{input}`, which no action here outputs"));
+            comment(
+                body,
+                &format!(
+                    "not carried over: the input artifact `{input}`, which no action here outputs"
+                ),
+            );
         }
     }
     for (original, id) in a.inputs.iter().zip(&inputs) {
         if original != id {
-            comment(body, &format!("artifact `{id}` is CodePipeline's `{original}`"));
+            comment(
+                body,
+                &format!("artifact `{id}` is CodePipeline's `{original}`"),
+            );
         }
     }
     match inputs.as_slice() {
@@ -293,14 +340,20 @@ fn artifacts_text(a: &Action, kind: &str, produced: &[String], names: &mut Names
     let outputs: Vec<String> = a.outputs.iter().map(|o| names.name(o)).collect();
     for (original, id) in a.outputs.iter().zip(&outputs) {
         if original != id {
-            comment(body, &format!("artifact `{id}` is CodePipeline's `{original}`"));
+            comment(
+                body,
+                &format!("artifact `{id}` is CodePipeline's `{original}`"),
+            );
         }
     }
     match (kind, outputs.as_slice()) {
         (_, []) => {}
         ("sh", many) => {
             let entries: Vec<String> = many.iter().map(|o| format!("{o} = \".\"")).collect();
-            comment(body, "CodePipeline's `Commands` output artifacts: the workspace");
+            comment(
+                body,
+                "CodePipeline's `Commands` output artifacts: the workspace",
+            );
             body.push_str(&format!("outputs = {{ {} }}\n", entries.join("  ")));
         }
         (_, [first, rest @ ..]) => {

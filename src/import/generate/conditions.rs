@@ -33,7 +33,13 @@ pub(super) fn stage_conditions(
     }
     if let Some(f) = &stage.on_failure {
         for r in &f.rules {
-            comment(out, &format!("not carried over: the `onFailure` rule `{}` ({})", r.name, r.provider));
+            comment(
+                out,
+                &format!(
+                    "not carried over: the `onFailure` rule `{}` ({})",
+                    r.name, r.provider
+                ),
+            );
         }
         let all = f.retry_mode.as_deref() == Some("ALL_ACTIONS");
         match f.result.as_str() {
@@ -41,7 +47,13 @@ pub(super) fn stage_conditions(
             "RETRY" => out.push_str("on failure retry\n"),
             "ROLLBACK" if !first && !parallel => out.push_str("on failure rollback\n"),
             "FAIL" => out.push_str("on failure fail\n"),
-            other => comment(out, &format!("not carried over: `onFailure` result `{other}`{}", why(first, parallel))),
+            other => comment(
+                out,
+                &format!(
+                    "not carried over: `onFailure` result `{other}`{}",
+                    why(first, parallel)
+                ),
+            ),
         }
     }
 }
@@ -65,7 +77,13 @@ fn condition(
     out: &mut String,
 ) {
     let Some(result) = result else {
-        comment(out, &format!("not carried over: the `{aws_name}` condition with result `{}`", c.result));
+        comment(
+            out,
+            &format!(
+                "not carried over: the `{aws_name}` condition with result `{}`",
+                c.result
+            ),
+        );
         return;
     };
     let mut rules = String::new();
@@ -74,14 +92,20 @@ fn condition(
     }
     if !rules.lines().any(|l| !l.trim_start().starts_with("//")) {
         out.push_str(&rules);
-        comment(out, &format!("not carried over: the `{aws_name}` condition (none of its rules is)"));
+        comment(
+            out,
+            &format!("not carried over: the `{aws_name}` condition (none of its rules is)"),
+        );
         return;
     }
     out.push_str(&format!("{keyword} {{\n{rules}else {result}\n}}\n"));
 }
 
 fn config<'r>(r: &'r Rule, key: &str) -> Option<&'r Text> {
-    r.configuration.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+    r.configuration
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
 }
 
 fn rule(r: &Rule, values: &mut Values<'_>, out: &mut String) {
@@ -119,7 +143,9 @@ fn rule(r: &Rule, values: &mut Values<'_>, out: &mut String) {
 fn variable_check(r: &Rule, values: &mut Values<'_>, notes: &mut Vec<String>) -> Option<String> {
     let variable = values.expr(config(r, "Variable")?, notes);
     let value = values.string(config(r, "Value")?, notes);
-    let op = config(r, "Operator").and_then(Text::as_lit).unwrap_or_else(|| "EQ".to_string());
+    let op = config(r, "Operator")
+        .and_then(Text::as_lit)
+        .unwrap_or_else(|| "EQ".to_string());
     Some(match op.as_str() {
         "EQ" => format!("require {variable} == {value}"),
         "NE" => format!("require {variable} != {value}"),

@@ -7,8 +7,8 @@ mod conditions;
 mod values;
 
 use super::model::{Pipeline, Trigger};
-use super::tree::Text;
 use super::names::{Names, identifier};
+use super::tree::Text;
 use crate::source::FileId;
 use crate::syntax::Formatter;
 use values::{Values, quote};
@@ -24,9 +24,10 @@ pub(super) fn generate(p: &Pipeline, id: &str, file: &str) -> Result<String, Str
 
 /// The identifier a pipeline is given: its literal name, else its label.
 pub(super) fn pipeline_id(p: &Pipeline) -> String {
-    let literal = p.name.as_ref().and_then(|name| {
-        Values::new(p, Vec::new(), Vec::new()).constant(name, &mut Vec::new())
-    });
+    let literal = p
+        .name
+        .as_ref()
+        .and_then(|name| Values::new(p, Vec::new(), Vec::new()).constant(name, &mut Vec::new()));
     match literal {
         Some(name) if !name.is_empty() => identifier(&name),
         _ => identifier(&p.label),
@@ -56,13 +57,22 @@ fn unformatted(p: &Pipeline, id: &str, file: &str) -> String {
     let mut out = String::new();
     comment(
         &mut out,
-        &format!("Imported by `pipec import codepipeline` from {file} ({}).", p.origin.what),
+        &format!(
+            "Imported by `pipec import codepipeline` from {file} ({}).",
+            p.origin.what
+        ),
     );
     for note in &p.notes {
         comment(&mut out, note);
     }
     if let Some(role) = &p.role_arn {
-        comment(&mut out, &format!("not carried over: the pipeline's role `{}`", role.describe()));
+        comment(
+            &mut out,
+            &format!(
+                "not carried over: the pipeline's role `{}`",
+                role.describe()
+            ),
+        );
     }
     match p.name.as_ref() {
         Some(name) if name.as_lit().is_none_or(|n| n != id) => {
@@ -74,11 +84,20 @@ fn unformatted(p: &Pipeline, id: &str, file: &str) -> String {
     if let Some(mode) = &p.execution_mode {
         match mode.to_ascii_lowercase().as_str() {
             m @ ("superseded" | "queued" | "parallel") => out.push_str(&format!("mode {m}\n")),
-            other => comment(&mut out, &format!("not carried over: execution mode `{other}`")),
+            other => comment(
+                &mut out,
+                &format!("not carried over: execution mode `{other}`"),
+            ),
         }
     }
-    if p.pipeline_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("V1")) {
-        comment(&mut out, "the original is a V1 pipeline; pipec compiles to V2");
+    if p.pipeline_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("V1"))
+    {
+        comment(
+            &mut out,
+            "the original is a V1 pipeline; pipec compiles to V2",
+        );
     }
     params(&values, &mut out);
     for t in &p.triggers {
@@ -140,7 +159,10 @@ fn trigger(t: &Trigger, p: &Pipeline, values: &Values<'_>, out: &mut String) {
             for t in texts {
                 match values.constant(t, &mut notes) {
                     Some(v) => items.push(quote(&format!("{not}{v}"))),
-                    None => notes.push(format!("not carried over: the filter pattern `{not}{}`", t.describe())),
+                    None => notes.push(format!(
+                        "not carried over: the filter pattern `{not}{}`",
+                        t.describe()
+                    )),
                 }
             }
         }
@@ -171,18 +193,30 @@ fn trigger(t: &Trigger, p: &Pipeline, values: &Values<'_>, out: &mut String) {
     for n in notes {
         comment(out, &n);
     }
-    let kind = if t.pull_request { "pull_request" } else { "push" };
+    let kind = if t.pull_request {
+        "pull_request"
+    } else {
+        "push"
+    };
     out.push_str(&format!("trigger {kind} {{ {} }}\n", attrs.join("  ")));
 }
 
 fn transitions(p: &Pipeline, stage_ids: &[String], values: &mut Values<'_>, out: &mut String) {
     for (stage, reason) in &p.disabled_transitions {
         let Some(i) = p.stages.iter().position(|s| s.name == *stage) else {
-            comment(out, &format!("not carried over: a disabled transition into `{stage}`, which is not a stage here"));
+            comment(
+                out,
+                &format!(
+                    "not carried over: a disabled transition into `{stage}`, which is not a stage here"
+                ),
+            );
             continue;
         };
         if i == 0 {
-            comment(out, &format!("not carried over: a disabled transition into the first stage `{stage}`"));
+            comment(
+                out,
+                &format!("not carried over: a disabled transition into the first stage `{stage}`"),
+            );
             continue;
         }
         let mut notes = Vec::new();

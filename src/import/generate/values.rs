@@ -44,7 +44,11 @@ pub(super) struct Values<'a> {
 }
 
 impl<'a> Values<'a> {
-    pub(super) fn new(p: &'a Pipeline, stage_ids: Vec<String>, action_ids: Vec<Vec<String>>) -> Self {
+    pub(super) fn new(
+        p: &'a Pipeline,
+        stage_ids: Vec<String>,
+        action_ids: Vec<Vec<String>>,
+    ) -> Self {
         let mut namespaces = Vec::new();
         for (s, stage) in p.stages.iter().enumerate() {
             for (a, action) in stage.actions.iter().enumerate() {
@@ -57,7 +61,11 @@ impl<'a> Values<'a> {
                 }
             }
         }
-        let exports = p.stages.iter().map(|s| vec![Vec::new(); s.actions.len()]).collect();
+        let exports = p
+            .stages
+            .iter()
+            .map(|s| vec![Vec::new(); s.actions.len()])
+            .collect();
         let mut v = Values {
             inputs: &p.inputs,
             stage_ids,
@@ -68,7 +76,9 @@ impl<'a> Values<'a> {
             param_names: Names::default(),
         };
         for var in &p.variables {
-            let id = v.param_names.keyed(&format!("variables.{}", var.name), &var.name);
+            let id = v
+                .param_names
+                .keyed(&format!("variables.{}", var.name), &var.name);
             let mut comments = Vec::new();
             if let Some(d) = &var.description {
                 comments.push(d.clone());
@@ -103,12 +113,16 @@ impl<'a> Values<'a> {
             return p.id.clone();
         }
         let id = self.param_names.keyed(&format!("variables.{name}"), name);
-        notes.push(format!("`#{{variables.{name}}}`: a variable the pipeline does not declare"));
+        notes.push(format!(
+            "`#{{variables.{name}}}`: a variable the pipeline does not declare"
+        ));
         self.params.push(ParamDecl {
             id: id.clone(),
             default: None,
             allowed: Vec::new(),
-            comments: vec![format!("read as `#{{variables.{name}}}` but not declared in the file")],
+            comments: vec![format!(
+                "read as `#{{variables.{name}}}` but not declared in the file"
+            )],
             key,
         });
         id
@@ -144,7 +158,9 @@ impl<'a> Values<'a> {
                     allowed.clone_from(&input.allowed);
                 }
             }
-            None => comments.push(format!("`{name}`: an input of the file, declared elsewhere")),
+            None => comments.push(format!(
+                "`{name}`: an input of the file, declared elsewhere"
+            )),
         }
         self.params.push(ParamDecl {
             id: id.clone(),
@@ -161,7 +177,9 @@ impl<'a> Values<'a> {
         let id = match self.params.iter().find(|p| p.key == key) {
             Some(p) => p.id.clone(),
             None => {
-                let id = self.param_names.keyed(&format!("unresolved.{}", u.source), &u.name);
+                let id = self
+                    .param_names
+                    .keyed(&format!("unresolved.{}", u.source), &u.name);
                 self.params.push(ParamDecl {
                     id: id.clone(),
                     default: u.default.clone(),
@@ -264,7 +282,9 @@ impl<'a> Values<'a> {
             "variables" => Some(format!("params.{}", self.variable(var, notes))),
             "codepipeline" if var == "PipelineExecutionId" => Some("run.id".to_string()),
             "codepipeline" => {
-                notes.push(format!("`#{{codepipeline.{var}}}` has no pipec equivalent: kept as text"));
+                notes.push(format!(
+                    "`#{{codepipeline.{var}}}` has no pipec equivalent: kept as text"
+                ));
                 None
             }
             _ => {
@@ -276,7 +296,9 @@ impl<'a> Values<'a> {
                     return None;
                 };
                 if !is_identifier(var) {
-                    notes.push(format!("`#{{{ns}.{var}}}`: `{var}` is not a pipec name: kept as text"));
+                    notes.push(format!(
+                        "`#{{{ns}.{var}}}`: `{var}` is not a pipec name: kept as text"
+                    ));
                     return None;
                 }
                 let (s, a) = (found.stage, found.action);
@@ -284,7 +306,10 @@ impl<'a> Values<'a> {
                 if !exports.iter().any(|e| e == var) {
                     exports.push(var.to_string());
                 }
-                Some(format!("{}.{}.{var}", self.stage_ids[s], self.action_ids[s][a]))
+                Some(format!(
+                    "{}.{}.{var}",
+                    self.stage_ids[s], self.action_ids[s][a]
+                ))
             }
         }
     }
