@@ -331,3 +331,48 @@ fn import_help_teaches_by_example() {
         .stdout_contains("OUT.NAME.pipe")
         .run();
 }
+
+// ---- arbitrary input never panics ----
+
+mod properties {
+    use proptest::prelude::*;
+
+    use pipec::import::Importer;
+
+    /// Pieces of the formats, so random files look like them often enough to go deep.
+    const PIECES: &[&str] = &[
+        "Resources:\n", "  P:\n", "    Type: AWS::CodePipeline::Pipeline\n", "    Properties:\n",
+        "      Stages:\n", "        - Name: S\n", "          Actions:\n", "            - Name: A\n",
+        "              ActionTypeId: {Category: Build, Owner: AWS, Provider: CodeBuild, Version: '1'}\n",
+        "              Configuration: {ProjectName: !Ref X, K: !Sub '${AWS::Region}-#{NS.V}'}\n",
+        "              RunOrder: 2\n", "              InputArtifacts: [{Name: a}]\n",
+        "              OutputArtifacts: [{Name: a-b}]\n", "              Namespace: NS\n",
+        "!If [C, a, !GetAtt B.Arn]", "!Join ['', [a, !Ref P]]", "{\"Fn::Sub\": [\"${x}\", {\"x\": 1}]}",
+        "{\"pipeline\": {\"stages\": [", "{\"name\": \"s\", \"actions\": [{\"name\": \"a\"}]}", "]}}",
+        "resource \"aws_codepipeline\" \"x\" {\n", "stage {\n", "action {\n", "name = \"${var.a}\"\n",
+        "}\n", "dynamic \"stage\" { for_each = [1]\n content {\n", "#{variables.V}", "%NAME%", "\t", "\r\n",
+        "[", "]", "{", "}", ":", "-", "*a", "&a", "'", "\"",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_text_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400), ext in 0..4usize) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let name = ["p.yaml", "p.json", "p.tf", "p.sh"][ext];
+            if let Err(e) = Importer::import(name, &text) {
+                prop_assert!(!e.message.starts_with("internal error"), "{e:?}");
+            }
+        }
+
+        #[test]
+        fn pieces_of_the_formats_never_panic(pieces in proptest::collection::vec(0..PIECES.len(), 0..60), ext in 0..4usize) {
+            let text: String = pieces.iter().map(|&i| PIECES[i]).collect();
+            let name = ["p.yaml", "p.json", "p.tf", "p.sh"][ext];
+            if let Err(e) = Importer::import(name, &text) {
+                prop_assert!(!e.message.starts_with("internal error"), "{e:?}");
+            }
+        }
+    }
+}
