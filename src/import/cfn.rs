@@ -11,6 +11,7 @@
 use super::model::{Input, Origin, Pipeline};
 use super::read;
 use super::tree::{Node, Part, Text, Unresolved};
+use std::fmt::Write as _;
 
 const MAX_DEPTH: usize = 64;
 
@@ -350,37 +351,34 @@ impl<'a> Template<'a> {
         ) else {
             return other(source);
         };
-        match self.condition_named(&cond, depth + 1) {
-            Some(holds) => {
-                let chosen = self.eval(if holds { yes } else { no }, depth + 1);
-                let note = format!(
-                    "`Fn::If [{cond}, …]`: the condition `{cond}` is {holds} with the \
+        if let Some(holds) = self.condition_named(&cond, depth + 1) {
+            let chosen = self.eval(if holds { yes } else { no }, depth + 1);
+            let note = format!(
+                "`Fn::If [{cond}, …]`: the condition `{cond}` is {holds} with the \
                      parameters' defaults, so its {} branch was imported",
-                    if holds { "first" } else { "second" }
-                );
-                if chosen == Node::NoValue {
-                    Node::NoValue
-                } else {
-                    Node::Noted(note, Box::new(chosen))
-                }
+                if holds { "first" } else { "second" }
+            );
+            if chosen == Node::NoValue {
+                Node::NoValue
+            } else {
+                Node::Noted(note, Box::new(chosen))
             }
-            None => {
-                let chosen = self.eval(yes, depth + 1);
-                if chosen.text().is_some() || chosen == Node::NoValue {
-                    unresolved(
-                        &cond,
-                        source,
-                        &format!("it depends on the condition `{cond}`"),
-                    )
-                } else {
-                    Node::Noted(
-                        format!(
-                            "`Fn::If [{cond}, …]`: the condition `{cond}` cannot be decided \
+        } else {
+            let chosen = self.eval(yes, depth + 1);
+            if chosen.text().is_some() || chosen == Node::NoValue {
+                unresolved(
+                    &cond,
+                    source,
+                    &format!("it depends on the condition `{cond}`"),
+                )
+            } else {
+                Node::Noted(
+                    format!(
+                        "`Fn::If [{cond}, …]`: the condition `{cond}` cannot be decided \
                              here, so its first branch was imported"
-                        ),
-                        Box::new(chosen),
-                    )
-                }
+                    ),
+                    Box::new(chosen),
+                )
             }
         }
     }
@@ -501,7 +499,7 @@ fn render(node: &Node, out: &mut String) {
         Node::Text(t) => {
             let s = t.describe();
             if s.contains([' ', ',', '[', ']', '{', '}', ':']) || s.is_empty() {
-                out.push_str(&format!("{s:?}"));
+                let _ = write!(out, "{s:?}");
             } else {
                 out.push_str(&s);
             }

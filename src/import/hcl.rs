@@ -134,7 +134,7 @@ impl<'a> File<'a> {
 
     fn body(&self, body: &Body, scope: &Scope, notes: &mut Vec<String>, depth: usize) -> Node {
         let mut entries = Vec::new();
-        for s in body.iter() {
+        for s in body {
             match s {
                 Structure::Attribute(a) => {
                     entries.push((a.key.to_string(), self.expr(&a.expr, scope, depth + 1)));
@@ -280,14 +280,14 @@ impl<'a> File<'a> {
                 }
             }
             (it, _) if scope.iterator.as_ref().is_some_and(|(n, _, _)| n == it) => {
-                self.iterated(ops, scope, &source)
+                Self::iterated(ops, scope, &source)
             }
             _ => unresolved(&name_of(&source), &source),
         }
     }
 
     /// `stage.value["name"]`, `stage.value.name`, `stage.key` inside a `dynamic` block.
-    fn iterated(&self, ops: &[TraversalOperator], scope: &Scope, source: &str) -> Node {
+    fn iterated(ops: &[TraversalOperator], scope: &Scope, source: &str) -> Node {
         let Some((_, item, index)) = &scope.iterator else {
             return unresolved(&name_of(source), source);
         };

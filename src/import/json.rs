@@ -1,5 +1,5 @@
 //! JSON (CloudFormation's long form, the CLI's `create-pipeline`/`get-pipeline`) to a tree.
-//! Object keys come out sorted (serde_json's map), which only orders configuration keys.
+//! Object keys come out sorted (`serde_json`'s map), which only orders configuration keys.
 
 use super::error::Error;
 use super::tree::{Node, Text};

@@ -198,7 +198,7 @@ fn conditions_transitions_and_failure_results_are_carried() {
 
 #[test]
 fn namespaces_become_exports_and_references() {
-    let json = r##"{"pipeline": {"name": "app", "stages": [
+    let json = r#"{"pipeline": {"name": "app", "stages": [
       {"name": "Source", "actions": [{"name": "Src", "namespace": "SourceVariables",
         "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeStarSourceConnection", "version": "1"},
         "configuration": {"FullRepositoryId": "acme/app", "BranchName": "main", "ConnectionArn": "arn:c"},
@@ -208,7 +208,7 @@ fn namespaces_become_exports_and_references() {
         "inputArtifacts": [{"name": "src"}]}]}],
       "triggers": [{"providerType": "CodeStarSourceConnection", "gitConfiguration": {"sourceActionName": "Src",
         "push": [{"branches": {"includes": ["main"], "excludes": ["wip/*"]}, "filePaths": {"includes": ["src/**"]}}],
-        "pullRequest": [{"events": ["OPEN", "CLOSED"], "branches": {"includes": ["main"]}}]}}]}}"##;
+        "pullRequest": [{"events": ["OPEN", "CLOSED"], "branches": {"includes": ["main"]}}]}}]}}"#;
     let text = import("p.json", json);
     assert!(text.contains("exports = [CommitId]"), "{text}");
     assert!(text.contains("namespace = \"SourceVariables\""), "{text}");

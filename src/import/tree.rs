@@ -99,9 +99,9 @@ impl Text {
 }
 
 /// Keys compared the way the three formats spell them: `RunOrder`, `runOrder`, `run_order`.
-pub(crate) fn same_key(a: &str, b: &str) -> bool {
-    let mut x = a.chars().filter(|c| *c != '_');
-    let mut y = b.chars().filter(|c| *c != '_');
+pub(crate) fn same_key(left: &str, right: &str) -> bool {
+    let mut x = left.chars().filter(|c| *c != '_');
+    let mut y = right.chars().filter(|c| *c != '_');
     loop {
         match (x.next(), y.next()) {
             (None, None) => return true,

@@ -8,6 +8,7 @@ use super::super::tree::Text;
 use super::comment;
 use super::conditions;
 use super::values::{Values, quote};
+use std::fmt::Write as _;
 
 /// Every stage's text.
 pub(super) fn stages(p: &Pipeline, values: &mut Values<'_>, artifacts: &mut Names) -> String {
@@ -69,7 +70,7 @@ fn stage_text(
     if id != stage.name {
         comment(&mut out, &format!("CodePipeline stage `{}`", stage.name));
     }
-    out.push_str(&format!("stage {id} {{\n"));
+    let _ = writeln!(out, "stage {id} {{");
     for n in &stage.notes {
         comment(&mut out, n);
     }
@@ -146,15 +147,15 @@ fn action_text(
         "aws"
     };
     if !after.is_empty() {
-        body.push_str(&format!("after = [{}]\n", after.join(", ")));
+        let _ = writeln!(body, "after = [{}]", after.join(", "));
     }
     artifacts_text(a, kind, ctx.produced, artifacts, &mut body);
     let exports = &values.exports[ctx.index][index];
     if !exports.is_empty() {
-        body.push_str(&format!("exports = [{}]\n", exports.join(", ")));
+        let _ = writeln!(body, "exports = [{}]", exports.join(", "));
     }
     if let Some(minutes) = a.timeout_minutes.filter(|m| *m > 0) {
-        body.push_str(&format!("timeout = {minutes}m\n"));
+        let _ = writeln!(body, "timeout = {minutes}m");
     }
     format!("{head}action {id}: {kind} {{\n{body}}}\n")
 }
@@ -181,7 +182,7 @@ fn approval(a: &Action, values: &mut Values<'_>, head: &mut String, body: &mut S
         for n in notes {
             comment(body, &n);
         }
-        body.push_str(&format!("{attr} = {v}\n"));
+        let _ = writeln!(body, "{attr} = {v}");
     }
     cross_account_note(a, head);
 }
@@ -231,7 +232,7 @@ fn commands(
     for n in notes {
         comment(body, &n);
     }
-    body.push_str(&format!("run = {run}\n"));
+    let _ = writeln!(body, "run = {run}");
     for (key, value) in configuration_entries(a) {
         comment(
             head,
@@ -242,18 +243,18 @@ fn commands(
 }
 
 fn aws(a: &Action, values: &mut Values<'_>, body: &mut String) {
-    body.push_str(&format!("provider = {}\n", quote(&a.provider)));
+    let _ = writeln!(body, "provider = {}", quote(&a.provider));
     if !a.owner.is_empty() && a.owner != "AWS" {
-        body.push_str(&format!("owner = {}\n", quote(&a.owner)));
+        let _ = writeln!(body, "owner = {}", quote(&a.owner));
     }
     if !a.version.is_empty() && a.version != "1" {
-        body.push_str(&format!("version = {}\n", quote(&a.version)));
+        let _ = writeln!(body, "version = {}", quote(&a.version));
     }
     let (category, note) = category(&a.category);
     if let Some(n) = note {
         comment(body, &n);
     }
-    body.push_str(&format!("category = {category}\n"));
+    let _ = writeln!(body, "category = {category}");
     if !a.configuration.is_empty() {
         body.push_str("configuration = {\n");
         for (key, value) in &a.configuration {
@@ -267,7 +268,7 @@ fn aws(a: &Action, values: &mut Values<'_>, body: &mut String) {
             } else {
                 quote(key)
             };
-            body.push_str(&format!("{k} = {v}\n"));
+            let _ = writeln!(body, "{k} = {v}");
         }
         body.push_str("}\n");
     }
@@ -278,11 +279,11 @@ fn aws(a: &Action, values: &mut Values<'_>, body: &mut String) {
             for n in notes {
                 comment(body, &n);
             }
-            body.push_str(&format!("{attr} = {v}\n"));
+            let _ = writeln!(body, "{attr} = {v}");
         }
     }
     if let Some(ns) = &a.namespace {
-        body.push_str(&format!("namespace = {}\n", quote(ns)));
+        let _ = writeln!(body, "namespace = {}", quote(ns));
     }
 }
 
@@ -334,8 +335,12 @@ fn artifacts_text(
     }
     match inputs.as_slice() {
         [] => {}
-        [one] => body.push_str(&format!("input = {one}\n")),
-        many => body.push_str(&format!("inputs = [{}]\n", many.join(", "))),
+        [one] => {
+            let _ = writeln!(body, "input = {one}");
+        }
+        many => {
+            let _ = writeln!(body, "inputs = [{}]", many.join(", "));
+        }
     }
     let outputs: Vec<String> = a.outputs.iter().map(|o| names.name(o)).collect();
     for (original, id) in a.outputs.iter().zip(&outputs) {
@@ -354,10 +359,10 @@ fn artifacts_text(
                 body,
                 "CodePipeline's `Commands` output artifacts: the workspace",
             );
-            body.push_str(&format!("outputs = {{ {} }}\n", entries.join("  ")));
+            let _ = writeln!(body, "outputs = {{ {} }}", entries.join("  "));
         }
         (_, [first, rest @ ..]) => {
-            body.push_str(&format!("output = {first}\n"));
+            let _ = writeln!(body, "output = {first}");
             if !rest.is_empty() {
                 comment(
                     body,

@@ -1,12 +1,13 @@
 //! Stage conditions: `beforeEntry` → `entry { … else skip|fail }`, `onSuccess` →
 //! `on success { … else rollback|fail }`, `onFailure` → `on failure retry|rollback|fail`.
 //! Rules: `VariableCheck` → `require`, `DeploymentWindow` → `window`, `Commands` →
-//! `check sh`; other rules (Lambda, CloudWatch alarms) are comments.
+//! `check sh`; other rules (`LambdaInvoke`, `CloudWatchAlarm`) are comments.
 
 use super::super::model::{Condition, Rule, Stage};
 use super::super::tree::Text;
 use super::comment;
 use super::values::{Values, quote};
+use std::fmt::Write as _;
 
 pub(super) fn stage_conditions(
     stage: &Stage,
@@ -98,7 +99,7 @@ fn condition(
         );
         return;
     }
-    out.push_str(&format!("{keyword} {{\n{rules}else {result}\n}}\n"));
+    let _ = writeln!(out, "{keyword} {{\n{rules}else {result}\n}}");
 }
 
 fn config<'r>(r: &'r Rule, key: &str) -> Option<&'r Text> {
@@ -113,14 +114,16 @@ fn rule(r: &Rule, values: &mut Values<'_>, out: &mut String) {
     let line = match r.provider.as_str() {
         "VariableCheck" => variable_check(r, values, &mut notes),
         "DeploymentWindow" => window(r, &mut notes),
-        "Commands" => commands(r, values, &mut notes),
+        "Commands" => Some(commands(r, values, &mut notes)),
         _ => None,
     };
     for n in notes {
         comment(out, &n);
     }
     match line {
-        Some(l) => out.push_str(&format!("{l}\n")),
+        Some(l) => {
+            let _ = writeln!(out, "{l}");
+        }
         None => {
             let config: Vec<String> = r
                 .configuration
@@ -171,7 +174,7 @@ fn window(r: &Rule, notes: &mut Vec<String>) -> Option<String> {
     posix[4] = quartz_days(&posix[4])?;
     let mut out = format!("window {}", quote(&posix.join(" ")));
     if let Some(tz) = config(r, "TimeZone").and_then(Text::as_lit) {
-        out.push_str(&format!(" tz {}", quote(&tz)));
+        let _ = write!(out, " tz {}", quote(&tz));
     }
     notes.push(format!("the deployment window `{cron}` in POSIX cron"));
     Some(out)
@@ -208,7 +211,7 @@ fn quartz_days(field: &str) -> Option<String> {
     Some(out)
 }
 
-fn commands(r: &Rule, values: &mut Values<'_>, notes: &mut Vec<String>) -> Option<String> {
+fn commands(r: &Rule, values: &mut Values<'_>, notes: &mut Vec<String>) -> String {
     let mut script = Text::default();
     for (i, c) in r.commands.iter().enumerate() {
         if i > 0 {
@@ -217,5 +220,5 @@ fn commands(r: &Rule, values: &mut Values<'_>, notes: &mut Vec<String>) -> Optio
         script.push(c.clone());
     }
     let run = values.string(&script, notes);
-    Some(format!("check sh {{ run = {run} }}"))
+    format!("check sh {{ run = {run} }}")
 }

@@ -11,6 +11,7 @@ use super::names::{Names, identifier};
 use super::tree::Text;
 use crate::source::FileId;
 use crate::syntax::Formatter;
+use std::fmt::Write as _;
 use values::{Values, quote};
 
 /// The pipeline as `.pipe` text in `pipec fmt`'s layout, or the formatter's refusal (a bug).
@@ -80,10 +81,12 @@ fn unformatted(p: &Pipeline, id: &str, file: &str) -> String {
         }
         _ => {}
     }
-    out.push_str(&format!("pipeline {id} {{\n"));
+    let _ = writeln!(out, "pipeline {id} {{");
     if let Some(mode) = &p.execution_mode {
         match mode.to_ascii_lowercase().as_str() {
-            m @ ("superseded" | "queued" | "parallel") => out.push_str(&format!("mode {m}\n")),
+            m @ ("superseded" | "queued" | "parallel") => {
+                let _ = writeln!(out, "mode {m}");
+            }
             other => comment(
                 &mut out,
                 &format!("not carried over: execution mode `{other}`"),
@@ -127,13 +130,13 @@ fn params(values: &Values<'_>, out: &mut String) {
         for c in &p.comments {
             comment(out, c);
         }
-        out.push_str(&format!("param {}: string", p.id));
+        let _ = write!(out, "param {}: string", p.id);
         if let Some(d) = &p.default {
-            out.push_str(&format!(" = {}", quote(d)));
+            let _ = write!(out, " = {}", quote(d));
         }
         if !p.allowed.is_empty() {
             let allowed: Vec<String> = p.allowed.iter().map(|a| quote(a)).collect();
-            out.push_str(&format!(" {{ allowed = [{}] }}", allowed.join(", ")));
+            let _ = write!(out, " {{ allowed = [{}] }}", allowed.join(", "));
         }
         out.push('\n');
     }
@@ -198,7 +201,7 @@ fn trigger(t: &Trigger, p: &Pipeline, values: &Values<'_>, out: &mut String) {
     } else {
         "push"
     };
-    out.push_str(&format!("trigger {kind} {{ {} }}\n", attrs.join("  ")));
+    let _ = writeln!(out, "trigger {kind} {{ {} }}", attrs.join("  "));
 }
 
 fn transitions(p: &Pipeline, stage_ids: &[String], values: &mut Values<'_>, out: &mut String) {
@@ -224,10 +227,11 @@ fn transitions(p: &Pipeline, stage_ids: &[String], values: &mut Values<'_>, out:
         for n in notes {
             comment(out, &n);
         }
-        out.push_str(&format!(
-            "transition {} -> {} disabled {reason}\n",
+        let _ = writeln!(
+            out,
+            "transition {} -> {} disabled {reason}",
             stage_ids[i - 1],
             stage_ids[i]
-        ));
+        );
     }
 }

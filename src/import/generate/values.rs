@@ -6,6 +6,7 @@
 use super::super::model::{Input, Pipeline};
 use super::super::names::{Names, is_identifier};
 use super::super::tree::{Part, Text, Unresolved};
+use std::fmt::Write as _;
 
 /// A param the output declares.
 pub(super) struct ParamDecl {
@@ -226,11 +227,11 @@ impl<'a> Values<'a> {
                 Part::Lit(s) => self.literal(s, &mut out, notes),
                 Part::Param(name) => {
                     let id = self.input(name);
-                    out.push_str(&format!("${{params.{id}}}"));
+                    let _ = write!(out, "${{params.{id}}}");
                 }
                 Part::Unresolved(u) => {
                     let id = self.unresolved(u, notes);
-                    out.push_str(&format!("${{params.{id}}}"));
+                    let _ = write!(out, "${{params.{id}}}");
                 }
             }
         }
@@ -334,7 +335,9 @@ pub(super) fn escape(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
             c => out.push(c),
         }
     }
