@@ -6,6 +6,8 @@
 //! every other expression (`aws_iam_role.x.arn`, function calls, conditionals) is an
 //! [`Unresolved`] value written as Terraform wrote it.
 
+use std::str::FromStr;
+
 use hcl::expr::{Expression, ObjectKey, TemplateExpr, TraversalOperator};
 use hcl::structure::{Block, BlockLabel, Body, Structure};
 use hcl::template::{Element, Template};
@@ -64,6 +66,58 @@ pub(super) fn pipelines(text: &str) -> Result<Vec<Pipeline>, Error> {
         out.push(p);
     }
     Ok(out)
+}
+
+/// Whether a JSON tree is Terraform's JSON syntax (`.tf.json`) with a CodePipeline resource.
+pub(super) fn is_terraform_json(root: &Node) -> bool {
+    root.entries().iter().any(|(k, v)| {
+        k == "resource" && v.entries().iter().any(|(t, _)| t == "aws_codepipeline")
+    })
+}
+
+/// The `aws_codepipeline` resources of Terraform's JSON syntax: strings are templates
+/// (`"${var.x}"`), evaluated as in HCL files.
+pub(super) fn json_pipelines(root: &Node) -> Vec<Pipeline> {
+    let empty = Body::default();
+    let mut file = File::new(&empty);
+    for (k, v) in root.entries() {
+        if k == "variable" {
+            for (name, decl) in v.entries() {
+                file.inputs.push(Input {
+                    name: name.clone(),
+                    default: decl.lit("default"),
+                    description: decl.lit("description"),
+                    allowed: Vec::new(),
+                    no_echo: decl.lit("sensitive").as_deref() == Some("true"),
+                    kind: "Terraform variable",
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (k, v) in root.entries() {
+        if k != "resource" {
+            continue;
+        }
+        for (name, body) in v.get("aws_codepipeline").map(Node::entries).unwrap_or_default() {
+            // A resource may be one object or a list of them (both are Terraform JSON).
+            let body = match body.peel().0 {
+                Node::List(items) => items.first().cloned().unwrap_or(Node::Null),
+                other => other.clone(),
+            };
+            let tree = file.templates(&body, 0);
+            let mut p = read::pipeline(
+                &tree,
+                name,
+                Origin {
+                    what: format!("Terraform JSON resource `aws_codepipeline.{name}`"),
+                },
+            );
+            p.inputs.clone_from(&file.inputs);
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// hcl-rs errors say ` --> LINE:COL`.
@@ -130,6 +184,32 @@ impl<'a> File<'a> {
             }
         }
         File { locals, inputs }
+    }
+
+    /// Terraform JSON: every string evaluated as a template.
+    fn templates(&self, node: &Node, depth: usize) -> Node {
+        if depth > MAX_DEPTH {
+            return Node::Null;
+        }
+        match node {
+            Node::Text(t) => match t.as_lit() {
+                Some(s) if s.contains("${") => match Template::from_str(&s) {
+                    Ok(template) => self.elements(template.elements(), &Scope::default(), depth),
+                    Err(_) => Node::Text(t.clone()),
+                },
+                _ => Node::Text(t.clone()),
+            },
+            Node::List(items) => {
+                Node::List(items.iter().map(|i| self.templates(i, depth + 1)).collect())
+            }
+            Node::Map(entries) => Node::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.templates(v, depth + 1)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
     }
 
     fn body(&self, body: &Body, scope: &Scope, notes: &mut Vec<String>, depth: usize) -> Node {
@@ -236,8 +316,12 @@ impl<'a> File<'a> {
         let Ok(template) = Template::from_expr(t) else {
             return unresolved("template", &t.to_string());
         };
+        self.elements(template.elements(), scope, depth)
+    }
+
+    fn elements(&self, elements: &[Element], scope: &Scope, depth: usize) -> Node {
         let mut out = Text::default();
-        for element in template.elements() {
+        for element in elements {
             match element {
                 Element::Literal(s) => out.push(Text::lit(s.clone())),
                 Element::Interpolation(i) => match self.expr(&i.expr, scope, depth + 1) {

@@ -114,16 +114,22 @@ impl Importer {
             }
             ps
         } else {
-            let root = if matches!(first, Some('{' | '[')) {
-                json::parse(text)?
+            let roots = if matches!(first, Some('{' | '[')) {
+                vec![json::parse(text)?]
             } else {
                 yaml::parse(text)?
             };
-            if cfn::is_template(&root) {
-                cfn::pipelines(&root)
-            } else {
-                api::pipelines(&root)
+            let mut ps = Vec::new();
+            for root in &roots {
+                if cfn::is_template(root) {
+                    ps.extend(cfn::pipelines(root));
+                } else if hcl::is_terraform_json(root) {
+                    ps.extend(hcl::json_pipelines(root));
+                } else {
+                    ps.extend(api::pipelines(root));
+                }
             }
+            ps
         };
         if pipelines.is_empty() {
             return Err(Error::new(

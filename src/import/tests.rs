@@ -312,3 +312,30 @@ fn names_that_are_not_identifiers_are_renamed_deterministically() {
     );
     assert_clean(&text);
 }
+
+#[test]
+fn every_yaml_document_is_read() {
+    let doc = |name: &str| {
+        format!(
+            "pipeline:\n  name: {name}\n  stages:\n    - name: Gate\n      actions:\n        - name: Ok\n          actionTypeId: {{category: Approval, owner: AWS, provider: Manual, version: '1'}}\n"
+        )
+    };
+    let text = format!("{}---\n{}", doc("one"), doc("two"));
+    let pipelines = Importer::import("p.yaml", &text).expect("imports");
+    let names: Vec<&str> = pipelines.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["one", "two"]);
+}
+
+#[test]
+fn terraform_json_strings_are_templates() {
+    let json = r#"{"variable": {"env": {"default": "prod"}},
+      "resource": {"aws_codepipeline": {"main": {"name": "app-${var.env}",
+        "stage": [{"name": "Gate", "action": [{"name": "Ok", "category": "Approval", "owner": "AWS",
+          "provider": "Manual", "version": "1",
+          "configuration": {"CustomData": "to ${var.env} as ${aws_iam_role.r.name}"}}]}]}}}}"#;
+    let text = import("main.tf.json", json);
+    assert!(text.contains("pipeline app_prod {"), "{text}");
+    assert!(text.contains("summary = \"to ${params.env} as ${params.r_name}\""), "{text}");
+    assert!(text.contains("param env: string = \"prod\""), "{text}");
+    assert_clean(&text);
+}

@@ -10,8 +10,8 @@ use super::tree::{Node, Text};
 /// Deeper nesting than this is refused (no recursion without a bound).
 pub(super) const MAX_DEPTH: usize = 200;
 
-/// Parses YAML text: its first document.
-pub(super) fn parse(text: &str) -> Result<Node, Error> {
+/// Parses YAML text: its documents (`---`).
+pub(super) fn parse(text: &str) -> Result<Vec<Node>, Error> {
     let docs = Yaml::load_from_str(text).map_err(|e| {
         let m = e.marker();
         Error::new(
@@ -21,10 +21,7 @@ pub(super) fn parse(text: &str) -> Result<Node, Error> {
         )
         .at(m.line(), m.col() + 1)
     })?;
-    match docs.first() {
-        Some(doc) => node(doc, 0),
-        None => Ok(Node::Null),
-    }
+    docs.iter().map(|doc| node(doc, 0)).collect()
 }
 
 fn node(y: &Yaml<'_>, depth: usize) -> Result<Node, Error> {
