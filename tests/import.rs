@@ -150,8 +150,16 @@ fn structure(p: &Pipeline) -> Vec<String> {
 
 /// A name as the importer makes it an identifier.
 fn id(name: &str) -> String {
-    let mut id: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    let mut id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if id.starts_with(|c: char| c.is_ascii_digit()) {
         id.insert(0, '_');
     }
@@ -209,7 +217,14 @@ fn assert_round_trip(name: &str, text: &str) {
     for (original, p) in originals.iter().zip(&imported) {
         let t = Test::new().file("app.pipe", &p.text);
         let out = t
-            .args(["compile", "app.pipe", "--target", "codepipeline", "--format", "cfn-json"])
+            .args([
+                "compile",
+                "app.pipe",
+                "--target",
+                "codepipeline",
+                "--format",
+                "cfn-json",
+            ])
             .run();
         let back = Importer::read("app.json", &out.stdout).expect("our own template reads back");
         // `Commands` actions come back as the CodeBuild projects of `sh` actions.
@@ -241,7 +256,8 @@ fn corpus_round_trips_through_compile_to_codepipeline() {
 
 #[test]
 fn a_pipeline_of_approvals_round_trips_through_compile_to_codepipeline() {
-    let approval = r#"{"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}"#;
+    let approval =
+        r#"{"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}"#;
     let action = |name: &str, order: u32, data: &str| {
         format!(
             r#"{{"Name": "{name}", "RunOrder": {order}, "ActionTypeId": {approval},
@@ -437,4 +453,14 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn import_reads_stdin_and_tells_the_format_by_content() {
+    let yaml = "pipeline:\n  name: app\n  stages:\n    - name: Gate\n      actions:\n        - name: Ok\n          actionTypeId: {category: Approval, owner: AWS, provider: Manual, version: '1'}\n";
+    Test::new()
+        .args(["import", "codepipeline", "-"])
+        .stdin(yaml)
+        .stdout_contains("pipeline app {")
+        .run();
 }

@@ -70,9 +70,9 @@ pub(super) fn pipelines(text: &str) -> Result<Vec<Pipeline>, Error> {
 
 /// Whether a JSON tree is Terraform's JSON syntax (`.tf.json`) with a CodePipeline resource.
 pub(super) fn is_terraform_json(root: &Node) -> bool {
-    root.entries().iter().any(|(k, v)| {
-        k == "resource" && v.entries().iter().any(|(t, _)| t == "aws_codepipeline")
-    })
+    root.entries()
+        .iter()
+        .any(|(k, v)| k == "resource" && v.entries().iter().any(|(t, _)| t == "aws_codepipeline"))
 }
 
 /// The `aws_codepipeline` resources of Terraform's JSON syntax: strings are templates
@@ -99,7 +99,11 @@ pub(super) fn json_pipelines(root: &Node) -> Vec<Pipeline> {
         if k != "resource" {
             continue;
         }
-        for (name, body) in v.get("aws_codepipeline").map(Node::entries).unwrap_or_default() {
+        for (name, body) in v
+            .get("aws_codepipeline")
+            .map(Node::entries)
+            .unwrap_or_default()
+        {
             // A resource may be one object or a list of them (both are Terraform JSON).
             let body = match body.peel().0 {
                 Node::List(items) => items.first().cloned().unwrap_or(Node::Null),

@@ -335,7 +335,39 @@ fn terraform_json_strings_are_templates() {
           "configuration": {"CustomData": "to ${var.env} as ${aws_iam_role.r.name}"}}]}]}}}}"#;
     let text = import("main.tf.json", json);
     assert!(text.contains("pipeline app_prod {"), "{text}");
-    assert!(text.contains("summary = \"to ${params.env} as ${params.r_name}\""), "{text}");
+    assert!(
+        text.contains("summary = \"to ${params.env} as ${params.r_name}\""),
+        "{text}"
+    );
     assert!(text.contains("param env: string = \"prod\""), "{text}");
+    assert_clean(&text);
+}
+
+#[test]
+fn date_formats_and_dynamic_references_are_not_placeholders() {
+    let stage = format!(
+        r#"{{"Name": "Gate", "Actions": [{{"Name": "Ok", "ActionTypeId": {APPROVAL},
+          "Configuration": {{"CustomData": "date +%Y%m%d %H%M {{{{resolve:ssm:/app/x}}}} 100%"}}}}]}}"#
+    );
+    let text = import("p.json", &cfn(&stage, ""));
+    assert!(
+        text.contains("date +%Y%m%d %H%M {{resolve:ssm:/app/x}} 100%"),
+        "{text}"
+    );
+    let e = Importer::import("p.json", "{\"a\": \"{{Bucket}}\"}").expect_err("a placeholder");
+    assert!(e.message.contains("{{Bucket}}"), "{e:?}");
+}
+
+#[test]
+fn values_are_escaped_as_pipec_strings() {
+    let stage = format!(
+        r#"{{"Name": "Gate", "Actions": [{{"Name": "Ok", "ActionTypeId": {APPROVAL},
+          "Configuration": {{"CustomData": "a \"q\" \\ ${{HOME}} $X\nline\ttab \u0007"}}}}]}}"#
+    );
+    let text = import("p.json", &cfn(&stage, ""));
+    assert!(
+        text.contains(r#"summary = "a \"q\" \\ \${HOME} $X\nline\ttab \u{7}""#),
+        "{text}"
+    );
     assert_clean(&text);
 }
