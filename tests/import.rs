@@ -202,6 +202,7 @@ fn canonical(t: &Text) -> String {
                 out.push_str(rest);
             }
             Part::Param(_) | Part::Unresolved(_) => out.push_str("#{var}"),
+            Part::Note(_) => {}
         }
     }
     out

@@ -189,14 +189,19 @@ impl<'a> Template<'a> {
         match self.resources.iter().find(|(id, _)| id == name) {
             Some((_, res)) => {
                 let ty = res.lit("Type").unwrap_or_default();
-                let mut u = Unresolved {
-                    name: name.to_string(),
-                    source: source.to_string(),
-                    why: format!("the name or id of the template's resource `{name}` (`{ty}`)"),
-                    default: None,
-                };
-                u.default = resource_name(res);
-                Node::Text(Text(vec![Part::Unresolved(u)]))
+                // `Ref` of these types is the name the resource gives itself, when it does.
+                let named = named_by(&ty)
+                    .and_then(|prop| Some((prop, res.get("Properties")?.get(prop)?)))
+                    .and_then(|(prop, v)| Some((prop, self.eval(v, 1).text()?.clone())));
+                if let Some((prop, text)) = named {
+                    let note = format!("`{source}` is the `{prop}` of the template's `{ty}`");
+                    return Node::Text(Text::noted(note, &text));
+                }
+                unresolved(
+                    name,
+                    source,
+                    &format!("the name or id of the template's resource `{name}` (`{ty}`)"),
+                )
             }
             None => unresolved(name, source, "a name the template does not declare"),
         }
@@ -331,11 +336,10 @@ impl<'a> Template<'a> {
             .and_then(|(_, m)| m.entries().iter().find(|(k, _)| *k == keys[1]))
             .and_then(|(_, m)| m.entries().iter().find(|(k, _)| *k == keys[2]))
             .map(|(_, v)| v.clone());
-        match found {
-            Some(v) => Node::Noted(
-                format!("`{source}` looked up with the parameters' defaults"),
-                Box::new(v),
-            ),
+        let note = format!("`{source}` looked up with the parameters' defaults");
+        match found.map(|v| self.eval(&v, depth + 1)) {
+            Some(Node::Text(t)) => Node::Text(Text::noted(note, &t)),
+            Some(v) => Node::Noted(note, Box::new(v)),
             None => other(source),
         }
     }
@@ -358,10 +362,10 @@ impl<'a> Template<'a> {
                      parameters' defaults, so its {} branch was imported",
                 if holds { "first" } else { "second" }
             );
-            if chosen == Node::NoValue {
-                Node::NoValue
-            } else {
-                Node::Noted(note, Box::new(chosen))
+            match chosen {
+                Node::NoValue => Node::NoValue,
+                Node::Text(t) => Node::Text(Text::noted(note, &t)),
+                other => Node::Noted(note, Box::new(other)),
             }
         } else {
             let chosen = self.eval(yes, depth + 1);
@@ -391,6 +395,7 @@ impl<'a> Template<'a> {
                 Part::Lit(s) => out.push_str(s),
                 Part::Param(p) => out.push_str(self.input(p)?.default.as_deref()?),
                 Part::Unresolved(_) => return None,
+                Part::Note(_) => {}
             }
         }
         Some(out)
@@ -443,16 +448,21 @@ fn is_intrinsic(key: &str) -> bool {
     key == "Ref" || key.starts_with("Fn::")
 }
 
-/// The literal name a resource gives itself, if any (what `Ref` returns for most types).
-fn resource_name(res: &Node) -> Option<String> {
-    let props = res.get("Properties")?;
-    props.entries().iter().find_map(|(k, v)| {
-        let named = k == "Name" || (k.ends_with("Name") && k.len() > 4 && !k.contains("Display"));
-        if named {
-            v.text().and_then(Text::as_lit)
-        } else {
-            None
-        }
+/// The property whose value `Ref` returns, for the types where `Ref` is the resource's
+/// name (for others, e.g. a topic's ARN or a repository's id, it is not a property).
+fn named_by(ty: &str) -> Option<&'static str> {
+    Some(match ty {
+        "AWS::CodeBuild::Project" | "AWS::CodePipeline::Pipeline" | "AWS::SSM::Parameter" => "Name",
+        "AWS::Lambda::Function" => "FunctionName",
+        "AWS::ECR::Repository" => "RepositoryName",
+        "AWS::S3::Bucket" => "BucketName",
+        "AWS::IAM::Role" => "RoleName",
+        "AWS::ECS::Cluster" => "ClusterName",
+        "AWS::CodeDeploy::Application" | "AWS::ElasticBeanstalk::Application" => "ApplicationName",
+        "AWS::CodeDeploy::DeploymentGroup" => "DeploymentGroupName",
+        "AWS::ElasticBeanstalk::Environment" => "EnvironmentName",
+        "AWS::Logs::LogGroup" => "LogGroupName",
+        _ => return None,
     })
 }
 
@@ -498,7 +508,7 @@ fn render(node: &Node, out: &mut String) {
         Node::Null | Node::NoValue => out.push_str("null"),
         Node::Text(t) => {
             let s = t.describe();
-            if s.contains([' ', ',', '[', ']', '{', '}', ':']) || s.is_empty() {
+            if s.contains([' ', ',', '[', ']', '{', '}']) || s.contains(": ") || s.is_empty() {
                 let _ = write!(out, "{s:?}");
             } else {
                 out.push_str(&s);

@@ -84,9 +84,9 @@ Resources:
               OutputArtifacts: [{Name: out-1}]
 "#;
     let text = import("p.yaml", yaml);
-    assert!(text.contains("S3Bucket = \"${params.Bucket}\""), "{text}");
+    assert!(text.contains("S3Bucket = \"my-bucket\""), "{text}");
     assert!(
-        text.contains("param Bucket: string = \"my-bucket\""),
+        text.contains("// `!Ref Bucket` is the `BucketName` of the template's `AWS::S3::Bucket`"),
         "{text}"
     );
     assert!(
@@ -367,6 +367,22 @@ fn values_are_escaped_as_pipec_strings() {
     let text = import("p.json", &cfn(&stage, ""));
     assert!(
         text.contains(r#"summary = "a \"q\" \\ \${HOME} $X\nline\ttab \u{7}""#),
+        "{text}"
+    );
+    assert_clean(&text);
+}
+
+#[test]
+fn a_variable_nothing_reads_is_kept_as_a_comment() {
+    let stage =
+        format!(r#"{{"Name": "Gate", "Actions": [{{"Name": "Ok", "ActionTypeId": {APPROVAL}}}]}}"#);
+    let extra =
+        r#", "Variables": [{"Name": "Unread", "DefaultValue": "x", "Description": "kept"}]"#;
+    let text = import("p.json", &cfn(&stage, extra));
+    assert!(
+        text.contains(
+            "// nothing in the pipeline reads this variable:\n  // param Unread: string = \"x\""
+        ),
         "{text}"
     );
     assert_clean(&text);

@@ -37,6 +37,9 @@ pub enum Part {
     Param(String),
     /// A value the import cannot know.
     Unresolved(Unresolved),
+    /// No text: a note for the reader of the output about a choice made for this value
+    /// (which branch of an `Fn::If`, what a `Ref` was taken to be), shown where it is used.
+    Note(String),
 }
 
 /// A value the import cannot know: it becomes a param of the pipeline.
@@ -64,10 +67,18 @@ impl Text {
         for part in &self.0 {
             match part {
                 Part::Lit(s) => out.push_str(s),
+                Part::Note(_) => {}
                 _ => return None,
             }
         }
         Some(out)
+    }
+
+    /// The text with a note in front.
+    pub fn noted(note: String, text: &Text) -> Text {
+        let mut out = Text(vec![Part::Note(note)]);
+        out.push(text.clone());
+        out
     }
 
     /// Appends another text's parts, merging adjacent literals.
@@ -92,6 +103,7 @@ impl Text {
                     out.push('}');
                 }
                 Part::Unresolved(u) => out.push_str(&u.source),
+                Part::Note(_) => {}
             }
         }
         out

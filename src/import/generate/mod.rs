@@ -130,15 +130,22 @@ fn params(values: &Values<'_>, out: &mut String) {
         for c in &p.comments {
             comment(out, c);
         }
-        let _ = write!(out, "param {}: string", p.id);
+        let mut decl = format!("param {}: string", p.id);
         if let Some(d) = &p.default {
-            let _ = write!(out, " = {}", quote(d));
+            let _ = write!(decl, " = {}", quote(d));
         }
         if !p.allowed.is_empty() {
             let allowed: Vec<String> = p.allowed.iter().map(|a| quote(a)).collect();
-            let _ = write!(out, " {{ allowed = [{}] }}", allowed.join(", "));
+            let _ = write!(decl, " {{ allowed = [{}] }}", allowed.join(", "));
         }
-        out.push('\n');
+        if p.used {
+            out.push_str(&decl);
+            out.push('\n');
+        } else {
+            // pipec warns about a param nothing reads (W0001): kept, as a comment.
+            comment(out, "nothing in the pipeline reads this variable:");
+            comment(out, &decl);
+        }
     }
 }
 

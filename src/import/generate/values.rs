@@ -14,6 +14,8 @@ pub(super) struct ParamDecl {
     pub(super) default: Option<String>,
     pub(super) allowed: Vec<String>,
     pub(super) comments: Vec<String>,
+    /// Whether the pipeline reads it (an unread param would be W0001).
+    pub(super) used: bool,
     key: ParamKey,
 }
 
@@ -102,6 +104,7 @@ impl<'a> Values<'a> {
                 allowed: Vec::new(),
                 comments,
                 key: ParamKey::Variable(var.name.clone()),
+                used: false,
             });
         }
         v
@@ -110,7 +113,8 @@ impl<'a> Values<'a> {
     /// The param for a pipeline variable (declared if the pipeline does not declare it).
     fn variable(&mut self, name: &str, notes: &mut Vec<String>) -> String {
         let key = ParamKey::Variable(name.to_string());
-        if let Some(p) = self.params.iter().find(|p| p.key == key) {
+        if let Some(p) = self.params.iter_mut().find(|p| p.key == key) {
+            p.used = true;
             return p.id.clone();
         }
         let id = self.param_names.keyed(&format!("variables.{name}"), name);
@@ -125,13 +129,15 @@ impl<'a> Values<'a> {
                 "read as `#{{variables.{name}}}` but not declared in the file"
             )],
             key,
+            used: true,
         });
         id
     }
 
     fn input(&mut self, name: &str) -> String {
         let key = ParamKey::Input(name.to_string());
-        if let Some(p) = self.params.iter().find(|p| p.key == key) {
+        if let Some(p) = self.params.iter_mut().find(|p| p.key == key) {
+            p.used = true;
             return p.id.clone();
         }
         let id = self.param_names.keyed(&format!("input.{name}"), name);
@@ -169,6 +175,7 @@ impl<'a> Values<'a> {
             allowed,
             comments,
             key,
+            used: true,
         });
         id
     }
@@ -190,6 +197,7 @@ impl<'a> Values<'a> {
                         u.source, u.why
                     )],
                     key,
+                    used: true,
                 });
                 id
             }
@@ -211,6 +219,7 @@ impl<'a> Values<'a> {
                     defaulted = true;
                 }
                 Part::Unresolved(_) => return None,
+                Part::Note(n) => notes.push(n.clone()),
             }
         }
         if defaulted {
@@ -233,6 +242,7 @@ impl<'a> Values<'a> {
                     let id = self.unresolved(u, notes);
                     let _ = write!(out, "${{params.{id}}}");
                 }
+                Part::Note(n) => notes.push(n.clone()),
             }
         }
         out.push('"');
@@ -241,6 +251,14 @@ impl<'a> Values<'a> {
 
     /// A text as an expression: a lone reference as itself, anything else a string.
     pub(super) fn expr(&mut self, t: &Text, notes: &mut Vec<String>) -> String {
+        let mut parts = Vec::new();
+        for part in &t.0 {
+            match part {
+                Part::Note(n) => notes.push(n.clone()),
+                other => parts.push(other.clone()),
+            }
+        }
+        let t = &Text(parts);
         if let [Part::Lit(s)] = t.0.as_slice() {
             if let Some((ns, var)) = whole_reference(s) {
                 if let Some(r) = self.reference(ns, var, notes) {
