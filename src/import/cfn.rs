@@ -180,11 +180,23 @@ impl<'a> Template<'a> {
             return Node::Text(Text(vec![Part::Param(name.to_string())]));
         }
         if let Some(pseudo) = name.strip_prefix("AWS::") {
-            return unresolved(
+            let mut node = unresolved(
                 &format!("AWS_{pseudo}"),
                 source,
                 "a pseudo parameter CloudFormation sets when it deploys the stack",
             );
+            // The commercial partition's values: right but in China and GovCloud.
+            let default = match pseudo {
+                "Partition" => Some("aws"),
+                "URLSuffix" => Some("amazonaws.com"),
+                _ => None,
+            };
+            if let Node::Text(Text(parts)) = &mut node {
+                if let Some(Part::Unresolved(u)) = parts.first_mut() {
+                    u.default = default.map(str::to_string);
+                }
+            }
+            return node;
         }
         match self.resources.iter().find(|(id, _)| id == name) {
             Some((_, res)) => {
@@ -213,13 +225,12 @@ impl<'a> Template<'a> {
             .resources
             .iter()
             .find(|(id, _)| id == resource)
-            .and_then(|(_, r)| r.lit("Type"))
-            .unwrap_or_else(|| "not in this template".to_string());
-        unresolved(
-            &path.replace('.', "_"),
-            source,
-            &format!("an attribute of the template's resource `{resource}` (`{ty}`)"),
-        )
+            .and_then(|(_, r)| r.lit("Type"));
+        let why = match ty {
+            Some(ty) => format!("an attribute of the template's resource `{resource}` (`{ty}`)"),
+            None => format!("an attribute of `{resource}`, which this template does not declare"),
+        };
+        unresolved(&path.replace('.', "_"), source, &why)
     }
 
     fn sub(&self, arg: &Node, depth: usize, source: &str) -> Node {

@@ -312,7 +312,23 @@ impl<'a> File<'a> {
             Expression::Traversal(_) | Expression::Variable(_) => {
                 self.traversal(e, scope, depth + 1)
             }
+            Expression::FuncCall(call) => self.call(call, scope, depth + 1),
+            Expression::Conditional(_) => unresolved("value", &e.to_string()),
             other => unresolved(&name_of(&other.to_string()), &other.to_string()),
+        }
+    }
+
+    /// `jsonencode(…)` of a value the import knows is that JSON (keys sorted, as Terraform
+    /// writes them); other functions are values the import cannot know.
+    fn call(&self, call: &hcl::expr::FuncCall, scope: &Scope, depth: usize) -> Node {
+        let source = Expression::FuncCall(Box::new(call.clone())).to_string();
+        let name = call.name.name.as_str();
+        match (name, call.args.as_slice()) {
+            ("jsonencode", [arg]) if call.name.namespace.is_empty() => {
+                let value = sorted(self.expr(arg, scope, depth + 1));
+                Node::Text(read::as_text(&value))
+            }
+            _ => unresolved(name, &source),
         }
     }
 
@@ -402,6 +418,18 @@ impl<'a> File<'a> {
             };
         }
         node
+    }
+}
+
+/// A tree with every map's keys sorted (Terraform's `jsonencode` order).
+fn sorted(node: Node) -> Node {
+    match node {
+        Node::Map(mut entries) => {
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Node::Map(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Node::List(items) => Node::List(items.into_iter().map(sorted).collect()),
+        other => other,
     }
 }
 

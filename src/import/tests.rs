@@ -387,3 +387,56 @@ fn a_variable_nothing_reads_is_kept_as_a_comment() {
     );
     assert_clean(&text);
 }
+
+#[test]
+fn terraform_jsonencode_is_json_with_sorted_keys() {
+    let tf = r#"
+variable "env" {
+  default = "dev"
+}
+resource "aws_codepipeline" "main" {
+  name = "app"
+  stage {
+    name = "Gate"
+    action {
+      name     = "Ok"
+      category = "Approval"
+      owner    = "AWS"
+      provider = "Manual"
+      version  = "1"
+      configuration = {
+        CustomData = jsonencode([{ name = "ENV", value = var.env, type = "PLAINTEXT" }])
+        ExternalEntityLink = lookup(var.links, "x")
+      }
+    }
+  }
+}
+"#;
+    let text = import("main.tf", tf);
+    assert!(
+        text.contains(
+            r#"summary = "[{\"name\":\"ENV\",\"type\":\"PLAINTEXT\",\"value\":\"${params.env}\"}]""#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("url = \"${params.lookup}\""), "{text}");
+    assert_clean(&text);
+}
+
+#[test]
+fn the_partition_pseudo_parameter_defaults_to_aws() {
+    let stage = format!(
+        r#"{{"Name": "Gate", "Actions": [{{"Name": "Ok", "ActionTypeId": {APPROVAL},
+          "Configuration": {{"CustomData": {{"Fn::Join": ["", ["arn:", {{"Ref": "AWS::Partition"}}, ":x"]]}}}}}}]}}"#
+    );
+    let text = import("p.json", &cfn(&stage, ""));
+    assert!(
+        text.contains("param AWS_Partition: string = \"aws\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("summary = \"arn:${params.AWS_Partition}:x\""),
+        "{text}"
+    );
+    assert_clean(&text);
+}

@@ -192,10 +192,18 @@ impl<'a> Values<'a> {
                     id: id.clone(),
                     default: u.default.clone(),
                     allowed: Vec::new(),
-                    comments: vec![format!(
-                        "`{}`: {}, which the import cannot know: set it with --param {id}=…",
-                        u.source, u.why
-                    )],
+                    comments: vec![if u.default.is_some() {
+                        format!(
+                            "`{}`: {}; the default is the usual value: set it with --param {id}=… \
+                             where it differs",
+                            u.source, u.why
+                        )
+                    } else {
+                        format!(
+                            "`{}`: {}, which the import cannot know: set it with --param {id}=…",
+                            u.source, u.why
+                        )
+                    }],
                     key,
                     used: true,
                 });
