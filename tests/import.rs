@@ -384,6 +384,23 @@ fn import_help_teaches_by_example() {
 
 // ---- arbitrary input never panics ----
 
+/// The corpus files' names and texts (none without the corpus), read once.
+fn corpus_texts() -> &'static [(String, String)] {
+    static TEXTS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    TEXTS.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/codepipeline");
+        let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter_map(|p| Some((name_of(&p), std::fs::read_to_string(&p).ok()?)))
+            .collect();
+        out.sort();
+        out
+    })
+}
+
 mod properties {
     use proptest::prelude::*;
 
@@ -434,12 +451,39 @@ mod properties {
     ];
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: crate::fuzz::cases(512), failure_persistence: None, ..ProptestConfig::default() })]
 
         #[test]
         fn arbitrary_text_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400), ext in 0..4usize) {
             let text = String::from_utf8_lossy(&bytes).into_owned();
             let name = ["p.yaml", "p.json", "p.tf", "p.sh"][ext];
+            if let Err(e) = Importer::import(name, &text) {
+                prop_assert!(!e.message.starts_with("internal error"), "{e:?}");
+            }
+        }
+
+        #[test]
+        fn mutated_corpus_files_never_panic(
+            file in any::<usize>(),
+            edits in proptest::collection::vec((any::<usize>(), 0..40usize, 0..PIECES.len()), 1..6),
+        ) {
+            let files = super::corpus_texts();
+            if files.is_empty() {
+                return Ok(());
+            }
+            let (name, text) = &files[file % files.len()];
+            let mut text = text.clone();
+            for (at, len, piece) in edits {
+                let mut at = at % (text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let mut end = (at + len).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.replace_range(at..end, PIECES[piece]);
+            }
             if let Err(e) = Importer::import(name, &text) {
                 prop_assert!(!e.message.starts_with("internal error"), "{e:?}");
             }

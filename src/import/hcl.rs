@@ -31,18 +31,12 @@ pub(super) fn looks_like_hcl(text: &str) -> bool {
 /// The file's `aws_codepipeline` resources.
 pub(super) fn pipelines(text: &str) -> Result<Vec<Pipeline>, Error> {
     let body = hcl::parse(text).map_err(|e| {
-        let message = e.to_string();
-        let err = Error::new(
-            format!(
-                "invalid HCL: {}",
-                message.lines().next().unwrap_or_default()
-            ),
-            "fix the Terraform at that place (`terraform validate` says more), then import it \
-             again",
-        );
-        match location(&message) {
-            Some((l, c)) => err.at(l, c),
-            None => err,
+        let help = "fix the Terraform at that place (`terraform validate` says more), then \
+                    import it again";
+        match &e {
+            hcl::Error::Parse(p) => Error::new(format!("invalid HCL: {}", p.message()), help)
+                .at(p.location().line(), p.location().column()),
+            other => Error::new(format!("invalid HCL: {other}"), help),
         }
     })?;
     let file = File::new(&body);
@@ -122,17 +116,6 @@ pub(super) fn json_pipelines(root: &Node) -> Vec<Pipeline> {
         }
     }
     out
-}
-
-/// hcl-rs errors say ` --> LINE:COL`.
-fn location(message: &str) -> Option<(usize, usize)> {
-    let at = message.find("--> ")?;
-    let rest = &message[at + 4..];
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == ':'))
-        .unwrap_or(rest.len());
-    let mut it = rest[..end].split(':');
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
 fn label(block: &Block, i: usize) -> Option<&str> {

@@ -295,6 +295,7 @@ fn a_file_without_pipelines_or_with_broken_syntax_is_an_error_with_a_place() {
     let e = Importer::import("p.tf", "resource \"aws_codepipeline\" \"x\" {\n  name = \n")
         .expect_err("broken");
     assert!(e.message.starts_with("invalid HCL"), "{e:?}");
+    assert_eq!(e.line, Some(2), "{e:?}");
     let e = Importer::import("p.yaml", "Resources: {}\n").expect_err("none");
     assert!(e.message.contains("no CodePipeline pipeline"), "{e:?}");
 }
