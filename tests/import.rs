@@ -489,6 +489,32 @@ mod properties {
             }
         }
 
+        /// Any text (but `#{…}` references) comes out as a string literal that reads back
+        /// as itself: escapes, interpolation markers, block strings' layout.
+        #[test]
+        fn values_read_back_exactly(value in "[a-z \\t\\n\"\\\\${}'!%\\u{e9}\\u{7}]{0,40}") {
+            let stage = format!(
+                r#"{{"pipeline": {{"name": "app", "stages": [{{"name": "Gate", "actions": [{{"name": "Ok",
+                  "actionTypeId": {{"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}},
+                  "configuration": {{"CustomData": {}}}}}]}}]}}}}"#,
+                serde_json::to_string(&value).expect("json")
+            );
+            let Ok(imported) = Importer::import("p.json", &stage) else {
+                // `%AB%` and `{{AB}}` are placeholders: refused, which is right.
+                return Ok(());
+            };
+            let mut map = pipec::source::SourceMap::new();
+            let id = map.add("app.pipe", imported[0].text.clone());
+            let ir = pipec::compile(&mut map, id, &mut pipec::check::NoLoader).ir;
+            let ir = serde_json::to_string(&ir).expect("json");
+            let expected = serde_json::to_string(&value).expect("json");
+            prop_assert!(
+                value.is_empty() || ir.contains(&expected),
+                "{value:?}\n{}\n{ir}",
+                imported[0].text
+            );
+        }
+
         #[test]
         fn pieces_of_the_formats_never_panic(pieces in proptest::collection::vec(0..PIECES.len(), 0..60), ext in 0..4usize) {
             let text: String = pieces.iter().map(|&i| PIECES[i]).collect();

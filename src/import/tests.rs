@@ -221,7 +221,7 @@ fn namespaces_become_exports_and_references() {
         "{text}"
     );
     assert!(
-        text.contains("echo \\\"OUT=$OUT\\\" >> \\\"$PIPEC_OUTPUT\\\""),
+        text.contains("\n      echo \"OUT=$OUT\" >> \"$PIPEC_OUTPUT\"\n"),
         "{text}"
     );
     assert!(
@@ -363,13 +363,14 @@ fn date_formats_and_dynamic_references_are_not_placeholders() {
 fn values_are_escaped_as_pipec_strings() {
     let stage = format!(
         r#"{{"Name": "Gate", "Actions": [{{"Name": "Ok", "ActionTypeId": {APPROVAL},
-          "Configuration": {{"CustomData": "a \"q\" \\ ${{HOME}} $X\nline\ttab \u0007"}}}}]}}"#
+          "Configuration": {{"CustomData": "a \"q\" \\ ${{HOME}} $X line\ttab \u0007"}}}}]}}"#
     );
     let text = import("p.json", &cfn(&stage, ""));
     assert!(
-        text.contains(r#"summary = "a \"q\" \\ \${HOME} $X\nline\ttab \u{7}""#),
+        text.contains(r#"summary = "a \"q\" \\ \${HOME} $X line\ttab \u{7}""#),
         "{text}"
     );
+    assert!(summary_of(&text).contains(r#""a \"q\" \\ ${HOME} $X line\ttab \u0007""#));
     assert_clean(&text);
 }
 
@@ -440,4 +441,51 @@ fn the_partition_pseudo_parameter_defaults_to_aws() {
         "{text}"
     );
     assert_clean(&text);
+}
+
+/// The value a generated string literal reads back as: the IR of an approval's summary.
+fn summary_of(text: &str) -> String {
+    let mut map = crate::source::SourceMap::new();
+    let id = map.add("imported.pipe", text.to_string());
+    let ir = crate::compile(&mut map, id, &mut crate::check::NoLoader)
+        .ir
+        .expect("compiles");
+    serde_json::to_string(&ir).expect("json")
+}
+
+#[test]
+fn multi_line_values_are_block_strings_that_read_back_exactly() {
+    for value in [
+        "{\n  \"a\": \"b\"\n}\n",
+        "line one\n  indented \"\"\" quotes\n\nlast",
+        "\nstarts with a newline\n",
+        "x\n\ty\n${HOME} and \\ back",
+        "  all\n  indented",
+        "a\n   \nwhitespace-only line",
+        "\n",
+    ] {
+        let stage = format!(
+            r#"{{"Name": "Gate", "Actions": [{{"Name": "Ok", "ActionTypeId": {APPROVAL},
+              "Configuration": {{"CustomData": {}}}}}]}}"#,
+            serde_json::to_string(value).expect("json")
+        );
+        let text = import("p.json", &cfn(&stage, ""));
+        let ir = summary_of(&text);
+        let expected = serde_json::to_string(value).expect("json");
+        assert!(
+            ir.contains(&expected),
+            "{value:?} did not read back\n{text}\n{ir}"
+        );
+    }
+    let text = import(
+        "p.json",
+        &cfn(
+            &format!(
+                r#"{{"Name": "Gate", "Actions": [{{"Name": "Ok", "ActionTypeId": {APPROVAL},
+                  "Configuration": {{"CustomData": "{{\n  \"a\": 1\n}}"}}}}]}}"#
+            ),
+            "",
+        ),
+    );
+    assert!(text.contains("summary = \"\"\"\n"), "{text}");
 }

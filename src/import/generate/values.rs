@@ -236,12 +236,28 @@ impl<'a> Values<'a> {
         Some(out)
     }
 
-    /// A text as a pipec string literal.
+    /// A text as a pipec string literal: a block string (`"""`) when it has several lines
+    /// and the block layout keeps it exactly, else one line with `\n` escapes.
     pub(super) fn string(&mut self, t: &Text, notes: &mut Vec<String>) -> String {
-        let mut out = String::from("\"");
+        let line = self.render(t, notes, false);
+        let multiline =
+            t.0.iter()
+                .any(|p| matches!(p, Part::Lit(s) if s.contains('\n')));
+        if multiline {
+            let block = self.render(t, &mut Vec::new(), true);
+            if block_keeps(&block) {
+                return format!("\"\"\"\n{block}\n\"\"\"");
+            }
+        }
+        format!("\"{line}\"")
+    }
+
+    /// A text's inside of a string literal; in a block string newlines stay newlines.
+    fn render(&mut self, t: &Text, notes: &mut Vec<String>, block: bool) -> String {
+        let mut out = String::new();
         for part in &t.0 {
             match part {
-                Part::Lit(s) => self.literal(s, &mut out, notes),
+                Part::Lit(s) => self.literal(s, &mut out, notes, block),
                 Part::Param(name) => {
                     let id = self.input(name);
                     let _ = write!(out, "${{params.{id}}}");
@@ -253,7 +269,6 @@ impl<'a> Values<'a> {
                 Part::Note(n) => notes.push(n.clone()),
             }
         }
-        out.push('"');
         out
     }
 
@@ -280,7 +295,8 @@ impl<'a> Values<'a> {
         self.string(t, notes)
     }
 
-    fn literal(&mut self, s: &str, out: &mut String, notes: &mut Vec<String>) {
+    fn literal(&mut self, s: &str, out: &mut String, notes: &mut Vec<String>, block: bool) {
+        let escape: fn(&str, &mut String) = if block { escape_block } else { escape };
         let mut rest = s;
         while let Some(start) = rest.find("#{") {
             escape(&rest[..start], out);
@@ -338,6 +354,39 @@ impl<'a> Values<'a> {
                     self.stage_ids[s], self.action_ids[s][a]
                 ))
             }
+        }
+    }
+}
+
+/// Whether a block string's content (as written between the `"""` lines) reads back as
+/// itself under LANGUAGE.md §2's layout rules: no whitespace-only line (its indentation
+/// would be cut), and some non-blank line without leading whitespace (so none is cut).
+fn block_keeps(content: &str) -> bool {
+    let lines: Vec<&str> = content.split('\n').collect();
+    let whitespace_only = lines
+        .iter()
+        .any(|l| !l.is_empty() && l.trim_matches([' ', '\t']).is_empty());
+    let flush = lines
+        .iter()
+        .any(|l| !l.is_empty() && !l.starts_with([' ', '\t']));
+    !whitespace_only && flush
+}
+
+/// Text escaped for the inside of a block string: as [`escape`], but newlines stay and a
+/// quote is escaped only before another quote (so `"""` never closes it early).
+fn escape_block(s: &str, out: &mut String) {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if chars.peek() == Some(&'"') => out.push_str("\\\""),
+            '"' | '\n' => out.push(c),
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
         }
     }
 }
