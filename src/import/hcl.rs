@@ -69,6 +69,56 @@ pub(super) fn is_terraform_json(root: &Node) -> bool {
         .any(|(k, v)| k == "resource" && v.entries().iter().any(|(t, _)| t == "aws_codepipeline"))
 }
 
+/// The `aws_codepipeline` resources of `terraform show -json` (a state, or a plan's planned
+/// values): every value is known there, `dynamic` blocks expanded. One per address.
+pub(super) fn state_pipelines(root: &Node) -> Vec<Pipeline> {
+    let mut found: Vec<(String, Node)> = Vec::new();
+    collect_state(root, &mut found, 0);
+    found
+        .into_iter()
+        .map(|(address, values)| {
+            let label = address.rsplit('.').next().unwrap_or("pipeline").to_string();
+            read::pipeline(
+                &values,
+                &label,
+                Origin {
+                    what: format!("Terraform state `{address}`"),
+                },
+            )
+        })
+        .collect()
+}
+
+fn collect_state(node: &Node, found: &mut Vec<(String, Node)>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match node.peel().0 {
+        Node::Map(entries) => {
+            let is_pipeline = node.lit("type").as_deref() == Some("aws_codepipeline")
+                && node.lit("mode").as_deref() != Some("data");
+            if let (true, Some(values)) = (is_pipeline, node.get("values")) {
+                let address = node
+                    .lit("address")
+                    .unwrap_or_else(|| "aws_codepipeline".to_string());
+                if !found.iter().any(|(a, _)| *a == address) {
+                    found.push((address, values.clone()));
+                }
+                return;
+            }
+            for (_, v) in entries {
+                collect_state(v, found, depth + 1);
+            }
+        }
+        Node::List(items) => {
+            for item in items {
+                collect_state(item, found, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The `aws_codepipeline` resources of Terraform's JSON syntax: strings are templates
 /// (`"${var.x}"`), evaluated as in HCL files.
 pub(super) fn json_pipelines(root: &Node) -> Vec<Pipeline> {
@@ -251,8 +301,8 @@ impl<'a> File<'a> {
             }
             _ => notes.push(format!(
                 "not carried over: a `dynamic \"{name}\"` block over `{}`, whose elements are \
-                 only known to Terraform (import the pipeline as AWS has it instead: `aws \
-                 codepipeline get-pipeline --name NAME`)",
+                 only known to Terraform (import `terraform show -json` instead, where they are \
+                 expanded, or `aws codepipeline get-pipeline --name NAME`)",
                 for_each.map(ToString::to_string).unwrap_or_default()
             )),
         }

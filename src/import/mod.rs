@@ -6,7 +6,8 @@
 //! Method: a reader per format turns the text into one document tree (`tree.rs`):
 //! CloudFormation YAML (`yaml.rs`, short-form tags become the long form) or JSON
 //! (`json.rs`), whose intrinsic functions `cfn.rs` evaluates; the CodePipeline API's JSON
-//! (`api.rs`); Terraform (`hcl.rs`); a shell script's `jq` template (`jq.rs`). One reader
+//! (`api.rs`); Terraform (`hcl.rs`: `.tf` files, the `.tf.json` syntax, and the state of
+//! `terraform show -json`); a shell script's `jq` template (`jq.rs`). One reader
 //! (`read.rs`) turns a pipeline declaration of any of them into the model (`model.rs`),
 //! and the generator (`generate/`) turns the model into `.pipe` text, run through
 //! `pipec fmt`'s formatter. The mapping is `docs/import.md`.
@@ -126,7 +127,12 @@ impl Importer {
                 } else if hcl::is_terraform_json(root) {
                     ps.extend(hcl::json_pipelines(root));
                 } else {
-                    ps.extend(api::pipelines(root));
+                    let api = api::pipelines(root);
+                    if api.is_empty() {
+                        ps.extend(hcl::state_pipelines(root));
+                    } else {
+                        ps.extend(api);
+                    }
                 }
             }
             ps

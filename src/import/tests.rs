@@ -489,3 +489,24 @@ fn multi_line_values_are_block_strings_that_read_back_exactly() {
     );
     assert!(text.contains("summary = \"\"\"\n"), "{text}");
 }
+
+#[test]
+fn terraform_state_json_has_every_value_known() {
+    let json = r#"{"format_version": "1.0", "values": {"root_module": {"child_modules": [{"resources": [
+      {"address": "module.ci.aws_codepipeline.main", "mode": "managed", "type": "aws_codepipeline", "name": "main",
+       "values": {"name": "app", "role_arn": "arn:aws:iam::1:role/p", "execution_mode": "QUEUED",
+         "stage": [{"name": "Gate", "action": [{"name": "Ok", "category": "Approval", "owner": "AWS",
+           "provider": "Manual", "version": "1", "run_order": 1, "input_artifacts": [], "output_artifacts": [],
+           "configuration": {"CustomData": "ship it"}}]}]}}]}]}}}"#;
+    let text = import("state.json", json);
+    assert!(
+        text.contains("Terraform state `module.ci.aws_codepipeline.main`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pipeline app {") && text.contains("mode queued"),
+        "{text}"
+    );
+    assert!(text.contains("summary = \"ship it\""), "{text}");
+    assert_clean(&text);
+}
