@@ -535,3 +535,34 @@ fn import_reads_stdin_and_tells_the_format_by_content() {
         .stdout_contains("pipeline app {")
         .run();
 }
+
+#[test]
+fn import_o_writes_one_file_that_checks_clean() {
+    let one = r#"{"pipeline": {"name": "app", "stages": [{"name": "Gate", "actions": [
+      {"name": "Ok", "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}]}]}}"#;
+    let t = Test::new().file("p.json", one);
+    t.args(["import", "codepipeline", "p.json", "-o", "app.pipe"])
+        .stdout("")
+        .stderr("")
+        .run();
+    t.args(["check", "--deny-warnings", "app.pipe"]).run();
+    t.args(["fmt", "--check", "app.pipe"]).run();
+}
+
+#[test]
+fn import_to_an_unwritable_place_exits_2() {
+    let one = r#"{"pipeline": {"name": "app", "stages": [{"name": "Gate", "actions": [
+      {"name": "Ok", "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}]}]}}"#;
+    Test::new()
+        .file("p.json", one)
+        .args([
+            "import",
+            "codepipeline",
+            "p.json",
+            "-o",
+            "no/such/dir/app.pipe",
+        ])
+        .status(2)
+        .stderr_contains("cannot write `no/such/dir/app.pipe`")
+        .run();
+}

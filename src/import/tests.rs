@@ -510,3 +510,21 @@ fn terraform_state_json_has_every_value_known() {
     assert!(text.contains("summary = \"ship it\""), "{text}");
     assert_clean(&text);
 }
+
+#[test]
+fn a_variable_check_of_an_unknown_namespace_is_a_comment_not_a_constant_condition() {
+    let stages = format!(
+        r##"{{"Name": "One", "Actions": [{{"Name": "a", "ActionTypeId": {APPROVAL}}}]}},
+        {{"Name": "Two", "Actions": [{{"Name": "b", "ActionTypeId": {APPROVAL}}}],
+          "BeforeEntry": {{"Conditions": [{{"Result": "FAIL", "Rules": [
+            {{"Name": "r", "RuleTypeId": {{"Category": "Rule", "Owner": "AWS", "Provider": "VariableCheck", "Version": "1"}},
+              "Configuration": {{"Variable": "#{{Nowhere.X}}", "Value": "1", "Operator": "EQ"}}}}]}}]}}}}"##
+    );
+    let text = import("p.json", &cfn(&stages, ""));
+    assert!(
+        text.contains("// the rule `r` compares two constants here"),
+        "{text}"
+    );
+    assert!(!text.contains("entry {"), "{text}");
+    assert_clean(&text);
+}

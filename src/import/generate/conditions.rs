@@ -146,6 +146,11 @@ fn rule(r: &Rule, values: &mut Values<'_>, out: &mut String) {
 fn variable_check(r: &Rule, values: &mut Values<'_>, notes: &mut Vec<String>) -> Option<String> {
     let variable = values.expr(config(r, "Variable")?, notes);
     let value = values.string(config(r, "Value")?, notes);
+    if variable.starts_with('"') && !variable.contains("${") && !value.contains("${") {
+        // Two constants (a variable of no action here): pipec would call it constant (W0002).
+        notes.push(format!("the rule `{}` compares two constants here", r.name));
+        return None;
+    }
     let op = config(r, "Operator")
         .and_then(Text::as_lit)
         .unwrap_or_else(|| "EQ".to_string());
