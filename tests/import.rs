@@ -566,3 +566,51 @@ fn import_to_an_unwritable_place_exits_2() {
         .stderr_contains("cannot write `no/such/dir/app.pipe`")
         .run();
 }
+
+const MODULE_MAIN: &str = r#"resource "aws_codepipeline" "main" {
+  name = "app-${var.env}"
+  stage {
+    name = "Gate"
+    action {
+      name     = "Ok"
+      category = "Approval"
+      owner    = "AWS"
+      provider = "Manual"
+      version  = "1"
+      configuration = {
+        CustomData = "ship to ${var.env}"
+      }
+    }
+  }
+}
+"#;
+
+#[test]
+fn import_of_a_terraform_module_folder_reads_its_variables_file_too() {
+    let t = Test::new()
+        .file("mod/main.tf", MODULE_MAIN)
+        .file(
+            "mod/variables.tf",
+            "variable \"env\" {\n  default = \"prod\"\n}\n",
+        )
+        .file("mod/README.md", "not Terraform");
+    let out = t.args(["import", "codepipeline", "mod"]).run();
+    assert!(out.stdout.contains("pipeline app_prod {"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("param env: string = \"prod\""),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn import_of_a_module_with_a_broken_file_names_that_file() {
+    let t = Test::new()
+        .file("mod/main.tf", MODULE_MAIN)
+        .file("mod/variables.tf", "variable \"env\" {\n  default = \n}\n");
+    t.args(["import", "codepipeline", "mod"])
+        .status(1)
+        .stderr_contains("error: mod/variables.tf:2:")
+        .stderr_contains("invalid HCL")
+        .run();
+}

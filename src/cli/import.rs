@@ -30,11 +30,11 @@ enum From {
 /// its place. The mapping: docs/import.md.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  pipec import codepipeline pipeline.yaml            a CloudFormation template; .pipe on stdout\n  pipec import codepipeline pipeline.yaml -o ci/app.pipe\n  aws codepipeline get-pipeline --name app > app.json\n  pipec import codepipeline app.json -o app.pipe     a pipeline AWS runs already\n  pipec import codepipeline main.tf -o app.pipe      Terraform (also main.tf.json)\n  terraform show -json | pipec import codepipeline -   Terraform's state: dynamic blocks expanded\n  pipec check --deny-warnings app.pipe && pipec compile app.pipe --target codepipeline\n\nSeveral pipelines in one file: with -o OUT.pipe each goes to OUT.NAME.pipe beside it\n(NAME is the pipeline's name in the output); on stdout they follow one another, each\nafter a `// ==== NAME.pipe ====` line.\n\nExit status: 0 written, 1 the file holds no pipeline or cannot be read as one (the error\nsays where and what to do), 2 unreadable input or unwritable output."
+    after_help = "Examples:\n  pipec import codepipeline pipeline.yaml            a CloudFormation template; .pipe on stdout\n  pipec import codepipeline pipeline.yaml -o ci/app.pipe\n  aws codepipeline get-pipeline --name app > app.json\n  pipec import codepipeline app.json -o app.pipe     a pipeline AWS runs already\n  pipec import codepipeline main.tf -o app.pipe      Terraform (also main.tf.json)\n  pipec import codepipeline modules/ci/ -o app.pipe  a Terraform module: variables.tf's defaults too\n  terraform show -json | pipec import codepipeline -   Terraform's state: dynamic blocks expanded\n  pipec check --deny-warnings app.pipe && pipec compile app.pipe --target codepipeline\n\nSeveral pipelines in one file: with -o OUT.pipe each goes to OUT.NAME.pipe beside it\n(NAME is the pipeline's name in the output); on stdout they follow one another, each\nafter a `// ==== NAME.pipe ====` line.\n\nExit status: 0 written, 1 the file holds no pipeline or cannot be read as one (the error\nsays where and what to do), 2 unreadable input or unwritable output."
 )]
 struct CodepipelineArgs {
     /// The declaration: `.yaml`/`.yml`/`.json` (CloudFormation or the CLI's JSON), `.tf`,
-    /// `.sh`; `-` reads stdin.
+    /// `.sh`; a Terraform module's folder (its `*.tf` files read as one); `-` reads stdin.
     file: PathBuf,
     /// Where to write the `.pipe` file (default: stdout).
     #[arg(short, long, value_name = "OUT.pipe")]
@@ -48,21 +48,33 @@ pub(crate) fn run(args: &Args) -> Outcome {
     } else {
         super::files::display_name(&args.file)
     };
-    let text = if args.file == Path::new("-") {
-        super::files::read_stdin()?
-    } else {
-        crate::runtime::bounded::read_text(&args.file, crate::import::MAX_INPUT as u64)
-            .map_err(|e| Error::usage(format!("cannot read `{}`: {e}", args.file.display())))?
-    };
     let name = args
         .file
         .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or(shown.clone());
-    let imported = Importer::import(&name, &text).map_err(|e| {
+        .map_or_else(|| shown.clone(), |n| n.to_string_lossy().to_string());
+    let result = if args.file.is_dir() {
+        let files = module_files(&args.file)?;
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        Importer::import_module(&name, &files)
+    } else {
+        let text = if args.file == Path::new("-") {
+            super::files::read_stdin()?
+        } else {
+            read(&args.file)?
+        };
+        Importer::import(&name, &text)
+    };
+    let imported = result.map_err(|e| {
+        let file = match &e.file {
+            Some(f) => format!("{}/{f}", shown.trim_end_matches('/')),
+            None => shown.clone(),
+        };
         let at = match (e.line, e.column) {
-            (Some(l), Some(c)) => format!("{shown}:{l}:{c}: "),
-            _ => format!("{shown}: "),
+            (Some(l), Some(c)) => format!("{file}:{l}:{c}: "),
+            _ => format!("{file}: "),
         };
         let err = if e.message.starts_with("internal error") {
             Error::internal(format!("{at}{}", e.message))
@@ -76,6 +88,40 @@ pub(crate) fn run(args: &Args) -> Outcome {
         Some(out) => write_all(&imported, out)?,
     }
     Ok(super::exit::OK)
+}
+
+fn read(path: &Path) -> Result<String, Error> {
+    crate::runtime::bounded::read_text(path, crate::import::MAX_INPUT as u64)
+        .map_err(|e| Error::usage(format!("cannot read `{}`: {e}", path.display())))
+}
+
+/// A Terraform module's `*.tf` files (name, text), by name.
+fn module_files(dir: &Path) -> Result<Vec<(String, String)>, Error> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::usage(format!("cannot read `{}`: {e}", dir.display())))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tf") && p.is_file())
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(
+            Error::usage(format!("`{}` has no `.tf` files", dir.display())).help(
+                "give a CloudFormation, CLI JSON or Terraform file, or a Terraform module's folder",
+            ),
+        );
+    }
+    paths
+        .iter()
+        .map(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            Ok((name, read(p)?))
+        })
+        .collect()
 }
 
 fn print_all(imported: &[Imported]) {

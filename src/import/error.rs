@@ -5,6 +5,8 @@ use std::fmt;
 /// A file that cannot be imported. `line`/`column` are 1-based, in the input file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
+    /// The file of a folder it is in, when it is not the file imported.
+    pub file: Option<String>,
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub message: String,
@@ -14,6 +16,7 @@ pub struct Error {
 impl Error {
     pub(crate) fn new(message: impl Into<String>, help: impl Into<String>) -> Error {
         Error {
+            file: None,
             line: None,
             column: None,
             message: message.into(),

@@ -30,15 +30,29 @@ pub(super) fn looks_like_hcl(text: &str) -> bool {
 
 /// The file's `aws_codepipeline` resources.
 pub(super) fn pipelines(text: &str) -> Result<Vec<Pipeline>, Error> {
-    let body = hcl::parse(text).map_err(|e| {
-        let help = "fix the Terraform at that place (`terraform validate` says more), then \
-                    import it again";
-        match &e {
-            hcl::Error::Parse(p) => Error::new(format!("invalid HCL: {}", p.message()), help)
-                .at(p.location().line(), p.location().column()),
-            other => Error::new(format!("invalid HCL: {other}"), help),
-        }
-    })?;
+    module(&[("", text)])
+}
+
+/// The `aws_codepipeline` resources of a module's files (name, text), read as one body:
+/// `variable` defaults and `locals` of any file apply to every file.
+pub(super) fn module(files: &[(&str, &str)]) -> Result<Vec<Pipeline>, Error> {
+    let mut body = Body::default();
+    for (name, text) in files {
+        let part = hcl::parse(text).map_err(|e| {
+            let help = "fix the Terraform at that place (`terraform validate` says more), then \
+                        import it again";
+            let err = match &e {
+                hcl::Error::Parse(p) => Error::new(format!("invalid HCL: {}", p.message()), help)
+                    .at(p.location().line(), p.location().column()),
+                other => Error::new(format!("invalid HCL: {other}"), help),
+            };
+            Error {
+                file: (!name.is_empty()).then(|| (*name).to_string()),
+                ..err
+            }
+        })?;
+        body.0.extend(part.0);
+    }
     let file = File::new(&body);
     let mut out = Vec::new();
     for block in body.blocks() {

@@ -59,9 +59,13 @@ impl Importer {
     pub fn import(file: &str, text: &str) -> Result<Vec<Imported>, Error> {
         let pipelines = Importer::read(file, text)?;
         let base = file.rsplit('/').next().unwrap_or(file);
+        Importer::generate_all(&pipelines, base)
+    }
+
+    fn generate_all(pipelines: &[model::Pipeline], base: &str) -> Result<Vec<Imported>, Error> {
         let mut names = Names::default();
         let mut out = Vec::new();
-        for p in &pipelines {
+        for p in pipelines {
             if p.stages.iter().all(|s| s.actions.is_empty()) {
                 let notes = p.notes.join("; ");
                 return Err(Error::new(
@@ -78,6 +82,7 @@ impl Importer {
                 &generate::pipeline_id(p),
             );
             let text = generate::generate(p, &id, base).map_err(|bug| Error {
+                file: None,
                 line: None,
                 column: None,
                 message: format!("internal error: the imported text does not parse: {bug}"),
@@ -86,6 +91,20 @@ impl Importer {
             out.push(Imported { name: id, text });
         }
         Ok(out)
+    }
+
+    /// Imports the `aws_codepipeline` resources of a Terraform module: its `*.tf` files
+    /// (name, text) read as one, so `variable` defaults in `variables.tf` apply; `folder`
+    /// names it in the header comment.
+    pub fn import_module(folder: &str, files: &[(&str, &str)]) -> Result<Vec<Imported>, Error> {
+        let pipelines = hcl::module(files)?;
+        if pipelines.is_empty() {
+            return Err(Error::new(
+                "no `aws_codepipeline` resource in this folder's `.tf` files",
+                "give the folder of the Terraform module that declares the pipeline, or one file",
+            ));
+        }
+        Importer::generate_all(&pipelines, folder)
     }
 
     /// Reads the pipelines of `text` into the model (no `.pipe` text yet).
