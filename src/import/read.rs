@@ -161,6 +161,20 @@ fn action(a: &Node) -> Action {
         notes: Vec::new(),
     };
     note_peeled(a, &mut action.notes);
+    for o in a.items(&["outputArtifacts"]) {
+        let files: Vec<String> = o
+            .items(&["files"])
+            .into_iter()
+            .filter_map(|f| f.text().map(Text::describe))
+            .collect();
+        if !files.is_empty() {
+            action.notes.push(format!(
+                "the output artifact `{}` holds the files {} in CodePipeline",
+                o.lit("name").unwrap_or_default(),
+                files.join(", ")
+            ));
+        }
+    }
     if a.get("runOrder").is_some() && action.run_order.is_none() {
         action
             .notes

@@ -528,3 +528,22 @@ fn a_variable_check_of_an_unknown_namespace_is_a_comment_not_a_constant_conditio
     assert!(!text.contains("entry {"), "{text}");
     assert_clean(&text);
 }
+
+#[test]
+fn a_commands_action_with_an_output_artifact_checks_clean() {
+    let json = r#"{"pipeline": {"name": "app", "stages": [
+      {"name": "Gate", "actions": [{"name": "Ok", "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}]},
+      {"name": "Build", "actions": [
+        {"name": "Make", "actionTypeId": {"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"},
+         "commands": ["make"], "outputArtifacts": [{"name": "out", "files": ["bin/**"]}]},
+        {"name": "Use", "runOrder": 2, "actionTypeId": {"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"},
+         "commands": ["ls"], "inputArtifacts": [{"name": "out"}]}]}]}}"#;
+    let text = import("p.json", json);
+    assert!(text.contains("outputs = { out = \".\" }"), "{text}");
+    assert!(
+        text.contains("// the output artifact `out` holds the files bin/** in CodePipeline"),
+        "{text}"
+    );
+    assert!(text.contains("input = out"), "{text}");
+    assert_clean(&text);
+}
