@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of pipec's entry points with cargo-fuzz (libFuzzer), on stable Rust
-# (no sanitizer; debug assertions and overflow checks on): check, fmt, compile, graph and the
-# language server's analysis (lsp). fuzz/src/lib.rs says what each target checks;
+# (no sanitizer; debug assertions and overflow checks on): check, fmt, compile, graph, the
+# language server's analysis (lsp) and `pipec import codepipeline` (import). fuzz/src/lib.rs says what each target checks;
 # docs/fuzzing.md how to minimise a finding and keep it as a regression test.
 #
-#   bash bench/fuzz.sh [TARGET…]        (default: all five)
+#   bash bench/fuzz.sh [TARGET…]        (default: all six)
 #
 # FUZZ_SECONDS (default 600) is the total time, shared evenly by the targets. Each corpus
 # (fuzz/corpus/TARGET, kept between runs) is seeded from examples/, stdlib/, tests/fixtures/
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(check fmt compile graph lsp)
+all=(check fmt compile graph lsp import)
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=("${all[@]}")
 total="${FUZZ_SECONDS:-600}"
@@ -50,6 +50,15 @@ for t in "${targets[@]}"; do
       target/debug/pipec compile "$f" -o "$ir" 2>/dev/null && seed "$corpus" "$ir"
     done
     rm -f "$ir"
+  fi
+  if [ "$t" = import ]; then
+    # The CodePipeline corpus beside the repository, and the templates pipec compiles.
+    seed "$corpus" ../shared/corpus/codepipeline/*
+    tpl="$(mktemp)"
+    for f in examples/**/*.pipe; do
+      target/debug/pipec compile "$f" --target codepipeline -o "$tpl" 2>/dev/null && seed "$corpus" "$tpl"
+    done
+    rm -f "$tpl"
   fi
 done
 

@@ -31,6 +31,7 @@ pub mod duration;
 pub mod export;
 pub mod habits;
 pub mod ide;
+pub mod import;
 pub mod ir;
 pub mod params;
 pub mod paths;

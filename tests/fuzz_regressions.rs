@@ -80,11 +80,16 @@ fn lsp_findings_stay_fixed() {
     replay("lsp");
 }
 
+#[test]
+fn import_findings_stay_fixed() {
+    replay("import");
+}
+
 /// Every target has its test above and its binary in `fuzz/fuzz_targets/`.
 #[test]
 fn every_fuzz_target_is_replayed_and_built() {
     let names: Vec<&str> = targets::TARGETS.iter().map(|(n, _)| *n).collect();
-    assert_eq!(names, ["check", "fmt", "compile", "graph", "lsp"]);
+    assert_eq!(names, ["check", "fmt", "compile", "graph", "lsp", "import"]);
     for name in names {
         let bin = Path::new("fuzz/fuzz_targets").join(format!("{name}.rs"));
         assert!(bin.is_file(), "{} is missing", bin.display());

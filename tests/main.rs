@@ -18,6 +18,7 @@ mod fuzz_regressions;
 mod github;
 mod gitlab;
 mod graph;
+mod import;
 mod lsp;
 mod lsp_client;
 mod neovim;

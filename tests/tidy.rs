@@ -90,6 +90,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "export",
         &["source", "diagnostics", "duration", "shell", "ir"],
     ),
+    // Importers: another engine's declaration to `.pipe` text, pure; the formatter lays it out.
+    ("import", &["source", "diagnostics", "syntax"]),
     // The binary's shell and the library's root may use everything.
     ("cli", &["*"]),
     ("lib", &["*"]),
@@ -122,6 +124,9 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("export", "syntax"),
     ("export", "runtime"),
     ("export", "cli"),
+    ("import", "check"),
+    ("import", "runtime"),
+    ("import", "cli"),
 ];
 
 /// Modules that may touch files, processes, the environment and the clock.

@@ -28,6 +28,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("compile", compile),
     ("graph", graph),
     ("lsp", lsp),
+    ("import", import),
 ];
 
 /// Reads any path as the input text, as long as it has at most three `/`: an import of
@@ -406,6 +407,28 @@ pub fn lsp(data: &[u8]) {
                     assert_span(map, e.span, "rename edit");
                 }
             }
+        }
+    }
+}
+
+/// `pipec import codepipeline`: any input, read as each format the importer tells apart,
+/// is imported or refused with an error that is not an internal one; what it imports is in
+/// `pipec fmt`'s layout already.
+pub fn import(data: &[u8]) {
+    let text = text_of(data);
+    for name in ["fuzz.yaml", "fuzz.json", "fuzz.tf", "fuzz.sh"] {
+        match pipec::import::Importer::import(name, &text) {
+            Ok(pipelines) => {
+                for p in pipelines {
+                    let again = pipec::format_source(&p.text);
+                    assert_eq!(
+                        again.as_deref().ok(),
+                        Some(p.text.as_str()),
+                        "not in fmt layout"
+                    );
+                }
+            }
+            Err(e) => assert!(!e.message.starts_with("internal error"), "{e:?}"),
         }
     }
 }

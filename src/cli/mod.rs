@@ -19,6 +19,7 @@ mod files;
 mod fmt;
 mod graph;
 mod history;
+mod import;
 mod lsp;
 mod run;
 
@@ -72,6 +73,8 @@ enum Command {
     Rollback(durable::RollbackArgs),
     Graph(graph::Args),
     Fmt(fmt::Args),
+    /// Import a pipeline from another tool (`pipec import codepipeline FILE`)
+    Import(import::Args),
     Lsp(lsp::Args),
 }
 
@@ -163,6 +166,7 @@ fn command(command: Command) -> error::Outcome {
         Command::Rollback(a) => durable::rollback(&a),
         Command::Graph(a) => graph::run(&a),
         Command::Fmt(a) => fmt::run(&a),
+        Command::Import(a) => import::run(&a),
         Command::Lsp(a) => lsp::run(&a),
     }
 }
