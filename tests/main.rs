@@ -22,6 +22,7 @@ mod run;
 mod runtime;
 mod scaling;
 mod secrets;
+mod serve;
 mod stress;
 mod support;
 mod tidy;

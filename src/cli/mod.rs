@@ -20,6 +20,7 @@ mod graph;
 mod history;
 mod lsp;
 mod run;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -72,6 +73,7 @@ enum Command {
     Graph(graph::Args),
     Fmt(fmt::Args),
     Lsp(lsp::Args),
+    Serve(serve::Args),
 }
 
 /// Runs the CLI and returns its exit code.
@@ -163,6 +165,7 @@ fn command(command: Command) -> error::Outcome {
         Command::Graph(a) => graph::run(&a),
         Command::Fmt(a) => fmt::run(&a),
         Command::Lsp(a) => lsp::run(&a),
+        Command::Serve(a) => serve::run(&a),
     }
 }
 

@@ -1,0 +1,388 @@
+//! `pipec serve` over real HTTP on 127.0.0.1, spoken to by a real client (ureq): every route
+//! refuses without credentials, token roles, CSRF on forms, webhook signatures (valid,
+//! invalid, missing, replayed), trigger filters, body and time limits, path traversal, HTML
+//! escaping of what users and actions write, reloads that keep the last good version,
+//! approvals that let a held run finish, a push to a real git repository, SIGTERM.
+
+#[path = "serve/client.rs"]
+mod client;
+
+use std::io::{Read as _, Write as _};
+use std::time::{Duration, Instant};
+
+use client::{Served, sign};
+
+const GATE: &str = r#"pipeline gate {
+  trigger push { branches = ["main"] paths = ["src/**"] }
+  trigger pull_request { branches = ["main"] events = ["opened", "updated"] }
+  stage build { action hello: sh { run = "echo '<script>alert(1)</script>'" } }
+  stage ask { action ok: approval { summary = "ship it?" approvers = ["alice"] } }
+  stage after { action a: sh { run = "echo shipped" } }
+}
+"#;
+
+fn served() -> Served {
+    Served::start(&[("gate.pipe", GATE)], &[])
+}
+
+#[test]
+fn serve_answers_nothing_without_credentials() {
+    let s = served();
+    for path in [
+        "/api/pipelines",
+        "/api/runs",
+        "/api/runs/last",
+        "/api/runs/last/logs/build.hello",
+        "/api/runs/last/events",
+    ] {
+        let (status, body) = s.get(path, None);
+        assert_eq!(status, 401, "{path}: {body}");
+    }
+    let (status, _) = s.post_json("/api/pipelines/gate/runs", None, "{}");
+    assert_eq!(status, 401);
+    // A page sends the browser to the login form, and shows nothing else.
+    let (status, location, body) = s.get_page("/");
+    assert_eq!((status, location.as_deref()), (303, Some("/login")));
+    assert!(!body.contains("gate"), "{body}");
+    let (status, _) = s.get("/api/pipelines", Some("pipec_not-a-token"));
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn serve_tokens_have_roles() {
+    let s = served();
+    let (status, body) = s.get("/api/pipelines", Some(&s.viewer));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"name\":\"gate\""), "{body}");
+    let (status, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.viewer), "{}");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("needs the operator role"), "{body}");
+    assert!(s.runs().is_empty());
+    let (status, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.operator), "{}");
+    assert_eq!(status, 201, "{body}");
+    let id = client::field(&body, "id");
+    s.wait_status(&id, "waiting");
+    let approve = r#"{"action": "ask.ok"}"#;
+    let (status, body) = s.post_json(
+        &format!("/api/runs/{id}/approve"),
+        Some(&s.operator),
+        approve,
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = s.post_json("/api/pipelines/nope/runs", Some(&s.operator), "{}");
+    assert_eq!(status, 404, "{body}");
+}
+
+#[test]
+fn serve_approvers_are_checked_against_the_token_name_and_the_held_run_finishes() {
+    let s = served();
+    let (_, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.admin), "{}");
+    let id = client::field(&body, "id");
+    s.wait_status(&id, "waiting");
+    // `bob` is an approver, but not one of this action's.
+    let decide = r#"{"action": "ask.ok", "comment": "fine"}"#;
+    let (status, body) = s.post_json(
+        &format!("/api/runs/{id}/approve"),
+        Some(&s.approver),
+        decide,
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("its approvers are alice"), "{body}");
+    let (status, body) = s.post_json(&format!("/api/runs/{id}/approve"), Some(&s.alice), decide);
+    assert_eq!(status, 200, "{body}");
+    // Nobody types `pipec resume`: the server goes on with the held run.
+    s.wait_status(&id, "succeeded");
+    let (status, body) = s.post_json(&format!("/api/runs/{id}/approve"), Some(&s.alice), decide);
+    assert_eq!(status, 409, "{body}");
+}
+
+#[test]
+fn serve_github_signatures_valid_invalid_missing_and_replayed() {
+    let s = served();
+    let push = r#"{"ref": "refs/heads/main", "after": "abc123", "commits": [{"added": ["src/a.rs"], "modified": [], "removed": []}]}"#;
+    let good = sign(push.as_bytes());
+    let hook = |sig: Option<&str>, delivery: &str| {
+        let mut h = vec![("X-GitHub-Event", "push"), ("X-GitHub-Delivery", delivery)];
+        if let Some(sig) = sig {
+            h.push(("X-Hub-Signature-256", sig));
+        }
+        s.post("/hooks/github", &h, push.as_bytes())
+    };
+    let wrong = sign(b"something else");
+    assert_eq!(hook(Some(&wrong), "d1").0, 401);
+    assert_eq!(hook(None, "d2").0, 401);
+    assert_eq!(hook(Some("sha256=00"), "d3").0, 401);
+    assert!(s.runs().is_empty(), "a refused delivery started a run");
+    let (status, body) = hook(Some(&good), "d4");
+    assert_eq!(status, 202, "{body}");
+    let runs = client::ids(&body);
+    assert_eq!(runs.len(), 1, "{body}");
+    let (status, body) = hook(Some(&good), "d4");
+    assert_eq!((status, body.as_str()), (202, r#"{"runs":[]}"#));
+    assert_eq!(s.runs().len(), 1, "a replay started a run");
+    let ping = br#"{"zen": "hi"}"#;
+    let sig = sign(ping);
+    let (status, body) = s.post(
+        "/hooks/github",
+        &[("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", &sig)],
+        ping,
+    );
+    assert_eq!((status, body.as_str()), (202, r#"{"runs":[]}"#));
+}
+
+#[test]
+fn serve_triggers_filter_events_as_pipec_run_does() {
+    let s = served();
+    let generic = |body: &str| {
+        let sig = sign(body.as_bytes());
+        s.post(
+            "/hooks/generic",
+            &[("X-Pipec-Signature-256", &sig)],
+            body.as_bytes(),
+        )
+    };
+    // Outside `paths`, on another branch, a closed pull request: nothing starts.
+    for body in [
+        r#"{"event": "push", "branch": "main", "changed": ["docs/x.md"], "delivery": "g1"}"#,
+        r#"{"event": "push", "branch": "topic", "changed": ["src/x.rs"], "delivery": "g2"}"#,
+        r#"{"event": "pull_request", "branch": "main", "pr_event": "closed", "delivery": "g3"}"#,
+    ] {
+        let (status, answer) = generic(body);
+        assert_eq!((status, answer.as_str()), (202, r#"{"runs":[]}"#), "{body}");
+    }
+    let (status, answer) = generic(
+        r#"{"event": "push", "branch": "main", "changed": ["src/x.rs"], "delivery": "g4"}"#,
+    );
+    assert_eq!(status, 202);
+    assert_eq!(client::ids(&answer).len(), 1, "{answer}");
+    let gl = br#"{"object_kind": "merge_request", "object_attributes": {"action": "open", "target_branch": "main", "last_commit": {"id": "f00"}}}"#;
+    let (status, _) = s.post("/hooks/gitlab", &[("X-Gitlab-Token", "wrong")], gl);
+    assert_eq!(status, 401);
+    let (status, answer) = s.post(
+        "/hooks/gitlab",
+        &[
+            ("X-Gitlab-Token", client::SECRET),
+            ("X-Gitlab-Event-UUID", "u1"),
+        ],
+        gl,
+    );
+    assert_eq!(status, 202);
+    assert_eq!(client::ids(&answer).len(), 1, "{answer}");
+}
+
+#[test]
+fn serve_forms_need_the_session_csrf_token() {
+    let s = served();
+    let (status, cookie) = s.login(&s.operator);
+    assert_eq!(status, 303);
+    let set = cookie.expect("a session cookie");
+    assert!(set.contains("HttpOnly"), "{set}");
+    assert!(set.contains("SameSite=Strict"), "{set}");
+    let session = set.split(';').next().unwrap_or_default().to_string();
+    let (status, _) = s.post_form("/pipelines/gate/runs", &session, "csrf=wrong");
+    assert_eq!(status, 403);
+    let (status, _) = s.post_form("/pipelines/gate/runs", &session, "");
+    assert_eq!(status, 403);
+    // The cookie alone does not pass the JSON API either.
+    let (status, _) = s.post(
+        "/api/pipelines/gate/runs",
+        &[("Cookie", &session), ("Content-Type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(status, 403);
+    assert!(s.runs().is_empty());
+    let page = s.page("/", &session);
+    let csrf = client::csrf_in(&page);
+    let (status, _) = s.post_form("/pipelines/gate/runs", &session, &format!("csrf={csrf}"));
+    assert_eq!(status, 303);
+    assert_eq!(s.runs().len(), 1);
+    let (status, _) = s.login("pipec_wrong");
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn serve_refuses_a_body_over_the_limit() {
+    let s = Served::start(&[("gate.pipe", GATE)], &["--max-body", "4096"]);
+    let big = vec![b' '; 64 * 1024];
+    let sig = sign(&big);
+    let (status, _) = s.post("/hooks/generic", &[("X-Pipec-Signature-256", &sig)], &big);
+    assert_eq!(status, 413);
+    assert!(s.runs().is_empty());
+}
+
+#[test]
+fn serve_logs_are_found_by_name_never_by_path() {
+    let s = served();
+    let (_, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.admin), "{}");
+    let id = client::field(&body, "id");
+    s.wait_status(&id, "waiting");
+    let (status, log) = s.get(&format!("/api/runs/{id}/logs/build.hello"), Some(&s.viewer));
+    assert_eq!(status, 200);
+    assert!(log.contains("<script>"), "{log}");
+    for path in [
+        "..%2F..%2F..%2Fetc%2Fpasswd",
+        "build.hello%2F..%2F..%2F..%2Fhistory.db",
+        "..",
+        "%2Fetc%2Fpasswd",
+    ] {
+        let (status, body) = s.get(&format!("/api/runs/{id}/logs/{path}"), Some(&s.viewer));
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(!body.contains("root:"), "{body}");
+    }
+    let (status, _) = s.get("/api/runs/..%2F..%2Fetc/logs/build.hello", Some(&s.viewer));
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn serve_pages_escape_what_users_and_actions_write() {
+    let s = served();
+    let (_, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.admin), "{}");
+    let id = client::field(&body, "id");
+    s.wait_status(&id, "waiting");
+    let comment = r#"{"action": "ask.ok", "comment": "<img src=x onerror=alert(2)>"}"#;
+    let (status, body) = s.post_json(&format!("/api/runs/{id}/reject"), Some(&s.alice), comment);
+    assert_eq!(status, 200, "{body}");
+    s.wait_status(&id, "failed");
+    let (_, cookie) = s.login(&s.viewer);
+    let session = cookie
+        .expect("cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let run = s.page(&format!("/runs/{id}"), &session);
+    assert!(run.contains("&lt;img src=x onerror=alert(2)&gt;"), "{run}");
+    assert!(!run.contains("<img"), "{run}");
+    let log = s.page(&format!("/runs/{id}/logs/build.hello"), &session);
+    assert!(log.contains("&lt;script&gt;alert(1)&lt;"), "{log}");
+    assert!(!log.contains("<script>alert"), "{log}");
+}
+
+#[test]
+fn serve_closes_connections_of_slow_clients() {
+    let s = Served::start(
+        &[("gate.pipe", GATE)],
+        &["--header-timeout", "1s", "--request-timeout", "1s"],
+    );
+    // Headers never finished: the connection is closed.
+    let mut c = std::net::TcpStream::connect(s.addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    c.write_all(b"GET /api/pipelines HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    let start = Instant::now();
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "held open {:?}",
+        start.elapsed()
+    );
+    // A body that never comes: 408.
+    let mut c = std::net::TcpStream::connect(s.addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let head = "POST /hooks/generic HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+    c.write_all(head.as_bytes()).expect("write");
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[test]
+fn serve_keeps_the_last_good_version_of_a_broken_edit() {
+    let s = served();
+    std::fs::write(
+        s.dir.path().join("gate.pipe"),
+        "pipeline gate {\n  stage build {\n",
+    )
+    .expect("write");
+    let start = Instant::now();
+    let body = loop {
+        let (_, body) = s.get("/api/pipelines", Some(&s.viewer));
+        if body.contains("\"ok\":false") || start.elapsed() > Duration::from_secs(20) {
+            break body;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(body.contains("\"ok\":false"), "{body}");
+    assert!(body.contains("E01"), "{body}");
+    assert!(body.contains("\"name\":\"gate\""), "{body}");
+    let (status, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.operator), "{}");
+    assert_eq!(status, 201, "{body}");
+    let (_, cookie) = s.login(&s.viewer);
+    let session = cookie
+        .expect("cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let page = s.page("/", &session);
+    assert!(page.contains("does not check"), "{page}");
+}
+
+#[test]
+fn serve_a_push_to_a_real_git_repository_starts_one_run_with_its_facts() {
+    if !support_git() {
+        return;
+    }
+    let s = Served::start(
+        &[(
+            "ci.pipe",
+            r#"pipeline ci {
+  trigger push { branches = ["main"] paths = ["src/**"] }
+  stage build { action show: sh { run = "echo commit=${run.commit} branch=${run.branch}" } }
+}
+"#,
+        )],
+        &[],
+    );
+    let repo = s.dir.path().join("repo");
+    let git = |args: &[&str]| client::git(&repo, args);
+    std::fs::create_dir_all(repo.join("src")).expect("mkdir");
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("src/lib.rs"), "fn main() {}\n").expect("write");
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "first"]);
+    let sha = git(&["rev-parse", "HEAD"]);
+    let changed = git(&["show", "--name-only", "--format=", "HEAD"]);
+    let files: Vec<String> = changed.lines().map(|l| format!("\"{l}\"")).collect();
+    let payload = format!(
+        r#"{{"ref": "refs/heads/main", "after": "{sha}", "commits": [{{"id": "{sha}", "added": [{}], "modified": [], "removed": []}}]}}"#,
+        files.join(", ")
+    );
+    let sig = sign(payload.as_bytes());
+    let headers = [
+        ("X-GitHub-Event", "push"),
+        ("X-GitHub-Delivery", "real-1"),
+        ("X-Hub-Signature-256", sig.as_str()),
+    ];
+    let (status, body) = s.post("/hooks/github", &headers, payload.as_bytes());
+    assert_eq!(status, 202, "{body}");
+    let ids = client::ids(&body);
+    assert_eq!(ids.len(), 1, "{body}");
+    s.wait_status(&ids[0], "succeeded");
+    let (_, log) = s.get(
+        &format!("/api/runs/{}/logs/build.show", ids[0]),
+        Some(&s.viewer),
+    );
+    assert!(log.contains(&format!("commit={sha} branch=main")), "{log}");
+    // The same delivery again (GitHub's "redeliver"): nothing new.
+    let (_, body) = s.post("/hooks/github", &headers, payload.as_bytes());
+    assert_eq!(body, r#"{"runs":[]}"#);
+    assert_eq!(s.runs().len(), 1);
+}
+
+fn support_git() -> bool {
+    crate::support::require_tool("git", "apt-get install git")
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    let s = served();
+    let (status, _) = s.get("/api/pipelines", Some(&s.viewer));
+    assert_eq!(status, 200);
+    let out = s.terminate();
+    assert_eq!(out.0, Some(0), "{}", out.1);
+    assert!(out.1.contains("stopping"), "{}", out.1);
+}
