@@ -386,3 +386,88 @@ fn serve_stops_gracefully_on_sigterm() {
     assert_eq!(out.0, Some(0), "{}", out.1);
     assert!(out.1.contains("stopping"), "{}", out.1);
 }
+
+#[test]
+fn serve_resumes_a_run_whose_process_died_when_it_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipe = r#"pipeline slow {
+  stage one { action a: sh { run = "touch ../../../../started; sleep 2; echo one" } }
+  stage two { action b: sh { run = "echo two" } }
+}
+"#;
+    std::fs::write(dir.path().join("slow.pipe"), pipe).expect("write");
+    let mut run = client::pipec(dir.path())
+        .args(["run", "slow.pipe", "--state-dir", "state"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("pipec run");
+    let start = Instant::now();
+    while !dir.path().join("started").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the run did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A crash: the run stays `running` with no process.
+    run.kill().expect("kill -9");
+    run.wait().expect("wait");
+    let s = Served::start_in(dir, &[]);
+    let id = client::field(&s.get("/api/runs/last", Some(&s.viewer)).1, "id");
+    s.wait_status(&id, "succeeded");
+}
+
+#[test]
+fn serve_goes_on_with_a_run_approved_from_a_shell() {
+    let s = served();
+    let (_, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.admin), "{}");
+    let id = client::field(&body, "id");
+    s.wait_status(&id, "waiting");
+    let out = client::pipec(s.dir.path())
+        .args([
+            "approve",
+            &id,
+            "ask.ok",
+            "--as",
+            "alice",
+            "--state-dir",
+            "state",
+        ])
+        .output()
+        .expect("pipec approve");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.wait_status(&id, "succeeded");
+}
+
+#[test]
+fn serve_goes_on_when_a_held_stage_window_opens() {
+    // A window that opens at the next minute (UTC): the run is held until then, and the
+    // server resumes it without anyone typing `pipec resume`.
+    let next = jiff::Timestamp::now().as_second() / 60 * 60 + 60;
+    let at = jiff::Timestamp::from_second(next)
+        .expect("time")
+        .to_zoned(jiff::tz::TimeZone::UTC);
+    let cron = format!("{} {} * * *", at.minute(), at.hour());
+    let pipe = format!(
+        r#"pipeline windowed {{
+  stage build {{ action a: sh {{ run = "echo built" }} }}
+  stage prod {{
+    entry {{ window "{cron}" else wait }}
+    action b: sh {{ run = "echo deployed" }}
+  }}
+}}
+"#
+    );
+    let s = Served::start(&[("windowed.pipe", &pipe)], &[]);
+    let (status, body) = s.post_json("/api/pipelines/windowed/runs", Some(&s.operator), "{}");
+    assert_eq!(status, 201, "{body}");
+    let id = client::field(&body, "id");
+    if jiff::Timestamp::now().as_second() < next - 2 {
+        s.wait_status(&id, "waiting");
+    }
+    s.wait_status_within(&id, "succeeded", Duration::from_secs(90));
+}

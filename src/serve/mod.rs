@@ -27,6 +27,7 @@ mod pages;
 mod pipelines;
 mod schedule;
 mod store;
+mod sweep;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -284,7 +285,7 @@ async fn background(app: Arc<App>, source: Box<dyn Source>, tick: Duration) {
             (app.report)(&s);
         }
         fire_schedules(&app).await;
-        sweep(&app).await;
+        sweep::sweep(&app).await;
     }
 }
 
@@ -340,37 +341,5 @@ async fn fire_schedules(app: &Arc<App>) {
                 }
             }
         }
-    }
-}
-
-/// Settles approvals whose time is up, and resumes runs without a process: interrupted
-/// (`running`, its process gone) or held with a decision that lets them go on.
-async fn sweep(app: &Arc<App>) {
-    let orphans = actions::with_history(app, |h| {
-        let _ = h.settle_all(jiff::Timestamp::now());
-        let rows = h
-            .runs(None)
-            .map_err(|e| auth::Refusal::from(e.to_string()))?;
-        Ok(rows
-            .into_iter()
-            .filter(|r| r.status == crate::runtime::run::RunStatus::Running)
-            .filter(|r| {
-                h.owner(&r.id)
-                    .ok()
-                    .is_some_and(|(o, _)| !o.is_some_and(|o| o.alive()))
-            })
-            .filter(|r| {
-                h.recorded(&r.id)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|rec| rec.parent.is_none())
-            })
-            .map(|r| r.id)
-            .collect::<Vec<_>>())
-    })
-    .await
-    .unwrap_or_default();
-    for id in orphans {
-        actions::go_on(app, &id).await;
     }
 }

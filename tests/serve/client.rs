@@ -39,7 +39,7 @@ pub(crate) struct Served {
     pub(crate) alice: String,
 }
 
-fn pipec(dir: &Path) -> Command {
+pub(crate) fn pipec(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pipec"));
     c.current_dir(dir)
         .env_remove("PIPEC_STATE_DIR")
@@ -75,6 +75,11 @@ impl Served {
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).expect("write");
         }
+        Served::start_in(dir, extra)
+    }
+
+    /// A server over folder `dir` (its state directory is `dir/state`).
+    pub(crate) fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Served {
         let tokens = [
             token(dir.path(), "val", "viewer"),
             token(dir.path(), "otto", "operator"),
@@ -229,6 +234,11 @@ impl Served {
 
     /// Waits until run `id` has `status`.
     pub(crate) fn wait_status(&self, id: &str, status: &str) {
+        self.wait_status_within(id, status, Duration::from_secs(30));
+    }
+
+    /// Waits at most `limit` until run `id` has `status`.
+    pub(crate) fn wait_status_within(&self, id: &str, status: &str, limit: Duration) {
         let start = Instant::now();
         loop {
             let (_, body) = self.get(&format!("/api/runs/{id}"), Some(&self.viewer));
@@ -237,7 +247,7 @@ impl Served {
                 return;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(30),
+                start.elapsed() < limit,
                 "run {id} is not {status}: {body}\nserver: {}",
                 std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
             );
