@@ -18,6 +18,10 @@ const NEEDS: &[(&str, &str)] = &[
         "git",
     ),
     (
+        "serve::serve_a_push_to_a_real_git_repository_starts_one_run_with_its_facts",
+        "git",
+    ),
+    (
         "runtime::the_wordcount_example_builds_tests_and_packages",
         "cc",
     ),
