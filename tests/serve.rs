@@ -471,3 +471,61 @@ fn serve_goes_on_when_a_held_stage_window_opens() {
     }
     s.wait_status_within(&id, "succeeded", Duration::from_secs(90));
 }
+
+#[test]
+fn serve_polls_a_git_source_and_starts_a_run_for_a_new_commit_with_its_paths() {
+    if !support_git() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let upstream = dir.path().join("upstream");
+    std::fs::create_dir_all(upstream.join("src")).expect("mkdir");
+    let git = |args: &[&str]| client::git(&upstream, args);
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(upstream.join("src/lib.rs"), "1\n").expect("write");
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "first"]);
+    let pipe = format!(
+        r#"pipeline polled {{
+  trigger push {{ branches = ["main"] paths = ["src/**"] }}
+  stage source {{ action checkout: git {{ repo = "{}" ref = "main" output = code }} }}
+  stage build {{ action show: sh {{ input = code run = "echo commit=${{run.commit}}" }} }}
+}}
+"#,
+        upstream.display()
+    );
+    std::fs::create_dir_all(dir.path().join("ci")).expect("mkdir");
+    std::fs::write(dir.path().join("ci/polled.pipe"), pipe).expect("write");
+    let s = Served::start_in(dir, &["--poll", "1s"]);
+    let log = s.dir.path().join("serve.log");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("polling")
+    {
+        assert!(start.elapsed() < Duration::from_secs(20), "never polled");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A commit outside `paths`: no run.
+    std::fs::write(upstream.join("README"), "docs\n").expect("write");
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "docs"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(s.runs().is_empty(), "{:?}", s.runs());
+    std::fs::write(upstream.join("src/lib.rs"), "2\n").expect("write");
+    git(&["commit", "-q", "-am", "code"]);
+    let sha = git(&["rev-parse", "HEAD"]);
+    let start = Instant::now();
+    while s.runs().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no run for the new commit"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let id = s.runs()[0]["id"].as_str().expect("id").to_string();
+    s.wait_status(&id, "succeeded");
+    let (_, out) = s.get(&format!("/api/runs/{id}/logs/build.show"), Some(&s.viewer));
+    assert!(out.contains(&format!("commit={sha}")), "{out}");
+    assert_eq!(s.runs().len(), 1);
+}

@@ -22,6 +22,10 @@ const NEEDS: &[(&str, &str)] = &[
         "git",
     ),
     (
+        "serve::serve_polls_a_git_source_and_starts_a_run_for_a_new_commit_with_its_paths",
+        "git",
+    ),
+    (
         "runtime::the_wordcount_example_builds_tests_and_packages",
         "cc",
     ),

@@ -55,6 +55,10 @@ pub(crate) struct Args {
     /// How often files are looked at for changes, schedules checked and runs swept.
     #[arg(long, default_value = "1s", value_parser = duration)]
     tick: Duration,
+    /// Poll the `git` sources of the served pipelines this often (off unless given): a head
+    /// that moved is a push to the pipeline's triggers, with its changed paths.
+    #[arg(long, value_name = "INTERVAL", value_parser = duration)]
+    poll: Option<Duration>,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -240,6 +244,7 @@ fn serve(args: &Args) -> Outcome {
         },
         open_read: args.open_read,
         tick: args.tick,
+        poll: args.poll,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -25,6 +25,7 @@ mod hooks;
 mod launch;
 mod pages;
 mod pipelines;
+mod poll;
 mod schedule;
 mod store;
 mod sweep;
@@ -80,6 +81,8 @@ pub(crate) struct Options {
     pub(crate) open_read: bool,
     /// How often files are looked at for changes, schedules checked and held runs swept.
     pub(crate) tick: Duration,
+    /// How often `git` sources are polled (none: never).
+    pub(crate) poll: Option<Duration>,
 }
 
 /// What handlers share.
@@ -105,6 +108,7 @@ pub(crate) struct Server {
     source: Box<dyn Source>,
     limits: Limits,
     tick: Duration,
+    poll: Option<Duration>,
     stop_tx: tokio::sync::watch::Sender<bool>,
 }
 
@@ -146,6 +150,7 @@ impl Server {
             source: opts.source,
             limits: opts.limits,
             tick: opts.tick,
+            poll: opts.poll,
             stop_tx,
         })
     }
@@ -164,10 +169,14 @@ impl Server {
             source,
             limits,
             tick,
+            poll,
             stop_tx,
         } = self;
         let router = router(app.clone(), limits);
         tokio::spawn(background(app.clone(), source, tick));
+        if let Some(every) = poll {
+            tokio::spawn(poll::poll_loop(app.clone(), every));
+        }
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())

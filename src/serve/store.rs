@@ -1,6 +1,6 @@
 //! The server's own records, in `serve.db` beside the run history of the state directory:
 //! API tokens (only their SHA-256), the webhook deliveries already seen, and the last fire of
-//! each schedule. Each method is one statement (`SQLite` serialises writers; a busy database
+//! each schedule, the head each polled `git` source had. Each method is one statement (`SQLite` serialises writers; a busy database
 //! is waited for up to five seconds).
 
 use std::path::Path;
@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE TABLE IF NOT EXISTS deliveries (
   source TEXT NOT NULL, id TEXT NOT NULL, received TEXT NOT NULL, PRIMARY KEY (source, id));
 CREATE TABLE IF NOT EXISTS schedules (key TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS polls (key TEXT PRIMARY KEY, head TEXT NOT NULL);
 ";
 
 #[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(sql)`.
@@ -170,6 +171,27 @@ impl Store {
             .execute(
                 "INSERT INTO schedules (key, last) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET last = ?2",
                 params![key, last],
+            )
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    /// The head last seen for polled source `key`.
+    pub(crate) fn poll_head(&self, key: &str) -> Result<Option<String>, String> {
+        self.conn
+            .query_row("SELECT head FROM polls WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql)
+    }
+
+    /// Records `head` as the head of polled source `key`.
+    pub(crate) fn set_poll_head(&self, key: &str, head: &str) -> Result<(), String> {
+        self.conn
+            .execute(
+                "INSERT INTO polls (key, head) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET head = ?2",
+                params![key, head],
             )
             .map(|_| ())
             .map_err(sql)
