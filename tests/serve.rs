@@ -529,3 +529,51 @@ fn serve_polls_a_git_source_and_starts_a_run_for_a_new_commit_with_its_paths() {
     assert!(out.contains(&format!("commit={sha}")), "{out}");
     assert_eq!(s.runs().len(), 1);
 }
+
+#[test]
+fn serve_artifact_downloads_are_found_in_the_manifest_never_by_path() {
+    let pipe = r#"pipeline art {
+  stage build {
+    action make: sh {
+      run = "mkdir -p out/sub && echo inside > out/sub/f.txt && echo single > one.txt"
+      output = tree from "out"
+    }
+    action one: sh { run = "echo single > one.txt" output = single from "one.txt" }
+  }
+}
+"#;
+    let s = Served::start(&[("art.pipe", pipe)], &[]);
+    let (_, body) = s.post_json("/api/pipelines/art/runs", Some(&s.operator), "{}");
+    let id = client::field(&body, "id");
+    s.wait_status(&id, "succeeded");
+    let (status, list) = s.get(&format!("/api/runs/{id}/artifacts"), Some(&s.viewer));
+    assert_eq!(status, 200, "{list}");
+    assert!(list.contains("sub/f.txt"), "{list}");
+    let (status, file) = s.get(
+        &format!("/api/runs/{id}/artifacts/tree/sub/f.txt"),
+        Some(&s.viewer),
+    );
+    assert_eq!((status, file.as_str()), (200, "inside\n"));
+    let (status, file) = s.get(
+        &format!("/api/runs/{id}/artifacts/single/one.txt"),
+        Some(&s.viewer),
+    );
+    assert_eq!((status, file.as_str()), (200, "single\n"));
+    for path in [
+        "tree/..%2F..%2F..%2Fhistory.db",
+        "tree/../../../history.db",
+        "..%2F..%2Fserve.db/x",
+        "tree/%2Fetc%2Fpasswd",
+        "tree/sub/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "..%2Ftree/sub/f.txt",
+    ] {
+        let (status, body) = s.get(&format!("/api/runs/{id}/artifacts/{path}"), Some(&s.viewer));
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(
+            !body.contains("SQLite") && !body.contains("root:"),
+            "{path}: {body}"
+        );
+    }
+    let (status, _) = s.get(&format!("/api/runs/{id}/artifacts/tree/sub/f.txt"), None);
+    assert_eq!(status, 401);
+}

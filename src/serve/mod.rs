@@ -20,6 +20,7 @@
 
 mod actions;
 mod api;
+mod artifacts;
 mod auth;
 mod hooks;
 mod launch;
@@ -247,6 +248,11 @@ fn router(app: Arc<App>, limits: Limits) -> Router {
         .route("/api/runs/{id}", get(api::run))
         .route("/api/runs/{id}/logs/{action}", get(api::logs))
         .route("/api/runs/{id}/events", get(api::events))
+        .route("/api/runs/{id}/artifacts", get(artifacts::list))
+        .route(
+            "/api/runs/{id}/artifacts/{name}/{*path}",
+            get(artifacts::download),
+        )
         .route("/api/runs/{id}/{verb}", post(api::decide))
         .route("/hooks/github", post(hooks::github))
         .route("/hooks/gitlab", post(hooks::gitlab))

@@ -234,7 +234,14 @@ pub(crate) async fn run(
     Path(id): Path<String>,
 ) -> Response {
     match detail(&app, &id).await {
-        Ok(d) => render(&app, "run.html", context! { run => d, ..who(&c) }),
+        Ok(d) => {
+            let artifacts = super::artifacts::listing(&app, &d.id).await;
+            render(
+                &app,
+                "run.html",
+                context! { run => d, artifacts => artifacts, ..who(&c) },
+            )
+        }
         Err(r) => page_error(&app, Some(&c), &r, "/runs"),
     }
 }
