@@ -203,11 +203,19 @@ fn serve_forms_need_the_session_csrf_token() {
 #[test]
 fn serve_refuses_a_body_over_the_limit() {
     let s = Served::start(&[("gate.pipe", GATE)], &["--max-body", "4096"]);
-    let big = vec![b' '; 64 * 1024];
+    // Just over the limit, so the server has read all of it when it answers (a connection
+    // closed with unread bytes may be reset before the client reads the answer).
+    let big = vec![b' '; 5000];
     let sig = sign(&big);
-    let (status, _) = s.post("/hooks/generic", &[("X-Pipec-Signature-256", &sig)], &big);
-    assert_eq!(status, 413);
+    let (status, body) = s.post("/hooks/generic", &[("X-Pipec-Signature-256", &sig)], &big);
+    assert_eq!(status, 413, "{body}");
     assert!(s.runs().is_empty());
+    let (status, _) = s.post_json(
+        "/api/pipelines/gate/runs",
+        Some(&s.operator),
+        &format!("{{\"params\": {{\"x\": \"{}\"}}}}", "y".repeat(5000)),
+    );
+    assert_eq!(status, 413);
 }
 
 #[test]
@@ -576,4 +584,49 @@ fn serve_artifact_downloads_are_found_in_the_manifest_never_by_path() {
     }
     let (status, _) = s.get(&format!("/api/runs/{id}/artifacts/tree/sub/f.txt"), None);
     assert_eq!(status, 401);
+}
+
+#[test]
+fn serve_speaks_tls_with_a_secure_session_cookie() {
+    if !crate::support::require_tool("openssl", "apt-get install openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("gate.pipe"), GATE).expect("write");
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-subj", "/CN=localhost", "-days", "1"])
+        .args(["-keyout", "key.pem", "-out", "cert.pem"])
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = Served::start_in(dir, &["--tls-cert", "cert.pem", "--tls-key", "key.pem"]);
+    assert_eq!(s.scheme, "https");
+    let (status, body) = s.get("/api/pipelines", Some(&s.viewer));
+    assert_eq!(status, 200, "{body}");
+    let (status, cookie) = s.login(&s.viewer);
+    assert_eq!(status, 303);
+    let cookie = cookie.expect("cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // Plain HTTP on the TLS port gets no answer.
+    let mut c = std::net::TcpStream::connect(s.addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    c.write_all(b"GET /api/pipelines HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(!answer.contains("HTTP/1.1 200"), "{answer}");
 }

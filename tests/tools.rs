@@ -26,6 +26,10 @@ const NEEDS: &[(&str, &str)] = &[
         "git",
     ),
     (
+        "serve::serve_speaks_tls_with_a_secure_session_cookie",
+        "openssl",
+    ),
+    (
         "runtime::the_wordcount_example_builds_tests_and_packages",
         "cc",
     ),

@@ -55,6 +55,12 @@ pub(crate) struct Args {
     /// How often files are looked at for changes, schedules checked and runs swept.
     #[arg(long, default_value = "1s", value_parser = duration)]
     tick: Duration,
+    /// Serve HTTPS with this certificate chain (PEM; with `--tls-key`).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Poll the `git` sources of the served pipelines this often (off unless given): a head
     /// that moved is a push to the pipeline's triggers, with its changed paths.
     #[arg(long, value_name = "INTERVAL", value_parser = duration)]
@@ -245,6 +251,7 @@ fn serve(args: &Args) -> Outcome {
         open_read: args.open_read,
         tick: args.tick,
         poll: args.poll,
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -254,7 +261,12 @@ fn serve(args: &Args) -> Outcome {
     runtime.block_on(async {
         let server = Server::bind(opts).await.map_err(Error::usage)?;
         let addr = server.addr().map_err(Error::usage)?;
-        println!("listening on http://{addr}");
+        let scheme = if args.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        println!("listening on {scheme}://{addr}");
         let _ = std::io::stdout().flush();
         server.run().await.map_err(Error::usage)
     })?;

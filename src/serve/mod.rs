@@ -13,8 +13,7 @@
 //! pipelines when their files change, fire schedules (`schedule.rs`), and sweep the history
 //! (approval timeouts settle; runs whose process is gone — a crash, a restart — are resumed).
 //!
-//! Limits: HTTP/1 only; TLS is not built in yet (put a TLS reverse proxy in front,
-//! docs/serve.md); sessions are in memory.
+//! Limits: HTTP/1 only (with TLS by rustls when asked, `tls.rs`); sessions are in memory.
 
 #![allow(clippy::disallowed_methods)] // Reason: the server reads files, the clock and the environment.
 
@@ -30,6 +29,7 @@ mod poll;
 mod schedule;
 mod store;
 mod sweep;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -84,6 +84,8 @@ pub(crate) struct Options {
     pub(crate) tick: Duration,
     /// How often `git` sources are polled (none: never).
     pub(crate) poll: Option<Duration>,
+    /// The certificate chain and key files: serve HTTPS.
+    pub(crate) tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// What handlers share.
@@ -110,6 +112,7 @@ pub(crate) struct Server {
     limits: Limits,
     tick: Duration,
     poll: Option<Duration>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop_tx: tokio::sync::watch::Sender<bool>,
 }
 
@@ -127,6 +130,10 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+        let tls = match &opts.tls {
+            Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+            None => None,
+        };
         let (stop_tx, stopping) = tokio::sync::watch::channel(false);
         let app = App {
             state_dir: opts.state_dir.clone(),
@@ -142,7 +149,7 @@ impl Server {
             report: opts.report,
             templates: pages::templates()?,
             open_read: opts.open_read,
-            tls: false,
+            tls: tls.is_some(),
             stopping,
         };
         Ok(Server {
@@ -152,6 +159,7 @@ impl Server {
             limits: opts.limits,
             tick: opts.tick,
             poll: opts.poll,
+            tls,
             stop_tx,
         })
     }
@@ -171,6 +179,7 @@ impl Server {
             limits,
             tick,
             poll,
+            tls,
             stop_tx,
         } = self;
         let router = router(app.clone(), limits);
@@ -188,11 +197,20 @@ impl Server {
             tokio::select! {
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
-                    let io = hyper_util::rt::TokioIo::new(stream);
                     let service = hyper_util::service::TowerToHyperService::new(router.clone());
-                    let conn = graceful.watch(http.serve_connection(io, service));
+                    let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
                     tokio::spawn(async move {
-                        let _ = conn.await;
+                        let Some(acceptor) = tls else {
+                            let io = hyper_util::rt::TokioIo::new(stream);
+                            let _ = watcher.watch(http.serve_connection(io, service)).await;
+                            return;
+                        };
+                        // A handshake is bounded like the headers that follow it.
+                        let shake = tokio::time::timeout(limits.headers, acceptor.accept(stream));
+                        if let Ok(Ok(stream)) = shake.await {
+                            let io = hyper_util::rt::TokioIo::new(stream);
+                            let _ = watcher.watch(http.serve_connection(io, service)).await;
+                        }
                     });
                 }
                 _ = term.recv() => break,

@@ -29,6 +29,8 @@ pub(crate) fn sign(body: &[u8]) -> String {
 pub(crate) struct Served {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) addr: SocketAddr,
+    /// `http` or `https`.
+    pub(crate) scheme: String,
     child: Option<Child>,
     agent: ureq::Agent,
     pub(crate) viewer: String,
@@ -108,13 +110,18 @@ impl Served {
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("first line");
-        let addr = line
+        let (scheme, addr) = line
             .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("first line: {line:?}"))
-            .parse()
-            .expect("address");
+            .strip_prefix("listening on ")
+            .and_then(|l| l.split_once("://"))
+            .unwrap_or_else(|| panic!("first line: {line:?}"));
+        let (scheme, addr) = (scheme.to_string(), addr.parse().expect("address"));
+        // The tests' certificates are their own: the server's TLS is tested, not the chain.
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(true)
+            .build();
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
@@ -125,6 +132,7 @@ impl Served {
         Served {
             dir,
             addr,
+            scheme,
             child: Some(child),
             agent,
             viewer,
@@ -136,7 +144,7 @@ impl Served {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String) {
