@@ -6,6 +6,8 @@
 
 #[path = "serve/client.rs"]
 mod client;
+#[path = "serve/webdriver.rs"]
+mod webdriver;
 
 use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
@@ -629,4 +631,57 @@ fn serve_speaks_tls_with_a_secure_session_cookie() {
     let mut answer = String::new();
     let _ = c.read_to_string(&mut answer);
     assert!(!answer.contains("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
+fn serve_in_a_real_browser_logs_in_watches_a_run_live_and_approves_it() {
+    let how = "apt-get install chromium chromium-driver";
+    if !crate::support::require_tool("chromium", how)
+        || !crate::support::require_tool("chromedriver", how)
+    {
+        return;
+    }
+    let (chromium, driver) = webdriver::installed().expect("chromium and chromedriver on PATH");
+    let pipe = r#"pipeline gate {
+  stage build { action compile: sh { run = "sleep 3; echo '<b>built</b>'" } }
+  stage ask { action ok: approval { summary = "ship it?" approvers = ["alice"] } }
+  stage after { action deploy: sh { run = "echo shipped" } }
+}
+"#;
+    let s = Served::start(&[("gate.pipe", pipe)], &[]);
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve-screenshots");
+    std::fs::create_dir_all(&shots).expect("mkdir");
+    let b = webdriver::Browser::start(&chromium, &driver);
+    let base = format!("http://{}", s.addr);
+    b.go(&format!("{base}/login"));
+    b.screenshot(&shots.join("login.png"));
+    b.type_into("input[name=token]", &s.alice);
+    b.click("form[action='/login'] button");
+    assert!(
+        b.text("header").contains("alice (admin)"),
+        "{}",
+        b.text("header")
+    );
+    // Start a run from the dashboard and land on its page, which follows it live.
+    b.click("form[action='/pipelines/gate/runs'] button");
+    assert!(b.url().contains("/runs/"), "{}", b.url());
+    b.wait_text("#status", "running", Duration::from_secs(10));
+    b.wait_text("#status", "waiting", Duration::from_secs(30));
+    b.screenshot(&shots.join("run-waiting.png"));
+    b.type_into(
+        "form[action$='/approve'] input[name=comment]",
+        "checked <the> canary",
+    );
+    b.click("form[action$='/approve'] button");
+    b.wait_text("#status", "succeeded", Duration::from_secs(30));
+    let decision = b.text("#action-ask-ok");
+    assert!(
+        decision.contains("approved by alice: checked <the> canary"),
+        "{decision}"
+    );
+    b.screenshot(&shots.join("run-succeeded.png"));
+    b.go(&format!("{base}/"));
+    b.screenshot(&shots.join("dashboard.png"));
+    b.go(&format!("{base}/runs"));
+    b.screenshot(&shots.join("history.png"));
 }

@@ -26,6 +26,10 @@ const NEEDS: &[(&str, &str)] = &[
         "git",
     ),
     (
+        "serve::serve_in_a_real_browser_logs_in_watches_a_run_live_and_approves_it",
+        "chromium",
+    ),
+    (
         "serve::serve_speaks_tls_with_a_secure_session_cookie",
         "openssl",
     ),
