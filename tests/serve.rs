@@ -6,6 +6,8 @@
 
 #[path = "serve/client.rs"]
 mod client;
+#[path = "serve/load.rs"]
+mod load;
 #[path = "serve/webdriver.rs"]
 mod webdriver;
 
