@@ -687,3 +687,35 @@ fn serve_in_a_real_browser_logs_in_watches_a_run_live_and_approves_it() {
     b.go(&format!("{base}/runs"));
     b.screenshot(&shots.join("history.png"));
 }
+
+#[test]
+fn serve_streams_a_log_while_its_action_runs() {
+    let pipe = r#"pipeline talk {
+  stage s { action a: sh { run = "for i in 1 2 3 4 5; do echo \"line $i <x>\"; sleep 0.3; done" } }
+}
+"#;
+    let s = Served::start(&[("talk.pipe", pipe)], &[]);
+    let (_, body) = s.post_json("/api/pipelines/talk/runs", Some(&s.operator), "{}");
+    let id = client::field(&body, "id");
+    s.wait_status(&id, "running");
+    let events = s.stream(&format!("/api/runs/{id}/logs/s.a/events"));
+    let mut text = String::new();
+    let mut pieces = 0;
+    for (event, data) in &events {
+        if event == "log" {
+            pieces += 1;
+            text.push_str(&serde_json::from_str::<String>(data).expect("a JSON string"));
+        }
+    }
+    let lines: Vec<String> = (1..=5).map(|i| format!("line {i} <x>")).collect();
+    assert_eq!(text.lines().collect::<Vec<_>>(), lines, "{events:?}");
+    assert!(
+        pieces > 1,
+        "the log came in one piece, not live: {events:?}"
+    );
+    assert_eq!(
+        events.last().map(|e| e.0.as_str()),
+        Some("end"),
+        "{events:?}"
+    );
+}

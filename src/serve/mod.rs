@@ -21,6 +21,7 @@ mod actions;
 mod api;
 mod artifacts;
 mod auth;
+mod follow;
 mod hooks;
 mod launch;
 mod pages;
@@ -265,6 +266,7 @@ fn router(app: Arc<App>, limits: Limits) -> Router {
         .route("/api/runs", get(api::runs))
         .route("/api/runs/{id}", get(api::run))
         .route("/api/runs/{id}/logs/{action}", get(api::logs))
+        .route("/api/runs/{id}/logs/{action}/events", get(follow::events))
         .route("/api/runs/{id}/events", get(api::events))
         .route("/api/runs/{id}/artifacts", get(artifacts::list))
         .route(

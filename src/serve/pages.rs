@@ -253,11 +253,14 @@ pub(crate) async fn log(
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
     match log_text(&app, &id, &action).await {
-        Ok(text) => render(
-            &app,
-            "log.html",
-            context! { run => id, action => action, text => text, ..who(&c) },
-        ),
+        Ok(text) => {
+            let from = text.len();
+            render(
+                &app,
+                "log.html",
+                context! { run => id, action => action, text => text, from => from, ..who(&c) },
+            )
+        }
         Err(r) => page_error(&app, Some(&c), &r, &format!("/runs/{id}")),
     }
 }

@@ -222,6 +222,33 @@ impl Served {
         )
     }
 
+    /// The server-sent events of `path` (as a viewer) until the stream ends: (event, data).
+    pub(crate) fn stream(&self, path: &str) -> Vec<(String, String)> {
+        let mut r = self
+            .agent
+            .get(&self.url(path))
+            .header("Authorization", &format!("Bearer {}", self.viewer))
+            .call()
+            .expect("events");
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        text.split("\n\n")
+            .filter_map(|block| {
+                let mut event = String::new();
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event: ") {
+                        event = e.to_string();
+                    } else if let Some(d) =
+                        line.strip_prefix("data: ").or(line.strip_prefix("data:"))
+                    {
+                        data.push(d.to_string());
+                    }
+                }
+                (!event.is_empty()).then(|| (event, data.join("\n")))
+            })
+            .collect()
+    }
+
     /// Logs in with `token`: the status and the `Set-Cookie` header.
     pub(crate) fn login(&self, token: &str) -> (u16, Option<String>) {
         let r = self
