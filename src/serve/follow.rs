@@ -66,9 +66,9 @@ fn piece(path: &str, offset: u64) -> Option<(String, u64)> {
     let mut buf = Vec::new();
     f.take(PIECE).read_to_end(&mut buf).ok()?;
     let valid = match std::str::from_utf8(&buf) {
-        Ok(_) => buf.len(),
+        // A character cut by the end of the piece: it comes whole with the next one.
         Err(e) if buf.len() - e.valid_up_to() < 4 && e.error_len().is_none() => e.valid_up_to(),
-        Err(_) => buf.len(),
+        _ => buf.len(),
     };
     let text = String::from_utf8_lossy(&buf[..valid]).into_owned();
     Some((text, offset + valid as u64))
