@@ -331,6 +331,31 @@ fn serve_keeps_the_last_good_version_of_a_broken_edit() {
         .to_string();
     let page = s.page("/", &session);
     assert!(page.contains("does not check"), "{page}");
+    // Mended, with a stage more: that version is served.
+    let mended = GATE.replace(
+        "stage after",
+        "stage extra { action e: sh { run = \"true\" } }\n  stage after",
+    );
+    std::fs::write(s.dir.path().join("gate.pipe"), mended).expect("write");
+    let start = Instant::now();
+    while !s.page("/", &session).contains("extra") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the mended version is not served"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // And edited again, still good: the newest version is served.
+    let renamed = GATE.replace("stage after", "stage later");
+    std::fs::write(s.dir.path().join("gate.pipe"), renamed).expect("write");
+    let start = Instant::now();
+    while !s.page("/", &session).contains("later") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "a good edit of a good file is not served"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

@@ -125,7 +125,10 @@ impl Server {
         crate::runtime::state::History::open(&opts.state_dir).map_err(|e| e.to_string())?;
         let mut pipelines = pipelines::Pipelines::default();
         let ir_dir = crate::runtime::state::Layout::of(&opts.state_dir).serve_ir();
-        for said in pipelines.refresh(opts.source.as_ref(), &ir_dir) {
+        for said in pipelines
+            .refresh(opts.source.as_ref(), &ir_dir)
+            .unwrap_or_default()
+        {
             (opts.report)(&said);
         }
         let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -292,13 +295,16 @@ async fn in_time(req: Request, next: Next, limit: Duration) -> Response {
     }
 }
 
-/// Reloads pipelines, fires schedules and sweeps held runs every `tick`. At start it also
+/// Sweeps of held runs happen every this many ticks.
+const SWEEP_TICKS: u64 = 3;
+
+/// Reloads pipelines and fires schedules every `tick`, and sweeps held runs every few. At start it also
 /// resumes the runs a previous server (or any pipec) left running without a process.
 async fn background(app: Arc<App>, source: Box<dyn Source>, tick: Duration) {
     let source: Arc<dyn Source> = Arc::from(source);
     let ir_dir = crate::runtime::state::Layout::of(&app.state_dir).serve_ir();
     let mut every = tokio::time::interval(tick);
-    loop {
+    for n in 0u64.. {
         every.tick().await;
         if *app.stopping.borrow() {
             return;
@@ -306,21 +312,24 @@ async fn background(app: Arc<App>, source: Box<dyn Source>, tick: Duration) {
         let (src, dir, a) = (source.clone(), ir_dir.clone(), app.clone());
         let said = tokio::task::spawn_blocking(move || {
             let mut p = a.pipelines.read().map(|p| p.clone()).unwrap_or_default();
-            let said = p.refresh(src.as_ref(), &dir);
-            if !said.is_empty() {
-                if let Ok(mut w) = a.pipelines.write() {
-                    *w = p;
-                }
+            let said = p.refresh(src.as_ref(), &dir)?;
+            if let Ok(mut w) = a.pipelines.write() {
+                *w = p;
             }
-            said
+            Some(said)
         })
         .await
+        .ok()
+        .flatten()
         .unwrap_or_default();
         for s in said {
             (app.report)(&s);
         }
         fire_schedules(&app).await;
-        sweep::sweep(&app).await;
+        // The sweep reads every run of the history: every few ticks (and at start).
+        if n % SWEEP_TICKS == 0 {
+            sweep::sweep(&app).await;
+        }
     }
 }
 

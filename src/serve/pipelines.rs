@@ -68,11 +68,12 @@ impl Pipelines {
             .find(|e| e.name.as_deref() == Some(name))
     }
 
-    /// Reloads when the source's stamp changed; says what changed.
-    pub(crate) fn refresh(&mut self, source: &dyn Source, ir_dir: &Path) -> Vec<String> {
+    /// Reloads when the source's stamp changed: what to say about it (`None`: nothing
+    /// changed).
+    pub(crate) fn refresh(&mut self, source: &dyn Source, ir_dir: &Path) -> Option<Vec<String>> {
         let stamp = source.stamp();
         if self.stamp == Some(stamp) {
-            return Vec::new();
+            return None;
         }
         self.stamp = Some(stamp);
         let mut said = Vec::new();
@@ -86,7 +87,7 @@ impl Pipelines {
             })
             .collect();
         self.entries = entries;
-        said
+        Some(said)
     }
 }
 
