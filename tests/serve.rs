@@ -744,3 +744,51 @@ fn serve_streams_a_log_while_its_action_runs() {
         "{events:?}"
     );
 }
+
+#[test]
+fn serve_api_stops_and_retries_a_run() {
+    let pipe = r#"pipeline slow {
+  stage one { action a: sh { run = "sleep 30" } }
+}
+"#;
+    let s = Served::start(&[("slow.pipe", pipe)], &[]);
+    let (_, body) = s.post_json("/api/pipelines/slow/runs", Some(&s.operator), "{}");
+    let id = client::field(&body, "id");
+    s.wait_status(&id, "running");
+    let (status, _) = s.post(&format!("/api/runs/{id}/stop"), &[], b"");
+    assert_eq!(status, 401);
+    let auth = format!("Bearer {}", s.viewer);
+    let (status, _) = s.post(
+        &format!("/api/runs/{id}/stop"),
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(status, 403);
+    let auth = format!("Bearer {}", s.operator);
+    let (status, body) = s.post(
+        &format!("/api/runs/{id}/stop"),
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    // Stop and wait lets the action finish in its own time: abandon it.
+    let abandon = format!("/api/runs/{id}/abandon");
+    let (status, body) = s.post(&abandon, &[("Authorization", &auth)], b"");
+    assert_eq!(status, 200, "{body}");
+    s.wait_status(&id, "stopped");
+    let (status, body) = s.post(&abandon, &[("Authorization", &auth)], b"");
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = s.post(
+        &format!("/api/runs/{id}/retry"),
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(client::field(&body, "id"), id);
+    s.wait_status(&id, "running");
+    let (status, body) = s.post_json(&format!("/api/runs/{id}/approve"), Some(&s.alice), "");
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = s.post(&abandon, &[("Authorization", &auth)], b"");
+    assert_eq!(status, 200);
+    s.wait_status(&id, "stopped");
+}

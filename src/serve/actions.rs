@@ -220,19 +220,28 @@ pub(crate) async fn go_on(app: &Arc<App>, id: &str) -> bool {
     }
 }
 
-/// `stop`, `resume` or `retry` of `run`.
+/// `stop` (Stop and wait), `abandon` (Stop and abandon), `resume` or `retry` of `run`.
 pub(crate) async fn control(app: &Arc<App>, run: &str, verb: &str) -> Result<Value, Refusal> {
     let id = resolve(app, run).await?;
-    if verb == "stop" {
-        let said = app
-            .launcher
-            .call(&["stop".into(), id.clone()])
-            .await
-            .map_err(Refusal::from)?;
-        if said.code != Some(0) {
-            return Err(refusal(&said));
+    if verb == "stop" || verb == "abandon" {
+        let run = id.clone();
+        let (_, status) = with_history(app, move |h| {
+            h.owner(&run).map_err(|e| Refusal::from(e.to_string()))
+        })
+        .await?;
+        if status.ended() {
+            return Err(Refusal::new(
+                StatusCode::CONFLICT,
+                format!("run {id} has already ended: {status}"),
+            ));
         }
-        return Ok(json!({"id": id, "said": said.text}));
+        // `pipec stop` waits for the run to end: it goes on after the answer.
+        let mut args = vec!["stop".to_string(), id.clone()];
+        if verb == "abandon" {
+            args.push("--abandon".into());
+        }
+        app.launcher.detach(&args).map_err(Refusal::from)?;
+        return Ok(json!({"id": id, "stopping": true, "abandon": verb == "abandon"}));
     }
     let started = app
         .launcher

@@ -233,13 +233,14 @@ pub(crate) struct DecideBody {
     comment: Option<String>,
 }
 
-/// `POST /api/runs/{id}/approve` and `/reject`.
+/// `POST /api/runs/{id}/approve` and `/reject` (a JSON body), `/stop`, `/abandon`,
+/// `/resume` and `/retry` (no body).
 pub(crate) async fn decide(
     State(app): State<Arc<App>>,
     caller: Caller,
     headers: HeaderMap,
     Path((id, verb)): Path<(String, String)>,
-    Json(b): Json<DecideBody>,
+    body: Option<Json<DecideBody>>,
 ) -> Answer {
     let approved = match verb.as_str() {
         "approve" => true,
@@ -247,6 +248,12 @@ pub(crate) async fn decide(
         _ => return control(State(app), caller, headers, Path((id, verb))).await,
     };
     caller.may(Role::Approver, csrf_header(&headers))?;
+    let Some(Json(b)) = body else {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "a decision needs a JSON body: {\"action\": \"STAGE.ACTION\", \"comment\": \"…\"}",
+        ));
+    };
     ok(actions::decide(
         &app,
         &caller,
@@ -258,14 +265,14 @@ pub(crate) async fn decide(
     .await?)
 }
 
-/// `POST /api/runs/{id}/stop`, `/resume`, `/retry`.
+/// `POST /api/runs/{id}/stop`, `/abandon`, `/resume`, `/retry`.
 pub(crate) async fn control(
     State(app): State<Arc<App>>,
     caller: Caller,
     headers: HeaderMap,
     Path((id, verb)): Path<(String, String)>,
 ) -> Answer {
-    if !["stop", "resume", "retry"].contains(&verb.as_str()) {
+    if !["stop", "abandon", "resume", "retry"].contains(&verb.as_str()) {
         return Err(Refusal::new(
             StatusCode::NOT_FOUND,
             format!("no action `{verb}`"),

@@ -75,6 +75,24 @@ impl Launcher {
         })
     }
 
+    /// Starts a command that may take long (`pipec stop` waits for the run to end) and
+    /// leaves it going; its outcome is reported when it ends.
+    pub(crate) fn detach(&self, args: &[String]) -> Result<(), String> {
+        let child = self
+            .command(args)
+            .spawn()
+            .map_err(|e| format!("cannot start `{}`: {e}", self.pipec.display()))?;
+        let report = self.report.clone();
+        let what = args.join(" ");
+        tokio::spawn(async move {
+            if let Ok(out) = child.wait_with_output().await {
+                let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                report(&format!("`pipec {what}` ended ({}): {said}", out.status));
+            }
+        });
+        Ok(())
+    }
+
     /// Starts a command that drives a run (`run`, `resume`, `retry`, `rollback`) and leaves
     /// it going: the run's id once its process has said it, or what the process said when
     /// it ended without starting one (`Err`).

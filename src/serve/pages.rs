@@ -297,7 +297,7 @@ pub(crate) async fn run_action(
                 .await
                 .map(|_| back.clone())
             }
-            "stop" | "resume" | "retry" => {
+            "stop" | "abandon" | "resume" | "retry" => {
                 c.may(Role::Operator, Some(&f.csrf))?;
                 actions::control(&app, &id, &verb).await.map(|v| {
                     v["id"]
