@@ -10,6 +10,7 @@
 //! unrecorded-end-RUN                 a run's end its process could not record (a full disk)
 //! serve.db                           `pipec serve`'s tokens, deliveries seen, schedule fires
 //! serve/ir/SHA.json                  the pipeline versions `pipec serve` started runs of
+//! serve/poll/HASH.git                 bare mirrors of the `git` sources `pipec serve --poll` polls
 //! ```
 
 use std::path::{Path, PathBuf};
