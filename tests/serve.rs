@@ -792,3 +792,36 @@ fn serve_api_stops_and_retries_a_run() {
     assert_eq!(status, 200);
     s.wait_status(&id, "stopped");
 }
+
+#[test]
+fn serve_dashboard_shows_each_stage_with_the_latest_run_that_entered_it() {
+    let s = served();
+    let decide = r#"{"action": "ask.ok"}"#;
+    let (_, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.operator), "{}");
+    let first = client::field(&body, "id");
+    s.wait_status(&first, "waiting");
+    s.post_json(
+        &format!("/api/runs/{first}/approve"),
+        Some(&s.alice),
+        decide,
+    );
+    s.wait_status(&first, "succeeded");
+    let (_, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.operator), "{}");
+    let second = client::field(&body, "id");
+    s.wait_status(&second, "waiting");
+    let (_, cookie) = s.login(&s.viewer);
+    let session = cookie
+        .expect("cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let page = s.page("/", &session);
+    // `build` and `ask` show the second run; `after`, which it has not reached, the first.
+    let after = &page[page.find("<h3>after").expect("the stage `after`")..];
+    assert!(after.contains(&format!("/runs/{first}")), "{after}");
+    assert!(after.contains("succeeded"), "{after}");
+    let ask = &page[page.find("<h3>ask").expect("the stage `ask`")..];
+    assert!(ask.contains(&format!("/runs/{second}")), "{ask}");
+    assert!(ask.contains("waiting"), "{ask}");
+}

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::actions;
-use super::api::{Filter, detail, log_text, pipeline_rows, runs_of};
+use super::api::{Filter, detail, log_text, runs_of};
 use super::auth::{COOKIE, Caller, Refusal, Role, cookie};
 
 /// The templates, compiled once.
@@ -122,24 +122,34 @@ pub(crate) async fn logout(
     ([(header::SET_COOKIE, gone)], Redirect::to("/login")).into_response()
 }
 
-/// `GET /`: each pipeline's stages in order with the latest run's statuses, transitions
-/// with their switches, and the diagnostics of a file that does not check.
+/// How many of a pipeline's newest runs the dashboard looks through for each stage's latest.
+const RECENT: usize = 5;
+
+/// `GET /`: each pipeline's stages in order, each with the latest of the recent runs that
+/// entered it (as CodePipeline's console shows them), transitions with their switches, and
+/// the diagnostics of a file that does not check.
 pub(crate) async fn index(State(app): State<Arc<App>>, c: Caller) -> Response {
-    let rows = match pipeline_rows(&app).await {
-        Ok(r) => r,
-        Err(r) => return page_error(&app, Some(&c), &r, "/"),
-    };
     let entries = app
         .pipelines
         .read()
         .map(|p| p.entries.clone())
         .unwrap_or_default();
+    let all = match runs_of(&app, Filter::default()).await {
+        Ok(r) => r,
+        Err(r) => return page_error(&app, Some(&c), &r, "/"),
+    };
     let mut shown = Vec::new();
-    for (row, e) in rows.into_iter().zip(entries) {
-        let run = match row["last_run"].as_str() {
-            Some(id) => detail(&app, id).await.ok(),
-            None => None,
-        };
+    for e in entries {
+        let mut recent = Vec::new();
+        for r in all
+            .iter()
+            .filter(|r| e.name.as_ref() == Some(&r.pipeline))
+            .take(RECENT)
+        {
+            if let Ok(d) = detail(&app, &r.id).await {
+                recent.push(d);
+            }
+        }
         let stages: Vec<Value> = e
             .good
             .as_ref()
@@ -147,14 +157,14 @@ pub(crate) async fn index(State(app): State<Arc<App>>, c: Caller) -> Response {
                 g.ir.pipeline
                     .stages
                     .iter()
-                    .map(|s| stage_card(s, run.as_ref()))
+                    .map(|s| stage_card(s, &recent))
                     .collect()
             })
             .unwrap_or_default();
         shown.push(json!({
-            "name": row["name"], "file": row["file"], "ok": row["ok"],
-            "diagnostics": row["diagnostics"], "served": e.good.is_some(),
-            "run": run.as_ref().map(|r| json!({"id": r.id, "status": r.status})),
+            "name": e.name, "file": e.shown, "ok": e.ok,
+            "diagnostics": e.diagnostics, "served": e.good.is_some(),
+            "run": recent.first().map(|r| json!({"id": r.id, "status": r.status})),
             "stages": stages,
         }));
     }
@@ -165,14 +175,29 @@ pub(crate) async fn index(State(app): State<Arc<App>>, c: Caller) -> Response {
     )
 }
 
-/// A stage of the pipeline with its latest status and inbound transitions.
-fn stage_card(s: &crate::ir::Stage, run: Option<&crate::runtime::state::RunDetail>) -> Value {
-    let row = run.and_then(|r| r.stages.iter().find(|x| x.name == s.name));
+/// A stage of the pipeline with the latest of `recent` (newest first) that entered it, and
+/// its inbound transitions as they are now.
+fn stage_card(s: &crate::ir::Stage, recent: &[crate::runtime::state::RunDetail]) -> Value {
+    use crate::runtime::status::StageStatus;
+    let row_in = |r: &'_ crate::runtime::state::RunDetail| {
+        r.stages.iter().find(|x| x.name == s.name).cloned()
+    };
+    let entered = recent.iter().find_map(|r| {
+        row_in(r)
+            .filter(|x| !matches!(x.status, StageStatus::Pending | StageStatus::Skipped))
+            .map(|x| (r.id.clone(), x))
+    });
+    let latest = recent.first();
+    let (run, row) = match entered {
+        Some((id, x)) => (Some(id), Some(x)),
+        None => (latest.map(|r| r.id.clone()), latest.and_then(row_in)),
+    };
     let actions: Vec<Value> = s
         .actions
         .iter()
         .map(|a| {
             let status = row
+                .as_ref()
                 .and_then(|r| r.actions.iter().find(|x| x.name == a.name))
                 .map_or("pending".to_string(), |x| x.status.to_string());
             json!({"name": a.name, "status": status})
@@ -182,7 +207,7 @@ fn stage_card(s: &crate::ir::Stage, run: Option<&crate::runtime::state::RunDetai
         .inbound
         .iter()
         .map(|e| {
-            let now = run.and_then(|r| {
+            let now = latest.and_then(|r| {
                 r.transitions
                     .iter()
                     .find(|t| t.from == e.from && t.to == s.name)
@@ -195,8 +220,8 @@ fn stage_card(s: &crate::ir::Stage, run: Option<&crate::runtime::state::RunDetai
         })
         .collect();
     json!({
-        "name": s.name,
-        "status": row.map_or("pending".to_string(), |r| r.status.to_string()),
+        "name": s.name, "run": run,
+        "status": row.as_ref().map_or("pending".to_string(), |r| r.status.to_string()),
         "actions": actions, "inbound": inbound,
     })
 }
