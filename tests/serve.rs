@@ -684,6 +684,7 @@ fn serve_in_a_real_browser_logs_in_watches_a_run_live_and_approves_it() {
     b.screenshot(&shots.join("login.png"));
     b.type_into("input[name=token]", &s.alice);
     b.click("form[action='/login'] button");
+    b.wait_text("header span", "alice (admin)", Duration::from_secs(10));
     assert!(
         b.text("header").contains("alice (admin)"),
         "{}",
@@ -691,7 +692,7 @@ fn serve_in_a_real_browser_logs_in_watches_a_run_live_and_approves_it() {
     );
     // Start a run from the dashboard and land on its page, which follows it live.
     b.click("form[action='/pipelines/gate/runs'] button");
-    assert!(b.url().contains("/runs/"), "{}", b.url());
+    b.wait_url("/runs/", Duration::from_secs(10));
     b.wait_text("#status", "running", Duration::from_secs(10));
     b.wait_text("#status", "waiting", Duration::from_secs(30));
     b.screenshot(&shots.join("run-waiting.png"));

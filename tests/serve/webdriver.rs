@@ -158,6 +158,16 @@ impl Browser {
         }
     }
 
+    /// Waits until the page's address contains `part` (a click that submits a form returns
+    /// before the next page has loaded).
+    pub(crate) fn wait_url(&self, part: &str, limit: Duration) {
+        let start = Instant::now();
+        while !self.url().contains(part) {
+            assert!(start.elapsed() < limit, "at {}, not at {part}", self.url());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub(crate) fn url(&self) -> String {
         self.call("GET", &self.at("/url"), None)
             .as_str()
