@@ -37,6 +37,7 @@ pub mod params;
 pub mod paths;
 pub mod patterns;
 pub mod runtime;
+pub mod serve;
 pub mod shell;
 pub mod source;
 pub mod stdlib;

@@ -29,6 +29,7 @@ mod run;
 mod runtime;
 mod scaling;
 mod secrets;
+mod serve;
 mod stress;
 mod support;
 mod tidy;

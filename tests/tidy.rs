@@ -85,6 +85,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ir",
         ],
     ),
+    // The server: over the runtime (its runs are `pipec` processes); pipelines come checked
+    // from the CLI through a trait, so it never parses or checks source itself.
+    (
+        "serve",
+        &[
+            "source",
+            "diagnostics",
+            "duration",
+            "paths",
+            "patterns",
+            "params",
+            "ir",
+            "runtime",
+        ],
+    ),
     // Exporters: the IR to another engine's declaration (text or diagnostics), pure.
     (
         "export",
@@ -127,10 +142,14 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("import", "check"),
     ("import", "runtime"),
     ("import", "cli"),
+    ("serve", "cli"),
+    ("serve", "check"),
+    ("serve", "syntax"),
+    ("runtime", "serve"),
 ];
 
 /// Modules that may touch files, processes, the environment and the clock.
-const EFFECTFUL: &[&str] = &["cli", "runtime", "main"];
+const EFFECTFUL: &[&str] = &["cli", "runtime", "serve", "main"];
 
 /// Paths (or prefixes) that mean I/O, processes, the environment, threads of a runtime, or
 /// the clock.

@@ -18,6 +18,22 @@ const NEEDS: &[(&str, &str)] = &[
         "git",
     ),
     (
+        "serve::serve_a_push_to_a_real_git_repository_starts_one_run_with_its_facts",
+        "git",
+    ),
+    (
+        "serve::serve_polls_a_git_source_and_starts_a_run_for_a_new_commit_with_its_paths",
+        "git",
+    ),
+    (
+        "serve::serve_in_a_real_browser_logs_in_watches_a_run_live_and_approves_it",
+        "chromium",
+    ),
+    (
+        "serve::serve_speaks_tls_with_a_secure_session_cookie",
+        "openssl",
+    ),
+    (
         "runtime::the_wordcount_example_builds_tests_and_packages",
         "cc",
     ),

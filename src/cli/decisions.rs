@@ -13,7 +13,7 @@ use super::execute::open_history;
 use crate::runtime::holds::{
     ConditionOverride, Decision, Override, Refused, StageCondition, declared,
 };
-use crate::runtime::resume::{ir_of, params_of};
+use crate::runtime::resume::ir_of;
 use crate::runtime::run::{ActionStatus, RunStatus};
 use crate::runtime::settle::Settled;
 use crate::runtime::state::{Recorded, now, resolve_dir};
@@ -76,6 +76,9 @@ pub(crate) struct TransitionArgs {
     /// they were created.
     #[arg(long)]
     resume: bool,
+    /// Who sets it (default: the user running pipec; `pipec serve` passes the token's name).
+    #[arg(long = "as", value_name = "NAME")]
+    by: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -270,26 +273,7 @@ fn decidable(rec: &Recorded, stage: &str, action: &str, verb: &str) -> Result<Ve
             rec.id
         )));
     }
-    approvers_of(a, &ir, rec)
-}
-
-/// The names an approval action's `approvers` list holds (with the run's params).
-fn approvers_of(
-    a: &crate::ir::Action,
-    ir: &crate::ir::Ir,
-    rec: &Recorded,
-) -> Result<Vec<String>, Error> {
-    let Some(expr) = a.params.get("approvers") else {
-        return Ok(Vec::new());
-    };
-    let values = params_of(ir, rec).map_err(Error::usage)?;
-    match crate::runtime::resume::eval_with_params(expr, &values).map_err(Error::usage)? {
-        crate::runtime::eval::Value::List(items) => Ok(items
-            .iter()
-            .map(crate::runtime::eval::Value::text)
-            .collect()),
-        other => Ok(vec![other.text()]),
-    }
+    crate::runtime::resume::approvers_of(a, &ir, rec).map_err(Error::usage)
 }
 
 pub(crate) fn transition(args: &TransitionArgs) -> Outcome {
@@ -340,7 +324,7 @@ pub(crate) fn transition(args: &TransitionArgs) -> Outcome {
         )));
     };
     let enabled = matches!(args.switch, Switch::Enable);
-    let by = whoami();
+    let by = args.by.clone().unwrap_or_else(whoami);
     let reason = args.reason.clone().filter(|r| !r.trim().is_empty());
     let o = Override {
         from: args.from.clone(),

@@ -22,6 +22,7 @@ mod history;
 mod import;
 mod lsp;
 mod run;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -76,6 +77,7 @@ enum Command {
     /// Import a pipeline from another tool (`pipec import codepipeline FILE`)
     Import(import::Args),
     Lsp(lsp::Args),
+    Serve(serve::Args),
 }
 
 /// Runs the CLI and returns its exit code.
@@ -168,6 +170,7 @@ fn command(command: Command) -> error::Outcome {
         Command::Fmt(a) => fmt::run(&a),
         Command::Import(a) => import::run(&a),
         Command::Lsp(a) => lsp::run(&a),
+        Command::Serve(a) => serve::run(&a),
     }
 }
 

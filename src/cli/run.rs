@@ -84,6 +84,10 @@ pub(crate) struct Args {
     /// (`auto`, the default: podman, else docker). Without it, actions run on this machine.
     #[arg(long, env = "PIPEC_CONTAINERS", value_enum, num_args = 0..=1, default_missing_value = "auto", value_name = "RUNTIME")]
     pub(crate) containers: Option<super::containers::Choice>,
+    /// The pipeline as IR JSON already checked (by `pipec serve`): it is run instead of
+    /// reading FILE, which still names where the pipeline lives (its folder, its git facts).
+    #[arg(long, hide = true, value_name = "IR")]
+    compiled: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> Outcome {
@@ -193,7 +197,7 @@ fn event_of(args: &Args, facts: &RunFacts) -> Event {
 }
 
 fn load(args: &Args) -> Result<Ir, Error> {
-    let (ir, map) = load_ir(&args.file, "run")?;
+    let (ir, map) = load_ir(args.compiled.as_ref().unwrap_or(&args.file), "run")?;
     // Param values are bound after the trigger decision (an event no trigger matches runs
     // nothing, whatever the params); here only to show E0206 with the source.
     if let Err(diags) = crate::params::bind(&ir, &args.params) {

@@ -107,6 +107,19 @@ pub fn params_of(ir: &Ir, rec: &Recorded) -> Result<BTreeMap<String, Value>, Err
     Ok(out)
 }
 
+/// The names an approval action's `approvers` list holds (with the run's params; empty:
+/// anyone may decide). Shared by `pipec approve` and `pipec serve`.
+pub fn approvers_of(a: &crate::ir::Action, ir: &Ir, rec: &Recorded) -> Result<Vec<String>, Error> {
+    let Some(expr) = a.params.get("approvers") else {
+        return Ok(Vec::new());
+    };
+    let values = params_of(ir, rec)?;
+    match eval_with_params(expr, &values).map_err(Error::Recorded)? {
+        Value::List(items) => Ok(items.iter().map(Value::text).collect()),
+        other => Ok(vec![other.text()]),
+    }
+}
+
 /// Evaluates an expression of a recorded run that may refer to its params only.
 pub fn eval_with_params(
     expr: &crate::ir::Expr,

@@ -8,6 +8,9 @@
 //! artifacts/RUN/NAME.json            the manifest of an artifact a run captured
 //! store/sha256/AB/ABCD…              content-addressed files (read-only)
 //! unrecorded-end-RUN                 a run's end its process could not record (a full disk)
+//! serve.db                           `pipec serve`'s tokens, deliveries seen, schedule fires
+//! serve/ir/SHA.json                  the pipeline versions `pipec serve` started runs of
+//! serve/poll/HASH.git                 bare mirrors of the `git` sources `pipec serve --poll` polls
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -32,6 +35,16 @@ impl<'d> Layout<'d> {
     /// The run history's database.
     pub fn history(self) -> PathBuf {
         self.0.join("history.db")
+    }
+
+    /// The database of `pipec serve` (tokens, webhook deliveries, schedules).
+    pub fn serve_db(self) -> PathBuf {
+        self.0.join("serve.db")
+    }
+
+    /// Where `pipec serve` keeps the checked IR of the versions it runs.
+    pub fn serve_ir(self) -> PathBuf {
+        self.0.join("serve").join("ir")
     }
 
     /// The history's write-ahead log.

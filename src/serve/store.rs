@@ -1,0 +1,199 @@
+//! The server's own records, in `serve.db` beside the run history of the state directory:
+//! API tokens (only their SHA-256), the webhook deliveries already seen, and the last fire of
+//! each schedule, the head each polled `git` source had. Each method is one statement (`SQLite` serialises writers; a busy database
+//! is waited for up to five seconds).
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest as _, Sha256};
+
+use super::auth::Role;
+
+/// The server's database.
+pub(crate) struct Store {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tokens (
+  name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+  source TEXT NOT NULL, id TEXT NOT NULL, received TEXT NOT NULL, PRIMARY KEY (source, id));
+CREATE TABLE IF NOT EXISTS schedules (key TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS polls (key TEXT PRIMARY KEY, head TEXT NOT NULL);
+";
+
+#[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(sql)`.
+fn sql(e: rusqlite::Error) -> String {
+    format!("the server's database: {e}")
+}
+
+/// The hex SHA-256 of a token (the only form kept).
+fn digest(token: &str) -> String {
+    use std::fmt::Write as _;
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// `n` random bytes as hex, from the kernel.
+pub(crate) fn random_hex(n: usize) -> Result<String, String> {
+    use std::fmt::Write as _;
+    use std::io::Read as _;
+    let mut bytes = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("cannot read random bytes: {e}"))?;
+    Ok(bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    }))
+}
+
+/// One token as `pipec serve token list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct TokenRow {
+    pub(crate) name: String,
+    pub(crate) role: String,
+    pub(crate) created: String,
+}
+
+impl Store {
+    /// Opens (creating) the database of state directory `dir`.
+    pub(crate) fn open(dir: &Path) -> Result<Store, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        let path = crate::runtime::state::Layout::of(dir).serve_db();
+        let conn = Connection::open(&path)
+            .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Store { conn })
+    }
+
+    /// Creates token `name` with `role`: the token, which is never stored.
+    pub(crate) fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        created: &str,
+    ) -> Result<String, String> {
+        let token = format!("pipec_{}", random_hex(32)?);
+        let n = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO tokens (name, role, hash, created) VALUES (?1, ?2, ?3, ?4)",
+                params![name, role.as_str(), digest(&token), created],
+            )
+            .map_err(sql)?;
+        if n == 0 {
+            return Err(format!(
+                "a token named `{name}` exists already (`pipec serve token revoke {name}` first)"
+            ));
+        }
+        Ok(token)
+    }
+
+    /// The tokens, by name.
+    pub(crate) fn tokens(&self) -> Result<Vec<TokenRow>, String> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name, role, created FROM tokens ORDER BY name")
+            .map_err(sql)?;
+        st.query_map([], |r| {
+            Ok(TokenRow {
+                name: r.get(0)?,
+                role: r.get(1)?,
+                created: r.get(2)?,
+            })
+        })
+        .map_err(sql)?
+        .collect::<Result<_, _>>()
+        .map_err(sql)
+    }
+
+    /// Revokes token `name`: whether there was one.
+    pub(crate) fn revoke(&self, name: &str) -> Result<bool, String> {
+        self.conn
+            .execute("DELETE FROM tokens WHERE name = ?1", params![name])
+            .map(|n| n > 0)
+            .map_err(sql)
+    }
+
+    /// Who `token` is, if it is a token of this server. The lookup is by the SHA-256 of a
+    /// random 256-bit token, so its timing says nothing useful about other tokens.
+    pub(crate) fn authenticate(&self, token: &str) -> Result<Option<(String, Role)>, String> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT name, role FROM tokens WHERE hash = ?1",
+                params![digest(token)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql)?;
+        Ok(row.and_then(|(name, role)| role.parse().ok().map(|role| (name, role))))
+    }
+
+    /// Records delivery `id` from `source`: false when it was seen before (a replay).
+    pub(crate) fn first_delivery(&self, source: &str, id: &str, now: &str) -> Result<bool, String> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO deliveries (source, id, received) VALUES (?1, ?2, ?3)",
+                params![source, id, now],
+            )
+            .map(|n| n == 1)
+            .map_err(sql)
+    }
+
+    /// The last fire (a Unix second) recorded for schedule `key`.
+    pub(crate) fn schedule_last(&self, key: &str) -> Result<Option<i64>, String> {
+        self.conn
+            .query_row(
+                "SELECT last FROM schedules WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)
+    }
+
+    /// Records `last` as the last fire of schedule `key`.
+    pub(crate) fn set_schedule_last(&self, key: &str, last: i64) -> Result<(), String> {
+        self.conn
+            .execute(
+                "INSERT INTO schedules (key, last) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET last = ?2",
+                params![key, last],
+            )
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    /// The head last seen for polled source `key`.
+    pub(crate) fn poll_head(&self, key: &str) -> Result<Option<String>, String> {
+        self.conn
+            .query_row("SELECT head FROM polls WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql)
+    }
+
+    /// Records `head` as the head of polled source `key`.
+    pub(crate) fn set_poll_head(&self, key: &str, head: &str) -> Result<(), String> {
+        self.conn
+            .execute(
+                "INSERT INTO polls (key, head) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET head = ?2",
+                params![key, head],
+            )
+            .map(|_| ())
+            .map_err(sql)
+    }
+}
