@@ -64,6 +64,7 @@ fn open(dir: Option<&std::path::Path>) -> Result<History, Error> {
                 .help("run a pipeline first, or pass `--state-dir DIR`"),
         );
     }
+    super::output::detail(&format!("state directory: `{}`", dir.display()));
     let history = History::open(&dir).map_err(Error::usage)?;
     if let Some(lost) = &history.lost {
         eprintln!("warning: {lost}");
@@ -106,7 +107,7 @@ pub(crate) fn runs(args: &RunsArgs) -> Outcome {
         if args.json {
             println!("[]");
         } else {
-            eprintln!("no runs yet in `{}`", dir.display());
+            super::output::say(&format!("no runs yet in `{}`", dir.display()));
         }
         return Ok(super::exit::OK);
     }
@@ -272,13 +273,13 @@ pub(crate) fn logs(args: &LogsArgs) -> Outcome {
         }
     }
     if !printed {
-        eprintln!(
+        super::output::say(&format!(
             "note: no output{}",
             args.action
                 .as_ref()
                 .map(|a| format!(" from `{a}`"))
                 .unwrap_or_default()
-        );
+        ));
     }
     Ok(super::exit::OK)
 }
@@ -425,7 +426,7 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
         Err(e) => return Err(Error::usage(e)),
     };
     if status.ended() {
-        eprintln!("run {id} has already ended: {status}");
+        super::output::say(&format!("run {id} has already ended: {status}"));
         return Ok(super::exit::OK);
     }
     let owner = match owner.filter(crate::runtime::state::Owner::alive) {
@@ -456,20 +457,20 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
         // It ended, or was held, meanwhile.
         let (_, status) = h.owner(&id).map_err(Error::usage)?;
         if status.ended() {
-            eprintln!("run {id} has already ended: {status}");
+            super::output::say(&format!("run {id} has already ended: {status}"));
             return Ok(super::exit::OK);
         }
         return stop_orphaned(&h, &id).map(|_| super::exit::OK);
     }
-    eprintln!(
+    super::output::say(&format!(
         "stopping run {id} (process {}): running actions finish within their own timeouts, nothing new starts; waiting for the run to end (Ctrl-C here leaves it stopping; `pipec stop {id} --abandon` stops its actions)…",
         owner.pid
-    );
+    ));
     loop {
         std::thread::sleep(std::time::Duration::from_millis(100));
         match h.owner(&id) {
             Ok((_, s)) if s != RunStatus::Running => {
-                eprintln!("run {id} {s}");
+                super::output::say(&format!("run {id} {s}"));
                 return Ok(super::exit::OK);
             }
             // Its process died meanwhile: nothing else will end it.
@@ -494,7 +495,9 @@ fn stop_orphaned(h: &History, id: &str) -> Result<Option<crate::runtime::state::
             } else {
                 String::new()
             };
-            eprintln!("run {id}: its process is gone; recorded as stopped{ended}");
+            super::output::say(&format!(
+                "run {id}: its process is gone; recorded as stopped{ended}"
+            ));
             Ok(None)
         }
         Ok(Some(o)) => Ok(Some(o)),
@@ -517,13 +520,13 @@ fn abandon(h: &History, id: &str, owner: crate::runtime::state::Owner) -> Outcom
             )));
         }
     }
-    eprintln!("abandoning run {id} (process {})…", owner.pid);
+    super::output::say(&format!("abandoning run {id} (process {})…", owner.pid));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(100));
         match h.owner(id) {
             Ok((_, s)) if s != RunStatus::Running => {
-                eprintln!("run {id} {s}");
+                super::output::say(&format!("run {id} {s}"));
                 return Ok(super::exit::OK);
             }
             Ok(_) => {}

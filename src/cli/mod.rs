@@ -18,12 +18,16 @@ mod files;
 mod fmt;
 mod graph;
 mod history;
+mod init;
 mod lsp;
+mod manuals;
+mod output;
+mod prune;
 mod run;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Exit codes (CLI.md).
 pub(crate) mod exit {
@@ -45,9 +49,18 @@ artifacts, variables, conditions, transitions, approvals, retries and rollback, 
 semantics of AWS CodePipeline's release model.",
     after_help = "Examples:\n  pipec check                      check every .pipe file under the current folder\n  pipec check ci/app.pipe --format short\n  pipec compile ci/app.pipe -o app.ir.json\n  pipec explain E0201              what a diagnostic code means, with a fix\n  pipec run ci/app.pipe            run it here (history in the nearest .pipec/)\n  pipec show last                  what the newest run did; `pipec logs last` its output"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print only errors, diagnostics, warnings and the output asked for: no progress,
+    /// notes or summaries (every subcommand).
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print more: each action's output as it runs (`run`, `resume`, `retry`, `rollback`),
+    /// each file as it is checked or formatted, the state directory used, why a pruned run
+    /// was kept (every subcommand).
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -72,6 +85,10 @@ enum Command {
     Graph(graph::Args),
     Fmt(fmt::Args),
     Lsp(lsp::Args),
+    Init(init::Args),
+    Prune(prune::Args),
+    Completions(manuals::CompletionsArgs),
+    Man(manuals::ManArgs),
 }
 
 /// Runs the CLI and returns its exit code.
@@ -97,7 +114,11 @@ pub fn main() -> ExitCode {
             env!("CARGO_PKG_VERSION")
         );
     }));
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command()
+        .color(output::clap_color())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -108,6 +129,13 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    output::set(if cli.quiet {
+        output::Level::Quiet
+    } else if cli.verbose {
+        output::Level::Verbose
+    } else {
+        output::Level::Normal
+    });
     // A generous stack: checking recurses over expressions (bounded by the parser's limits),
     // and a crash must never be a raw stack overflow. A panic ends the thread; the hook above
     // has already asked the user to report it.
@@ -163,6 +191,10 @@ fn command(command: Command) -> error::Outcome {
         Command::Graph(a) => graph::run(&a),
         Command::Fmt(a) => fmt::run(&a),
         Command::Lsp(a) => lsp::run(&a),
+        Command::Init(a) => init::run(&a),
+        Command::Prune(a) => prune::run(&a),
+        Command::Completions(a) => manuals::completions(&a),
+        Command::Man(a) => manuals::man(&a),
     }
 }
 

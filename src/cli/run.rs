@@ -76,10 +76,6 @@ pub(crate) struct Args {
     /// `pipeline` action's run has a limit of its own).
     #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) jobs: Option<u16>,
-    /// Stream every action's output live, each line prefixed with `stage.action |` (it is
-    /// always in the action's log: `pipec logs RUN`).
-    #[arg(long, short = 'v')]
-    pub(crate) verbose: bool,
 }
 
 pub(crate) fn run(args: &Args) -> Outcome {
@@ -89,12 +85,12 @@ pub(crate) fn run(args: &Args) -> Outcome {
     let notes = match decide(&ir.pipeline.triggers, &event) {
         Decision::Start { notes } => notes,
         Decision::Ignore { reasons } => {
-            eprintln!(
+            super::output::say(&format!(
                 "no trigger of pipeline `{}` matches this event; nothing runs:",
                 ir.pipeline.name
-            );
+            ));
             for r in reasons {
-                eprintln!("  - {r}");
+                super::output::say(&format!("  - {r}"));
             }
             return Ok(super::exit::OK);
         }
@@ -103,7 +99,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
         return Err(Error::diagnosed());
     };
     for n in notes {
-        eprintln!("note: {n}");
+        super::output::say(&format!("note: {n}"));
     }
     if args.dry_run {
         print!("{}", render(&ir, &plan(&ir, &values, &facts)));

@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS conditions (
   run TEXT NOT NULL, stage TEXT NOT NULL, condition TEXT NOT NULL, by TEXT NOT NULL,
   comment TEXT, at TEXT NOT NULL, PRIMARY KEY (run, stage, condition)
 );
+CREATE TABLE IF NOT EXISTS retention (
+  pipeline TEXT PRIMARY KEY, runs INTEGER, age INTEGER
+);
+CREATE TABLE IF NOT EXISTS pruned (run TEXT PRIMARY KEY);
 ";
 
 /// Columns added after the first version of each table (checked, and added when missing,
