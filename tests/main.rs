@@ -4,6 +4,7 @@
 mod cli;
 mod codepipeline;
 mod durable;
+mod everyday;
 mod examples;
 mod explain;
 mod fidelity;
@@ -17,6 +18,7 @@ mod lsp_client;
 mod neovim;
 mod overhead;
 mod processes;
+mod prune;
 mod resources;
 mod run;
 mod runtime;
