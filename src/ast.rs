@@ -78,6 +78,8 @@ pub enum PipelineItem {
     /// `mode X`; the span covers the item, the second one the value.
     Mode(Mode, Span, Span),
     Timeout(DurationLit, Span),
+    /// Retention: `keep N runs` or `keep DURATION`.
+    Keep(Keep, Span),
     Param(Param),
     Secret(SecretDecl),
     Trigger(Trigger),
@@ -88,7 +90,9 @@ pub enum PipelineItem {
 impl PipelineItem {
     pub fn span(&self) -> Span {
         match self {
-            PipelineItem::Mode(_, s, _) | PipelineItem::Timeout(_, s) => *s,
+            PipelineItem::Mode(_, s, _)
+            | PipelineItem::Timeout(_, s)
+            | PipelineItem::Keep(_, s) => *s,
             PipelineItem::Param(p) => p.span,
             PipelineItem::Secret(s) => s.span,
             PipelineItem::Trigger(t) => t.span,
@@ -96,6 +100,15 @@ impl PipelineItem {
             PipelineItem::Transition(t) => t.span,
         }
     }
+}
+
+/// A retention rule of the pipeline (`pipec prune`).
+#[derive(Clone, Copy, Debug)]
+pub enum Keep {
+    /// `keep N runs`: the count (`None` when malformed: already reported) and its span.
+    Runs(Option<u32>, Span),
+    /// `keep DURATION`: no run that started longer ago.
+    Age(DurationLit),
 }
 
 #[derive(Clone, Copy, Debug)]

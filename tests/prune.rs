@@ -215,3 +215,24 @@ fn prune_never_removes_a_held_run_a_retryable_run_or_the_last_good_run() {
     t.state(["approve", &held, "release.go"]).run();
     t.state(["resume", &held]).run();
 }
+
+#[test]
+fn a_pipeline_that_declares_keep_is_pruned_by_it_without_flags() {
+    let t = Test::new().file(
+        "p.pipe",
+        "pipeline p {\n  keep 2 runs\n  stage build {\n    action a: sh { run = \"echo hi\" }\n  }\n}\n",
+    );
+    for _ in 0..4 {
+        t.state(["run", "p.pipe"]).run();
+    }
+    // Nothing saved, no flag: the pipeline's own `keep`.
+    t.state(["prune"]).stderr_contains("removed 2 runs").run();
+    assert_eq!(t.runs().len(), 2);
+    // The state directory's saved policy is for pipelines that declare none.
+    t.state(["prune", "--keep-runs", "0", "--save", "--dry-run"]).run();
+    t.state(["prune"]).stderr_contains("removed 0 runs").run();
+    // Flags win over both.
+    t.state(["prune", "--keep-runs", "1"])
+        .stderr_contains("removed 1 run:")
+        .run();
+}

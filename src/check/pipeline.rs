@@ -30,6 +30,7 @@ impl Checker<'_> {
             span: p.span,
             mode: ir::Mode::Superseded,
             timeout: None,
+            retention: ir::Retention::default(),
             params: vec![],
             secrets: vec![],
             triggers: vec![],
@@ -67,6 +68,16 @@ impl Checker<'_> {
                         if let Some(secs) = d.secs {
                             self.timeout_range(secs, d.span, "pipeline");
                         }
+                    }
+                }
+                ast::PipelineItem::Keep(ast::Keep::Runs(n, _), span) => {
+                    if once(self, "keep … runs", *span) {
+                        model.retention.runs = *n;
+                    }
+                }
+                ast::PipelineItem::Keep(ast::Keep::Age(d), span) => {
+                    if once(self, "keep DURATION", *span) {
+                        model.retention.age_secs = d.secs;
                     }
                 }
                 ast::PipelineItem::Param(param) => self.declare_param(param),

@@ -109,7 +109,7 @@ fn policies(history: &History, args: &Args, given: Policy) -> Result<Policies, E
                 .unwrap_or_default(),
             history.dir.display()
         ))
-        .help("pass `--keep-runs N` or `--keep-for 30d` (and `--save` to keep it for next time)"));
+        .help("declare `keep 50 runs` or `keep 30d` in the pipeline, or pass `--keep-runs N` or `--keep-for 30d` (and `--save` to keep it for next time)"));
     }
     Ok(policies)
 }

@@ -273,7 +273,9 @@ impl Builder {
                         self.expr(g, None);
                     }
                 }
-                ast::PipelineItem::Mode(..) | ast::PipelineItem::Timeout(..) => {}
+                ast::PipelineItem::Mode(..)
+                | ast::PipelineItem::Timeout(..)
+                | ast::PipelineItem::Keep(..) => {}
             }
         }
     }

@@ -107,7 +107,9 @@ impl Analysis {
                         .collect();
                     children.push(stage);
                 }
-                ast::PipelineItem::Mode(..) | ast::PipelineItem::Timeout(..) => {}
+                ast::PipelineItem::Mode(..)
+                | ast::PipelineItem::Timeout(..)
+                | ast::PipelineItem::Keep(..) => {}
             }
         }
         Outline {

@@ -54,25 +54,35 @@ impl Policy {
     }
 }
 
-/// The policies of a state directory: one for every pipeline, and per-pipeline ones that
-/// replace it.
+/// The policies a prune applies, the first that has one for a pipeline: the pipeline's own
+/// `keep` (its newest recorded run's), the state directory's policy for it, the state
+/// directory's policy for every pipeline.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Policies {
-    /// The policy of a pipeline that has none of its own.
+    /// Declared in the pipelines (`keep 50 runs`, `keep 30d`), by pipeline.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub declared: BTreeMap<String, Policy>,
+    /// Saved in the state directory for one pipeline (`pipec prune --pipeline P --save`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub pipelines: BTreeMap<String, Policy>,
+    /// Saved in the state directory for every pipeline (`pipec prune --save`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<Policy>,
-    pub pipelines: BTreeMap<String, Policy>,
 }
 
 impl Policies {
     /// The policy of `pipeline`, if any.
     pub fn of(&self, pipeline: &str) -> Option<Policy> {
-        self.pipelines.get(pipeline).copied().or(self.default)
+        self.declared
+            .get(pipeline)
+            .or_else(|| self.pipelines.get(pipeline))
+            .copied()
+            .or(self.default)
     }
 
     /// Whether no pipeline has a policy.
     pub fn is_empty(&self) -> bool {
-        self.default.is_none() && self.pipelines.is_empty()
+        self.default.is_none() && self.pipelines.is_empty() && self.declared.is_empty()
     }
 }
 
@@ -191,8 +201,44 @@ fn tombstones(history: &History) -> Result<Vec<String>, Error> {
 }
 
 impl History {
-    /// The retention policies saved in the state directory (`pipec prune --save`).
+    /// The retention policies of the state directory: those the pipelines declare (read from
+    /// each pipeline's newest recorded run) and those saved with `pipec prune --save`. What
+    /// `pipec prune` without flags, and `pipec serve`, prune with.
     pub fn retention(&self) -> Result<Policies, Error> {
+        let mut policies = self.saved_retention()?;
+        let pipelines: Vec<String> = self
+            .conn
+            .prepare("SELECT DISTINCT pipeline FROM runs WHERE parent IS NULL")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(sql_error)?;
+        for pipeline in pipelines {
+            let Some((_, ir)) = self.latest_ir(&pipeline)? else {
+                continue;
+            };
+            // Only the one field: an IR another pipec version wrote still says it.
+            let declared = serde_json::from_str::<serde_json::Value>(&ir)
+                .ok()
+                .and_then(|v| {
+                    serde_json::from_value::<crate::ir::Retention>(
+                        v.get("pipeline")?.get("retention")?.clone(),
+                    )
+                    .ok()
+                });
+            if let Some(r) = declared {
+                policies.declared.insert(
+                    pipeline,
+                    Policy {
+                        runs: r.runs,
+                        age: r.age_secs,
+                    },
+                );
+            }
+        }
+        Ok(policies)
+    }
+
+    /// The policies saved in the state directory (`pipec prune --save`).
+    pub fn saved_retention(&self) -> Result<Policies, Error> {
         let rows: Vec<(String, Option<u32>, Option<i64>)> = self
             .conn
             .prepare("SELECT pipeline, runs, age FROM retention ORDER BY pipeline")
