@@ -55,12 +55,23 @@ fn main() {
     let tmp = tempfile::tempdir().expect("tmp");
     let state = tmp.path().join("state");
     let took = made(&state);
-    println!("state directory of {runs} runs made in {:.1} s", took.as_secs_f64());
+    println!(
+        "state directory of {runs} runs made in {:.1} s",
+        took.as_secs_f64()
+    );
     // The first command opens (and upgrades) the history; not timed.
     time(bin, &["runs"], &state);
     let listing = median((0..20).map(|_| time(bin, &["runs"], &state)).collect());
-    let json = median((0..20).map(|_| time(bin, &["runs", "--json"], &state)).collect());
-    let dry = median((0..3).map(|_| time(bin, &["prune", "--keep-runs", "50", "--dry-run"], &state)).collect());
+    let json = median(
+        (0..20)
+            .map(|_| time(bin, &["runs", "--json"], &state))
+            .collect(),
+    );
+    let dry = median(
+        (0..3)
+            .map(|_| time(bin, &["prune", "--keep-runs", "50", "--dry-run"], &state))
+            .collect(),
+    );
     let mut prunes = Vec::new();
     for i in 0..3 {
         let fresh = tmp.path().join(format!("fresh{i}"));
@@ -73,5 +84,9 @@ fn main() {
     println!("pipec runs          {:>10}   (goal < 20 ms)", ms(listing));
     println!("pipec runs --json   {:>10}", ms(json));
     println!("pipec prune --dry-run --keep-runs 50   {:>10}", ms(dry));
-    println!("pipec prune --keep-runs 50             {:>10}   (goal < 2 s; removes {} runs)", ms(prune), runs.saturating_sub(50));
+    println!(
+        "pipec prune --keep-runs 50             {:>10}   (goal < 2 s; removes {} runs)",
+        ms(prune),
+        runs.saturating_sub(50)
+    );
 }

@@ -16,9 +16,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 use crate::fixtures::{assert_expected, read_fixture};
-use crate::support::{
-    Run, Test, check_file, pipe_files, render_human, skip_or_fail, venv_program,
-};
+use crate::support::{Run, Test, check_file, pipe_files, render_human, skip_or_fail, venv_program};
 
 fn options(format: Format, create_role: bool) -> Options {
     Options {

@@ -16,7 +16,10 @@ const MAIN_RS: &str = "fn main() {\n    println!(\"demo\");\n}\n\n#[test]\nfn it
 fn runs_to_the_deploy(t: &Test) {
     t.args(["check", "--deny-warnings", "pipeline.pipe"]).run();
     t.args(["fmt", "--check", "pipeline.pipe"]).run();
-    t.state(["run", "pipeline.pipe"]).status(3).within(300).run();
+    t.state(["run", "pipeline.pipe"])
+        .status(3)
+        .within(300)
+        .run();
     t.state(["approve", "last", "release.approve"]).run();
     t.state(["resume", "last"]).within(120).run();
     let run = t.show("last");
@@ -41,7 +44,10 @@ fn init_in_a_cargo_project_writes_a_pipeline_that_builds_tests_and_reaches_the_d
         .run();
     let text = std::fs::read_to_string(t.path("pipeline.pipe")).expect("written");
     assert!(text.contains("import \"std/rust\""), "{text}");
-    assert!(text.contains("rust.build") && text.contains("rust.test"), "{text}");
+    assert!(
+        text.contains("rust.build") && text.contains("rust.test"),
+        "{text}"
+    );
     runs_to_the_deploy(&t);
     let run = t.show("last");
     let unit = crate::support::action(&run, "test", "unit");
@@ -79,14 +85,23 @@ fn init_in_an_npm_project_writes_a_pipeline_that_installs_builds_and_tests() {
         .file("vendor/greet/index.js", "module.exports = 'hi';\n");
     // The lock file `npm ci` needs (no network: the one dependency is a local folder).
     let lock = Command::new("npm")
-        .args(["install", "--offline", "--no-audit", "--no-fund", "--package-lock-only"])
+        .args([
+            "install",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+            "--package-lock-only",
+        ])
         .current_dir(t.path("."))
         .output()
         .expect("npm");
     assert!(lock.status.success(), "{lock:?}");
     t.args(["init"]).stderr_contains("for an npm project").run();
     let text = std::fs::read_to_string(t.path("pipeline.pipe")).expect("written");
-    assert!(text.contains("node.ci") && text.contains("node.build") && text.contains("node.test"), "{text}");
+    assert!(
+        text.contains("node.ci") && text.contains("node.build") && text.contains("node.test"),
+        "{text}"
+    );
     runs_to_the_deploy(&t);
 }
 
@@ -107,7 +122,10 @@ fn init_in_a_python_project_writes_a_pipeline_that_checks_clean_and_plans() {
         .stdout_contains("unit")
         .run();
     let text = std::fs::read_to_string(t.path("pipeline.pipe")).expect("written");
-    assert!(text.contains("python.venv") && text.contains("python.pytest"), "{text}");
+    assert!(
+        text.contains("python.venv") && text.contains("python.pytest"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -168,8 +186,14 @@ _pipec pipec "" completions; echo "shells: ${COMPREPLY[*]}"
     assert!(out.status.success(), "{out:?}");
     assert!(stdout.contains("-F _pipec pipec"), "{stdout}");
     assert!(stdout.contains("subcommands: prune\n"), "{stdout}");
-    assert!(stdout.contains("flags: --keep-runs --keep-for\n"), "{stdout}");
-    assert!(stdout.contains(" bash elvish fish powershell zsh\n"), "{stdout}");
+    assert!(
+        stdout.contains("flags: --keep-runs --keep-for\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(" bash elvish fish powershell zsh\n"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -179,7 +203,11 @@ fn the_zsh_completion_script_parses() {
     }
     let t = Test::new();
     let script = completion(&t, "zsh");
-    let out = Command::new("zsh").arg("-n").arg(&script).output().expect("zsh");
+    let out = Command::new("zsh")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("zsh");
     assert!(out.status.success(), "{out:?}");
 }
 
@@ -225,27 +253,55 @@ fn the_manual_page_renders_with_man() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(text.contains("NAME") && text.contains("pipec"), "{text}");
-    assert!(text.contains("--quiet") || text.contains("-q, --quiet") || text.contains("--quiet"), "{text}");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{out:?}");
+    assert!(
+        text.contains("--quiet") || text.contains("-q, --quiet") || text.contains("--quiet"),
+        "{text}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "{out:?}"
+    );
 }
 
 #[test]
 fn man_writes_a_page_per_subcommand() {
     let t = Test::new();
-    t.args(["man", "-o", "man1"]).stderr_contains("wrote the manual pages").run();
-    for page in ["pipec.1", "pipec-run.1", "pipec-prune.1", "pipec-init.1", "pipec-completions.1"] {
+    t.args(["man", "-o", "man1"])
+        .stderr_contains("wrote the manual pages")
+        .run();
+    for page in [
+        "pipec.1",
+        "pipec-run.1",
+        "pipec-prune.1",
+        "pipec-init.1",
+        "pipec-completions.1",
+    ] {
         let text = std::fs::read_to_string(t.path("man1").join(page)).expect(page);
-        assert!(text.starts_with(".ie \\n(.g .ds Aq") || text.contains(".TH"), "{page}: {text}");
+        assert!(
+            text.starts_with(".ie \\n(.g .ds Aq") || text.contains(".TH"),
+            "{page}: {text}"
+        );
     }
 }
 
-const GOOD: &str = "pipeline good {\n  stage build {\n    action make: sh { run = \"true\" }\n  }\n}\n";
-const UNFORMATTED: &str = "pipeline ugly {\nstage build {\naction make: sh { run = \"true\" }\n}\n}\n";
+const GOOD: &str =
+    "pipeline good {\n  stage build {\n    action make: sh { run = \"true\" }\n  }\n}\n";
+const UNFORMATTED: &str =
+    "pipeline ugly {\nstage build {\naction make: sh { run = \"true\" }\n}\n}\n";
 const BROKEN: &str = "pipeline broken {\n  stage build {\n    action make: sh { run = \"true\"  after = [nope] }\n  }\n}\n";
 
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
     let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
@@ -270,11 +326,17 @@ fn the_pre_commit_hooks_check_and_format_check_the_changed_pipe_files() {
     // A repository holding this crate's hook definitions, as pre-commit fetches one.
     let hooks = t.path("hooks");
     std::fs::create_dir_all(&hooks).expect("mkdir");
-    std::fs::copy(".pre-commit-hooks.yaml", hooks.join(".pre-commit-hooks.yaml")).expect("copy");
+    std::fs::copy(
+        ".pre-commit-hooks.yaml",
+        hooks.join(".pre-commit-hooks.yaml"),
+    )
+    .expect("copy");
     git(&hooks, &["init", "-q"]);
     git(&hooks, &["add", "."]);
     git(&hooks, &["commit", "-qm", "hooks"]);
-    let rev = String::from_utf8_lossy(&git(&hooks, &["rev-parse", "HEAD"]).stdout).trim().to_string();
+    let rev = String::from_utf8_lossy(&git(&hooks, &["rev-parse", "HEAD"]).stdout)
+        .trim()
+        .to_string();
     let check = Command::new(&pre_commit)
         .args(["validate-manifest", ".pre-commit-hooks.yaml"])
         .output()
@@ -295,10 +357,13 @@ fn the_pre_commit_hooks_check_and_format_check_the_changed_pipe_files() {
     std::fs::write(repo.join("old.pipe"), BROKEN).expect("write");
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-qm", "old", "--no-verify"]);
-    let bin = Path::new(env!("CARGO_BIN_EXE_pipec")).parent().expect("bin folder").to_path_buf();
-    let path = std::env::join_paths(
-        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
+    let bin = Path::new(env!("CARGO_BIN_EXE_pipec"))
+        .parent()
+        .expect("bin folder")
+        .to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
     .expect("PATH");
     let run = |files: &[(&str, &str)]| {
         for (name, text) in files {
@@ -316,17 +381,33 @@ fn the_pre_commit_hooks_check_and_format_check_the_changed_pipe_files() {
     };
     let out = run(&[("good.pipe", GOOD)]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("pipec check") && stdout.contains("Passed"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("pipec check") && stdout.contains("Passed"),
+        "{stdout}"
+    );
     let out = run(&[("ugly.pipe", UNFORMATTED)]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stdout.contains("+++ ugly.pipe") || stdout.contains("ugly.pipe"), "{stdout}");
+    assert!(
+        stdout.contains("+++ ugly.pipe") || stdout.contains("ugly.pipe"),
+        "{stdout}"
+    );
     std::fs::write(repo.join("ugly.pipe"), GOOD.replace("good", "ugly")).expect("write");
-    let out = run(&[("ugly.pipe", &GOOD.replace("good", "ugly")), ("new.pipe", BROKEN)]);
+    let out = run(&[
+        ("ugly.pipe", &GOOD.replace("good", "ugly")),
+        ("new.pipe", BROKEN),
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stdout.contains("E0201") && stdout.contains("new.pipe"), "{stdout}");
+    assert!(
+        stdout.contains("E0201") && stdout.contains("new.pipe"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("old.pipe"), "{stdout}");
 }
 
@@ -337,8 +418,14 @@ const WARNS: &str = "pipeline w {\n  param unused: string = \"x\"\n  stage build
 #[test]
 fn quiet_run_prints_nothing_when_the_run_succeeds() {
     let t = Test::new().file("p.pipe", PASSES);
-    t.state(["run", "p.pipe", "--quiet"]).stderr("").stdout("").run();
-    t.state(["-q", "runs"]).stderr("").stdout_contains("succeeded").run();
+    t.state(["run", "p.pipe", "--quiet"])
+        .stderr("")
+        .stdout("")
+        .run();
+    t.state(["-q", "runs"])
+        .stderr("")
+        .stdout_contains("succeeded")
+        .run();
 }
 
 #[test]
@@ -361,7 +448,9 @@ fn verbose_means_the_same_before_and_after_the_subcommand() {
             .stderr_contains("build.ok | said-by-the-action")
             .run();
     }
-    t.state(["runs", "--verbose"]).stderr_contains("state directory: `").run();
+    t.state(["runs", "--verbose"])
+        .stderr_contains("state directory: `")
+        .run();
 }
 
 #[test]
@@ -371,15 +460,21 @@ fn quiet_check_keeps_diagnostics_and_drops_the_summary() {
         .stderr_contains("W0")
         .stderr_lacks("checked 1 file")
         .run();
-    t.args(["check", "w.pipe"]).stderr_contains("checked 1 file").run();
-    t.args(["check", "w.pipe", "--verbose"]).stderr_contains("checking `w.pipe`").run();
+    t.args(["check", "w.pipe"])
+        .stderr_contains("checked 1 file")
+        .run();
+    t.args(["check", "w.pipe", "--verbose"])
+        .stderr_contains("checking `w.pipe`")
+        .run();
 }
 
 #[test]
 fn quiet_fmt_prints_no_summary_and_verbose_names_each_file() {
     let t = Test::new().file("p.pipe", PASSES);
     t.args(["fmt", "-q", "p.pipe"]).stderr("").run();
-    t.args(["fmt", "-v", "p.pipe"]).stderr_contains("`p.pipe`: already formatted").run();
+    t.args(["fmt", "-v", "p.pipe"])
+        .stderr_contains("`p.pipe`: already formatted")
+        .run();
 }
 
 #[test]
@@ -391,7 +486,8 @@ fn quiet_and_verbose_together_are_a_usage_error() {
         .run();
 }
 
-const BAD: &str = "pipeline p {\n  stage build {\n    action a: sh { after = [nope]  run = \"true\" }\n  }\n}\n";
+const BAD: &str =
+    "pipeline p {\n  stage build {\n    action a: sh { after = [nope]  run = \"true\" }\n  }\n}\n";
 
 #[test]
 fn clicolor_force_colours_diagnostics_on_a_pipe() {
@@ -429,7 +525,10 @@ fn no_color_wins_over_clicolor_force_and_a_pipe_has_no_colour_by_default() {
 #[test]
 fn help_and_usage_errors_follow_the_same_colour_rule() {
     let t = Test::new();
-    t.args(["--help"]).env("CLICOLOR_FORCE", "1").stdout_contains("\u{1b}[").run();
+    t.args(["--help"])
+        .env("CLICOLOR_FORCE", "1")
+        .stdout_contains("\u{1b}[")
+        .run();
     t.args(["--help"])
         .env("CLICOLOR_FORCE", "1")
         .env("NO_COLOR", "1")
@@ -440,5 +539,8 @@ fn help_and_usage_errors_follow_the_same_colour_rule() {
         .status(2)
         .stderr_contains("\u{1b}[")
         .run();
-    t.args(["prune", "--bogus"]).status(2).stderr_lacks("\u{1b}[").run();
+    t.args(["prune", "--bogus"])
+        .status(2)
+        .stderr_lacks("\u{1b}[")
+        .run();
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::support::Test;
-use crate::support::history::{PIPELINE, fill, run_id};
+use crate::support::history::{PIPELINE, fill, run_id, sha};
 
 fn ids(t: &Test) -> Vec<String> {
     t.runs()
@@ -20,7 +20,11 @@ fn files_of(state: &Path, run: &str) -> [bool; 3] {
 }
 
 fn blob_exists(state: &Path, sha: &str) -> bool {
-    state.join("store/sha256").join(&sha[..2]).join(sha).exists()
+    state
+        .join("store/sha256")
+        .join(&sha[..2])
+        .join(sha)
+        .exists()
 }
 
 #[test]
@@ -43,10 +47,17 @@ fn prune_keeps_the_newest_runs_and_frees_the_others_files_and_blobs() {
     assert_eq!(removed, (1..=20).map(run_id).collect::<Vec<_>>());
     assert_eq!(out["dry_run"], false);
     assert_eq!(out["kept"], 10);
-    assert_eq!(out["logs"]["files"], 20 * 4 - 2, "two failed runs have no deploy log: {out}");
+    assert_eq!(
+        out["logs"]["files"],
+        20 * 4 - 2,
+        "two failed runs have no deploy log: {out}"
+    );
     assert_eq!(out["manifests"]["files"], 20);
     assert_eq!(out["workspaces"]["files"], 20);
-    assert_eq!(out["blobs"]["files"], 20, "each run's own blob; the shared one stays");
+    assert_eq!(
+        out["blobs"]["files"], 20,
+        "each run's own blob; the shared one stays"
+    );
     let total = ["logs", "workspaces", "manifests", "blobs"]
         .iter()
         .map(|k| out[k]["bytes"].as_u64().expect("bytes"))
@@ -59,7 +70,9 @@ fn prune_keeps_the_newest_runs_and_frees_the_others_files_and_blobs() {
     for n in 21..=30 {
         assert_eq!(files_of(&state, &run_id(n)), [true; 3], "run {n}");
         t.state(["show", &run_id(n)]).run();
-        t.state(["logs", &run_id(n), "build.go"]).stdout_contains(&format!("build of run {n}")).run();
+        t.state(["logs", &run_id(n), "build.go"])
+            .stdout_contains(&format!("build of run {n}"))
+            .run();
     }
     assert!(blob_exists(&state, &sha(b"shared by every run\n")));
     assert!(blob_exists(&state, &sha(b"the package of run 21\n")));
@@ -82,15 +95,6 @@ fn prune_keeps_the_newest_runs_and_frees_the_others_files_and_blobs() {
     }
 }
 
-/// The hash `support::history::blob` stores `content` under, without storing it.
-fn sha(content: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 #[test]
 fn a_dry_run_removes_nothing_and_reports_what_the_prune_frees() {
     let t = Test::new();
@@ -101,9 +105,21 @@ fn a_dry_run_removes_nothing_and_reports_what_the_prune_frees() {
         .run()
         .json();
     assert_eq!(ids(&t).len(), 12);
-    let real = t.state(["prune", "--keep-runs", "5", "--json"]).run().json();
+    let real = t
+        .state(["prune", "--keep-runs", "5", "--json"])
+        .run()
+        .json();
     assert_eq!(dry["dry_run"], true);
-    for key in ["removed", "kept", "protected", "logs", "workspaces", "manifests", "blobs", "bytes"] {
+    for key in [
+        "removed",
+        "kept",
+        "protected",
+        "logs",
+        "workspaces",
+        "manifests",
+        "blobs",
+        "bytes",
+    ] {
         assert_eq!(dry[key], real[key], "{key}");
     }
 }
@@ -132,7 +148,8 @@ fn the_saved_policy_is_used_when_no_flag_is_given() {
         .status(2)
         .stderr_contains("no retention policy for pipeline `other`")
         .run();
-    t.state(["prune", "--keep-runs", "6", "--save", "--dry-run"]).run();
+    t.state(["prune", "--keep-runs", "6", "--save", "--dry-run"])
+        .run();
     assert_eq!(ids(&t).len(), 8);
     t.state(["prune"]).stderr_contains("removed 2 runs").run();
     // The saved policy is every pipeline's.
@@ -178,7 +195,7 @@ fn prune_never_removes_a_held_run_a_retryable_run_or_the_last_good_run() {
             .run();
         t.state(["approve", "last", "release.go"]).run();
         t.state(["resume", "last"])
-            .status(if fail == "true" { 1 } else { 0 })
+            .status(i32::from(fail == "true"))
             .run();
         t.show("last")["id"].as_str().expect("id").to_string()
     };
@@ -192,7 +209,9 @@ fn prune_never_removes_a_held_run_a_retryable_run_or_the_last_good_run() {
         .stderr_contains("kept 3 runs the policy would remove")
         .stderr_contains(&format!("{held}: not finished"))
         .stderr_contains(&format!("{failed}: `pipec retry` can still take it"))
-        .stderr_contains(&format!("{good}: the last run in which stage `deploy` succeeded"))
+        .stderr_contains(&format!(
+            "{good}: the last run in which stage `deploy` succeeded"
+        ))
         .run()
         .json();
     assert_eq!(out["removed"], serde_json::json!([oldest]));
@@ -200,11 +219,25 @@ fn prune_never_removes_a_held_run_a_retryable_run_or_the_last_good_run() {
         .as_array()
         .expect("protected")
         .iter()
-        .map(|k| (k["run"].as_str().expect("run").to_string(), k["why"].clone()))
+        .map(|k| {
+            (
+                k["run"].as_str().expect("run").to_string(),
+                k["why"].clone(),
+            )
+        })
         .collect();
-    assert!(why.contains(&(held.clone(), serde_json::json!("unfinished"))), "{why:?}");
-    assert!(why.contains(&(failed.clone(), serde_json::json!("retryable"))), "{why:?}");
-    assert!(why.contains(&(good.clone(), serde_json::json!({"last_good": "deploy"}))), "{why:?}");
+    assert!(
+        why.contains(&(held.clone(), serde_json::json!("unfinished"))),
+        "{why:?}"
+    );
+    assert!(
+        why.contains(&(failed.clone(), serde_json::json!("retryable"))),
+        "{why:?}"
+    );
+    assert!(
+        why.contains(&(good.clone(), serde_json::json!({"last_good": "deploy"}))),
+        "{why:?}"
+    );
     // Each still does what it was kept for (the retry first: a later run in `deploy` would
     // make it refuse, rightly).
     t.state(["retry", &failed])
@@ -229,7 +262,8 @@ fn a_pipeline_that_declares_keep_is_pruned_by_it_without_flags() {
     t.state(["prune"]).stderr_contains("removed 2 runs").run();
     assert_eq!(t.runs().len(), 2);
     // The state directory's saved policy is for pipelines that declare none.
-    t.state(["prune", "--keep-runs", "0", "--save", "--dry-run"]).run();
+    t.state(["prune", "--keep-runs", "0", "--save", "--dry-run"])
+        .run();
     t.state(["prune"]).stderr_contains("removed 0 runs").run();
     // Flags win over both.
     t.state(["prune", "--keep-runs", "1"])

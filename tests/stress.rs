@@ -407,7 +407,11 @@ fn assert_whole(state: &std::path::Path, run: &str, trial: usize) {
         assert!(n > 0, "trial {trial}: run {run} lost its {table} rows");
     }
     assert!(
-        state.join("logs").join(run).join("build.go.1.log").is_file(),
+        state
+            .join("logs")
+            .join(run)
+            .join("build.go.1.log")
+            .is_file(),
         "trial {trial}: run {run} lost its log"
     );
     let manifest = state.join("artifacts").join(run).join("pkg.json");
@@ -417,7 +421,10 @@ fn assert_whole(state: &std::path::Path, run: &str, trial: usize) {
     for f in json["files"].as_array().expect("files") {
         let sha = f["sha256"].as_str().expect("sha");
         let blob = state.join("store/sha256").join(&sha[..2]).join(sha);
-        assert!(blob.is_file(), "trial {trial}: run {run} lost its blob {sha}");
+        assert!(
+            blob.is_file(),
+            "trial {trial}: run {run} lost its blob {sha}"
+        );
     }
 }
 
@@ -455,7 +462,10 @@ fn kill_9_at_random_points_of_a_prune_loses_nothing_that_is_kept() {
         }
         // Either no row went, or every row of the runs that go (one transaction).
         let left = t.runs().len();
-        assert!(left == runs || left == keep, "trial {trial}: {left} runs left");
+        assert!(
+            left == runs || left == keep,
+            "trial {trial}: {left} runs left"
+        );
         // The next prune finishes what the killed one began.
         t.state(["prune", "--keep-runs", &keep.to_string()]).run();
         for run in &kept {
@@ -470,7 +480,11 @@ fn kill_9_at_random_points_of_a_prune_loses_nothing_that_is_kept() {
             }
         }
         let blobs = crate::support::files_under(&state.join("store/sha256")).len();
-        assert_eq!(blobs, keep + 1, "trial {trial}: the kept runs' blobs and the shared one");
+        assert_eq!(
+            blobs,
+            keep + 1,
+            "trial {trial}: the kept runs' blobs and the shared one"
+        );
         let db = rusqlite::Connection::open(state.join("history.db")).expect("history");
         let tombstones: i64 = db
             .query_row("SELECT COUNT(*) FROM pruned", [], |r| r.get(0))

@@ -377,9 +377,9 @@ pub(crate) fn transition(args: &TransitionArgs) -> Outcome {
     }
     super::output::say(&format!("  held runs that may go on: {}", held.join(", ")));
     if !args.resume {
-        super::output::say(&format!(
-            "  `pipec resume RUN` goes on with each (oldest first), or pass `--resume`"
-        ));
+        super::output::say(
+            "  `pipec resume RUN` goes on with each (oldest first), or pass `--resume`",
+        );
         return Ok(super::exit::OK);
     }
     // One after the other, oldest first (`queued`: the order they go in).

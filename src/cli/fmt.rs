@@ -76,7 +76,7 @@ pub(crate) fn run(args: &Args) -> Result<u8, Error> {
     }
     let files = super::files::collect(&args.paths)?;
     let outcomes = format_files(&files, args.check, Formatter::format);
-    super::output::say(&format!("{}", summary(&outcomes, args.check)));
+    super::output::say(&summary(&outcomes, args.check));
     Ok(if outcomes.contains(&Outcome::Internal) {
         super::exit::INTERNAL
     } else if outcomes.contains(&Outcome::Failed) {

@@ -1,5 +1,5 @@
-//! `pipec completions SHELL` and `pipec man`: shell completion scripts (clap_complete) and
-//! manual pages (clap_mangen), both generated from the same clap definitions as the parser.
+//! `pipec completions SHELL` and `pipec man`: shell completion scripts (`clap_complete`) and
+//! manual pages (`clap_mangen`), both generated from the same clap definitions as the parser.
 //!
 //! The manual pages come from a command rather than a build step: they always describe the
 //! binary that prints them (a `build.rs` would have to compile the CLI's definitions a
@@ -37,8 +37,12 @@ pub(crate) struct ManArgs {
 }
 
 pub(crate) fn completions(args: &CompletionsArgs) -> Outcome {
-    let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "pipec", &mut std::io::stdout());
+    use std::io::Write as _;
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "pipec", &mut script);
+    std::io::stdout()
+        .write_all(&script)
+        .map_err(|e| Error::usage(format!("cannot write the completion script: {e}")))?;
     Ok(super::exit::OK)
 }
 

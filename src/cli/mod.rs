@@ -200,3 +200,39 @@ fn command(command: Command) -> error::Outcome {
 
 /// Stack of the thread that runs a command.
 const STACK_SIZE: usize = 256 * 1024 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// Every subcommand, at any depth, has `--quiet` and `--verbose` (global flags).
+    #[test]
+    fn every_subcommand_takes_quiet_and_verbose() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut stack: Vec<&clap::Command> = cmd.get_subcommands().collect();
+        assert!(stack.len() > 20, "the subcommands");
+        while let Some(sub) = stack.pop() {
+            // clap's own `pipec help SUBCOMMAND` prints help and takes no flags.
+            if sub.get_name() == "help" {
+                continue;
+            }
+            for flag in ["quiet", "verbose"] {
+                assert!(
+                    sub.get_arguments()
+                        .any(|a| a.get_id() == flag && a.is_global_set()),
+                    "`pipec {}` has no global `--{flag}`",
+                    sub.get_name()
+                );
+            }
+            stack.extend(sub.get_subcommands());
+        }
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -7,7 +7,7 @@ use pest::iterators::{Pair, Pairs};
 use super::Rule;
 use crate::ast::{
     Action, Attr, AttrValue, BinOp, CondRule, Condition, DurationLit, ElseResult, Expr, ExprKind,
-    FailurePolicy, File, Ident, Import, Item, Keep, KindRef, Mode, Param, Pipeline, PipelineItem,
+    FailurePolicy, File, Ident, Import, Item, KindRef, Mode, Param, Pipeline, PipelineItem,
     RetryScope, SecretDecl, Stage, StageItem, StrLit, StrPart, Template, TemplateParam, Transition,
     Trigger, TypeExpr,
 };
@@ -15,6 +15,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use text::{Drops, block_drops};
 
+mod keep;
 mod span;
 
 /// Longest identifier (LANGUAGE.md §2).
@@ -261,29 +262,6 @@ impl<'s> Lowerer<'s> {
             Rule::transition => PipelineItem::Transition(self.transition(p)),
             _ => return None,
         })
-    }
-
-    fn keep(&mut self, p: Pair<'_, Rule>) -> Keep {
-        let v = p.into_inner().nth(1).expect("grammar: keep value");
-        let span = self.span(&v);
-        if v.as_rule() == Rule::duration {
-            return Keep::Age(DurationLit { secs: self.duration(&v), span });
-        }
-        let count = v.into_inner().next().expect("grammar: keep count");
-        let n = count.as_str().parse().ok();
-        if n.is_none() {
-            let at = self.span(&count);
-            let (why, label) = if count.as_str().starts_with('-') {
-                ("cannot be negative", "not a count")
-            } else {
-                ("is too large", "at most 4294967295")
-            };
-            self.err(
-                Diagnostic::new(Code::E0103, format!("run count `{}` {why}", count.as_str()), at, label)
-                    .help("keep a number of runs from 0 up, or keep runs for a time instead: `keep 90d`"),
-            );
-        }
-        Keep::Runs(n, span)
     }
 
     fn timeout_value(&mut self, p: Pair<'_, Rule>) -> DurationLit {

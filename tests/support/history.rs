@@ -58,7 +58,13 @@ pub(crate) fn fill(dir: &Path, runs: usize) {
                     _ => ("succeeded", Some(0)),
                 };
                 stage
-                    .execute(rusqlite::params![id, i64::try_from(i).expect("small"), name, st, started])
+                    .execute(rusqlite::params![
+                        id,
+                        i64::try_from(i).expect("small"),
+                        name,
+                        st,
+                        started
+                    ])
                     .expect("stage row");
                 if code.is_none() {
                     continue;
@@ -67,7 +73,14 @@ pub(crate) fn fill(dir: &Path, runs: usize) {
                 std::fs::create_dir_all(log.parent().expect("a folder")).expect("mkdir");
                 std::fs::write(&log, format!("{name} of run {n}\n").repeat(8)).expect("log");
                 action
-                    .execute(rusqlite::params![id, name, st, code, log.to_string_lossy(), started])
+                    .execute(rusqlite::params![
+                        id,
+                        name,
+                        st,
+                        code,
+                        log.to_string_lossy(),
+                        started
+                    ])
                     .expect("action row");
             }
             let own = blob(dir, format!("the package of run {n}\n").as_bytes());
@@ -89,13 +102,21 @@ pub(crate) fn fill(dir: &Path, runs: usize) {
     tx.commit().expect("commit");
 }
 
+/// The hash a blob of `content` is stored under (SHA-256, hex).
+pub(crate) fn sha(content: &[u8]) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    sha2::Sha256::digest(content)
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 /// Stores `content` as a blob of the state directory: its hash.
 pub(crate) fn blob(dir: &Path, content: &[u8]) -> String {
-    use sha2::Digest as _;
-    let sha: String = sha2::Sha256::digest(content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha = sha(content);
     let path = dir.join("store").join("sha256").join(&sha[..2]).join(&sha);
     if !path.exists() {
         std::fs::create_dir_all(path.parent().expect("a shard")).expect("mkdir");
