@@ -117,7 +117,7 @@ pub struct Freed {
 }
 
 impl Freed {
-    fn add(&mut self, other: Freed) {
+    pub(super) fn add(&mut self, other: Freed) {
         self.files += other.files;
         self.bytes += other.bytes;
     }
@@ -162,9 +162,7 @@ pub fn prune(
         let chosen = select::choose(&tx, policies, now)?;
         report.protected = chosen.protected;
         report.kept = chosen.kept;
-        for run in &chosen.removed {
-            files::measure_run(dir, run, &mut report);
-        }
+        files::measure_runs(dir, &chosen.removed, &mut report);
         let going: std::collections::HashSet<&str> =
             chosen.removed.iter().map(String::as_str).collect();
         report.blobs = files::sweep_blobs(dir, &going, true)?;
@@ -177,13 +175,21 @@ pub fn prune(
         report.protected = chosen.protected;
         report.kept = chosen.kept;
         report.removed = chosen.removed;
-        // This call's tombstones and any a killed prune left.
-        for run in tombstones(history)? {
-            files::remove_run(dir, &run, &mut report)?;
-            history
-                .conn
-                .execute("DELETE FROM pruned WHERE run = ?1", params![run])
-                .map_err(sql_error)?;
+        // This call's tombstones and any a killed prune left; each batch's tombstones go in
+        // one transaction once its folders are gone (a commit per run would write the same
+        // pages thousands of times).
+        for batch in tombstones(history)?.chunks(TOMBSTONE_BATCH) {
+            files::remove_runs(dir, batch, &mut report)?;
+            let tx = immediate_tx(&history.conn)?;
+            {
+                let mut done = tx
+                    .prepare("DELETE FROM pruned WHERE run = ?1")
+                    .map_err(sql_error)?;
+                for run in batch {
+                    done.execute(params![run]).map_err(sql_error)?;
+                }
+            }
+            tx.commit().map_err(sql_error)?;
         }
         report.blobs = files::sweep_blobs(dir, &std::collections::HashSet::new(), false)?;
     }
@@ -191,6 +197,9 @@ pub fn prune(
         report.logs.bytes + report.workspaces.bytes + report.manifests.bytes + report.blobs.bytes;
     Ok(report)
 }
+
+/// Runs whose tombstones are cleared in one transaction.
+const TOMBSTONE_BATCH: usize = 1000;
 
 fn tombstones(history: &History) -> Result<Vec<String>, Error> {
     history
