@@ -113,31 +113,31 @@ pub(crate) fn runs(args: &RunsArgs) -> Outcome {
     }
     let h = open(args.state_dir.as_deref())?;
     let _ = h.settle_all(jiff::Timestamp::now());
-    match h.runs(args.pipeline.as_deref()) {
-        Ok(rows) if args.json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&rows).unwrap_or_default()
-            );
-            Ok(super::exit::OK)
-        }
-        Ok(rows) => {
-            // One write per buffer, not per run (10,000 runs: one `write` each cost more than
-            // everything else `runs` does).
-            use std::io::Write as _;
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for r in rows {
-                let _ = writeln!(
-                    out,
-                    "{:<22} {:<20} {:<10} {}",
-                    r.id, r.pipeline, r.status, r.started
-                );
-            }
-            let _ = out.flush();
-            Ok(super::exit::OK)
-        }
-        Err(e) => Err(Error::usage(e)),
+    if args.json {
+        let rows = h.runs(args.pipeline.as_deref()).map_err(Error::usage)?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+        return Ok(super::exit::OK);
     }
+    // Written into one buffer, and with one write (10,000 runs: a `write` each cost more
+    // than everything else `runs` does), each run as the history hands it over.
+    let mut text = Vec::new();
+    h.each_run(args.pipeline.as_deref(), |id, pipeline, status, started| {
+        for (field, width) in [(id, 22_usize), (pipeline, 20), (status.as_str(), 10)] {
+            text.extend_from_slice(field.as_bytes());
+            let pad = width.saturating_sub(field.chars().count()) + 1;
+            text.resize(text.len() + pad, b' ');
+        }
+        text.extend_from_slice(started.as_bytes());
+        text.push(b'\n');
+    })
+    .map_err(Error::usage)?;
+    let mut out = std::io::stdout().lock();
+    let _ =
+        std::io::Write::write_all(&mut out, &text).and_then(|()| std::io::Write::flush(&mut out));
+    Ok(super::exit::OK)
 }
 
 pub(crate) fn show(args: &ShowArgs) -> Outcome {
