@@ -270,3 +270,58 @@ fn a_pipeline_that_declares_keep_is_pruned_by_it_without_flags() {
         .stderr_contains("removed 1 run:")
         .run();
 }
+
+/// Captures files one finished run also captured (the same blobs), slowly, then reads them.
+const CAPTURES: &str = r#"pipeline p {
+  stage build {
+    action make: sh {
+      output = out from "out"
+      run = "mkdir -p out; for i in 1 2 3 4 5 6; do echo same-$i > out/$i; sleep 0.1; done; date +%N > out/own"
+    }
+  }
+  stage use {
+    action read: sh { input = out  run = "cat out/1 out/6 out/own" }
+  }
+}
+"#;
+
+#[test]
+fn prune_beside_a_running_pipeline_takes_nothing_it_uses() {
+    let t = Test::new().file("p.pipe", CAPTURES);
+    for _ in 0..3 {
+        t.state(["run", "p.pipe"]).run();
+    }
+    let running = t.state(["run", "p.pipe"]).spawn();
+    // Prunes of everything that may go, again and again while the run captures and
+    // restores the blobs the pruned runs shared with it.
+    let mut removed = 0;
+    for _ in 0..12 {
+        let out = t
+            .state(["prune", "--keep-runs", "0", "--json"])
+            .run()
+            .json();
+        removed += out["removed"].as_array().map_or(0, Vec::len);
+        std::thread::sleep(std::time::Duration::from_millis(60));
+    }
+    running.wait();
+    let run = t.show("last");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    t.state(["logs", "last", "use.read"])
+        .stdout_contains("same-1")
+        .stdout_contains("same-6")
+        .run();
+    assert!(
+        removed >= 2,
+        "the earlier runs were pruned meanwhile ({removed})"
+    );
+    // What is left is whole: the newest run's manifest names only blobs that exist.
+    let id = run["id"].as_str().expect("id");
+    let state = t.path("state");
+    let manifest = std::fs::read_to_string(state.join("artifacts").join(id).join("out.json"))
+        .expect("manifest");
+    let json: serde_json::Value = serde_json::from_str(&manifest).expect("json");
+    for f in json["files"].as_array().expect("files") {
+        let sha = f["sha256"].as_str().expect("sha");
+        assert!(blob_exists(&state, sha), "blob {sha} of {}", f["rel"]);
+    }
+}
