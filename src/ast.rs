@@ -80,6 +80,8 @@ pub enum PipelineItem {
     Timeout(DurationLit, Span),
     /// `image "NAME"`: the default image of the pipeline's `sh` actions.
     Image(StrLit, Span),
+    /// Retention: `keep N runs` or `keep DURATION`.
+    Keep(Keep, Span),
     Param(Param),
     Secret(SecretDecl),
     Trigger(Trigger),
@@ -92,7 +94,8 @@ impl PipelineItem {
         match self {
             PipelineItem::Mode(_, s, _)
             | PipelineItem::Timeout(_, s)
-            | PipelineItem::Image(_, s) => *s,
+            | PipelineItem::Image(_, s)
+            | PipelineItem::Keep(_, s) => *s,
             PipelineItem::Param(p) => p.span,
             PipelineItem::Secret(s) => s.span,
             PipelineItem::Trigger(t) => t.span,
@@ -100,6 +103,15 @@ impl PipelineItem {
             PipelineItem::Transition(t) => t.span,
         }
     }
+}
+
+/// A retention rule of the pipeline (`pipec prune`).
+#[derive(Clone, Copy, Debug)]
+pub enum Keep {
+    /// `keep N runs`: the count (`None` when malformed: already reported) and its span.
+    Runs(Option<u32>, Span),
+    /// `keep DURATION`: no run that started longer ago.
+    Age(DurationLit),
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -16,8 +16,9 @@ use pipec::source::SourceMap;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::codepipeline::{example_files, generated, venv_program};
+use crate::codepipeline::{example_files, generated};
 use crate::fixtures::{assert_expected, read_fixture};
+use crate::support::venv_program;
 use crate::support::{Test, check_file, render_human};
 
 type Out = Result<argo::Exported, Vec<Diagnostic>>;

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 use crate::fixtures::{assert_expected, read_fixture};
-use crate::support::{Run, Test, check_file, pipe_files, render_human, skip_or_fail};
+use crate::support::{Run, Test, check_file, pipe_files, render_human, skip_or_fail, venv_program};
 
 fn options(format: Format, create_role: bool) -> Options {
     Options {
@@ -180,26 +180,6 @@ fn output_is_deterministic() {
     for format in [Format::CfnYaml, Format::CfnJson, Format::CliJson] {
         assert_eq!(outputs(format, false), outputs(format, false));
     }
-}
-
-/// A program of the validators' virtual environment (`PIPEC_EXPORT_VENV`, else
-/// `TARGET/export-venv`, as `.ci/run` makes it), else on `PATH`.
-pub(crate) fn venv_program(program: &str) -> Option<PathBuf> {
-    let venv = match std::env::var_os("PIPEC_EXPORT_VENV") {
-        Some(v) => Some(PathBuf::from(v)),
-        None => std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.ancestors().nth(3).map(|t| t.join("export-venv"))),
-    };
-    let in_venv = venv
-        .map(|v| v.join("bin").join(program))
-        .filter(|p| p.is_file());
-    in_venv.or_else(|| {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        std::env::split_paths(&path)
-            .map(|d| d.join(program))
-            .find(|p| p.is_file())
-    })
 }
 
 const VENV_HOW: &str = "the validators of the CodePipeline target: `python3 -m venv \"$CARGO_TARGET_DIR/export-venv\" && \"$CARGO_TARGET_DIR/export-venv/bin/pip\" install cfn-lint botocore` (needs apt-get install python3-venv), as .ci/run does";

@@ -391,3 +391,107 @@ fn concurrent_runs_in_each_mode() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// What a kept run must still have after any prune, killed or not: its rows, its logs, its
+/// manifest and every blob the manifest names.
+fn assert_whole(state: &std::path::Path, run: &str, trial: usize) {
+    let db = rusqlite::Connection::open(state.join("history.db")).expect("history");
+    for (table, column) in [("runs", "id"), ("stages", "run"), ("actions", "run")] {
+        let n: i64 = db
+            .query_row(
+                &format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?1"),
+                [run],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert!(n > 0, "trial {trial}: run {run} lost its {table} rows");
+    }
+    assert!(
+        state
+            .join("logs")
+            .join(run)
+            .join("build.go.1.log")
+            .is_file(),
+        "trial {trial}: run {run} lost its log"
+    );
+    let manifest = state.join("artifacts").join(run).join("pkg.json");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap_or_else(|e| panic!("trial {trial}: run {run} lost its manifest: {e}"));
+    let json: serde_json::Value = serde_json::from_str(&text).expect("manifest");
+    for f in json["files"].as_array().expect("files") {
+        let sha = f["sha256"].as_str().expect("sha");
+        let blob = state.join("store/sha256").join(&sha[..2]).join(sha);
+        assert!(
+            blob.is_file(),
+            "trial {trial}: run {run} lost its blob {sha}"
+        );
+    }
+}
+
+#[test]
+fn kill_9_at_random_points_of_a_prune_loses_nothing_that_is_kept() {
+    use crate::support::history::{fill, run_id};
+    let trials = size("PIPEC_STRESS_PRUNE_KILLS", 4);
+    let (runs, keep) = (300usize, 100usize);
+    let mut rng = Lcg(0x9a7e);
+    // How long an uninterrupted prune takes here: the kills fall within it.
+    let whole = {
+        let t = Test::new();
+        fill(&t.path("state"), runs);
+        let begin = Instant::now();
+        t.state(["prune", "--keep-runs", &keep.to_string()]).run();
+        u64::try_from(begin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    };
+    let mut finished = 0usize;
+    for trial in 0..trials {
+        let t = Test::new();
+        let state = t.path("state");
+        fill(&state, runs);
+        let child = t
+            .state(["prune", "--keep-runs", &keep.to_string()])
+            .any_status()
+            .spawn();
+        std::thread::sleep(Duration::from_millis(rng.below(whole + whole / 5)));
+        let out = child.kill();
+        if out.code == 0 {
+            finished += 1;
+        }
+        let kept: Vec<String> = (runs - keep + 1..=runs).map(run_id).collect();
+        for run in &kept {
+            assert_whole(&state, run, trial);
+        }
+        // Either no row went, or every row of the runs that go (one transaction).
+        let left = t.runs().len();
+        assert!(
+            left == runs || left == keep,
+            "trial {trial}: {left} runs left"
+        );
+        // The next prune finishes what the killed one began.
+        t.state(["prune", "--keep-runs", &keep.to_string()]).run();
+        for run in &kept {
+            assert_whole(&state, run, trial);
+        }
+        for n in 1..=runs - keep {
+            for folder in ["logs", "work", "artifacts"] {
+                assert!(
+                    !state.join(folder).join(run_id(n)).exists(),
+                    "trial {trial}: {folder} of pruned run {n} left"
+                );
+            }
+        }
+        let blobs = crate::support::files_under(&state.join("store/sha256")).len();
+        assert_eq!(
+            blobs,
+            keep + 1,
+            "trial {trial}: the kept runs' blobs and the shared one"
+        );
+        let db = rusqlite::Connection::open(state.join("history.db")).expect("history");
+        let tombstones: i64 = db
+            .query_row("SELECT COUNT(*) FROM pruned", [], |r| r.get(0))
+            .expect("tombstones");
+        assert_eq!(tombstones, 0, "trial {trial}");
+    }
+    println!(
+        "kill -9 of prune: {trials} prunes of {runs} runs (keep {keep}) killed at random points of a {whole} ms prune ({finished} had finished), nothing kept was lost"
+    );
+}

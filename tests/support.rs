@@ -2,6 +2,7 @@
 //! runs the `pipec` binary and asserts what it does, reading what a run recorded, and the
 //! guard of tests that need a program besides cargo, bash and coreutils.
 
+pub(crate) mod history;
 mod test;
 
 use std::io::Write as _;
@@ -82,6 +83,27 @@ pub(crate) fn skip_or_fail(what: &str, how: &str) -> bool {
     let line = format!("skipped{test}: needs {what} ({how})\n");
     let _ = std::io::stderr().write_all(line.as_bytes());
     false
+}
+
+/// A program of the Python tools' virtual environment (`PIPEC_EXPORT_VENV`, else
+/// `TARGET/export-venv`, as `.ci/run` makes it: the CodePipeline target's validators and
+/// `pre-commit`), else on `PATH`.
+pub(crate) fn venv_program(program: &str) -> Option<PathBuf> {
+    let venv = match std::env::var_os("PIPEC_EXPORT_VENV") {
+        Some(v) => Some(PathBuf::from(v)),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.ancestors().nth(3).map(|t| t.join("export-venv"))),
+    };
+    let in_venv = venv
+        .map(|v| v.join("bin").join(program))
+        .filter(|p| p.is_file());
+    in_venv.or_else(|| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
 }
 
 /// Whether an executable file named `program` is in one of `PATH`'s folders.

@@ -112,6 +112,17 @@ const NEEDS: &[(&str, &str)] = &[
         "aws_stub::codedeploy_and_beanstalk_upload_the_artifact_as_a_revision_and_deploy_it",
         "aws",
     ),
+    (
+        "everyday::init_in_an_npm_project_writes_a_pipeline_that_installs_builds_and_tests",
+        "npm",
+    ),
+    ("everyday::the_zsh_completion_script_parses", "zsh"),
+    ("everyday::the_fish_completion_script_parses", "fish"),
+    ("everyday::the_manual_page_renders_with_man", "man"),
+    (
+        "everyday::the_pre_commit_hooks_check_and_format_check_the_changed_pipe_files",
+        "git",
+    ),
 ];
 
 /// Runs one test of this binary alone, with an empty `PATH`, no `CI` and no

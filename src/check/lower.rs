@@ -138,6 +138,7 @@ impl Lowerer {
                 span: span(map, m.span),
                 mode: m.mode,
                 timeout_secs: m.timeout.map(|(t, _)| t),
+                retention: (m.retention != ir::Retention::default()).then_some(m.retention),
                 params: m
                     .params
                     .iter()

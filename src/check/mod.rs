@@ -171,6 +171,8 @@ pub struct Model {
     pub span: Span,
     pub mode: ir::Mode,
     pub timeout: Option<(u64, Span)>,
+    /// Retention (`keep N runs`, `keep DURATION`).
+    pub retention: ir::Retention,
     pub params: Vec<ParamModel>,
     pub secrets: Vec<SecretModel>,
     pub triggers: Vec<ir::Trigger>,

@@ -30,54 +30,15 @@ impl Checker<'_> {
             span: p.span,
             mode: ir::Mode::Superseded,
             timeout: None,
+            retention: ir::Retention::default(),
             params: vec![],
             secrets: vec![],
             triggers: vec![],
             stages: vec![],
         };
-        let mut first_of: BTreeMap<&str, Span> = BTreeMap::new();
-        let mut once = |this: &mut Self, what: &'static str, span: Span| {
-            if let Some(first) = first_of.get(what) {
-                this.report(
-                    Diagnostic::new(
-                        Code::E0202,
-                        format!("`{what}` is set twice"),
-                        span,
-                        "set again here",
-                    )
-                    .label(*first, "first set here"),
-                );
-                false
-            } else {
-                first_of.insert(what, span);
-                true
-            }
-        };
         self.default_image = self.pipeline_image(&p.items);
         // Declarations first, so that every expression can refer to any of them.
-        for item in &p.items {
-            match item {
-                ast::PipelineItem::Mode(m, span, _) => {
-                    if once(self, "mode", *span) {
-                        model.mode = *m;
-                    }
-                }
-                ast::PipelineItem::Timeout(d, span) => {
-                    if once(self, "timeout", *span) {
-                        model.timeout = d.secs.map(|s| (s, d.span));
-                        if let Some(secs) = d.secs {
-                            self.timeout_range(secs, d.span, "pipeline");
-                        }
-                    }
-                }
-                ast::PipelineItem::Param(param) => self.declare_param(param),
-                ast::PipelineItem::Secret(sec) => self.declare_secret(sec),
-                ast::PipelineItem::Stage(_)
-                | ast::PipelineItem::Trigger(_)
-                | ast::PipelineItem::Transition(_)
-                | ast::PipelineItem::Image(..) => {}
-            }
-        }
+        self.declarations(&p.items, &mut model);
         for item in &p.items {
             match item {
                 // A repeated declaration was reported (E0202) and is not checked again.
@@ -128,6 +89,61 @@ impl Checker<'_> {
         self.release_rules(&mut model);
         model.stages = std::mem::take(&mut self.stages);
         Ok(model)
+    }
+
+    /// The pipeline's settings (each at most once, E0202), params and secrets.
+    fn declarations(&mut self, items: &[ast::PipelineItem], model: &mut Model) {
+        let mut first_of: BTreeMap<&str, Span> = BTreeMap::new();
+        let mut once = |this: &mut Self, what: &'static str, span: Span| {
+            if let Some(first) = first_of.get(what) {
+                this.report(
+                    Diagnostic::new(
+                        Code::E0202,
+                        format!("`{what}` is set twice"),
+                        span,
+                        "set again here",
+                    )
+                    .label(*first, "first set here"),
+                );
+                false
+            } else {
+                first_of.insert(what, span);
+                true
+            }
+        };
+        for item in items {
+            match item {
+                ast::PipelineItem::Mode(m, span, _) => {
+                    if once(self, "mode", *span) {
+                        model.mode = *m;
+                    }
+                }
+                ast::PipelineItem::Timeout(d, span) => {
+                    if once(self, "timeout", *span) {
+                        model.timeout = d.secs.map(|s| (s, d.span));
+                        if let Some(secs) = d.secs {
+                            self.timeout_range(secs, d.span, "pipeline");
+                        }
+                    }
+                }
+                ast::PipelineItem::Keep(ast::Keep::Runs(n, _), span) => {
+                    if once(self, "keep … runs", *span) {
+                        model.retention.runs = *n;
+                    }
+                }
+                ast::PipelineItem::Keep(ast::Keep::Age(d), span) => {
+                    if once(self, "keep DURATION", *span) {
+                        model.retention.age_secs = d.secs;
+                    }
+                }
+                ast::PipelineItem::Param(param) => self.declare_param(param),
+                ast::PipelineItem::Secret(sec) => self.declare_secret(sec),
+                ast::PipelineItem::Stage(_)
+                | ast::PipelineItem::Trigger(_)
+                | ast::PipelineItem::Transition(_)
+                | ast::PipelineItem::Image(..) => {}
+            }
+        }
     }
 
     /// Without a model to keep, a checked condition keeps only what the release rules read:

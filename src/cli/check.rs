@@ -1,6 +1,5 @@
 //! `pipec check`
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use super::error::{Error, Outcome};
@@ -56,6 +55,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
         roots.push(map.add(name.clone(), text));
     } else {
         for f in super::files::collect(&args.paths)? {
+            super::output::detail(&format!("checking `{}`", super::files::display_name(&f)));
             let text = super::files::read_source_or_say(&f)?;
             roots.push(map.add(super::files::display_name(&f), text));
         }
@@ -98,7 +98,7 @@ pub(crate) fn print_report(map: &SourceMap, files: usize, diags: &[Diagnostic], 
 /// The graphical reports of `diagnostics` on stderr (colour on a terminal unless `NO_COLOR`,
 /// `COLUMNS` wide), as `pipec check` prints them.
 pub(crate) fn eprint_human(map: &SourceMap, diags: &[Diagnostic]) {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = super::output::color_stderr();
     let width = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
@@ -133,12 +133,12 @@ pub(crate) fn print_report_to(
             let errors = diags.iter().filter(|d| d.is_error()).count();
             let warnings = diags.len() - errors;
             let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-            eprintln!(
+            super::output::say(&format!(
                 "checked {}: {}, {}",
                 plural(files, "file"),
                 plural(errors, "error"),
                 plural(warnings, "warning")
-            );
+            ));
         }
         Format::Short => diags.iter().for_each(|d| emit(render::short(map, d))),
         Format::Github => diags.iter().for_each(|d| emit(render::github(map, d))),

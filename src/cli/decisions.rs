@@ -193,12 +193,12 @@ fn decide(args: &DecideArgs, approved: bool) -> Outcome {
         Settled::Nothing if live => "its pipec goes on with it".to_string(),
         Settled::Nothing => format!("`pipec resume {}` goes on", rec.id),
     };
-    eprintln!(
+    super::output::say(&format!(
         "{} `{}` of run {} as {by}; {next}",
         if approved { "approved" } else { "rejected" },
         args.action,
         rec.id
-    );
+    ));
     Ok(super::exit::OK)
 }
 
@@ -342,13 +342,13 @@ pub(crate) fn transition(args: &TransitionArgs) -> Outcome {
     if let Err(e) = history.set_override(&args.pipeline, &o) {
         return Err(Error::usage(e));
     }
-    eprintln!(
+    super::output::say(&format!(
         "transition {} -> {} of `{}`: {}",
         args.from,
         args.to,
         args.pipeline,
         if enabled { "enabled" } else { "disabled" }
-    );
+    ));
     if !enabled {
         return Ok(super::exit::OK);
     }
@@ -359,9 +359,11 @@ pub(crate) fn transition(args: &TransitionArgs) -> Outcome {
     if held.is_empty() {
         return Ok(super::exit::OK);
     }
-    eprintln!("  held runs that may go on: {}", held.join(", "));
+    super::output::say(&format!("  held runs that may go on: {}", held.join(", ")));
     if !args.resume {
-        eprintln!("  `pipec resume RUN` goes on with each (oldest first), or pass `--resume`");
+        super::output::say(
+            "  `pipec resume RUN` goes on with each (oldest first), or pass `--resume`",
+        );
         return Ok(super::exit::OK);
     }
     // One after the other, oldest first (`queued`: the order they go in).
@@ -461,12 +463,12 @@ pub(crate) fn override_condition(args: &OverrideArgs) -> Outcome {
     } else {
         format!("`pipec resume {}` goes on", rec.id)
     };
-    eprintln!(
+    super::output::say(&format!(
         "stage `{}` of run {}: {}; {next}",
         stage.name,
         rec.id,
         o.describe()
-    );
+    ));
     Ok(super::exit::OK)
 }
 

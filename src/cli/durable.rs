@@ -19,9 +19,6 @@ pub(crate) struct Common {
     /// Actions running at once (default: the number of CPUs).
     #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
-    /// Stream every action's output live.
-    #[arg(long, short = 'v')]
-    verbose: bool,
     /// Run actions that have an `image` in containers (as `pipec run --containers`).
     #[arg(long, env = "PIPEC_CONTAINERS", value_enum, num_args = 0..=1, default_missing_value = "auto", value_name = "RUNTIME")]
     containers: Option<super::containers::Choice>,
@@ -154,12 +151,12 @@ pub(crate) fn retry(args: &RetryArgs) -> Outcome {
         .file
         .as_ref()
         .map_or_else(|| "the file".to_string(), |f| format!("`{}`", f.display()));
-    eprintln!(
+    super::output::say(&format!(
         "note: run {} is retried as it was recorded when it started (its pipeline, params and \
          trigger); changes made to {file} since then are not used: start a new run with \
          `pipec run` to use them",
         rec.id
-    );
+    ));
     go_on(&history, &rec, &args.common, true, Some(args.all))
 }
 
@@ -247,10 +244,10 @@ pub(crate) fn go_on(
     // Whatever the earlier process of this run (and of the runs nested in it) left running.
     let strays = crate::runtime::exec::end_strays(&history.work_dirs(&rec.id));
     if strays > 0 {
-        eprintln!(
+        super::output::say(&format!(
             "note: ended {strays} process(es) left by the earlier pipec of run {}",
             rec.id
-        );
+        ));
     }
     let facts = facts_of(&rec);
     let file = rec.file.clone().unwrap_or_default();
@@ -272,7 +269,7 @@ pub(crate) fn go_on(
         facts: &facts,
         file,
         jobs: common.jobs,
-        verbose: common.verbose,
+        verbose: super::output::verbose(),
         containers: super::containers::resolve(common.containers, &ir)?,
         start: &start,
         history,
@@ -346,7 +343,7 @@ pub(crate) fn rollback(args: &RollbackArgs) -> Outcome {
         facts: &facts,
         file,
         jobs: args.common.jobs,
-        verbose: args.common.verbose,
+        verbose: super::output::verbose(),
         containers,
         start: &start,
         history: &history,

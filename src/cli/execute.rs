@@ -71,7 +71,7 @@ pub(crate) fn run(
         facts,
         file: args.file.clone(),
         jobs: args.jobs,
-        verbose: args.verbose,
+        verbose: super::output::verbose(),
         containers: containers.clone(),
         start: &Start::Fresh,
         history: &history,
@@ -175,7 +175,7 @@ pub(crate) fn drive(d: &Drive<'_>) -> Outcome {
     match result {
         Ok(status) => {
             view.summary(run_id, status.as_str());
-            if status == RunStatus::Waiting {
+            if status == RunStatus::Waiting && !super::output::quiet() {
                 eprintln!(
                     "note: the run is held (the stages marked `waiting` say by what); once it may go on (a decision, an enabled transition, an open window), `pipec resume {run_id}` goes on"
                 );
@@ -392,6 +392,9 @@ fn stamp() -> String {
 /// How a run is shown: a live view on a terminal, plain lines otherwise.
 struct View {
     live: Option<indicatif::MultiProgress>,
+    /// `--quiet`: only failures are shown (a failed action or check, its log's tail, a run
+    /// that did not succeed).
+    quiet: bool,
     spinners: RefCell<BTreeMap<String, indicatif::ProgressBar>>,
     masks: Vec<String>,
     started: Instant,
@@ -401,12 +404,16 @@ struct View {
 
 impl View {
     fn new(masks: Vec<String>) -> View {
-        let live = (std::io::stderr().is_terminal() && std::env::var_os("PIPEC_PLAIN").is_none())
-            .then(|| {
-                indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
-            });
+        let quiet = super::output::quiet();
+        let live = (!quiet
+            && std::io::stderr().is_terminal()
+            && std::env::var_os("PIPEC_PLAIN").is_none())
+        .then(|| {
+            indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+        });
         View {
             live,
+            quiet,
             spinners: RefCell::new(BTreeMap::new()),
             masks,
             started: Instant::now(),
@@ -415,8 +422,15 @@ impl View {
         }
     }
 
-    /// A line above the live view, or a timestamped plain line.
+    /// A line above the live view, or a timestamped plain line (not under `--quiet`).
     fn line(&self, text: &str) {
+        if !self.quiet {
+            self.alert(text);
+        }
+    }
+
+    /// A line shown even under `--quiet` (a failure).
+    fn alert(&self, text: &str) {
         let text = crate::runtime::exec::mask(text, &self.masks);
         match &self.live {
             Some(m) => {
@@ -485,6 +499,7 @@ impl View {
                             bar.enable_steady_tick(Duration::from_millis(100));
                             self.spinners.borrow_mut().insert(key, bar);
                         }
+                        None if self.quiet => {}
                         None => plain_line(&format!("{}   {key}: running{again}\n", stamp())),
                     }
                     return;
@@ -505,9 +520,12 @@ impl View {
                 } else {
                     format!(": {detail}")
                 };
-                self.line(&format!("  {key}: {status}{took}{detail}"));
+                let text = format!("  {key}: {status}{took}{detail}");
                 if *status == ActionStatus::Failed {
+                    self.alert(&text);
                     self.tail(log.as_deref());
+                } else {
+                    self.line(&text);
                 }
             }
             Progress::Output { label, line } => self.line(&format!("  {label} | {line}")),
@@ -520,7 +538,7 @@ impl View {
                 if *passed {
                     self.line(&format!("  {label}: check passed"));
                 } else {
-                    self.line(&format!("  {label}: check failed: {detail}"));
+                    self.alert(&format!("  {label}: check failed: {detail}"));
                     self.tail(log.as_deref());
                 }
             }
@@ -546,7 +564,7 @@ impl View {
                 _ => out.push_str(l),
             }
         }
-        self.line(&out);
+        self.alert(&out);
     }
 
     fn finish(&self) {
@@ -560,6 +578,9 @@ impl View {
 
     /// The closing summary: counts by status, time taken, the final status.
     fn summary(&self, run_id: &str, status: &str) {
+        if self.quiet && status == "succeeded" {
+            return;
+        }
         let count = |m: &BTreeMap<String, String>| {
             let mut by: BTreeMap<&str, usize> = BTreeMap::new();
             for s in m.values() {

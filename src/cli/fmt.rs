@@ -45,6 +45,20 @@ enum Outcome {
     Failed,
 }
 
+impl Outcome {
+    /// What happened to a file (`--verbose`).
+    fn describe(self, check: bool) -> &'static str {
+        match (self, check) {
+            (Outcome::Unchanged, _) => "already formatted",
+            (Outcome::Changed, true) => "would be reformatted",
+            (Outcome::Changed, false) => "reformatted",
+            (Outcome::Refused, _) => "has syntax errors: left as it is",
+            (Outcome::Internal, _) => "could not be formatted: left as it is",
+            (Outcome::Failed, _) => "could not be read or written",
+        }
+    }
+}
+
 /// Formats one text (the formatter; tests pass one that fails).
 type FormatFn = fn(crate::source::FileId, &str) -> crate::syntax::FormatResult;
 
@@ -62,7 +76,7 @@ pub(crate) fn run(args: &Args) -> Result<u8, Error> {
     }
     let files = super::files::collect(&args.paths)?;
     let outcomes = format_files(&files, args.check, Formatter::format);
-    eprintln!("{}", summary(&outcomes, args.check));
+    super::output::say(&summary(&outcomes, args.check));
     Ok(if outcomes.contains(&Outcome::Internal) {
         super::exit::INTERNAL
     } else if outcomes.contains(&Outcome::Failed) {
@@ -104,7 +118,18 @@ fn stdin(check: bool) -> Result<u8, Error> {
 /// Formats every file; one that cannot be formatted (syntax errors, unreadable, or even a
 /// bug of the formatter) is reported and left as it is, and the others are still formatted.
 fn format_files(files: &[PathBuf], check: bool, format: FormatFn) -> Vec<Outcome> {
-    files.iter().map(|f| one_file(f, check, format)).collect()
+    files
+        .iter()
+        .map(|f| {
+            let outcome = one_file(f, check, format);
+            super::output::detail(&format!(
+                "`{}`: {}",
+                super::files::display_name(f),
+                outcome.describe(check)
+            ));
+            outcome
+        })
+        .collect()
 }
 
 fn one_file(path: &Path, check: bool, format: FormatFn) -> Outcome {

@@ -64,6 +64,7 @@ fn open(dir: Option<&std::path::Path>) -> Result<History, Error> {
                 .help("run a pipeline first, or pass `--state-dir DIR`"),
         );
     }
+    super::output::detail(&format!("state directory: `{}`", dir.display()));
     let history = History::open(&dir).map_err(Error::usage)?;
     if let Some(lost) = &history.lost {
         eprintln!("warning: {lost}");
@@ -106,31 +107,37 @@ pub(crate) fn runs(args: &RunsArgs) -> Outcome {
         if args.json {
             println!("[]");
         } else {
-            eprintln!("no runs yet in `{}`", dir.display());
+            super::output::say(&format!("no runs yet in `{}`", dir.display()));
         }
         return Ok(super::exit::OK);
     }
     let h = open(args.state_dir.as_deref())?;
     let _ = h.settle_all(jiff::Timestamp::now());
-    match h.runs(args.pipeline.as_deref()) {
-        Ok(rows) if args.json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&rows).unwrap_or_default()
-            );
-            Ok(super::exit::OK)
-        }
-        Ok(rows) => {
-            for r in rows {
-                println!(
-                    "{:<22} {:<20} {:<10} {}",
-                    r.id, r.pipeline, r.status, r.started
-                );
-            }
-            Ok(super::exit::OK)
-        }
-        Err(e) => Err(Error::usage(e)),
+    if args.json {
+        let rows = h.runs(args.pipeline.as_deref()).map_err(Error::usage)?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+        return Ok(super::exit::OK);
     }
+    // Written into one buffer, and with one write (10,000 runs: a `write` each cost more
+    // than everything else `runs` does), each run as the history hands it over.
+    let mut text = Vec::new();
+    h.each_run(args.pipeline.as_deref(), |id, pipeline, status, started| {
+        for (field, width) in [(id, 22_usize), (pipeline, 20), (status.as_str(), 10)] {
+            text.extend_from_slice(field.as_bytes());
+            let pad = width.saturating_sub(field.chars().count()) + 1;
+            text.resize(text.len() + pad, b' ');
+        }
+        text.extend_from_slice(started.as_bytes());
+        text.push(b'\n');
+    })
+    .map_err(Error::usage)?;
+    let mut out = std::io::stdout().lock();
+    let _ =
+        std::io::Write::write_all(&mut out, &text).and_then(|()| std::io::Write::flush(&mut out));
+    Ok(super::exit::OK)
 }
 
 pub(crate) fn show(args: &ShowArgs) -> Outcome {
@@ -272,13 +279,13 @@ pub(crate) fn logs(args: &LogsArgs) -> Outcome {
         }
     }
     if !printed {
-        eprintln!(
+        super::output::say(&format!(
             "note: no output{}",
             args.action
                 .as_ref()
                 .map(|a| format!(" from `{a}`"))
                 .unwrap_or_default()
-        );
+        ));
     }
     Ok(super::exit::OK)
 }
@@ -425,7 +432,7 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
         Err(e) => return Err(Error::usage(e)),
     };
     if status.ended() {
-        eprintln!("run {id} has already ended: {status}");
+        super::output::say(&format!("run {id} has already ended: {status}"));
         return Ok(super::exit::OK);
     }
     let owner = match owner.filter(crate::runtime::state::Owner::alive) {
@@ -456,20 +463,20 @@ pub(crate) fn stop(args: &StopArgs) -> Outcome {
         // It ended, or was held, meanwhile.
         let (_, status) = h.owner(&id).map_err(Error::usage)?;
         if status.ended() {
-            eprintln!("run {id} has already ended: {status}");
+            super::output::say(&format!("run {id} has already ended: {status}"));
             return Ok(super::exit::OK);
         }
         return stop_orphaned(&h, &id).map(|_| super::exit::OK);
     }
-    eprintln!(
+    super::output::say(&format!(
         "stopping run {id} (process {}): running actions finish within their own timeouts, nothing new starts; waiting for the run to end (Ctrl-C here leaves it stopping; `pipec stop {id} --abandon` stops its actions)…",
         owner.pid
-    );
+    ));
     loop {
         std::thread::sleep(std::time::Duration::from_millis(100));
         match h.owner(&id) {
             Ok((_, s)) if s != RunStatus::Running => {
-                eprintln!("run {id} {s}");
+                super::output::say(&format!("run {id} {s}"));
                 return Ok(super::exit::OK);
             }
             // Its process died meanwhile: nothing else will end it.
@@ -494,7 +501,9 @@ fn stop_orphaned(h: &History, id: &str) -> Result<Option<crate::runtime::state::
             } else {
                 String::new()
             };
-            eprintln!("run {id}: its process is gone; recorded as stopped{ended}");
+            super::output::say(&format!(
+                "run {id}: its process is gone; recorded as stopped{ended}"
+            ));
             Ok(None)
         }
         Ok(Some(o)) => Ok(Some(o)),
@@ -517,13 +526,13 @@ fn abandon(h: &History, id: &str, owner: crate::runtime::state::Owner) -> Outcom
             )));
         }
     }
-    eprintln!("abandoning run {id} (process {})…", owner.pid);
+    super::output::say(&format!("abandoning run {id} (process {})…", owner.pid));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(100));
         match h.owner(id) {
             Ok((_, s)) if s != RunStatus::Running => {
-                eprintln!("run {id} {s}");
+                super::output::say(&format!("run {id} {s}"));
                 return Ok(super::exit::OK);
             }
             Ok(_) => {}

@@ -20,13 +20,17 @@ mod fmt;
 mod graph;
 mod history;
 mod import;
+mod init;
 mod lsp;
+mod manuals;
+mod output;
+mod prune;
 mod run;
 mod serve;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Exit codes (CLI.md).
 pub(crate) mod exit {
@@ -48,9 +52,18 @@ artifacts, variables, conditions, transitions, approvals, retries and rollback, 
 semantics of AWS CodePipeline's release model.",
     after_help = "Examples:\n  pipec check                      check every .pipe file under the current folder\n  pipec check ci/app.pipe --format short\n  pipec compile ci/app.pipe -o app.ir.json\n  pipec explain E0201              what a diagnostic code means, with a fix\n  pipec run ci/app.pipe            run it here (history in the nearest .pipec/)\n  pipec show last                  what the newest run did; `pipec logs last` its output"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print only errors, diagnostics, warnings and the output asked for: no progress,
+    /// notes or summaries (every subcommand).
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print more: each action's output as it runs (`run`, `resume`, `retry`, `rollback`),
+    /// each file as it is checked or formatted, the state directory used, why a pruned run
+    /// was kept (every subcommand).
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -78,6 +91,10 @@ enum Command {
     Import(import::Args),
     Lsp(lsp::Args),
     Serve(serve::Args),
+    Init(init::Args),
+    Prune(prune::Args),
+    Completions(manuals::CompletionsArgs),
+    Man(manuals::ManArgs),
 }
 
 /// Runs the CLI and returns its exit code.
@@ -103,7 +120,11 @@ pub fn main() -> ExitCode {
             env!("CARGO_PKG_VERSION")
         );
     }));
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command()
+        .color(output::clap_color())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -114,6 +135,13 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    output::set(if cli.quiet {
+        output::Level::Quiet
+    } else if cli.verbose {
+        output::Level::Verbose
+    } else {
+        output::Level::Normal
+    });
     // A generous stack: checking recurses over expressions (bounded by the parser's limits),
     // and a crash must never be a raw stack overflow. A panic ends the thread; the hook above
     // has already asked the user to report it.
@@ -171,8 +199,48 @@ fn command(command: Command) -> error::Outcome {
         Command::Import(a) => import::run(&a),
         Command::Lsp(a) => lsp::run(&a),
         Command::Serve(a) => serve::run(&a),
+        Command::Init(a) => init::run(&a),
+        Command::Prune(a) => prune::run(&a),
+        Command::Completions(a) => manuals::completions(&a),
+        Command::Man(a) => manuals::man(&a),
     }
 }
 
 /// Stack of the thread that runs a command.
 const STACK_SIZE: usize = 256 * 1024 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// Every subcommand, at any depth, has `--quiet` and `--verbose` (global flags).
+    #[test]
+    fn every_subcommand_takes_quiet_and_verbose() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut stack: Vec<&clap::Command> = cmd.get_subcommands().collect();
+        assert!(stack.len() > 20, "the subcommands");
+        while let Some(sub) = stack.pop() {
+            // clap's own `pipec help SUBCOMMAND` prints help and takes no flags.
+            if sub.get_name() == "help" {
+                continue;
+            }
+            for flag in ["quiet", "verbose"] {
+                assert!(
+                    sub.get_arguments()
+                        .any(|a| a.get_id() == flag && a.is_global_set()),
+                    "`pipec {}` has no global `--{flag}`",
+                    sub.get_name()
+                );
+            }
+            stack.extend(sub.get_subcommands());
+        }
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

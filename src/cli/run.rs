@@ -76,10 +76,6 @@ pub(crate) struct Args {
     /// `pipeline` action's run has a limit of its own).
     #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) jobs: Option<u16>,
-    /// Stream every action's output live, each line prefixed with `stage.action |` (it is
-    /// always in the action's log: `pipec logs RUN`).
-    #[arg(long, short = 'v')]
-    pub(crate) verbose: bool,
     /// Run each `sh` action that has an `image` in a container of it, with podman or docker
     /// (`auto`, the default: podman, else docker). Without it, actions run on this machine.
     #[arg(long, env = "PIPEC_CONTAINERS", value_enum, num_args = 0..=1, default_missing_value = "auto", value_name = "RUNTIME")]
@@ -97,12 +93,12 @@ pub(crate) fn run(args: &Args) -> Outcome {
     let notes = match decide(&ir.pipeline.triggers, &event) {
         Decision::Start { notes } => notes,
         Decision::Ignore { reasons } => {
-            eprintln!(
+            super::output::say(&format!(
                 "no trigger of pipeline `{}` matches this event; nothing runs:",
                 ir.pipeline.name
-            );
+            ));
             for r in reasons {
-                eprintln!("  - {r}");
+                super::output::say(&format!("  - {r}"));
             }
             return Ok(super::exit::OK);
         }
@@ -111,7 +107,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
         return Err(Error::diagnosed());
     };
     for n in notes {
-        eprintln!("note: {n}");
+        super::output::say(&format!("note: {n}"));
     }
     if args.dry_run {
         print!(

@@ -177,6 +177,7 @@ pub(crate) const PIPELINE_KEYWORDS: &[(&str, &str)] = &[
     ("mode", "mode superseded|queued|parallel"),
     ("timeout", "timeout DURATION"),
     ("image", "image \"NAME\""),
+    ("keep", "keep N runs | keep DURATION"),
 ];
 
 pub(crate) const STAGE_KEYWORDS: &[(&str, &str)] = &[

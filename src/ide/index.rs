@@ -275,7 +275,8 @@ impl Builder {
                 }
                 ast::PipelineItem::Mode(..)
                 | ast::PipelineItem::Timeout(..)
-                | ast::PipelineItem::Image(..) => {}
+                | ast::PipelineItem::Image(..)
+                | ast::PipelineItem::Keep(..) => {}
             }
         }
     }

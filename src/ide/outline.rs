@@ -109,7 +109,8 @@ impl Analysis {
                 }
                 ast::PipelineItem::Mode(..)
                 | ast::PipelineItem::Timeout(..)
-                | ast::PipelineItem::Image(..) => {}
+                | ast::PipelineItem::Image(..)
+                | ast::PipelineItem::Keep(..) => {}
             }
         }
         Outline {

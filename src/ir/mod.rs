@@ -53,10 +53,25 @@ pub struct Pipeline {
     pub span: Span,
     pub mode: Mode,
     pub timeout_secs: Option<u64>,
+    /// How many runs, or how long, `pipec prune` keeps (`keep 50 runs`, `keep 30d`; since
+    /// version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
     pub params: Vec<Param>,
     pub secrets: Vec<Secret>,
     pub triggers: Vec<Trigger>,
     pub stages: Vec<Stage>,
+}
+
+/// A pipeline's retention: a run goes when it is not among the newest `runs`, or started
+/// more than `age_secs` ago (docs/runtime.md, "Retention").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_secs: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

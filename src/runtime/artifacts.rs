@@ -159,6 +159,9 @@ pub fn capture(
         dirs: Vec::new(),
     };
     let fail = |e: std::io::Error| format!("cannot store artifact `{name}` (`{path}`): {e}");
+    // Held until the manifest that names the blobs is written: `pipec prune` removes only
+    // blobs no manifest names, under the exclusive lock, so it never takes one from here.
+    let _store = lock_store(state, false).map_err(fail)?;
     if meta.is_dir() {
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
@@ -205,8 +208,33 @@ pub fn capture(
     let file = manifest_path(state, run, name);
     std::fs::create_dir_all(file.parent().unwrap_or(state)).map_err(fail)?;
     let json = serde_json::to_string(&manifest).map_err(|e| e.to_string())?;
-    std::fs::write(&file, json).map_err(fail)?;
+    // Whole or not at all (a killed process leaves no half manifest for `pipec prune` to read).
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, json).map_err(fail)?;
+    std::fs::rename(&tmp, &file).map_err(fail)?;
     Ok(manifest)
+}
+
+/// Takes the store's lock (`store/lock`, an `flock`): shared while an artifact is captured
+/// (from its first blob to its manifest), exclusive while `pipec prune` removes the blobs no
+/// manifest names. Released when dropped (or when the process dies).
+pub fn lock_store(
+    state: &Path,
+    exclusive: bool,
+) -> std::io::Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = super::state::Layout::of(state).store_lock();
+    std::fs::create_dir_all(path.parent().unwrap_or(state))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    let how = if exclusive {
+        nix::fcntl::FlockArg::LockExclusive
+    } else {
+        nix::fcntl::FlockArg::LockShared
+    };
+    nix::fcntl::Flock::lock(file, how).map_err(|(_, e)| std::io::Error::from(e))
 }
 
 fn manifest_path(state: &Path, run: &str, name: &str) -> PathBuf {

@@ -51,6 +51,13 @@ pub enum Error {
     /// recorded pipeline or params no longer read.
     #[error("{0}")]
     Recorded(String),
+    /// `pipec prune` cannot remove or read a file of the state directory (what it removed
+    /// before stays removed; what it did not is still there).
+    #[error("cannot prune `{}`: {source}", path.display())]
+    Prune {
+        path: PathBuf,
+        source: Arc<std::io::Error>,
+    },
 }
 
 impl Error {

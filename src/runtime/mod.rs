@@ -26,6 +26,7 @@ pub mod holds;
 pub mod locks;
 pub mod outputs;
 pub mod plan;
+pub mod prune;
 pub mod resume;
 pub mod run;
 pub mod secrets;

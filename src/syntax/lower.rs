@@ -15,6 +15,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use text::{Drops, block_drops};
 
+mod keep;
 mod span;
 
 /// Longest identifier (LANGUAGE.md §2).
@@ -225,6 +226,7 @@ impl<'s> Lowerer<'s> {
                 let s = p.into_inner().nth(1).expect("grammar: image name");
                 PipelineItem::Image(self.string(s), span)
             }
+            Rule::keep_item => PipelineItem::Keep(self.keep(p), span),
             Rule::param_item => {
                 let doc = self.doc_above(span.start as usize);
                 let mut inner = p.into_inner().skip(1);

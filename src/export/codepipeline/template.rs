@@ -33,6 +33,15 @@ pub(super) fn build(cx: &mut Cx<'_>) -> Node {
             "each action keeps its own timeout (an action without one is limited to this); stop runs that take too long with `aws codepipeline stop-pipeline-execution`",
         );
     }
+    if cx.ir.pipeline.retention.is_some() {
+        let at = cx.clause(cx.ir.pipeline.span, r"\bkeep\s");
+        cx.weaker(
+            at,
+            "CodePipeline keeps a pipeline's run history by its own rule, not by `keep`".to_string(),
+            "not enforced on CodePipeline",
+            "`keep` tells `pipec prune` what to remove from a local state directory; CodePipeline keeps the executions of the last 12 months",
+        );
+    }
     let layout = layout::lay_out(cx);
     let stages = stages(cx, &layout);
     limits::check(cx, &stages);

@@ -7,6 +7,8 @@
 //! logs/RUN/STAGE.ACTION.ATTEMPT.log  an attempt's output
 //! artifacts/RUN/NAME.json            the manifest of an artifact a run captured
 //! store/sha256/AB/ABCD…              content-addressed files (read-only)
+//! store/lock                         shared while an artifact is captured, exclusive while
+//!                                    `pipec prune` removes blobs (flock)
 //! unrecorded-end-RUN                 a run's end its process could not record (a full disk)
 //! serve.db                           `pipec serve`'s tokens, deliveries seen, schedule fires
 //! serve/ir/SHA.json                  the pipeline versions `pipec serve` started runs of
@@ -73,6 +75,21 @@ impl<'d> Layout<'d> {
             .join("artifacts")
             .join(run)
             .join(format!("{name}.json"))
+    }
+
+    /// The folder of the runs' artifact manifests (`artifacts/RUN/NAME.json`).
+    pub fn manifests(self) -> PathBuf {
+        self.0.join("artifacts")
+    }
+
+    /// The folder of the content-addressed files (`store/sha256/AB/ABCD…`).
+    pub fn blobs(self) -> PathBuf {
+        self.0.join("store").join("sha256")
+    }
+
+    /// The lock file of the content-addressed store (see the module's table).
+    pub fn store_lock(self) -> PathBuf {
+        self.0.join("store").join("lock")
     }
 
     /// The stored file whose SHA-256 is `sha` (hex).

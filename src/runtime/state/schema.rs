@@ -46,6 +46,19 @@ CREATE TABLE IF NOT EXISTS conditions (
   run TEXT NOT NULL, stage TEXT NOT NULL, condition TEXT NOT NULL, by TEXT NOT NULL,
   comment TEXT, at TEXT NOT NULL, PRIMARY KEY (run, stage, condition)
 );
+-- Retention policies saved with `pipec prune --save` (pipeline '' is every pipeline's).
+CREATE TABLE IF NOT EXISTS retention (
+  pipeline TEXT PRIMARY KEY, runs INTEGER, age INTEGER
+);
+-- Runs whose rows `pipec prune` deleted and whose folders it has still to remove.
+CREATE TABLE IF NOT EXISTS pruned (run TEXT PRIMARY KEY);
+";
+
+/// Indexes, created after the columns they name exist.
+const INDEXES: &str = "
+-- `pipec runs` (newest first) and every look-up of a pipeline's newest runs.
+CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, seq);
+CREATE INDEX IF NOT EXISTS runs_by_seq ON runs (seq);
 ";
 
 /// Columns added after the first version of each table (checked, and added when missing,
@@ -93,6 +106,7 @@ pub(super) fn create_or_upgrade(conn: &Connection) -> Result<(), Error> {
                 .map_err(sql)?;
         }
     }
+    tx.execute_batch(INDEXES).map_err(sql)?;
     tx.commit().map_err(sql)
 }
 
