@@ -489,6 +489,16 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
             format!("sleep {secs}\n")
         }
         Kind::Approval => return None,
+        Kind::Aws => {
+            cx.refuse(
+                Code::E0501,
+                a.span,
+                format!("an `aws` action on Argo Workflows (`{}`)", a.name),
+                "the `aws` kind compiles only to CodePipeline",
+                "compile this pipeline with `--target codepipeline`, or call the `aws` CLI from an `sh` action",
+            );
+            return None;
+        }
         _ => {
             let kind = serde_json::to_value(a.kind)
                 .ok()
