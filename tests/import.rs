@@ -106,7 +106,6 @@ fn corpus_import_is_deterministic() {
 }
 
 #[test]
-#[ignore = "needs the aws kind (issue 14a) — lead un-ignores at merge"]
 fn corpus_checks_clean_with_deny_warnings() {
     let Some(files) = corpus() else { return };
     for path in &files {
@@ -167,11 +166,14 @@ fn id(name: &str) -> String {
 }
 
 fn action_line(stage: &str, a: &Action, level: usize) -> String {
-    let config: Vec<String> = a
+    // `Configuration` is a JSON object: its keys are compared as a set (the exporter
+    // writes them sorted, the original in any order).
+    let mut config: Vec<String> = a
         .configuration
         .iter()
         .map(|(k, v)| format!("{k}={}", canonical(v)))
         .collect();
+    config.sort();
     format!(
         "{stage}.{} {}/{}/{}/{} order={level} in={:?} out={:?} ns={:?} {}",
         id(&a.name),
@@ -217,22 +219,51 @@ fn assert_round_trip(name: &str, text: &str) {
     let imported = Importer::import(name, text).expect("imports");
     for (original, p) in originals.iter().zip(&imported) {
         let t = Test::new().file("app.pipe", &p.text);
-        let out = t
-            .args([
-                "compile",
-                "app.pipe",
-                "--target",
-                "codepipeline",
-                "--format",
-                "cfn-json",
-            ])
-            .run();
+        let args = [
+            "compile",
+            "app.pipe",
+            "--target",
+            "codepipeline",
+            "--format",
+            "cfn-json",
+        ];
+        if original.stages.len() < 2 {
+            // The other stages are known only to the file's own tool (a Terraform
+            // `dynamic "stage"` block): CodePipeline refuses a pipeline of one stage, and so
+            // does the exporter, saying so.
+            t.args(args)
+                .status(1)
+                .stderr_contains("E0505")
+                .stderr_contains("only its source stage")
+                .run();
+            continue;
+        }
+        let out = t.args(args).run();
         let back = Importer::read("app.json", &out.stdout).expect("our own template reads back");
-        // `Commands` actions come back as the CodeBuild projects of `sh` actions.
+        // `Commands` actions come back as the CodeBuild projects of `sh` actions: their
+        // type and configuration differ, the rest (name, order, artifacts) is compared.
+        let commands: Vec<(String, String)> = original
+            .stages
+            .iter()
+            .flat_map(|s| {
+                s.actions
+                    .iter()
+                    .filter(|a| a.provider == "Commands")
+                    .map(|a| (id(&s.name), id(&a.name)))
+            })
+            .collect();
         let keep = |p: &Pipeline| {
             let mut p = p.clone();
             for s in &mut p.stages {
-                s.actions.retain(|a| a.provider != "Commands");
+                for a in &mut s.actions {
+                    if commands.contains(&(id(&s.name), id(&a.name))) {
+                        "sh".clone_into(&mut a.category);
+                        "sh".clone_into(&mut a.provider);
+                        "-".clone_into(&mut a.owner);
+                        "-".clone_into(&mut a.version);
+                        a.configuration.clear();
+                    }
+                }
             }
             p
         };
@@ -246,7 +277,6 @@ fn assert_round_trip(name: &str, text: &str) {
 }
 
 #[test]
-#[ignore = "needs the aws kind (issue 14a) — lead un-ignores at merge"]
 fn corpus_round_trips_through_compile_to_codepipeline() {
     let Some(files) = corpus() else { return };
     for path in &files {
