@@ -1,5 +1,5 @@
-//! `pipec import codepipeline`: the real-world corpus (`../shared/corpus/codepipeline/`,
-//! beside the repository) imported and snapshotted, its output in `pipec fmt`'s layout,
+//! `pipec import codepipeline`: the real-world corpus (`tests/data/corpus/codepipeline/`,
+//! vendored) imported and snapshotted, its output in `pipec fmt`'s layout,
 //! checked clean and round-tripped through `compile --target codepipeline` (those two need
 //! the `aws` kind), the CLI's files and errors, and one case per mapping row.
 
@@ -9,25 +9,22 @@ use pipec::import::model::{Action, Pipeline};
 use pipec::import::tree::{Part, Text};
 use pipec::import::{Imported, Importer};
 
-use crate::support::{Test, skip_or_fail};
+use crate::support::Test;
 
-/// The corpus folder, or `None` (after a skip line, or a panic on CI) when it is missing.
-fn corpus() -> Option<Vec<PathBuf>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/codepipeline");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        skip_or_fail(
-            "the CodePipeline corpus in ../shared/corpus/codepipeline",
-            "it is the project's shared folder beside the repository",
-        );
-        return None;
-    };
+/// The vendored corpus (`tests/data/corpus/codepipeline/`, byte for byte as published).
+const CORPUS: &str = "tests/data/corpus/codepipeline";
+
+/// The corpus files (not its SOURCES.md), sorted.
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS);
+    let entries = std::fs::read_dir(&dir).expect("the corpus is in the repository");
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.file_name().is_some_and(|n| n != "SOURCES.md"))
         .collect();
     files.sort();
-    Some(files)
+    files
 }
 
 fn name_of(path: &Path) -> String {
@@ -61,7 +58,7 @@ fn report(result: &Result<Vec<Imported>, pipec::import::Error>) -> String {
 
 #[test]
 fn corpus_imports_or_gives_its_clear_error() {
-    let Some(files) = corpus() else { return };
+    let files = corpus();
     assert_eq!(files.len(), 15, "the corpus holds 15 files");
     for path in &files {
         let name = name_of(path);
@@ -83,7 +80,7 @@ fn corpus_imports_or_gives_its_clear_error() {
 
 #[test]
 fn corpus_output_is_in_fmt_layout() {
-    let Some(files) = corpus() else { return };
+    let files = corpus();
     for path in &files {
         for p in import_file(path).unwrap_or_default() {
             let again = pipec::format_source(&p.text).expect("imported text parses");
@@ -99,7 +96,7 @@ fn corpus_output_is_in_fmt_layout() {
 
 #[test]
 fn corpus_import_is_deterministic() {
-    let Some(files) = corpus() else { return };
+    let files = corpus();
     for path in &files {
         assert_eq!(report(&import_file(path)), report(&import_file(path)));
     }
@@ -107,7 +104,7 @@ fn corpus_import_is_deterministic() {
 
 #[test]
 fn corpus_checks_clean_with_deny_warnings() {
-    let Some(files) = corpus() else { return };
+    let files = corpus();
     for path in &files {
         for p in import_file(path).unwrap_or_default() {
             let (_, diagnostics) = pipec::check_source("imported.pipe", &p.text);
@@ -278,7 +275,7 @@ fn assert_round_trip(name: &str, text: &str) {
 
 #[test]
 fn corpus_round_trips_through_compile_to_codepipeline() {
-    let Some(files) = corpus() else { return };
+    let files = corpus();
     for path in &files {
         let text = std::fs::read_to_string(path).expect("text");
         assert_round_trip(&name_of(path), &text);
@@ -418,7 +415,7 @@ fn import_help_teaches_by_example() {
 fn corpus_texts() -> &'static [(String, String)] {
     static TEXTS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
     TEXTS.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/codepipeline");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS);
         let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()

@@ -48,10 +48,7 @@ fn approvals_become_approval_actions_with_summary_url_and_timeout() {
     );
     assert!(text.contains("url = \"https://x\""), "{text}");
     assert!(text.contains("timeout = 60m"), "{text}");
-    assert!(
-        text.contains("notify = \"arn:sns\""),
-        "{text}"
-    );
+    assert!(text.contains("notify = \"arn:sns\""), "{text}");
     assert!(text.contains("param Env: string = \"staging\""), "{text}");
     assert_clean(&text);
 }

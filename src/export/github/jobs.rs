@@ -183,14 +183,16 @@ fn gate(
             "see docs/targets/github.md, \"Approvals\"",
         );
     }
-    if a
-        .params
+    if a.params
         .get("notify")
         .is_some_and(|v| !matches!(v, ir::Expr::Str { value } if value.is_empty()))
     {
         cx.weaker(
             a.span,
-            format!("the `notify` topic of `{}` is not notified by the workflow", a.name),
+            format!(
+                "the `notify` topic of `{}` is not notified by the workflow",
+                a.name
+            ),
             "CodePipeline's `NotificationArn` has no counterpart here",
             "see docs/targets/github.md, \"Approvals\"",
         );

@@ -254,14 +254,16 @@ fn gate(
             "protect the environment `STAGE-ACTION` and allow only them to deploy to it",
         );
     }
-    if a
-        .params
+    if a.params
         .get("notify")
         .is_some_and(|v| !matches!(v, ir::Expr::Str { value } if value.is_empty()))
     {
         cx.weaker(
             a.span,
-            format!("the `notify` topic of `{}` is not notified by the pipeline", a.name),
+            format!(
+                "the `notify` topic of `{}` is not notified by the pipeline",
+                a.name
+            ),
             "CodePipeline's `NotificationArn` has no counterpart here",
             "notify from a job of the stage, or drop `notify`",
         );
