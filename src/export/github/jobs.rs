@@ -194,7 +194,7 @@ fn gate(
                 a.name
             ),
             "CodePipeline's `NotificationArn` has no counterpart here",
-            "see docs/targets/github.md, \"Approvals\"",
+            "notify from a step of the stage's job, or drop `notify`",
         );
     }
     if a.timeout_secs.is_some_and(|t| t != 7 * 86_400) {
