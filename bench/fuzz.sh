@@ -52,8 +52,8 @@ for t in "${targets[@]}"; do
     rm -f "$ir"
   fi
   if [ "$t" = import ]; then
-    # The CodePipeline corpus beside the repository, and the templates pipec compiles.
-    seed "$corpus" ../shared/corpus/codepipeline/*
+    # The CodePipeline corpus (vendored), and the templates pipec compiles.
+    seed "$corpus" tests/data/corpus/codepipeline/*
     tpl="$(mktemp)"
     for f in examples/**/*.pipe; do
       target/debug/pipec compile "$f" --target codepipeline -o "$tpl" 2>/dev/null && seed "$corpus" "$tpl"

@@ -1,6 +1,6 @@
 //! Benchmark of `pipec import codepipeline` over the corpus (issue 14: under 50 ms a file).
 //!
-//! Run: `cargo bench --bench import`. Each file of `../shared/corpus/codepipeline/` is
+//! Run: `cargo bench --bench import`. Each file of `tests/data/corpus/codepipeline/` is
 //! imported in process (read, model, `.pipe` text, formatted) 21 times; the median and the
 //! slowest run are printed, and the bench fails if a median reaches 50 ms.
 #![allow(clippy::print_stdout, clippy::disallowed_methods)] // Reason: a bench prints and reads files.
@@ -14,7 +14,7 @@ use pipec::import::Importer;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/codepipeline");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus/codepipeline");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         println!("no corpus at {}: nothing to measure", dir.display());
         return;

@@ -23,7 +23,7 @@ const ACTION: &[(&str, &str)] = &[
     ),
     (
         "namespace",
-        "CodePipeline's `namespace` is `exports = [NAME, …]` here: the action writes `NAME=value` to `$PIPEC_OUTPUT`, and others read it as `STAGE.ACTION.NAME`",
+        "CodePipeline's `namespace` is `namespace = \"NS\"` (lowercase) with `exports = [NAME, …]` here: the action writes `NAME=value` to `$PIPEC_OUTPUT`, and others read it as `STAGE.ACTION.NAME`",
     ),
     (
         "configuration",

@@ -57,6 +57,7 @@ fn fixture() {
 
 /// What each runnable example gives: `None` compiles, else the codes of its errors.
 const EXAMPLES: &[(&str, Option<&[Code]>)] = &[
+    ("examples/aws-release.pipe", Some(&[Code::E0501])),
     ("examples/gated/gated.pipe", Some(&[Code::E0501])),
     ("examples/hello/hello.pipe", Some(&[Code::E0501])),
     (
@@ -228,9 +229,9 @@ for b in bad:
 sys.exit(1 if bad else 0)
 "##;
 
-const SCHEMA: &str = "../shared/validators/argo-workflows.schema.json";
+const SCHEMA: &str = "tests/data/argo/argo-workflows.schema.json";
 
-/// The schema's path: `PIPEC_ARGO_SCHEMA`, else beside the repository.
+/// The schema's path: `PIPEC_ARGO_SCHEMA`, else the vendored copy.
 fn schema() -> Option<PathBuf> {
     std::env::var_os("PIPEC_ARGO_SCHEMA")
         .map(PathBuf::from)
@@ -244,8 +245,8 @@ fn check(all: &[(String, String)]) {
     };
     let Some(schema) = schema() else {
         crate::support::skip_or_fail(
-            "Argo's JSON schema (`../shared/validators/argo-workflows.schema.json`, or `PIPEC_ARGO_SCHEMA`)",
-            "put the schema there; python3 with jsonschema and pyyaml comes from the validators' venv (apt-get install python3-venv)",
+            "Argo's JSON schema (`tests/data/argo/argo-workflows.schema.json`, or `PIPEC_ARGO_SCHEMA`)",
+            "restore the vendored schema (or point PIPEC_ARGO_SCHEMA at one); python3 with jsonschema and pyyaml comes from the validators' venv (apt-get install python3-venv)",
         );
         return;
     };

@@ -61,6 +61,7 @@ fn fixture() {
 
 /// What each runnable example gives: `None` compiles, else the codes of its errors.
 const EXAMPLES: &[(&str, Option<&[Code]>)] = &[
+    ("examples/aws-release.pipe", Some(&[Code::E0501])),
     ("examples/gated/gated.pipe", Some(&[Code::E0501])),
     ("examples/hello/hello.pipe", None),
     ("examples/library-release.pipe", Some(&[Code::E0501])),

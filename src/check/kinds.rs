@@ -44,6 +44,7 @@ pub(crate) fn kind_params(kind: Kind) -> Vec<KindParam> {
             p("run", Ty::Script, None),
             p("shell", Ty::String, Some(|| s("bash"))),
             p("workdir", Ty::String, Some(|| s("."))),
+            p("namespace", Ty::String, Some(|| s(""))),
         ],
         Kind::Dir => vec![
             p("path", Ty::String, None),
@@ -56,6 +57,7 @@ pub(crate) fn kind_params(kind: Kind) -> Vec<KindParam> {
         Kind::Approval => vec![
             p("summary", Ty::String, Some(|| s(""))),
             p("url", Ty::String, Some(|| s(""))),
+            p("notify", Ty::String, Some(|| s(""))),
             p(
                 "approvers",
                 list(),

@@ -37,6 +37,10 @@ pub(crate) fn kind_param(kind: &str, param: &str) -> Option<(Option<&'static str
             "The script. Each `${…}` becomes one shell-quoted word: data is never run as code.",
         ),
         ("sh", "shell") => (Some("\"bash\""), "The shell that runs the script."),
+        ("sh", "namespace") => (
+            Some("\"\""),
+            "The `Namespace` of its exports on CodePipeline (default `STAGE_ACTION`).",
+        ),
         ("sh", "workdir") => (
             Some("\".\""),
             "Where the script runs, relative to the workspace.",
@@ -50,6 +54,10 @@ pub(crate) fn kind_param(kind: &str, param: &str) -> Option<(Option<&'static str
         ("git", "ref") => (Some("\"HEAD\""), "The revision to check out."),
         ("approval", "summary") => (Some("\"\""), "What the approver is asked."),
         ("approval", "url") => (Some("\"\""), "A link for the approver to look at."),
+        ("approval", "notify") => (
+            Some("\"\""),
+            "The SNS topic ARN CodePipeline notifies (`NotificationArn`); `pipec run` does not publish.",
+        ),
         ("approval", "approvers") => (
             Some("[]"),
             "Who may decide (`pipec approve --as NAME`); empty: anyone.",

@@ -48,10 +48,7 @@ fn approvals_become_approval_actions_with_summary_url_and_timeout() {
     );
     assert!(text.contains("url = \"https://x\""), "{text}");
     assert!(text.contains("timeout = 60m"), "{text}");
-    assert!(
-        text.contains("// not carried over: `NotificationArn` = arn:sns"),
-        "{text}"
-    );
+    assert!(text.contains("notify = \"arn:sns\""), "{text}");
     assert!(text.contains("param Env: string = \"staging\""), "{text}");
     assert_clean(&text);
 }
@@ -545,5 +542,52 @@ fn a_commands_action_with_an_output_artifact_checks_clean() {
         "{text}"
     );
     assert!(text.contains("input = out"), "{text}");
+    assert_clean(&text);
+}
+
+#[test]
+fn several_input_artifacts_are_restored_in_folders_of_their_own() {
+    let source = |name: &str| {
+        format!(
+            r#"{{"name": "{name}", "actionTypeId": {{"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"}},
+              "configuration": {{"S3Bucket": "b", "S3ObjectKey": "{name}.zip"}}, "outputArtifacts": [{{"name": "{name}"}}]}}"#
+        )
+    };
+    let json = format!(
+        r#"{{"pipeline": {{"name": "app", "stages": [
+      {{"name": "Source", "actions": [{}, {}]}},
+      {{"name": "Deploy", "actions": [{{"name": "Stack",
+        "actionTypeId": {{"category": "Deploy", "owner": "AWS", "provider": "CloudFormation", "version": "1"}},
+        "configuration": {{"ActionMode": "CREATE_UPDATE", "StackName": "s", "TemplatePath": "Tpl::t.yaml",
+          "TemplateConfiguration": "Cfg::c.json"}},
+        "inputArtifacts": [{{"name": "Tpl"}}, {{"name": "Cfg"}}]}},
+       {{"name": "Run", "actionTypeId": {{"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"}},
+        "commands": ["ls"], "inputArtifacts": [{{"name": "Tpl"}}, {{"name": "Cfg"}}]}}]}}]}}}}"#,
+        source("Tpl"),
+        source("Cfg")
+    );
+    let text = import("p.json", &json);
+    assert!(
+        text.contains("inputs = { Tpl = \"Tpl/\", Cfg = \"Cfg/\" }"),
+        "{text}"
+    );
+    assert!(
+        text.contains("inputs = { Tpl = \"./\", Cfg = \"Cfg/\" }"),
+        "{text}"
+    );
+    assert_clean(&text);
+}
+
+#[test]
+fn a_commands_action_keeps_its_namespace() {
+    let json = r#"{"pipeline": {"name": "app", "stages": [
+      {"name": "Source", "actions": [{"name": "Src",
+        "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"},
+        "configuration": {"S3Bucket": "b", "S3ObjectKey": "k.zip"}, "outputArtifacts": [{"name": "src"}]}]},
+      {"name": "Build", "actions": [{"name": "Lint", "namespace": "LintVariables",
+        "actionTypeId": {"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"},
+        "commands": ["make lint"], "inputArtifacts": [{"name": "src"}]}]}]}}"#;
+    let text = import("p.json", json);
+    assert!(text.contains("namespace = \"LintVariables\""), "{text}");
     assert_clean(&text);
 }

@@ -260,6 +260,20 @@ fn gate(
             "restrict `argo resume` with Kubernetes RBAC on the workflow",
         );
     }
+    if a.params
+        .get("notify")
+        .is_some_and(|v| !matches!(v, ir::Expr::Str { value } if value.is_empty()))
+    {
+        cx.weaker(
+            a.span,
+            format!(
+                "the `notify` topic of `{}` is not notified by the workflow",
+                a.name
+            ),
+            "CodePipeline's `NotificationArn` has no counterpart here",
+            "notify from a task of the stage, or drop `notify`",
+        );
+    }
     if a.timeout_secs.is_some_and(|t| t != 7 * 86_400) {
         cx.weaker(
             a.span,

@@ -489,6 +489,7 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
             format!("sleep {secs}\n")
         }
         Kind::Approval => return None,
+        Kind::Aws => return refuse_aws(cx, a),
         _ => {
             let kind = serde_json::to_value(a.kind)
                 .ok()
@@ -586,4 +587,16 @@ fn sh(cx: &mut Cx<'_>, a: &ir::Action, ins: &mut Inputs, prelude: &mut String) -
         }
     }
     Some(text)
+}
+
+/// E0501: an `aws` action is CodePipeline's own.
+fn refuse_aws<T>(cx: &mut Cx<'_>, a: &ir::Action) -> Option<T> {
+    cx.refuse(
+        Code::E0501,
+        a.span,
+        format!("an `aws` action on Argo Workflows (`{}`)", a.name),
+        "the `aws` kind compiles only to CodePipeline",
+        "compile this pipeline with `--target codepipeline`, or call the `aws` CLI from an `sh` action",
+    );
+    None
 }

@@ -230,7 +230,9 @@ fn action_node(
             ),
         ));
     }
-    if !a.exports.is_empty() {
+    if let Some(ns) = super::aws::namespace_of(a) {
+        node.push(("Namespace".to_string(), Node::str(ns)));
+    } else if !a.exports.is_empty() {
         node.push((
             "Namespace".to_string(),
             Node::Str(namespace(&stage.name, &a.name)),

@@ -33,9 +33,10 @@ pub(super) fn param<'a>(a: &'a ir::Action, name: &str) -> &'a str {
     }
 }
 
-/// The namespace of an `aws` action with `namespace` set, else `None`.
+/// The namespace of an `aws` or `sh` action with `namespace` set, else `None`.
 pub(super) fn namespace_of(a: &ir::Action) -> Option<&str> {
-    (a.kind == ir::Kind::Aws && !param(a, "namespace").is_empty()).then(|| param(a, "namespace"))
+    (matches!(a.kind, ir::Kind::Aws | ir::Kind::Sh) && !param(a, "namespace").is_empty())
+        .then(|| param(a, "namespace"))
 }
 
 /// The native action (`None` after reporting why there is none).

@@ -322,7 +322,7 @@ pub(super) fn triggers(cx: &mut Cx<'_>) -> Option<Node> {
             at,
             "a push or pull request trigger without a repository source",
             "CodePipeline's triggers watch a CodeStar connection source",
-            "add a `dir` or `git` source action to the entry stage",
+            "add a `dir` or `git` source action (or an `aws` `CodeStarSourceConnection` one) to the entry stage",
         );
         return None;
     };

@@ -38,10 +38,12 @@ pub(super) fn approval(
             config.push(("CustomData".to_string(), Node::Str(t)));
         }
     }
-    if let Some(url) = a.params.get("url") {
-        let t = values::text(cx, url, cx.head(a.span))?;
-        if !t.is_empty() {
-            config.push(("ExternalEntityLink".to_string(), Node::Str(t)));
+    for (param, key) in [("url", "ExternalEntityLink"), ("notify", "NotificationArn")] {
+        if let Some(v) = a.params.get(param) {
+            let t = values::text(cx, v, cx.head(a.span))?;
+            if !t.is_empty() {
+                config.push((key.to_string(), Node::Str(t)));
+            }
         }
     }
     let mut node = vec![

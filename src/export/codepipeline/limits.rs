@@ -87,6 +87,21 @@ fn names(cx: &mut Cx<'_>) {
                     "shorten the stage's or the action's name",
                 );
             }
+            // The checker checks an `aws` action's; an `sh` action's only means something here.
+            let odd = |b: u8| !(b.is_ascii_alphanumeric() || matches!(b, b'@' | b'_' | b'-'));
+            if a.kind == crate::ir::Kind::Sh && ns.bytes().any(odd) {
+                let at = cx.head(a.span);
+                cx.refuse(
+                    Code::E0505,
+                    at,
+                    format!(
+                        "the namespace `{ns}` of `{}.{}` has characters CodePipeline refuses",
+                        stage.name, a.name
+                    ),
+                    "a namespace holds only letters, digits, `@`, `_` and `-`",
+                    "rename the namespace",
+                );
+            }
             if let Some((s, n)) = namespaces.get(&ns) {
                 let at = cx.head(a.span);
                 cx.refuse(

@@ -77,6 +77,14 @@ pub(super) fn first_stage(cx: &mut Cx<'_>, entry: &ir::Stage) -> (String, Vec<No
         }
     }
     for a in sources.iter().filter(|a| a.kind == Kind::Aws) {
+        // CodePipeline's git triggers watch a connection source: an `aws` one written out
+        // (as `pipec import codepipeline` writes it) is theirs, when no `dir`/`git` is.
+        if cx.trigger_source.is_none()
+            && cx.git_triggers()
+            && super::aws::param(a, "provider") == "CodeStarSourceConnection"
+        {
+            cx.trigger_source = Some(a.name.clone());
+        }
         if let Some(node) = super::aws::action(cx, entry, a, 1, Vec::new()) {
             actions.push(node);
         }

@@ -183,6 +183,20 @@ fn gate(
             "see docs/targets/github.md, \"Approvals\"",
         );
     }
+    if a.params
+        .get("notify")
+        .is_some_and(|v| !matches!(v, ir::Expr::Str { value } if value.is_empty()))
+    {
+        cx.weaker(
+            a.span,
+            format!(
+                "the `notify` topic of `{}` is not notified by the workflow",
+                a.name
+            ),
+            "CodePipeline's `NotificationArn` has no counterpart here",
+            "notify from a step of the stage's job, or drop `notify`",
+        );
+    }
     if a.timeout_secs.is_some_and(|t| t != 7 * 86_400) {
         cx.weaker(
             a.span,

@@ -232,6 +232,16 @@ fn step(
             m.push(("run".into(), Node::Str(format!("sleep {secs}\n"))));
         }
         Kind::Approval => return None,
+        Kind::Aws => {
+            cx.refuse(
+                Code::E0501,
+                a.span,
+                format!("an `aws` action on GitHub Actions (`{}`)", a.name),
+                "the `aws` kind compiles only to CodePipeline",
+                "compile this pipeline with `--target codepipeline`, or call the `aws` CLI from an `sh` action",
+            );
+            return None;
+        }
         _ => {
             let kind = serde_json::to_value(a.kind)
                 .ok()

@@ -254,6 +254,20 @@ fn gate(
             "protect the environment `STAGE-ACTION` and allow only them to deploy to it",
         );
     }
+    if a.params
+        .get("notify")
+        .is_some_and(|v| !matches!(v, ir::Expr::Str { value } if value.is_empty()))
+    {
+        cx.weaker(
+            a.span,
+            format!(
+                "the `notify` topic of `{}` is not notified by the pipeline",
+                a.name
+            ),
+            "CodePipeline's `NotificationArn` has no counterpart here",
+            "notify from a job of the stage, or drop `notify`",
+        );
+    }
     if a.timeout_secs.is_some_and(|t| t != 7 * 86_400) {
         cx.weaker(
             a.span,
@@ -480,6 +494,16 @@ fn action(
             format!("sleep {secs}\n")
         }
         Kind::Approval => return None,
+        Kind::Aws => {
+            cx.refuse(
+                Code::E0501,
+                a.span,
+                format!("an `aws` action on GitLab CI (`{}`)", a.name),
+                "the `aws` kind compiles only to CodePipeline",
+                "compile this pipeline with `--target codepipeline`, or call the `aws` CLI from an `sh` action",
+            );
+            return None;
+        }
         _ => {
             let kind = serde_json::to_value(a.kind)
                 .ok()

@@ -150,6 +150,9 @@ fn action_text(
         let _ = writeln!(body, "after = [{}]", after.join(", "));
     }
     artifacts_text(a, kind, ctx.produced, artifacts, &mut body);
+    if let (Some(ns), "sh") = (&a.namespace, kind) {
+        let _ = writeln!(body, "namespace = {}", quote(ns));
+    }
     let exports = &values.exports[ctx.index][index];
     if !exports.is_empty() {
         let _ = writeln!(body, "exports = [{}]", exports.join(", "));
@@ -170,6 +173,7 @@ fn approval(a: &Action, values: &mut Values<'_>, head: &mut String, body: &mut S
         let attr = match key.as_str() {
             "CustomData" => "summary",
             "ExternalEntityLink" => "url",
+            "NotificationArn" => "notify",
             _ => {
                 comment(
                     head,
@@ -338,8 +342,19 @@ fn artifacts_text(
         [one] => {
             let _ = writeln!(body, "input = {one}");
         }
+        // CodePipeline hands a provider each input artifact on its own, and `pipec run`
+        // finds `ARTIFACT::PATH` in that artifact's folder: each input gets a folder named
+        // after it (a `Commands` action keeps its primary source as its workspace).
         many => {
-            let _ = writeln!(body, "inputs = [{}]", many.join(", "));
+            let entries: Vec<String> = many
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let folder = if i == 0 && kind == "sh" { "." } else { name };
+                    format!("{name} = \"{folder}/\"")
+                })
+                .collect();
+            let _ = writeln!(body, "inputs = {{ {} }}", entries.join(", "));
         }
     }
     let outputs: Vec<String> = a.outputs.iter().map(|o| names.name(o)).collect();

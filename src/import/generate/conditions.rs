@@ -145,7 +145,13 @@ fn rule(r: &Rule, values: &mut Values<'_>, out: &mut String) {
 
 fn variable_check(r: &Rule, values: &mut Values<'_>, notes: &mut Vec<String>) -> Option<String> {
     let variable = values.expr(config(r, "Variable")?, notes);
-    let value = values.string(config(r, "Value")?, notes);
+    // CodePipeline compares a variable with a written value: an input of the file there is
+    // its value where the pipeline was made (its default, as for triggers).
+    let value = config(r, "Value")?;
+    let value = match values.constant(value, notes) {
+        Some(c) => quote(&c),
+        None => values.string(value, notes),
+    };
     if variable.starts_with('"') && !variable.contains("${") && !value.contains("${") {
         // Two constants (a variable of no action here): pipec would call it constant (W0002).
         notes.push(format!("the rule `{}` compares two constants here", r.name));
