@@ -64,6 +64,13 @@ pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnost
 fn pipeline(cx: &mut Cx<'_>) -> Node {
     let p = &cx.ir.pipeline;
     let mut root: Vec<(String, Node)> = Vec::new();
+    let mut workflow = vec![("name".to_string(), Node::str(p.name.clone()))];
+    if p.mode == ir::Mode::Superseded {
+        workflow.push((
+            "auto_cancel".into(),
+            Node::map([("on_new_commit", Node::str("interruptible"))]),
+        ));
+    }
     if let Some(rules) = rules::workflow(cx) {
         let items = rules
             .into_iter()
@@ -75,19 +82,9 @@ fn pipeline(cx: &mut Cx<'_>) -> Node {
                 Node::Map(m)
             })
             .collect();
-        root.push((
-            "workflow".into(),
-            Node::map([
-                ("name", Node::str(p.name.clone())),
-                ("rules", Node::Seq(items)),
-            ]),
-        ));
-    } else {
-        root.push((
-            "workflow".into(),
-            Node::map([("name", Node::str(p.name.clone()))]),
-        ));
+        workflow.push(("rules".into(), Node::Seq(items)));
     }
+    root.push(("workflow".into(), Node::Map(workflow)));
     if let Some(t) = p.timeout_secs {
         cx.weaker(
             p.span,
@@ -210,14 +207,13 @@ fn params_job(cx: &mut Cx<'_>) -> Option<Node> {
     if script.is_empty() {
         script.push(Node::str("true"));
     }
-    Some(
-        Node::map([("stage", Node::str(".pre")), ("script", Node::Seq(script))]).commented(
-            format!(
-                "the params' values, checked before any stage ({})",
-                cx.place(cx.ir.pipeline.span)
-            ),
-        ),
-    )
+    let mut m = vec![("stage".to_string(), Node::str(".pre"))];
+    jobs::interruptible(cx, &mut m);
+    m.push(("script".into(), Node::Seq(script)));
+    Some(Node::Map(m).commented(format!(
+        "the params' values, checked before any stage ({})",
+        cx.place(cx.ir.pipeline.span)
+    )))
 }
 
 /// What the exporter knows while it works, and what it has found.
