@@ -151,13 +151,13 @@ fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
         );
     }
     for a in &stage.actions {
-        if a.when.is_some() {
+        if a.when.is_some() && a.kind == Kind::Approval {
             cx.refuse(
                 Code::E0501,
                 a.span,
-                format!("`when` of action `{}` on GitLab CI", a.name),
-                "GitLab decides whether a whole job runs, not one command of it",
-                "give the action a stage of its own with `entry { require … else skip }`",
+                format!("`when` of approval `{}` on GitLab CI", a.name),
+                "a manual job is in the pipeline or not, decided when it is created",
+                "give the approval a stage of its own with `entry { require … else skip }`",
             );
         }
     }
@@ -532,11 +532,18 @@ fn action(
         delim = format!("PIPEC_STEP_{n}");
         n += 1;
     }
-    Some(format!(
-        "# {} ({})\nbash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"",
-        a.name,
-        cx.place(a.span)
-    ))
+    let item = format!("bash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"");
+    let item = match &a.when {
+        None => item,
+        Some(w) => {
+            let test = super::when::test(cx, w, needs, a.span)?;
+            format!(
+                "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
+                stage.name, a.name
+            )
+        }
+    };
+    Some(format!("# {} ({})\n{item}", a.name, cx.place(a.span)))
 }
 
 fn plain(cx: &mut Cx<'_>, a: &ir::Action, key: &str, default: &str) -> Option<String> {
