@@ -365,6 +365,14 @@ fn stage_job(cx: &mut Cx<'_>, stage: &ir::Stage, mut needs: Vec<String>, cond: &
             ]),
         ));
     }
+    if cx.statuses.contains(&stage.name) {
+        script.push(Node::Str(format!(
+            "# the stage's status, for `{0}.status`\nmkdir -p \"$CI_PROJECT_DIR/.pipec\" && echo {1}=succeeded >> \"$CI_PROJECT_DIR/.pipec/exports.env\"",
+            stage.name,
+            values::status_var(&stage.name)
+        )));
+        exports = true;
+    }
     if script.is_empty() {
         script.push(Node::str("true"));
     }

@@ -44,6 +44,7 @@ pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnost
         ir,
         map,
         diags: Vec::new(),
+        statuses: values::statuses_read(ir),
     };
     let doc = pipeline(&mut cx);
     let mut diags = cx.diags;
@@ -223,6 +224,8 @@ struct Cx<'a> {
     ir: &'a Ir,
     map: Option<&'a SourceMap>,
     diags: Vec<Diagnostic>,
+    /// The stages whose `STAGE.status` is read: their jobs report it in their dotenv.
+    statuses: std::collections::BTreeSet<String>,
 }
 
 impl Cx<'_> {
