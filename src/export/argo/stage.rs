@@ -525,10 +525,50 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
         delim = format!("PIPEC_STEP_{n}");
         n += 1;
     }
-    Some(format!(
-        "# {}\nbash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"\n",
-        a.name
-    ))
+    let item = format!("bash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"");
+    let item = match &a.when {
+        None => item,
+        Some(w) => {
+            let mut words = Words {
+                cx,
+                ins,
+                at: a.span,
+            };
+            let test = crate::export::shtest::test(&mut words, w)?;
+            format!(
+                "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
+                stage.name, a.name
+            )
+        }
+    };
+    Some(format!("# {}\n{item}\n", a.name))
+}
+
+/// The container's shell reads values as [`word`] does (for [`crate::export::shtest`]).
+struct Words<'c, 'a, 'i> {
+    cx: &'c mut Cx<'a>,
+    ins: &'i mut Inputs,
+    at: ir::Span,
+}
+
+impl crate::export::shtest::Words for Words<'_, '_, '_> {
+    fn word(&mut self, e: &Expr) -> Option<String> {
+        word(self.cx, e, self.ins, self.at)
+    }
+
+    fn param_type(&self, name: &str) -> Option<Type> {
+        self.cx.param_type(name)
+    }
+
+    fn cant(&mut self, what: &str) {
+        self.cx.refuse(
+            Code::E0502,
+            self.at,
+            format!("{what} in the `when` of an action on Argo Workflows"),
+            "the container's shell cannot decide it",
+            "compute it in the script of an earlier action, and pass it on as an export",
+        );
+    }
 }
 
 /// The `export` lines of a `git` action's repository and reference.

@@ -544,7 +544,12 @@ fn action(
     let item = match &a.when {
         None => item,
         Some(w) => {
-            let test = super::when::test(cx, w, needs, a.span)?;
+            let mut words = values::Words {
+                cx,
+                needs,
+                at: a.span,
+            };
+            let test = crate::export::shtest::test(&mut words, w)?;
             format!(
                 "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
                 stage.name, a.name

@@ -9,8 +9,7 @@
 //! `workflow: rules:`, the guards and entries on the way to each stage as job `rules:`, over
 //! params only); [`jobs`] makes one job per stage (`needs` for the stage graph, its actions
 //! as script items running `export::runner`'s bash, artifacts, exports as a dotenv report,
-//! approvals as manual jobs, `retry`, `timeout`, `image`, `resource_group`); [`when`] an
-//! action's `when` as a shell test in its job; [`values`] the
+//! approvals as manual jobs, `retry`, `timeout`, `image`, `resource_group`; an action's `when` a shell test in its job); [`values`] the
 //! bash words that read values from variables. No value is ever written into a script: each
 //! is read from a variable. The mapping is documented in `docs/targets/gitlab.md`.
 //!
@@ -20,7 +19,6 @@
 mod jobs;
 mod rules;
 mod values;
-mod when;
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::export::doc::Node;

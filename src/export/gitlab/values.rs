@@ -111,6 +111,33 @@ pub(super) fn statuses_read(ir: &ir::Ir) -> BTreeSet<String> {
     out
 }
 
+/// The shell reads values as [`word`] does (for [`crate::export::shtest`]).
+pub(super) struct Words<'c, 'a, 'n> {
+    pub(super) cx: &'c mut Cx<'a>,
+    pub(super) needs: &'n mut Vec<String>,
+    pub(super) at: ir::Span,
+}
+
+impl crate::export::shtest::Words for Words<'_, '_, '_> {
+    fn word(&mut self, e: &Expr) -> Option<String> {
+        word(self.cx, e, self.needs, self.at)
+    }
+
+    fn param_type(&self, name: &str) -> Option<Type> {
+        self.cx.param_type(name).cloned()
+    }
+
+    fn cant(&mut self, what: &str) {
+        self.cx.refuse(
+            Code::E0502,
+            self.at,
+            format!("{what} in the `when` of an action on GitLab CI"),
+            "the job's shell cannot decide it",
+            "compute it in the script of an earlier action, and pass it on as an export",
+        );
+    }
+}
+
 fn cant(cx: &mut Cx<'_>, at: ir::Span, what: &str) -> Option<String> {
     cx.refuse(
         Code::E0502,
