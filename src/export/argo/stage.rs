@@ -55,7 +55,14 @@ fn word(cx: &mut Cx<'_>, e: &Expr, ins: &mut Inputs, at: ir::Span) -> Option<Str
         }
         Expr::Ref(Ref::Run { field }) if field == "id" => "\"$PIPEC_WORKFLOW\"".into(),
         Expr::Ref(Ref::Run { field }) => return cant(cx, at, &format!("`run.{field}`")),
-        Expr::Ref(Ref::StageStatus { stage }) => return cant(cx, at, &format!("`{stage}.status`")),
+        Expr::Ref(Ref::StageStatus { stage }) => {
+            // The task's phase, as pipec's word: a stage a reader sees either succeeded, or
+            // was skipped by its entry (`Skipped`) or not reached (`Omitted`); a failed one
+            // stops the DAG.
+            ins.tasks.insert(dns(stage));
+            let v = ins.add(format!("{{{{tasks.{}.status}}}}", dns(stage)));
+            format!("\"$(case {v} in Succeeded) echo succeeded ;; *) echo skipped ;; esac)\"")
+        }
         Expr::Ref(Ref::Secret { name }) => {
             ins.secrets.insert(name.clone());
             format!("\"$PIPEC_SECRET_{name}\"")
