@@ -82,30 +82,30 @@ pub(crate) fn test(w: &mut dyn Words, e: &Expr) -> Option<String> {
 }
 
 fn call(w: &mut dyn Words, func: &str, args: &[Expr]) -> Option<String> {
-    let [a, b] = args else {
+    let [text, part] = args else {
         return cant(w, &format!("`{func}(…)`"));
     };
-    if let ("contains", Expr::List { items }) = (func, a) {
+    if let ("contains", Expr::List { items }) = (func, text) {
         let eq = Expr::Binary {
             op: BinOp::In,
-            lhs: Box::new(b.clone()),
+            lhs: Box::new(part.clone()),
             rhs: Box::new(Expr::List {
                 items: items.clone(),
             }),
         };
         return test(w, &eq);
     }
-    if is_list(w, a) {
+    if is_list(w, text) {
         return cant(w, &format!("`{func}(…)` of a list param"));
     }
-    let (x, y) = (w.word(a)?, w.word(b)?);
+    let (hay, needle) = (w.word(text)?, w.word(part)?);
     let pattern = match func {
-        "contains" => format!("*{y}*"),
-        "starts_with" => format!("{y}*"),
-        "ends_with" => format!("*{y}"),
+        "contains" => format!("*{needle}*"),
+        "starts_with" => format!("{needle}*"),
+        "ends_with" => format!("*{needle}"),
         other => return cant(w, &format!("`{other}(…)`")),
     };
-    Some(format!("case {x} in {pattern}) true ;; *) false ;; esac"))
+    Some(format!("case {hay} in {pattern}) true ;; *) false ;; esac"))
 }
 
 fn is_int(w: &dyn Words, e: &Expr) -> bool {

@@ -533,22 +533,31 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
         n += 1;
     }
     let item = format!("bash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"");
-    let item = match &a.when {
-        None => item,
-        Some(w) => {
-            let mut words = Words {
-                cx,
-                ins,
-                at: a.span,
-            };
-            let test = crate::export::shtest::test(&mut words, w)?;
-            format!(
-                "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
-                stage.name, a.name
-            )
-        }
-    };
+    let item = guarded(cx, stage, a, ins, item)?;
     Some(format!("# {}\n{item}\n", a.name))
+}
+
+/// `item` under the action's `when`, decided by the container's shell.
+fn guarded(
+    cx: &mut Cx<'_>,
+    stage: &ir::Stage,
+    a: &ir::Action,
+    ins: &mut Inputs,
+    item: String,
+) -> Option<String> {
+    let Some(w) = &a.when else {
+        return Some(item);
+    };
+    let mut words = Words {
+        cx,
+        ins,
+        at: a.span,
+    };
+    let test = crate::export::shtest::test(&mut words, w)?;
+    Some(format!(
+        "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
+        stage.name, a.name
+    ))
 }
 
 /// The container's shell reads values as [`word`] does (for [`crate::export::shtest`]).
