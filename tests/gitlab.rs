@@ -60,11 +60,8 @@ const EXAMPLES: &[(&str, Option<&[Code]>)] = &[
     ("examples/library-release.pipe", Some(&[Code::E0501])),
     ("examples/monorepo.pipe", Some(&[Code::E0501, Code::E0502])),
     ("examples/multi-region.pipe", Some(&[Code::E0501])),
-    ("examples/nightly.pipe", Some(&[Code::E0502])),
-    (
-        "examples/preview-vs-prod.pipe",
-        Some(&[Code::E0501, Code::E0502]),
-    ),
+    ("examples/nightly.pipe", None),
+    ("examples/preview-vs-prod.pipe", Some(&[Code::E0501])),
     ("examples/web-service.pipe", Some(&[Code::E0501])),
     ("examples/webapp.pipe", Some(&[Code::E0501, Code::E0502])),
     ("examples/wordcount/wordcount.pipe", None),
