@@ -96,6 +96,11 @@ pub(crate) fn cond(
             )))
         }
         Expr::Binary { op, lhs, rhs } if matches!(op, BinOp::Eq | BinOp::Ne) => {
+            if let (Expr::Ref(Ref::Run { field }), v) | (v, Expr::Ref(Ref::Run { field })) =
+                (&**lhs, &**rhs)
+            {
+                return run(d, field, &constant(v)?, (*op == BinOp::Eq) != neg);
+            }
             let (name, value) = match (&**lhs, &**rhs) {
                 (Expr::Ref(Ref::Param { name }), v) | (v, Expr::Ref(Ref::Param { name })) => {
                     (name, constant(v)?)
@@ -129,6 +134,60 @@ pub(crate) fn cond(
         }
         _ => None,
     }
+}
+
+/// `run.FIELD == value` (`!=` unless `eq`) from the variables GitLab sets when it creates
+/// the pipeline; Argo knows none of them.
+fn run(d: Dialect, field: &str, value: &str, eq: bool) -> Option<Cond> {
+    if d != Dialect::GitLab || value.is_empty() {
+        return None;
+    }
+    let lit = d.lit(value)?;
+    let is = if eq { "==" } else { "!=" };
+    let all = |vars: &[&str], op: &str, join: fn(Cond, Cond) -> Cond, start: Cond| {
+        vars.iter().fold(start, |acc, v| {
+            join(acc, Cond::Text(format!("${v} {op} {lit}")))
+        })
+    };
+    Some(match field {
+        // A branch pipeline sets the first, a merge request pipeline the second.
+        "branch" => {
+            let vars = ["CI_COMMIT_BRANCH", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"];
+            if eq {
+                all(&vars, is, Cond::or, Cond::False)
+            } else {
+                all(&vars, is, Cond::and, Cond::True)
+            }
+        }
+        "tag" => Cond::Text(format!("$CI_COMMIT_TAG {is} {lit}")),
+        "trigger" => {
+            const SOURCES: [(&str, &str); 3] = [
+                ("push", "push"),
+                ("pull_request", "merge_request_event"),
+                ("schedule", "schedule"),
+            ];
+            let source =
+                |s: &str, op: &str| Cond::Text(format!("$CI_PIPELINE_SOURCE {op} \"{s}\""));
+            if let Some((_, s)) = SOURCES.iter().find(|(w, _)| *w == value) {
+                source(s, is)
+            } else if value == "manual" {
+                // Every other source starts what pipec calls a manual run.
+                let each = SOURCES
+                    .iter()
+                    .map(|(_, s)| source(s, if eq { "!=" } else { "==" }));
+                if eq {
+                    each.fold(Cond::True, Cond::and)
+                } else {
+                    each.fold(Cond::False, Cond::or)
+                }
+            } else if eq {
+                Cond::False
+            } else {
+                Cond::True
+            }
+        }
+        _ => return None,
+    })
 }
 
 fn constant(e: &Expr) -> Option<String> {

@@ -129,13 +129,13 @@ fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
         );
     }
     for a in &stage.actions {
-        if a.when.is_some() {
+        if a.when.is_some() && a.kind == Kind::Approval {
             cx.refuse(
                 Code::E0501,
                 a.span,
-                format!("`when` of action `{}` on Argo Workflows", a.name),
-                "Argo decides whether a whole task runs",
-                "give the action a stage of its own with `entry { require … else skip }`",
+                format!("`when` of approval `{}` on Argo Workflows", a.name),
+                "Argo decides whether a whole suspend task runs, before the stage",
+                "give the approval a stage of its own with `entry { require … else skip }`",
             );
         }
     }

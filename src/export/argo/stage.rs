@@ -55,7 +55,14 @@ fn word(cx: &mut Cx<'_>, e: &Expr, ins: &mut Inputs, at: ir::Span) -> Option<Str
         }
         Expr::Ref(Ref::Run { field }) if field == "id" => "\"$PIPEC_WORKFLOW\"".into(),
         Expr::Ref(Ref::Run { field }) => return cant(cx, at, &format!("`run.{field}`")),
-        Expr::Ref(Ref::StageStatus { stage }) => return cant(cx, at, &format!("`{stage}.status`")),
+        Expr::Ref(Ref::StageStatus { stage }) => {
+            // The task's phase, as pipec's word: a stage a reader sees either succeeded, or
+            // was skipped by its entry (`Skipped`) or not reached (`Omitted`); a failed one
+            // stops the DAG.
+            ins.tasks.insert(dns(stage));
+            let v = ins.add(format!("{{{{tasks.{}.status}}}}", dns(stage)));
+            format!("\"$(case {v} in Succeeded) echo succeeded ;; *) echo skipped ;; esac)\"")
+        }
         Expr::Ref(Ref::Secret { name }) => {
             ins.secrets.insert(name.clone());
             format!("\"$PIPEC_SECRET_{name}\"")
@@ -526,10 +533,59 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
         delim = format!("PIPEC_STEP_{n}");
         n += 1;
     }
+    let item = format!("bash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"");
+    let item = guarded(cx, stage, a, ins, item)?;
+    Some(format!("# {}\n{item}\n", a.name))
+}
+
+/// `item` under the action's `when`, decided by the container's shell.
+fn guarded(
+    cx: &mut Cx<'_>,
+    stage: &ir::Stage,
+    a: &ir::Action,
+    ins: &mut Inputs,
+    item: String,
+) -> Option<String> {
+    let Some(w) = &a.when else {
+        return Some(item);
+    };
+    let mut words = Words {
+        cx,
+        ins,
+        at: a.span,
+    };
+    let test = crate::export::shtest::test(&mut words, w)?;
     Some(format!(
-        "# {}\nbash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"\n",
-        a.name
+        "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
+        stage.name, a.name
     ))
+}
+
+/// The container's shell reads values as [`word`] does (for [`crate::export::shtest`]).
+struct Words<'c, 'a, 'i> {
+    cx: &'c mut Cx<'a>,
+    ins: &'i mut Inputs,
+    at: ir::Span,
+}
+
+impl crate::export::shtest::Words for Words<'_, '_, '_> {
+    fn word(&mut self, e: &Expr) -> Option<String> {
+        word(self.cx, e, self.ins, self.at)
+    }
+
+    fn param_type(&self, name: &str) -> Option<Type> {
+        self.cx.param_type(name)
+    }
+
+    fn cant(&mut self, what: &str) {
+        self.cx.refuse(
+            Code::E0502,
+            self.at,
+            format!("{what} in the `when` of an action on Argo Workflows"),
+            "the container's shell cannot decide it",
+            "compute it in the script of an earlier action, and pass it on as an export",
+        );
+    }
 }
 
 /// The `export` lines of a `git` action's repository and reference.

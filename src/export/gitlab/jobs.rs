@@ -1,14 +1,15 @@
 //! One job per stage: `needs` for the stage graph (optional: a job its rules left out does not
 //! block), `rules:` for the guards and entry on the way to it, its actions as script items in
 //! `after` order, artifacts and the dotenv report of its exports, an approval as a manual gate
-//! job, `retry`, `timeout`, `image`, `resource_group` for `mode queued`.
+//! job, `retry`, `timeout`, `image`, `resource_group` for `mode queued` and `superseded`
+//! (with `interruptible` jobs in the latter).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::rules::{self, Cond};
 use super::{Cx, PARAMS_JOB, values};
-use crate::diagnostics::Code;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::export::doc::Node;
 use crate::export::runner::{self, Host, Restore, Runner};
 use crate::ir::{self, CondRule, ElseResult, Expr, FailurePolicy, Kind, Mode, Part, RetryScope};
@@ -32,13 +33,7 @@ const RESERVED: &[&str] = &[
 pub(super) fn jobs(cx: &mut Cx<'_>) -> Vec<(String, Node)> {
     let ir = cx.ir;
     match ir.pipeline.mode {
-        Mode::Superseded => cx.refuse(
-            Code::E0501,
-            ir.pipeline.span,
-            "`mode superseded` (the default) on GitLab CI",
-            "a resource group lets every waiting run go on in turn, it never drops one",
-            "write `mode queued` (one run at a time in each stage) or `mode parallel`",
-        ),
+        Mode::Superseded => superseded(cx),
         Mode::Queued => cx.weaker(
             ir.pipeline.span,
             "runs wait for a stage in the resource group's order".into(),
@@ -84,6 +79,40 @@ pub(super) fn jobs(cx: &mut Cx<'_>) -> Vec<(String, Node)> {
     out
 }
 
+/// `mode superseded`: each stage's lock is a resource group, and a newer pipeline of the same
+/// ref cancels the older one's jobs (`interruptible`, `workflow: auto_cancel`). GitLab cancels
+/// a running job too, where `pipec run` lets a stage that has started finish: a warning.
+fn superseded(cx: &mut Cx<'_>) {
+    let at = cx.head(cx.ir.pipeline.span);
+    cx.diags.push(
+        Diagnostic::new(
+            Code::W0005,
+            "a newer pipeline on the same ref cancels this one's jobs, also a stage that is running",
+            super::span(at),
+            "`mode superseded` (the default) on GitLab CI",
+        )
+        .help("write `mode queued` to let every run finish, or `mode parallel` for no locks")
+        .note(
+            "`pipec run` supersedes only a run waiting to enter a stage; GitLab's auto-cancel \
+             stops the older pipeline's interruptible jobs whatever they are doing, and pipelines \
+             of other refs wait for a stage in the resource group's order (`unordered` unless \
+             the project sets it)",
+        ),
+    );
+}
+
+/// Whether the mode locks each stage (a resource group per stage).
+pub(super) fn locks(mode: Mode) -> bool {
+    matches!(mode, Mode::Superseded | Mode::Queued)
+}
+
+/// `interruptible: true` for a job of a `mode superseded` pipeline (cancelled by a newer one).
+pub(super) fn interruptible(cx: &Cx<'_>, m: &mut Vec<(String, Node)>) {
+    if cx.ir.pipeline.mode == Mode::Superseded {
+        m.push(("interruptible".into(), Node::Bool(true)));
+    }
+}
+
 fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
     let at = stage.span;
     if stage.on_success.is_some() {
@@ -122,13 +151,13 @@ fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
         );
     }
     for a in &stage.actions {
-        if a.when.is_some() {
+        if a.when.is_some() && a.kind == Kind::Approval {
             cx.refuse(
                 Code::E0501,
                 a.span,
-                format!("`when` of action `{}` on GitLab CI", a.name),
-                "GitLab decides whether a whole job runs, not one command of it",
-                "give the action a stage of its own with `entry { require … else skip }`",
+                format!("`when` of approval `{}` on GitLab CI", a.name),
+                "a manual job is in the pipeline or not, decided when it is created",
+                "give the approval a stage of its own with `entry { require … else skip }`",
             );
         }
     }
@@ -285,6 +314,7 @@ fn gate(
         m.push(("rules".into(), r));
     }
     m.push(("allow_failure".into(), Node::Bool(false)));
+    interruptible(cx, &mut m);
     m.push((
         "environment".into(),
         Node::map([
@@ -330,12 +360,13 @@ fn stage_job(cx: &mut Cx<'_>, stage: &ir::Stage, mut needs: Vec<String>, cond: &
     if let Some(r) = rules_node(cond, None) {
         m.push(("rules".into(), r));
     }
-    if cx.ir.pipeline.mode == Mode::Queued {
+    if locks(cx.ir.pipeline.mode) {
         m.push((
             "resource_group".into(),
             Node::Str(format!("pipec-{}-{}", cx.ir.pipeline.name, stage.name)),
         ));
     }
+    interruptible(cx, &mut m);
     if let Some(t) = stage.timeout_secs {
         m.push(("timeout".into(), Node::Str(format!("{}m", t.div_ceil(60)))));
     }
@@ -347,6 +378,14 @@ fn stage_job(cx: &mut Cx<'_>, stage: &ir::Stage, mut needs: Vec<String>, cond: &
                 ("when", Node::str("script_failure")),
             ]),
         ));
+    }
+    if cx.statuses.contains(&stage.name) {
+        script.push(Node::Str(format!(
+            "# the stage's status, for `{0}.status`\nmkdir -p \"$CI_PROJECT_DIR/.pipec\" && echo {1}=succeeded >> \"$CI_PROJECT_DIR/.pipec/exports.env\"",
+            stage.name,
+            values::status_var(&stage.name)
+        )));
+        exports = true;
     }
     if script.is_empty() {
         script.push(Node::str("true"));
@@ -525,11 +564,23 @@ fn action(
         delim = format!("PIPEC_STEP_{n}");
         n += 1;
     }
-    Some(format!(
-        "# {} ({})\nbash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"",
-        a.name,
-        cx.place(a.span)
-    ))
+    let item = format!("bash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"");
+    let item = match &a.when {
+        None => item,
+        Some(w) => {
+            let mut words = values::Words {
+                cx,
+                needs,
+                at: a.span,
+            };
+            let test = crate::export::shtest::test(&mut words, w)?;
+            format!(
+                "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
+                stage.name, a.name
+            )
+        }
+    };
+    Some(format!("# {} ({})\n{item}", a.name, cx.place(a.span)))
 }
 
 fn plain(cx: &mut Cx<'_>, a: &ir::Action, key: &str, default: &str) -> Option<String> {

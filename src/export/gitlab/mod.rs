@@ -9,7 +9,7 @@
 //! `workflow: rules:`, the guards and entries on the way to each stage as job `rules:`, over
 //! params only); [`jobs`] makes one job per stage (`needs` for the stage graph, its actions
 //! as script items running `export::runner`'s bash, artifacts, exports as a dotenv report,
-//! approvals as manual jobs, `retry`, `timeout`, `image`, `resource_group`); [`values`] the
+//! approvals as manual jobs, `retry`, `timeout`, `image`, `resource_group`; an action's `when` a shell test in its job); [`values`] the
 //! bash words that read values from variables. No value is ever written into a script: each
 //! is read from a variable. The mapping is documented in `docs/targets/gitlab.md`.
 //!
@@ -42,6 +42,7 @@ pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnost
         ir,
         map,
         diags: Vec::new(),
+        statuses: values::statuses_read(ir),
     };
     let doc = pipeline(&mut cx);
     let mut diags = cx.diags;
@@ -64,6 +65,13 @@ pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnost
 fn pipeline(cx: &mut Cx<'_>) -> Node {
     let p = &cx.ir.pipeline;
     let mut root: Vec<(String, Node)> = Vec::new();
+    let mut workflow = vec![("name".to_string(), Node::str(p.name.clone()))];
+    if p.mode == ir::Mode::Superseded {
+        workflow.push((
+            "auto_cancel".into(),
+            Node::map([("on_new_commit", Node::str("interruptible"))]),
+        ));
+    }
     if let Some(rules) = rules::workflow(cx) {
         let items = rules
             .into_iter()
@@ -75,19 +83,9 @@ fn pipeline(cx: &mut Cx<'_>) -> Node {
                 Node::Map(m)
             })
             .collect();
-        root.push((
-            "workflow".into(),
-            Node::map([
-                ("name", Node::str(p.name.clone())),
-                ("rules", Node::Seq(items)),
-            ]),
-        ));
-    } else {
-        root.push((
-            "workflow".into(),
-            Node::map([("name", Node::str(p.name.clone()))]),
-        ));
+        workflow.push(("rules".into(), Node::Seq(items)));
     }
+    root.push(("workflow".into(), Node::Map(workflow)));
     if let Some(t) = p.timeout_secs {
         cx.weaker(
             p.span,
@@ -210,14 +208,13 @@ fn params_job(cx: &mut Cx<'_>) -> Option<Node> {
     if script.is_empty() {
         script.push(Node::str("true"));
     }
-    Some(
-        Node::map([("stage", Node::str(".pre")), ("script", Node::Seq(script))]).commented(
-            format!(
-                "the params' values, checked before any stage ({})",
-                cx.place(cx.ir.pipeline.span)
-            ),
-        ),
-    )
+    let mut m = vec![("stage".to_string(), Node::str(".pre"))];
+    jobs::interruptible(cx, &mut m);
+    m.push(("script".into(), Node::Seq(script)));
+    Some(Node::Map(m).commented(format!(
+        "the params' values, checked before any stage ({})",
+        cx.place(cx.ir.pipeline.span)
+    )))
 }
 
 /// What the exporter knows while it works, and what it has found.
@@ -225,6 +222,8 @@ struct Cx<'a> {
     ir: &'a Ir,
     map: Option<&'a SourceMap>,
     diags: Vec<Diagnostic>,
+    /// The stages whose `STAGE.status` is read: their jobs report it in their dotenv.
+    statuses: std::collections::BTreeSet<String>,
 }
 
 impl Cx<'_> {

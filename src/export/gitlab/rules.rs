@@ -1,6 +1,7 @@
 //! Conditions GitLab decides when it creates a pipeline: `workflow: rules:` for triggers,
-//! and job `rules:` for the stage graph's guards and entry conditions — over params only
-//! (`$PIPEC_PARAM_NAME`), since exports and statuses do not exist yet then (`E0502`).
+//! and job `rules:` for the stage graph's guards and entry conditions — over params
+//! (`$PIPEC_PARAM_NAME`) and the branch, tag and source GitLab knows then, since exports and
+//! statuses do not exist yet (`E0502`).
 
 use super::Cx;
 use crate::diagnostics::Code;
@@ -36,7 +37,7 @@ fn cant(cx: &mut Cx<'_>, at: ir::Span) -> Option<Cond> {
         at,
         "a condition GitLab cannot decide when it creates the pipeline",
         "GitLab's rules compare variables with text only, before any job runs",
-        "compare params with written-out values (`==`, `!=`, `in [..]`, `&&`, `||`, `!`), or decide it in a script",
+        "compare params, `run.branch`, `run.tag` or `run.trigger` with written-out values (`==`, `!=`, `in [..]`, `&&`, `||`, `!`), or decide it in a script",
     );
     None
 }

@@ -3,6 +3,8 @@
 //! predefined variables), secrets (CI/CD variables). The job's script never holds data: a
 //! text part is one quoted word, a value a quoted variable reference.
 
+use std::collections::BTreeSet;
+
 use super::Cx;
 use super::rules::param_var;
 use crate::diagnostics::Code;
@@ -69,10 +71,71 @@ fn reference(cx: &mut Cx<'_>, r: &Ref, needs: &mut Vec<String>, at: ir::Span) ->
             other => return cant(cx, at, &format!("`run.{other}`")),
         },
         Ref::StageStatus { stage } => {
-            return cant(cx, at, &format!("`{stage}.status`"));
+            if !needs.contains(stage) {
+                needs.push(stage.clone());
+            }
+            format!("\"${{{}:-skipped}}\"", status_var(stage))
         }
         Ref::TemplateParam { .. } => return cant(cx, at, "a template parameter"),
     })
+}
+
+/// The dotenv variable a stage's job sets to `succeeded` once all its actions are done; a job
+/// that did not run (left out by its rules: not reached, or skipped by its entry) sets none,
+/// read as `skipped`. A failed job stops the pipeline, so no reader sees `failed`.
+pub(super) fn status_var(stage: &str) -> String {
+    format!("PIPEC_S_{stage}")
+}
+
+/// Every stage whose `STAGE.status` some expression of the pipeline reads (found in the IR's
+/// JSON, so no place an expression may stand is missed).
+pub(super) fn statuses_read(ir: &ir::Ir) -> BTreeSet<String> {
+    fn walk(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("ref").and_then(serde_json::Value::as_str) == Some("stage_status")
+                    && let Some(stage) = m.get("stage").and_then(serde_json::Value::as_str)
+                {
+                    out.insert(stage.to_string());
+                }
+                m.values().for_each(|v| walk(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    if let Ok(v) = serde_json::to_value(&ir.pipeline) {
+        walk(&v, &mut out);
+    }
+    out
+}
+
+/// The shell reads values as [`word`] does (for [`crate::export::shtest`]).
+pub(super) struct Words<'c, 'a, 'n> {
+    pub(super) cx: &'c mut Cx<'a>,
+    pub(super) needs: &'n mut Vec<String>,
+    pub(super) at: ir::Span,
+}
+
+impl crate::export::shtest::Words for Words<'_, '_, '_> {
+    fn word(&mut self, e: &Expr) -> Option<String> {
+        word(self.cx, e, self.needs, self.at)
+    }
+
+    fn param_type(&self, name: &str) -> Option<Type> {
+        self.cx.param_type(name).cloned()
+    }
+
+    fn cant(&mut self, what: &str) {
+        self.cx.refuse(
+            Code::E0502,
+            self.at,
+            format!("{what} in the `when` of an action on GitLab CI"),
+            "the job's shell cannot decide it",
+            "compute it in the script of an earlier action, and pass it on as an export",
+        );
+    }
 }
 
 fn cant(cx: &mut Cx<'_>, at: ir::Span, what: &str) -> Option<String> {
