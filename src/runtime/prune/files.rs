@@ -120,32 +120,64 @@ fn measure(path: &Path) -> Freed {
     freed
 }
 
-/// Removes a folder and everything in it (an action may have left folders read-only),
-/// counting the files and their bytes.
+/// Removes a folder and everything in it, counting the files and their bytes. Entries are
+/// typed from the folder listing (no `stat` of folders) and only files are measured; a folder
+/// an action left read-only is made writable only when removing from it is refused, since
+/// every `chmod` is one more journaled write (prune removes tens of thousands of folders).
 fn remove_tree(path: &Path) -> Result<Freed, Error> {
-    let mut freed = Freed::default();
     match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(freed),
-        Err(e) => return Err(prune_error(path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Freed::default()),
+        Err(e) => Err(prune_error(path, e)),
         Ok(meta) if !meta.is_dir() => {
-            freed.files = 1;
-            freed.bytes = meta.len();
             std::fs::remove_file(path).map_err(|e| prune_error(path, e))?;
-            return Ok(freed);
+            Ok(Freed {
+                files: 1,
+                bytes: meta.len(),
+            })
         }
-        Ok(_) => {}
+        Ok(_) => remove_folder(path),
     }
-    // Read and writable, so its entries can be listed and removed.
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
-    let entries = std::fs::read_dir(path).map_err(|e| prune_error(path, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| prune_error(path, e))?;
-        freed.add(remove_tree(&entry.path())?);
+}
+
+/// [`remove_tree`] of a folder.
+fn remove_folder(path: &Path) -> Result<Freed, Error> {
+    match empty_folder(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            // Read and writable, so its entries can be listed and removed.
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| prune_error(path, e))?;
+            empty_folder(path).map_err(|e| prune_error(path, e))
+        }
+        other => other.map_err(|e| prune_error(path, e)),
     }
-    match std::fs::remove_dir(path) {
+    .and_then(|freed| match std::fs::remove_dir(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(prune_error(path, e)),
         _ => Ok(freed),
+    })
+}
+
+/// Removes what is in a folder (not the folder); a refusal in it is returned as it is, one
+/// in a folder below as a prune error.
+fn empty_folder(path: &Path) -> std::io::Result<Freed> {
+    let mut freed = Freed::default();
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let child = entry.path();
+        if entry.file_type()?.is_dir() {
+            match remove_folder(&child) {
+                Ok(f) => freed.add(f),
+                Err(e) => return Err(std::io::Error::other(e)),
+            }
+        } else {
+            let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            match std::fs::remove_file(&child) {
+                Ok(()) => freed.add(Freed { files: 1, bytes }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
+    Ok(freed)
 }
 
 /// The blobs named by no manifest (except those of the runs in `going`), removed unless
@@ -227,4 +259,30 @@ fn named_blobs(manifests: &Path, going: &HashSet<&str>) -> Result<HashSet<String
         }
     }
     Ok(named)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_is_removed_with_its_files_counted_also_under_a_read_only_folder() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path().join("run");
+        let deep = root.join("a").join("b");
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        std::fs::write(root.join("one.log"), b"12345").expect("write");
+        std::fs::write(deep.join("two"), b"123").expect("write");
+        std::os::unix::fs::symlink("/nonexistent", root.join("link")).expect("symlink");
+        std::fs::set_permissions(root.join("a"), std::fs::Permissions::from_mode(0o500))
+            .expect("chmod");
+        let freed = remove_tree(&root).expect("removed");
+        assert!(!root.exists(), "the folder is gone");
+        assert_eq!(freed.files, 3, "two files and a link");
+        assert_eq!(freed.bytes, 5 + 3 + "/nonexistent".len() as u64);
+        assert_eq!(
+            remove_tree(&root).expect("a missing folder is fine").files,
+            0
+        );
+    }
 }
