@@ -162,6 +162,7 @@ impl Lowerer {
                     })
                     .collect(),
                 triggers: m.triggers.clone(),
+                notify: m.notify.clone(),
                 stages,
             },
         }

@@ -33,6 +33,7 @@ impl Checker<'_> {
             params: vec![],
             secrets: vec![],
             triggers: vec![],
+            notify: vec![],
             stages: vec![],
         };
         let mut first_of: BTreeMap<&str, Span> = BTreeMap::new();
@@ -74,6 +75,7 @@ impl Checker<'_> {
                 ast::PipelineItem::Secret(sec) => self.declare_secret(sec),
                 ast::PipelineItem::Stage(_)
                 | ast::PipelineItem::Trigger(_)
+                | ast::PipelineItem::Notify(_)
                 | ast::PipelineItem::Transition(_)
                 | ast::PipelineItem::Image(..) => {}
             }
@@ -100,6 +102,11 @@ impl Checker<'_> {
                 ast::PipelineItem::Trigger(t) => {
                     if let Some(t) = self.trigger(t) {
                         model.triggers.push(t);
+                    }
+                }
+                ast::PipelineItem::Notify(n) => {
+                    if let Some(n) = self.notify(n) {
+                        model.notify.push(n);
                     }
                 }
                 _ => {}
