@@ -8,6 +8,8 @@
 mod client;
 #[path = "serve/load.rs"]
 mod load;
+#[path = "serve/notify.rs"]
+mod notify;
 #[path = "serve/webdriver.rs"]
 mod webdriver;
 

@@ -129,7 +129,10 @@ impl Checker<'_> {
     #[allow(clippy::too_many_lines)] // Reason: one arm per trigger attribute reads best together.
     pub(super) fn trigger(&mut self, t: &ast::Trigger) -> Option<ir::Trigger> {
         let (kind, allowed): (ir::TriggerKind, &[&str]) = match t.kind.name.as_str() {
-            "push" => (ir::TriggerKind::Push, &["branches", "tags", "paths", "poll"]),
+            "push" => (
+                ir::TriggerKind::Push,
+                &["branches", "tags", "paths", "poll"],
+            ),
             "pull_request" => (
                 ir::TriggerKind::PullRequest,
                 &["branches", "paths", "events"],

@@ -125,7 +125,11 @@ impl Checker<'_> {
             match NotifyEvent::ALL.iter().find(|e| e.as_str() == id.name) {
                 Some(e) if !out.contains(e) => out.push(*e),
                 Some(_) => {}
-                None => self.unknown(&id, "notify event", NotifyEvent::ALL.iter().map(|e| e.as_str())),
+                None => self.unknown(
+                    &id,
+                    "notify event",
+                    NotifyEvent::ALL.iter().map(|e| e.as_str()),
+                ),
             }
         }
         out

@@ -99,19 +99,10 @@ impl Checker<'_> {
                 {
                     model.secrets.push(self.secret(sec));
                 }
-                ast::PipelineItem::Trigger(t) => {
-                    if let Some(t) = self.trigger(t) {
-                        model.triggers.push(t);
-                    }
-                }
-                ast::PipelineItem::Notify(n) => {
-                    if let Some(n) = self.notify(n) {
-                        model.notify.push(n);
-                    }
-                }
                 _ => {}
             }
         }
+        self.triggers_and_notify(&p.items, &mut model);
         // Stages in file order, each declared, checked and dropped before the next; uses
         // of later stages are resolved once all are declared.
         let mut transitions: Vec<ast::Transition> = Vec::new();
@@ -135,6 +126,25 @@ impl Checker<'_> {
         self.release_rules(&mut model);
         model.stages = std::mem::take(&mut self.stages);
         Ok(model)
+    }
+
+    /// The pipeline's triggers and `notify` items, in file order.
+    fn triggers_and_notify(&mut self, items: &[ast::PipelineItem], model: &mut Model) {
+        for item in items {
+            match item {
+                ast::PipelineItem::Trigger(t) => {
+                    if let Some(t) = self.trigger(t) {
+                        model.triggers.push(t);
+                    }
+                }
+                ast::PipelineItem::Notify(n) => {
+                    if let Some(n) = self.notify(n) {
+                        model.notify.push(n);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Without a model to keep, a checked condition keeps only what the release rules read:

@@ -7,9 +7,9 @@ use pest::iterators::{Pair, Pairs};
 use super::Rule;
 use crate::ast::{
     Action, Attr, AttrValue, BinOp, CondRule, Condition, DurationLit, ElseResult, Expr, ExprKind,
-    FailurePolicy, File, Ident, Import, Item, KindRef, Mode, Param, Pipeline, PipelineItem,
+    FailurePolicy, File, Ident, Import, Item, KindRef, Mode, Notify, Param, Pipeline, PipelineItem,
     RetryScope, SecretDecl, Stage, StageItem, StrLit, StrPart, Template, TemplateParam, Transition,
-    Notify, Trigger, TypeExpr,
+    Trigger, TypeExpr,
 };
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
