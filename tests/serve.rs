@@ -6,6 +6,8 @@
 
 #[path = "serve/client.rs"]
 mod client;
+#[path = "serve/held.rs"]
+mod held;
 #[path = "serve/load.rs"]
 mod load;
 #[path = "serve/notify.rs"]
