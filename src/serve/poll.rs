@@ -259,3 +259,47 @@ async fn fetch(mirror: &Path, repo: &str, head: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::interval;
+
+    fn with_polls(polls: &[Option<u64>]) -> crate::ir::Pipeline {
+        let span = json!({"file": 0, "start": 0, "end": 0, "line": 1, "column": 1});
+        let triggers: Vec<_> = polls
+            .iter()
+            .map(|p| {
+                json!({"kind": "push", "branches": [], "tags": [], "paths": [], "events": [],
+                       "cron": null, "tz": null, "poll_secs": p, "span": span})
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "name": "p", "span": span, "mode": "superseded", "timeout_secs": null,
+            "params": [], "secrets": [], "triggers": triggers, "stages": []
+        }))
+        .expect("a pipeline")
+    }
+
+    #[test]
+    fn the_shortest_poll_of_the_push_triggers_wins_over_the_server_default() {
+        let p = with_polls(&[Some(60), None, Some(30)]);
+        assert_eq!(
+            interval(&p, Some(Duration::from_secs(5))),
+            Some(Duration::from_secs(30))
+        );
+    }
+
+    #[test]
+    fn without_a_poll_the_server_default_applies_or_nothing() {
+        let p = with_polls(&[None]);
+        assert_eq!(
+            interval(&p, Some(Duration::from_secs(5))),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(interval(&p, None), None);
+    }
+}

@@ -294,3 +294,40 @@ fn serve_does_not_poll_a_pipeline_without_an_interval() {
     let (_, log) = s.terminate();
     assert!(!log.contains("polling"), "{log}");
 }
+
+#[test]
+fn serve_notifies_a_held_stage_and_a_success_unsigned_without_a_secret() {
+    let hook = Receiver::start(&[]);
+    let pipe = format!(
+        r#"pipeline frozen {{
+  notify "http://127.0.0.1:{}/h" {{ events = [held, succeeded] }}
+  stage build {{ action a: sh {{ run = "echo built" }} }}
+  stage deploy {{ action b: sh {{ run = "echo deployed" }} }}
+  transition build -> deploy disabled "release freeze"
+}}
+"#,
+        hook.addr.port()
+    );
+    let s = Served::start(&[("frozen.pipe", &pipe)], &[]);
+    let (status, body) = s.post_json("/api/pipelines/frozen/runs", Some(&s.operator), "{}");
+    assert_eq!(status, 201, "{body}");
+    let id = client::field(&body, "id");
+    let got = hook.wait_for(1, Duration::from_secs(30));
+    let held = json(&got[0]);
+    assert_eq!(held["event"], "held");
+    assert_eq!(held["stage"], "deploy");
+    assert_eq!(held["action"], serde_json::Value::Null);
+    assert!(!got[0].headers.contains_key("x-pipec-signature-256"));
+    let (status, body) = s.post_json(
+        "/api/pipelines/frozen/transitions/build/deploy",
+        Some(&s.operator),
+        r#"{"enabled": true}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    s.wait_status(&id, "succeeded");
+    let got = hook.wait_for(2, Duration::from_secs(30));
+    let done = json(&got[1]);
+    assert_eq!(done["event"], "succeeded");
+    assert_eq!(done["run"]["status"], "succeeded");
+    assert!(done["run"]["ended"].is_string());
+}
