@@ -85,6 +85,8 @@ pub enum PipelineItem {
     Param(Param),
     Secret(SecretDecl),
     Trigger(Trigger),
+    /// `notify "URL" { … }`: an outgoing webhook of `pipec serve`.
+    Notify(Notify),
     Stage(Stage),
     Transition(Transition),
 }
@@ -99,6 +101,7 @@ impl PipelineItem {
             PipelineItem::Param(p) => p.span,
             PipelineItem::Secret(s) => s.span,
             PipelineItem::Trigger(t) => t.span,
+            PipelineItem::Notify(n) => n.span,
             PipelineItem::Stage(s) => s.span,
             PipelineItem::Transition(t) => t.span,
         }
@@ -142,6 +145,13 @@ pub struct SecretDecl {
 #[derive(Clone, Debug)]
 pub struct Trigger {
     pub kind: Ident,
+    pub attrs: Vec<Attr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Notify {
+    pub url: StrLit,
     pub attrs: Vec<Attr>,
     pub span: Span,
 }

@@ -6,8 +6,12 @@
 
 #[path = "serve/client.rs"]
 mod client;
+#[path = "serve/held.rs"]
+mod held;
 #[path = "serve/load.rs"]
 mod load;
+#[path = "serve/notify.rs"]
+mod notify;
 #[path = "serve/webdriver.rs"]
 mod webdriver;
 

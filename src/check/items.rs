@@ -129,7 +129,10 @@ impl Checker<'_> {
     #[allow(clippy::too_many_lines)] // Reason: one arm per trigger attribute reads best together.
     pub(super) fn trigger(&mut self, t: &ast::Trigger) -> Option<ir::Trigger> {
         let (kind, allowed): (ir::TriggerKind, &[&str]) = match t.kind.name.as_str() {
-            "push" => (ir::TriggerKind::Push, &["branches", "tags", "paths"]),
+            "push" => (
+                ir::TriggerKind::Push,
+                &["branches", "tags", "paths", "poll"],
+            ),
             "pull_request" => (
                 ir::TriggerKind::PullRequest,
                 &["branches", "paths", "events"],
@@ -153,6 +156,7 @@ impl Checker<'_> {
             events: vec![],
             cron: None,
             tz: None,
+            poll_secs: None,
             span: self.ir_span(t.span),
         };
         let ctx = Ctx {
@@ -194,6 +198,7 @@ impl Checker<'_> {
             }
             match name {
                 "events" => out.events = self.events(a),
+                "poll" => out.poll_secs = self.poll_interval(a),
                 "cron" | "tz" => {
                     let Some(v) = self.plain_string(a, ctx) else {
                         continue;

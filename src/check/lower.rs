@@ -163,6 +163,7 @@ impl Lowerer {
                     })
                     .collect(),
                 triggers: m.triggers.clone(),
+                notify: m.notify.clone(),
                 stages,
             },
         }

@@ -24,6 +24,7 @@ mod inputs;
 mod items;
 mod kinds;
 pub mod lower;
+mod notify;
 mod params;
 mod pipeline;
 mod refs;
@@ -176,6 +177,7 @@ pub struct Model {
     pub params: Vec<ParamModel>,
     pub secrets: Vec<SecretModel>,
     pub triggers: Vec<ir::Trigger>,
+    pub notify: Vec<ir::Notify>,
     pub stages: Vec<StageModel>,
 }
 

@@ -34,6 +34,7 @@ impl Checker<'_> {
             params: vec![],
             secrets: vec![],
             triggers: vec![],
+            notify: vec![],
             stages: vec![],
         };
         self.default_image = self.pipeline_image(&p.items);
@@ -58,14 +59,10 @@ impl Checker<'_> {
                 {
                     model.secrets.push(self.secret(sec));
                 }
-                ast::PipelineItem::Trigger(t) => {
-                    if let Some(t) = self.trigger(t) {
-                        model.triggers.push(t);
-                    }
-                }
                 _ => {}
             }
         }
+        self.triggers_and_notify(&p.items, &mut model);
         // Stages in file order, each declared, checked and dropped before the next; uses
         // of later stages are resolved once all are declared.
         let mut transitions: Vec<ast::Transition> = Vec::new();
@@ -141,7 +138,27 @@ impl Checker<'_> {
                 ast::PipelineItem::Stage(_)
                 | ast::PipelineItem::Trigger(_)
                 | ast::PipelineItem::Transition(_)
+                | ast::PipelineItem::Notify(_)
                 | ast::PipelineItem::Image(..) => {}
+            }
+        }
+    }
+
+    /// The pipeline's triggers and `notify` items, in file order.
+    fn triggers_and_notify(&mut self, items: &[ast::PipelineItem], model: &mut Model) {
+        for item in items {
+            match item {
+                ast::PipelineItem::Trigger(t) => {
+                    if let Some(t) = self.trigger(t) {
+                        model.triggers.push(t);
+                    }
+                }
+                ast::PipelineItem::Notify(n) => {
+                    if let Some(n) = self.notify(n) {
+                        model.notify.push(n);
+                    }
+                }
+                _ => {}
             }
         }
     }

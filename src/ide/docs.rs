@@ -179,6 +179,10 @@ pub(crate) const PIPELINE_KEYWORDS: &[(&str, &str)] = &[
     ("secret", "secret NAME = env(\"VAR\")"),
     ("trigger", "trigger push|pull_request|schedule|manual { … }"),
     (
+        "notify",
+        "notify \"URL\" { events = [approval, failed, succeeded, held]  secret = secrets.NAME }",
+    ),
+    (
         "transition",
         "transition FROM -> TO [when EXPR] [disabled \"REASON\"]",
     ),

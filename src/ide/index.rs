@@ -258,8 +258,9 @@ impl Builder {
                     self.add(x.name.span, Symbol::Secret(x.name.name.clone()), true);
                     self.expr(&x.source, None);
                 }
-                ast::PipelineItem::Trigger(t) => {
-                    for a in &t.attrs {
+                ast::PipelineItem::Trigger(ast::Trigger { attrs, .. })
+                | ast::PipelineItem::Notify(ast::Notify { attrs, .. }) => {
+                    for a in attrs {
                         self.value(&a.value, None);
                     }
                 }

@@ -107,6 +107,14 @@ impl Analysis {
                         .collect();
                     children.push(stage);
                 }
+                ast::PipelineItem::Notify(n) => children.push(Outline {
+                    name: format!("notify {}", self.text(n.url.span)),
+                    detail: String::new(),
+                    kind: OutlineKind::Trigger,
+                    span: n.span,
+                    name_span: n.url.span,
+                    children: Vec::new(),
+                }),
                 ast::PipelineItem::Mode(..)
                 | ast::PipelineItem::Timeout(..)
                 | ast::PipelineItem::Image(..)

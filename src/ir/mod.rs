@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on every incompatible change of these types.
-pub const IR_VERSION: u32 = 3;
+pub const IR_VERSION: u32 = 4;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +60,9 @@ pub struct Pipeline {
     pub params: Vec<Param>,
     pub secrets: Vec<Secret>,
     pub triggers: Vec<Trigger>,
+    /// `notify "URL" { … }`: the webhooks `pipec serve` sends on run events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<Notify>,
     pub stages: Vec<Stage>,
 }
 
@@ -161,6 +164,55 @@ pub struct Trigger {
     pub events: Vec<String>,
     pub cron: Option<String>,
     pub tz: Option<String>,
+    /// `poll = DURATION` of a `push` trigger: how often `pipec serve` polls the pipeline's
+    /// `git` sources (CodePipeline's `PollForSourceChanges`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_secs: Option<u64>,
+    pub span: Span,
+}
+
+/// A run event a [`Notify`] is sent for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    /// An approval action began waiting for a decision.
+    Approval,
+    /// A run ended `failed`.
+    Failed,
+    /// A run ended `succeeded`.
+    Succeeded,
+    /// A stage is held (a disabled transition or an `else wait` window).
+    Held,
+}
+
+impl NotifyEvent {
+    /// Every event, in the order the language documents them.
+    pub const ALL: [NotifyEvent; 4] = [
+        NotifyEvent::Approval,
+        NotifyEvent::Failed,
+        NotifyEvent::Succeeded,
+        NotifyEvent::Held,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Approval => "approval",
+            NotifyEvent::Failed => "failed",
+            NotifyEvent::Succeeded => "succeeded",
+            NotifyEvent::Held => "held",
+        }
+    }
+}
+
+/// `notify "URL" { events = […]  secret = secrets.NAME }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// An `http://` or `https://` URL.
+    pub url: String,
+    pub events: Vec<NotifyEvent>,
+    /// The secret whose value signs each delivery (its name; the value is read by the server).
+    pub secret: Option<String>,
     pub span: Span,
 }
 

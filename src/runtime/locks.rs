@@ -345,6 +345,19 @@ impl History {
             .map_err(sql)
     }
 
+    /// The transitions run `run` is held at, as (from, to) pairs.
+    pub fn holds_of(&self, run: &str) -> Result<Vec<(String, String)>, Error> {
+        self.conn
+            .prepare(
+                "SELECT held_from, stage FROM waits WHERE run = ?1 AND held_from IS NOT NULL ORDER BY seq",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(sql)
+    }
+
     /// `run` is no longer held at a transition into `stage` (it was decided otherwise).
     pub fn unhold(&self, pipeline: &str, stage: &str, run: &str) -> Result<(), Error> {
         self.conn

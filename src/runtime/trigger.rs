@@ -124,6 +124,7 @@ mod tests {
             events: vec![],
             cron: None,
             tz: None,
+            poll_secs: None,
             span: Span {
                 file: 0,
                 start: 0,

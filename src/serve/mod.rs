@@ -21,9 +21,11 @@ mod actions;
 mod api;
 mod artifacts;
 mod auth;
+mod deliver;
 mod follow;
 mod hooks;
 mod launch;
+mod notify;
 mod pages;
 mod pipelines;
 mod poll;
@@ -83,7 +85,8 @@ pub(crate) struct Options {
     pub(crate) open_read: bool,
     /// How often files are looked at for changes, schedules checked and held runs swept.
     pub(crate) tick: Duration,
-    /// How often `git` sources are polled (none: never).
+    /// How often `git` sources are polled when their pipeline's `push` triggers set no
+    /// `poll` (none: never).
     pub(crate) poll: Option<Duration>,
     /// The certificate chain and key files: serve HTTPS.
     pub(crate) tls: Option<(PathBuf, PathBuf)>,
@@ -103,6 +106,10 @@ pub(crate) struct App {
     pub(crate) tls: bool,
     /// Set when the server stops (event streams end).
     pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
+    /// `http(s)://ADDR`, what notifications link to.
+    pub(crate) base_url: String,
+    /// The queue of notifications (`deliver.rs`).
+    pub(crate) outbox: tokio::sync::mpsc::Sender<deliver::Delivery>,
 }
 
 /// A bound server, not yet serving.
@@ -115,6 +122,7 @@ pub(crate) struct Server {
     poll: Option<Duration>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     stop_tx: tokio::sync::watch::Sender<bool>,
+    outbox: tokio::sync::mpsc::Receiver<deliver::Delivery>,
 }
 
 impl Server {
@@ -139,6 +147,9 @@ impl Server {
             None => None,
         };
         let (stop_tx, stopping) = tokio::sync::watch::channel(false);
+        let (outbox, outbox_rx) = tokio::sync::mpsc::channel(deliver::QUEUE);
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let base_url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
         let app = App {
             state_dir: opts.state_dir.clone(),
             webhook_secret: opts.webhook_secret,
@@ -155,6 +166,8 @@ impl Server {
             open_read: opts.open_read,
             tls: tls.is_some(),
             stopping,
+            base_url,
+            outbox,
         };
         Ok(Server {
             listener,
@@ -165,6 +178,7 @@ impl Server {
             poll: opts.poll,
             tls,
             stop_tx,
+            outbox: outbox_rx,
         })
     }
 
@@ -185,12 +199,16 @@ impl Server {
             poll,
             tls,
             stop_tx,
+            outbox,
         } = self;
         let router = router(app.clone(), limits);
+        tokio::spawn(deliver::worker(
+            outbox,
+            app.report.clone(),
+            deliver::Backoff::default(),
+        ));
         tokio::spawn(background(app.clone(), source, tick));
-        if let Some(every) = poll {
-            tokio::spawn(poll::poll_loop(app.clone(), every));
-        }
+        tokio::spawn(poll::poll_loop(app.clone(), poll));
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
@@ -329,6 +347,7 @@ async fn background(app: Arc<App>, source: Box<dyn Source>, tick: Duration) {
         // The sweep reads every run of the history: every few ticks (and at start).
         if n % SWEEP_TICKS == 0 {
             sweep::sweep(&app).await;
+            notify::sweep(&app).await;
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Polling `git` sources (CodePipeline's `PollForSourceChanges`), when `pipec serve --poll
-//! INTERVAL` asks for it. Every interval, each `git` action of a served pipeline whose
+//! Polling `git` sources (CodePipeline's `PollForSourceChanges`). A pipeline is polled every
+//! `poll` of its `push` triggers (the shortest, when several set one), else every `pipec serve
+//! --poll INTERVAL`, else never. Every interval, each `git` action of a served pipeline whose
 //! `repo` and `ref` are literal strings is asked for its head (`git ls-remote`); a head that
 //! moved is fetched into a bare mirror under the state directory (`serve/poll/`), its
 //! changed paths are read (`git diff --name-only OLD NEW`), and the pipeline's triggers get
@@ -9,6 +10,7 @@
 //! the old commit cannot be read (the mirror was removed), the paths are unknown and
 //! `paths` filters are not evaluated, as `pipec run` without `--changed`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,16 +24,31 @@ use crate::ir::{Expr, Kind};
 /// The most a `git` command may take.
 const GIT_LIMIT: Duration = Duration::from_secs(120);
 
-/// Polls every `every` until the server stops.
-pub(crate) async fn poll_loop(app: Arc<App>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+/// How often the loop looks for pipelines due (the finest interval a pipeline may ask for).
+const GRAIN: Duration = Duration::from_secs(1);
+
+/// Polls each pipeline at its interval (`default`: `--poll`) until the server stops.
+pub(crate) async fn poll_loop(app: Arc<App>, default: Option<Duration>) {
+    let mut tick = tokio::time::interval(GRAIN);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: HashMap<String, tokio::time::Instant> = HashMap::new();
     loop {
         tick.tick().await;
         if *app.stopping.borrow() {
             return;
         }
-        poll_once(&app).await;
+        poll_once(&app, default, &mut last).await;
     }
+}
+
+/// The interval of a pipeline: the shortest `poll` of its `push` triggers, else `default`.
+pub(crate) fn interval(p: &crate::ir::Pipeline, default: Option<Duration>) -> Option<Duration> {
+    p.triggers
+        .iter()
+        .filter_map(|t| t.poll_secs)
+        .min()
+        .map(Duration::from_secs)
+        .or(default)
 }
 
 /// One `git` source of a pipeline.
@@ -48,14 +65,30 @@ fn literal(e: Option<&Expr>) -> Option<String> {
     }
 }
 
-async fn poll_once(app: &Arc<App>) {
+async fn poll_once(
+    app: &Arc<App>,
+    default: Option<Duration>,
+    last: &mut HashMap<String, tokio::time::Instant>,
+) {
     let entries = app
         .pipelines
         .read()
         .map(|p| p.entries.clone())
         .unwrap_or_default();
+    let now = tokio::time::Instant::now();
     for e in entries {
         let Some(good) = &e.good else { continue };
+        let Some(every) = interval(&good.ir.pipeline, default) else {
+            continue;
+        };
+        let name = good.ir.pipeline.name.clone();
+        if last
+            .get(&name)
+            .is_some_and(|t| now.duration_since(*t) < every)
+        {
+            continue;
+        }
+        last.insert(name, now);
         let mut sources: Vec<Polled> = Vec::new();
         for a in good.ir.pipeline.stages.iter().flat_map(|s| &s.actions) {
             if a.kind != Kind::Git {
@@ -225,4 +258,48 @@ async fn fetch(mirror: &Path, repo: &str, head: &str) -> Result<(), String> {
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::interval;
+
+    fn with_polls(polls: &[Option<u64>]) -> crate::ir::Pipeline {
+        let span = json!({"file": 0, "start": 0, "end": 0, "line": 1, "column": 1});
+        let triggers: Vec<_> = polls
+            .iter()
+            .map(|p| {
+                json!({"kind": "push", "branches": [], "tags": [], "paths": [], "events": [],
+                       "cron": null, "tz": null, "poll_secs": p, "span": span})
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "name": "p", "span": span, "mode": "superseded", "timeout_secs": null,
+            "params": [], "secrets": [], "triggers": triggers, "stages": []
+        }))
+        .expect("a pipeline")
+    }
+
+    #[test]
+    fn the_shortest_poll_of_the_push_triggers_wins_over_the_server_default() {
+        let p = with_polls(&[Some(60), None, Some(30)]);
+        assert_eq!(
+            interval(&p, Some(Duration::from_secs(5))),
+            Some(Duration::from_secs(30))
+        );
+    }
+
+    #[test]
+    fn without_a_poll_the_server_default_applies_or_nothing() {
+        let p = with_polls(&[None]);
+        assert_eq!(
+            interval(&p, Some(Duration::from_secs(5))),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(interval(&p, None), None);
+    }
 }

@@ -1,6 +1,7 @@
 //! The server's own records, in `serve.db` beside the run history of the state directory:
 //! API tokens (only their SHA-256), the webhook deliveries already seen, and the last fire of
-//! each schedule, the head each polled `git` source had. Each method is one statement (`SQLite` serialises writers; a busy database
+//! each schedule, the head each polled `git` source had, the notifications already queued
+//! (`notify`) and the runs whose last one was. Each method is one statement (`SQLite` serialises writers; a busy database
 //! is waited for up to five seconds).
 
 use std::path::Path;
@@ -22,6 +23,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
   source TEXT NOT NULL, id TEXT NOT NULL, received TEXT NOT NULL, PRIMARY KEY (source, id));
 CREATE TABLE IF NOT EXISTS schedules (key TEXT PRIMARY KEY, last INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS polls (key TEXT PRIMARY KEY, head TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notices (key TEXT PRIMARY KEY, sent TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS noticed_runs (run TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
 #[allow(clippy::needless_pass_by_value)] // Reason: used as `map_err(sql)`.
@@ -194,6 +198,66 @@ impl Store {
                 params![key, head],
             )
             .map(|_| ())
+            .map_err(sql)
+    }
+
+    /// Records notification `key` as queued at `now`; false when it was already.
+    pub(crate) fn first_notice(&self, key: &str, now: &str) -> Result<bool, String> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO notices (key, sent) VALUES (?1, ?2)",
+                params![key, now],
+            )
+            .map(|n| n == 1)
+            .map_err(sql)
+    }
+
+    /// Forgets notification `key` (it could not be queued: the next sweep tries again).
+    pub(crate) fn forget_notice(&self, key: &str) -> Result<(), String> {
+        self.conn
+            .execute("DELETE FROM notices WHERE key = ?1", params![key])
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    /// Whether every notification of run `id` (which has ended) was queued.
+    pub(crate) fn run_noticed(&self, id: &str) -> Result<bool, String> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM noticed_runs WHERE run = ?1",
+                params![id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(sql)
+    }
+
+    pub(crate) fn set_run_noticed(&self, id: &str) -> Result<(), String> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO noticed_runs (run) VALUES (?1)",
+                params![id],
+            )
+            .map(|_| ())
+            .map_err(sql)
+    }
+
+    /// When this state directory first served notifications (`now` the first time): runs
+    /// started before it are never notified.
+    pub(crate) fn notify_since(&self, now: &str) -> Result<String, String> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('notify_since', ?1)",
+                params![now],
+            )
+            .map_err(sql)?;
+        self.conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'notify_since'",
+                [],
+                |r| r.get(0),
+            )
             .map_err(sql)
     }
 }

@@ -9,9 +9,9 @@
 //!   or `pipec approve` in a shell), a stage whose `entry … else wait` window is open now
 //!   or whose timeout has passed since it began waiting.
 //!
-//! A run held at a disabled transition goes on when the transition is enabled through the
-//! server (`actions::transition` resumes the runs held there); enabled from a shell,
-//! `pipec transition enable --resume` does it.
+//! - held at a disabled transition that is enabled now: through the server
+//!   (`actions::transition` resumes the runs held there at once) or from a shell
+//!   (`pipec transition enable` without `--resume`: the next sweep resumes them).
 
 use std::sync::Arc;
 
@@ -65,7 +65,32 @@ fn may_go_on(h: &History, id: &str, now: Timestamp) -> bool {
     let Ok(ir) = crate::runtime::resume::ir_of(&rec) else {
         return false;
     };
-    decided(h, &rec) || window_passed(h, &rec, &ir, now)
+    decided(h, &rec) || window_passed(h, &rec, &ir, now) || transition_enabled(h, &rec, &ir)
+}
+
+/// The run is held at a transition that is enabled now (from the dashboard, the API or a
+/// shell's `pipec transition enable`).
+fn transition_enabled(h: &History, rec: &Recorded, ir: &Ir) -> bool {
+    let Ok(holds) = h.holds_of(&rec.id) else {
+        return false;
+    };
+    if holds.is_empty() {
+        return false;
+    }
+    let Ok(overrides) = h.overrides(&rec.pipeline) else {
+        return false;
+    };
+    holds.iter().any(|(from, to)| {
+        ir.pipeline
+            .stages
+            .iter()
+            .find(|s| &s.name == to)
+            .and_then(|s| s.inbound.iter().find(|e| &e.from == from))
+            .is_some_and(|e| {
+                crate::runtime::holds::effective(e.disabled.as_deref(), from, to, &overrides)
+                    .is_none()
+            })
+    })
 }
 
 /// An approval the run waits on has a decision.

@@ -7,7 +7,7 @@ use pest::iterators::{Pair, Pairs};
 use super::Rule;
 use crate::ast::{
     Action, Attr, AttrValue, BinOp, CondRule, Condition, DurationLit, ElseResult, Expr, ExprKind,
-    FailurePolicy, File, Ident, Import, Item, KindRef, Mode, Param, Pipeline, PipelineItem,
+    FailurePolicy, File, Ident, Import, Item, KindRef, Mode, Notify, Param, Pipeline, PipelineItem,
     RetryScope, SecretDecl, Stage, StageItem, StrLit, StrPart, Template, TemplateParam, Transition,
     Trigger, TypeExpr,
 };
@@ -261,6 +261,12 @@ impl<'s> Lowerer<'s> {
                 let kind = self.ident(&inner.next().expect("grammar: trigger kind"));
                 let attrs = self.attr_block(inner.next().expect("grammar: trigger block"));
                 PipelineItem::Trigger(Trigger { kind, attrs, span })
+            }
+            Rule::notify_item => {
+                let mut inner = p.into_inner().skip(1);
+                let url = self.string(inner.next().expect("grammar: notify url"));
+                let attrs = inner.next().map(|b| self.attr_block(b)).unwrap_or_default();
+                PipelineItem::Notify(Notify { url, attrs, span })
             }
             Rule::stage => PipelineItem::Stage(self.stage(p)),
             Rule::transition => PipelineItem::Transition(self.transition(p)),

@@ -503,7 +503,7 @@ fn recovery_range(
             continue;
         };
         match word {
-            "action" | "trigger" | "template" | "entry" | "on" | "check" | "stage" => {
+            "action" | "trigger" | "notify" | "template" | "entry" | "on" | "check" | "stage" => {
                 return Some(head_start..close + 1);
             }
             _ => {}

@@ -50,6 +50,10 @@ pub(crate) fn pipec(dir: &Path) -> Command {
 }
 
 fn token(dir: &Path, name: &str, role: &str) -> String {
+    // A server started again over the same folder makes its tokens again.
+    let _ = pipec(dir)
+        .args(["serve", "token", "revoke", name, "--state-dir", "state"])
+        .output();
     let out = pipec(dir)
         .args([
             "serve",
@@ -293,6 +297,15 @@ impl Served {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Kills the server and hands its folder back (to start another over it).
+    pub(crate) fn stop(mut self) -> tempfile::TempDir {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
 
     /// SIGTERM: the exit code and what the server wrote on stderr.

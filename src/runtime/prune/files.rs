@@ -169,7 +169,7 @@ fn empty_folder(path: &Path) -> std::io::Result<Freed> {
                 Err(e) => return Err(std::io::Error::other(e)),
             }
         } else {
-            let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            let bytes = entry.metadata().map_or(0, |m| m.len());
             match std::fs::remove_file(&child) {
                 Ok(()) => freed.add(Freed { files: 1, bytes }),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

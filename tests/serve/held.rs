@@ -1,0 +1,38 @@
+//! Runs held at a disabled transition that a shell enables (`pipec transition enable`
+//! without `--resume`, no server involved) are resumed by the server's sweep.
+
+use super::client::{self, Served};
+
+const FROZEN: &str = r#"pipeline frozen {
+  stage build { action a: sh { run = "echo built" } }
+  stage deploy { action b: sh { run = "echo deployed" } }
+  transition build -> deploy disabled "release freeze"
+}
+"#;
+
+#[test]
+fn serve_goes_on_with_a_run_whose_transition_a_shell_enabled() {
+    let s = Served::start(&[("frozen.pipe", FROZEN)], &[]);
+    let (status, body) = s.post_json("/api/pipelines/frozen/runs", Some(&s.operator), "{}");
+    assert_eq!(status, 201, "{body}");
+    let id = client::field(&body, "id");
+    s.wait_status(&id, "waiting");
+    let out = client::pipec(s.dir.path())
+        .args([
+            "transition",
+            "enable",
+            "frozen",
+            "build",
+            "deploy",
+            "--state-dir",
+            "state",
+        ])
+        .output()
+        .expect("pipec transition enable");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.wait_status(&id, "succeeded");
+}
