@@ -47,6 +47,9 @@ pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnost
         map,
         diags: Vec::new(),
     };
+    for w in crate::export::local_only(ir, "Argo Workflows") {
+        cx.weaker(w.at, w.message, "not carried to Argo Workflows", w.help);
+    }
     let doc = resource(&mut cx);
     let mut diags = cx.diags;
     diags.sort_by_key(|d| (d.primary.span, d.code));

@@ -42,6 +42,12 @@ pub(super) fn build(cx: &mut Cx<'_>) -> Node {
             "`keep` tells `pipec prune` what to remove from a local state directory; CodePipeline keeps the executions of the last 12 months",
         );
     }
+    for w in crate::export::local_only(cx.ir, "CodePipeline") {
+        if w.what == "keep" {
+            continue; // Warned about above, at its clause.
+        }
+        cx.weaker(w.at, w.message, "not carried to CodePipeline", w.help);
+    }
     let layout = layout::lay_out(cx);
     let stages = stages(cx, &layout);
     limits::check(cx, &stages);

@@ -57,6 +57,9 @@ pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnost
         map,
         diags: Vec::new(),
     };
+    for w in crate::export::local_only(ir, "GitHub Actions") {
+        cx.weaker(w.at, w.message, "not carried to GitHub Actions", w.help);
+    }
     let doc = workflow(&mut cx);
     let mut diags = cx.diags;
     diags.sort_by_key(|d| (d.primary.span, d.code));

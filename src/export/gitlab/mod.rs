@@ -44,6 +44,9 @@ pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnost
         diags: Vec::new(),
         statuses: values::statuses_read(ir),
     };
+    for w in crate::export::local_only(ir, "GitLab CI") {
+        cx.weaker(w.at, w.message, "not carried to GitLab CI", w.help);
+    }
     let doc = pipeline(&mut cx);
     let mut diags = cx.diags;
     diags.sort_by_key(|d| (d.primary.span, d.code));
