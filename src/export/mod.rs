@@ -57,3 +57,38 @@ pub(crate) fn local_only(ir: &crate::ir::Ir, target: &str) -> Vec<LocalOnly> {
     }
     found
 }
+
+/// The source span of an IR span.
+pub(crate) fn source_span(s: crate::ir::Span) -> crate::source::Span {
+    crate::source::Span {
+        file: crate::source::FileId(s.file),
+        start: s.start,
+        end: s.end,
+    }
+}
+
+/// The first line of `at` (a stage's or an action's header), when the source is known:
+/// where every exporter puts a diagnostic about a whole stage or action.
+pub(crate) fn first_line(
+    map: Option<&crate::source::SourceMap>,
+    at: crate::ir::Span,
+) -> crate::ir::Span {
+    let Some(text) = map.and_then(|m| {
+        m.get(crate::source::FileId(at.file))
+            .text
+            .get(at.start as usize..at.end as usize)
+    }) else {
+        return at;
+    };
+    let line = text.split('\n').next().unwrap_or("").trim_end();
+    crate::ir::Span {
+        end: at.start + u32::try_from(line.len()).unwrap_or(0),
+        ..at
+    }
+}
+
+/// The file and line of a span, for comments (`app.pipe:12`).
+pub(crate) fn place(ir: &crate::ir::Ir, at: crate::ir::Span) -> String {
+    let file = ir.files.get(at.file as usize).map_or("?", String::as_str);
+    format!("{file}:{}", at.line)
+}

@@ -19,7 +19,7 @@ mod stage;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::export::doc::Node;
 use crate::ir::{self, Expr, Ir, TriggerKind};
-use crate::source::{FileId, SourceMap, Span};
+use crate::source::{SourceMap, Span};
 
 /// Where a stage's container works (the workspace of its actions' runner).
 const WORK: &str = "/work";
@@ -221,18 +221,7 @@ impl Cx<'_> {
     }
 
     fn head(&self, at: ir::Span) -> ir::Span {
-        let Some(text) = self.map.and_then(|m| {
-            m.get(FileId(at.file))
-                .text
-                .get(at.start as usize..at.end as usize)
-        }) else {
-            return at;
-        };
-        let line = text.split('\n').next().unwrap_or("").trim_end();
-        ir::Span {
-            end: at.start + u32::try_from(line.len()).unwrap_or(0),
-            ..at
-        }
+        crate::export::first_line(self.map, at)
     }
 
     fn param_type(&self, name: &str) -> Option<ir::Type> {
@@ -246,9 +235,5 @@ impl Cx<'_> {
 }
 
 fn span(s: ir::Span) -> Span {
-    Span {
-        file: FileId(s.file),
-        start: s.start,
-        end: s.end,
-    }
+    crate::export::source_span(s)
 }

@@ -190,14 +190,7 @@ impl<'a> Cx<'a> {
 
     /// The first line of `at` (a stage or an action's header), when the source is known.
     fn head(&self, at: ir::Span) -> ir::Span {
-        let Some(text) = self.text(at) else {
-            return at;
-        };
-        let line = text.split('\n').next().unwrap_or("").trim_end();
-        ir::Span {
-            end: at.start + u32::try_from(line.len()).unwrap_or(0),
-            ..at
-        }
+        crate::export::first_line(self.map, at)
     }
 
     /// The clause of `at` that starts with `pattern` (a regex), up to the end of its line.
@@ -260,12 +253,7 @@ impl<'a> Cx<'a> {
 
     /// The file and line of a span, for comments (`app.pipe:12`).
     fn place(&self, at: ir::Span) -> String {
-        let file = self
-            .ir
-            .files
-            .get(at.file as usize)
-            .map_or("?", String::as_str);
-        format!("{file}:{}", at.line)
+        crate::export::place(self.ir, at)
     }
 
     fn stage(&self, name: &str) -> Option<&'a ir::Stage> {
@@ -294,11 +282,7 @@ impl<'a> Cx<'a> {
 
 /// The source span of an IR span.
 fn span(s: ir::Span) -> Span {
-    Span {
-        file: FileId(s.file),
-        start: s.start,
-        end: s.end,
-    }
+    crate::export::source_span(s)
 }
 
 /// Whether the action is a source action of the first stage (`dir`, `git`, an `aws` source).

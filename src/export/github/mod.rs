@@ -26,7 +26,7 @@ mod steps;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::export::doc::Node;
 use crate::ir::{self, Ir};
-use crate::source::{FileId, SourceMap, Span};
+use crate::source::{SourceMap, Span};
 
 /// The job that decides every run's param values.
 const PARAMS_JOB: &str = "pipec_params";
@@ -144,28 +144,12 @@ impl Cx<'_> {
 
     /// The first line of `at` (a stage or an action's header), when the source is known.
     fn head(&self, at: ir::Span) -> ir::Span {
-        let Some(text) = self.map.and_then(|m| {
-            m.get(FileId(at.file))
-                .text
-                .get(at.start as usize..at.end as usize)
-        }) else {
-            return at;
-        };
-        let line = text.split('\n').next().unwrap_or("").trim_end();
-        ir::Span {
-            end: at.start + u32::try_from(line.len()).unwrap_or(0),
-            ..at
-        }
+        crate::export::first_line(self.map, at)
     }
 
     /// `file:line` of a span, for comments.
     fn place(&self, at: ir::Span) -> String {
-        let file = self
-            .ir
-            .files
-            .get(at.file as usize)
-            .map_or("?", String::as_str);
-        format!("{file}:{}", at.line)
+        crate::export::place(self.ir, at)
     }
 
     fn param_type(&self, name: &str) -> Option<&ir::Type> {
@@ -180,9 +164,5 @@ impl Cx<'_> {
 
 /// The source span of an IR span.
 fn span(s: ir::Span) -> Span {
-    Span {
-        file: FileId(s.file),
-        start: s.start,
-        end: s.end,
-    }
+    crate::export::source_span(s)
 }

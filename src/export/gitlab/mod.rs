@@ -23,7 +23,7 @@ mod values;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::export::doc::Node;
 use crate::ir::{self, Expr, Ir, Type};
-use crate::source::{FileId, SourceMap, Span};
+use crate::source::{SourceMap, Span};
 
 /// The job that checks the params' values before any stage.
 const PARAMS_JOB: &str = "pipec_params";
@@ -251,27 +251,11 @@ impl Cx<'_> {
 
     /// The first line of `at`, when the source is known.
     fn head(&self, at: ir::Span) -> ir::Span {
-        let Some(text) = self.map.and_then(|m| {
-            m.get(FileId(at.file))
-                .text
-                .get(at.start as usize..at.end as usize)
-        }) else {
-            return at;
-        };
-        let line = text.split('\n').next().unwrap_or("").trim_end();
-        ir::Span {
-            end: at.start + u32::try_from(line.len()).unwrap_or(0),
-            ..at
-        }
+        crate::export::first_line(self.map, at)
     }
 
     fn place(&self, at: ir::Span) -> String {
-        let file = self
-            .ir
-            .files
-            .get(at.file as usize)
-            .map_or("?", String::as_str);
-        format!("{file}:{}", at.line)
+        crate::export::place(self.ir, at)
     }
 
     fn param_type(&self, name: &str) -> Option<&ir::Type> {
@@ -285,9 +269,5 @@ impl Cx<'_> {
 }
 
 fn span(s: ir::Span) -> Span {
-    Span {
-        file: FileId(s.file),
-        start: s.start,
-        end: s.end,
-    }
+    crate::export::source_span(s)
 }
