@@ -107,42 +107,21 @@ pub(crate) fn runner(r: &Runner) -> String {
     if !r.exports.is_empty() {
         read_outputs(&mut s, &r.exports);
     }
-    s.push_str("pipec_attempt=1\nwhile :; do\n  pipec_ws=$(mktemp -d)\n");
-    for i in &r.inputs {
-        restore(&mut s, i);
-    }
-    s.push_str("  pipec_out=$(mktemp)\n");
-    attempt(&mut s, r);
-    s.push_str(
-        "  pipec_status=$?\n  pipec_ok=0\n  if [ \"$pipec_status\" -eq 0 ]; then\n    pipec_ok=1\n",
-    );
-    for (name, path) in &r.outputs {
-        let _ = writeln!(
-            s,
-            "    [ -e \"$pipec_ws\"/{p} ] || {{ echo \"pipec: output \\`{name}\\`: {p} is missing\"; pipec_ok=0; }}",
-            p = quote_word(path)
-        );
-    }
-    if !r.exports.is_empty() {
-        s.push_str("    pipec_read \"$pipec_out\"\n");
-        for e in &r.exports {
-            let _ = writeln!(
-                s,
-                "    [ -n \"${{pipec_x[{e}]+set}}\" ] || {{ echo \"pipec: export \\`{e}\\` was not written to \\$PIPEC_OUTPUT\"; pipec_ok=0; }}"
-            );
-        }
-    }
-    s.push_str("  elif [ \"$pipec_status\" -eq 124 ]; then\n    echo \"pipec: attempt $pipec_attempt timed out\"\n  fi\n");
-    s.push_str("  [ \"$pipec_ok\" = 1 ] && break\n");
-    let _ = writeln!(
-        s,
-        "  if [ \"$pipec_attempt\" -gt {} ]; then echo \"pipec: failed after $pipec_attempt attempt(s)\"; exit 1; fi",
-        r.retries
-    );
-    let _ = writeln!(
-        s,
-        "  pipec_attempt=$((pipec_attempt + 1))\n  sleep {}\ndone",
-        r.backoff_secs
+    attempt_loop(
+        &mut s,
+        &Loop {
+            outputs: &r.outputs,
+            exports: &r.exports,
+            retries: r.retries,
+            backoff_secs: r.backoff_secs,
+        },
+        |s| {
+            for i in &r.inputs {
+                restore(s, i);
+            }
+        },
+        |s| attempt(s, r),
+        |e| format!("pipec_x[{e}]"),
     );
     for (name, path) in &r.outputs {
         save(&mut s, name, path);
@@ -170,6 +149,64 @@ pub(crate) fn runner(r: &Runner) -> String {
         );
     }
     s
+}
+
+/// What the retry loop of an action's bash checks after each attempt.
+pub(crate) struct Loop<'a> {
+    pub(crate) outputs: &'a [(String, String)],
+    pub(crate) exports: &'a [String],
+    pub(crate) retries: u32,
+    pub(crate) backoff_secs: u64,
+}
+
+/// The attempts of an action, as `pipec run` makes them, in bash (every target's runner and
+/// CodePipeline's buildspec): a fresh workspace per attempt (`inputs` restores the inputs into
+/// it, `attempt` runs the script), outputs and exports checked after success, `retries`
+/// re-runs after `backoff_secs`; `export_var` names the shell variable holding an export that
+/// was read back.
+pub(crate) fn attempt_loop(
+    s: &mut String,
+    l: &Loop<'_>,
+    inputs: impl FnOnce(&mut String),
+    attempt: impl FnOnce(&mut String),
+    export_var: impl Fn(&str) -> String,
+) {
+    s.push_str("pipec_attempt=1\nwhile :; do\n  pipec_ws=$(mktemp -d)\n");
+    inputs(s);
+    s.push_str("  pipec_out=$(mktemp)\n");
+    attempt(s);
+    s.push_str(
+        "  pipec_status=$?\n  pipec_ok=0\n  if [ \"$pipec_status\" -eq 0 ]; then\n    pipec_ok=1\n",
+    );
+    for (name, path) in l.outputs {
+        let _ = writeln!(
+            s,
+            "    [ -e \"$pipec_ws\"/{p} ] || {{ echo \"pipec: output \\`{name}\\`: {p} is missing\"; pipec_ok=0; }}",
+            p = quote_word(path)
+        );
+    }
+    if !l.exports.is_empty() {
+        s.push_str("    pipec_read \"$pipec_out\"\n");
+        for e in l.exports {
+            let _ = writeln!(
+                s,
+                "    [ -n \"${{{}+set}}\" ] || {{ echo \"pipec: export \\`{e}\\` was not written to \\$PIPEC_OUTPUT\"; pipec_ok=0; }}",
+                export_var(e)
+            );
+        }
+    }
+    s.push_str("  elif [ \"$pipec_status\" -eq 124 ]; then\n    echo \"pipec: attempt $pipec_attempt timed out\"\n  fi\n");
+    s.push_str("  [ \"$pipec_ok\" = 1 ] && break\n");
+    let _ = writeln!(
+        s,
+        "  if [ \"$pipec_attempt\" -gt {} ]; then echo \"pipec: failed after $pipec_attempt attempt(s)\"; exit 1; fi",
+        l.retries
+    );
+    let _ = writeln!(
+        s,
+        "  pipec_attempt=$((pipec_attempt + 1))\n  sleep {}\ndone",
+        l.backoff_secs
+    );
 }
 
 /// Copies an output to `$pipec_art/NAME`, at its path (a folder `.`: its content).

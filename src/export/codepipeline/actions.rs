@@ -374,7 +374,11 @@ fn restores(cx: &mut Cx<'_>, a: &ir::Action) -> Option<Vec<Restore>> {
             });
             continue;
         };
-        if let Some(bad) = loc.exclude.iter().find(|g| !buildspec::safe_glob(g)) {
+        if let Some(bad) = loc
+            .exclude
+            .iter()
+            .find(|g| !crate::export::runner::safe_glob(g))
+        {
             let at = cx.head(a.span);
             cx.refuse(
                 Code::E0501,

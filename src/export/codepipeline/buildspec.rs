@@ -16,6 +16,7 @@
 use std::fmt::Write as _;
 
 use crate::export::doc::{Node, to_yaml};
+use crate::export::runner::{Loop, attempt_loop};
 use crate::shell::quote_word;
 
 #[derive(Clone)]
@@ -113,43 +114,21 @@ fn runner(r: &Runner) -> String {
     if !r.exports.is_empty() {
         read_outputs(&mut s, &r.exports);
     }
-    s.push_str("pipec_attempt=1\nwhile :; do\n");
-    s.push_str("  pipec_ws=$(mktemp -d)\n");
-    for i in &r.inputs {
-        restore(&mut s, i);
-    }
-    s.push_str("  pipec_out=$(mktemp)\n");
-    attempt(&mut s, r);
-    s.push_str(
-        "  pipec_status=$?\n  pipec_ok=0\n  if [ \"$pipec_status\" -eq 0 ]; then\n    pipec_ok=1\n",
-    );
-    for (name, path) in &r.outputs {
-        let _ = writeln!(
-            s,
-            "    [ -e \"$pipec_ws\"/{p} ] || {{ echo \"pipec: output \\`{name}\\`: {p} is missing\"; pipec_ok=0; }}",
-            p = quote_word(path)
-        );
-    }
-    if !r.exports.is_empty() {
-        s.push_str("    pipec_read \"$pipec_out\"\n");
-        for e in &r.exports {
-            let _ = writeln!(
-                s,
-                "    [ -n \"${{pipec_x_{e}+set}}\" ] || {{ echo \"pipec: export \\`{e}\\` was not written to \\$PIPEC_OUTPUT\"; pipec_ok=0; }}"
-            );
-        }
-    }
-    s.push_str("  elif [ \"$pipec_status\" -eq 124 ]; then\n    echo \"pipec: attempt $pipec_attempt timed out\"\n  fi\n");
-    s.push_str("  [ \"$pipec_ok\" = 1 ] && break\n");
-    let _ = writeln!(
-        s,
-        "  if [ \"$pipec_attempt\" -gt {} ]; then echo \"pipec: failed after $pipec_attempt attempt(s)\"; exit 1; fi",
-        r.retries
-    );
-    let _ = writeln!(
-        s,
-        "  pipec_attempt=$((pipec_attempt + 1))\n  sleep {}\ndone",
-        r.backoff_secs
+    attempt_loop(
+        &mut s,
+        &Loop {
+            outputs: &r.outputs,
+            exports: &r.exports,
+            retries: r.retries,
+            backoff_secs: r.backoff_secs,
+        },
+        |s| {
+            for i in &r.inputs {
+                restore(s, i);
+            }
+        },
+        |s| attempt(s, r),
+        |e| format!("pipec_x_{e}"),
     );
     for (name, path) in &r.outputs {
         let p = quote_word(path);
@@ -278,13 +257,4 @@ fn attempt(s: &mut String, r: &Runner) {
         "  (cd \"$pipec_ws\"{dir} && export PIPEC_OUTPUT=\"$pipec_out\" PIPEC_ATTEMPT=\"$pipec_attempt\" && exec {limit}{} \"$pipec_script\")",
         quote_word(&r.shell)
     );
-}
-
-/// Whether a glob can be written into the runner unquoted (so bash expands it) without
-/// anything else in it being read as shell syntax.
-pub(super) fn safe_glob(g: &str) -> bool {
-    !g.is_empty()
-        && !g.starts_with('-')
-        && g.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._/*?[]{},-".contains(c))
 }
