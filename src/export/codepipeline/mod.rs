@@ -71,12 +71,7 @@ impl Default for Options {
     }
 }
 
-/// A successful export: the text, and warnings about what the target does not enforce.
-#[derive(Debug)]
-pub struct Exported {
-    pub text: String,
-    pub warnings: Vec<Diagnostic>,
-}
+pub use super::Exported;
 
 /// Exports `ir`. `map`, when given, is the source map the IR was lowered from (its spans
 /// narrow diagnostics about a stage's clauses); without it, they point at the stage.
