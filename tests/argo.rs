@@ -6,7 +6,6 @@
 //! (every template, task, parameter and artifact a resource names exists), a stage's script
 //! run by bash with hostile values, determinism, generated pipelines.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -16,10 +15,10 @@ use pipec::source::SourceMap;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::codepipeline::{example_files, generated};
+use crate::codepipeline::generated;
 use crate::fixtures::{assert_expected, read_fixture};
 use crate::support::venv_program;
-use crate::support::{Test, check_file, render_human};
+use crate::support::{Test, check_file, render_human, targets};
 
 type Out = Result<argo::Exported, Vec<Diagnostic>>;
 
@@ -78,69 +77,16 @@ const EXAMPLES: &[(&str, Option<&[Code]>)] = &[
 
 #[test]
 fn every_example_compiles_or_fails_with_its_documented_codes() {
-    let listed: Vec<&str> = EXAMPLES.iter().map(|(p, _)| *p).collect();
-    let files: Vec<String> = example_files()
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(files, listed, "EXAMPLES lists every example");
-    for (path, expected) in EXAMPLES {
-        let (map, _, out) = export_file(Path::new(path));
-        let name = Path::new(path)
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let snapshot = match (&out, expected) {
-            (Ok(e), None) => {
-                let warnings = render_human(&map, &e.warnings);
-                format!("{warnings}\n---- output ----\n{}", e.text)
-            }
-            (Err(errors), Some(codes)) => {
-                let got: BTreeSet<Code> = errors
-                    .iter()
-                    .filter(|d| d.is_error())
-                    .map(|d| d.code)
-                    .collect();
-                assert_eq!(got, codes.iter().copied().collect(), "{path}");
-                render_human(&map, errors)
-            }
-            (Ok(_), Some(codes)) => panic!("{path} compiled, expected {codes:?}"),
-            (Err(errors), None) => panic!("{path}:\n{}", render_human(&map, errors)),
-        };
+    for (name, report) in targets::example_reports(EXAMPLES, export_file) {
         insta::with_settings!({ snapshot_suffix => name }, {
-            insta::assert_snapshot!(snapshot);
+            insta::assert_snapshot!(report);
         });
     }
 }
 
 /// Every resource of the examples that compile and of the `ok_` fixtures.
 fn resources() -> Vec<(String, String)> {
-    let mut files: Vec<PathBuf> = EXAMPLES
-        .iter()
-        .filter(|(_, e)| e.is_none())
-        .map(|(p, _)| PathBuf::from(p))
-        .collect();
-    let mut fixtures: Vec<PathBuf> = std::fs::read_dir("tests/fixtures/argo")
-        .expect("fixtures")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("ok_"))
-        })
-        .collect();
-    fixtures.sort();
-    files.extend(fixtures);
-    files
-        .into_iter()
-        .map(|f| {
-            let (_, _, out) = export_file(&f);
-            let text = out
-                .unwrap_or_else(|_| panic!("{} compiles", f.display()))
-                .text;
-            (f.to_string_lossy().into_owned(), text)
-        })
-        .collect()
+    targets::compiled(EXAMPLES, "tests/fixtures/argo", export_file)
 }
 
 /// The strict schema (derived), then our checks; prints one line per problem.

@@ -3,6 +3,7 @@
 //! guard of tests that need a program besides cargo, bash and coreutils.
 
 pub(crate) mod history;
+pub(crate) mod targets;
 mod test;
 
 use std::io::Write as _;
