@@ -6,6 +6,8 @@
 
 #[path = "serve/client.rs"]
 mod client;
+#[path = "serve/flags.rs"]
+mod flags;
 #[path = "serve/held.rs"]
 mod held;
 #[path = "serve/load.rs"]

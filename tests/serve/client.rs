@@ -12,7 +12,12 @@ pub(crate) const SECRET: &str = "hook-secret";
 
 /// `sha256=HEX` of `body` with the tests' webhook secret.
 pub(crate) fn sign(body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
+    sign_with(SECRET, body)
+}
+
+/// `sha256=HEX` of `body` with `secret`.
+pub(crate) fn sign_with(secret: &str, body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(body);
     let hex = mac
         .finalize()
