@@ -83,6 +83,7 @@ fn prune_keeps_the_newest_runs_and_frees_the_others_files_and_blobs() {
         .query_row("SELECT COUNT(*) FROM pruned", [], |r| r.get(0))
         .expect("tombstones");
     assert_eq!(left, 0);
+    assert!(!state.join("trash").exists(), "the trash is emptied");
     for table in ["stages", "actions"] {
         let orphans: i64 = db
             .query_row(
@@ -92,6 +93,34 @@ fn prune_keeps_the_newest_runs_and_frees_the_others_files_and_blobs() {
             )
             .expect("count");
         assert_eq!(orphans, 0, "{table}");
+    }
+}
+
+#[test]
+fn what_a_killed_prune_left_in_the_trash_goes_at_the_next_and_is_counted() {
+    let t = Test::new();
+    let state = t.path("state");
+    fill(&state, 3);
+    // A prune killed between moving a run's folders into the trash and removing them.
+    let logs = state.join("trash/07/20250101-000000-00009.logs");
+    std::fs::create_dir_all(logs.join("deeper")).expect("mkdir");
+    std::fs::write(logs.join("build.go.1.log"), "12345").expect("log");
+    std::fs::write(logs.join("deeper/x"), "123").expect("log");
+    let work = state.join("trash/63/20250101-000000-00009.work");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    std::fs::write(work.join("left.txt"), "1").expect("file");
+    let out = t
+        .state(["prune", "--keep-runs", "3", "--json"])
+        .run()
+        .json();
+    assert_eq!(out["removed"], serde_json::json!([]), "no run goes: {out}");
+    assert_eq!(out["logs"]["files"], 2, "{out}");
+    assert_eq!(out["logs"]["bytes"], 8, "{out}");
+    assert_eq!(out["workspaces"]["files"], 1, "{out}");
+    assert!(!state.join("trash").exists(), "the trash is emptied");
+    assert_eq!(ids(&t).len(), 3);
+    for n in 1..=3 {
+        assert_eq!(files_of(&state, &run_id(n)), [true; 3], "run {n}");
     }
 }
 
@@ -324,4 +353,34 @@ fn prune_beside_a_running_pipeline_takes_nothing_it_uses() {
         let sha = f["sha256"].as_str().expect("sha");
         assert!(blob_exists(&state, sha), "blob {sha} of {}", f["rel"]);
     }
+}
+
+#[test]
+fn an_ended_run_that_kept_no_workspace_leaves_no_work_folder() {
+    let t = Test::new().file(
+        "p.pipe",
+        "pipeline p {\n  stage a {\n    action ok: sh { run = \"true\" }\n  }\n  stage b {\n    action no: sh { run = \"exit 3\" }\n  }\n}\n",
+    );
+    t.state(["run", "p.pipe"]).any_status().run();
+    let run = t.show("last");
+    assert_eq!(run["status"], "failed", "{run}");
+    let id = run["id"].as_str().expect("id");
+    let work = t.path("state").join("work").join(id);
+    // The failed attempt's workspace is kept, and only it: no empty one kept for reuse.
+    let left: Vec<String> = std::fs::read_dir(&work)
+        .expect("the work folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["b.no.1"], "kept for inspection");
+    let t = Test::new().file(
+        "q.pipe",
+        "pipeline q {\n  stage a {\n    action ok: sh { run = \"true\" }\n  }\n}\n",
+    );
+    t.state(["run", "q.pipe"]).run();
+    let id = t.show("last")["id"].as_str().expect("id").to_string();
+    assert!(
+        !t.path("state").join("work").join(&id).exists(),
+        "a succeeded run leaves no work folder"
+    );
+    assert!(t.path("state").join("logs").join(&id).is_dir());
 }

@@ -479,6 +479,10 @@ fn kill_9_at_random_points_of_a_prune_loses_nothing_that_is_kept() {
                 );
             }
         }
+        assert!(
+            !state.join("trash").exists(),
+            "trial {trial}: the trash is emptied"
+        );
         let blobs = crate::support::files_under(&state.join("store/sha256")).len();
         assert_eq!(
             blobs,

@@ -222,13 +222,23 @@ pub fn lock_store(
     state: &Path,
     exclusive: bool,
 ) -> std::io::Result<nix::fcntl::Flock<std::fs::File>> {
-    let path = super::state::Layout::of(state).store_lock();
-    std::fs::create_dir_all(path.parent().unwrap_or(state))?;
+    lock_file(&super::state::Layout::of(state).store_lock(), exclusive)
+}
+
+/// An `flock` of the file at `path` (created, with its folder, when missing): shared or
+/// exclusive, released when dropped or when the process dies.
+pub(crate) fn lock_file(
+    path: &Path,
+    exclusive: bool,
+) -> std::io::Result<nix::fcntl::Flock<std::fs::File>> {
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)?;
+        .open(path)?;
     let how = if exclusive {
         nix::fcntl::FlockArg::LockExclusive
     } else {

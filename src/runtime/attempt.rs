@@ -110,6 +110,13 @@ impl Workspaces {
         }
     }
 
+    /// At the end of a run: the empty folders kept for reuse go.
+    pub(super) fn close(&mut self) {
+        for ws in self.free.drain(..) {
+            let _ = std::fs::remove_dir(ws);
+        }
+    }
+
     /// After a failure: the folder is kept, under a name that says whose it was.
     pub(super) fn keep(&self, ws: &Path, name: &str) -> PathBuf {
         let target = self.root.join(name);

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Freed, Report};
@@ -18,40 +18,97 @@ fn prune_error(path: &Path, e: std::io::Error) -> Error {
     }
 }
 
-/// Threads that remove (or measure) runs' folders at once. Removing a folder waits on the
-/// file system (its journal; on a busy disk about 2 ms a folder, each run has four), not on
-/// the CPU, and waits overlap: 16 threads removed 2,000 folders in 0.24 s where one took
-/// 3.7 s.
+/// Threads that remove (or measure) runs' folders at once. Removing a file or folder waits on
+/// the file system and the disk (a disk that discards freed blocks synchronously waits for
+/// each), not on the CPU, and waits overlap: 16 threads removed 2,000 folders in 0.24 s where
+/// one took 3.7 s.
 const THREADS: usize = 16;
+
+/// The folders of `trash/` a prune moves runs' folders into, by turns. Removing a folder
+/// holds its parent's lock until the file system has freed the folder's block (on a disk
+/// that discards synchronously, the whole wait), so ten thousand removals straight from
+/// `logs/` would queue on that one lock; a rename costs no wait, and removals from 64
+/// parents overlap (10,000 runs: 3.8 s → 3.1 s on this project's test machine).
+const TRASH_SHARDS: usize = 64;
+
+/// The kinds of a run's folders, in the order of [`Freed`] triples and of the suffixes of
+/// their names in the trash (`RUN.logs`).
+const KINDS: [&str; 3] = ["logs", "work", "artifacts"];
+
+/// A run's folders: its logs, its workspaces, its artifact manifests.
+fn folders_of(dir: &Path, run: &str) -> [PathBuf; 3] {
+    let l = Layout::of(dir);
+    [l.logs(run), l.work(run), l.manifests().join(run)]
+}
 
 /// What removing the folders of `runs` would free (a dry run), added to `report`.
 pub(super) fn measure_runs(dir: &Path, runs: &[String], report: &mut Report) {
-    let parts = each_run(runs, |run| {
-        let l = Layout::of(dir);
-        Ok([
-            measure(&l.logs(run)),
-            measure(&l.work(run)),
-            measure(&l.manifests().join(run)),
-        ])
-    });
+    let parts = each(runs, |_, run| Ok(folders_of(dir, run).map(|f| measure(&f))));
     if let Ok(parts) = parts {
         add(report, parts);
     }
 }
 
 /// Removes the folders of `runs` (their logs, workspaces and manifests; missing ones are
-/// fine), adding what was freed to `report`; the first error stops it.
+/// fine), adding what was freed to `report`; the first error stops it. Each folder is first
+/// renamed into the trash (see [`TRASH_SHARDS`]); what a killed prune left there goes at the
+/// next ([`empty_trash`]).
 pub(super) fn remove_runs(dir: &Path, runs: &[String], report: &mut Report) -> Result<(), Error> {
-    let parts = each_run(runs, |run| {
-        let l = Layout::of(dir);
-        Ok([
-            remove_tree(&l.logs(run))?,
-            remove_tree(&l.work(run))?,
-            remove_tree(&l.manifests().join(run))?,
-        ])
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let trash = Layout::of(dir).trash();
+    let shards: Vec<PathBuf> = (0..TRASH_SHARDS)
+        .map(|s| trash.join(format!("{s:02}")))
+        .collect();
+    for shard in &shards {
+        std::fs::create_dir_all(shard).map_err(|e| prune_error(shard, e))?;
+    }
+    let parts = each(runs, |i, run| {
+        let shard = &shards[i % TRASH_SHARDS];
+        let mut freed = [Freed::default(); 3];
+        for ((f, folder), kind) in freed.iter_mut().zip(folders_of(dir, run)).zip(KINDS) {
+            let moved = shard.join(format!("{run}.{kind}"));
+            *f = match std::fs::rename(&folder, &moved) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Freed::default(),
+                Err(e) => return Err(prune_error(&folder, e)),
+                Ok(()) => remove_tree(&moved)?,
+            };
+        }
+        Ok(freed)
     })?;
     add(report, parts);
     Ok(())
+}
+
+/// Removes what a killed prune left in the trash (adding it to `report` by the suffix of its
+/// name), or, once a prune's runs are gone, the trash's empty shards.
+pub(super) fn empty_trash(dir: &Path, report: &mut Report) -> Result<(), Error> {
+    let trash = Layout::of(dir).trash();
+    let shards = match std::fs::read_dir(&trash) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        other => other.map_err(|e| prune_error(&trash, e))?,
+    };
+    let mut left = Vec::new();
+    for shard in shards {
+        let shard = shard.map_err(|e| prune_error(&trash, e))?.path();
+        if let Ok(entries) = std::fs::read_dir(&shard) {
+            left.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    let parts = each(&left, |_, path| {
+        let freed = remove_tree(path)?;
+        let name = path.to_string_lossy();
+        Ok(KINDS.map(|kind| {
+            if name.ends_with(&format!(".{kind}")) {
+                freed
+            } else {
+                Freed::default()
+            }
+        }))
+    })?;
+    add(report, parts);
+    remove_tree(&trash).map(|_| ())
 }
 
 fn add(report: &mut Report, [logs, workspaces, manifests]: [Freed; 3]) {
@@ -60,29 +117,29 @@ fn add(report: &mut Report, [logs, workspaces, manifests]: [Freed; 3]) {
     report.manifests.add(manifests);
 }
 
-/// `one` for every run, on up to [`THREADS`] threads: the sums of what each freed, or the
-/// first error.
-fn each_run(
-    runs: &[String],
-    one: impl Fn(&str) -> Result<[Freed; 3], Error> + Sync,
-) -> Result<[Freed; 3], Error> {
+/// `one` for every item (with its index), on up to [`THREADS`] threads: the sums of what each
+/// freed, or the first error.
+fn each<T: Sync, const N: usize>(
+    items: &[T],
+    one: impl Fn(usize, &T) -> Result<[Freed; N], Error> + Sync,
+) -> Result<[Freed; N], Error> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = THREADS.min(runs.len()).max(1);
+    let threads = THREADS.min(items.len()).max(1);
     let work = || {
-        let mut sum = [Freed::default(); 3];
+        let mut sum = [Freed::default(); N];
         loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(run) = runs.get(i) else {
+            let Some(item) = items.get(i) else {
                 return Ok(sum);
             };
-            for (s, f) in sum.iter_mut().zip(one(run)?) {
+            for (s, f) in sum.iter_mut().zip(one(i, item)?) {
                 s.add(f);
             }
         }
     };
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
-        let mut total = [Freed::default(); 3];
+        let mut total = [Freed::default(); N];
         let mut first_error = None;
         for h in handles {
             match h.join() {
@@ -189,9 +246,8 @@ pub(super) fn sweep_blobs(
     dry_run: bool,
 ) -> Result<Freed, Error> {
     let l = Layout::of(dir);
-    let mut freed = Freed::default();
     if !l.blobs().is_dir() {
-        return Ok(freed);
+        return Ok(Freed::default());
     }
     let _lock = if dry_run {
         None
@@ -200,30 +256,36 @@ pub(super) fn sweep_blobs(
     };
     let named = named_blobs(&l.manifests(), going)?;
     let shards = std::fs::read_dir(l.blobs()).map_err(|e| prune_error(&l.blobs(), e))?;
+    let mut unnamed = Vec::new();
     for shard in shards.flatten() {
         let Ok(files) = std::fs::read_dir(shard.path()) else {
             continue;
         };
-        for file in files.flatten() {
-            let name = file.file_name();
-            if named.contains(name.to_string_lossy().as_ref()) {
-                continue;
-            }
-            let path = file.path();
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            if !dry_run {
-                match std::fs::remove_file(&path) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(prune_error(&path, e)),
-                    Ok(()) => {}
-                }
-            }
-            freed.files += 1;
-            freed.bytes += meta.len();
-        }
+        unnamed.extend(
+            files
+                .flatten()
+                .filter(|f| !named.contains(f.file_name().to_string_lossy().as_ref()))
+                .map(|f| f.path()),
+        );
     }
+    let [freed] = each(&unnamed, |_, path| {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return Ok([Freed::default()]);
+        };
+        if !dry_run {
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok([Freed::default()]);
+                }
+                Err(e) => return Err(prune_error(path, e)),
+                Ok(()) => {}
+            }
+        }
+        Ok([Freed {
+            files: 1,
+            bytes: meta.len(),
+        }])
+    })?;
     Ok(freed)
 }
 

@@ -15,7 +15,9 @@
 //!    finished, can still be retried, are a pipeline stage's last good run (the default of
 //!    `pipec rollback`), or are the source of a kept rollback, are kept whatever the policy.
 //! 2. The folders of every tombstoned run (this call's and any a killed prune left) are
-//!    removed, then the tombstone. Only tombstoned runs' folders are touched.
+//!    renamed into `trash/` and removed there, then the tombstone; what a killed prune left
+//!    in `trash/` goes first. Only tombstoned runs' folders are touched. One prune at a time
+//!    does this (`prune.lock`).
 //! 3. Under the store's exclusive lock (captures hold it shared from their first blob to
 //!    their manifest), every manifest left is read and each blob none names is removed.
 //!
@@ -31,8 +33,9 @@ use std::collections::BTreeMap;
 use rusqlite::params;
 use serde::Serialize;
 
+use crate::runtime::artifacts::lock_file;
 use crate::runtime::error::Error;
-use crate::runtime::state::{History, immediate as immediate_tx, sql as sql_error};
+use crate::runtime::state::{History, Layout, immediate as immediate_tx, sql as sql_error};
 
 /// How much of one pipeline's history to keep. A run goes when it is not among the newest
 /// `runs` of its pipeline, or when it started more than `age` seconds ago (either rule alone
@@ -168,6 +171,12 @@ pub fn prune(
         report.blobs = files::sweep_blobs(dir, &going, true)?;
         report.removed = chosen.removed;
     } else {
+        // One prune removes files at a time: a second waits here for the first to finish.
+        let lock = Layout::of(dir).prune_lock();
+        let _lock = lock_file(&lock, true).map_err(|e| Error::Prune {
+            path: lock.clone(),
+            source: std::sync::Arc::new(e),
+        })?;
         let tx = immediate_tx(&history.conn)?;
         let chosen = select::choose(&tx, policies, now)?;
         select::delete(&tx, &chosen.removed)?;
@@ -175,9 +184,10 @@ pub fn prune(
         report.protected = chosen.protected;
         report.kept = chosen.kept;
         report.removed = chosen.removed;
-        // This call's tombstones and any a killed prune left; each batch's tombstones go in
-        // one transaction once its folders are gone (a commit per run would write the same
-        // pages thousands of times).
+        // What a killed prune left in the trash, then this call's tombstones and any a killed
+        // prune left; each batch's tombstones go in one transaction once its folders are gone
+        // (a commit per run would write the same pages thousands of times).
+        files::empty_trash(dir, &mut report)?;
         for batch in tombstones(history)?.chunks(TOMBSTONE_BATCH) {
             files::remove_runs(dir, batch, &mut report)?;
             let tx = immediate_tx(&history.conn)?;
@@ -191,6 +201,7 @@ pub fn prune(
             }
             tx.commit().map_err(sql_error)?;
         }
+        files::empty_trash(dir, &mut report)?;
         report.blobs = files::sweep_blobs(dir, &std::collections::HashSet::new(), false)?;
     }
     report.bytes =

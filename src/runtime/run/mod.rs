@@ -227,6 +227,12 @@ pub fn execute<'r>(
         run.history
             .add_spent(run.run_id, began.elapsed().as_secs_f64())?;
         run.history.finish_run(run.run_id, status)?;
+        if status.ended() {
+            // A run that kept no workspace leaves no empty folder (two fewer for `pipec
+            // prune` to remove); a retry makes them again.
+            sched.workspaces.close();
+            let _ = std::fs::remove_dir(run.history.layout().work(run.run_id));
+        }
         Ok(status)
     })
 }

@@ -10,6 +10,8 @@
 //! store/lock                         shared while an artifact is captured, exclusive while
 //!                                    `pipec prune` removes blobs (flock)
 //! unrecorded-end-RUN                 a run's end its process could not record (a full disk)
+//! trash/NN/RUN.{logs,work,artifacts}  folders `pipec prune` is removing (64 shards)
+//! prune.lock                         held (flock) by the one `pipec prune` at work
 //! serve.db                           `pipec serve`'s tokens, deliveries seen, schedule fires
 //! serve/ir/SHA.json                  the pipeline versions `pipec serve` started runs of
 //! serve/poll/HASH.git                 bare mirrors of the `git` sources `pipec serve --poll` polls
@@ -96,6 +98,16 @@ impl<'d> Layout<'d> {
     pub fn blob(self, sha: &str) -> PathBuf {
         let shard = sha.get(..2).unwrap_or(sha);
         self.0.join("store").join("sha256").join(shard).join(sha)
+    }
+
+    /// Where `pipec prune` moves a run's folders to remove them (`trash/NN/`).
+    pub fn trash(self) -> PathBuf {
+        self.0.join("trash")
+    }
+
+    /// Held (an exclusive `flock`) by the `pipec prune` removing files.
+    pub fn prune_lock(self) -> PathBuf {
+        self.0.join("prune.lock")
     }
 
     /// The per-run folders (`work`, `logs`, `artifacts`): what shows that runs were here.
