@@ -7,46 +7,19 @@
 //! run by bash with hostile values, determinism, generated pipelines.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
-use pipec::diagnostics::{Code, Diagnostic};
+use pipec::diagnostics::Code;
 use pipec::export::argo;
-use pipec::source::SourceMap;
-use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
-use crate::codepipeline::generated;
-use crate::fixtures::{assert_expected, read_fixture};
-use crate::support::venv_program;
-use crate::support::{Test, check_file, render_human, targets};
+use crate::support::{Test, targets, venv_program};
 
-type Out = Result<argo::Exported, Vec<Diagnostic>>;
-
-fn export_file(path: &Path) -> (SourceMap, Vec<Diagnostic>, Out) {
-    let (map, diags, ir) = check_file(path);
-    let ir = ir.unwrap_or_else(|| panic!("{} checks clean", path.display()));
-    let out = argo::export(&ir, Some(&map));
-    (map, diags, out)
+fn export_file(path: &Path) -> targets::Export {
+    targets::export_file(path, |ir, map| argo::export(ir, Some(map)))
 }
 
 fn run_fixture(path: &Path) {
-    let (rel, text) = read_fixture(path);
-    let (map, mut diags, out) = export_file(&rel);
-    let output = match out {
-        Ok(e) => {
-            diags.extend(e.warnings);
-            e.text
-        }
-        Err(errors) => {
-            diags.extend(errors);
-            String::new()
-        }
-    };
-    assert_expected(&map, &diags, &rel, &text);
-    let rendered = render_human(&map, &diags);
-    insta::assert_snapshot!(format!(
-        "{text}\n---- diagnostics ----\n{rendered}\n---- output ----\n{output}"
-    ));
+    insta::assert_snapshot!(targets::fixture_report(path, export_file));
 }
 
 #[test]
@@ -185,27 +158,19 @@ fn schema() -> Option<PathBuf> {
         .filter(|p| p.is_file())
 }
 
-fn check(all: &[(String, String)]) {
-    let Some(python) = crate::github::require_venv("python3") else {
-        return;
-    };
+/// [`CHECK`] run over the resources `all`, or `None` (after one line, or a failure where
+/// tests may not skip) without python3 or the schema.
+fn checked(all: &[(String, String)]) -> Option<Output> {
+    let python = targets::require_venv("python3")?;
     let Some(schema) = schema() else {
         crate::support::skip_or_fail(
             "Argo's JSON schema (`tests/data/argo/argo-workflows.schema.json`, or `PIPEC_ARGO_SCHEMA`)",
             "restore the vendored schema (or point PIPEC_ARGO_SCHEMA at one); python3 with jsonschema and pyyaml comes from the validators' venv (apt-get install python3-venv)",
         );
-        return;
+        return None;
     };
     let dir = tempfile::tempdir().expect("tmp");
-    let files: Vec<PathBuf> = all
-        .iter()
-        .enumerate()
-        .map(|(i, (_, text))| {
-            let f = dir.path().join(format!("{i:02}.argo.yaml"));
-            std::fs::write(&f, text).expect("write");
-            f
-        })
-        .collect();
+    let files = targets::written(dir.path(), all, "argo.yaml");
     let out = Command::new(python)
         .arg("-c")
         .arg(CHECK)
@@ -213,6 +178,13 @@ fn check(all: &[(String, String)]) {
         .args(&files)
         .output()
         .expect("python3");
+    Some(out)
+}
+
+fn check(all: &[(String, String)]) {
+    let Some(out) = checked(all) else {
+        return;
+    };
     assert!(
         out.status.success(),
         "{}{}",
@@ -230,26 +202,9 @@ fn the_strict_argo_schema_and_our_checks_accept_every_resource() {
 fn the_strict_schema_refuses_a_misspelled_key() {
     let (_, text) = resources().into_iter().next().expect("a resource");
     let bad = text.replacen("  templates:", "  template:", 1);
-    let Some(python) = crate::github::require_venv("python3") else {
+    let Some(out) = checked(&[("bad.yaml".to_string(), bad)]) else {
         return;
     };
-    let Some(schema) = schema() else {
-        crate::support::skip_or_fail(
-            "Argo's JSON schema",
-            "see the_strict_argo_schema_and_our_checks_accept_every_resource",
-        );
-        return;
-    };
-    let dir = tempfile::tempdir().expect("tmp");
-    let f = dir.path().join("bad.yaml");
-    std::fs::write(&f, bad).expect("write");
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(CHECK)
-        .arg(&schema)
-        .arg(&f)
-        .output()
-        .expect("python3");
     assert!(!out.status.success(), "a misspelled key passed");
 }
 
@@ -260,74 +215,26 @@ fn output_is_deterministic() {
 
 #[test]
 fn generated_pipelines_validate_or_fail_with_e05xx() {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let compiled = std::cell::RefCell::new(Vec::new());
-    runner
-        .run(&proptest::collection::vec(any::<u8>(), 48), |choices| {
-            // The generator's `dir` source is refused on Argo: a `git` source instead.
-            let text = generated(&choices).replace(
+    // The generator's `dir` source is refused on Argo: a `git` source instead.
+    let generated = targets::generated_exports(
+        128,
+        |text| {
+            text.replace(
                 "action checkout: dir { path = \".\"  output = src }",
                 "action checkout: git { repo = \"https://github.com/acme/app.git\"  output = src }",
-            );
-            let (_, diags) = crate::support::check_text("gen.pipe", &text);
-            if diags.iter().any(Diagnostic::is_error) {
-                return Ok(());
-            }
-            let mut m = SourceMap::new();
-            let id = m.add("gen.pipe", text.clone());
-            let ir = pipec::compile(&mut m, id, &mut pipec::check::NoLoader)
-                .ir
-                .expect("clean");
-            match argo::export(&ir, Some(&m)) {
-                Ok(out) => {
-                    if compiled.borrow().len() < 24 {
-                        compiled
-                            .borrow_mut()
-                            .push(("gen.pipe".to_string(), out.text));
-                    }
-                }
-                Err(errors) => {
-                    let all_e05 = errors
-                        .iter()
-                        .all(|d| d.code.as_str().starts_with("E05") || !d.is_error());
-                    prop_assert!(all_e05, "{text}\n{}", render_human(&m, &errors));
-                }
-            }
-            Ok(())
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-    let compiled = compiled.into_inner();
-    assert!(!compiled.is_empty(), "no generated pipeline compiled");
+            )
+        },
+        |ir, m| argo::export(ir, Some(m)),
+        |_, _, _| Vec::new(),
+    );
     if venv_program("python3").is_some() && schema().is_some() {
-        check(&compiled);
+        check(&generated.compiled);
     }
 }
 
 #[test]
 fn a_stage_script_runs_with_its_pipec_meaning() {
-    let t = Test::new().file(
-        "app.pipe",
-        r#"pipeline app {
-  mode parallel
-  param who: string = "world"
-  stage build {
-    action make: sh {
-      run = "mkdir -p out && echo hello ${params.who} > out/g.txt && echo \"v=$(cat out/g.txt)\" >> \"$PIPEC_OUTPUT\""
-      output = site from "out"
-      exports = [v]
-    }
-  }
-}
-"#,
-    );
+    let t = Test::new().file("app.pipe", &targets::greeting_app("  mode parallel\n"));
     let (_, _, out) = export_file(&t.path("app.pipe"));
     let text = out.expect("compiles").text;
     // The container's script: the literal block under `args:` of the stage's template.
@@ -367,12 +274,5 @@ fn a_stage_script_runs_with_its_pipec_meaning() {
     assert_eq!(v, format!("hello {hostile}"));
     let saved = std::fs::read_to_string(work.join(".pipec/art/site/out/g.txt")).expect("artifact");
     assert_eq!(saved, format!("hello {hostile}\n"));
-    for p in crate::support::files_under(&t.path(".")) {
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        assert!(!name.starts_with("pwned"), "the value ran as code: {name}");
-    }
+    targets::assert_nothing_ran(&t.path("."));
 }

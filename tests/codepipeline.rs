@@ -9,14 +9,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pipec::diagnostics::{Code, Diagnostic};
+use pipec::diagnostics::Code;
 use pipec::export::codepipeline::{self as cp, Format, Options};
 use pipec::source::SourceMap;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::Config;
 
-use crate::fixtures::{assert_expected, read_fixture};
-use crate::support::{Run, Test, check_file, pipe_files, render_human, skip_or_fail, venv_program};
+use crate::support::{Run, Test, pipe_files, render_human, skip_or_fail, targets, venv_program};
 
 fn options(format: Format, create_role: bool) -> Options {
     Options {
@@ -27,38 +26,15 @@ fn options(format: Format, create_role: bool) -> Options {
 }
 
 /// Checks a file and exports it: the source map, the checker's diagnostics, the export.
-fn export_file(
-    path: &Path,
-    opts: Options,
-) -> (
-    SourceMap,
-    Vec<Diagnostic>,
-    Result<cp::Exported, Vec<Diagnostic>>,
-) {
-    let (map, diags, ir) = check_file(path);
-    let ir = ir.unwrap_or_else(|| panic!("{} checks clean", path.display()));
-    let out = cp::export(&ir, Some(&map), &opts);
-    (map, diags, out)
+fn export_file(path: &Path, opts: Options) -> targets::Export {
+    targets::export_file(path, |ir, map| cp::export(ir, Some(map), &opts))
 }
 
 fn run_fixture(path: &Path) {
-    let (rel, text) = read_fixture(path);
-    let (map, mut diags, out) = export_file(&rel, Options::default());
-    let output = match out {
-        Ok(e) => {
-            diags.extend(e.warnings);
-            e.text
-        }
-        Err(errors) => {
-            diags.extend(errors);
-            String::new()
-        }
-    };
-    assert_expected(&map, &diags, &rel, &text);
-    let rendered = render_human(&map, &diags);
-    insta::assert_snapshot!(format!(
-        "{text}\n---- diagnostics ----\n{rendered}\n---- output ----\n{output}"
-    ));
+    insta::assert_snapshot!(targets::fixture_report(path, |p| export_file(
+        p,
+        Options::default()
+    )));
 }
 
 #[test]
@@ -98,36 +74,8 @@ pub(crate) fn example_files() -> Vec<PathBuf> {
 
 #[test]
 fn every_example_compiles_or_fails_with_its_documented_codes() {
-    let listed: Vec<&str> = EXAMPLES.iter().map(|(p, _)| *p).collect();
-    let files: Vec<String> = example_files()
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(files, listed, "EXAMPLES lists every example");
-    for (path, expected) in EXAMPLES {
-        let (map, _, out) = export_file(Path::new(path), Options::default());
-        let name = Path::new(path)
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let snapshot = match (&out, expected) {
-            (Ok(e), None) => {
-                let warnings = render_human(&map, &e.warnings);
-                format!("{warnings}\n---- output ----\n{}", e.text)
-            }
-            (Err(errors), Some(codes)) => {
-                let got: BTreeSet<Code> = errors
-                    .iter()
-                    .filter(|d| d.is_error())
-                    .map(|d| d.code)
-                    .collect();
-                assert_eq!(got, codes.iter().copied().collect(), "{path}");
-                render_human(&map, errors)
-            }
-            (Ok(_), Some(codes)) => panic!("{path} compiled, expected {codes:?}"),
-            (Err(errors), None) => panic!("{path}:\n{}", render_human(&map, errors)),
-        };
+    let reports = targets::example_reports(EXAMPLES, |p| export_file(p, Options::default()));
+    for (name, snapshot) in reports {
         insta::with_settings!({ snapshot_suffix => name }, {
             insta::assert_snapshot!(snapshot);
         });
@@ -182,19 +130,9 @@ fn output_is_deterministic() {
     }
 }
 
-const VENV_HOW: &str = "the validators of the CodePipeline target: `python3 -m venv \"$CARGO_TARGET_DIR/export-venv\" && \"$CARGO_TARGET_DIR/export-venv/bin/pip\" install cfn-lint botocore` (needs apt-get install python3-venv), as .ci/run does";
-
-fn require_venv_program(program: &str) -> Option<PathBuf> {
-    let found = venv_program(program);
-    if found.is_none() {
-        skip_or_fail(&format!("`{program}`, which is not on PATH"), VENV_HOW);
-    }
-    found
-}
-
 #[test]
 fn cfn_lint_accepts_every_template() {
-    let Some(cfn_lint) = require_venv_program("cfn-lint") else {
+    let Some(cfn_lint) = targets::require_venv("cfn-lint") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tmp");
@@ -204,28 +142,9 @@ fn cfn_lint_accepts_every_template() {
         (Format::CfnJson, false, "json"),
         (Format::CfnYaml, true, "role.yaml"),
     ] {
-        for (i, (name, text)) in outputs(format, role).into_iter().enumerate() {
-            let stem = Path::new(&name)
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            let file = dir.path().join(format!("{i:02}-{stem}.{ext}"));
-            std::fs::write(&file, text).expect("write");
-            files.push(file);
-        }
+        files.extend(targets::written(dir.path(), &outputs(format, role), ext));
     }
-    let out = Command::new(&cfn_lint)
-        .args(["--format", "parseable"])
-        .args(&files)
-        .output()
-        .expect("run cfn-lint");
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "cfn-lint found problems:\n{report}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    targets::assert_finds_nothing(&cfn_lint, &["--format", "parseable"], &files);
 }
 
 /// Validates each JSON document given as an argument against `CreatePipeline`'s input shape.
@@ -249,7 +168,7 @@ sys.exit(1 if bad else 0)
 
 #[test]
 fn botocore_accepts_every_create_pipeline_input() {
-    let Some(python) = require_venv_program("python3") else {
+    let Some(python) = targets::require_venv("python3") else {
         return;
     };
     let has_botocore = Command::new(&python)
@@ -257,16 +176,11 @@ fn botocore_accepts_every_create_pipeline_input() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_botocore {
-        skip_or_fail("`python3` with botocore", VENV_HOW);
+        skip_or_fail("`python3` with botocore", targets::VENV_HOW);
         return;
     }
     let dir = tempfile::tempdir().expect("tmp");
-    let mut files = Vec::new();
-    for (i, (_, text)) in outputs(Format::CliJson, false).into_iter().enumerate() {
-        let file = dir.path().join(format!("{i:02}.json"));
-        std::fs::write(&file, text).expect("write");
-        files.push(file);
-    }
+    let files = targets::written(dir.path(), &outputs(Format::CliJson, false), "json");
     let out = Command::new(&python)
         .arg("-c")
         .arg(BOTOCORE_CHECK)
@@ -617,82 +531,29 @@ pub(crate) fn generated(choices: &[u8]) -> String {
 
 #[test]
 fn generated_pipelines_compile_and_validate_or_fail_with_e05xx() {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let checked = std::cell::Cell::new(0usize);
-    let compiled = std::cell::RefCell::new(Vec::new());
-    runner
-        .run(&proptest::collection::vec(any::<u8>(), 48), |choices| {
-            let text = generated(&choices);
-            let (map, diags) = crate::support::check_text("gen.pipe", &text);
-            if diags.iter().any(Diagnostic::is_error) {
-                return Ok(());
-            }
-            checked.set(checked.get() + 1);
-            let mut m = SourceMap::new();
-            let id = m.add("gen.pipe", text.clone());
-            let ir = pipec::compile(&mut m, id, &mut pipec::check::NoLoader)
-                .ir
-                .expect("clean");
-            let _ = map;
-            match cp::export(&ir, Some(&m), &Options::default()) {
-                Ok(out) => {
-                    let json = cp::export(&ir, Some(&m), &options(Format::CliJson, false))
-                        .expect("the same pipeline in JSON");
-                    let doc: serde_json::Value = serde_json::from_str(&json.text).expect("JSON");
-                    let problems = semantic_problems(&doc);
-                    prop_assert!(problems.is_empty(), "{text}\n{problems:#?}");
-                    if compiled.borrow().len() < 24 {
-                        compiled.borrow_mut().push(out.text);
-                    }
-                }
-                Err(errors) => {
-                    let all_e05 = errors
-                        .iter()
-                        .all(|d| d.code.as_str().starts_with("E05") || !d.is_error());
-                    prop_assert!(all_e05, "{text}\n{}", render_human(&m, &errors));
-                }
-            }
-            Ok(())
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        checked.get() * 4 >= cases as usize,
-        "only {} of {cases} generated pipelines checked clean",
-        checked.get()
+    let generated = targets::generated_exports(
+        256,
+        |text| text,
+        |ir, m| cp::export(ir, Some(m), &Options::default()),
+        |ir, m, _| {
+            let json = cp::export(ir, Some(m), &options(Format::CliJson, false))
+                .expect("the same pipeline in JSON");
+            let doc: serde_json::Value = serde_json::from_str(&json.text).expect("JSON");
+            semantic_problems(&doc)
+        },
     );
-    let compiled = compiled.into_inner();
-    assert!(!compiled.is_empty(), "no generated pipeline compiled");
+    assert!(
+        generated.checked * 4 >= generated.cases as usize,
+        "only {} of {} generated pipelines checked clean",
+        generated.checked,
+        generated.cases
+    );
     let Some(cfn_lint) = venv_program("cfn-lint") else {
         return; // cfn_lint_accepts_every_template says why, once
     };
     let dir = tempfile::tempdir().expect("tmp");
-    let files: Vec<PathBuf> = compiled
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let f = dir.path().join(format!("gen{i}.yaml"));
-            std::fs::write(&f, t).expect("write");
-            f
-        })
-        .collect();
-    let out = Command::new(cfn_lint)
-        .args(["--format", "parseable"])
-        .args(&files)
-        .output()
-        .expect("cfn-lint");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let files = targets::written(dir.path(), &generated.compiled, "yaml");
+    targets::assert_finds_nothing(&cfn_lint, &["--format", "parseable"], &files);
 }
 
 /// The runner of a generated project's buildspec (the literal block under `commands`).

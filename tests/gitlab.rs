@@ -5,47 +5,20 @@
 //! the generated script items run by `sh` (hostile values stay data), determinism, the CLI,
 //! and generated pipelines.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use pipec::diagnostics::{Code, Diagnostic};
+use pipec::diagnostics::Code;
 use pipec::export::gitlab;
-use pipec::source::SourceMap;
-use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
-use crate::codepipeline::generated;
-use crate::fixtures::{assert_expected, read_fixture};
-use crate::support::venv_program;
-use crate::support::{Test, check_file, render_human, targets};
+use crate::support::{Test, targets, venv_program};
 
-type Out = Result<gitlab::Exported, Vec<Diagnostic>>;
-
-fn export_file(path: &Path) -> (SourceMap, Vec<Diagnostic>, Out) {
-    let (map, diags, ir) = check_file(path);
-    let ir = ir.unwrap_or_else(|| panic!("{} checks clean", path.display()));
-    let out = gitlab::export(&ir, Some(&map));
-    (map, diags, out)
+fn export_file(path: &Path) -> targets::Export {
+    targets::export_file(path, |ir, map| gitlab::export(ir, Some(map)))
 }
 
 fn run_fixture(path: &Path) {
-    let (rel, text) = read_fixture(path);
-    let (map, mut diags, out) = export_file(&rel);
-    let output = match out {
-        Ok(e) => {
-            diags.extend(e.warnings);
-            e.text
-        }
-        Err(errors) => {
-            diags.extend(errors);
-            String::new()
-        }
-    };
-    assert_expected(&map, &diags, &rel, &text);
-    let rendered = render_human(&map, &diags);
-    insta::assert_snapshot!(format!(
-        "{text}\n---- diagnostics ----\n{rendered}\n---- output ----\n{output}"
-    ));
+    insta::assert_snapshot!(targets::fixture_report(path, export_file));
 }
 
 #[test]
@@ -84,31 +57,13 @@ fn pipelines() -> Vec<(String, String)> {
 
 fn schema_check(cj: &Path, all: &[(String, String)]) {
     let dir = tempfile::tempdir().expect("tmp");
-    let files: Vec<PathBuf> = all
-        .iter()
-        .enumerate()
-        .map(|(i, (_, text))| {
-            let f = dir.path().join(format!("{i:02}.gitlab-ci.yml"));
-            std::fs::write(&f, text).expect("write");
-            f
-        })
-        .collect();
-    let out = Command::new(cj)
-        .args(["--builtin-schema", "vendor.gitlab-ci"])
-        .args(&files)
-        .output()
-        .expect("run check-jsonschema");
-    let report = String::from_utf8_lossy(&out.stdout);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && !report.contains("rror") && !err.to_lowercase().contains("warn"),
-        "check-jsonschema:\n{report}{err}"
-    );
+    let files = targets::written(dir.path(), all, "gitlab-ci.yml");
+    targets::assert_schema_accepts(cj, "vendor.gitlab-ci", &files);
 }
 
 #[test]
 fn the_gitlab_ci_schema_accepts_every_pipeline() {
-    let Some(cj) = crate::github::require_venv("check-jsonschema") else {
+    let Some(cj) = targets::require_venv("check-jsonschema") else {
         return;
     };
     schema_check(&cj, &pipelines());
@@ -158,21 +113,7 @@ fn items(text: &str, job: &str) -> Vec<String> {
 
 #[test]
 fn the_generated_script_item_runs_with_its_pipec_meaning() {
-    let t = Test::new().file(
-        "app.pipe",
-        r#"pipeline app {
-  mode parallel
-  param who: string = "world"
-  stage build {
-    action make: sh {
-      run = "mkdir -p out && echo hello ${params.who} > out/g.txt && echo \"v=$(cat out/g.txt)\" >> \"$PIPEC_OUTPUT\""
-      output = site from "out"
-      exports = [v]
-    }
-  }
-}
-"#,
-    );
+    let t = Test::new().file("app.pipe", &targets::greeting_app("  mode parallel\n"));
     let (_, _, out) = export_file(&t.path("app.pipe"));
     let text = out.expect("compiles").text;
     let item = items(&text, "build").pop().expect("a script item");
@@ -193,14 +134,7 @@ fn the_generated_script_item_runs_with_its_pipec_meaning() {
     assert_eq!(dotenv, format!("PIPEC_X_build_make_v=hello {hostile}\n"));
     let saved = std::fs::read_to_string(ws.join(".pipec/art/site/out/g.txt")).expect("artifact");
     assert_eq!(saved, format!("hello {hostile}\n"));
-    for p in crate::support::files_under(&t.path(".")) {
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        assert!(!name.starts_with("pwned"), "the value ran as code: {name}");
-    }
+    targets::assert_nothing_ran(&t.path("."));
 }
 
 /// An action's `when` is decided by the job's shell as `pipec run` decides it, and a hostile
@@ -257,14 +191,7 @@ fn the_when_of_an_action_is_decided_in_the_job() {
             );
         }
     }
-    for p in crate::support::files_under(&t.path(".")) {
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        assert!(!name.starts_with("pwned"), "the value ran as code: {name}");
-    }
+    targets::assert_nothing_ran(&t.path("."));
 }
 
 #[test]
@@ -292,49 +219,13 @@ fn compile_writes_the_pipeline_to_out() {
 
 #[test]
 fn generated_pipelines_validate_or_fail_with_e05xx() {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let compiled = std::cell::RefCell::new(Vec::new());
-    runner
-        .run(&proptest::collection::vec(any::<u8>(), 48), |choices| {
-            let text = generated(&choices);
-            let (_, diags) = crate::support::check_text("gen.pipe", &text);
-            if diags.iter().any(Diagnostic::is_error) {
-                return Ok(());
-            }
-            let mut m = SourceMap::new();
-            let id = m.add("gen.pipe", text.clone());
-            let ir = pipec::compile(&mut m, id, &mut pipec::check::NoLoader)
-                .ir
-                .expect("clean");
-            match gitlab::export(&ir, Some(&m)) {
-                Ok(out) => {
-                    if compiled.borrow().len() < 24 {
-                        compiled
-                            .borrow_mut()
-                            .push(("gen.pipe".to_string(), out.text));
-                    }
-                }
-                Err(errors) => {
-                    let all_e05 = errors
-                        .iter()
-                        .all(|d| d.code.as_str().starts_with("E05") || !d.is_error());
-                    prop_assert!(all_e05, "{text}\n{}", render_human(&m, &errors));
-                }
-            }
-            Ok(())
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
-    let compiled = compiled.into_inner();
-    assert!(!compiled.is_empty(), "no generated pipeline compiled");
+    let generated = targets::generated_exports(
+        128,
+        |text| text,
+        |ir, m| gitlab::export(ir, Some(m)),
+        |_, _, _| Vec::new(),
+    );
     if let Some(cj) = venv_program("check-jsonschema") {
-        schema_check(&cj, &compiled);
+        schema_check(&cj, &generated.compiled);
     }
 }

@@ -11,6 +11,13 @@ fn import(file: &str, text: &str) -> String {
     }
 }
 
+/// `text` contains each of `needed` (the whole text is shown when one is missing).
+fn assert_contains(text: &str, needed: &[&str]) {
+    for n in needed {
+        assert!(text.contains(n), "no `{n}` in:\n{text}");
+    }
+}
+
 fn assert_clean(text: &str) {
     let (_, diagnostics) = crate::check_source("imported.pipe", text);
     assert!(diagnostics.is_empty(), "{diagnostics:#?}\n{text}");
@@ -28,6 +35,27 @@ fn cfn(stages: &str, extra: &str) -> String {
     )
 }
 
+/// Two stages of one approval each, `One.a` and `Two.b`; `two` goes after `Two`'s actions.
+fn two_stages(two: &str) -> String {
+    format!(
+        r#"{{"Name": "One", "Actions": [{{"Name": "a", "ActionTypeId": {APPROVAL}}}]}},
+        {{"Name": "Two", "Actions": [{{"Name": "b", "ActionTypeId": {APPROVAL}}}]{two}}}"#
+    )
+}
+
+/// The rule `name` of the provider `provider`; `rest` goes after its type.
+fn rule(name: &str, provider: &str, rest: &str) -> String {
+    format!(
+        r#"{{"Name": "{name}", "RuleTypeId": {{"Category": "Rule", "Owner": "AWS", "Provider": "{provider}", "Version": "1"}}, {rest}}}"#
+    )
+}
+
+/// Conditions of one condition: its result and its rules.
+fn conditions(result: &str, rules: &[String]) -> String {
+    let rules = rules.join(", ");
+    format!(r#"{{"Conditions": [{{"Result": "{result}", "Rules": [{rules}]}}]}}"#)
+}
+
 #[test]
 fn approvals_become_approval_actions_with_summary_url_and_timeout() {
     let text = import(
@@ -41,15 +69,17 @@ fn approvals_become_approval_actions_with_summary_url_and_timeout() {
             r#", "Variables": [{"Name": "Env", "DefaultValue": "staging"}]"#,
         ),
     );
-    assert!(text.contains("action Ship: approval {"), "{text}");
-    assert!(
-        text.contains("summary = \"Ship {\\\"Ref\\\": 1} to ${params.Env}?\""),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "action Ship: approval {",
+            "summary = \"Ship {\\\"Ref\\\": 1} to ${params.Env}?\"",
+            "url = \"https://x\"",
+            "timeout = 60m",
+            "notify = \"arn:sns\"",
+            "param Env: string = \"staging\"",
+        ],
     );
-    assert!(text.contains("url = \"https://x\""), "{text}");
-    assert!(text.contains("timeout = 60m"), "{text}");
-    assert!(text.contains("notify = \"arn:sns\""), "{text}");
-    assert!(text.contains("param Env: string = \"staging\""), "{text}");
     assert_clean(&text);
 }
 
@@ -81,29 +111,19 @@ Resources:
               OutputArtifacts: [{Name: out-1}]
 "#;
     let text = import("p.yaml", yaml);
-    assert!(text.contains("S3Bucket = \"my-bucket\""), "{text}");
-    assert!(
-        text.contains("// `!Ref Bucket` is the `BucketName` of the template's `AWS::S3::Bucket`"),
-        "{text}"
-    );
-    assert!(
-        text.contains("S3ObjectKey = \"${params.Repo}/${params.AWS_Region}.zip\""),
-        "{text}"
-    );
-    assert!(
-        text.contains("`!ImportValue shared-vpc`: a value exported by another stack"),
-        "{text}"
-    );
-    assert!(text.contains("Pick = \"yes-main\""), "{text}");
-    assert!(text.contains("Joined = \"a-${params.Repo}\""), "{text}");
-    assert!(text.contains("Sel = \"y\""), "{text}");
-    assert!(
-        text.contains("// artifact `out_1` is CodePipeline's `out-1`"),
-        "{text}"
-    );
-    assert!(
-        text.contains("the pipeline's role `!GetAtt Role.Arn`"),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "S3Bucket = \"my-bucket\"",
+            "// `!Ref Bucket` is the `BucketName` of the template's `AWS::S3::Bucket`",
+            "S3ObjectKey = \"${params.Repo}/${params.AWS_Region}.zip\"",
+            "`!ImportValue shared-vpc`: a value exported by another stack",
+            "Pick = \"yes-main\"",
+            "Joined = \"a-${params.Repo}\"",
+            "Sel = \"y\"",
+            "// artifact `out_1` is CodePipeline's `out-1`",
+            "the pipeline's role `!GetAtt Role.Arn`",
+        ],
     );
 }
 
@@ -120,11 +140,8 @@ fn the_cli_json_reads_with_and_without_its_wrapper() {
     let wrapped = format!(r#"{{"pipeline": {inner}, "metadata": {{"pipelineArn": "arn:x"}}}}"#);
     let a = import("a.json", &inner);
     let b = import("b.json", &wrapped);
-    assert!(
-        a.contains("mode queued") && a.contains("action Ok: approval {}"),
-        "{a}"
-    );
-    assert!(b.contains("`get-pipeline` metadata: arn:x"), "{b}");
+    assert_contains(&a, &["mode queued", "action Ok: approval {}"]);
+    assert_contains(&b, &["`get-pipeline` metadata: arn:x"]);
     assert_clean(&a);
     assert_clean(&b);
 }
@@ -142,53 +159,61 @@ fn run_order_becomes_after_on_the_level_before() {
         action("d", 5)
     );
     let text = import("p.json", &cfn(&stage, ""));
-    assert!(
-        text.contains("action c: approval { after = [a, b] }"),
-        "{text}"
-    );
-    assert!(
-        text.contains("action d: approval { after = [c] }"),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "action c: approval { after = [a, b] }",
+            "action d: approval { after = [c] }",
+        ],
     );
     assert_clean(&text);
 }
 
 #[test]
 fn conditions_transitions_and_failure_results_are_carried() {
-    let stages = format!(
-        r##"{{"Name": "One", "Actions": [{{"Name": "a", "ActionTypeId": {APPROVAL}}}]}},
-        {{"Name": "Two", "Actions": [{{"Name": "b", "ActionTypeId": {APPROVAL}}}],
-          "BeforeEntry": {{"Conditions": [{{"Result": "SKIP", "Rules": [
-            {{"Name": "r", "RuleTypeId": {{"Category": "Rule", "Owner": "AWS", "Provider": "VariableCheck", "Version": "1"}},
-              "Configuration": {{"Variable": "#{{variables.Env}}", "Value": "prod", "Operator": "EQ"}}}},
-            {{"Name": "w", "RuleTypeId": {{"Category": "Rule", "Owner": "AWS", "Provider": "DeploymentWindow", "Version": "1"}},
-              "Configuration": {{"Cron": "0 0 9-17 ? * 2-6 *", "TimeZone": "Europe/Paris"}}}},
-            {{"Name": "alarm", "RuleTypeId": {{"Category": "Rule", "Owner": "AWS", "Provider": "CloudWatchAlarm", "Version": "1"}},
-              "Configuration": {{"AlarmName": "x"}}}}]}}]}},
-          "OnSuccess": {{"Conditions": [{{"Result": "ROLLBACK", "Rules": [
-            {{"Name": "c", "RuleTypeId": {{"Category": "Rule", "Owner": "AWS", "Provider": "Commands", "Version": "1"}},
-              "Commands": ["test -f ok"]}}]}}]}},
-          "OnFailure": {{"Result": "RETRY", "RetryConfiguration": {{"RetryMode": "ALL_ACTIONS"}}}}}}"##
+    let entry = conditions(
+        "SKIP",
+        &[
+            rule(
+                "r",
+                "VariableCheck",
+                r##""Configuration": {"Variable": "#{variables.Env}", "Value": "prod", "Operator": "EQ"}"##,
+            ),
+            rule(
+                "w",
+                "DeploymentWindow",
+                r#""Configuration": {"Cron": "0 0 9-17 ? * 2-6 *", "TimeZone": "Europe/Paris"}"#,
+            ),
+            rule(
+                "alarm",
+                "CloudWatchAlarm",
+                r#""Configuration": {"AlarmName": "x"}"#,
+            ),
+        ],
     );
+    let success = conditions(
+        "ROLLBACK",
+        &[rule("c", "Commands", r#""Commands": ["test -f ok"]"#)],
+    );
+    let stages = two_stages(&format!(
+        r#", "BeforeEntry": {entry}, "OnSuccess": {success},
+          "OnFailure": {{"Result": "RETRY", "RetryConfiguration": {{"RetryMode": "ALL_ACTIONS"}}}}"#
+    ));
     let extra = r#", "Variables": [{"Name": "Env", "DefaultValue": "dev"}],
        "DisableInboundStageTransitions": [{"StageName": "Two", "Reason": "freeze"}]"#;
     let text = import("p.json", &cfn(&stages, extra));
-    assert!(text.contains("require params.Env == \"prod\""), "{text}");
-    assert!(
-        text.contains("window \"0 9-17 * * 1-5\" tz \"Europe/Paris\""),
-        "{text}"
-    );
-    assert!(
-        text.contains("// not carried over: the rule `alarm` (CloudWatchAlarm) AlarmName = x"),
-        "{text}"
-    );
-    assert!(text.contains("else skip"), "{text}");
-    assert!(text.contains("check sh { run = \"test -f ok\" }"), "{text}");
-    assert!(text.contains("else rollback"), "{text}");
-    assert!(text.contains("on failure retry all"), "{text}");
-    assert!(
-        text.contains("transition One -> Two disabled \"freeze\""),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "require params.Env == \"prod\"",
+            "window \"0 9-17 * * 1-5\" tz \"Europe/Paris\"",
+            "// not carried over: the rule `alarm` (CloudWatchAlarm) AlarmName = x",
+            "else skip",
+            "check sh { run = \"test -f ok\" }",
+            "else rollback",
+            "on failure retry all",
+            "transition One -> Two disabled \"freeze\"",
+        ],
     );
     assert_clean(&text);
 }
@@ -207,27 +232,18 @@ fn namespaces_become_exports_and_references() {
         "push": [{"branches": {"includes": ["main"], "excludes": ["wip/*"]}, "filePaths": {"includes": ["src/**"]}}],
         "pullRequest": [{"events": ["OPEN", "CLOSED"], "branches": {"includes": ["main"]}}]}}]}}"#;
     let text = import("p.json", json);
-    assert!(text.contains("exports = [CommitId]"), "{text}");
-    assert!(text.contains("namespace = \"SourceVariables\""), "{text}");
-    assert!(
-        text.contains("region = \"eu-west-1\"") && text.contains("role = \"arn:role\""),
-        "{text}"
-    );
-    assert!(
-        text.contains("echo ${Source.Src.CommitId} ${run.id}"),
-        "{text}"
-    );
-    assert!(
-        text.contains("\n      echo \"OUT=$OUT\" >> \"$PIPEC_OUTPUT\"\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("trigger push { branches = [\"main\", \"!wip/*\"]  paths = [\"src/**\"] }"),
-        "{text}"
-    );
-    assert!(
-        text.contains("trigger pull_request { branches = [\"main\"]  events = [opened, closed] }"),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "exports = [CommitId]",
+            "namespace = \"SourceVariables\"",
+            "region = \"eu-west-1\"",
+            "role = \"arn:role\"",
+            "echo ${Source.Src.CommitId} ${run.id}",
+            "\n      echo \"OUT=$OUT\" >> \"$PIPEC_OUTPUT\"\n",
+            "trigger push { branches = [\"main\", \"!wip/*\"]  paths = [\"src/**\"] }",
+            "trigger pull_request { branches = [\"main\"]  events = [opened, closed] }",
+        ],
     );
 }
 
@@ -272,13 +288,15 @@ resource "aws_codepipeline" "main" {
 }
 "#;
     let text = import("main.tf", tf);
-    assert!(text.contains("pipeline app_main {"), "{text}");
-    assert!(text.contains("param branch: string = \"main\""), "{text}");
-    assert!(
-        text.contains("summary = \"acme/app on ${params.branch} by ${params.pipeline_name}\""),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "pipeline app_main {",
+            "param branch: string = \"main\"",
+            "summary = \"acme/app on ${params.branch} by ${params.pipeline_name}\"",
+            "stage Two {",
+        ],
     );
-    assert!(text.contains("stage Two {"), "{text}");
     assert_clean(&text);
 }
 
@@ -303,10 +321,13 @@ fn names_that_are_not_identifiers_are_renamed_deterministically() {
         r#"{{"Name": "run", "Actions": [{{"Name": "1-a", "ActionTypeId": {APPROVAL}}}, {{"Name": "1.a", "ActionTypeId": {APPROVAL}}}]}}"#
     );
     let text = import("p.json", &cfn(&stage, ""));
-    assert!(text.contains("stage run_2 {"), "{text}");
-    assert!(
-        text.contains("action _1_a: approval {}") && text.contains("action _1_a_2: approval {}"),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "stage run_2 {",
+            "action _1_a: approval {}",
+            "action _1_a_2: approval {}",
+        ],
     );
     assert_clean(&text);
 }
@@ -332,12 +353,14 @@ fn terraform_json_strings_are_templates() {
           "provider": "Manual", "version": "1",
           "configuration": {"CustomData": "to ${var.env} as ${aws_iam_role.r.name}"}}]}]}}}}"#;
     let text = import("main.tf.json", json);
-    assert!(text.contains("pipeline app_prod {"), "{text}");
-    assert!(
-        text.contains("summary = \"to ${params.env} as ${params.r_name}\""),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "pipeline app_prod {",
+            "summary = \"to ${params.env} as ${params.r_name}\"",
+            "param env: string = \"prod\"",
+        ],
     );
-    assert!(text.contains("param env: string = \"prod\""), "{text}");
     assert_clean(&text);
 }
 
@@ -348,10 +371,7 @@ fn date_formats_and_dynamic_references_are_not_placeholders() {
           "Configuration": {{"CustomData": "date +%Y%m%d %H%M {{{{resolve:ssm:/app/x}}}} 100%"}}}}]}}"#
     );
     let text = import("p.json", &cfn(&stage, ""));
-    assert!(
-        text.contains("date +%Y%m%d %H%M {{resolve:ssm:/app/x}} 100%"),
-        "{text}"
-    );
+    assert_contains(&text, &["date +%Y%m%d %H%M {{resolve:ssm:/app/x}} 100%"]);
     let e = Importer::import("p.json", "{\"a\": \"{{Bucket}}\"}").expect_err("a placeholder");
     assert!(e.message.contains("{{Bucket}}"), "{e:?}");
 }
@@ -363,9 +383,9 @@ fn values_are_escaped_as_pipec_strings() {
           "Configuration": {{"CustomData": "a \"q\" \\ ${{HOME}} $X line\ttab \u0007"}}}}]}}"#
     );
     let text = import("p.json", &cfn(&stage, ""));
-    assert!(
-        text.contains(r#"summary = "a \"q\" \\ \${HOME} $X line\ttab \u{7}""#),
-        "{text}"
+    assert_contains(
+        &text,
+        &[r#"summary = "a \"q\" \\ \${HOME} $X line\ttab \u{7}""#],
     );
     assert!(summary_of(&text).contains(r#""a \"q\" \\ ${HOME} $X line\ttab \u0007""#));
     assert_clean(&text);
@@ -418,7 +438,7 @@ resource "aws_codepipeline" "main" {
         ),
         "{text}"
     );
-    assert!(text.contains("url = \"${params.lookup}\""), "{text}");
+    assert_contains(&text, &["url = \"${params.lookup}\""]);
     assert_clean(&text);
 }
 
@@ -429,13 +449,12 @@ fn the_partition_pseudo_parameter_defaults_to_aws() {
           "Configuration": {{"CustomData": {{"Fn::Join": ["", ["arn:", {{"Ref": "AWS::Partition"}}, ":x"]]}}}}}}]}}"#
     );
     let text = import("p.json", &cfn(&stage, ""));
-    assert!(
-        text.contains("param AWS_Partition: string = \"aws\""),
-        "{text}"
-    );
-    assert!(
-        text.contains("summary = \"arn:${params.AWS_Partition}:x\""),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "param AWS_Partition: string = \"aws\"",
+            "summary = \"arn:${params.AWS_Partition}:x\"",
+        ],
     );
     assert_clean(&text);
 }
@@ -484,7 +503,7 @@ fn multi_line_values_are_block_strings_that_read_back_exactly() {
             "",
         ),
     );
-    assert!(text.contains("summary = \"\"\"\n"), "{text}");
+    assert_contains(&text, &["summary = \"\"\"\n"]);
 }
 
 #[test]
@@ -496,32 +515,31 @@ fn terraform_state_json_has_every_value_known() {
            "provider": "Manual", "version": "1", "run_order": 1, "input_artifacts": [], "output_artifacts": [],
            "configuration": {"CustomData": "ship it"}}]}]}}]}]}}}"#;
     let text = import("state.json", json);
-    assert!(
-        text.contains("Terraform state `module.ci.aws_codepipeline.main`"),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "Terraform state `module.ci.aws_codepipeline.main`",
+            "pipeline app {",
+            "mode queued",
+            "summary = \"ship it\"",
+        ],
     );
-    assert!(
-        text.contains("pipeline app {") && text.contains("mode queued"),
-        "{text}"
-    );
-    assert!(text.contains("summary = \"ship it\""), "{text}");
     assert_clean(&text);
 }
 
 #[test]
 fn a_variable_check_of_an_unknown_namespace_is_a_comment_not_a_constant_condition() {
-    let stages = format!(
-        r##"{{"Name": "One", "Actions": [{{"Name": "a", "ActionTypeId": {APPROVAL}}}]}},
-        {{"Name": "Two", "Actions": [{{"Name": "b", "ActionTypeId": {APPROVAL}}}],
-          "BeforeEntry": {{"Conditions": [{{"Result": "FAIL", "Rules": [
-            {{"Name": "r", "RuleTypeId": {{"Category": "Rule", "Owner": "AWS", "Provider": "VariableCheck", "Version": "1"}},
-              "Configuration": {{"Variable": "#{{Nowhere.X}}", "Value": "1", "Operator": "EQ"}}}}]}}]}}}}"##
+    let entry = conditions(
+        "FAIL",
+        &[rule(
+            "r",
+            "VariableCheck",
+            r##""Configuration": {"Variable": "#{Nowhere.X}", "Value": "1", "Operator": "EQ"}"##,
+        )],
     );
+    let stages = two_stages(&format!(r#", "BeforeEntry": {entry}"#));
     let text = import("p.json", &cfn(&stages, ""));
-    assert!(
-        text.contains("// the rule `r` compares two constants here"),
-        "{text}"
-    );
+    assert_contains(&text, &["// the rule `r` compares two constants here"]);
     assert!(!text.contains("entry {"), "{text}");
     assert_clean(&text);
 }
@@ -536,12 +554,14 @@ fn a_commands_action_with_an_output_artifact_checks_clean() {
         {"name": "Use", "runOrder": 2, "actionTypeId": {"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"},
          "commands": ["ls"], "inputArtifacts": [{"name": "out"}]}]}]}}"#;
     let text = import("p.json", json);
-    assert!(text.contains("outputs = { out = \".\" }"), "{text}");
-    assert!(
-        text.contains("// the output artifact `out` holds the files bin/** in CodePipeline"),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "outputs = { out = \".\" }",
+            "// the output artifact `out` holds the files bin/** in CodePipeline",
+            "input = out",
+        ],
     );
-    assert!(text.contains("input = out"), "{text}");
     assert_clean(&text);
 }
 
@@ -567,13 +587,12 @@ fn several_input_artifacts_are_restored_in_folders_of_their_own() {
         source("Cfg")
     );
     let text = import("p.json", &json);
-    assert!(
-        text.contains("inputs = { Tpl = \"Tpl/\", Cfg = \"Cfg/\" }"),
-        "{text}"
-    );
-    assert!(
-        text.contains("inputs = { Tpl = \"./\", Cfg = \"Cfg/\" }"),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "inputs = { Tpl = \"Tpl/\", Cfg = \"Cfg/\" }",
+            "inputs = { Tpl = \"./\", Cfg = \"Cfg/\" }",
+        ],
     );
     assert_clean(&text);
 }
@@ -588,6 +607,6 @@ fn a_commands_action_keeps_its_namespace() {
         "actionTypeId": {"category": "Compute", "owner": "AWS", "provider": "Commands", "version": "1"},
         "commands": ["make lint"], "inputArtifacts": [{"name": "src"}]}]}]}}"#;
     let text = import("p.json", json);
-    assert!(text.contains("namespace = \"LintVariables\""), "{text}");
+    assert_contains(&text, &["namespace = \"LintVariables\""]);
     assert_clean(&text);
 }
