@@ -384,3 +384,42 @@ fn an_ended_run_that_kept_no_workspace_leaves_no_work_folder() {
     );
     assert!(t.path("state").join("logs").join(&id).is_dir());
 }
+
+#[test]
+fn one_prune_at_a_time_removes_files_and_two_at_once_both_finish_whole() {
+    let t = Test::new();
+    let state = t.path("state");
+    fill(&state, 200);
+    // Another prune holds the lock: this one waits, having removed nothing.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state.join("prune.lock"))
+        .expect("lock file");
+    let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .expect("flock");
+    let mut waiting = t.state(["prune", "--keep-runs", "150"]).spawn();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert!(!waiting.has_ended(), "it waits for the lock");
+    assert_eq!(ids(&t).len(), 200, "nothing went meanwhile");
+    drop(held);
+    waiting.wait();
+    assert_eq!(ids(&t).len(), 150);
+    // Two prunes at once: both succeed and leave the same whole state directory.
+    let a = t.state(["prune", "--keep-runs", "20"]).spawn();
+    let b = t.state(["prune", "--keep-runs", "20"]).spawn();
+    a.wait();
+    b.wait();
+    assert_eq!(ids(&t), (181..=200).rev().map(run_id).collect::<Vec<_>>());
+    for n in 1..=180 {
+        assert_eq!(files_of(&state, &run_id(n)), [false; 3], "run {n}");
+    }
+    for n in 181..=200 {
+        assert_eq!(files_of(&state, &run_id(n)), [true; 3], "run {n}");
+    }
+    assert!(!state.join("trash").exists(), "the trash is emptied");
+    assert!(blob_exists(&state, &sha(b"the package of run 181\n")));
+    assert!(!blob_exists(&state, &sha(b"the package of run 180\n")));
+}
