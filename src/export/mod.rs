@@ -10,11 +10,13 @@
 pub mod argo;
 pub mod codepipeline;
 mod cond;
+mod cx;
 pub mod doc;
 pub mod github;
 pub mod gitlab;
 mod runner;
 mod shtest;
+mod stages;
 
 /// A setting only pipec itself acts on (`keep` for `pipec prune`, `notify` and a trigger's
 /// `poll` for `pipec serve`): no target carries it, so every exporter warns (W0005) at its

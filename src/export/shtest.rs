@@ -24,6 +24,24 @@ pub(crate) trait Words {
     fn cant(&mut self, what: &str);
 }
 
+/// `item` (a shell command) run only when the action's `when` holds, else a line saying it
+/// was skipped; `item` itself when the action has no `when`.
+pub(crate) fn guarded(
+    w: &mut dyn Words,
+    stage: &crate::ir::Stage,
+    a: &crate::ir::Action,
+    item: String,
+) -> Option<String> {
+    let Some(when) = &a.when else {
+        return Some(item);
+    };
+    let test = test(w, when)?;
+    Some(format!(
+        "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
+        stage.name, a.name
+    ))
+}
+
 /// A command list that succeeds when `e` holds.
 pub(crate) fn test(w: &mut dyn Words, e: &Expr) -> Option<String> {
     Some(match e {

@@ -9,7 +9,8 @@ use super::{Cx, DEFAULT_IMAGE, dns};
 use crate::diagnostics::Code;
 use crate::export::cond::{self, Cond, Dialect};
 use crate::export::doc::Node;
-use crate::ir::{self, CondRule, ElseResult, Expr, FailurePolicy, Kind, Mode, RetryScope, Type};
+use crate::export::stages;
+use crate::ir::{self, Expr, FailurePolicy, Kind, Mode, RetryScope, Type};
 
 const PARAMS: &str = "pipec-params";
 
@@ -51,8 +52,13 @@ pub(super) fn templates(cx: &mut Cx<'_>) -> Vec<Node> {
                 "rename the stage",
             );
         }
-        let r = reach_of(cx, stage, &reach);
-        let entry = entry_of(cx, stage);
+        let r = stages::reach_of(cx, stage, &reach, param_cond);
+        let entry = stages::entry_of(
+            cx,
+            stage,
+            "a task's `when` skips it, nothing else",
+            param_cond,
+        );
         reach.insert(&stage.name, r.clone());
         let mut depends: Vec<String> = stage
             .inbound
@@ -163,52 +169,6 @@ fn param_cond(cx: &mut Cx<'_>, e: &Expr, at: ir::Span) -> Cond {
     Cond::True
 }
 
-fn reach_of(cx: &mut Cx<'_>, stage: &ir::Stage, done: &BTreeMap<&str, Cond>) -> Cond {
-    if stage.inbound.is_empty() {
-        return Cond::True;
-    }
-    let mut r = Cond::False;
-    for e in &stage.inbound {
-        let from = done.get(e.from.as_str()).cloned().unwrap_or(Cond::True);
-        let guard = e
-            .guard
-            .as_ref()
-            .map_or(Cond::True, |g| param_cond(cx, g, e.span));
-        r = r.or(from.and(guard));
-    }
-    r
-}
-
-fn entry_of(cx: &mut Cx<'_>, stage: &ir::Stage) -> Cond {
-    let Some(c) = &stage.entry else {
-        return Cond::True;
-    };
-    if c.otherwise != ElseResult::Skip
-        || c.rules
-            .iter()
-            .any(|r| !matches!(r, CondRule::Require { .. }))
-    {
-        cx.refuse(
-            Code::E0501,
-            c.span,
-            format!(
-                "an entry of stage `{}` that fails, waits or runs a check, on Argo Workflows",
-                stage.name
-            ),
-            "a task's `when` skips it, nothing else",
-            "write `entry { require … else skip }`, or check it in a first `sh` action",
-        );
-        return Cond::True;
-    }
-    let mut out = Cond::True;
-    for r in &c.rules {
-        if let CondRule::Require { expr, span } = r {
-            out = out.and(param_cond(cx, expr, *span));
-        }
-    }
-    out
-}
-
 pub(super) fn when(c: &Cond) -> Option<Node> {
     match c {
         Cond::True => None,
@@ -224,64 +184,24 @@ fn gate(
     depends: &[String],
     reach: &Cond,
 ) -> Option<(String, Node)> {
-    let approvals: Vec<&ir::Action> = stage
-        .actions
-        .iter()
-        .filter(|a| a.kind == Kind::Approval)
-        .collect();
-    let a = *approvals.first()?;
-    for extra in approvals
-        .iter()
-        .skip(1)
-        .chain(approvals.iter().filter(|a| !a.after.is_empty()))
-    {
-        cx.refuse(
-            Code::E0501,
-            extra.span,
-            format!(
-                "approval `{}` inside stage `{}` on Argo Workflows",
-                extra.name, stage.name
+    let a = stages::approval(
+        cx,
+        stage,
+        &stages::Approval {
+            is: "an approval is a suspend task the stage's task waits for",
+            refuse_when: false,
+            by: "workflow",
+            approvers: (
+                "anyone who may resume the workflow approves",
+                "restrict `argo resume` with Kubernetes RBAC on the workflow",
             ),
-            "an approval is a suspend task the stage's task waits for",
-            "give the approval no `after`, one per stage",
-        );
-    }
-    if a.params
-        .get("approvers")
-        .is_some_and(|v| !matches!(v, Expr::List { items } if items.is_empty()))
-    {
-        cx.weaker(
-            a.span,
-            format!(
-                "the `approvers` of `{}` are not enforced by the workflow",
-                a.name
+            notify: "notify from a task of the stage, or drop `notify`",
+            timeout: (
+                "a suspend with a duration would approve, not fail, when it runs out",
+                "stop workflows that wait too long",
             ),
-            "anyone who may resume the workflow approves",
-            "restrict `argo resume` with Kubernetes RBAC on the workflow",
-        );
-    }
-    if a.params
-        .get("notify")
-        .is_some_and(|v| !matches!(v, ir::Expr::Str { value } if value.is_empty()))
-    {
-        cx.weaker(
-            a.span,
-            format!(
-                "the `notify` topic of `{}` is not notified by the workflow",
-                a.name
-            ),
-            "CodePipeline's `NotificationArn` has no counterpart here",
-            "notify from a task of the stage, or drop `notify`",
-        );
-    }
-    if a.timeout_secs.is_some_and(|t| t != 7 * 86_400) {
-        cx.weaker(
-            a.span,
-            format!("the `timeout` of approval `{}` is not enforced", a.name),
-            "a suspend with a duration would approve, not fail, when it runs out",
-            "stop workflows that wait too long",
-        );
-    }
+        },
+    )?;
     let name = format!("{}-{}", dns(&stage.name), dns(&a.name));
     let mut m: Vec<(String, Node)> = vec![
         ("name".into(), Node::Str(name.clone())),

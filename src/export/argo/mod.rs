@@ -17,9 +17,10 @@ mod dag;
 mod stage;
 
 use crate::diagnostics::{Code, Diagnostic};
+use crate::export::cx::Cx;
 use crate::export::doc::Node;
 use crate::ir::{self, Expr, Ir, TriggerKind};
-use crate::source::{SourceMap, Span};
+use crate::source::SourceMap;
 
 /// Where a stage's container works (the workspace of its actions' runner).
 const WORK: &str = "/work";
@@ -37,14 +38,7 @@ pub use super::Exported;
 /// Exports `ir` as an Argo `Workflow` or `CronWorkflow`. Returns every `E05xx` error (and the
 /// warnings) when something cannot be expressed.
 pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnostic>> {
-    let mut cx = Cx {
-        ir,
-        map,
-        diags: Vec::new(),
-    };
-    for w in crate::export::local_only(ir, "Argo Workflows") {
-        cx.weaker(w.at, w.message, "not carried to Argo Workflows", w.help);
-    }
+    let mut cx = Cx::new(ir, map, "Argo Workflows");
     let doc = resource(&mut cx);
     super::finish("argo", ir, cx.diags, &doc)
 }
@@ -172,49 +166,4 @@ fn arguments(cx: &mut Cx<'_>) -> Option<Node> {
         out.push(Node::Map(m));
     }
     Some(Node::map([("parameters", Node::Seq(out))]))
-}
-
-/// What the exporter knows while it works, and what it has found.
-struct Cx<'a> {
-    ir: &'a Ir,
-    map: Option<&'a SourceMap>,
-    diags: Vec<Diagnostic>,
-}
-
-impl Cx<'_> {
-    fn refuse(
-        &mut self,
-        code: Code,
-        at: ir::Span,
-        message: impl Into<String>,
-        label: impl Into<String>,
-        help: impl Into<String>,
-    ) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(code, message, span(at), label).help(help));
-    }
-
-    fn weaker(&mut self, at: ir::Span, message: String, label: &str, help: &str) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(Code::W0005, message, span(at), label).help(help));
-    }
-
-    fn head(&self, at: ir::Span) -> ir::Span {
-        crate::export::first_line(self.map, at)
-    }
-
-    fn param_type(&self, name: &str) -> Option<ir::Type> {
-        self.ir
-            .pipeline
-            .params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.ty.clone())
-    }
-}
-
-fn span(s: ir::Span) -> Span {
-    crate::export::source_span(s)
 }

@@ -10,7 +10,8 @@ use super::{Cx, DEFAULT_IMAGE, WORK, dns};
 use crate::diagnostics::Code;
 use crate::export::cond::Cond;
 use crate::export::doc::Node;
-use crate::export::runner::{self, Host, Restore, Runner};
+use crate::export::runner::{self, Host, Runner};
+use crate::export::stages;
 use crate::ir::{self, Expr, FailurePolicy, Kind, Mode, Part, Ref, Type};
 use crate::shell::quote_word;
 
@@ -109,7 +110,8 @@ pub(super) fn stage_template(
     }
     let name = format!("stage-{}", dns(&stage.name));
     let env = env(cx, &body.ins);
-    let image = image(cx, stage);
+    let image = stages::image(cx, stage, "a stage's task runs one container")
+        .unwrap_or_else(|| DEFAULT_IMAGE.to_string());
     let t = template(cx, stage, &name, body.clone_io(), env, image);
     let task = task(stage, name, &depends, c, &body);
     (t, task)
@@ -157,7 +159,7 @@ fn body(cx: &mut Cx<'_>, stage: &ir::Stage) -> Body {
         .flat_map(|a| a.outputs.iter().map(|o| o.name.as_str()))
         .collect();
     let mut in_artifacts: BTreeMap<String, String> = BTreeMap::new();
-    for a in order(stage) {
+    for a in stages::order(stage) {
         for i in &a.inputs {
             if !made_here.contains(i.name.as_str()) {
                 if let Some(p) = producer(cx, &i.name) {
@@ -398,49 +400,6 @@ fn producer(cx: &Cx<'_>, name: &str) -> Option<String> {
         .map(|s| dns(&s.name))
 }
 
-fn order(stage: &ir::Stage) -> Vec<&ir::Action> {
-    let mut done: BTreeSet<&str> = BTreeSet::new();
-    let mut out = Vec::new();
-    while out.len() < stage.actions.len() {
-        let before = out.len();
-        for a in &stage.actions {
-            if !done.contains(a.name.as_str()) && a.after.iter().all(|p| done.contains(p.as_str()))
-            {
-                done.insert(&a.name);
-                out.push(a);
-            }
-        }
-        if out.len() == before {
-            break;
-        }
-    }
-    out.retain(|a| a.kind != Kind::Approval);
-    out
-}
-
-fn image(cx: &mut Cx<'_>, stage: &ir::Stage) -> String {
-    let mut found: Option<&str> = None;
-    for a in &stage.actions {
-        let Some(i) = a.image.as_deref() else {
-            continue;
-        };
-        match found {
-            Some(f) if f != i => cx.refuse(
-                Code::E0501,
-                a.span,
-                format!(
-                    "`{}` runs in image `{i}`, another action of stage `{}` in `{f}`",
-                    a.name, stage.name
-                ),
-                "a stage's task runs one container",
-                "give the stage's actions one image, or move this action to a stage of its own",
-            ),
-            _ => found = Some(i),
-        }
-    }
-    found.unwrap_or(DEFAULT_IMAGE).to_string()
-}
-
 /// One action's bash (`bash -c` of its runner).
 #[allow(clippy::match_wildcard_for_single_variants)] // Reason: kinds added later (`aws`) are refused too.
 fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) -> Option<String> {
@@ -462,31 +421,11 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
                 _ => default.to_string(),
             };
             runner::runner(&Runner {
-                host: Host::Argo,
                 prelude,
-                stage: stage.name.clone(),
-                action: a.name.clone(),
                 script,
                 shell: plain("shell", "bash"),
                 workdir: plain("workdir", "."),
-                inputs: a
-                    .inputs
-                    .iter()
-                    .map(|i| Restore {
-                        name: i.name.clone(),
-                        folder: i.folder.clone(),
-                        restored_at: i.restored_at(),
-                    })
-                    .collect(),
-                outputs: a
-                    .outputs
-                    .iter()
-                    .map(|o| (o.name.clone(), o.path.clone()))
-                    .collect(),
-                exports: a.exports.clone(),
-                retries: a.retry.count,
-                backoff_secs: a.retry.backoff_secs,
-                timeout_secs: a.timeout_secs,
+                ..Runner::of(Host::Argo, stage, a)
             })
         }
         Kind::Wait => {
@@ -496,12 +435,9 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
             format!("sleep {secs}\n")
         }
         Kind::Approval => return None,
-        Kind::Aws => return refuse_aws(cx, a),
+        Kind::Aws => return stages::refuse_aws(cx, a),
         _ => {
-            let kind = serde_json::to_value(a.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = stages::kind_name(a.kind);
             let why = if a.kind == Kind::Dir {
                 "no repository holds the pipeline on Argo; use a `git` action"
             } else {
@@ -527,38 +463,13 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
         );
         return None;
     }
-    let mut delim = "PIPEC_STEP".to_string();
-    let mut n = 1;
-    while bash.lines().any(|l| l == delim) {
-        delim = format!("PIPEC_STEP_{n}");
-        n += 1;
-    }
-    let item = format!("bash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"");
-    let item = guarded(cx, stage, a, ins, item)?;
-    Some(format!("# {}\n{item}\n", a.name))
-}
-
-/// `item` under the action's `when`, decided by the container's shell.
-fn guarded(
-    cx: &mut Cx<'_>,
-    stage: &ir::Stage,
-    a: &ir::Action,
-    ins: &mut Inputs,
-    item: String,
-) -> Option<String> {
-    let Some(w) = &a.when else {
-        return Some(item);
-    };
     let mut words = Words {
         cx,
         ins,
         at: a.span,
     };
-    let test = crate::export::shtest::test(&mut words, w)?;
-    Some(format!(
-        "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
-        stage.name, a.name
-    ))
+    let item = crate::export::shtest::guarded(&mut words, stage, a, runner::bash_c(&bash))?;
+    Some(format!("# {}\n{item}\n", a.name))
 }
 
 /// The container's shell reads values as [`word`] does (for [`crate::export::shtest`]).
@@ -574,7 +485,7 @@ impl crate::export::shtest::Words for Words<'_, '_, '_> {
     }
 
     fn param_type(&self, name: &str) -> Option<Type> {
-        self.cx.param_type(name)
+        self.cx.param_type(name).cloned()
     }
 
     fn cant(&mut self, what: &str) {
@@ -643,16 +554,4 @@ fn sh(cx: &mut Cx<'_>, a: &ir::Action, ins: &mut Inputs, prelude: &mut String) -
         }
     }
     Some(text)
-}
-
-/// E0501: an `aws` action is CodePipeline's own.
-fn refuse_aws<T>(cx: &mut Cx<'_>, a: &ir::Action) -> Option<T> {
-    cx.refuse(
-        Code::E0501,
-        a.span,
-        format!("an `aws` action on Argo Workflows (`{}`)", a.name),
-        "the `aws` kind compiles only to CodePipeline",
-        "compile this pipeline with `--target codepipeline`, or call the `aws` CLI from an `sh` action",
-    );
-    None
 }

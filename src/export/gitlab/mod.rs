@@ -34,16 +34,11 @@ pub use super::Exported;
 /// something cannot be expressed.
 pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnostic>> {
     let mut cx = Cx {
-        ir,
-        map,
-        diags: Vec::new(),
+        base: crate::export::cx::Cx::new(ir, map, "GitLab CI"),
         statuses: values::statuses_read(ir),
     };
-    for w in crate::export::local_only(ir, "GitLab CI") {
-        cx.weaker(w.at, w.message, "not carried to GitLab CI", w.help);
-    }
     let doc = pipeline(&mut cx);
-    super::finish("gitlab", ir, cx.diags, &doc)
+    super::finish("gitlab", ir, cx.base.diags, &doc)
 }
 
 fn pipeline(cx: &mut Cx<'_>) -> Node {
@@ -201,51 +196,24 @@ fn params_job(cx: &mut Cx<'_>) -> Option<Node> {
     )))
 }
 
-/// What the exporter knows while it works, and what it has found.
+/// What the exporter knows while it works, and what it has found: the shared context and
+/// the stages whose `STAGE.status` is read (their jobs report it in their dotenv).
 struct Cx<'a> {
-    ir: &'a Ir,
-    map: Option<&'a SourceMap>,
-    diags: Vec<Diagnostic>,
-    /// The stages whose `STAGE.status` is read: their jobs report it in their dotenv.
+    base: crate::export::cx::Cx<'a>,
     statuses: std::collections::BTreeSet<String>,
 }
 
-impl Cx<'_> {
-    fn refuse(
-        &mut self,
-        code: Code,
-        at: ir::Span,
-        message: impl Into<String>,
-        label: impl Into<String>,
-        help: impl Into<String>,
-    ) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(code, message, span(at), label).help(help));
-    }
+impl<'a> std::ops::Deref for Cx<'a> {
+    type Target = crate::export::cx::Cx<'a>;
 
-    fn weaker(&mut self, at: ir::Span, message: String, label: &str, help: &str) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(Code::W0005, message, span(at), label).help(help));
+    fn deref(&self) -> &Self::Target {
+        &self.base
     }
+}
 
-    /// The first line of `at`, when the source is known.
-    fn head(&self, at: ir::Span) -> ir::Span {
-        crate::export::first_line(self.map, at)
-    }
-
-    fn place(&self, at: ir::Span) -> String {
-        crate::export::place(self.ir, at)
-    }
-
-    fn param_type(&self, name: &str) -> Option<&ir::Type> {
-        self.ir
-            .pipeline
-            .params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| &p.ty)
+impl std::ops::DerefMut for Cx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.base
     }
 }
 

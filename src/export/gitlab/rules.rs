@@ -16,7 +16,12 @@ pub(super) fn param_var(name: &str) -> String {
 }
 
 /// `e` (negated with `neg`) as a rules expression, or `None` after an `E0502`.
-pub(super) fn cond(cx: &mut Cx<'_>, e: &Expr, neg: bool, at: ir::Span) -> Option<Cond> {
+pub(super) fn cond(
+    cx: &mut crate::export::cx::Cx<'_>,
+    e: &Expr,
+    neg: bool,
+    at: ir::Span,
+) -> Option<Cond> {
     let ir = cx.ir;
     let ty = |name: &str| {
         ir.pipeline
@@ -31,7 +36,7 @@ pub(super) fn cond(cx: &mut Cx<'_>, e: &Expr, neg: bool, at: ir::Span) -> Option
     }
 }
 
-fn cant(cx: &mut Cx<'_>, at: ir::Span) -> Option<Cond> {
+fn cant(cx: &mut crate::export::cx::Cx<'_>, at: ir::Span) -> Option<Cond> {
     cx.refuse(
         Code::E0502,
         at,

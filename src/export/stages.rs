@@ -1,0 +1,289 @@
+//! What the job-per-stage targets (GitHub Actions, GitLab CI, Argo Workflows) decide alike
+//! about a stage: its actions' order, its one image, whether it is reached (over params,
+//! GitLab and Argo), its approval's checks, and the kinds no such target runs.
+//!
+//! Input: a stage of the IR and the target's words for what differs (what a job is called,
+//! what a refusal's label says); output: the shared decision, its diagnostics pushed to the
+//! [`Cx`]. Pure, like the rest of `export`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::cond::Cond;
+use super::cx::Cx;
+use crate::diagnostics::Code;
+use crate::ir::{self, CondRule, ElseResult, Expr, Kind};
+
+/// The actions in `after` order (file order where free); approvals, which are gate jobs or
+/// suspend tasks, left out.
+pub(crate) fn order(stage: &ir::Stage) -> Vec<&ir::Action> {
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::new();
+    while out.len() < stage.actions.len() {
+        let before = out.len();
+        for a in &stage.actions {
+            if !done.contains(a.name.as_str()) && a.after.iter().all(|p| done.contains(p.as_str()))
+            {
+                done.insert(&a.name);
+                out.push(a);
+            }
+        }
+        if out.len() == before {
+            break; // A cycle: the checker refuses it.
+        }
+    }
+    out.retain(|a| a.kind != Kind::Approval);
+    out
+}
+
+/// The image the stage's actions name (one per stage: `E0501` at an action naming another;
+/// `why` is the label, what runs in one image on the target).
+pub(crate) fn image(cx: &mut Cx<'_>, stage: &ir::Stage, why: &str) -> Option<String> {
+    let mut found: Option<&str> = None;
+    for a in &stage.actions {
+        let Some(i) = a.image.as_deref() else {
+            continue;
+        };
+        match found {
+            Some(f) if f != i => cx.refuse(
+                Code::E0501,
+                a.span,
+                format!(
+                    "`{}` runs in image `{i}`, another action of stage `{}` in `{f}`",
+                    a.name, stage.name
+                ),
+                why,
+                "give the stage's actions one image, or move this action to a stage of its own",
+            ),
+            _ => found = Some(i),
+        }
+    }
+    found.map(str::to_string)
+}
+
+/// A condition over params as the target writes it (`Cond::True` after its `E0502`).
+pub(crate) type ParamCond = fn(&mut Cx<'_>, &Expr, ir::Span) -> Cond;
+
+/// Whether the stage is reached: one of its edges from a reached stage (`done`), guard
+/// holding.
+pub(crate) fn reach_of(
+    cx: &mut Cx<'_>,
+    stage: &ir::Stage,
+    done: &BTreeMap<&str, Cond>,
+    cond: ParamCond,
+) -> Cond {
+    if stage.inbound.is_empty() {
+        return Cond::True;
+    }
+    let mut r = Cond::False;
+    for e in &stage.inbound {
+        let from = done.get(e.from.as_str()).cloned().unwrap_or(Cond::True);
+        let guard = e.guard.as_ref().map_or(Cond::True, |g| cond(cx, g, e.span));
+        r = r.or(from.and(guard));
+    }
+    r
+}
+
+/// The stage's entry, when it only skips (`else skip`, `require` rules); `E0501` for one that
+/// fails, waits or checks, `why` its label.
+pub(crate) fn entry_of(cx: &mut Cx<'_>, stage: &ir::Stage, why: &str, cond: ParamCond) -> Cond {
+    let Some(c) = &stage.entry else {
+        return Cond::True;
+    };
+    if c.otherwise != ElseResult::Skip
+        || c.rules
+            .iter()
+            .any(|r| !matches!(r, CondRule::Require { .. }))
+    {
+        let target = cx.target;
+        cx.refuse(
+            Code::E0501,
+            c.span,
+            format!(
+                "an entry of stage `{}` that fails, waits or runs a check, on {target}",
+                stage.name
+            ),
+            why,
+            "write `entry { require … else skip }`, or check it in a first `sh` action",
+        );
+        return Cond::True;
+    }
+    let mut out = Cond::True;
+    for r in &c.rules {
+        if let CondRule::Require { expr, span } = r {
+            out = out.and(cond(cx, expr, *span));
+        }
+    }
+    out
+}
+
+/// The target's words about an approval (see [`approval`]).
+pub(crate) struct Approval {
+    /// What an approval is on the target (the label of a second one in a stage).
+    pub(crate) is: &'static str,
+    /// Whether an approval's `when` is refused here too (not by the stage's other checks).
+    pub(crate) refuse_when: bool,
+    /// What runs the stages: `workflow` or `pipeline`.
+    pub(crate) by: &'static str,
+    /// The label and help of the warning about `approvers`.
+    pub(crate) approvers: (&'static str, &'static str),
+    /// The help of the warning about `notify`.
+    pub(crate) notify: &'static str,
+    /// The label and help of the warning about a `timeout`.
+    pub(crate) timeout: (&'static str, &'static str),
+}
+
+/// The stage's approval (its first), after refusing any other and one with `after` (or
+/// `when`), and warning of what the target does not enforce: `approvers`, `notify`, a
+/// `timeout` other than the default 7 days.
+pub(crate) fn approval<'s>(
+    cx: &mut Cx<'_>,
+    stage: &'s ir::Stage,
+    t: &Approval,
+) -> Option<&'s ir::Action> {
+    let approvals: Vec<&ir::Action> = stage
+        .actions
+        .iter()
+        .filter(|a| a.kind == Kind::Approval)
+        .collect();
+    let a = *approvals.first()?;
+    let (placed, help) = if t.refuse_when {
+        (
+            (|a: &ir::Action| !a.after.is_empty() || a.when.is_some()) as fn(&ir::Action) -> bool,
+            "give the approval no `after` or `when`, one per stage",
+        )
+    } else {
+        (
+            (|a: &ir::Action| !a.after.is_empty()) as fn(&ir::Action) -> bool,
+            "give the approval no `after`, one per stage",
+        )
+    };
+    let target = cx.target;
+    for extra in approvals
+        .iter()
+        .skip(1)
+        .chain(approvals.iter().filter(|a| placed(a)))
+    {
+        cx.refuse(
+            Code::E0501,
+            extra.span,
+            format!(
+                "approval `{}` inside stage `{}` on {target}",
+                extra.name, stage.name
+            ),
+            t.is,
+            help,
+        );
+    }
+    if a.params
+        .get("approvers")
+        .is_some_and(|v| !matches!(v, Expr::List { items } if items.is_empty()))
+    {
+        cx.weaker(
+            a.span,
+            format!(
+                "the `approvers` of `{}` are not enforced by the {}",
+                a.name, t.by
+            ),
+            t.approvers.0,
+            t.approvers.1,
+        );
+    }
+    if a.params
+        .get("notify")
+        .is_some_and(|v| !matches!(v, Expr::Str { value } if value.is_empty()))
+    {
+        cx.weaker(
+            a.span,
+            format!(
+                "the `notify` topic of `{}` is not notified by the {}",
+                a.name, t.by
+            ),
+            "CodePipeline's `NotificationArn` has no counterpart here",
+            t.notify,
+        );
+    }
+    if a.timeout_secs.is_some_and(|t| t != 7 * 86_400) {
+        cx.weaker(
+            a.span,
+            format!("the `timeout` of approval `{}` is not enforced", a.name),
+            t.timeout.0,
+            t.timeout.1,
+        );
+    }
+    Some(a)
+}
+
+/// `E0501`: an `aws` action is CodePipeline's own.
+pub(crate) fn refuse_aws<T>(cx: &mut Cx<'_>, a: &ir::Action) -> Option<T> {
+    let target = cx.target;
+    cx.refuse(
+        Code::E0501,
+        a.span,
+        format!("an `aws` action on {target} (`{}`)", a.name),
+        "the `aws` kind compiles only to CodePipeline",
+        "compile this pipeline with `--target codepipeline`, or call the `aws` CLI from an `sh` action",
+    );
+    None
+}
+
+/// The name of an action's kind as written (`manual`, …), for a refusal.
+pub(crate) fn kind_name(kind: Kind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// A kind parameter that must be written out (a plain string): `E0502` for a computed one.
+/// `fixes` is what fixes it before any run (`workflow`, `pipeline`).
+pub(crate) fn literal(
+    cx: &mut Cx<'_>,
+    a: &ir::Action,
+    key: &str,
+    default: &str,
+    fixes: &str,
+) -> Option<String> {
+    match a.params.get(key) {
+        None => Some(default.to_string()),
+        Some(Expr::Str { value }) => Some(value.clone()),
+        Some(_) => {
+            let target = cx.target;
+            cx.refuse(
+                Code::E0502,
+                a.span,
+                format!("a computed `{key}` of `{}` on {target}", a.name),
+                format!("the {fixes} fixes it before any run"),
+                format!("write `{key}` as a plain string"),
+            );
+            None
+        }
+    }
+}
+
+/// A `dir` action's `exclude` patterns, each one the runner can write safely (`E0501` at the
+/// first it cannot). `by` is what writes them (`workflow`, `pipeline`).
+pub(crate) fn globs(cx: &mut Cx<'_>, a: &ir::Action, by: &str) -> Option<Vec<String>> {
+    let Some(Expr::List { items }) = a.params.get("exclude") else {
+        return Some(Vec::new());
+    };
+    let mut out = Vec::new();
+    for i in items {
+        match i {
+            Expr::Str { value } if super::runner::safe_glob(value) => out.push(value.clone()),
+            _ => {
+                cx.refuse(
+                    Code::E0501,
+                    a.span,
+                    format!(
+                        "an `exclude` pattern of `{}` the {by} cannot write safely",
+                        a.name
+                    ),
+                    "only letters, digits and `._/*?[]{},-`",
+                    "simplify the pattern",
+                );
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
