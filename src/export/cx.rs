@@ -36,9 +36,19 @@ impl<'a> Cx<'a> {
     }
 }
 
-impl Cx<'_> {
-    /// Reports an error (`code`) at the first line of `at`.
-    pub(crate) fn refuse(
+/// Where an exporter puts its diagnostics, and where they point: every target's context
+/// (this [`Cx`], and CodePipeline's) reports through it.
+pub(crate) trait Report {
+    /// The diagnostics so far.
+    fn diags(&mut self) -> &mut Vec<Diagnostic>;
+
+    /// Where a diagnostic about `at` points (`at` itself unless the target narrows it).
+    fn point(&self, at: ir::Span) -> ir::Span {
+        at
+    }
+
+    /// Reports an error (`code`) about `at`.
+    fn refuse(
         &mut self,
         code: Code,
         at: ir::Span,
@@ -46,18 +56,29 @@ impl Cx<'_> {
         label: impl Into<String>,
         help: impl Into<String>,
     ) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(code, message, super::source_span(at), label).help(help));
+        let at = super::source_span(self.point(at));
+        self.diags()
+            .push(Diagnostic::new(code, message, at, label).help(help));
     }
 
     /// A warning (`W0005`): the target does not enforce this.
-    pub(crate) fn weaker(&mut self, at: ir::Span, message: String, label: &str, help: &str) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(Code::W0005, message, super::source_span(at), label).help(help));
+    fn weaker(&mut self, at: ir::Span, message: String, label: &str, help: &str) {
+        self.refuse(Code::W0005, at, message, label, help);
+    }
+}
+
+impl Report for Cx<'_> {
+    fn diags(&mut self) -> &mut Vec<Diagnostic> {
+        &mut self.diags
     }
 
+    /// The first line of `at`: a diagnostic about a stage or an action points at its header.
+    fn point(&self, at: ir::Span) -> ir::Span {
+        self.head(at)
+    }
+}
+
+impl Cx<'_> {
     /// The first line of `at` (a stage or an action's header), when the source is known.
     pub(crate) fn head(&self, at: ir::Span) -> ir::Span {
         super::first_line(self.map, at)

@@ -97,17 +97,21 @@ impl Runner {
                     restored_at: i.restored_at(),
                 })
                 .collect(),
-            outputs: a
-                .outputs
-                .iter()
-                .map(|o| (o.name.clone(), o.path.clone()))
-                .collect(),
+            outputs: outputs(a),
             exports: a.exports.clone(),
             retries: a.retry.count,
             backoff_secs: a.retry.backoff_secs,
             timeout_secs: a.timeout_secs,
         }
     }
+}
+
+/// An action's outputs as (artifact, path) pairs (the runners of every target save them).
+pub(crate) fn outputs(a: &crate::ir::Action) -> Vec<(String, String)> {
+    a.outputs
+        .iter()
+        .map(|o| (o.name.clone(), o.path.clone()))
+        .collect()
 }
 
 /// `bash` as one shell command (GitLab's script item, a line of Argo's container script):

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::cond::Cond;
 use super::cx::Cx;
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::ir::{self, CondRule, ElseResult, Expr, Kind};
 
 /// The actions in `after` order (file order where free); approvals, which are gate jobs or
@@ -63,9 +64,25 @@ pub(crate) fn image(cx: &mut Cx<'_>, stage: &ir::Stage, why: &str) -> Option<Str
 /// A condition over params as the target writes it (`Cond::True` after its `E0502`).
 pub(crate) type ParamCond = fn(&mut Cx<'_>, &Expr, ir::Span) -> Cond;
 
+/// Whether the stage is reached (recorded in `done` for the stages after it) and its entry
+/// holds, as `(reach, entry)`; `why` labels an entry the target cannot decide (see
+/// [`entry_of`]).
+pub(crate) fn reached<'s>(
+    cx: &mut Cx<'_>,
+    stage: &'s ir::Stage,
+    done: &mut BTreeMap<&'s str, Cond>,
+    why: &str,
+    cond: ParamCond,
+) -> (Cond, Cond) {
+    let r = reach_of(cx, stage, done, cond);
+    let entry = entry_of(cx, stage, why, cond);
+    done.insert(&stage.name, r.clone());
+    (r, entry)
+}
+
 /// Whether the stage is reached: one of its edges from a reached stage (`done`), guard
 /// holding.
-pub(crate) fn reach_of(
+fn reach_of(
     cx: &mut Cx<'_>,
     stage: &ir::Stage,
     done: &BTreeMap<&str, Cond>,
@@ -85,7 +102,7 @@ pub(crate) fn reach_of(
 
 /// The stage's entry, when it only skips (`else skip`, `require` rules); `E0501` for one that
 /// fails, waits or checks, `why` its label.
-pub(crate) fn entry_of(cx: &mut Cx<'_>, stage: &ir::Stage, why: &str, cond: ParamCond) -> Cond {
+fn entry_of(cx: &mut Cx<'_>, stage: &ir::Stage, why: &str, cond: ParamCond) -> Cond {
     let Some(c) = &stage.entry else {
         return Cond::True;
     };
@@ -174,33 +191,31 @@ pub(crate) fn approval<'s>(
             help,
         );
     }
-    if a.params
-        .get("approvers")
-        .is_some_and(|v| !matches!(v, Expr::List { items } if items.is_empty()))
-    {
-        cx.weaker(
-            a.span,
+    let warnings = [
+        (
+            "approvers",
             format!(
                 "the `approvers` of `{}` are not enforced by the {}",
                 a.name, t.by
             ),
-            t.approvers.0,
-            t.approvers.1,
-        );
-    }
-    if a.params
-        .get("notify")
-        .is_some_and(|v| !matches!(v, Expr::Str { value } if value.is_empty()))
-    {
-        cx.weaker(
-            a.span,
+            t.approvers,
+        ),
+        (
+            "notify",
             format!(
                 "the `notify` topic of `{}` is not notified by the {}",
                 a.name, t.by
             ),
-            "CodePipeline's `NotificationArn` has no counterpart here",
-            t.notify,
-        );
+            (
+                "CodePipeline's `NotificationArn` has no counterpart here",
+                t.notify,
+            ),
+        ),
+    ];
+    for (key, message, (label, help)) in warnings {
+        if a.params.get(key).is_some_and(written) {
+            cx.weaker(a.span, message, label, help);
+        }
     }
     if a.timeout_secs.is_some_and(|t| t != 7 * 86_400) {
         cx.weaker(
@@ -211,6 +226,12 @@ pub(crate) fn approval<'s>(
         );
     }
     Some(a)
+}
+
+/// Whether an approval's `approvers` (a list) or `notify` (a string) is set: not empty.
+fn written(v: &Expr) -> bool {
+    !matches!(v, Expr::List { items } if items.is_empty())
+        && !matches!(v, Expr::Str { value } if value.is_empty())
 }
 
 /// `E0501`: an `aws` action is CodePipeline's own.

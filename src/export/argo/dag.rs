@@ -8,6 +8,7 @@ use super::stage::stage_template;
 use super::{Cx, DEFAULT_IMAGE, dns};
 use crate::diagnostics::Code;
 use crate::export::cond::{self, Cond, Dialect};
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::export::stages;
 use crate::ir::{self, Expr, FailurePolicy, Kind, Mode, RetryScope, Type};
@@ -52,14 +53,8 @@ pub(super) fn templates(cx: &mut Cx<'_>) -> Vec<Node> {
                 "rename the stage",
             );
         }
-        let r = stages::reach_of(cx, stage, &reach, param_cond);
-        let entry = stages::entry_of(
-            cx,
-            stage,
-            "a task's `when` skips it, nothing else",
-            param_cond,
-        );
-        reach.insert(&stage.name, r.clone());
+        let why = "a task's `when` skips it, nothing else";
+        let (r, entry) = stages::reached(cx, stage, &mut reach, why, param_cond);
         let mut depends: Vec<String> = stage
             .inbound
             .iter()

@@ -18,6 +18,7 @@ mod stage;
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::export::cx::Cx;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::ir::{self, Expr, Ir, TriggerKind};
 use crate::source::SourceMap;

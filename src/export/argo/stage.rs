@@ -9,6 +9,7 @@ use super::dag::when;
 use super::{Cx, DEFAULT_IMAGE, WORK, dns};
 use crate::diagnostics::Code;
 use crate::export::cond::Cond;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::export::runner::{self, Host, Runner};
 use crate::export::stages;

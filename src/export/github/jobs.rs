@@ -11,6 +11,7 @@
 use super::expr::{self, Site};
 use super::{Cx, PARAMS_JOB, RUNS_ON, export_output, steps};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::export::stages;
 use crate::ir::{self, CondRule, ElseResult, FailurePolicy, Mode};

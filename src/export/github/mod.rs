@@ -25,6 +25,7 @@ mod steps;
 
 use crate::diagnostics::Diagnostic;
 use crate::export::cx::Cx;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::ir::Ir;
 use crate::source::SourceMap;

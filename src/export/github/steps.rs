@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use super::expr::{self, Site};
 use super::{CHECKOUT, CHECKOUT_TAG, Cx, DOWNLOAD, DOWNLOAD_TAG, UPLOAD, UPLOAD_TAG};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::export::runner::{self, Host, Runner};
 use crate::export::stages;

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use super::rules::{self, Cond};
 use super::{Cx, PARAMS_JOB, values};
 use crate::diagnostics::{Code, Diagnostic};
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::export::runner::{self, Host, Runner};
 use crate::export::stages;
@@ -47,14 +48,8 @@ pub(super) fn jobs(cx: &mut Cx<'_>) -> Vec<(String, Node)> {
     let mut out = Vec::new();
     for stage in &ir.pipeline.stages {
         refuse_unmapped(cx, stage);
-        let r = stages::reach_of(cx, stage, &reach, param_cond);
-        let entry = stages::entry_of(
-            cx,
-            stage,
-            "GitLab's rules include or leave out a job, nothing else",
-            param_cond,
-        );
-        reach.insert(&stage.name, r.clone());
+        let why = "GitLab's rules include or leave out a job, nothing else";
+        let (r, entry) = stages::reached(cx, stage, &mut reach, why, param_cond);
         let mut needs: Vec<String> = stage.inbound.iter().map(|e| e.from.clone()).collect();
         if stage.inbound.is_empty() && !ir.pipeline.params.is_empty() {
             needs.push(PARAMS_JOB.to_string());

@@ -21,6 +21,7 @@ mod rules;
 mod values;
 
 use crate::diagnostics::{Code, Diagnostic};
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::ir::{self, Expr, Ir, Type};
 use crate::source::{SourceMap, Span};

@@ -9,6 +9,7 @@ use crate::ir::{self, Expr, TriggerKind};
 
 pub(super) use crate::export::cond::Cond;
 use crate::export::cond::Dialect;
+use crate::export::cx::Report as _;
 
 /// The variable of a param.
 pub(super) fn param_var(name: &str) -> String {

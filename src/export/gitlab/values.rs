@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use super::Cx;
 use super::rules::param_var;
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::runner::dotenv_name;
 use crate::ir::{self, Expr, Part, Ref, Type};
 use crate::shell::quote_word;
