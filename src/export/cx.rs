@@ -89,6 +89,19 @@ impl Cx<'_> {
         super::place(self.ir, at)
     }
 
+    /// `e` (negated with `neg`) as a condition over params in `dialect` (GitLab's `rules:`,
+    /// Argo's `when`), or `None` where it reads anything else.
+    pub(crate) fn param_cond(
+        &self,
+        e: &ir::Expr,
+        neg: bool,
+        dialect: super::cond::Dialect,
+    ) -> Option<super::cond::Cond> {
+        super::cond::cond(e, neg, dialect, &|name: &str| {
+            self.param_type(name).cloned()
+        })
+    }
+
     /// The type of param `name`.
     pub(crate) fn param_type(&self, name: &str) -> Option<&ir::Type> {
         self.ir

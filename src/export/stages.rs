@@ -12,7 +12,7 @@ use super::cond::Cond;
 use super::cx::Cx;
 use crate::diagnostics::Code;
 use crate::export::cx::Report as _;
-use crate::ir::{self, CondRule, ElseResult, Expr, Kind};
+use crate::ir::{self, CondRule, ElseResult, Expr, FailurePolicy, Kind};
 
 /// The actions in `after` order (file order where free); approvals, which are gate jobs or
 /// suspend tasks, left out.
@@ -34,6 +34,91 @@ pub(crate) fn order(stage: &ir::Stage) -> Vec<&ir::Action> {
     }
     out.retain(|a| a.kind != Kind::Approval);
     out
+}
+
+/// The target's words about a stage's settings it has no construct for (see [`unmapped`]).
+pub(crate) struct Unmapped {
+    /// Why `on success` cannot be: what cannot roll back after it succeeded.
+    pub(crate) success: &'static str,
+    /// The `on failure` policies the target carries out.
+    pub(crate) carried: fn(&FailurePolicy) -> bool,
+    /// The label and help of a refused `on failure`.
+    pub(crate) failure: (&'static str, &'static str),
+    /// The label and help of a refused disabled transition.
+    pub(crate) disabled: (&'static str, &'static str),
+}
+
+/// `E0501` for the stage's `on success`, an `on failure` the target does not carry out, and
+/// a disabled transition into it.
+pub(crate) fn unmapped(cx: &mut Cx<'_>, stage: &ir::Stage, t: &Unmapped) {
+    let (at, target) = (stage.span, cx.target);
+    if stage.on_success.is_some() {
+        cx.refuse(
+            Code::E0501,
+            at,
+            format!("`on success` of stage `{}` on {target}", stage.name),
+            t.success,
+            "check the result in a last `sh` action of the stage",
+        );
+    }
+    if !(t.carried)(&stage.on_failure) {
+        cx.refuse(
+            Code::E0501,
+            at,
+            format!("`on failure` of stage `{}` on {target}", stage.name),
+            t.failure.0,
+            t.failure.1,
+        );
+    }
+    if let Some(e) = stage.inbound.iter().find(|e| e.disabled.is_some()) {
+        cx.refuse(
+            Code::E0501,
+            e.span,
+            format!(
+                "the disabled transition `{} -> {}` on {target}",
+                e.from, stage.name
+            ),
+            t.disabled.0,
+            t.disabled.1,
+        );
+    }
+}
+
+/// A param's default as the text of a parameter or variable (`E0501` for one not written
+/// out: `why` and `help` say what the target needs), warning that its `pattern` is not
+/// checked.
+pub(crate) fn param_value(cx: &mut Cx<'_>, p: &ir::Param, why: &str, help: &str) -> Option<String> {
+    let target = cx.target;
+    let value = match &p.default {
+        Some(Expr::Str { value }) => value.clone(),
+        Some(Expr::Int { value }) => value.to_string(),
+        Some(Expr::Bool { value }) => value.to_string(),
+        _ => {
+            cx.refuse(
+                Code::E0501,
+                p.span,
+                format!(
+                    "param `{}` on {target} needs a written-out string, int or bool default",
+                    p.name
+                ),
+                why,
+                help,
+            );
+            return None;
+        }
+    };
+    if p.pattern.is_some() {
+        cx.weaker(
+            p.span,
+            format!(
+                "the `pattern` of param `{}` is not checked on {target}",
+                p.name
+            ),
+            "not checked",
+            "check the value in the first script that uses it",
+        );
+    }
+    Some(value)
 }
 
 /// The image the stage's actions name (one per stage: `E0501` at an action naming another;

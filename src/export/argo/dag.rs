@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::stage::stage_template;
 use super::{Cx, DEFAULT_IMAGE, dns};
 use crate::diagnostics::Code;
-use crate::export::cond::{self, Cond, Dialect};
+use crate::export::cond::{Cond, Dialect};
 use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::export::stages;
@@ -93,42 +93,31 @@ pub(super) fn templates(cx: &mut Cx<'_>) -> Vec<Node> {
 }
 
 fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
-    let at = stage.span;
-    if stage.on_success.is_some() {
-        cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on success` of stage `{}` on Argo Workflows", stage.name),
-            "a task cannot roll back or fail after its container succeeded",
-            "check the result in a last `sh` action of the stage",
-        );
-    }
-    match stage.on_failure {
-        FailurePolicy::Fail
-        | FailurePolicy::Retry {
-            scope: RetryScope::All,
-            ..
-        } => {}
-        FailurePolicy::Retry { .. } | FailurePolicy::Rollback => cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on failure` of stage `{}` on Argo Workflows", stage.name),
-            "a retry runs the stage's whole container again, and there is no rollback",
-            "write `on failure retry N all`, or retry the actions with `retry`",
-        ),
-    }
-    if let Some(e) = stage.inbound.iter().find(|e| e.disabled.is_some()) {
-        cx.refuse(
-            Code::E0501,
-            e.span,
-            format!(
-                "the disabled transition `{} -> {}` on Argo Workflows",
-                e.from, stage.name
+    stages::unmapped(
+        cx,
+        stage,
+        &stages::Unmapped {
+            success: "a task cannot roll back or fail after its container succeeded",
+            carried: |f| {
+                matches!(
+                    f,
+                    FailurePolicy::Fail
+                        | FailurePolicy::Retry {
+                            scope: RetryScope::All,
+                            ..
+                        }
+                )
+            },
+            failure: (
+                "a retry runs the stage's whole container again, and there is no rollback",
+                "write `on failure retry N all`, or retry the actions with `retry`",
             ),
-            "a workflow cannot hold runs at an edge",
-            "guard the stage with an approval (a suspend task) instead",
-        );
-    }
+            disabled: (
+                "a workflow cannot hold runs at an edge",
+                "guard the stage with an approval (a suspend task) instead",
+            ),
+        },
+    );
     for a in &stage.actions {
         if a.when.is_some() && a.kind == Kind::Approval {
             cx.refuse(
@@ -143,15 +132,7 @@ fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
 }
 
 fn param_cond(cx: &mut Cx<'_>, e: &Expr, at: ir::Span) -> Cond {
-    let ir = cx.ir;
-    let ty = |name: &str| {
-        ir.pipeline
-            .params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.ty.clone())
-    };
-    if let Some(c) = cond::cond(e, false, Dialect::Argo, &ty) {
+    if let Some(c) = cx.param_cond(e, false, Dialect::Argo) {
         return c;
     }
     cx.refuse(

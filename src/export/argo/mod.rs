@@ -20,6 +20,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::export::cx::Cx;
 use crate::export::cx::Report as _;
 use crate::export::doc::Node;
+use crate::export::stages;
 use crate::ir::{self, Expr, Ir, TriggerKind};
 use crate::source::SourceMap;
 
@@ -119,20 +120,13 @@ fn arguments(cx: &mut Cx<'_>) -> Option<Node> {
     }
     let mut out = Vec::new();
     for p in params {
-        let value = match &p.default {
-            Some(Expr::Str { value }) => value.clone(),
-            Some(Expr::Int { value }) => value.to_string(),
-            Some(Expr::Bool { value }) => value.to_string(),
-            _ => {
-                cx.refuse(
-                    Code::E0501,
-                    p.span,
-                    format!("param `{}` on Argo Workflows needs a written-out string, int or bool default", p.name),
-                    "a workflow parameter is text",
-                    "give it a default (a submission may still set it with `-p`)",
-                );
-                continue;
-            }
+        let Some(value) = stages::param_value(
+            cx,
+            p,
+            "a workflow parameter is text",
+            "give it a default (a submission may still set it with `-p`)",
+        ) else {
+            continue;
         };
         let mut m = vec![
             ("name".to_string(), Node::str(p.name.clone())),
@@ -152,17 +146,6 @@ fn arguments(cx: &mut Cx<'_>) -> Option<Node> {
                 })
                 .collect();
             m.push(("enum".into(), Node::strs(options)));
-        }
-        if p.pattern.is_some() {
-            cx.weaker(
-                p.span,
-                format!(
-                    "the `pattern` of param `{}` is not checked on Argo Workflows",
-                    p.name
-                ),
-                "not checked",
-                "check the value in the first script that uses it",
-            );
         }
         out.push(Node::Map(m));
     }

@@ -70,38 +70,22 @@ pub(super) fn jobs(cx: &mut Cx<'_>) -> Vec<(String, Node)> {
 
 /// What GitHub Actions has no construct for.
 fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
-    let at = stage.span;
-    if stage.on_success.is_some() {
-        cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on success` of stage `{}` on GitHub Actions", stage.name),
-            "a job cannot roll back or fail after its steps succeeded",
-            "check the result in a last `sh` action of the stage",
-        );
-    }
-    match stage.on_failure {
-        FailurePolicy::Fail => {}
-        FailurePolicy::Retry { .. } | FailurePolicy::Rollback => cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on failure` of stage `{}` on GitHub Actions", stage.name),
-            "GitHub re-runs failed jobs by hand only, and has no rollback",
-            "retry the actions themselves with `retry`, or remove `on failure`",
-        ),
-    }
-    if let Some(e) = stage.inbound.iter().find(|e| e.disabled.is_some()) {
-        cx.refuse(
-            Code::E0501,
-            e.span,
-            format!(
-                "the disabled transition `{} -> {}` on GitHub Actions",
-                e.from, stage.name
+    stages::unmapped(
+        cx,
+        stage,
+        &stages::Unmapped {
+            success: "a job cannot roll back or fail after its steps succeeded",
+            carried: |f| *f == FailurePolicy::Fail,
+            failure: (
+                "GitHub re-runs failed jobs by hand only, and has no rollback",
+                "retry the actions themselves with `retry`, or remove `on failure`",
             ),
-            "a workflow cannot hold runs at an edge",
-            "guard the stage with an approval (an `environment`) instead",
-        );
-    }
+            disabled: (
+                "a workflow cannot hold runs at an edge",
+                "guard the stage with an approval (an `environment`) instead",
+            ),
+        },
+    );
     if let Some(c) = &stage.entry {
         let other = c.otherwise == ElseResult::Wait
             || c.rules

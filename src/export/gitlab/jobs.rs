@@ -115,42 +115,29 @@ pub(super) fn interruptible(cx: &Cx<'_>, m: &mut Vec<(String, Node)>) {
 }
 
 fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
-    let at = stage.span;
-    if stage.on_success.is_some() {
-        cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on success` of stage `{}` on GitLab CI", stage.name),
-            "a job cannot roll back or fail after its script succeeded",
-            "check the result in a last `sh` action of the stage",
-        );
-    }
-    match stage.on_failure {
-        FailurePolicy::Fail => {}
-        FailurePolicy::Retry {
-            count,
-            scope: RetryScope::All,
-        } if count <= 2 => {}
-        FailurePolicy::Retry { .. } | FailurePolicy::Rollback => cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on failure` of stage `{}` on GitLab CI", stage.name),
-            "GitLab retries a whole job at most twice, and has no rollback",
-            "write `on failure retry N all` with N at most 2, or retry the actions with `retry`",
-        ),
-    }
-    if let Some(e) = stage.inbound.iter().find(|e| e.disabled.is_some()) {
-        cx.refuse(
-            Code::E0501,
-            e.span,
-            format!(
-                "the disabled transition `{} -> {}` on GitLab CI",
-                e.from, stage.name
+    stages::unmapped(
+        cx,
+        stage,
+        &stages::Unmapped {
+            success: "a job cannot roll back or fail after its script succeeded",
+            carried: |f| match f {
+                FailurePolicy::Fail => true,
+                FailurePolicy::Retry {
+                    count,
+                    scope: RetryScope::All,
+                } => *count <= 2,
+                FailurePolicy::Retry { .. } | FailurePolicy::Rollback => false,
+            },
+            failure: (
+                "GitLab retries a whole job at most twice, and has no rollback",
+                "write `on failure retry N all` with N at most 2, or retry the actions with `retry`",
             ),
-            "a pipeline cannot hold runs at an edge",
-            "guard the stage with an approval (a manual job) instead",
-        );
-    }
+            disabled: (
+                "a pipeline cannot hold runs at an edge",
+                "guard the stage with an approval (a manual job) instead",
+            ),
+        },
+    );
     for a in &stage.actions {
         if a.when.is_some() && a.kind == Kind::Approval {
             cx.refuse(

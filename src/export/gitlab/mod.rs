@@ -20,9 +20,10 @@ mod jobs;
 mod rules;
 mod values;
 
-use crate::diagnostics::{Code, Diagnostic};
+use crate::diagnostics::Diagnostic;
 use crate::export::cx::Report as _;
 use crate::export::doc::Node;
+use crate::export::stages;
 use crate::ir::{self, Expr, Ir, Type};
 use crate::source::{SourceMap, Span};
 
@@ -97,23 +98,13 @@ fn variables(cx: &mut Cx<'_>) -> Option<Node> {
     }
     let mut out = Vec::new();
     for p in params {
-        let value = match &p.default {
-            Some(Expr::Str { value }) => value.clone(),
-            Some(Expr::Int { value }) => value.to_string(),
-            Some(Expr::Bool { value }) => value.to_string(),
-            _ => {
-                cx.refuse(
-                    Code::E0501,
-                    p.span,
-                    format!(
-                        "param `{}` on GitLab CI needs a written-out string, int or bool default",
-                        p.name
-                    ),
-                    "a pipeline variable always has a value",
-                    "give it a default (a run started by hand may still set it)",
-                );
-                continue;
-            }
+        let Some(value) = stages::param_value(
+            cx,
+            p,
+            "a pipeline variable always has a value",
+            "give it a default (a run started by hand may still set it)",
+        ) else {
+            continue;
         };
         let mut m = vec![
             ("value".to_string(), Node::Str(value)),
@@ -131,17 +122,6 @@ fn variables(cx: &mut Cx<'_>) -> Option<Node> {
                 })
                 .collect();
             m.push(("options".into(), Node::strs(options)));
-        }
-        if p.pattern.is_some() {
-            cx.weaker(
-                p.span,
-                format!(
-                    "the `pattern` of param `{}` is not checked on GitLab CI",
-                    p.name
-                ),
-                "not checked",
-                "check the value in the first script that uses it",
-            );
         }
         out.push((rules::param_var(&p.name), Node::Map(m)));
     }

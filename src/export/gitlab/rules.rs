@@ -23,15 +23,7 @@ pub(super) fn cond(
     neg: bool,
     at: ir::Span,
 ) -> Option<Cond> {
-    let ir = cx.ir;
-    let ty = |name: &str| {
-        ir.pipeline
-            .params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.ty.clone())
-    };
-    match crate::export::cond::cond(e, neg, Dialect::GitLab, &ty) {
+    match cx.param_cond(e, neg, Dialect::GitLab) {
         Some(c) => Some(c),
         None => cant(cx, at),
     }
