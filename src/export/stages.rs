@@ -1,6 +1,7 @@
 //! What the job-per-stage targets (GitHub Actions, GitLab CI, Argo Workflows) decide alike
 //! about a stage: its actions' order, its one image, whether it is reached (over params,
-//! GitLab and Argo), its approval's checks, and the kinds no such target runs.
+//! GitLab and Argo), its approval's checks, the settings and kinds no such target carries,
+//! and (GitLab, Argo) an `sh` or `git` action's values as exported shell variables.
 //!
 //! Input: a stage of the IR and the target's words for what differs (what a job is called,
 //! what a refusal's label says); output: the shared decision, its diagnostics pushed to the
@@ -8,11 +9,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::fmt::Write as _;
+
 use super::cond::Cond;
-use super::cx::Cx;
+use super::cx::{Cx, Report as _};
+use super::shtest::Words;
 use crate::diagnostics::Code;
-use crate::export::cx::Report as _;
-use crate::ir::{self, CondRule, ElseResult, Expr, FailurePolicy, Kind};
+use crate::ir::{self, CondRule, ElseResult, Expr, FailurePolicy, Kind, Part};
 
 /// The actions in `after` order (file order where free); approvals, which are gate jobs or
 /// suspend tasks, left out.
@@ -46,10 +49,13 @@ pub(crate) struct Unmapped {
     pub(crate) failure: (&'static str, &'static str),
     /// The label and help of a refused disabled transition.
     pub(crate) disabled: (&'static str, &'static str),
+    /// The label of a refused approval's `when`, where this refuses it (GitHub's
+    /// [`approval`] does).
+    pub(crate) approval_when: Option<&'static str>,
 }
 
-/// `E0501` for the stage's `on success`, an `on failure` the target does not carry out, and
-/// a disabled transition into it.
+/// `E0501` for the stage's `on success`, an `on failure` the target does not carry out, a
+/// disabled transition into it, and (with [`Unmapped::approval_when`]) an approval's `when`.
 pub(crate) fn unmapped(cx: &mut Cx<'_>, stage: &ir::Stage, t: &Unmapped) {
     let (at, target) = (stage.span, cx.target);
     if stage.on_success.is_some() {
@@ -81,6 +87,20 @@ pub(crate) fn unmapped(cx: &mut Cx<'_>, stage: &ir::Stage, t: &Unmapped) {
             t.disabled.0,
             t.disabled.1,
         );
+    }
+    let Some(why) = t.approval_when else {
+        return;
+    };
+    for a in &stage.actions {
+        if a.when.is_some() && a.kind == Kind::Approval {
+            cx.refuse(
+                Code::E0501,
+                a.span,
+                format!("`when` of approval `{}` on {target}", a.name),
+                why,
+                "give the approval a stage of its own with `entry { require … else skip }`",
+            );
+        }
     }
 }
 
@@ -392,4 +412,74 @@ pub(crate) fn globs(cx: &mut Cx<'_>, a: &ir::Action, by: &str) -> Option<Vec<Str
         }
     }
     Some(out)
+}
+
+/// A `git` action's `export` lines of its repository and reference (GitLab, Argo: values read
+/// through the target's [`Words`]).
+pub(crate) fn git_prelude(w: &mut dyn Words<'_>, a: &ir::Action) -> Option<String> {
+    let mut prelude = String::new();
+    for (var, key, default) in [
+        ("PIPEC_GIT_REPO", "repo", ""),
+        ("PIPEC_GIT_REF", "ref", "HEAD"),
+    ] {
+        let v = match a.params.get(key) {
+            Some(e) => w.word(e)?,
+            None => crate::shell::quote_word(default),
+        };
+        let _ = writeln!(prelude, "export {var}={v}");
+    }
+    Some(prelude)
+}
+
+/// An `sh` action's script with each interpolation a quoted reference to `PIPEC_ARG_N`, and
+/// the prelude that exports those variables (values read through the target's [`Words`]).
+pub(crate) fn script(w: &mut dyn Words<'_>, a: &ir::Action) -> Option<(String, String)> {
+    let parts: Vec<Part> = match a.params.get("run") {
+        Some(Expr::Interp { parts, .. }) => parts.clone(),
+        Some(Expr::Str { value }) => vec![Part::Text(value.clone())],
+        _ => Vec::new(),
+    };
+    let mut text = String::new();
+    let mut prelude = String::new();
+    let mut quotes = crate::shell::QuoteTracker::new();
+    let mut count = 0;
+    for part in &parts {
+        let value = match part {
+            Part::Text(t) => {
+                quotes.feed(t);
+                text.push_str(t);
+                continue;
+            }
+            Part::Expr(value) => value,
+        };
+        count += 1;
+        let var = format!("PIPEC_ARG_{count}");
+        let _ = writeln!(prelude, "export {var}={}", w.word(value)?);
+        text.push_str(&reference(w, a, quotes.quote(), &var)?);
+        quotes.value();
+    }
+    Some((text, prelude))
+}
+
+/// A quoted reference to variable `var` where the script's quoting is `quote` (`E0501` in a
+/// here-document whose delimiter is quoted, where nothing expands).
+fn reference(
+    w: &mut dyn Words<'_>,
+    a: &ir::Action,
+    quote: crate::shell::Quote,
+    var: &str,
+) -> Option<String> {
+    let words = format!("\"${{{var}}}\"");
+    let bare = format!("${{{var}}}");
+    let r = crate::shell::reference(quote, &words, &bare, false);
+    if r.is_none() {
+        w.cx().refuse(
+            Code::E0501,
+            a.span,
+            format!("`${{…}}` in `{}` stands in a here-document with a quoted delimiter (`<<'EOF'`), where nothing expands", a.name),
+            "`pipec run` refuses to run this script",
+            "quote the delimiter's word no more (`<<EOF`) or pass the value in `env`",
+        );
+    }
+    r
 }

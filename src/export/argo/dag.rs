@@ -11,7 +11,7 @@ use crate::export::cond::{Cond, Dialect};
 use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::export::stages;
-use crate::ir::{self, Expr, FailurePolicy, Kind, Mode, RetryScope, Type};
+use crate::ir::{self, Expr, FailurePolicy, Mode, RetryScope, Type};
 
 const PARAMS: &str = "pipec-params";
 
@@ -116,19 +116,9 @@ fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
                 "a workflow cannot hold runs at an edge",
                 "guard the stage with an approval (a suspend task) instead",
             ),
+            approval_when: Some("Argo decides whether a whole suspend task runs, before the stage"),
         },
     );
-    for a in &stage.actions {
-        if a.when.is_some() && a.kind == Kind::Approval {
-            cx.refuse(
-                Code::E0501,
-                a.span,
-                format!("`when` of approval `{}` on Argo Workflows", a.name),
-                "Argo decides whether a whole suspend task runs, before the stage",
-                "give the approval a stage of its own with `entry { require … else skip }`",
-            );
-        }
-    }
 }
 
 fn param_cond(cx: &mut Cx<'_>, e: &Expr, at: ir::Span) -> Cond {

@@ -406,12 +406,12 @@ fn producer(cx: &Cx<'_>, name: &str) -> Option<String> {
 fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) -> Option<String> {
     let bash = match a.kind {
         Kind::Sh | Kind::Git => {
-            let mut prelude = String::new();
-            let script = if a.kind == Kind::Git {
-                git_prelude(cx, a, ins, &mut prelude)?;
-                crate::shell::GIT_CHECKOUT.to_string()
+            let mut words = Words::new(cx, ins, a.span);
+            let (script, mut prelude) = if a.kind == Kind::Git {
+                let prelude = stages::git_prelude(&mut words, a)?;
+                (crate::shell::GIT_CHECKOUT.to_string(), prelude)
             } else {
-                sh(cx, a, ins, &mut prelude)?
+                stages::script(&mut words, a)?
             };
             for (k, v) in &a.env {
                 let w = word(cx, v, ins, a.span)?;
@@ -464,11 +464,7 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
         );
         return None;
     }
-    let mut words = Words {
-        cx,
-        ins,
-        at: a.span,
-    };
+    let mut words = Words::new(cx, ins, a.span);
     let item = crate::export::shtest::guarded(&mut words, stage, a, runner::bash_c(&bash))?;
     Some(format!("# {}\n{item}\n", a.name))
 }
@@ -480,7 +476,13 @@ struct Words<'c, 'a, 'i> {
     at: ir::Span,
 }
 
-impl crate::export::shtest::Words for Words<'_, '_, '_> {
+impl<'c, 'a, 'i> Words<'c, 'a, 'i> {
+    fn new(cx: &'c mut Cx<'a>, ins: &'i mut Inputs, at: ir::Span) -> Self {
+        Words { cx, ins, at }
+    }
+}
+
+impl<'a> crate::export::shtest::Words<'a> for Words<'_, 'a, '_> {
     fn word(&mut self, e: &Expr) -> Option<String> {
         word(self.cx, e, self.ins, self.at)
     }
@@ -489,70 +491,15 @@ impl crate::export::shtest::Words for Words<'_, '_, '_> {
         self.cx.param_type(name).cloned()
     }
 
-    fn cant(&mut self, what: &str) {
-        self.cx.refuse(
-            Code::E0502,
-            self.at,
-            format!("{what} in the `when` of an action on Argo Workflows"),
-            "the container's shell cannot decide it",
-            "compute it in the script of an earlier action, and pass it on as an export",
-        );
+    fn cx(&mut self) -> &mut Cx<'a> {
+        self.cx
     }
-}
 
-/// The `export` lines of a `git` action's repository and reference.
-fn git_prelude(
-    cx: &mut Cx<'_>,
-    a: &ir::Action,
-    ins: &mut Inputs,
-    prelude: &mut String,
-) -> Option<()> {
-    for (var, key, default) in [
-        ("PIPEC_GIT_REPO", "repo", ""),
-        ("PIPEC_GIT_REF", "ref", "HEAD"),
-    ] {
-        let w = match a.params.get(key) {
-            Some(e) => word(cx, e, ins, a.span)?,
-            None => quote_word(default),
-        };
-        let _ = writeln!(prelude, "export {var}={w}");
+    fn at(&self) -> ir::Span {
+        self.at
     }
-    Some(())
-}
 
-fn sh(cx: &mut Cx<'_>, a: &ir::Action, ins: &mut Inputs, prelude: &mut String) -> Option<String> {
-    let parts: Vec<Part> = match a.params.get("run") {
-        Some(Expr::Interp { parts, .. }) => parts.clone(),
-        Some(Expr::Str { value }) => vec![Part::Text(value.clone())],
-        _ => Vec::new(),
-    };
-    let mut text = String::new();
-    let mut quotes = crate::shell::QuoteTracker::new();
-    let mut count = 0;
-    for part in &parts {
-        match part {
-            Part::Text(t) => {
-                quotes.feed(t);
-                text.push_str(t);
-            }
-            Part::Expr(value) => {
-                count += 1;
-                let var = format!("PIPEC_ARG_{count}");
-                let w = word(cx, value, ins, a.span)?;
-                let _ = writeln!(prelude, "export {var}={w}");
-                let Some(r) = crate::shell::reference(
-                    quotes.quote(),
-                    &format!("\"${{{var}}}\""),
-                    &format!("${{{var}}}"),
-                    false,
-                ) else {
-                    cx.refuse(Code::E0501, a.span, format!("`${{…}}` in `{}` stands in a here-document with a quoted delimiter (`<<'EOF'`), where nothing expands", a.name), "`pipec run` refuses to run this script", "quote the delimiter's word no more (`<<EOF`) or pass the value in `env`");
-                    return None;
-                };
-                text.push_str(&r);
-                quotes.value();
-            }
-        }
+    fn shell(&self) -> &'static str {
+        "the container's shell"
     }
-    Some(text)
 }

@@ -84,6 +84,7 @@ fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
                 "a workflow cannot hold runs at an edge",
                 "guard the stage with an approval (an `environment`) instead",
             ),
+            approval_when: None,
         },
     );
     if let Some(c) = &stage.entry {

@@ -136,19 +136,11 @@ fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
                 "a pipeline cannot hold runs at an edge",
                 "guard the stage with an approval (a manual job) instead",
             ),
+            approval_when: Some(
+                "a manual job is in the pipeline or not, decided when it is created",
+            ),
         },
     );
-    for a in &stage.actions {
-        if a.when.is_some() && a.kind == Kind::Approval {
-            cx.refuse(
-                Code::E0501,
-                a.span,
-                format!("`when` of approval `{}` on GitLab CI", a.name),
-                "a manual job is in the pipeline or not, decided when it is created",
-                "give the approval a stage of its own with `entry { require … else skip }`",
-            );
-        }
-    }
 }
 
 /// A guard or entry rule as a rules expression (`true` after its `E0502`).
@@ -369,11 +361,7 @@ fn action(
             return None;
         }
     };
-    let mut words = values::Words {
-        cx,
-        needs,
-        at: a.span,
-    };
+    let mut words = values::Words::new(cx, needs, a.span);
     let item = crate::export::shtest::guarded(&mut words, stage, a, runner::bash_c(&bash))?;
     Some(format!("# {} ({})\n{item}", a.name, cx.place(a.span)))
 }
@@ -395,60 +383,35 @@ fn git(cx: &mut Cx<'_>, a: &ir::Action, needs: &mut Vec<String>) -> Option<(Stri
             return None;
         }
     }
-    let mut prelude = String::new();
-    for (var, key, default) in [
-        ("PIPEC_GIT_REPO", "repo", ""),
-        ("PIPEC_GIT_REF", "ref", "HEAD"),
-    ] {
-        let w = match a.params.get(key) {
-            Some(e) => values::word(cx, e, needs, a.span)?,
-            None => crate::shell::quote_word(default),
-        };
-        let _ = writeln!(prelude, "export {var}={w}");
-    }
+    let mut words = values::Words::new(cx, needs, a.span);
+    let prelude = stages::git_prelude(&mut words, a)?;
     Some((crate::shell::GIT_CHECKOUT.to_string(), prelude))
 }
 
-/// The script with each interpolation a quoted reference to `PIPEC_ARG_N`, exported first.
+/// The script with each interpolation a quoted reference to `PIPEC_ARG_N`, exported first
+/// (in a POSIX shell only).
 fn sh(cx: &mut Cx<'_>, a: &ir::Action, needs: &mut Vec<String>) -> Option<(String, String)> {
-    let parts: Vec<Part> = match a.params.get("run") {
-        Some(Expr::Interp { parts, .. }) => parts.clone(),
-        Some(Expr::Str { value }) => vec![Part::Text(value.clone())],
-        _ => Vec::new(),
-    };
-    let mut text = String::new();
-    let mut prelude = String::new();
-    let mut quotes = crate::shell::QuoteTracker::new();
-    let mut count = 0;
-    for part in &parts {
-        match part {
-            Part::Text(t) => {
-                quotes.feed(t);
-                text.push_str(t);
-            }
-            Part::Expr(value) => {
-                count += 1;
-                let shell = plain(cx, a, "shell", "bash")?;
-                if !matches!(
-                    shell.rsplit('/').next().unwrap_or(&shell),
-                    "sh" | "bash" | "dash" | "zsh" | "ksh"
-                ) {
-                    cx.refuse(Code::E0501, a.span, format!("`${{…}}` in the script of `{}`, whose shell `{shell}` is not a POSIX shell", a.name), "values reach scripts as variables", "pass the value in `env` and read it from the environment");
-                    return None;
-                }
-                let var = format!("PIPEC_ARG_{count}");
-                let w = values::word(cx, value, needs, a.span)?;
-                let _ = writeln!(prelude, "export {var}={w}");
-                let words = format!("\"${{{var}}}\"");
-                let bare = format!("${{{var}}}");
-                let Some(r) = crate::shell::reference(quotes.quote(), &words, &bare, false) else {
-                    cx.refuse(Code::E0501, a.span, format!("`${{…}}` in `{}` stands in a here-document with a quoted delimiter (`<<'EOF'`), where nothing expands", a.name), "`pipec run` refuses to run this script", "quote the delimiter's word no more (`<<EOF`) or pass the value in `env`");
-                    return None;
-                };
-                text.push_str(&r);
-                quotes.value();
-            }
+    let reads = matches!(a.params.get("run"), Some(Expr::Interp { parts, .. })
+        if parts.iter().any(|p| matches!(p, Part::Expr(_))));
+    if reads {
+        let shell = plain(cx, a, "shell", "bash")?;
+        if !matches!(
+            shell.rsplit('/').next().unwrap_or(&shell),
+            "sh" | "bash" | "dash" | "zsh" | "ksh"
+        ) {
+            cx.refuse(
+                Code::E0501,
+                a.span,
+                format!(
+                    "`${{…}}` in the script of `{}`, whose shell `{shell}` is not a POSIX shell",
+                    a.name
+                ),
+                "values reach scripts as variables",
+                "pass the value in `env` and read it from the environment",
+            );
+            return None;
         }
     }
-    Some((text, prelude))
+    let mut words = values::Words::new(cx, needs, a.span);
+    stages::script(&mut words, a)
 }
