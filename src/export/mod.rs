@@ -5,7 +5,10 @@
 //! cannot express, with its span. Pure: no I/O; the CLI reads the source and writes the
 //! output. One module per target ([`codepipeline`], [`github`], [`gitlab`], [`argo`]); [`doc`] is the ordered document tree
 //! they build and its deterministic YAML and JSON writers; [`shtest`] an action's `when` as a
-//! shell test (GitLab, Argo).
+//! shell test (GitLab, Argo). What GitHub, GitLab and Argo share: [`cx`] their context and the
+//! `Report` trait every target's diagnostics go through, [`stages`] what they decide alike
+//! about a stage (the target's words as parameters), [`runner`] the bash of an action,
+//! [`cond`] conditions over params (GitLab, Argo).
 
 pub mod argo;
 pub mod codepipeline;
