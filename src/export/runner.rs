@@ -114,6 +114,14 @@ pub(crate) fn outputs(a: &crate::ir::Action) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The bash of a `wait` action (`None` when its duration is not written out).
+pub(crate) fn sleep(a: &crate::ir::Action) -> Option<String> {
+    let Some(crate::ir::Expr::Duration { secs }) = a.params.get("duration") else {
+        return None;
+    };
+    Some(format!("sleep {secs}\n"))
+}
+
 /// `bash` as one shell command (GitLab's script item, a line of Argo's container script):
 /// `bash -c` of a quoted here-document whose delimiter no line of `bash` is.
 pub(crate) fn bash_c(bash: &str) -> String {

@@ -429,12 +429,7 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
                 ..Runner::of(Host::Argo, stage, a)
             })
         }
-        Kind::Wait => {
-            let Some(Expr::Duration { secs }) = a.params.get("duration") else {
-                return None;
-            };
-            format!("sleep {secs}\n")
-        }
+        Kind::Wait => runner::sleep(a)?,
         Kind::Approval => return None,
         Kind::Aws => return stages::refuse_aws(cx, a),
         _ => {

@@ -186,10 +186,10 @@ fn step(
             ));
         }
         Kind::Wait => {
-            let Some(Expr::Duration { secs }) = a.params.get("duration") else {
+            let Some(run) = runner::sleep(a) else {
                 return refuse_kind(cx, a, "a `wait` whose duration is not written out");
             };
-            m.push(("run".into(), Node::Str(format!("sleep {secs}\n"))));
+            m.push(("run".into(), Node::Str(run)));
         }
         Kind::Approval => return None,
         Kind::Aws => return stages::refuse_aws(cx, a),

@@ -341,12 +341,7 @@ fn action(
             let name = a.outputs.first().map_or("src", |o| o.name.as_str());
             runner::dir(Host::GitLab, name, &path, &exclude)
         }
-        Kind::Wait => {
-            let Some(Expr::Duration { secs }) = a.params.get("duration") else {
-                return None;
-            };
-            format!("sleep {secs}\n")
-        }
+        Kind::Wait => runner::sleep(a)?,
         Kind::Approval => return None,
         Kind::Aws => return stages::refuse_aws(cx, a),
         _ => {
