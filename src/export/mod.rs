@@ -5,16 +5,21 @@
 //! cannot express, with its span. Pure: no I/O; the CLI reads the source and writes the
 //! output. One module per target ([`codepipeline`], [`github`], [`gitlab`], [`argo`]); [`doc`] is the ordered document tree
 //! they build and its deterministic YAML and JSON writers; [`shtest`] an action's `when` as a
-//! shell test (GitLab, Argo).
+//! shell test (GitLab, Argo). What GitHub, GitLab and Argo share: [`cx`] their context and the
+//! `Report` trait every target's diagnostics go through, [`stages`] what they decide alike
+//! about a stage (the target's words as parameters), [`runner`] the bash of an action,
+//! [`cond`] conditions over params (GitLab, Argo).
 
 pub mod argo;
 pub mod codepipeline;
 mod cond;
+mod cx;
 pub mod doc;
 pub mod github;
 pub mod gitlab;
 mod runner;
 mod shtest;
+mod stages;
 
 /// A setting only pipec itself acts on (`keep` for `pipec prune`, `notify` and a trigger's
 /// `poll` for `pipec serve`): no target carries it, so every exporter warns (W0005) at its

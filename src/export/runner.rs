@@ -75,6 +75,65 @@ pub(crate) struct Runner {
     pub timeout_secs: Option<u64>,
 }
 
+impl Runner {
+    /// The runner of action `a` of `stage` on `host`: its inputs, outputs, exports, retries
+    /// and timeout; the script, prelude, shell and work folder still empty (set them with
+    /// `Runner { script, .. }`).
+    pub(crate) fn of(host: Host, stage: &crate::ir::Stage, a: &crate::ir::Action) -> Runner {
+        Runner {
+            host,
+            prelude: String::new(),
+            stage: stage.name.clone(),
+            action: a.name.clone(),
+            script: String::new(),
+            shell: String::new(),
+            workdir: String::new(),
+            inputs: a
+                .inputs
+                .iter()
+                .map(|i| Restore {
+                    name: i.name.clone(),
+                    folder: i.folder.clone(),
+                    restored_at: i.restored_at(),
+                })
+                .collect(),
+            outputs: outputs(a),
+            exports: a.exports.clone(),
+            retries: a.retry.count,
+            backoff_secs: a.retry.backoff_secs,
+            timeout_secs: a.timeout_secs,
+        }
+    }
+}
+
+/// An action's outputs as (artifact, path) pairs (the runners of every target save them).
+pub(crate) fn outputs(a: &crate::ir::Action) -> Vec<(String, String)> {
+    a.outputs
+        .iter()
+        .map(|o| (o.name.clone(), o.path.clone()))
+        .collect()
+}
+
+/// The bash of a `wait` action (`None` when its duration is not written out).
+pub(crate) fn sleep(a: &crate::ir::Action) -> Option<String> {
+    let Some(crate::ir::Expr::Duration { secs }) = a.params.get("duration") else {
+        return None;
+    };
+    Some(format!("sleep {secs}\n"))
+}
+
+/// `bash` as one shell command (GitLab's script item, a line of Argo's container script):
+/// `bash -c` of a quoted here-document whose delimiter no line of `bash` is.
+pub(crate) fn bash_c(bash: &str) -> String {
+    let mut delim = "PIPEC_STEP".to_string();
+    let mut n = 1;
+    while bash.lines().any(|l| l == delim) {
+        delim = format!("PIPEC_STEP_{n}");
+        n += 1;
+    }
+    format!("bash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"")
+}
+
 /// The step's bash.
 pub(crate) fn runner(r: &Runner) -> String {
     let mut s = String::with_capacity(r.script.len() + 2048);

@@ -12,20 +12,58 @@
 //! Limits: `matches` (pipec's globs are not the shell's), `regex`, `len`, lists read from
 //! params, and what the target cannot read are `E0502`.
 
+use super::cx::{Cx, Report as _};
+use crate::diagnostics::Code;
 use crate::ir::{BinOp, Expr, Ref, Type};
 
-/// How a target reads values in its shell.
-pub(crate) trait Words {
+/// How a target reads values in its shell, for the action at [`Words::at`].
+pub(crate) trait Words<'a> {
     /// A bash word with the value of `e`, or `None` once the target reported why not.
     fn word(&mut self, e: &Expr) -> Option<String>;
     /// The type of param `name`.
     fn param_type(&self, name: &str) -> Option<Type>;
-    /// Reports that `what` cannot be decided by the shell.
-    fn cant(&mut self, what: &str);
+    /// The exporter's context (where refusals go).
+    fn cx(&mut self) -> &mut Cx<'a>;
+    /// The action whose values are read.
+    fn at(&self) -> crate::ir::Span;
+    /// What decides an action's `when` on the target (`the job's shell`).
+    fn shell(&self) -> &'static str;
+
+    /// Reports (`E0502`) that `what` cannot be decided by the shell.
+    fn cant(&mut self, what: &str) {
+        let (at, shell) = (self.at(), self.shell());
+        let cx = self.cx();
+        let target = cx.target;
+        cx.refuse(
+            Code::E0502,
+            at,
+            format!("{what} in the `when` of an action on {target}"),
+            format!("{shell} cannot decide it"),
+            "compute it in the script of an earlier action, and pass it on as an export",
+        );
+    }
+}
+
+/// `item` (a shell command) run only when the action's `when` holds, else a line saying it
+/// was skipped; `item` itself when the action has no `when`.
+pub(crate) fn guarded(
+    w: &mut dyn Words<'_>,
+    stage: &crate::ir::Stage,
+    a: &crate::ir::Action,
+    item: String,
+) -> Option<String> {
+    let Some(when) = &a.when else {
+        return Some(item);
+    };
+    let test = test(w, when)?;
+    Some(format!(
+        "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
+        stage.name, a.name
+    ))
 }
 
 /// A command list that succeeds when `e` holds.
-pub(crate) fn test(w: &mut dyn Words, e: &Expr) -> Option<String> {
+pub(crate) fn test(w: &mut dyn Words<'_>, e: &Expr) -> Option<String> {
     Some(match e {
         Expr::Bool { value } => (if *value { "true" } else { "false" }).to_string(),
         Expr::Not { operand } => format!("! {{ {}; }}", test(w, operand)?),
@@ -81,7 +119,7 @@ pub(crate) fn test(w: &mut dyn Words, e: &Expr) -> Option<String> {
     })
 }
 
-fn call(w: &mut dyn Words, func: &str, args: &[Expr]) -> Option<String> {
+fn call(w: &mut dyn Words<'_>, func: &str, args: &[Expr]) -> Option<String> {
     let [text, part] = args else {
         return cant(w, &format!("`{func}(…)`"));
     };
@@ -108,7 +146,7 @@ fn call(w: &mut dyn Words, func: &str, args: &[Expr]) -> Option<String> {
     Some(format!("case {hay} in {pattern}) true ;; *) false ;; esac"))
 }
 
-fn is_int(w: &dyn Words, e: &Expr) -> bool {
+fn is_int(w: &dyn Words<'_>, e: &Expr) -> bool {
     match e {
         Expr::Int { .. } => true,
         Expr::Ref(Ref::Param { name }) => w.param_type(name) == Some(Type::Int),
@@ -116,7 +154,7 @@ fn is_int(w: &dyn Words, e: &Expr) -> bool {
     }
 }
 
-fn is_list(w: &dyn Words, e: &Expr) -> bool {
+fn is_list(w: &dyn Words<'_>, e: &Expr) -> bool {
     match e {
         Expr::List { .. } => true,
         Expr::Ref(Ref::Param { name }) => matches!(w.param_type(name), Some(Type::List(_))),
@@ -124,7 +162,7 @@ fn is_list(w: &dyn Words, e: &Expr) -> bool {
     }
 }
 
-fn cant(w: &mut dyn Words, what: &str) -> Option<String> {
+fn cant(w: &mut dyn Words<'_>, what: &str) -> Option<String> {
     w.cant(what);
     None
 }

@@ -7,9 +7,11 @@ use std::fmt::Write as _;
 use super::stage::stage_template;
 use super::{Cx, DEFAULT_IMAGE, dns};
 use crate::diagnostics::Code;
-use crate::export::cond::{self, Cond, Dialect};
+use crate::export::cond::{Cond, Dialect};
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
-use crate::ir::{self, CondRule, ElseResult, Expr, FailurePolicy, Kind, Mode, RetryScope, Type};
+use crate::export::stages;
+use crate::ir::{self, Expr, FailurePolicy, Mode, RetryScope, Type};
 
 const PARAMS: &str = "pipec-params";
 
@@ -51,9 +53,8 @@ pub(super) fn templates(cx: &mut Cx<'_>) -> Vec<Node> {
                 "rename the stage",
             );
         }
-        let r = reach_of(cx, stage, &reach);
-        let entry = entry_of(cx, stage);
-        reach.insert(&stage.name, r.clone());
+        let why = "a task's `when` skips it, nothing else";
+        let (r, entry) = stages::reached(cx, stage, &mut reach, why, param_cond);
         let mut depends: Vec<String> = stage
             .inbound
             .iter()
@@ -92,65 +93,36 @@ pub(super) fn templates(cx: &mut Cx<'_>) -> Vec<Node> {
 }
 
 fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
-    let at = stage.span;
-    if stage.on_success.is_some() {
-        cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on success` of stage `{}` on Argo Workflows", stage.name),
-            "a task cannot roll back or fail after its container succeeded",
-            "check the result in a last `sh` action of the stage",
-        );
-    }
-    match stage.on_failure {
-        FailurePolicy::Fail
-        | FailurePolicy::Retry {
-            scope: RetryScope::All,
-            ..
-        } => {}
-        FailurePolicy::Retry { .. } | FailurePolicy::Rollback => cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on failure` of stage `{}` on Argo Workflows", stage.name),
-            "a retry runs the stage's whole container again, and there is no rollback",
-            "write `on failure retry N all`, or retry the actions with `retry`",
-        ),
-    }
-    if let Some(e) = stage.inbound.iter().find(|e| e.disabled.is_some()) {
-        cx.refuse(
-            Code::E0501,
-            e.span,
-            format!(
-                "the disabled transition `{} -> {}` on Argo Workflows",
-                e.from, stage.name
+    stages::unmapped(
+        cx,
+        stage,
+        &stages::Unmapped {
+            success: "a task cannot roll back or fail after its container succeeded",
+            carried: |f| {
+                matches!(
+                    f,
+                    FailurePolicy::Fail
+                        | FailurePolicy::Retry {
+                            scope: RetryScope::All,
+                            ..
+                        }
+                )
+            },
+            failure: (
+                "a retry runs the stage's whole container again, and there is no rollback",
+                "write `on failure retry N all`, or retry the actions with `retry`",
             ),
-            "a workflow cannot hold runs at an edge",
-            "guard the stage with an approval (a suspend task) instead",
-        );
-    }
-    for a in &stage.actions {
-        if a.when.is_some() && a.kind == Kind::Approval {
-            cx.refuse(
-                Code::E0501,
-                a.span,
-                format!("`when` of approval `{}` on Argo Workflows", a.name),
-                "Argo decides whether a whole suspend task runs, before the stage",
-                "give the approval a stage of its own with `entry { require … else skip }`",
-            );
-        }
-    }
+            disabled: (
+                "a workflow cannot hold runs at an edge",
+                "guard the stage with an approval (a suspend task) instead",
+            ),
+            approval_when: Some("Argo decides whether a whole suspend task runs, before the stage"),
+        },
+    );
 }
 
 fn param_cond(cx: &mut Cx<'_>, e: &Expr, at: ir::Span) -> Cond {
-    let ir = cx.ir;
-    let ty = |name: &str| {
-        ir.pipeline
-            .params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.ty.clone())
-    };
-    if let Some(c) = cond::cond(e, false, Dialect::Argo, &ty) {
+    if let Some(c) = cx.param_cond(e, false, Dialect::Argo) {
         return c;
     }
     cx.refuse(
@@ -161,52 +133,6 @@ fn param_cond(cx: &mut Cx<'_>, e: &Expr, at: ir::Span) -> Cond {
         "compare params with written-out values (`==`, `!=`, `in [..]`, `&&`, `||`, `!`), or decide it in a script",
     );
     Cond::True
-}
-
-fn reach_of(cx: &mut Cx<'_>, stage: &ir::Stage, done: &BTreeMap<&str, Cond>) -> Cond {
-    if stage.inbound.is_empty() {
-        return Cond::True;
-    }
-    let mut r = Cond::False;
-    for e in &stage.inbound {
-        let from = done.get(e.from.as_str()).cloned().unwrap_or(Cond::True);
-        let guard = e
-            .guard
-            .as_ref()
-            .map_or(Cond::True, |g| param_cond(cx, g, e.span));
-        r = r.or(from.and(guard));
-    }
-    r
-}
-
-fn entry_of(cx: &mut Cx<'_>, stage: &ir::Stage) -> Cond {
-    let Some(c) = &stage.entry else {
-        return Cond::True;
-    };
-    if c.otherwise != ElseResult::Skip
-        || c.rules
-            .iter()
-            .any(|r| !matches!(r, CondRule::Require { .. }))
-    {
-        cx.refuse(
-            Code::E0501,
-            c.span,
-            format!(
-                "an entry of stage `{}` that fails, waits or runs a check, on Argo Workflows",
-                stage.name
-            ),
-            "a task's `when` skips it, nothing else",
-            "write `entry { require … else skip }`, or check it in a first `sh` action",
-        );
-        return Cond::True;
-    }
-    let mut out = Cond::True;
-    for r in &c.rules {
-        if let CondRule::Require { expr, span } = r {
-            out = out.and(param_cond(cx, expr, *span));
-        }
-    }
-    out
 }
 
 pub(super) fn when(c: &Cond) -> Option<Node> {
@@ -224,64 +150,24 @@ fn gate(
     depends: &[String],
     reach: &Cond,
 ) -> Option<(String, Node)> {
-    let approvals: Vec<&ir::Action> = stage
-        .actions
-        .iter()
-        .filter(|a| a.kind == Kind::Approval)
-        .collect();
-    let a = *approvals.first()?;
-    for extra in approvals
-        .iter()
-        .skip(1)
-        .chain(approvals.iter().filter(|a| !a.after.is_empty()))
-    {
-        cx.refuse(
-            Code::E0501,
-            extra.span,
-            format!(
-                "approval `{}` inside stage `{}` on Argo Workflows",
-                extra.name, stage.name
+    let a = stages::approval(
+        cx,
+        stage,
+        &stages::Approval {
+            is: "an approval is a suspend task the stage's task waits for",
+            refuse_when: false,
+            by: "workflow",
+            approvers: (
+                "anyone who may resume the workflow approves",
+                "restrict `argo resume` with Kubernetes RBAC on the workflow",
             ),
-            "an approval is a suspend task the stage's task waits for",
-            "give the approval no `after`, one per stage",
-        );
-    }
-    if a.params
-        .get("approvers")
-        .is_some_and(|v| !matches!(v, Expr::List { items } if items.is_empty()))
-    {
-        cx.weaker(
-            a.span,
-            format!(
-                "the `approvers` of `{}` are not enforced by the workflow",
-                a.name
+            notify: "notify from a task of the stage, or drop `notify`",
+            timeout: (
+                "a suspend with a duration would approve, not fail, when it runs out",
+                "stop workflows that wait too long",
             ),
-            "anyone who may resume the workflow approves",
-            "restrict `argo resume` with Kubernetes RBAC on the workflow",
-        );
-    }
-    if a.params
-        .get("notify")
-        .is_some_and(|v| !matches!(v, ir::Expr::Str { value } if value.is_empty()))
-    {
-        cx.weaker(
-            a.span,
-            format!(
-                "the `notify` topic of `{}` is not notified by the workflow",
-                a.name
-            ),
-            "CodePipeline's `NotificationArn` has no counterpart here",
-            "notify from a task of the stage, or drop `notify`",
-        );
-    }
-    if a.timeout_secs.is_some_and(|t| t != 7 * 86_400) {
-        cx.weaker(
-            a.span,
-            format!("the `timeout` of approval `{}` is not enforced", a.name),
-            "a suspend with a duration would approve, not fail, when it runs out",
-            "stop workflows that wait too long",
-        );
-    }
+        },
+    )?;
     let name = format!("{}-{}", dns(&stage.name), dns(&a.name));
     let mut m: Vec<(String, Node)> = vec![
         ("name".into(), Node::Str(name.clone())),

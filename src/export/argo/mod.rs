@@ -17,9 +17,12 @@ mod dag;
 mod stage;
 
 use crate::diagnostics::{Code, Diagnostic};
+use crate::export::cx::Cx;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
+use crate::export::stages;
 use crate::ir::{self, Expr, Ir, TriggerKind};
-use crate::source::{SourceMap, Span};
+use crate::source::SourceMap;
 
 /// Where a stage's container works (the workspace of its actions' runner).
 const WORK: &str = "/work";
@@ -37,14 +40,7 @@ pub use super::Exported;
 /// Exports `ir` as an Argo `Workflow` or `CronWorkflow`. Returns every `E05xx` error (and the
 /// warnings) when something cannot be expressed.
 pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnostic>> {
-    let mut cx = Cx {
-        ir,
-        map,
-        diags: Vec::new(),
-    };
-    for w in crate::export::local_only(ir, "Argo Workflows") {
-        cx.weaker(w.at, w.message, "not carried to Argo Workflows", w.help);
-    }
+    let mut cx = Cx::new(ir, map, "Argo Workflows");
     let doc = resource(&mut cx);
     super::finish("argo", ir, cx.diags, &doc)
 }
@@ -124,20 +120,13 @@ fn arguments(cx: &mut Cx<'_>) -> Option<Node> {
     }
     let mut out = Vec::new();
     for p in params {
-        let value = match &p.default {
-            Some(Expr::Str { value }) => value.clone(),
-            Some(Expr::Int { value }) => value.to_string(),
-            Some(Expr::Bool { value }) => value.to_string(),
-            _ => {
-                cx.refuse(
-                    Code::E0501,
-                    p.span,
-                    format!("param `{}` on Argo Workflows needs a written-out string, int or bool default", p.name),
-                    "a workflow parameter is text",
-                    "give it a default (a submission may still set it with `-p`)",
-                );
-                continue;
-            }
+        let Some(value) = stages::param_value(
+            cx,
+            p,
+            "a workflow parameter is text",
+            "give it a default (a submission may still set it with `-p`)",
+        ) else {
+            continue;
         };
         let mut m = vec![
             ("name".to_string(), Node::str(p.name.clone())),
@@ -158,63 +147,7 @@ fn arguments(cx: &mut Cx<'_>) -> Option<Node> {
                 .collect();
             m.push(("enum".into(), Node::strs(options)));
         }
-        if p.pattern.is_some() {
-            cx.weaker(
-                p.span,
-                format!(
-                    "the `pattern` of param `{}` is not checked on Argo Workflows",
-                    p.name
-                ),
-                "not checked",
-                "check the value in the first script that uses it",
-            );
-        }
         out.push(Node::Map(m));
     }
     Some(Node::map([("parameters", Node::Seq(out))]))
-}
-
-/// What the exporter knows while it works, and what it has found.
-struct Cx<'a> {
-    ir: &'a Ir,
-    map: Option<&'a SourceMap>,
-    diags: Vec<Diagnostic>,
-}
-
-impl Cx<'_> {
-    fn refuse(
-        &mut self,
-        code: Code,
-        at: ir::Span,
-        message: impl Into<String>,
-        label: impl Into<String>,
-        help: impl Into<String>,
-    ) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(code, message, span(at), label).help(help));
-    }
-
-    fn weaker(&mut self, at: ir::Span, message: String, label: &str, help: &str) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(Code::W0005, message, span(at), label).help(help));
-    }
-
-    fn head(&self, at: ir::Span) -> ir::Span {
-        crate::export::first_line(self.map, at)
-    }
-
-    fn param_type(&self, name: &str) -> Option<ir::Type> {
-        self.ir
-            .pipeline
-            .params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.ty.clone())
-    }
-}
-
-fn span(s: ir::Span) -> Span {
-    crate::export::source_span(s)
 }

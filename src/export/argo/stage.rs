@@ -9,8 +9,10 @@ use super::dag::when;
 use super::{Cx, DEFAULT_IMAGE, WORK, dns};
 use crate::diagnostics::Code;
 use crate::export::cond::Cond;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
-use crate::export::runner::{self, Host, Restore, Runner};
+use crate::export::runner::{self, Host, Runner};
+use crate::export::stages;
 use crate::ir::{self, Expr, FailurePolicy, Kind, Mode, Part, Ref, Type};
 use crate::shell::quote_word;
 
@@ -109,7 +111,8 @@ pub(super) fn stage_template(
     }
     let name = format!("stage-{}", dns(&stage.name));
     let env = env(cx, &body.ins);
-    let image = image(cx, stage);
+    let image = stages::image(cx, stage, "a stage's task runs one container")
+        .unwrap_or_else(|| DEFAULT_IMAGE.to_string());
     let t = template(cx, stage, &name, body.clone_io(), env, image);
     let task = task(stage, name, &depends, c, &body);
     (t, task)
@@ -157,7 +160,7 @@ fn body(cx: &mut Cx<'_>, stage: &ir::Stage) -> Body {
         .flat_map(|a| a.outputs.iter().map(|o| o.name.as_str()))
         .collect();
     let mut in_artifacts: BTreeMap<String, String> = BTreeMap::new();
-    for a in order(stage) {
+    for a in stages::order(stage) {
         for i in &a.inputs {
             if !made_here.contains(i.name.as_str()) {
                 if let Some(p) = producer(cx, &i.name) {
@@ -398,60 +401,17 @@ fn producer(cx: &Cx<'_>, name: &str) -> Option<String> {
         .map(|s| dns(&s.name))
 }
 
-fn order(stage: &ir::Stage) -> Vec<&ir::Action> {
-    let mut done: BTreeSet<&str> = BTreeSet::new();
-    let mut out = Vec::new();
-    while out.len() < stage.actions.len() {
-        let before = out.len();
-        for a in &stage.actions {
-            if !done.contains(a.name.as_str()) && a.after.iter().all(|p| done.contains(p.as_str()))
-            {
-                done.insert(&a.name);
-                out.push(a);
-            }
-        }
-        if out.len() == before {
-            break;
-        }
-    }
-    out.retain(|a| a.kind != Kind::Approval);
-    out
-}
-
-fn image(cx: &mut Cx<'_>, stage: &ir::Stage) -> String {
-    let mut found: Option<&str> = None;
-    for a in &stage.actions {
-        let Some(i) = a.image.as_deref() else {
-            continue;
-        };
-        match found {
-            Some(f) if f != i => cx.refuse(
-                Code::E0501,
-                a.span,
-                format!(
-                    "`{}` runs in image `{i}`, another action of stage `{}` in `{f}`",
-                    a.name, stage.name
-                ),
-                "a stage's task runs one container",
-                "give the stage's actions one image, or move this action to a stage of its own",
-            ),
-            _ => found = Some(i),
-        }
-    }
-    found.unwrap_or(DEFAULT_IMAGE).to_string()
-}
-
 /// One action's bash (`bash -c` of its runner).
 #[allow(clippy::match_wildcard_for_single_variants)] // Reason: kinds added later (`aws`) are refused too.
 fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) -> Option<String> {
     let bash = match a.kind {
         Kind::Sh | Kind::Git => {
-            let mut prelude = String::new();
-            let script = if a.kind == Kind::Git {
-                git_prelude(cx, a, ins, &mut prelude)?;
-                crate::shell::GIT_CHECKOUT.to_string()
+            let mut words = Words::new(cx, ins, a.span);
+            let (script, mut prelude) = if a.kind == Kind::Git {
+                let prelude = stages::git_prelude(&mut words, a)?;
+                (crate::shell::GIT_CHECKOUT.to_string(), prelude)
             } else {
-                sh(cx, a, ins, &mut prelude)?
+                stages::script(&mut words, a)?
             };
             for (k, v) in &a.env {
                 let w = word(cx, v, ins, a.span)?;
@@ -462,46 +422,18 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
                 _ => default.to_string(),
             };
             runner::runner(&Runner {
-                host: Host::Argo,
                 prelude,
-                stage: stage.name.clone(),
-                action: a.name.clone(),
                 script,
                 shell: plain("shell", "bash"),
                 workdir: plain("workdir", "."),
-                inputs: a
-                    .inputs
-                    .iter()
-                    .map(|i| Restore {
-                        name: i.name.clone(),
-                        folder: i.folder.clone(),
-                        restored_at: i.restored_at(),
-                    })
-                    .collect(),
-                outputs: a
-                    .outputs
-                    .iter()
-                    .map(|o| (o.name.clone(), o.path.clone()))
-                    .collect(),
-                exports: a.exports.clone(),
-                retries: a.retry.count,
-                backoff_secs: a.retry.backoff_secs,
-                timeout_secs: a.timeout_secs,
+                ..Runner::of(Host::Argo, stage, a)
             })
         }
-        Kind::Wait => {
-            let Some(Expr::Duration { secs }) = a.params.get("duration") else {
-                return None;
-            };
-            format!("sleep {secs}\n")
-        }
+        Kind::Wait => runner::sleep(a)?,
         Kind::Approval => return None,
-        Kind::Aws => return refuse_aws(cx, a),
+        Kind::Aws => return stages::refuse_aws(cx, a),
         _ => {
-            let kind = serde_json::to_value(a.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = stages::kind_name(a.kind);
             let why = if a.kind == Kind::Dir {
                 "no repository holds the pipeline on Argo; use a `git` action"
             } else {
@@ -527,38 +459,9 @@ fn action(cx: &mut Cx<'_>, stage: &ir::Stage, a: &ir::Action, ins: &mut Inputs) 
         );
         return None;
     }
-    let mut delim = "PIPEC_STEP".to_string();
-    let mut n = 1;
-    while bash.lines().any(|l| l == delim) {
-        delim = format!("PIPEC_STEP_{n}");
-        n += 1;
-    }
-    let item = format!("bash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"");
-    let item = guarded(cx, stage, a, ins, item)?;
+    let mut words = Words::new(cx, ins, a.span);
+    let item = crate::export::shtest::guarded(&mut words, stage, a, runner::bash_c(&bash))?;
     Some(format!("# {}\n{item}\n", a.name))
-}
-
-/// `item` under the action's `when`, decided by the container's shell.
-fn guarded(
-    cx: &mut Cx<'_>,
-    stage: &ir::Stage,
-    a: &ir::Action,
-    ins: &mut Inputs,
-    item: String,
-) -> Option<String> {
-    let Some(w) = &a.when else {
-        return Some(item);
-    };
-    let mut words = Words {
-        cx,
-        ins,
-        at: a.span,
-    };
-    let test = crate::export::shtest::test(&mut words, w)?;
-    Some(format!(
-        "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
-        stage.name, a.name
-    ))
 }
 
 /// The container's shell reads values as [`word`] does (for [`crate::export::shtest`]).
@@ -568,91 +471,30 @@ struct Words<'c, 'a, 'i> {
     at: ir::Span,
 }
 
-impl crate::export::shtest::Words for Words<'_, '_, '_> {
+impl<'c, 'a, 'i> Words<'c, 'a, 'i> {
+    fn new(cx: &'c mut Cx<'a>, ins: &'i mut Inputs, at: ir::Span) -> Self {
+        Words { cx, ins, at }
+    }
+}
+
+impl<'a> crate::export::shtest::Words<'a> for Words<'_, 'a, '_> {
     fn word(&mut self, e: &Expr) -> Option<String> {
         word(self.cx, e, self.ins, self.at)
     }
 
     fn param_type(&self, name: &str) -> Option<Type> {
-        self.cx.param_type(name)
+        self.cx.param_type(name).cloned()
     }
 
-    fn cant(&mut self, what: &str) {
-        self.cx.refuse(
-            Code::E0502,
-            self.at,
-            format!("{what} in the `when` of an action on Argo Workflows"),
-            "the container's shell cannot decide it",
-            "compute it in the script of an earlier action, and pass it on as an export",
-        );
+    fn cx(&mut self) -> &mut Cx<'a> {
+        self.cx
     }
-}
 
-/// The `export` lines of a `git` action's repository and reference.
-fn git_prelude(
-    cx: &mut Cx<'_>,
-    a: &ir::Action,
-    ins: &mut Inputs,
-    prelude: &mut String,
-) -> Option<()> {
-    for (var, key, default) in [
-        ("PIPEC_GIT_REPO", "repo", ""),
-        ("PIPEC_GIT_REF", "ref", "HEAD"),
-    ] {
-        let w = match a.params.get(key) {
-            Some(e) => word(cx, e, ins, a.span)?,
-            None => quote_word(default),
-        };
-        let _ = writeln!(prelude, "export {var}={w}");
+    fn at(&self) -> ir::Span {
+        self.at
     }
-    Some(())
-}
 
-fn sh(cx: &mut Cx<'_>, a: &ir::Action, ins: &mut Inputs, prelude: &mut String) -> Option<String> {
-    let parts: Vec<Part> = match a.params.get("run") {
-        Some(Expr::Interp { parts, .. }) => parts.clone(),
-        Some(Expr::Str { value }) => vec![Part::Text(value.clone())],
-        _ => Vec::new(),
-    };
-    let mut text = String::new();
-    let mut quotes = crate::shell::QuoteTracker::new();
-    let mut count = 0;
-    for part in &parts {
-        match part {
-            Part::Text(t) => {
-                quotes.feed(t);
-                text.push_str(t);
-            }
-            Part::Expr(value) => {
-                count += 1;
-                let var = format!("PIPEC_ARG_{count}");
-                let w = word(cx, value, ins, a.span)?;
-                let _ = writeln!(prelude, "export {var}={w}");
-                let Some(r) = crate::shell::reference(
-                    quotes.quote(),
-                    &format!("\"${{{var}}}\""),
-                    &format!("${{{var}}}"),
-                    false,
-                ) else {
-                    cx.refuse(Code::E0501, a.span, format!("`${{…}}` in `{}` stands in a here-document with a quoted delimiter (`<<'EOF'`), where nothing expands", a.name), "`pipec run` refuses to run this script", "quote the delimiter's word no more (`<<EOF`) or pass the value in `env`");
-                    return None;
-                };
-                text.push_str(&r);
-                quotes.value();
-            }
-        }
+    fn shell(&self) -> &'static str {
+        "the container's shell"
     }
-    Some(text)
-}
-
-/// E0501: an `aws` action is CodePipeline's own.
-fn refuse_aws<T>(cx: &mut Cx<'_>, a: &ir::Action) -> Option<T> {
-    cx.refuse(
-        Code::E0501,
-        a.span,
-        format!("an `aws` action on Argo Workflows (`{}`)", a.name),
-        "the `aws` kind compiles only to CodePipeline",
-        "compile this pipeline with `--target codepipeline`, or call the `aws` CLI from an `sh` action",
-    );
-    None
 }

@@ -13,6 +13,7 @@ use super::buildspec::{self, Extra, Restore, Runner};
 use super::values;
 use super::{Cx, camel, namespace};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::{Node, json_string};
 use crate::ir::{self, Expr, Kind, Part, Ref, Type};
 
@@ -145,11 +146,7 @@ fn build(
         workdir: param_text(a, "workdir", "."),
         extras,
         inputs,
-        outputs: a
-            .outputs
-            .iter()
-            .map(|o| (o.name.clone(), o.path.clone()))
-            .collect(),
+        outputs: crate::export::runner::outputs(a),
         exports: a.exports.clone(),
         retries,
         backoff_secs: a.retry.backoff_secs,

@@ -9,6 +9,7 @@
 
 use super::{Cx, values};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::ir::{self, Expr};
 

@@ -15,6 +15,7 @@ use super::cron;
 use super::layout::Guard;
 use super::values::{self, Check, rule, rule_type};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::ir::{self, CondRule, ElseResult, FailurePolicy, RetryScope, TriggerKind};
 

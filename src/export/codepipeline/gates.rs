@@ -7,6 +7,7 @@ use super::actions::type_id;
 use super::values;
 use super::{Cx, camel};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::ir::{self, Expr, Kind, Part};
 

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use super::Cx;
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::ir::{self, BinOp, Expr};
 
 /// A guard on the way to a stage, with the edge it stands on.

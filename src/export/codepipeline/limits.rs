@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{Cx, namespace};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 
 const MAX_STAGES: usize = 50;

@@ -34,10 +34,10 @@ mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diagnostics::{Code, Diagnostic};
+use crate::diagnostics::Diagnostic;
 use crate::export::doc::Node;
 use crate::ir::{self, Ir};
-use crate::source::{FileId, SourceMap, Span};
+use crate::source::{FileId, SourceMap};
 
 /// The output's form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +128,12 @@ struct Cx<'a> {
     patterns: BTreeMap<&'static str, Option<regex::Regex>>,
 }
 
+impl crate::export::cx::Report for Cx<'_> {
+    fn diags(&mut self) -> &mut Vec<Diagnostic> {
+        &mut self.diags
+    }
+}
+
 impl<'a> Cx<'a> {
     fn new(ir: &'a Ir, map: Option<&'a SourceMap>, opts: Options) -> Cx<'a> {
         Cx {
@@ -162,25 +168,6 @@ impl<'a> Cx<'a> {
                 .collect(),
             patterns: BTreeMap::new(),
         }
-    }
-
-    /// Reports an error (`code`) at `at`.
-    fn refuse(
-        &mut self,
-        code: Code,
-        at: ir::Span,
-        message: impl Into<String>,
-        label: impl Into<String>,
-        help: impl Into<String>,
-    ) {
-        let d = Diagnostic::new(code, message, span(at), label).help(help);
-        self.diags.push(d);
-    }
-
-    /// A warning: the target does not enforce this.
-    fn weaker(&mut self, at: ir::Span, message: String, label: &str, help: &str) {
-        self.diags
-            .push(Diagnostic::new(Code::W0005, message, span(at), label).help(help));
     }
 
     /// The first line of `at` (a stage or an action's header), when the source is known.
@@ -273,11 +260,6 @@ impl<'a> Cx<'a> {
             .iter()
             .any(|t| matches!(t.kind, ir::TriggerKind::Push | ir::TriggerKind::PullRequest))
     }
-}
-
-/// The source span of an IR span.
-fn span(s: ir::Span) -> Span {
-    crate::export::source_span(s)
 }
 
 /// Whether the action is a source action of the first stage (`dir`, `git`, an `aws` source).

@@ -16,6 +16,7 @@
 
 use super::{Cx, camel, namespace};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::ir::{self, Expr, Kind};
 

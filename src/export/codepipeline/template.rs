@@ -8,6 +8,7 @@ use super::layout::{self, Layout};
 use super::values::{self, Check, TRIGGER_VAR};
 use super::{Cx, Format, actions, conditions, limits, roles, sources};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::ir::{self, Expr, Mode, Type};
 

@@ -12,6 +12,7 @@
 
 use super::{Cx, namespace};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::ir::{self, BinOp, Expr, Kind, Part, Ref, Type};
 

@@ -8,6 +8,7 @@
 
 use super::Cx;
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::ir::{self, BinOp, Expr, Part, Ref, Type};
 
 /// Where an expression is read: from a stage's job (which must then need the jobs it

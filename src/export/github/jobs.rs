@@ -11,8 +11,10 @@
 use super::expr::{self, Site};
 use super::{Cx, PARAMS_JOB, RUNS_ON, export_output, steps};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
-use crate::ir::{self, CondRule, ElseResult, FailurePolicy, Kind, Mode};
+use crate::export::stages;
+use crate::ir::{self, CondRule, ElseResult, FailurePolicy, Mode};
 
 pub(super) fn jobs(cx: &mut Cx<'_>) -> Vec<(String, Node)> {
     let ir = cx.ir;
@@ -68,38 +70,23 @@ pub(super) fn jobs(cx: &mut Cx<'_>) -> Vec<(String, Node)> {
 
 /// What GitHub Actions has no construct for.
 fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
-    let at = stage.span;
-    if stage.on_success.is_some() {
-        cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on success` of stage `{}` on GitHub Actions", stage.name),
-            "a job cannot roll back or fail after its steps succeeded",
-            "check the result in a last `sh` action of the stage",
-        );
-    }
-    match stage.on_failure {
-        FailurePolicy::Fail => {}
-        FailurePolicy::Retry { .. } | FailurePolicy::Rollback => cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on failure` of stage `{}` on GitHub Actions", stage.name),
-            "GitHub re-runs failed jobs by hand only, and has no rollback",
-            "retry the actions themselves with `retry`, or remove `on failure`",
-        ),
-    }
-    if let Some(e) = stage.inbound.iter().find(|e| e.disabled.is_some()) {
-        cx.refuse(
-            Code::E0501,
-            e.span,
-            format!(
-                "the disabled transition `{} -> {}` on GitHub Actions",
-                e.from, stage.name
+    stages::unmapped(
+        cx,
+        stage,
+        &stages::Unmapped {
+            success: "a job cannot roll back or fail after its steps succeeded",
+            carried: |f| *f == FailurePolicy::Fail,
+            failure: (
+                "GitHub re-runs failed jobs by hand only, and has no rollback",
+                "retry the actions themselves with `retry`, or remove `on failure`",
             ),
-            "a workflow cannot hold runs at an edge",
-            "guard the stage with an approval (an `environment`) instead",
-        );
-    }
+            disabled: (
+                "a workflow cannot hold runs at an edge",
+                "guard the stage with an approval (an `environment`) instead",
+            ),
+            approval_when: None,
+        },
+    );
     if let Some(c) = &stage.entry {
         let other = c.otherwise == ElseResult::Wait
             || c.rules
@@ -147,64 +134,24 @@ fn gate(
     needs: &[String],
     reach: Option<&str>,
 ) -> Option<(String, Node)> {
-    let approvals: Vec<&ir::Action> = stage
-        .actions
-        .iter()
-        .filter(|a| a.kind == Kind::Approval)
-        .collect();
-    let a = *approvals.first()?;
-    for extra in approvals.iter().skip(1).chain(
-        approvals
-            .iter()
-            .filter(|a| !a.after.is_empty() || a.when.is_some()),
-    ) {
-        cx.refuse(
-            Code::E0501,
-            extra.span,
-            format!(
-                "approval `{}` inside stage `{}` on GitHub Actions",
-                extra.name, stage.name
+    let a = stages::approval(
+        cx,
+        stage,
+        &stages::Approval {
+            is: "an approval is an environment a whole job waits for",
+            refuse_when: true,
+            by: "workflow",
+            approvers: (
+                "set them as the environment's required reviewers",
+                "see docs/targets/github.md, \"Approvals\"",
             ),
-            "an approval is an environment a whole job waits for",
-            "give the approval no `after` or `when`, one per stage",
-        );
-    }
-    if a.params
-        .get("approvers")
-        .is_some_and(|v| !matches!(v, ir::Expr::List { items } if items.is_empty()))
-    {
-        cx.weaker(
-            a.span,
-            format!(
-                "the `approvers` of `{}` are not enforced by the workflow",
-                a.name
+            notify: "notify from a step of the stage's job, or drop `notify`",
+            timeout: (
+                "a deployment review waits up to 30 days",
+                "see docs/targets/github.md, \"Approvals\"",
             ),
-            "set them as the environment's required reviewers",
-            "see docs/targets/github.md, \"Approvals\"",
-        );
-    }
-    if a.params
-        .get("notify")
-        .is_some_and(|v| !matches!(v, ir::Expr::Str { value } if value.is_empty()))
-    {
-        cx.weaker(
-            a.span,
-            format!(
-                "the `notify` topic of `{}` is not notified by the workflow",
-                a.name
-            ),
-            "CodePipeline's `NotificationArn` has no counterpart here",
-            "notify from a step of the stage's job, or drop `notify`",
-        );
-    }
-    if a.timeout_secs.is_some_and(|t| t != 7 * 86_400) {
-        cx.weaker(
-            a.span,
-            format!("the `timeout` of approval `{}` is not enforced", a.name),
-            "a deployment review waits up to 30 days",
-            "see docs/targets/github.md, \"Approvals\"",
-        );
-    }
+        },
+    )?;
     let name = format!("{}__{}", stage.name, a.name);
     let mut m: Vec<(String, Node)> = Vec::new();
     if !needs.is_empty() {
@@ -261,7 +208,7 @@ fn stage_job(
         m.push(("if".into(), Node::Str(format!("${{{{ {r} }}}}"))));
     }
     m.push(("runs-on".into(), Node::str(RUNS_ON)));
-    if let Some(image) = image(cx, stage) {
+    if let Some(image) = stages::image(cx, stage, "the steps of a job share its container") {
         m.push(("container".into(), Node::map([("image", Node::Str(image))])));
     }
     if cx.ir.pipeline.mode == Mode::Superseded {
@@ -297,30 +244,6 @@ fn stage_job(
     m.push(("outputs".into(), Node::Map(outputs)));
     m.push(("steps".into(), Node::Seq(steps)));
     Node::Map(m).commented(format!("stage {} ({})", stage.name, cx.place(stage.span)))
-}
-
-/// The image of the stage's `sh` actions (one per stage: the job's container).
-fn image(cx: &mut Cx<'_>, stage: &ir::Stage) -> Option<String> {
-    let mut found: Option<&str> = None;
-    for a in &stage.actions {
-        let Some(i) = a.image.as_deref() else {
-            continue;
-        };
-        match found {
-            Some(f) if f != i => cx.refuse(
-                Code::E0501,
-                a.span,
-                format!(
-                    "`{}` runs in image `{i}`, another action of stage `{}` in `{f}`",
-                    a.name, stage.name
-                ),
-                "the steps of a job share its container",
-                "give the stage's actions one image, or move this action to a stage of its own",
-            ),
-            _ => found = Some(i),
-        }
-    }
-    found.map(str::to_string)
 }
 
 /// The entry condition's step: `entered` is `true` or `false` (`else skip`), or the job

@@ -23,10 +23,12 @@ mod jobs;
 mod on;
 mod steps;
 
-use crate::diagnostics::{Code, Diagnostic};
+use crate::diagnostics::Diagnostic;
+use crate::export::cx::Cx;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
-use crate::ir::{self, Ir};
-use crate::source::{SourceMap, Span};
+use crate::ir::Ir;
+use crate::source::SourceMap;
 
 /// The job that decides every run's param values.
 const PARAMS_JOB: &str = "pipec_params";
@@ -47,14 +49,7 @@ pub use super::Exported;
 /// Exports `ir` as a workflow. Returns every `E05xx` error (and the warnings) when
 /// something cannot be expressed.
 pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnostic>> {
-    let mut cx = Cx {
-        ir,
-        map,
-        diags: Vec::new(),
-    };
-    for w in crate::export::local_only(ir, "GitHub Actions") {
-        cx.weaker(w.at, w.message, "not carried to GitHub Actions", w.help);
-    }
+    let mut cx = Cx::new(ir, map, "GitHub Actions");
     let doc = workflow(&mut cx);
     super::finish("github", ir, cx.diags, &doc)
 }
@@ -92,58 +87,4 @@ fn workflow(cx: &mut Cx<'_>) -> Node {
 /// The job output that carries `ACTION`'s export `NAME`.
 fn export_output(action: &str, name: &str) -> String {
     format!("{action}__{name}")
-}
-
-/// What the exporter knows while it works, and what it has found.
-struct Cx<'a> {
-    ir: &'a Ir,
-    map: Option<&'a SourceMap>,
-    diags: Vec<Diagnostic>,
-}
-
-impl Cx<'_> {
-    /// Reports an error (`code`) at `at`.
-    fn refuse(
-        &mut self,
-        code: Code,
-        at: ir::Span,
-        message: impl Into<String>,
-        label: impl Into<String>,
-        help: impl Into<String>,
-    ) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(code, message, span(at), label).help(help));
-    }
-
-    /// A warning: GitHub does not enforce this.
-    fn weaker(&mut self, at: ir::Span, message: String, label: &str, help: &str) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(Code::W0005, message, span(at), label).help(help));
-    }
-
-    /// The first line of `at` (a stage or an action's header), when the source is known.
-    fn head(&self, at: ir::Span) -> ir::Span {
-        crate::export::first_line(self.map, at)
-    }
-
-    /// `file:line` of a span, for comments.
-    fn place(&self, at: ir::Span) -> String {
-        crate::export::place(self.ir, at)
-    }
-
-    fn param_type(&self, name: &str) -> Option<&ir::Type> {
-        self.ir
-            .pipeline
-            .params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| &p.ty)
-    }
-}
-
-/// The source span of an IR span.
-fn span(s: ir::Span) -> Span {
-    crate::export::source_span(s)
 }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::{Cx, RUNS_ON};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
 use crate::ir::{self, Expr, TriggerKind, Type};
 

@@ -7,8 +7,10 @@ use std::collections::BTreeSet;
 use super::expr::{self, Site};
 use super::{CHECKOUT, CHECKOUT_TAG, Cx, DOWNLOAD, DOWNLOAD_TAG, UPLOAD, UPLOAD_TAG};
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
-use crate::export::runner::{self, Host, Restore, Runner};
+use crate::export::runner::{self, Host, Runner};
+use crate::export::stages;
 use crate::ir::{self, Expr, Kind, Part, Ref, Type};
 
 /// The steps of `stage`'s actions. `gate` is the step condition of the stage's entry
@@ -33,7 +35,7 @@ pub(super) fn steps(
             .commented(format!("actions/checkout {CHECKOUT_TAG}, pinned by commit")),
         );
     }
-    for a in order(stage) {
+    for a in stages::order(stage) {
         let mut site = Site {
             stage: &stage.name,
             needs,
@@ -50,27 +52,6 @@ pub(super) fn steps(
             out.push(upload(&a.name, &o.name));
         }
     }
-    out
-}
-
-/// The actions in `after` order (file order where free); approvals are gate jobs.
-fn order(stage: &ir::Stage) -> Vec<&ir::Action> {
-    let mut done: BTreeSet<&str> = BTreeSet::new();
-    let mut out = Vec::new();
-    while out.len() < stage.actions.len() {
-        let before = out.len();
-        for a in &stage.actions {
-            if !done.contains(a.name.as_str()) && a.after.iter().all(|p| done.contains(p.as_str()))
-            {
-                done.insert(&a.name);
-                out.push(a);
-            }
-        }
-        if out.len() == before {
-            break; // A cycle: the checker refuses it.
-        }
-    }
-    out.retain(|a| a.kind != Kind::Approval);
     out
 }
 
@@ -175,31 +156,10 @@ fn step(
                 env.push((k.clone(), Node::Str(expr::text(cx, v, site, a.span)?)));
             }
             let runner = Runner {
-                host: Host::GitHub,
-                prelude: String::new(),
-                stage: stage.name.clone(),
-                action: a.name.clone(),
                 script,
                 shell,
                 workdir: literal(cx, a, "workdir", ".")?,
-                inputs: a
-                    .inputs
-                    .iter()
-                    .map(|i| Restore {
-                        name: i.name.clone(),
-                        folder: i.folder.clone(),
-                        restored_at: i.restored_at(),
-                    })
-                    .collect(),
-                outputs: a
-                    .outputs
-                    .iter()
-                    .map(|o| (o.name.clone(), o.path.clone()))
-                    .collect(),
-                exports: a.exports.clone(),
-                retries: a.retry.count,
-                backoff_secs: a.retry.backoff_secs,
-                timeout_secs: a.timeout_secs,
+                ..Runner::of(Host::GitHub, stage, a)
             };
             m.push(("shell".into(), Node::str("bash")));
             if let Some(t) = a.timeout_secs {
@@ -217,7 +177,7 @@ fn step(
         }
         Kind::Dir => {
             let path = literal(cx, a, "path", ".")?;
-            let exclude = globs(cx, a)?;
+            let exclude = stages::globs(cx, a, "workflow")?;
             let name = a.outputs.first().map_or("src", |o| o.name.as_str());
             m.push(("shell".into(), Node::str("bash")));
             m.push((
@@ -226,27 +186,15 @@ fn step(
             ));
         }
         Kind::Wait => {
-            let Some(Expr::Duration { secs }) = a.params.get("duration") else {
+            let Some(run) = runner::sleep(a) else {
                 return refuse_kind(cx, a, "a `wait` whose duration is not written out");
             };
-            m.push(("run".into(), Node::Str(format!("sleep {secs}\n"))));
+            m.push(("run".into(), Node::Str(run)));
         }
         Kind::Approval => return None,
-        Kind::Aws => {
-            cx.refuse(
-                Code::E0501,
-                a.span,
-                format!("an `aws` action on GitHub Actions (`{}`)", a.name),
-                "the `aws` kind compiles only to CodePipeline",
-                "compile this pipeline with `--target codepipeline`, or call the `aws` CLI from an `sh` action",
-            );
-            return None;
-        }
+        Kind::Aws => return stages::refuse_aws(cx, a),
         _ => {
-            let kind = serde_json::to_value(a.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = stages::kind_name(a.kind);
             return refuse_kind(cx, a, &format!("a `{kind}` action"));
         }
     }
@@ -266,46 +214,7 @@ fn refuse_kind<T>(cx: &mut Cx<'_>, a: &ir::Action, what: &str) -> Option<T> {
 
 /// A kind parameter that must be written out (a plain string).
 fn literal(cx: &mut Cx<'_>, a: &ir::Action, key: &str, default: &str) -> Option<String> {
-    match a.params.get(key) {
-        None => Some(default.to_string()),
-        Some(Expr::Str { value }) => Some(value.clone()),
-        Some(_) => {
-            cx.refuse(
-                Code::E0502,
-                a.span,
-                format!("a computed `{key}` of `{}` on GitHub Actions", a.name),
-                "the workflow fixes it before any run",
-                format!("write `{key}` as a plain string"),
-            );
-            None
-        }
-    }
-}
-
-fn globs(cx: &mut Cx<'_>, a: &ir::Action) -> Option<Vec<String>> {
-    let Some(Expr::List { items }) = a.params.get("exclude") else {
-        return Some(Vec::new());
-    };
-    let mut out = Vec::new();
-    for i in items {
-        match i {
-            Expr::Str { value } if runner::safe_glob(value) => out.push(value.clone()),
-            _ => {
-                cx.refuse(
-                    Code::E0501,
-                    a.span,
-                    format!(
-                        "an `exclude` pattern of `{}` the workflow cannot write safely",
-                        a.name
-                    ),
-                    "only letters, digits and `._/*?[]{},-`",
-                    "simplify the pattern",
-                );
-                return None;
-            }
-        }
-    }
-    Some(out)
+    stages::literal(cx, a, key, default, "workflow")
 }
 
 type Script = (String, Vec<(String, Node)>, String);

@@ -4,15 +4,17 @@
 //! job, `retry`, `timeout`, `image`, `resource_group` for `mode queued` and `superseded`
 //! (with `interruptible` jobs in the latter).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::rules::{self, Cond};
 use super::{Cx, PARAMS_JOB, values};
 use crate::diagnostics::{Code, Diagnostic};
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
-use crate::export::runner::{self, Host, Restore, Runner};
-use crate::ir::{self, CondRule, ElseResult, Expr, FailurePolicy, Kind, Mode, Part, RetryScope};
+use crate::export::runner::{self, Host, Runner};
+use crate::export::stages;
+use crate::ir::{self, Expr, FailurePolicy, Kind, Mode, Part, RetryScope};
 
 /// Job names GitLab reserves.
 const RESERVED: &[&str] = &[
@@ -46,9 +48,8 @@ pub(super) fn jobs(cx: &mut Cx<'_>) -> Vec<(String, Node)> {
     let mut out = Vec::new();
     for stage in &ir.pipeline.stages {
         refuse_unmapped(cx, stage);
-        let r = reach_of(cx, stage, &reach);
-        let entry = entry_of(cx, stage);
-        reach.insert(&stage.name, r.clone());
+        let why = "GitLab's rules include or leave out a job, nothing else";
+        let (r, entry) = stages::reached(cx, stage, &mut reach, why, param_cond);
         let mut needs: Vec<String> = stage.inbound.iter().map(|e| e.from.clone()).collect();
         if stage.inbound.is_empty() && !ir.pipeline.params.is_empty() {
             needs.push(PARAMS_JOB.to_string());
@@ -114,101 +115,37 @@ pub(super) fn interruptible(cx: &Cx<'_>, m: &mut Vec<(String, Node)>) {
 }
 
 fn refuse_unmapped(cx: &mut Cx<'_>, stage: &ir::Stage) {
-    let at = stage.span;
-    if stage.on_success.is_some() {
-        cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on success` of stage `{}` on GitLab CI", stage.name),
-            "a job cannot roll back or fail after its script succeeded",
-            "check the result in a last `sh` action of the stage",
-        );
-    }
-    match stage.on_failure {
-        FailurePolicy::Fail => {}
-        FailurePolicy::Retry {
-            count,
-            scope: RetryScope::All,
-        } if count <= 2 => {}
-        FailurePolicy::Retry { .. } | FailurePolicy::Rollback => cx.refuse(
-            Code::E0501,
-            at,
-            format!("`on failure` of stage `{}` on GitLab CI", stage.name),
-            "GitLab retries a whole job at most twice, and has no rollback",
-            "write `on failure retry N all` with N at most 2, or retry the actions with `retry`",
-        ),
-    }
-    if let Some(e) = stage.inbound.iter().find(|e| e.disabled.is_some()) {
-        cx.refuse(
-            Code::E0501,
-            e.span,
-            format!(
-                "the disabled transition `{} -> {}` on GitLab CI",
-                e.from, stage.name
+    stages::unmapped(
+        cx,
+        stage,
+        &stages::Unmapped {
+            success: "a job cannot roll back or fail after its script succeeded",
+            carried: |f| match f {
+                FailurePolicy::Fail => true,
+                FailurePolicy::Retry {
+                    count,
+                    scope: RetryScope::All,
+                } => *count <= 2,
+                FailurePolicy::Retry { .. } | FailurePolicy::Rollback => false,
+            },
+            failure: (
+                "GitLab retries a whole job at most twice, and has no rollback",
+                "write `on failure retry N all` with N at most 2, or retry the actions with `retry`",
             ),
-            "a pipeline cannot hold runs at an edge",
-            "guard the stage with an approval (a manual job) instead",
-        );
-    }
-    for a in &stage.actions {
-        if a.when.is_some() && a.kind == Kind::Approval {
-            cx.refuse(
-                Code::E0501,
-                a.span,
-                format!("`when` of approval `{}` on GitLab CI", a.name),
+            disabled: (
+                "a pipeline cannot hold runs at an edge",
+                "guard the stage with an approval (a manual job) instead",
+            ),
+            approval_when: Some(
                 "a manual job is in the pipeline or not, decided when it is created",
-                "give the approval a stage of its own with `entry { require … else skip }`",
-            );
-        }
-    }
-}
-
-/// Whether the stage is reached: one of its edges from a reached stage, guard holding.
-fn reach_of(cx: &mut Cx<'_>, stage: &ir::Stage, done: &BTreeMap<&str, Cond>) -> Cond {
-    if stage.inbound.is_empty() {
-        return Cond::True;
-    }
-    let mut r = Cond::False;
-    for e in &stage.inbound {
-        let from = done.get(e.from.as_str()).cloned().unwrap_or(Cond::True);
-        let guard = match &e.guard {
-            Some(g) => rules::cond(cx, g, false, e.span).unwrap_or(Cond::True),
-            None => Cond::True,
-        };
-        r = r.or(from.and(guard));
-    }
-    r
-}
-
-/// The stage's entry (`else skip`; `else fail` and other rules are refused).
-fn entry_of(cx: &mut Cx<'_>, stage: &ir::Stage) -> Cond {
-    let Some(c) = &stage.entry else {
-        return Cond::True;
-    };
-    if c.otherwise != ElseResult::Skip
-        || c.rules
-            .iter()
-            .any(|r| !matches!(r, CondRule::Require { .. }))
-    {
-        cx.refuse(
-            Code::E0501,
-            c.span,
-            format!(
-                "an entry of stage `{}` that fails, waits or runs a check, on GitLab CI",
-                stage.name
             ),
-            "GitLab's rules include or leave out a job, nothing else",
-            "write `entry { require … else skip }`, or check it in a first `sh` action",
-        );
-        return Cond::True;
-    }
-    let mut out = Cond::True;
-    for r in &c.rules {
-        if let CondRule::Require { expr, span } = r {
-            out = out.and(rules::cond(cx, expr, false, *span).unwrap_or(Cond::True));
-        }
-    }
-    out
+        },
+    );
+}
+
+/// A guard or entry rule as a rules expression (`true` after its `E0502`).
+fn param_cond(cx: &mut crate::export::cx::Cx<'_>, e: &Expr, at: ir::Span) -> Cond {
+    rules::cond(cx, e, false, at).unwrap_or(Cond::True)
 }
 
 fn rules_node(c: &Cond, when: Option<&str>) -> Option<Node> {
@@ -247,64 +184,24 @@ fn gate(
     needs: &[String],
     reach: &Cond,
 ) -> Option<(String, Node)> {
-    let approvals: Vec<&ir::Action> = stage
-        .actions
-        .iter()
-        .filter(|a| a.kind == Kind::Approval)
-        .collect();
-    let a = *approvals.first()?;
-    for extra in approvals
-        .iter()
-        .skip(1)
-        .chain(approvals.iter().filter(|a| !a.after.is_empty()))
-    {
-        cx.refuse(
-            Code::E0501,
-            extra.span,
-            format!(
-                "approval `{}` inside stage `{}` on GitLab CI",
-                extra.name, stage.name
+    let a = stages::approval(
+        cx,
+        stage,
+        &stages::Approval {
+            is: "an approval is a manual job the stage's job waits for",
+            refuse_when: false,
+            by: "pipeline",
+            approvers: (
+                "anyone who may run the pipeline may run a manual job",
+                "protect the environment `STAGE-ACTION` and allow only them to deploy to it",
             ),
-            "an approval is a manual job the stage's job waits for",
-            "give the approval no `after`, one per stage",
-        );
-    }
-    if a.params
-        .get("approvers")
-        .is_some_and(|v| !matches!(v, Expr::List { items } if items.is_empty()))
-    {
-        cx.weaker(
-            a.span,
-            format!(
-                "the `approvers` of `{}` are not enforced by the pipeline",
-                a.name
+            notify: "notify from a job of the stage, or drop `notify`",
+            timeout: (
+                "a manual job waits until someone runs it",
+                "cancel runs that wait too long",
             ),
-            "anyone who may run the pipeline may run a manual job",
-            "protect the environment `STAGE-ACTION` and allow only them to deploy to it",
-        );
-    }
-    if a.params
-        .get("notify")
-        .is_some_and(|v| !matches!(v, ir::Expr::Str { value } if value.is_empty()))
-    {
-        cx.weaker(
-            a.span,
-            format!(
-                "the `notify` topic of `{}` is not notified by the pipeline",
-                a.name
-            ),
-            "CodePipeline's `NotificationArn` has no counterpart here",
-            "notify from a job of the stage, or drop `notify`",
-        );
-    }
-    if a.timeout_secs.is_some_and(|t| t != 7 * 86_400) {
-        cx.weaker(
-            a.span,
-            format!("the `timeout` of approval `{}` is not enforced", a.name),
-            "a manual job waits until someone runs it",
-            "cancel runs that wait too long",
-        );
-    }
+        },
+    )?;
     let name = format!("{}__{}", stage.name, a.name);
     let mut m: Vec<(String, Node)> = vec![("stage".into(), Node::str(stage.name.clone()))];
     if !needs.is_empty() {
@@ -344,7 +241,7 @@ fn stage_job(cx: &mut Cx<'_>, stage: &ir::Stage, mut needs: Vec<String>, cond: &
     let mut script = Vec::new();
     let mut paths = Vec::new();
     let mut exports = false;
-    for a in order(stage) {
+    for a in stages::order(stage) {
         let Some(item) = action(cx, stage, a, &mut needs) else {
             continue;
         };
@@ -353,7 +250,7 @@ fn stage_job(cx: &mut Cx<'_>, stage: &ir::Stage, mut needs: Vec<String>, cond: &
         exports |= !a.exports.is_empty();
     }
     let mut m: Vec<(String, Node)> = vec![("stage".into(), Node::str(stage.name.clone()))];
-    if let Some(image) = image(cx, stage) {
+    if let Some(image) = stages::image(cx, stage, "a job runs in one image") {
         m.push(("image".into(), Node::Str(image)));
     }
     m.push(("needs".into(), needs_node(&needs, true)));
@@ -407,50 +304,6 @@ fn stage_job(cx: &mut Cx<'_>, stage: &ir::Stage, mut needs: Vec<String>, cond: &
     Node::Map(m).commented(format!("stage {} ({})", stage.name, cx.place(stage.span)))
 }
 
-/// The actions in `after` order (file order where free); approvals are gate jobs.
-fn order(stage: &ir::Stage) -> Vec<&ir::Action> {
-    let mut done: BTreeSet<&str> = BTreeSet::new();
-    let mut out = Vec::new();
-    while out.len() < stage.actions.len() {
-        let before = out.len();
-        for a in &stage.actions {
-            if !done.contains(a.name.as_str()) && a.after.iter().all(|p| done.contains(p.as_str()))
-            {
-                done.insert(&a.name);
-                out.push(a);
-            }
-        }
-        if out.len() == before {
-            break;
-        }
-    }
-    out.retain(|a| a.kind != Kind::Approval);
-    out
-}
-
-fn image(cx: &mut Cx<'_>, stage: &ir::Stage) -> Option<String> {
-    let mut found: Option<&str> = None;
-    for a in &stage.actions {
-        let Some(i) = a.image.as_deref() else {
-            continue;
-        };
-        match found {
-            Some(f) if f != i => cx.refuse(
-                Code::E0501,
-                a.span,
-                format!(
-                    "`{}` runs in image `{i}`, another action of stage `{}` in `{f}`",
-                    a.name, stage.name
-                ),
-                "a job runs in one image",
-                "give the stage's actions one image, or move this action to a stage of its own",
-            ),
-            _ => found = Some(i),
-        }
-    }
-    found.map(str::to_string)
-}
-
 /// One action as a script item: `bash -c` of its runner (its values exported first).
 #[allow(clippy::match_wildcard_for_single_variants)] // Reason: kinds added later (`aws`) are refused too.
 fn action(
@@ -472,82 +325,27 @@ fn action(
                 let _ = writeln!(prelude, "export {k}={w}");
             }
             runner::runner(&Runner {
-                host: Host::GitLab,
                 prelude,
-                stage: stage.name.clone(),
-                action: a.name.clone(),
                 script,
                 shell: plain(cx, a, "shell", "bash")?,
                 workdir: plain(cx, a, "workdir", ".")?,
-                inputs: a
-                    .inputs
-                    .iter()
-                    .map(|i| Restore {
-                        name: i.name.clone(),
-                        folder: i.folder.clone(),
-                        restored_at: i.restored_at(),
-                    })
-                    .collect(),
-                outputs: a
-                    .outputs
-                    .iter()
-                    .map(|o| (o.name.clone(), o.path.clone()))
-                    .collect(),
-                exports: a.exports.clone(),
-                retries: a.retry.count,
-                backoff_secs: a.retry.backoff_secs,
-                timeout_secs: a.timeout_secs,
+                ..Runner::of(Host::GitLab, stage, a)
             })
         }
         Kind::Dir => {
             let path = plain(cx, a, "path", ".")?;
-            let Some(Expr::List { items }) = a.params.get("exclude") else {
+            let Some(Expr::List { .. }) = a.params.get("exclude") else {
                 return None;
             };
-            let mut exclude = Vec::new();
-            for i in items {
-                match i {
-                    Expr::Str { value } if runner::safe_glob(value) => exclude.push(value.clone()),
-                    _ => {
-                        cx.refuse(
-                            Code::E0501,
-                            a.span,
-                            format!(
-                                "an `exclude` pattern of `{}` the pipeline cannot write safely",
-                                a.name
-                            ),
-                            "only letters, digits and `._/*?[]{},-`",
-                            "simplify the pattern",
-                        );
-                        return None;
-                    }
-                }
-            }
+            let exclude = stages::globs(cx, a, "pipeline")?;
             let name = a.outputs.first().map_or("src", |o| o.name.as_str());
             runner::dir(Host::GitLab, name, &path, &exclude)
         }
-        Kind::Wait => {
-            let Some(Expr::Duration { secs }) = a.params.get("duration") else {
-                return None;
-            };
-            format!("sleep {secs}\n")
-        }
+        Kind::Wait => runner::sleep(a)?,
         Kind::Approval => return None,
-        Kind::Aws => {
-            cx.refuse(
-                Code::E0501,
-                a.span,
-                format!("an `aws` action on GitLab CI (`{}`)", a.name),
-                "the `aws` kind compiles only to CodePipeline",
-                "compile this pipeline with `--target codepipeline`, or call the `aws` CLI from an `sh` action",
-            );
-            return None;
-        }
+        Kind::Aws => return stages::refuse_aws(cx, a),
         _ => {
-            let kind = serde_json::to_value(a.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = stages::kind_name(a.kind);
             cx.refuse(
                 Code::E0501,
                 a.span,
@@ -558,46 +356,13 @@ fn action(
             return None;
         }
     };
-    let mut delim = "PIPEC_STEP".to_string();
-    let mut n = 1;
-    while bash.lines().any(|l| l == delim) {
-        delim = format!("PIPEC_STEP_{n}");
-        n += 1;
-    }
-    let item = format!("bash -c \"$(cat <<'{delim}'\n{bash}{delim}\n)\"");
-    let item = match &a.when {
-        None => item,
-        Some(w) => {
-            let mut words = values::Words {
-                cx,
-                needs,
-                at: a.span,
-            };
-            let test = crate::export::shtest::test(&mut words, w)?;
-            format!(
-                "if {test}; then\n{item}\nelse echo 'pipec: `{}.{}` skipped: its `when` is false'; fi",
-                stage.name, a.name
-            )
-        }
-    };
+    let mut words = values::Words::new(cx, needs, a.span);
+    let item = crate::export::shtest::guarded(&mut words, stage, a, runner::bash_c(&bash))?;
     Some(format!("# {} ({})\n{item}", a.name, cx.place(a.span)))
 }
 
 fn plain(cx: &mut Cx<'_>, a: &ir::Action, key: &str, default: &str) -> Option<String> {
-    match a.params.get(key) {
-        None => Some(default.to_string()),
-        Some(Expr::Str { value }) => Some(value.clone()),
-        Some(_) => {
-            cx.refuse(
-                Code::E0502,
-                a.span,
-                format!("a computed `{key}` of `{}` on GitLab CI", a.name),
-                "the pipeline fixes it before any run",
-                format!("write `{key}` as a plain string"),
-            );
-            None
-        }
-    }
+    stages::literal(cx, a, key, default, "pipeline")
 }
 
 fn git(cx: &mut Cx<'_>, a: &ir::Action, needs: &mut Vec<String>) -> Option<(String, String)> {
@@ -613,60 +378,35 @@ fn git(cx: &mut Cx<'_>, a: &ir::Action, needs: &mut Vec<String>) -> Option<(Stri
             return None;
         }
     }
-    let mut prelude = String::new();
-    for (var, key, default) in [
-        ("PIPEC_GIT_REPO", "repo", ""),
-        ("PIPEC_GIT_REF", "ref", "HEAD"),
-    ] {
-        let w = match a.params.get(key) {
-            Some(e) => values::word(cx, e, needs, a.span)?,
-            None => crate::shell::quote_word(default),
-        };
-        let _ = writeln!(prelude, "export {var}={w}");
-    }
+    let mut words = values::Words::new(cx, needs, a.span);
+    let prelude = stages::git_prelude(&mut words, a)?;
     Some((crate::shell::GIT_CHECKOUT.to_string(), prelude))
 }
 
-/// The script with each interpolation a quoted reference to `PIPEC_ARG_N`, exported first.
+/// The script with each interpolation a quoted reference to `PIPEC_ARG_N`, exported first
+/// (in a POSIX shell only).
 fn sh(cx: &mut Cx<'_>, a: &ir::Action, needs: &mut Vec<String>) -> Option<(String, String)> {
-    let parts: Vec<Part> = match a.params.get("run") {
-        Some(Expr::Interp { parts, .. }) => parts.clone(),
-        Some(Expr::Str { value }) => vec![Part::Text(value.clone())],
-        _ => Vec::new(),
-    };
-    let mut text = String::new();
-    let mut prelude = String::new();
-    let mut quotes = crate::shell::QuoteTracker::new();
-    let mut count = 0;
-    for part in &parts {
-        match part {
-            Part::Text(t) => {
-                quotes.feed(t);
-                text.push_str(t);
-            }
-            Part::Expr(value) => {
-                count += 1;
-                let shell = plain(cx, a, "shell", "bash")?;
-                if !matches!(
-                    shell.rsplit('/').next().unwrap_or(&shell),
-                    "sh" | "bash" | "dash" | "zsh" | "ksh"
-                ) {
-                    cx.refuse(Code::E0501, a.span, format!("`${{…}}` in the script of `{}`, whose shell `{shell}` is not a POSIX shell", a.name), "values reach scripts as variables", "pass the value in `env` and read it from the environment");
-                    return None;
-                }
-                let var = format!("PIPEC_ARG_{count}");
-                let w = values::word(cx, value, needs, a.span)?;
-                let _ = writeln!(prelude, "export {var}={w}");
-                let words = format!("\"${{{var}}}\"");
-                let bare = format!("${{{var}}}");
-                let Some(r) = crate::shell::reference(quotes.quote(), &words, &bare, false) else {
-                    cx.refuse(Code::E0501, a.span, format!("`${{…}}` in `{}` stands in a here-document with a quoted delimiter (`<<'EOF'`), where nothing expands", a.name), "`pipec run` refuses to run this script", "quote the delimiter's word no more (`<<EOF`) or pass the value in `env`");
-                    return None;
-                };
-                text.push_str(&r);
-                quotes.value();
-            }
+    let reads = matches!(a.params.get("run"), Some(Expr::Interp { parts, .. })
+        if parts.iter().any(|p| matches!(p, Part::Expr(_))));
+    if reads {
+        let shell = plain(cx, a, "shell", "bash")?;
+        if !matches!(
+            shell.rsplit('/').next().unwrap_or(&shell),
+            "sh" | "bash" | "dash" | "zsh" | "ksh"
+        ) {
+            cx.refuse(
+                Code::E0501,
+                a.span,
+                format!(
+                    "`${{…}}` in the script of `{}`, whose shell `{shell}` is not a POSIX shell",
+                    a.name
+                ),
+                "values reach scripts as variables",
+                "pass the value in `env` and read it from the environment",
+            );
+            return None;
         }
     }
-    Some((text, prelude))
+    let mut words = values::Words::new(cx, needs, a.span);
+    stages::script(&mut words, a)
 }

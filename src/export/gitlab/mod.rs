@@ -20,8 +20,10 @@ mod jobs;
 mod rules;
 mod values;
 
-use crate::diagnostics::{Code, Diagnostic};
+use crate::diagnostics::Diagnostic;
+use crate::export::cx::Report as _;
 use crate::export::doc::Node;
+use crate::export::stages;
 use crate::ir::{self, Expr, Ir, Type};
 use crate::source::{SourceMap, Span};
 
@@ -34,16 +36,11 @@ pub use super::Exported;
 /// something cannot be expressed.
 pub fn export(ir: &Ir, map: Option<&SourceMap>) -> Result<Exported, Vec<Diagnostic>> {
     let mut cx = Cx {
-        ir,
-        map,
-        diags: Vec::new(),
+        base: crate::export::cx::Cx::new(ir, map, "GitLab CI"),
         statuses: values::statuses_read(ir),
     };
-    for w in crate::export::local_only(ir, "GitLab CI") {
-        cx.weaker(w.at, w.message, "not carried to GitLab CI", w.help);
-    }
     let doc = pipeline(&mut cx);
-    super::finish("gitlab", ir, cx.diags, &doc)
+    super::finish("gitlab", ir, cx.base.diags, &doc)
 }
 
 fn pipeline(cx: &mut Cx<'_>) -> Node {
@@ -101,23 +98,13 @@ fn variables(cx: &mut Cx<'_>) -> Option<Node> {
     }
     let mut out = Vec::new();
     for p in params {
-        let value = match &p.default {
-            Some(Expr::Str { value }) => value.clone(),
-            Some(Expr::Int { value }) => value.to_string(),
-            Some(Expr::Bool { value }) => value.to_string(),
-            _ => {
-                cx.refuse(
-                    Code::E0501,
-                    p.span,
-                    format!(
-                        "param `{}` on GitLab CI needs a written-out string, int or bool default",
-                        p.name
-                    ),
-                    "a pipeline variable always has a value",
-                    "give it a default (a run started by hand may still set it)",
-                );
-                continue;
-            }
+        let Some(value) = stages::param_value(
+            cx,
+            p,
+            "a pipeline variable always has a value",
+            "give it a default (a run started by hand may still set it)",
+        ) else {
+            continue;
         };
         let mut m = vec![
             ("value".to_string(), Node::Str(value)),
@@ -135,17 +122,6 @@ fn variables(cx: &mut Cx<'_>) -> Option<Node> {
                 })
                 .collect();
             m.push(("options".into(), Node::strs(options)));
-        }
-        if p.pattern.is_some() {
-            cx.weaker(
-                p.span,
-                format!(
-                    "the `pattern` of param `{}` is not checked on GitLab CI",
-                    p.name
-                ),
-                "not checked",
-                "check the value in the first script that uses it",
-            );
         }
         out.push((rules::param_var(&p.name), Node::Map(m)));
     }
@@ -201,51 +177,24 @@ fn params_job(cx: &mut Cx<'_>) -> Option<Node> {
     )))
 }
 
-/// What the exporter knows while it works, and what it has found.
+/// What the exporter knows while it works, and what it has found: the shared context and
+/// the stages whose `STAGE.status` is read (their jobs report it in their dotenv).
 struct Cx<'a> {
-    ir: &'a Ir,
-    map: Option<&'a SourceMap>,
-    diags: Vec<Diagnostic>,
-    /// The stages whose `STAGE.status` is read: their jobs report it in their dotenv.
+    base: crate::export::cx::Cx<'a>,
     statuses: std::collections::BTreeSet<String>,
 }
 
-impl Cx<'_> {
-    fn refuse(
-        &mut self,
-        code: Code,
-        at: ir::Span,
-        message: impl Into<String>,
-        label: impl Into<String>,
-        help: impl Into<String>,
-    ) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(code, message, span(at), label).help(help));
-    }
+impl<'a> std::ops::Deref for Cx<'a> {
+    type Target = crate::export::cx::Cx<'a>;
 
-    fn weaker(&mut self, at: ir::Span, message: String, label: &str, help: &str) {
-        let at = self.head(at);
-        self.diags
-            .push(Diagnostic::new(Code::W0005, message, span(at), label).help(help));
+    fn deref(&self) -> &Self::Target {
+        &self.base
     }
+}
 
-    /// The first line of `at`, when the source is known.
-    fn head(&self, at: ir::Span) -> ir::Span {
-        crate::export::first_line(self.map, at)
-    }
-
-    fn place(&self, at: ir::Span) -> String {
-        crate::export::place(self.ir, at)
-    }
-
-    fn param_type(&self, name: &str) -> Option<&ir::Type> {
-        self.ir
-            .pipeline
-            .params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| &p.ty)
+impl std::ops::DerefMut for Cx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.base
     }
 }
 

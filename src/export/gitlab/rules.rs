@@ -9,6 +9,7 @@ use crate::ir::{self, Expr, TriggerKind};
 
 pub(super) use crate::export::cond::Cond;
 use crate::export::cond::Dialect;
+use crate::export::cx::Report as _;
 
 /// The variable of a param.
 pub(super) fn param_var(name: &str) -> String {
@@ -16,22 +17,19 @@ pub(super) fn param_var(name: &str) -> String {
 }
 
 /// `e` (negated with `neg`) as a rules expression, or `None` after an `E0502`.
-pub(super) fn cond(cx: &mut Cx<'_>, e: &Expr, neg: bool, at: ir::Span) -> Option<Cond> {
-    let ir = cx.ir;
-    let ty = |name: &str| {
-        ir.pipeline
-            .params
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.ty.clone())
-    };
-    match crate::export::cond::cond(e, neg, Dialect::GitLab, &ty) {
+pub(super) fn cond(
+    cx: &mut crate::export::cx::Cx<'_>,
+    e: &Expr,
+    neg: bool,
+    at: ir::Span,
+) -> Option<Cond> {
+    match cx.param_cond(e, neg, Dialect::GitLab) {
         Some(c) => Some(c),
         None => cant(cx, at),
     }
 }
 
-fn cant(cx: &mut Cx<'_>, at: ir::Span) -> Option<Cond> {
+fn cant(cx: &mut crate::export::cx::Cx<'_>, at: ir::Span) -> Option<Cond> {
     cx.refuse(
         Code::E0502,
         at,

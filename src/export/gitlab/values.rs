@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use super::Cx;
 use super::rules::param_var;
 use crate::diagnostics::Code;
+use crate::export::cx::Report as _;
 use crate::export::runner::dotenv_name;
 use crate::ir::{self, Expr, Part, Ref, Type};
 use crate::shell::quote_word;
@@ -113,12 +114,18 @@ pub(super) fn statuses_read(ir: &ir::Ir) -> BTreeSet<String> {
 
 /// The shell reads values as [`word`] does (for [`crate::export::shtest`]).
 pub(super) struct Words<'c, 'a, 'n> {
-    pub(super) cx: &'c mut Cx<'a>,
-    pub(super) needs: &'n mut Vec<String>,
-    pub(super) at: ir::Span,
+    cx: &'c mut Cx<'a>,
+    needs: &'n mut Vec<String>,
+    at: ir::Span,
 }
 
-impl crate::export::shtest::Words for Words<'_, '_, '_> {
+impl<'c, 'a, 'n> Words<'c, 'a, 'n> {
+    pub(super) fn new(cx: &'c mut Cx<'a>, needs: &'n mut Vec<String>, at: ir::Span) -> Self {
+        Words { cx, needs, at }
+    }
+}
+
+impl<'a> crate::export::shtest::Words<'a> for Words<'_, 'a, '_> {
     fn word(&mut self, e: &Expr) -> Option<String> {
         word(self.cx, e, self.needs, self.at)
     }
@@ -127,14 +134,16 @@ impl crate::export::shtest::Words for Words<'_, '_, '_> {
         self.cx.param_type(name).cloned()
     }
 
-    fn cant(&mut self, what: &str) {
-        self.cx.refuse(
-            Code::E0502,
-            self.at,
-            format!("{what} in the `when` of an action on GitLab CI"),
-            "the job's shell cannot decide it",
-            "compute it in the script of an earlier action, and pass it on as an export",
-        );
+    fn cx(&mut self) -> &mut crate::export::cx::Cx<'a> {
+        &mut self.cx.base
+    }
+
+    fn at(&self) -> ir::Span {
+        self.at
+    }
+
+    fn shell(&self) -> &'static str {
+        "the job's shell"
     }
 }
 
