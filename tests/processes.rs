@@ -188,3 +188,34 @@ fn pipec_stop_abandon_kills_at_once() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_run_waiting_for_a_stage_ends_when_its_state_directory_is_removed() {
+    let t = Test::new().file(
+        "p.pipe",
+        "pipeline held {\n  mode queued\n  stage ask {\n    action ok: approval { approvers = [\"alice\"] }\n  }\n}\n",
+    );
+    // The first run waits for its approval (its process ends; the run keeps the stage).
+    t.state(["run", "p.pipe"]).any_status().run();
+    let waiting = || {
+        rusqlite::Connection::open(t.path("state/history.db"))
+            .and_then(|db| db.query_row("SELECT COUNT(*) FROM waits", [], |r| r.get::<_, i64>(0)))
+            .unwrap_or(0)
+    };
+    let second = t
+        .state(["run", "p.pipe"])
+        .status(1)
+        .stderr_contains("was removed while this run waited for a stage")
+        .within(20)
+        .spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while waiting() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second run never waited"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::remove_dir_all(t.path("state")).expect("rm -rf state");
+    second.wait();
+}

@@ -18,11 +18,11 @@ const NEEDS: &[(&str, &str)] = &[
         "git",
     ),
     (
-        "serve::serve_a_push_to_a_real_git_repository_starts_one_run_with_its_facts",
+        "serve::git::serve_a_push_to_a_real_git_repository_starts_one_run_with_its_facts",
         "git",
     ),
     (
-        "serve::serve_polls_a_git_source_and_starts_a_run_for_a_new_commit_with_its_paths",
+        "serve::git::serve_polls_a_git_source_and_starts_a_run_for_a_new_commit_with_its_paths",
         "git",
     ),
     (

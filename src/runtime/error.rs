@@ -51,6 +51,10 @@ pub enum Error {
     /// recorded pipeline or params no longer read.
     #[error("{0}")]
     Recorded(String),
+    /// The state directory's history was removed while the run waited for a stage's lock:
+    /// nothing would record what it does, and nothing would end its wait.
+    #[error("the run history `{}` was removed while this run waited for a stage; the run stops", path.display())]
+    HistoryGone { path: PathBuf },
     /// `pipec prune` cannot remove or read a file of the state directory (what it removed
     /// before stays removed; what it did not is still there).
     #[error("cannot prune `{}`: {source}", path.display())]

@@ -269,6 +269,12 @@ impl<'r, 'a> Sched<'r, 'a> {
         inflight: &mut Inflight<'r>,
     ) -> Result<(), Error> {
         let run = self.run;
+        // A state directory removed under a waiting run (a temporary one, a `rm -rf`) would
+        // keep its process waiting for ever, alone.
+        let history = run.history.layout().history();
+        if !history.exists() {
+            return Err(Error::HistoryGone { path: history });
+        }
         if first {
             self.stage_record(i, StageStatus::Pending, detail, None, None)?;
         }
