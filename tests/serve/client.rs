@@ -274,6 +274,29 @@ impl Served {
         (r.status().as_u16(), cookie)
     }
 
+    /// Waits (up to 20 s) until the server's log says `text`; else fails with `why`.
+    pub(crate) fn wait_for_log(&self, text: &str, why: &str) {
+        let log = self.dir.path().join("serve.log");
+        let start = Instant::now();
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(text)
+        {
+            assert!(start.elapsed() < Duration::from_secs(20), "{why}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits (up to 20 s) for a run to appear; else fails with `why`. The newest run's id.
+    pub(crate) fn first_run(&self, why: &str) -> String {
+        let start = Instant::now();
+        while self.runs().is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(20), "{why}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.runs()[0]["id"].as_str().expect("id").to_string()
+    }
+
     /// The runs of the state directory, newest first.
     pub(crate) fn runs(&self) -> Vec<serde_json::Value> {
         let (status, body) = self.get("/api/runs", Some(&self.viewer));

@@ -1,7 +1,7 @@
 //! `pipec serve` and real git repositories: a push delivered as GitHub would starts one run
 //! with its facts; `--poll` finds a new commit in `paths` and starts a run for it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::client::{self, Served, sign};
 
@@ -86,15 +86,7 @@ fn serve_polls_a_git_source_and_starts_a_run_for_a_new_commit_with_its_paths() {
     std::fs::create_dir_all(dir.path().join("ci")).expect("mkdir");
     std::fs::write(dir.path().join("ci/polled.pipe"), pipe).expect("write");
     let s = Served::start_in(dir, &["--poll", "1s"]);
-    let log = s.dir.path().join("serve.log");
-    let start = Instant::now();
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("polling")
-    {
-        assert!(start.elapsed() < Duration::from_secs(20), "never polled");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    s.wait_for_log("polling", "never polled");
     // A commit outside `paths`: no run.
     std::fs::write(upstream.join("README"), "docs\n").expect("write");
     git(&["add", "."]);
@@ -104,15 +96,7 @@ fn serve_polls_a_git_source_and_starts_a_run_for_a_new_commit_with_its_paths() {
     std::fs::write(upstream.join("src/lib.rs"), "2\n").expect("write");
     git(&["commit", "-q", "-am", "code"]);
     let sha = git(&["rev-parse", "HEAD"]);
-    let start = Instant::now();
-    while s.runs().is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no run for the new commit"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let id = s.runs()[0]["id"].as_str().expect("id").to_string();
+    let id = s.first_run("no run for the new commit");
     s.wait_status(&id, "succeeded");
     let (_, out) = s.get(&format!("/api/runs/{id}/logs/build.show"), Some(&s.viewer));
     assert!(out.contains(&format!("commit={sha}")), "{out}");

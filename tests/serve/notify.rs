@@ -245,26 +245,10 @@ fn serve_polls_a_pipeline_at_its_own_poll_interval() {
     std::fs::write(dir.path().join("polled.pipe"), pipe).expect("write");
     // No `--poll`: the pipeline's own interval is the only reason to poll.
     let s = Served::start_in(dir, &[]);
-    let log = s.dir.path().join("serve.log");
-    let start = Instant::now();
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("polling")
-    {
-        assert!(start.elapsed() < Duration::from_secs(20), "never polled");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    s.wait_for_log("polling", "never polled");
     std::fs::write(upstream.join("a.txt"), "2\n").expect("write");
     git(&["commit", "-q", "-am", "second"]);
-    let start = Instant::now();
-    while s.runs().is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no run for the new commit"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let id = s.runs()[0]["id"].as_str().expect("id").to_string();
+    let id = s.first_run("no run for the new commit");
     s.wait_status(&id, "succeeded");
 }
 
