@@ -423,3 +423,37 @@ fn one_prune_at_a_time_removes_files_and_two_at_once_both_finish_whole() {
     assert!(blob_exists(&state, &sha(b"the package of run 181\n")));
     assert!(!blob_exists(&state, &sha(b"the package of run 180\n")));
 }
+
+#[test]
+fn runs_whose_logs_are_on_another_file_system_are_pruned_too() {
+    let t = Test::new();
+    let state = t.path("state");
+    fill(&state, 12);
+    // `logs` moved to another file system (tmpfs) and linked back: a rename into the trash
+    // cannot cross it, so those folders are removed where they are.
+    let elsewhere = tempfile::Builder::new()
+        .prefix("pipec-logs")
+        .tempdir_in("/dev/shm")
+        .expect("a folder on tmpfs");
+    let logs = elsewhere.path().join("logs");
+    let moved = std::process::Command::new("mv")
+        .arg(state.join("logs"))
+        .arg(&logs)
+        .status()
+        .expect("mv");
+    assert!(moved.success());
+    std::os::unix::fs::symlink(&logs, state.join("logs")).expect("symlink");
+    let out = t
+        .state(["prune", "--keep-runs", "4", "--json"])
+        .run()
+        .json();
+    assert_eq!(out["removed"].as_array().map(Vec::len), Some(8), "{out}");
+    assert!(out["logs"]["files"].as_u64() > Some(20), "{out}");
+    for n in 1..=8 {
+        assert_eq!(files_of(&state, &run_id(n)), [false; 3], "run {n}");
+    }
+    for n in 9..=12 {
+        assert_eq!(files_of(&state, &run_id(n)), [true; 3], "run {n}");
+    }
+    assert!(!state.join("trash").exists(), "the trash is emptied");
+}

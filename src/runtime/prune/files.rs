@@ -71,6 +71,8 @@ pub(super) fn remove_runs(dir: &Path, runs: &[String], report: &mut Report) -> R
             let moved = shard.join(format!("{run}.{kind}"));
             *f = match std::fs::rename(&folder, &moved) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Freed::default(),
+                // `logs` or `work` a link to another file system: removed where it is.
+                Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => remove_tree(&folder)?,
                 Err(e) => return Err(prune_error(&folder, e)),
                 Ok(()) => remove_tree(&moved)?,
             };
