@@ -11,7 +11,8 @@
 //! they are then: a run that ended meanwhile gets its `failed`/`succeeded`, late (the body's
 //! `ended` says when); an approval or a hold still in place is sent; one that began and was
 //! resolved while the server was down is not. Runs started before the state directory first
-//! served (`notify_since` in `serve.db`) are never notified.
+//! served (`notify_since` in `serve.db`, recorded when a server first starts on it) are
+//! never notified.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

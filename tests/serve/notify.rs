@@ -315,3 +315,34 @@ fn serve_notifies_a_held_stage_and_a_success_unsigned_without_a_secret() {
     assert_eq!(done["run"]["status"], "succeeded");
     assert!(done["run"]["ended"].is_string());
 }
+
+#[test]
+fn serve_notifies_a_run_started_before_its_pipeline_said_notify() {
+    let hook = Receiver::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stage = "  stage a { action x: sh { run = \"sleep 2; exit 1\" } }\n";
+    std::fs::write(
+        dir.path().join("late.pipe"),
+        format!("pipeline late {{\n{stage}}}\n"),
+    )
+    .expect("write");
+    let s = Served::start_in(dir, &[]);
+    let (status, body) = s.post_json("/api/pipelines/late/runs", Some(&s.operator), "{}");
+    assert_eq!(status, 201, "{body}");
+    let id = client::field(&body, "id");
+    // While it runs, the pipeline learns to notify: the run began while the server served,
+    // so its end is notified (no sweep had recorded when notifying began until now).
+    std::fs::write(
+        s.dir.path().join("late.pipe"),
+        format!(
+            "pipeline late {{\n  notify \"http://127.0.0.1:{}/late\" {{ events = [failed] }}\n{stage}}}\n",
+            hook.addr.port()
+        ),
+    )
+    .expect("write");
+    s.wait_status(&id, "failed");
+    let got = hook.wait_for(1, Duration::from_secs(30));
+    let failed = json(&got[0]);
+    assert_eq!(failed["event"], "failed");
+    assert_eq!(failed["run"]["id"], id.as_str());
+}
