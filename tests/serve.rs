@@ -71,9 +71,7 @@ fn serve_tokens_have_roles() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("needs the operator role"), "{body}");
     assert!(s.runs().is_empty());
-    let (status, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.operator), "{}");
-    assert_eq!(status, 201, "{body}");
-    let id = client::field(&body, "id");
+    let id = s.start_run("gate");
     s.wait_status(&id, "waiting");
     let approve = r#"{"action": "ask.ok"}"#;
     let (status, body) = s.post_json(
@@ -413,23 +411,7 @@ fn serve_goes_on_with_a_run_approved_from_a_shell() {
     let (_, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.admin), "{}");
     let id = client::field(&body, "id");
     s.wait_status(&id, "waiting");
-    let out = client::pipec(s.dir.path())
-        .args([
-            "approve",
-            &id,
-            "ask.ok",
-            "--as",
-            "alice",
-            "--state-dir",
-            "state",
-        ])
-        .output()
-        .expect("pipec approve");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.approve_from_a_shell(&id, "ask.ok", "alice");
     s.wait_status(&id, "succeeded");
 }
 
@@ -453,9 +435,7 @@ fn serve_goes_on_when_a_held_stage_window_opens() {
 "#
     );
     let s = Served::start(&[("windowed.pipe", &pipe)], &[]);
-    let (status, body) = s.post_json("/api/pipelines/windowed/runs", Some(&s.operator), "{}");
-    assert_eq!(status, 201, "{body}");
-    let id = client::field(&body, "id");
+    let id = s.start_run("windowed");
     if jiff::Timestamp::now().as_second() < next - 2 {
         s.wait_status(&id, "waiting");
     }
@@ -475,8 +455,7 @@ fn serve_artifact_downloads_are_found_in_the_manifest_never_by_path() {
 }
 "#;
     let s = Served::start(&[("art.pipe", pipe)], &[]);
-    let (_, body) = s.post_json("/api/pipelines/art/runs", Some(&s.operator), "{}");
-    let id = client::field(&body, "id");
+    let id = s.start_run("art");
     s.wait_status(&id, "succeeded");
     let (status, list) = s.get(&format!("/api/runs/{id}/artifacts"), Some(&s.viewer));
     assert_eq!(status, 200, "{list}");
@@ -616,8 +595,7 @@ fn serve_streams_a_log_while_its_action_runs() {
 }
 "#;
     let s = Served::start(&[("talk.pipe", pipe)], &[]);
-    let (_, body) = s.post_json("/api/pipelines/talk/runs", Some(&s.operator), "{}");
-    let id = client::field(&body, "id");
+    let id = s.start_run("talk");
     s.wait_status(&id, "running");
     let events = s.stream(&format!("/api/runs/{id}/logs/s.a/events"));
     let mut text = String::new();
@@ -648,8 +626,7 @@ fn serve_api_stops_and_retries_a_run() {
 }
 "#;
     let s = Served::start(&[("slow.pipe", pipe)], &[]);
-    let (_, body) = s.post_json("/api/pipelines/slow/runs", Some(&s.operator), "{}");
-    let id = client::field(&body, "id");
+    let id = s.start_run("slow");
     s.wait_status(&id, "running");
     let (status, _) = s.post(&format!("/api/runs/{id}/stop"), &[], b"");
     assert_eq!(status, 401);
@@ -693,8 +670,7 @@ fn serve_api_stops_and_retries_a_run() {
 fn serve_dashboard_shows_each_stage_with_the_latest_run_that_entered_it() {
     let s = served();
     let decide = r#"{"action": "ask.ok"}"#;
-    let (_, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.operator), "{}");
-    let first = client::field(&body, "id");
+    let first = s.start_run("gate");
     s.wait_status(&first, "waiting");
     s.post_json(
         &format!("/api/runs/{first}/approve"),
@@ -702,8 +678,7 @@ fn serve_dashboard_shows_each_stage_with_the_latest_run_that_entered_it() {
         decide,
     );
     s.wait_status(&first, "succeeded");
-    let (_, body) = s.post_json("/api/pipelines/gate/runs", Some(&s.operator), "{}");
-    let second = client::field(&body, "id");
+    let second = s.start_run("gate");
     s.wait_status(&second, "waiting");
     let (_, cookie) = s.login(&s.viewer);
     let session = cookie

@@ -65,22 +65,8 @@ impl Checker<'_> {
     ) -> (Parts, Args) {
         let mut parts = Parts::default();
         let mut args = Args::default();
-        let mut seen: FastMap<&str, &ast::Attr> = FastMap::default();
-        for a in attrs {
+        for a in self.first_set(attrs) {
             let name = a.name.name.as_str();
-            if let Some(first) = seen.get(name) {
-                self.report(
-                    Diagnostic::new(
-                        Code::E0202,
-                        format!("attribute `{name}` is set twice"),
-                        a.name.span,
-                        "set again here",
-                    )
-                    .label(first.name.span, "first set here"),
-                );
-                continue;
-            }
-            seen.insert(name, a);
             if COMMON.contains(&name) {
                 self.common_attr(a, &mut parts, ctx, target);
                 parts.set.push(name.to_string());

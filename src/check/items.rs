@@ -1,6 +1,5 @@
 //! The pipeline's params, secrets and triggers: declared, checked and lowered.
 
-use super::hash::FastMap;
 use super::types::{Ctx, Scope, Ty};
 use super::{Checker, ParamModel, SecretModel, Site};
 use crate::ast::{self, AttrValue, ExprKind};
@@ -163,22 +162,8 @@ impl Checker<'_> {
             scope: Scope::Pipeline,
             site: Site::Nowhere,
         };
-        let mut seen: FastMap<&str, &ast::Ident> = FastMap::default();
-        for a in &t.attrs {
+        for a in self.first_set(&t.attrs) {
             let name = a.name.name.as_str();
-            if let Some(first) = seen.get(name) {
-                self.report(
-                    Diagnostic::new(
-                        Code::E0202,
-                        format!("attribute `{name}` is set twice"),
-                        a.name.span,
-                        "set again here",
-                    )
-                    .label(first.span, "first set here"),
-                );
-                continue;
-            }
-            seen.insert(name, &a.name);
             if !allowed.contains(&name) {
                 self.report(
                     Diagnostic::new(

@@ -37,7 +37,7 @@ mod wait;
 use std::collections::BTreeMap;
 
 use crate::ast;
-use crate::diagnostics::{Diagnostic, Sink, Suggester};
+use crate::diagnostics::{Code, Diagnostic, Sink, Suggester};
 use crate::ir;
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::{Parsed, Restart, StageStream};
@@ -515,6 +515,31 @@ impl<'a> Checker<'a> {
         if let Some(r) = &mut self.resolutions {
             r.push(Resolution { span, to: to() });
         }
+    }
+
+    /// The attributes of `attrs` set for the first time, in order; each one set again is
+    /// reported (E0202, pointing at the first) and left out.
+    pub(super) fn first_set<'x>(&mut self, attrs: &'x [ast::Attr]) -> Vec<&'x ast::Attr> {
+        let mut seen: FastMap<&str, &ast::Attr> = FastMap::default();
+        let mut first = Vec::with_capacity(attrs.len());
+        for a in attrs {
+            let name = a.name.name.as_str();
+            if let Some(earlier) = seen.get(name) {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0202,
+                        format!("attribute `{name}` is set twice"),
+                        a.name.span,
+                        "set again here",
+                    )
+                    .label(earlier.name.span, "first set here"),
+                );
+                continue;
+            }
+            seen.insert(name, a);
+            first.push(a);
+        }
+        first
     }
 
     /// "Did you mean" help for an unknown `name`.

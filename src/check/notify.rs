@@ -8,7 +8,6 @@
 //! webhook is sent for every event.
 
 use super::Checker;
-use super::hash::FastMap;
 use crate::ast::{self, AttrValue, ExprKind};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{self, NotifyEvent};
@@ -23,22 +22,8 @@ impl Checker<'_> {
         let url = self.notify_url(&n.url);
         let mut events = None;
         let mut secret = None;
-        let mut seen: FastMap<&str, &ast::Ident> = FastMap::default();
-        for a in &n.attrs {
+        for a in self.first_set(&n.attrs) {
             let name = a.name.name.as_str();
-            if let Some(first) = seen.get(name) {
-                self.report(
-                    Diagnostic::new(
-                        Code::E0202,
-                        format!("attribute `{name}` is set twice"),
-                        a.name.span,
-                        "set again here",
-                    )
-                    .label(first.span, "first set here"),
-                );
-                continue;
-            }
-            seen.insert(name, &a.name);
             match name {
                 "events" => events = Some(self.notify_events(a)),
                 "secret" => secret = self.notify_secret(a),

@@ -288,8 +288,18 @@ fn read_outputs(s: &mut String, exports: &[String]) {
         "declare -A pipec_x\n\
          pipec_read() {\n\
          \x20 local line key delim value first\n\
-         \x20 pipec_x=()\n\
-         \x20 while IFS= read -r line || [ -n \"$line\" ]; do\n\
+         \x20 pipec_x=()\n",
+    );
+    output_loop(s, exports, "pipec_x[$key]=$value");
+}
+
+/// The body of `pipec_read` after its locals: each `KEY=VALUE` line and `KEY<<DELIM` block
+/// of the file `$1` whose key is one of `exports` is stored by the bash `store` (of `$key`
+/// and `$value`); any other key is reported and ignored. Every target's runner reads
+/// `$PIPEC_OUTPUT` with it.
+pub(crate) fn output_loop(s: &mut String, exports: &[String], store: &str) {
+    s.push_str(
+        "  while IFS= read -r line || [ -n \"$line\" ]; do\n\
          \x20   if [[ $line =~ ^([A-Za-z_][A-Za-z0-9_]*)\\<\\<(.+)$ ]]; then\n\
          \x20     key=${BASH_REMATCH[1]}; delim=${BASH_REMATCH[2]}; value=; first=1\n\
          \x20     while IFS= read -r line; do\n\
@@ -303,7 +313,7 @@ fn read_outputs(s: &mut String, exports: &[String]) {
          \x20   fi\n\
          \x20   case \"$key\" in\n",
     );
-    let _ = writeln!(s, "      {}) pipec_x[$key]=$value ;;", exports.join("|"));
+    let _ = writeln!(s, "      {}) {store} ;;", exports.join("|"));
     s.push_str(
         "      *) echo \"pipec: \\`$key\\` in \\$PIPEC_OUTPUT is not in \\`exports\\`: ignored\" ;;\n\
          \x20   esac\n  done < \"$1\"\n}\n",
@@ -328,20 +338,23 @@ fn restore(s: &mut String, i: &Restore) {
     );
 }
 
-/// One attempt, in a subshell: in the workspace, with its variables, under `timeout`.
 fn attempt(s: &mut String, r: &Runner) {
-    let dir = if r.workdir == "." {
+    attempt_line(s, &r.workdir, r.timeout_secs, &r.shell);
+}
+
+/// One attempt, in a subshell: in the workspace (its folder `workdir`), with its variables,
+/// `shell` running `$pipec_script` under `timeout` — the same line for every target's runner.
+pub(crate) fn attempt_line(s: &mut String, workdir: &str, timeout_secs: Option<u64>, shell: &str) {
+    let dir = if workdir == "." {
         String::new()
     } else {
-        format!("/{}", quote_word(&r.workdir))
+        format!("/{}", quote_word(workdir))
     };
-    let limit = r
-        .timeout_secs
-        .map_or_else(String::new, |t| format!("timeout -k 5 {t} "));
+    let limit = timeout_secs.map_or_else(String::new, |t| format!("timeout -k 5 {t} "));
     let _ = writeln!(
         s,
         "  (cd \"$pipec_ws\"{dir} && export PIPEC_OUTPUT=\"$pipec_out\" PIPEC_ATTEMPT=\"$pipec_attempt\" && exec {limit}{} \"$pipec_script\")",
-        quote_word(&r.shell)
+        quote_word(shell)
     );
 }
 

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::App;
 use super::actions::{self, resolve, with_history};
 use super::auth::{Caller, Refusal, Role, csrf_header};
-use crate::runtime::state::{RunDetail, RunRow};
+use crate::runtime::state::{ActionRow, RunDetail, RunRow};
 
 type Answer = Result<Response, Refusal>;
 
@@ -117,13 +117,10 @@ pub(crate) async fn run(State(app): State<Arc<App>>, _: Caller, Path(id): Path<S
     ok(serde_json::to_value(d).map_err(|e| e.to_string())?)
 }
 
-/// The masked log of `STAGE.ACTION` of a run (its latest attempt). The file is the one the
-/// history names for that action: nothing in the request becomes a path.
-pub(crate) async fn log_text(app: &Arc<App>, run: &str, action: &str) -> Result<String, Refusal> {
-    let d = detail(app, run).await?;
+/// The row of action `STAGE.ACTION` of run `d` (404 when it has none).
+pub(crate) fn action_row<'d>(d: &'d RunDetail, action: &str) -> Result<&'d ActionRow, Refusal> {
     let (stage, name) = action.split_once('.').unwrap_or((action, ""));
-    let row = d
-        .stages
+    d.stages
         .iter()
         .find(|s| s.name == stage)
         .and_then(|s| s.actions.iter().find(|a| a.name == name))
@@ -132,7 +129,14 @@ pub(crate) async fn log_text(app: &Arc<App>, run: &str, action: &str) -> Result<
                 StatusCode::NOT_FOUND,
                 format!("run {} has no action `{action}`", d.id),
             )
-        })?;
+        })
+}
+
+/// The masked log of `STAGE.ACTION` of a run (its latest attempt). The file is the one the
+/// history names for that action: nothing in the request becomes a path.
+pub(crate) async fn log_text(app: &Arc<App>, run: &str, action: &str) -> Result<String, Refusal> {
+    let d = detail(app, run).await?;
+    let row = action_row(&d, action)?;
     let Some(path) = row.log.clone() else {
         return Ok(String::new());
     };

@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::App;
-use super::api::detail;
+use super::api::{action_row, detail};
 use super::auth::{Caller, Refusal};
 
 /// The most read from a log at once.
@@ -35,24 +34,13 @@ async fn latest(
     action: &str,
 ) -> Result<(Option<String>, bool), Refusal> {
     let d = detail(app, run).await?;
-    let (stage, name) = action.split_once('.').unwrap_or((action, ""));
-    let row = d
-        .stages
-        .iter()
-        .find(|s| s.name == stage)
-        .and_then(|s| s.actions.iter().find(|a| a.name == name))
-        .ok_or_else(|| {
-            Refusal::new(
-                StatusCode::NOT_FOUND,
-                format!("run {} has no action `{action}`", d.id),
-            )
-        })?;
+    let row = action_row(&d, action)?;
     let ended = d.status.ended() || row.finished.is_some();
     // While an attempt runs the history has not named its log yet: it is the attempt's
     // name in the state directory's layout (`STAGE.ACTION.ATTEMPT.log`).
     let running = (row.attempts > 0 && row.finished.is_none()).then(|| {
         let layout = crate::runtime::state::Layout::of(&app.state_dir);
-        let file = layout.log(&d.id, &format!("{stage}.{name}.{}", row.attempts));
+        let file = layout.log(&d.id, &format!("{action}.{}", row.attempts));
         file.to_string_lossy().into_owned()
     });
     Ok((running.or_else(|| row.log.clone()), ended))

@@ -79,8 +79,17 @@ fn secret(app: &App) -> Result<&[u8], Refusal> {
     })
 }
 
-fn unauthorized(what: &str) -> Refusal {
-    Refusal::new(StatusCode::UNAUTHORIZED, what)
+/// Whether the request proves it knows the webhook secret (`proves`, given the secret); the
+/// refusal names the header that carries the proof.
+fn verified(app: &App, proof: &str, proves: impl FnOnce(&[u8]) -> bool) -> Result<(), Refusal> {
+    if proves(secret(app)?) {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            format!("missing or wrong `{proof}`"),
+        ))
+    }
 }
 
 fn parse(body: &[u8]) -> Result<Value, Refusal> {
@@ -98,12 +107,10 @@ pub(crate) async fn github(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let secret = match secret(&app) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    if !signed(secret, &body, header(&headers, "x-hub-signature-256")) {
-        return unauthorized("missing or wrong `X-Hub-Signature-256`").into_response();
+    if let Err(r) = verified(&app, "X-Hub-Signature-256", |secret| {
+        signed(secret, &body, header(&headers, "x-hub-signature-256"))
+    }) {
+        return r.into_response();
     }
     let result = async {
         let payload = parse(&body)?;
@@ -130,13 +137,11 @@ pub(crate) async fn gitlab(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let secret = match secret(&app) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    let given = header(&headers, "x-gitlab-token").unwrap_or_default();
-    if !bool::from(given.as_bytes().ct_eq(secret)) {
-        return unauthorized("missing or wrong `X-Gitlab-Token`").into_response();
+    if let Err(r) = verified(&app, "X-Gitlab-Token", |secret| {
+        let given = header(&headers, "x-gitlab-token").unwrap_or_default();
+        bool::from(given.as_bytes().ct_eq(secret))
+    }) {
+        return r.into_response();
     }
     let result = async {
         let payload = parse(&body)?;
@@ -165,12 +170,10 @@ pub(crate) async fn generic(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let secret = match secret(&app) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    if !signed(secret, &body, header(&headers, "x-pipec-signature-256")) {
-        return unauthorized("missing or wrong `X-Pipec-Signature-256`").into_response();
+    if let Err(r) = verified(&app, "X-Pipec-Signature-256", |secret| {
+        signed(secret, &body, header(&headers, "x-pipec-signature-256"))
+    }) {
+        return r.into_response();
     }
     let result = async {
         let p = parse(&body)?;

@@ -287,6 +287,31 @@ impl Served {
         }
     }
 
+    /// `pipec approve RUN ACTION --as WHO` on the server's state directory, from a shell (no
+    /// server involved); it must succeed.
+    pub(crate) fn approve_from_a_shell(&self, run: &str, action: &str, who: &str) {
+        let out = pipec(self.dir.path())
+            .args(["approve", run, action, "--as", who, "--state-dir", "state"])
+            .output()
+            .expect("pipec approve");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts a run of `pipeline` through the API as the operator (it must answer 201): its id.
+    pub(crate) fn start_run(&self, pipeline: &str) -> String {
+        let (status, body) = self.post_json(
+            &format!("/api/pipelines/{pipeline}/runs"),
+            Some(&self.operator),
+            "{}",
+        );
+        assert_eq!(status, 201, "{body}");
+        field(&body, "id")
+    }
+
     /// Waits (up to 20 s) for a run to appear; else fails with `why`. The newest run's id.
     pub(crate) fn first_run(&self, why: &str) -> String {
         let start = Instant::now();

@@ -13,9 +13,7 @@ const FROZEN: &str = r#"pipeline frozen {
 #[test]
 fn serve_goes_on_with_a_run_whose_transition_a_shell_enabled() {
     let s = Served::start(&[("frozen.pipe", FROZEN)], &[]);
-    let (status, body) = s.post_json("/api/pipelines/frozen/runs", Some(&s.operator), "{}");
-    assert_eq!(status, 201, "{body}");
-    let id = client::field(&body, "id");
+    let id = s.start_run("frozen");
     s.wait_status(&id, "waiting");
     let out = client::pipec(s.dir.path())
         .args([

@@ -156,8 +156,7 @@ fn triggers(s: &Arc<Served>, hooks: u64) {
 fn follow(s: &Arc<Served>, n: usize) -> Vec<std::thread::JoinHandle<usize>> {
     (0..n)
         .map(|_| {
-            let (_, body) = s.post_json("/api/pipelines/chatty/runs", Some(&s.operator), "{}");
-            let id = client::field(&body, "id");
+            let id = s.start_run("chatty");
             let url = s.url(&format!("/api/runs/{id}/events"));
             let token = s.viewer.clone();
             std::thread::spawn(move || {

@@ -146,9 +146,7 @@ fn serve_notifies_signed_json_retries_after_a_500_and_never_twice() {
     std::fs::write(dir.path().join("deploy.token"), DEPLOY_TOKEN).expect("write");
     std::fs::write(dir.path().join("notified.pipe"), notified(hook.addr.port())).expect("write");
     let s = Served::start_in(dir, &[]);
-    let (status, body) = s.post_json("/api/pipelines/notified/runs", Some(&s.operator), "{}");
-    assert_eq!(status, 201, "{body}");
-    let id = client::field(&body, "id");
+    let id = s.start_run("notified");
     s.wait_status(&id, "waiting");
     // The approval: refused once with a 500, then delivered again with the same id.
     let got = hook.wait_for(2, Duration::from_secs(30));
@@ -169,23 +167,7 @@ fn serve_notifies_signed_json_retries_after_a_500_and_never_twice() {
         approval["run"]["url"],
         format!("http://{}/runs/{id}", s.addr).as_str()
     );
-    let out = client::pipec(s.dir.path())
-        .args([
-            "approve",
-            &id,
-            "ask.ok",
-            "--as",
-            "alice",
-            "--state-dir",
-            "state",
-        ])
-        .output()
-        .expect("pipec approve");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.approve_from_a_shell(&id, "ask.ok", "alice");
     s.wait_status(&id, "failed");
     let got = hook.wait_for(3, Duration::from_secs(30));
     let failed = json(&got[2]);
@@ -293,9 +275,7 @@ fn serve_notifies_a_held_stage_and_a_success_unsigned_without_a_secret() {
         hook.addr.port()
     );
     let s = Served::start(&[("frozen.pipe", &pipe)], &[]);
-    let (status, body) = s.post_json("/api/pipelines/frozen/runs", Some(&s.operator), "{}");
-    assert_eq!(status, 201, "{body}");
-    let id = client::field(&body, "id");
+    let id = s.start_run("frozen");
     let got = hook.wait_for(1, Duration::from_secs(30));
     let held = json(&got[0]);
     assert_eq!(held["event"], "held");
@@ -327,9 +307,7 @@ fn serve_notifies_a_run_started_before_its_pipeline_said_notify() {
     )
     .expect("write");
     let s = Served::start_in(dir, &[]);
-    let (status, body) = s.post_json("/api/pipelines/late/runs", Some(&s.operator), "{}");
-    assert_eq!(status, 201, "{body}");
-    let id = client::field(&body, "id");
+    let id = s.start_run("late");
     // While it runs, the pipeline learns to notify: the run began while the server served,
     // so its end is notified (no sweep had recorded when notifying began until now).
     std::fs::write(

@@ -16,7 +16,7 @@
 use std::fmt::Write as _;
 
 use crate::export::doc::{Node, to_yaml};
-use crate::export::runner::{Loop, attempt_loop};
+use crate::export::runner::{Loop, attempt_line, attempt_loop, output_loop};
 use crate::shell::quote_word;
 
 #[derive(Clone)]
@@ -187,30 +187,7 @@ fn read_outputs(s: &mut String, exports: &[String]) {
     for e in exports {
         let _ = writeln!(s, "  unset pipec_x_{e}");
     }
-    s.push_str(
-        "  while IFS= read -r line || [ -n \"$line\" ]; do\n\
-         \x20   if [[ $line =~ ^([A-Za-z_][A-Za-z0-9_]*)\\<\\<(.+)$ ]]; then\n\
-         \x20     key=${BASH_REMATCH[1]}; delim=${BASH_REMATCH[2]}; value=; first=1\n\
-         \x20     while IFS= read -r line; do\n\
-         \x20       [ \"$line\" = \"$delim\" ] && break\n\
-         \x20       if [ \"$first\" = 1 ]; then value=$line; first=0; else value+=$'\\n'$line; fi\n\
-         \x20     done\n\
-         \x20   elif [[ $line =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then\n\
-         \x20     key=${BASH_REMATCH[1]}; value=${BASH_REMATCH[2]}\n\
-         \x20   else\n\
-         \x20     continue\n\
-         \x20   fi\n\
-         \x20   case \"$key\" in\n",
-    );
-    let _ = writeln!(
-        s,
-        "      {}) printf -v \"pipec_x_$key\" '%s' \"$value\" ;;",
-        exports.join("|")
-    );
-    s.push_str(
-        "      *) echo \"pipec: \\`$key\\` in \\$PIPEC_OUTPUT is not in \\`exports\\`: ignored\" ;;\n\
-         \x20   esac\n  done < \"$1\"\n}\n",
-    );
+    output_loop(s, exports, "printf -v \"pipec_x_$key\" '%s' \"$value\"");
 }
 
 fn restore(s: &mut String, i: &Restore) {
@@ -242,19 +219,7 @@ fn restore(s: &mut String, i: &Restore) {
     );
 }
 
-/// One attempt, in a subshell: in the workspace, with its variables, under `timeout`.
+/// One attempt: the line every target's runner runs it with.
 fn attempt(s: &mut String, r: &Runner) {
-    let dir = if r.workdir == "." {
-        String::new()
-    } else {
-        format!("/{}", quote_word(&r.workdir))
-    };
-    let limit = r
-        .timeout_secs
-        .map_or_else(String::new, |t| format!("timeout -k 5 {t} "));
-    let _ = writeln!(
-        s,
-        "  (cd \"$pipec_ws\"{dir} && export PIPEC_OUTPUT=\"$pipec_out\" PIPEC_ATTEMPT=\"$pipec_attempt\" && exec {limit}{} \"$pipec_script\")",
-        quote_word(&r.shell)
-    );
+    attempt_line(s, &r.workdir, r.timeout_secs, &r.shell);
 }
