@@ -7,16 +7,23 @@
 #
 #   bash bench/schedule.sh            # 5 runs of each, medians
 #   RUNS=11 bash bench/schedule.sh
+#   PIPEC=path/to/pipec PIPEC_BEFORE=path/to/older/pipec bash bench/schedule.sh
+#                                     # another binary, and a second one in the same runs
 #
 # Uses hyperfine when it is installed (apt-get install hyperfine), else a bash timing loop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 JOBS=2
-cargo build --release --locked --quiet
-PIPEC=${CARGO_TARGET_DIR:-$PWD/target}/release/pipec
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+if [ -z "${PIPEC:-}" ]; then
+  cargo build --release --locked --quiet
+  # A copy: a shared target dir may be rebuilt while this runs.
+  cp "${CARGO_TARGET_DIR:-$PWD/target}/release/pipec" "$work/pipec"
+  PIPEC=$work/pipec
+fi
+BEFORE=${PIPEC_BEFORE:-}
 
 # --- the workloads -------------------------------------------------------------------------
 {
@@ -97,7 +104,7 @@ once() { # CMD: wall seconds of one run
 }
 printf '%-6s %9s %9s %9s %9s %9s\n' shape make ninja pipec '/make' '/ninja'
 for shape in wide chain; do
-  m=(); n=(); p=()
+  m=(); n=(); p=(); b=()
   for _ in $(seq 1 "$RUNS"); do
     m+=("$(once "make -r -s -j$JOBS -f $work/$shape.mk")")
     if [ -f "$work/$shape.ninja" ]; then
@@ -106,6 +113,10 @@ for shape in wide chain; do
     fi
     rm -rf "$work/state"
     p+=("$(once "$PIPEC run $work/$shape.pipe --state-dir $work/state --jobs $JOBS")")
+    if [ -n "$BEFORE" ]; then
+      rm -rf "$work/state"
+      b+=("$(once "$BEFORE run $work/$shape.pipe --state-dir $work/state --jobs $JOBS")")
+    fi
   done
   mm=$(printf '%s\n' "${m[@]}" | median)
   pm=$(printf '%s\n' "${p[@]}" | median)
@@ -117,4 +128,10 @@ for shape in wide chain; do
     nr=$(printf '%.2fx' "$(echo "$pm / $nmed" | bc -l)")
   fi
   printf '%-6s %8.3fs %9s %8.3fs %8.2fx %9s\n' "$shape" "$mm" "$nm" "$pm" "$(echo "$pm / $mm" | bc -l)" "$nr"
+  if [ "${#b[@]}" -gt 0 ]; then
+    bm=$(printf '%s\n' "${b[@]}" | median)
+    br="-"
+    [ "${#n[@]}" -gt 0 ] && br=$(printf '%.2fx' "$(echo "$bm / $nmed" | bc -l)")
+    printf '%-6s %9s %9s %8.3fs %8.2fx %9s  (PIPEC_BEFORE; after/before %.3f)\n' "" "" "" "$bm" "$(echo "$bm / $mm" | bc -l)" "$br" "$(echo "$pm / $bm" | bc -l)"
+  fi
 done

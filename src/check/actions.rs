@@ -60,17 +60,16 @@ impl Checker<'_> {
                 }
             }
         }
-        let inputs: Vec<InputModel> = parts
-            .inputs
-            .iter()
-            .filter_map(|(n, folder)| match n {
-                NameRef::Name(id) => Some(InputModel {
-                    name: id.clone(),
-                    folder: folder.clone(),
-                }),
-                NameRef::Param(..) => None,
-            })
-            .collect();
+        // Inputs and outputs are kept until the release rules, for every action of the
+        // pipeline: sized exactly (collecting a `filter_map` would start at four slots).
+        let mut inputs: Vec<InputModel> = Vec::with_capacity(parts.inputs.len());
+        inputs.extend(parts.inputs.iter().filter_map(|(n, folder)| match n {
+            NameRef::Name(id) => Some(InputModel {
+                name: id.clone(),
+                folder: folder.clone(),
+            }),
+            NameRef::Param(..) => None,
+        }));
         let names: Vec<ast::Ident> = inputs.iter().map(|i| i.name.clone()).collect();
         self.no_repeats(&names, "input artifact");
         for id in &names {
@@ -85,17 +84,14 @@ impl Checker<'_> {
         if inputs.len() > 1 {
             self.input_sets.push(inputs.clone());
         }
-        let outputs: Vec<OutputModel> = parts
-            .outputs
-            .iter()
-            .filter_map(|(n, path)| match n {
-                NameRef::Name(id) => Some(OutputModel {
-                    name: id.clone(),
-                    path: path.clone(),
-                }),
-                NameRef::Param(..) => None,
-            })
-            .collect();
+        let mut outputs: Vec<OutputModel> = Vec::with_capacity(parts.outputs.len());
+        outputs.extend(parts.outputs.iter().filter_map(|(n, path)| match n {
+            NameRef::Name(id) => Some(OutputModel {
+                name: id.clone(),
+                path: path.clone(),
+            }),
+            NameRef::Param(..) => None,
+        }));
         let image = self.image(kind, parts.image.take());
         let timeout = parts.timeout.as_ref().and_then(|(e, span)| match e {
             ir::Expr::Duration { secs } => Some((*secs, *span)),

@@ -234,7 +234,13 @@ impl Checker<'_> {
             }
         };
         match (&e.kind, list) {
-            (ExprKind::List(items), true) => items.iter().filter_map(|i| one(self, i)).collect(),
+            // Sized by the list (a `filter_map` would start at four slots): every action's
+            // `after` list is kept until the release rules.
+            (ExprKind::List(items), true) => {
+                let mut names = Vec::with_capacity(items.len());
+                names.extend(items.iter().filter_map(|i| one(self, i)));
+                names
+            }
             (_, false) => one(self, e).into_iter().collect(),
             _ => {
                 bad(self, e.span);

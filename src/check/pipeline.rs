@@ -232,7 +232,14 @@ impl Checker<'_> {
             entry: None,
             on_success: None,
             on_failure: ir::FailurePolicy::Fail,
-            actions: vec![],
+            // Sized exactly: every stage of the pipeline is kept until the release rules,
+            // and growing by doubling would hold 8 slots for 5 actions.
+            actions: Vec::with_capacity(
+                st.items
+                    .iter()
+                    .filter(|i| matches!(i, ast::StageItem::Action(_)))
+                    .count(),
+            ),
             after: None,
             rollbacks: vec![],
             dangling: false,
@@ -321,13 +328,13 @@ impl Checker<'_> {
                 ..
             }) = &attr.value
             {
-                return items
-                    .iter()
-                    .filter_map(|i| match &i.kind {
-                        ExprKind::Path(p) if p.len() == 1 => Some(p[0].clone()),
-                        _ => None,
-                    })
-                    .collect();
+                // Kept for the whole pipeline: sized exactly.
+                let mut names = Vec::with_capacity(items.len());
+                names.extend(items.iter().filter_map(|i| match &i.kind {
+                    ExprKind::Path(p) if p.len() == 1 => Some(p[0].clone()),
+                    _ => None,
+                }));
+                return names;
             }
             return vec![];
         }
@@ -629,7 +636,7 @@ impl Checker<'_> {
         let mut inbound = inbound;
         // The later declaration is the duplicate (§8), whichever form it has.
         inbound.sort_by_key(|e| e.span.start);
-        let mut kept: Vec<EdgeModel> = Vec::new();
+        let mut kept: Vec<EdgeModel> = Vec::with_capacity(inbound.len());
         let mut first_from: FastMap<usize, Span> = FastMap::default();
         for e in inbound {
             if let Some(&first) = first_from.get(&e.from) {
