@@ -136,7 +136,8 @@ impl Checker<'_> {
                 count: 0,
                 backoff_secs: 0,
             }),
-            when: std::mem::take(&mut parts.when),
+            conditional: parts.when.is_some(),
+            when: parts.when.take().map(Box::new),
             image,
         }
     }

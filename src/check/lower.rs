@@ -62,7 +62,7 @@ pub(crate) fn action(map: &SourceMap, a: &ActionModel) -> Action {
             .map(|(s, _)| s)
             .or((a.kind == ir::Kind::Approval).then_some(7 * 86_400)),
         retry: a.retry,
-        when: a.when.clone(),
+        when: a.when.as_deref().cloned(),
         image: a.image.clone(),
     }
 }

@@ -268,7 +268,11 @@ pub struct ActionModel {
     pub env: Vec<(String, ir::Expr)>,
     pub timeout: Option<(u64, Span)>,
     pub retry: ir::Retry,
-    pub when: Option<ir::Expr>,
+    /// Boxed: most actions have none, and every action's model is kept until the release
+    /// rules (`pipec check` keeps none at all: only [`ActionModel::conditional`]).
+    pub when: Option<Box<ir::Expr>>,
+    /// Whether the action has a `when` (it may be skipped).
+    pub conditional: bool,
     /// The container image (its own, else the pipeline's for `sh`).
     pub image: Option<String>,
 }

@@ -294,6 +294,7 @@ impl Checker<'_> {
                     backoff_secs: 0,
                 },
                 when: None,
+                conditional: false,
                 image: None,
             });
         }
@@ -412,9 +413,7 @@ impl Checker<'_> {
                             // Checked; only the IR would need them.
                             model.params = Vec::new();
                             model.env = Vec::new();
-                            if model.when.is_some() {
-                                model.when = Some(ir::Expr::Bool { value: true });
-                            }
+                            model.when = None;
                         }
                         let exports =
                             std::mem::take(&mut self.stages[index].actions[action_index].exports);

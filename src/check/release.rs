@@ -406,7 +406,7 @@ impl Checker<'_> {
         doms: Option<&Dominators>,
         graphs: &[ActionGraph],
     ) -> bool {
-        if self.stages[ps].actions[pa].when.is_some() {
+        if self.stages[ps].actions[pa].conditional {
             return false;
         }
         let t = match site {
@@ -444,7 +444,7 @@ impl Checker<'_> {
     fn why_not_certain(&self, ps: usize, pa: usize, site: Site) -> String {
         let st = &self.stages[ps];
         let a = &st.actions[pa];
-        if a.when.is_some() {
+        if a.conditional {
             return format!(
                 "`{}.{}` has a `when` and may be skipped",
                 st.name.name, a.name.name
