@@ -60,16 +60,10 @@ impl Checker<'_> {
                 }
             }
         }
-        // Inputs and outputs are kept until the release rules, for every action of the
-        // pipeline: sized exactly (collecting a `filter_map` would start at four slots).
-        let mut inputs: Vec<InputModel> = Vec::with_capacity(parts.inputs.len());
-        inputs.extend(parts.inputs.iter().filter_map(|(n, folder)| match n {
-            NameRef::Name(id) => Some(InputModel {
-                name: id.clone(),
-                folder: folder.clone(),
-            }),
-            NameRef::Param(..) => None,
-        }));
+        let inputs = named(&parts.inputs, |name, folder| InputModel {
+            name,
+            folder: folder.clone(),
+        });
         let names: Vec<ast::Ident> = inputs.iter().map(|i| i.name.clone()).collect();
         self.no_repeats(&names, "input artifact");
         for id in &names {
@@ -84,14 +78,10 @@ impl Checker<'_> {
         if inputs.len() > 1 {
             self.input_sets.push(inputs.clone());
         }
-        let mut outputs: Vec<OutputModel> = Vec::with_capacity(parts.outputs.len());
-        outputs.extend(parts.outputs.iter().filter_map(|(n, path)| match n {
-            NameRef::Name(id) => Some(OutputModel {
-                name: id.clone(),
-                path: path.clone(),
-            }),
-            NameRef::Param(..) => None,
-        }));
+        let outputs = named(&parts.outputs, |name, path| OutputModel {
+            name,
+            path: path.clone(),
+        });
         let image = self.image(kind, parts.image.take());
         let timeout = parts.timeout.as_ref().and_then(|(e, span)| match e {
             ir::Expr::Duration { secs } => Some((*secs, *span)),
@@ -387,4 +377,16 @@ pub(crate) enum Resolved {
     Kind(Kind),
     Template(Box<TemplateDef>),
     Unknown,
+}
+
+/// The artifacts of `list` given by a plain name (not by a template's param), each made by
+/// `make`. Inputs and outputs are kept until the release rules, for every action of the
+/// pipeline: sized exactly (collecting a `filter_map` would start at four slots).
+fn named<X, T>(list: &[(NameRef, X)], make: impl Fn(ast::Ident, &X) -> T) -> Vec<T> {
+    let mut out = Vec::with_capacity(list.len());
+    out.extend(list.iter().filter_map(|(n, x)| match n {
+        NameRef::Name(id) => Some(make(id.clone(), x)),
+        NameRef::Param(..) => None,
+    }));
+    out
 }
