@@ -1,6 +1,6 @@
 //! `pipec run` executing pipelines, and the history commands, in temporary state folders.
 
-use crate::support::{Test, alive, files_under};
+use crate::support::{Test, alive, files_under, require_tool};
 
 const FLOW: &str = r#"pipeline flow {
   param who: string = "world"
@@ -393,4 +393,71 @@ fn a_status_the_history_does_not_know_is_named_by_show_and_runs() {
             .stderr_contains("run history: unknown run status `paused`")
             .run();
     }
+}
+
+/// `git` in `dir`, which must succeed; its output, trimmed.
+fn git_in(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn run_branch_and_commit_come_from_the_repository_around_the_file_unless_given() {
+    if !require_tool("git", "apt-get install git") {
+        return;
+    }
+    let src = r#"pipeline facts {
+  stage s {
+    action a: sh { env = { B = run.branch, C = run.commit } run = "echo branch=$B commit=$C" }
+  }
+}
+"#;
+    // No repository above the test's folder is looked at (the temp folder may be inside one).
+    let t = Test::new()
+        .file("repo/pipeline.pipe", src)
+        .file("plain/pipeline.pipe", src);
+    let ceiling = t.path("");
+    let t = t.env("GIT_CEILING_DIRECTORIES", &ceiling.to_string_lossy());
+    let repo = t.path("repo");
+    git_in(&repo, &["init", "-q", "-b", "feature"]);
+    git_in(&repo, &["add", "."]);
+    git_in(&repo, &["commit", "-q", "-m", "one"]);
+    let sha = git_in(&repo, &["rev-parse", "HEAD"]);
+    let said = |t: &Test, args: &[&str], line: &str| {
+        t.state(["run"]).args(args).run();
+        t.state(["logs", "last", "s.a"]).stdout_contains(line).run();
+    };
+    said(
+        &t,
+        &["repo/pipeline.pipe"],
+        &format!("branch=feature commit={sha}\n"),
+    );
+    // The flags win, each on its own.
+    said(
+        &t,
+        &["repo/pipeline.pipe", "--branch", "main"],
+        &format!("branch=main commit={sha}\n"),
+    );
+    said(
+        &t,
+        &["repo/pipeline.pipe", "--commit", "abc"],
+        "branch=feature commit=abc\n",
+    );
+    // A detached HEAD has a commit and no branch; outside a repository, neither.
+    git_in(&repo, &["checkout", "-q", "--detach"]);
+    said(
+        &t,
+        &["repo/pipeline.pipe"],
+        &format!("branch= commit={sha}\n"),
+    );
+    said(&t, &["plain/pipeline.pipe"], "branch= commit=\n");
 }

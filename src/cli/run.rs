@@ -87,8 +87,14 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> Outcome {
-    let ir = load(args)?;
-    let facts = facts(args);
+    // Asking git for the commit and branch takes a process start (milliseconds): it runs
+    // while the file is checked.
+    let (ir, facts) = std::thread::scope(|s| {
+        let asked = s.spawn(|| facts(args));
+        let ir = load(args);
+        (ir, asked.join().unwrap_or_else(|_| facts(args)))
+    });
+    let ir = ir?;
     let event = event_of(args, &facts);
     let notes = match decide(&ir.pipeline.triggers, &event) {
         Decision::Start { notes } => notes,
@@ -325,30 +331,18 @@ impl Scope for DefaultsScope<'_> {
     }
 }
 
-/// `run.branch` and `run.commit`: the flags, else the git repository around the file.
+/// `run.branch` and `run.commit`: the flags, else the git repository around the file (one
+/// `git rev-parse` for both; none when both flags are given).
 fn facts(args: &Args) -> RunFacts {
-    let dir = args
-        .file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
-    let git = |what: &[&str]| -> Option<String> {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&dir)
-            .args(what)
-            .output()
-            .ok()?;
-        let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
-        (out.status.success() && !s.is_empty() && s != "HEAD").then_some(s)
+    let (commit, branch) = if args.commit.is_some() && args.branch.is_some() {
+        (None, None)
+    } else {
+        repository_head(&args.file)
     };
     RunFacts {
-        branch: args
-            .branch
-            .clone()
-            .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
+        branch: args.branch.clone().or(branch),
         tag: args.tag.clone(),
-        commit: args.commit.clone().or_else(|| git(&["rev-parse", "HEAD"])),
+        commit: args.commit.clone().or(commit),
         trigger: match args.event {
             Some(EventKind::Push) => "push",
             Some(EventKind::PullRequest) => "pull_request",
@@ -357,6 +351,39 @@ fn facts(args: &Args) -> RunFacts {
         }
         .into(),
     }
+}
+
+/// The commit and the branch checked out in the git repository around `file` (`None` for
+/// each outside a repository, before its first commit, or, for the branch, on a detached
+/// `HEAD`).
+fn repository_head(file: &std::path::Path) -> (Option<String>, Option<String>) {
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+    // `--abbrev-ref` applies to the names after it: the full hash, then the branch.
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&dir)
+        .args(["rev-parse", "HEAD", "--abbrev-ref", "HEAD"])
+        .output();
+    let Ok(out) = out else {
+        return (None, None);
+    };
+    if !out.status.success() {
+        return (None, None);
+    }
+    let Ok(text) = String::from_utf8(out.stdout) else {
+        return (None, None);
+    };
+    let mut lines = text.lines().map(str::trim);
+    let known = |s: Option<&str>| {
+        s.filter(|s| !s.is_empty() && *s != "HEAD")
+            .map(str::to_string)
+    };
+    let commit = known(lines.next());
+    let branch = known(lines.next());
+    (commit, branch)
 }
 
 fn verdict_text(v: &Verdict) -> String {

@@ -598,6 +598,12 @@ pub fn to_json(ir: &Ir) -> String {
     serde_json::to_string_pretty(ir).expect("IR types always serialise")
 }
 
+/// Writes an IR document as JSON on one line: what the run history keeps of each run (a
+/// third of the pretty form's size; [`read`] takes either).
+pub fn to_compact_json(ir: &Ir) -> String {
+    serde_json::to_string(ir).expect("IR types always serialise")
+}
+
 /// Checks the structure a runtime relies on, for IR read from a file (which may have been
 /// edited by hand): unique names, edges and `after` entries that name what exists, no
 /// cycles, inputs that some action outputs. The IR `pipec compile` writes always passes.

@@ -50,6 +50,8 @@ pub(super) enum Change {
         status: RunStatus,
         at: String,
     },
+    /// Seconds this process was active on the run, added to its `spent`.
+    Spent { run: String, secs: f64 },
 }
 
 impl History {
@@ -81,7 +83,8 @@ impl History {
                 seq,
                 snapshot.parent,
                 Owner::me().map(|o| o.to_string()),
-                crate::ir::to_json(ir),
+                // One line: the row is written again at the run's end (with its status).
+                crate::ir::to_compact_json(ir),
                 snapshot.facts.to_string(),
                 snapshot.file.map(|f| f.to_string_lossy().into_owned()),
                 snapshot.source,
@@ -245,16 +248,17 @@ impl History {
         done
     }
 
-    /// Adds the time this process spent on the run (commits at once).
+    /// Adds the time this process spent on the run: queued, and committed with the run's
+    /// end or hold ([`History::finish_run`]), which follows it. One transaction writes the
+    /// run's row once: the row holds the run's IR, and each update of it rewrites all of it.
     pub fn add_spent(&self, run: &str, secs: f64) -> Result<(), Error> {
-        self.flush()?;
-        self.conn
-            .execute(
-                "UPDATE runs SET spent = COALESCE(spent, 0) + ?2 WHERE id = ?1",
-                params![run, secs],
-            )
-            .map(|_| ())
-            .map_err(sql)
+        self.change(
+            Change::Spent {
+                run: run.into(),
+                secs,
+            },
+            Commit::Queued,
+        )
     }
 }
 
@@ -303,6 +307,11 @@ fn fold(changes: Vec<Change>) -> Vec<Change> {
 fn apply(conn: &Connection, change: &Change) -> Result<(), Error> {
     match change {
         Change::Run { run, status, at } => apply_run(conn, run, *status, at),
+        Change::Spent { run, secs } => conn
+            .prepare_cached("UPDATE runs SET spent = COALESCE(spent, 0) + ?2 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![run, secs]))
+            .map(|_| ())
+            .map_err(sql),
         Change::Stage {
             run,
             stage,
