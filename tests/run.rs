@@ -1,6 +1,6 @@
 //! `pipec run` executing pipelines, and the history commands, in temporary state folders.
 
-use crate::support::{Test, alive, files_under, require_tool};
+use crate::support::{Test, alive, files_under, git, require_tool};
 
 const FLOW: &str = r#"pipeline flow {
   param who: string = "world"
@@ -395,21 +395,6 @@ fn a_status_the_history_does_not_know_is_named_by_show_and_runs() {
     }
 }
 
-/// `git` in `dir`, which must succeed; its output, trimmed.
-fn git_in(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 fn run_branch_and_commit_come_from_the_repository_around_the_file_unless_given() {
     if !require_tool("git", "apt-get install git") {
@@ -428,10 +413,10 @@ fn run_branch_and_commit_come_from_the_repository_around_the_file_unless_given()
     let ceiling = t.path("");
     let t = t.env("GIT_CEILING_DIRECTORIES", &ceiling.to_string_lossy());
     let repo = t.path("repo");
-    git_in(&repo, &["init", "-q", "-b", "feature"]);
-    git_in(&repo, &["add", "."]);
-    git_in(&repo, &["commit", "-q", "-m", "one"]);
-    let sha = git_in(&repo, &["rev-parse", "HEAD"]);
+    git(&repo, &["init", "-q", "-b", "feature"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "one"]);
+    let sha = git(&repo, &["rev-parse", "HEAD"]);
     let said = |t: &Test, args: &[&str], line: &str| {
         t.state(["run"]).args(args).run();
         t.state(["logs", "last", "s.a"]).stdout_contains(line).run();
@@ -453,7 +438,7 @@ fn run_branch_and_commit_come_from_the_repository_around_the_file_unless_given()
         "branch=feature commit=abc\n",
     );
     // A detached HEAD has a commit and no branch; outside a repository, neither.
-    git_in(&repo, &["checkout", "-q", "--detach"]);
+    git(&repo, &["checkout", "-q", "--detach"]);
     said(
         &t,
         &["repo/pipeline.pipe"],

@@ -3,7 +3,7 @@
 //! rollback: `durable.rs`).
 //! Each test runs pipec in a temporary folder with its own state directory.
 
-use crate::support::{Test, files_under, require_tool, says, stage};
+use crate::support::{Test, files_under, git, require_tool, says, stage};
 
 /// Two branches whose actions each wait (up to 5 s) for the other's marker: they pass only
 /// when both run at once. The join waits for both; a branch whose guard is false is not
@@ -234,20 +234,6 @@ fn verbose_streams_output_with_a_prefix() {
         .stderr_contains("s.talk | token ***")
         .stderr_lacks("s3cr3t-value")
         .run();
-}
-
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]

@@ -232,3 +232,19 @@ pub(crate) fn action<'a>(
         .and_then(|a| a.iter().find(|a| a["name"] == name))
         .unwrap_or_else(|| panic!("no action {stage}.{name} in {v}"))
 }
+
+/// `git ARGS` in `dir` (with an author and committer set), which must succeed; its output,
+/// trimmed.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
