@@ -524,6 +524,16 @@ impl<'a> Checker<'a> {
     /// The attributes of `attrs` set for the first time, in order; each one set again is
     /// reported (E0202, pointing at the first) and left out.
     pub(super) fn first_set<'x>(&mut self, attrs: &'x [ast::Attr]) -> Vec<&'x ast::Attr> {
+        self.first_set_of(attrs, "attribute ")
+    }
+
+    /// [`Checker::first_set`], with `what` before the name in the E0202 message
+    /// ("attribute `name` is set twice"; with no `what`, "`min` is set twice").
+    pub(super) fn first_set_of<'x>(
+        &mut self,
+        attrs: &'x [ast::Attr],
+        what: &str,
+    ) -> Vec<&'x ast::Attr> {
         let mut seen: FastMap<&str, &ast::Attr> = FastMap::default();
         let mut first = Vec::with_capacity(attrs.len());
         for a in attrs {
@@ -532,7 +542,7 @@ impl<'a> Checker<'a> {
                 self.report(
                     Diagnostic::new(
                         Code::E0202,
-                        format!("attribute `{name}` is set twice"),
+                        format!("{what}`{name}` is set twice"),
                         a.name.span,
                         "set again here",
                     )

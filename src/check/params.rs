@@ -42,22 +42,8 @@ impl Checker<'_> {
         default: Option<&ir::Expr>,
     ) -> Constraints {
         let mut out = Constraints::default();
-        let mut seen: Vec<&ast::Attr> = Vec::new();
-        for a in &p.constraints {
+        for a in self.first_set_of(&p.constraints, "") {
             let name = a.name.name.as_str();
-            if let Some(first) = seen.iter().find(|s| s.name.name == name) {
-                self.report(
-                    Diagnostic::new(
-                        Code::E0202,
-                        format!("`{name}` is set twice"),
-                        a.name.span,
-                        "set again here",
-                    )
-                    .label(first.name.span, "first set here"),
-                );
-                continue;
-            }
-            seen.push(a);
             if !CONSTRAINTS.contains(&name) {
                 self.report(
                     Diagnostic::new(
