@@ -496,7 +496,8 @@ fn serve_speaks_tls_with_a_secure_session_cookie() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("gate.pipe"), GATE).expect("write");
-    let out = std::process::Command::new("openssl")
+    let mut openssl = std::process::Command::new("openssl");
+    openssl
         .current_dir(dir.path())
         .args([
             "req",
@@ -507,14 +508,8 @@ fn serve_speaks_tls_with_a_secure_session_cookie() {
             "ec_paramgen_curve:prime256v1",
         ])
         .args(["-nodes", "-subj", "/CN=localhost", "-days", "1"])
-        .args(["-keyout", "key.pem", "-out", "cert.pem"])
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .args(["-keyout", "key.pem", "-out", "cert.pem"]);
+    crate::support::succeeds(openssl, "openssl");
     let s = Served::start_in(dir, &["--tls-cert", "cert.pem", "--tls-key", "key.pem"]);
     assert_eq!(s.scheme, "https");
     let (status, body) = s.get("/api/pipelines", Some(&s.viewer));

@@ -233,18 +233,27 @@ pub(crate) fn action<'a>(
         .unwrap_or_else(|| panic!("no action {stage}.{name} in {v}"))
 }
 
+/// Runs `cmd` (`what` it is, for the failure message), which must succeed: its stdout,
+/// trimmed.
+pub(crate) fn succeeds(mut cmd: std::process::Command, what: &str) -> String {
+    let out = cmd.output().expect(what);
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// `git ARGS` in `dir` (with an author and committer set), which must succeed; its output,
 /// trimmed.
 pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(args)
         .current_dir(dir)
         .env("GIT_AUTHOR_NAME", "t")
         .env("GIT_AUTHOR_EMAIL", "t@example.com")
         .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+        .env("GIT_COMMITTER_EMAIL", "t@example.com");
+    succeeds(cmd, &format!("git {args:?}"))
 }

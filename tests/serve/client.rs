@@ -59,25 +59,18 @@ fn token(dir: &Path, name: &str, role: &str) -> String {
     let _ = pipec(dir)
         .args(["serve", "token", "revoke", name, "--state-dir", "state"])
         .output();
-    let out = pipec(dir)
-        .args([
-            "serve",
-            "token",
-            "create",
-            name,
-            "--role",
-            role,
-            "--state-dir",
-            "state",
-        ])
-        .output()
-        .expect("pipec serve token create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    let mut create = pipec(dir);
+    create.args([
+        "serve",
+        "token",
+        "create",
+        name,
+        "--role",
+        role,
+        "--state-dir",
+        "state",
+    ]);
+    crate::support::succeeds(create, "pipec serve token create")
 }
 
 impl Served {
@@ -290,15 +283,9 @@ impl Served {
     /// `pipec approve RUN ACTION --as WHO` on the server's state directory, from a shell (no
     /// server involved); it must succeed.
     pub(crate) fn approve_from_a_shell(&self, run: &str, action: &str, who: &str) {
-        let out = pipec(self.dir.path())
-            .args(["approve", run, action, "--as", who, "--state-dir", "state"])
-            .output()
-            .expect("pipec approve");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut approve = pipec(self.dir.path());
+        approve.args(["approve", run, action, "--as", who, "--state-dir", "state"]);
+        crate::support::succeeds(approve, "pipec approve");
     }
 
     /// Starts a run of `pipeline` through the API as the operator (it must answer 201): its id.
@@ -418,20 +405,4 @@ pub(crate) fn csrf_in(page: &str) -> String {
 }
 
 /// Runs git in `repo`: its stdout, trimmed.
-pub(crate) fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(repo)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+pub(crate) use crate::support::git;

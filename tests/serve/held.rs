@@ -15,22 +15,16 @@ fn serve_goes_on_with_a_run_whose_transition_a_shell_enabled() {
     let s = Served::start(&[("frozen.pipe", FROZEN)], &[]);
     let id = s.start_run("frozen");
     s.wait_status(&id, "waiting");
-    let out = client::pipec(s.dir.path())
-        .args([
-            "transition",
-            "enable",
-            "frozen",
-            "build",
-            "deploy",
-            "--state-dir",
-            "state",
-        ])
-        .output()
-        .expect("pipec transition enable");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut enable = client::pipec(s.dir.path());
+    enable.args([
+        "transition",
+        "enable",
+        "frozen",
+        "build",
+        "deploy",
+        "--state-dir",
+        "state",
+    ]);
+    crate::support::succeeds(enable, "pipec transition enable");
     s.wait_status(&id, "succeeded");
 }
