@@ -1,7 +1,8 @@
 //! The scheduler's decisions where it follows `CodePipeline`'s execution semantics (issue 18),
 //! with the harness of `mod.rs` (paused time, a scripted runner, a real history): Stop and
 //! wait, runs held at a transition under the execution mode, overrides of conditions seen by
-//! a running run, and a held run's rejection applied by a run waiting for its stage.
+//! a running run, a held run's rejection applied by a run waiting for its stage, and what a
+//! run's row keeps across holds (its IR, the time spent).
 
 use std::time::Duration;
 
@@ -255,4 +256,30 @@ fn a_stop_and_wait_ends_a_wait_for_a_stage_lock_at_once() {
             "not entered: the run was stopped while it waited for the stage".to_string()
         )
     );
+}
+
+#[test]
+fn the_time_spent_adds_up_over_a_runs_processes_and_commits_with_its_end_or_hold() {
+    let (dir, history) = tmp();
+    let ir = ir("pipeline p {\n  stage s {\n    action a: sh { run = \"true\" }\n  }\n}\n");
+    let id = start_run(&history, &ir, None);
+    // What another process (`pipec show`, a resume) reads.
+    let spent = || {
+        crate::runtime::state::History::open(dir.path())
+            .expect("history")
+            .recorded(&id)
+            .expect("history")
+            .expect("the run")
+            .spent
+    };
+    history.add_spent(&id, 1.5).expect("queued");
+    // The run's row (which holds its IR) is written once, with the hold.
+    assert!(spent().abs() < f64::EPSILON, "committed before the hold");
+    history.finish_run(&id, RunStatus::Waiting).expect("held");
+    assert!((spent() - 1.5).abs() < 1e-9);
+    history.add_spent(&id, 2.0).expect("queued");
+    history
+        .finish_run(&id, RunStatus::Succeeded)
+        .expect("ended");
+    assert!((spent() - 3.5).abs() < 1e-9);
 }
