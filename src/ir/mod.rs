@@ -599,7 +599,7 @@ pub fn to_json(ir: &Ir) -> String {
 }
 
 /// Writes an IR document as JSON on one line: what the run history keeps of each run (a
-/// third of the pretty form's size; [`read`] takes either).
+/// third of the pretty form's size; [`from_json`] takes either).
 pub fn to_compact_json(ir: &Ir) -> String {
     serde_json::to_string(ir).expect("IR types always serialise")
 }

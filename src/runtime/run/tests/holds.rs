@@ -283,3 +283,19 @@ fn the_time_spent_adds_up_over_a_runs_processes_and_commits_with_its_end_or_hold
         .expect("ended");
     assert!((spent() - 3.5).abs() < 1e-9);
 }
+
+#[test]
+fn a_run_keeps_its_ir_as_one_line_of_json_that_reads_back_the_same() {
+    let (_dir, history) = tmp();
+    let ir = ir("pipeline p {\n  stage s {\n    action a: sh { run = \"true\" }\n  }\n}\n");
+    let id = start_run(&history, &ir, None);
+    let kept = history
+        .recorded(&id)
+        .expect("history")
+        .expect("the run")
+        .ir
+        .expect("an IR");
+    assert!(!kept.contains('\n'), "{kept}");
+    let back = crate::ir::from_json(&kept).expect("reads back");
+    assert_eq!(crate::ir::to_json(&back), crate::ir::to_json(&ir));
+}
