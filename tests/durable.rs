@@ -286,6 +286,36 @@ fn after_kill_9_resume_reruns_only_the_interrupted_action() {
     assert_eq!(action(&v, "a", "one")["attempts"], 1);
 }
 
+/// The journal files (`journal-PID-START-N`) in the state directory.
+fn journals(t: &Test) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(t.path("state"))
+        .expect("state dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("journal-"))
+        .map(|e| e.path())
+        .collect()
+}
+
+#[test]
+fn an_end_only_in_the_journal_when_pipec_is_killed_is_not_run_again() {
+    let t = Test::new().file("pipeline.pipe", CRASH);
+    let child = t.state(["run", "pipeline.pipe"]).spawn();
+    // `one` has ended and `two` started a moment ago: `one`'s end is in the journal (it
+    // commits within 100 ms).
+    wait_for("the action to start", || t.path("started").exists());
+    child.kill();
+    assert_eq!(journals(&t).len(), 1, "the killed process's journal stays");
+    // The next pipec command records what the journal holds, and removes it.
+    let v = t.show("last");
+    assert_eq!(action(&v, "a", "one")["status"], "succeeded", "{v}");
+    assert_eq!(action(&v, "a", "one")["exports"]["v"], "7", "{v}");
+    assert!(journals(&t).is_empty());
+    std::fs::write(t.path("n"), "1").expect("write");
+    t.state(["resume", "last"]).run();
+    assert_eq!(lines(&t, "log"), ["one", "two", "two", "three 7"]);
+    assert!(journals(&t).is_empty(), "a run that ends leaves no journal");
+}
+
 /// A retry runs the pipeline as recorded, not as edited since, and says so.
 #[test]
 fn retry_runs_the_recorded_pipeline_and_says_so() {

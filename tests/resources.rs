@@ -530,6 +530,8 @@ echo "--- after, with space:"
         "{v}"
     );
     assert_ne!(action(&v, "s", "fill")["status"], "running", "{v}");
+    // `a` ended before the disk was full: its end, in the journal, is not lost.
+    assert_eq!(action(&v, "s", "a")["status"], "succeeded", "{v}");
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! Changes of the history: a new run, and the changes of its runs, stages and actions.
 //!
-//! A change something may depend on (an action or stage ending, a run ending) commits
-//! before the call returns, in one transaction with the changes queued before it; a change
-//! nothing depends on ("running") is queued, and committed with the next commit or within
-//! `MAX_QUEUED`. A crash can lose only queued "running" marks, which resuming treats as "not
-//! finished" anyway.
+//! A change something may depend on (a stage ending, a run ending or held, a decision)
+//! commits before the call returns, in one transaction with the changes queued before it.
+//! An action's end is written to the journal before the call returns (`journal.rs`: as
+//! durable as a commit, at a tenth of its cost) and committed with the next commit, within
+//! `MAX_QUEUED`. A change nothing depends on ("running") is queued, and committed with the
+//! next commit or within `MAX_QUEUED`. A crash can lose only queued "running" marks, which
+//! resuming treats as "not finished" anyway.
 
 use std::path::Path;
 
@@ -133,7 +135,9 @@ impl History {
         )
     }
 
-    /// A stage's status; "running" is queued, anything else commits (with what is queued).
+    /// A stage's status: committed at once (with what is queued), "running" too — with how
+    /// the stage was decided, before any of its actions starts: the ends of its actions are
+    /// only journaled, and a resumed run goes on from a stage entered, not deciding it again.
     pub fn stage(&self, run: &str, stage: &str, update: &StageUpdate<'_>) -> Result<(), Error> {
         self.change(
             Change::Stage {
@@ -145,11 +149,7 @@ impl History {
                 rounds: update.rounds,
                 at: now(),
             },
-            if update.status != StageStatus::Running || update.rounds.is_some() {
-                Commit::Now
-            } else {
-                Commit::Queued
-            },
+            Commit::Now,
         )
     }
 
@@ -205,6 +205,7 @@ impl History {
 
     pub(super) fn take_queued(&self) -> Vec<Change> {
         self.since.set(None);
+        self.journaled.set(0);
         fold(std::mem::take(&mut *self.queued.borrow_mut()))
     }
 
@@ -213,9 +214,27 @@ impl History {
         if self.since.get().is_none() {
             self.since.set(Some(std::time::Instant::now()));
         }
+        // An end journaled while the queue is overdue commits instead (as the queue does).
         match when {
+            Commit::Now | Commit::Journaled if self.queued_for() >= Some(MAX_QUEUED) => {
+                self.flush()
+            }
             Commit::Now => self.flush(),
-            // Nothing waits longer than this, whoever looks at the history meanwhile.
+            Commit::Journaled => {
+                let written = {
+                    let queued = self.queued.borrow();
+                    let from = self.journaled.get().min(queued.len());
+                    let written = self.journal.borrow_mut().append(&queued[from..]);
+                    self.journaled.set(queued.len());
+                    written
+                };
+                // Without a journal (a full disk), the end commits now, or fails to.
+                match written {
+                    Ok(()) => Ok(()),
+                    Err(_) => self.flush(),
+                }
+            }
+            // Nothing waits longer than `MAX_QUEUED`, whoever looks at the history meanwhile.
             Commit::Queued if self.queued_for() >= Some(MAX_QUEUED) => self.flush(),
             Commit::Queued => Ok(()),
         }
@@ -223,8 +242,9 @@ impl History {
 
     /// Commits whatever is queued, in one transaction (`BEGIN IMMEDIATE`), on this process's
     /// connection (`synchronous=NORMAL`: no `fsync`). Returns once it is committed. Every
-    /// statement of it is prepared once per connection, `BEGIN` and `COMMIT` included: an
-    /// end commits alone, so parsing those two again would be a good part of its cost.
+    /// statement of it is prepared once per connection, `BEGIN` and `COMMIT` included: a
+    /// change often commits alone, so parsing those two again would be a good part of its
+    /// cost. Once committed, the journal is emptied.
     pub fn flush(&self) -> Result<(), Error> {
         let changes = self.take_queued();
         if changes.is_empty() {
@@ -244,6 +264,10 @@ impl History {
             .and_then(|()| run("COMMIT"));
         if done.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if done.is_ok() {
+            // What the journal held is committed.
+            self.journal.borrow_mut().clear();
         }
         done
     }
@@ -450,6 +474,9 @@ pub struct StageUpdate<'a> {
 pub enum Commit {
     /// Something is about to depend on it: committed before the call returns.
     Now,
+    /// An action's end: in the journal before the call returns (durable: a crash of pipec
+    /// loses nothing), committed with the next commit or within `MAX_QUEUED`.
+    Journaled,
     /// With the next commit, or within `MAX_QUEUED` ("running" marks).
     Queued,
 }

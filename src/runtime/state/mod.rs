@@ -3,18 +3,21 @@
 //! The folder's paths are named in one place (`layout.rs`). The history: its tables
 //! (`schema.rs`), the changes a run makes (`changes.rs`: a change something may depend on
 //! commits before the call returns, in one transaction with the changes queued before it;
-//! a change nothing depends on, "running", is queued), what `pipec runs`/`show` read
-//! (`queries.rs`), what resuming reads and claims (`recorded.rs`), the process that owns a
-//! run (`owner.rs`), and the ends of runs whose process could not record them
-//! (`unrecorded.rs`). A crash can lose only queued "running" marks, which resuming treats as
-//! "not finished" anyway.
+//! an action's end is written to the journal (`journal.rs`) before the call returns and
+//! commits within `MAX_QUEUED`; a change nothing depends on, "running", is queued), what
+//! `pipec runs`/`show` read (`queries.rs`), what resuming reads and claims
+//! (`recorded.rs`), the process that owns a run (`owner.rs`), and the ends of runs whose
+//! process could not record them (`unrecorded.rs`). A crash can lose only queued "running"
+//! marks, which resuming treats as "not finished" anyway: the next open replays the
+//! journals of processes that are gone.
 //!
 //! One connection per process, opened by [`History::open`], does every write: WAL with
 //! `synchronous=NORMAL` (a setting of the connection, not of the file), so a commit is a
-//! write into the WAL, with no `fsync` (only checkpoints sync). That keeps a commit at tens
-//! of microseconds, cheap enough for the scheduler to commit each end itself before it
-//! starts anything else; a process that dies (`kill -9`) loses nothing committed, and the
-//! database stays consistent after a power loss (which may lose the last commits).
+//! write into the WAL, with no `fsync` (only checkpoints sync): tens of microseconds. An
+//! action's end costs a tenth of that, one `write` to the journal, before the scheduler
+//! starts anything else; a process that dies (`kill -9`) loses nothing committed or
+//! journaled, and the database stays consistent after a power loss (which may lose the
+//! last commits).
 #![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
 
 use std::path::{Path, PathBuf};
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 mod changes;
+mod journal;
 mod layout;
 mod owner;
 mod queries;
@@ -59,6 +63,9 @@ pub struct History {
     /// Changes waiting for the next commit, and since when the oldest waits.
     queued: std::cell::RefCell<Vec<Change>>,
     since: std::cell::Cell<Option<std::time::Instant>>,
+    /// How many of the queued changes are in the journal already.
+    journaled: std::cell::Cell<usize>,
+    journal: std::cell::RefCell<journal::Journal>,
     /// The history was lost and this one is new: what to tell the user ([`lost`]).
     pub lost: Option<String>,
 }
@@ -112,15 +119,25 @@ impl History {
             dir: dir.to_path_buf(),
             queued: std::cell::RefCell::new(Vec::new()),
             since: std::cell::Cell::new(None),
+            journaled: std::cell::Cell::new(0),
+            journal: std::cell::RefCell::new(journal::Journal::new(dir)),
             lost,
         };
-        history.record_unrecorded_ends();
+        history.recover();
         Ok(history)
     }
 
     /// The paths of the state directory.
     pub fn layout(&self) -> Layout<'_> {
         Layout::of(&self.dir)
+    }
+}
+
+impl Drop for History {
+    /// This process's journal goes once nothing in it waits for a commit (a commit that
+    /// failed leaves it for the next process that opens the history to replay).
+    fn drop(&mut self) {
+        self.journal.get_mut().remove();
     }
 }
 

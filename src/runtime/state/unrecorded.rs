@@ -18,6 +18,7 @@ use std::path::Path;
 
 use rusqlite::params;
 
+use super::journal::JOURNAL;
 use super::layout::UNRECORDED;
 use super::{History, Layout, Owner, immediate, now, sql};
 use crate::runtime::error::Error;
@@ -85,26 +86,37 @@ impl History {
         Ok(ids.len())
     }
 
-    /// Records the ends that processes could not record (their notes), where the run is
-    /// still open and no live process runs it. Best effort: with no room yet, the notes stay
-    /// for the next open.
-    pub(super) fn record_unrecorded_ends(&self) {
+    /// What dead processes left to record, in one look at the state directory: the ends
+    /// in their journals (`journal`), then the runs' ends they could not record (their
+    /// notes), where the run is still open and no live process runs it. Best effort: with
+    /// no room yet, the files stay for the next open.
+    pub(super) fn recover(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };
+        let mut notes = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(run) = name.to_str().and_then(|n| n.strip_prefix(UNRECORDED)) else {
-                continue;
-            };
-            let owner = self.owner(run).ok().and_then(|(o, _)| o);
-            if owner.is_some_and(|o| Some(o) != Owner::me() && o.alive()) {
-                continue;
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with(JOURNAL) {
+                self.replay_journal(name, &entry.path());
+            } else if let Some(run) = name.strip_prefix(UNRECORDED) {
+                notes.push((run.to_string(), entry.path()));
             }
-            let why = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            if self.end_failed(run, &reason(why.trim(), true)).is_ok() {
-                let _ = std::fs::remove_file(entry.path());
-            }
+        }
+        for (run, path) in notes {
+            self.record_unrecorded_end(&run, &path);
+        }
+    }
+
+    fn record_unrecorded_end(&self, run: &str, note: &Path) {
+        let owner = self.owner(run).ok().and_then(|(o, _)| o);
+        if owner.is_some_and(|o| Some(o) != Owner::me() && o.alive()) {
+            return;
+        }
+        let why = std::fs::read_to_string(note).unwrap_or_default();
+        if self.end_failed(run, &reason(why.trim(), true)).is_ok() {
+            let _ = std::fs::remove_file(note);
         }
     }
 }

@@ -1,0 +1,295 @@
+//! The journal of action ends: what makes an end durable at once without a commit.
+//!
+//! An action's end (with the exports that go with it) is appended to this process's
+//! journal, `journal-PID-START-N` in the state directory, in one `write` before the scheduler
+//! starts anything else: like a commit of the history's write-ahead log (which pipec runs
+//! without `fsync`), it survives the pipec process being killed, but costs a tenth of one.
+//! The end itself stays queued and commits to the history with the next commit, within
+//! `MAX_QUEUED`; the journal is emptied after every commit.
+//!
+//! When the process dies before that commit, the next process that opens the history
+//! replays the journal (its owner, PID and START, is no longer alive): the ends it holds
+//! are committed, then the file goes. A journal whose ends could not be committed (a full
+//! disk) stays too. An end is replayed only onto an action that has not ended since (or was
+//! taken for still running and abandoned) and has not started a later attempt, so a replay that comes late (a second
+//! process replaying the same file) never undoes what happened after it; an export is
+//! replayed only with its action's end. A last line cut short (the process died within
+//! the `write`) is ignored: the end it would have held is lost, as an uncommitted end was
+//! before, and that action runs again.
+#![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rusqlite::{Connection, params};
+use serde_json::{Value, json};
+
+use super::changes::Change;
+use super::{History, Owner, immediate, sql};
+use crate::runtime::error::Error;
+use crate::runtime::status::ActionStatus;
+
+/// The start of a journal's file name: `journal-PID-START-N`.
+pub(super) const JOURNAL: &str = "journal-";
+
+/// Journals opened by this process so far (each `History` has its own).
+static OPENED: AtomicU32 = AtomicU32::new(0);
+
+/// This process's journal of one history: appended to by the scheduler, emptied after each
+/// commit.
+pub(super) struct Journal {
+    path: Option<PathBuf>,
+    file: Option<std::fs::File>,
+    /// Something was written since it was last emptied.
+    dirty: bool,
+}
+
+impl Journal {
+    /// The journal of a history in `dir` (the file is created by the first end).
+    pub(super) fn new(dir: &Path) -> Journal {
+        let n = OPENED.fetch_add(1, Ordering::Relaxed);
+        Journal {
+            path: Owner::me().map(|o| dir.join(format!("{JOURNAL}{}-{}-{n}", o.pid, o.start))),
+            file: None,
+            dirty: false,
+        }
+    }
+
+    /// Appends the ends among `changes` and their exports, in one write.
+    pub(super) fn append(&mut self, changes: &[Change]) -> std::io::Result<()> {
+        let mut text = String::new();
+        for c in changes {
+            if let Some(line) = encode(c) {
+                text.push_str(&line.to_string());
+                text.push('\n');
+            }
+        }
+        if text.is_empty() {
+            return Ok(());
+        }
+        if self.file.is_none() {
+            let path = self.path.as_ref().ok_or_else(|| {
+                std::io::Error::other("this process's start time is unknown (no /proc)")
+            })?;
+            self.file = Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            );
+        }
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("no journal"))?;
+        self.dirty = true;
+        file.write_all(text.as_bytes())
+    }
+
+    /// Empties the journal: everything in it is committed.
+    pub(super) fn clear(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        if let Some(f) = &self.file {
+            // Reason: a journal that could not be emptied is replayed harmlessly (ends
+            // already recorded are not recorded again).
+            if f.set_len(0).is_ok() {
+                self.dirty = false;
+            }
+        }
+    }
+
+    /// The file goes, unless it holds ends that were not committed (a commit failed: the
+    /// next process that opens the history replays them).
+    pub(super) fn remove(&mut self) {
+        if !self.dirty
+            && self.file.take().is_some()
+            && let Some(p) = &self.path
+        {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// One line of the journal, for an action's end or an export.
+fn encode(change: &Change) -> Option<Value> {
+    match change {
+        Change::Action {
+            run,
+            stage,
+            action,
+            status,
+            attempt,
+            exit_code,
+            log,
+            at,
+            started,
+        } if status.ended() => Some(json!({
+            "end": [run, stage, action],
+            "status": status.as_str(),
+            "attempt": attempt,
+            "exit_code": exit_code,
+            "log": log,
+            "at": at,
+            "started": started,
+        })),
+        Change::Export {
+            run,
+            stage,
+            action,
+            key,
+            value,
+        } => Some(json!({ "export": [run, stage, action], "key": key, "value": value })),
+        // When it started (a "running" mark written with an end that follows it).
+        Change::Action {
+            run,
+            stage,
+            action,
+            status: ActionStatus::Running,
+            at,
+            ..
+        } => Some(json!({ "running": [run, stage, action], "at": at })),
+        _ => None,
+    }
+}
+
+/// The owner of a journal, from its file name (`journal-PID-START-N`).
+fn owner_of(name: &str) -> Option<Owner> {
+    let mut parts = name.strip_prefix(JOURNAL)?.split('-');
+    Some(Owner {
+        pid: parts.next()?.parse().ok()?,
+        start: parts.next()?.parse().ok()?,
+    })
+}
+
+impl History {
+    /// Replays the journal `path` (named `name`) if its process is gone: its ends are
+    /// committed, then it is removed. Best effort: a journal that cannot be replayed now
+    /// stays for the next open.
+    pub(super) fn replay_journal(&self, name: &str, path: &Path) {
+        let Some(owner) = owner_of(name) else { return };
+        if owner.alive() {
+            return;
+        }
+        if self.replay(path).is_ok() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    fn replay(&self, path: &Path) -> Result<(), Error> {
+        // Read under the write lock: a replay that comes second reads what is left.
+        let tx = immediate(&self.conn)?;
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(Error::StateDir {
+                    path: path.to_path_buf(),
+                    source: e.into(),
+                });
+            }
+        };
+        let mut exports: Vec<Value> = Vec::new();
+        // Only whole lines: the last one may have been cut short.
+        let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+        for line in whole.lines() {
+            let Ok(v) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            if v.get("export").is_some() {
+                exports.push(v);
+            } else if v.get("running").is_some() {
+                replay_start(&tx, &v)?;
+            } else if let Some(key) = v.get("end") {
+                let ended = replay_end(&tx, &v)?;
+                let (mine, others): (Vec<Value>, Vec<Value>) = std::mem::take(&mut exports)
+                    .into_iter()
+                    .partition(|e| e.get("export") == Some(key));
+                exports = others;
+                if ended {
+                    for e in &mine {
+                        replay_export(&tx, e)?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+}
+
+fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// The run, stage and action a line is about (`"end"` or `"export"`).
+fn names<'v>(v: &'v Value, key: &str) -> Option<[&'v str; 3]> {
+    let a = v.get(key)?.as_array()?;
+    Some([
+        a.first()?.as_str()?,
+        a.get(1)?.as_str()?,
+        a.get(2)?.as_str()?,
+    ])
+}
+
+/// Records a journaled end unless the action has ended since or started a later attempt;
+/// whether it was recorded. An action `abandoned` for the same attempt was taken for still
+/// running by whoever ended its run (its end was not committed yet): the end is what
+/// happened.
+fn replay_end(conn: &Connection, v: &Value) -> Result<bool, Error> {
+    let (Some([run, stage, action]), Some(status)) = (names(v, "end"), text(v, "status")) else {
+        return Ok(false);
+    };
+    let Ok(status) = status.parse::<ActionStatus>() else {
+        return Ok(false);
+    };
+    let attempt = v.get("attempt").and_then(Value::as_i64).unwrap_or(0);
+    let n = conn
+        .execute(
+            "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = COALESCE(started, ?9), finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3 AND status IN ('pending', 'running', 'abandoned') AND attempts <= ?5",
+            params![
+                run,
+                stage,
+                action,
+                status,
+                attempt,
+                v.get("exit_code").and_then(Value::as_i64),
+                text(v, "log"),
+                text(v, "at"),
+                text(v, "started"),
+            ],
+        )
+        .map_err(sql)?;
+    Ok(n > 0)
+}
+
+/// Records when a journaled action started, unless it has ended since.
+fn replay_start(conn: &Connection, v: &Value) -> Result<(), Error> {
+    let Some([run, stage, action]) = names(v, "running") else {
+        return Ok(());
+    };
+    conn.execute(
+        "UPDATE actions SET started = COALESCE(started, ?4) WHERE run = ?1 AND stage = ?2 AND name = ?3 AND status IN ('pending', 'running')",
+        params![run, stage, action, text(v, "at")],
+    )
+    .map(|_| ())
+    .map_err(sql)
+}
+
+fn replay_export(conn: &Connection, v: &Value) -> Result<(), Error> {
+    let (Some([run, stage, action]), Some(key), Some(value)) =
+        (names(v, "export"), text(v, "key"), text(v, "value"))
+    else {
+        return Ok(());
+    };
+    conn.execute(
+        "INSERT OR REPLACE INTO exports (run, stage, action, key, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![run, stage, action, key, value],
+    )
+    .map(|_| ())
+    .map_err(sql)
+}
+
+#[cfg(test)]
+mod tests;

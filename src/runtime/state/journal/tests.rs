@@ -1,0 +1,242 @@
+//! The journal: an end written to it and not committed is recorded by the next process
+//! that opens the history once its writer is gone, and never undoes what happened after it.
+
+use super::super::{ActionUpdate, Commit, History, Owner, Snapshot};
+use super::JOURNAL;
+use crate::runtime::state::ActionRow;
+use crate::runtime::status::ActionStatus;
+
+fn ir() -> crate::ir::Ir {
+    let mut map = crate::source::SourceMap::new();
+    let root = map.add(
+        "p.pipe",
+        "pipeline p { stage s { action a: sh { run = \"true\" }\n action b: sh { run = \"true\" } } }\n",
+    );
+    crate::compile(&mut map, root, &mut crate::check::NoLoader)
+        .ir
+        .expect("compiles")
+}
+
+fn start(h: &History) -> String {
+    let facts = serde_json::json!({});
+    let snapshot = Snapshot {
+        parent: None,
+        facts: &facts,
+        file: None,
+        source: None,
+    };
+    h.start_run(&ir(), &serde_json::json!({}), &snapshot)
+        .expect("starts")
+}
+
+fn update(status: ActionStatus, commit: Commit, attempt: u32) -> ActionUpdate<'static> {
+    ActionUpdate {
+        status,
+        commit,
+        attempt,
+        exit_code: Some(0),
+        log: Some("/logs/s.a.1.log"),
+    }
+}
+
+fn row(h: &History, run: &str, action: &str) -> ActionRow {
+    let detail = h.show(run).expect("history").expect("the run");
+    let stage = detail.stages.into_iter().next().expect("stage s");
+    stage
+        .actions
+        .into_iter()
+        .find(|a| a.name == action)
+        .expect("the action")
+}
+
+/// The journals in `dir`.
+fn journals(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(JOURNAL))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
+
+/// A journal name of a process that is gone (this pid, another start time).
+fn dead_journal(dir: &std::path::Path) -> std::path::PathBuf {
+    let me = Owner::me().expect("/proc");
+    dir.join(format!("{JOURNAL}{}-{}-0", me.pid, me.start + 1))
+}
+
+#[test]
+fn an_end_only_in_the_journal_of_a_process_that_died_is_recorded_at_the_next_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let h = History::open(dir.path()).expect("opens");
+    let run = start(&h);
+    h.action(
+        &run,
+        "s",
+        "a",
+        &update(ActionStatus::Running, Commit::Queued, 1),
+    )
+    .expect("running");
+    h.export(&run, "s", "a", "version", "1.2").expect("export");
+    h.action(
+        &run,
+        "s",
+        "a",
+        &update(ActionStatus::Succeeded, Commit::Journaled, 1),
+    )
+    .expect("ends");
+    // Not committed yet: the history still says pending.
+    let other = History::open(dir.path()).expect("a second reader");
+    assert_eq!(row(&other, &run, "a").status, ActionStatus::Pending);
+    drop(other);
+    // The process dies (nothing more of it runs: no commit, no clean-up).
+    let written = journals(dir.path());
+    assert_eq!(written.len(), 1, "{written:?}");
+    std::mem::forget(h);
+    std::fs::rename(&written[0], dead_journal(dir.path())).expect("rename");
+
+    let h = History::open(dir.path()).expect("opens again");
+    let a = row(&h, &run, "a");
+    assert_eq!(a.status, ActionStatus::Succeeded);
+    assert_eq!((a.attempts, a.exit_code), (1, Some(0)));
+    assert_eq!(a.log.as_deref(), Some("/logs/s.a.1.log"));
+    assert!(a.started.is_some() && a.finished.is_some(), "{a:?}");
+    assert_eq!(a.exports.get("version"), Some(&serde_json::json!("1.2")));
+    assert_eq!(row(&h, &run, "b").status, ActionStatus::Pending);
+    assert!(
+        journals(dir.path()).is_empty(),
+        "the replayed journal is gone"
+    );
+}
+
+#[test]
+fn a_late_replay_never_undoes_what_happened_after_the_end_it_holds() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let h = History::open(dir.path()).expect("opens");
+    let run = start(&h);
+    // Since the journal was written, `a` started a second attempt and `b` ended otherwise.
+    h.action(
+        &run,
+        "s",
+        "a",
+        &update(ActionStatus::Running, Commit::Now, 2),
+    )
+    .expect("a again");
+    h.action(
+        &run,
+        "s",
+        "b",
+        &update(ActionStatus::Failed, Commit::Now, 1),
+    )
+    .expect("b failed");
+    let line = |action: &str, status: &str, attempt: u32| {
+        format!(
+            "{}\n{}\n",
+            serde_json::json!({"export": [run, "s", action], "key": "k", "value": "old"}),
+            serde_json::json!({"end": [run, "s", action], "status": status, "attempt": attempt,
+                "exit_code": 0, "log": null, "at": "2026-01-01T00:00:00Z", "started": null}),
+        )
+    };
+    std::fs::write(
+        dead_journal(dir.path()),
+        line("a", "succeeded", 1) + &line("b", "succeeded", 1),
+    )
+    .expect("journal");
+    drop(h);
+
+    let h = History::open(dir.path()).expect("opens again");
+    let (a, b) = (row(&h, &run, "a"), row(&h, &run, "b"));
+    assert_eq!((a.status, a.attempts), (ActionStatus::Running, 2));
+    assert_eq!((b.status, b.attempts), (ActionStatus::Failed, 1));
+    assert!(
+        a.exports.is_empty() && b.exports.is_empty(),
+        "no stale export"
+    );
+    assert!(journals(dir.path()).is_empty());
+}
+
+#[test]
+fn a_line_cut_short_by_the_death_of_its_writer_is_ignored() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let h = History::open(dir.path()).expect("opens");
+    let run = start(&h);
+    let end = |action: &str| {
+        serde_json::json!({"end": [run, "s", action], "status": "succeeded", "attempt": 1,
+            "exit_code": 0, "log": null, "at": "2026-01-01T00:00:00Z", "started": null})
+        .to_string()
+    };
+    let whole = end("a");
+    let cut = end("b");
+    std::fs::write(
+        dead_journal(dir.path()),
+        format!("{whole}\n{}", &cut[..cut.len() - 1]),
+    )
+    .expect("journal");
+    drop(h);
+    let h = History::open(dir.path()).expect("opens again");
+    assert_eq!(row(&h, &run, "a").status, ActionStatus::Succeeded);
+    assert_eq!(row(&h, &run, "b").status, ActionStatus::Pending);
+}
+
+#[test]
+fn the_journal_of_a_live_process_is_left_to_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let h = History::open(dir.path()).expect("opens");
+    let run = start(&h);
+    h.action(
+        &run,
+        "s",
+        "a",
+        &update(ActionStatus::Succeeded, Commit::Journaled, 1),
+    )
+    .expect("ends");
+    // Another process (here: another history of this live one) opens the history.
+    let other = History::open(dir.path()).expect("a second reader");
+    assert_eq!(row(&other, &run, "a").status, ActionStatus::Pending);
+    assert_eq!(journals(dir.path()).len(), 1, "still there");
+    drop(other);
+    drop(h);
+}
+
+#[test]
+fn a_commit_empties_the_journal_and_the_file_goes_with_its_history() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let h = History::open(dir.path()).expect("opens");
+    let run = start(&h);
+    assert!(journals(dir.path()).is_empty(), "created by the first end");
+    h.action(
+        &run,
+        "s",
+        "a",
+        &update(ActionStatus::Succeeded, Commit::Journaled, 1),
+    )
+    .expect("ends");
+    let file = journals(dir.path()).pop().expect("a journal");
+    let size = || std::fs::metadata(&file).expect("journal").len();
+    assert!(size() > 0);
+    // A "running" mark alone is not journaled; the next end writes it with it.
+    h.action(
+        &run,
+        "s",
+        "b",
+        &update(ActionStatus::Running, Commit::Queued, 1),
+    )
+    .expect("running");
+    let before = size();
+    h.action(
+        &run,
+        "s",
+        "b",
+        &update(ActionStatus::Failed, Commit::Journaled, 1),
+    )
+    .expect("ends");
+    let text = std::fs::read_to_string(&file).expect("read");
+    assert!(size() > before && text.lines().count() == 3, "{text}");
+    h.flush().expect("commits");
+    assert_eq!(size(), 0, "emptied by the commit");
+    assert_eq!(row(&h, &run, "b").status, ActionStatus::Failed);
+    drop(h);
+    assert!(!file.exists(), "removed with its history");
+}
