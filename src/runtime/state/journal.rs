@@ -8,8 +8,9 @@
 //! `MAX_QUEUED`; the journal is emptied after every commit.
 //!
 //! When the process dies before that commit, the next process that opens the history
-//! replays the journal (its owner, PID and START, is no longer alive): the ends it holds
-//! are committed, then the file goes. A journal whose ends could not be committed (a full
+//! replays the journal (its owner, PID and START, is no longer alive), and so does one that
+//! claims or stops a run whose process died since: the ends it holds are committed, then
+//! the file goes. A journal whose ends could not be committed (a full
 //! disk) stays too. An end is replayed only onto an action that has not ended since (or was
 //! taken for still running and abandoned) and has not started a later attempt, so a replay that comes late (a second
 //! process replaying the same file) never undoes what happened after it; an export is
@@ -165,6 +166,20 @@ fn owner_of(name: &str) -> Option<Owner> {
 }
 
 impl History {
+    /// Replays the journals of processes that are gone (see [`History::replay_journal`]).
+    pub(super) fn replay_journals(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if let Some(name) = entry.file_name().to_str()
+                && name.starts_with(JOURNAL)
+            {
+                self.replay_journal(name, &entry.path());
+            }
+        }
+    }
+
     /// Replays the journal `path` (named `name`) if its process is gone: its ends are
     /// committed, then it is removed. Best effort: a journal that cannot be replayed now
     /// stays for the next open.

@@ -181,6 +181,8 @@ impl History {
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
+        // The ends its dead owner journaled (it may have died since this history was opened).
+        self.replay_journals();
         Ok(Claim::Taken)
     }
 
@@ -249,6 +251,8 @@ impl History {
                 .map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
+        // The ends its dead owner journaled: what had ended is not abandoned.
+        self.replay_journals();
         Ok(None)
     }
 }

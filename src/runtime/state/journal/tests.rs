@@ -240,3 +240,49 @@ fn a_commit_empties_the_journal_and_the_file_goes_with_its_history() {
     drop(h);
     assert!(!file.exists(), "removed with its history");
 }
+
+/// An end of `action` as a dead pipec journaled it.
+fn journaled_end(run: &str, action: &str) -> String {
+    serde_json::json!({"end": [run, "s", action], "status": "succeeded", "attempt": 1,
+        "exit_code": 0, "log": null, "at": "2026-01-01T00:00:00Z", "started": null})
+    .to_string()
+        + "\n"
+}
+
+#[test]
+fn a_journal_left_after_the_history_was_opened_is_replayed_when_its_run_is_claimed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let h = History::open(dir.path()).expect("opens");
+    let run = start(&h);
+    // Its pipec dies after this process opened the history.
+    std::fs::write(dead_journal(dir.path()), journaled_end(&run, "a")).expect("journal");
+    let claim = h
+        .claim(&run, &[crate::runtime::status::RunStatus::Running])
+        .expect("claims");
+    assert!(
+        matches!(claim, crate::runtime::state::Claim::Taken),
+        "{claim:?}"
+    );
+    assert_eq!(row(&h, &run, "a").status, ActionStatus::Succeeded);
+    assert!(journals(dir.path()).is_empty());
+}
+
+#[test]
+fn stopping_a_run_whose_pipec_died_keeps_the_ends_it_journaled() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let h = History::open(dir.path()).expect("opens");
+    let run = start(&h);
+    for action in ["a", "b"] {
+        h.action(
+            &run,
+            "s",
+            action,
+            &update(ActionStatus::Running, Commit::Now, 1),
+        )
+        .expect("running");
+    }
+    std::fs::write(dead_journal(dir.path()), journaled_end(&run, "a")).expect("journal");
+    assert_eq!(h.stop_orphaned(&run).expect("stops"), None);
+    assert_eq!(row(&h, &run, "a").status, ActionStatus::Succeeded);
+    assert_eq!(row(&h, &run, "b").status, ActionStatus::Abandoned);
+}
