@@ -4,8 +4,9 @@
 //! actions (`true`), the wide shape of `bench/schedule.sh`; `bash bench/schedule.sh` times it.
 //!
 //! Each assertion is a cost that was once paid per action and is not anymore: an `fsync`
-//! of the history, a wait for another thread, a signal to a process group that is gone, a
-//! read of the adopted processes, a look for files the attempt did not write.
+//! of the history, a commit of the history, a wait for another thread, a signal to a
+//! process group that is gone, a read of the adopted processes, a look for files the
+//! attempt did not write.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -49,7 +50,8 @@ fn traced() -> Option<Calls> {
     let t = Test::new().file("wide.pipe", &src).file("trace/.keep", "");
     // One file per process or thread (`-ff`): no call is split in two by another's.
     let out = Command::new("strace")
-        .args(["-f", "-ff", "-qq", "-o", "trace/t"])
+        // `-y`: a descriptor is shown with its path (which file a write goes to).
+        .args(["-f", "-ff", "-qq", "-y", "-o", "trace/t"])
         .arg(env!("CARGO_BIN_EXE_pipec"))
         .args(["run", "wide.pipe", "--state-dir", "state", "--jobs", "2"])
         .current_dir(t.path(""))
@@ -114,12 +116,25 @@ fn an_action_costs_pipec_no_fsync_no_thread_wait_and_no_call_that_fails() {
     // Fewer than one call per two actions.
     let rare = |n: usize| n * 2 < ACTIONS;
     let summary = format!("{:?}", calls.counts);
-    // The history commits each end in pipec's loop, with `synchronous=NORMAL`: no `fsync`
-    // per commit (only opening the history and its checkpoints sync).
+    // The history commits in pipec's loop, with `synchronous=NORMAL`: no `fsync` per commit
+    // (only opening the history and its checkpoints sync).
     let syncs = calls.of("fsync").0 + calls.of("fdatasync").0;
     assert!(
         rare(syncs),
         "{syncs} fsyncs for {ACTIONS} actions: {summary}"
+    );
+    // An action's end is one `write` to the journal, not a commit: the history's write
+    // transactions (each takes the WAL's write lock, byte 120 of `history.db-shm`) are
+    // fewer than one per two actions.
+    let journaled = calls.matching(&["write(", "/journal-"]);
+    assert!(
+        journaled * 2 >= ACTIONS,
+        "{journaled} writes to the journal for {ACTIONS} actions: {summary}"
+    );
+    let transactions = calls.matching(&["fcntl(", "history.db-shm>", "F_WRLCK", "l_start=120"]);
+    assert!(
+        rare(transactions),
+        "{transactions} write transactions for {ACTIONS} actions: {summary}"
     );
     // No thread to hand commits to and wait for.
     let futex = calls.of("futex").0;
