@@ -10,11 +10,11 @@
 //! When the process dies before that commit, the next process that opens the history
 //! replays the journal (its owner, PID and START, is no longer alive), and so does one that
 //! claims or stops a run whose process died since: the ends it holds are committed, then
-//! the file goes. A journal whose ends could not be committed (a full
-//! disk) stays too. An end is replayed only onto an action that has not ended since (or was
-//! taken for still running and abandoned) and has not started a later attempt, so a replay that comes late (a second
-//! process replaying the same file) never undoes what happened after it; an export is
-//! replayed only with its action's end. A last line cut short (the process died within
+//! the file goes. (A journal whose ends could not be committed, on a full disk, stays for
+//! the next open too.) An end is replayed only onto an action that has not ended since (or
+//! was taken for still running and abandoned) and has not started a later attempt, so a
+//! replay that comes late (a second process replaying the same file) never undoes what
+//! happened after it; an export is replayed only with its action's end. A last line cut short (the process died within
 //! the `write`) is ignored: the end it would have held is lost, as an uncommitted end was
 //! before, and that action runs again.
 #![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
