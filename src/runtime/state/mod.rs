@@ -31,6 +31,8 @@ mod owner;
 mod queries;
 mod recorded;
 mod schema;
+#[cfg(test)]
+pub(crate) mod testing;
 mod unrecorded;
 
 use crate::runtime::error::Error;

@@ -155,35 +155,19 @@ pub fn lost(dir: &Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{History, Snapshot};
+    use super::super::History;
+    use super::super::testing::{ir, start};
     use super::lost;
     use crate::runtime::state::Layout;
-
-    fn ir() -> crate::ir::Ir {
-        let mut map = crate::source::SourceMap::new();
-        let root = map.add(
-            "p.pipe",
-            "pipeline p { stage s { action a: sh { run = \"true\" } } }\n",
-        );
-        crate::compile(&mut map, root, &mut crate::check::NoLoader)
-            .ir
-            .expect("compiles")
-    }
 
     #[test]
     fn a_note_left_by_a_process_records_the_run_failed_at_the_next_open() {
         let dir = tempfile::tempdir().expect("tmp");
         let h = History::open(dir.path()).expect("opens");
-        let facts = serde_json::json!({});
-        let snapshot = Snapshot {
-            parent: None,
-            facts: &facts,
-            file: None,
-            source: None,
-        };
-        let run = h
-            .start_run(&ir(), &serde_json::json!({}), &snapshot)
-            .expect("starts");
+        let run = start(
+            &h,
+            &ir("pipeline p { stage s { action a: sh { run = \"true\" } } }\n"),
+        );
         // What a process leaves when the disk is full: a note, and the run still running.
         std::fs::write(
             Layout::of(dir.path()).unrecorded_note(&run),

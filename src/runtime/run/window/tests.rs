@@ -9,7 +9,7 @@ use super::{Wait, plan_wait};
 use crate::ir::Ir;
 use crate::runtime::plan::RunFacts;
 use crate::runtime::run::{Options, Run, RunStatus, Start, execute};
-use crate::runtime::state::{History, Snapshot};
+use crate::runtime::state::History;
 
 fn at(s: &str) -> Timestamp {
     s.parse().expect("a time")
@@ -81,19 +81,8 @@ fn drive(
     id: Option<&str>,
     wall: &str,
 ) -> (String, RunStatus) {
-    let facts = serde_json::json!({});
-    let snapshot = Snapshot {
-        parent: None,
-        facts: &facts,
-        file: None,
-        source: None,
-    };
     let id = id.map_or_else(
-        || {
-            history
-                .start_run(ir, &serde_json::json!({}), &snapshot)
-                .expect("a run")
-        },
+        || crate::runtime::state::testing::start(history, ir),
         str::to_string,
     );
     let start = match history.recorded(&id).expect("history") {

@@ -1,32 +1,30 @@
 //! The journal: an end written to it and not committed is recorded by the next process
 //! that opens the history once its writer is gone, and never undoes what happened after it.
 
-use super::super::{ActionUpdate, Commit, History, Owner, Snapshot};
+use super::super::testing::{ir, start};
+use super::super::{ActionUpdate, Commit, History, Owner};
 use super::JOURNAL;
 use crate::runtime::state::ActionRow;
 use crate::runtime::status::ActionStatus;
 
-fn ir() -> crate::ir::Ir {
-    let mut map = crate::source::SourceMap::new();
-    let root = map.add(
-        "p.pipe",
-        "pipeline p { stage s { action a: sh { run = \"true\" }\n action b: sh { run = \"true\" } } }\n",
+/// A new history with a run of a stage `s` of two actions, `a` and `b`: the folder, the
+/// history, the run's id.
+fn opened() -> (tempfile::TempDir, History, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let h = History::open(dir.path()).expect("opens");
+    let run = start(
+        &h,
+        &ir(
+            "pipeline p { stage s { action a: sh { run = \"true\" }\n action b: sh { run = \"true\" } } }\n",
+        ),
     );
-    crate::compile(&mut map, root, &mut crate::check::NoLoader)
-        .ir
-        .expect("compiles")
+    (dir, h, run)
 }
 
-fn start(h: &History) -> String {
-    let facts = serde_json::json!({});
-    let snapshot = Snapshot {
-        parent: None,
-        facts: &facts,
-        file: None,
-        source: None,
-    };
-    h.start_run(&ir(), &serde_json::json!({}), &snapshot)
-        .expect("starts")
+/// Records action `action` of stage `s` as `status` in its attempt `attempt`.
+fn mark(h: &History, run: &str, action: &str, status: ActionStatus, commit: Commit, attempt: u32) {
+    h.action(run, "s", action, &update(status, commit, attempt))
+        .expect("recorded");
 }
 
 fn update(status: ActionStatus, commit: Commit, attempt: u32) -> ActionUpdate<'static> {
@@ -69,24 +67,10 @@ fn dead_journal(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn an_end_only_in_the_journal_of_a_process_that_died_is_recorded_at_the_next_open() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let h = History::open(dir.path()).expect("opens");
-    let run = start(&h);
-    h.action(
-        &run,
-        "s",
-        "a",
-        &update(ActionStatus::Running, Commit::Queued, 1),
-    )
-    .expect("running");
+    let (dir, h, run) = opened();
+    mark(&h, &run, "a", ActionStatus::Running, Commit::Queued, 1);
     h.export(&run, "s", "a", "version", "1.2").expect("export");
-    h.action(
-        &run,
-        "s",
-        "a",
-        &update(ActionStatus::Succeeded, Commit::Journaled, 1),
-    )
-    .expect("ends");
+    mark(&h, &run, "a", ActionStatus::Succeeded, Commit::Journaled, 1);
     // Not committed yet: the history still says pending.
     let other = History::open(dir.path()).expect("a second reader");
     assert_eq!(row(&other, &run, "a").status, ActionStatus::Pending);
@@ -113,24 +97,10 @@ fn an_end_only_in_the_journal_of_a_process_that_died_is_recorded_at_the_next_ope
 
 #[test]
 fn a_late_replay_never_undoes_what_happened_after_the_end_it_holds() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let h = History::open(dir.path()).expect("opens");
-    let run = start(&h);
+    let (dir, h, run) = opened();
     // Since the journal was written, `a` started a second attempt and `b` ended otherwise.
-    h.action(
-        &run,
-        "s",
-        "a",
-        &update(ActionStatus::Running, Commit::Now, 2),
-    )
-    .expect("a again");
-    h.action(
-        &run,
-        "s",
-        "b",
-        &update(ActionStatus::Failed, Commit::Now, 1),
-    )
-    .expect("b failed");
+    mark(&h, &run, "a", ActionStatus::Running, Commit::Now, 2);
+    mark(&h, &run, "b", ActionStatus::Failed, Commit::Now, 1);
     let line = |action: &str, status: &str, attempt: u32| {
         format!(
             "{}\n{}\n",
@@ -159,9 +129,7 @@ fn a_late_replay_never_undoes_what_happened_after_the_end_it_holds() {
 
 #[test]
 fn a_line_cut_short_by_the_death_of_its_writer_is_ignored() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let h = History::open(dir.path()).expect("opens");
-    let run = start(&h);
+    let (dir, h, run) = opened();
     let end = |action: &str| {
         serde_json::json!({"end": [run, "s", action], "status": "succeeded", "attempt": 1,
             "exit_code": 0, "log": null, "at": "2026-01-01T00:00:00Z", "started": null})
@@ -182,16 +150,8 @@ fn a_line_cut_short_by_the_death_of_its_writer_is_ignored() {
 
 #[test]
 fn the_journal_of_a_live_process_is_left_to_it() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let h = History::open(dir.path()).expect("opens");
-    let run = start(&h);
-    h.action(
-        &run,
-        "s",
-        "a",
-        &update(ActionStatus::Succeeded, Commit::Journaled, 1),
-    )
-    .expect("ends");
+    let (dir, h, run) = opened();
+    mark(&h, &run, "a", ActionStatus::Succeeded, Commit::Journaled, 1);
     // Another process (here: another history of this live one) opens the history.
     let other = History::open(dir.path()).expect("a second reader");
     assert_eq!(row(&other, &run, "a").status, ActionStatus::Pending);
@@ -202,36 +162,16 @@ fn the_journal_of_a_live_process_is_left_to_it() {
 
 #[test]
 fn a_commit_empties_the_journal_and_the_file_goes_with_its_history() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let h = History::open(dir.path()).expect("opens");
-    let run = start(&h);
+    let (dir, h, run) = opened();
     assert!(journals(dir.path()).is_empty(), "created by the first end");
-    h.action(
-        &run,
-        "s",
-        "a",
-        &update(ActionStatus::Succeeded, Commit::Journaled, 1),
-    )
-    .expect("ends");
+    mark(&h, &run, "a", ActionStatus::Succeeded, Commit::Journaled, 1);
     let file = journals(dir.path()).pop().expect("a journal");
     let size = || std::fs::metadata(&file).expect("journal").len();
     assert!(size() > 0);
     // A "running" mark alone is not journaled; the next end writes it with it.
-    h.action(
-        &run,
-        "s",
-        "b",
-        &update(ActionStatus::Running, Commit::Queued, 1),
-    )
-    .expect("running");
+    mark(&h, &run, "b", ActionStatus::Running, Commit::Queued, 1);
     let before = size();
-    h.action(
-        &run,
-        "s",
-        "b",
-        &update(ActionStatus::Failed, Commit::Journaled, 1),
-    )
-    .expect("ends");
+    mark(&h, &run, "b", ActionStatus::Failed, Commit::Journaled, 1);
     let text = std::fs::read_to_string(&file).expect("read");
     assert!(size() > before && text.lines().count() == 3, "{text}");
     h.flush().expect("commits");
@@ -251,9 +191,7 @@ fn journaled_end(run: &str, action: &str) -> String {
 
 #[test]
 fn a_journal_left_after_the_history_was_opened_is_replayed_when_its_run_is_claimed() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let h = History::open(dir.path()).expect("opens");
-    let run = start(&h);
+    let (dir, h, run) = opened();
     // Its pipec dies after this process opened the history.
     std::fs::write(dead_journal(dir.path()), journaled_end(&run, "a")).expect("journal");
     let claim = h
@@ -269,17 +207,9 @@ fn a_journal_left_after_the_history_was_opened_is_replayed_when_its_run_is_claim
 
 #[test]
 fn stopping_a_run_whose_pipec_died_keeps_the_ends_it_journaled() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let h = History::open(dir.path()).expect("opens");
-    let run = start(&h);
+    let (dir, h, run) = opened();
     for action in ["a", "b"] {
-        h.action(
-            &run,
-            "s",
-            action,
-            &update(ActionStatus::Running, Commit::Now, 1),
-        )
-        .expect("running");
+        mark(&h, &run, action, ActionStatus::Running, Commit::Now, 1);
     }
     std::fs::write(dead_journal(dir.path()), journaled_end(&run, "a")).expect("journal");
     assert_eq!(h.stop_orphaned(&run).expect("stops"), None);
