@@ -32,7 +32,7 @@ mod queries;
 mod recorded;
 mod schema;
 #[cfg(test)]
-pub(crate) mod testing;
+pub(crate) mod tests;
 mod unrecorded;
 
 use crate::runtime::error::Error;

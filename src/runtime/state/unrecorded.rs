@@ -156,7 +156,7 @@ pub fn lost(dir: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::super::History;
-    use super::super::testing::{ir, start};
+    use super::super::tests::{ir, start};
     use super::lost;
     use crate::runtime::state::Layout;
 

@@ -82,7 +82,7 @@ fn drive(
     wall: &str,
 ) -> (String, RunStatus) {
     let id = id.map_or_else(
-        || crate::runtime::state::testing::start(history, ir),
+        || crate::runtime::state::tests::start(history, ir),
         str::to_string,
     );
     let start = match history.recorded(&id).expect("history") {

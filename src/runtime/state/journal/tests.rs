@@ -1,7 +1,7 @@
 //! The journal: an end written to it and not committed is recorded by the next process
 //! that opens the history once its writer is gone, and never undoes what happened after it.
 
-use super::super::testing::{ir, start};
+use super::super::tests::{ir, start};
 use super::super::{ActionUpdate, Commit, History, Owner};
 use super::JOURNAL;
 use crate::runtime::state::ActionRow;

@@ -1,4 +1,5 @@
-//! What the history's tests share: a pipeline compiled from its source, and a new run of it.
+//! What the history's tests share (test code: `tidy` lets it use the checker): a pipeline
+//! compiled from its source, and a new run of it.
 
 use super::{History, Snapshot};
 
