@@ -2,8 +2,8 @@
 //! progress the CLI shows. How an action's change is committed is decided here: every end
 //! is in the history's journal before `record` returns (committed within `MAX_QUEUED`), so
 //! it is durable before the scheduler starts anything else, and an ended attempt's
-//! `--jobs` slot is free at once; an approval's wait commits at once (another terminal
-//! decides it); "running" marks are queued.
+//! `--jobs` slot is free at once; an approval's wait and end commit at once (another
+//! terminal decides it); "running" marks are queued.
 
 use std::path::PathBuf;
 
@@ -118,9 +118,11 @@ impl Sched<'_, '_> {
         // crash nothing that finished runs again, and at most the attempts that were running
         // (`--jobs`) do. The journal takes it in one `write` (a commit costs ten times that:
         // on 1000 short actions, a tenth of the run); it commits with the next commit.
+        // An approval's end commits at once: `pipec approve` in another terminal must not
+        // take it for still waiting.
         let commit = match status {
             ActionStatus::Running => Commit::Queued,
-            s if s.ended() => Commit::Journaled,
+            s if s.ended() && a.kind != crate::ir::Kind::Approval => Commit::Journaled,
             _ => Commit::Now,
         };
         if status == ActionStatus::Failed {

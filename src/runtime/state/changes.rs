@@ -18,6 +18,7 @@ use crate::runtime::error::Error;
 use crate::runtime::status::{ActionStatus, Decided, RunStatus, StageStatus};
 
 /// A change of the history, applied in order.
+#[derive(Clone)]
 pub(super) enum Change {
     Stage {
         run: String,
@@ -203,10 +204,11 @@ impl History {
         self.since.get().map(|t| t.elapsed())
     }
 
+    /// Takes what is queued off the queue (as queued: not folded).
     pub(super) fn take_queued(&self) -> Vec<Change> {
         self.since.set(None);
         self.journaled.set(0);
-        fold(std::mem::take(&mut *self.queued.borrow_mut()))
+        std::mem::take(&mut *self.queued.borrow_mut())
     }
 
     fn change(&self, change: Change, when: Commit) -> Result<(), Error> {
@@ -245,11 +247,30 @@ impl History {
     /// statement of it is prepared once per connection, `BEGIN` and `COMMIT` included: a
     /// change often commits alone, so parsing those two again would be a good part of its
     /// cost. Once committed, the journal is emptied.
+    /// A commit that fails puts what it took back on the queue, to be committed by the next
+    /// one: the ends in it may be only in the journal, which that next commit empties.
     pub fn flush(&self) -> Result<(), Error> {
-        let changes = self.take_queued();
-        if changes.is_empty() {
+        let (since, journaled) = (self.since.get(), self.journaled.get());
+        let queued = self.take_queued();
+        if queued.is_empty() {
             return Ok(());
         }
+        let done = self.commit(&fold(queued.clone()));
+        if done.is_ok() {
+            // What the journal held is committed.
+            self.journal.borrow_mut().clear();
+        } else {
+            let mut back = self.queued.borrow_mut();
+            let later = std::mem::replace(&mut *back, queued);
+            back.extend(later);
+            self.since.set(since);
+            self.journaled.set(journaled);
+        }
+        done
+    }
+
+    /// Commits `changes` in one transaction, with how much of the journal they cover.
+    fn commit(&self, changes: &[Change]) -> Result<(), Error> {
         let run = |sql: &str| {
             self.conn
                 .prepare_cached(sql)
@@ -261,13 +282,15 @@ impl History {
         let done = changes
             .iter()
             .try_for_each(|c| apply(&self.conn, c))
+            .and_then(|()| {
+                self.journal
+                    .borrow()
+                    .mark_committed(&self.conn)
+                    .map_err(sql)
+            })
             .and_then(|()| run("COMMIT"));
         if done.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        if done.is_ok() {
-            // What the journal held is committed.
-            self.journal.borrow_mut().clear();
         }
         done
     }

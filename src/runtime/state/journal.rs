@@ -1,11 +1,13 @@
 //! The journal of action ends: what makes an end durable at once without a commit.
 //!
 //! An action's end (with the exports that go with it) is appended to this process's
-//! journal, `journal-PID-START-N` in the state directory, in one `write` before the scheduler
-//! starts anything else: like a commit of the history's write-ahead log (which pipec runs
-//! without `fsync`), it survives the pipec process being killed, but costs a tenth of one.
+//! journal, `journal-PID-START-NANOS-N` in the state directory, in one `write` before the
+//! scheduler starts anything else: like a commit of the history's write-ahead log (which
+//! pipec runs without `fsync`), it survives the pipec process being killed, but costs a
+//! tenth of one.
 //! The end itself stays queued and commits to the history with the next commit, within
-//! `MAX_QUEUED`; the journal is emptied after every commit.
+//! `MAX_QUEUED` (a commit that fails puts it back on the queue); each commit records the
+//! number of the journal's last line in `journals`, then the journal is emptied.
 //!
 //! When the process dies before that commit, the next process that opens the history
 //! replays the journal (its owner, PID and START, is no longer alive), and so does one that
@@ -14,16 +16,17 @@
 //! the next open too.) An end is replayed only onto an action that has not ended since (or
 //! was taken for still running and abandoned) and has not started a later attempt, so a
 //! replay that comes late (a second process replaying the same file) never undoes what
-//! happened after it; an export is replayed only with its action's end. A last line cut short (the process died within
-//! the `write`) is ignored: the end it would have held is lost, as an uncommitted end was
-//! before, and that action runs again.
+//! happened after it; lines the history marks committed are skipped (a crash between a
+//! commit and the emptying); an export is replayed only with its action's end. A last line
+//! cut short (the process died within the `write`) is ignored: the end it would have held is
+//! lost, as an uncommitted end was before, and that action runs again.
 #![allow(clippy::disallowed_methods)] // Reason: the runtime owns the state directory.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 use serde_json::{Value, json};
 
 use super::changes::Change;
@@ -31,7 +34,8 @@ use super::{History, Owner, immediate, sql};
 use crate::runtime::error::Error;
 use crate::runtime::status::ActionStatus;
 
-/// The start of a journal's file name: `journal-PID-START-N`.
+/// The start of a journal's file name: `journal-PID-START-NANOS-N` (the process, when the
+/// history was opened, and which of this process's histories).
 pub(super) const JOURNAL: &str = "journal-";
 
 /// Journals opened by this process so far (each `History` has its own).
@@ -44,24 +48,61 @@ pub(super) struct Journal {
     file: Option<std::fs::File>,
     /// Something was written since it was last emptied.
     dirty: bool,
+    /// The number of the last line written (lines are numbered from 1, and on across
+    /// emptyings): each commit records the last one it covers in `journals`.
+    seq: u64,
+    /// Its length (what a `write` cut short is cut back to).
+    len: u64,
 }
 
 impl Journal {
     /// The journal of a history in `dir` (the file is created by the first end).
     pub(super) fn new(dir: &Path) -> Journal {
         let n = OPENED.fetch_add(1, Ordering::Relaxed);
+        // The time too: a process with the pid and start tick of one from before a reboot
+        // must not append to the journal that one left.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         Journal {
-            path: Owner::me().map(|o| dir.join(format!("{JOURNAL}{}-{}-{n}", o.pid, o.start))),
+            path: Owner::me()
+                .map(|o| dir.join(format!("{JOURNAL}{}-{}-{nanos}-{n}", o.pid, o.start))),
             file: None,
             dirty: false,
+            seq: 0,
+            len: 0,
         }
+    }
+
+    /// Its file's name.
+    fn name(&self) -> Option<&str> {
+        self.path
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+    }
+
+    /// Records, in the transaction `conn` is in, that everything written so far is
+    /// committed by it: a replay after a crash between that commit and the journal's
+    /// emptying skips those lines (what came after them in the history may have changed the
+    /// same actions again).
+    pub(super) fn mark_committed(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let Some(name) = self.name().filter(|_| self.dirty) else {
+            return Ok(());
+        };
+        conn.prepare_cached("INSERT OR REPLACE INTO journals (name, seq) VALUES (?1, ?2)")?
+            .execute(params![name, i64::try_from(self.seq).unwrap_or(i64::MAX)])
+            .map(|_| ())
     }
 
     /// Appends the ends among `changes` and their exports, in one write.
     pub(super) fn append(&mut self, changes: &[Change]) -> std::io::Result<()> {
         let mut text = String::new();
+        let mut seq = self.seq;
         for c in changes {
-            if let Some(line) = encode(c) {
+            if let Some(mut line) = encode(c) {
+                seq += 1;
+                line["seq"] = json!(seq);
                 text.push_str(&line.to_string());
                 text.push('\n');
             }
@@ -85,7 +126,22 @@ impl Journal {
             .as_mut()
             .ok_or_else(|| std::io::Error::other("no journal"))?;
         self.dirty = true;
-        file.write_all(text.as_bytes())
+        match file.write_all(text.as_bytes()) {
+            Ok(()) => {
+                self.seq = seq;
+                self.len += text.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // A line cut short would swallow the next one: cut the journal back, or stop
+                // writing to it (the ends commit instead; the lines before stay whole).
+                if file.set_len(self.len).is_err() {
+                    self.path = None;
+                    self.file = None;
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Empties the journal: everything in it is committed.
@@ -94,22 +150,25 @@ impl Journal {
             return;
         }
         if let Some(f) = &self.file {
-            // Reason: a journal that could not be emptied is replayed harmlessly (ends
-            // already recorded are not recorded again).
+            // Reason: a journal that could not be emptied is replayed harmlessly (what the
+            // history marks committed is skipped).
             if f.set_len(0).is_ok() {
                 self.dirty = false;
+                self.len = 0;
             }
         }
     }
 
     /// The file goes, unless it holds ends that were not committed (a commit failed: the
-    /// next process that opens the history replays them).
-    pub(super) fn remove(&mut self) {
+    /// next process that opens the history replays them); then its mark in `journals`.
+    pub(super) fn remove(&mut self, conn: &Connection) {
         if !self.dirty
             && self.file.take().is_some()
             && let Some(p) = &self.path
+            && std::fs::remove_file(p).is_ok()
+            && let Some(name) = self.name()
         {
-            let _ = std::fs::remove_file(p);
+            let _ = conn.execute("DELETE FROM journals WHERE name = ?1", params![name]);
         }
     }
 }
@@ -156,7 +215,7 @@ fn encode(change: &Change) -> Option<Value> {
     }
 }
 
-/// The owner of a journal, from its file name (`journal-PID-START-N`).
+/// The owner of a journal, from its file name (`journal-PID-START-NANOS-N`).
 fn owner_of(name: &str) -> Option<Owner> {
     let mut parts = name.strip_prefix(JOURNAL)?.split('-');
     Some(Owner {
@@ -188,8 +247,12 @@ impl History {
         if owner.alive() {
             return;
         }
-        if self.replay(path).is_ok() {
-            let _ = std::fs::remove_file(path);
+        if self.replay(path).is_ok() && std::fs::remove_file(path).is_ok() {
+            // After the file: a replayer that read the mark before still skips what it
+            // covers, and one that comes after finds no file.
+            let _ = self
+                .conn
+                .execute("DELETE FROM journals WHERE name = ?1", params![name]);
         }
     }
 
@@ -206,6 +269,21 @@ impl History {
                 });
             }
         };
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        // Lines up to this one were committed before the process died.
+        let committed: i64 = tx
+            .query_row(
+                "SELECT seq FROM journals WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?
+            .unwrap_or(0);
+        let mut last = committed;
         let mut exports: Vec<Value> = Vec::new();
         // Only whole lines: the last one may have been cut short.
         let whole = text.rfind('\n').map_or("", |end| &text[..end]);
@@ -213,6 +291,14 @@ impl History {
             let Ok(v) = serde_json::from_str::<Value>(line) else {
                 continue;
             };
+            // (A line without a number is not skipped: the replay's guards still hold.)
+            let seq = v.get("seq").and_then(Value::as_i64).unwrap_or(i64::MAX);
+            if seq <= committed {
+                continue;
+            }
+            if seq < i64::MAX {
+                last = last.max(seq);
+            }
             if v.get("export").is_some() {
                 exports.push(v);
             } else if v.get("running").is_some() {
@@ -230,6 +316,12 @@ impl History {
                 }
             }
         }
+        // A second replay of this file (its removal may not happen) skips it all.
+        tx.execute(
+            "INSERT OR REPLACE INTO journals (name, seq) VALUES (?1, ?2)",
+            params![name, last],
+        )
+        .map_err(sql)?;
         tx.commit().map_err(sql)
     }
 }

@@ -9,7 +9,7 @@
 //! store/sha256/AB/ABCD…              content-addressed files (read-only)
 //! store/lock                         shared while an artifact is captured, exclusive while
 //!                                    `pipec prune` removes blobs (flock)
-//! journal-PID-START-N                action ends not committed yet by process PID (`journal.rs`)
+//! journal-PID-START-NANOS-N          action ends not committed yet by process PID (`journal.rs`)
 //! unrecorded-end-RUN                 a run's end its process could not record (a full disk)
 //! trash/NN/RUN.{logs,work,artifacts}  folders `pipec prune` is removing (64 shards)
 //! prune.lock                         held (flock) by the one `pipec prune` at work

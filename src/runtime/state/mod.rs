@@ -139,7 +139,7 @@ impl Drop for History {
     /// This process's journal goes once nothing in it waits for a commit (a commit that
     /// failed leaves it for the next process that opens the history to replay).
     fn drop(&mut self) {
-        self.journal.get_mut().remove();
+        self.journal.get_mut().remove(&self.conn);
     }
 }
 

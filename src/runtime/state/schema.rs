@@ -10,7 +10,7 @@ use super::{immediate, sql};
 use crate::runtime::error::Error;
 
 /// The schema's version: raise it whenever a table, column or index is added.
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 /// Each table: its name, its first version's columns, and its key when that is more than
 /// one column.
@@ -68,6 +68,13 @@ const TABLES: &[(&str, &str, &str)] = &[
     ),
     // Runs whose rows `pipec prune` deleted and whose folders it has still to remove.
     ("pruned", "run TEXT PRIMARY KEY", ""),
+    // Each journal of action ends (`journal-…` files): the last line the history has
+    // committed (a replay skips up to it). Version 2.
+    (
+        "journals",
+        "name TEXT PRIMARY KEY, seq INTEGER NOT NULL",
+        "",
+    ),
 ];
 
 /// Indexes, created after the columns they name exist.

@@ -216,3 +216,55 @@ fn stopping_a_run_whose_pipec_died_keeps_the_ends_it_journaled() {
     assert_eq!(row(&h, &run, "a").status, ActionStatus::Succeeded);
     assert_eq!(row(&h, &run, "b").status, ActionStatus::Abandoned);
 }
+
+#[test]
+fn a_replay_skips_what_the_history_committed_before_its_writer_died() {
+    let (dir, h, run) = opened();
+    // Both end, and an `on failure retry` round sets both pending again in the same commit;
+    // the process dies before it empties its journal.
+    mark(&h, &run, "a", ActionStatus::Failed, Commit::Journaled, 1);
+    mark(&h, &run, "b", ActionStatus::Succeeded, Commit::Journaled, 1);
+    let file = journals(dir.path()).pop().expect("a journal");
+    let lines = std::fs::read_to_string(&file).expect("journal");
+    mark(&h, &run, "a", ActionStatus::Pending, Commit::Queued, 1);
+    mark(&h, &run, "b", ActionStatus::Pending, Commit::Queued, 1);
+    h.flush().expect("commits");
+    assert_eq!(std::fs::metadata(&file).expect("journal").len(), 0);
+    std::fs::write(&file, &lines).expect("as if never emptied");
+    let name = file.file_name().expect("name").to_owned();
+    std::mem::forget(h);
+    let dead = dead_journal(dir.path());
+    std::fs::rename(&file, &dead).expect("rename");
+    // The mark of what was committed follows the file's name.
+    let conn = rusqlite::Connection::open(dir.path().join("history.db")).expect("db");
+    conn.execute(
+        "UPDATE journals SET name = ?1 WHERE name = ?2",
+        rusqlite::params![
+            dead.file_name().expect("name").to_string_lossy(),
+            name.to_string_lossy()
+        ],
+    )
+    .expect("renamed mark");
+    drop(conn);
+
+    let h = History::open(dir.path()).expect("opens again");
+    assert_eq!(row(&h, &run, "a").status, ActionStatus::Pending);
+    assert_eq!(row(&h, &run, "b").status, ActionStatus::Pending);
+    assert!(journals(dir.path()).is_empty());
+}
+
+#[test]
+fn an_end_taken_off_the_queue_by_a_commit_that_failed_is_committed_by_the_next() {
+    let (dir, h, run) = opened();
+    mark(&h, &run, "a", ActionStatus::Succeeded, Commit::Journaled, 1);
+    // Another process holds the write lock past the busy timeout: the commit fails.
+    let blocker = rusqlite::Connection::open(dir.path().join("history.db")).expect("db");
+    blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    h.conn
+        .busy_timeout(std::time::Duration::from_millis(10))
+        .expect("timeout");
+    assert!(h.flush().is_err(), "the history is locked");
+    blocker.execute_batch("ROLLBACK").expect("unlock");
+    h.flush().expect("commits");
+    assert_eq!(row(&h, &run, "a").status, ActionStatus::Succeeded);
+}
