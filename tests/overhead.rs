@@ -70,16 +70,12 @@ fn traced() -> Option<Calls> {
         return None;
     }
     assert!(out.status.success(), "pipec under strace failed:\n{stderr}");
-    let took = began.elapsed();
-    Some(Calls {
-        took,
-        ..calls(&t.path("trace"))
-    })
+    Some(calls(&t.path("trace"), began.elapsed()))
 }
 
 /// pipec's own calls in the files of `strace -ff`: those of every process and thread but
-/// the ones that ran the action's program (an `execve` of `…/true`).
-fn calls(dir: &Path) -> Calls {
+/// the ones that ran the action's program (an `execve` of `…/true`); the run took `took`.
+fn calls(dir: &Path, took: std::time::Duration) -> Calls {
     let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut lines = Vec::new();
     for entry in std::fs::read_dir(dir).expect("trace folder") {
@@ -112,7 +108,7 @@ fn calls(dir: &Path) -> Calls {
     Calls {
         counts,
         lines,
-        took: std::time::Duration::ZERO,
+        took,
     }
 }
 

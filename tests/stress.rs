@@ -178,7 +178,13 @@ fn kill_9_at_random_points_then_resume() {
 /// The actions the history records as succeeded.
 fn succeeded_actions(t: &Test) -> Vec<String> {
     let db = db(t);
-    succeeded_in(&db)
+    let mut st = db
+        .prepare("SELECT stage || '.' || name FROM actions WHERE status = 'succeeded'")
+        .expect("query");
+    st.query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
 }
 
 /// What pipec says had succeeded, and how many of those ends were only in the journal of
@@ -189,16 +195,6 @@ fn succeeded_after_replay(t: &Test) -> (Vec<String>, usize) {
     let all = succeeded_actions(t);
     let journaled = all.len().saturating_sub(committed);
     (all, journaled)
-}
-
-fn succeeded_in(db: &rusqlite::Connection) -> Vec<String> {
-    let mut st = db
-        .prepare("SELECT stage || '.' || name FROM actions WHERE status = 'succeeded'")
-        .expect("query");
-    st.query_map([], |r| r.get(0))
-        .expect("rows")
-        .collect::<Result<_, _>>()
-        .expect("rows")
 }
 
 /// Whether the run is in the history (pipec may die before it records it).

@@ -44,8 +44,13 @@ static OPENED: AtomicU32 = AtomicU32::new(0);
 /// This process's journal of one history: appended to by the scheduler, emptied after each
 /// commit.
 pub(super) struct Journal {
+    /// The state directory.
+    dir: PathBuf,
+    /// The file, once the first end has created it.
     path: Option<PathBuf>,
     file: Option<std::fs::File>,
+    /// A `write` was cut short and could not be cut back: nothing more is written.
+    broken: bool,
     /// Something was written since it was last emptied.
     dirty: bool,
     /// The number of the last line written (lines are numbered from 1, and on across
@@ -56,22 +61,39 @@ pub(super) struct Journal {
 }
 
 impl Journal {
-    /// The journal of a history in `dir` (the file is created by the first end).
+    /// The journal of a history in `dir` (the file is named and created by the first end:
+    /// a history that records no end never looks this process up).
     pub(super) fn new(dir: &Path) -> Journal {
+        Journal {
+            dir: dir.to_path_buf(),
+            path: None,
+            file: None,
+            broken: false,
+            dirty: false,
+            seq: 0,
+            len: 0,
+        }
+    }
+
+    /// A new journal file of this process: `journal-PID-START-NANOS-N`.
+    fn create(&self) -> std::io::Result<(PathBuf, std::fs::File)> {
+        let me = Owner::me().ok_or_else(|| {
+            std::io::Error::other("this process's start time is unknown (no /proc)")
+        })?;
         let n = OPENED.fetch_add(1, Ordering::Relaxed);
         // The time too: a process with the pid and start tick of one from before a reboot
         // must not append to the journal that one left.
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        Journal {
-            path: Owner::me()
-                .map(|o| dir.join(format!("{JOURNAL}{}-{}-{nanos}-{n}", o.pid, o.start))),
-            file: None,
-            dirty: false,
-            seq: 0,
-            len: 0,
-        }
+        let path = self
+            .dir
+            .join(format!("{JOURNAL}{}-{}-{nanos}-{n}", me.pid, me.start));
+        let file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)?;
+        Ok((path, file))
     }
 
     /// Its file's name.
@@ -110,21 +132,17 @@ impl Journal {
         if text.is_empty() {
             return Ok(());
         }
-        if self.file.is_none() {
-            let path = self.path.as_ref().ok_or_else(|| {
-                std::io::Error::other("this process's start time is unknown (no /proc)")
-            })?;
-            self.file = Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            );
+        if self.broken {
+            return Err(std::io::Error::other("the journal was cut short"));
         }
-        let file = self
-            .file
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("no journal"))?;
+        if self.file.is_none() {
+            let (path, file) = self.create()?;
+            self.path = Some(path);
+            self.file = Some(file);
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Err(std::io::Error::other("no journal"));
+        };
         self.dirty = true;
         match file.write_all(text.as_bytes()) {
             Ok(()) => {
@@ -136,8 +154,7 @@ impl Journal {
                 // A line cut short would swallow the next one: cut the journal back, or stop
                 // writing to it (the ends commit instead; the lines before stay whole).
                 if file.set_len(self.len).is_err() {
-                    self.path = None;
-                    self.file = None;
+                    self.broken = true;
                 }
                 Err(e)
             }
@@ -155,6 +172,8 @@ impl Journal {
             if f.set_len(0).is_ok() {
                 self.dirty = false;
                 self.len = 0;
+                // A line cut short went with the rest.
+                self.broken = false;
             }
         }
     }
@@ -227,15 +246,13 @@ fn owner_of(name: &str) -> Option<Owner> {
 impl History {
     /// Replays the journals of processes that are gone (see [`History::replay_journal`]).
     pub(super) fn replay_journals(&self) {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            if let Some(name) = entry.file_name().to_str()
-                && name.starts_with(JOURNAL)
-            {
-                self.replay_journal(name, &entry.path());
-            }
+        self.replay_among(&self.state_files());
+    }
+
+    /// Replays the journals among `files` (the state directory's, by [`History::state_files`]).
+    pub(super) fn replay_among(&self, files: &[(String, PathBuf)]) {
+        for (name, path) in files.iter().filter(|(n, _)| n.starts_with(JOURNAL)) {
+            self.replay_journal(name, path);
         }
     }
 

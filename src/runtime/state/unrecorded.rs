@@ -18,7 +18,6 @@ use std::path::Path;
 
 use rusqlite::params;
 
-use super::journal::JOURNAL;
 use super::layout::UNRECORDED;
 use super::{History, Layout, Owner, immediate, now, sql};
 use crate::runtime::error::Error;
@@ -91,22 +90,23 @@ impl History {
     /// notes), where the run is still open and no live process runs it. Best effort: with
     /// no room yet, the files stay for the next open.
     pub(super) fn recover(&self) {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        let mut notes = Vec::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.starts_with(JOURNAL) {
-                self.replay_journal(name, &entry.path());
-            } else if let Some(run) = name.strip_prefix(UNRECORDED) {
-                notes.push((run.to_string(), entry.path()));
+        let files = self.state_files();
+        self.replay_among(&files);
+        for (name, note) in &files {
+            if let Some(run) = name.strip_prefix(UNRECORDED) {
+                self.record_unrecorded_end(run, note);
             }
         }
-        for (run, path) in notes {
-            self.record_unrecorded_end(&run, &path);
-        }
+    }
+
+    /// The names and paths of what is at the top of the state directory (one look).
+    pub(super) fn state_files(&self) -> Vec<(String, std::path::PathBuf)> {
+        std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+            .collect()
     }
 
     fn record_unrecorded_end(&self, run: &str, note: &Path) {
