@@ -82,7 +82,7 @@ pub(crate) async fn sweep(app: &Arc<App>) {
         let rows = h.runs(None).map_err(|e| Refusal::from(e.to_string()))?;
         let mut out = Vec::new();
         for r in rows {
-            if !names.contains(&r.pipeline) || r.started < since {
+            if !names.contains(&r.pipeline) || began_before(&r.started, &since) {
                 continue;
             }
             events_of(h, &r, &mut out);
@@ -92,6 +92,20 @@ pub(crate) async fn sweep(app: &Arc<App>) {
     .await
     .unwrap_or_default();
     queue(app, &served, &events);
+}
+
+/// Whether a run that started at `started` began before `since`: compared as instants, never
+/// as text (a history written by older versions holds `…:05.5Z` and `…:05.51Z`, whose text
+/// order is not their time order). A time that does not parse counts as not before, so
+/// such a run is notified rather than silently skipped.
+fn began_before(started: &str, since: &str) -> bool {
+    match (
+        started.parse::<jiff::Timestamp>(),
+        since.parse::<jiff::Timestamp>(),
+    ) {
+        (Ok(started), Ok(since)) => started < since,
+        _ => false,
+    }
 }
 
 fn events_of(
@@ -276,4 +290,35 @@ fn secret_value(ir: &Ir, file: &Path, name: &str) -> Result<String, String> {
         }
     };
     value.map_err(|why| format!("secret `{name}` has no value: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::began_before;
+
+    #[test]
+    fn a_run_is_compared_with_the_start_of_notifying_as_a_time_not_as_text() {
+        // Text order would put `05.51Z` before `05.5Z` ('1' < 'Z').
+        assert!(!began_before(
+            "2026-12-07T03:30:05.51Z",
+            "2026-12-07T03:30:05.5Z"
+        ));
+        assert!(!began_before(
+            "2026-12-07T03:30:05.3Z",
+            "2026-12-07T03:30:05Z"
+        ));
+        assert!(began_before(
+            "2026-12-07T03:30:05.49Z",
+            "2026-12-07T03:30:05.5Z"
+        ));
+        assert!(began_before(
+            "2026-12-07T03:30:04.999Z",
+            "2026-12-07T03:30:05.000Z"
+        ));
+        assert!(!began_before(
+            "2026-12-07T03:30:05.500Z",
+            "2026-12-07T03:30:05.5Z"
+        ));
+        assert!(!began_before("not a time", "2026-12-07T03:30:05.5Z"));
+    }
 }

@@ -72,11 +72,12 @@ pub struct History {
     pub lost: Option<String>,
 }
 
-/// Now, RFC 3339.
+/// Now, RFC 3339 in UTC with exactly three fractional digits (`2026-12-07T03:30:05.500Z`):
+/// one width, so the text order of two such times is their time order.
 pub fn now() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Millisecond)
-        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
+    let t = jiff::Timestamp::now();
+    let t = t.round(jiff::Unit::Millisecond).unwrap_or(t);
+    format!("{t:.3}")
 }
 
 /// A database error of the history, as `map_err(sql)`.

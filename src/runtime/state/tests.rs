@@ -24,3 +24,13 @@ pub(crate) fn start(h: &History, ir: &crate::ir::Ir) -> String {
     h.start_run(ir, &serde_json::json!({}), &snapshot)
         .expect("starts")
 }
+
+#[test]
+fn now_has_one_width_so_its_text_order_is_its_time_order() {
+    let a = super::now();
+    assert_eq!(a.len(), "2026-12-07T03:30:05.500Z".len(), "{a}");
+    assert!(a.ends_with('Z'), "{a}");
+    let t: jiff::Timestamp = a.parse().expect("RFC 3339");
+    assert_eq!(t.subsec_nanosecond() % 1_000_000, 0, "{a}");
+    assert!(super::now() >= a);
+}
