@@ -129,11 +129,14 @@ impl Server {
     /// Opens the state directory, loads the pipelines and binds the address.
     pub(crate) async fn bind(opts: Options) -> Result<Server, String> {
         let store = Store::open(&opts.state_dir)?;
+        // Creates the history (and says why it cannot) before the first request.
+        let history =
+            crate::runtime::state::History::open(&opts.state_dir).map_err(|e| e.to_string())?;
         // Notifications cover every run started from now on, also one started before the
         // first sweep (a busy machine may take seconds to get there).
-        store.notify_since(&crate::runtime::state::now())?;
-        // Creates the history (and says why it cannot) before the first request.
-        crate::runtime::state::History::open(&opts.state_dir).map_err(|e| e.to_string())?;
+        let last_seq = history.last_seq().map_err(|e| e.to_string())?;
+        drop(history);
+        store.notify_start(&crate::runtime::state::now(), last_seq)?;
         let mut pipelines = pipelines::Pipelines::default();
         let ir_dir = crate::runtime::state::Layout::of(&opts.state_dir).serve_ir();
         for said in pipelines

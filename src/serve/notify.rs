@@ -11,8 +11,8 @@
 //! they are then: a run that ended meanwhile gets its `failed`/`succeeded`, late (the body's
 //! `ended` says when); an approval or a hold still in place is sent; one that began and was
 //! resolved while the server was down is not. Runs started before the state directory first
-//! served (`notify_since` in `serve.db`, recorded when a server first starts on it) are
-//! never notified.
+//! served (`NotifyStart` in `serve.db`, recorded when a server first starts on it: the time
+//! and the history's last run number) are never notified.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,7 @@ use super::App;
 use super::actions::with_history;
 use super::auth::Refusal;
 use super::deliver::Delivery;
+use super::store::NotifyStart;
 use crate::ir::{Ir, NotifyEvent, SecretSource};
 use crate::runtime::run::{ActionStatus, RunStatus};
 use crate::runtime::status::StageStatus;
@@ -69,12 +70,14 @@ pub(crate) async fn sweep(app: &Arc<App>) {
     if served.is_empty() {
         return;
     }
-    let since = match app.store.lock() {
-        Ok(store) => store.notify_since(&crate::runtime::state::now()),
+    let start = match app.store.lock() {
+        Ok(store) => store.notify_started(),
         Err(_) => return,
     };
-    let since = match since {
-        Ok(s) => s,
+    let start = match start {
+        Ok(Some(s)) => s,
+        // Recorded when the server started: only a `serve.db` changed under it lacks it.
+        Ok(None) => return (app.report)("notifications: serve.db lost when notifying began"),
         Err(why) => return (app.report)(&format!("notifications: {why}")),
     };
     let names: Vec<String> = served.keys().cloned().collect();
@@ -82,16 +85,28 @@ pub(crate) async fn sweep(app: &Arc<App>) {
         let rows = h.runs(None).map_err(|e| Refusal::from(e.to_string()))?;
         let mut out = Vec::new();
         for r in rows {
-            if !names.contains(&r.pipeline) || began_before(&r.started, &since) {
+            if !names.contains(&r.pipeline) || predates(&r, &start) {
                 continue;
             }
             events_of(h, &r, &mut out);
         }
         Ok(out)
     })
-    .await
-    .unwrap_or_default();
-    queue(app, &served, &events);
+    .await;
+    match events {
+        Ok(events) => queue(app, &served, &events),
+        // Tried again at the next sweep.
+        Err(why) => (app.report)(&format!(
+            "notifications: cannot read the history: {}",
+            why.message
+        )),
+    }
+}
+
+/// Whether run `r` predates the first server on the state directory (`NotifyStart`): its
+/// number is at most the last one then, and it started before then.
+fn predates(r: &crate::runtime::state::RunRow, start: &NotifyStart) -> bool {
+    r.seq <= start.after_seq && began_before(&r.started, &start.since)
 }
 
 /// Whether a run that started at `started` began before `since`: compared as instants, never
@@ -180,6 +195,8 @@ fn queue(app: &Arc<App>, served: &BTreeMap<String, Served>, events: &[Event]) {
     let Ok(store) = app.store.lock() else { return };
     let now = crate::runtime::state::now();
     let mut full = Vec::new();
+    // Runs with a notification left for the next sweep.
+    let mut held_back = Vec::new();
     for e in events {
         let Some(s) = served.get(&e.pipeline) else {
             continue;
@@ -194,8 +211,15 @@ fn queue(app: &Arc<App>, served: &BTreeMap<String, Served>, events: &[Event]) {
                 .filter(|n| n.events.contains(&e.kind))
         {
             let key = format!("{}\u{1f}{}", n.url, e.key);
-            if !store.first_notice(&key, &now).unwrap_or(false) {
-                continue;
+            match store.first_notice(&key, &now) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(why) => {
+                    // Not recorded: the next sweep tries again (the run is not marked).
+                    (app.report)(&format!("notifications: {why}"));
+                    held_back.push(e.run.clone());
+                    continue;
+                }
             }
             let about = format!("`{}` of run {}", e.kind.as_str(), e.run);
             let secret = match &n.secret {
@@ -223,12 +247,13 @@ fn queue(app: &Arc<App>, served: &BTreeMap<String, Served>, events: &[Event]) {
                 // Full (or stopping): not recorded, so the next sweep queues it again.
                 let _ = store.forget_notice(&key);
                 full.push(e.run.clone());
+                held_back.push(e.run.clone());
             }
         }
     }
     for e in events
         .iter()
-        .filter(|e| e.status.ended() && !full.contains(&e.run))
+        .filter(|e| e.status.ended() && !held_back.contains(&e.run))
     {
         let _ = store.set_run_noticed(&e.run);
     }
@@ -294,7 +319,34 @@ fn secret_value(ir: &Ir, file: &Path, name: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::began_before;
+    use super::{NotifyStart, began_before, predates};
+    use crate::runtime::run::RunStatus;
+    use crate::runtime::state::RunRow;
+
+    fn run(seq: i64, started: &str) -> RunRow {
+        RunRow {
+            id: format!("20261207-033005-{seq}"),
+            pipeline: "p".into(),
+            status: RunStatus::Succeeded,
+            started: started.into(),
+            finished: None,
+            seq,
+        }
+    }
+
+    #[test]
+    fn a_run_predates_notifying_only_by_both_its_number_and_its_time() {
+        let start = NotifyStart {
+            since: "2026-12-07T03:30:05.500Z".into(),
+            after_seq: 7,
+        };
+        assert!(predates(&run(7, "2026-12-07T03:30:05.499Z"), &start));
+        assert!(predates(&run(1, "2026-12-01T00:00:00Z"), &start));
+        // Recorded after the server started, stamped earlier: the clock was stepped back.
+        assert!(!predates(&run(8, "2026-12-07T03:29:00.000Z"), &start));
+        // A number used again (the newest runs pruned, or a new history.db), later in time.
+        assert!(!predates(&run(3, "2026-12-07T04:00:00.000Z"), &start));
+    }
 
     #[test]
     fn a_run_is_compared_with_the_start_of_notifying_as_a_time_not_as_text() {

@@ -243,21 +243,87 @@ impl Store {
             .map_err(sql)
     }
 
-    /// When this state directory first served notifications (`now` the first time): runs
-    /// started before it are never notified.
-    pub(crate) fn notify_since(&self, now: &str) -> Result<String, String> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('notify_since', ?1)",
-                params![now],
-            )
-            .map_err(sql)?;
-        self.conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'notify_since'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sql)
+    /// When this state directory first served notifications, recorded the first time (the
+    /// time `now` and the last run number `last_seq` of the history then; a `serve.db` of an
+    /// older version has the time only and gets the number now). See [`NotifyStart`].
+    pub(crate) fn notify_start(&self, now: &str, last_seq: i64) -> Result<NotifyStart, String> {
+        for (key, value) in [
+            ("notify_since", now.to_string()),
+            ("notify_after_seq", last_seq.to_string()),
+        ] {
+            self.conn
+                .execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+                    params![key, value],
+                )
+                .map_err(sql)?;
+        }
+        self.notify_started()?
+            .ok_or_else(|| "serve.db: the start of notifying was not recorded".to_string())
+    }
+
+    /// The start of notifying, once [`Store::notify_start`] recorded it.
+    pub(crate) fn notify_started(&self) -> Result<Option<NotifyStart>, String> {
+        let get = |key: &str| {
+            self.conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()
+                .map_err(sql)
+        };
+        let (Some(since), Some(seq)) = (get("notify_since")?, get("notify_after_seq")?) else {
+            return Ok(None);
+        };
+        let after_seq = seq
+            .parse()
+            .map_err(|_| format!("serve.db: `notify_after_seq` is not a number: {seq:?}"))?;
+        Ok(Some(NotifyStart { since, after_seq }))
+    }
+}
+
+/// When a server first started on the state directory. A run predates it, and is never
+/// notified, when both its number is at most `after_seq` and it started before `since`.
+/// Either alone would do on a well-kept machine; together a clock stepped back (a run
+/// numbered later but stamped earlier) and numbers used again (after `pipec prune` removed
+/// the newest runs, or a new `history.db`) notify what they should.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NotifyStart {
+    pub(crate) since: String,
+    pub(crate) after_seq: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NotifyStart, Store};
+
+    #[test]
+    fn the_start_of_notifying_is_recorded_once_and_an_older_record_gets_its_number() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        assert_eq!(store.notify_started(), Ok(None));
+        let first = NotifyStart {
+            since: "2026-12-07T03:30:05.500Z".into(),
+            after_seq: 4,
+        };
+        assert_eq!(store.notify_start(&first.since, 4), Ok(first.clone()));
+        // A later start keeps the first.
+        assert_eq!(
+            store.notify_start("2026-12-08T00:00:00.000Z", 9),
+            Ok(first.clone())
+        );
+        // A serve.db of an older version recorded the time only.
+        store
+            .conn
+            .execute("DELETE FROM meta WHERE key = 'notify_after_seq'", [])
+            .expect("delete");
+        assert_eq!(store.notify_started(), Ok(None));
+        assert_eq!(
+            store.notify_start("2026-12-08T00:00:00.000Z", 9),
+            Ok(NotifyStart {
+                after_seq: 9,
+                ..first
+            })
+        );
     }
 }

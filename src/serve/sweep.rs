@@ -38,8 +38,14 @@ pub(crate) async fn sweep(app: &Arc<App>) {
             .map(|r| r.id)
             .collect::<Vec<_>>())
     })
-    .await
-    .unwrap_or_default();
+    .await;
+    let ready = match ready {
+        Ok(ready) => ready,
+        // Tried again at the next sweep.
+        Err(why) => {
+            return (app.report)(&format!("sweep: cannot read the history: {}", why.message));
+        }
+    };
     for id in ready {
         go_on(app, &id).await;
     }

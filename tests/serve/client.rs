@@ -267,6 +267,11 @@ impl Served {
         (r.status().as_u16(), cookie)
     }
 
+    /// What the server wrote to stderr so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
     /// Waits (up to 20 s) until the server's log says `text`; else fails with `why`.
     pub(crate) fn wait_for_log(&self, text: &str, why: &str) {
         let log = self.dir.path().join("serve.log");

@@ -58,8 +58,8 @@ impl Receiver {
         self.got.lock().expect("lock").clone()
     }
 
-    /// Waits until `n` requests came.
-    fn wait_for(&self, n: usize, limit: Duration) -> Vec<Got> {
+    /// Waits until `n` requests came from `server`.
+    fn wait_for(&self, n: usize, limit: Duration, server: &Served) -> Vec<Got> {
         let start = Instant::now();
         loop {
             let got = self.got();
@@ -68,8 +68,9 @@ impl Receiver {
             }
             assert!(
                 start.elapsed() < limit,
-                "{} of {n} notifications came: {got:?}",
-                got.len()
+                "{} of {n} notifications came: {got:?}\nthe server's log:\n{}",
+                got.len(),
+                server.log()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -149,7 +150,7 @@ fn serve_notifies_signed_json_retries_after_a_500_and_never_twice() {
     let id = s.start_run("notified");
     s.wait_status(&id, "waiting");
     // The approval: refused once with a 500, then delivered again with the same id.
-    let got = hook.wait_for(2, Duration::from_secs(30));
+    let got = hook.wait_for(2, Duration::from_secs(30), &s);
     let (first, again) = (&got[0], &got[1]);
     assert_eq!(first.target, "/hooks/pipec?team=ops");
     assert_eq!(first.body, again.body, "a retry sends the same bytes");
@@ -169,7 +170,7 @@ fn serve_notifies_signed_json_retries_after_a_500_and_never_twice() {
     );
     s.approve_from_a_shell(&id, "ask.ok", "alice");
     s.wait_status(&id, "failed");
-    let got = hook.wait_for(3, Duration::from_secs(30));
+    let got = hook.wait_for(3, Duration::from_secs(30), &s);
     let failed = json(&got[2]);
     assert_eq!(failed["event"], "failed");
     assert_eq!(failed["run"]["status"], "failed");
@@ -276,7 +277,7 @@ fn serve_notifies_a_held_stage_and_a_success_unsigned_without_a_secret() {
     );
     let s = Served::start(&[("frozen.pipe", &pipe)], &[]);
     let id = s.start_run("frozen");
-    let got = hook.wait_for(1, Duration::from_secs(30));
+    let got = hook.wait_for(1, Duration::from_secs(30), &s);
     let held = json(&got[0]);
     assert_eq!(held["event"], "held");
     assert_eq!(held["stage"], "deploy");
@@ -289,7 +290,7 @@ fn serve_notifies_a_held_stage_and_a_success_unsigned_without_a_secret() {
     );
     assert_eq!(status, 200, "{body}");
     s.wait_status(&id, "succeeded");
-    let got = hook.wait_for(2, Duration::from_secs(30));
+    let got = hook.wait_for(2, Duration::from_secs(30), &s);
     let done = json(&got[1]);
     assert_eq!(done["event"], "succeeded");
     assert_eq!(done["run"]["status"], "succeeded");
@@ -319,8 +320,44 @@ fn serve_notifies_a_run_started_before_its_pipeline_said_notify() {
     )
     .expect("write");
     s.wait_status(&id, "failed");
-    let got = hook.wait_for(1, Duration::from_secs(30));
+    let got = hook.wait_for(1, Duration::from_secs(30), &s);
     let failed = json(&got[0]);
     assert_eq!(failed["event"], "failed");
     assert_eq!(failed["run"]["id"], id.as_str());
+}
+
+#[test]
+fn serve_notifies_a_run_stamped_before_it_started_when_the_clock_was_stepped_back() {
+    let hook = Receiver::start(&[]);
+    let pipe = format!(
+        "pipeline stepped {{\n  notify \"http://127.0.0.1:{}/s\" {{ events = [succeeded] }}\n  stage a {{ action x: sh {{ run = \"true\" }} }}\n}}\n",
+        hook.addr.port()
+    );
+    let s = Served::start(&[("stepped.pipe", &pipe)], &[]);
+    let dir = s.stop();
+    // As if the clock had been an hour ahead when the server first started, and was then
+    // set right: every run from now on is stamped before the recorded start.
+    let db = rusqlite::Connection::open(dir.path().join("state/serve.db")).expect("serve.db");
+    let since: String = db
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'notify_since'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the start of notifying is recorded");
+    let ahead: jiff::Timestamp = since.parse().expect("a time");
+    let ahead = ahead + jiff::SignedDuration::from_hours(1);
+    db.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'notify_since'",
+        [ahead.to_string()],
+    )
+    .expect("update");
+    drop(db);
+    let s = Served::start_in(dir, &[]);
+    let id = s.start_run("stepped");
+    s.wait_status(&id, "succeeded");
+    let got = hook.wait_for(1, Duration::from_secs(30), &s);
+    let done = json(&got[0]);
+    assert_eq!(done["event"], "succeeded");
+    assert_eq!(done["run"]["id"], id.as_str());
 }

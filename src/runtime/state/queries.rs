@@ -17,6 +17,10 @@ pub struct RunRow {
     pub status: RunStatus,
     pub started: String,
     pub finished: Option<String>,
+    /// The run's number in this history, in the order runs were recorded (its id's last
+    /// part). Not shown: the id carries it.
+    #[serde(skip)]
+    pub seq: i64,
 }
 
 /// `pipec show --json`.
@@ -71,7 +75,7 @@ impl History {
     pub fn runs(&self, pipeline: Option<&str>) -> Result<Vec<RunRow>, Error> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, pipeline, status, started, finished FROM runs WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY seq DESC")
+            .prepare("SELECT id, pipeline, status, started, finished, seq FROM runs WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY seq DESC")
             .map_err(sql)?;
         let rows = stmt
             .query_map(params![pipeline], |r| {
@@ -81,10 +85,18 @@ impl History {
                     status: r.get(2)?,
                     started: r.get(3)?,
                     finished: r.get(4)?,
+                    seq: r.get(5)?,
                 })
             })
             .map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
+    }
+
+    /// The number of the last run recorded (0 when there is none).
+    pub fn last_seq(&self) -> Result<i64, Error> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM runs", [], |r| r.get(0))
+            .map_err(sql)
     }
 
     /// Runs, newest first, each handed to `each` as (id, pipeline, status, started) without
