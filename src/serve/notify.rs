@@ -77,7 +77,11 @@ pub(crate) async fn sweep(app: &Arc<App>) {
     let start = match start {
         Ok(Some(s)) => s,
         // Recorded when the server started: only a `serve.db` changed under it lacks it.
-        Ok(None) => return (app.report)("notifications: serve.db lost when notifying began"),
+        Ok(None) => {
+            return (app.report)(
+                "notifications: serve.db no longer records when notifying began (it was changed under the server); restart `pipec serve` to record it again",
+            );
+        }
         Err(why) => return (app.report)(&format!("notifications: {why}")),
     };
     let names: Vec<String> = served.keys().cloned().collect();
