@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use rusqlite::{Connection, OptionalExtension as _, params};
-use serde_json::{Value, json};
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use super::changes::Change;
 use super::{History, Owner, immediate, sql};
@@ -122,11 +124,16 @@ impl Journal {
         let mut text = String::new();
         let mut seq = self.seq;
         for c in changes {
-            if let Some(mut line) = encode(c) {
+            if let Some(line) = Line::of(c) {
                 seq += 1;
-                line["seq"] = json!(seq);
-                text.push_str(&line.to_string());
-                text.push('\n');
+                let numbered = Numbered {
+                    seq: i64::try_from(seq).unwrap_or(i64::MAX),
+                    line,
+                };
+                if let Ok(json) = serde_json::to_string(&numbered) {
+                    text.push_str(&json);
+                    text.push('\n');
+                }
             }
         }
         if text.is_empty() {
@@ -192,45 +199,97 @@ impl Journal {
     }
 }
 
-/// One line of the journal, for an action's end or an export.
-fn encode(change: &Change) -> Option<Value> {
-    match change {
-        Change::Action {
-            run,
-            stage,
-            action,
-            status,
-            attempt,
-            exit_code,
-            log,
-            at,
-            started,
-        } if status.ended() => Some(json!({
-            "end": [run, stage, action],
-            "status": status.as_str(),
-            "attempt": attempt,
-            "exit_code": exit_code,
-            "log": log,
-            "at": at,
-            "started": started,
-        })),
-        Change::Export {
-            run,
-            stage,
-            action,
-            key,
-            value,
-        } => Some(json!({ "export": [run, stage, action], "key": key, "value": value })),
-        // When it started (a "running" mark written with an end that follows it).
-        Change::Action {
-            run,
-            stage,
-            action,
-            status: ActionStatus::Running,
-            at,
-            ..
-        } => Some(json!({ "running": [run, stage, action], "at": at })),
-        _ => None,
+/// One line of the journal, numbered (`seq`). A line without a number (pipec writes none)
+/// is never taken for committed: the replay's guards still hold for it.
+#[derive(Serialize, Deserialize)]
+struct Numbered<'a> {
+    #[serde(default = "unnumbered")]
+    seq: i64,
+    #[serde(flatten)]
+    line: Line<'a>,
+}
+
+fn unnumbered() -> i64 {
+    i64::MAX
+}
+
+/// The run, stage and action a line is about.
+type Names<'a> = [Cow<'a, str>; 3];
+
+/// What a line says: an action's end, an export, or when an action started (a "running"
+/// mark written with the end that follows it). Told apart by the key that names the action.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Line<'a> {
+    End {
+        end: Names<'a>,
+        status: Cow<'a, str>,
+        attempt: u32,
+        exit_code: Option<i32>,
+        log: Option<Cow<'a, str>>,
+        at: Cow<'a, str>,
+        started: Option<Cow<'a, str>>,
+    },
+    Export {
+        export: Names<'a>,
+        key: Cow<'a, str>,
+        value: Cow<'a, str>,
+    },
+    Running {
+        running: Names<'a>,
+        at: Cow<'a, str>,
+    },
+}
+
+impl<'a> Line<'a> {
+    /// The line for `change`, if it goes to the journal.
+    fn of(change: &'a Change) -> Option<Line<'a>> {
+        let names =
+            |run: &'a str, stage: &'a str, action: &'a str| [run, stage, action].map(Cow::Borrowed);
+        match change {
+            Change::Action {
+                run,
+                stage,
+                action,
+                status,
+                attempt,
+                exit_code,
+                log,
+                at,
+                started,
+            } if status.ended() => Some(Line::End {
+                end: names(run, stage, action),
+                status: Cow::Borrowed(status.as_str()),
+                attempt: *attempt,
+                exit_code: *exit_code,
+                log: log.as_deref().map(Cow::Borrowed),
+                at: Cow::Borrowed(at),
+                started: started.as_deref().map(Cow::Borrowed),
+            }),
+            Change::Export {
+                run,
+                stage,
+                action,
+                key,
+                value,
+            } => Some(Line::Export {
+                export: names(run, stage, action),
+                key: Cow::Borrowed(key),
+                value: Cow::Borrowed(value),
+            }),
+            Change::Action {
+                run,
+                stage,
+                action,
+                status: ActionStatus::Running,
+                at,
+                ..
+            } => Some(Line::Running {
+                running: names(run, stage, action),
+                at: Cow::Borrowed(at),
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -301,34 +360,33 @@ impl History {
             .map_err(sql)?
             .unwrap_or(0);
         let mut last = committed;
-        let mut exports: Vec<Value> = Vec::new();
+        let mut exports: Vec<(Names<'_>, Cow<'_, str>, Cow<'_, str>)> = Vec::new();
         // Only whole lines: the last one may have been cut short.
         let whole = text.rfind('\n').map_or("", |end| &text[..end]);
         for line in whole.lines() {
-            let Ok(v) = serde_json::from_str::<Value>(line) else {
+            let Ok(Numbered { seq, line }) = serde_json::from_str::<Numbered>(line) else {
                 continue;
             };
-            // (A line without a number is not skipped: the replay's guards still hold.)
-            let seq = v.get("seq").and_then(Value::as_i64).unwrap_or(i64::MAX);
             if seq <= committed {
                 continue;
             }
             if seq < i64::MAX {
                 last = last.max(seq);
             }
-            if v.get("export").is_some() {
-                exports.push(v);
-            } else if v.get("running").is_some() {
-                replay_start(&tx, &v)?;
-            } else if let Some(key) = v.get("end") {
-                let ended = replay_end(&tx, &v)?;
-                let (mine, others): (Vec<Value>, Vec<Value>) = std::mem::take(&mut exports)
-                    .into_iter()
-                    .partition(|e| e.get("export") == Some(key));
-                exports = others;
-                if ended {
-                    for e in &mine {
-                        replay_export(&tx, e)?;
+            match line {
+                Line::Export { export, key, value } => exports.push((export, key, value)),
+                Line::Running { running, at } => replay_start(&tx, &running, &at)?,
+                Line::End { ref end, .. } => {
+                    let ended = replay_end(&tx, &line)?;
+                    // The exports written before it are its own (or an earlier attempt's).
+                    let (mine, others) = std::mem::take(&mut exports)
+                        .into_iter()
+                        .partition::<Vec<_>, _>(|(names, ..)| names == end);
+                    exports = others;
+                    if ended {
+                        for (names, key, value) in &mine {
+                            replay_export(&tx, names, key, value)?;
+                        }
                     }
                 }
             }
@@ -343,70 +401,53 @@ impl History {
     }
 }
 
-fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
-    v.get(key).and_then(Value::as_str)
-}
-
-/// The run, stage and action a line is about (`"end"` or `"export"`).
-fn names<'v>(v: &'v Value, key: &str) -> Option<[&'v str; 3]> {
-    let a = v.get(key)?.as_array()?;
-    Some([
-        a.first()?.as_str()?,
-        a.get(1)?.as_str()?,
-        a.get(2)?.as_str()?,
-    ])
-}
-
-/// Records a journaled end unless the action has ended since or started a later attempt;
-/// whether it was recorded. An action `abandoned` for the same attempt was taken for still
-/// running by whoever ended its run (its end was not committed yet): the end is what
-/// happened.
-fn replay_end(conn: &Connection, v: &Value) -> Result<bool, Error> {
-    let (Some([run, stage, action]), Some(status)) = (names(v, "end"), text(v, "status")) else {
+/// Records a journaled end (`Line::End`) unless the action has ended since or started a
+/// later attempt; whether it was recorded. An action `abandoned` for the same attempt was
+/// taken for still running by whoever ended its run (its end was not committed yet): the
+/// end is what happened.
+fn replay_end(conn: &Connection, end: &Line<'_>) -> Result<bool, Error> {
+    let Line::End {
+        end: [run, stage, action],
+        status,
+        attempt,
+        exit_code,
+        log,
+        at,
+        started,
+    } = end
+    else {
         return Ok(false);
     };
     let Ok(status) = status.parse::<ActionStatus>() else {
         return Ok(false);
     };
-    let attempt = v.get("attempt").and_then(Value::as_i64).unwrap_or(0);
     let n = conn
         .execute(
             "UPDATE actions SET status = ?4, attempts = MAX(attempts, ?5), exit_code = COALESCE(?6, exit_code), log = COALESCE(?7, log), started = COALESCE(started, ?9), finished = ?8 WHERE run = ?1 AND stage = ?2 AND name = ?3 AND status IN ('pending', 'running', 'abandoned') AND attempts <= ?5",
-            params![
-                run,
-                stage,
-                action,
-                status,
-                attempt,
-                v.get("exit_code").and_then(Value::as_i64),
-                text(v, "log"),
-                text(v, "at"),
-                text(v, "started"),
-            ],
+            params![run, stage, action, status, attempt, exit_code, log, at, started],
         )
         .map_err(sql)?;
     Ok(n > 0)
 }
 
 /// Records when a journaled action started, unless it has ended since.
-fn replay_start(conn: &Connection, v: &Value) -> Result<(), Error> {
-    let Some([run, stage, action]) = names(v, "running") else {
-        return Ok(());
-    };
+fn replay_start(conn: &Connection, names: &Names<'_>, at: &str) -> Result<(), Error> {
+    let [run, stage, action] = names;
     conn.execute(
         "UPDATE actions SET started = COALESCE(started, ?4) WHERE run = ?1 AND stage = ?2 AND name = ?3 AND status IN ('pending', 'running')",
-        params![run, stage, action, text(v, "at")],
+        params![run, stage, action, at],
     )
     .map(|_| ())
     .map_err(sql)
 }
 
-fn replay_export(conn: &Connection, v: &Value) -> Result<(), Error> {
-    let (Some([run, stage, action]), Some(key), Some(value)) =
-        (names(v, "export"), text(v, "key"), text(v, "value"))
-    else {
-        return Ok(());
-    };
+fn replay_export(
+    conn: &Connection,
+    names: &Names<'_>,
+    key: &str,
+    value: &str,
+) -> Result<(), Error> {
+    let [run, stage, action] = names;
     conn.execute(
         "INSERT OR REPLACE INTO exports (run, stage, action, key, value) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![run, stage, action, key, value],
